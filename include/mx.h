@@ -1,0 +1,232 @@
+/*
+ * mx.h - the public interface of libmx, mail routing by DNS MX records.
+ *
+ * libmx turns a mail domain into a delivery plan as RFC 5321 section 5.1
+ * defines it (with RFC 7505 null MX and RFC 2181 section 10.3), resolving
+ * through libunbound with DNSSEC validation.  Every object is opaque and
+ * comes in a _new/_free pair; _free(NULL) is a no-op.  Strings passed in
+ * are borrowed (copied when kept); strings and objects handed out by a
+ * getter live as long as the object they came from.  Nothing here prints,
+ * exits or aborts on bad input: failures come back as an mx_err.
+ *
+ * Threads: one mx_resolver (and what it hands out) per thread at a time.
+ */
+#ifndef MX_H
+#define MX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MX_BUILDING_LIBRARY) && defined(__GNUC__)
+#define MX_API __attribute__((visibility("default")))
+#else
+#define MX_API
+#endif
+
+#define MX_VERSION "0.1.0"
+
+/* RFC 1035 section 2.3.4 and RFC 5321 section 4.5.3.1.2. */
+#define MX_DOMAIN_MAX 253 /* text form, without the trailing dot */
+#define MX_LABEL_MAX 63
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef enum mx_err {
+	MX_OK = 0,
+	MX_ERR_NOMEM,       /* out of memory (temporary) */
+	MX_ERR_INVALID,     /* a bad argument or option value (usage) */
+	MX_ERR_BAD_DOMAIN,  /* a malformed domain or address (permanent) */
+	MX_ERR_CONFIG,      /* resolver set-up failed: anchor file, resolv.conf */
+	MX_ERR_SYSTEM,      /* the OS refused something: sockets, event loop */
+	MX_ERR_BUSY,        /* the resolver was reconfigured after first use */
+} mx_err;
+
+typedef enum mx_err_class {
+	MX_CLASS_NONE = 0,  /* MX_OK */
+	MX_CLASS_TEMPORARY, /* try again later */
+	MX_CLASS_PERMANENT, /* will fail the same way every time */
+	MX_CLASS_USAGE,     /* the caller's mistake: fix the call */
+} mx_err_class;
+
+MX_API const char *mx_strerror(mx_err err);
+MX_API mx_err_class mx_err_classify(mx_err err);
+MX_API bool mx_err_temporary(mx_err err);
+
+/* ---- names ------------------------------------------------------------- */
+
+/*
+ * Turns a command-line argument, a domain ("Example.COM.") or an address
+ * ("user@example.com"), into the domain's canonical form: lower case, no
+ * trailing dot, internationalised names as A-labels.  On MX_ERR_BAD_DOMAIN,
+ * *why (if given) points to a static sentence saying what is wrong.
+ */
+MX_API mx_err mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1],
+    const char **why);
+
+/* ---- routing policy ---------------------------------------------------- */
+
+typedef struct mx_policy mx_policy;
+
+typedef enum mx_family_pref {
+	MX_PREFER_IPV6 = 0, /* the default, as RFC 6724 orders them */
+	MX_PREFER_IPV4,
+} mx_family_pref;
+
+MX_API mx_err mx_policy_new(mx_policy **out);
+MX_API void mx_policy_free(mx_policy *policy);
+/* Seeds the shuffle of equal-preference hosts; unset, it is random. */
+MX_API void mx_policy_set_seed(mx_policy *policy, uint64_t seed);
+MX_API void mx_policy_set_prefer(mx_policy *policy, mx_family_pref pref);
+/* A name of this host: MX hosts at or past its preference are pruned. */
+MX_API mx_err mx_policy_add_local_name(mx_policy *policy, const char *name);
+/* Deadline for one domain's whole plan, in milliseconds (default 10000). */
+MX_API mx_err mx_policy_set_timeout_ms(mx_policy *policy, unsigned ms);
+
+/* ---- resolver ---------------------------------------------------------- */
+
+typedef struct mx_resolver mx_resolver;
+struct event_base;
+
+/*
+ * A validating, caching resolver (libunbound).  mx_resolver_new makes and
+ * owns its own event loop; mx_resolver_new_event runs on the caller's
+ * libevent base, which must outlive the resolver.  Configure it before the
+ * first lookup: afterwards the setters return MX_ERR_BUSY.
+ */
+MX_API mx_err mx_resolver_new(mx_resolver **out);
+MX_API mx_err mx_resolver_new_event(mx_resolver **out, struct event_base *base);
+MX_API void mx_resolver_free(mx_resolver *resolver);
+/* "IP" or "IP@PORT", IPv4 or IPv6; repeatable.  Unset: /etc/resolv.conf. */
+MX_API mx_err mx_resolver_add_server(mx_resolver *resolver, const char *server);
+/* Reads nameservers from this file instead of /etc/resolv.conf. */
+MX_API mx_err mx_resolver_set_resolv_conf(mx_resolver *resolver, const char *path);
+/*
+ * DNSSEC trust anchors (DS or DNSKEY records in zone-file form).  Unset,
+ * the root key of Debian's dns-root-data is used when present; "none" or
+ * NULL turns validation off (every plan is then "indeterminate").
+ */
+MX_API mx_err mx_resolver_set_trust_anchor(mx_resolver *resolver, const char *path);
+/* Queries on the wire at once; default 1000. */
+MX_API mx_err mx_resolver_set_max_inflight(mx_resolver *resolver, unsigned n);
+
+/* ---- plans ------------------------------------------------------------- */
+
+typedef struct mx_plan mx_plan;
+typedef struct mx_host mx_host;
+
+typedef enum mx_status {
+	MX_STATUS_OK = 0,       /* at least one host has an address */
+	MX_STATUS_NULL_MX,      /* RFC 7505: the domain accepts no mail */
+	MX_STATUS_NXDOMAIN,     /* the domain does not exist */
+	MX_STATUS_NO_MAIL_HOST, /* no host has an address, for good */
+	MX_STATUS_TEMPFAIL,     /* DNS failed for now: try again later */
+	MX_STATUS_LOOP,         /* the best MX is this host itself */
+} mx_status;
+
+typedef enum mx_host_status {
+	MX_HOST_OK = 0,
+	MX_HOST_NO_ADDRESS,  /* NXDOMAIN or no A/AAAA */
+	MX_HOST_TEMPFAIL,    /* SERVFAIL, timeout, bogus: no address now */
+	MX_HOST_IP_LITERAL,  /* exchange written as an address: unusable */
+	MX_HOST_PRUNED,      /* this host, or not better than this host */
+	MX_HOST_BAD_NAME,    /* exchange is not a valid host name */
+} mx_host_status;
+
+typedef enum mx_dnssec {
+	MX_DNSSEC_INDETERMINATE = 0, /* no trust anchor, or no answer */
+	MX_DNSSEC_INSECURE,
+	MX_DNSSEC_SECURE,            /* every answer used was validated */
+	MX_DNSSEC_BOGUS,             /* some answer failed validation */
+} mx_dnssec;
+
+/* Stable identifiers of problems, as printed in JSON ("null-mx-mixed"). */
+typedef enum mx_problem {
+	MX_PROBLEM_NULL_MX_MIXED = 0, /* RFC 7505 null MX beside real ones */
+	MX_PROBLEM_NULL_MX_PREFERENCE,/* null MX with preference other than 0 */
+	MX_PROBLEM_DUPLICATE_HOST,    /* the same host listed twice */
+	MX_PROBLEM_DNSSEC_BOGUS,      /* an answer failed validation */
+	MX_PROBLEM_CNAME_TARGET,      /* exchange is a CNAME (RFC 2181 10.3) */
+	MX_PROBLEM_IP_LITERAL_TARGET, /* exchange written as an IP address */
+	MX_PROBLEM_BAD_HOSTNAME,      /* exchange has characters no host has */
+	MX_PROBLEM_CNAME_LOOP,        /* a CNAME chain loops or is too long */
+	MX_PROBLEM_ADDRESS_TEMPFAIL,  /* one address family failed for now */
+	MX_PROBLEM_LOCAL_NAME,        /* this host is the machine itself */
+	MX_PROBLEM_NOT_BETTER_THAN_SELF, /* preference not below our own */
+	MX_PROBLEM_TIMEOUT,           /* the deadline passed first */
+	MX_PROBLEM_COUNT_
+} mx_problem;
+
+MX_API const char *mx_problem_name(mx_problem problem);
+MX_API const char *mx_status_name(mx_status status);
+MX_API const char *mx_host_status_name(mx_host_status status);
+MX_API const char *mx_dnssec_name(mx_dnssec dnssec);
+/* True for MX_STATUS_TEMPFAIL; MX_STATUS_OK is neither. */
+MX_API bool mx_status_temporary(mx_status status);
+MX_API bool mx_status_permanent(mx_status status);
+
+/*
+ * Plan lookup.  mx_route_lookup runs the resolver's own loop until the
+ * plan is ready; the caller frees *out with mx_plan_free.  The domain is
+ * an argument as mx_domain_from_arg takes it.
+ */
+MX_API mx_err mx_route_lookup(mx_resolver *resolver, const mx_policy *policy,
+    const char *domain, mx_plan **out);
+
+/*
+ * Asynchronous form: cb runs from the event loop once the plan is ready,
+ * and owns the plan it is given.  The policy is copied.  Lookups started
+ * on a resolver made by mx_resolver_new run inside mx_resolver_run, which
+ * returns when none is left.
+ */
+typedef void (*mx_route_cb)(mx_plan *plan, void *arg);
+MX_API mx_err mx_route_start(mx_resolver *resolver, const mx_policy *policy,
+    const char *domain, mx_route_cb cb, void *arg);
+MX_API mx_err mx_resolver_run(mx_resolver *resolver);
+
+MX_API void mx_plan_free(mx_plan *plan);
+MX_API const char *mx_plan_domain(const mx_plan *plan);
+MX_API mx_status mx_plan_status(const mx_plan *plan);
+/* A sentence for people: why the plan has the status it has. */
+MX_API const char *mx_plan_reason(const mx_plan *plan);
+MX_API bool mx_plan_implicit_mx(const mx_plan *plan);
+MX_API mx_dnssec mx_plan_dnssec(const mx_plan *plan);
+/* The name the domain's CNAME chain ends at; the domain when none. */
+MX_API const char *mx_plan_canonical(const mx_plan *plan);
+MX_API size_t mx_plan_problem_count(const mx_plan *plan);
+MX_API mx_problem mx_plan_problem(const mx_plan *plan, size_t i);
+/* Every MX host in delivery order, usable or not. */
+MX_API size_t mx_plan_host_count(const mx_plan *plan);
+MX_API const mx_host *mx_plan_host(const mx_plan *plan, size_t i);
+/*
+ * The plan as one line of JSON (no newline), in the `mx route --json`
+ * schema.  The caller frees *out with free().
+ */
+MX_API mx_err mx_plan_to_json(const mx_plan *plan, char **out);
+
+MX_API const char *mx_host_name(const mx_host *host);
+MX_API uint16_t mx_host_preference(const mx_host *host);
+/* TTL of the MX record (for an implicit MX: of the addresses). */
+MX_API uint32_t mx_host_ttl(const mx_host *host);
+MX_API mx_host_status mx_host_status_of(const mx_host *host);
+MX_API size_t mx_host_problem_count(const mx_host *host);
+MX_API mx_problem mx_host_problem(const mx_host *host, size_t i);
+/* Addresses in the order to try them (--prefer applied). */
+MX_API size_t mx_host_address_count(const mx_host *host);
+/* Text form ("192.0.2.1", "2001:db8::1"). */
+MX_API const char *mx_host_address(const mx_host *host, size_t i);
+/* AF_INET or AF_INET6. */
+MX_API int mx_host_address_family(const mx_host *host, size_t i);
+/* Fills a sockaddr for connecting to port; returns its length, 0 if i is out of range. */
+MX_API socklen_t mx_host_address_sockaddr(const mx_host *host, size_t i,
+    uint16_t port, struct sockaddr_storage *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MX_H */

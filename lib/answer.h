@@ -1,0 +1,65 @@
+/*
+ * answer.h - one DNS answer, parsed from wire format with ldns into what
+ * routing needs: the outcome, the records of the asked type at the end of
+ * the CNAME chain, and their TTLs.  Pure: no I/O, no resolver state.
+ */
+#ifndef MX_ANSWER_H
+#define MX_ANSWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan.h"
+
+/* Caps on what one answer may hand to routing (hostile-input bounds). */
+#define ANSWER_MAX_MX 1024      /* MX records kept from one answer */
+#define ANSWER_MAX_ADDRS 64     /* A or AAAA records kept per answer */
+#define ANSWER_MAX_CNAME_HOPS 16
+
+#define RR_TYPE_A 1
+#define RR_TYPE_MX 15
+#define RR_TYPE_AAAA 28
+
+typedef enum answer_kind {
+	ANSWER_RECORDS = 0, /* NOERROR with records of the asked type */
+	ANSWER_NODATA,      /* NOERROR, the name exists, no such records */
+	ANSWER_NXDOMAIN,    /* the name (or the end of its chain) does not exist */
+	ANSWER_TEMPFAIL,    /* SERVFAIL, REFUSED, malformed, truncated, loop */
+} answer_kind;
+
+struct answer_mx {
+	uint16_t preference;
+	uint32_t ttl;
+	bool is_null;        /* the exchange is "." (RFC 7505) */
+	bool bad_name;       /* not a valid host name; name is escaped text */
+	char exchange[NAME_TEXT_MAX]; /* lower case, no trailing dot */
+};
+
+struct answer {
+	answer_kind kind;
+	answer_security security;
+	uint8_t rcode;
+	unsigned cname_hops;
+	bool cname_loop;
+	bool timed_out;
+	char canonical[NAME_TEXT_MAX]; /* end of the CNAME chain */
+	char why[160];                 /* for TEMPFAIL: what went wrong */
+	struct answer_mx *mx;          /* qtype MX */
+	size_t n_mx;
+	struct plan_addr *addrs;       /* qtype A or AAAA */
+	size_t n_addrs;
+};
+
+/*
+ * Parses a wire-format reply to the question (qname, qtype, class IN).
+ * Every outcome, a malformed packet included, ends in *out (kind TEMPFAIL
+ * with a reason); only running out of memory fails the call.  The caller
+ * releases *out with answer_clear.
+ */
+mx_err answer_parse(const uint8_t *wire, size_t len, const char *qname,
+    uint16_t qtype, struct answer *out);
+/* An answer that never came: kind TEMPFAIL with the reason given. */
+void answer_set_failure(struct answer *out, const char *why, bool timed_out);
+void answer_clear(struct answer *a);
+
+#endif

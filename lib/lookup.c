@@ -1,0 +1,306 @@
+/*
+ * lookup.c - one domain's plan, from the MX query through the address
+ * queries to the finished plan, against a deadline.  It drives route.c
+ * with the answers resolver.c hands back; it owns the plan until the
+ * caller's callback takes it.  Also the policy object and the
+ * synchronous wrapper.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "resolver.h"
+#include "route.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_TIMEOUT_MS (24u * 3600u * 1000u)
+
+struct lookup {
+	mx_resolver *r;
+	mx_plan *plan;
+	mx_policy policy;
+	mx_route_cb cb;
+	void *arg;
+	struct event *deadline;
+	struct query mxq;
+	struct query *addrq;   /* two per host: A then AAAA */
+	size_t n_addrq;
+	size_t pending;
+};
+
+mx_err
+mx_policy_new(mx_policy **out)
+{
+	mx_policy *p;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return MX_ERR_NOMEM;
+	p->timeout_ms = DEFAULT_TIMEOUT_MS;
+	/* Unseeded, each policy shuffles differently; a weak seed is no harm. */
+	if (getrandom(&p->seed, sizeof(p->seed), GRND_NONBLOCK) != sizeof(p->seed))
+		p->seed = (uint64_t)(uintptr_t)p ^ (uint64_t)time(NULL);
+	*out = p;
+	return MX_OK;
+}
+
+void
+mx_policy_free(mx_policy *policy)
+{
+	free(policy);
+}
+
+void
+mx_policy_set_seed(mx_policy *policy, uint64_t seed)
+{
+	policy->seed = seed;
+	policy->seeded = true;
+}
+
+void
+mx_policy_set_prefer(mx_policy *policy, mx_family_pref pref)
+{
+	policy->prefer = pref;
+}
+
+mx_err
+mx_policy_add_local_name(mx_policy *policy, const char *name)
+{
+	char canon[MX_DOMAIN_MAX + 1];
+
+	if (policy == NULL || name == NULL)
+		return MX_ERR_INVALID;
+	if (mx_domain_from_arg(name, canon, NULL) != MX_OK)
+		return MX_ERR_BAD_DOMAIN;
+	if (policy->n_local == ROUTE_MAX_LOCAL_NAMES)
+		return MX_ERR_INVALID;
+	memcpy(policy->local[policy->n_local++], canon, sizeof(canon));
+	return MX_OK;
+}
+
+mx_err
+mx_policy_set_timeout_ms(mx_policy *policy, unsigned ms)
+{
+	if (policy == NULL || ms == 0 || ms > MAX_TIMEOUT_MS)
+		return MX_ERR_INVALID;
+	policy->timeout_ms = ms;
+	return MX_OK;
+}
+
+static void
+lookup_free(struct lookup *lk)
+{
+	if (lk->deadline != NULL)
+		event_free(lk->deadline);
+	for (size_t i = 0; i < lk->n_addrq; i++)
+		answer_clear(&lk->addrq[i].answer);
+	answer_clear(&lk->mxq.answer);
+	free(lk->addrq);
+	mx_plan_free(lk->plan);
+	free(lk);
+}
+
+static void
+lookup_finish(struct lookup *lk)
+{
+	mx_plan *plan = lk->plan;
+
+	route_finish(plan);
+	lk->plan = NULL;
+	resolver_lookup_add(lk->r, -1);
+	lk->cb(plan, lk->arg);
+	lookup_free(lk);
+}
+
+static void
+query_init(struct query *q, struct lookup *lk, const char *name,
+    uint16_t qtype, size_t host, query_done_fn done)
+{
+	snprintf(q->name, sizeof(q->name), "%s.", name);
+	q->qtype = qtype;
+	q->owner = lk;
+	q->host = host;
+	q->done = done;
+	q->state = Q_IDLE;
+}
+
+static void
+on_address(struct query *q)
+{
+	struct lookup *lk = q->owner;
+
+	if (route_add_addresses(lk->plan, q->host, q->qtype, &q->answer,
+	    &lk->policy) != MX_OK)
+		answer_set_failure(&q->answer, "out of memory", false);
+	answer_clear(&q->answer);
+	if (--lk->pending == 0)
+		lookup_finish(lk);
+}
+
+static mx_err
+start_address_queries(struct lookup *lk)
+{
+	mx_plan *plan = lk->plan;
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->n_hosts; i++)
+		n += plan->hosts[i].need_addresses ? 2 : 0;
+	if (n == 0)
+		return MX_OK;
+	if ((lk->addrq = calloc(n, sizeof(*lk->addrq))) == NULL)
+		return MX_ERR_NOMEM;
+	for (size_t i = 0; i < plan->n_hosts; i++) {
+		if (!plan->hosts[i].need_addresses)
+			continue;
+		query_init(&lk->addrq[lk->n_addrq++], lk, plan->hosts[i].name,
+		    RR_TYPE_A, i, on_address);
+		query_init(&lk->addrq[lk->n_addrq++], lk, plan->hosts[i].name,
+		    RR_TYPE_AAAA, i, on_address);
+	}
+	lk->pending = n;
+	for (size_t i = 0; i < lk->n_addrq; i++)
+		resolver_submit(lk->r, &lk->addrq[i]);
+	return MX_OK;
+}
+
+static void
+on_mx(struct query *q)
+{
+	struct lookup *lk = q->owner;
+	mx_err err;
+
+	lk->pending--;
+	err = route_from_mx(lk->plan, &q->answer, &lk->policy);
+	answer_clear(&q->answer);
+	if (err == MX_OK && !lk->plan->decided)
+		err = start_address_queries(lk);
+	if (err != MX_OK) {
+		lk->plan->decided = true;
+		lk->plan->status = MX_STATUS_TEMPFAIL;
+		plan_set_reason(lk->plan, "out of memory while routing %s", lk->plan->domain);
+	}
+	if (lk->pending == 0)
+		lookup_finish(lk);
+}
+
+/*
+ * The deadline: whatever has not answered is a temporary failure.  An
+ * address answer already back but not yet delivered is used as it is; an
+ * MX answer is not, since it would start queries past the deadline.
+ */
+static void
+expire(struct lookup *lk, struct query *q, bool use_arrived)
+{
+	bool arrived = q->state == Q_COMPLETED;
+
+	resolver_cancel(lk->r, q);
+	if (arrived && !use_arrived)
+		answer_clear(&q->answer);
+	if (!arrived || !use_arrived)
+		answer_set_failure(&q->answer, "no answer before the deadline", true);
+	q->state = Q_DONE;
+	q->done(q);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct lookup *lk = arg;
+	size_t left;
+
+	(void)fd;
+	(void)what;
+	if (lk->mxq.state != Q_DONE) {
+		expire(lk, &lk->mxq, false);
+		return;
+	}
+	/* The last expire() frees lk: count down instead of reading it. */
+	left = lk->pending;
+	for (size_t i = 0; i < lk->n_addrq && left > 0; i++) {
+		if (lk->addrq[i].state == Q_DONE)
+			continue;
+		left--;
+		expire(lk, &lk->addrq[i], true);
+	}
+}
+
+static mx_err
+lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
+    struct lookup **out)
+{
+	struct lookup *lk = calloc(1, sizeof(*lk));
+	struct timeval tv;
+	mx_err err;
+
+	if (lk == NULL)
+		return MX_ERR_NOMEM;
+	lk->r = r;
+	lk->policy = *policy;
+	if ((err = plan_new(domain, &lk->plan)) != MX_OK)
+		goto fail;
+	lk->deadline = evtimer_new(resolver_base(r), on_deadline, lk);
+	tv.tv_sec = policy->timeout_ms / 1000;
+	tv.tv_usec = (policy->timeout_ms % 1000) * 1000;
+	if (lk->deadline == NULL || evtimer_add(lk->deadline, &tv) != 0) {
+		err = MX_ERR_SYSTEM;
+		goto fail;
+	}
+	*out = lk;
+	return MX_OK;
+fail:
+	lookup_free(lk);
+	return err;
+}
+
+mx_err
+mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain,
+    mx_route_cb cb, void *arg)
+{
+	char canon[MX_DOMAIN_MAX + 1];
+	struct lookup *lk;
+	mx_err err;
+
+	if (r == NULL || policy == NULL || domain == NULL || cb == NULL)
+		return MX_ERR_INVALID;
+	if ((err = mx_domain_from_arg(domain, canon, NULL)) != MX_OK)
+		return err;
+	if ((err = resolver_ready(r)) != MX_OK)
+		return err;
+	if ((err = lookup_new(r, policy, canon, &lk)) != MX_OK)
+		return err;
+	lk->cb = cb;
+	lk->arg = arg;
+	lk->pending = 1;
+	resolver_lookup_add(r, 1);
+	query_init(&lk->mxq, lk, canon, RR_TYPE_MX, 0, on_mx);
+	resolver_submit(r, &lk->mxq);
+	return MX_OK;
+}
+
+static void
+keep_plan(mx_plan *plan, void *arg)
+{
+	*(mx_plan **)arg = plan;
+}
+
+mx_err
+mx_route_lookup(mx_resolver *r, const mx_policy *policy, const char *domain,
+    mx_plan **out)
+{
+	mx_plan *plan = NULL;
+	mx_err err;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if ((err = mx_route_start(r, policy, domain, keep_plan, &plan)) != MX_OK)
+		return err;
+	while (plan == NULL)
+		if (event_base_loop(resolver_base(r), EVLOOP_ONCE) < 0)
+			return MX_ERR_SYSTEM;
+	*out = plan;
+	return MX_OK;
+}

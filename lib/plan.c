@@ -1,0 +1,164 @@
+/*
+ * plan.c - the mx_plan and mx_host objects: creation, the getters of the
+ * public API, and freeing.  A plan owns its hosts and their addresses;
+ * every pointer a getter returns lives as long as the plan.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+mx_err
+plan_new(const char *domain, mx_plan **out)
+{
+	mx_plan *plan = calloc(1, sizeof(*plan));
+
+	if (plan == NULL)
+		return MX_ERR_NOMEM;
+	snprintf(plan->domain, sizeof(plan->domain), "%s", domain);
+	snprintf(plan->canonical, sizeof(plan->canonical), "%s", domain);
+	plan->status = MX_STATUS_TEMPFAIL;
+	*out = plan;
+	return MX_OK;
+}
+
+void
+plan_set_reason(mx_plan *plan, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(plan->reason, sizeof(plan->reason), fmt, ap);
+	va_end(ap);
+}
+
+void
+plan_note_security(mx_plan *plan, answer_security sec)
+{
+	plan->answers_seen++;
+	plan->any_bogus |= sec == SEC_BOGUS;
+	plan->any_insecure |= sec == SEC_INSECURE;
+	plan->any_unknown |= sec == SEC_UNKNOWN;
+}
+
+size_t
+problem_set_count(problem_set set)
+{
+	return (size_t)__builtin_popcount(set);
+}
+
+mx_problem
+problem_set_nth(problem_set set, size_t i)
+{
+	for (unsigned p = 0; p < MX_PROBLEM_COUNT_; p++)
+		if ((set & PROBLEM_BIT(p)) && i-- == 0)
+			return (mx_problem)p;
+	return MX_PROBLEM_COUNT_;
+}
+
+void
+mx_plan_free(mx_plan *plan)
+{
+	if (plan == NULL)
+		return;
+	for (size_t i = 0; i < plan->n_hosts; i++)
+		free(plan->hosts[i].addrs);
+	free(plan->hosts);
+	free(plan);
+}
+
+const char *mx_plan_domain(const mx_plan *plan) { return plan->domain; }
+mx_status mx_plan_status(const mx_plan *plan) { return plan->status; }
+const char *mx_plan_reason(const mx_plan *plan) { return plan->reason; }
+bool mx_plan_implicit_mx(const mx_plan *plan) { return plan->implicit_mx; }
+const char *mx_plan_canonical(const mx_plan *plan) { return plan->canonical; }
+size_t mx_plan_host_count(const mx_plan *plan) { return plan->n_hosts; }
+
+/* Bogus is judged first: one bogus answer makes the plan bogus. */
+mx_dnssec
+mx_plan_dnssec(const mx_plan *plan)
+{
+	if (plan->any_bogus)
+		return MX_DNSSEC_BOGUS;
+	if (plan->answers_seen == 0 || plan->any_unknown)
+		return MX_DNSSEC_INDETERMINATE;
+	if (plan->any_insecure)
+		return MX_DNSSEC_INSECURE;
+	return MX_DNSSEC_SECURE;
+}
+
+size_t
+mx_plan_problem_count(const mx_plan *plan)
+{
+	return problem_set_count(plan->problems);
+}
+
+mx_problem
+mx_plan_problem(const mx_plan *plan, size_t i)
+{
+	return problem_set_nth(plan->problems, i);
+}
+
+const mx_host *
+mx_plan_host(const mx_plan *plan, size_t i)
+{
+	return i < plan->n_hosts ? &plan->hosts[i] : NULL;
+}
+
+const char *mx_host_name(const mx_host *host) { return host->name; }
+uint16_t mx_host_preference(const mx_host *host) { return host->preference; }
+uint32_t mx_host_ttl(const mx_host *host) { return host->ttl; }
+mx_host_status mx_host_status_of(const mx_host *host) { return host->status; }
+size_t mx_host_address_count(const mx_host *host) { return host->n_addrs; }
+
+size_t
+mx_host_problem_count(const mx_host *host)
+{
+	return problem_set_count(host->problems);
+}
+
+mx_problem
+mx_host_problem(const mx_host *host, size_t i)
+{
+	return problem_set_nth(host->problems, i);
+}
+
+const char *
+mx_host_address(const mx_host *host, size_t i)
+{
+	return i < host->n_addrs ? host->addrs[i].text : NULL;
+}
+
+int
+mx_host_address_family(const mx_host *host, size_t i)
+{
+	return i < host->n_addrs ? host->addrs[i].family : AF_UNSPEC;
+}
+
+socklen_t
+mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port,
+    struct sockaddr_storage *out)
+{
+	const struct plan_addr *a;
+
+	if (i >= host->n_addrs || out == NULL)
+		return 0;
+	a = &host->addrs[i];
+	memset(out, 0, sizeof(*out));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)out;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a->bytes, 4);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	memcpy(&sin6->sin6_addr, a->bytes, 16);
+	return sizeof(*sin6);
+}

@@ -1,0 +1,73 @@
+/*
+ * plan.h - the insides of mx_plan and mx_host, shared by the library files
+ * that build plans (route.c), read them (plan.c, plan_json.c) and fill them
+ * from the network (lookup.c).  Never installed.
+ */
+#ifndef MX_PLAN_H
+#define MX_PLAN_H
+
+#include <stdint.h>
+
+#include "mx.h"
+
+/* A problem set: bit n is mx_problem n, so iteration keeps enum order. */
+typedef uint32_t problem_set;
+
+#define PROBLEM_BIT(p) ((problem_set)1u << (p))
+
+/* Text forms of a name: MX_DOMAIN_MAX plus room for escapes of bad names. */
+#define NAME_TEXT_MAX 1024
+
+/* How sure DNSSEC is of one answer. */
+typedef enum answer_security {
+	SEC_UNKNOWN = 0, /* no validation, or no answer at all */
+	SEC_INSECURE,
+	SEC_SECURE,
+	SEC_BOGUS,
+} answer_security;
+
+struct plan_addr {
+	int family;            /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];
+	uint32_t ttl;
+	char text[46];         /* INET6_ADDRSTRLEN */
+};
+
+struct mx_host {
+	char name[NAME_TEXT_MAX]; /* lower case, no trailing dot */
+	uint16_t preference;
+	uint32_t ttl;
+	mx_host_status status;
+	problem_set problems;
+	/* Address lookups: which families are still owed, which failed. */
+	unsigned families_pending; /* bit 0: A, bit 1: AAAA */
+	unsigned families_tempfail;
+	bool need_addresses;
+	struct plan_addr *addrs;
+	size_t n_addrs;
+};
+
+struct mx_plan {
+	char domain[MX_DOMAIN_MAX + 1];
+	char canonical[NAME_TEXT_MAX];
+	mx_status status;
+	bool decided;            /* status is final before address lookups */
+	bool implicit_mx;
+	/* DNSSEC verdict, folded over every answer used. */
+	bool any_bogus, any_insecure, any_unknown;
+	size_t answers_seen;
+	problem_set problems;
+	char reason[512];
+	struct mx_host *hosts;
+	size_t n_hosts;
+};
+
+/* plan.c */
+mx_err plan_new(const char *domain, mx_plan **out);
+void plan_set_reason(mx_plan *plan, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void plan_note_security(mx_plan *plan, answer_security sec);
+size_t problem_set_count(problem_set set);
+mx_problem problem_set_nth(problem_set set, size_t i);
+
+#endif

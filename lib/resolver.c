@@ -1,0 +1,385 @@
+/*
+ * resolver.c - mx_resolver: a libunbound context in libevent mode
+ * (ub_ctx_create_event), its configuration, and the queue that keeps the
+ * number of queries on the wire under a cap.  libunbound does resolution,
+ * caching, in-flight deduplication and DNSSEC validation; ldns (answer.c)
+ * reads the packets it hands back.  The resolver owns its event base when
+ * it made it, and every query it has not yet answered.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound-event.h>
+#include <unbound.h>
+#include <unistd.h>
+
+#include "resolver.h"
+
+#define DEFAULT_MAX_INFLIGHT 1000
+#define MAX_SERVERS 16
+#define DEFAULT_ROOT_ANCHOR "/usr/share/dns/root.key"
+
+struct mx_resolver {
+	struct event_base *base;
+	bool own_base;
+	struct ub_ctx *ub;
+	bool ready;              /* configuration applied: no more changes */
+	bool validating;
+	char *servers[MAX_SERVERS];
+	size_t n_servers;
+	char *resolv_conf;
+	char *anchor;            /* NULL: default; "none": no validation */
+	bool anchor_set;
+	unsigned max_inflight;
+	unsigned inflight;
+	int lookups;
+	struct query_list waiting;
+	struct query_list completed;
+	struct event *deliver;   /* hands completed answers back */
+};
+
+static void deliver_completed(evutil_socket_t fd, short what, void *arg);
+
+static mx_err
+resolver_init(mx_resolver *r, struct event_base *base)
+{
+	TAILQ_INIT(&r->waiting);
+	TAILQ_INIT(&r->completed);
+	r->max_inflight = DEFAULT_MAX_INFLIGHT;
+	r->own_base = base == NULL;
+	r->base = base ? base : event_base_new();
+	if (r->base == NULL)
+		return MX_ERR_SYSTEM;
+	if ((r->ub = ub_ctx_create_event(r->base)) == NULL)
+		return MX_ERR_SYSTEM;
+	r->deliver = event_new(r->base, -1, 0, deliver_completed, r);
+	return r->deliver ? MX_OK : MX_ERR_SYSTEM;
+}
+
+mx_err
+mx_resolver_new_event(mx_resolver **out, struct event_base *base)
+{
+	mx_resolver *r;
+	mx_err err;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return MX_ERR_NOMEM;
+	if ((err = resolver_init(r, base)) != MX_OK) {
+		mx_resolver_free(r);
+		return err;
+	}
+	*out = r;
+	return MX_OK;
+}
+
+mx_err
+mx_resolver_new(mx_resolver **out)
+{
+	return mx_resolver_new_event(out, NULL);
+}
+
+void
+mx_resolver_free(mx_resolver *r)
+{
+	if (r == NULL)
+		return;
+	if (r->ub != NULL)
+		ub_ctx_delete(r->ub);
+	if (r->deliver != NULL)
+		event_free(r->deliver);
+	if (r->own_base && r->base != NULL)
+		event_base_free(r->base);
+	for (size_t i = 0; i < r->n_servers; i++)
+		free(r->servers[i]);
+	free(r->resolv_conf);
+	free(r->anchor);
+	free(r);
+}
+
+/* "IP" or "IP@PORT": checked here so a typo is a usage error, not a timeout. */
+static bool
+valid_server(const char *s)
+{
+	char host[64];
+	unsigned char buf[16];
+	const char *at = strchr(s, '@');
+	size_t len = at ? (size_t)(at - s) : strlen(s);
+	char *end;
+	long port;
+
+	if (len == 0 || len >= sizeof(host))
+		return false;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+		return false;
+	if (at == NULL)
+		return true;
+	errno = 0;
+	port = strtol(at + 1, &end, 10);
+	return errno == 0 && *end == '\0' && end != at + 1 && port > 0 && port < 65536;
+}
+
+mx_err
+mx_resolver_add_server(mx_resolver *r, const char *server)
+{
+	if (r == NULL || server == NULL || !valid_server(server))
+		return MX_ERR_INVALID;
+	if (r->ready)
+		return MX_ERR_BUSY;
+	if (r->n_servers == MAX_SERVERS)
+		return MX_ERR_INVALID;
+	if ((r->servers[r->n_servers] = strdup(server)) == NULL)
+		return MX_ERR_NOMEM;
+	r->n_servers++;
+	return MX_OK;
+}
+
+static mx_err
+replace_string(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return MX_ERR_NOMEM;
+	free(*slot);
+	*slot = copy;
+	return MX_OK;
+}
+
+mx_err
+mx_resolver_set_resolv_conf(mx_resolver *r, const char *path)
+{
+	if (r == NULL || path == NULL)
+		return MX_ERR_INVALID;
+	return r->ready ? MX_ERR_BUSY : replace_string(&r->resolv_conf, path);
+}
+
+mx_err
+mx_resolver_set_trust_anchor(mx_resolver *r, const char *path)
+{
+	if (r == NULL)
+		return MX_ERR_INVALID;
+	if (r->ready)
+		return MX_ERR_BUSY;
+	r->anchor_set = true;
+	return replace_string(&r->anchor, path ? path : "none");
+}
+
+mx_err
+mx_resolver_set_max_inflight(mx_resolver *r, unsigned n)
+{
+	if (r == NULL || n == 0 || n > 100000)
+		return MX_ERR_INVALID;
+	if (r->ready)
+		return MX_ERR_BUSY;
+	r->max_inflight = n;
+	return MX_OK;
+}
+
+static mx_err
+set_option(mx_resolver *r, const char *opt, const char *value)
+{
+	return ub_ctx_set_option(r->ub, opt, value) == 0 ? MX_OK : MX_ERR_CONFIG;
+}
+
+static mx_err
+apply_anchor(mx_resolver *r)
+{
+	const char *path = r->anchor;
+
+	if (!r->anchor_set)
+		path = access(DEFAULT_ROOT_ANCHOR, R_OK) == 0 ? DEFAULT_ROOT_ANCHOR : NULL;
+	if (path == NULL || strcmp(path, "none") == 0)
+		return MX_OK;
+	if (ub_ctx_add_ta_file(r->ub, path) != 0)
+		return MX_ERR_CONFIG;
+	r->validating = true;
+	return MX_OK;
+}
+
+static mx_err
+apply_servers(mx_resolver *r)
+{
+	for (size_t i = 0; i < r->n_servers; i++)
+		if (ub_ctx_set_fwd(r->ub, r->servers[i]) != 0)
+			return MX_ERR_CONFIG;
+	if (r->n_servers > 0)
+		return MX_OK;
+	return ub_ctx_resolvconf(r->ub, r->resolv_conf) == 0 ? MX_OK : MX_ERR_CONFIG;
+}
+
+/*
+ * libunbound's defaults are tuned for a daemon behind a small buffer:
+ * outgoing-range would keep only a few queries on the wire, and its
+ * built-in local zone for "test." (RFC 6761) would answer NXDOMAIN for
+ * the names our sandbox serves; .test never exists on the Internet, so
+ * letting it through changes nothing for real mail.
+ */
+mx_err
+resolver_ready(mx_resolver *r)
+{
+	char num[16];
+	mx_err err;
+
+	if (r->ready)
+		return MX_OK;
+	snprintf(num, sizeof(num), "%u", r->max_inflight < 64 ? 128 : r->max_inflight * 2);
+	if ((err = set_option(r, "outgoing-range:", num)) != MX_OK)
+		return err;
+	snprintf(num, sizeof(num), "%u", r->max_inflight);
+	if ((err = set_option(r, "num-queries-per-thread:", num)) != MX_OK ||
+	    (err = set_option(r, "local-zone:", "test. transparent")) != MX_OK ||
+	    (err = apply_servers(r)) != MX_OK ||
+	    (err = apply_anchor(r)) != MX_OK)
+		return err;
+	r->ready = true;
+	return MX_OK;
+}
+
+struct event_base *
+resolver_base(mx_resolver *r)
+{
+	return r->base;
+}
+
+void
+resolver_lookup_add(mx_resolver *r, int delta)
+{
+	r->lookups += delta;
+}
+
+static void
+complete(mx_resolver *r, struct query *q)
+{
+	q->state = Q_COMPLETED;
+	TAILQ_INSERT_TAIL(&r->completed, q, link);
+	event_active(r->deliver, 0, 0);
+}
+
+static void start_waiting(mx_resolver *r);
+
+static void
+deliver_completed(evutil_socket_t fd, short what, void *arg)
+{
+	mx_resolver *r = arg;
+	struct query *q;
+
+	(void)fd;
+	(void)what;
+	start_waiting(r);
+	while ((q = TAILQ_FIRST(&r->completed)) != NULL) {
+		TAILQ_REMOVE(&r->completed, q, link);
+		q->state = Q_DONE;
+		q->done(q);
+	}
+}
+
+static answer_security
+security_of(const mx_resolver *r, int sec)
+{
+	if (sec == 1)
+		return SEC_BOGUS;
+	if (!r->validating)
+		return SEC_UNKNOWN;
+	return sec == 2 ? SEC_SECURE : SEC_INSECURE;
+}
+
+/* libunbound's callback: the packet lives only for this call, so parse now. */
+static void
+on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
+    int ratelimited)
+{
+	struct query *q = arg;
+	mx_resolver *r = q->resolver;
+	char why[128];
+
+	(void)ratelimited;
+	r->inflight--;
+	if (sec == 1) {
+		answer_set_failure(&q->answer, why_bogus ? why_bogus :
+		    "DNSSEC validation failed", false);
+	} else if (packet == NULL || len <= 0) {
+		snprintf(why, sizeof(why), "the resolver failed (%s)",
+		    rcode == 2 ? "SERVFAIL" : ub_strerror(rcode));
+		answer_set_failure(&q->answer, why, false);
+	} else if (answer_parse(packet, (size_t)len, q->name, q->qtype,
+	    &q->answer) != MX_OK) {
+		answer_set_failure(&q->answer, "out of memory", false);
+	}
+	q->answer.security = security_of(r, sec);
+	complete(r, q);
+}
+
+static void
+put_on_wire(mx_resolver *r, struct query *q)
+{
+	q->state = Q_ON_WIRE;
+	r->inflight++;
+	if (ub_resolve_event(r->ub, q->name, q->qtype, 1, q, on_answer,
+	    &q->async_id) != 0) {
+		r->inflight--;
+		answer_set_failure(&q->answer, "the resolver could not send the query", false);
+		complete(r, q);
+	}
+}
+
+static void
+start_waiting(mx_resolver *r)
+{
+	struct query *q;
+
+	while (r->inflight < r->max_inflight && (q = TAILQ_FIRST(&r->waiting)) != NULL) {
+		TAILQ_REMOVE(&r->waiting, q, link);
+		put_on_wire(r, q);
+	}
+}
+
+void
+resolver_submit(mx_resolver *r, struct query *q)
+{
+	memset(&q->answer, 0, sizeof(q->answer));
+	q->resolver = r;
+	q->async_id = 0;
+	q->state = Q_WAITING;
+	TAILQ_INSERT_TAIL(&r->waiting, q, link);
+	start_waiting(r);
+}
+
+void
+resolver_cancel(mx_resolver *r, struct query *q)
+{
+	switch (q->state) {
+	case Q_WAITING:
+		TAILQ_REMOVE(&r->waiting, q, link);
+		break;
+	case Q_ON_WIRE:
+		ub_cancel(r->ub, q->async_id);
+		r->inflight--;
+		break;
+	case Q_COMPLETED:
+		/* Its answer stays in q->answer for the caller to use or clear. */
+		TAILQ_REMOVE(&r->completed, q, link);
+		break;
+	default:
+		break;
+	}
+	q->state = Q_IDLE;
+}
+
+mx_err
+mx_resolver_run(mx_resolver *r)
+{
+	if (r == NULL)
+		return MX_ERR_INVALID;
+	while (r->lookups > 0)
+		if (event_base_loop(r->base, EVLOOP_ONCE) < 0)
+			return MX_ERR_SYSTEM;
+	return MX_OK;
+}

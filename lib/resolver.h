@@ -1,0 +1,41 @@
+/*
+ * resolver.h - the query layer between lookup.c and libunbound: one
+ * query in, one parsed answer out, with a cap on queries in flight.
+ * Answers are always handed back from the event loop, never from inside
+ * resolver_submit, so callers may submit in loops without reentrancy.
+ */
+#ifndef MX_RESOLVER_H
+#define MX_RESOLVER_H
+
+#include <sys/queue.h>
+
+#include "answer.h"
+
+struct query;
+typedef void (*query_done_fn)(struct query *q);
+
+struct query {
+	TAILQ_ENTRY(query) link;  /* waiting or completed list */
+	char name[NAME_TEXT_MAX + 2]; /* with the trailing dot */
+	uint16_t qtype;
+	mx_resolver *resolver;
+	query_done_fn done;       /* called once with q->answer filled */
+	void *owner;
+	size_t host;              /* for address queries: the host index */
+	int async_id;
+	enum { Q_IDLE, Q_WAITING, Q_ON_WIRE, Q_COMPLETED, Q_DONE } state;
+	struct answer answer;     /* owned; answer_clear when done with it */
+};
+
+TAILQ_HEAD(query_list, query);
+
+void resolver_submit(mx_resolver *r, struct query *q);
+/* Withdraws a query not yet done; its done function will not be called. */
+void resolver_cancel(mx_resolver *r, struct query *q);
+struct event_base *resolver_base(mx_resolver *r);
+/* Counts lookups for mx_resolver_run. */
+void resolver_lookup_add(mx_resolver *r, int delta);
+/* Applies the configuration on first use. */
+mx_err resolver_ready(mx_resolver *r);
+
+#endif

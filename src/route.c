@@ -1,0 +1,397 @@
+/*
+ * route.c - `mx route`: reads options, starts one plan per argument on
+ * one resolver (they resolve concurrently), prints each plan in argument
+ * order as soon as it and those before it are ready, and maps the worst
+ * outcome to a sysexits(3) code.  All routing is libmx's.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define MAX_TIMEOUT_MS (3600u * 1000u)
+
+struct route_run {
+	bool json;
+	int argc;
+	char **args;
+	mx_plan **plans;
+	bool *invalid;
+	int next_to_print;
+	int exit_code;
+};
+
+static void
+route_usage(FILE *to)
+{
+	fprintf(to,
+	    "usage: mx route [--json] [--resolver IP[@PORT]]... [--seed N]\n"
+	    "                [--prefer ipv4|ipv6] [--local-name NAME]...\n"
+	    "                [--timeout SECONDS] [--trust-anchor FILE|none]\n"
+	    "                [--resolv-conf FILE] DOMAIN|ADDRESS...\n");
+}
+
+/* Exit codes rank: usage > malformed > permanent > temporary > ok. */
+static void
+worsen(struct route_run *run, int code)
+{
+	static const int rank[] = {EX_OK, EX_TEMPFAIL, EX_NOHOST, EX_DATAERR, EX_USAGE};
+	int have = 0, want = 0;
+
+	for (int i = 0; i < 5; i++) {
+		if (rank[i] == run->exit_code)
+			have = i;
+		if (rank[i] == code)
+			want = i;
+	}
+	if (want > have)
+		run->exit_code = code;
+}
+
+static void
+print_json(const mx_plan *plan)
+{
+	char *line = NULL;
+
+	if (mx_plan_to_json(plan, &line) != MX_OK) {
+		cli_warn("route", "out of memory");
+		return;
+	}
+	puts(line);
+	free(line);
+}
+
+static void
+print_invalid_json(const char *arg, const char *why)
+{
+	fputs("{\"domain\": \"", stdout);
+	for (const char *p = arg; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	printf("\", \"status\": \"invalid\", \"reason\": \"%s\"}\n", why);
+}
+
+static void
+join_addresses(const mx_host *h, char *out, size_t size)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < mx_host_address_count(h) && o < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? ", " : "",
+		    mx_host_address(h, i));
+	if (o == 0)
+		snprintf(out, size, "-");
+}
+
+static void
+join_problems(const mx_host *h, char *out, size_t size)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < mx_host_problem_count(h) && o < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? ", " : "",
+		    mx_problem_name(mx_host_problem(h, i)));
+}
+
+static int
+host_name_width(const mx_plan *plan)
+{
+	int w = 4;
+
+	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
+		int len = (int)strlen(mx_host_name(mx_plan_host(plan, i)));
+		if (len > w)
+			w = len;
+	}
+	return w;
+}
+
+static void
+print_table(const mx_plan *plan)
+{
+	char addrs[2048], notes[512];
+	int w = host_name_width(plan);
+
+	printf("  %5s  %-*s  %7s  %-10s  %s\n", "PREF", w, "HOST", "TTL", "STATUS",
+	    "ADDRESSES  NOTES");
+	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
+		const mx_host *h = mx_plan_host(plan, i);
+		join_addresses(h, addrs, sizeof(addrs));
+		join_problems(h, notes, sizeof(notes));
+		printf("  %5u  %-*s  %7lu  %-10s  %s%s%s\n", mx_host_preference(h), w,
+		    mx_host_name(h), (unsigned long)mx_host_ttl(h),
+		    mx_host_status_name(mx_host_status_of(h)), addrs,
+		    notes[0] ? "  " : "", notes);
+	}
+}
+
+static void
+print_human(const mx_plan *plan, bool first)
+{
+	size_t np = mx_plan_problem_count(plan);
+
+	if (!first)
+		putchar('\n');
+	printf("%s: %s - %s\n", mx_plan_domain(plan),
+	    mx_status_name(mx_plan_status(plan)), mx_plan_reason(plan));
+	if (strcmp(mx_plan_canonical(plan), mx_plan_domain(plan)) != 0)
+		printf("  canonical name: %s\n", mx_plan_canonical(plan));
+	printf("  dnssec: %s%s\n", mx_dnssec_name(mx_plan_dnssec(plan)),
+	    mx_plan_implicit_mx(plan) ? "; implicit MX (no MX records)" : "");
+	if (np > 0) {
+		printf("  problems:");
+		for (size_t i = 0; i < np; i++)
+			printf(" %s", mx_problem_name(mx_plan_problem(plan, i)));
+		putchar('\n');
+	}
+	if (mx_plan_host_count(plan) > 0)
+		print_table(plan);
+}
+
+static int
+exit_for_status(mx_status s)
+{
+	if (mx_status_permanent(s))
+		return EX_NOHOST;
+	return mx_status_temporary(s) ? EX_TEMPFAIL : EX_OK;
+}
+
+/* Prints every plan that is ready and has all earlier ones printed. */
+static void
+flush_ready(struct route_run *run)
+{
+	while (run->next_to_print < run->argc) {
+		int i = run->next_to_print;
+		if (run->invalid[i]) {
+			run->next_to_print++;
+			continue;
+		}
+		if (run->plans[i] == NULL)
+			return;
+		if (run->json)
+			print_json(run->plans[i]);
+		else
+			print_human(run->plans[i], i == 0);
+		worsen(run, exit_for_status(mx_plan_status(run->plans[i])));
+		mx_plan_free(run->plans[i]);
+		run->plans[i] = (mx_plan *)-1; /* printed */
+		run->next_to_print++;
+	}
+	fflush(stdout);
+}
+
+struct route_slot {
+	struct route_run *run;
+	int index;
+};
+
+static void
+on_plan(mx_plan *plan, void *arg)
+{
+	struct route_slot *slot = arg;
+
+	slot->run->plans[slot->index] = plan;
+	flush_ready(slot->run);
+}
+
+struct route_opts {
+	bool json;
+	mx_resolver *resolver;
+	mx_policy *policy;
+};
+
+static int
+set_prefer(struct route_opts *o, const char *v)
+{
+	if (strcmp(v, "ipv4") == 0)
+		mx_policy_set_prefer(o->policy, MX_PREFER_IPV4);
+	else if (strcmp(v, "ipv6") == 0)
+		mx_policy_set_prefer(o->policy, MX_PREFER_IPV6);
+	else
+		return cli_warn("route", "--prefer takes ipv4 or ipv6, not \"%s\"", v), EX_USAGE;
+	return EX_OK;
+}
+
+static int
+set_file_option(struct route_opts *o, int opt, const char *v)
+{
+	if (opt == 'a' && strcmp(v, "none") == 0)
+		return mx_resolver_set_trust_anchor(o->resolver, NULL) == MX_OK ? EX_OK : EX_OSERR;
+	if (access(v, R_OK) != 0) {
+		cli_warn("route", "%s: cannot read %s", opt == 'a' ? "--trust-anchor" :
+		    "--resolv-conf", v);
+		return EX_NOINPUT;
+	}
+	if (opt == 'a')
+		return mx_resolver_set_trust_anchor(o->resolver, v) == MX_OK ? EX_OK : EX_OSERR;
+	return mx_resolver_set_resolv_conf(o->resolver, v) == MX_OK ? EX_OK : EX_OSERR;
+}
+
+static int
+apply_option(struct route_opts *o, int opt, const char *v)
+{
+	unsigned long long n;
+	unsigned ms;
+
+	switch (opt) {
+	case 'j':
+		o->json = true;
+		return EX_OK;
+	case 'r':
+		if (mx_resolver_add_server(o->resolver, v) == MX_OK)
+			return EX_OK;
+		cli_warn("route", "--resolver takes IP or IP@PORT (at most 16), not \"%s\"", v);
+		return EX_USAGE;
+	case 's':
+		if (!cli_parse_uint(v, UINT64_MAX, &n))
+			return cli_warn("route", "--seed takes a whole number, not \"%s\"", v), EX_USAGE;
+		mx_policy_set_seed(o->policy, n);
+		return EX_OK;
+	case 'p':
+		return set_prefer(o, v);
+	case 'l':
+		if (mx_policy_add_local_name(o->policy, v) == MX_OK)
+			return EX_OK;
+		cli_warn("route", "--local-name \"%s\" is not a host name (or more than 32 given)", v);
+		return EX_USAGE;
+	case 't':
+		if (!cli_parse_seconds(v, MAX_TIMEOUT_MS, &ms))
+			return cli_warn("route", "--timeout takes seconds between 0.001 and 3600, "
+			    "not \"%s\"", v), EX_USAGE;
+		mx_policy_set_timeout_ms(o->policy, ms);
+		return EX_OK;
+	case 'a':
+	case 'c':
+		return set_file_option(o, opt, v);
+	}
+	return EX_USAGE;
+}
+
+static int
+parse_options(int argc, char **argv, struct route_opts *o)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"resolver", required_argument, NULL, 'r'},
+		{"seed", required_argument, NULL, 's'},
+		{"prefer", required_argument, NULL, 'p'},
+		{"local-name", required_argument, NULL, 'l'},
+		{"timeout", required_argument, NULL, 't'},
+		{"trust-anchor", required_argument, NULL, 'a'},
+		{"resolv-conf", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jhr:s:p:l:t:a:c:", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			route_usage(stdout);
+			return -1;
+		}
+		if (opt == '?' || opt == ':') {
+			cli_warn("route", "unknown option or missing value: %s", argv[optind - 1]);
+			route_usage(stderr);
+			return EX_USAGE;
+		}
+		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
+			return rc;
+	}
+	if (optind >= argc) {
+		cli_warn("route", "no domain or address given");
+		route_usage(stderr);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+/* Malformed arguments are reported first; the rest are still routed. */
+static void
+check_arguments(struct route_run *run)
+{
+	char canon[MX_DOMAIN_MAX + 1];
+	const char *why;
+
+	for (int i = 0; i < run->argc; i++) {
+		if (mx_domain_from_arg(run->args[i], canon, &why) == MX_OK)
+			continue;
+		run->invalid[i] = true;
+		cli_warn("route", "\"%s\" %s", run->args[i], why);
+		if (run->json)
+			print_invalid_json(run->args[i], why);
+		worsen(run, EX_DATAERR);
+	}
+}
+
+static int
+route_all(struct route_opts *o, int argc, char **argv)
+{
+	struct route_run run = {.json = o->json, .argc = argc, .args = argv};
+	struct route_slot *slots = calloc((size_t)argc, sizeof(*slots));
+	mx_err err = MX_OK;
+
+	run.plans = calloc((size_t)argc, sizeof(*run.plans));
+	run.invalid = calloc((size_t)argc, sizeof(*run.invalid));
+	if (slots == NULL || run.plans == NULL || run.invalid == NULL) {
+		cli_warn("route", "out of memory");
+		run.exit_code = EX_OSERR;
+		goto out;
+	}
+	/* JSON lines for invalid arguments must keep argument order: only
+	 * print them up front when every argument is invalid or in text mode. */
+	check_arguments(&run);
+	for (int i = 0; i < argc && err == MX_OK; i++) {
+		if (run.invalid[i])
+			continue;
+		slots[i] = (struct route_slot){&run, i};
+		err = mx_route_start(o->resolver, o->policy, argv[i], on_plan, &slots[i]);
+	}
+	if (err == MX_OK)
+		err = mx_resolver_run(o->resolver);
+	if (err != MX_OK) {
+		cli_warn("route", "%s%s", mx_strerror(err), err == MX_ERR_CONFIG ?
+		    " (check the trust anchor file and resolv.conf)" : "");
+		run.exit_code = cli_exit_for(err);
+	}
+out:
+	free(slots);
+	free(run.plans);
+	free(run.invalid);
+	return run.exit_code;
+}
+
+int
+cmd_route(int argc, char **argv)
+{
+	struct route_opts o = {0};
+	int rc;
+
+	if (mx_resolver_new(&o.resolver) != MX_OK || mx_policy_new(&o.policy) != MX_OK) {
+		cli_warn("route", "cannot set up the resolver (out of memory or sockets)");
+		rc = EX_OSERR;
+		goto out;
+	}
+	rc = parse_options(argc, argv, &o);
+	if (rc == -1)
+		rc = EX_OK;
+	else if (rc == EX_OK)
+		rc = route_all(&o, argc - optind, argv + optind);
+out:
+	mx_policy_free(o.policy);
+	mx_resolver_free(o.resolver);
+	return rc;
+}
