@@ -20,7 +20,7 @@ struct route_run {
 	int argc;
 	char **args;
 	mx_plan **plans;
-	bool *invalid;
+	const char **invalid; /* why the argument is malformed, or NULL */
 	int next_to_print;
 	int exit_code;
 };
@@ -105,35 +105,45 @@ join_problems(const mx_host *h, char *out, size_t size)
 		    mx_problem_name(mx_host_problem(h, i)));
 }
 
-static int
-host_name_width(const mx_plan *plan)
+struct table_widths {
+	int host, addrs;
+};
+
+static struct table_widths
+table_widths(const mx_plan *plan)
 {
-	int w = 4;
+	struct table_widths w = {4, 9};
+	char addrs[2048];
 
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
-		int len = (int)strlen(mx_host_name(mx_plan_host(plan, i)));
-		if (len > w)
-			w = len;
+		const mx_host *h = mx_plan_host(plan, i);
+		int len = (int)strlen(mx_host_name(h));
+		if (len > w.host)
+			w.host = len;
+		join_addresses(h, addrs, sizeof(addrs));
+		if ((len = (int)strlen(addrs)) > w.addrs)
+			w.addrs = len;
 	}
 	return w;
 }
 
+/* Columns as dig users read them: preference, host, TTL, then the rest. */
 static void
 print_table(const mx_plan *plan)
 {
 	char addrs[2048], notes[512];
-	int w = host_name_width(plan);
+	struct table_widths w = table_widths(plan);
 
-	printf("  %5s  %-*s  %7s  %-10s  %s\n", "PREF", w, "HOST", "TTL", "STATUS",
-	    "ADDRESSES  NOTES");
+	printf("  %5s  %-*s  %7s  %-10s  %-*s  %s\n", "PREF", w.host, "HOST", "TTL",
+	    "STATUS", w.addrs, "ADDRESSES", "NOTES");
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
 		const mx_host *h = mx_plan_host(plan, i);
 		join_addresses(h, addrs, sizeof(addrs));
 		join_problems(h, notes, sizeof(notes));
-		printf("  %5u  %-*s  %7lu  %-10s  %s%s%s\n", mx_host_preference(h), w,
-		    mx_host_name(h), (unsigned long)mx_host_ttl(h),
-		    mx_host_status_name(mx_host_status_of(h)), addrs,
-		    notes[0] ? "  " : "", notes);
+		printf("  %5u  %-*s  %7lu  %-10s  %-*s%s%s\n", mx_host_preference(h),
+		    w.host, mx_host_name(h), (unsigned long)mx_host_ttl(h),
+		    mx_host_status_name(mx_host_status_of(h)),
+		    notes[0] ? w.addrs : 0, addrs, notes[0] ? "  " : "", notes);
 	}
 }
 
@@ -175,6 +185,8 @@ flush_ready(struct route_run *run)
 	while (run->next_to_print < run->argc) {
 		int i = run->next_to_print;
 		if (run->invalid[i]) {
+			if (run->json)
+				print_invalid_json(run->args[i], run->invalid[i]);
 			run->next_to_print++;
 			continue;
 		}
@@ -329,10 +341,8 @@ check_arguments(struct route_run *run)
 	for (int i = 0; i < run->argc; i++) {
 		if (mx_domain_from_arg(run->args[i], canon, &why) == MX_OK)
 			continue;
-		run->invalid[i] = true;
+		run->invalid[i] = why;
 		cli_warn("route", "\"%s\" %s", run->args[i], why);
-		if (run->json)
-			print_invalid_json(run->args[i], why);
 		worsen(run, EX_DATAERR);
 	}
 }
@@ -351,9 +361,8 @@ route_all(struct route_opts *o, int argc, char **argv)
 		run.exit_code = EX_OSERR;
 		goto out;
 	}
-	/* JSON lines for invalid arguments must keep argument order: only
-	 * print them up front when every argument is invalid or in text mode. */
 	check_arguments(&run);
+	flush_ready(&run); /* leading invalid arguments, in JSON mode */
 	for (int i = 0; i < argc && err == MX_OK; i++) {
 		if (run.invalid[i])
 			continue;
