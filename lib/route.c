@@ -290,8 +290,10 @@ route_from_mx(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 {
 	mx_err err = MX_OK;
 
+	/* A failed answer was not used: it says nothing about DNSSEC. */
 	if (mx->security == SEC_BOGUS || mx->kind == ANSWER_TEMPFAIL) {
-		plan_note_security(plan, mx->security);
+		if (mx->security == SEC_BOGUS)
+			plan_note_security(plan, SEC_BOGUS);
 		mx_tempfail(plan, mx);
 		return MX_OK;
 	}
@@ -365,7 +367,8 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 	h = &plan->hosts[i];
 	h->families_pending &= ~bit;
 	if (addr->security == SEC_BOGUS || addr->kind == ANSWER_TEMPFAIL) {
-		plan_note_security(plan, addr->security);
+		if (addr->security == SEC_BOGUS)
+			plan_note_security(plan, SEC_BOGUS);
 		note_address_failure(plan, h, bit, addr);
 		return MX_OK;
 	}
