@@ -209,7 +209,7 @@ static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct lookup *lk = arg;
-	size_t left;
+	size_t left, n;
 
 	(void)fd;
 	(void)what;
@@ -219,7 +219,8 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	}
 	/* The last expire() frees lk: count down instead of reading it. */
 	left = lk->pending;
-	for (size_t i = 0; i < lk->n_addrq && left > 0; i++) {
+	n = lk->n_addrq;
+	for (size_t i = 0; left > 0 && i < n; i++) {
 		if (lk->addrq[i].state == Q_DONE)
 			continue;
 		left--;
