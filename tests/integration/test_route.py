@@ -295,6 +295,17 @@ class Temporary(unittest.TestCase):
         self.assertEqual(p["hosts"][0]["status"], "tempfail")
         self.assertIn("timeout", p["hosts"][0]["problems"])
 
+    def test_refused_by_resolver_is_tempfail(self):
+        # 127.0.0.54 is an NSD that serves none of our zones: it answers
+        # REFUSED.  Postfix bounces on that; a misconfigured local
+        # resolver must never bounce mail, so mx defers.
+        rc, out, _ = mx("--json", "--timeout", "3", "--resolver", "127.0.0.54",
+                        "basic.test", resolver=False)
+        self.assertEqual(rc, EX_TEMPFAIL)
+        p = json.loads(out)
+        self.assertEqual(p["status"], "tempfail")
+        self.assertIn("REFUSED", p["reason"])
+
     def test_black_holed_resolver(self):
         start = time.monotonic()
         rc, out, _ = mx("--json", "--timeout", "1", "--resolver", "127.0.0.99",
