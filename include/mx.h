@@ -214,6 +214,8 @@ MX_API uint16_t mx_host_preference(const mx_host *host);
 /* TTL of the MX record (for an implicit MX: of the addresses). */
 MX_API uint32_t mx_host_ttl(const mx_host *host);
 MX_API mx_host_status mx_host_status_of(const mx_host *host);
+/* Why the host is not usable, or what is odd about it; "" when nothing. */
+MX_API const char *mx_host_reason(const mx_host *host);
 MX_API size_t mx_host_problem_count(const mx_host *host);
 MX_API mx_problem mx_host_problem(const mx_host *host, size_t i);
 /* Addresses in the order to try them (--prefer applied). */

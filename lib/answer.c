@@ -228,16 +228,18 @@ read_packet(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype,
 	mx_err err;
 
 	a->rcode = (uint8_t)ldns_pkt_get_rcode(pkt);
+	/* A failure is temporary whatever else the reply holds (some error
+	 * replies carry no question section). */
+	if (a->rcode != LDNS_RCODE_NOERROR && a->rcode != LDNS_RCODE_NXDOMAIN) {
+		set_why(a, "the resolver answered %s", rcode_name(a->rcode));
+		return MX_OK;
+	}
 	if (!question_matches(pkt, qname, qtype)) {
 		set_why(a, "the reply does not answer the question asked");
 		return MX_OK;
 	}
 	if (ldns_pkt_tc(pkt)) {
 		set_why(a, "the reply was truncated");
-		return MX_OK;
-	}
-	if (a->rcode != LDNS_RCODE_NOERROR && a->rcode != LDNS_RCODE_NXDOMAIN) {
-		set_why(a, "the resolver answered %s", rcode_name(a->rcode));
 		return MX_OK;
 	}
 	if ((end = follow_cnames(ans, qname, a)) == NULL) {

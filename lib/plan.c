@@ -36,6 +36,22 @@ plan_set_reason(mx_plan *plan, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Appends "; sentence" so several causes (A and AAAA) read as one line. */
+void
+host_add_reason(struct mx_host *host, const char *fmt, ...)
+{
+	size_t len = strlen(host->reason);
+	va_list ap;
+
+	if (len > 0 && len + 2 < sizeof(host->reason)) {
+		memcpy(host->reason + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(host->reason + len, sizeof(host->reason) - len, fmt, ap);
+	va_end(ap);
+}
+
 void
 plan_note_security(mx_plan *plan, answer_security sec)
 {
@@ -114,6 +130,7 @@ uint16_t mx_host_preference(const mx_host *host) { return host->preference; }
 uint32_t mx_host_ttl(const mx_host *host) { return host->ttl; }
 mx_host_status mx_host_status_of(const mx_host *host) { return host->status; }
 size_t mx_host_address_count(const mx_host *host) { return host->n_addrs; }
+const char *mx_host_reason(const mx_host *host) { return host->reason; }
 
 size_t
 mx_host_problem_count(const mx_host *host)

@@ -43,6 +43,8 @@ struct mx_host {
 	unsigned families_pending; /* bit 0: A, bit 1: AAAA */
 	unsigned families_tempfail;
 	bool need_addresses;
+	bool nxdomain;             /* an address lookup said the name does not exist */
+	char reason[384];          /* why it is not usable, or what is odd about it */
 	struct plan_addr *addrs;
 	size_t n_addrs;
 };
@@ -63,6 +65,8 @@ struct mx_plan {
 };
 
 /* plan.c */
+void host_add_reason(struct mx_host *host, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 mx_err plan_new(const char *domain, mx_plan **out);
 void plan_set_reason(mx_plan *plan, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -121,6 +121,8 @@ put_host(struct buf *b, const struct mx_host *h)
 	puts_raw(b, "]");
 	put_key(b, "problems", false);
 	put_problems(b, h->problems);
+	put_key(b, "reason", false);
+	put_string(b, h->reason);
 	puts_raw(b, "}");
 }
 

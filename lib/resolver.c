@@ -305,9 +305,11 @@ on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
 	if (sec == 1) {
 		answer_set_failure(&q->answer, why_bogus ? why_bogus :
 		    "DNSSEC validation failed", false);
-	} else if (packet == NULL || len <= 0) {
-		snprintf(why, sizeof(why), "the resolver failed (%s)",
-		    rcode == 2 ? "SERVFAIL" : ub_strerror(rcode));
+	} else if (packet == NULL || len <= 0 || (rcode != 0 && rcode != 3)) {
+		/* libunbound: "do not inspect [the packet] if rcode != 0"; on
+		 * failures it may hold an unrelated earlier reply. */
+		snprintf(why, sizeof(why), "the resolver answered %s",
+		    rcode == 2 ? "SERVFAIL" : rcode == 5 ? "REFUSED" : "an error");
 		answer_set_failure(&q->answer, why, false);
 	} else if (answer_parse(packet, (size_t)len, q->name, q->qtype,
 	    &q->answer) != MX_OK) {

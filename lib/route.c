@@ -150,9 +150,13 @@ classify_exchange(struct mx_host *h, bool bad_name)
 	if (name_is_ip_literal(h->name) || is_escaped_ip_literal(h->name)) {
 		h->status = MX_HOST_IP_LITERAL;
 		add_problem(&h->problems, MX_PROBLEM_IP_LITERAL_TARGET);
+		host_add_reason(h, "the exchange is written as an IP address; "
+		    "an MX record must name a host (RFC 5321 5.1)");
 	} else if (bad_name) {
 		h->status = MX_HOST_BAD_NAME;
 		add_problem(&h->problems, MX_PROBLEM_BAD_HOSTNAME);
+		host_add_reason(h, "the exchange is not a valid host name "
+		    "(letters, digits and inner hyphens only)");
 	} else {
 		h->need_addresses = true;
 		h->families_pending = FAMILY_BIT_A | FAMILY_BIT_AAAA;
@@ -189,8 +193,14 @@ prune_self(mx_plan *plan, const mx_policy *policy)
 		h->status = MX_HOST_PRUNED;
 		h->need_addresses = false;
 		h->families_pending = 0;
-		add_problem(&h->problems, is_local(policy, h->name) ?
-		    MX_PROBLEM_LOCAL_NAME : MX_PROBLEM_NOT_BETTER_THAN_SELF);
+		if (is_local(policy, h->name)) {
+			add_problem(&h->problems, MX_PROBLEM_LOCAL_NAME);
+			host_add_reason(h, "this host (a --local-name)");
+		} else {
+			add_problem(&h->problems, MX_PROBLEM_NOT_BETTER_THAN_SELF);
+			host_add_reason(h, "preference %u is not better than this "
+			    "host's %u (RFC 5321 5.1)", h->preference, (unsigned)self);
+		}
 	}
 	if (left == 0) {
 		decide(plan, MX_STATUS_LOOP);
@@ -344,6 +354,8 @@ note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit,
     const struct answer *addr)
 {
 	h->families_tempfail |= bit;
+	host_add_reason(h, "%s lookup failed: %s", bit == FAMILY_BIT_A ? "A" : "AAAA",
+	    addr->why[0] ? addr->why : "no answer");
 	if (addr->security == SEC_BOGUS) {
 		add_problem(&h->problems, MX_PROBLEM_DNSSEC_BOGUS);
 		add_problem(&plan->problems, MX_PROBLEM_DNSSEC_BOGUS);
@@ -373,10 +385,15 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 		return MX_OK;
 	}
 	plan_note_security(plan, addr->security);
+	h->nxdomain |= addr->kind == ANSWER_NXDOMAIN;
 	if (addr->kind != ANSWER_RECORDS)
 		return MX_OK;
-	if (addr->cname_hops > 0 && !plan->implicit_mx)
+	if (addr->cname_hops > 0 && !plan->implicit_mx &&
+	    !(h->problems & PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET))) {
 		add_problem(&h->problems, MX_PROBLEM_CNAME_TARGET);
+		host_add_reason(h, "the exchange is an alias of %s; MX must not "
+		    "point to a CNAME (RFC 2181 10.3)", addr->canonical);
+	}
 	if (plan->implicit_mx)
 		for (size_t k = 0; k < addr->n_addrs; k++)
 			if (h->ttl == 0 || addr->addrs[k].ttl < h->ttl)
@@ -397,8 +414,12 @@ finish_host(struct mx_host *h)
 		h->status = MX_HOST_OK;
 		if (h->families_tempfail)
 			add_problem(&h->problems, MX_PROBLEM_ADDRESS_TEMPFAIL);
+	} else if (h->families_tempfail) {
+		h->status = MX_HOST_TEMPFAIL;
 	} else {
-		h->status = h->families_tempfail ? MX_HOST_TEMPFAIL : MX_HOST_NO_ADDRESS;
+		h->status = MX_HOST_NO_ADDRESS;
+		host_add_reason(h, h->nxdomain ? "no such host (NXDOMAIN)" :
+		    "the host has no A or AAAA records");
 	}
 }
 

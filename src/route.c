@@ -168,6 +168,11 @@ print_human(const mx_plan *plan, bool first)
 	}
 	if (mx_plan_host_count(plan) > 0)
 		print_table(plan);
+	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
+		const mx_host *h = mx_plan_host(plan, i);
+		if (mx_host_reason(h)[0] != '\0')
+			printf("  - %s: %s\n", mx_host_name(h), mx_host_reason(h));
+	}
 }
 
 static int
@@ -310,7 +315,7 @@ parse_options(int argc, char **argv, struct route_opts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+jhr:s:p:l:t:a:c:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jhr:s:p:l:t:a:c:", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			route_usage(stdout);
 			return -1;
