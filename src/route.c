@@ -81,28 +81,36 @@ print_invalid_json(const char *arg, const char *why)
 	printf("\", \"status\": \"invalid\", \"reason\": \"%s\"}\n", why);
 }
 
+static const char *
+problem_text(const mx_host *h, size_t i)
+{
+	return mx_problem_name(mx_host_problem(h, i));
+}
+
+/* "a, b, c" of a host's addresses or problems, cut to fit out. */
 static void
-join_addresses(const mx_host *h, char *out, size_t size)
+join(const mx_host *h, size_t n, const char *(*item)(const mx_host *, size_t),
+    char *out, size_t size)
 {
 	size_t o = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < mx_host_address_count(h) && o < size; i++)
-		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? ", " : "",
-		    mx_host_address(h, i));
-	if (o == 0)
+	for (size_t i = 0; i < n && o < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? ", " : "", item(h, i));
+}
+
+static void
+join_addresses(const mx_host *h, char *out, size_t size)
+{
+	join(h, mx_host_address_count(h), mx_host_address, out, size);
+	if (out[0] == '\0')
 		snprintf(out, size, "-");
 }
 
 static void
 join_problems(const mx_host *h, char *out, size_t size)
 {
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < mx_host_problem_count(h) && o < size; i++)
-		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? ", " : "",
-		    mx_problem_name(mx_host_problem(h, i)));
+	join(h, mx_host_problem_count(h), problem_text, out, size);
 }
 
 struct table_widths {
