@@ -218,6 +218,27 @@ collect(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t qtype,
 	return err;
 }
 
+/* RFC 2308 section 5: a negative answer lives min(SOA TTL, SOA MINIMUM). */
+static uint32_t
+negative_ttl(const ldns_pkt *pkt)
+{
+	const ldns_rr_list *auth = ldns_pkt_authority(pkt);
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(auth); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(auth, i);
+		const ldns_rdf *min;
+		uint32_t ttl;
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(rr) < 7)
+			continue;
+		min = ldns_rr_rdf(rr, 6);
+		ttl = clamp_ttl(ldns_rr_ttl(rr));
+		if (ldns_rdf_size(min) == 4 && ldns_rdf2native_int32(min) < ttl)
+			ttl = clamp_ttl(ldns_rdf2native_int32(min));
+		return ttl;
+	}
+	return 0;
+}
+
 static mx_err
 read_packet(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype,
     struct answer *a)
@@ -248,6 +269,7 @@ read_packet(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype,
 		return MX_OK;
 	}
 	dname_text(end, a->canonical, &bad);
+	a->negative_ttl = negative_ttl(pkt);
 	if (a->rcode == LDNS_RCODE_NXDOMAIN) {
 		a->kind = ANSWER_NXDOMAIN;
 		return MX_OK;
@@ -292,6 +314,27 @@ answer_set_failure(struct answer *out, const char *why, bool timed_out)
 	out->kind = ANSWER_TEMPFAIL;
 	out->timed_out = timed_out;
 	set_why(out, "%s", why);
+}
+
+mx_err
+answer_copy(struct answer *dst, const struct answer *src)
+{
+	*dst = *src;
+	dst->mx = NULL;
+	dst->addrs = NULL;
+	if (src->n_mx > 0 && (dst->mx = malloc(src->n_mx * sizeof(*src->mx))) == NULL)
+		goto fail;
+	if (src->n_addrs > 0 &&
+	    (dst->addrs = malloc(src->n_addrs * sizeof(*src->addrs))) == NULL)
+		goto fail;
+	if (src->n_mx > 0)
+		memcpy(dst->mx, src->mx, src->n_mx * sizeof(*src->mx));
+	if (src->n_addrs > 0)
+		memcpy(dst->addrs, src->addrs, src->n_addrs * sizeof(*src->addrs));
+	return MX_OK;
+fail:
+	answer_clear(dst);
+	return MX_ERR_NOMEM;
 }
 
 void

@@ -42,6 +42,7 @@ struct answer {
 	unsigned cname_hops;
 	bool cname_loop;
 	bool timed_out;
+	uint32_t negative_ttl;         /* NXDOMAIN/NODATA: from the SOA (RFC 2308 5) */
 	char canonical[NAME_TEXT_MAX]; /* end of the CNAME chain */
 	char why[160];                 /* for TEMPFAIL: what went wrong */
 	struct answer_mx *mx;          /* qtype MX */
@@ -61,5 +62,7 @@ mx_err answer_parse(const uint8_t *wire, size_t len, const char *qname,
 /* An answer that never came: kind TEMPFAIL with the reason given. */
 void answer_set_failure(struct answer *out, const char *why, bool timed_out);
 void answer_clear(struct answer *a);
+/* Deep copy: dst gets its own arrays (release with answer_clear). */
+mx_err answer_copy(struct answer *dst, const struct answer *src);
 
 #endif

@@ -17,15 +17,23 @@
 #include <unistd.h>
 
 #include "resolver.h"
+#include "stub.h"
 
 #define DEFAULT_MAX_INFLIGHT 1000
 #define MAX_SERVERS 16
 #define DEFAULT_ROOT_ANCHOR "/usr/share/dns/root.key"
+#define DEFAULT_QUERY_TIMEOUT_MS 2000
+#define DEFAULT_TRIES 3
+#define STUB_CACHE_ENTRIES 50000
 
 struct mx_resolver {
 	struct event_base *base;
 	bool own_base;
-	struct ub_ctx *ub;
+	mx_transport transport;
+	struct ub_ctx *ub;         /* MX_TRANSPORT_UNBOUND */
+	struct stub *stub;         /* MX_TRANSPORT_STUB */
+	unsigned query_timeout_ms, tries;
+	unsigned long asked;
 	bool ready;              /* configuration applied: no more changes */
 	bool validating;
 	char *servers[MAX_SERVERS];
@@ -49,11 +57,11 @@ resolver_init(mx_resolver *r, struct event_base *base)
 	TAILQ_INIT(&r->waiting);
 	TAILQ_INIT(&r->completed);
 	r->max_inflight = DEFAULT_MAX_INFLIGHT;
+	r->query_timeout_ms = DEFAULT_QUERY_TIMEOUT_MS;
+	r->tries = DEFAULT_TRIES;
 	r->own_base = base == NULL;
 	r->base = base ? base : event_base_new();
 	if (r->base == NULL)
-		return MX_ERR_SYSTEM;
-	if ((r->ub = ub_ctx_create_event(r->base)) == NULL)
 		return MX_ERR_SYSTEM;
 	r->deliver = event_new(r->base, -1, 0, deliver_completed, r);
 	return r->deliver ? MX_OK : MX_ERR_SYSTEM;
@@ -91,6 +99,7 @@ mx_resolver_free(mx_resolver *r)
 		return;
 	if (r->ub != NULL)
 		ub_ctx_delete(r->ub);
+	stub_free(r->stub);
 	if (r->deliver != NULL)
 		event_free(r->deliver);
 	if (r->own_base && r->base != NULL)
@@ -183,6 +192,49 @@ mx_resolver_set_max_inflight(mx_resolver *r, unsigned n)
 	return MX_OK;
 }
 
+mx_err
+mx_resolver_set_transport(mx_resolver *r, mx_transport t)
+{
+	if (r == NULL || (t != MX_TRANSPORT_UNBOUND && t != MX_TRANSPORT_STUB))
+		return MX_ERR_INVALID;
+	if (r->ready)
+		return MX_ERR_BUSY;
+	r->transport = t;
+	return MX_OK;
+}
+
+mx_err
+mx_resolver_set_query_timeout_ms(mx_resolver *r, unsigned ms)
+{
+	if (r == NULL || ms == 0 || ms > 60000)
+		return MX_ERR_INVALID;
+	if (r->ready)
+		return MX_ERR_BUSY;
+	r->query_timeout_ms = ms;
+	return MX_OK;
+}
+
+mx_err
+mx_resolver_set_tries(mx_resolver *r, unsigned tries)
+{
+	if (r == NULL || tries == 0 || tries > 10)
+		return MX_ERR_INVALID;
+	if (r->ready)
+		return MX_ERR_BUSY;
+	r->tries = tries;
+	return MX_OK;
+}
+
+void
+mx_resolver_get_stats(const mx_resolver *r, struct mx_resolver_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->stub != NULL)
+		stub_stats(r->stub, out);
+	else
+		out->queries = r->asked;
+}
+
 static mx_err
 set_option(mx_resolver *r, const char *opt, const char *value)
 {
@@ -222,25 +274,51 @@ apply_servers(mx_resolver *r)
  * the names our sandbox serves; .test never exists on the Internet, so
  * letting it through changes nothing for real mail.
  */
-mx_err
-resolver_ready(mx_resolver *r)
+static mx_err
+ready_unbound(mx_resolver *r)
 {
 	char num[16];
 	mx_err err;
 
-	if (r->ready)
-		return MX_OK;
+	if ((r->ub = ub_ctx_create_event(r->base)) == NULL)
+		return MX_ERR_SYSTEM;
 	snprintf(num, sizeof(num), "%u", r->max_inflight < 64 ? 128 : r->max_inflight * 2);
 	if ((err = set_option(r, "outgoing-range:", num)) != MX_OK)
 		return err;
 	snprintf(num, sizeof(num), "%u", r->max_inflight);
 	if ((err = set_option(r, "num-queries-per-thread:", num)) != MX_OK ||
 	    (err = set_option(r, "local-zone:", "test. transparent")) != MX_OK ||
-	    (err = apply_servers(r)) != MX_OK ||
-	    (err = apply_anchor(r)) != MX_OK)
+	    (err = apply_servers(r)) != MX_OK)
 		return err;
-	r->ready = true;
-	return MX_OK;
+	return apply_anchor(r);
+}
+
+static mx_err
+ready_stub(mx_resolver *r)
+{
+	struct stub_config cfg = {
+		.servers = r->servers,
+		.n_servers = r->n_servers,
+		.resolv_conf = r->resolv_conf,
+		.query_timeout_ms = r->query_timeout_ms,
+		.tries = r->tries,
+		.cache_entries = STUB_CACHE_ENTRIES,
+	};
+
+	return stub_new(&r->stub, r, r->base, &cfg);
+}
+
+mx_err
+resolver_ready(mx_resolver *r)
+{
+	mx_err err;
+
+	if (r->ready)
+		return MX_OK;
+	err = r->transport == MX_TRANSPORT_STUB ? ready_stub(r) : ready_unbound(r);
+	if (err == MX_OK)
+		r->ready = true;
+	return err;
 }
 
 struct event_base *
@@ -301,7 +379,6 @@ on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
 	char why[128];
 
 	(void)ratelimited;
-	r->inflight--;
 	if (sec == 1) {
 		answer_set_failure(&q->answer, why_bogus ? why_bogus :
 		    "DNSSEC validation failed", false);
@@ -316,6 +393,13 @@ on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
 		answer_set_failure(&q->answer, "out of memory", false);
 	}
 	q->answer.security = security_of(r, sec);
+	resolver_answered(r, q);
+}
+
+void
+resolver_answered(mx_resolver *r, struct query *q)
+{
+	r->inflight--;
 	complete(r, q);
 }
 
@@ -324,6 +408,11 @@ put_on_wire(mx_resolver *r, struct query *q)
 {
 	q->state = Q_ON_WIRE;
 	r->inflight++;
+	r->asked++;
+	if (r->stub != NULL) {
+		stub_send(r->stub, q);
+		return;
+	}
 	if (ub_resolve_event(r->ub, q->name, q->qtype, 1, q, on_answer,
 	    &q->async_id) != 0) {
 		r->inflight--;
@@ -362,7 +451,10 @@ resolver_cancel(mx_resolver *r, struct query *q)
 		TAILQ_REMOVE(&r->waiting, q, link);
 		break;
 	case Q_ON_WIRE:
-		ub_cancel(r->ub, q->async_id);
+		if (r->stub != NULL)
+			stub_cancel(r->stub, q);
+		else
+			ub_cancel(r->ub, q->async_id);
 		r->inflight--;
 		break;
 	case Q_COMPLETED:
@@ -384,4 +476,14 @@ mx_resolver_run(mx_resolver *r)
 		if (event_base_loop(r->base, EVLOOP_ONCE) < 0)
 			return MX_ERR_SYSTEM;
 	return MX_OK;
+}
+
+mx_err
+mx_resolver_run_once(mx_resolver *r)
+{
+	if (r == NULL)
+		return MX_ERR_INVALID;
+	if (r->lookups == 0)
+		return MX_OK;
+	return event_base_loop(r->base, EVLOOP_ONCE) < 0 ? MX_ERR_SYSTEM : MX_OK;
 }

@@ -22,7 +22,8 @@ struct query {
 	query_done_fn done;       /* called once with q->answer filled */
 	void *owner;
 	size_t host;              /* for address queries: the host index */
-	int async_id;
+	int async_id;             /* libunbound's id while on the wire */
+	void *backend;            /* the stub transport's ticket or cache entry */
 	enum { Q_IDLE, Q_WAITING, Q_ON_WIRE, Q_COMPLETED, Q_DONE } state;
 	struct answer answer;     /* owned; answer_clear when done with it */
 };
@@ -35,6 +36,8 @@ void resolver_cancel(mx_resolver *r, struct query *q);
 struct event_base *resolver_base(mx_resolver *r);
 /* Counts lookups for mx_resolver_run. */
 void resolver_lookup_add(mx_resolver *r, int delta);
+/* A transport's answer for q is in q->answer: hand it back. */
+void resolver_answered(mx_resolver *r, struct query *q);
 /* Applies the configuration on first use. */
 mx_err resolver_ready(mx_resolver *r);
 

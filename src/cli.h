@@ -10,7 +10,20 @@
 
 #include "mx.h"
 
+/* Options of `mx route`, shared with its bulk mode. */
+struct route_opts {
+	bool json;
+	bool bulk;
+	unsigned concurrency;     /* --bulk: domains in flight; 0 = default */
+	mx_transport transport;
+	bool transport_set;
+	mx_resolver *resolver;
+	mx_policy *policy;
+};
+
 int cmd_route(int argc, char **argv);
+/* `mx route --bulk`: plans for every line of path ("-": stdin). */
+int cmd_bulk(struct route_opts *o, const char *path);
 
 /* "mx route: ..." on stderr. */
 void cli_warn(const char *cmd, const char *fmt, ...)

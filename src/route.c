@@ -32,7 +32,10 @@ route_usage(FILE *to)
 	    "usage: mx route [--json] [--resolver IP[@PORT]]... [--seed N]\n"
 	    "                [--prefer ipv4|ipv6] [--local-name NAME]...\n"
 	    "                [--timeout SECONDS] [--trust-anchor FILE|none]\n"
-	    "                [--resolv-conf FILE] DOMAIN|ADDRESS...\n");
+	    "                [--resolv-conf FILE] [--transport unbound|stub]\n"
+	    "                DOMAIN|ADDRESS...\n"
+	    "       mx route --bulk [--json] [--concurrency N] [--resolver IP[@PORT]]...\n"
+	    "                [other options as above] [FILE|-]\n");
 }
 
 /* Exit codes rank: usage > malformed > permanent > temporary > ok. */
@@ -231,12 +234,6 @@ on_plan(mx_plan *plan, void *arg)
 	flush_ready(slot->run);
 }
 
-struct route_opts {
-	bool json;
-	mx_resolver *resolver;
-	mx_policy *policy;
-};
-
 static int
 set_prefer(struct route_opts *o, const char *v)
 {
@@ -246,6 +243,19 @@ set_prefer(struct route_opts *o, const char *v)
 		mx_policy_set_prefer(o->policy, MX_PREFER_IPV6);
 	else
 		return cli_warn("route", "--prefer takes ipv4 or ipv6, not \"%s\"", v), EX_USAGE;
+	return EX_OK;
+}
+
+static int
+set_transport(struct route_opts *o, const char *v)
+{
+	if (strcmp(v, "unbound") == 0)
+		o->transport = MX_TRANSPORT_UNBOUND;
+	else if (strcmp(v, "stub") == 0)
+		o->transport = MX_TRANSPORT_STUB;
+	else
+		return cli_warn("route", "--transport takes unbound or stub, not \"%s\"", v), EX_USAGE;
+	o->transport_set = true;
 	return EX_OK;
 }
 
@@ -300,6 +310,17 @@ apply_option(struct route_opts *o, int opt, const char *v)
 	case 'a':
 	case 'c':
 		return set_file_option(o, opt, v);
+	case 'b':
+		o->bulk = true;
+		return EX_OK;
+	case 'n':
+		if (!cli_parse_uint(v, 100000, &n) || n == 0)
+			return cli_warn("route", "--concurrency takes a number from 1 to "
+			    "100000, not \"%s\"", v), EX_USAGE;
+		o->concurrency = (unsigned)n;
+		return EX_OK;
+	case 'T':
+		return set_transport(o, v);
 	}
 	return EX_USAGE;
 }
@@ -316,6 +337,9 @@ parse_options(int argc, char **argv, struct route_opts *o)
 		{"timeout", required_argument, NULL, 't'},
 		{"trust-anchor", required_argument, NULL, 'a'},
 		{"resolv-conf", required_argument, NULL, 'c'},
+		{"bulk", no_argument, NULL, 'b'},
+		{"concurrency", required_argument, NULL, 'n'},
+		{"transport", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -323,7 +347,7 @@ parse_options(int argc, char **argv, struct route_opts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "jhr:s:p:l:t:a:c:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jhbr:s:p:l:t:a:c:n:T:", longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			route_usage(stdout);
 			return -1;
@@ -336,6 +360,9 @@ parse_options(int argc, char **argv, struct route_opts *o)
 		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
 			return rc;
 	}
+	if (o->bulk)
+		return optind + 1 < argc ? (cli_warn("route", "--bulk reads one FILE "
+		    "(or - for standard input)"), EX_USAGE) : EX_OK;
 	if (optind >= argc) {
 		cli_warn("route", "no domain or address given");
 		route_usage(stderr);
@@ -408,8 +435,14 @@ cmd_route(int argc, char **argv)
 		goto out;
 	}
 	rc = parse_options(argc, argv, &o);
+	if (rc == EX_OK && (o.transport_set || o.bulk) &&
+	    mx_resolver_set_transport(o.resolver, o.transport_set ? o.transport :
+	    MX_TRANSPORT_STUB) != MX_OK)
+		rc = EX_SOFTWARE;
 	if (rc == -1)
 		rc = EX_OK;
+	else if (rc == EX_OK && o.bulk)
+		rc = cmd_bulk(&o, optind < argc ? argv[optind] : "-");
 	else if (rc == EX_OK)
 		rc = route_all(&o, argc - optind, argv + optind);
 out:

@@ -1,0 +1,594 @@
+/*
+ * stub.c - the bulk transport: c-ares as a plain stub resolver on the
+ * caller's libevent loop, with queries built and answers read by ldns
+ * (answer.c), and a bounded cache of host addresses shared by every
+ * domain in flight.  libunbound costs 30-50 us of CPU per lookup, c-ares
+ * about 5; for millions of domains that is the difference.  No DNSSEC
+ * validation here: plans made through it are "indeterminate".
+ *
+ * Why a cache of our own: c-ares 1.18 has none, and MX hosts repeat
+ * across domains (a few providers receive most mail).  An address query
+ * for a host already asked waits on the one in flight instead of going
+ * out again; answers are kept for their TTL (negative ones per RFC 2308),
+ * failures are never kept.  The cache holds at most `cap` finished
+ * entries, dropping the least recently used.
+ *
+ * Owns: the c-ares channel, one libevent event per c-ares socket, the
+ * cache, and a ticket per query on the wire (a query cancelled before
+ * its reply leaves the ticket behind to absorb it).
+ */
+#include <ares.h>
+#include <event2/event.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "stub.h"
+
+#define CACHE_MAX_TTL (24u * 3600u)
+#define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 size: no fragments */
+
+struct sock_event {
+	ares_socket_t fd;
+	struct event *ev;
+};
+
+struct cache_entry {
+	struct cache_entry *next;        /* hash chain */
+	TAILQ_ENTRY(cache_entry) lru;    /* finished entries only */
+	char *name;
+	uint16_t qtype;
+	bool inflight;
+	answer_kind kind;
+	answer_security security;
+	unsigned cname_hops;
+	char *canonical;
+	struct plan_addr *addrs;
+	size_t n_addrs;
+	uint64_t expires_ms;
+	struct query_list waiters;
+};
+
+TAILQ_HEAD(entry_list, cache_entry);
+
+struct ticket {
+	struct stub *stub;
+	struct query *query;          /* a direct query, NULL once cancelled */
+	struct cache_entry *entry;    /* or the cache entry it fills */
+};
+
+struct stub {
+	mx_resolver *resolver;
+	struct event_base *base;
+	ares_channel channel;
+	bool library_ok, channel_ok;
+	struct event *timer;
+	struct sock_event *socks;
+	size_t n_socks, cap_socks;
+	struct cache_entry **buckets;
+	size_t n_buckets, n_entries, cap_entries;
+	struct entry_list lru;
+	struct mx_resolver_stats stats;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- c-ares on libevent ------------------------------------------------ */
+
+static void
+rearm_timer(struct stub *s)
+{
+	struct timeval tv, *t = ares_timeout(s->channel, NULL, &tv);
+
+	if (t != NULL)
+		evtimer_add(s->timer, t);
+	else
+		evtimer_del(s->timer);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct stub *s = arg;
+
+	(void)fd;
+	(void)what;
+	ares_process_fd(s->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rearm_timer(s);
+}
+
+static void
+on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct stub *s = arg;
+
+	ares_process_fd(s->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+	    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	rearm_timer(s);
+}
+
+static struct sock_event *
+find_sock(struct stub *s, ares_socket_t fd)
+{
+	for (size_t i = 0; i < s->n_socks; i++)
+		if (s->socks[i].fd == fd)
+			return &s->socks[i];
+	return NULL;
+}
+
+static struct sock_event *
+add_sock(struct stub *s, ares_socket_t fd)
+{
+	if (s->n_socks == s->cap_socks) {
+		size_t cap = s->cap_socks ? s->cap_socks * 2 : 8;
+		struct sock_event *p = realloc(s->socks, cap * sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		s->socks = p;
+		s->cap_socks = cap;
+	}
+	s->socks[s->n_socks] = (struct sock_event){fd, NULL};
+	return &s->socks[s->n_socks++];
+}
+
+/* c-ares says which sockets it wants watched, and for what. */
+static void
+on_sock_state(void *arg, ares_socket_t fd, int readable, int writable)
+{
+	struct stub *s = arg;
+	struct sock_event *se = find_sock(s, fd);
+	short what = (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
+
+	if (se != NULL && se->ev != NULL) {
+		event_free(se->ev);
+		se->ev = NULL;
+	}
+	if (what == 0) {
+		if (se != NULL)
+			*se = s->socks[--s->n_socks];
+		return;
+	}
+	if (se == NULL && (se = add_sock(s, fd)) == NULL)
+		return;
+	se->ev = event_new(s->base, fd, what | EV_PERSIST, on_socket, s);
+	if (se->ev != NULL)
+		event_add(se->ev, NULL);
+}
+
+/* "IP@PORT" (ours and unbound's) to "IP:PORT" / "[IPv6]:PORT" (c-ares). */
+static bool
+append_server(char *csv, size_t size, const char *server)
+{
+	char host[64];
+	const char *at = strchr(server, '@');
+	size_t len = at ? (size_t)(at - server) : strlen(server), used = strlen(csv);
+	int n;
+
+	if (len >= sizeof(host))
+		return false;
+	memcpy(host, server, len);
+	host[len] = '\0';
+	n = snprintf(csv + used, size - used, "%s%s%s%s:%s", used ? "," : "",
+	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+	    at ? at + 1 : "53");
+	return n > 0 && (size_t)n < size - used;
+}
+
+static mx_err
+set_servers(struct stub *s, char *const *servers, size_t n_servers)
+{
+	char csv[2048] = "";
+
+	if (n_servers == 0)
+		return MX_OK; /* c-ares read /etc/resolv.conf (or resolv_conf) */
+	for (size_t i = 0; i < n_servers; i++)
+		if (!append_server(csv, sizeof(csv), servers[i]))
+			return MX_ERR_INVALID;
+	return ares_set_servers_ports_csv(s->channel, csv) == ARES_SUCCESS ?
+	    MX_OK : MX_ERR_CONFIG;
+}
+
+mx_err
+stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
+    const struct stub_config *cfg)
+{
+	struct ares_options opts = {0};
+	struct stub *s;
+	mx_err err = MX_ERR_SYSTEM;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return MX_ERR_NOMEM;
+	s->resolver = r;
+	s->base = base;
+	s->cap_entries = cfg->cache_entries;
+	TAILQ_INIT(&s->lru);
+	s->n_buckets = 1024;
+	while (s->n_buckets < cfg->cache_entries)
+		s->n_buckets *= 2;
+	if ((s->buckets = calloc(s->n_buckets, sizeof(*s->buckets))) == NULL ||
+	    (s->timer = evtimer_new(base, on_timer, s)) == NULL)
+		goto fail;
+	/* Search lists and aliases never apply to mail domains; SERVFAIL and
+	 * REFUSED replies come to answer.c, which reports them as such. */
+	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
+	    ARES_FLAG_NOCHECKRESP;
+	opts.timeout = (int)cfg->query_timeout_ms;
+	opts.tries = (int)cfg->tries;
+	opts.sock_state_cb = on_sock_state;
+	opts.sock_state_cb_data = s;
+	/* With the default buffer, replies are lost at 1000 in flight. */
+	opts.socket_receive_buffer_size = 8 * 1024 * 1024;
+	opts.ednspsz = EDNS_UDP_SIZE;
+	opts.resolvconf_path = (char *)cfg->resolv_conf;
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		goto fail;
+	s->library_ok = true;
+	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF |
+	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
+		goto fail;
+	s->channel_ok = true;
+	if ((err = set_servers(s, cfg->servers, cfg->n_servers)) != MX_OK)
+		goto fail;
+	*out = s;
+	return MX_OK;
+fail:
+	stub_free(s);
+	return err;
+}
+
+/* ---- the cache --------------------------------------------------------- */
+
+static size_t
+bucket_of(const struct stub *s, const char *name, uint16_t qtype)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ qtype;
+
+	for (; *name != '\0'; name++) {
+		char c = *name;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		h = (h ^ (uint8_t)c) * 0x100000001b3ull;
+	}
+	return (size_t)(h & (s->n_buckets - 1));
+}
+
+static struct cache_entry *
+cache_find(struct stub *s, const char *name, uint16_t qtype)
+{
+	struct cache_entry *e = s->buckets[bucket_of(s, name, qtype)];
+
+	for (; e != NULL; e = e->next)
+		if (e->qtype == qtype && strcasecmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+entry_free(struct cache_entry *e)
+{
+	free(e->name);
+	free(e->canonical);
+	free(e->addrs);
+	free(e);
+}
+
+static void
+cache_remove(struct stub *s, struct cache_entry *e)
+{
+	struct cache_entry **p = &s->buckets[bucket_of(s, e->name, e->qtype)];
+
+	while (*p != e)
+		p = &(*p)->next;
+	*p = e->next;
+	if (!e->inflight)
+		TAILQ_REMOVE(&s->lru, e, lru);
+	s->n_entries--;
+	entry_free(e);
+}
+
+static struct cache_entry *
+cache_add(struct stub *s, const char *name, uint16_t qtype)
+{
+	struct cache_entry *e, *old;
+	size_t b;
+
+	/* Only finished entries are evicted; those in flight are bounded by
+	 * the queries in flight. */
+	while (s->n_entries >= s->cap_entries && (old = TAILQ_FIRST(&s->lru)) != NULL)
+		cache_remove(s, old);
+	if ((e = calloc(1, sizeof(*e))) == NULL || (e->name = strdup(name)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	e->qtype = qtype;
+	e->inflight = true;
+	TAILQ_INIT(&e->waiters);
+	b = bucket_of(s, name, qtype);
+	e->next = s->buckets[b];
+	s->buckets[b] = e;
+	s->n_entries++;
+	return e;
+}
+
+/* Fills a waiting query's answer from a finished entry. */
+static mx_err
+restore(const struct cache_entry *e, struct query *q)
+{
+	struct answer *a = &q->answer;
+
+	memset(a, 0, sizeof(*a));
+	a->kind = e->kind;
+	a->security = e->security;
+	a->cname_hops = e->cname_hops;
+	snprintf(a->canonical, sizeof(a->canonical), "%s",
+	    e->canonical ? e->canonical : e->name);
+	if (e->n_addrs == 0)
+		return MX_OK;
+	if ((a->addrs = malloc(e->n_addrs * sizeof(*a->addrs))) == NULL)
+		return MX_ERR_NOMEM;
+	memcpy(a->addrs, e->addrs, e->n_addrs * sizeof(*a->addrs));
+	a->n_addrs = e->n_addrs;
+	return MX_OK;
+}
+
+static uint32_t
+answer_ttl(const struct answer *a)
+{
+	uint32_t ttl = a->kind == ANSWER_RECORDS ? CACHE_MAX_TTL : a->negative_ttl;
+
+	for (size_t i = 0; i < a->n_addrs; i++)
+		if (a->addrs[i].ttl < ttl)
+			ttl = a->addrs[i].ttl;
+	return ttl < CACHE_MAX_TTL ? ttl : CACHE_MAX_TTL;
+}
+
+static mx_err
+keep(struct cache_entry *e, const struct answer *a)
+{
+	e->kind = a->kind;
+	e->security = a->security;
+	e->cname_hops = a->cname_hops;
+	e->expires_ms = now_ms() + (uint64_t)answer_ttl(a) * 1000u;
+	if (a->cname_hops > 0 && (e->canonical = strdup(a->canonical)) == NULL)
+		return MX_ERR_NOMEM;
+	if (a->n_addrs == 0)
+		return MX_OK;
+	if ((e->addrs = malloc(a->n_addrs * sizeof(*a->addrs))) == NULL)
+		return MX_ERR_NOMEM;
+	memcpy(e->addrs, a->addrs, a->n_addrs * sizeof(*a->addrs));
+	e->n_addrs = a->n_addrs;
+	return MX_OK;
+}
+
+static void
+answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
+{
+	struct query *q;
+
+	while ((q = TAILQ_FIRST(&e->waiters)) != NULL) {
+		TAILQ_REMOVE(&e->waiters, q, link);
+		q->backend = NULL;
+		if ((a != NULL ? answer_copy(&q->answer, a) : restore(e, q)) != MX_OK)
+			answer_set_failure(&q->answer, "out of memory", false);
+		resolver_answered(s->resolver, q);
+	}
+}
+
+/* ---- queries ----------------------------------------------------------- */
+
+static void
+read_reply(const char *name, uint16_t qtype, int status,
+    const unsigned char *abuf, int alen, struct answer *out)
+{
+	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
+		if (answer_parse(abuf, (size_t)alen, name, qtype, out) != MX_OK)
+			answer_set_failure(out, "out of memory", false);
+		return;
+	}
+	answer_set_failure(out, status == ARES_ETIMEOUT ? "no answer from the resolver" :
+	    status == ARES_ESERVFAIL ? "the resolver answered SERVFAIL" :
+	    status == ARES_EREFUSED ? "the resolver answered REFUSED" :
+	    ares_strerror(status), status == ARES_ETIMEOUT);
+}
+
+static void
+finish_entry(struct stub *s, struct cache_entry *e, int status,
+    const unsigned char *abuf, int alen)
+{
+	struct answer a;
+	char qname[NAME_TEXT_MAX + 2];
+
+	snprintf(qname, sizeof(qname), "%s", e->name);
+	read_reply(qname, e->qtype, status, abuf, alen, &a);
+	a.security = SEC_UNKNOWN;
+	e->inflight = false;
+	if (a.kind == ANSWER_TEMPFAIL || keep(e, &a) != MX_OK) {
+		/* Failures are handed on as they are and never kept. */
+		answer_waiters(s, e, &a);
+		TAILQ_INSERT_TAIL(&s->lru, e, lru);
+		cache_remove(s, e);
+	} else {
+		TAILQ_INSERT_TAIL(&s->lru, e, lru);
+		answer_waiters(s, e, NULL);
+	}
+	answer_clear(&a);
+}
+
+static void
+on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct ticket *t = arg;
+	struct stub *s = t->stub;
+
+	if (status == ARES_EDESTRUCTION) {
+		free(t);
+		return;
+	}
+	s->stats.retries += (unsigned long)timeouts;
+	s->stats.timeouts += status == ARES_ETIMEOUT;
+	if (t->entry != NULL) {
+		finish_entry(s, t->entry, status, abuf, alen);
+	} else if (t->query != NULL) {
+		struct query *q = t->query;
+		q->backend = NULL;
+		read_reply(q->name, q->qtype, status, abuf, alen, &q->answer);
+		q->answer.security = SEC_UNKNOWN;
+		resolver_answered(s->resolver, q);
+	}
+	free(t);
+}
+
+static bool
+build_query(const char *name, uint16_t qtype, uint8_t **wire, size_t *len)
+{
+	ldns_pkt *pkt = NULL;
+	bool ok;
+
+	if (ldns_pkt_query_new_frm_str(&pkt, name, (ldns_rr_type)qtype,
+	    LDNS_RR_CLASS_IN, LDNS_RD) != LDNS_STATUS_OK)
+		return false;
+	ldns_pkt_set_edns_udp_size(pkt, EDNS_UDP_SIZE);
+	ok = ldns_pkt2wire(wire, pkt, len) == LDNS_STATUS_OK;
+	ldns_pkt_free(pkt);
+	return ok;
+}
+
+/* Sends one question; on failure the ticket answers through on_reply. */
+static void
+send_query(struct stub *s, struct ticket *t, const char *name, uint16_t qtype)
+{
+	uint8_t *wire = NULL;
+	size_t len = 0;
+
+	if (!build_query(name, qtype, &wire, &len)) {
+		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
+		return;
+	}
+	s->stats.queries++;
+	ares_send(s->channel, wire, (int)len, on_reply, t);
+	free(wire);
+	rearm_timer(s);
+}
+
+static bool
+cacheable(uint16_t qtype)
+{
+	return qtype == RR_TYPE_A || qtype == RR_TYPE_AAAA;
+}
+
+static void
+send_cached(struct stub *s, struct query *q)
+{
+	struct cache_entry *e = cache_find(s, q->name, q->qtype);
+	struct ticket *t;
+
+	if (e != NULL && !e->inflight && e->expires_ms <= now_ms()) {
+		cache_remove(s, e);
+		e = NULL;
+	}
+	if (e != NULL) {
+		s->stats.cache_hits++;
+		if (e->inflight) {
+			TAILQ_INSERT_TAIL(&e->waiters, q, link);
+			q->backend = e;
+			return;
+		}
+		TAILQ_REMOVE(&s->lru, e, lru);
+		TAILQ_INSERT_TAIL(&s->lru, e, lru);
+		if (restore(e, q) != MX_OK)
+			answer_set_failure(&q->answer, "out of memory", false);
+		resolver_answered(s->resolver, q);
+		return;
+	}
+	if ((e = cache_add(s, q->name, q->qtype)) == NULL ||
+	    (t = calloc(1, sizeof(*t))) == NULL) {
+		if (e != NULL)
+			cache_remove(s, e);
+		answer_set_failure(&q->answer, "out of memory", false);
+		resolver_answered(s->resolver, q);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&e->waiters, q, link);
+	q->backend = e;
+	*t = (struct ticket){s, NULL, e};
+	send_query(s, t, e->name, e->qtype);
+}
+
+void
+stub_send(struct stub *s, struct query *q)
+{
+	struct ticket *t;
+
+	if (cacheable(q->qtype)) {
+		send_cached(s, q);
+		return;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		answer_set_failure(&q->answer, "out of memory", false);
+		resolver_answered(s->resolver, q);
+		return;
+	}
+	*t = (struct ticket){s, q, NULL};
+	q->backend = t;
+	send_query(s, t, q->name, q->qtype);
+}
+
+void
+stub_cancel(struct stub *s, struct query *q)
+{
+	(void)s;
+	if (q->backend == NULL)
+		return;
+	if (cacheable(q->qtype)) {
+		struct cache_entry *e = q->backend;
+		TAILQ_REMOVE(&e->waiters, q, link);
+	} else {
+		((struct ticket *)q->backend)->query = NULL;
+	}
+	q->backend = NULL;
+}
+
+void
+stub_stats(const struct stub *s, struct mx_resolver_stats *out)
+{
+	*out = s->stats;
+	out->cache_entries = s->n_entries;
+}
+
+void
+stub_free(struct stub *s)
+{
+	if (s == NULL)
+		return;
+	/* Pending tickets come back with ARES_EDESTRUCTION and free themselves. */
+	if (s->channel_ok)
+		ares_destroy(s->channel);
+	for (size_t i = 0; i < s->n_socks; i++)
+		if (s->socks[i].ev != NULL)
+			event_free(s->socks[i].ev);
+	for (size_t b = 0; s->buckets != NULL && b < s->n_buckets; b++) {
+		struct cache_entry *e = s->buckets[b], *next;
+		for (; e != NULL; e = next) {
+			next = e->next;
+			entry_free(e);
+		}
+	}
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->library_ok)
+		ares_library_cleanup();
+	free(s->buckets);
+	free(s->socks);
+	free(s);
+}
