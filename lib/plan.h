@@ -44,6 +44,7 @@ struct mx_host {
 	unsigned families_tempfail;
 	bool need_addresses;
 	bool nxdomain;             /* an address lookup said the name does not exist */
+	char family_why[2][160];   /* A, AAAA: why the lookup failed, if it did */
 	char reason[384];          /* why it is not usable, or what is odd about it */
 	struct plan_addr *addrs;
 	size_t n_addrs;

@@ -354,8 +354,10 @@ note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit,
     const struct answer *addr)
 {
 	h->families_tempfail |= bit;
-	host_add_reason(h, "%s lookup failed: %s", bit == FAMILY_BIT_A ? "A" : "AAAA",
-	    addr->why[0] ? addr->why : "no answer");
+	/* Kept per family and written out in finish_host, so the reason does
+	 * not depend on which answer arrived first. */
+	snprintf(h->family_why[bit == FAMILY_BIT_A ? 0 : 1], sizeof(h->family_why[0]),
+	    "%s", addr->why[0] ? addr->why : "no answer");
 	if (addr->security == SEC_BOGUS) {
 		add_problem(&h->problems, MX_PROBLEM_DNSSEC_BOGUS);
 		add_problem(&plan->problems, MX_PROBLEM_DNSSEC_BOGUS);
@@ -410,6 +412,10 @@ finish_host(struct mx_host *h)
 	/* A family still owed here never answered: it failed for now. */
 	h->families_tempfail |= h->families_pending;
 	h->families_pending = 0;
+	for (int f = 0; f < 2; f++)
+		if (h->family_why[f][0] != '\0')
+			host_add_reason(h, "%s lookup failed: %s", f == 0 ? "A" : "AAAA",
+			    h->family_why[f]);
 	if (h->n_addrs > 0) {
 		h->status = MX_HOST_OK;
 		if (h->families_tempfail)
