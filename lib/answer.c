@@ -14,6 +14,7 @@
 
 #include "answer.h"
 #include "name.h"
+#include "wire.h"
 
 /* RFC 2181 section 8: a TTL with the top bit set is read as zero. */
 static uint32_t
@@ -286,6 +287,7 @@ answer_parse(const uint8_t *wire, size_t len, const char *qname,
 {
 	ldns_pkt *pkt = NULL;
 	ldns_rdf *qrdf = NULL;
+	const char *why;
 	mx_err err = MX_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -294,7 +296,11 @@ answer_parse(const uint8_t *wire, size_t len, const char *qname,
 		set_why(out, "the question name is not a domain name");
 		goto out;
 	}
-	if (wire == NULL || ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK) {
+	if ((why = wire_check(wire, len)) != NULL) {
+		set_why(out, "%s", why);
+		goto out;
+	}
+	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK) {
 		set_why(out, "the reply is malformed");
 		goto out;
 	}

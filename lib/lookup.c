@@ -133,8 +133,12 @@ on_address(struct query *q)
 	struct lookup *lk = q->owner;
 
 	if (route_add_addresses(lk->plan, q->host, q->qtype, &q->answer,
-	    &lk->policy) != MX_OK)
+	    &lk->policy) != MX_OK) {
+		/* Recorded as a temporary failure: that path allocates nothing. */
+		answer_clear(&q->answer);
 		answer_set_failure(&q->answer, "out of memory", false);
+		route_add_addresses(lk->plan, q->host, q->qtype, &q->answer, &lk->policy);
+	}
 	answer_clear(&q->answer);
 	if (--lk->pending == 0)
 		lookup_finish(lk);

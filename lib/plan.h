@@ -37,6 +37,7 @@ struct mx_host {
 	char name[NAME_TEXT_MAX]; /* lower case, no trailing dot */
 	uint16_t preference;
 	uint32_t ttl;
+	bool ttl_set;              /* implicit MX: ttl holds an address TTL */
 	mx_host_status status;
 	problem_set problems;
 	/* Address lookups: which families are still owed, which failed. */

@@ -388,18 +388,22 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 	}
 	plan_note_security(plan, addr->security);
 	h->nxdomain |= addr->kind == ANSWER_NXDOMAIN;
-	if (addr->kind != ANSWER_RECORDS)
-		return MX_OK;
+	/* An alias is an error whether or not it leads to an address. */
 	if (addr->cname_hops > 0 && !plan->implicit_mx &&
 	    !(h->problems & PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET))) {
 		add_problem(&h->problems, MX_PROBLEM_CNAME_TARGET);
 		host_add_reason(h, "the exchange is an alias of %s; MX must not "
 		    "point to a CNAME (RFC 2181 10.3)", addr->canonical);
 	}
-	if (plan->implicit_mx)
-		for (size_t k = 0; k < addr->n_addrs; k++)
-			if (h->ttl == 0 || addr->addrs[k].ttl < h->ttl)
+	if (addr->kind != ANSWER_RECORDS)
+		return MX_OK;
+	if (plan->implicit_mx) {
+		for (size_t k = 0; k < addr->n_addrs; k++) {
+			if (!h->ttl_set || addr->addrs[k].ttl < h->ttl)
 				h->ttl = addr->addrs[k].ttl;
+			h->ttl_set = true;
+		}
+	}
 	preferred = (policy->prefer == MX_PREFER_IPV4) == (qtype == RR_TYPE_A);
 	return merge_addresses(h, addr, preferred);
 }
@@ -413,9 +417,9 @@ finish_host(struct mx_host *h)
 	h->families_tempfail |= h->families_pending;
 	h->families_pending = 0;
 	for (int f = 0; f < 2; f++)
-		if (h->family_why[f][0] != '\0')
+		if (h->families_tempfail & (f == 0 ? FAMILY_BIT_A : FAMILY_BIT_AAAA))
 			host_add_reason(h, "%s lookup failed: %s", f == 0 ? "A" : "AAAA",
-			    h->family_why[f]);
+			    h->family_why[f][0] ? h->family_why[f] : "no answer");
 	if (h->n_addrs > 0) {
 		h->status = MX_HOST_OK;
 		if (h->families_tempfail)

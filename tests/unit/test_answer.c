@@ -108,8 +108,9 @@ assert_tempfail(const struct answer *a, const char *why)
 	assert_null(a->mx);
 	assert_null(a->addrs);
 	assert_true(a->why[0] != '\0');
-	if (why != NULL)
-		assert_string_equal(a->why, why);
+	/* The sentence may go on with details: "... malformed (bad name)". */
+	if (why != NULL && strncmp(a->why, why, strlen(why)) != 0)
+		fail_msg("reason \"%s\" does not start with \"%s\"", a->why, why);
 }
 
 /* ---- MX ------------------------------------------------------------- */
@@ -667,29 +668,28 @@ bad_rdlen_packet(uint8_t *buf, uint16_t qtype, uint16_t rdlen, bool bad_first)
 }
 
 /*
- * A or AAAA rdata of the wrong length is not an address: the record is
- * ignored, the good one beside it is kept.
+ * A or AAAA rdata of the wrong length makes the whole reply malformed
+ * (wire.c): no address from it is used, before or after the bad record,
+ * and the lookup fails for now rather than yielding a wrong address.
  */
 static void
 check_bad_rdlen_ignored(uint16_t qtype, uint16_t rdlen, bool bad_first)
 {
 	uint8_t buf[512];
 	size_t n = bad_rdlen_packet(buf, qtype, rdlen, bad_first);
-	const char *want = qtype == RR_TYPE_A ? "192.0.2.1" : "2001:db8::1";
 	struct answer a;
 
 	parse_bytes(buf, n, qtype, &a);
-	if (a.kind != ANSWER_RECORDS || a.n_addrs != 1 || strcmp(a.addrs[0].text, want) != 0) {
-		char first[sizeof(a.addrs[0].text)] = "";
+	if (a.kind != ANSWER_TEMPFAIL || a.n_addrs != 0) {
 		size_t n_addrs = a.n_addrs;
-		if (n_addrs > 0)
-			memcpy(first, a.addrs[0].text, sizeof(first));
+		answer_kind kind = a.kind;
 		answer_clear(&a);
 		fail_msg("%s rdata of %u bytes (%s the good record): kind %d, "
-		    "%zu addresses, first \"%s\" (want kind 0 and only %s)",
+		    "%zu addresses (want TEMPFAIL and none)",
 		    qtype == RR_TYPE_A ? "A" : "AAAA", rdlen,
-		    bad_first ? "before" : "after", a.kind, n_addrs, first, want);
+		    bad_first ? "before" : "after", kind, n_addrs);
 	}
+	assert_non_null(strstr(a.why, "malformed"));
 	answer_clear(&a);
 }
 

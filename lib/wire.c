@@ -1,0 +1,136 @@
+/*
+ * wire.c - a strict structural pass over a DNS message before ldns reads
+ * it.  ldns_wire2pkt is bounds-checked but lenient where routing cannot
+ * be: it follows forward compression pointers, reads an MX or A record
+ * whose RDLENGTH disagrees with its contents (an MX of 2 bytes becomes a
+ * record with no exchange, trailing bytes after an exchange are ignored,
+ * an A of 16 bytes yields one address and a misread next record).  Each of
+ * those turns garbage into a plausible answer: a null MX, an implicit MX,
+ * a wrong address.  RFC 9267 lists these traps; this pass rejects them,
+ * so that a malformed reply is a temporary failure and nothing else.
+ * Pure: reads only the bytes it is given, allocates nothing.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+#define HEADER_LEN 12
+#define MAX_NAME_WIRE 255
+#define TYPE_A 1
+#define TYPE_CNAME 5
+#define TYPE_MX 15
+#define TYPE_AAAA 28
+#define CLASS_IN 1
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+/*
+ * Walks the name at pos.  Pointers must go strictly backwards and past
+ * the header, so the walk always ends; labels use only the two defined
+ * label types (RFC 6891 retired the others).  *next is where the record
+ * continues: just after the name or after its first pointer.
+ */
+static bool
+walk_name(const uint8_t *w, size_t len, size_t pos, size_t *next)
+{
+	size_t total = 0;
+	bool jumped = false;
+
+	for (;;) {
+		uint8_t c;
+		if (pos >= len)
+			return false;
+		c = w[pos];
+		if (c == 0) {
+			if (!jumped)
+				*next = pos + 1;
+			return total + 1 <= MAX_NAME_WIRE;
+		}
+		if ((c & 0xC0) == 0xC0) {
+			size_t target;
+			if (pos + 1 >= len)
+				return false;
+			target = (size_t)(((c & 0x3F) << 8) | w[pos + 1]);
+			if (target >= pos || target < HEADER_LEN)
+				return false;
+			if (!jumped)
+				*next = pos + 2;
+			jumped = true;
+			pos = target;
+			continue;
+		}
+		if ((c & 0xC0) != 0)
+			return false;
+		total += (size_t)c + 1;
+		if (total > MAX_NAME_WIRE || pos + 1 + c > len)
+			return false;
+		pos += (size_t)c + 1;
+	}
+}
+
+/* The rdata of the types routing reads must fill RDLENGTH exactly. */
+static bool
+check_rdata(const uint8_t *w, size_t start, size_t rdlen, uint16_t type)
+{
+	size_t end = start + rdlen, next = 0;
+
+	switch (type) {
+	case TYPE_A:
+		return rdlen == 4;
+	case TYPE_AAAA:
+		return rdlen == 16;
+	case TYPE_MX:
+		return rdlen >= 3 && walk_name(w, end, start + 2, &next) && next == end;
+	case TYPE_CNAME:
+		return rdlen >= 1 && walk_name(w, end, start, &next) && next == end;
+	default:
+		return true;
+	}
+}
+
+static bool
+walk_record(const uint8_t *w, size_t len, size_t *pos)
+{
+	size_t p;
+	uint16_t type, class, rdlen;
+
+	if (!walk_name(w, len, *pos, &p) || p + 10 > len)
+		return false;
+	type = get16(w + p);
+	class = get16(w + p + 2);
+	rdlen = get16(w + p + 8);
+	p += 10;
+	if (p + rdlen > len)
+		return false;
+	if (class == CLASS_IN && !check_rdata(w, p, rdlen, type))
+		return false;
+	*pos = p + rdlen;
+	return true;
+}
+
+const char *
+wire_check(const uint8_t *w, size_t len)
+{
+	size_t pos = HEADER_LEN, n;
+
+	if (w == NULL || len < HEADER_LEN)
+		return "the reply is malformed (shorter than a DNS header)";
+	/* Whether the question is the one asked is answer.c's to judge. */
+	for (size_t i = get16(w + 4); i > 0; i--) {
+		if (!walk_name(w, len, pos, &pos) || pos + 4 > len)
+			return "the reply is malformed (question section)";
+		pos += 4;
+	}
+	n = (size_t)get16(w + 6) + get16(w + 8) + get16(w + 10);
+	for (size_t i = 0; i < n; i++)
+		if (!walk_record(w, len, &pos))
+			return "the reply is malformed (bad name, compression "
+			    "or record length)";
+	return NULL;
+}
