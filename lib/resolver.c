@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unbound-event.h>
 #include <unbound.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "resolver.h"
@@ -245,11 +246,15 @@ static mx_err
 apply_anchor(mx_resolver *r)
 {
 	const char *path = r->anchor;
+	struct stat sb;
 
 	if (!r->anchor_set)
 		path = access(DEFAULT_ROOT_ANCHOR, R_OK) == 0 ? DEFAULT_ROOT_ANCHOR : NULL;
 	if (path == NULL || strcmp(path, "none") == 0)
 		return MX_OK;
+	/* libunbound spins forever reading a directory as an anchor file. */
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return MX_ERR_CONFIG;
 	if (ub_ctx_add_ta_file(r->ub, path) != 0)
 		return MX_ERR_CONFIG;
 	r->validating = true;
@@ -287,10 +292,15 @@ ready_unbound(mx_resolver *r)
 		return err;
 	snprintf(num, sizeof(num), "%u", r->max_inflight);
 	if ((err = set_option(r, "num-queries-per-thread:", num)) != MX_OK ||
-	    (err = set_option(r, "local-zone:", "test. transparent")) != MX_OK ||
-	    (err = apply_servers(r)) != MX_OK)
+	    (err = apply_servers(r)) != MX_OK ||
+	    (err = apply_anchor(r)) != MX_OK)
 		return err;
-	return apply_anchor(r);
+	/*
+	 * ub_ctx_zone_add finalizes the context, so a trust anchor file that
+	 * does not parse fails here, as a configuration error, rather than
+	 * on every query as a temporary one.
+	 */
+	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK : MX_ERR_CONFIG;
 }
 
 static mx_err

@@ -34,6 +34,7 @@ struct bulk {
 	double started, last_progress;
 	bool progress;
 	bool write_error;
+	mx_err failure;               /* the resolver could not start a lookup */
 	mx_resolver *resolver;
 	const mx_policy *policy;
 };
@@ -144,8 +145,9 @@ start_line(struct bulk *b, char *buf)
 		put_invalid(b, text, why);
 		return;
 	}
+	/* Only a bad line is the line's fault; anything else ends the run. */
 	if ((err = mx_route_start(b->resolver, b->policy, canon, on_plan, b)) != MX_OK) {
-		put_invalid(b, text, mx_strerror(err));
+		b->failure = err;
 		return;
 	}
 	b->inflight++;
@@ -156,7 +158,7 @@ fill(struct bulk *b)
 {
 	char buf[MAX_LINE];
 
-	while (!b->eof && b->inflight < b->concurrency) {
+	while (!b->eof && b->failure == MX_OK && b->inflight < b->concurrency) {
 		if (fgets(buf, sizeof(buf), b->in) == NULL) {
 			b->eof = true;
 			b->read_error = ferror(b->in) != 0;
@@ -234,7 +236,7 @@ cmd_bulk(struct route_opts *o, const char *path)
 		return EX_SOFTWARE;
 	for (;;) {
 		fill(&b);
-		if (b.inflight == 0 && b.eof)
+		if (b.inflight == 0 && (b.eof || b.failure != MX_OK))
 			break;
 		if ((err = mx_resolver_run_once(o->resolver)) != MX_OK)
 			break;
@@ -246,8 +248,12 @@ cmd_bulk(struct route_opts *o, const char *path)
 		fclose(b.in);
 	if (fflush(stdout) == EOF)
 		b.write_error = true;
+	if (err == MX_OK)
+		err = b.failure;
 	if (err != MX_OK) {
-		cli_warn("route", "%s", mx_strerror(err));
+		cli_warn("route", "--bulk stopped at line %lu: %s%s", b.line_no,
+		    mx_strerror(err), err == MX_ERR_CONFIG ?
+		    " (check the trust anchor file and resolv.conf)" : "");
 		return cli_exit_for(err);
 	}
 	if (b.read_error) {

@@ -115,6 +115,16 @@ class Bulk(unittest.TestCase):
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         self.assertLess(max(before, after), 200 * 1024)  # KiB; ASan doubles RSS
 
+    def test_resolver_failure_stops_the_run(self):
+        # A broken resolver set-up is not the lines' fault: exit 78.
+        p = subprocess.run([MX, "route", "--bulk", "--transport", "unbound",
+                            "--resolver", RESOLVER, "--trust-anchor", "/"],
+                           input="basic.test\nimplicit.test\n", capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 78)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("line 1", p.stderr)
+
     def test_usage_errors(self):
         for args in [["--concurrency", "0"], ["a.txt", "b.txt"]]:
             p = subprocess.run([MX, "route", "--bulk"] + args, capture_output=True,

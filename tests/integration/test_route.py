@@ -415,6 +415,17 @@ class Interface(unittest.TestCase):
         self.assertEqual(rc, EX_NOINPUT)
         self.assertIn("/nonexistent/anchor", err)
 
+    @unittest.skipIf(STUB, "the stub transport does not validate")
+    def test_unusable_trust_anchor_is_a_config_error(self):
+        bad = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "bad-anchor")
+        with open(bad, "w") as f:
+            f.write("this is not a DS record\n")
+        for anchor in [bad, os.path.dirname(bad)]:
+            rc, out, err = mx("--trust-anchor", anchor, "basic.test", anchor=False, timeout=10)
+            self.assertEqual(rc, 78, anchor)
+            self.assertIn("trust anchor", err)
+            self.assertEqual(out, "")
+
     def test_resolv_conf_option(self):
         path = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "resolv.test.conf")
         with open(path, "w") as f:
