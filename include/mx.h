@@ -6,10 +6,15 @@
  * through libunbound with DNSSEC validation.  Every object is opaque and
  * comes in a _new/_free pair; _free(NULL) is a no-op.  Strings passed in
  * are borrowed (copied when kept); strings and objects handed out by a
- * getter live as long as the object they came from.  Nothing here prints,
- * exits or aborts on bad input: failures come back as an mx_err.
+ * getter live as long as the object they came from.  Nothing here exits
+ * or aborts on bad input: fallible calls return an mx_err and set their
+ * out-parameter to NULL on failure; getters and setters that cannot fail
+ * take objects the library made (never NULL).  libunbound may write its
+ * own diagnostics (a trust anchor that does not parse) to stderr.
  *
  * Threads: one mx_resolver (and what it hands out) per thread at a time.
+ * The stub transport calls c-ares' ares_library_init, which c-ares 1.18
+ * documents as not thread-safe: create stub resolvers from one thread.
  */
 #ifndef MX_H
 #define MX_H
@@ -241,6 +246,11 @@ MX_API const mx_host *mx_plan_host(const mx_plan *plan, size_t i);
  * schema.  The caller frees *out with free().
  */
 MX_API mx_err mx_plan_to_json(const mx_plan *plan, char **out);
+/*
+ * The line the same schema gives an argument that is not a domain:
+ * {"domain": arg, "status": "invalid", "reason": why}.  Freed with free().
+ */
+MX_API mx_err mx_invalid_to_json(const char *arg, const char *why, char **out);
 
 MX_API const char *mx_host_name(const mx_host *host);
 MX_API uint16_t mx_host_preference(const mx_host *host);

@@ -37,6 +37,7 @@ mx_policy_new(mx_policy **out)
 
 	if (out == NULL)
 		return MX_ERR_INVALID;
+	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return MX_ERR_NOMEM;
 	p->timeout_ms = DEFAULT_TIMEOUT_MS;

@@ -44,24 +44,57 @@ puts_raw(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-/* RFC 8259 string escaping; names from DNS may hold any byte. */
-static void
-put_string(struct buf *b, const char *s)
+/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
+static size_t
+utf8_length(const unsigned char *s)
 {
+	size_t n;
+	uint32_t cp;
+
+	if (s[0] < 0xC2 || s[0] > 0xF4)
+		return 0;
+	n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+	cp = s[0] & (0x7F >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/*
+ * RFC 8259 string escaping.  Names from DNS are ASCII by now (answer.c
+ * escapes other bytes); user input may be UTF-8, which passes through,
+ * while bytes that are not UTF-8 become U+FFFD so the line stays valid.
+ */
+static void
+put_string(struct buf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
 	char esc[8];
+	size_t n;
 
 	put(b, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\\') {
 			esc[0] = '\\';
-			esc[1] = (char)c;
+			esc[1] = (char)*s++;
 			put(b, esc, 2);
-		} else if (c < 0x20 || c >= 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *s++);
 			put(b, esc, 6);
+		} else if (*s < 0x80) {
+			put(b, (const char *)s++, 1);
+		} else if ((n = utf8_length(s)) > 0) {
+			put(b, (const char *)s, n);
+			s += n;
 		} else {
-			put(b, s, 1);
+			put(b, "\\ufffd", 6);
+			s++;
 		}
 	}
 	put(b, "\"", 1);
@@ -126,12 +159,47 @@ put_host(struct buf *b, const struct mx_host *h)
 	puts_raw(b, "}");
 }
 
+static mx_err
+finish(struct buf *b, char **out)
+{
+	if (b->failed) {
+		free(b->data);
+		return MX_ERR_NOMEM;
+	}
+	*out = b->data;
+	return MX_OK;
+}
+
+mx_err
+mx_invalid_to_json(const char *arg, const char *why, char **out)
+{
+	struct buf b = {0};
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if (arg == NULL || why == NULL)
+		return MX_ERR_INVALID;
+	puts_raw(&b, "{");
+	put_key(&b, "domain", true);
+	put_string(&b, arg);
+	put_key(&b, "status", false);
+	put_string(&b, "invalid");
+	put_key(&b, "reason", false);
+	put_string(&b, why);
+	puts_raw(&b, "}");
+	return finish(&b, out);
+}
+
 mx_err
 mx_plan_to_json(const mx_plan *plan, char **out)
 {
 	struct buf b = {0};
 
-	if (plan == NULL || out == NULL)
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if (plan == NULL)
 		return MX_ERR_INVALID;
 	puts_raw(&b, "{");
 	put_key(&b, "domain", true);
@@ -157,10 +225,5 @@ mx_plan_to_json(const mx_plan *plan, char **out)
 	put_key(&b, "reason", false);
 	put_string(&b, plan->reason);
 	puts_raw(&b, "}");
-	if (b.failed) {
-		free(b.data);
-		return MX_ERR_NOMEM;
-	}
-	*out = b.data;
-	return MX_OK;
+	return finish(&b, out);
 }

@@ -26,7 +26,8 @@
  *     host (RFC 5321 5.1, "MUST ... discard" those records).
  *  7. Temporary never becomes permanent: any temporary failure that could
  *     hide a usable host makes the domain "tempfail", never "nxdomain" or
- *     "no-mail-host".  lookup.c maps resolver REFUSED to temporary too.
+ *     "no-mail-host".  A REFUSED (or any rcode but NOERROR and NXDOMAIN)
+ *     from the resolver is temporary too (answer.c, resolver.c, stub.c).
  *  8. Data that DNSSEC marks bogus is never used: it counts as a
  *     temporary failure and is reported "dnssec-bogus".
  */

@@ -58,22 +58,14 @@ put_line(struct bulk *b, const char *line)
 static void
 put_invalid(struct bulk *b, const char *text, const char *why)
 {
-	char line[MAX_LINE * 6 + 256];
-	size_t o = 0;
+	char reason[256], *line = NULL;
 
-	o += (size_t)snprintf(line + o, sizeof(line) - o, "{\"domain\": \"");
-	for (const char *p = text; *p != '\0' && o + 8 < sizeof(line); p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\')
-			o += (size_t)snprintf(line + o, sizeof(line) - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(line + o, sizeof(line) - o, "\\u%04x", c);
-		else
-			line[o++] = (char)c;
-	}
-	snprintf(line + o, sizeof(line) - o, "\", \"status\": \"invalid\", "
-	    "\"reason\": \"line %lu %s\"}", b->line_no, why);
-	put_line(b, line);
+	snprintf(reason, sizeof(reason), "line %lu %s", b->line_no, why);
+	if (mx_invalid_to_json(text, reason, &line) == MX_OK)
+		put_line(b, line);
+	else
+		b->write_error = true;
+	free(line);
 	b->invalid++;
 	b->done++;
 }

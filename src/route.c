@@ -22,6 +22,7 @@ struct route_run {
 	mx_plan **plans;
 	const char **invalid; /* why the argument is malformed, or NULL */
 	int next_to_print;
+	int printed;            /* plans printed so far (text mode spacing) */
 	int exit_code;
 };
 
@@ -71,17 +72,14 @@ print_json(const mx_plan *plan)
 static void
 print_invalid_json(const char *arg, const char *why)
 {
-	fputs("{\"domain\": \"", stdout);
-	for (const char *p = arg; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
+	char *line = NULL;
+
+	if (mx_invalid_to_json(arg, why, &line) != MX_OK) {
+		cli_warn("route", "out of memory");
+		return;
 	}
-	printf("\", \"status\": \"invalid\", \"reason\": \"%s\"}\n", why);
+	puts(line);
+	free(line);
 }
 
 static const char *
@@ -211,7 +209,8 @@ flush_ready(struct route_run *run)
 		if (run->json)
 			print_json(run->plans[i]);
 		else
-			print_human(run->plans[i], i == 0);
+			print_human(run->plans[i], run->printed == 0);
+		run->printed++;
 		worsen(run, exit_for_status(mx_plan_status(run->plans[i])));
 		mx_plan_free(run->plans[i]);
 		run->plans[i] = (mx_plan *)-1; /* printed */

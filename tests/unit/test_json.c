@@ -209,7 +209,7 @@ test_escaping(void **state)
 	check(p,
 	    "{\"domain\": \"q\\\"uote\\\\back\\u0001\\u001f\\u007f.test\", "
 	    "\"status\": \"ok\", \"implicit_mx\": false, \"dnssec\": \"indeterminate\", "
-	    "\"problems\": [], \"hosts\": [{\"host\": \"h\\\"o\\\\st\\u0001\\u007f\\u00ff\", "
+	    "\"problems\": [], \"hosts\": [{\"host\": \"h\\\"o\\\\st\\u0001\\u007f\\ufffd\", "
 	    "\"preference\": 10, \"ttl\": 60, \"status\": \"ok\", "
 	    "\"addresses\": [\"192.0.2.1\"], \"problems\": [], "
 	    "\"reason\": \"\\\"odd\\\"\\u0007\"}], "
@@ -292,10 +292,34 @@ test_arguments(void **state)
 	char sentinel[] = "untouched", *out = sentinel;
 
 	(void)state;
+	/* On failure the out-parameter is NULL, as everywhere in mx.h. */
 	assert_int_equal(mx_plan_to_json(NULL, &out), MX_ERR_INVALID);
-	assert_string_equal(out, "untouched");
+	assert_null(out);
 	assert_int_equal(mx_plan_to_json(p, NULL), MX_ERR_INVALID);
+	out = sentinel;
+	assert_int_equal(mx_invalid_to_json(NULL, "why", &out), MX_ERR_INVALID);
+	assert_null(out);
 	mx_plan_free(p);
+}
+
+/* Arguments that are not domains: UTF-8 kept, other bytes replaced. */
+static void
+test_invalid_line(void **state)
+{
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(mx_invalid_to_json("b\xc3\xbc" "cher..test", "has \"two\" dots",
+	    &out), MX_OK);
+	assert_string_equal(out, "{\"domain\": \"b\xc3\xbc" "cher..test\", \"status\": "
+	    "\"invalid\", \"reason\": \"has \\\"two\\\" dots\"}");
+	free(out);
+	/* Truncated, overlong and surrogate sequences are not UTF-8. */
+	assert_int_equal(mx_invalid_to_json("a\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80",
+	    "x", &out), MX_OK);
+	assert_string_equal(out, "{\"domain\": \"a\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd"
+	    "\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd\", \"status\": \"invalid\", \"reason\": \"x\"}");
+	free(out);
 }
 
 int
@@ -309,6 +333,7 @@ main(void)
 		cmocka_unit_test(test_large_plan),
 		cmocka_unit_test(test_routed_plan),
 		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_invalid_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
