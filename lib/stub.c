@@ -30,6 +30,7 @@
 
 #define CACHE_MAX_TTL (24u * 3600u)
 #define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 size: no fragments */
+#define STUB_MAX_RESENDS 6 /* 20 ms doubling: 1.26 s in all */
 
 struct sock_event {
 	ares_socket_t fd;
@@ -58,7 +59,14 @@ struct ticket {
 	struct stub *stub;
 	struct query *query;          /* a direct query, NULL once cancelled */
 	struct cache_entry *entry;    /* or the cache entry it fills */
+	unsigned resends;             /* after connection failures */
+	struct event *pause;          /* waiting to resend */
+	TAILQ_ENTRY(ticket) paused;
+	char name[NAME_TEXT_MAX + 2];
+	uint16_t qtype;
 };
+
+TAILQ_HEAD(ticket_list, ticket);
 
 struct stub {
 	mx_resolver *resolver;
@@ -71,6 +79,8 @@ struct stub {
 	struct cache_entry **buckets;
 	size_t n_buckets, n_entries, cap_entries;
 	struct entry_list lru;
+	struct ticket_list paused;    /* tickets waiting to be resent */
+	uint64_t jitter;
 	struct mx_resolver_stats stats;
 };
 
@@ -212,6 +222,8 @@ stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
 	s->base = base;
 	s->cap_entries = cfg->cache_entries;
 	TAILQ_INIT(&s->lru);
+	TAILQ_INIT(&s->paused);
+	s->jitter = now_ms() | 1;
 	s->n_buckets = 1024;
 	while (s->n_buckets < cfg->cache_entries)
 		s->n_buckets *= 2;
@@ -425,6 +437,62 @@ finish_entry(struct stub *s, struct cache_entry *e, int status,
 	answer_clear(&a);
 }
 
+static void send_query(struct stub *s, struct ticket *t);
+
+/* xorshift64: spreads resends; needs no quality beyond "not in step". */
+static uint64_t
+next_jitter(struct stub *s)
+{
+	s->jitter ^= s->jitter << 13;
+	s->jitter ^= s->jitter >> 7;
+	s->jitter ^= s->jitter << 17;
+	return s->jitter;
+}
+
+static void
+ticket_free(struct ticket *t)
+{
+	if (t->pause != NULL)
+		event_free(t->pause);
+	free(t);
+}
+
+static void
+on_pause_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct ticket *t = arg;
+	struct stub *s = t->stub;
+
+	(void)fd;
+	(void)what;
+	TAILQ_REMOVE(&s->paused, t, paused);
+	if (t->query == NULL && t->entry == NULL) {
+		ticket_free(t); /* cancelled while it waited */
+		return;
+	}
+	send_query(s, t);
+}
+
+/*
+ * Resends after 20, 40, 80 ... ms, each with up to as much again of
+ * jitter, so that queries failed together do not come back together.
+ */
+static bool
+pause_ticket(struct stub *s, struct ticket *t)
+{
+	long base = 20000L << t->resends;
+	struct timeval tv = {0, base + (long)(next_jitter(s) % (uint64_t)base)};
+
+	if (t->pause == NULL && (t->pause = evtimer_new(s->base, on_pause_end, t)) == NULL)
+		return false;
+	if (evtimer_add(t->pause, &tv) != 0)
+		return false;
+	t->resends++;
+	s->stats.retries++;
+	TAILQ_INSERT_TAIL(&s->paused, t, paused);
+	return true;
+}
+
 static void
 on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
@@ -432,10 +500,19 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct stub *s = t->stub;
 
 	if (status == ARES_EDESTRUCTION) {
-		free(t);
+		ticket_free(t);
 		return;
 	}
 	s->stats.retries += (unsigned long)timeouts;
+	/*
+	 * c-ares 1.18 closes every socket to a server when one TCP connection
+	 * to it fails, and fails the queries in flight on it with
+	 * ECONNREFUSED: one hostile or overloaded name would then fail healthy
+	 * ones.  Such a failure is not the question's; ask again, a few times.
+	 */
+	if (status == ARES_ECONNREFUSED && t->resends < STUB_MAX_RESENDS &&
+	    (t->query != NULL || t->entry != NULL) && pause_ticket(s, t))
+		return;
 	s->stats.timeouts += status == ARES_ETIMEOUT;
 	if (t->entry != NULL) {
 		finish_entry(s, t->entry, status, abuf, alen);
@@ -446,7 +523,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		q->answer.security = SEC_UNKNOWN;
 		resolver_answered(s->resolver, q);
 	}
-	free(t);
+	ticket_free(t);
 }
 
 static bool
@@ -464,14 +541,14 @@ build_query(const char *name, uint16_t qtype, uint8_t **wire, size_t *len)
 	return ok;
 }
 
-/* Sends one question; on failure the ticket answers through on_reply. */
+/* Sends the ticket's question; on failure it answers through on_reply. */
 static void
-send_query(struct stub *s, struct ticket *t, const char *name, uint16_t qtype)
+send_query(struct stub *s, struct ticket *t)
 {
 	uint8_t *wire = NULL;
 	size_t len = 0;
 
-	if (!build_query(name, qtype, &wire, &len)) {
+	if (!build_query(t->name, t->qtype, &wire, &len)) {
 		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
 		return;
 	}
@@ -521,8 +598,9 @@ send_cached(struct stub *s, struct query *q)
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, q, link);
 	q->backend = e;
-	*t = (struct ticket){s, NULL, e};
-	send_query(s, t, e->name, e->qtype);
+	*t = (struct ticket){.stub = s, .entry = e, .qtype = q->qtype};
+	memcpy(t->name, q->name, sizeof(t->name));
+	send_query(s, t);
 }
 
 void
@@ -539,9 +617,10 @@ stub_send(struct stub *s, struct query *q)
 		resolver_answered(s->resolver, q);
 		return;
 	}
-	*t = (struct ticket){s, q, NULL};
+	*t = (struct ticket){.stub = s, .query = q, .qtype = q->qtype};
+	memcpy(t->name, q->name, sizeof(t->name));
 	q->backend = t;
-	send_query(s, t, q->name, q->qtype);
+	send_query(s, t);
 }
 
 void
@@ -574,6 +653,11 @@ stub_free(struct stub *s)
 	/* Pending tickets come back with ARES_EDESTRUCTION and free themselves. */
 	if (s->channel_ok)
 		ares_destroy(s->channel);
+	while (!TAILQ_EMPTY(&s->paused)) {
+		struct ticket *t = TAILQ_FIRST(&s->paused);
+		TAILQ_REMOVE(&s->paused, t, paused);
+		ticket_free(t);
+	}
 	for (size_t i = 0; i < s->n_socks; i++)
 		if (s->socks[i].ev != NULL)
 			event_free(s->socks[i].ev);
