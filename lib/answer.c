@@ -201,6 +201,41 @@ add_addr(struct answer *a, const ldns_rr *rr, uint16_t qtype)
 	return MX_OK;
 }
 
+static mx_err
+add_tlsa(struct answer *a, const ldns_rr *rr)
+{
+	struct answer_tlsa *t;
+	const ldns_rdf *assoc;
+
+	if (ldns_rr_rd_count(rr) != 4 || a->n_tlsa >= ANSWER_MAX_TLSA)
+		return MX_OK;
+	if (!grow((void **)&a->tlsa, a->n_tlsa, sizeof(*a->tlsa)))
+		return MX_ERR_NOMEM;
+	t = &a->tlsa[a->n_tlsa++];
+	memset(t, 0, sizeof(*t));
+	t->usage = ldns_rdf2native_int8(ldns_rr_rdf(rr, 0));
+	t->selector = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
+	t->mtype = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+	assoc = ldns_rr_rdf(rr, 3);
+	if (ldns_rdf_size(assoc) > TLSA_DATA_MAX) {
+		t->too_long = true;
+		return MX_OK;
+	}
+	t->len = ldns_rdf_size(assoc);
+	memcpy(t->data, ldns_rdf_data(assoc), t->len);
+	return MX_OK;
+}
+
+static mx_err
+add_record(struct answer *a, const ldns_rr *rr, uint16_t qtype)
+{
+	switch (qtype) {
+	case RR_TYPE_MX: return add_mx(a, rr);
+	case RR_TYPE_TLSA: return add_tlsa(a, rr);
+	default: return add_addr(a, rr, qtype);
+	}
+}
+
 /* Collects the records of qtype owned by the end of the chain. */
 static mx_err
 collect(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t qtype,
@@ -214,7 +249,7 @@ collect(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t qtype,
 		    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
 		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
 			continue;
-		err = qtype == RR_TYPE_MX ? add_mx(a, rr) : add_addr(a, rr, qtype);
+		err = add_record(a, rr, qtype);
 	}
 	return err;
 }
@@ -277,7 +312,8 @@ read_packet(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype,
 	}
 	if ((err = collect(ans, end, qtype, a)) != MX_OK)
 		return err;
-	a->kind = (a->n_mx > 0 || a->n_addrs > 0) ? ANSWER_RECORDS : ANSWER_NODATA;
+	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
+	    ANSWER_RECORDS : ANSWER_NODATA;
 	return MX_OK;
 }
 
@@ -328,6 +364,11 @@ answer_copy(struct answer *dst, const struct answer *src)
 	*dst = *src;
 	dst->mx = NULL;
 	dst->addrs = NULL;
+	dst->tlsa = NULL;
+	if (src->n_tlsa > 0 && (dst->tlsa = malloc(src->n_tlsa * sizeof(*src->tlsa))) == NULL)
+		goto fail;
+	if (src->n_tlsa > 0)
+		memcpy(dst->tlsa, src->tlsa, src->n_tlsa * sizeof(*src->tlsa));
 	if (src->n_mx > 0 && (dst->mx = malloc(src->n_mx * sizeof(*src->mx))) == NULL)
 		goto fail;
 	if (src->n_addrs > 0 &&
@@ -348,7 +389,9 @@ answer_clear(struct answer *a)
 {
 	free(a->mx);
 	free(a->addrs);
+	free(a->tlsa);
 	a->mx = NULL;
 	a->addrs = NULL;
-	a->n_mx = a->n_addrs = 0;
+	a->tlsa = NULL;
+	a->n_mx = a->n_addrs = a->n_tlsa = 0;
 }

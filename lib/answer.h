@@ -19,6 +19,9 @@
 #define RR_TYPE_A 1
 #define RR_TYPE_MX 15
 #define RR_TYPE_AAAA 28
+#define RR_TYPE_TLSA 52
+#define ANSWER_MAX_TLSA 32
+#define TLSA_DATA_MAX 64      /* SHA-512 digest; full certificates are not kept */
 
 typedef enum answer_kind {
 	ANSWER_RECORDS = 0, /* NOERROR with records of the asked type */
@@ -35,6 +38,14 @@ struct answer_mx {
 	char exchange[NAME_TEXT_MAX]; /* lower case, no trailing dot */
 };
 
+/* RFC 6698 TLSA record, for DANE (RFC 7672). */
+struct answer_tlsa {
+	uint8_t usage, selector, mtype;
+	uint8_t data[TLSA_DATA_MAX];
+	size_t len;
+	bool too_long;        /* full-certificate data (mtype 0) over the cap */
+};
+
 struct answer {
 	answer_kind kind;
 	answer_security security;
@@ -49,6 +60,8 @@ struct answer {
 	size_t n_mx;
 	struct plan_addr *addrs;       /* qtype A or AAAA */
 	size_t n_addrs;
+	struct answer_tlsa *tlsa;      /* qtype TLSA */
+	size_t n_tlsa;
 };
 
 /*

@@ -44,6 +44,8 @@ struct mx_host {
 	unsigned families_pending; /* bit 0: A, bit 1: AAAA */
 	unsigned families_tempfail;
 	bool need_addresses;
+	bool addrs_secure;         /* every address answer used was DNSSEC-secure */
+	bool addrs_seen;
 	bool nxdomain;             /* an address lookup said the name does not exist */
 	char family_why[2][160];   /* A, AAAA: why the lookup failed, if it did */
 	char reason[384];          /* why it is not usable, or what is odd about it */
@@ -59,6 +61,7 @@ struct mx_plan {
 	bool implicit_mx;
 	/* DNSSEC verdict, folded over every answer used. */
 	bool any_bogus, any_insecure, any_unknown;
+	answer_security mx_security; /* of the MX answer (DANE needs it secure) */
 	size_t answers_seen;
 	problem_set problems;
 	char reason[512];

@@ -309,6 +309,7 @@ route_from_mx(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 		return MX_OK;
 	}
 	plan_note_security(plan, mx->security);
+	plan->mx_security = mx->security;
 	if (mx->canonical[0] != '\0')
 		snprintf(plan->canonical, sizeof(plan->canonical), "%s", mx->canonical);
 	switch (mx->kind) {
@@ -388,6 +389,9 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 		return MX_OK;
 	}
 	plan_note_security(plan, addr->security);
+	h->addrs_secure = (h->addrs_seen ? h->addrs_secure : true) &&
+	    addr->security == SEC_SECURE;
+	h->addrs_seen = true;
 	h->nxdomain |= addr->kind == ANSWER_NXDOMAIN;
 	/* An alias is an error whether or not it leads to an address. */
 	if (addr->cname_hops > 0 && !plan->implicit_mx &&

@@ -22,6 +22,7 @@
 #define TYPE_CNAME 5
 #define TYPE_MX 15
 #define TYPE_AAAA 28
+#define TYPE_TLSA 52
 #define CLASS_IN 1
 
 static uint16_t
@@ -89,6 +90,8 @@ check_rdata(const uint8_t *w, size_t start, size_t rdlen, uint16_t type)
 		return rdlen >= 3 && walk_name(w, end, start + 2, &next) && next == end;
 	case TYPE_CNAME:
 		return rdlen >= 1 && walk_name(w, end, start, &next) && next == end;
+	case TYPE_TLSA:
+		return rdlen >= 4; /* usage, selector, type, some data */
 	default:
 		return true;
 	}

@@ -1086,6 +1086,57 @@ test_set_failure(void **state)
 	answer_clear(&a);
 }
 
+/* TLSA (RFC 6698) for DANE: fields and data kept, oversized data flagged. */
+static void
+test_tlsa(void **state)
+{
+	struct answer a;
+	const char *qname = "_25._tcp.mx.example.test.";
+	ldns_pkt *p = reply(qname, LDNS_RR_TYPE_TLSA, LDNS_RCODE_NOERROR);
+	char big[2 * 80 + 1];
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	an(p, "_25._tcp.mx.example.test. 300 IN TLSA 3 1 1 "
+	    "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20");
+	an(p, "_25._tcp.mx.example.test. 300 IN TLSA 2 0 2 "
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	{
+		char rr[300];
+		snprintf(rr, sizeof(rr), "_25._tcp.mx.example.test. 300 IN TLSA 3 0 0 %s", big);
+		an(p, rr);
+	}
+	parse_as(p, qname, RR_TYPE_TLSA, &a);
+	assert_int_equal(a.kind, ANSWER_RECORDS);
+	assert_int_equal(a.n_tlsa, 3);
+	assert_int_equal(a.tlsa[0].usage, 3);
+	assert_int_equal(a.tlsa[0].selector, 1);
+	assert_int_equal(a.tlsa[0].mtype, 1);
+	assert_int_equal(a.tlsa[0].len, 32);
+	assert_int_equal(a.tlsa[0].data[0], 0x01);
+	assert_int_equal(a.tlsa[0].data[31], 0x20);
+	assert_int_equal(a.tlsa[1].usage, 2);
+	assert_int_equal(a.tlsa[1].len, 64);
+	assert_false(a.tlsa[1].too_long);
+	assert_true(a.tlsa[2].too_long);
+	assert_int_equal(a.tlsa[2].len, 0);
+	answer_clear(&a);
+
+	/* TLSA rdata shorter than usage, selector, type and one byte: malformed. */
+	{
+		static const uint8_t head[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
+		    3, '_', '2', '5', 4, '_', 't', 'c', 'p', 2, 'm', 'x', 7, 'e', 'x', 'a',
+		    'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0, 0, 52, 0, 1,
+		    0xc0, 12, 0, 52, 0, 1, 0, 0, 1, 0, 0, 3, 3, 1, 1};
+		assert_int_equal(answer_parse(head, sizeof(head), qname, RR_TYPE_TLSA, &a), MX_OK);
+		assert_int_equal(a.kind, ANSWER_TEMPFAIL);
+		assert_int_equal(a.n_tlsa, 0);
+		answer_clear(&a);
+	}
+}
+
 int
 main(void)
 {
@@ -1123,6 +1174,7 @@ main(void)
 		cmocka_unit_test(test_hostile_mx_rdata_0),
 		cmocka_unit_test(test_hostile_mx_rdata_trailing),
 		cmocka_unit_test(test_malformed_reason),
+		cmocka_unit_test(test_tlsa),
 		cmocka_unit_test(test_set_failure),
 	};
 
