@@ -6,7 +6,7 @@
  *
  * usage: ubcheck RESOLVER ANCHOR-FILE NAME TYPE
  *   RESOLVER  forwarder, "addr@port" ($MX_SANDBOX_RESOLVER)
- *   TYPE      MX, A or AAAA
+ *   TYPE      MX, A, AAAA or TLSA
  * prints:   secure|insecure|bogus rcode=N havedata=N [why=...]
  */
 #include <stdio.h>
@@ -21,6 +21,8 @@ static int rrtype(const char *s)
         return 1;
     if (strcmp(s, "AAAA") == 0)
         return 28;
+    if (strcmp(s, "TLSA") == 0)
+        return 52;
     return -1;
 }
 
@@ -37,7 +39,7 @@ int main(int argc, char **argv)
     int err, type;
 
     if (argc != 5 || (type = rrtype(argv[4])) < 0) {
-        fprintf(stderr, "usage: ubcheck RESOLVER ANCHOR-FILE NAME MX|A|AAAA\n");
+        fprintf(stderr, "usage: ubcheck RESOLVER ANCHOR-FILE NAME MX|A|AAAA|TLSA\n");
         return 2;
     }
     if ((ctx = ub_ctx_create()) == NULL) {
