@@ -271,6 +271,106 @@ MX_API int mx_host_address_family(const mx_host *host, size_t i);
 MX_API socklen_t mx_host_address_sockaddr(const mx_host *host, size_t i,
     uint16_t port, struct sockaddr_storage *out);
 
+/* ---- sending ----------------------------------------------------------- */
+
+/*
+ * Delivery along the plan: recipients grouped by domain, one SMTP
+ * transaction per domain and host, connections staggered across the
+ * plan's addresses (RFC 8305 style, MX preference first), STARTTLS as
+ * the policy says, DANE (RFC 7672) whenever the MX RRset and the host's
+ * TLSA records are DNSSEC-secure.
+ */
+typedef struct mx_sender mx_sender;
+typedef struct mx_delivery mx_delivery;
+
+typedef enum mx_tls_policy {
+	MX_TLS_MAY = 0,   /* STARTTLS when offered, unauthenticated; DANE when secure */
+	MX_TLS_ENCRYPT,   /* TLS required, unauthenticated (or DANE when secure) */
+	MX_TLS_DANE,      /* DANE required: defer hosts without secure TLSA */
+	MX_TLS_VERIFY,    /* TLS required, certificate verified for the MX name */
+} mx_tls_policy;
+
+typedef enum mx_rcpt_status {
+	MX_RCPT_SENT = 0,
+	MX_RCPT_DEFERRED, /* temporary: try again later */
+	MX_RCPT_BOUNCED,  /* permanent: tell the sender */
+} mx_rcpt_status;
+
+/* The SMTP dialogue: dir '>' sent, '<' received; host is the MX name. */
+typedef void (*mx_transcript_fn)(const char *host, char dir, const char *line,
+    size_t len, void *arg);
+/* Called once when every recipient has a status; owns the delivery. */
+typedef void (*mx_send_cb)(mx_delivery *delivery, void *arg);
+
+/* The resolver is borrowed and must outlive the sender; the policy is copied. */
+MX_API mx_err mx_sender_new(mx_sender **out, mx_resolver *resolver,
+    const mx_policy *policy);
+MX_API void mx_sender_free(mx_sender *sender);
+MX_API mx_err mx_sender_set_helo(mx_sender *sender, const char *name);
+/* ca_file: for MX_TLS_VERIFY (NULL: the system's store). */
+MX_API mx_err mx_sender_set_tls(mx_sender *sender, mx_tls_policy policy,
+    const char *ca_file);
+/* Stagger between connection attempts (250 ms) and one attempt's limit (30 s). */
+MX_API mx_err mx_sender_set_connect(mx_sender *sender, unsigned attempt_delay_ms,
+    unsigned connect_timeout_ms);
+MX_API void mx_sender_set_transcript(mx_sender *sender, mx_transcript_fn fn, void *arg);
+
+/*
+ * Sends the message (the octets after the header/body split as they go
+ * on the wire: see mx_message in the CLI, or any CRLF, dot-stuffed text)
+ * to the recipients.  Addresses must have passed mx_address_check.
+ * Everything is copied.  cb runs from the resolver's event loop.
+ */
+MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from,
+    const char *const *rcpts, size_t n_rcpts, const uint8_t *data, size_t len,
+    bool needs_8bitmime, bool needs_smtputf8, mx_send_cb cb, void *arg);
+
+/*
+ * Checks one envelope address ("local@domain" or "<local@domain>"; for a
+ * sender, "<>" too).  MX_ERR_BAD_DOMAIN with *why (a static sentence
+ * that reads after the address) when it is not one: a line break or
+ * control byte, over the RFC 5321 4.5.3.1 lengths, bad syntax.
+ */
+MX_API mx_err mx_address_check(const char *address, bool sender, const char **why);
+
+/* A message read for sending (see mx_message_read). */
+typedef struct mx_message mx_message;
+#define MX_MESSAGE_FROM_HEADERS 1u  /* -t: recipients from To, Cc, Bcc; Bcc removed */
+#define MX_MESSAGE_DOTS_ARE_DATA 2u /* -i: a lone "." line does not end the input */
+
+/*
+ * Reads a whole message from fd (LF or CRLF line ends) and makes it ready
+ * for the wire: CRLF, dot-stuffed, checked (no bare CR, no NUL, no line
+ * over 998 octets).  MX_ERR_BAD_DOMAIN with *why for a malformed message,
+ * MX_ERR_INVALID when over max_size octets, MX_ERR_SYSTEM on read errors.
+ */
+MX_API mx_err mx_message_read(int fd, unsigned flags, size_t max_size,
+    mx_message **out, const char **why);
+MX_API void mx_message_free(mx_message *message);
+/*
+ * Adds what locally submitted mail lacks, as sendmail and Postfix do:
+ * Date:, Message-ID: (at host) and From: (the sender, unless it is <>).
+ * A field already there is left alone.
+ */
+MX_API mx_err mx_message_complete(mx_message *message, const char *sender,
+    const char *host);
+/* With MX_MESSAGE_FROM_HEADERS: the recipients the headers named. */
+MX_API size_t mx_message_recipient_count(const mx_message *message);
+MX_API const char *mx_message_recipient(const mx_message *message, size_t i);
+/* mx_send_start for a message read by mx_message_read; addresses as given
+ * to mx_address_check (angle brackets optional). */
+MX_API mx_err mx_send_message(mx_sender *sender, const char *mail_from,
+    const char *const *rcpts, size_t n_rcpts, const mx_message *message,
+    mx_send_cb cb, void *arg);
+
+MX_API void mx_delivery_free(mx_delivery *delivery);
+MX_API size_t mx_delivery_count(const mx_delivery *delivery);
+MX_API mx_rcpt_status mx_delivery_status(const mx_delivery *delivery, size_t i);
+/* The line administrators grep for, Postfix style, no newline; free(). */
+MX_API mx_err mx_delivery_log_line(const mx_delivery *delivery, size_t i, char **out);
+/* One JSON object with the same facts and every attempt made; free(). */
+MX_API mx_err mx_delivery_to_json(const mx_delivery *delivery, size_t i, char **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"route", cmd_route, "print the delivery plan of mail domains"},
+	{"send", cmd_send, "deliver a message from standard input (sendmail)"},
 };
 
 void
@@ -87,9 +88,20 @@ usage(FILE *to)
 	fprintf(to, "\n`mx COMMAND --help` for its options; mx(1) for the whole story.\n");
 }
 
+/* Called as "sendmail" (a link), mx is `mx send`: cron, PHP, git use it so. */
+static bool
+called_as_sendmail(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	return strcmp(base ? base + 1 : argv0, "sendmail") == 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc > 0 && called_as_sendmail(argv[0]))
+		return cmd_send(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EX_USAGE;

@@ -1,0 +1,724 @@
+/*
+ * deliver.c - one message to its recipients along their domains' plans.
+ * Per domain: the plan (lookup.c), TLSA records when the plan is DNSSEC-
+ * secure (query.c), a staggered connection race over the usable hosts'
+ * addresses (connect.c), one SMTP transaction (smtp_session.c); on a
+ * temporary failure the race starts again at the next host.  It decides
+ * each recipient's fate: sent, bounced (a permanent answer, or a domain
+ * that cannot receive mail), or deferred (the plan ran out, or DNS
+ * failed for now: never bounced).  It owns the delivery until the
+ * caller's callback takes it.
+ */
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deliver.h"
+#include "query.h"
+#include "resolver.h"
+
+#define MAX_TLSA_PER_HOST 16
+#define TLSA_TIMEOUT_MS 10000
+
+struct host_tls {
+	bool asked;
+	bool failed;            /* lookup failed or bogus: the host is unusable */
+	struct tls_tlsa recs[MAX_TLSA_PER_HOST];
+	uint8_t data[MAX_TLSA_PER_HOST][TLSA_DATA_MAX];
+	size_t n;               /* usable records (DANE-TA and DANE-EE) */
+	bool unusable;          /* secure TLSA records, none usable: encrypt anyway */
+};
+
+struct deliver_job {
+	mx_delivery *d;
+	char domain[MX_DOMAIN_MAX + 1];
+	size_t *rcpts;              /* indexes into d->rcpts */
+	size_t n_rcpts;
+	mx_plan *plan;
+	struct sockaddr_storage *addrs;
+	socklen_t *lens;
+	size_t *addr_host;          /* plan host of each address */
+	const char **addr_text;
+	size_t n_addrs, next_addr;
+	struct host_tls *tls;       /* per plan host, when DANE may apply */
+	size_t tlsa_pending;
+	struct connect_race *race;
+	size_t first_attempt;
+	/* The transaction under way. */
+	const char **txn_rcpts;
+	size_t *txn_map;
+	struct smtp_txn txn;
+	size_t host;
+	struct deliver_attempt *attempt;
+	char last_reason[SMTP_TEXT_MAX];
+	char last_dsn[16];
+};
+
+static void start_race(struct deliver_job *job);
+
+static void
+deliver_transcript(char dir, const char *line, size_t len, void *arg)
+{
+	struct deliver_job *job = arg;
+	mx_sender *sender = job->d->sender;
+
+	sender->transcript(job->plan->hosts[job->host].name, dir, line, len,
+	    sender->transcript_arg);
+}
+
+double
+deliver_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+settle(struct deliver_job *job, size_t r, mx_rcpt_status status, const char *dsn,
+    const char *text)
+{
+	struct deliver_rcpt *rc = &job->d->rcpts[r];
+
+	if (!rc->pending)
+		return;
+	rc->pending = false;
+	rc->status = status;
+	rc->delay = deliver_now() - job->d->started;
+	snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
+	snprintf(rc->text, sizeof(rc->text), "%s", text);
+}
+
+static void
+settle_pending(struct deliver_job *job, mx_rcpt_status status, const char *dsn,
+    const char *text)
+{
+	for (size_t i = 0; i < job->n_rcpts; i++)
+		settle(job, job->rcpts[i], status, dsn, text);
+}
+
+static void
+on_hand_over(evutil_socket_t fd, short what, void *arg)
+{
+	mx_delivery *d = arg;
+
+	(void)fd;
+	(void)what;
+	resolver_lookup_add(d->sender->resolver, -1);
+	d->cb(d, d->arg);
+}
+
+/* The caller gets the delivery from the event loop, never from inside
+ * mx_send_start, even when every domain failed at once. */
+static void
+hand_over(mx_delivery *d)
+{
+	struct timeval now = {0, 0};
+
+	/* Every recipient has its answer and every connection is closed. */
+	if (d->jobs_left > 0 || d->sessions_open > 0 || d->handed_over)
+		return;
+	d->handed_over = true;
+	if (event_base_once(resolver_base(d->sender->resolver), -1, EV_TIMEOUT,
+	    on_hand_over, d, &now) != 0)
+		on_hand_over(-1, 0, d);
+}
+
+static void
+job_done(struct deliver_job *job)
+{
+	mx_delivery *d = job->d;
+
+	for (size_t i = 0; i < job->n_rcpts; i++) {
+		struct deliver_rcpt *rc = &d->rcpts[job->rcpts[i]];
+		rc->first_attempt = job->first_attempt;
+		rc->n_attempts = d->n_attempts - job->first_attempt;
+	}
+	job->race = NULL;
+	d->jobs_left--;
+	hand_over(d);
+}
+
+static void
+on_session_closed(void *arg)
+{
+	struct deliver_job *job = arg;
+
+	job->d->sessions_open--;
+	hand_over(job->d);
+}
+
+/* RFC 3463 codes for what DNS said, when no server said anything. */
+static void
+settle_by_plan(struct deliver_job *job)
+{
+	static const struct { mx_status status; const char *dsn; } codes[] = {
+		{MX_STATUS_NXDOMAIN, "5.1.2"},     /* bad destination system */
+		{MX_STATUS_NULL_MX, "5.1.10"},     /* RFC 7505 section 4.2 */
+		{MX_STATUS_NO_MAIL_HOST, "5.4.4"}, /* unable to route */
+		{MX_STATUS_LOOP, "5.4.6"},         /* routing loop */
+		{MX_STATUS_TEMPFAIL, "4.4.3"},     /* directory server failure */
+	};
+	const mx_plan *p = job->plan;
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i].status == p->status)
+			settle_pending(job, mx_status_permanent(p->status) ?
+			    MX_RCPT_BOUNCED : MX_RCPT_DEFERRED, codes[i].dsn, p->reason);
+}
+
+/* Whether this host of the plan is to be tried, and with which TLS. */
+static bool
+host_usable(const struct deliver_job *job, size_t h)
+{
+	const struct host_tls *t = job->tls ? &job->tls[h] : NULL;
+
+	if (job->plan->hosts[h].status != MX_HOST_OK)
+		return false;
+	if (t != NULL && t->failed)
+		return false;
+	/* DANE required: only hosts with usable, secure TLSA records. */
+	return job->d->sender->tls != MX_TLS_DANE || (t != NULL && t->n > 0);
+}
+
+static mx_err
+build_addresses(struct deliver_job *job)
+{
+	const mx_plan *p = job->plan;
+	size_t n = 0;
+
+	for (size_t h = 0; h < p->n_hosts; h++)
+		n += host_usable(job, h) ? p->hosts[h].n_addrs : 0;
+	job->addrs = calloc(n ? n : 1, sizeof(*job->addrs));
+	job->lens = calloc(n ? n : 1, sizeof(*job->lens));
+	job->addr_host = calloc(n ? n : 1, sizeof(*job->addr_host));
+	job->addr_text = calloc(n ? n : 1, sizeof(*job->addr_text));
+	if (!job->addrs || !job->lens || !job->addr_host || !job->addr_text)
+		return MX_ERR_NOMEM;
+	for (size_t h = 0; h < p->n_hosts; h++) {
+		if (!host_usable(job, h))
+			continue;
+		for (size_t a = 0; a < p->hosts[h].n_addrs; a++) {
+			job->lens[job->n_addrs] = mx_host_address_sockaddr(&p->hosts[h], a,
+			    job->d->sender->port, &job->addrs[job->n_addrs]);
+			job->addr_host[job->n_addrs] = h;
+			job->addr_text[job->n_addrs++] = p->hosts[h].addrs[a].text;
+		}
+	}
+	return MX_OK;
+}
+
+static void
+record_attempt(struct deliver_job *job, size_t addr, enum connect_outcome outcome,
+    unsigned ms)
+{
+	mx_delivery *d = job->d;
+	struct deliver_attempt *a;
+
+	job->attempt = NULL;
+	if (d->n_attempts >= DELIVER_MAX_ATTEMPTS)
+		return;
+	a = &d->attempts[d->n_attempts++];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->host, sizeof(a->host), "%s", job->plan->hosts[job->addr_host[addr]].name);
+	snprintf(a->address, sizeof(a->address), "%s", job->addr_text[addr]);
+	a->connect = outcome;
+	a->connect_ms = ms;
+	job->attempt = a;
+}
+
+/* The first address of the next host after the current one. */
+static size_t
+next_host_start(const struct deliver_job *job, size_t addr)
+{
+	size_t h = job->addr_host[addr];
+
+	while (addr < job->n_addrs && job->addr_host[addr] == h)
+		addr++;
+	return addr;
+}
+
+static size_t
+pending_count(const struct deliver_job *job)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < job->n_rcpts; i++)
+		n += job->d->rcpts[job->rcpts[i]].pending;
+	return n;
+}
+
+/* The plan is exhausted: whoever is still pending waits for a retry. */
+static void
+give_up(struct deliver_job *job)
+{
+	settle_pending(job, MX_RCPT_DEFERRED, job->last_dsn[0] ? job->last_dsn : "4.4.1",
+	    job->last_reason[0] ? job->last_reason : "no MX host could be reached");
+	job_done(job);
+}
+
+static void
+continue_or_finish(struct deliver_job *job)
+{
+	if (pending_count(job) == 0) {
+		job_done(job);
+		return;
+	}
+	if (job->next_addr >= job->n_addrs) {
+		give_up(job);
+		return;
+	}
+	start_race(job);
+}
+
+static const char *
+dsn_of(const char *enhanced, int class)
+{
+	if (enhanced[0] != '\0')
+		return enhanced;
+	return class == 2 ? "2.0.0" : class == 5 ? "5.0.0" : "4.0.0";
+}
+
+/*
+ * Remembers why the latest host failed for now.  A deferral's DSN is a
+ * 4.x.x even when the host refused itself with a 5xx greeting (RFC 3463:
+ * the class says what happened to the message, not to one host).
+ */
+static void
+note_temporary(struct deliver_job *job, const char *text, const char *enhanced)
+{
+	if (text != NULL)
+		snprintf(job->last_reason, sizeof(job->last_reason), "%s", text);
+	snprintf(job->last_dsn, sizeof(job->last_dsn), "%s", dsn_of(enhanced, 4));
+	job->last_dsn[0] = '4';
+}
+
+static void
+set_relay(struct deliver_job *job, size_t r)
+{
+	struct deliver_rcpt *rc = &job->d->rcpts[r];
+
+	snprintf(rc->relay_host, sizeof(rc->relay_host), "%s",
+	    job->plan->hosts[job->host].name);
+	snprintf(rc->relay_address, sizeof(rc->relay_address), "%s",
+	    job->attempt ? job->attempt->address : "");
+}
+
+/*
+ * Who is done after this transaction: on COMPLETED the 2xx are sent; on
+ * any outcome a 5xx to RCPT bounces that recipient; on PERMANENT the
+ * others bounce with the transaction's reply; 4xx and untried stay.
+ */
+static void
+apply_result(struct deliver_job *job, const struct smtp_session_result *res)
+{
+	for (size_t i = 0; i < res->n_rcpts; i++) {
+		const struct smtp_rcpt_result *rr = &res->rcpts[i];
+		size_t r = job->txn_map[i];
+		set_relay(job, r);
+		if (rr->class == 5)
+			settle(job, r, MX_RCPT_BOUNCED, dsn_of(rr->enhanced, 5), rr->text);
+		else if (rr->class == 2 && res->outcome == SMTP_COMPLETED)
+			settle(job, r, MX_RCPT_SENT, dsn_of(rr->enhanced, 2), rr->text);
+		else if (rr->class != 4 && res->outcome == SMTP_PERMANENT)
+			settle(job, r, MX_RCPT_BOUNCED, dsn_of(res->enhanced, 5), res->text);
+		else if (rr->class == 4)
+			note_temporary(job, rr->text, rr->enhanced);
+	}
+}
+
+static void
+on_session(const struct smtp_session_result *res, void *arg)
+{
+	struct deliver_job *job = arg;
+	struct deliver_attempt *a = job->attempt;
+
+	if (a != NULL) {
+		a->stage = res->stage;
+		a->code = res->code;
+		snprintf(a->text, sizeof(a->text), "%s", res->text);
+		/* A transaction ended by RCPT replies: show the first of them. */
+		if (res->code == 0 && res->text[0] == '\0' && res->n_rcpts > 0) {
+			a->code = res->rcpts[0].code;
+			snprintf(a->text, sizeof(a->text), "%s", res->rcpts[0].text);
+		}
+		a->tls = res->tls;
+		if (res->tls)
+			snprintf(a->tls_desc, sizeof(a->tls_desc), "%s %s", res->tls_facts.protocol,
+			    res->tls_facts.cipher);
+	}
+	if (res->outcome == SMTP_TRY_NEXT) {
+		/* Precisions keep the parts inside the buffer, cut rather than lost. */
+		snprintf(job->last_reason, sizeof(job->last_reason),
+		    "host %.200s said: %.250s (in reply to %.30s)",
+		    job->plan->hosts[job->host].name, res->text,
+		    res->stage ? res->stage : "the connection");
+		note_temporary(job, NULL, res->enhanced);
+	}
+	apply_result(job, res);
+	free(job->txn_rcpts);
+	free(job->txn_map);
+	job->txn_rcpts = NULL;
+	job->txn_map = NULL;
+	continue_or_finish(job);
+}
+
+static enum tls_policy
+tls_policy_for(const struct deliver_job *job, size_t h)
+{
+	const struct host_tls *t = job->tls ? &job->tls[h] : NULL;
+
+	if (t != NULL && t->n > 0)
+		return TLS_DANE;
+	if (t != NULL && t->unusable && job->d->sender->tls != MX_TLS_VERIFY)
+		return TLS_ENCRYPT;
+	switch (job->d->sender->tls) {
+	case MX_TLS_ENCRYPT: return TLS_ENCRYPT;
+	case MX_TLS_VERIFY: return TLS_VERIFY;
+	default: return TLS_MAY;
+	}
+}
+
+static mx_err
+start_session(struct deliver_job *job, int fd)
+{
+	mx_delivery *d = job->d;
+	struct smtp_session_opts opts = {0};
+	size_t n = 0;
+
+	job->txn_rcpts = calloc(job->n_rcpts, sizeof(*job->txn_rcpts));
+	job->txn_map = calloc(job->n_rcpts, sizeof(*job->txn_map));
+	if (job->txn_rcpts == NULL || job->txn_map == NULL)
+		return MX_ERR_NOMEM;
+	for (size_t i = 0; i < job->n_rcpts; i++) {
+		struct deliver_rcpt *rc = &d->rcpts[job->rcpts[i]];
+		if (!rc->pending)
+			continue;
+		job->txn_map[n] = job->rcpts[i];
+		job->txn_rcpts[n++] = rc->address;
+	}
+	job->txn = (struct smtp_txn){
+		.helo = d->sender->helo, .mail_from = d->mail_from,
+		.rcpts = job->txn_rcpts, .n_rcpts = n, .data = d->data,
+		.data_len = d->data_len, .size = d->size, .needs_8bitmime = d->needs_8bitmime,
+		.needs_smtputf8 = d->needs_smtputf8,
+	};
+	opts.timeouts = d->sender->timeouts;
+	opts.peer_name = job->plan->hosts[job->host].name;
+	opts.tls = tls_policy_for(job, job->host);
+	opts.tls_client = d->sender->tls_client;
+	if (job->tls != NULL) {
+		opts.tlsa = job->tls[job->host].recs;
+		opts.n_tlsa = job->tls[job->host].n;
+	}
+	opts.transcript = d->sender->transcript ? deliver_transcript : NULL;
+	opts.transcript_arg = job;
+	opts.closed = on_session_closed;
+	if (smtp_session_start(resolver_base(d->sender->resolver), fd, &job->txn, &opts,
+	    on_session, job, NULL) != MX_OK)
+		return MX_ERR_NOMEM;
+	d->sessions_open++;
+	return MX_OK;
+}
+
+static void
+on_connect(const struct connect_result *res, void *arg)
+{
+	struct deliver_job *job = arg;
+	size_t base = job->next_addr;
+
+	job->race = NULL;
+	for (size_t i = 0; i < res->n; i++)
+		if (res->attempts[i].outcome != CONNECT_NOT_TRIED &&
+		    res->attempts[i].outcome != CONNECT_OK && res->attempts[i].outcome != CONNECT_CANCELLED)
+			record_attempt(job, base + i, res->attempts[i].outcome,
+			    res->attempts[i].ended_ms - res->attempts[i].started_ms);
+	if (res->fd < 0) {
+		snprintf(job->last_reason, sizeof(job->last_reason), "connecting to the MX "
+		    "hosts failed (%s)", connect_failure_name(res->failure));
+		snprintf(job->last_dsn, sizeof(job->last_dsn), "4.4.1");
+		job->next_addr = job->n_addrs;
+		give_up(job);
+		return;
+	}
+	record_attempt(job, base + res->index, CONNECT_OK, res->attempts[res->index].ended_ms -
+	    res->attempts[res->index].started_ms);
+	job->host = job->addr_host[base + res->index];
+	job->next_addr = next_host_start(job, base + res->index);
+	if (start_session(job, res->fd) != MX_OK) {
+		snprintf(job->last_reason, sizeof(job->last_reason), "out of memory");
+		continue_or_finish(job);
+	}
+}
+
+static void
+start_race(struct deliver_job *job)
+{
+	size_t from = job->next_addr;
+
+	if (connect_race_start(resolver_base(job->d->sender->resolver), job->addrs + from,
+	    job->lens + from, job->n_addrs - from, &job->d->sender->connect, on_connect,
+	    job, &job->race) != MX_OK) {
+		snprintf(job->last_reason, sizeof(job->last_reason),
+		    "cannot open connections (out of sockets or memory)");
+		give_up(job);
+	}
+}
+
+static void
+start_delivery(struct deliver_job *job)
+{
+	if (build_addresses(job) != MX_OK) {
+		settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "out of memory");
+		job_done(job);
+		return;
+	}
+	if (job->n_addrs == 0) {
+		/* DANE required, or every host's TLSA lookup failed. */
+		snprintf(job->last_reason, sizeof(job->last_reason), "no MX host of %s can "
+		    "be used under the TLS policy (DANE requires DNSSEC-secure TLSA records)",
+		    job->domain);
+		snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
+		give_up(job);
+		return;
+	}
+	start_race(job);
+}
+
+/* RFC 7672 2.2: only DANE-TA(2) and DANE-EE(3) records count for SMTP. */
+static void
+keep_tlsa(struct host_tls *t, const struct answer *a)
+{
+	for (size_t i = 0; i < a->n_tlsa && t->n < MAX_TLSA_PER_HOST; i++) {
+		const struct answer_tlsa *r = &a->tlsa[i];
+		if ((r->usage != 2 && r->usage != 3) || r->too_long || r->len == 0)
+			continue;
+		memcpy(t->data[t->n], r->data, r->len);
+		t->recs[t->n] = (struct tls_tlsa){r->usage, r->selector, r->mtype,
+		    t->data[t->n], r->len};
+		t->n++;
+	}
+	/* RFC 7672 2.2: records there but none usable still demand TLS,
+	 * unauthenticated (Postfix's "encrypt" for this case). */
+	if (a->n_tlsa > 0 && tls_tlsa_usable(t->recs, t->n) == 0) {
+		t->n = 0;
+		t->unusable = true;
+	}
+}
+
+struct tlsa_ask {
+	struct deliver_job *job;
+	size_t host;
+};
+
+static void
+on_tlsa(const struct answer *a, void *arg)
+{
+	struct tlsa_ask *ask = arg;
+	struct deliver_job *job = ask->job;
+	struct host_tls *t = &job->tls[ask->host];
+
+	/* RFC 7672 2.2.2: a failed or bogus TLSA lookup makes the host
+	 * unusable; an insecure answer, or none, means no DANE. */
+	if (a->security == SEC_BOGUS || a->kind == ANSWER_TEMPFAIL)
+		t->failed = true;
+	else if (a->security == SEC_SECURE && a->kind == ANSWER_RECORDS)
+		keep_tlsa(t, a);
+	free(ask);
+	if (--job->tlsa_pending == 0)
+		start_delivery(job);
+}
+
+/* DANE applies when the MX answer and the host's addresses are secure. */
+static void
+fetch_tlsa(struct deliver_job *job)
+{
+	const mx_plan *p = job->plan;
+	char name[NAME_TEXT_MAX + 16];
+
+	if ((job->tls = calloc(p->n_hosts, sizeof(*job->tls))) == NULL) {
+		start_delivery(job);
+		return;
+	}
+	job->tlsa_pending = 1; /* held until every question is out */
+	for (size_t h = 0; h < p->n_hosts; h++) {
+		struct tlsa_ask *ask;
+		if (p->hosts[h].status != MX_HOST_OK || !p->hosts[h].addrs_secure)
+			continue;
+		if ((ask = calloc(1, sizeof(*ask))) == NULL)
+			continue;
+		*ask = (struct tlsa_ask){job, h};
+		snprintf(name, sizeof(name), "_%u._tcp.%s", job->d->sender->port, p->hosts[h].name);
+		job->tlsa_pending++;
+		if (oneshot_start(job->d->sender->resolver, name, RR_TYPE_TLSA, TLSA_TIMEOUT_MS,
+		    on_tlsa, ask, NULL) != MX_OK) {
+			job->tls[h].failed = true;
+			job->tlsa_pending--;
+			free(ask);
+		}
+	}
+	if (--job->tlsa_pending == 0)
+		start_delivery(job);
+}
+
+static void
+on_plan(mx_plan *plan, void *arg)
+{
+	struct deliver_job *job = arg;
+
+	job->plan = plan;
+	job->first_attempt = job->d->n_attempts;
+	if (plan->status != MX_STATUS_OK) {
+		settle_by_plan(job);
+		job_done(job);
+		return;
+	}
+	if (plan->mx_security == SEC_SECURE) {
+		fetch_tlsa(job);
+		return;
+	}
+	start_delivery(job);
+}
+
+/* RFC 1870 SIZE: the message as the sender wrote it, without the dots
+ * stuffing added at the start of lines (RFC 5321 4.5.2). */
+static size_t
+message_size(const uint8_t *data, size_t len)
+{
+	size_t dots = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '.' && (i == 0 || data[i - 1] == '\n'))
+			dots++;
+	return len - dots;
+}
+
+/* The domain of a forward-path, canonical, for grouping. */
+static mx_err
+rcpt_domain(const char *address, char out[MX_DOMAIN_MAX + 1])
+{
+	const char *at = strrchr(address, '@');
+
+	return at == NULL ? MX_ERR_BAD_DOMAIN : mx_domain_from_arg(at + 1, out, NULL);
+}
+
+static struct deliver_job *
+job_for(mx_delivery *d, const char *domain)
+{
+	for (size_t j = 0; j < d->n_jobs; j++)
+		if (strcmp(d->jobs[j].domain, domain) == 0)
+			return &d->jobs[j];
+	d->jobs[d->n_jobs].d = d;
+	memcpy(d->jobs[d->n_jobs].domain, domain, strlen(domain) + 1);
+	return &d->jobs[d->n_jobs++];
+}
+
+/* One job per domain, in the order the domains first appear. */
+static mx_err
+group(mx_delivery *d)
+{
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		struct deliver_job *job = job_for(d, d->rcpts[i].domain);
+		size_t *p = realloc(job->rcpts, (job->n_rcpts + 1) * sizeof(*p));
+		if (p == NULL)
+			return MX_ERR_NOMEM;
+		job->rcpts = p;
+		job->rcpts[job->n_rcpts++] = i;
+	}
+	return MX_OK;
+}
+
+static mx_err
+fill(mx_delivery *d, const char *mail_from, const char *const *rcpts, size_t n,
+    const uint8_t *data, size_t len)
+{
+	d->rcpts = calloc(n, sizeof(*d->rcpts));
+	d->jobs = calloc(n, sizeof(*d->jobs));
+	d->attempts = calloc(DELIVER_MAX_ATTEMPTS, sizeof(*d->attempts));
+	d->data = malloc(len ? len : 1);
+	if (!d->rcpts || !d->jobs || !d->attempts || !d->data)
+		return MX_ERR_NOMEM;
+	memcpy(d->data, data, len);
+	d->data_len = len;
+	d->n_rcpts = n;
+	if (strlen(mail_from) >= sizeof(d->mail_from))
+		return MX_ERR_INVALID;
+	memcpy(d->mail_from, mail_from, strlen(mail_from) + 1);
+	for (size_t i = 0; i < n; i++) {
+		struct deliver_rcpt *rc = &d->rcpts[i];
+		if (strlen(rcpts[i]) >= sizeof(rc->address))
+			return MX_ERR_INVALID;
+		memcpy(rc->address, rcpts[i], strlen(rcpts[i]) + 1);
+		if (rcpt_domain(rcpts[i], rc->domain) != MX_OK)
+			return MX_ERR_BAD_DOMAIN;
+		rc->pending = true;
+		rc->status = MX_RCPT_DEFERRED;
+	}
+	return group(d);
+}
+
+mx_err
+mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const uint8_t *data, size_t len, bool needs_8bitmime,
+    bool needs_smtputf8, mx_send_cb cb, void *arg)
+{
+	mx_delivery *d;
+	mx_err err;
+
+	if (sender == NULL || mail_from == NULL || rcpts == NULL || n_rcpts == 0 ||
+	    data == NULL || cb == NULL)
+		return MX_ERR_INVALID;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return MX_ERR_NOMEM;
+	d->sender = sender;
+	d->cb = cb;
+	d->arg = arg;
+	d->needs_8bitmime = needs_8bitmime;
+	d->needs_smtputf8 = needs_smtputf8;
+	d->size = message_size(data, len);
+	d->started = deliver_now();
+	if ((err = fill(d, mail_from, rcpts, n_rcpts, data, len)) != MX_OK) {
+		mx_delivery_free(d);
+		return err;
+	}
+	d->jobs_left = d->n_jobs;
+	/* mx_resolver_run keeps running until the delivery is handed over. */
+	resolver_lookup_add(sender->resolver, 1);
+	for (size_t j = 0; j < d->n_jobs; j++) {
+		struct deliver_job *job = &d->jobs[j];
+		if (mx_route_start(sender->resolver, sender->policy, job->domain, on_plan,
+		    job) != MX_OK) {
+			settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "cannot start the MX lookup");
+			job_done(job);
+		}
+	}
+	return MX_OK;
+}
+
+void
+mx_delivery_free(mx_delivery *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t j = 0; d->jobs != NULL && j < d->n_jobs; j++) {
+		struct deliver_job *job = &d->jobs[j];
+		mx_plan_free(job->plan);
+		free(job->rcpts);
+		free(job->addrs);
+		free(job->lens);
+		free(job->addr_host);
+		free(job->addr_text);
+		free(job->tls);
+		free(job->txn_rcpts);
+		free(job->txn_map);
+	}
+	free(d->jobs);
+	free(d->rcpts);
+	free(d->attempts);
+	free(d->data);
+	free(d);
+}

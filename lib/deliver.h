@@ -1,0 +1,79 @@
+/*
+ * deliver.h - the insides of mx_sender and mx_delivery (send.c reads
+ * them for the public getters, log lines and JSON; deliver.c fills them).
+ */
+#ifndef MX_DELIVER_H
+#define MX_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "connect.h"
+#include "plan.h"
+#include "smtp_session.h"
+
+#define DELIVER_MAX_ATTEMPTS 64     /* attempts kept per delivery, for logs */
+
+struct mx_sender {
+	mx_resolver *resolver;
+	mx_policy *policy;            /* a copy */
+	char helo[MX_DOMAIN_MAX + 1];
+	mx_tls_policy tls;
+	struct tls_client *tls_client;
+	struct connect_opts connect;
+	struct smtp_timeouts timeouts;
+	uint16_t port;
+	mx_transcript_fn transcript;
+	void *transcript_arg;
+};
+
+/* One try at one address, for --json and the logs. */
+struct deliver_attempt {
+	char host[NAME_TEXT_MAX];
+	char address[46];
+	enum connect_outcome connect;
+	unsigned connect_ms;
+	const char *stage;           /* static; NULL when no session ran */
+	unsigned code;
+	char text[SMTP_TEXT_MAX];
+	bool tls;
+	char tls_desc[96];
+};
+
+struct deliver_rcpt {
+	char address[512];           /* the forward-path, as sent */
+	char domain[MX_DOMAIN_MAX + 1];
+	mx_rcpt_status status;
+	bool pending;
+	char dsn[16];
+	char text[SMTP_TEXT_MAX];    /* the reply, or why not delivered */
+	char relay_host[NAME_TEXT_MAX];
+	char relay_address[46];
+	double delay;                /* seconds from start to the final word */
+	size_t first_attempt, n_attempts; /* its domain's attempts */
+};
+
+struct mx_delivery {
+	mx_sender *sender;
+	struct deliver_rcpt *rcpts;
+	size_t n_rcpts;
+	struct deliver_attempt *attempts;
+	size_t n_attempts;
+	struct deliver_job *jobs;
+	size_t n_jobs, jobs_left;
+	size_t sessions_open;        /* connections still saying QUIT */
+	bool handed_over;
+	double started;
+	mx_send_cb cb;
+	void *arg;
+	/* The message as it goes on the wire. */
+	uint8_t *data;
+	size_t data_len;
+	size_t size;                 /* for SIZE=: without the stuffing dots */
+	bool needs_8bitmime, needs_smtputf8;
+	char mail_from[512];
+};
+
+double deliver_now(void);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * send.c - mx_sender (how to deliver: HELO name, TLS policy, connection
+ * timing) and what a finished mx_delivery says: statuses, the Postfix-
+ * style log line administrators grep for, and JSON with every attempt.
+ * The delivery itself is deliver.c's; this file never does I/O.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "deliver.h"
+#include "message.h"
+#include "route.h"
+
+#define SMTP_PORT 25
+
+mx_err
+mx_sender_new(mx_sender **out, mx_resolver *resolver, const mx_policy *policy)
+{
+	mx_sender *s;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if (resolver == NULL || policy == NULL)
+		return MX_ERR_INVALID;
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->policy = malloc(sizeof(*policy))) == NULL) {
+		free(s);
+		return MX_ERR_NOMEM;
+	}
+	*s->policy = *policy;
+	s->resolver = resolver;
+	s->port = SMTP_PORT;
+	connect_opts_default(&s->connect);
+	smtp_timeouts_default(&s->timeouts);
+	if (gethostname(s->helo, sizeof(s->helo) - 1) != 0 || s->helo[0] == '\0')
+		snprintf(s->helo, sizeof(s->helo), "localhost");
+	if (tls_client_new(&s->tls_client, NULL) != MX_OK)
+		s->tls_client = NULL; /* no TLS at all: "may" still delivers */
+	*out = s;
+	return MX_OK;
+}
+
+void
+mx_sender_free(mx_sender *s)
+{
+	if (s == NULL)
+		return;
+	tls_client_free(s->tls_client);
+	free(s->policy);
+	free(s);
+}
+
+mx_err
+mx_sender_set_helo(mx_sender *s, const char *name)
+{
+	char canon[MX_DOMAIN_MAX + 1];
+
+	if (s == NULL || name == NULL || mx_domain_from_arg(name, canon, NULL) != MX_OK)
+		return MX_ERR_INVALID;
+	memcpy(s->helo, canon, sizeof(canon));
+	return MX_OK;
+}
+
+mx_err
+mx_sender_set_tls(mx_sender *s, mx_tls_policy policy, const char *ca_file)
+{
+	struct tls_client *c = NULL;
+	mx_err err;
+
+	if (s == NULL || policy > MX_TLS_VERIFY)
+		return MX_ERR_INVALID;
+	if ((err = tls_client_new(&c, ca_file)) != MX_OK)
+		return err;
+	tls_client_free(s->tls_client);
+	s->tls_client = c;
+	s->tls = policy;
+	return MX_OK;
+}
+
+mx_err
+mx_sender_set_connect(mx_sender *s, unsigned attempt_delay_ms, unsigned connect_timeout_ms)
+{
+	if (s == NULL || connect_timeout_ms == 0 || connect_timeout_ms > CONNECT_MAX_MS ||
+	    attempt_delay_ms > CONNECT_MAX_MS)
+		return MX_ERR_INVALID;
+	s->connect.attempt_delay_ms = attempt_delay_ms;
+	s->connect.connect_timeout_ms = connect_timeout_ms;
+	s->connect.preference_window_ms = attempt_delay_ms;
+	if (s->connect.deadline_ms < connect_timeout_ms)
+		s->connect.deadline_ms = connect_timeout_ms;
+	return MX_OK;
+}
+
+void
+mx_sender_set_transcript(mx_sender *s, mx_transcript_fn fn, void *arg)
+{
+	s->transcript = fn;
+	s->transcript_arg = arg;
+}
+
+size_t
+mx_delivery_count(const mx_delivery *d)
+{
+	return d->n_rcpts;
+}
+
+mx_rcpt_status
+mx_delivery_status(const mx_delivery *d, size_t i)
+{
+	return i < d->n_rcpts ? d->rcpts[i].status : MX_RCPT_DEFERRED;
+}
+
+static const char *
+status_word(mx_rcpt_status s)
+{
+	return s == MX_RCPT_SENT ? "sent" : s == MX_RCPT_BOUNCED ? "bounced" : "deferred";
+}
+
+mx_err
+mx_delivery_log_line(const mx_delivery *d, size_t i, char **out)
+{
+	const struct deliver_rcpt *r;
+	char relay[NAME_TEXT_MAX + 64];
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if (d == NULL || i >= d->n_rcpts)
+		return MX_ERR_INVALID;
+	r = &d->rcpts[i];
+	if (r->relay_host[0] != '\0')
+		snprintf(relay, sizeof(relay), "%s[%s]:%u", r->relay_host, r->relay_address,
+		    d->sender->port);
+	else
+		snprintf(relay, sizeof(relay), "none");
+	return asprintf(out, "to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",
+	    r->address, relay, r->delay, r->dsn, status_word(r->status), r->text) < 0 ?
+	    MX_ERR_NOMEM : MX_OK;
+}
+
+/* JSON strings: everything here is ASCII already escaped or printable. */
+static void
+put_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void
+put_attempt(FILE *f, const mx_sender *s, const struct deliver_attempt *a)
+{
+	fputs("{\"host\": ", f);
+	put_json_string(f, a->host);
+	fputs(", \"address\": ", f);
+	put_json_string(f, a->address);
+	fprintf(f, ", \"port\": %u, \"connect\": ", s->port);
+	put_json_string(f, connect_outcome_name(a->connect));
+	fprintf(f, ", \"connect_ms\": %u, \"stage\": ", a->connect_ms);
+	if (a->stage != NULL)
+		put_json_string(f, a->stage);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"code\": %u, \"reply\": ", a->code);
+	put_json_string(f, a->text);
+	fprintf(f, ", \"tls\": %s", a->tls ? "true" : "false");
+	if (a->tls) {
+		fputs(", \"tls_cipher\": ", f);
+		put_json_string(f, a->tls_desc);
+	}
+	fputc('}', f);
+}
+
+mx_err
+mx_delivery_to_json(const mx_delivery *d, size_t i, char **out)
+{
+	const struct deliver_rcpt *r;
+	size_t size = 0;
+	FILE *f;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if (d == NULL || i >= d->n_rcpts)
+		return MX_ERR_INVALID;
+	r = &d->rcpts[i];
+	if ((f = open_memstream(out, &size)) == NULL)
+		return MX_ERR_NOMEM;
+	fputs("{\"to\": ", f);
+	put_json_string(f, r->address);
+	fputs(", \"status\": ", f);
+	put_json_string(f, status_word(r->status));
+	fputs(", \"dsn\": ", f);
+	put_json_string(f, r->dsn);
+	fputs(", \"relay\": ", f);
+	if (r->relay_host[0] != '\0') {
+		fputs("{\"host\": ", f);
+		put_json_string(f, r->relay_host);
+		fputs(", \"address\": ", f);
+		put_json_string(f, r->relay_address);
+		fprintf(f, ", \"port\": %u}", d->sender->port);
+	} else {
+		fputs("null", f);
+	}
+	fprintf(f, ", \"delay\": %.3f, \"reply\": ", r->delay);
+	put_json_string(f, r->text);
+	fputs(", \"attempts\": [", f);
+	for (size_t k = 0; k < r->n_attempts; k++) {
+		if (k > 0)
+			fputs(", ", f);
+		put_attempt(f, d->sender, &d->attempts[r->first_attempt + k]);
+	}
+	fputs("]}", f);
+	if (fclose(f) != 0) {
+		free(*out);
+		*out = NULL;
+		return MX_ERR_NOMEM;
+	}
+	return MX_OK;
+}
+
+/* ---- addresses and messages for callers of the public API ------------- */
+
+struct mx_message {
+	struct message *m;
+	char (*rcpts)[ADDRESS_PATH_MAX + 1];  /* -t: the headers' recipients */
+	size_t n_rcpts;
+};
+
+mx_err
+mx_address_check(const char *address, bool sender, const char **why)
+{
+	struct address a;
+
+	if (address == NULL)
+		return MX_ERR_INVALID;
+	return sender ? address_parse_sender(address, &a, why) :
+	    address_parse(address, &a, why);
+}
+
+static mx_err
+keep_header_recipients(mx_message *mm, const char **why)
+{
+	const struct address_list *l = &mm->m->recipients;
+
+	if (l->n_bad > 0) {
+		/* sendmail would bounce them; refusing now loses nothing. */
+		*why = "has a To, Cc or Bcc address that is not a mail address";
+		return MX_ERR_BAD_DOMAIN;
+	}
+	if (l->n_items == 0)
+		return MX_OK;
+	if ((mm->rcpts = calloc(l->n_items, sizeof(*mm->rcpts))) == NULL)
+		return MX_ERR_NOMEM;
+	for (size_t i = 0; i < l->n_items; i++)
+		snprintf(mm->rcpts[i], sizeof(mm->rcpts[i]), "%s", l->items[i].path);
+	mm->n_rcpts = l->n_items;
+	return MX_OK;
+}
+
+static mx_err
+message_error_to_mx(message_err code)
+{
+	switch (code) {
+	case MESSAGE_OK: return MX_OK;
+	case MESSAGE_ERR_MALFORMED: return MX_ERR_BAD_DOMAIN;
+	case MESSAGE_ERR_TOO_BIG: return MX_ERR_INVALID;
+	case MESSAGE_ERR_NOMEM: return MX_ERR_NOMEM;
+	case MESSAGE_ERR_IO: return MX_ERR_SYSTEM;
+	default: return MX_ERR_INVALID;
+	}
+}
+
+mx_err
+mx_message_read(int fd, unsigned flags, size_t max_size, mx_message **out,
+    const char **why)
+{
+	static __thread struct message_error merr; /* *why must outlive the call */
+	struct message_options opt = {
+		.max_size = max_size,
+		.dot_is_content = (flags & MX_MESSAGE_DOTS_ARE_DATA) != 0,
+		.extract_recipients = (flags & MX_MESSAGE_FROM_HEADERS) != 0,
+	};
+	mx_message *mm;
+	mx_err err;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if ((mm = calloc(1, sizeof(*mm))) == NULL)
+		return MX_ERR_NOMEM;
+	memset(&merr, 0, sizeof(merr));
+	if (message_read_fd(fd, &opt, &mm->m, &merr) != MESSAGE_OK) {
+		if (why != NULL)
+			*why = merr.why;
+		free(mm);
+		return message_error_to_mx(merr.code);
+	}
+	if ((err = keep_header_recipients(mm, why)) != MX_OK) {
+		mx_message_free(mm);
+		return err;
+	}
+	*out = mm;
+	return MX_OK;
+}
+
+void
+mx_message_free(mx_message *mm)
+{
+	if (mm == NULL)
+		return;
+	message_free(mm->m);
+	free(mm->rcpts);
+	free(mm);
+}
+
+mx_err
+mx_message_complete(mx_message *mm, const char *sender, const char *host)
+{
+	time_t now = time(NULL);
+	struct address from;
+
+	if (mm == NULL || sender == NULL || host == NULL)
+		return MX_ERR_INVALID;
+	if (address_parse_sender(sender[0] ? sender : "<>", &from, NULL) != MX_OK)
+		return MX_ERR_BAD_DOMAIN;
+	if (message_add_date(mm->m, now, NULL) != MESSAGE_OK ||
+	    message_add_message_id(mm->m, host, now, NULL) != MESSAGE_OK)
+		return MX_ERR_INVALID;
+	if (!from.null && message_add_from(mm->m, &from, NULL) != MESSAGE_OK)
+		return MX_ERR_NOMEM;
+	return MX_OK;
+}
+
+size_t
+mx_message_recipient_count(const mx_message *mm)
+{
+	return mm->n_rcpts;
+}
+
+const char *
+mx_message_recipient(const mx_message *mm, size_t i)
+{
+	return i < mm->n_rcpts ? mm->rcpts[i] : NULL;
+}
+
+/* "<local@domain>" to what goes between the brackets of MAIL and RCPT. */
+static void
+bare_path(const struct address *a, char out[ADDRESS_PATH_MAX + 1])
+{
+	size_t len = strlen(a->path);
+
+	if (len >= 2 && a->path[0] == '<' && a->path[len - 1] == '>') {
+		memcpy(out, a->path + 1, len - 2);
+		out[len - 2] = '\0';
+	} else {
+		memcpy(out, a->path, len + 1);
+	}
+}
+
+mx_err
+mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg)
+{
+	char from[ADDRESS_PATH_MAX + 1], (*paths)[ADDRESS_PATH_MAX + 1];
+	const char **list;
+	bool utf8;
+	struct address a;
+	mx_err err = MX_ERR_BAD_DOMAIN;
+
+	if (sender == NULL || mail_from == NULL || rcpts == NULL || mm == NULL)
+		return MX_ERR_INVALID;
+	if (address_parse_sender(mail_from[0] ? mail_from : "<>", &a, NULL) != MX_OK)
+		return MX_ERR_BAD_DOMAIN;
+	bare_path(&a, from);
+	utf8 = a.smtputf8 || mm->m->eight_bit_header;
+	paths = calloc(n_rcpts ? n_rcpts : 1, sizeof(*paths));
+	list = calloc(n_rcpts ? n_rcpts : 1, sizeof(*list));
+	if (paths == NULL || list == NULL) {
+		err = MX_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_rcpts; i++) {
+		if (address_parse(rcpts[i], &a, NULL) != MX_OK)
+			goto out;
+		bare_path(&a, paths[i]);
+		list[i] = paths[i];
+		utf8 |= a.smtputf8;
+	}
+	err = mx_send_start(sender, from, list, n_rcpts, (const uint8_t *)mm->m->data,
+	    mm->m->len, mm->m->eight_bit, utf8, cb, arg);
+out:
+	free(paths);
+	free(list);
+	return err;
+}

@@ -1,0 +1,671 @@
+/*
+ * smtp_session.c - the client side of one SMTP transaction on one
+ * connected socket (RFC 5321 with RFC 3207 STARTTLS, RFC 2920
+ * PIPELINING, RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8).
+ * A state machine of small reply handlers over a libevent bufferevent;
+ * replies are read by smtp_reply.c, TLS is set up by tls.c.  It owns the
+ * socket (closed when it ends) and its per-recipient results; it never
+ * resolves names or chooses hosts, and never retries: deliver.c does.
+ *
+ * Rules (RFC 5321 4.2.1, 4.5.4.1, 3.1): a 4xx anywhere, a 5xx greeting, a
+ * dropped connection or a timeout fail this host for now (try the next);
+ * a 5xx to MAIL, DATA or the final dot is permanent for the transaction;
+ * a 5xx to RCPT is permanent for that recipient only.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smtp_reply.h"
+#include "smtp_session.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define READ_CHUNK 4096
+
+enum state {
+	S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
+	S_MAIL, S_RCPT, S_DATA, S_DOT, S_QUIT,
+};
+
+struct smtp_session {
+	struct event_base *base;
+	struct bufferevent *bev;
+	struct event *timer;
+	const struct smtp_txn *txn;
+	struct smtp_session_opts opts;
+	smtp_done_cb done;
+	void *arg;
+	enum state state;
+	struct smtp_reply_reader reader;
+	struct smtp_ehlo ehlo;
+	size_t next_rcpt;          /* the RCPT reply expected next */
+	size_t accepted;           /* recipients with a 2xx to RCPT */
+	bool pipelined;            /* MAIL, RCPTs and DATA went out together */
+	bool finished;             /* the caller has the result */
+	bool closing;              /* freed at the next turn of the loop */
+	struct event *reaper;
+	struct smtp_session_result result;
+};
+
+static void finish(struct smtp_session *s, enum smtp_outcome outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void
+smtp_timeouts_default(struct smtp_timeouts *t)
+{
+	/* RFC 5321 4.5.3.2: greeting 5 min, MAIL 5, RCPT 5, DATA 2, data
+	 * block 3, final dot 10; EHLO and STARTTLS as a command, 5 min. */
+	*t = (struct smtp_timeouts){
+		.greeting = 300000, .ehlo = 300000, .starttls = 300000,
+		.mail = 300000, .rcpt = 300000, .data = 120000, .block = 180000,
+		.final_dot = 600000, .quit = 10000,
+	};
+}
+
+static void
+arm(struct smtp_session *s, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(s->timer, &tv);
+}
+
+static void
+show(struct smtp_session *s, char dir, const char *line, size_t len)
+{
+	if (s->opts.transcript != NULL)
+		s->opts.transcript(dir, line, len, s->opts.transcript_arg);
+}
+
+static void
+send_line(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Commands are built from checked addresses: no CR or LF can be in them. */
+static void
+send_line(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		n = (int)sizeof(line) - 3;
+	show(s, '>', line, (size_t)n);
+	memcpy(line + n, "\r\n", 2);
+	bufferevent_write(s->bev, line, (size_t)n + 2);
+}
+
+static void
+keep_reply(char *dst, const struct smtp_reply *reply)
+{
+	snprintf(dst, SMTP_TEXT_MAX, "%u%s%s %s", reply->code,
+	    reply->enhanced[0] ? " " : "", reply->enhanced, reply->text);
+	/* Multi-line texts become one line for logs; what a log cannot show
+	 * safely (controls, DEL, 8-bit octets) becomes '?'. */
+	for (char *p = dst; *p != '\0'; p++) {
+		if (*p == '\n')
+			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	}
+}
+
+static void
+free_session(struct smtp_session *s)
+{
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->reaper != NULL)
+		event_free(s->reaper);
+	smtp_reply_reader_clear(&s->reader);
+	free(s->result.rcpts);
+	free(s);
+}
+
+static void
+on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	void (*closed)(void *) = s->opts.closed;
+	void *closed_arg = s->arg;
+
+	(void)fd;
+	(void)what;
+	free_session(s);
+	if (closed != NULL)
+		closed(closed_arg);
+}
+
+/* Frees the session from the event loop, never under a caller's feet. */
+static void
+close_session(struct smtp_session *s)
+{
+	struct timeval now = {0, 0};
+
+	s->closing = true;
+	evtimer_del(s->timer);
+	bufferevent_disable(s->bev, EV_READ);
+	evtimer_add(s->reaper, &now);
+}
+
+/*
+ * Hands the result to the caller, once.  After a completed transaction
+ * the session lingers to say QUIT properly; otherwise it closes.
+ * Recipients without a final answer stay pending (class 0 or 4).
+ */
+static void
+finish(struct smtp_session *s, enum smtp_outcome outcome, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->finished)
+		return;
+	s->finished = true;
+	s->result.outcome = outcome;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(s->result.text, sizeof(s->result.text), fmt, ap);
+		va_end(ap);
+	}
+	s->done(&s->result, s->arg);
+	if (s->state == S_QUIT)
+		arm(s, s->opts.timeouts.quit);
+	else
+		close_session(s);
+}
+
+/* Decides on a reply that ends the transaction for this host. */
+static void
+fail_on(struct smtp_session *s, const struct smtp_reply *reply, const char *stage)
+{
+	s->result.stage = stage;
+	s->result.code = reply->code;
+	snprintf(s->result.enhanced, sizeof(s->result.enhanced), "%s", reply->enhanced);
+	keep_reply(s->result.text, reply);
+	/* RFC 5321 3.1: a 5xx greeting refuses this host, not the mail. */
+	if (smtp_reply_permanent(reply) && s->state != S_GREETING &&
+	    s->state != S_EHLO_TLS && s->state != S_STARTTLS)
+		finish(s, SMTP_PERMANENT, NULL);
+	else
+		finish(s, SMTP_TRY_NEXT, NULL);
+}
+
+static void
+send_ehlo(struct smtp_session *s, enum state next)
+{
+	s->state = next;
+	send_line(s, "EHLO %s", s->txn->helo);
+	arm(s, s->opts.timeouts.ehlo);
+}
+
+static void
+send_mail(struct smtp_session *s)
+{
+	char params[96] = "";
+	size_t o = 0;
+
+	if (s->ehlo.has_size)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu",
+		    s->txn->size);
+	if (s->txn->needs_8bitmime && s->ehlo.eightbitmime)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
+	if (s->txn->needs_smtputf8)
+		snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
+	s->state = S_MAIL;
+	send_line(s, "MAIL FROM:<%s>%s", s->txn->mail_from, params);
+	arm(s, s->opts.timeouts.mail);
+}
+
+static void
+send_rcpt(struct smtp_session *s, size_t i)
+{
+	send_line(s, "RCPT TO:<%s>", s->txn->rcpts[i]);
+	arm(s, s->opts.timeouts.rcpt);
+}
+
+/* After EHLO: what the server offers decides what can be sent. */
+static bool
+can_send(struct smtp_session *s)
+{
+	if (s->ehlo.has_size && s->ehlo.size > 0 && s->txn->size > s->ehlo.size) {
+		s->result.stage = "EHLO";
+		finish(s, SMTP_PERMANENT, "message of %zu octets exceeds the server's SIZE "
+		    "limit of %llu", s->txn->size, (unsigned long long)s->ehlo.size);
+		return false;
+	}
+	if (s->txn->needs_smtputf8 && !s->ehlo.smtputf8) {
+		s->result.stage = "EHLO";
+		finish(s, SMTP_PERMANENT, "the message needs SMTPUTF8, which the server "
+		    "does not offer (RFC 6531 3.4)");
+		return false;
+	}
+	return true;
+}
+
+static void
+start_transaction(struct smtp_session *s)
+{
+	if (!can_send(s))
+		return;
+	send_mail(s);
+	if (!s->ehlo.pipelining)
+		return;
+	/* RFC 2920: MAIL, every RCPT and DATA in one go. */
+	s->pipelined = true;
+	for (size_t i = 0; i < s->txn->n_rcpts; i++)
+		send_rcpt(s, i);
+	send_line(s, "DATA");
+}
+
+static bool
+starttls_wanted(struct smtp_session *s)
+{
+	if (s->opts.tls_client == NULL)
+		return false;
+	return s->ehlo.starttls || s->opts.tls != TLS_MAY;
+}
+
+static void
+after_ehlo(struct smtp_session *s)
+{
+	if (s->state == S_EHLO && starttls_wanted(s)) {
+		if (!s->ehlo.starttls) {
+			s->result.stage = "EHLO";
+			finish(s, SMTP_TRY_NEXT, "TLS is required (%s) but the server does "
+			    "not offer STARTTLS", s->opts.tls == TLS_DANE ? "DANE" : "policy");
+			return;
+		}
+		s->state = S_STARTTLS;
+		send_line(s, "STARTTLS");
+		arm(s, s->opts.timeouts.starttls);
+		return;
+	}
+	start_transaction(s);
+}
+
+static void on_greeting(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (!smtp_reply_positive(r)) {
+		fail_on(s, r, "greeting");
+		return;
+	}
+	send_ehlo(s, S_EHLO);
+}
+
+static void
+on_ehlo(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (smtp_reply_positive(r)) {
+		smtp_ehlo_parse(r, &s->ehlo);
+		after_ehlo(s);
+		return;
+	}
+	/* An old server without ESMTP: HELO, and none of the extensions. */
+	if (s->state == S_EHLO && smtp_reply_permanent(r) && !starttls_wanted(s)) {
+		s->state = S_HELO;
+		memset(&s->ehlo, 0, sizeof(s->ehlo));
+		send_line(s, "HELO %s", s->txn->helo);
+		arm(s, s->opts.timeouts.ehlo);
+		return;
+	}
+	fail_on(s, r, s->state == S_EHLO_TLS ? "EHLO after STARTTLS" : "EHLO");
+}
+
+static void
+on_helo(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (!smtp_reply_positive(r)) {
+		/* A HELO refused is this host's problem, not the message's. */
+		s->state = S_GREETING;
+		fail_on(s, r, "HELO");
+		return;
+	}
+	start_transaction(s);
+}
+
+static void on_tls_event(struct bufferevent *bev, short what, void *arg);
+static void on_read(struct bufferevent *bev, void *arg);
+
+static void
+start_tls(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct bufferevent *tls;
+	const char *why = NULL;
+	SSL *ssl = NULL;
+
+	/* Anything that came with the 220 was sent before TLS: it is not
+	 * the server's word under TLS (CVE-2011-0411), so it is dropped. */
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (tls_session_new(s->opts.tls_client, s->opts.peer_name, s->opts.tls,
+	    s->opts.tlsa, s->opts.n_tlsa, &ssl, &why) != MX_OK) {
+		s->result.stage = "STARTTLS";
+		finish(s, SMTP_TRY_NEXT, "TLS set-up failed: %s", why ? why : "unknown");
+		return;
+	}
+	tls = bufferevent_openssl_filter_new(s->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		/* Not SSL_free: some libevent 2.1 releases free it on this path,
+		 * and a leak when out of memory beats a double free. */
+		s->result.stage = "STARTTLS";
+		finish(s, SMTP_TRY_NEXT, "TLS set-up failed: out of memory");
+		return;
+	}
+	s->bev = tls;
+	s->state = S_HANDSHAKE;
+	bufferevent_setcb(tls, on_read, NULL, on_tls_event, s);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	arm(s, s->opts.timeouts.starttls);
+}
+
+static void
+on_starttls(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (smtp_reply_positive(r)) {
+		start_tls(s);
+		return;
+	}
+	fail_on(s, r, "STARTTLS");
+}
+
+static void
+on_handshake_done(struct smtp_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	const char *why = NULL;
+
+	if (!tls_session_check(ssl, s->opts.tls, &s->result.tls_facts, &why)) {
+		s->result.stage = "TLS";
+		finish(s, SMTP_TRY_NEXT, "TLS peer not authenticated: %s", why ? why : "?");
+		return;
+	}
+	s->result.tls = true;
+	/* RFC 3207 4.2: forget what EHLO said before TLS, ask again. */
+	memset(&s->ehlo, 0, sizeof(s->ehlo));
+	send_ehlo(s, S_EHLO_TLS);
+}
+
+static void
+send_body(struct smtp_session *s)
+{
+	show(s, '>', "(message)", 9);
+	bufferevent_write(s->bev, s->txn->data, s->txn->data_len);
+	send_line(s, ".");
+	s->state = S_DOT;
+	arm(s, s->opts.timeouts.final_dot);
+}
+
+static void
+after_rcpts(struct smtp_session *s)
+{
+	if (s->accepted == 0) {
+		/* Nobody to send to here: the pipelined DATA gets its refusal,
+		 * which says nothing about the message. */
+		s->result.stage = "RCPT";
+		s->state = S_QUIT;
+		send_line(s, "QUIT");
+		finish(s, SMTP_COMPLETED, NULL);
+		return;
+	}
+	s->state = S_DATA;
+	if (!s->pipelined)
+		send_line(s, "DATA");
+	arm(s, s->opts.timeouts.data);
+}
+
+static void
+on_mail(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (!smtp_reply_positive(r)) {
+		fail_on(s, r, "MAIL");
+		return;
+	}
+	s->state = S_RCPT;
+	s->next_rcpt = 0;
+	if (!s->pipelined)
+		send_rcpt(s, 0);
+}
+
+static void
+on_rcpt(struct smtp_session *s, const struct smtp_reply *r)
+{
+	struct smtp_rcpt_result *rr = &s->result.rcpts[s->next_rcpt];
+
+	rr->class = r->code / 100;
+	rr->code = r->code;
+	snprintf(rr->enhanced, sizeof(rr->enhanced), "%s", r->enhanced);
+	keep_reply(rr->text, r);
+	s->accepted += smtp_reply_positive(r);
+	if (++s->next_rcpt < s->txn->n_rcpts) {
+		if (!s->pipelined)
+			send_rcpt(s, s->next_rcpt);
+		return;
+	}
+	after_rcpts(s);
+}
+
+static void
+on_data(struct smtp_session *s, const struct smtp_reply *r)
+{
+	if (r->code == 354) {
+		send_body(s);
+		return;
+	}
+	fail_on(s, r, "DATA");
+}
+
+static void
+on_dot(struct smtp_session *s, const struct smtp_reply *r)
+{
+	/* The final reply is each accepted recipient's answer (RFC 5321 4.1.1.4). */
+	for (size_t i = 0; i < s->txn->n_rcpts; i++) {
+		struct smtp_rcpt_result *rr = &s->result.rcpts[i];
+		if (rr->class != 2)
+			continue;
+		rr->class = r->code / 100;
+		rr->code = r->code;
+		snprintf(rr->enhanced, sizeof(rr->enhanced), "%s", r->enhanced);
+		keep_reply(rr->text, r);
+	}
+	s->result.stage = "end of data";
+	s->result.code = r->code;
+	keep_reply(s->result.text, r);
+	if (smtp_reply_temporary(r)) {
+		finish(s, SMTP_TRY_NEXT, NULL);
+		return;
+	}
+	s->state = S_QUIT;
+	send_line(s, "QUIT");
+	finish(s, smtp_reply_permanent(r) ? SMTP_PERMANENT : SMTP_COMPLETED, NULL);
+}
+
+static void
+handle(struct smtp_session *s, const struct smtp_reply *r)
+{
+	for (size_t i = 0; i < r->n_lines && s->opts.transcript != NULL; i++) {
+		char line[SMTP_REPLY_LINE_MAX + 8];
+		/* As the server wrote it: the reader strips the enhanced code. */
+		int n = snprintf(line, sizeof(line), "%u%c%s%s%s", r->code,
+		    i + 1 < r->n_lines ? '-' : ' ', r->enhanced,
+		    r->enhanced[0] ? " " : "", r->lines[i]);
+		show(s, '<', line, (size_t)MIN((size_t)n, sizeof(line) - 1));
+	}
+	switch (s->state) {
+	case S_GREETING: on_greeting(s, r); break;
+	case S_EHLO: case S_EHLO_TLS: on_ehlo(s, r); break;
+	case S_HELO: on_helo(s, r); break;
+	case S_STARTTLS: on_starttls(s, r); break;
+	case S_MAIL: on_mail(s, r); break;
+	case S_RCPT: on_rcpt(s, r); break;
+	case S_DATA: on_data(s, r); break;
+	case S_DOT: on_dot(s, r); break;
+	case S_QUIT: close_session(s); break; /* the reply to QUIT */
+	default: break;
+	}
+}
+
+static const char *
+stage_name(enum state st)
+{
+	static const char *const names[] = {"greeting", "EHLO", "HELO", "STARTTLS",
+	    "TLS handshake", "EHLO after STARTTLS", "MAIL", "RCPT", "DATA",
+	    "end of data", "QUIT"};
+
+	return names[st];
+}
+
+/* Feeds what arrived to the reply reader, one reply at a time. */
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+
+	while (!s->closing && (len = evbuffer_get_length(in)) > 0 &&
+	    s->state != S_HANDSHAKE) {
+		size_t chunk = MIN(len, (size_t)READ_CHUNK);
+		const uint8_t *data = evbuffer_pullup(in, (ev_ssize_t)chunk);
+		size_t used = smtp_reply_feed(&s->reader, data, chunk);
+		struct smtp_reply reply;
+		evbuffer_drain(in, used);
+		if (smtp_reply_state(&s->reader) == SMTP_REPLY_ERROR) {
+			if (s->finished) {
+				close_session(s);
+				return;
+			}
+			s->result.stage = stage_name(s->state);
+			finish(s, SMTP_TRY_NEXT, "malformed reply: %s",
+			    smtp_reply_why(&s->reader));
+			return;
+		}
+		if (smtp_reply_state(&s->reader) != SMTP_REPLY_DONE)
+			continue;
+		if (smtp_reply_take(&s->reader, &reply) != MX_OK) {
+			finish(s, SMTP_TRY_NEXT, "out of memory");
+			return;
+		}
+		handle(s, &reply);
+		smtp_reply_clear(&reply);
+		/* STARTTLS swapped the bufferevent: stop reading the old one. */
+		if (s->closing || s->bev != bev)
+			return;
+	}
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->finished) {
+		if (!s->closing)
+			close_session(s);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		s->result.stage = stage_name(s->state);
+		finish(s, SMTP_TRY_NEXT, "the server closed the connection during %s",
+		    stage_name(s->state));
+	}
+}
+
+static void
+on_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if ((what & BEV_EVENT_CONNECTED) && s->state == S_HANDSHAKE) {
+		on_handshake_done(s);
+		return;
+	}
+	if (s->state == S_HANDSHAKE && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		const char *why = NULL;
+		tls_session_check(bufferevent_openssl_get_ssl(bev), s->opts.tls,
+		    &s->result.tls_facts, &why);
+		s->result.stage = "TLS handshake";
+		finish(s, SMTP_TRY_NEXT, "TLS handshake failed: %s", why ? why : "no reason given");
+		return;
+	}
+	on_event(bev, what, arg);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->finished) {
+		close_session(s);
+		return;
+	}
+	s->result.stage = stage_name(s->state);
+	finish(s, SMTP_TRY_NEXT, "timed out waiting for the reply to %s",
+	    stage_name(s->state));
+}
+
+mx_err
+smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
+    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg,
+    struct smtp_session **out)
+{
+	struct smtp_session *s;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return MX_ERR_NOMEM;
+	}
+	s->base = base;
+	s->txn = txn;
+	s->opts = *opts;
+	s->done = done;
+	s->arg = arg;
+	smtp_reply_reader_init(&s->reader);
+	s->result.n_rcpts = txn->n_rcpts;
+	s->result.rcpts = calloc(txn->n_rcpts ? txn->n_rcpts : 1, sizeof(*s->result.rcpts));
+	s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->timer = evtimer_new(base, on_timeout, s);
+	s->reaper = evtimer_new(base, on_reap, s);
+	if (s->result.rcpts == NULL || s->bev == NULL || s->timer == NULL ||
+	    s->reaper == NULL) {
+		if (s->bev == NULL)
+			close(fd);
+		free_session(s);
+		return MX_ERR_NOMEM;
+	}
+	s->state = S_GREETING;
+	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	arm(s, opts->timeouts.greeting);
+	if (out != NULL)
+		*out = s;
+	return MX_OK;
+}
+
+void
+smtp_session_cancel(struct smtp_session *s)
+{
+	if (s == NULL || s->closing)
+		return;
+	s->finished = true; /* no callback from here on */
+	close_session(s);
+}

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Integration tests of `mx send` against the sandbox's real SMTP peers.
+
+Postfix's smtp-sink and tests/sandbox/smtp_peer.py listen on port 25 of
+distinct loopback addresses inside the sandbox's network namespace; the
+test zones (tests/sandbox/zones/test.zone, "send.test") point mail domains
+at them.  Each test sends a real message and checks what the receiving
+peer actually got (its dump directory), the exit status and the log line.
+Skips outside the sandbox unless MX_REQUIRE_SANDBOX=1.
+"""
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+MX = os.environ.get("MX_BIN", "build/src/mx")
+RESOLVER = os.environ.get("MX_SANDBOX_RESOLVER")
+ANCHOR = os.environ.get("MX_SANDBOX_ANCHOR")
+MAIL = os.environ.get("MX_SANDBOX_MAIL")
+CA = os.environ.get("MX_SANDBOX_CA")
+
+EX_OK, EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL = 0, 64, 65, 69, 75
+
+MESSAGE = ("From: Sender <sender@example.test>\n"
+           "To: someone@ok.send.test\n"
+           "Subject: test %s\n"
+           "\n"
+           "Hello.\n"
+           ".a line starting with a dot\n"
+           "..two dots\n"
+           "The end.\n")
+
+
+def dumps(peer):
+    """Message files the peer received so far."""
+    return sorted(glob.glob(os.path.join(MAIL, peer, "msg.*")))
+
+
+def received(peer, tag):
+    """The dumped messages of peer that carry this test's tag."""
+    out = []
+    for path in dumps(peer):
+        with open(path, "rb") as f:
+            data = f.read().decode("utf-8", "replace")
+        if tag in data:
+            out.append(data)
+    return out
+
+
+class Send(unittest.TestCase):
+    counter = 0
+
+    def send(self, *rcpts, args=(), message=None, timeout=60, tls=None):
+        """Runs `mx send`; returns (exit, stdout lines, stderr, tag, seconds)."""
+        Send.counter += 1
+        tag = "%s-%d-%d" % (self.id().split(".")[-1], os.getpid(), Send.counter)
+        body = (message if message is not None else MESSAGE % tag).encode()
+        cmd = [MX, "send", "--resolver", RESOLVER, "--trust-anchor", ANCHOR,
+               "-f", "sender@example.test", "--attempt-delay", "250"] + list(args)
+        if tls:
+            cmd += ["--tls", tls]
+        cmd += list(rcpts)
+        start = time.monotonic()
+        p = subprocess.run(cmd, input=body, capture_output=True, timeout=timeout)
+        return (p.returncode, p.stdout.decode().splitlines(), p.stderr.decode(), tag,
+                time.monotonic() - start)
+
+    def assert_log(self, line, rcpt, status, relay=None):
+        self.assertRegex(line, r"^to=<%s>, relay=\S+, delay=\d+\.\d\d, dsn=\d\.\d+\.\d+, "
+                         r"status=%s \(.*\)$" % (re.escape(rcpt), status))
+        if relay:
+            self.assertIn("relay=%s" % relay, line)
+
+    # ---- delivered ------------------------------------------------------
+
+    def test_primary_gets_it(self):
+        rc, out, _, tag, _ = self.send("user@ok.send.test")
+        self.assertEqual(rc, EX_OK)
+        self.assert_log(out[0], "user@ok.send.test", "sent",
+                        "mx-accept1.send.test[127.0.0.201]:25")
+        got = received("accept1", tag)
+        self.assertEqual(len(got), 1)
+        self.assertEqual(received("accept2", tag), [])
+        # Dot-stuffing undone by the server: the body arrives as written.
+        self.assertIn("\n.a line starting with a dot\n..two dots\nThe end.\n",
+                      got[0].replace("\r\n", "\n"))
+        self.assertIn("X-Rcpt-Args: <user@ok.send.test>", got[0])
+        self.assertIn("X-Mail-Args: <sender@example.test>", got[0])
+
+    def test_one_transaction_per_domain(self):
+        rc, out, _, tag, _ = self.send("a@ok.send.test", "b@ok.send.test")
+        self.assertEqual(rc, EX_OK)
+        self.assertEqual(len(out), 2)
+        got = received("accept1", tag)
+        self.assertEqual(len(got), 1)
+        self.assertIn("<a@ok.send.test>", got[0])
+        self.assertIn("<b@ok.send.test>", got[0])
+
+    def failover(self, domain, within=None):
+        rc, out, _, tag, secs = self.send("user@" + domain)
+        self.assertEqual(rc, EX_OK, out)
+        self.assert_log(out[0], "user@" + domain, "sent",
+                        "mx-accept2.send.test[127.0.0.202]:25")
+        self.assertEqual(len(received("accept2", tag)), 1)
+        if within is not None:
+            self.assertLess(secs, within)
+        return secs
+
+    def test_refused_primary_fails_over_at_once(self):
+        self.failover("refused.send.test", within=1.0)
+
+    def test_black_holed_primary_fails_over_in_under_a_second(self):
+        self.failover("blackhole.send.test", within=1.5)
+
+    def test_554_greeting_next_host(self):
+        self.failover("greet554.send.test")
+
+    def test_4xx_at_rcpt_next_host(self):
+        self.failover("rcpt4xx-backup.send.test")
+
+    def test_dropped_at_data_next_host(self):
+        self.failover("dropdata.send.test")
+
+    def test_421_next_host(self):
+        self.failover("mail421.send.test")
+
+    def test_malformed_replies_next_host(self):
+        for domain in ["badreply-mismatch.send.test", "badreply-longline.send.test",
+                       "badreply-barelf.send.test", "badreply-shortcode.send.test"]:
+            with self.subTest(domain=domain):
+                self.failover(domain)
+
+    # ---- deferred and bounced -------------------------------------------
+
+    def test_only_temporary_failures_defer(self):
+        for domain in ["rcpt4xx.send.test", "exhausted.send.test", "lame.test"]:
+            with self.subTest(domain=domain):
+                rc, out, _, _, _ = self.send("user@" + domain)
+                self.assertEqual(rc, EX_TEMPFAIL, out)
+                self.assert_log(out[0], "user@" + domain, "deferred")
+                self.assertRegex(out[0], r"dsn=4\.")
+
+    def test_permanent_answers_bounce_and_stop(self):
+        for domain in ["mail5xx.send.test", "rcpt5xx.send.test", "data5xx.send.test"]:
+            with self.subTest(domain=domain):
+                rc, out, _, tag, _ = self.send("user@" + domain)
+                self.assertEqual(rc, EX_UNAVAILABLE, out)
+                self.assert_log(out[0], "user@" + domain, "bounced")
+                self.assertRegex(out[0], r"dsn=5\.")
+                self.assertEqual(received("accept2", tag), [])
+
+    def test_dns_verdicts(self):
+        cases = [("nosuch.test", "bounced", "5.1.2"), ("nullmx.test", "bounced", "5.1.10"),
+                 ("lame.test", "deferred", "4.4.3")]
+        for domain, status, dsn in cases:
+            with self.subTest(domain=domain):
+                rc, out, _, _, _ = self.send("user@" + domain)
+                self.assert_log(out[0], "user@" + domain, status)
+                self.assertIn("dsn=%s," % dsn, out[0])
+                self.assertIn("relay=none", out[0])
+
+    def test_exit_status_ranks(self):
+        rc, out, _, _, _ = self.send("a@ok.send.test", "b@rcpt4xx.send.test")
+        self.assertEqual(rc, EX_TEMPFAIL)
+        rc, out, _, _, _ = self.send("a@ok.send.test", "b@rcpt4xx.send.test", "c@mail5xx.send.test")
+        self.assertEqual(rc, EX_UNAVAILABLE)
+        self.assertEqual(len(out), 3)
+
+    # ---- message and address hygiene ------------------------------------
+
+    def test_malformed_message_never_connects(self):
+        bad = [MESSAGE.replace("Hello.", "bare\rCR"),
+               "Subject: " + "x" * 1000 + "\n\nbody\n",
+               "Subject: nul\n\nbody\x00\n"]
+        for message in bad:
+            with self.subTest(message=message[:30]):
+                before = len(dumps("accept1"))
+                rc, out, err, _, _ = self.send("user@ok.send.test", message=message)
+                self.assertEqual(rc, EX_DATAERR, err)
+                self.assertEqual(out, [])
+                self.assertIn("mx send:", err)
+                self.assertEqual(len(dumps("accept1")), before)
+
+    def test_command_injection_in_address_refused(self):
+        for rcpt in ["user@ok.send.test\r\nDATA", "user@ok.send.test\n", "a b@ok.send.test",
+                     "user@[127.0.0.1]"]:
+            with self.subTest(rcpt=rcpt):
+                rc, out, err, _, _ = self.send(rcpt)
+                self.assertEqual(rc, EX_DATAERR, err)
+                self.assertEqual(out, [])
+
+    def test_recipients_from_headers_and_bcc_removed(self):
+        tag = "bcc-%d" % os.getpid()
+        message = ("From: s@example.test\nTo: \"Some One\" <one@ok.send.test>\n"
+                   "Bcc: hidden@ok.send.test\nSubject: %s\n\nbody\n" % tag)
+        rc, out, _, _, _ = self.send("-t", message=message)
+        self.assertEqual(rc, EX_OK)
+        self.assertEqual(len(out), 2)
+        got = received("accept1", tag)
+        self.assertEqual(len(got), 1)
+        self.assertIn("<hidden@ok.send.test>", got[0])
+        self.assertNotIn("Bcc:", got[0])
+
+    def test_lone_dot_ends_input_unless_i(self):
+        tag = "dot-%d" % os.getpid()
+        message = "Subject: %s\n\nbefore\n.\nafter\n" % tag
+        self.send("user@ok.send.test", message=message)
+        got = received("accept1", tag)[0]
+        self.assertIn("before", got)
+        self.assertNotIn("after", got)
+        tag2 = tag + "-i"
+        self.send("-i", "user@ok.send.test", message=message.replace(tag, tag2))
+        got = received("accept1", tag2)[0]
+        self.assertIn("after", got)
+
+    def test_called_as_sendmail(self):
+        link = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "sendmail")
+        if not os.path.exists(link):
+            os.symlink(os.path.abspath(MX), link)
+        tag = "sendmail-%d" % os.getpid()
+        p = subprocess.run([link, "-t", "-i", "-f", "s@example.test", "--resolver", RESOLVER,
+                            "--trust-anchor", ANCHOR],
+                           input=("To: x@ok.send.test\nSubject: %s\n\nhi\n" % tag).encode(),
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        self.assertEqual(len(received("accept1", tag)), 1)
+
+    # ---- TLS and DANE ---------------------------------------------------
+
+    def json_send(self, *rcpts, tls=None, extra=()):
+        rc, out, err, tag, _ = self.send(*rcpts, args=("--json",) + tuple(extra), tls=tls)
+        return rc, [json.loads(line) for line in out], err, tag
+
+    def test_starttls_used_when_offered(self):
+        rc, res, _, _ = self.json_send("user@tls.send.test")
+        self.assertEqual(rc, EX_OK)
+        self.assertEqual(res[0]["status"], "sent")
+        self.assertTrue(res[0]["attempts"][-1]["tls"])
+
+    def test_plaintext_only_when_starttls_not_offered(self):
+        rc, res, _, _ = self.json_send("user@notls.send.test")
+        self.assertEqual(rc, EX_OK)
+        self.assertFalse(res[0]["attempts"][-1]["tls"])
+        rc, res, _, _ = self.json_send("user@notls.send.test", tls="encrypt")
+        self.assertEqual(rc, EX_TEMPFAIL)
+        self.assertEqual(res[0]["status"], "deferred")
+
+    def test_verify_policy(self):
+        rc, res, _, _ = self.json_send("user@tls.send.test", tls="verify", extra=("--ca-file", CA))
+        self.assertEqual(rc, EX_OK, res)
+        rc, res, _, _ = self.json_send("user@wrongcert.send.test", tls="verify",
+                                       extra=("--ca-file", CA))
+        self.assertEqual(rc, EX_TEMPFAIL, res)
+        rc, res, _, _ = self.json_send("user@wrongcert.send.test")
+        self.assertEqual(rc, EX_OK, res)
+
+    def test_injected_bytes_after_starttls_are_discarded(self):
+        rc, res, _, _ = self.json_send("user@inject.send.test")
+        self.assertEqual(rc, EX_OK, res)
+        self.assertTrue(res[0]["attempts"][-1]["tls"])
+
+    def test_dane(self):
+        rc, res, _, _ = self.json_send("user@dane-ok.signed.test")
+        self.assertEqual(rc, EX_OK, res)
+        self.assertTrue(res[0]["attempts"][-1]["tls"])
+        for domain in ["dane-bad.signed.test", "dane-notls.signed.test"]:
+            with self.subTest(domain=domain):
+                rc, res, _, _ = self.json_send("user@" + domain)
+                self.assertEqual(rc, EX_TEMPFAIL, res)
+                self.assertEqual(res[0]["status"], "deferred")
+
+    def test_json_records_every_attempt(self):
+        rc, res, _, _ = self.json_send("user@refused.send.test")
+        self.assertEqual(rc, EX_OK)
+        attempts = res[0]["attempts"]
+        self.assertEqual(attempts[0]["host"], "mx-refused.send.test")
+        self.assertEqual(attempts[0]["connect"], "refused")
+        self.assertEqual(attempts[-1]["host"], "mx-accept2.send.test")
+        self.assertEqual(attempts[-1]["connect"], "ok")
+        self.assertEqual(res[0]["relay"]["address"], "127.0.0.202")
+
+    def test_verbose_transcript(self):
+        rc, _, err, _, _ = self.send("user@ok.send.test", args=("-v",))
+        self.assertEqual(rc, EX_OK)
+        self.assertRegex(err, r"mx-accept1\.send\.test > MAIL FROM:<sender@example\.test>")
+        self.assertRegex(err, r"mx-accept1\.send\.test < 250")
+
+
+def main():
+    if not RESOLVER or not MAIL:
+        if os.environ.get("MX_REQUIRE_SANDBOX") == "1":
+            print("not in the sandbox with SMTP peers", file=sys.stderr)
+            return 1
+        print("SKIP: not in the sandbox (tests/sandbox/sandbox run ...)")
+        return 77
+    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
