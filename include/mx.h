@@ -315,6 +315,23 @@ MX_API mx_err mx_sender_set_connect(mx_sender *sender, unsigned attempt_delay_ms
     unsigned connect_timeout_ms);
 MX_API void mx_sender_set_transcript(mx_sender *sender, mx_transcript_fn fn, void *arg);
 
+/* Waits for the server, RFC 5321 4.5.3.2 defaults in parentheses. */
+typedef enum mx_smtp_stage {
+	MX_SMTP_GREETING = 0, /* the 220 (5 min) */
+	MX_SMTP_EHLO,         /* EHLO/HELO reply (5 min) */
+	MX_SMTP_STARTTLS,     /* STARTTLS reply and handshake (5 min) */
+	MX_SMTP_MAIL,         /* (5 min) */
+	MX_SMTP_RCPT,         /* (5 min) */
+	MX_SMTP_DATA,         /* the 354 (2 min) */
+	MX_SMTP_BLOCK,        /* each write of the message making progress (3 min) */
+	MX_SMTP_DOT,          /* the reply to the final dot (10 min) */
+} mx_smtp_stage;
+
+MX_API mx_err mx_sender_set_timeout(mx_sender *sender, mx_smtp_stage stage, unsigned ms);
+/* A limit on one whole delivery (DNS, connections, SMTP); what is still
+ * pending then is deferred.  0, the default, means none beyond the others. */
+MX_API mx_err mx_sender_set_deadline(mx_sender *sender, unsigned ms);
+
 /*
  * Sends the message (the octets after the header/body split as they go
  * on the wire: see mx_message in the CLI, or any CRLF, dot-stuffed text)

@@ -46,6 +46,8 @@ struct deliver_job {
 	struct host_tls *tls;       /* per plan host, when DANE may apply */
 	size_t tlsa_pending;
 	struct connect_race *race;
+	struct smtp_session *session;
+	bool done;
 	size_t first_attempt;
 	/* The transaction under way. */
 	const char **txn_rcpts;
@@ -123,6 +125,8 @@ hand_over(mx_delivery *d)
 	if (d->jobs_left > 0 || d->sessions_open > 0 || d->handed_over)
 		return;
 	d->handed_over = true;
+	if (d->deadline != NULL)
+		evtimer_del(d->deadline);
 	if (event_base_once(resolver_base(d->sender->resolver), -1, EV_TIMEOUT,
 	    on_hand_over, d, &now) != 0)
 		on_hand_over(-1, 0, d);
@@ -139,6 +143,8 @@ job_done(struct deliver_job *job)
 		rc->n_attempts = d->n_attempts - job->first_attempt;
 	}
 	job->race = NULL;
+	job->session = NULL;
+	job->done = true;
 	d->jobs_left--;
 	hand_over(d);
 }
@@ -337,6 +343,7 @@ on_session(const struct smtp_session_result *res, void *arg)
 	struct deliver_job *job = arg;
 	struct deliver_attempt *a = job->attempt;
 
+	job->session = NULL;
 	if (a != NULL) {
 		a->stage = res->stage;
 		a->code = res->code;
@@ -419,7 +426,7 @@ start_session(struct deliver_job *job, int fd)
 	opts.transcript_arg = job;
 	opts.closed = on_session_closed;
 	if (smtp_session_start(resolver_base(d->sender->resolver), fd, &job->txn, &opts,
-	    on_session, job, NULL) != MX_OK)
+	    on_session, job, &job->session) != MX_OK)
 		return MX_ERR_NOMEM;
 	d->sessions_open++;
 	return MX_OK;
@@ -661,6 +668,44 @@ fill(mx_delivery *d, const char *mail_from, const char *const *rcpts, size_t n,
 	return group(d);
 }
 
+/*
+ * The delivery's deadline: connections and sessions under way are
+ * abandoned, and whoever is still pending is deferred.  DNS lookups keep
+ * their own deadline (the policy's) and finish by themselves.
+ */
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	mx_delivery *d = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t j = 0; j < d->n_jobs; j++) {
+		struct deliver_job *job = &d->jobs[j];
+		if (job->done || (job->race == NULL && job->session == NULL))
+			continue;
+		connect_race_cancel(job->race);
+		smtp_session_cancel(job->session);
+		settle_pending(job, MX_RCPT_DEFERRED, "4.4.7",
+		    "the delivery's deadline passed before the MX hosts answered");
+		job_done(job);
+	}
+}
+
+static mx_err
+arm_deadline(mx_delivery *d)
+{
+	unsigned ms = d->sender->deadline_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	if (ms == 0)
+		return MX_OK;
+	d->deadline = evtimer_new(resolver_base(d->sender->resolver), on_deadline, d);
+	if (d->deadline == NULL || evtimer_add(d->deadline, &tv) != 0)
+		return MX_ERR_SYSTEM;
+	return MX_OK;
+}
+
 mx_err
 mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
     size_t n_rcpts, const uint8_t *data, size_t len, bool needs_8bitmime,
@@ -681,7 +726,8 @@ mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	d->needs_smtputf8 = needs_smtputf8;
 	d->size = message_size(data, len);
 	d->started = deliver_now();
-	if ((err = fill(d, mail_from, rcpts, n_rcpts, data, len)) != MX_OK) {
+	if ((err = fill(d, mail_from, rcpts, n_rcpts, data, len)) != MX_OK ||
+	    (err = arm_deadline(d)) != MX_OK) {
 		mx_delivery_free(d);
 		return err;
 	}
@@ -716,6 +762,8 @@ mx_delivery_free(mx_delivery *d)
 		free(job->txn_rcpts);
 		free(job->txn_map);
 	}
+	if (d->deadline != NULL)
+		event_free(d->deadline);
 	free(d->jobs);
 	free(d->rcpts);
 	free(d->attempts);

@@ -23,6 +23,7 @@ struct mx_sender {
 	struct connect_opts connect;
 	struct smtp_timeouts timeouts;
 	uint16_t port;
+	unsigned deadline_ms;         /* whole delivery; 0: none */
 	mx_transcript_fn transcript;
 	void *transcript_arg;
 };
@@ -62,6 +63,7 @@ struct mx_delivery {
 	struct deliver_job *jobs;
 	size_t n_jobs, jobs_left;
 	size_t sessions_open;        /* connections still saying QUIT */
+	struct event *deadline;
 	bool handed_over;
 	double started;
 	mx_send_cb cb;

@@ -96,6 +96,32 @@ mx_sender_set_connect(mx_sender *s, unsigned attempt_delay_ms, unsigned connect_
 	return MX_OK;
 }
 
+mx_err
+mx_sender_set_timeout(mx_sender *s, mx_smtp_stage stage, unsigned ms)
+{
+	unsigned *slot[] = {
+		[MX_SMTP_GREETING] = &s->timeouts.greeting, [MX_SMTP_EHLO] = &s->timeouts.ehlo,
+		[MX_SMTP_STARTTLS] = &s->timeouts.starttls, [MX_SMTP_MAIL] = &s->timeouts.mail,
+		[MX_SMTP_RCPT] = &s->timeouts.rcpt, [MX_SMTP_DATA] = &s->timeouts.data,
+		[MX_SMTP_BLOCK] = &s->timeouts.block, [MX_SMTP_DOT] = &s->timeouts.final_dot,
+	};
+
+	if ((unsigned)stage >= sizeof(slot) / sizeof(slot[0]) || ms == 0 ||
+	    ms > CONNECT_MAX_MS)
+		return MX_ERR_INVALID;
+	*slot[stage] = ms;
+	return MX_OK;
+}
+
+mx_err
+mx_sender_set_deadline(mx_sender *s, unsigned ms)
+{
+	if (s == NULL || ms > CONNECT_MAX_MS)
+		return MX_ERR_INVALID;
+	s->deadline_ms = ms;
+	return MX_OK;
+}
+
 void
 mx_sender_set_transcript(mx_sender *s, mx_transcript_fn fn, void *arg)
 {

@@ -242,12 +242,14 @@ can_send(struct smtp_session *s)
 {
 	if (s->ehlo.has_size && s->ehlo.size > 0 && s->txn->size > s->ehlo.size) {
 		s->result.stage = "EHLO";
+		snprintf(s->result.enhanced, sizeof(s->result.enhanced), "5.3.4");
 		finish(s, SMTP_PERMANENT, "message of %zu octets exceeds the server's SIZE "
 		    "limit of %llu", s->txn->size, (unsigned long long)s->ehlo.size);
 		return false;
 	}
 	if (s->txn->needs_smtputf8 && !s->ehlo.smtputf8) {
 		s->result.stage = "EHLO";
+		snprintf(s->result.enhanced, sizeof(s->result.enhanced), "5.6.7");
 		finish(s, SMTP_PERMANENT, "the message needs SMTPUTF8, which the server "
 		    "does not offer (RFC 6531 3.4)");
 		return false;
@@ -402,6 +404,11 @@ on_handshake_done(struct smtp_session *s)
 static void
 send_body(struct smtp_session *s)
 {
+	struct timeval block = {s->opts.timeouts.block / 1000,
+	    (s->opts.timeouts.block % 1000) * 1000};
+
+	/* RFC 5321 4.5.3.2.5: each block must go out within its time. */
+	bufferevent_set_timeouts(s->bev, NULL, &block);
 	show(s, '>', "(message)", 9);
 	bufferevent_write(s->bev, s->txn->data, s->txn->data_len);
 	send_line(s, ".");
@@ -578,7 +585,10 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			close_session(s);
 		return;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+	if (what & BEV_EVENT_TIMEOUT) {
+		s->result.stage = stage_name(s->state);
+		finish(s, SMTP_TRY_NEXT, "timed out sending the message");
+	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		s->result.stage = stage_name(s->state);
 		finish(s, SMTP_TRY_NEXT, "the server closed the connection during %s",
 		    stage_name(s->state));

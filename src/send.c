@@ -31,6 +31,8 @@ struct send_opts {
 	const char *ca_file;
 	const char *helo;
 	unsigned attempt_delay_ms, connect_timeout_ms;
+	unsigned deadline_ms;
+	unsigned stage_ms[8];       /* --smtp-timeout, by mx_smtp_stage; 0: default */
 	mx_resolver *resolver;
 	mx_policy *policy;
 };
@@ -48,6 +50,7 @@ send_usage(FILE *to)
 	    "usage: mx send [-f SENDER] [-t] [-i] [-v] [--json] [--resolver IP[@PORT]]...\n"
 	    "               [--tls may|encrypt|dane|verify] [--ca-file FILE]\n"
 	    "               [--helo NAME] [--attempt-delay MS] [--connect-timeout SECONDS]\n"
+	    "               [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n"
 	    "               [--trust-anchor FILE|none] [--timeout SECONDS] [RECIPIENT...]\n"
 	    "       (the message is read from standard input)\n");
 }
@@ -125,6 +128,28 @@ set_resolver_option(struct send_opts *o, int opt, const char *v)
 	return EX_USAGE;
 }
 
+/* --smtp-timeout STAGE=SECONDS, STAGE as RFC 5321 4.5.3.2 names them. */
+static int
+set_stage_timeout(struct send_opts *o, const char *v)
+{
+	static const char *const names[] = {"greeting", "ehlo", "starttls", "mail",
+	    "rcpt", "data", "block", "dot"};
+	const char *eq = strchr(v, '=');
+	unsigned ms;
+
+	for (size_t i = 0; eq != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) != (size_t)(eq - v) || strncmp(v, names[i], (size_t)(eq - v)))
+			continue;
+		if (!cli_parse_seconds(eq + 1, 24u * 3600u * 1000u, &ms))
+			break;
+		o->stage_ms[i] = ms;
+		return EX_OK;
+	}
+	cli_warn("send", "--smtp-timeout takes STAGE=SECONDS, STAGE one of greeting, ehlo, "
+	    "starttls, mail, rcpt, data, block, dot; not \"%s\"", v);
+	return EX_USAGE;
+}
+
 /* sendmail's options that callers pass and that mean nothing here. */
 static bool
 ignored_sendmail_option(int opt)
@@ -160,6 +185,13 @@ apply_option(struct send_opts *o, int opt, const char *v)
 			    EX_USAGE;
 		o->connect_timeout_ms = ms;
 		return EX_OK;
+	case 'E':
+		if (!cli_parse_seconds(v, 24u * 3600u * 1000u, &ms))
+			return cli_warn("send", "--deadline takes seconds, not \"%s\"", v), EX_USAGE;
+		o->deadline_ms = ms;
+		return EX_OK;
+	case 'S':
+		return set_stage_timeout(o, v);
 	}
 	if (opt == 'o' && v != NULL && strcmp(v, "i") == 0)
 		o->dots_are_data = true; /* -oi, as sendmail */
@@ -179,6 +211,8 @@ parse_options(int argc, char **argv, struct send_opts *o)
 		{"helo", required_argument, NULL, 'H'},
 		{"attempt-delay", required_argument, NULL, 'D'},
 		{"connect-timeout", required_argument, NULL, 'c'},
+		{"deadline", required_argument, NULL, 'E'},
+		{"smtp-timeout", required_argument, NULL, 'S'},
 		{"trust-anchor", required_argument, NULL, 'a'},
 		{"timeout", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
@@ -215,6 +249,12 @@ configure(struct send_opts *o, mx_sender *sender)
 	if ((o->attempt_delay_ms || o->connect_timeout_ms) && mx_sender_set_connect(sender,
 	    o->attempt_delay_ms ? o->attempt_delay_ms : 250,
 	    o->connect_timeout_ms ? o->connect_timeout_ms : 30000) != MX_OK)
+		return EX_USAGE;
+	for (int st = MX_SMTP_GREETING; st <= MX_SMTP_DOT; st++)
+		if (o->stage_ms[st] && mx_sender_set_timeout(sender, (mx_smtp_stage)st,
+		    o->stage_ms[st]) != MX_OK)
+			return EX_USAGE;
+	if (mx_sender_set_deadline(sender, o->deadline_ms) != MX_OK)
 		return EX_USAGE;
 	if (o->verbose)
 		mx_sender_set_transcript(sender, transcript, NULL);

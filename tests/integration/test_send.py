@@ -170,6 +170,66 @@ class Send(unittest.TestCase):
         self.assertEqual(rc, EX_UNAVAILABLE)
         self.assertEqual(len(out), 3)
 
+    def test_stage_timeout_moves_on(self):
+        rc, out, _, tag, secs = self.send("user@slowgreet.send.test",
+                                          args=("--smtp-timeout", "greeting=1"))
+        self.assertEqual(rc, EX_OK, out)
+        self.assertIn("relay=mx-accept2.send.test", out[0])
+        self.assertLess(secs, 4.0)
+
+    def test_deadline_defers(self):
+        rc, out, _, _, secs = self.send("user@blackhole.send.test", args=("--deadline", "0.2"))
+        self.assertEqual(rc, EX_TEMPFAIL, out)
+        self.assertIn("dsn=4.4.7", out[0])
+        self.assertLess(secs, 2.0)
+
+    def test_usage_errors(self):
+        for args in [["--tls", "sometimes"], ["--smtp-timeout", "lunch=3"],
+                     ["--smtp-timeout", "greeting"], ["--deadline", "x"], ["--bogus"]]:
+            with self.subTest(args=args):
+                rc, out, err, _, _ = self.send("user@ok.send.test", args=args)
+                self.assertEqual(rc, EX_USAGE, err)
+        rc, out, err, _, _ = self.send()
+        self.assertEqual(rc, EX_USAGE, err)
+
+    # ---- ESMTP extensions and envelope ------------------------------------
+
+    def test_smtputf8_needed_but_not_offered_bounces(self):
+        rc, out, _, tag, _ = self.send("jö@ok.send.test")
+        self.assertEqual(rc, EX_UNAVAILABLE, out)
+        self.assertIn("dsn=5.6.7", out[0])
+        self.assertEqual(received("accept1", tag), [])
+
+    def test_8bit_body_announced(self):
+        tag = "eightbit-%d" % os.getpid()
+        rc, out, _, _, _ = self.send("user@ok.send.test",
+                                     message=(MESSAGE % tag).replace("Hello.", "Grüße."))
+        self.assertEqual(rc, EX_OK, out)
+        got = received("accept1", tag)[0]
+        self.assertIn("BODY=8BITMIME", got)
+        self.assertIn("Grüße.", got)
+        # 7-bit mail does not claim 8BITMIME.
+        tag2 = tag + "-7"
+        self.send("user@ok.send.test", message=MESSAGE % tag2)
+        self.assertNotIn("BODY=8BITMIME", received("accept1", tag2)[0])
+
+    def test_envelope_sender_and_added_fields(self):
+        tag = "env-%d" % os.getpid()
+        rc, _, _, _, _ = self.send("user@ok.send.test", args=("-f", ""),
+                                   message="Subject: %s\n\nbody\n" % tag)
+        self.assertEqual(rc, EX_OK)
+        got = received("accept1", tag)[0]
+        self.assertIn("X-Mail-Args: <>", got)
+        self.assertRegex(got, r"\nDate: ")
+        self.assertRegex(got, r"\nMessage-I[Dd]: <")
+        # Without -f: the invoking user at this host, as Postfix does.
+        tag2 = tag + "-default"
+        cmd = [MX, "send", "--resolver", RESOLVER, "--trust-anchor", ANCHOR, "user@ok.send.test"]
+        subprocess.run(cmd, input=("Subject: %s\n\nbody\n" % tag2).encode(), timeout=30)
+        got = received("accept1", tag2)[0]
+        self.assertRegex(got, r"X-Mail-Args: <[^@<>]+@[^<>]+>")
+        self.assertRegex(got, r"\nFrom: [^@\n]+@")
+
     # ---- message and address hygiene ------------------------------------
 
     def test_malformed_message_never_connects(self):
