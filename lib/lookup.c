@@ -51,7 +51,31 @@ mx_policy_new(mx_policy **out)
 void
 mx_policy_free(mx_policy *policy)
 {
+	if (policy == NULL)
+		return;
+	policy_release(policy);
 	free(policy);
+}
+
+mx_err
+policy_copy(mx_policy *dst, const mx_policy *src)
+{
+	*dst = *src;
+	dst->local = NULL;
+	if (src->n_local == 0)
+		return MX_OK;
+	if ((dst->local = malloc(ROUTE_MAX_LOCAL_NAMES * sizeof(*dst->local))) == NULL)
+		return MX_ERR_NOMEM;
+	memcpy(dst->local, src->local, src->n_local * sizeof(*dst->local));
+	return MX_OK;
+}
+
+void
+policy_release(mx_policy *p)
+{
+	free(p->local);
+	p->local = NULL;
+	p->n_local = 0;
 }
 
 void
@@ -78,6 +102,9 @@ mx_policy_add_local_name(mx_policy *policy, const char *name)
 		return MX_ERR_BAD_DOMAIN;
 	if (policy->n_local == ROUTE_MAX_LOCAL_NAMES)
 		return MX_ERR_INVALID;
+	if (policy->local == NULL &&
+	    (policy->local = malloc(ROUTE_MAX_LOCAL_NAMES * sizeof(*policy->local))) == NULL)
+		return MX_ERR_NOMEM;
 	memcpy(policy->local[policy->n_local++], canon, sizeof(canon));
 	return MX_OK;
 }
@@ -101,6 +128,7 @@ lookup_free(struct lookup *lk)
 	answer_clear(&lk->mxq.answer);
 	free(lk->addrq);
 	mx_plan_free(lk->plan);
+	policy_release(&lk->policy);
 	free(lk);
 }
 
@@ -244,8 +272,8 @@ lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
 	if (lk == NULL)
 		return MX_ERR_NOMEM;
 	lk->r = r;
-	lk->policy = *policy;
-	if ((err = plan_new(domain, &lk->plan)) != MX_OK)
+	if ((err = policy_copy(&lk->policy, policy)) != MX_OK ||
+	    (err = plan_new(domain, &lk->plan)) != MX_OK)
 		goto fail;
 	lk->deadline = evtimer_new(resolver_base(r), on_deadline, lk);
 	tv.tv_sec = policy->timeout_ms / 1000;

@@ -17,8 +17,14 @@ struct mx_policy {
 	mx_family_pref prefer;
 	unsigned timeout_ms;
 	size_t n_local;
-	char local[ROUTE_MAX_LOCAL_NAMES][MX_DOMAIN_MAX + 1];
+	/* ROUTE_MAX_LOCAL_NAMES slots, allocated with the first name: a policy
+	 * is copied into every lookup, and most have no local names. */
+	char (*local)[MX_DOMAIN_MAX + 1];
 };
+
+/* A deep copy (dst is overwritten) and the release of what it holds. */
+mx_err policy_copy(mx_policy *dst, const mx_policy *src);
+void policy_release(mx_policy *p);
 
 /*
  * Step 1: the MX answer.  Either decides the plan (nxdomain, null MX,

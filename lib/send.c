@@ -28,11 +28,14 @@ mx_sender_new(mx_sender **out, mx_resolver *resolver, const mx_policy *policy)
 	*out = NULL;
 	if (resolver == NULL || policy == NULL)
 		return MX_ERR_INVALID;
-	if ((s = calloc(1, sizeof(*s))) == NULL || (s->policy = malloc(sizeof(*policy))) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->policy = calloc(1, sizeof(*policy))) == NULL ||
+	    policy_copy(s->policy, policy) != MX_OK) {
+		if (s != NULL)
+			free(s->policy);
 		free(s);
 		return MX_ERR_NOMEM;
 	}
-	*s->policy = *policy;
 	s->resolver = resolver;
 	s->port = SMTP_PORT;
 	connect_opts_default(&s->connect);
@@ -51,7 +54,7 @@ mx_sender_free(mx_sender *s)
 	if (s == NULL)
 		return;
 	tls_client_free(s->tls_client);
-	free(s->policy);
+	mx_policy_free(s->policy);
 	free(s);
 }
 
