@@ -106,6 +106,8 @@ struct event_base;
  */
 MX_API mx_err mx_resolver_new(mx_resolver **out);
 MX_API mx_err mx_resolver_new_event(mx_resolver **out, struct event_base *base);
+/* Free it once its lookups and deliveries have called back: one still
+ * under way is abandoned, its callback never runs and its memory is lost. */
 MX_API void mx_resolver_free(mx_resolver *resolver);
 /* "IP" or "IP@PORT", IPv4 or IPv6; repeatable.  Unset: /etc/resolv.conf. */
 MX_API mx_err mx_resolver_add_server(mx_resolver *resolver, const char *server);
