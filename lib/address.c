@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "grow.h"
 
 #define WHY_LINE_BREAK "contains a line break (CR or LF), which could smuggle in an SMTP command"
 #define WHY_NUL "contains a NUL byte"
@@ -553,25 +554,6 @@ read_words(struct parser *p, struct words *w)
 		w->local_ok = false;
 }
 
-/* Makes room for element n of an array that doubles from 4 (as answer.c). */
-static bool
-grow(void **array, size_t n, size_t size)
-{
-	size_t cap = 4;
-	void *q;
-
-	while (cap < n)
-		cap *= 2;
-	if (n < cap && *array != NULL)
-		return true;
-	if (n == cap)
-		cap *= 2;
-	if ((q = realloc(*array, cap * size)) == NULL)
-		return false;
-	*array = q;
-	return true;
-}
-
 static bool
 list_full(struct parser *p)
 {
@@ -590,7 +572,7 @@ add_bad(struct parser *p, const char *start, const char *end, const char *why)
 
 	if (list_full(p))
 		return;
-	if (!grow((void **)&p->list->bad, p->list->n_bad, sizeof(*b))) {
+	if (!array_grow((void **)&p->list->bad, p->list->n_bad, sizeof(*b))) {
 		p->err = MX_ERR_NOMEM;
 		return;
 	}
@@ -620,7 +602,7 @@ add_item(struct parser *p, const struct address *a)
 			return;
 	if (list_full(p))
 		return;
-	if (!grow((void **)&p->list->items, p->list->n_items, sizeof(*a))) {
+	if (!array_grow((void **)&p->list->items, p->list->n_items, sizeof(*a))) {
 		p->err = MX_ERR_NOMEM;
 		return;
 	}

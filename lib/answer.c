@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "answer.h"
+#include "grow.h"
 #include "name.h"
 #include "wire.h"
 
@@ -141,25 +142,6 @@ follow_cnames(const ldns_rr_list *list, const ldns_rdf *qname, struct answer *a)
 	return cur;
 }
 
-/* Makes room for element n of an array that doubles from 4. */
-static bool
-grow(void **array, size_t n, size_t size)
-{
-	void *p;
-	size_t cap = 4;
-
-	while (cap < n)
-		cap *= 2;
-	if (n < cap && *array != NULL)
-		return true;
-	if (n == cap)
-		cap *= 2;
-	if ((p = realloc(*array, cap * size)) == NULL)
-		return false;
-	*array = p;
-	return true;
-}
-
 static mx_err
 add_mx(struct answer *a, const ldns_rr *rr)
 {
@@ -169,7 +151,7 @@ add_mx(struct answer *a, const ldns_rr *rr)
 
 	if (pref == NULL || exch == NULL || a->n_mx >= ANSWER_MAX_MX)
 		return MX_OK;
-	if (!grow((void **)&a->mx, a->n_mx, sizeof(*a->mx)))
+	if (!array_grow((void **)&a->mx, a->n_mx, sizeof(*a->mx)))
 		return MX_ERR_NOMEM;
 	m = &a->mx[a->n_mx++];
 	memset(m, 0, sizeof(*m));
@@ -190,7 +172,7 @@ add_addr(struct answer *a, const ldns_rr *rr, uint16_t qtype)
 	/* An A record of 16 bytes, or the like, is not an address. */
 	if (rdf == NULL || ldns_rdf_size(rdf) != want || a->n_addrs >= ANSWER_MAX_ADDRS)
 		return MX_OK;
-	if (!grow((void **)&a->addrs, a->n_addrs, sizeof(*a->addrs)))
+	if (!array_grow((void **)&a->addrs, a->n_addrs, sizeof(*a->addrs)))
 		return MX_ERR_NOMEM;
 	ad = &a->addrs[a->n_addrs++];
 	memset(ad, 0, sizeof(*ad));
@@ -209,7 +191,7 @@ add_tlsa(struct answer *a, const ldns_rr *rr)
 
 	if (ldns_rr_rd_count(rr) != 4 || a->n_tlsa >= ANSWER_MAX_TLSA)
 		return MX_OK;
-	if (!grow((void **)&a->tlsa, a->n_tlsa, sizeof(*a->tlsa)))
+	if (!array_grow((void **)&a->tlsa, a->n_tlsa, sizeof(*a->tlsa)))
 		return MX_ERR_NOMEM;
 	t = &a->tlsa[a->n_tlsa++];
 	memset(t, 0, sizeof(*t));

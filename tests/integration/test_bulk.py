@@ -15,6 +15,8 @@ import sys
 import tempfile
 import unittest
 
+import sandboxed
+
 MX = os.environ.get("MX_BIN", "build/src/mx")
 RESOLVER = os.environ.get("MX_SANDBOX_RESOLVER")
 
@@ -136,16 +138,6 @@ class Bulk(unittest.TestCase):
         self.assertIn("/nonexistent/list", p.stderr)
 
 
-def main():
-    if not RESOLVER:
-        if os.environ.get("MX_REQUIRE_SANDBOX") == "1":
-            print("not in the sandbox: run via tests/sandbox/sandbox run", file=sys.stderr)
-            return 1
-        print("SKIP: not in the sandbox (tests/sandbox/sandbox run ...)")
-        return 77
-    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
-    return 0 if result.wasSuccessful() else 1
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sandboxed.main("MX_SANDBOX_RESOLVER"))

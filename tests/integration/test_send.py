@@ -17,6 +17,8 @@ import sys
 import time
 import unittest
 
+import sandboxed
+
 MX = os.environ.get("MX_BIN", "build/src/mx")
 RESOLVER = os.environ.get("MX_SANDBOX_RESOLVER")
 ANCHOR = os.environ.get("MX_SANDBOX_ANCHOR")
@@ -350,16 +352,6 @@ class Send(unittest.TestCase):
         self.assertRegex(err, r"mx-accept1\.send\.test < 250")
 
 
-def main():
-    if not RESOLVER or not MAIL:
-        if os.environ.get("MX_REQUIRE_SANDBOX") == "1":
-            print("not in the sandbox with SMTP peers", file=sys.stderr)
-            return 1
-        print("SKIP: not in the sandbox (tests/sandbox/sandbox run ...)")
-        return 77
-    result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
-    return 0 if result.wasSuccessful() else 1
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_MAIL"))
