@@ -417,7 +417,8 @@ start_session(struct deliver_job *job, int fd)
 	opts.timeouts = d->sender->timeouts;
 	opts.peer_name = job->plan->hosts[job->host].name;
 	opts.tls = tls_policy_for(job, job->host);
-	opts.tls_client = d->sender->tls_client;
+	opts.tls_client = sender_tls_client;
+	opts.tls_ctx = d->sender;
 	if (job->tls != NULL) {
 		opts.tlsa = job->tls[job->host].recs;
 		opts.n_tlsa = job->tls[job->host].n;
@@ -439,9 +440,11 @@ on_connect(const struct connect_result *res, void *arg)
 	size_t base = job->next_addr;
 
 	job->race = NULL;
+	/* Every address tried, the abandoned ones too (a black-holed primary
+	 * shows up as "cancelled" once the backup won). */
 	for (size_t i = 0; i < res->n; i++)
 		if (res->attempts[i].outcome != CONNECT_NOT_TRIED &&
-		    res->attempts[i].outcome != CONNECT_OK && res->attempts[i].outcome != CONNECT_CANCELLED)
+		    res->attempts[i].outcome != CONNECT_OK)
 			record_attempt(job, base + i, res->attempts[i].outcome,
 			    res->attempts[i].ended_ms - res->attempts[i].started_ms);
 	if (res->fd < 0) {

@@ -19,7 +19,9 @@ struct mx_sender {
 	mx_policy *policy;            /* a copy */
 	char helo[MX_DOMAIN_MAX + 1];
 	mx_tls_policy tls;
-	struct tls_client *tls_client;
+	char *ca_file;               /* NULL: the system's store */
+	struct tls_client *tls_client; /* made on the first STARTTLS */
+	bool tls_failed;
 	struct connect_opts connect;
 	struct smtp_timeouts timeouts;
 	uint16_t port;
@@ -77,5 +79,7 @@ struct mx_delivery {
 };
 
 double deliver_now(void);
+/* The sender's TLS client, made on first use; NULL if it cannot be. */
+struct tls_client *sender_tls_client(void *sender);
 
 #endif

@@ -42,8 +42,6 @@ mx_sender_new(mx_sender **out, mx_resolver *resolver, const mx_policy *policy)
 	smtp_timeouts_default(&s->timeouts);
 	if (gethostname(s->helo, sizeof(s->helo) - 1) != 0 || s->helo[0] == '\0')
 		snprintf(s->helo, sizeof(s->helo), "localhost");
-	if (tls_client_new(&s->tls_client, NULL) != MX_OK)
-		s->tls_client = NULL; /* no TLS at all: "may" still delivers */
 	*out = s;
 	return MX_OK;
 }
@@ -54,6 +52,7 @@ mx_sender_free(mx_sender *s)
 	if (s == NULL)
 		return;
 	tls_client_free(s->tls_client);
+	free(s->ca_file);
 	mx_policy_free(s->policy);
 	free(s);
 }
@@ -69,18 +68,43 @@ mx_sender_set_helo(mx_sender *s, const char *name)
 	return MX_OK;
 }
 
+struct tls_client *
+sender_tls_client(void *arg)
+{
+	mx_sender *s = arg;
+
+	if (s->tls_client == NULL && !s->tls_failed &&
+	    tls_client_new(&s->tls_client, s->ca_file) != MX_OK)
+		s->tls_failed = true; /* "may" still delivers, in cleartext */
+	return s->tls_client;
+}
+
+/*
+ * A CA file is checked here, so a typo is a configuration error now and
+ * not a deferral later; the system store is read only when first needed.
+ */
 mx_err
 mx_sender_set_tls(mx_sender *s, mx_tls_policy policy, const char *ca_file)
 {
 	struct tls_client *c = NULL;
+	char *copy = NULL;
 	mx_err err;
 
 	if (s == NULL || policy > MX_TLS_VERIFY)
 		return MX_ERR_INVALID;
-	if ((err = tls_client_new(&c, ca_file)) != MX_OK)
-		return err;
+	if (ca_file != NULL) {
+		if ((err = tls_client_new(&c, ca_file)) != MX_OK)
+			return err;
+		if ((copy = strdup(ca_file)) == NULL) {
+			tls_client_free(c);
+			return MX_ERR_NOMEM;
+		}
+	}
 	tls_client_free(s->tls_client);
+	free(s->ca_file);
 	s->tls_client = c;
+	s->ca_file = copy;
+	s->tls_failed = false;
 	s->tls = policy;
 	return MX_OK;
 }

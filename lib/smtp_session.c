@@ -346,13 +346,20 @@ start_tls(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct bufferevent *tls;
+	struct tls_client *client;
 	const char *why = NULL;
 	SSL *ssl = NULL;
 
 	/* Anything that came with the 220 was sent before TLS: it is not
 	 * the server's word under TLS (CVE-2011-0411), so it is dropped. */
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (tls_session_new(s->opts.tls_client, s->opts.peer_name, s->opts.tls,
+	if ((client = s->opts.tls_client(s->opts.tls_ctx)) == NULL) {
+		s->result.stage = "STARTTLS";
+		finish(s, SMTP_TRY_NEXT, "TLS set-up failed: no TLS client (trust store "
+		    "or CA file unreadable)");
+		return;
+	}
+	if (tls_session_new(client, s->opts.peer_name, s->opts.tls,
 	    s->opts.tlsa, s->opts.n_tlsa, &ssl, &why) != MX_OK) {
 		s->result.stage = "STARTTLS";
 		finish(s, SMTP_TRY_NEXT, "TLS set-up failed: %s", why ? why : "unknown");

@@ -43,7 +43,10 @@ struct smtp_session_opts {
 	struct smtp_timeouts timeouts;
 	const char *peer_name;          /* the MX host name: TLS SNI, names */
 	enum tls_policy tls;            /* TLS_MAY and TLS_ENCRYPT, TLS_VERIFY, TLS_DANE */
-	struct tls_client *tls_client;  /* NULL: no STARTTLS at all */
+	/* The TLS client, made on first use (loading a trust store costs tens
+	 * of milliseconds: only a STARTTLS pays it); NULL: no STARTTLS. */
+	struct tls_client *(*tls_client)(void *ctx);
+	void *tls_ctx;
 	const struct tls_tlsa *tlsa;    /* TLS_DANE: the host's usable records */
 	size_t n_tlsa;
 	/* -v: every line sent ('>') and received ('<'), without CRLF. */
