@@ -46,8 +46,8 @@ typedef enum mx_err {
 	MX_OK = 0,
 	MX_ERR_NOMEM,       /* out of memory (temporary) */
 	MX_ERR_INVALID,     /* a bad argument or option value (usage) */
-	MX_ERR_BAD_DOMAIN,  /* a malformed domain or address (permanent) */
-	MX_ERR_CONFIG,      /* resolver set-up failed: anchor file, resolv.conf */
+	MX_ERR_BAD_DOMAIN,  /* a malformed domain, address or message (permanent) */
+	MX_ERR_CONFIG,      /* set-up failed: anchor file, resolv.conf, CA file */
 	MX_ERR_SYSTEM,      /* the OS refused something: sockets, event loop */
 	MX_ERR_BUSY,        /* the resolver was reconfigured after first use */
 } mx_err;
@@ -335,10 +335,13 @@ MX_API mx_err mx_sender_set_timeout(mx_sender *sender, mx_smtp_stage stage, unsi
 MX_API mx_err mx_sender_set_deadline(mx_sender *sender, unsigned ms);
 
 /*
- * Sends the message (the octets after the header/body split as they go
- * on the wire: see mx_message in the CLI, or any CRLF, dot-stuffed text)
- * to the recipients.  Addresses must have passed mx_address_check.
- * Everything is copied.  cb runs from the resolver's event loop.
+ * Sends a message, exactly as it goes on the wire after DATA (CRLF lines,
+ * dot-stuffed, without the final "."), to the recipients.  Addresses are
+ * bare "local@domain" (no angle brackets; mail_from "" is the null
+ * sender) and are NOT checked here: callers taking addresses from
+ * outside use mx_send_message, or mx_address_check first, so that no CR
+ * or LF reaches a command.  Everything is copied.  cb runs from the
+ * resolver's event loop; MX_ERR_CONFIG when the resolver cannot start.
  */
 MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from,
     const char *const *rcpts, size_t n_rcpts, const uint8_t *data, size_t len,

@@ -48,7 +48,6 @@ struct deliver_job {
 	struct connect_race *race;
 	struct smtp_session *session;
 	bool done;
-	size_t first_attempt;
 	/* The transaction under way. */
 	const char **txn_rcpts;
 	size_t *txn_map;
@@ -137,11 +136,6 @@ job_done(struct deliver_job *job)
 {
 	mx_delivery *d = job->d;
 
-	for (size_t i = 0; i < job->n_rcpts; i++) {
-		struct deliver_rcpt *rc = &d->rcpts[job->rcpts[i]];
-		rc->first_attempt = job->first_attempt;
-		rc->n_attempts = d->n_attempts - job->first_attempt;
-	}
 	job->race = NULL;
 	job->session = NULL;
 	job->done = true;
@@ -230,6 +224,7 @@ record_attempt(struct deliver_job *job, size_t addr, enum connect_outcome outcom
 		return;
 	a = &d->attempts[d->n_attempts++];
 	memset(a, 0, sizeof(*a));
+	a->job = (size_t)(job - d->jobs);
 	snprintf(a->host, sizeof(a->host), "%s", job->plan->hosts[job->addr_host[addr]].name);
 	snprintf(a->address, sizeof(a->address), "%s", job->addr_text[addr]);
 	a->connect = outcome;
@@ -482,6 +477,13 @@ start_race(struct deliver_job *job)
 static void
 start_delivery(struct deliver_job *job)
 {
+	/* DNS answered after the deadline: nothing more is started. */
+	if (job->d->deadline_passed) {
+		settle_pending(job, MX_RCPT_DEFERRED, "4.4.7",
+		    "the delivery's deadline passed before the MX hosts answered");
+		job_done(job);
+		return;
+	}
 	if (build_addresses(job) != MX_OK) {
 		settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "out of memory");
 		job_done(job);
@@ -581,7 +583,6 @@ on_plan(mx_plan *plan, void *arg)
 	struct deliver_job *job = arg;
 
 	job->plan = plan;
-	job->first_attempt = job->d->n_attempts;
 	if (plan->status != MX_STATUS_OK) {
 		settle_by_plan(job);
 		job_done(job);
@@ -638,6 +639,7 @@ group(mx_delivery *d)
 			return MX_ERR_NOMEM;
 		job->rcpts = p;
 		job->rcpts[job->n_rcpts++] = i;
+		d->rcpts[i].job = (size_t)(job - d->jobs);
 	}
 	return MX_OK;
 }
@@ -683,6 +685,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	d->deadline_passed = true;
 	for (size_t j = 0; j < d->n_jobs; j++) {
 		struct deliver_job *job = &d->jobs[j];
 		if (job->done || (job->race == NULL && job->session == NULL))
@@ -729,7 +732,10 @@ mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	d->needs_smtputf8 = needs_smtputf8;
 	d->size = message_size(data, len);
 	d->started = deliver_now();
-	if ((err = fill(d, mail_from, rcpts, n_rcpts, data, len)) != MX_OK ||
+	/* A broken resolver set-up (trust anchor, resolv.conf) is the
+	 * caller's to report, not a reason to defer every recipient. */
+	if ((err = resolver_ready(sender->resolver)) != MX_OK ||
+	    (err = fill(d, mail_from, rcpts, n_rcpts, data, len)) != MX_OK ||
 	    (err = arm_deadline(d)) != MX_OK) {
 		mx_delivery_free(d);
 		return err;

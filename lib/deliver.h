@@ -32,6 +32,7 @@ struct mx_sender {
 
 /* One try at one address, for --json and the logs. */
 struct deliver_attempt {
+	size_t job;                  /* the domain it was for */
 	char host[NAME_TEXT_MAX];
 	char address[46];
 	enum connect_outcome connect;
@@ -53,7 +54,7 @@ struct deliver_rcpt {
 	char relay_host[NAME_TEXT_MAX];
 	char relay_address[46];
 	double delay;                /* seconds from start to the final word */
-	size_t first_attempt, n_attempts; /* its domain's attempts */
+	size_t job;                  /* its domain: attempts with this job are its */
 };
 
 struct mx_delivery {
@@ -67,6 +68,7 @@ struct mx_delivery {
 	size_t sessions_open;        /* connections still saying QUIT */
 	struct event *deadline;
 	bool handed_over;
+	bool deadline_passed;
 	double started;
 	mx_send_cb cb;
 	void *arg;

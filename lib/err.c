@@ -14,8 +14,8 @@ mx_strerror(mx_err err)
 	case MX_OK: return "success";
 	case MX_ERR_NOMEM: return "out of memory";
 	case MX_ERR_INVALID: return "invalid argument";
-	case MX_ERR_BAD_DOMAIN: return "malformed domain or address";
-	case MX_ERR_CONFIG: return "resolver configuration failed";
+	case MX_ERR_BAD_DOMAIN: return "malformed domain, address or message";
+	case MX_ERR_CONFIG: return "configuration failed (resolver, trust anchor or CA file)";
 	case MX_ERR_SYSTEM: return "system error (sockets or event loop)";
 	case MX_ERR_BUSY: return "resolver already in use: configure it first";
 	}

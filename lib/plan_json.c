@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "plan.h"
 
 struct buf {
@@ -44,28 +45,6 @@ puts_raw(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
-static size_t
-utf8_length(const unsigned char *s)
-{
-	size_t n;
-	uint32_t cp;
-
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-	cp = s[0] & (0x7F >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
-
 /*
  * RFC 8259 string escaping.  Names from DNS are ASCII by now (answer.c
  * escapes other bytes); user input may be UTF-8, which passes through,
@@ -89,7 +68,7 @@ put_string(struct buf *b, const char *str)
 			put(b, esc, 6);
 		} else if (*s < 0x80) {
 			put(b, (const char *)s++, 1);
-		} else if ((n = utf8_length(s)) > 0) {
+		} else if ((n = json_utf8_length(s)) > 0) {
 			put(b, (const char *)s, n);
 			s += n;
 		} else {

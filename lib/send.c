@@ -13,6 +13,7 @@
 
 #include "address.h"
 #include "deliver.h"
+#include "json.h"
 #include "message.h"
 #include "route.h"
 
@@ -75,7 +76,7 @@ sender_tls_client(void *arg)
 
 	if (s->tls_client == NULL && !s->tls_failed &&
 	    tls_client_new(&s->tls_client, s->ca_file) != MX_OK)
-		s->tls_failed = true; /* "may" still delivers, in cleartext */
+		s->tls_failed = true; /* a STARTTLS then fails this host for now */
 	return s->tls_client;
 }
 
@@ -196,19 +197,28 @@ mx_delivery_log_line(const mx_delivery *d, size_t i, char **out)
 	    MX_ERR_NOMEM : MX_OK;
 }
 
-/* JSON strings: everything here is ASCII already escaped or printable. */
+/* JSON strings as plan_json.c writes them: UTF-8 kept, other bytes U+FFFD. */
 static void
-put_json_string(FILE *f, const char *s)
+put_json_string(FILE *f, const char *str)
 {
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
 	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\\') {
+			fprintf(f, "\\%c", *s++);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(f, "\\u%04x", *s++);
+		} else if (*s < 0x80) {
+			fputc(*s++, f);
+		} else if ((n = json_utf8_length(s)) > 0) {
+			fwrite(s, 1, n, f);
+			s += n;
+		} else {
+			fputs("\\ufffd", f);
+			s++;
+		}
 	}
 	fputc('"', f);
 }
@@ -271,10 +281,12 @@ mx_delivery_to_json(const mx_delivery *d, size_t i, char **out)
 	fprintf(f, ", \"delay\": %.3f, \"reply\": ", r->delay);
 	put_json_string(f, r->text);
 	fputs(", \"attempts\": [", f);
-	for (size_t k = 0; k < r->n_attempts; k++) {
-		if (k > 0)
+	for (size_t k = 0, n = 0; k < d->n_attempts; k++) {
+		if (d->attempts[k].job != r->job)
+			continue;
+		if (n++ > 0)
 			fputs(", ", f);
-		put_attempt(f, d->sender, &d->attempts[r->first_attempt + k]);
+		put_attempt(f, d->sender, &d->attempts[k]);
 	}
 	fputs("]}", f);
 	if (fclose(f) != 0) {
@@ -430,6 +442,7 @@ mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcp
 {
 	char from[ADDRESS_PATH_MAX + 1], (*paths)[ADDRESS_PATH_MAX + 1];
 	const char **list;
+	size_t n = 0;
 	bool utf8;
 	struct address a;
 	mx_err err = MX_ERR_BAD_DOMAIN;
@@ -447,13 +460,20 @@ mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcp
 		goto out;
 	}
 	for (size_t i = 0; i < n_rcpts; i++) {
+		bool seen = false;
 		if (address_parse(rcpts[i], &a, NULL) != MX_OK)
 			goto out;
-		bare_path(&a, paths[i]);
-		list[i] = paths[i];
+		bare_path(&a, paths[n]);
+		/* One RCPT per mailbox, however often it was named. */
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = strcmp(paths[k], paths[n]) == 0;
+		if (seen)
+			continue;
+		list[n] = paths[n];
+		n++;
 		utf8 |= a.smtputf8;
 	}
-	err = mx_send_start(sender, from, list, n_rcpts, (const uint8_t *)mm->m->data,
+	err = mx_send_start(sender, from, list, n, (const uint8_t *)mm->m->data,
 	    mm->m->len, mm->m->eight_bit, utf8, cb, arg);
 out:
 	free(paths);

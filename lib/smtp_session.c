@@ -195,9 +195,10 @@ fail_on(struct smtp_session *s, const struct smtp_reply *reply, const char *stag
 	s->result.code = reply->code;
 	snprintf(s->result.enhanced, sizeof(s->result.enhanced), "%s", reply->enhanced);
 	keep_reply(s->result.text, reply);
-	/* RFC 5321 3.1: a 5xx greeting refuses this host, not the mail. */
-	if (smtp_reply_permanent(reply) && s->state != S_GREETING &&
-	    s->state != S_EHLO_TLS && s->state != S_STARTTLS)
+	/* Only MAIL, DATA and the final dot judge the message; a 5xx to the
+	 * greeting (RFC 5321 3.1), EHLO, HELO or STARTTLS refuses this host. */
+	if (smtp_reply_permanent(reply) && (s->state == S_MAIL || s->state == S_DATA ||
+	    s->state == S_DOT))
 		finish(s, SMTP_PERMANENT, NULL);
 	else
 		finish(s, SMTP_TRY_NEXT, NULL);
@@ -330,8 +331,6 @@ static void
 on_helo(struct smtp_session *s, const struct smtp_reply *r)
 {
 	if (!smtp_reply_positive(r)) {
-		/* A HELO refused is this host's problem, not the message's. */
-		s->state = S_GREETING;
 		fail_on(s, r, "HELO");
 		return;
 	}

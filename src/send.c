@@ -18,7 +18,6 @@
 
 #include "cli.h"
 
-#define MAX_RCPTS 10000
 #define MAX_MESSAGE (64u * 1024u * 1024u)
 
 struct send_opts {
@@ -31,6 +30,8 @@ struct send_opts {
 	const char *ca_file;
 	const char *helo;
 	unsigned attempt_delay_ms, connect_timeout_ms;
+	bool connect_set;           /* --attempt-delay or --connect-timeout given */
+	bool attempt_delay_given;
 	unsigned deadline_ms;
 	unsigned stage_ms[8];       /* --smtp-timeout, by mx_smtp_stage; 0: default */
 	mx_resolver *resolver;
@@ -178,12 +179,15 @@ apply_option(struct send_opts *o, int opt, const char *v)
 			return cli_warn("send", "--attempt-delay takes milliseconds, not \"%s\"", v),
 			    EX_USAGE;
 		o->attempt_delay_ms = (unsigned)n;
+		o->attempt_delay_given = true;
+		o->connect_set = true;
 		return EX_OK;
 	case 'c':
 		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
 			return cli_warn("send", "--connect-timeout takes seconds, not \"%s\"", v),
 			    EX_USAGE;
 		o->connect_timeout_ms = ms;
+		o->connect_set = true;
 		return EX_OK;
 	case 'E':
 		if (!cli_parse_seconds(v, 24u * 3600u * 1000u, &ms))
@@ -228,7 +232,11 @@ parse_options(int argc, char **argv, struct send_opts *o)
 			return -1;
 		}
 		if (opt == '?' || opt == ':') {
-			cli_warn("send", "unknown option or missing value: %s", argv[optind - 1]);
+			if (optopt != 0)
+				cli_warn("send", "unknown option or missing value: -%c", optopt);
+			else
+				cli_warn("send", "unknown option or missing value: %s",
+				    argv[optind - 1]);
 			send_usage(stderr);
 			return EX_USAGE;
 		}
@@ -246,8 +254,9 @@ configure(struct send_opts *o, mx_sender *sender)
 	if (mx_sender_set_tls(sender, o->tls, o->ca_file) != MX_OK)
 		return cli_warn("send", "cannot set up TLS%s%s", o->ca_file ? " with " : "",
 		    o->ca_file ? o->ca_file : ""), EX_CONFIG;
-	if ((o->attempt_delay_ms || o->connect_timeout_ms) && mx_sender_set_connect(sender,
-	    o->attempt_delay_ms ? o->attempt_delay_ms : 250,
+	/* 0 is a real attempt delay: every address at once. */
+	if (o->connect_set && mx_sender_set_connect(sender,
+	    o->attempt_delay_given ? o->attempt_delay_ms : 250,
 	    o->connect_timeout_ms ? o->connect_timeout_ms : 30000) != MX_OK)
 		return EX_USAGE;
 	for (int st = MX_SMTP_GREETING; st <= MX_SMTP_DOT; st++)
@@ -350,6 +359,7 @@ cmd_send(int argc, char **argv)
 	mx_sender *sender = NULL;
 	mx_message *m = NULL;
 	const char *why = NULL;
+	mx_err err;
 	int rc;
 
 	/* A server that hangs up must be an error reply, not a dead process. */
@@ -366,10 +376,12 @@ cmd_send(int argc, char **argv)
 	    (rc = configure(&o, sender)) != EX_OK)
 		goto out;
 	/* The whole message first: a malformed one never opens a connection. */
-	if (mx_message_read(STDIN_FILENO, (o.from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
-	    (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0), MAX_MESSAGE, &m, &why) != MX_OK) {
+	if ((err = mx_message_read(STDIN_FILENO, (o.from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
+	    (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0), MAX_MESSAGE, &m, &why)) != MX_OK) {
 		cli_warn("send", "message refused: %s", why ? why : "unreadable");
-		rc = EX_DATAERR;
+		/* Malformed or too big: 65; a read error: 74; out of memory: 75. */
+		rc = err == MX_ERR_SYSTEM ? EX_IOERR : err == MX_ERR_NOMEM ? EX_TEMPFAIL :
+		    EX_DATAERR;
 		goto out;
 	}
 	rc = deliver(&o, sender, m, argc - optind, argv + optind);

@@ -345,6 +345,31 @@ class Send(unittest.TestCase):
         self.assertEqual(attempts[-1]["connect"], "ok")
         self.assertEqual(res[0]["relay"]["address"], "127.0.0.202")
 
+    def test_attempts_belong_to_their_domain(self):
+        rc, res, _, _ = self.json_send("a@refused.send.test", "b@greet554.send.test")
+        self.assertEqual(rc, EX_OK, res)
+        by = {r["to"]: r for r in res}
+        self.assertEqual({a["host"] for a in by["a@refused.send.test"]["attempts"]},
+                         {"mx-refused.send.test", "mx-accept2.send.test"})
+        self.assertEqual({a["host"] for a in by["b@greet554.send.test"]["attempts"]},
+                         {"mx-greet554.send.test", "mx-accept2.send.test"})
+
+    def test_duplicate_recipients_one_rcpt(self):
+        tag = "dup-%d" % os.getpid()
+        rc, out, _, _, _ = self.send("-t", "x@ok.send.test", "<x@ok.send.test>",
+                                     message="To: x@ok.send.test\nSubject: %s\n\nhi\n" % tag)
+        self.assertEqual(rc, EX_OK)
+        self.assertEqual(len(out), 1)
+        got = received("accept1", tag)[0]
+        self.assertEqual(got.count("X-Rcpt-Args: <x@ok.send.test>"), 1)
+
+    def test_bad_trust_anchor_is_a_config_error(self):
+        p = subprocess.run([MX, "send", "--resolver", RESOLVER, "--trust-anchor", "/",
+                            "-f", "s@example.test", "x@ok.send.test"], input=b"Subject: x\n\nx\n",
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertEqual(p.stdout, b"")
+
     def test_verbose_transcript(self):
         rc, _, err, _, _ = self.send("user@ok.send.test", args=("-v",))
         self.assertEqual(rc, EX_OK)

@@ -23,8 +23,8 @@ test_strerror(void **state)
 	assert_string_equal(mx_strerror(MX_OK), "success");
 	assert_string_equal(mx_strerror(MX_ERR_NOMEM), "out of memory");
 	assert_string_equal(mx_strerror(MX_ERR_INVALID), "invalid argument");
-	assert_string_equal(mx_strerror(MX_ERR_BAD_DOMAIN), "malformed domain or address");
-	assert_string_equal(mx_strerror(MX_ERR_CONFIG), "resolver configuration failed");
+	assert_string_equal(mx_strerror(MX_ERR_BAD_DOMAIN), "malformed domain, address or message");
+	assert_string_equal(mx_strerror(MX_ERR_CONFIG), "configuration failed (resolver, trust anchor or CA file)");
 	assert_string_equal(mx_strerror(MX_ERR_SYSTEM),
 	    "system error (sockets or event loop)");
 	assert_string_equal(mx_strerror(MX_ERR_BUSY),
