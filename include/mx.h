@@ -216,9 +216,10 @@ MX_API mx_err mx_route_lookup(mx_resolver *resolver, const mx_policy *policy,
 
 /*
  * Asynchronous form: cb runs from the event loop once the plan is ready,
- * and owns the plan it is given.  The policy is copied.  Lookups started
- * on a resolver made by mx_resolver_new run inside mx_resolver_run, which
- * returns when none is left.
+ * and owns the plan it is given.  The policy is copied.  Lookups (and
+ * deliveries, see mx_send_start) started on a resolver made by
+ * mx_resolver_new run inside mx_resolver_run, which returns when none is
+ * left.
  */
 typedef void (*mx_route_cb)(mx_plan *plan, void *arg);
 MX_API mx_err mx_route_start(mx_resolver *resolver, const mx_policy *policy,
