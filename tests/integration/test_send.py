@@ -202,6 +202,17 @@ class Send(unittest.TestCase):
         self.assertIn("dsn=5.6.7", out[0])
         self.assertEqual(received("accept1", tag), [])
 
+    def test_size_announced_and_enforced(self):
+        # The TLS peer (notls.send.test: no STARTTLS) offers SIZE 10485760.
+        tag = "size-%d" % os.getpid()
+        rc, res, _, _ = self.json_send("user@notls.send.test")
+        self.assertEqual(rc, EX_OK, res)
+        big = "Subject: %s\n\n" % tag + ("x" * 998 + "\n") * 11000
+        rc, out, _, _, _ = self.send("user@notls.send.test", message=big, timeout=120)
+        self.assertEqual(rc, EX_UNAVAILABLE, out)
+        self.assertIn("dsn=5.3.4", out[0])
+        self.assertIn("SIZE", out[0])
+
     def test_8bit_body_announced(self):
         tag = "eightbit-%d" % os.getpid()
         rc, out, _, _, _ = self.send("user@ok.send.test",
