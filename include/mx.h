@@ -9,8 +9,8 @@
  * getter live as long as the object they came from.  Nothing here exits
  * or aborts on bad input: fallible calls return an mx_err and set their
  * out-parameter to NULL on failure; getters and setters that cannot fail
- * take objects the library made (never NULL).  libunbound may write its
- * own diagnostics (a trust anchor that does not parse) to stderr.
+ * take objects the library made (never NULL).  libunbound's own
+ * diagnostics are kept for mx_resolver_diagnostic, never printed.
  *
  * Threads: one mx_resolver (and what it hands out) per thread at a time.
  * The stub transport calls c-ares' ares_library_init, which c-ares 1.18
@@ -138,6 +138,13 @@ MX_API mx_err mx_resolver_set_transport(mx_resolver *resolver, mx_transport t);
  */
 MX_API mx_err mx_resolver_set_query_timeout_ms(mx_resolver *resolver, unsigned ms);
 MX_API mx_err mx_resolver_set_tries(mx_resolver *resolver, unsigned tries);
+
+/*
+ * What libunbound last complained about (it is not printed): the reason
+ * behind an MX_ERR_CONFIG, such as the line of a trust anchor file that
+ * does not parse.  "" when nothing; lives as long as the resolver.
+ */
+MX_API const char *mx_resolver_diagnostic(const mx_resolver *resolver);
 
 /* What the resolver has done so far. */
 struct mx_resolver_stats {

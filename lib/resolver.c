@@ -48,6 +48,10 @@ struct mx_resolver {
 	struct query_list waiting;
 	struct query_list completed;
 	struct event *deliver;   /* hands completed answers back */
+	FILE *log;               /* libunbound's diagnostics, kept, not printed */
+	char log_tail[512];      /* the last of them */
+	size_t log_len;
+	char diagnostic[256];    /* the first error line: its cause */
 };
 
 static void deliver_completed(evutil_socket_t fd, short what, void *arg);
@@ -100,6 +104,8 @@ mx_resolver_free(mx_resolver *r)
 		return;
 	if (r->ub != NULL)
 		ub_ctx_delete(r->ub);
+	if (r->log != NULL)
+		fclose(r->log);
 	stub_free(r->stub);
 	if (r->deliver != NULL)
 		event_free(r->deliver);
@@ -279,6 +285,70 @@ apply_servers(mx_resolver *r)
  * the names our sandbox serves; .test never exists on the Internet, so
  * letting it through changes nothing for real mail.
  */
+/*
+ * libunbound writes its diagnostics (a trust anchor that does not parse,
+ * with the line) to stderr; the library never prints, so they go to a
+ * stream that keeps the last few hundred bytes for mx_resolver_diagnostic.
+ */
+/* The first complaint is the cause (a parse error, with its line); what
+ * follows ("module init ... failed") is its consequence. */
+static void
+keep_first_error(mx_resolver *r)
+{
+	const char *err = strstr(r->log_tail, "error: "), *end;
+	size_t len;
+
+	if (r->diagnostic[0] != '\0' || err == NULL)
+		return;
+	err += 7;
+	end = strchr(err, '\n');
+	len = end ? (size_t)(end - err) : strlen(err);
+	if (len >= sizeof(r->diagnostic))
+		len = sizeof(r->diagnostic) - 1;
+	memcpy(r->diagnostic, err, len);
+	r->diagnostic[len] = '\0';
+}
+
+static ssize_t
+keep_log(void *cookie, const char *data, size_t size)
+{
+	mx_resolver *r = cookie;
+	size_t keep = sizeof(r->log_tail) - 1;
+
+	if (size >= keep) {
+		memcpy(r->log_tail, data + size - keep, keep);
+		r->log_len = keep;
+	} else {
+		if (r->log_len + size > keep) {
+			size_t drop = r->log_len + size - keep;
+			memmove(r->log_tail, r->log_tail + drop, r->log_len - drop);
+			r->log_len -= drop;
+		}
+		memcpy(r->log_tail + r->log_len, data, size);
+		r->log_len += size;
+	}
+	r->log_tail[r->log_len] = '\0';
+	keep_first_error(r);
+	return (ssize_t)size;
+}
+
+static void
+capture_log(mx_resolver *r)
+{
+	cookie_io_functions_t io = {.write = keep_log};
+
+	if ((r->log = fopencookie(r, "w", io)) == NULL)
+		return;
+	setvbuf(r->log, NULL, _IOLBF, 0);
+	ub_ctx_debugout(r->ub, r->log);
+}
+
+const char *
+mx_resolver_diagnostic(const mx_resolver *r)
+{
+	return r != NULL ? r->diagnostic : "";
+}
+
 static mx_err
 ready_unbound(mx_resolver *r)
 {
@@ -287,6 +357,7 @@ ready_unbound(mx_resolver *r)
 
 	if ((r->ub = ub_ctx_create_event(r->base)) == NULL)
 		return MX_ERR_SYSTEM;
+	capture_log(r);
 	snprintf(num, sizeof(num), "%u", r->max_inflight < 64 ? 128 : r->max_inflight * 2);
 	if ((err = set_option(r, "outgoing-range:", num)) != MX_OK)
 		return err;

@@ -243,9 +243,9 @@ cmd_bulk(struct route_opts *o, const char *path)
 	if (err == MX_OK)
 		err = b.failure;
 	if (err != MX_OK) {
-		cli_warn("route", "--bulk stopped at line %lu: %s%s", b.line_no,
-		    mx_strerror(err), err == MX_ERR_CONFIG ?
-		    " (check the trust anchor file and resolv.conf)" : "");
+		cli_warn("route", "--bulk stopped at line %lu: %s%s%s", b.line_no,
+		    mx_strerror(err), mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
+		    mx_resolver_diagnostic(o->resolver));
 		return cli_exit_for(err);
 	}
 	if (b.read_error) {

@@ -411,8 +411,9 @@ route_all(struct route_opts *o, int argc, char **argv)
 	if (err == MX_OK)
 		err = mx_resolver_run(o->resolver);
 	if (err != MX_OK) {
-		cli_warn("route", "%s%s", mx_strerror(err), err == MX_ERR_CONFIG ?
-		    " (check the trust anchor file and resolv.conf)" : "");
+		cli_warn("route", "%s%s%s", mx_strerror(err),
+		    mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
+		    mx_resolver_diagnostic(o->resolver));
 		run.exit_code = cli_exit_for(err);
 	}
 out:

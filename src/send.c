@@ -346,7 +346,9 @@ deliver(struct send_opts *o, mx_sender *sender, mx_message *m, int argc, char **
 		err = mx_resolver_run(o->resolver);
 	free(rcpts);
 	if (err != MX_OK) {
-		cli_warn("send", "%s", mx_strerror(err));
+		cli_warn("send", "%s%s%s", mx_strerror(err),
+		    mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
+		    mx_resolver_diagnostic(o->resolver));
 		return cli_exit_for(err);
 	}
 	return run.exit_code;

@@ -427,6 +427,10 @@ class Interface(unittest.TestCase):
             self.assertEqual(rc, 78, anchor)
             self.assertIn("trust anchor", err)
             self.assertEqual(out, "")
+            # One line from mx, with libunbound's reason; nothing of its own.
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+        rc, _, err = mx("--trust-anchor", bad, "basic.test", anchor=False, timeout=10)
+        self.assertIn("parse error in %s" % bad, err)
 
     def test_resolv_conf_option(self):
         path = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "resolv.test.conf")
