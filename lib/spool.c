@@ -1,0 +1,953 @@
+/*
+ * spool.c - the durable queue of deferred messages: one file per entry
+ * under queue/, written whole in tmp/ and renamed in only after fsync,
+ * read back and checked to the last byte.  It owns the file format and
+ * the directory discipline; it never delivers, prints or retries a failed
+ * fsync (after one the data may be gone, so the entry is refused).
+ *
+ * File format (text header, raw data, trailer):
+ *   mxkit-spool 1\n id ID\n created N\n sender ADDRESS\n
+ *   then per recipient: rcpt STATE ATTEMPTS NEXT ADDRESS\n reason ESCAPED\n
+ *   data LEN\n LEN octets \n end CRC\n
+ * where CRC is 8 lower-case hex digits of the CRC-32 of every octet before
+ * the end line.  Reasons escape '\\' and control octets as \xHH.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+#define SPOOL_DIR_MODE 0700
+#define SPOOL_FILE_MODE 0600
+#define SPOOL_RANDOM_CHARS 16          /* random part of an ID */
+#define SPOOL_TMP_RANDOM 8             /* random part of a temporary name */
+#define SPOOL_TMP_MAX (SPOOL_ID_MAX + SPOOL_TMP_RANDOM + 6) /* "ID.RANDOM.tmp" */
+#define SPOOL_END_LEN 13               /* "end " + 8 hex + "\n" */
+/* A header line at most: "rcpt bounced " + two numbers + an address, or
+ * "reason " + a reason escaped at 4 octets each. */
+#define SPOOL_LINE_MAX (16 + 4 * SPOOL_REASON_MAX)
+#define SPOOL_HEADER_FIXED 512         /* version, id, created, sender, data */
+
+struct spool {
+	int tmp_fd, queue_fd, corrupt_fd;
+	struct spool_ops ops;
+};
+
+static const char *const state_names[] = { "pending", "sent", "bounced" };
+
+/* ---- real system calls ------------------------------------------------- */
+
+static int
+real_open(int dirfd, const char *name, int flags, mode_t mode)
+{
+	return openat(dirfd, name, flags, mode);
+}
+
+static ssize_t
+real_write(int fd, const void *buf, size_t n)
+{
+	return write(fd, buf, n);
+}
+
+static int
+real_fsync(int fd)
+{
+	return fsync(fd);
+}
+
+static int
+real_rename(int olddirfd, const char *oldname, int newdirfd,
+    const char *newname, unsigned flags)
+{
+	return renameat2(olddirfd, oldname, newdirfd, newname, flags);
+}
+
+static int
+real_unlink(int dirfd, const char *name)
+{
+	return unlinkat(dirfd, name, 0);
+}
+
+static const struct spool_ops real_ops = {
+	real_open, real_write, real_fsync, real_rename, real_unlink,
+};
+
+void
+spool_set_ops_for_testing(struct spool *sp, const struct spool_ops *ops)
+{
+	sp->ops = ops ? *ops : real_ops;
+}
+
+/* ---- CRC-32 ------------------------------------------------------------ */
+
+/*
+ * CRC-32 (IEEE 802.3, as zlib's crc32), four bits at a time from a
+ * 16-entry table: a few lines instead of a zlib dependency, and fast
+ * enough (a 10 MiB entry in tens of milliseconds).
+ */
+static uint32_t
+crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+	static const uint32_t nibble[16] = {
+		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
+		0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
+		0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+	};
+
+	crc = ~crc;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		crc = (crc >> 4) ^ nibble[crc & 15];
+		crc = (crc >> 4) ^ nibble[crc & 15];
+	}
+	return ~crc;
+}
+
+/* ---- names and fields -------------------------------------------------- */
+
+static bool
+is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
+}
+
+int
+spool_id_valid(const char *name)
+{
+	size_t n = 0;
+
+	for (; name[n] != '\0'; n++)
+		if (n >= SPOOL_ID_MAX || !is_alnum(name[n]))
+			return 0;
+	return n > 0;
+}
+
+/* An address: no control octet (CR, LF, NUL among them), no space, bounded. */
+static bool
+address_valid(const char *s, size_t n, bool may_be_empty)
+{
+	if (n > SPOOL_ADDRESS_MAX || (n == 0 && !may_be_empty))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static const char id_alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* n random characters of [0-9A-Za-z] from getentropy, then a NUL. */
+static mx_err
+random_chars(char *out, size_t n, const char **why)
+{
+	uint8_t rnd[SPOOL_RANDOM_CHARS];
+
+	if (n > sizeof(rnd) || getentropy(rnd, n) != 0) {
+		*why = "no random bytes for a queue ID (getentropy failed)";
+		return MX_ERR_SYSTEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = id_alphabet[rnd[i] % 62];
+	out[n] = '\0';
+	return MX_OK;
+}
+
+/*
+ * "ID.RANDOM.tmp": unique even when a writer that died left its own
+ * temporary file of the same entry behind.
+ */
+static mx_err
+tmp_name(const char *id, char out[SPOOL_TMP_MAX], const char **why)
+{
+	size_t n = strlen(id);
+
+	memcpy(out, id, n);
+	out[n] = '.';
+	if (random_chars(out + n + 1, SPOOL_TMP_RANDOM, why) != MX_OK)
+		return MX_ERR_SYSTEM;
+	memcpy(out + n + 1 + SPOOL_TMP_RANDOM, ".tmp", 5);
+	return MX_OK;
+}
+
+/* A new ID: seconds in hex, then random [0-9A-Za-z] from getentropy. */
+static mx_err
+make_id(char id[SPOOL_ID_MAX + 1], const char **why)
+{
+	int n = snprintf(id, SPOOL_ID_MAX + 1, "%010" PRIX64, (uint64_t)time(NULL));
+
+	return random_chars(id + n, SPOOL_RANDOM_CHARS, why);
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+static int
+open_subdir(int base, const char *name)
+{
+	if (mkdirat(base, name, SPOOL_DIR_MODE) != 0 && errno != EEXIST)
+		return -1;
+	return openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+mx_err
+spool_open(const char *dir, struct spool **out, const char **why)
+{
+	struct spool *sp = NULL;
+	int base = -1;
+	mx_err err = MX_ERR_SYSTEM;
+
+	*out = NULL;
+	*why = "cannot open the spool directory";
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+		*why = "out of memory";
+		return MX_ERR_NOMEM;
+	}
+	sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
+	sp->ops = real_ops;
+	if (mkdir(dir, SPOOL_DIR_MODE) != 0 && errno != EEXIST)
+		goto out;
+	if ((base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto out;
+	*why = "cannot create or open tmp/, queue/ or corrupt/ in the spool";
+	if ((sp->tmp_fd = open_subdir(base, "tmp")) < 0 ||
+	    (sp->queue_fd = open_subdir(base, "queue")) < 0 ||
+	    (sp->corrupt_fd = open_subdir(base, "corrupt")) < 0)
+		goto out;
+	*why = "the spool directory is not writable";
+	if (faccessat(base, "tmp", W_OK | X_OK, 0) != 0 ||
+	    faccessat(base, "queue", W_OK | X_OK, 0) != 0 ||
+	    faccessat(base, "corrupt", W_OK | X_OK, 0) != 0)
+		goto out;
+	*out = sp;
+	sp = NULL;
+	*why = NULL;
+	err = MX_OK;
+out:
+	if (base >= 0)
+		close(base);
+	spool_close(sp);
+	return err;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->tmp_fd >= 0)
+		close(sp->tmp_fd);
+	if (sp->queue_fd >= 0)
+		close(sp->queue_fd);
+	if (sp->corrupt_fd >= 0)
+		close(sp->corrupt_fd);
+	free(sp);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* A bounded text buffer for the header. */
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static bool
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= t->cap - t->len)
+		return false;
+	t->len += (size_t)n;
+	return true;
+}
+
+static bool
+text_add_reason(struct text *t, const char *reason)
+{
+	if (!text_add(t, "reason "))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)reason; *p; p++) {
+		bool ok = (*p < 0x20 || *p == 0x7f || *p == '\\') ?
+		    text_add(t, "\\x%02x", *p) : text_add(t, "%c", *p);
+		if (!ok)
+			return false;
+	}
+	return text_add(t, "\n");
+}
+
+static bool
+rcpt_valid(const struct spool_rcpt *r)
+{
+	return address_valid(r->address, strnlen(r->address, SPOOL_ADDRESS_MAX + 1), false) &&
+	    (unsigned)r->state <= SPOOL_BOUNCED &&
+	    strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX;
+}
+
+/* The header of an entry, checked field by field; the caller frees it. */
+static mx_err
+format_header(const struct spool_entry *e, struct text *t, const char **why)
+{
+	*why = "a recipient address, reason or state is not valid";
+	if (!spool_id_valid(e->id) || e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX ||
+	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL)) {
+		*why = "bad ID, recipient count or data length";
+		return MX_ERR_INVALID;
+	}
+	if (!address_valid(e->sender, strnlen(e->sender, SPOOL_ADDRESS_MAX + 1), true)) {
+		*why = "the sender address has a control byte or space, or is too long";
+		return MX_ERR_BAD_DOMAIN;
+	}
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		if (!rcpt_valid(&e->rcpts[i]))
+			return MX_ERR_BAD_DOMAIN;
+	t->len = 0;
+	t->cap = SPOOL_HEADER_FIXED + e->n_rcpts * (SPOOL_LINE_MAX + SPOOL_ADDRESS_MAX + 64);
+	if ((t->buf = malloc(t->cap)) == NULL) {
+		*why = "out of memory";
+		return MX_ERR_NOMEM;
+	}
+	bool ok = text_add(t, "%s\nid %s\ncreated %" PRId64 "\nsender %s\n",
+	    SPOOL_VERSION_LINE, e->id, e->created, e->sender);
+	for (size_t i = 0; ok && i < e->n_rcpts; i++) {
+		const struct spool_rcpt *r = &e->rcpts[i];
+		ok = text_add(t, "rcpt %s %u %" PRId64 " %s\n", state_names[r->state],
+		    r->attempts, r->next_attempt, r->address) && text_add_reason(t, r->reason);
+	}
+	ok = ok && text_add(t, "data %zu\n", e->len);
+	if (!ok) {
+		*why = "internal error: the entry header did not fit";
+		return MX_ERR_INVALID;
+	}
+	return MX_OK;
+}
+
+static bool
+write_all(struct spool *sp, int fd, const void *buf, size_t n, uint32_t *crc)
+{
+	const uint8_t *p = buf;
+
+	*crc = crc32_update(*crc, p, n);
+	while (n > 0) {
+		ssize_t w = sp->ops.write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Writes the whole entry to fd and fsyncs it. */
+static mx_err
+write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **why)
+{
+	struct text t = { 0 };
+	uint32_t crc = 0, ignored = 0;
+	char end[SPOOL_END_LEN + 1];
+	mx_err err;
+
+	if ((err = format_header(e, &t, why)) != MX_OK)
+		goto out;
+	err = MX_ERR_SYSTEM;
+	*why = "writing the spool file failed (disk full or I/O error)";
+	if (!write_all(sp, fd, t.buf, t.len, &crc) ||
+	    !write_all(sp, fd, e->data, e->len, &crc) ||
+	    !write_all(sp, fd, "\n", 1, &crc))
+		goto out;
+	snprintf(end, sizeof(end), "end %08" PRIx32 "\n", crc);
+	if (!write_all(sp, fd, end, SPOOL_END_LEN, &ignored))
+		goto out;
+	*why = "fsync of the spool file failed: the entry is refused";
+	if (sp->ops.fsync(fd) != 0)
+		goto out;
+	err = MX_OK;
+out:
+	free(t.buf);
+	return err;
+}
+
+/*
+ * Writes e to tmp/, fsyncs it and renames it to queue/ID with the given
+ * renameat2 flags; on success *fd_out (when given) is the still-open
+ * file, locked if lock is set.  The temporary file never outlives a
+ * failure.
+ */
+static mx_err
+commit_entry(struct spool *sp, const struct spool_entry *e, unsigned flags,
+    bool lock, int *fd_out, const char **why)
+{
+	char tmp[SPOOL_TMP_MAX];
+	int fd;
+	mx_err err = MX_ERR_SYSTEM;
+
+	if ((err = tmp_name(e->id, tmp, why)) != MX_OK)
+		return err;
+	fd = sp->ops.open(sp->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, SPOOL_FILE_MODE);
+	if (fd < 0) {
+		*why = "cannot create a file in the spool's tmp/";
+		return MX_ERR_SYSTEM;
+	}
+	if ((err = write_entry(sp, fd, e, why)) != MX_OK)
+		goto out;
+	err = MX_ERR_SYSTEM;
+	*why = "cannot lock the new spool file";
+	if (lock && flock(fd, LOCK_EX | LOCK_NB) != 0)
+		goto out;
+	*why = "renaming the spool file into queue/ failed";
+	if (sp->ops.rename(sp->tmp_fd, tmp, sp->queue_fd, e->id, flags) != 0)
+		goto out;
+	err = MX_OK;
+out:
+	if (err != MX_OK)
+		sp->ops.unlink(sp->tmp_fd, tmp);
+	if (err == MX_OK && fd_out != NULL)
+		*fd_out = fd;
+	else
+		close(fd);
+	return err;
+}
+
+static mx_err
+make_entry(const char *sender, const char *const *rcpts, size_t n,
+    const uint8_t *data, size_t len, struct spool_entry *e, const char **why)
+{
+	size_t slen = sender ? strnlen(sender, SPOOL_ADDRESS_MAX + 1) : 0;
+
+	*why = "an address has a control byte or space, or is too long";
+	if (!address_valid(sender ? sender : "", slen, true))
+		return MX_ERR_BAD_DOMAIN;
+	memcpy(e->sender, sender ? sender : "", slen + 1);
+	e->created = (int64_t)time(NULL);
+	e->data = (uint8_t *)(uintptr_t)data;
+	e->len = len;
+	e->n_rcpts = n;
+	if ((e->rcpts = calloc(n, sizeof(*e->rcpts))) == NULL) {
+		*why = "out of memory";
+		return MX_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t alen = rcpts[i] ? strnlen(rcpts[i], SPOOL_ADDRESS_MAX + 1) : 0;
+		if (!address_valid(rcpts[i] ? rcpts[i] : "", alen, false))
+			return MX_ERR_BAD_DOMAIN;
+		memcpy(e->rcpts[i].address, rcpts[i], alen + 1);
+	}
+	return make_id(e->id, why);
+}
+
+mx_err
+spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
+    size_t n, const uint8_t *data, size_t len, char *id_out, size_t id_size,
+    const char **why)
+{
+	struct spool_entry e = { 0 };
+	mx_err err;
+
+	*why = "no recipients, too many, data too big, or no room for the ID";
+	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || len > SPOOL_DATA_MAX ||
+	    (len > 0 && data == NULL) || id_out == NULL || id_size <= SPOOL_ID_MAX)
+		return MX_ERR_INVALID;
+	if ((err = make_entry(sender, rcpts, n, data, len, &e, why)) != MX_OK)
+		goto out;
+	if ((err = commit_entry(sp, &e, RENAME_NOREPLACE, false, NULL, why)) != MX_OK)
+		goto out;
+	if (sp->ops.fsync(sp->queue_fd) != 0) {
+		/* Visible but not durable: take it back, the caller keeps the message. */
+		sp->ops.unlink(sp->queue_fd, e.id);
+		sp->ops.fsync(sp->queue_fd);
+		*why = "fsync of the spool's queue/ failed: the entry is refused";
+		err = MX_ERR_SYSTEM;
+		goto out;
+	}
+	memcpy(id_out, e.id, strlen(e.id) + 1);
+	*why = NULL;
+out:
+	free(e.rcpts);
+	return err;
+}
+
+mx_err
+spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd,
+    const char **why)
+{
+	struct stat st;
+	int fd = -1;
+	mx_err err;
+
+	if (!spool_id_valid(entry->id)) {
+		*why = "not a valid queue ID";
+		return MX_ERR_INVALID;
+	}
+	if (fstatat(sp->queue_fd, entry->id, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode)) {
+		*why = "the entry is not in queue/";
+		return MX_ERR_SYSTEM;
+	}
+	err = commit_entry(sp, entry, 0, lock_fd != NULL, &fd, why);
+	if (err != MX_OK)
+		return err;
+	if (lock_fd != NULL) {
+		spool_unlock(*lock_fd);
+		*lock_fd = fd;
+	} else {
+		close(fd);
+	}
+	if (sp->ops.fsync(sp->queue_fd) != 0) {
+		*why = "fsync of the spool's queue/ failed: the update may be lost";
+		return MX_ERR_SYSTEM;
+	}
+	*why = NULL;
+	return MX_OK;
+}
+
+mx_err
+spool_remove(struct spool *sp, const char *id, const char **why)
+{
+	if (!spool_id_valid(id)) {
+		*why = "not a valid queue ID";
+		return MX_ERR_INVALID;
+	}
+	if (sp->ops.unlink(sp->queue_fd, id) != 0) {
+		*why = "cannot remove the entry from queue/";
+		return MX_ERR_SYSTEM;
+	}
+	if (sp->ops.fsync(sp->queue_fd) != 0) {
+		*why = "fsync of the spool's queue/ failed: the removal may be lost";
+		return MX_ERR_SYSTEM;
+	}
+	*why = NULL;
+	return MX_OK;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* A bounds-checked cursor over a whole file. */
+struct cursor {
+	const uint8_t *p;
+	size_t len, pos;
+};
+
+/* The next line (without its LF) as a string in out; false if none fits. */
+static bool
+next_line(struct cursor *c, char *out, size_t size)
+{
+	size_t n = 0;
+
+	while (c->pos + n < c->len && c->p[c->pos + n] != '\n') {
+		uint8_t b = c->p[c->pos + n];
+		if (b == '\0' || b == '\r' || n + 1 >= size)
+			return false;
+		out[n++] = (char)b;
+	}
+	if (c->pos + n >= c->len)
+		return false;
+	out[n] = '\0';
+	c->pos += n + 1;
+	return true;
+}
+
+/* "KEY VALUE": the value after the key and one space, or NULL. */
+static const char *
+field(const char *line, const char *key)
+{
+	size_t k = strlen(key);
+
+	if (strncmp(line, key, k) != 0 || line[k] != ' ')
+		return NULL;
+	return line + k + 1;
+}
+
+/* A decimal number, digits only, no sign, no leading zero, bounded. */
+static bool
+parse_u64(const char *s, const char **end, uint64_t max, uint64_t *v)
+{
+	uint64_t n = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (max - (uint64_t)(*p - '0')) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s || (s[0] == '0' && p - s > 1))
+		return false;
+	*end = p;
+	*v = n;
+	return true;
+}
+
+static bool
+parse_number_field(const char *line, const char *key, uint64_t max, uint64_t *v)
+{
+	const char *s = field(line, key), *end;
+
+	return s != NULL && parse_u64(s, &end, max, v) && *end == '\0';
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Undoes text_add_reason; false for a bad escape or a reason too long. */
+static bool
+unescape_reason(const char *s, char out[SPOOL_REASON_MAX + 1])
+{
+	size_t o = 0;
+
+	for (; *s != '\0'; o++) {
+		if (o >= SPOOL_REASON_MAX || (unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+		if (*s != '\\') {
+			out[o] = *s++;
+			continue;
+		}
+		int hi = s[1] == 'x' ? hex_value(s[2]) : -1;
+		int lo = hi >= 0 ? hex_value(s[3]) : -1;
+		if (lo < 0 || (hi == 0 && lo == 0))
+			return false;
+		out[o] = (char)(hi * 16 + lo);
+		s += 4;
+	}
+	out[o] = '\0';
+	return true;
+}
+
+static bool
+parse_state(const char *s, const char **end, enum spool_state *state)
+{
+	for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
+		size_t n = strlen(state_names[i]);
+		if (strncmp(s, state_names[i], n) == 0 && s[n] == ' ') {
+			*state = (enum spool_state)i;
+			*end = s + n;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "rcpt STATE ATTEMPTS NEXT ADDRESS" then "reason ESCAPED". */
+static bool
+parse_rcpt(struct cursor *c, char *line, struct spool_rcpt *r)
+{
+	const char *s = field(line, "rcpt"), *a;
+	uint64_t attempts, next;
+
+	if (s == NULL || !parse_state(s, &s, &r->state) || *s++ != ' ' ||
+	    !parse_u64(s, &s, UINT32_MAX, &attempts) || *s++ != ' ' ||
+	    !parse_u64(s, &s, INT64_MAX, &next) || *s++ != ' ')
+		return false;
+	a = s;
+	if (!address_valid(a, strlen(a), false))
+		return false;
+	memcpy(r->address, a, strlen(a) + 1);
+	r->attempts = (unsigned)attempts;
+	r->next_attempt = (int64_t)next;
+	return next_line(c, line, SPOOL_LINE_MAX) && (s = field(line, "reason")) != NULL &&
+	    unescape_reason(s, r->reason);
+}
+
+/* The version line, then the CRC-32 of all before the end line. */
+static bool
+check_frame(const struct cursor *c, const char **why)
+{
+	size_t vlen = strlen(SPOOL_VERSION_LINE), body;
+	char want[SPOOL_END_LEN + 1];
+
+	*why = "not a spool file of version 1 (bad first line)";
+	if (c->len < vlen + 1 || memcmp(c->p, SPOOL_VERSION_LINE "\n", vlen + 1) != 0)
+		return false;
+	*why = "truncated: no end line";
+	if (c->len < vlen + 1 + SPOOL_END_LEN)
+		return false;
+	body = c->len - SPOOL_END_LEN;
+	snprintf(want, sizeof(want), "end %08" PRIx32 "\n",
+	    crc32_update(0, c->p, body));
+	if (memcmp(c->p + body, "end ", 4) != 0 || c->p[c->len - 1] != '\n')
+		return false;
+	*why = "CRC-32 mismatch: the file is corrupt";
+	return memcmp(c->p + body, want, SPOOL_END_LEN) == 0;
+}
+
+static bool
+parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e,
+    const char **why)
+{
+	const char *s;
+	uint64_t v;
+
+	c->pos = strlen(SPOOL_VERSION_LINE) + 1;
+	*why = "bad or mismatched id line";
+	if (!next_line(c, line, SPOOL_LINE_MAX) || (s = field(line, "id")) == NULL ||
+	    strcmp(s, id) != 0)
+		return false;
+	memcpy(e->id, s, strlen(s) + 1);
+	*why = "bad created line";
+	if (!next_line(c, line, SPOOL_LINE_MAX) ||
+	    !parse_number_field(line, "created", INT64_MAX, &v))
+		return false;
+	e->created = (int64_t)v;
+	*why = "bad sender line";
+	if (!next_line(c, line, SPOOL_LINE_MAX) || (s = field(line, "sender")) == NULL ||
+	    !address_valid(s, strlen(s), true))
+		return false;
+	memcpy(e->sender, s, strlen(s) + 1);
+	return true;
+}
+
+/* Recipients, then the data line and the data itself. */
+static mx_err
+parse_body(struct cursor *c, char *line, struct spool_entry *e, const char **why)
+{
+	uint64_t v;
+
+	if ((e->rcpts = calloc(SPOOL_RCPTS_MAX, sizeof(*e->rcpts))) == NULL) {
+		*why = "out of memory";
+		return MX_ERR_NOMEM;
+	}
+	*why = "bad recipient or reason line";
+	for (;;) {
+		if (!next_line(c, line, SPOOL_LINE_MAX))
+			return MX_ERR_BAD_DOMAIN;
+		if (field(line, "rcpt") == NULL)
+			break;
+		if (e->n_rcpts >= SPOOL_RCPTS_MAX || !parse_rcpt(c, line, &e->rcpts[e->n_rcpts]))
+			return MX_ERR_BAD_DOMAIN;
+		e->n_rcpts++;
+	}
+	*why = "no recipients, or a bad data line";
+	if (e->n_rcpts == 0 || !parse_number_field(line, "data", SPOOL_DATA_MAX, &v))
+		return MX_ERR_BAD_DOMAIN;
+	*why = "the data length does not match the file";
+	if (c->len - SPOOL_END_LEN < c->pos + 1 || v != c->len - SPOOL_END_LEN - c->pos - 1 ||
+	    c->p[c->pos + v] != '\n')
+		return MX_ERR_BAD_DOMAIN;
+	if ((e->data = malloc(v + 1)) == NULL) {
+		*why = "out of memory";
+		return MX_ERR_NOMEM;
+	}
+	memcpy(e->data, c->p + c->pos, v);
+	e->data[v] = '\0';
+	e->len = v;
+	return MX_OK;
+}
+
+/* Checks a whole file; the entry is made only when it is good. */
+static mx_err
+parse_entry(const uint8_t *p, size_t len, const char *id,
+    struct spool_entry **out, const char **why)
+{
+	struct cursor c = { p, len, 0 };
+	struct spool_entry *e = NULL;
+	char *line = NULL;
+	mx_err err = MX_ERR_BAD_DOMAIN;
+
+	if (!check_frame(&c, why))
+		return MX_ERR_BAD_DOMAIN;
+	if ((e = calloc(1, sizeof(*e))) == NULL || (line = malloc(SPOOL_LINE_MAX)) == NULL) {
+		*why = "out of memory";
+		err = MX_ERR_NOMEM;
+		goto out;
+	}
+	if (!parse_head(&c, line, id, e, why))
+		goto out;
+	if ((err = parse_body(&c, line, e, why)) != MX_OK)
+		goto out;
+	*out = e;
+	e = NULL;
+out:
+	free(line);
+	spool_entry_free(e);
+	return err;
+}
+
+/* Reads queue/ID whole, a regular file only and never a symlink. */
+static mx_err
+read_file(struct spool *sp, const char *id, uint8_t **buf, size_t *len,
+    const char **why)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd;
+	mx_err err = MX_ERR_SYSTEM;
+
+	*buf = NULL;
+	fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	*why = "cannot open the entry in queue/ (missing, or a symlink)";
+	if (fd < 0)
+		return MX_ERR_SYSTEM;
+	*why = "the entry is not a regular file";
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto out;
+	*why = "the entry is larger than any spool file can be";
+	if ((uint64_t)st.st_size > SPOOL_DATA_MAX + (uint64_t)SPOOL_RCPTS_MAX * 4096)
+		goto out;
+	*why = "out of memory";
+	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		err = MX_ERR_NOMEM;
+		goto out;
+	}
+	*why = "reading the entry failed";
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, *buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	*len = got;
+	err = MX_OK;
+out:
+	close(fd);
+	return err;
+}
+
+/* Moves a bad queue/ID to corrupt/ID, durably as far as it can. */
+static void
+quarantine(struct spool *sp, const char *id)
+{
+	if (sp->ops.rename(sp->queue_fd, id, sp->corrupt_fd, id, 0) != 0)
+		return;
+	sp->ops.fsync(sp->corrupt_fd);
+	sp->ops.fsync(sp->queue_fd);
+}
+
+mx_err
+spool_load(struct spool *sp, const char *id, struct spool_entry **out,
+    const char **why)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	mx_err err;
+
+	*out = NULL;
+	if (!spool_id_valid(id)) {
+		*why = "not a valid queue ID";
+		return MX_ERR_INVALID;
+	}
+	if ((err = read_file(sp, id, &buf, &len, why)) != MX_OK)
+		goto out;
+	err = parse_entry(buf, len, id, out, why);
+	if (err == MX_ERR_BAD_DOMAIN)
+		quarantine(sp, id);
+	else if (err == MX_OK)
+		*why = NULL;
+out:
+	free(buf);
+	return err;
+}
+
+void
+spool_entry_free(struct spool_entry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->rcpts);
+	free(e->data);
+	free(e);
+}
+
+/* ---- scanning and locking ---------------------------------------------- */
+
+mx_err
+spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
+    void (*skipped)(const char *name, const char *why, void *arg), void *arg)
+{
+	int fd = openat(sp->queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct stat st;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return MX_ERR_SYSTEM;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *why = NULL;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!spool_id_valid(de->d_name))
+			why = "the name is not a queue ID";
+		else if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			why = "it vanished or cannot be examined";
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file (a symlink, directory, FIFO or device)";
+		if (why == NULL)
+			cb(de->d_name, arg);
+		else if (skipped != NULL)
+			skipped(de->d_name, why, arg);
+	}
+	closedir(d);
+	return MX_OK;
+}
+
+mx_err
+spool_lock(struct spool *sp, const char *id, int *fd_out)
+{
+	struct stat held, now;
+	int fd;
+
+	*fd_out = -1;
+	if (!spool_id_valid(id))
+		return MX_ERR_INVALID;
+	fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return MX_ERR_SYSTEM;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		mx_err err = errno == EWOULDBLOCK ? MX_ERR_BUSY : MX_ERR_SYSTEM;
+		close(fd);
+		return err;
+	}
+	if (fstat(fd, &held) != 0 || !S_ISREG(held.st_mode)) {
+		close(fd);
+		return MX_ERR_SYSTEM;
+	}
+	/* spool_update may have put a new file in place since we opened it. */
+	if (fstatat(sp->queue_fd, id, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+		close(fd);
+		return MX_ERR_BUSY;
+	}
+	*fd_out = fd;
+	return MX_OK;
+}
+
+void
+spool_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

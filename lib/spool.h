@@ -1,0 +1,137 @@
+/*
+ * spool.h - the durable on-disk queue of deferred messages (files only:
+ * no network, no SMTP, no printing).  A spool directory holds tmp/
+ * (entries being written), queue/ (complete entries, one file each, named
+ * by the entry's ID) and corrupt/ (quarantined files).  An entry is in
+ * queue/ only once it was written and fsynced whole; every read checks it
+ * fully (version, fields, lengths, CRC-32) and moves a bad file to
+ * corrupt/.  The caller owns what spool_open and spool_load hand out and
+ * frees it with spool_close and spool_entry_free; strings passed in are
+ * borrowed.  One struct spool per thread; several processes may share a
+ * directory (spool_lock keeps two runners off one entry).
+ */
+#ifndef MX_SPOOL_H
+#define MX_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mx.h"
+
+#define SPOOL_VERSION_LINE "mxkit-spool 1"
+#define SPOOL_ID_MAX 32              /* characters of an ID, [0-9A-Za-z] */
+#define SPOOL_ADDRESS_MAX 320        /* octets: 64 local + "@" + 255 domain */
+#define SPOOL_REASON_MAX 512         /* octets of a reason, before escaping */
+#define SPOOL_RCPTS_MAX 1000         /* recipients of one entry */
+#define SPOOL_DATA_MAX ((size_t)1 << 30) /* octets of message data: 1 GiB */
+
+struct spool;
+
+enum spool_state { SPOOL_PENDING = 0, SPOOL_SENT, SPOOL_BOUNCED };
+
+struct spool_rcpt {
+	char address[SPOOL_ADDRESS_MAX + 1]; /* no control bytes, not empty */
+	enum spool_state state;
+	unsigned attempts;
+	int64_t next_attempt;                /* unix seconds; 0: at once */
+	char reason[SPOOL_REASON_MAX + 1];   /* last outcome; any text, "" for none */
+};
+
+/* An entry as spool_load hands it out; data[len] is a NUL for convenience. */
+struct spool_entry {
+	char id[SPOOL_ID_MAX + 1];
+	int64_t created;                     /* unix seconds */
+	char sender[SPOOL_ADDRESS_MAX + 1];  /* "" is the null sender <> */
+	struct spool_rcpt *rcpts;
+	size_t n_rcpts;
+	uint8_t *data;
+	size_t len;
+};
+
+/*
+ * Opens (creating tmp/, queue/ and corrupt/ with mode 0700 when missing)
+ * the spool at dir, and checks it is writable.  MX_ERR_SYSTEM with *why
+ * when it cannot; the caller frees *out with spool_close.
+ */
+mx_err spool_open(const char *dir, struct spool **out, const char **why);
+void spool_close(struct spool *sp); /* NULL is a no-op */
+
+/*
+ * Durable enqueue: writes tmp/ID, fsyncs it, renames it to queue/ID (never
+ * over an existing file) and fsyncs queue/.  MX_OK only when all of that
+ * succeeded; the message is then accepted and its ID (at most
+ * SPOOL_ID_MAX characters) is in id_out.  On any failure (ENOSPC, EIO, a
+ * failed fsync, which is never retried since the data may be gone) the
+ * temporary file is removed, nothing new stays in queue/, and the error
+ * comes with *why: MX_ERR_SYSTEM for the OS, MX_ERR_BAD_DOMAIN for an
+ * address with control bytes or over its length, MX_ERR_INVALID for other
+ * bad arguments (no recipients, id_size too small, data too big).
+ */
+mx_err spool_enqueue(struct spool *sp, const char *sender,
+    const char *const *rcpts, size_t n, const uint8_t *data, size_t len,
+    char *id_out, size_t id_size, const char **why);
+
+/*
+ * Reads and fully validates queue/ID.  A malformed file is moved to
+ * corrupt/ and MX_ERR_BAD_DOMAIN returned with the reason; a file that
+ * cannot be read (missing, not a regular file) is MX_ERR_SYSTEM and left
+ * where it is.  The caller frees *out with spool_entry_free.
+ */
+mx_err spool_load(struct spool *sp, const char *id, struct spool_entry **out,
+    const char **why);
+void spool_entry_free(struct spool_entry *entry); /* NULL is a no-op */
+
+/*
+ * Rewrites an entry (its recipients' states, attempts and reasons; the
+ * rest is written as given) the way spool_enqueue writes: tmp + fsync +
+ * rename over queue/ID + fsync of queue/.  queue/ID must exist.  When
+ * lock_fd is not NULL it is the caller's spool_lock descriptor: the new
+ * file is locked before it replaces the old one and *lock_fd becomes its
+ * descriptor (the old one is closed), so the lock never lapses.  A
+ * failure before the rename leaves the old file as it was.
+ */
+mx_err spool_update(struct spool *sp, const struct spool_entry *entry,
+    int *lock_fd, const char **why);
+
+/* Unlinks queue/ID and fsyncs queue/. */
+mx_err spool_remove(struct spool *sp, const char *id, const char **why);
+
+/*
+ * Calls cb with each ID in queue/, and skipped (when not NULL) with the
+ * name of anything else there (symlinks, directories, FIFOs, names that
+ * are not IDs) and why; nothing is followed or opened.  MX_ERR_SYSTEM
+ * when queue/ cannot be read.
+ */
+mx_err spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
+    void (*skipped)(const char *name, const char *why, void *arg), void *arg);
+
+/*
+ * An exclusive, non-blocking lock on one entry (flock on its queue file),
+ * so two runners never deliver the same message; released by
+ * spool_unlock or by the process dying.  MX_ERR_BUSY when someone holds
+ * it, MX_ERR_SYSTEM when the entry cannot be opened.
+ */
+mx_err spool_lock(struct spool *sp, const char *id, int *fd_out);
+void spool_unlock(int fd); /* -1 is a no-op */
+
+/* Whether name is a valid entry ID: 1 to SPOOL_ID_MAX of [0-9A-Za-z]. */
+int spool_id_valid(const char *name);
+
+/*
+ * FOR TESTS ONLY: the system calls the spool makes when writing, so a
+ * test can make any of them fail.  Each behaves like the call it names
+ * (-1 and errno on failure); rename takes renameat2 flags.  NULL puts
+ * back the real ones.  The table is copied.
+ */
+struct spool_ops {
+	int (*open)(int dirfd, const char *name, int flags, mode_t mode);
+	ssize_t (*write)(int fd, const void *buf, size_t n);
+	int (*fsync)(int fd);
+	int (*rename)(int olddirfd, const char *oldname, int newdirfd,
+	    const char *newname, unsigned flags);
+	int (*unlink)(int dirfd, const char *name);
+};
+void spool_set_ops_for_testing(struct spool *sp, const struct spool_ops *ops);
+
+#endif

@@ -1,0 +1,814 @@
+/*
+ * test_spool.c - lib/spool.c: entries round-trip byte for byte (binary,
+ * empty and 10 MiB data, recipient states through spool_update); hostile
+ * files in queue/ are quarantined, never trusted; scan skips what is not
+ * an entry without following it; failing write, fsync and rename calls
+ * (injected, and a real full tmpfs) leave nothing behind; a writer
+ * SIGKILLed at random never leaves a partial entry nor loses an accepted
+ * one; locks exclude a second runner and die with their holder.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "spool.h"
+
+#define BIG_LEN ((size_t)10 << 20)
+#define CRASH_KILLS 200
+#define CRASH_SEED 20261122u
+#define MAX_IDS 100000
+
+struct fixture {
+	char dir[128];
+	struct spool *sp;
+};
+
+static void
+path_of(const struct fixture *f, const char *sub, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s/%s", f->dir, sub, name);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *why = NULL;
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_spool.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(spool_open(f->dir, &f->sp, &why), MX_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[512];
+
+	spool_close(f->sp);
+	/* test_disk_full's tmpfs, should it have failed with it mounted. */
+	snprintf(cmd, sizeof(cmd), "%s/full", f->dir);
+	umount2(cmd, MNT_DETACH);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static size_t
+count_dir(const struct fixture *f, const char *sub)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool
+exists(const struct fixture *f, const char *sub, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	path_of(f, sub, name, path, sizeof(path));
+	return lstat(path, &st) == 0;
+}
+
+/* ---- scan collection ---------------------------------------------------- */
+
+struct ids {
+	char (*id)[SPOOL_ID_MAX + 1];
+	size_t n, skipped;
+};
+
+static void
+collect(const char *id, void *arg)
+{
+	struct ids *ids = arg;
+
+	assert_true(ids->n < MAX_IDS);
+	strcpy(ids->id[ids->n++], id);
+}
+
+static void
+count_skipped(const char *name, const char *why, void *arg)
+{
+	struct ids *ids = arg;
+
+	assert_non_null(name);
+	assert_non_null(why);
+	ids->skipped++;
+}
+
+static struct ids *
+scan_all(struct spool *sp)
+{
+	struct ids *ids = calloc(1, sizeof(*ids));
+
+	assert_non_null(ids);
+	assert_non_null(ids->id = calloc(MAX_IDS, sizeof(*ids->id)));
+	assert_int_equal(spool_scan(sp, collect, count_skipped, ids), MX_OK);
+	return ids;
+}
+
+static void
+ids_free(struct ids *ids)
+{
+	free(ids->id);
+	free(ids);
+}
+
+static bool
+ids_has(const struct ids *ids, const char *id)
+{
+	for (size_t i = 0; i < ids->n; i++)
+		if (strcmp(ids->id[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* ---- round trip ------------------------------------------------------- */
+
+static void
+check_entry(struct spool *sp, const char *id, const char *sender,
+    const char *const *rcpts, size_t n, const uint8_t *data, size_t len)
+{
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(spool_load(sp, id, &e, &why), MX_OK);
+	assert_string_equal(e->id, id);
+	assert_string_equal(e->sender, sender);
+	assert_int_equal(e->n_rcpts, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(e->rcpts[i].address, rcpts[i]);
+		assert_int_equal(e->rcpts[i].state, SPOOL_PENDING);
+		assert_int_equal(e->rcpts[i].attempts, 0);
+		assert_string_equal(e->rcpts[i].reason, "");
+	}
+	assert_int_equal(e->len, len);
+	if (len > 0)
+		assert_memory_equal(e->data, data, len);
+	spool_entry_free(e);
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t binary[] = "a\0b\r\nc\n.\r\n\0\xff\x80 end\r\n";
+	const char *rcpts[] = { "one@example.com", "two@example.org", "\"x\"@example.net" };
+	char id1[SPOOL_ID_MAX + 1], id2[SPOOL_ID_MAX + 1], id3[SPOOL_ID_MAX + 1];
+	uint8_t *big = malloc(BIG_LEN);
+	const char *why = NULL;
+	struct ids *ids;
+
+	assert_non_null(big);
+	for (size_t i = 0; i < BIG_LEN; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 13));
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 3, binary,
+	    sizeof(binary), id1, sizeof(id1), &why), MX_OK);
+	assert_null(why);
+	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id2, sizeof(id2), &why), MX_OK);
+	assert_int_equal(spool_enqueue(f->sp, "big@example.com", rcpts + 1, 2, big, BIG_LEN,
+	    id3, sizeof(id3), &why), MX_OK);
+	assert_true(spool_id_valid(id1) && spool_id_valid(id2) && spool_id_valid(id3));
+	assert_string_not_equal(id1, id2);
+	assert_string_not_equal(id2, id3);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+
+	ids = scan_all(f->sp);
+	assert_int_equal(ids->n, 3);
+	assert_int_equal(ids->skipped, 0);
+	assert_true(ids_has(ids, id1) && ids_has(ids, id2) && ids_has(ids, id3));
+	ids_free(ids);
+
+	check_entry(f->sp, id1, "me@example.com", rcpts, 3, binary, sizeof(binary));
+	check_entry(f->sp, id2, "", rcpts, 1, NULL, 0);
+	check_entry(f->sp, id3, "big@example.com", rcpts + 1, 2, big, BIG_LEN);
+	free(big);
+
+	/* Bad input is refused before anything is written. */
+	const char *bad[] = { "a@b\r\nRSET" };
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", bad, 1, NULL, 0, id2,
+	    sizeof(id2), &why), MX_ERR_BAD_DOMAIN);
+	assert_non_null(why);
+	assert_int_equal(spool_enqueue(f->sp, "me@x\n", rcpts, 1, NULL, 0, id2,
+	    sizeof(id2), &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(spool_enqueue(f->sp, "me@x", rcpts, 0, NULL, 0, id2,
+	    sizeof(id2), &why), MX_ERR_INVALID);
+	assert_int_equal(count_dir(f, "queue"), 3);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+}
+
+static void
+test_update_remove(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com", "two@example.org", "three@example.net" };
+	static const char reason[] = "451 4.7.1 try\r\nlater \\ \x01 caf\xc3\xa9";
+	char id[SPOOL_ID_MAX + 1];
+	struct spool_entry *e = NULL, *again = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 3,
+	    (const uint8_t *)"hi\r\n", 4, id, sizeof(id), &why), MX_OK);
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	e->rcpts[0].state = SPOOL_SENT;
+	e->rcpts[0].attempts = 1;
+	e->rcpts[1].state = SPOOL_BOUNCED;
+	e->rcpts[1].attempts = 2;
+	strcpy(e->rcpts[1].reason, "550 5.1.1 no such user");
+	e->rcpts[2].attempts = 3;
+	e->rcpts[2].next_attempt = INT64_C(1800000000);
+	strcpy(e->rcpts[2].reason, reason);
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_OK);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+
+	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_OK);
+	assert_int_equal(again->created, e->created);
+	assert_int_equal(again->rcpts[0].state, SPOOL_SENT);
+	assert_int_equal(again->rcpts[0].attempts, 1);
+	assert_int_equal(again->rcpts[1].state, SPOOL_BOUNCED);
+	assert_string_equal(again->rcpts[1].reason, "550 5.1.1 no such user");
+	assert_int_equal(again->rcpts[2].state, SPOOL_PENDING);
+	assert_int_equal(again->rcpts[2].attempts, 3);
+	assert_true(again->rcpts[2].next_attempt == INT64_C(1800000000));
+	assert_string_equal(again->rcpts[2].reason, reason);
+	assert_int_equal(again->len, 4);
+	assert_memory_equal(again->data, "hi\r\n", 4);
+	spool_entry_free(again);
+
+	/* A reason over the limit or an address with a line break is refused. */
+	memset(e->rcpts[0].reason, 'x', SPOOL_REASON_MAX + 1);
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_BAD_DOMAIN);
+	e->rcpts[0].reason[0] = '\0';
+	strcpy(e->rcpts[0].address, "a@b\nc");
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+
+	assert_int_equal(spool_remove(f->sp, id, &why), MX_OK);
+	assert_false(exists(f, "queue", id));
+	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_ERR_SYSTEM);
+	assert_null(again);
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_remove(f->sp, id, &why), MX_ERR_SYSTEM);
+	spool_entry_free(e);
+}
+
+/* ---- hostile files ----------------------------------------------------- */
+
+/* A plain bitwise CRC-32, to forge files that pass the check. */
+static uint32_t
+ref_crc32(const uint8_t *p, size_t n)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void
+write_raw(const struct fixture *f, const char *sub, const char *name,
+    const void *buf, size_t len)
+{
+	char path[512];
+	FILE *fp;
+
+	path_of(f, sub, name, path, sizeof(path));
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* The file of an entry, read whole; the caller frees it. */
+static char *
+read_raw(const struct fixture *f, const char *id, size_t *len)
+{
+	char path[512];
+	FILE *fp;
+	char *buf = malloc(1 << 16);
+
+	path_of(f, "queue", id, path, sizeof(path));
+	assert_non_null(fp = fopen(path, "rb"));
+	*len = fread(buf, 1, 1 << 16, fp);
+	fclose(fp);
+	return buf;
+}
+
+/* body (up to the end line) with a correct end line, as ID. */
+static void
+write_forged(const struct fixture *f, const char *id, const char *body)
+{
+	char buf[4096];
+	size_t n = strlen(body);
+
+	memcpy(buf, body, n);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "end %08x\n",
+	    (unsigned)ref_crc32((const uint8_t *)body, strlen(body)));
+	write_raw(f, "queue", id, buf, n);
+}
+
+static void
+expect_quarantine(const struct fixture *f, const char *id)
+{
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_ERR_BAD_DOMAIN);
+	assert_null(e);
+	assert_non_null(why);
+	assert_false(exists(f, "queue", id));
+	assert_true(exists(f, "corrupt", id));
+}
+
+/* A new entry like the one test_hostile starts with, to be damaged. */
+static void
+fresh_entry(const struct fixture *f, char id[SPOOL_ID_MAX + 1])
+{
+	const char *rcpts[] = { "one@example.com" };
+	const char *why = NULL;
+
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 1,
+	    (const uint8_t *)"data 5\nhello", 12, id, SPOOL_ID_MAX + 1, &why), MX_OK);
+}
+
+static void
+test_hostile(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], victim[SPOOL_ID_MAX + 1], *good, *bad;
+	const char *why = NULL;
+	size_t len;
+
+	assert_int_equal(ref_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 1,
+	    (const uint8_t *)"data 5\nhello", 12, id, sizeof(id), &why), MX_OK);
+	good = read_raw(f, id, &len);
+	bad = NULL;
+	/* The library's CRC is zlib's: the end line matches the reference. */
+	char want[16];
+	snprintf(want, sizeof(want), "end %08x\n", (unsigned)ref_crc32((uint8_t *)good, len - 13));
+	assert_memory_equal(good + len - 13, want, 13);
+
+	/* Each damaged copy replaces an entry of its own, so the id matches. */
+	fresh_entry(f, victim);
+	write_raw(f, "queue", victim, good, len - 13);
+	expect_quarantine(f, victim);
+	fresh_entry(f, victim);
+	write_raw(f, "queue", victim, good, len / 2);
+	expect_quarantine(f, victim);
+
+	fresh_entry(f, victim);
+	size_t vlen;
+	free(bad);
+	bad = read_raw(f, victim, &vlen);
+	char *dl = strstr(bad, "\ndata 12\n");
+	assert_non_null(dl);
+	dl[7] = '3'; /* "data 13" */
+	write_raw(f, "queue", victim, bad, vlen);
+	expect_quarantine(f, victim);
+
+	fresh_entry(f, victim);
+	free(bad);
+	bad = read_raw(f, victim, &vlen);
+	bad[vlen - 15] ^= 0x01; /* the last data byte */
+	write_raw(f, "queue", victim, bad, vlen);
+	expect_quarantine(f, victim);
+
+	write_raw(f, "queue", "Empty", "", 0);
+	expect_quarantine(f, "Empty");
+
+	write_forged(f, "Newline", "mxkit-spool 1\nid Newline\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nz\nreason \ndata 0\n\n");
+	expect_quarantine(f, "Newline");
+	write_forged(f, "CrInAddr", "mxkit-spool 1\nid CrInAddr\ncreated 1\nsender a@b\r\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 0\n\n");
+	expect_quarantine(f, "CrInAddr");
+	write_forged(f, "Version2", "mxkit-spool 2\nid Version2\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 0\n\n");
+	expect_quarantine(f, "Version2");
+	write_forged(f, "WrongId", "mxkit-spool 1\nid OtherId\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 0\n\n");
+	expect_quarantine(f, "WrongId");
+	write_forged(f, "BadState", "mxkit-spool 1\nid BadState\ncreated 1\nsender a@b\n"
+	    "rcpt done 0 0 x@y\nreason \ndata 0\n\n");
+	expect_quarantine(f, "BadState");
+	write_forged(f, "BadEscape", "mxkit-spool 1\nid BadEscape\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \\x0\ndata 0\n\n");
+	expect_quarantine(f, "BadEscape");
+	write_forged(f, "HugeLength", "mxkit-spool 1\nid HugeLength\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 99999999999999999999999\n\n");
+	expect_quarantine(f, "HugeLength");
+	write_forged(f, "LengthLie", "mxkit-spool 1\nid LengthLie\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 2\nZ\n");
+	expect_quarantine(f, "LengthLie");
+	write_forged(f, "LengthShort", "mxkit-spool 1\nid LengthShort\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 0\nZ\n");
+	expect_quarantine(f, "LengthShort");
+	write_forged(f, "LengthExtra", "mxkit-spool 1\nid LengthExtra\ncreated 1\nsender a@b\n"
+	    "rcpt pending 0 0 x@y\nreason \ndata 1\nZ\n\n");
+	expect_quarantine(f, "LengthExtra");
+	write_forged(f, "NoRcpt", "mxkit-spool 1\nid NoRcpt\ncreated 1\nsender a@b\n"
+	    "data 0\n\n");
+	expect_quarantine(f, "NoRcpt");
+	/* The forger itself is right: a correct file loads. */
+	write_forged(f, "Forged", "mxkit-spool 1\nid Forged\ncreated 1\nsender a@b\n"
+	    "rcpt sent 1 0 x@y\nreason ok \\x5c\ndata 1\nZ\n");
+	struct spool_entry *e = NULL;
+	assert_int_equal(spool_load(f->sp, "Forged", &e, &why), MX_OK);
+	assert_string_equal(e->rcpts[0].reason, "ok \\");
+	spool_entry_free(e);
+
+	/* The good entry was never touched. */
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	spool_entry_free(e);
+	assert_int_equal(spool_load(f->sp, "../x", &e, &why), MX_ERR_INVALID);
+	free(good);
+	free(bad);
+}
+
+/* ---- scan ------------------------------------------------------------- */
+
+static void
+test_scan_skips(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], path[512], target[512];
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+	struct ids *ids;
+	int fd = -1;
+
+	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &why), MX_OK);
+	path_of(f, "queue", id, target, sizeof(target));
+	path_of(f, "queue", "SymLink", path, sizeof(path));
+	assert_int_equal(symlink(target, path), 0);
+	path_of(f, "queue", "DanglingLink", path, sizeof(path));
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	path_of(f, "queue", "SubDir", path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	path_of(f, "queue", "Fifo", path, sizeof(path));
+	assert_int_equal(mkfifo(path, 0600), 0);
+	write_raw(f, "queue", "stray.tmp", "x", 1);
+	write_raw(f, "queue", "with space", "x", 1);
+
+	ids = scan_all(f->sp);
+	assert_int_equal(ids->n, 1);
+	assert_string_equal(ids->id[0], id);
+	assert_int_equal(ids->skipped, 6);
+	ids_free(ids);
+
+	/* Loading or locking them neither follows nor blocks nor moves them. */
+	assert_int_equal(spool_load(f->sp, "SymLink", &e, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_load(f->sp, "DanglingLink", &e, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_load(f->sp, "SubDir", &e, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_load(f->sp, "Fifo", &e, &why), MX_ERR_SYSTEM);
+	assert_true(exists(f, "queue", "SymLink") && exists(f, "queue", "Fifo"));
+	assert_int_equal(spool_lock(f->sp, "SymLink", &fd), MX_ERR_SYSTEM);
+	assert_int_equal(spool_lock(f->sp, "Fifo", &fd), MX_ERR_SYSTEM);
+	assert_int_equal(fd, -1);
+	assert_int_equal(count_dir(f, "corrupt"), 0);
+}
+
+/* ---- fault injection --------------------------------------------------- */
+
+/* The injected failure: the ops table takes no context, so a file static. */
+enum fault { FAULT_NONE, FAULT_FSYNC_FILE, FAULT_FSYNC_DIR, FAULT_WRITE, FAULT_RENAME };
+static enum fault fault_now;
+
+static int
+fake_open(int dirfd, const char *name, int flags, mode_t mode)
+{
+	return openat(dirfd, name, flags, mode);
+}
+
+static ssize_t
+fake_write(int fd, const void *buf, size_t n)
+{
+	if (fault_now == FAULT_WRITE && n > 1) {
+		/* Half goes out, then the disk is full. */
+		ssize_t w = write(fd, buf, n / 2);
+		fault_now = FAULT_NONE + 100;
+		return w;
+	}
+	if (fault_now == FAULT_NONE + 100) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return write(fd, buf, n);
+}
+
+static int
+fake_fsync(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	if ((fault_now == FAULT_FSYNC_FILE && S_ISREG(st.st_mode)) ||
+	    (fault_now == FAULT_FSYNC_DIR && S_ISDIR(st.st_mode))) {
+		errno = EIO;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static int
+fake_rename(int od, const char *on, int nd, const char *nn, unsigned flags)
+{
+	if (fault_now == FAULT_RENAME) {
+		errno = EXDEV;
+		return -1;
+	}
+	return renameat2(od, on, nd, nn, flags);
+}
+
+static int
+fake_unlink(int dirfd, const char *name)
+{
+	return unlinkat(dirfd, name, 0);
+}
+
+static void
+test_faults(void **state)
+{
+	struct fixture *f = *state;
+	static const struct spool_ops fake = {
+		fake_open, fake_write, fake_fsync, fake_rename, fake_unlink,
+	};
+	static const enum fault faults[] = {
+		FAULT_FSYNC_FILE, FAULT_FSYNC_DIR, FAULT_WRITE, FAULT_RENAME,
+	};
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], kept[SPOOL_ID_MAX + 1];
+	uint8_t data[8192];
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+
+	memset(data, 'm', sizeof(data));
+	spool_set_ops_for_testing(f->sp, &fake);
+	fault_now = FAULT_NONE;
+	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, data, sizeof(data), kept,
+	    sizeof(kept), &why), MX_OK);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		fault_now = faults[i];
+		id[0] = '\0';
+		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, data, sizeof(data), id,
+		    sizeof(id), &why), MX_ERR_SYSTEM);
+		assert_non_null(why);
+		assert_string_equal(id, "");
+		assert_int_equal(count_dir(f, "queue"), 1);
+		assert_int_equal(count_dir(f, "tmp"), 0);
+	}
+	/* An update that fails before the rename leaves the old file whole. */
+	fault_now = FAULT_NONE;
+	assert_int_equal(spool_load(f->sp, kept, &e, &why), MX_OK);
+	e->rcpts[0].state = SPOOL_SENT;
+	fault_now = FAULT_FSYNC_FILE;
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_SYSTEM);
+	fault_now = FAULT_WRITE;
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_SYSTEM);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	spool_entry_free(e);
+	fault_now = FAULT_NONE;
+	spool_set_ops_for_testing(f->sp, NULL);
+	assert_int_equal(spool_load(f->sp, kept, &e, &why), MX_OK);
+	assert_int_equal(e->rcpts[0].state, SPOOL_PENDING);
+	assert_int_equal(e->len, sizeof(data));
+	spool_entry_free(e);
+}
+
+/* ---- a real full disk --------------------------------------------------- */
+
+static void
+test_disk_full(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char mnt[256], ids[64][SPOOL_ID_MAX + 1];
+	struct spool *sp = NULL;
+	uint8_t data[10000];
+	const char *why = NULL;
+	size_t n = 0;
+	mx_err err = MX_OK;
+
+	snprintf(mnt, sizeof(mnt), "%s/full", f->dir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") != 0) {
+		printf("# SKIP disk full: cannot mount a tmpfs (%s)\n", strerror(errno));
+		skip();
+	}
+	assert_int_equal(spool_open(mnt, &sp, &why), MX_OK);
+	memset(data, 'd', sizeof(data));
+	while (n < 64 && (err = spool_enqueue(sp, "", rcpts, 1, data, sizeof(data),
+	    ids[n], sizeof(ids[n]), &why)) == MX_OK)
+		n++;
+	assert_int_equal(err, MX_ERR_SYSTEM);
+	assert_true(n > 5);
+	struct fixture full = { .sp = sp };
+	assert_true(strlen(mnt) < sizeof(full.dir));
+	memcpy(full.dir, mnt, strlen(mnt) + 1);
+	assert_int_equal(count_dir(&full, "tmp"), 0);
+	assert_int_equal(count_dir(&full, "queue"), n);
+	for (size_t i = 0; i < n; i++) {
+		struct spool_entry *e = NULL;
+		assert_int_equal(spool_load(sp, ids[i], &e, &why), MX_OK);
+		assert_int_equal(e->len, sizeof(data));
+		spool_entry_free(e);
+	}
+	spool_close(sp);
+	assert_int_equal(umount(mnt), 0);
+}
+
+/* ---- crash safety ------------------------------------------------------- */
+
+static void
+crash_child(const char *dir, int out, unsigned seed)
+{
+	const char *rcpts[] = { "one@example.com", "two@example.org" };
+	static uint8_t data[65536];
+	struct spool *sp = NULL;
+	const char *why = NULL;
+	char id[SPOOL_ID_MAX + 2];
+
+	if (spool_open(dir, &sp, &why) != MX_OK)
+		_exit(2);
+	for (;;) {
+		seed = seed * 1103515245u + 12345u;
+		size_t len = (seed >> 8) % sizeof(data);
+		memset(data, (int)(seed & 0xff), len);
+		if (spool_enqueue(sp, "", rcpts, 2, data, len, id, sizeof(id), &why) != MX_OK)
+			_exit(3);
+		size_t n = strlen(id);
+		id[n] = '\n';
+		if (write(out, id, n + 1) != (ssize_t)(n + 1))
+			_exit(4);
+	}
+}
+
+/* Reads what a dead child reported; every complete line is an ID. */
+static void
+read_accepted(int fd, struct ids *acc)
+{
+	char buf[65536];
+	size_t have = 0;
+	ssize_t r;
+
+	while ((r = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+		have += (size_t)r;
+		char *nl, *p = buf;
+		while ((nl = memchr(p, '\n', have - (size_t)(p - buf))) != NULL) {
+			*nl = '\0';
+			assert_true(acc->n < MAX_IDS);
+			strcpy(acc->id[acc->n++], p);
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		memmove(buf, p, have);
+	}
+}
+
+static void
+test_crash(void **state)
+{
+	struct fixture *f = *state;
+	struct ids *acc = calloc(1, sizeof(*acc)), *found;
+	unsigned seed = CRASH_SEED;
+	const char *why = NULL;
+
+	assert_non_null(acc->id = calloc(MAX_IDS, sizeof(*acc->id)));
+	for (int k = 0; k < CRASH_KILLS; k++) {
+		int pipefd[2], status;
+		pid_t pid;
+
+		assert_int_equal(pipe(pipefd), 0);
+		seed = seed * 1103515245u + 12345u;
+		assert_true((pid = fork()) >= 0);
+		if (pid == 0) {
+			close(pipefd[0]);
+			crash_child(f->dir, pipefd[1], seed);
+		}
+		close(pipefd[1]);
+		usleep((seed >> 8) % 20000);
+		assert_int_equal(kill(pid, SIGKILL), 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		read_accepted(pipefd[0], acc);
+		close(pipefd[0]);
+	}
+	found = scan_all(f->sp);
+	assert_int_equal(found->skipped, 0);
+	for (size_t i = 0; i < found->n; i++) {
+		struct spool_entry *e = NULL;
+		assert_int_equal(spool_load(f->sp, found->id[i], &e, &why), MX_OK);
+		assert_int_equal(e->n_rcpts, 2);
+		spool_entry_free(e);
+	}
+	for (size_t i = 0; i < acc->n; i++)
+		assert_true(ids_has(found, acc->id[i]));
+	assert_int_equal(count_dir(f, "corrupt"), 0);
+	printf("# crash: %d kills, %zu accepted, %zu in queue/, %zu left in tmp/\n",
+	    CRASH_KILLS, acc->n, found->n, count_dir(f, "tmp"));
+	assert_true(acc->n > 0);
+	ids_free(found);
+	ids_free(acc);
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+static void
+test_locks(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], c;
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+	int fd = -1, fd2 = -1, pipefd[2], status;
+	pid_t pid;
+
+	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &why), MX_OK);
+	assert_int_equal(spool_lock(f->sp, id, &fd), MX_OK);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_BUSY);
+	assert_int_equal(fd2, -1);
+	/* An update by the holder keeps the lock on the new file. */
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	e->rcpts[0].attempts = 1;
+	assert_int_equal(spool_update(f->sp, e, &fd, &why), MX_OK);
+	spool_entry_free(e);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_BUSY);
+	spool_unlock(fd);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_OK);
+	spool_unlock(fd2);
+	spool_unlock(-1);
+	assert_int_equal(spool_lock(f->sp, "NoSuchEntry", &fd2), MX_ERR_SYSTEM);
+
+	/* A holder that dies releases it. */
+	assert_int_equal(pipe(pipefd), 0);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		int cfd;
+		if (spool_lock(f->sp, id, &cfd) != MX_OK || write(pipefd[1], "L", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_BUSY);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_OK);
+	spool_unlock(fd2);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
