@@ -67,7 +67,11 @@ put_string(struct buf *b, const char *str)
 			snprintf(esc, sizeof(esc), "\\u%04x", *s++);
 			put(b, esc, 6);
 		} else if (*s < 0x80) {
-			put(b, (const char *)s++, 1);
+			/* A run of plain ASCII goes in one piece: most of the output. */
+			const unsigned char *run = s;
+			while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+				s++;
+			put(b, (const char *)run, (size_t)(s - run));
 		} else if ((n = json_utf8_length(s)) > 0) {
 			put(b, (const char *)s, n);
 			s += n;
