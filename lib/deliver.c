@@ -53,12 +53,15 @@ struct deliver_job {
 	size_t *txn_map;
 	struct smtp_txn txn;
 	size_t host;
+	size_t addr;                /* the address of the session under way */
+	bool cleartext;             /* retrying that address without STARTTLS */
 	struct deliver_attempt *attempt;
 	char last_reason[SMTP_TEXT_MAX];
 	char last_dsn[16];
 };
 
 static void start_race(struct deliver_job *job);
+static enum tls_policy tls_policy_for(const struct deliver_job *job, size_t h);
 
 static void
 deliver_transcript(char dir, const char *line, size_t len, void *arg)
@@ -332,6 +335,25 @@ apply_result(struct deliver_job *job, const struct smtp_session_result *res)
 	}
 }
 
+/*
+ * Under "may", a server whose TLS handshake fails gets one more
+ * connection, without STARTTLS, as Postfix does: unauthenticated TLS was
+ * never promised, and a broken TLS stack must not hold mail forever.
+ * Never for encrypt, verify or DANE.
+ */
+static bool
+retry_in_cleartext(struct deliver_job *job, const struct smtp_session_result *res)
+{
+	if (res->outcome != SMTP_TRY_NEXT || res->stage == NULL || job->cleartext ||
+	    strcmp(res->stage, "TLS handshake") != 0 || pending_count(job) == 0 ||
+	    tls_policy_for(job, job->host) != TLS_MAY)
+		return false;
+	job->cleartext = true;
+	job->next_addr = job->addr;
+	start_race(job);
+	return true;
+}
+
 static void
 on_session(const struct smtp_session_result *res, void *arg)
 {
@@ -366,6 +388,9 @@ on_session(const struct smtp_session_result *res, void *arg)
 	free(job->txn_map);
 	job->txn_rcpts = NULL;
 	job->txn_map = NULL;
+	if (retry_in_cleartext(job, res))
+		return;
+	job->cleartext = false;
 	continue_or_finish(job);
 }
 
@@ -412,7 +437,8 @@ start_session(struct deliver_job *job, int fd)
 	opts.timeouts = d->sender->timeouts;
 	opts.peer_name = job->plan->hosts[job->host].name;
 	opts.tls = tls_policy_for(job, job->host);
-	opts.tls_client = sender_tls_client;
+	/* The cleartext retry offers no STARTTLS at all. */
+	opts.tls_client = job->cleartext ? NULL : sender_tls_client;
 	opts.tls_ctx = d->sender;
 	if (job->tls != NULL) {
 		opts.tlsa = job->tls[job->host].recs;
@@ -453,6 +479,10 @@ on_connect(const struct connect_result *res, void *arg)
 	record_attempt(job, base + res->index, CONNECT_OK, res->attempts[res->index].ended_ms -
 	    res->attempts[res->index].started_ms);
 	job->host = job->addr_host[base + res->index];
+	/* A cleartext retry that reached another host is over. */
+	if (job->cleartext && base + res->index != job->addr)
+		job->cleartext = false;
+	job->addr = base + res->index;
 	job->next_addr = next_host_start(job, base + res->index);
 	if (start_session(job, res->fd) != MX_OK) {
 		snprintf(job->last_reason, sizeof(job->last_reason), "out of memory");

@@ -331,6 +331,22 @@ class Send(unittest.TestCase):
         rc, res, _, _ = self.json_send("user@wrongcert.send.test")
         self.assertEqual(rc, EX_OK, res)
 
+    def test_broken_tls_retried_in_cleartext_only_under_may(self):
+        rc, res, _, tag = self.json_send("user@badtls.send.test")
+        self.assertEqual(rc, EX_OK, res)
+        attempts = res[0]["attempts"]
+        self.assertEqual([a["host"] for a in attempts], ["mx-badtls.send.test"] * 2)
+        self.assertEqual(attempts[0]["stage"], "TLS handshake")
+        self.assertFalse(attempts[1]["tls"])
+        self.assertEqual(len(received("badtls", tag)), 1)
+        for policy in ["encrypt", "verify"]:
+            with self.subTest(policy=policy):
+                rc, res, _, tag = self.json_send("user@badtls.send.test", tls=policy,
+                                                 extra=("--ca-file", CA))
+                self.assertEqual(rc, EX_TEMPFAIL, res)
+                self.assertEqual(len(res[0]["attempts"]), 1)
+                self.assertEqual(received("badtls", tag), [])
+
     def test_injected_bytes_after_starttls_are_discarded(self):
         rc, res, _, _ = self.json_send("user@inject.send.test")
         self.assertEqual(rc, EX_OK, res)

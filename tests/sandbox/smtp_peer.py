@@ -7,6 +7,9 @@ server adds STARTTLS and hostile behaviour.  One mode per process:
   --starttls CERT KEY             offers STARTTLS (RFC 3207), handshakes with
                                   CERT/KEY, then accepts mail
   --no-starttls                   accepts mail, never offers STARTTLS
+  --broken-tls CERT KEY           offers STARTTLS, answers it with 220 and then
+                                  garbage instead of a handshake, and hangs up;
+                                  a new connection without STARTTLS is served
   --inject-after-starttls CERT KEY
                                   like --starttls, but answers STARTTLS with
                                   "220 Ready to start TLS\\r\\n250 injected\\r\\n"
@@ -281,6 +284,10 @@ class Session:
             self.send_raw(b"220 Ready to start TLS\r\n250 injected\r\n")
         else:
             self.reply("220 2.0.0 Ready to start TLS")
+        if self.cfg.broken_tls:
+            # A server whose TLS is broken: what follows is not a handshake.
+            self.send_raw(b"this is not a TLS ServerHello\r\n")
+            raise Closed("broken TLS on purpose")
         try:
             self.sock.settimeout(10)
             self.sock = self.cfg.ctx.wrap_socket(self.sock, server_side=True)
@@ -436,6 +443,8 @@ def main():
     mode.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     mode.add_argument("--no-starttls", action="store_true")
     mode.add_argument("--inject-after-starttls", nargs=2, metavar=("CERT", "KEY"))
+    mode.add_argument("--broken-tls", nargs=2, metavar=("CERT", "KEY"),
+                      help="offers STARTTLS, then answers the handshake with garbage")
     mode.add_argument("--bad-replies", choices=BAD_KINDS, metavar="KIND",
                       help="one of: " + ", ".join(BAD_KINDS))
     ap.add_argument("--slow-greeting", type=float, default=0.0, metavar="SECONDS")
@@ -453,7 +462,7 @@ def main():
     cfg.bad = cfg.bad_replies
     cfg.inject = cfg.inject_after_starttls is not None
     cfg.ctx = None
-    pair = cfg.starttls or cfg.inject_after_starttls
+    pair = cfg.starttls or cfg.inject_after_starttls or cfg.broken_tls
     if pair:
         cfg.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cfg.ctx.load_cert_chain(pair[0], pair[1])
@@ -461,6 +470,8 @@ def main():
         cfg.mode = "starttls"
     elif cfg.inject:
         cfg.mode = "inject-after-starttls"
+    elif cfg.broken_tls:
+        cfg.mode = "broken-tls"
     elif cfg.bad:
         cfg.mode = "bad-replies " + cfg.bad
     else:
