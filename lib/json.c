@@ -1,14 +1,14 @@
 /*
- * json.c - what the JSON writers (plan_json.c, send.c) share about text:
- * which bytes are UTF-8 and may pass through.  Pure.
+ * json.c - what the JSON writers (plan_json.c, send.c) share: strings,
+ * escaped, with UTF-8 passed through.  Writes only to the stream given.
  */
 #include <stdint.h>
 
 #include "json.h"
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
-size_t
-json_utf8_length(const unsigned char *s)
+static size_t
+utf8_length(const unsigned char *s)
 {
 	size_t n;
 	uint32_t cp;
@@ -26,4 +26,33 @@ json_utf8_length(const unsigned char *s)
 	    (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
 	return n;
+}
+
+void
+json_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
+	fputc('"', f);
+	while (*s != '\0') {
+		if (*s == '"' || *s == '\\') {
+			fprintf(f, "\\%c", *s++);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(f, "\\u%04x", *s++);
+		} else if (*s < 0x80) {
+			/* A run of plain ASCII goes in one piece: most of the output. */
+			const unsigned char *run = s;
+			while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+				s++;
+			fwrite(run, 1, (size_t)(s - run), f);
+		} else if ((n = utf8_length(s)) > 0) {
+			fwrite(s, 1, n, f);
+			s += n;
+		} else {
+			fputs("\\ufffd", f);
+			s++;
+		}
+	}
+	fputc('"', f);
 }

@@ -5,8 +5,14 @@
 #define MX_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if invalid. */
-size_t json_utf8_length(const unsigned char *s);
+/*
+ * Writes s as a JSON string (RFC 8259) with its quotes.  Names from DNS
+ * are ASCII by now (answer.c escapes other bytes); user input may be
+ * UTF-8, which passes through, while bytes that are not UTF-8 become
+ * U+FFFD so the line stays valid JSON.
+ */
+void json_string(FILE *f, const char *s);
 
 #endif

@@ -197,52 +197,26 @@ mx_delivery_log_line(const mx_delivery *d, size_t i, char **out)
 	    MX_ERR_NOMEM : MX_OK;
 }
 
-/* JSON strings as plan_json.c writes them: UTF-8 kept, other bytes U+FFFD. */
-static void
-put_json_string(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n;
-
-	fputc('"', f);
-	while (*s != '\0') {
-		if (*s == '"' || *s == '\\') {
-			fprintf(f, "\\%c", *s++);
-		} else if (*s < 0x20 || *s == 0x7f) {
-			fprintf(f, "\\u%04x", *s++);
-		} else if (*s < 0x80) {
-			fputc(*s++, f);
-		} else if ((n = json_utf8_length(s)) > 0) {
-			fwrite(s, 1, n, f);
-			s += n;
-		} else {
-			fputs("\\ufffd", f);
-			s++;
-		}
-	}
-	fputc('"', f);
-}
-
 static void
 put_attempt(FILE *f, const mx_sender *s, const struct deliver_attempt *a)
 {
 	fputs("{\"host\": ", f);
-	put_json_string(f, a->host);
+	json_string(f, a->host);
 	fputs(", \"address\": ", f);
-	put_json_string(f, a->address);
+	json_string(f, a->address);
 	fprintf(f, ", \"port\": %u, \"connect\": ", s->port);
-	put_json_string(f, connect_outcome_name(a->connect));
+	json_string(f, connect_outcome_name(a->connect));
 	fprintf(f, ", \"connect_ms\": %u, \"stage\": ", a->connect_ms);
 	if (a->stage != NULL)
-		put_json_string(f, a->stage);
+		json_string(f, a->stage);
 	else
 		fputs("null", f);
 	fprintf(f, ", \"code\": %u, \"reply\": ", a->code);
-	put_json_string(f, a->text);
+	json_string(f, a->text);
 	fprintf(f, ", \"tls\": %s", a->tls ? "true" : "false");
 	if (a->tls) {
 		fputs(", \"tls_cipher\": ", f);
-		put_json_string(f, a->tls_desc);
+		json_string(f, a->tls_desc);
 	}
 	fputc('}', f);
 }
@@ -263,23 +237,23 @@ mx_delivery_to_json(const mx_delivery *d, size_t i, char **out)
 	if ((f = open_memstream(out, &size)) == NULL)
 		return MX_ERR_NOMEM;
 	fputs("{\"to\": ", f);
-	put_json_string(f, r->address);
+	json_string(f, r->address);
 	fputs(", \"status\": ", f);
-	put_json_string(f, status_word(r->status));
+	json_string(f, status_word(r->status));
 	fputs(", \"dsn\": ", f);
-	put_json_string(f, r->dsn);
+	json_string(f, r->dsn);
 	fputs(", \"relay\": ", f);
 	if (r->relay_host[0] != '\0') {
 		fputs("{\"host\": ", f);
-		put_json_string(f, r->relay_host);
+		json_string(f, r->relay_host);
 		fputs(", \"address\": ", f);
-		put_json_string(f, r->relay_address);
+		json_string(f, r->relay_address);
 		fprintf(f, ", \"port\": %u}", d->sender->port);
 	} else {
 		fputs("null", f);
 	}
 	fprintf(f, ", \"delay\": %.3f, \"reply\": ", r->delay);
-	put_json_string(f, r->text);
+	json_string(f, r->text);
 	fputs(", \"attempts\": [", f);
 	for (size_t k = 0, n = 0; k < d->n_attempts; k++) {
 		if (d->attempts[k].job != r->job)
