@@ -401,6 +401,151 @@ MX_API mx_err mx_delivery_log_line(const mx_delivery *delivery, size_t i, char *
 /* One JSON object with the same facts and every attempt made; free(). */
 MX_API mx_err mx_delivery_to_json(const mx_delivery *delivery, size_t i, char **out);
 
+/* The reason a delivery gave for this recipient's status: the server's
+ * reply, or why no server gave one.  Lives as long as the delivery. */
+MX_API const char *mx_delivery_reason(const mx_delivery *delivery, size_t i);
+/* The recipient as it was sent (local@domain). */
+MX_API const char *mx_delivery_recipient(const mx_delivery *delivery, size_t i);
+
+/* ---- queue ------------------------------------------------------------- */
+
+/*
+ * A durable queue of messages not delivered yet, in a spool directory
+ * (tmp/, queue/, corrupt/).  A message is accepted once an mx_queue_add*
+ * call returns MX_OK: it was written, fsynced and renamed into queue/,
+ * with queue/ fsynced too, and survives a crash or power loss from then
+ * on.  Several processes may share a spool: an entry being delivered is
+ * locked (flock), and a lock dies with its holder.  Delivery is at least
+ * once: a crash between a server's 250 and the queue's own record of it
+ * sends that recipient the message again.
+ *
+ * Every failing call leaves a sentence for people in mx_queue_error().
+ */
+typedef struct mx_queue mx_queue;
+
+#define MX_QUEUE_ID_MAX 32 /* characters of a queue ID, [0-9A-Za-z] */
+
+/* Defaults, in the spirit of Postfix's minimal_backoff_time,
+ * maximal_backoff_time and maximal_queue_lifetime. */
+#define MX_QUEUE_RETRY_FIRST 300u             /* seconds before the first retry */
+#define MX_QUEUE_RETRY_MAX 4000u              /* the longest wait between tries */
+#define MX_QUEUE_LIFETIME (5u * 24u * 3600u)  /* then a DSN, and it is gone */
+
+/*
+ * Opens the spool at dir, creating what is missing (mode 0700), and checks
+ * that it is writable.  On failure *out is NULL and why (why_size octets)
+ * says why, with the OS's reason; MX_ERR_SYSTEM is temporary (a full or
+ * read-only disk): `mx send` exits 75 on it.
+ */
+MX_API mx_err mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size);
+MX_API void mx_queue_close(mx_queue *queue);
+MX_API const char *mx_queue_error(const mx_queue *queue);
+/*
+ * Retry schedule: the first retry after first seconds, each later one
+ * after twice the previous wait (with up to 20 % jitter, so that entries
+ * deferred together do not come back together), at most max; after
+ * lifetime seconds in the queue a message that still defers is returned
+ * to its sender.  0 for lifetime gives up at the first deferral.
+ */
+MX_API mx_err mx_queue_set_retry(mx_queue *queue, unsigned first, unsigned max,
+    unsigned lifetime);
+/* Messages delivered at once by mx_queue_run (default 8). */
+MX_API mx_err mx_queue_set_concurrency(mx_queue *queue, unsigned n);
+
+/*
+ * Queues a message for the recipients, due at once, without trying it
+ * (`mx send --queue-only`).  Addresses as mx_send_message takes them.
+ * The ID goes to id (MX_QUEUE_ID_MAX + 1 octets).
+ */
+MX_API mx_err mx_queue_add(mx_queue *queue, const char *mail_from,
+    const char *const *rcpts, size_t n_rcpts, const mx_message *message,
+    char id[MX_QUEUE_ID_MAX + 1]);
+/*
+ * Queues the recipients of a finished delivery that were deferred, with
+ * their reasons and their first retry scheduled.  id is "" and the call
+ * MX_OK when none was deferred.
+ */
+MX_API mx_err mx_queue_add_deferred(mx_queue *queue, const mx_delivery *delivery,
+    char id[MX_QUEUE_ID_MAX + 1]);
+
+/* One queued message as the queue has it, for listing and showing. */
+typedef struct mx_queue_item mx_queue_item;
+
+typedef enum mx_queue_rcpt_state {
+	MX_QUEUE_PENDING = 0, /* to be tried (again) */
+	MX_QUEUE_SENT,
+	MX_QUEUE_BOUNCED,     /* given up; the sender was told */
+} mx_queue_rcpt_state;
+
+/* Loads one entry; MX_ERR_INVALID for an ID that is not one, MX_ERR_SYSTEM
+ * when there is no such entry, MX_ERR_BAD_DOMAIN when the file was corrupt
+ * (it is moved to corrupt/). */
+MX_API mx_err mx_queue_load(mx_queue *queue, const char *id, mx_queue_item **out);
+MX_API void mx_queue_item_free(mx_queue_item *item);
+MX_API const char *mx_queue_item_id(const mx_queue_item *item);
+MX_API int64_t mx_queue_item_created(const mx_queue_item *item); /* unix seconds */
+MX_API const char *mx_queue_item_sender(const mx_queue_item *item); /* "" for <> */
+/* The message as it goes after DATA (CRLF, dot-stuffed). */
+MX_API const uint8_t *mx_queue_item_data(const mx_queue_item *item, size_t *len);
+MX_API size_t mx_queue_item_recipient_count(const mx_queue_item *item);
+MX_API const char *mx_queue_item_recipient(const mx_queue_item *item, size_t i);
+MX_API mx_queue_rcpt_state mx_queue_item_state(const mx_queue_item *item, size_t i);
+MX_API unsigned mx_queue_item_attempts(const mx_queue_item *item, size_t i);
+MX_API int64_t mx_queue_item_next_attempt(const mx_queue_item *item, size_t i);
+MX_API const char *mx_queue_item_reason(const mx_queue_item *item, size_t i);
+/* One line of JSON (envelope, recipients with state, attempts, next attempt
+ * and reason; not the message); free(). */
+MX_API mx_err mx_queue_item_to_json(const mx_queue_item *item, char **out);
+
+/*
+ * Calls cb with every entry, and bad (when not NULL) with the name of
+ * anything in queue/ that is not an entry or is corrupt (moved aside).
+ * An entry being delivered is listed too.
+ */
+typedef void (*mx_queue_list_cb)(const mx_queue_item *item, void *arg);
+typedef void (*mx_queue_bad_cb)(const char *name, const char *why, void *arg);
+MX_API mx_err mx_queue_list(mx_queue *queue, mx_queue_list_cb cb, mx_queue_bad_cb bad,
+    void *arg);
+/* Removes an entry without delivering it; MX_ERR_BUSY while a runner holds it. */
+MX_API mx_err mx_queue_delete(mx_queue *queue, const char *id);
+
+/* What one pass did. */
+typedef struct mx_queue_stats {
+	size_t entries;     /* in queue/ at the start */
+	size_t tried;       /* entries with recipients due and tried */
+	size_t sent, deferred, bounced; /* recipients */
+	size_t expired;     /* of the bounced: given up on time */
+	size_t dsns;        /* delivery status notifications queued */
+	size_t skipped;     /* recipients of a destination found down in this pass */
+	size_t locked;      /* entries another runner held */
+	size_t corrupt;     /* files moved to corrupt/ */
+	size_t removed;     /* entries finished and removed */
+} mx_queue_stats;
+
+#define MX_QUEUE_FLUSH 1u /* every pending recipient now, due or not */
+
+/* Each recipient's outcome as a log line ("ID: to=<...>, ... status=...")
+ * or, with json, one JSON object; lines have no newline. */
+typedef void (*mx_queue_log_fn)(const char *line, void *arg);
+MX_API void mx_queue_set_log(mx_queue *queue, mx_queue_log_fn fn, bool json, void *arg);
+
+/*
+ * One pass over the queue: every entry with recipients due (or all, with
+ * MX_QUEUE_FLUSH) is locked, delivered through sender, and its state
+ * written back; finished entries are removed; recipients given up on are
+ * reported to the sender with a DSN queued and delivered in the same pass
+ * (never for the null sender).  A destination whose hosts all failed is
+ * not tried again for other entries in the same pass: their recipients
+ * are deferred with its reason.  Runs the sender's resolver loop until
+ * the pass is over.  stats may be NULL.  MX_ERR_SYSTEM when the spool
+ * cannot be read.
+ */
+MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
+    mx_queue_stats *stats);
+/* The earliest next attempt of any pending recipient (unix seconds), or
+ * 0 when the queue has none; for a runner that sleeps until then. */
+MX_API int64_t mx_queue_next_due(mx_queue *queue);
+
 #ifdef __cplusplus
 }
 #endif

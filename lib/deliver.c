@@ -324,6 +324,7 @@ apply_result(struct deliver_job *job, const struct smtp_session_result *res)
 		const struct smtp_rcpt_result *rr = &res->rcpts[i];
 		size_t r = job->txn_map[i];
 		set_relay(job, r);
+		job->d->rcpts[r].reached |= rr->class == 2 || rr->class == 4;
 		if (rr->class == 5)
 			settle(job, r, MX_RCPT_BOUNCED, dsn_of(rr->enhanced, 5), rr->text);
 		else if (rr->class == 2 && res->outcome == SMTP_COMPLETED)

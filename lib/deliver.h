@@ -55,6 +55,7 @@ struct deliver_rcpt {
 	char relay_address[46];
 	double delay;                /* seconds from start to the final word */
 	size_t job;                  /* its domain: attempts with this job are its */
+	bool reached;                /* a server answered its RCPT (any class) */
 };
 
 struct mx_delivery {

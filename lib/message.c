@@ -591,3 +591,23 @@ message_add_from(struct message *m, const struct address *sender,
 		return fail(err, MESSAGE_ERR_INVALID, 0, "the sender is longer than an SMTP path");
 	return prepend(m, field, (size_t)n, err);
 }
+
+void
+message_wire_flags(const char *data, size_t len, bool *eight_bit, bool *eight_bit_header)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	bool in_header = true;
+
+	*eight_bit = *eight_bit_header = false;
+	for (size_t i = 0; i < len; i++) {
+		if (in_header && p[i] == '\n' && i + 2 < len && p[i + 1] == '\r' &&
+		    p[i + 2] == '\n')
+			in_header = false;
+		if (i == 0 && len >= 2 && p[0] == '\r' && p[1] == '\n')
+			in_header = false;
+		if (p[i] >= 0x80) {
+			*eight_bit = true;
+			*eight_bit_header |= in_header;
+		}
+	}
+}

@@ -144,4 +144,12 @@ message_err message_add_message_id(struct message *m, const char *host,
 message_err message_add_from(struct message *m, const struct address *sender,
     struct message_error *err);
 
+/*
+ * What message_parse found about 8-bit octets, found again in data that
+ * is already in wire form (a queued message): eight_bit for BODY=8BITMIME,
+ * eight_bit_header (an octet >= 0x80 before the empty line) for SMTPUTF8.
+ */
+void message_wire_flags(const char *data, size_t len, bool *eight_bit,
+    bool *eight_bit_header);
+
 #endif

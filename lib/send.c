@@ -16,6 +16,7 @@
 #include "json.h"
 #include "message.h"
 #include "route.h"
+#include "send.h"
 
 #define SMTP_PORT 25
 
@@ -169,6 +170,18 @@ mx_delivery_status(const mx_delivery *d, size_t i)
 	return i < d->n_rcpts ? d->rcpts[i].status : MX_RCPT_DEFERRED;
 }
 
+const char *
+mx_delivery_reason(const mx_delivery *d, size_t i)
+{
+	return i < d->n_rcpts ? d->rcpts[i].text : "";
+}
+
+const char *
+mx_delivery_recipient(const mx_delivery *d, size_t i)
+{
+	return i < d->n_rcpts ? d->rcpts[i].address : "";
+}
+
 static const char *
 status_word(mx_rcpt_status s)
 {
@@ -273,11 +286,6 @@ mx_delivery_to_json(const mx_delivery *d, size_t i, char **out)
 
 /* ---- addresses and messages for callers of the public API ------------- */
 
-struct mx_message {
-	struct message *m;
-	char (*rcpts)[ADDRESS_PATH_MAX + 1];  /* -t: the headers' recipients */
-	size_t n_rcpts;
-};
 
 mx_err
 mx_address_check(const char *address, bool sender, const char **why)
@@ -411,46 +419,66 @@ bare_path(const struct address *a, char out[ADDRESS_PATH_MAX + 1])
 }
 
 mx_err
-mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg)
+envelope_prepare(const char *mail_from, const char *const *rcpts, size_t n_rcpts,
+    struct envelope *env)
 {
-	char from[ADDRESS_PATH_MAX + 1], (*paths)[ADDRESS_PATH_MAX + 1];
-	const char **list;
-	size_t n = 0;
-	bool utf8;
 	struct address a;
-	mx_err err = MX_ERR_BAD_DOMAIN;
 
-	if (sender == NULL || mail_from == NULL || rcpts == NULL || mm == NULL)
+	memset(env, 0, sizeof(*env));
+	if (mail_from == NULL || rcpts == NULL)
 		return MX_ERR_INVALID;
 	if (address_parse_sender(mail_from[0] ? mail_from : "<>", &a, NULL) != MX_OK)
 		return MX_ERR_BAD_DOMAIN;
-	bare_path(&a, from);
-	utf8 = a.smtputf8 || mm->m->eight_bit_header;
-	paths = calloc(n_rcpts ? n_rcpts : 1, sizeof(*paths));
-	list = calloc(n_rcpts ? n_rcpts : 1, sizeof(*list));
-	if (paths == NULL || list == NULL) {
-		err = MX_ERR_NOMEM;
-		goto out;
+	bare_path(&a, env->from);
+	env->smtputf8 = a.smtputf8;
+	env->paths = calloc(n_rcpts ? n_rcpts : 1, sizeof(*env->paths));
+	env->rcpts = calloc(n_rcpts ? n_rcpts : 1, sizeof(*env->rcpts));
+	if (env->paths == NULL || env->rcpts == NULL) {
+		envelope_free(env);
+		return MX_ERR_NOMEM;
 	}
 	for (size_t i = 0; i < n_rcpts; i++) {
 		bool seen = false;
-		if (address_parse(rcpts[i], &a, NULL) != MX_OK)
-			goto out;
-		bare_path(&a, paths[n]);
+		if (address_parse(rcpts[i], &a, NULL) != MX_OK) {
+			envelope_free(env);
+			return MX_ERR_BAD_DOMAIN;
+		}
+		bare_path(&a, env->paths[env->n]);
 		/* One RCPT per mailbox, however often it was named. */
-		for (size_t k = 0; k < n && !seen; k++)
-			seen = strcmp(paths[k], paths[n]) == 0;
+		for (size_t k = 0; k < env->n && !seen; k++)
+			seen = strcmp(env->paths[k], env->paths[env->n]) == 0;
 		if (seen)
 			continue;
-		list[n] = paths[n];
-		n++;
-		utf8 |= a.smtputf8;
+		env->rcpts[env->n] = env->paths[env->n];
+		env->n++;
+		env->smtputf8 |= a.smtputf8;
 	}
-	err = mx_send_start(sender, from, list, n, (const uint8_t *)mm->m->data,
-	    mm->m->len, mm->m->eight_bit, utf8, cb, arg);
-out:
-	free(paths);
-	free(list);
+	return MX_OK;
+}
+
+void
+envelope_free(struct envelope *env)
+{
+	free(env->paths);
+	free(env->rcpts);
+	env->paths = NULL;
+	env->rcpts = NULL;
+	env->n = 0;
+}
+
+mx_err
+mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg)
+{
+	struct envelope env;
+	mx_err err;
+
+	if (sender == NULL || mm == NULL)
+		return MX_ERR_INVALID;
+	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env)) != MX_OK)
+		return err;
+	err = mx_send_start(sender, env.from, env.rcpts, env.n, (const uint8_t *)mm->m->data,
+	    mm->m->len, mm->m->eight_bit, env.smtputf8 || mm->m->eight_bit_header, cb, arg);
+	envelope_free(&env);
 	return err;
 }

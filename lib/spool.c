@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,9 +46,18 @@
 struct spool {
 	int tmp_fd, queue_fd, corrupt_fd;
 	struct spool_ops ops;
+	char why[256];                 /* a reason with the OS's words in it */
 };
 
 static const char *const state_names[] = { "pending", "sent", "bounced" };
+
+/* what, then the OS's reason ("...: No space left on device"), kept in sp. */
+static const char *
+os_why(struct spool *sp, const char *what)
+{
+	snprintf(sp->why, sizeof(sp->why), "%s: %s", what, strerror(errno));
+	return sp->why;
+}
 
 /* ---- real system calls ------------------------------------------------- */
 
@@ -199,6 +209,21 @@ make_id(char id[SPOOL_ID_MAX + 1], const char **why)
 
 /* ---- opening ----------------------------------------------------------- */
 
+static bool
+read_only(int fd)
+{
+	struct statvfs vfs;
+
+	errno = 0;
+	if (fstatvfs(fd, &vfs) != 0)
+		return true;
+	if (vfs.f_flag & ST_RDONLY) {
+		errno = EROFS;
+		return true;
+	}
+	return false;
+}
+
 static int
 open_subdir(int base, const char *name)
 {
@@ -208,39 +233,45 @@ open_subdir(int base, const char *name)
 }
 
 mx_err
-spool_open(const char *dir, struct spool **out, const char **why)
+spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 {
 	struct spool *sp = NULL;
 	int base = -1;
 	mx_err err = MX_ERR_SYSTEM;
 
 	*out = NULL;
-	*why = "cannot open the spool directory";
 	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
-		*why = "out of memory";
+		snprintf(why, why_size, "out of memory");
 		return MX_ERR_NOMEM;
 	}
 	sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
 	sp->ops = real_ops;
-	if (mkdir(dir, SPOOL_DIR_MODE) != 0 && errno != EEXIST)
+	if ((mkdir(dir, SPOOL_DIR_MODE) != 0 && errno != EEXIST) ||
+	    (base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		os_why(sp, "cannot open the spool directory");
 		goto out;
-	if ((base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		goto out;
-	*why = "cannot create or open tmp/, queue/ or corrupt/ in the spool";
+	}
 	if ((sp->tmp_fd = open_subdir(base, "tmp")) < 0 ||
 	    (sp->queue_fd = open_subdir(base, "queue")) < 0 ||
-	    (sp->corrupt_fd = open_subdir(base, "corrupt")) < 0)
+	    (sp->corrupt_fd = open_subdir(base, "corrupt")) < 0) {
+		os_why(sp, "cannot create or open tmp/, queue/ or corrupt/ in the spool");
 		goto out;
-	*why = "the spool directory is not writable";
+	}
+	/* access(2) ignores a read-only mount for root's W_OK: ask the mount. */
 	if (faccessat(base, "tmp", W_OK | X_OK, 0) != 0 ||
 	    faccessat(base, "queue", W_OK | X_OK, 0) != 0 ||
-	    faccessat(base, "corrupt", W_OK | X_OK, 0) != 0)
+	    faccessat(base, "corrupt", W_OK | X_OK, 0) != 0 || read_only(base)) {
+		if (errno == 0)
+			errno = EROFS;
+		os_why(sp, "the spool directory is not writable");
 		goto out;
+	}
 	*out = sp;
 	sp = NULL;
-	*why = NULL;
 	err = MX_OK;
 out:
+	if (sp != NULL)
+		snprintf(why, why_size, "%s", sp->why);
 	if (base >= 0)
 		close(base);
 	spool_close(sp);
@@ -374,21 +405,46 @@ write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **
 	if ((err = format_header(e, &t, why)) != MX_OK)
 		goto out;
 	err = MX_ERR_SYSTEM;
-	*why = "writing the spool file failed (disk full or I/O error)";
+	errno = EIO; /* a write of 0 octets sets none */
 	if (!write_all(sp, fd, t.buf, t.len, &crc) ||
 	    !write_all(sp, fd, e->data, e->len, &crc) ||
-	    !write_all(sp, fd, "\n", 1, &crc))
+	    !write_all(sp, fd, "\n", 1, &crc)) {
+		*why = os_why(sp, "writing the spool file failed");
 		goto out;
+	}
 	snprintf(end, sizeof(end), "end %08" PRIx32 "\n", crc);
-	if (!write_all(sp, fd, end, SPOOL_END_LEN, &ignored))
+	if (!write_all(sp, fd, end, SPOOL_END_LEN, &ignored)) {
+		*why = os_why(sp, "writing the spool file failed");
 		goto out;
-	*why = "fsync of the spool file failed: the entry is refused";
-	if (sp->ops.fsync(fd) != 0)
+	}
+	if (sp->ops.fsync(fd) != 0) {
+		*why = os_why(sp, "fsync of the spool file failed, the entry is refused");
 		goto out;
+	}
 	err = MX_OK;
 out:
 	free(t.buf);
 	return err;
+}
+
+/*
+ * renameat2 with RENAME_NOREPLACE, or, where the kernel or file system
+ * lacks it (EINVAL, ENOSYS), the older way with the same guarantee: a
+ * hard link (which never replaces) and the unlink of the old name.
+ */
+static int
+spool_rename(struct spool *sp, const char *tmp, const char *id, unsigned flags)
+{
+	if (sp->ops.rename(sp->tmp_fd, tmp, sp->queue_fd, id, flags) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (flags == 0)
+		return renameat(sp->tmp_fd, tmp, sp->queue_fd, id);
+	if (linkat(sp->tmp_fd, tmp, sp->queue_fd, id, 0) != 0)
+		return -1;
+	sp->ops.unlink(sp->tmp_fd, tmp);
+	return 0;
 }
 
 /*
@@ -410,18 +466,26 @@ commit_entry(struct spool *sp, const struct spool_entry *e, unsigned flags,
 	fd = sp->ops.open(sp->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, SPOOL_FILE_MODE);
 	if (fd < 0) {
-		*why = "cannot create a file in the spool's tmp/";
+		*why = os_why(sp, "cannot create a file in the spool's tmp/");
 		return MX_ERR_SYSTEM;
+	}
+	/* Locked from birth: spool_clean_tmp tells a live writer's file from
+	 * a dead one's by the lock (flock locks die with their holder).  The
+	 * same lock keeps runners off the entry once it is renamed. */
+	err = MX_ERR_SYSTEM;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		*why = os_why(sp, "cannot lock the new spool file");
+		goto out;
 	}
 	if ((err = write_entry(sp, fd, e, why)) != MX_OK)
 		goto out;
 	err = MX_ERR_SYSTEM;
-	*why = "cannot lock the new spool file";
-	if (lock && flock(fd, LOCK_EX | LOCK_NB) != 0)
+	if (spool_rename(sp, tmp, e->id, flags) != 0) {
+		*why = os_why(sp, "renaming the spool file into queue/ failed");
 		goto out;
-	*why = "renaming the spool file into queue/ failed";
-	if (sp->ops.rename(sp->tmp_fd, tmp, sp->queue_fd, e->id, flags) != 0)
-		goto out;
+	}
+	if (!lock)
+		flock(fd, LOCK_UN);
 	err = MX_OK;
 out:
 	if (err != MX_OK)
@@ -457,7 +521,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 			return MX_ERR_BAD_DOMAIN;
 		memcpy(e->rcpts[i].address, rcpts[i], alen + 1);
 	}
-	return make_id(e->id, why);
+	return MX_OK;
 }
 
 mx_err
@@ -472,23 +536,45 @@ spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
 	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || len > SPOOL_DATA_MAX ||
 	    (len > 0 && data == NULL) || id_out == NULL || id_size <= SPOOL_ID_MAX)
 		return MX_ERR_INVALID;
-	if ((err = make_entry(sender, rcpts, n, data, len, &e, why)) != MX_OK)
-		goto out;
-	if ((err = commit_entry(sp, &e, RENAME_NOREPLACE, false, NULL, why)) != MX_OK)
-		goto out;
-	if (sp->ops.fsync(sp->queue_fd) != 0) {
-		/* Visible but not durable: take it back, the caller keeps the message. */
-		sp->ops.unlink(sp->queue_fd, e.id);
-		sp->ops.fsync(sp->queue_fd);
-		*why = "fsync of the spool's queue/ failed: the entry is refused";
-		err = MX_ERR_SYSTEM;
-		goto out;
-	}
-	memcpy(id_out, e.id, strlen(e.id) + 1);
-	*why = NULL;
-out:
+	if ((err = make_entry(sender, rcpts, n, data, len, &e, why)) == MX_OK)
+		err = spool_enqueue_entry(sp, &e, id_out, id_size, why);
 	free(e.rcpts);
 	return err;
+}
+
+mx_err
+spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
+    size_t id_size, const char **why)
+{
+	mx_err err;
+
+	*why = "no recipients, too many, data too big, or no room for the ID";
+	if (e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX || e->rcpts == NULL ||
+	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL) || id_out == NULL ||
+	    id_size <= SPOOL_ID_MAX)
+		return MX_ERR_INVALID;
+	*why = "an address has a control byte or space, or is too long";
+	if (!address_valid(e->sender, strnlen(e->sender, sizeof(e->sender)), true))
+		return MX_ERR_BAD_DOMAIN;
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		if (!rcpt_valid(&e->rcpts[i]))
+			return MX_ERR_BAD_DOMAIN;
+	if ((err = make_id(e->id, why)) != MX_OK)
+		return err;
+	if (e->created == 0)
+		e->created = (int64_t)time(NULL);
+	if ((err = commit_entry(sp, e, RENAME_NOREPLACE, false, NULL, why)) != MX_OK)
+		return err;
+	if (sp->ops.fsync(sp->queue_fd) != 0) {
+		/* Visible but not durable: take it back, the caller keeps the message. */
+		*why = os_why(sp, "fsync of the spool's queue/ failed, the entry is refused");
+		sp->ops.unlink(sp->queue_fd, e->id);
+		sp->ops.fsync(sp->queue_fd);
+		return MX_ERR_SYSTEM;
+	}
+	memcpy(id_out, e->id, strlen(e->id) + 1);
+	*why = NULL;
+	return MX_OK;
 }
 
 mx_err
@@ -518,7 +604,7 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd,
 		close(fd);
 	}
 	if (sp->ops.fsync(sp->queue_fd) != 0) {
-		*why = "fsync of the spool's queue/ failed: the update may be lost";
+		*why = os_why(sp, "fsync of the spool's queue/ failed, the update may be lost");
 		return MX_ERR_SYSTEM;
 	}
 	*why = NULL;
@@ -533,11 +619,11 @@ spool_remove(struct spool *sp, const char *id, const char **why)
 		return MX_ERR_INVALID;
 	}
 	if (sp->ops.unlink(sp->queue_fd, id) != 0) {
-		*why = "cannot remove the entry from queue/";
+		*why = os_why(sp, "cannot remove the entry from queue/");
 		return MX_ERR_SYSTEM;
 	}
 	if (sp->ops.fsync(sp->queue_fd) != 0) {
-		*why = "fsync of the spool's queue/ failed: the removal may be lost";
+		*why = os_why(sp, "fsync of the spool's queue/ failed, the removal may be lost");
 		return MX_ERR_SYSTEM;
 	}
 	*why = NULL;
@@ -902,7 +988,9 @@ spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
 		if (!spool_id_valid(de->d_name))
 			why = "the name is not a queue ID";
 		else if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			why = "it vanished or cannot be examined";
+			why = errno == ENOENT ? NULL : "it cannot be examined";
+		if (why == NULL && errno == ENOENT)
+			continue; /* delivered and removed by another runner meanwhile */
 		else if (!S_ISREG(st.st_mode))
 			why = "not a regular file (a symlink, directory, FIFO or device)";
 		if (why == NULL)
@@ -912,6 +1000,49 @@ spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
 	}
 	closedir(d);
 	return MX_OK;
+}
+
+/* Whether tmp/name is a dead writer's: old enough and not locked. */
+static bool
+tmp_abandoned(struct spool *sp, const char *name, unsigned min_age, time_t now)
+{
+	struct stat st;
+	bool dead = false;
+	int fd = openat(sp->tmp_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_mtime + (time_t)min_age <= now && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		dead = true;
+	close(fd);
+	return dead;
+}
+
+int
+spool_clean_tmp(struct spool *sp, unsigned min_age)
+{
+	int fd = openat(sp->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	time_t now = time(NULL);
+	int removed = 0;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !tmp_abandoned(sp, de->d_name, min_age, now))
+			continue;
+		if (sp->ops.unlink(sp->tmp_fd, de->d_name) == 0)
+			removed++;
+	}
+	closedir(d);
+	if (removed > 0)
+		sp->ops.fsync(sp->tmp_fd);
+	return removed;
 }
 
 mx_err

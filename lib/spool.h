@@ -51,10 +51,13 @@ struct spool_entry {
 
 /*
  * Opens (creating tmp/, queue/ and corrupt/ with mode 0700 when missing)
- * the spool at dir, and checks it is writable.  MX_ERR_SYSTEM with *why
- * when it cannot; the caller frees *out with spool_close.
+ * the spool at dir, and checks it is writable (a read-only mount too).
+ * MX_ERR_SYSTEM with the reason, the OS's words included, in why (at
+ * most why_size octets) when it cannot; the caller frees *out with
+ * spool_close.  Other calls' *why strings stay valid until the next call
+ * on the same spool.
  */
-mx_err spool_open(const char *dir, struct spool **out, const char **why);
+mx_err spool_open(const char *dir, struct spool **out, char *why, size_t why_size);
 void spool_close(struct spool *sp); /* NULL is a no-op */
 
 /*
@@ -71,6 +74,15 @@ void spool_close(struct spool *sp); /* NULL is a no-op */
 mx_err spool_enqueue(struct spool *sp, const char *sender,
     const char *const *rcpts, size_t n, const uint8_t *data, size_t len,
     char *id_out, size_t id_size, const char **why);
+
+/*
+ * spool_enqueue for an entry the caller filled: its sender, recipients
+ * (states, attempts, next attempts and reasons as given) and data.  The
+ * call gives it an ID (in e->id and id_out) and, when e->created is 0,
+ * the time.  Errors as spool_enqueue's.
+ */
+mx_err spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
+    size_t id_size, const char **why);
 
 /*
  * Reads and fully validates queue/ID.  A malformed file is moved to
@@ -114,6 +126,14 @@ mx_err spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
  */
 mx_err spool_lock(struct spool *sp, const char *id, int *fd_out);
 void spool_unlock(int fd); /* -1 is a no-op */
+
+/*
+ * Removes files in tmp/ left by writers that died: older than min_age
+ * seconds and not locked (a live writer holds its file's flock from
+ * creation to rename).  Returns how many it removed, -1 if tmp/ cannot
+ * be read.
+ */
+int spool_clean_tmp(struct spool *sp, unsigned min_age);
 
 /* Whether name is a valid entry ID: 1 to SPOOL_ID_MAX of [0-9A-Za-z]. */
 int spool_id_valid(const char *name);

@@ -2,9 +2,10 @@
  * send.c - `mx send`, and `sendmail` when the binary is called so: reads
  * the message from standard input (all of it, before any connection),
  * takes recipients from the arguments and/or the headers (-t), delivers
- * through libmx, and prints one log line per recipient (or JSON).  Exit
- * status as sendmail callers expect: 0 all sent, 75 some deferred and
- * none bounced, 69 some bounced, 64 usage, 65 a malformed message or
+ * through libmx, queues what was deferred, and prints one log line per
+ * recipient (or JSON).  Exit status as sendmail callers expect: 0 all
+ * sent or safely queued, 75 deferred and not queued (--no-queue, or the
+ * spool refused), 69 some bounced, 64 usage, 65 a malformed message or
  * address.
  */
 #include <getopt.h>
@@ -17,25 +18,18 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 
 #define MAX_MESSAGE (64u * 1024u * 1024u)
 
 struct send_opts {
+	struct delivery_opts d;
 	const char *from;
 	bool from_headers;      /* -t */
 	bool dots_are_data;     /* -i, -oi */
-	bool verbose;           /* -v */
 	bool json;
-	mx_tls_policy tls;
-	const char *ca_file;
-	const char *helo;
-	unsigned attempt_delay_ms, connect_timeout_ms;
-	bool connect_set;           /* --attempt-delay or --connect-timeout given */
-	bool attempt_delay_given;
-	unsigned deadline_ms;
-	unsigned stage_ms[8];       /* --smtp-timeout, by mx_smtp_stage; 0: default */
-	mx_resolver *resolver;
-	mx_policy *policy;
+	bool no_queue;          /* --no-queue: deferred means exit 75 */
+	bool queue_only;        /* --queue-only: queue without trying */
 };
 
 struct send_run {
@@ -44,23 +38,46 @@ struct send_run {
 	bool done;
 };
 
+static const struct option send_longopts[] = {
+	{"json", no_argument, NULL, 'j'},
+	{"no-queue", no_argument, NULL, 0x110},
+	{"queue-only", no_argument, NULL, 0x111},
+	{"help", no_argument, NULL, 'h'},
+	DELIVERY_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
 static void
 send_usage(FILE *to)
 {
 	fprintf(to,
-	    "usage: mx send [-f SENDER] [-t] [-i] [-v] [--json] [--resolver IP[@PORT]]...\n"
-	    "               [--tls may|encrypt|dane|verify] [--ca-file FILE]\n"
-	    "               [--helo NAME] [--attempt-delay MS] [--connect-timeout SECONDS]\n"
-	    "               [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n"
-	    "               [--trust-anchor FILE|none] [--timeout SECONDS] [RECIPIENT...]\n"
-	    "       (the message is read from standard input)\n");
+	    "usage: mx send [-f SENDER] [-t] [-i] [-v] [--json] [--no-queue | --queue-only]\n"
+	    DELIVERY_USAGE
+	    "  [RECIPIENT...]   (the message is read from standard input)\n");
 }
 
-static void
-transcript(const char *host, char dir, const char *line, size_t len, void *arg)
+/* Deferred recipients go to the queue; the exit says whether they are safe. */
+static int
+queue_deferred(struct send_run *run, mx_delivery *d)
 {
-	(void)arg;
-	fprintf(stderr, "%s %c %.*s\n", host, dir == '>' ? '>' : '<', (int)len, line);
+	char id[MX_QUEUE_ID_MAX + 1];
+	mx_queue *q = NULL;
+	int rc;
+
+	if (run->o->no_queue)
+		return EX_TEMPFAIL;
+	if ((rc = delivery_open_queue(&run->o->d, &q)) != EX_OK)
+		return rc == EX_USAGE ? rc : EX_TEMPFAIL;
+	if (mx_queue_add_deferred(q, d, id) != MX_OK) {
+		cli_warn("send", "%s: the deferred recipients are NOT queued",
+		    mx_queue_error(q));
+		mx_queue_close(q);
+		return EX_TEMPFAIL;
+	}
+	fprintf(stderr, "mx send: deferred recipients queued as %s in %s\n", id,
+	    run->o->d.spool);
+	mx_queue_close(q);
+	return EX_OK;
 }
 
 static void
@@ -68,6 +85,7 @@ on_delivery(mx_delivery *d, void *arg)
 {
 	struct send_run *run = arg;
 	bool deferred = false, bounced = false;
+	int queued = EX_OK;
 
 	for (size_t i = 0; i < mx_delivery_count(d); i++) {
 		char *line = NULL;
@@ -79,76 +97,12 @@ on_delivery(mx_delivery *d, void *arg)
 		deferred |= mx_delivery_status(d, i) == MX_RCPT_DEFERRED;
 		bounced |= mx_delivery_status(d, i) == MX_RCPT_BOUNCED;
 	}
-	run->exit_code = bounced ? EX_UNAVAILABLE : deferred ? EX_TEMPFAIL : EX_OK;
+	fflush(stdout);
+	if (deferred)
+		queued = queue_deferred(run, d);
+	run->exit_code = bounced ? EX_UNAVAILABLE : queued;
 	run->done = true;
 	mx_delivery_free(d);
-}
-
-static int
-set_tls(struct send_opts *o, const char *v)
-{
-	static const struct { const char *name; mx_tls_policy policy; } names[] = {
-		{"may", MX_TLS_MAY}, {"encrypt", MX_TLS_ENCRYPT},
-		{"dane", MX_TLS_DANE}, {"verify", MX_TLS_VERIFY},
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(v, names[i].name) == 0) {
-			o->tls = names[i].policy;
-			return EX_OK;
-		}
-	}
-	cli_warn("send", "--tls takes may, encrypt, dane or verify, not \"%s\"", v);
-	return EX_USAGE;
-}
-
-static int
-set_resolver_option(struct send_opts *o, int opt, const char *v)
-{
-	unsigned ms;
-
-	switch (opt) {
-	case 'r':
-		if (mx_resolver_add_server(o->resolver, v) == MX_OK)
-			return EX_OK;
-		cli_warn("send", "--resolver takes IP or IP@PORT, not \"%s\"", v);
-		return EX_USAGE;
-	case 'a':
-		if (strcmp(v, "none") != 0 && access(v, R_OK) != 0) {
-			cli_warn("send", "--trust-anchor: cannot read %s", v);
-			return EX_NOINPUT;
-		}
-		mx_resolver_set_trust_anchor(o->resolver, strcmp(v, "none") ? v : NULL);
-		return EX_OK;
-	case 'T':
-		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
-			return cli_warn("send", "--timeout takes seconds, not \"%s\"", v), EX_USAGE;
-		mx_policy_set_timeout_ms(o->policy, ms);
-		return EX_OK;
-	}
-	return EX_USAGE;
-}
-
-/* --smtp-timeout STAGE=SECONDS, STAGE as RFC 5321 4.5.3.2 names them. */
-static int
-set_stage_timeout(struct send_opts *o, const char *v)
-{
-	static const char *const names[] = {"greeting", "ehlo", "starttls", "mail",
-	    "rcpt", "data", "block", "dot"};
-	const char *eq = strchr(v, '=');
-	unsigned ms;
-
-	for (size_t i = 0; eq != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strlen(names[i]) != (size_t)(eq - v) || strncmp(v, names[i], (size_t)(eq - v)))
-			continue;
-		if (!cli_parse_seconds(eq + 1, 24u * 3600u * 1000u, &ms))
-			break;
-		o->stage_ms[i] = ms;
-		return EX_OK;
-	}
-	cli_warn("send", "--smtp-timeout takes STAGE=SECONDS, STAGE one of greeting, ehlo, "
-	    "starttls, mail, rcpt, data, block, dot; not \"%s\"", v);
-	return EX_USAGE;
 }
 
 /* sendmail's options that callers pass and that mean nothing here. */
@@ -162,71 +116,48 @@ ignored_sendmail_option(int opt)
 static int
 apply_option(struct send_opts *o, int opt, const char *v)
 {
-	unsigned long long n;
-	unsigned ms;
+	int rc;
 
 	switch (opt) {
 	case 'f': o->from = v; return EX_OK;
 	case 't': o->from_headers = true; return EX_OK;
 	case 'i': o->dots_are_data = true; return EX_OK;
-	case 'v': o->verbose = true; return EX_OK;
+	case 'v': o->d.verbose = true; return EX_OK;
 	case 'j': o->json = true; return EX_OK;
-	case 'L': return set_tls(o, v);
-	case 'C': o->ca_file = v; return EX_OK;
-	case 'H': o->helo = v; return EX_OK;
-	case 'D':
-		if (!cli_parse_uint(v, 60000, &n))
-			return cli_warn("send", "--attempt-delay takes milliseconds, not \"%s\"", v),
-			    EX_USAGE;
-		o->attempt_delay_ms = (unsigned)n;
-		o->attempt_delay_given = true;
-		o->connect_set = true;
-		return EX_OK;
-	case 'c':
-		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
-			return cli_warn("send", "--connect-timeout takes seconds, not \"%s\"", v),
-			    EX_USAGE;
-		o->connect_timeout_ms = ms;
-		o->connect_set = true;
-		return EX_OK;
-	case 'E':
-		if (!cli_parse_seconds(v, 24u * 3600u * 1000u, &ms))
-			return cli_warn("send", "--deadline takes seconds, not \"%s\"", v), EX_USAGE;
-		o->deadline_ms = ms;
-		return EX_OK;
-	case 'S':
-		return set_stage_timeout(o, v);
+	case 0x110: o->no_queue = true; return EX_OK;
+	case 0x111: o->queue_only = true; return EX_OK;
 	}
 	if (opt == 'o' && v != NULL && strcmp(v, "i") == 0)
 		o->dots_are_data = true; /* -oi, as sendmail */
 	if (ignored_sendmail_option(opt))
 		return EX_OK;
-	return set_resolver_option(o, opt, v);
+	if ((rc = delivery_option(&o->d, opt, v)) == -1)
+		return EX_USAGE;
+	return rc;
+}
+
+static int
+apply_config(void *ctx, int opt, const char *v)
+{
+	struct send_opts *o = ctx;
+
+	if (v != NULL && (v = delivery_keep(&o->d, v)) == NULL)
+		return EX_OSERR;
+	return apply_option(o, opt, v);
 }
 
 static int
 parse_options(int argc, char **argv, struct send_opts *o)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"resolver", required_argument, NULL, 'r'},
-		{"tls", required_argument, NULL, 'L'},
-		{"ca-file", required_argument, NULL, 'C'},
-		{"helo", required_argument, NULL, 'H'},
-		{"attempt-delay", required_argument, NULL, 'D'},
-		{"connect-timeout", required_argument, NULL, 'c'},
-		{"deadline", required_argument, NULL, 'E'},
-		{"smtp-timeout", required_argument, NULL, 'S'},
-		{"trust-anchor", required_argument, NULL, 'a'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int opt, rc;
 
+	if ((rc = config_load(config_path_from_args(argc, argv), "send", send_longopts, argc,
+	    argv, apply_config, o)) != EX_OK)
+		return rc;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:tivhF:B:N:R:V:X:O:o:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:tivhF:B:N:R:V:X:O:o:", send_longopts,
+	    NULL)) != -1) {
 		if (opt == 'h') {
 			send_usage(stdout);
 			return -1;
@@ -243,30 +174,10 @@ parse_options(int argc, char **argv, struct send_opts *o)
 		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
 			return rc;
 	}
-	return EX_OK;
-}
-
-static int
-configure(struct send_opts *o, mx_sender *sender)
-{
-	if (o->helo != NULL && mx_sender_set_helo(sender, o->helo) != MX_OK)
-		return cli_warn("send", "--helo \"%s\" is not a host name", o->helo), EX_USAGE;
-	if (mx_sender_set_tls(sender, o->tls, o->ca_file) != MX_OK)
-		return cli_warn("send", "cannot set up TLS%s%s", o->ca_file ? " with " : "",
-		    o->ca_file ? o->ca_file : ""), EX_CONFIG;
-	/* 0 is a real attempt delay: every address at once. */
-	if (o->connect_set && mx_sender_set_connect(sender,
-	    o->attempt_delay_given ? o->attempt_delay_ms : 250,
-	    o->connect_timeout_ms ? o->connect_timeout_ms : 30000) != MX_OK)
+	if (o->no_queue && o->queue_only) {
+		cli_warn("send", "--no-queue and --queue-only contradict each other");
 		return EX_USAGE;
-	for (int st = MX_SMTP_GREETING; st <= MX_SMTP_DOT; st++)
-		if (o->stage_ms[st] && mx_sender_set_timeout(sender, (mx_smtp_stage)st,
-		    o->stage_ms[st]) != MX_OK)
-			return EX_USAGE;
-	if (mx_sender_set_deadline(sender, o->deadline_ms) != MX_OK)
-		return EX_USAGE;
-	if (o->verbose)
-		mx_sender_set_transcript(sender, transcript, NULL);
+	}
 	return EX_OK;
 }
 
@@ -317,8 +228,34 @@ envelope_sender(struct send_opts *o, char *buf, size_t size)
 	gethostname(host, sizeof(host) - 1);
 	pw = getpwuid(getuid());
 	snprintf(buf, size, "%s@%s", pw && pw->pw_name ? pw->pw_name : "root",
-	    o->helo ? o->helo : host);
+	    o->d.helo ? o->d.helo : host);
 	return buf;
+}
+
+/* --queue-only: accepted once it is safely in the spool, nothing tried. */
+static int
+queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n,
+    const mx_message *m)
+{
+	char id[MX_QUEUE_ID_MAX + 1];
+	mx_queue *q = NULL;
+	mx_err err;
+	int rc;
+
+	if ((rc = delivery_open_queue(&o->d, &q)) != EX_OK)
+		return rc;
+	if ((err = mx_queue_add(q, from, rcpts, n, m, id)) != MX_OK) {
+		cli_warn("send", "%s", mx_queue_error(q));
+		mx_queue_close(q);
+		return err == MX_ERR_BAD_DOMAIN ? EX_DATAERR : EX_TEMPFAIL;
+	}
+	if (o->json)
+		printf("{\"queue_id\": \"%s\", \"status\": \"queued\", \"recipients\": %zu}\n",
+		    id, n);
+	else
+		printf("queued as %s (%zu recipient%s)\n", id, n, n == 1 ? "" : "s");
+	mx_queue_close(q);
+	return EX_OK;
 }
 
 static int
@@ -337,18 +274,23 @@ deliver(struct send_opts *o, mx_sender *sender, mx_message *m, int argc, char **
 	if ((rc = collect_rcpts(o, m, argc, argv, &rcpts, &n)) != EX_OK)
 		return rc;
 	gethostname(host, sizeof(host) - 1);
-	if (mx_message_complete(m, from, o->helo ? o->helo : host) != MX_OK) {
+	if (mx_message_complete(m, from, o->d.helo ? o->d.helo : host) != MX_OK) {
 		free(rcpts);
 		return cli_warn("send", "cannot add Date, Message-ID or From"), EX_SOFTWARE;
 	}
+	if (o->queue_only) {
+		rc = queue_only(o, from, rcpts, n, m);
+		free(rcpts);
+		return rc;
+	}
 	err = mx_send_message(sender, from, rcpts, n, m, on_delivery, &run);
 	if (err == MX_OK)
-		err = mx_resolver_run(o->resolver);
+		err = mx_resolver_run(o->d.resolver);
 	free(rcpts);
 	if (err != MX_OK) {
 		cli_warn("send", "%s%s%s", mx_strerror(err),
-		    mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
-		    mx_resolver_diagnostic(o->resolver));
+		    mx_resolver_diagnostic(o->d.resolver)[0] ? ": " : "",
+		    mx_resolver_diagnostic(o->d.resolver));
 		return cli_exit_for(err);
 	}
 	return run.exit_code;
@@ -366,17 +308,17 @@ cmd_send(int argc, char **argv)
 
 	/* A server that hangs up must be an error reply, not a dead process. */
 	signal(SIGPIPE, SIG_IGN);
-	if (mx_resolver_new(&o.resolver) != MX_OK || mx_policy_new(&o.policy) != MX_OK) {
-		rc = EX_OSERR;
+	if ((rc = delivery_opts_init(&o.d, "send")) != EX_OK)
 		goto out;
-	}
 	if ((rc = parse_options(argc, argv, &o)) != EX_OK) {
 		rc = rc == -1 ? EX_OK : rc;
 		goto out;
 	}
-	if (mx_sender_new(&sender, o.resolver, o.policy) != MX_OK ||
-	    (rc = configure(&o, sender)) != EX_OK)
+	if (mx_sender_new(&sender, o.d.resolver, o.d.policy) != MX_OK ||
+	    (rc = delivery_configure(&o.d, sender)) != EX_OK) {
+		rc = rc ? rc : EX_OSERR;
 		goto out;
+	}
 	/* The whole message first: a malformed one never opens a connection. */
 	if ((err = mx_message_read(STDIN_FILENO, (o.from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
 	    (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0), MAX_MESSAGE, &m, &why)) != MX_OK) {
@@ -390,7 +332,6 @@ cmd_send(int argc, char **argv)
 out:
 	mx_message_free(m);
 	mx_sender_free(sender);
-	mx_policy_free(o.policy);
-	mx_resolver_free(o.resolver);
+	delivery_opts_free(&o.d);
 	return rc;
 }

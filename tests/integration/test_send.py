@@ -61,7 +61,9 @@ class Send(unittest.TestCase):
         Send.counter += 1
         tag = "%s-%d-%d" % (self.id().split(".")[-1], os.getpid(), Send.counter)
         body = (message if message is not None else MESSAGE % tag).encode()
-        cmd = [MX, "send", "--resolver", RESOLVER, "--trust-anchor", ANCHOR,
+        # --no-queue: these tests are about one delivery and its exit status;
+        # tests/integration/test_queue.py covers what the queue does after.
+        cmd = [MX, "send", "--resolver", RESOLVER, "--trust-anchor", ANCHOR, "--no-queue",
                "-f", "sender@example.test", "--attempt-delay", "250"] + list(args)
         if tls:
             cmd += ["--tls", tls]

@@ -35,6 +35,7 @@
 struct fixture {
 	char dir[128];
 	struct spool *sp;
+	char why[256];
 };
 
 static void
@@ -47,12 +48,11 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *why = NULL;
 
 	assert_non_null(f);
 	strcpy(f->dir, "/tmp/test_spool.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(spool_open(f->dir, &f->sp, &why), MX_OK);
+	assert_int_equal(spool_open(f->dir, &f->sp, f->why, sizeof(f->why)), MX_OK);
 	*state = f;
 	return 0;
 }
@@ -618,7 +618,7 @@ test_disk_full(void **state)
 {
 	struct fixture *f = *state;
 	const char *rcpts[] = { "one@example.com" };
-	char mnt[256], ids[64][SPOOL_ID_MAX + 1];
+	char mnt[256], ids[64][SPOOL_ID_MAX + 1], openwhy[256];
 	struct spool *sp = NULL;
 	uint8_t data[10000];
 	const char *why = NULL;
@@ -631,7 +631,7 @@ test_disk_full(void **state)
 		printf("# SKIP disk full: cannot mount a tmpfs (%s)\n", strerror(errno));
 		skip();
 	}
-	assert_int_equal(spool_open(mnt, &sp, &why), MX_OK);
+	assert_int_equal(spool_open(mnt, &sp, openwhy, sizeof(openwhy)), MX_OK);
 	memset(data, 'd', sizeof(data));
 	while (n < 64 && (err = spool_enqueue(sp, "", rcpts, 1, data, sizeof(data),
 	    ids[n], sizeof(ids[n]), &why)) == MX_OK)
@@ -662,9 +662,9 @@ crash_child(const char *dir, int out, unsigned seed)
 	static uint8_t data[65536];
 	struct spool *sp = NULL;
 	const char *why = NULL;
-	char id[SPOOL_ID_MAX + 2];
+	char id[SPOOL_ID_MAX + 2], openwhy[256];
 
-	if (spool_open(dir, &sp, &why) != MX_OK)
+	if (spool_open(dir, &sp, openwhy, sizeof(openwhy)) != MX_OK)
 		_exit(2);
 	for (;;) {
 		seed = seed * 1103515245u + 12345u;

@@ -1,0 +1,221 @@
+/*
+ * options.c - the options `mx send` and `mx queue` share (resolution,
+ * connections, SMTP timeouts, TLS, the spool and its retry schedule):
+ * their parsing and checking, and turning them into a configured
+ * mx_sender and mx_queue.  The commands own their other options.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "options.h"
+
+int
+delivery_opts_init(struct delivery_opts *o, const char *cmd)
+{
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->spool = MX_SPOOL_DEFAULT;
+	o->retry_first = MX_QUEUE_RETRY_FIRST;
+	o->retry_max = MX_QUEUE_RETRY_MAX;
+	o->lifetime = MX_QUEUE_LIFETIME;
+	if (mx_resolver_new(&o->resolver) != MX_OK || mx_policy_new(&o->policy) != MX_OK)
+		return EX_OSERR;
+	return EX_OK;
+}
+
+void
+delivery_opts_free(struct delivery_opts *o)
+{
+	mx_policy_free(o->policy);
+	mx_resolver_free(o->resolver);
+	for (size_t i = 0; i < o->n_strings; i++)
+		free(o->strings[i]);
+	o->policy = NULL;
+	o->resolver = NULL;
+	o->n_strings = 0;
+}
+
+const char *
+delivery_keep(struct delivery_opts *o, const char *value)
+{
+	char *copy;
+
+	if (o->n_strings == sizeof(o->strings) / sizeof(o->strings[0]))
+		return NULL;
+	if ((copy = strdup(value)) == NULL)
+		return NULL;
+	o->strings[o->n_strings++] = copy;
+	return copy;
+}
+
+static int
+set_tls(struct delivery_opts *o, const char *v)
+{
+	static const struct { const char *name; mx_tls_policy policy; } names[] = {
+		{"may", MX_TLS_MAY}, {"encrypt", MX_TLS_ENCRYPT},
+		{"dane", MX_TLS_DANE}, {"verify", MX_TLS_VERIFY},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i].name) == 0) {
+			o->tls = names[i].policy;
+			return EX_OK;
+		}
+	}
+	cli_warn(o->cmd, "--tls takes may, encrypt, dane or verify, not \"%s\"", v);
+	return EX_USAGE;
+}
+
+/* --smtp-timeout STAGE=SECONDS, STAGE as RFC 5321 4.5.3.2 names them. */
+static int
+set_stage_timeout(struct delivery_opts *o, const char *v)
+{
+	static const char *const names[] = {"greeting", "ehlo", "starttls", "mail",
+	    "rcpt", "data", "block", "dot"};
+	const char *eq = strchr(v, '=');
+	unsigned ms;
+
+	for (size_t i = 0; eq != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) != (size_t)(eq - v) || strncmp(v, names[i], (size_t)(eq - v)))
+			continue;
+		if (!cli_parse_seconds(eq + 1, 24u * 3600u * 1000u, &ms))
+			break;
+		o->stage_ms[i] = ms;
+		return EX_OK;
+	}
+	cli_warn(o->cmd, "--smtp-timeout takes STAGE=SECONDS, STAGE one of greeting, ehlo, "
+	    "starttls, mail, rcpt, data, block, dot; not \"%s\"", v);
+	return EX_USAGE;
+}
+
+static int
+set_resolver_option(struct delivery_opts *o, int opt, const char *v)
+{
+	unsigned ms;
+
+	switch (opt) {
+	case 'r':
+		if (mx_resolver_add_server(o->resolver, v) == MX_OK)
+			return EX_OK;
+		cli_warn(o->cmd, "--resolver takes IP or IP@PORT, not \"%s\"", v);
+		return EX_USAGE;
+	case 'a':
+		if (strcmp(v, "none") != 0 && access(v, R_OK) != 0) {
+			cli_warn(o->cmd, "--trust-anchor: cannot read %s", v);
+			return EX_NOINPUT;
+		}
+		mx_resolver_set_trust_anchor(o->resolver, strcmp(v, "none") ? v : NULL);
+		return EX_OK;
+	case 'T':
+		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
+			return cli_warn(o->cmd, "--timeout takes seconds, not \"%s\"", v), EX_USAGE;
+		mx_policy_set_timeout_ms(o->policy, ms);
+		return EX_OK;
+	}
+	return -1;
+}
+
+/* Whole seconds for the queue's schedule: 0 allowed, up to a year. */
+static int
+set_queue_seconds(struct delivery_opts *o, const char *name, const char *v, unsigned *out)
+{
+	unsigned long long n;
+
+	if (!cli_parse_uint(v, 366ull * 24 * 3600, &n))
+		return cli_warn(o->cmd, "--%s takes whole seconds, not \"%s\"", name, v), EX_USAGE;
+	*out = (unsigned)n;
+	return EX_OK;
+}
+
+int
+delivery_option(struct delivery_opts *o, int opt, const char *v)
+{
+	unsigned long long n;
+	unsigned ms;
+
+	switch (opt) {
+	case 'L': return set_tls(o, v);
+	case 'C': o->ca_file = v; return EX_OK;
+	case 'H': o->helo = v; return EX_OK;
+	case 'P': o->spool = v; return EX_OK;
+	case 'S': return set_stage_timeout(o, v);
+	case 0x101: return set_queue_seconds(o, "retry-first", v, &o->retry_first);
+	case 0x102: return set_queue_seconds(o, "retry-max", v, &o->retry_max);
+	case 0x103: return set_queue_seconds(o, "lifetime", v, &o->lifetime);
+	case 0x104: return EX_OK; /* --config: read before the others */
+	case 'D':
+		if (!cli_parse_uint(v, 60000, &n))
+			return cli_warn(o->cmd, "--attempt-delay takes milliseconds, not \"%s\"", v),
+			    EX_USAGE;
+		o->attempt_delay_ms = (unsigned)n;
+		o->attempt_delay_given = true;
+		o->connect_set = true;
+		return EX_OK;
+	case 'c':
+		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
+			return cli_warn(o->cmd, "--connect-timeout takes seconds, not \"%s\"", v),
+			    EX_USAGE;
+		o->connect_timeout_ms = ms;
+		o->connect_set = true;
+		return EX_OK;
+	case 'E':
+		if (!cli_parse_seconds(v, 24u * 3600u * 1000u, &ms))
+			return cli_warn(o->cmd, "--deadline takes seconds, not \"%s\"", v), EX_USAGE;
+		o->deadline_ms = ms;
+		return EX_OK;
+	}
+	return set_resolver_option(o, opt, v);
+}
+
+static void
+transcript(const char *host, char dir, const char *line, size_t len, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "%s %c %.*s\n", host, dir == '>' ? '>' : '<', (int)len, line);
+}
+
+int
+delivery_configure(struct delivery_opts *o, mx_sender *sender)
+{
+	if (o->helo != NULL && mx_sender_set_helo(sender, o->helo) != MX_OK)
+		return cli_warn(o->cmd, "--helo \"%s\" is not a host name", o->helo), EX_USAGE;
+	if (mx_sender_set_tls(sender, o->tls, o->ca_file) != MX_OK)
+		return cli_warn(o->cmd, "cannot set up TLS%s%s", o->ca_file ? " with " : "",
+		    o->ca_file ? o->ca_file : ""), EX_CONFIG;
+	/* 0 is a real attempt delay: every address at once. */
+	if (o->connect_set && mx_sender_set_connect(sender,
+	    o->attempt_delay_given ? o->attempt_delay_ms : 250,
+	    o->connect_timeout_ms ? o->connect_timeout_ms : 30000) != MX_OK)
+		return EX_USAGE;
+	for (int st = MX_SMTP_GREETING; st <= MX_SMTP_DOT; st++)
+		if (o->stage_ms[st] && mx_sender_set_timeout(sender, (mx_smtp_stage)st,
+		    o->stage_ms[st]) != MX_OK)
+			return EX_USAGE;
+	if (mx_sender_set_deadline(sender, o->deadline_ms) != MX_OK)
+		return EX_USAGE;
+	if (o->verbose)
+		mx_sender_set_transcript(sender, transcript, NULL);
+	return EX_OK;
+}
+
+int
+delivery_open_queue(struct delivery_opts *o, mx_queue **out)
+{
+	char why[512];
+
+	if (o->retry_max < o->retry_first) {
+		cli_warn(o->cmd, "--retry-max (%u) is shorter than --retry-first (%u)",
+		    o->retry_max, o->retry_first);
+		return EX_USAGE;
+	}
+	if (mx_queue_open(out, o->spool, why, sizeof(why)) != MX_OK) {
+		cli_warn(o->cmd, "spool %s: %s", o->spool, why);
+		return EX_TEMPFAIL;
+	}
+	mx_queue_set_retry(*out, o->retry_first, o->retry_max, o->lifetime);
+	return EX_OK;
+}

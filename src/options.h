@@ -1,0 +1,97 @@
+/*
+ * options.h - the options `mx send` and `mx queue` share: how to resolve,
+ * how to connect and speak SMTP and TLS, where the spool is and how the
+ * queue retries; and the configuration file that may give any of them.
+ */
+#ifndef MX_OPTIONS_H
+#define MX_OPTIONS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "mx.h"
+
+#define MX_SPOOL_DEFAULT "/var/spool/mx"
+#define MX_CONFIG_DEFAULT "/etc/mx.conf"
+
+struct delivery_opts {
+	const char *cmd;            /* "send", "queue": for messages */
+	mx_tls_policy tls;
+	const char *ca_file;
+	const char *helo;
+	unsigned attempt_delay_ms, connect_timeout_ms;
+	bool connect_set;           /* --attempt-delay or --connect-timeout given */
+	bool attempt_delay_given;
+	unsigned deadline_ms;
+	unsigned stage_ms[8];       /* --smtp-timeout, by mx_smtp_stage; 0: default */
+	bool verbose;               /* -v: the SMTP dialogue on stderr */
+	const char *spool;
+	unsigned retry_first, retry_max, lifetime; /* seconds */
+	mx_resolver *resolver;
+	mx_policy *policy;
+	char *strings[64];          /* values from the configuration file, owned */
+	size_t n_strings;
+};
+
+/* Long options of delivery_opts, to append to a command's table (no end). */
+#define DELIVERY_LONGOPTS \
+	{"resolver", required_argument, NULL, 'r'}, \
+	{"tls", required_argument, NULL, 'L'}, \
+	{"ca-file", required_argument, NULL, 'C'}, \
+	{"helo", required_argument, NULL, 'H'}, \
+	{"attempt-delay", required_argument, NULL, 'D'}, \
+	{"connect-timeout", required_argument, NULL, 'c'}, \
+	{"deadline", required_argument, NULL, 'E'}, \
+	{"smtp-timeout", required_argument, NULL, 'S'}, \
+	{"trust-anchor", required_argument, NULL, 'a'}, \
+	{"timeout", required_argument, NULL, 'T'}, \
+	{"spool", required_argument, NULL, 'P'}, \
+	{"retry-first", required_argument, NULL, 0x101}, \
+	{"retry-max", required_argument, NULL, 0x102}, \
+	{"lifetime", required_argument, NULL, 0x103}, \
+	{"config", required_argument, NULL, 0x104}
+
+#define DELIVERY_USAGE \
+	"  [--resolver IP[@PORT]]... [--tls may|encrypt|dane|verify] [--ca-file FILE]\n" \
+	"  [--helo NAME] [--attempt-delay MS] [--connect-timeout SECONDS]\n" \
+	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n" \
+	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n" \
+	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n" \
+	"  [--config FILE]\n"
+
+/* Makes the resolver and policy; EX_OK or an exit code. */
+int delivery_opts_init(struct delivery_opts *o, const char *cmd);
+void delivery_opts_free(struct delivery_opts *o);
+/* A copy of a value the options keep pointing to (configuration file
+ * values); freed by delivery_opts_free.  NULL when out of room. */
+const char *delivery_keep(struct delivery_opts *o, const char *value);
+/* Applies one of DELIVERY_LONGOPTS; EX_OK, or an exit code after a message.
+ * Returns -1 when opt is not one of them. */
+int delivery_option(struct delivery_opts *o, int opt, const char *value);
+/* Sets the sender up from the options; EX_OK or an exit code. */
+int delivery_configure(struct delivery_opts *o, mx_sender *sender);
+/* Opens the spool with the retry settings; EX_OK or EX_TEMPFAIL after a
+ * message (a missing, full or read-only spool is a temporary failure). */
+int delivery_open_queue(struct delivery_opts *o, mx_queue **out);
+
+/*
+ * The configuration file: "name value" lines, name being a long option of
+ * the command (without "--"; an option without a value stands alone),
+ * '#' comments, blank lines.  Settings of options also on the command
+ * line are skipped, so that the command line wins; a repeatable option
+ * (resolver) is taken from one place, never merged.  path NULL means
+ * /etc/mx.conf when it exists; a path given must exist.  apply is called
+ * as for a command-line option; EX_OK or an exit code after a message
+ * ("FILE:LINE: ...").
+ */
+int config_load(const char *path, const char *cmd, const struct option *longopts,
+    int argc, char **argv, int (*apply)(void *ctx, int opt, const char *value),
+    void *ctx);
+/* The parser on its own, over text (for the fuzzer): calls apply per line. */
+int config_parse(const char *text, size_t len, const char *path, const char *cmd,
+    const struct option *longopts, int argc, char **argv,
+    int (*apply)(void *ctx, int opt, const char *value), void *ctx);
+/* The value of --config among the arguments, or NULL. */
+const char *config_path_from_args(int argc, char **argv);
+
+#endif
