@@ -85,8 +85,10 @@ parse_line(const char *p, const char *end, const char *path, size_t lineno,
 	p = skip_blanks(p, end);
 	if (p == end || *p == '#')
 		return EX_OK;
-	if (memchr(p, '\0', (size_t)(end - p)) != NULL)
-		return cli_warn(cmd, "%s:%zu: a NUL byte", path, lineno), EX_CONFIG;
+	for (const char *c = p; c < end; c++)
+		if ((unsigned char)*c < 0x20 && *c != '\t')
+			return cli_warn(cmd, "%s:%zu: a control character (0x%02x)", path, lineno,
+			    (unsigned char)*c), EX_CONFIG;
 	name = p;
 	while (p < end && *p != ' ' && *p != '\t' && *p != '=')
 		p++;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -637,6 +638,7 @@ test_disk_full(void **state)
 	    ids[n], sizeof(ids[n]), &why)) == MX_OK)
 		n++;
 	assert_int_equal(err, MX_ERR_SYSTEM);
+	assert_non_null(strstr(why, "No space left on device")); /* the OS's words, kept */
 	assert_true(n > 5);
 	struct fixture full = { .sp = sp };
 	assert_true(strlen(mnt) < sizeof(full.dir));
@@ -796,6 +798,36 @@ test_locks(void **state)
 	close(pipefd[1]);
 }
 
+/* tmp/ files of dead writers go; a live writer's (locked) or a young one stays. */
+static void
+test_clean_tmp(void **state)
+{
+	struct fixture *f = *state;
+	const char *names[] = { "dead.AAAA.tmp", "live.BBBB.tmp", "young.CCCC.tmp" };
+	struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
+	char path[512];
+	int fds[3];
+
+	for (int i = 0; i < 3; i++) {
+		path_of(f, "tmp", names[i], path, sizeof(path));
+		fds[i] = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fds[i] >= 0);
+		if (i < 2)
+			assert_int_equal(futimens(fds[i], old), 0);
+	}
+	assert_int_equal(flock(fds[1], LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(spool_clean_tmp(f->sp, 60), 1);
+	assert_int_equal(count_dir(f, "tmp"), 2);
+	path_of(f, "tmp", names[0], path, sizeof(path));
+	assert_int_equal(access(path, F_OK), -1);
+	close(fds[1]); /* the writer dies: its lock goes with it */
+	assert_int_equal(spool_clean_tmp(f->sp, 60), 1);
+	assert_int_equal(spool_clean_tmp(f->sp, 0), 1); /* no minimum age: the young one too */
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	close(fds[0]);
+	close(fds[2]);
+}
+
 int
 main(void)
 {
@@ -808,6 +840,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
