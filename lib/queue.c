@@ -461,6 +461,7 @@ struct pass {
 	size_t n_dests, cap_dests;
 	size_t active;
 	bool failed;                /* out of memory along the way */
+	mx_err err;                 /* a delivery could not start: stop */
 	mx_queue_stats st;
 };
 
@@ -874,6 +875,7 @@ try_entry(struct pass *p, const char *id)
 	size_t n_due = 0, n = 0;
 	bool eight_bit, eight_bit_header;
 	enum try_result tr;
+	mx_err err;
 
 	if (s == NULL)
 		return TRY_SKIPPED;
@@ -911,17 +913,21 @@ try_entry(struct pass *p, const char *id)
 	}
 	message_wire_flags((const char *)s->e->data, s->e->len, &eight_bit, &eight_bit_header);
 	p->active++;
-	if (mx_send_start(p->sender, s->e->sender, list, n, s->e->data, s->e->len, eight_bit,
-	    eight_bit_header, on_delivery, s) != MX_OK) {
-		/* mx_send_start never calls back when it fails: settle here. */
+	if ((err = mx_send_start(p->sender, s->e->sender, list, n, s->e->data, s->e->len,
+	    eight_bit, eight_bit_header, on_delivery, s)) != MX_OK) {
+		/*
+		 * Nothing was tried (the resolver cannot start: a bad trust
+		 * anchor, say).  Not the mail's fault: the entry stays as it was,
+		 * no attempt counted, and the pass stops with the error.
+		 */
 		p->active--;
+		p->err = err;
 		for (size_t k = 0; k < n; k++) {
 			s->out[s->map[k]].dest->in_flight--;
 			if (s->out[s->map[k]].dest->state == DEST_PROBING)
 				s->out[s->map[k]].dest->state = DEST_UNKNOWN;
-			defer(s, s->map[k], "4.3.0", "the delivery could not start", false, "");
 		}
-		finish(s);
+		slot_free(s);
 	}
 	free(list);
 	return TRY_STARTED;
@@ -932,7 +938,8 @@ dispatch(struct pass *p)
 {
 	size_t blocked = 0;
 
-	while (p->active < p->q->concurrency && p->next < p->n_ids && !p->failed) {
+	while (p->active < p->q->concurrency && p->next < p->n_ids && !p->failed &&
+	    p->err == MX_OK) {
 		char id[SPOOL_ID_MAX + 1];
 		snprintf(id, sizeof(id), "%s", p->ids[p->next++]);
 		if (try_entry(p, id) != TRY_BLOCKED) {
@@ -967,6 +974,9 @@ mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *sta
 	dispatch(&p);
 	if (p.active > 0)
 		err = mx_resolver_run(sender->resolver);
+	if (err == MX_OK && p.err != MX_OK)
+		err = fail(q, p.err, "cannot deliver", mx_resolver_diagnostic(sender->resolver)[0] ?
+		    mx_resolver_diagnostic(sender->resolver) : mx_strerror(p.err));
 	if (err == MX_OK && p.failed)
 		err = fail(q, MX_ERR_NOMEM, "the run stopped early", "out of memory");
 out:

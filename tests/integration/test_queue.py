@@ -342,6 +342,38 @@ class Queue(unittest.TestCase):
             holder.wait()
         self.assertEqual(self.queue("delete", qid)[0], EX_OK)
 
+    def test_a_resolver_that_cannot_start_leaves_the_queue_alone(self):
+        rc, out, err, tag = self.send("y@ok.send.test", args=["--queue-only"])
+        self.assertEqual(rc, EX_OK, err)
+        bad = os.path.join(self.spool, "bad-anchor")
+        with open(bad, "w") as f:
+            f.write("this is not a trust anchor\n")
+        p = subprocess.run([MX, "queue", "run", "--resolver", RESOLVER, "--trust-anchor", bad,
+                            "--spool", self.spool], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, EX_CONFIG, p.stderr)
+        self.assertIn("cannot deliver", p.stderr.decode())
+        [r] = self.entries()[0]["recipients"]
+        self.assertEqual((r["state"], r["attempts"]), ("pending", 0))  # not the mail's fault
+        self.assertEqual(received("accept1", tag), [])
+
+    def test_watch_picks_up_new_entries_and_stops_on_sigterm(self):
+        runner = subprocess.Popen([MX, "queue", "run", "--watch", "--interval", "1"] +
+                                  self.common, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            rc, out, err, tag = self.send("y@ok.send.test", args=["--queue-only"])
+            self.assertEqual(rc, EX_OK, err)
+            deadline = time.monotonic() + 10
+            while not received("accept1", tag) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(len(received("accept1", tag)), 1)
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            out, err = runner.communicate(timeout=10)
+        self.assertEqual(runner.returncode, EX_OK, err)
+        self.assertIn(b"status=sent", out)
+        self.assertEqual(self.files("queue"), [])
+
     def test_usage_errors(self):
         self.assertEqual(subprocess.run([MX, "queue"], capture_output=True).returncode, EX_USAGE)
         self.assertEqual(self.queue("bogus")[0], EX_USAGE)
