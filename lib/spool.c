@@ -102,6 +102,12 @@ spool_set_ops_for_testing(struct spool *sp, const struct spool_ops *ops)
 	sp->ops = ops ? *ops : real_ops;
 }
 
+void
+spool_get_ops_for_testing(const struct spool *sp, struct spool_ops *out)
+{
+	*out = sp->ops;
+}
+
 /* ---- CRC-32 ------------------------------------------------------------ */
 
 /*

@@ -153,5 +153,7 @@ struct spool_ops {
 	int (*unlink)(int dirfd, const char *name);
 };
 void spool_set_ops_for_testing(struct spool *sp, const struct spool_ops *ops);
+/* FOR TESTS ONLY: the table in use, to replace one call of it. */
+void spool_get_ops_for_testing(const struct spool *sp, struct spool_ops *out);
 
 #endif

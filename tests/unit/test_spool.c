@@ -828,6 +828,52 @@ test_clean_tmp(void **state)
 	close(fds[2]);
 }
 
+/* A kernel or file system without renameat2 (EINVAL): link + unlink, never
+ * over an existing entry; updates fall back to rename(2). */
+static int
+rename_without_flags(int olddirfd, const char *oldname, int newdirfd, const char *newname,
+    unsigned flags)
+{
+	if (flags != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return renameat(olddirfd, oldname, newdirfd, newname);
+}
+
+static void
+test_rename_fallback(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_ops ops;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1];
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+	int fd = -1;
+
+	/* Start from the real table, then replace the rename only. */
+	spool_set_ops_for_testing(f->sp, NULL);
+	spool_get_ops_for_testing(f->sp, &ops);
+	ops.rename = rename_without_flags;
+	spool_set_ops_for_testing(f->sp, &ops);
+	assert_int_equal(spool_enqueue(f->sp, "s@example.org", rcpts, 1,
+	    (const uint8_t *)"hello\r\n", 7, id, sizeof(id), &why), MX_OK);
+	assert_int_equal(count_dir(f, "queue"), 1);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	assert_int_equal(spool_lock(f->sp, id, &fd), MX_OK);
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	e->rcpts[0].state = SPOOL_SENT;
+	assert_int_equal(spool_update(f->sp, e, &fd, &why), MX_OK);
+	spool_entry_free(e);
+	spool_unlock(fd);
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	assert_int_equal(e->rcpts[0].state, SPOOL_SENT);
+	spool_entry_free(e);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	spool_set_ops_for_testing(f->sp, NULL);
+}
+
 int
 main(void)
 {
@@ -841,6 +887,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_fallback, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
