@@ -325,25 +325,29 @@ mx_queue_item_to_json(const mx_queue_item *it, char **out)
 }
 
 struct list_ctx {
-	mx_queue *q;
-	mx_queue_list_cb cb;
 	mx_queue_bad_cb bad;
 	void *arg;
+	char (*ids)[SPOOL_ID_MAX + 1];
+	size_t n, cap;
+	bool failed;
 };
 
 static void
-list_one(const char *id, void *arg)
+list_collect(const char *id, void *arg)
 {
 	struct list_ctx *c = arg;
-	struct mx_queue_item item = { 0 };
-	const char *why = NULL;
-	mx_err err = spool_load(c->q->sp, id, &item.e, &why);
 
-	if (err == MX_OK)
-		c->cb(&item, c->arg);
-	else if (err == MX_ERR_BAD_DOMAIN && c->bad != NULL)
-		c->bad(id, why, c->arg); /* moved to corrupt/ by spool_load */
-	spool_entry_free(item.e);
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *ids = realloc(c->ids, cap * sizeof(*c->ids));
+		if (ids == NULL) {
+			c->failed = true;
+			return;
+		}
+		c->ids = ids;
+		c->cap = cap;
+	}
+	snprintf(c->ids[c->n++], sizeof(c->ids[0]), "%s", id);
 }
 
 static void
@@ -355,16 +359,44 @@ list_skipped(const char *name, const char *why, void *arg)
 		c->bad(name, why, c->arg);
 }
 
+static int
+compare_ids(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Oldest first: IDs begin with their second of arrival. */
 mx_err
 mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg)
 {
-	struct list_ctx c = { q, cb, bad, arg };
+	struct list_ctx c = { .bad = bad, .arg = arg };
+	mx_err err = MX_OK;
 
 	if (q == NULL || cb == NULL)
 		return MX_ERR_INVALID;
-	if (spool_scan(q->sp, list_one, list_skipped, &c) != MX_OK)
-		return fail(q, MX_ERR_SYSTEM, "cannot read the spool's queue/", NULL);
-	return MX_OK;
+	if (spool_scan(q->sp, list_collect, list_skipped, &c) != MX_OK) {
+		err = fail(q, MX_ERR_SYSTEM, "cannot read the spool's queue/", NULL);
+		goto out;
+	}
+	if (c.failed) {
+		err = fail(q, MX_ERR_NOMEM, "cannot list the queue", "out of memory");
+		goto out;
+	}
+	if (c.n > 1)
+		qsort(c.ids, c.n, sizeof(c.ids[0]), compare_ids);
+	for (size_t i = 0; i < c.n; i++) {
+		struct mx_queue_item item = { 0 };
+		const char *why = NULL;
+		mx_err lerr = spool_load(q->sp, c.ids[i], &item.e, &why);
+		if (lerr == MX_OK)
+			cb(&item, arg);
+		else if (lerr == MX_ERR_BAD_DOMAIN && bad != NULL)
+			bad(c.ids[i], why, arg); /* moved to corrupt/ by spool_load */
+		spool_entry_free(item.e);
+	}
+out:
+	free(c.ids);
+	return err;
 }
 
 mx_err
@@ -971,6 +1003,9 @@ mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *sta
 		goto out;
 	}
 	p.st.entries = p.n_ids;
+	/* IDs begin with their second of arrival: oldest first, as a queue should. */
+	if (p.n_ids > 1)
+		qsort(p.ids, p.n_ids, sizeof(p.ids[0]), compare_ids);
 	dispatch(&p);
 	if (p.active > 0)
 		err = mx_resolver_run(sender->resolver);

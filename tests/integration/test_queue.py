@@ -325,6 +325,14 @@ class Queue(unittest.TestCase):
         self.assertEqual(self.files("queue"), [])
         self.assertEqual(self.queue("delete", qid)[0], EX_NOINPUT)
 
+    def test_list_is_oldest_first(self):
+        ids = []
+        for _ in range(3):
+            rc, out, err, tag = self.send("x@later.queue.test", args=["--queue-only"])
+            ids.append(re.search(r"queued as (\w+)", out).group(1))
+            time.sleep(1.1)  # IDs begin with their second of arrival
+        self.assertEqual([e["id"] for e in self.entries()], ids)
+
     def test_delete_of_a_locked_entry_is_refused(self):
         rc, out, err, tag = self.send("x@later.queue.test", args=["--queue-only"])
         qid = re.search(r"queued as (\w+)", out).group(1)
