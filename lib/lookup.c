@@ -5,7 +5,9 @@
  * caller's callback takes it.  Also the policy object and the
  * synchronous wrapper.
  */
+#include <assert.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -148,6 +150,8 @@ static void
 query_init(struct query *q, struct lookup *lk, const char *name,
     uint16_t qtype, size_t host, query_done_fn done)
 {
+	/* Domains and the exchanges that need addresses are host names. */
+	assert(strlen(name) <= MX_DOMAIN_MAX);
 	snprintf(q->name, sizeof(q->name), "%s.", name);
 	q->qtype = qtype;
 	q->owner = lk;

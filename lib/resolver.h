@@ -14,9 +14,12 @@
 struct query;
 typedef void (*query_done_fn)(struct query *q);
 
+/* A question's name: a host name (never an escaped bad one) and the dot. */
+#define QUERY_NAME_MAX (MX_DOMAIN_MAX + 2)
+
 struct query {
 	TAILQ_ENTRY(query) link;  /* waiting or completed list */
-	char name[NAME_TEXT_MAX + 2]; /* with the trailing dot */
+	char name[QUERY_NAME_MAX];    /* with the trailing dot */
 	uint16_t qtype;
 	mx_resolver *resolver;
 	query_done_fn done;       /* called once with q->answer filled */

@@ -62,7 +62,7 @@ struct ticket {
 	unsigned resends;             /* after connection failures */
 	struct event *pause;          /* waiting to resend */
 	TAILQ_ENTRY(ticket) paused;
-	char name[NAME_TEXT_MAX + 2];
+	char name[QUERY_NAME_MAX];
 	uint16_t qtype;
 };
 
@@ -443,7 +443,7 @@ finish_entry(struct stub *s, struct cache_entry *e, int status,
     const unsigned char *abuf, int alen)
 {
 	struct answer a;
-	char qname[NAME_TEXT_MAX + 2];
+	char qname[QUERY_NAME_MAX];
 
 	snprintf(qname, sizeof(qname), "%s", e->name);
 	read_reply(qname, e->qtype, status, abuf, alen, &a);
