@@ -326,6 +326,72 @@ negative_ttl(const struct reply *r)
 	return 0;
 }
 
+/* The exchange (not a null or bad one) whose text is name's, or n_mx. */
+static size_t
+exchange_index(const struct answer *a, const ldns_rdf *name)
+{
+	char text[NAME_TEXT_MAX];
+	bool bad;
+
+	dname_text(name, text, &bad);
+	for (size_t i = 0; !bad && i < a->n_mx; i++)
+		if (!a->mx[i].is_null && !a->mx[i].bad_name && strcmp(a->mx[i].exchange, text) == 0)
+			return i;
+	return a->n_mx;
+}
+
+static mx_err
+add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size_t mx)
+{
+	struct answer_glue *g;
+	size_t want = rr->type == RR_TYPE_A ? 4 : 16;
+
+	if (rr->rdlen != want || a->n_glue >= ANSWER_MAX_GLUE)
+		return MX_OK;
+	if (!array_grow((void **)&a->glue, a->n_glue, sizeof(*a->glue)))
+		return MX_ERR_NOMEM;
+	g = &a->glue[a->n_glue++];
+	memset(g, 0, sizeof(*g));
+	g->mx = mx;
+	g->qtype = rr->type;
+	g->addr.family = rr->type == RR_TYPE_A ? AF_INET : AF_INET6;
+	memcpy(g->addr.bytes, r->wire + rr->rdata, want);
+	g->addr.ttl = clamp_ttl(rr->ttl);
+	inet_ntop(g->addr.family, g->addr.bytes, g->addr.text, sizeof(g->addr.text));
+	return MX_OK;
+}
+
+/*
+ * The additional section's A and AAAA records of class IN owned by an
+ * exchange at or below zone (the end of the CNAME chain, whose MX records
+ * these are): data its own zone's servers vouch for.  Records for any
+ * other name are ignored, so a reply cannot plant addresses for names
+ * outside the domain it answers for.
+ */
+static mx_err
+collect_glue(const struct reply *r, const ldns_rdf *zone, struct answer *a)
+{
+	size_t pos = r->authority, n_ns = get16(r->wire + 8), n_ar = get16(r->wire + 10);
+	struct wire_rr rr;
+	mx_err err = MX_OK;
+
+	for (size_t i = 0; i < n_ns + n_ar && err == MX_OK; i++) {
+		ldns_rdf *owner;
+		size_t mx;
+		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
+			return MX_OK;
+		if (i < n_ns || rr.class != LDNS_RR_CLASS_IN ||
+		    (rr.type != RR_TYPE_A && rr.type != RR_TYPE_AAAA) ||
+		    (owner = name_at(r, rr.owner)) == NULL)
+			continue;
+		if ((ldns_dname_compare(owner, zone) == 0 || ldns_dname_is_subdomain(owner, zone)) &&
+		    (mx = exchange_index(a, owner)) < a->n_mx)
+			err = add_glue(a, r, &rr, mx);
+		ldns_rdf_deep_free(owner);
+	}
+	return err;
+}
+
 /* Locates the answer section's records; false if the message is malformed. */
 static bool
 locate(struct reply *r)
@@ -364,6 +430,8 @@ read_answers(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answ
 		goto out;
 	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
 	    ANSWER_RECORDS : ANSWER_NODATA;
+	if (a->n_mx > 0)
+		err = collect_glue(r, end, a);
 out:
 	for (unsigned k = 0; k < a->cname_hops && k <= ANSWER_MAX_CNAME_HOPS - 1; k++)
 		ldns_rdf_deep_free(targets[k]);
@@ -455,6 +523,11 @@ answer_copy(struct answer *dst, const struct answer *src)
 	dst->mx = NULL;
 	dst->addrs = NULL;
 	dst->tlsa = NULL;
+	dst->glue = NULL;
+	if (src->n_glue > 0 && (dst->glue = malloc(src->n_glue * sizeof(*src->glue))) == NULL)
+		goto fail;
+	if (src->n_glue > 0)
+		memcpy(dst->glue, src->glue, src->n_glue * sizeof(*src->glue));
 	if (src->n_tlsa > 0 && (dst->tlsa = malloc(src->n_tlsa * sizeof(*src->tlsa))) == NULL)
 		goto fail;
 	if (src->n_tlsa > 0)
@@ -480,8 +553,10 @@ answer_clear(struct answer *a)
 	free(a->mx);
 	free(a->addrs);
 	free(a->tlsa);
+	free(a->glue);
 	a->mx = NULL;
 	a->addrs = NULL;
 	a->tlsa = NULL;
-	a->n_mx = a->n_addrs = a->n_tlsa = 0;
+	a->glue = NULL;
+	a->n_mx = a->n_addrs = a->n_tlsa = a->n_glue = 0;
 }

@@ -177,6 +177,63 @@ on_address(struct query *q)
 		lookup_finish(lk);
 }
 
+/* families_pending: bit 0 A, bit 1 AAAA (plan.h). */
+static unsigned
+family_bit(uint16_t qtype)
+{
+	return qtype == RR_TYPE_A ? 1u : 2u;
+}
+
+/*
+ * Routes host i's addresses of one family from the MX reply's additional
+ * section, if it holds any (answer.c keeps only those of in-bailiwick
+ * exchanges); that family is then not asked.  One missing there still
+ * is: the additional section is a courtesy, its silence proves nothing.
+ */
+static mx_err
+glue_family(struct lookup *lk, const struct answer *mx, size_t i, uint16_t qtype)
+{
+	struct plan_addr found[ANSWER_MAX_ADDRS];
+	struct answer a;
+	size_t n = 0;
+
+	for (size_t g = 0; g < mx->n_glue && n < ANSWER_MAX_ADDRS; g++)
+		if (mx->glue[g].qtype == qtype &&
+		    strcmp(mx->mx[mx->glue[g].mx].exchange, lk->plan->hosts[i].name) == 0)
+			found[n++] = mx->glue[g].addr;
+	if (n == 0)
+		return MX_OK;
+	memset(&a, 0, sizeof(a));
+	a.kind = ANSWER_RECORDS;
+	a.security = mx->security;
+	a.addrs = found;
+	a.n_addrs = n;
+	return route_add_addresses(lk->plan, i, qtype, &a, &lk->policy);
+}
+
+static mx_err
+use_glue(struct lookup *lk, const struct answer *mx)
+{
+	mx_err err = MX_OK;
+
+	for (size_t i = 0; i < lk->plan->n_hosts && err == MX_OK; i++) {
+		if (!lk->plan->hosts[i].need_addresses)
+			continue;
+		if ((err = glue_family(lk, mx, i, RR_TYPE_A)) == MX_OK)
+			err = glue_family(lk, mx, i, RR_TYPE_AAAA);
+	}
+	return err;
+}
+
+static void
+add_address_query(struct lookup *lk, size_t i, uint16_t qtype)
+{
+	if (lk->plan->hosts[i].families_pending & family_bit(qtype))
+		query_init(&lk->addrq[lk->n_addrq++], lk, lk->plan->hosts[i].name,
+		    qtype, i, on_address);
+}
+
+/* A and AAAA of every host that needs them, but what glue already gave. */
 static mx_err
 start_address_queries(struct lookup *lk)
 {
@@ -184,7 +241,8 @@ start_address_queries(struct lookup *lk)
 	size_t n = 0;
 
 	for (size_t i = 0; i < plan->n_hosts; i++)
-		n += plan->hosts[i].need_addresses ? 2 : 0;
+		if (plan->hosts[i].need_addresses)
+			n += (size_t)__builtin_popcount(plan->hosts[i].families_pending & 3u);
 	if (n == 0)
 		return MX_OK;
 	if ((lk->addrq = calloc(n, sizeof(*lk->addrq))) == NULL)
@@ -192,10 +250,8 @@ start_address_queries(struct lookup *lk)
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		if (!plan->hosts[i].need_addresses)
 			continue;
-		query_init(&lk->addrq[lk->n_addrq++], lk, plan->hosts[i].name,
-		    RR_TYPE_A, i, on_address);
-		query_init(&lk->addrq[lk->n_addrq++], lk, plan->hosts[i].name,
-		    RR_TYPE_AAAA, i, on_address);
+		add_address_query(lk, i, RR_TYPE_A);
+		add_address_query(lk, i, RR_TYPE_AAAA);
 	}
 	lk->pending = n;
 	for (size_t i = 0; i < lk->n_addrq; i++)
@@ -211,6 +267,8 @@ on_mx(struct query *q)
 
 	lk->pending--;
 	err = route_from_mx(lk->plan, &q->answer, &lk->policy);
+	if (err == MX_OK && !lk->plan->decided && resolver_uses_glue(lk->r))
+		err = use_glue(lk, &q->answer);
 	answer_clear(&q->answer);
 	if (err == MX_OK && !lk->plan->decided)
 		err = start_address_queries(lk);

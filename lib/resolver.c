@@ -402,6 +402,17 @@ resolver_ready(mx_resolver *r)
 	return err;
 }
 
+/*
+ * libunbound validates the records it is asked for, not what came along
+ * in the additional section, so only the stub (which validates nothing)
+ * uses that section.
+ */
+bool
+resolver_uses_glue(const mx_resolver *r)
+{
+	return r->stub != NULL;
+}
+
 struct event_base *
 resolver_base(mx_resolver *r)
 {

@@ -41,6 +41,9 @@ struct event_base *resolver_base(mx_resolver *r);
 void resolver_lookup_add(mx_resolver *r, int delta);
 /* A transport's answer for q is in q->answer: hand it back. */
 void resolver_answered(mx_resolver *r, struct query *q);
+/* Whether plans take addresses from an MX reply's additional section
+ * (answer_glue): the stub transport only. */
+bool resolver_uses_glue(const mx_resolver *r);
 /* Applies the configuration on first use. */
 mx_err resolver_ready(mx_resolver *r);
 
