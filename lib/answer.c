@@ -118,6 +118,32 @@ get32(const uint8_t *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/*
+ * Whether two uncompressed names are the same, ignoring ASCII case (RFC
+ * 4343).  ldns_dname_compare orders names, lower-casing copies of both
+ * to do it; equality needs neither.  Length bytes (below 64) are never
+ * letters, so one pass over the bytes compares the labels.
+ */
+static bool
+names_equal(const ldns_rdf *x, const ldns_rdf *y)
+{
+	const uint8_t *p = ldns_rdf_data(x), *q = ldns_rdf_data(y);
+	size_t n = ldns_rdf_size(x);
+
+	if (n != ldns_rdf_size(y))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t a = p[i], b = q[i];
+		if (a >= 'A' && a <= 'Z')
+			a = (uint8_t)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (uint8_t)(b - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
 /* The name at pos, decompressed; NULL if ldns cannot read it. */
 static ldns_rdf *
 name_at(const struct reply *r, size_t pos)
@@ -133,7 +159,7 @@ owned_by(struct reply *r, size_t i, const ldns_rdf *name)
 {
 	if (r->owner[i] == NULL && (r->owner[i] = name_at(r, r->an[i].owner)) == NULL)
 		return false;
-	return ldns_dname_compare(r->owner[i], name) == 0;
+	return names_equal(r->owner[i], name);
 }
 
 /* The reply must answer exactly our question (spoofing and mix-up guard). */
@@ -147,7 +173,7 @@ question_matches(const struct reply *r, const ldns_rdf *qname, uint16_t qtype)
 	if (get16(r->wire + 4) != 1 || !wire_name_end(r->wire, r->len, pos, &end) ||
 	    end + 4 > r->len || (name = name_at(r, pos)) == NULL)
 		return false;
-	same = ldns_dname_compare(name, qname) == 0 && get16(r->wire + end) == qtype &&
+	same = names_equal(name, qname) && get16(r->wire + end) == qtype &&
 	    get16(r->wire + end + 2) == LDNS_RR_CLASS_IN;
 	ldns_rdf_deep_free(name);
 	return same;
@@ -180,13 +206,13 @@ follow_cnames(struct reply *r, const ldns_rdf *qname, struct answer *a,
 		ldns_rdf *next = name_at(r, r->an[i].rdata);
 		if (next == NULL)
 			break; /* wire.c has checked it: cannot happen */
-		if (ldns_dname_compare(qname, next) == 0) {
+		if (names_equal(qname, next)) {
 			ldns_rdf_deep_free(next);
 			a->cname_loop = true;
 			return false;
 		}
 		for (unsigned k = 0; k < a->cname_hops; k++) {
-			if (ldns_dname_compare(targets[k], next) == 0) {
+			if (names_equal(targets[k], next)) {
 				ldns_rdf_deep_free(next);
 				a->cname_loop = true;
 				return false;
@@ -326,7 +352,19 @@ negative_ttl(const struct reply *r)
 	return 0;
 }
 
-/* The exchange (not a null or bad one) whose text is name's, or n_mx. */
+/* Whether host is zone or a name below it (both as dname_text writes them). */
+static bool
+in_bailiwick(const char *host, const char *zone)
+{
+	size_t lh = strlen(host), lz = strlen(zone);
+
+	if (lz == 0)
+		return true; /* the root */
+	return strcmp(host, zone) == 0 ||
+	    (lh > lz && host[lh - lz - 1] == '.' && strcmp(host + lh - lz, zone) == 0);
+}
+
+/* The in-bailiwick exchange (not a null or bad one) named name, or n_mx. */
 static size_t
 exchange_index(const struct answer *a, const ldns_rdf *name)
 {
@@ -334,7 +372,9 @@ exchange_index(const struct answer *a, const ldns_rdf *name)
 	bool bad;
 
 	dname_text(name, text, &bad);
-	for (size_t i = 0; !bad && i < a->n_mx; i++)
+	if (bad || !in_bailiwick(text, a->canonical))
+		return a->n_mx;
+	for (size_t i = 0; i < a->n_mx; i++)
 		if (!a->mx[i].is_null && !a->mx[i].bad_name && strcmp(a->mx[i].exchange, text) == 0)
 			return i;
 	return a->n_mx;
@@ -363,13 +403,13 @@ add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size
 
 /*
  * The additional section's A and AAAA records of class IN owned by an
- * exchange at or below zone (the end of the CNAME chain, whose MX records
- * these are): data its own zone's servers vouch for.  Records for any
- * other name are ignored, so a reply cannot plant addresses for names
- * outside the domain it answers for.
+ * exchange at or below the end of the CNAME chain (a->canonical, whose
+ * MX records these are): data its own zone's servers vouch for.  Records
+ * for any other name are ignored, so a reply cannot plant addresses for
+ * names outside the domain it answers for.
  */
 static mx_err
-collect_glue(const struct reply *r, const ldns_rdf *zone, struct answer *a)
+collect_glue(const struct reply *r, struct answer *a)
 {
 	size_t pos = r->authority, n_ns = get16(r->wire + 8), n_ar = get16(r->wire + 10);
 	struct wire_rr rr;
@@ -384,8 +424,7 @@ collect_glue(const struct reply *r, const ldns_rdf *zone, struct answer *a)
 		    (rr.type != RR_TYPE_A && rr.type != RR_TYPE_AAAA) ||
 		    (owner = name_at(r, rr.owner)) == NULL)
 			continue;
-		if ((ldns_dname_compare(owner, zone) == 0 || ldns_dname_is_subdomain(owner, zone)) &&
-		    (mx = exchange_index(a, owner)) < a->n_mx)
+		if ((mx = exchange_index(a, owner)) < a->n_mx)
 			err = add_glue(a, r, &rr, mx);
 		ldns_rdf_deep_free(owner);
 	}
@@ -431,7 +470,7 @@ read_answers(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answ
 	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
 	    ANSWER_RECORDS : ANSWER_NODATA;
 	if (a->n_mx > 0)
-		err = collect_glue(r, end, a);
+		err = collect_glue(r, a);
 out:
 	for (unsigned k = 0; k < a->cname_hops && k <= ANSWER_MAX_CNAME_HOPS - 1; k++)
 		ldns_rdf_deep_free(targets[k]);
