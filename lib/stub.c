@@ -41,6 +41,7 @@ struct cache_entry {
 	struct cache_entry *next;        /* hash chain */
 	TAILQ_ENTRY(cache_entry) lru;    /* finished entries only */
 	char *name;
+	uint64_t hash;                   /* of name and qtype (name_hash) */
 	uint16_t qtype;
 	bool inflight;
 	answer_kind kind;
@@ -285,8 +286,9 @@ fail:
 
 /* ---- the cache --------------------------------------------------------- */
 
-static size_t
-bucket_of(const struct stub *s, const char *name, uint16_t qtype)
+/* FNV-1a over the lower-cased name, seeded with the type. */
+static uint64_t
+name_hash(const char *name, uint16_t qtype)
 {
 	uint64_t h = 0xcbf29ce484222325ull ^ qtype;
 
@@ -296,16 +298,24 @@ bucket_of(const struct stub *s, const char *name, uint16_t qtype)
 			c = (char)(c - 'A' + 'a');
 		h = (h ^ (uint8_t)c) * 0x100000001b3ull;
 	}
-	return (size_t)(h & (s->n_buckets - 1));
+	return h;
 }
 
+static size_t
+bucket_of(const struct stub *s, uint64_t hash)
+{
+	return (size_t)(hash & (s->n_buckets - 1));
+}
+
+/* The whole hash is kept and compared first: most chains hold other names. */
 static struct cache_entry *
 cache_find(struct stub *s, const char *name, uint16_t qtype)
 {
-	struct cache_entry *e = s->buckets[bucket_of(s, name, qtype)];
+	uint64_t h = name_hash(name, qtype);
+	struct cache_entry *e = s->buckets[bucket_of(s, h)];
 
 	for (; e != NULL; e = e->next)
-		if (e->qtype == qtype && strcasecmp(e->name, name) == 0)
+		if (e->hash == h && e->qtype == qtype && strcasecmp(e->name, name) == 0)
 			return e;
 	return NULL;
 }
@@ -322,7 +332,7 @@ entry_free(struct cache_entry *e)
 static void
 cache_remove(struct stub *s, struct cache_entry *e)
 {
-	struct cache_entry **p = &s->buckets[bucket_of(s, e->name, e->qtype)];
+	struct cache_entry **p = &s->buckets[bucket_of(s, e->hash)];
 
 	while (*p != e)
 		p = &(*p)->next;
@@ -348,9 +358,10 @@ cache_add(struct stub *s, const char *name, uint16_t qtype)
 		return NULL;
 	}
 	e->qtype = qtype;
+	e->hash = name_hash(name, qtype);
 	e->inflight = true;
 	TAILQ_INIT(&e->waiters);
-	b = bucket_of(s, name, qtype);
+	b = bucket_of(s, e->hash);
 	e->next = s->buckets[b];
 	s->buckets[b] = e;
 	s->n_entries++;
