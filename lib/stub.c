@@ -373,13 +373,14 @@ static mx_err
 restore(const struct cache_entry *e, struct query *q)
 {
 	struct answer *a = &q->answer;
+	const char *canonical = e->canonical ? e->canonical : e->name;
 
+	/* A cache hit for most address queries: no printf here. */
 	memset(a, 0, sizeof(*a));
 	a->kind = e->kind;
 	a->security = e->security;
 	a->cname_hops = e->cname_hops;
-	snprintf(a->canonical, sizeof(a->canonical), "%s",
-	    e->canonical ? e->canonical : e->name);
+	memcpy(a->canonical, canonical, strnlen(canonical, sizeof(a->canonical) - 1));
 	if (e->n_addrs == 0)
 		return MX_OK;
 	if ((a->addrs = malloc(e->n_addrs * sizeof(*a->addrs))) == NULL)
