@@ -44,6 +44,13 @@ void resolver_answered(mx_resolver *r, struct query *q);
 /* Whether plans take addresses from an MX reply's additional section
  * (answer_glue): the stub transport only. */
 bool resolver_uses_glue(const mx_resolver *r);
+/*
+ * Spare blocks for lookup.c to reuse, all of one size (its struct lookup):
+ * take gives one or NULL; give keeps one, or frees it once as many are
+ * kept as queries may be in flight.  The resolver frees them with itself.
+ */
+void *resolver_spare_take(mx_resolver *r, size_t size);
+void resolver_spare_give(mx_resolver *r, void *block, size_t size);
 /* Applies the configuration on first use. */
 mx_err resolver_ready(mx_resolver *r);
 
