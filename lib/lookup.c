@@ -24,9 +24,9 @@
 /*
  * A lookup is a few kilobytes.  Allocated and freed once per domain, with
  * a thousand in flight, blocks of that size kept glibc's allocator busy
- * splitting and merging chunks (a fifth of --bulk's CPU); finished lookups
- * go back to the resolver (resolver_spare_give) and are reused as they
- * are, address queries of the first two hosts included.
+ * splitting and merging chunks (more so the more are in flight); finished
+ * lookups go back to the resolver (resolver_spare_give) and are reused as
+ * they are, address queries of the first two hosts included.
  */
 struct lookup {
 	mx_resolver *r;
