@@ -161,6 +161,24 @@ check_answer(const struct answer *a, uint16_t qtype)
 		CHECK(inet_ntop(ad->family, ad->bytes, text, sizeof(text)) != NULL, NULL);
 		CHECK(strcmp(text, ad->text) == 0, ad->text);
 	}
+	/* Glue: only in MX answers, for a usable exchange, at or below the domain. */
+	CHECK(a->n_glue <= ANSWER_MAX_GLUE, NULL);
+	CHECK(a->n_glue == 0 || (qtype == RR_TYPE_MX && a->kind == ANSWER_RECORDS), NULL);
+	for (size_t i = 0; i < a->n_glue; i++) {
+		const struct answer_glue *g = &a->glue[i];
+		const char *x;
+		size_t lx, ld;
+		CHECK(g->mx < a->n_mx, NULL);
+		x = a->mx[g->mx].exchange;
+		CHECK(!a->mx[g->mx].is_null && !a->mx[g->mx].bad_name, x);
+		lx = strlen(x);
+		ld = strlen(a->canonical);
+		CHECK(strcmp(x, a->canonical) == 0 ||
+		    (lx > ld && x[lx - ld - 1] == '.' && strcmp(x + lx - ld, a->canonical) == 0), x);
+		CHECK(g->qtype == RR_TYPE_A || g->qtype == RR_TYPE_AAAA, x);
+		CHECK(g->addr.family == (g->qtype == RR_TYPE_A ? AF_INET : AF_INET6), x);
+		CHECK(g->addr.ttl < 0x80000000u, x);
+	}
 }
 
 static void

@@ -164,6 +164,12 @@ def valid():
                  .ar("mx1.example.test.", T_AAAA, 300, aaaa("2001:db8::1")))
 
     v["valid-mx-several"] = several(Packet().question(D))
+    # Additional-section addresses: one exchange's (kept as glue), one
+    # outside the domain and one of no exchange (both ignored).
+    v["valid-mx-glue-mixed"] = (several(Packet().question(D))
+                                .ar("mx4.other.test.", T_A, 300, a("192.0.2.66"))
+                                .ar("www.example.test.", T_A, 300, a("192.0.2.2"))
+                                .ar("mx2.example.test.", T_A, 60, a("192.0.2.3")))
     v["valid-mx-several-uncompressed"] = several(Packet(compress=False).question(D))
     v["valid-mx-several-secure"] = several(
         Packet(ctl(sec("secure", "secure", "secure"))).question(D))

@@ -1,7 +1,8 @@
 /*
- * answer.c - reads one DNS reply with ldns (ldns_wire2pkt does the
- * bounds-checked wire parsing) and extracts what routing needs: outcome,
- * CNAME chain, MX or address records with their TTLs.  Pure: it never
+ * answer.c - reads one DNS reply and extracts what routing needs: outcome,
+ * CNAME chain, MX or address records with their TTLs.  wire.c checks the
+ * message's structure and locates its records; ldns decompresses the
+ * names (ldns_wire2dname) and compares them.  Pure: it never
  * resolves, it only reads the bytes it is given.  The caller owns struct
  * answer and frees its arrays with answer_clear.
  */
@@ -87,223 +88,427 @@ rcode_name(uint8_t rcode)
 	return rcode < sizeof(names) / sizeof(names[0]) ? names[rcode] : "an unknown rcode";
 }
 
+/*
+ * The reply as answer.c reads it: wire.c has checked its structure, so
+ * records are located in place (wire_next_rr) and only the names routing
+ * compares or keeps are decompressed, by ldns_wire2dname.  Building a
+ * whole ldns_pkt made an object for every record of every section (NS
+ * and glue included) and cost a seventh of the bulk path's CPU.
+ */
+struct reply {
+	const uint8_t *wire;
+	size_t len;
+	struct wire_rr *an;      /* the answer section */
+	ldns_rdf **owner;        /* an[i]'s owner, decompressed when first needed */
+	size_t n_an;
+	size_t authority;        /* offset of the authority section */
+};
+
+#define REPLY_STACK_RRS 16
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/*
+ * Whether two uncompressed names are the same, ignoring ASCII case (RFC
+ * 4343).  ldns_dname_compare orders names, lower-casing copies of both
+ * to do it; equality needs neither.  Length bytes (below 64) are never
+ * letters, so one pass over the bytes compares the labels.
+ */
+static bool
+names_equal(const ldns_rdf *x, const ldns_rdf *y)
+{
+	const uint8_t *p = ldns_rdf_data(x), *q = ldns_rdf_data(y);
+	size_t n = ldns_rdf_size(x);
+
+	if (n != ldns_rdf_size(y))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t a = p[i], b = q[i];
+		if (a >= 'A' && a <= 'Z')
+			a = (uint8_t)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (uint8_t)(b - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+/* The name at pos, decompressed; NULL if ldns cannot read it. */
+static ldns_rdf *
+name_at(const struct reply *r, size_t pos)
+{
+	ldns_rdf *rdf = NULL;
+
+	return ldns_wire2dname(&rdf, r->wire, r->len, &pos) == LDNS_STATUS_OK ? rdf : NULL;
+}
+
+/* Whether answer record i is owned by name; a name ldns cannot read owns nothing. */
+static bool
+owned_by(struct reply *r, size_t i, const ldns_rdf *name)
+{
+	if (r->owner[i] == NULL && (r->owner[i] = name_at(r, r->an[i].owner)) == NULL)
+		return false;
+	return names_equal(r->owner[i], name);
+}
+
 /* The reply must answer exactly our question (spoofing and mix-up guard). */
 static bool
-question_matches(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype)
+question_matches(const struct reply *r, const ldns_rdf *qname, uint16_t qtype)
 {
-	const ldns_rr_list *q = ldns_pkt_question(pkt);
-	const ldns_rr *rr;
+	size_t pos = 12, end;
+	ldns_rdf *name;
+	bool same;
 
-	if (q == NULL || ldns_rr_list_rr_count(q) != 1)
+	if (get16(r->wire + 4) != 1 || !wire_name_end(r->wire, r->len, pos, &end) ||
+	    end + 4 > r->len || (name = name_at(r, pos)) == NULL)
 		return false;
-	rr = ldns_rr_list_rr(q, 0);
-	return ldns_rr_get_type(rr) == qtype &&
-	    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-	    ldns_dname_compare(ldns_rr_owner(rr), qname) == 0;
+	same = names_equal(name, qname) && get16(r->wire + end) == qtype &&
+	    get16(r->wire + end + 2) == LDNS_RR_CLASS_IN;
+	ldns_rdf_deep_free(name);
+	return same;
 }
 
-static const ldns_rr *
-find_cname(const ldns_rr_list *list, const ldns_rdf *owner)
+/* The CNAME record owned by owner: its index, or n_an if none. */
+static size_t
+find_cname(struct reply *r, const ldns_rdf *owner)
 {
-	for (size_t i = 0; i < ldns_rr_list_rr_count(list); i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(list, i);
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
-		    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-		    ldns_rr_rd_count(rr) == 1 &&
-		    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0)
-			return rr;
-	}
-	return NULL;
+	for (size_t i = 0; i < r->n_an; i++)
+		if (r->an[i].type == LDNS_RR_TYPE_CNAME &&
+		    r->an[i].class == LDNS_RR_CLASS_IN && owned_by(r, i, owner))
+			return i;
+	return r->n_an;
 }
 
-/* Follows the CNAME chain from qname; returns its end (borrowed from pkt). */
-static const ldns_rdf *
-follow_cnames(const ldns_rr_list *list, const ldns_rdf *qname, struct answer *a)
+/*
+ * Follows the CNAME chain from qname; returns its end in *end (qname
+ * itself, or a target in targets[], which the caller frees), false on a
+ * loop or too long a chain.
+ */
+static bool
+follow_cnames(struct reply *r, const ldns_rdf *qname, struct answer *a,
+    ldns_rdf *targets[ANSWER_MAX_CNAME_HOPS + 1], const ldns_rdf **end)
 {
-	const ldns_rdf *seen[ANSWER_MAX_CNAME_HOPS + 1];
 	const ldns_rdf *cur = qname;
-	const ldns_rr *rr;
+	size_t i;
 
-	seen[0] = qname;
-	while ((rr = find_cname(list, cur)) != NULL) {
-		cur = ldns_rr_rdf(rr, 0);
-		for (unsigned i = 0; i <= a->cname_hops; i++) {
-			if (ldns_dname_compare(seen[i], cur) == 0) {
+	while ((i = find_cname(r, cur)) < r->n_an) {
+		ldns_rdf *next = name_at(r, r->an[i].rdata);
+		if (next == NULL)
+			break; /* wire.c has checked it: cannot happen */
+		if (names_equal(qname, next)) {
+			ldns_rdf_deep_free(next);
+			a->cname_loop = true;
+			return false;
+		}
+		for (unsigned k = 0; k < a->cname_hops; k++) {
+			if (names_equal(targets[k], next)) {
+				ldns_rdf_deep_free(next);
 				a->cname_loop = true;
-				return NULL;
+				return false;
 			}
 		}
-		if (++a->cname_hops > ANSWER_MAX_CNAME_HOPS) {
+		if (a->cname_hops >= ANSWER_MAX_CNAME_HOPS) {
+			ldns_rdf_deep_free(next);
+			a->cname_hops++;
 			a->cname_loop = true;
-			return NULL;
+			return false;
 		}
-		seen[a->cname_hops] = cur;
+		targets[a->cname_hops++] = next;
+		cur = next;
 	}
-	return cur;
+	*end = cur;
+	return true;
 }
 
 static mx_err
-add_mx(struct answer *a, const ldns_rr *rr)
+add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
 	struct answer_mx *m;
-	const ldns_rdf *pref = ldns_rr_mx_preference(rr);
-	const ldns_rdf *exch = ldns_rr_mx_exchange(rr);
+	ldns_rdf *exch;
 
-	if (pref == NULL || exch == NULL || a->n_mx >= ANSWER_MAX_MX)
+	if (rr->rdlen < 3 || a->n_mx >= ANSWER_MAX_MX)
 		return MX_OK;
-	if (!array_grow((void **)&a->mx, a->n_mx, sizeof(*a->mx)))
+	if ((exch = name_at(r, rr->rdata + 2)) == NULL)
+		return MX_OK;
+	if (!array_grow((void **)&a->mx, a->n_mx, sizeof(*a->mx))) {
+		ldns_rdf_deep_free(exch);
 		return MX_ERR_NOMEM;
+	}
 	m = &a->mx[a->n_mx++];
-	memset(m, 0, sizeof(*m));
-	m->preference = ldns_rdf2native_int16(pref);
-	m->ttl = clamp_ttl(ldns_rr_ttl(rr));
+	m->preference = get16(r->wire + rr->rdata);
+	m->ttl = clamp_ttl(rr->ttl);
 	dname_text(exch, m->exchange, &m->bad_name);
 	m->is_null = m->exchange[0] == '\0';
+	ldns_rdf_deep_free(exch);
 	return MX_OK;
 }
 
 static mx_err
-add_addr(struct answer *a, const ldns_rr *rr, uint16_t qtype)
+add_addr(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
 	struct plan_addr *ad;
-	const ldns_rdf *rdf = ldns_rr_rdf(rr, 0);
-	size_t want = qtype == RR_TYPE_A ? 4 : 16;
+	size_t want = rr->type == RR_TYPE_A ? 4 : 16;
 
 	/* An A record of 16 bytes, or the like, is not an address. */
-	if (rdf == NULL || ldns_rdf_size(rdf) != want || a->n_addrs >= ANSWER_MAX_ADDRS)
+	if (rr->rdlen != want || a->n_addrs >= ANSWER_MAX_ADDRS)
 		return MX_OK;
 	if (!array_grow((void **)&a->addrs, a->n_addrs, sizeof(*a->addrs)))
 		return MX_ERR_NOMEM;
 	ad = &a->addrs[a->n_addrs++];
 	memset(ad, 0, sizeof(*ad));
-	ad->family = qtype == RR_TYPE_A ? AF_INET : AF_INET6;
-	memcpy(ad->bytes, ldns_rdf_data(rdf), want);
-	ad->ttl = clamp_ttl(ldns_rr_ttl(rr));
+	ad->family = rr->type == RR_TYPE_A ? AF_INET : AF_INET6;
+	memcpy(ad->bytes, r->wire + rr->rdata, want);
+	ad->ttl = clamp_ttl(rr->ttl);
 	inet_ntop(ad->family, ad->bytes, ad->text, sizeof(ad->text));
 	return MX_OK;
 }
 
 static mx_err
-add_tlsa(struct answer *a, const ldns_rr *rr)
+add_tlsa(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
 	struct answer_tlsa *t;
-	const ldns_rdf *assoc;
+	const uint8_t *d = r->wire + rr->rdata;
 
-	if (ldns_rr_rd_count(rr) != 4 || a->n_tlsa >= ANSWER_MAX_TLSA)
+	/* Usage, selector, matching type and at least one byte of data. */
+	if (rr->rdlen < 4 || a->n_tlsa >= ANSWER_MAX_TLSA)
 		return MX_OK;
 	if (!array_grow((void **)&a->tlsa, a->n_tlsa, sizeof(*a->tlsa)))
 		return MX_ERR_NOMEM;
 	t = &a->tlsa[a->n_tlsa++];
 	memset(t, 0, sizeof(*t));
-	t->usage = ldns_rdf2native_int8(ldns_rr_rdf(rr, 0));
-	t->selector = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
-	t->mtype = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
-	assoc = ldns_rr_rdf(rr, 3);
-	if (ldns_rdf_size(assoc) > TLSA_DATA_MAX) {
+	t->usage = d[0];
+	t->selector = d[1];
+	t->mtype = d[2];
+	if ((size_t)rr->rdlen - 3 > TLSA_DATA_MAX) {
 		t->too_long = true;
 		return MX_OK;
 	}
-	t->len = ldns_rdf_size(assoc);
-	memcpy(t->data, ldns_rdf_data(assoc), t->len);
+	t->len = (size_t)rr->rdlen - 3;
+	memcpy(t->data, d + 3, t->len);
 	return MX_OK;
 }
 
 static mx_err
-add_record(struct answer *a, const ldns_rr *rr, uint16_t qtype)
+add_record(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
-	switch (qtype) {
-	case RR_TYPE_MX: return add_mx(a, rr);
-	case RR_TYPE_TLSA: return add_tlsa(a, rr);
-	default: return add_addr(a, rr, qtype);
+	switch (rr->type) {
+	case RR_TYPE_MX: return add_mx(a, r, rr);
+	case RR_TYPE_TLSA: return add_tlsa(a, r, rr);
+	default: return add_addr(a, r, rr);
 	}
 }
 
 /* Collects the records of qtype owned by the end of the chain. */
 static mx_err
-collect(const ldns_rr_list *list, const ldns_rdf *owner, uint16_t qtype,
-    struct answer *a)
+collect(struct reply *r, const ldns_rdf *owner, uint16_t qtype, struct answer *a)
 {
 	mx_err err = MX_OK;
 
-	for (size_t i = 0; i < ldns_rr_list_rr_count(list) && err == MX_OK; i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(list, i);
-		if (ldns_rr_get_type(rr) != qtype ||
-		    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
-		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
+	for (size_t i = 0; i < r->n_an && err == MX_OK; i++) {
+		if (r->an[i].type != qtype || r->an[i].class != LDNS_RR_CLASS_IN ||
+		    !owned_by(r, i, owner))
 			continue;
-		err = add_record(a, rr, qtype);
+		err = add_record(a, r, &r->an[i]);
 	}
 	return err;
 }
 
-/* RFC 2308 section 5: a negative answer lives min(SOA TTL, SOA MINIMUM). */
+/*
+ * RFC 2308 section 5: a negative answer lives min(SOA TTL, SOA MINIMUM).
+ * MINIMUM is the last of the five numbers after the two names.
+ */
 static uint32_t
-negative_ttl(const ldns_pkt *pkt)
+negative_ttl(const struct reply *r)
 {
-	const ldns_rr_list *auth = ldns_pkt_authority(pkt);
+	size_t pos = r->authority, end;
+	struct wire_rr rr;
 
-	for (size_t i = 0; i < ldns_rr_list_rr_count(auth); i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(auth, i);
-		const ldns_rdf *min;
-		uint32_t ttl;
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(rr) < 7)
+	for (size_t i = get16(r->wire + 8); i > 0; i--) {
+		uint32_t ttl, min;
+		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
+			return 0;
+		if (rr.type != LDNS_RR_TYPE_SOA)
 			continue;
-		min = ldns_rr_rdf(rr, 6);
-		ttl = clamp_ttl(ldns_rr_ttl(rr));
-		if (ldns_rdf_size(min) == 4 && ldns_rdf2native_int32(min) < ttl)
-			ttl = clamp_ttl(ldns_rdf2native_int32(min));
-		return ttl;
+		end = rr.rdata + rr.rdlen;
+		if (!wire_name_end(r->wire, end, rr.rdata, &end) ||
+		    !wire_name_end(r->wire, rr.rdata + rr.rdlen, end, &end) ||
+		    end + 20 != rr.rdata + rr.rdlen)
+			continue;
+		ttl = clamp_ttl(rr.ttl);
+		min = get32(r->wire + end + 16);
+		return min < ttl ? clamp_ttl(min) : ttl;
 	}
 	return 0;
 }
 
-static mx_err
-read_packet(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype,
-    struct answer *a)
+/* Whether host is zone or a name below it (both as dname_text writes them). */
+static bool
+in_bailiwick(const char *host, const char *zone)
 {
-	const ldns_rr_list *ans = ldns_pkt_answer(pkt);
-	const ldns_rdf *end;
-	bool bad;
-	mx_err err;
+	size_t lh = strlen(host), lz = strlen(zone);
 
-	a->rcode = (uint8_t)ldns_pkt_get_rcode(pkt);
+	if (lz == 0)
+		return true; /* the root */
+	return strcmp(host, zone) == 0 ||
+	    (lh > lz && host[lh - lz - 1] == '.' && strcmp(host + lh - lz, zone) == 0);
+}
+
+/* The in-bailiwick exchange (not a null or bad one) named name, or n_mx. */
+static size_t
+exchange_index(const struct answer *a, const ldns_rdf *name)
+{
+	char text[NAME_TEXT_MAX];
+	bool bad;
+
+	dname_text(name, text, &bad);
+	if (bad || !in_bailiwick(text, a->canonical))
+		return a->n_mx;
+	for (size_t i = 0; i < a->n_mx; i++)
+		if (!a->mx[i].is_null && !a->mx[i].bad_name && strcmp(a->mx[i].exchange, text) == 0)
+			return i;
+	return a->n_mx;
+}
+
+static mx_err
+add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size_t mx)
+{
+	struct answer_glue *g;
+	size_t want = rr->type == RR_TYPE_A ? 4 : 16;
+
+	if (rr->rdlen != want || a->n_glue >= ANSWER_MAX_GLUE)
+		return MX_OK;
+	if (!array_grow((void **)&a->glue, a->n_glue, sizeof(*a->glue)))
+		return MX_ERR_NOMEM;
+	g = &a->glue[a->n_glue++];
+	memset(g, 0, sizeof(*g));
+	g->mx = mx;
+	g->qtype = rr->type;
+	g->addr.family = rr->type == RR_TYPE_A ? AF_INET : AF_INET6;
+	memcpy(g->addr.bytes, r->wire + rr->rdata, want);
+	g->addr.ttl = clamp_ttl(rr->ttl);
+	inet_ntop(g->addr.family, g->addr.bytes, g->addr.text, sizeof(g->addr.text));
+	return MX_OK;
+}
+
+/*
+ * The additional section's A and AAAA records of class IN owned by an
+ * exchange at or below the end of the CNAME chain (a->canonical, whose
+ * MX records these are): data its own zone's servers vouch for.  Records
+ * for any other name are ignored, so a reply cannot plant addresses for
+ * names outside the domain it answers for.
+ */
+static mx_err
+collect_glue(const struct reply *r, struct answer *a)
+{
+	size_t pos = r->authority, n_ns = get16(r->wire + 8), n_ar = get16(r->wire + 10);
+	struct wire_rr rr;
+	mx_err err = MX_OK;
+
+	for (size_t i = 0; i < n_ns + n_ar && err == MX_OK; i++) {
+		ldns_rdf *owner;
+		size_t mx;
+		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
+			return MX_OK;
+		if (i < n_ns || rr.class != LDNS_RR_CLASS_IN ||
+		    (rr.type != RR_TYPE_A && rr.type != RR_TYPE_AAAA) ||
+		    (owner = name_at(r, rr.owner)) == NULL)
+			continue;
+		if ((mx = exchange_index(a, owner)) < a->n_mx)
+			err = add_glue(a, r, &rr, mx);
+		ldns_rdf_deep_free(owner);
+	}
+	return err;
+}
+
+/* Locates the answer section's records; false if the message is malformed. */
+static bool
+locate(struct reply *r)
+{
+	size_t pos;
+
+	if (!wire_skip_question(r->wire, r->len, &pos))
+		return false;
+	for (size_t i = 0; i < r->n_an; i++)
+		if (!wire_next_rr(r->wire, r->len, &pos, &r->an[i]))
+			return false;
+	r->authority = pos;
+	return true;
+}
+
+static mx_err
+read_answers(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer *a)
+{
+	ldns_rdf *targets[ANSWER_MAX_CNAME_HOPS + 1];
+	const ldns_rdf *end = NULL;
+	bool bad;
+	mx_err err = MX_OK;
+
+	if (!follow_cnames(r, qname, a, targets, &end)) {
+		set_why(a, "the CNAME chain loops or is longer than %d",
+		    ANSWER_MAX_CNAME_HOPS);
+		goto out;
+	}
+	dname_text(end, a->canonical, &bad);
+	a->negative_ttl = negative_ttl(r);
+	if (a->rcode == LDNS_RCODE_NXDOMAIN) {
+		a->kind = ANSWER_NXDOMAIN;
+		goto out;
+	}
+	if ((err = collect(r, end, qtype, a)) != MX_OK)
+		goto out;
+	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
+	    ANSWER_RECORDS : ANSWER_NODATA;
+	if (a->n_mx > 0)
+		err = collect_glue(r, a);
+out:
+	for (unsigned k = 0; k < a->cname_hops && k <= ANSWER_MAX_CNAME_HOPS - 1; k++)
+		ldns_rdf_deep_free(targets[k]);
+	return err;
+}
+
+static mx_err
+read_reply(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer *a)
+{
+	a->rcode = r->wire[3] & 0x0f;
 	/* A failure is temporary whatever else the reply holds (some error
 	 * replies carry no question section). */
 	if (a->rcode != LDNS_RCODE_NOERROR && a->rcode != LDNS_RCODE_NXDOMAIN) {
 		set_why(a, "the resolver answered %s", rcode_name(a->rcode));
 		return MX_OK;
 	}
-	if (!question_matches(pkt, qname, qtype)) {
+	if (!question_matches(r, qname, qtype)) {
 		set_why(a, "the reply does not answer the question asked");
 		return MX_OK;
 	}
-	if (ldns_pkt_tc(pkt)) {
+	if (r->wire[2] & 0x02) {
 		set_why(a, "the reply was truncated");
 		return MX_OK;
 	}
-	if ((end = follow_cnames(ans, qname, a)) == NULL) {
-		set_why(a, "the CNAME chain loops or is longer than %d",
-		    ANSWER_MAX_CNAME_HOPS);
+	if (!locate(r)) {
+		set_why(a, "the reply is malformed");
 		return MX_OK;
 	}
-	dname_text(end, a->canonical, &bad);
-	a->negative_ttl = negative_ttl(pkt);
-	if (a->rcode == LDNS_RCODE_NXDOMAIN) {
-		a->kind = ANSWER_NXDOMAIN;
-		return MX_OK;
-	}
-	if ((err = collect(ans, end, qtype, a)) != MX_OK)
-		return err;
-	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
-	    ANSWER_RECORDS : ANSWER_NODATA;
-	return MX_OK;
+	return read_answers(r, qname, qtype, a);
 }
 
 mx_err
 answer_parse(const uint8_t *wire, size_t len, const char *qname,
     uint16_t qtype, struct answer *out)
 {
-	ldns_pkt *pkt = NULL;
+	struct wire_rr an_stack[REPLY_STACK_RRS];
+	ldns_rdf *owner_stack[REPLY_STACK_RRS] = {0};
+	struct reply r = {.wire = wire, .len = len, .an = an_stack, .owner = owner_stack};
 	ldns_rdf *qrdf = NULL;
 	const char *why;
 	mx_err err = MX_OK;
@@ -318,13 +523,23 @@ answer_parse(const uint8_t *wire, size_t len, const char *qname,
 		set_why(out, "%s", why);
 		goto out;
 	}
-	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK) {
-		set_why(out, "the reply is malformed");
-		goto out;
+	if (get16(wire + 6) > REPLY_STACK_RRS) {
+		r.an = malloc(get16(wire + 6) * sizeof(*r.an));
+		r.owner = calloc(get16(wire + 6), sizeof(*r.owner));
+		if (r.an == NULL || r.owner == NULL) {
+			err = MX_ERR_NOMEM;
+			goto out;
+		}
 	}
-	err = read_packet(pkt, qrdf, qtype, out);
+	r.n_an = get16(wire + 6);
+	err = read_reply(&r, qrdf, qtype, out);
 out:
-	ldns_pkt_free(pkt);
+	for (size_t i = 0; i < r.n_an; i++)
+		ldns_rdf_deep_free(r.owner[i]);
+	if (r.an != an_stack)
+		free(r.an);
+	if (r.owner != owner_stack)
+		free(r.owner);
 	ldns_rdf_deep_free(qrdf);
 	if (err != MX_OK)
 		answer_clear(out);
@@ -347,6 +562,11 @@ answer_copy(struct answer *dst, const struct answer *src)
 	dst->mx = NULL;
 	dst->addrs = NULL;
 	dst->tlsa = NULL;
+	dst->glue = NULL;
+	if (src->n_glue > 0 && (dst->glue = malloc(src->n_glue * sizeof(*src->glue))) == NULL)
+		goto fail;
+	if (src->n_glue > 0)
+		memcpy(dst->glue, src->glue, src->n_glue * sizeof(*src->glue));
 	if (src->n_tlsa > 0 && (dst->tlsa = malloc(src->n_tlsa * sizeof(*src->tlsa))) == NULL)
 		goto fail;
 	if (src->n_tlsa > 0)
@@ -372,8 +592,10 @@ answer_clear(struct answer *a)
 	free(a->mx);
 	free(a->addrs);
 	free(a->tlsa);
+	free(a->glue);
 	a->mx = NULL;
 	a->addrs = NULL;
 	a->tlsa = NULL;
-	a->n_mx = a->n_addrs = a->n_tlsa = 0;
+	a->glue = NULL;
+	a->n_mx = a->n_addrs = a->n_tlsa = a->n_glue = 0;
 }

@@ -15,6 +15,7 @@
 #define ANSWER_MAX_MX 1024      /* MX records kept from one answer */
 #define ANSWER_MAX_ADDRS 64     /* A or AAAA records kept per answer */
 #define ANSWER_MAX_CNAME_HOPS 16
+#define ANSWER_MAX_GLUE 128     /* additional-section addresses kept */
 
 #define RR_TYPE_A 1
 #define RR_TYPE_MX 15
@@ -36,6 +37,18 @@ struct answer_mx {
 	bool is_null;        /* the exchange is "." (RFC 7505) */
 	bool bad_name;       /* not a valid host name; name is escaped text */
 	char exchange[NAME_TEXT_MAX]; /* lower case, no trailing dot */
+};
+
+/*
+ * An address record from the additional section of an MX reply, owned by
+ * one of its exchanges at or below the domain asked (in its bailiwick):
+ * what adns and the like use instead of asking.  Reported, never used
+ * here; lookup.c decides (the stub transport only).
+ */
+struct answer_glue {
+	size_t mx;             /* the exchange: an index into mx[] */
+	uint16_t qtype;        /* RR_TYPE_A or RR_TYPE_AAAA */
+	struct plan_addr addr;
 };
 
 /* RFC 6698 TLSA record, for DANE (RFC 7672). */
@@ -62,6 +75,8 @@ struct answer {
 	size_t n_addrs;
 	struct answer_tlsa *tlsa;      /* qtype TLSA */
 	size_t n_tlsa;
+	struct answer_glue *glue;      /* qtype MX: additional-section addresses */
+	size_t n_glue;
 };
 
 /*

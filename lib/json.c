@@ -1,8 +1,11 @@
 /*
  * json.c - what the JSON writers (plan_json.c, send.c) share: strings,
- * escaped, with UTF-8 passed through.  Writes only to the stream given.
+ * escaped, with UTF-8 passed through, to a stream or a growing buffer.
+ * Writes only to the stream or buffer given.
  */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
 
@@ -28,31 +31,113 @@ utf8_length(const unsigned char *s)
 	return n;
 }
 
-void
-json_string(FILE *f, const char *str)
+typedef void put_fn(void *sink, const char *s, size_t n);
+
+/* The one escaper: writes str, quoted, through put. */
+static void
+escape(put_fn *put, void *sink, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	char esc[8];
 	size_t n;
 
-	fputc('"', f);
+	put(sink, "\"", 1);
 	while (*s != '\0') {
 		if (*s == '"' || *s == '\\') {
-			fprintf(f, "\\%c", *s++);
+			esc[0] = '\\';
+			esc[1] = (char)*s++;
+			put(sink, esc, 2);
 		} else if (*s < 0x20 || *s == 0x7f) {
-			fprintf(f, "\\u%04x", *s++);
+			snprintf(esc, sizeof(esc), "\\u%04x", *s++);
+			put(sink, esc, 6);
 		} else if (*s < 0x80) {
 			/* A run of plain ASCII goes in one piece: most of the output. */
 			const unsigned char *run = s;
 			while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
 				s++;
-			fwrite(run, 1, (size_t)(s - run), f);
+			put(sink, (const char *)run, (size_t)(s - run));
 		} else if ((n = utf8_length(s)) > 0) {
-			fwrite(s, 1, n, f);
+			put(sink, (const char *)s, n);
 			s += n;
 		} else {
-			fputs("\\ufffd", f);
+			put(sink, "\\ufffd", 6);
 			s++;
 		}
 	}
-	fputc('"', f);
+	put(sink, "\"", 1);
+}
+
+static void
+put_file(void *sink, const char *s, size_t n)
+{
+	fwrite(s, 1, n, sink);
+}
+
+void
+json_string(FILE *f, const char *str)
+{
+	escape(put_file, f, str);
+}
+
+void
+json_buf_put(struct json_buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		char *p;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(b->data, cap)) == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+json_buf_puts(struct json_buf *b, const char *s)
+{
+	json_buf_put(b, s, strlen(s));
+}
+
+void
+json_buf_uint(struct json_buf *b, unsigned long v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	json_buf_put(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+static void
+put_buf(void *sink, const char *s, size_t n)
+{
+	json_buf_put(sink, s, n);
+}
+
+/* Plain printable ASCII, most of every line, is copied in one piece. */
+void
+json_buf_string(struct json_buf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+		s++;
+	if (*s != '\0') {
+		escape(put_buf, b, str);
+		return;
+	}
+	json_buf_put(b, "\"", 1);
+	json_buf_put(b, str, (size_t)(s - (const unsigned char *)str));
+	json_buf_put(b, "\"", 1);
 }

@@ -5,7 +5,10 @@
  * caller's callback takes it.  Also the policy object and the
  * synchronous wrapper.
  */
+#include <assert.h>
 #include <event2/event.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -16,7 +19,15 @@
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS (24u * 3600u * 1000u)
+#define LOOKUP_INLINE_QUERIES 4 /* A and AAAA of two hosts: most domains */
 
+/*
+ * A lookup is a few kilobytes.  Allocated and freed once per domain, with
+ * a thousand in flight, blocks of that size kept glibc's allocator busy
+ * splitting and merging chunks (more so the more are in flight); finished
+ * lookups go back to the resolver (resolver_spare_give) and are reused as
+ * they are, address queries of the first two hosts included.
+ */
 struct lookup {
 	mx_resolver *r;
 	mx_plan *plan;
@@ -25,9 +36,11 @@ struct lookup {
 	void *arg;
 	struct event *deadline;
 	struct query mxq;
-	struct query *addrq;   /* two per host: A then AAAA */
+	struct query *addrq;   /* two per host: A then AAAA; inline_q or heap */
 	size_t n_addrq;
 	size_t pending;
+	/* Not zeroed on reuse: start_address_queries zeroes what it uses. */
+	struct query inline_q[LOOKUP_INLINE_QUERIES];
 };
 
 mx_err
@@ -126,28 +139,34 @@ lookup_free(struct lookup *lk)
 	for (size_t i = 0; i < lk->n_addrq; i++)
 		answer_clear(&lk->addrq[i].answer);
 	answer_clear(&lk->mxq.answer);
-	free(lk->addrq);
+	if (lk->addrq != lk->inline_q)
+		free(lk->addrq);
 	mx_plan_free(lk->plan);
 	policy_release(&lk->policy);
-	free(lk);
+	resolver_spare_give(lk->r, lk, sizeof(*lk));
 }
 
+/* The lookup is released before the callback, which may start others. */
 static void
 lookup_finish(struct lookup *lk)
 {
 	mx_plan *plan = lk->plan;
+	mx_route_cb cb = lk->cb;
+	void *arg = lk->arg;
 
 	route_finish(plan);
 	lk->plan = NULL;
 	resolver_lookup_add(lk->r, -1);
-	lk->cb(plan, lk->arg);
 	lookup_free(lk);
+	cb(plan, arg);
 }
 
 static void
 query_init(struct query *q, struct lookup *lk, const char *name,
     uint16_t qtype, size_t host, query_done_fn done)
 {
+	/* Domains and the exchanges that need addresses are host names. */
+	assert(strlen(name) <= MX_DOMAIN_MAX);
 	snprintf(q->name, sizeof(q->name), "%s.", name);
 	q->qtype = qtype;
 	q->owner = lk;
@@ -173,6 +192,63 @@ on_address(struct query *q)
 		lookup_finish(lk);
 }
 
+/* families_pending: bit 0 A, bit 1 AAAA (plan.h). */
+static unsigned
+family_bit(uint16_t qtype)
+{
+	return qtype == RR_TYPE_A ? 1u : 2u;
+}
+
+/*
+ * Routes host i's addresses of one family from the MX reply's additional
+ * section, if it holds any (answer.c keeps only those of in-bailiwick
+ * exchanges); that family is then not asked.  One missing there still
+ * is: the additional section is a courtesy, its silence proves nothing.
+ */
+static mx_err
+glue_family(struct lookup *lk, const struct answer *mx, size_t i, uint16_t qtype)
+{
+	struct plan_addr found[ANSWER_MAX_ADDRS];
+	struct answer a;
+	size_t n = 0;
+
+	for (size_t g = 0; g < mx->n_glue && n < ANSWER_MAX_ADDRS; g++)
+		if (mx->glue[g].qtype == qtype &&
+		    strcmp(mx->mx[mx->glue[g].mx].exchange, lk->plan->hosts[i].name) == 0)
+			found[n++] = mx->glue[g].addr;
+	if (n == 0)
+		return MX_OK;
+	memset(&a, 0, sizeof(a));
+	a.kind = ANSWER_RECORDS;
+	a.security = mx->security;
+	a.addrs = found;
+	a.n_addrs = n;
+	return route_add_addresses(lk->plan, i, qtype, &a, &lk->policy);
+}
+
+static mx_err
+use_glue(struct lookup *lk, const struct answer *mx)
+{
+	mx_err err = MX_OK;
+
+	for (size_t i = 0; i < lk->plan->n_hosts && err == MX_OK; i++) {
+		if (!lk->plan->hosts[i].need_addresses)
+			continue;
+		if ((err = glue_family(lk, mx, i, RR_TYPE_A)) == MX_OK)
+			err = glue_family(lk, mx, i, RR_TYPE_AAAA);
+	}
+	return err;
+}
+
+static void
+add_address_query(struct lookup *lk, size_t i, uint16_t qtype)
+{
+	if (lk->plan->hosts[i].families_pending & family_bit(qtype))
+		query_init(&lk->addrq[lk->n_addrq++], lk, lk->plan->hosts[i].name,
+		    qtype, i, on_address);
+}
+
+/* A and AAAA of every host that needs them, but what glue already gave. */
 static mx_err
 start_address_queries(struct lookup *lk)
 {
@@ -180,18 +256,21 @@ start_address_queries(struct lookup *lk)
 	size_t n = 0;
 
 	for (size_t i = 0; i < plan->n_hosts; i++)
-		n += plan->hosts[i].need_addresses ? 2 : 0;
+		if (plan->hosts[i].need_addresses)
+			n += (size_t)__builtin_popcount(plan->hosts[i].families_pending & 3u);
 	if (n == 0)
 		return MX_OK;
-	if ((lk->addrq = calloc(n, sizeof(*lk->addrq))) == NULL)
+	if (n <= LOOKUP_INLINE_QUERIES) {
+		lk->addrq = lk->inline_q;
+		memset(lk->addrq, 0, n * sizeof(*lk->addrq));
+	} else if ((lk->addrq = calloc(n, sizeof(*lk->addrq))) == NULL) {
 		return MX_ERR_NOMEM;
+	}
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		if (!plan->hosts[i].need_addresses)
 			continue;
-		query_init(&lk->addrq[lk->n_addrq++], lk, plan->hosts[i].name,
-		    RR_TYPE_A, i, on_address);
-		query_init(&lk->addrq[lk->n_addrq++], lk, plan->hosts[i].name,
-		    RR_TYPE_AAAA, i, on_address);
+		add_address_query(lk, i, RR_TYPE_A);
+		add_address_query(lk, i, RR_TYPE_AAAA);
 	}
 	lk->pending = n;
 	for (size_t i = 0; i < lk->n_addrq; i++)
@@ -207,6 +286,8 @@ on_mx(struct query *q)
 
 	lk->pending--;
 	err = route_from_mx(lk->plan, &q->answer, &lk->policy);
+	if (err == MX_OK && !lk->plan->decided && resolver_uses_glue(lk->r))
+		err = use_glue(lk, &q->answer);
 	answer_clear(&q->answer);
 	if (err == MX_OK && !lk->plan->decided)
 		err = start_address_queries(lk);
@@ -265,12 +346,13 @@ static mx_err
 lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
     struct lookup **out)
 {
-	struct lookup *lk = calloc(1, sizeof(*lk));
+	struct lookup *lk = resolver_spare_take(r, sizeof(*lk));
 	struct timeval tv;
 	mx_err err;
 
-	if (lk == NULL)
+	if (lk == NULL && (lk = malloc(sizeof(*lk))) == NULL)
 		return MX_ERR_NOMEM;
+	memset(lk, 0, offsetof(struct lookup, inline_q));
 	lk->r = r;
 	if ((err = policy_copy(&lk->policy, policy)) != MX_OK ||
 	    (err = plan_new(domain, &lk->plan)) != MX_OK)

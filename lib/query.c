@@ -72,7 +72,11 @@ oneshot_start(mx_resolver *r, const char *name, uint16_t qtype,
 	o->r = r;
 	o->cb = cb;
 	o->arg = arg;
-	snprintf(o->q.name, sizeof(o->q.name), "%s.", name);
+	/* A name too long for DNS (a TLSA name over a long host) is not asked. */
+	if ((size_t)snprintf(o->q.name, sizeof(o->q.name), "%s.", name) >= sizeof(o->q.name)) {
+		oneshot_free(o);
+		return MX_ERR_BAD_DOMAIN;
+	}
 	o->q.qtype = qtype;
 	o->q.owner = o;
 	o->q.done = on_done;

@@ -20,6 +20,13 @@
 #include "resolver.h"
 #include "stub.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#endif
+
 #define DEFAULT_MAX_INFLIGHT 1000
 #define MAX_SERVERS 16
 #define DEFAULT_ROOT_ANCHOR "/usr/share/dns/root.key"
@@ -52,6 +59,12 @@ struct mx_resolver {
 	char log_tail[512];      /* the last of them */
 	size_t log_len;
 	char diagnostic[256];    /* the first error line: its cause */
+	struct spare *spares;    /* finished lookups, for lookup.c to reuse */
+	unsigned n_spares;
+};
+
+struct spare {
+	struct spare *next;
 };
 
 static void deliver_completed(evutil_socket_t fd, short what, void *arg);
@@ -113,6 +126,11 @@ mx_resolver_free(mx_resolver *r)
 		event_base_free(r->base);
 	for (size_t i = 0; i < r->n_servers; i++)
 		free(r->servers[i]);
+	while (r->spares != NULL) {
+		struct spare *next = r->spares->next;
+		free(r->spares); /* free() takes poisoned blocks as they are */
+		r->spares = next;
+	}
 	free(r->resolv_conf);
 	free(r->anchor);
 	free(r);
@@ -400,6 +418,49 @@ resolver_ready(mx_resolver *r)
 	if (err == MX_OK)
 		r->ready = true;
 	return err;
+}
+
+/*
+ * libunbound validates the records it is asked for, not what came along
+ * in the additional section, so only the stub (which validates nothing)
+ * uses that section.
+ */
+bool
+resolver_uses_glue(const mx_resolver *r)
+{
+	return r->stub != NULL;
+}
+
+/*
+ * A kept block is poisoned for ASan but for its link, so that a use of a
+ * finished lookup is still reported as a use after free would be.
+ */
+void *
+resolver_spare_take(mx_resolver *r, size_t size)
+{
+	struct spare *s = r->spares;
+
+	if (s == NULL)
+		return NULL;
+	r->spares = s->next;
+	r->n_spares--;
+	ASAN_UNPOISON_MEMORY_REGION(s, size);
+	return s;
+}
+
+void
+resolver_spare_give(mx_resolver *r, void *block, size_t size)
+{
+	struct spare *s = block;
+
+	if (r->n_spares >= r->max_inflight) {
+		free(block);
+		return;
+	}
+	s->next = r->spares;
+	r->spares = s;
+	r->n_spares++;
+	ASAN_POISON_MEMORY_REGION((char *)block + sizeof(*s), size - sizeof(*s));
 }
 
 struct event_base *

@@ -14,9 +14,12 @@
 struct query;
 typedef void (*query_done_fn)(struct query *q);
 
+/* A question's name: a host name (never an escaped bad one) and the dot. */
+#define QUERY_NAME_MAX (MX_DOMAIN_MAX + 2)
+
 struct query {
 	TAILQ_ENTRY(query) link;  /* waiting or completed list */
-	char name[NAME_TEXT_MAX + 2]; /* with the trailing dot */
+	char name[QUERY_NAME_MAX];    /* with the trailing dot */
 	uint16_t qtype;
 	mx_resolver *resolver;
 	query_done_fn done;       /* called once with q->answer filled */
@@ -38,6 +41,16 @@ struct event_base *resolver_base(mx_resolver *r);
 void resolver_lookup_add(mx_resolver *r, int delta);
 /* A transport's answer for q is in q->answer: hand it back. */
 void resolver_answered(mx_resolver *r, struct query *q);
+/* Whether plans take addresses from an MX reply's additional section
+ * (answer_glue): the stub transport only. */
+bool resolver_uses_glue(const mx_resolver *r);
+/*
+ * Spare blocks for lookup.c to reuse, all of one size (its struct lookup):
+ * take gives one or NULL; give keeps one, or frees it once as many are
+ * kept as queries may be in flight.  The resolver frees them with itself.
+ */
+void *resolver_spare_take(mx_resolver *r, size_t size);
+void resolver_spare_give(mx_resolver *r, void *block, size_t size);
 /* Applies the configuration on first use. */
 mx_err resolver_ready(mx_resolver *r);
 

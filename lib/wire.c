@@ -8,6 +8,8 @@
  * those turns garbage into a plausible answer: a null MX, an implicit MX,
  * a wrong address.  RFC 9267 lists these traps; this pass rejects them,
  * so that a malformed reply is a temporary failure and nothing else.
+ * Once a message has passed, answer.c walks its records with
+ * wire_next_rr and hands the names it needs to ldns_wire2dname.
  * Pure: reads only the bytes it is given, allocates nothing.
  */
 #include <stdbool.h>
@@ -29,6 +31,12 @@ static uint16_t
 get16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 /*
@@ -97,43 +105,67 @@ check_rdata(const uint8_t *w, size_t start, size_t rdlen, uint16_t type)
 	}
 }
 
-static bool
-walk_record(const uint8_t *w, size_t len, size_t *pos)
+bool
+wire_name_end(const uint8_t *w, size_t len, size_t pos, size_t *next)
+{
+	return walk_name(w, len, pos, next);
+}
+
+bool
+wire_next_rr(const uint8_t *w, size_t len, size_t *pos, struct wire_rr *rr)
 {
 	size_t p;
-	uint16_t type, class, rdlen;
 
 	if (!walk_name(w, len, *pos, &p) || p + 10 > len)
 		return false;
-	type = get16(w + p);
-	class = get16(w + p + 2);
-	rdlen = get16(w + p + 8);
-	p += 10;
-	if (p + rdlen > len)
+	rr->owner = *pos;
+	rr->type = get16(w + p);
+	rr->class = get16(w + p + 2);
+	rr->ttl = get32(w + p + 4);
+	rr->rdlen = get16(w + p + 8);
+	rr->rdata = p + 10;
+	if (rr->rdata + rr->rdlen > len)
 		return false;
-	if (class == CLASS_IN && !check_rdata(w, p, rdlen, type))
-		return false;
-	*pos = p + rdlen;
+	*pos = rr->rdata + rr->rdlen;
 	return true;
+}
+
+static bool
+walk_record(const uint8_t *w, size_t len, size_t *pos)
+{
+	struct wire_rr rr;
+
+	if (!wire_next_rr(w, len, pos, &rr))
+		return false;
+	return rr.class != CLASS_IN || check_rdata(w, rr.rdata, rr.rdlen, rr.type);
 }
 
 const char *
 wire_check(const uint8_t *w, size_t len)
 {
-	size_t pos = HEADER_LEN, n;
+	size_t pos, n;
 
 	if (w == NULL || len < HEADER_LEN)
 		return "the reply is malformed (shorter than a DNS header)";
 	/* Whether the question is the one asked is answer.c's to judge. */
-	for (size_t i = get16(w + 4); i > 0; i--) {
-		if (!walk_name(w, len, pos, &pos) || pos + 4 > len)
-			return "the reply is malformed (question section)";
-		pos += 4;
-	}
+	if (!wire_skip_question(w, len, &pos))
+		return "the reply is malformed (question section)";
 	n = (size_t)get16(w + 6) + get16(w + 8) + get16(w + 10);
 	for (size_t i = 0; i < n; i++)
 		if (!walk_record(w, len, &pos))
 			return "the reply is malformed (bad name, compression "
 			    "or record length)";
 	return NULL;
+}
+
+bool
+wire_skip_question(const uint8_t *w, size_t len, size_t *pos)
+{
+	*pos = HEADER_LEN;
+	for (size_t i = get16(w + 4); i > 0; i--) {
+		if (!walk_name(w, len, *pos, pos) || *pos + 4 > len)
+			return false;
+		*pos += 4;
+	}
+	return true;
 }

@@ -8,7 +8,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 /* NULL when the message is well formed, else a sentence saying why not. */
 const char *wire_check(const uint8_t *wire, size_t len);
+
+/* Where one resource record lies in a message (offsets into it). */
+struct wire_rr {
+	size_t owner;      /* the owner name (may be compressed) */
+	uint16_t type, class;
+	uint32_t ttl;
+	size_t rdata;
+	uint16_t rdlen;
+};
+
+/*
+ * Walkers over a message that passed wire_check (they stay bounds-checked
+ * on any bytes).  wire_skip_question sets *pos to the first answer record;
+ * wire_next_rr reads the record at *pos and moves *pos past it;
+ * wire_name_end gives where the name at pos ends in the bytes (not where
+ * its pointers lead), the name ending before len.
+ */
+bool wire_skip_question(const uint8_t *wire, size_t len, size_t *pos);
+bool wire_next_rr(const uint8_t *wire, size_t len, size_t *pos, struct wire_rr *rr);
+bool wire_name_end(const uint8_t *wire, size_t len, size_t pos, size_t *next);
 
 #endif

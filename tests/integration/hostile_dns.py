@@ -55,7 +55,7 @@ MX_BEHAVIOURS = [
     "zerolen", "wrongid", "wrongq", "wrongtype", "caseq", "wrongport", "dupe",
     # valid but odd data
     "many", "nullmix", "ipliteral", "exchnul", "cnameloop", "servfailans", "nxans",
-    "ttlbig",
+    "ttlbig", "glue",
     # noise
     "garbage", "garbagetail",
 ]
@@ -359,6 +359,16 @@ def hostile(behaviour, c, tcp, rng):
         return [Send(reply(q, c.spoof(), rcode=NXDOMAIN, authority=[soa_rr()]))]
     if behaviour == "ttlbig":
         return [Send(reply(q, c.good(ttl=0x80000000)))]
+    if behaviour == "glue":
+        # Addresses in the additional section that differ from what asking
+        # gives (127.0.0.81): 127.0.0.82 for the in-bailiwick exchange, the
+        # trap for one outside the domain, which no router may take from
+        # here.
+        other = "mx.other.hostile.test"
+        return [Send(reply(q, [rr(PTR_Q, T_MX, mx_rdata(10, "mx." + c.domain)),
+                               rr(PTR_Q, T_MX, mx_rdata(20, other))],
+                           additional=[rr(wire("mx." + c.domain), T_A, a_rdata("127.0.0.82")),
+                                       rr(wire(other), T_A, a_rdata(TRAP_ADDR))]))]
 
     # -- noise --
     if behaviour == "garbage":

@@ -182,6 +182,20 @@ def check_ttlbig(p):
     return errs
 
 
+GLUE_ADDR = "127.0.0.82"   # the in-bailiwick exchange's address in the additional section
+
+
+def check_glue(p):
+    # mx.glue.hostile.test: from the additional section (stub) or asked
+    # (libunbound: it validates what it is asked, so mx does not use glue
+    # there); mx.other.hostile.test is outside glue.hostile.test, so its
+    # additional address (the trap) is never taken: always asked.
+    host = "mx." + p["domain"]
+    other = ("mx.other.hostile.test", 20, "ok", [GOOD])
+    errs = ok_with((host, 10, "ok", [GLUE_ADDR]), other)(p)
+    return errs if errs and ok_with((host, 10, "ok", [GOOD]), other)(p) else []
+
+
 def check_nxans(p):
     return want_status(p, "nxdomain") + want_hosts(p, [])
 
@@ -220,6 +234,7 @@ MX_CASES = {
     "servfailans": tempfail_unused,
     "nxans": check_nxans,
     "ttlbig": check_ttlbig,
+    "glue": check_glue,
     "garbage": tempfail_unused,
     "garbagetail": tempfail_unused,
 }
@@ -419,6 +434,17 @@ class Hostile(unittest.TestCase):
         self.assertEqual(run.rc, EX_OK, run.describe())
         self.assertLess(run.elapsed, TIMEOUT + 3 * MARGIN, run.describe())
         self.bulk_plans()
+
+    def test_glue_used_by_the_stub(self):
+        """The stub (alone and in --bulk) takes the in-bailiwick exchange's
+        address from the additional section; the other one it asks."""
+        domain = mx_domain("glue")
+        plans = [plan_of(RUNS[(domain, "stub")])] + self.bulk_plans()[domain]
+        for p in plans:
+            self.assertIsNotNone(p)
+            self.assertEqual([(h["host"], h["addresses"]) for h in p["hosts"]],
+                             [("mx." + domain, [GLUE_ADDR]),
+                              ("mx.other.hostile.test", [GOOD])], json.dumps(p))
 
     def test_bulk_plans(self):
         """--bulk gives every case the plan it gets alone (stub transport):

@@ -1062,6 +1062,88 @@ test_hostile_baseline(void **state)
 	answer_clear(&a);
 }
 
+/* ---- additional-section addresses (glue) ------------------------------ */
+
+/* Kept: A and AAAA of exchanges at or below the domain, additional section only. */
+static void
+test_glue(void **state)
+{
+	struct answer a, copy;
+	ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
+
+	(void)state;
+	an(p, "example.test. 300 IN MX 10 mx.example.test.");
+	an(p, "example.test. 300 IN MX 20 mx.other.test.");
+	an(p, "example.test. 300 IN MX 30 example.test.");
+	add(p, LDNS_SECTION_AUTHORITY, "mx.example.test. 300 IN A 192.0.2.9");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx.example.test. 77 IN A 192.0.2.1");
+	add(p, LDNS_SECTION_ADDITIONAL, "MX.Example.Test. 78 IN AAAA 2001:db8::1");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx.other.test. 300 IN A 192.0.2.66");
+	add(p, LDNS_SECTION_ADDITIONAL, "www.example.test. 300 IN A 192.0.2.2");
+	add(p, LDNS_SECTION_ADDITIONAL, "example.test. 300 IN A 192.0.2.3");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx.example.test. 300 IN TXT \"not an address\"");
+	parse(p, RR_TYPE_MX, &a);
+	assert_int_equal(a.kind, ANSWER_RECORDS);
+	assert_int_equal(a.n_mx, 3);
+	assert_int_equal(a.n_glue, 3);
+	assert_string_equal(a.mx[a.glue[0].mx].exchange, "mx.example.test");
+	assert_int_equal(a.glue[0].qtype, RR_TYPE_A);
+	assert_string_equal(a.glue[0].addr.text, "192.0.2.1");
+	assert_int_equal(a.glue[0].addr.ttl, 77);
+	assert_string_equal(a.mx[a.glue[1].mx].exchange, "mx.example.test");
+	assert_int_equal(a.glue[1].qtype, RR_TYPE_AAAA);
+	assert_string_equal(a.glue[1].addr.text, "2001:db8::1");
+	/* The domain itself as exchange is in its own bailiwick. */
+	assert_string_equal(a.mx[a.glue[2].mx].exchange, "example.test");
+	assert_string_equal(a.glue[2].addr.text, "192.0.2.3");
+	assert_int_equal(answer_copy(&copy, &a), MX_OK);
+	assert_int_equal(copy.n_glue, 3);
+	assert_ptr_not_equal(copy.glue, a.glue);
+	assert_string_equal(copy.glue[1].addr.text, "2001:db8::1");
+	answer_clear(&copy);
+	answer_clear(&a);
+	assert_null(a.glue);
+	assert_int_equal(a.n_glue, 0);
+}
+
+/* None: for other qtypes, for an out-of-bailiwick exchange, or without MX. */
+static void
+test_no_glue(void **state)
+{
+	struct answer a;
+	ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
+
+	(void)state;
+	an(p, "example.test. 300 IN MX 10 mx.other.test.");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx.other.test. 300 IN A 192.0.2.66");
+	parse(p, RR_TYPE_MX, &a);
+	assert_int_equal(a.n_mx, 1);
+	assert_int_equal(a.n_glue, 0);
+	assert_null(a.glue);
+	answer_clear(&a);
+
+	p = reply(QNAME, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	an(p, "example.test. 300 IN A 192.0.2.1");
+	add(p, LDNS_SECTION_ADDITIONAL, "example.test. 300 IN AAAA 2001:db8::1");
+	parse(p, RR_TYPE_A, &a);
+	assert_int_equal(a.n_addrs, 1);
+	assert_int_equal(a.n_glue, 0);
+	answer_clear(&a);
+
+	/* Through a CNAME, the bailiwick is the chain's end. */
+	p = reply(QNAME, LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
+	an(p, "example.test. 300 IN CNAME b.test.");
+	an(p, "b.test. 300 IN MX 10 mx.b.test.");
+	an(p, "b.test. 300 IN MX 20 mx.example.test.");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx.b.test. 300 IN A 192.0.2.1");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx.example.test. 300 IN A 192.0.2.66");
+	parse(p, RR_TYPE_MX, &a);
+	assert_int_equal(a.n_mx, 2);
+	assert_int_equal(a.n_glue, 1);
+	assert_string_equal(a.mx[a.glue[0].mx].exchange, "mx.b.test");
+	answer_clear(&a);
+}
+
 /* ---- failures and clearing ------------------------------------------- */
 
 static void
@@ -1176,6 +1258,8 @@ main(void)
 		cmocka_unit_test(test_malformed_reason),
 		cmocka_unit_test(test_tlsa),
 		cmocka_unit_test(test_set_failure),
+		cmocka_unit_test(test_glue),
+		cmocka_unit_test(test_no_glue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
