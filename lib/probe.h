@@ -1,0 +1,87 @@
+/*
+ * probe.h - what an MX address says when a mail checker knocks: TCP
+ * connect, greeting, EHLO, STARTTLS, the TLS handshake and certificate (with
+ * DANE matching when TLSA records are given), then QUIT.  Never sends mail.
+ * Runs on the caller's libevent base with bounded concurrency.
+ *
+ * Also the MTA-STS policy fetch (https_get, in https_get.c): one HTTPS GET
+ * with the certificate verified against the host name.
+ *
+ * Ownership: targets (and the TLSA data they point to) are borrowed until
+ * the callback runs or the probe is cancelled; the probe frees itself after
+ * its callback returns.  The callback never runs from inside probe_start.
+ */
+#ifndef MX_PROBE_H
+#define MX_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mx.h"
+#include "plan.h"
+#include "tls.h"
+
+struct event_base;
+
+struct probe_target {
+	char host[NAME_TEXT_MAX];      /* MX host name: SNI, certificate name check, DANE */
+	struct plan_addr addr;         /* from lib/plan.h */
+	uint16_t port;                 /* 25 */
+	const struct tls_tlsa *tlsa;   /* borrowed until the callback; n_tlsa 0: no DANE check */
+	size_t n_tlsa;
+};
+enum probe_connect { PROBE_CONNECTED, PROBE_REFUSED, PROBE_TIMEOUT, PROBE_UNREACHABLE };
+struct probe_result {
+	enum probe_connect connect;
+	int connect_errno;
+	unsigned connect_ms;
+	int banner_code;               /* 0 when no greeting (timeout, closed) */
+	char banner[512];              /* the greeting's first line, printable */
+	bool ehlo_ok, starttls_offered;
+	bool tls_tried, tls_ok;        /* handshake attempted / completed */
+	char tls_error[256];           /* why the handshake failed */
+	struct tls_facts tls;          /* from lib/tls.h: protocol, subject, issuer, verified, verify_error */
+	bool cert_expired, cert_untrusted, cert_name_mismatch;
+	bool dane_checked, dane_match;
+	char not_after[32];            /* certificate expiry, ISO 8601 UTC */
+	/* additions */
+	char error[256];               /* what ended the session early ("" when it ran to QUIT):
+	                                  "greeting timed out", "connection closed", ... */
+	unsigned banner_ms;            /* from connected to the greeting's end */
+	int ehlo_code;                 /* 0 when EHLO was not answered */
+};
+struct probe_config {
+	unsigned connect_timeout_ms, reply_timeout_ms, tls_timeout_ms;
+	unsigned max_parallel;         /* connections at once */
+	const char *ca_file;           /* NULL: system store */
+	const char *helo;              /* EHLO name */
+};
+struct probe;
+/* results[i] answers targets[i]; both arrays are valid only during the call. */
+typedef void (*probe_cb)(const struct probe_target *targets, const struct probe_result *results, size_t n, void *arg);
+/* 0 timeouts mean 10000 (connect), 30000 (reply), 10000 (tls); max_parallel 0 means 8;
+ * helo NULL means "localhost".  n 0 is fine (the callback runs from the loop).
+ * MX_ERR_CONFIG: ca_file unreadable; MX_ERR_INVALID: bad arguments; MX_ERR_NOMEM. */
+mx_err probe_start(struct event_base *base, const struct probe_config *cfg,
+    const struct probe_target *targets, size_t n, probe_cb cb, void *arg, struct probe **out);
+void probe_cancel(struct probe *p);   /* the callback will not run; NULL is a no-op */
+
+const char *probe_connect_name(enum probe_connect c); /* "connected", "refused", ... */
+
+/* MTA-STS policy fetch (RFC 8461 3.3): GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt from addr,
+ * certificate verified against host (ca_file or system store), no redirects, body capped at 64 KiB,
+ * Content-Type text/plain.  Uses libevent's evhttp over bufferevent_openssl.
+ * The callback runs once, from the loop: status is the HTTP status (0 when no response: error says
+ * why); body (NUL-terminated, len bytes) is the response body for any status; error is non-NULL
+ * when the fetch failed or the response breaks a rule (3xx, wrong Content-Type, body over the cap),
+ * and then status may still be set.  The struct frees itself after the callback. */
+#define HTTPS_GET_BODY_MAX 65536
+struct https_get;
+typedef void (*https_get_cb)(int status, const char *body, size_t len, const char *error, void *arg);
+mx_err https_get_start(struct event_base *base, const char *host, const struct plan_addr *addr,
+    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
+    https_get_cb cb, void *arg, struct https_get **out);
+void https_get_cancel(struct https_get *g); /* the callback will not run; NULL is a no-op */
+
+#endif
