@@ -20,11 +20,12 @@ struct record_problem {
 	bool fatal;                      /* the record is invalid */
 	char text[RECORD_PROBLEM_TEXT];  /* one printable-ASCII sentence */
 };
-/* The first RECORD_PROBLEMS_MAX problems; n_dropped counts those past it. */
+/* The first RECORD_PROBLEMS_MAX problems; n_dropped counts those past it,
+ * n_fatal every fatal one, kept or dropped (the verdict follows it). */
 struct record_problems {
 	size_t n;
 	struct record_problem p[RECORD_PROBLEMS_MAX];
-	size_t n_dropped;
+	size_t n_dropped, n_fatal;
 };
 
 /* Whether one TXT record (its strings already joined) claims to be of that kind:
