@@ -842,7 +842,8 @@ dmarc_version(const char *txt, size_t len, size_t *pos, struct record_problems *
 {
 	struct tag t;
 
-	if (!next_tag(txt, len, pos, &t) || !t.has_eq || !eq(t.name, t.name_len, "v")) {
+	if (len == 0 || txt[0] != 'v' || !next_tag(txt, len, pos, &t) || !t.has_eq ||
+	    !eq(t.name, t.name_len, "v")) {
 		add(pr, true, "DMARC: the record must start with \"v=DMARC1\"");
 		return false;
 	}

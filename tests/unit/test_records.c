@@ -363,6 +363,8 @@ static const struct rcase dmarc_cases[] = {
 	{ DMARC, "v=DMARC1; p=none; p=reject", -1, "more than once" },
 	{ DMARC, "v=dmarc1; p=none", -1, "is not \"DMARC1\"" },
 	{ DMARC, "p=none; v=DMARC1", -1, "must start with \"v=DMARC1\"" },
+	{ DMARC, " v=DMARC1; p=none", -1, "must start with \"v=DMARC1\"" },
+	{ DMARC, ";v=DMARC1; p=none", -1, "must start with \"v=DMARC1\"" },
 	{ DMARC, "v=DMARC1; p=none; v=DMARC1", -1, "first tag" },
 	{ DMARC, "v=DMARC1; p=none; pct=101", -1, "from 0 to 100" },
 	{ DMARC, "v=DMARC1; p=none; pct=-1", -1, "from 0 to 100" },
