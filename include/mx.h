@@ -545,6 +545,91 @@ MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);
+/* ---- checks (`mx check`) ----------------------------------------------- */
+
+/*
+ * A diagnosis of how a domain receives mail: its MX records and their
+ * targets, the related records (SPF, DMARC, MTA-STS, TLS-RPT, TLSA),
+ * DNSSEC, reverse DNS and, unless turned off, what each MX address says
+ * on port 25.  Live, through an mx_resolver (which must use the unbound
+ * transport), or offline from a zone file.  Findings carry a stable id
+ * (mx-checks(7) lists them), a severity, a sentence and the evidence.
+ * A check is reusable: each run replaces the findings of the previous one.
+ */
+typedef struct mx_check mx_check;
+typedef struct mx_finding mx_finding;
+
+typedef enum mx_severity {
+	MX_SEVERITY_INFO = 0,
+	MX_SEVERITY_NOTICE,
+	MX_SEVERITY_WARNING,
+	MX_SEVERITY_ERROR,
+} mx_severity;
+
+/* resolver: borrowed, must outlive the check; NULL for zone files only. */
+MX_API mx_err mx_check_new(mx_check **out, mx_resolver *resolver);
+/* A run still under way is cancelled: its callback does not run. */
+MX_API void mx_check_free(mx_check *check);
+/* Talk to the MX addresses on port 25 (default true). */
+MX_API void mx_check_set_smtp(mx_check *check, bool on);
+/* Limit on one whole live run, in milliseconds (default 30000). */
+MX_API mx_err mx_check_set_timeout_ms(mx_check *check, unsigned ms);
+/* Trust store for certificates (PEM); NULL: the system's. */
+MX_API mx_err mx_check_set_ca_file(mx_check *check, const char *path);
+/* Name sent in EHLO (default "localhost"). */
+MX_API mx_err mx_check_set_helo(mx_check *check, const char *name);
+/* Findings with this id are not reported (repeatable).  MX_ERR_INVALID
+ * for an id mxkit does not know. */
+MX_API mx_err mx_check_ignore(mx_check *check, const char *id);
+/* True for an id some check can report ("mx-cname"). */
+MX_API bool mx_check_id_known(const char *id);
+
+/*
+ * Live run: cb runs from the resolver's event loop when the check is
+ * done (never from inside mx_check_start); the findings are then read
+ * with the getters below.  mx_check_run starts one and runs the
+ * resolver's loop until it is done.  domain as mx_domain_from_arg takes it.
+ */
+typedef void (*mx_check_cb)(mx_check *check, void *arg);
+MX_API mx_err mx_check_start(mx_check *check, const char *domain,
+    mx_check_cb cb, void *arg);
+MX_API mx_err mx_check_run(mx_check *check, const char *domain);
+/*
+ * Zone-file run, no network: every rule that the zone alone can judge;
+ * MX targets inside the zone are resolved from it.  origin NULL: the
+ * zone's $ORIGIN or SOA.  A file that does not parse is MX_ERR_BAD_DOMAIN
+ * with why (if given, size why_size) saying which line and what is wrong;
+ * an unreadable one MX_ERR_CONFIG.
+ */
+MX_API mx_err mx_check_zone(mx_check *check, const char *path,
+    const char *origin, char *why, size_t why_size);
+
+/* The domain the last run checked (the zone's origin in zone mode). */
+MX_API const char *mx_check_domain(const mx_check *check);
+/* The last run could not test the domain: its DNS failed temporarily. */
+MX_API bool mx_check_tempfail(const mx_check *check);
+/* Why, when mx_check_tempfail; "" otherwise. */
+MX_API const char *mx_check_tempfail_reason(const mx_check *check);
+MX_API size_t mx_check_finding_count(const mx_check *check);
+MX_API const mx_finding *mx_check_finding(const mx_check *check, size_t i);
+/* The worst severity found; MX_SEVERITY_INFO when there is nothing. */
+MX_API mx_severity mx_check_worst(const mx_check *check);
+/* Tests that could not be run from here ("smtp") and why. */
+MX_API size_t mx_check_untested_count(const mx_check *check);
+MX_API const char *mx_check_untested_test(const mx_check *check, size_t i);
+MX_API const char *mx_check_untested_reason(const mx_check *check, size_t i);
+/* The whole result as one line of JSON (no newline); free(). */
+MX_API mx_err mx_check_to_json(const mx_check *check, char **out);
+
+MX_API const char *mx_finding_id(const mx_finding *f);
+MX_API mx_severity mx_finding_severity(const mx_finding *f);
+MX_API const char *mx_finding_message(const mx_finding *f);
+/* Zone mode: the line of the record the finding is about; 0 otherwise. */
+MX_API unsigned mx_finding_line(const mx_finding *f);
+MX_API size_t mx_finding_evidence_count(const mx_finding *f);
+MX_API const char *mx_finding_evidence(const mx_finding *f, size_t i);
+/* "error", "warning", "notice", "info". */
+MX_API const char *mx_severity_name(mx_severity severity);
 
 #ifdef __cplusplus
 }

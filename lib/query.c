@@ -7,6 +7,9 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unbound-event.h>
+#include <unbound.h>
 
 #include "query.h"
 
@@ -100,4 +103,121 @@ oneshot_cancel(struct oneshot *o)
 	resolver_cancel(o->r, &o->q);
 	resolver_lookup_add(o->r, -1);
 	oneshot_free(o);
+}
+
+/* ---- raw questions ------------------------------------------------------ */
+
+struct rawquery {
+	mx_resolver *r;
+	int async_id;
+	bool on_wire;
+	struct event *deadline;  /* also hands the answer back from the loop */
+	uint8_t *wire;
+	size_t len;
+	int rcode;
+	answer_security sec;
+	char why[160];
+	rawquery_cb cb;
+	void *arg;
+};
+
+static void
+rawquery_free(struct rawquery *q)
+{
+	if (q->deadline != NULL)
+		event_free(q->deadline);
+	free(q->wire);
+	free(q);
+}
+
+/* The deadline, or the answer being handed back (then on_wire is false). */
+static void
+raw_finish(evutil_socket_t fd, short what, void *arg)
+{
+	struct rawquery *q = arg;
+
+	(void)fd;
+	(void)what;
+	if (q->on_wire) {
+		ub_cancel(resolver_unbound(q->r), q->async_id);
+		q->on_wire = false;
+		q->rcode = -1;
+		snprintf(q->why, sizeof(q->why), "no answer before the deadline");
+	}
+	resolver_lookup_add(q->r, -1);
+	q->cb(q->wire, q->len, q->rcode, q->sec, q->why, q->arg);
+	rawquery_free(q);
+}
+
+/* libunbound's callback: keep a copy, answer from the loop. */
+static void
+raw_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
+    int ratelimited)
+{
+	struct rawquery *q = arg;
+	struct timeval now = {0, 0};
+
+	(void)ratelimited;
+	q->on_wire = false;
+	q->rcode = rcode;
+	q->sec = resolver_security(q->r, sec);
+	if (sec == 1) {
+		snprintf(q->why, sizeof(q->why), "%s", why_bogus ? why_bogus :
+		    "DNSSEC validation failed");
+	} else if (packet != NULL && len > 0 && (q->wire = malloc((size_t)len)) != NULL) {
+		memcpy(q->wire, packet, (size_t)len);
+		q->len = (size_t)len;
+	} else {
+		snprintf(q->why, sizeof(q->why), "%s", rcode == 2 ? "SERVFAIL" :
+		    rcode == 5 ? "REFUSED" : "no reply");
+	}
+	evtimer_del(q->deadline);
+	evtimer_add(q->deadline, &now);
+}
+
+mx_err
+rawquery_start(mx_resolver *r, const char *name, uint16_t qtype,
+    unsigned timeout_ms, rawquery_cb cb, void *arg, struct rawquery **out)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct rawquery *q;
+	mx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((err = resolver_ready(r)) != MX_OK)
+		return err;
+	if (resolver_unbound(r) == NULL)
+		return MX_ERR_INVALID;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return MX_ERR_NOMEM;
+	q->r = r;
+	q->cb = cb;
+	q->arg = arg;
+	q->deadline = evtimer_new(resolver_base(r), raw_finish, q);
+	if (q->deadline == NULL || evtimer_add(q->deadline, &tv) != 0) {
+		rawquery_free(q);
+		return MX_ERR_SYSTEM;
+	}
+	q->on_wire = true;
+	if (ub_resolve_event(resolver_unbound(r), name, qtype, 1, q, raw_answer,
+	    &q->async_id) != 0) {
+		rawquery_free(q);
+		return MX_ERR_SYSTEM;
+	}
+	resolver_lookup_add(r, 1);
+	if (out != NULL)
+		*out = q;
+	return MX_OK;
+}
+
+void
+rawquery_cancel(struct rawquery *q)
+{
+	if (q == NULL)
+		return;
+	if (q->on_wire)
+		ub_cancel(resolver_unbound(q->r), q->async_id);
+	resolver_lookup_add(q->r, -1);
+	rawquery_free(q);
 }

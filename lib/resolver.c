@@ -389,6 +389,10 @@ ready_unbound(mx_resolver *r)
 	 * does not parse fails here, as a configuration error, rather than
 	 * on every query as a temporary one.
 	 */
+	/* Likewise its local zone for 127.in-addr.arpa would answer reverse
+	 * questions about loopback addresses itself (mx check asks them). */
+	if (ub_ctx_zone_add(r->ub, "127.in-addr.arpa.", "transparent") != 0)
+		return MX_ERR_CONFIG;
 	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK : MX_ERR_CONFIG;
 }
 
@@ -509,6 +513,18 @@ security_of(const mx_resolver *r, int sec)
 	if (!r->validating)
 		return SEC_UNKNOWN;
 	return sec == 2 ? SEC_SECURE : SEC_INSECURE;
+}
+
+answer_security
+resolver_security(const mx_resolver *r, int sec)
+{
+	return security_of(r, sec);
+}
+
+struct ub_ctx *
+resolver_unbound(mx_resolver *r)
+{
+	return r->ub;
 }
 
 /* libunbound's callback: the packet lives only for this call, so parse now. */

@@ -53,5 +53,10 @@ void *resolver_spare_take(mx_resolver *r, size_t size);
 void resolver_spare_give(mx_resolver *r, void *block, size_t size);
 /* Applies the configuration on first use. */
 mx_err resolver_ready(mx_resolver *r);
+/* For questions outside the query queue (query.c's raw form): the
+ * libunbound context, NULL with the stub transport, and how sure
+ * DNSSEC is of an answer with libunbound's "sec" value. */
+struct ub_ctx *resolver_unbound(mx_resolver *r);
+answer_security resolver_security(const mx_resolver *r, int sec);
 
 #endif

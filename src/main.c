@@ -1,6 +1,6 @@
 /*
  * main.c - the `mx` command: dispatches to one subcommand per file
- * (route.c, send.c, queue.c; later check) and holds the small helpers they
+ * (route.c, send.c, queue.c, check.c) and holds the small helpers they
  * share.  Everything that knows about mail lives in libmx.
  */
 #include <errno.h>
@@ -20,6 +20,7 @@ static const struct {
 	{"route", cmd_route, "print the delivery plan of mail domains"},
 	{"send", cmd_send, "deliver a message from standard input (sendmail)"},
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
+	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
 };
 
 void

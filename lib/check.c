@@ -1,0 +1,362 @@
+/*
+ * check.c - mx_check: the object, its settings, the list of findings and
+ * of what could not be tested, and the getters.  The rules that make
+ * findings live in check_rules.c and check_policy.c, the gathering of
+ * facts in check_live.c (DNS, probes) and check_zone.c (a zone file).
+ * The check owns its findings; they live until the next run or _free.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+/* Every id a check can report: mx-checks(7) documents each. */
+static const char *const known_ids[] = {
+	"mx-missing", "null-mx-mixed", "null-mx-preference", "mx-ip-literal",
+	"mx-cname", "mx-no-address", "mx-bad-hostname", "mx-duplicate",
+	"mx-single-host", "mx-address-private", "mx-ttl-low", "mx-ttl-mismatch",
+	"mx-inconsistent", "mx-lookup-failed", "smtp-unreachable",
+	"smtp-banner-error", "smtp-slow", "smtp-no-starttls",
+	"tls-handshake-failed", "tls-cert-invalid", "ptr-missing",
+	"ptr-mismatch", "spf-missing", "spf-invalid", "dmarc-missing",
+	"dmarc-invalid", "mta-sts-invalid", "tlsrpt-invalid",
+	"dane-tlsa-insecure", "dane-mismatch", "dnssec-bogus",
+};
+
+bool
+mx_check_id_known(const char *id)
+{
+	if (id == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(known_ids) / sizeof(known_ids[0]); i++)
+		if (strcmp(id, known_ids[i]) == 0)
+			return true;
+	return false;
+}
+
+mx_err
+mx_check_new(mx_check **out, mx_resolver *resolver)
+{
+	mx_check *c;
+
+	if (out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return MX_ERR_NOMEM;
+	if ((c->findings = calloc(CHECK_FINDINGS_MAX, sizeof(*c->findings))) == NULL) {
+		free(c);
+		return MX_ERR_NOMEM;
+	}
+	c->resolver = resolver;
+	c->smtp = true;
+	c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	*out = c;
+	return MX_OK;
+}
+
+void
+mx_check_free(mx_check *c)
+{
+	if (c == NULL)
+		return;
+	check_live_cancel(c->live);
+	free(c->findings);
+	free(c->ca_file);
+	free(c->helo);
+	free(c);
+}
+
+void
+mx_check_set_smtp(mx_check *c, bool on)
+{
+	c->smtp = on;
+}
+
+mx_err
+mx_check_set_timeout_ms(mx_check *c, unsigned ms)
+{
+	if (c == NULL || ms == 0)
+		return MX_ERR_INVALID;
+	c->timeout_ms = ms;
+	return MX_OK;
+}
+
+static mx_err
+set_string(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return MX_ERR_NOMEM;
+	free(*slot);
+	*slot = copy;
+	return MX_OK;
+}
+
+mx_err
+mx_check_set_ca_file(mx_check *c, const char *path)
+{
+	return c == NULL ? MX_ERR_INVALID : set_string(&c->ca_file, path);
+}
+
+mx_err
+mx_check_set_helo(mx_check *c, const char *name)
+{
+	return c == NULL || name == NULL ? MX_ERR_INVALID : set_string(&c->helo, name);
+}
+
+mx_err
+mx_check_ignore(mx_check *c, const char *id)
+{
+	if (c == NULL || !mx_check_id_known(id))
+		return MX_ERR_INVALID;
+	if (check_ignored(c, id))
+		return MX_OK;
+	if (c->n_ignore == CHECK_IGNORE_MAX)
+		return MX_ERR_INVALID;
+	snprintf(c->ignore[c->n_ignore++], CHECK_ID_MAX, "%s", id);
+	return MX_OK;
+}
+
+bool
+check_ignored(const mx_check *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_ignore; i++)
+		if (strcmp(c->ignore[i], id) == 0)
+			return true;
+	return false;
+}
+
+void
+check_reset(mx_check *c)
+{
+	c->tempfail = false;
+	c->tempfail_why[0] = '\0';
+	c->domain[0] = '\0';
+	c->n_findings = 0;
+	c->n_dropped = 0;
+	c->n_untested = 0;
+	c->n_ignored = 0;
+}
+
+struct mx_finding *
+check_add(mx_check *c, const char *id, mx_severity sev, unsigned line,
+    const char *fmt, ...)
+{
+	struct mx_finding *f;
+	va_list ap;
+
+	if (check_ignored(c, id)) {
+		c->n_ignored++;
+		return NULL;
+	}
+	if (c->n_findings == CHECK_FINDINGS_MAX) {
+		c->n_dropped++;
+		return NULL;
+	}
+	f = &c->findings[c->n_findings++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->severity = sev;
+	f->line = line;
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+	return f;
+}
+
+void
+check_evidence(struct mx_finding *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f == NULL || f->n_evidence == CHECK_EVIDENCE_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f->evidence[f->n_evidence++], CHECK_EVIDENCE_TEXT, fmt, ap);
+	va_end(ap);
+}
+
+void
+check_add_untested(mx_check *c, const char *test, const char *fmt, ...)
+{
+	struct check_untested *u;
+	va_list ap;
+
+	if (c->n_untested == CHECK_UNTESTED_MAX)
+		return;
+	u = &c->untested[c->n_untested++];
+	snprintf(u->test, sizeof(u->test), "%s", test);
+	va_start(ap, fmt);
+	vsnprintf(u->reason, sizeof(u->reason), fmt, ap);
+	va_end(ap);
+}
+
+mx_err
+mx_check_zone(mx_check *c, const char *path, const char *origin, char *why,
+    size_t why_size)
+{
+	char scratch[16];
+
+	if (c == NULL || path == NULL || c->live != NULL)
+		return MX_ERR_INVALID;
+	if (why == NULL) {
+		why = scratch;
+		why_size = sizeof(scratch);
+	}
+	why[0] = '\0';
+	check_reset(c);
+	c->zone_mode = true;
+	return check_zone_run(c, path, origin, why, why_size);
+}
+
+mx_err
+mx_check_start(mx_check *c, const char *domain, mx_check_cb cb, void *arg)
+{
+	char canon[MX_DOMAIN_MAX + 1];
+	mx_err err;
+
+	if (c == NULL || domain == NULL || c->resolver == NULL || c->live != NULL)
+		return MX_ERR_INVALID;
+	if ((err = mx_domain_from_arg(domain, canon, NULL)) != MX_OK)
+		return err;
+	check_reset(c);
+	c->zone_mode = false;
+	c->cb = cb;
+	c->cb_arg = arg;
+	snprintf(c->domain, sizeof(c->domain), "%s", canon);
+	return check_live_start(c, canon);
+}
+
+static void
+run_done(mx_check *c, void *arg)
+{
+	(void)c;
+	*(bool *)arg = true;
+}
+
+mx_err
+mx_check_run(mx_check *c, const char *domain)
+{
+	bool done = false;
+	mx_err err;
+
+	if ((err = mx_check_start(c, domain, run_done, &done)) != MX_OK)
+		return err;
+	while (!done)
+		if ((err = mx_resolver_run_once(c->resolver)) != MX_OK)
+			return err;
+	return MX_OK;
+}
+
+const char *
+mx_check_domain(const mx_check *c)
+{
+	return c->domain;
+}
+
+bool
+mx_check_tempfail(const mx_check *c)
+{
+	return c->tempfail;
+}
+
+const char *
+mx_check_tempfail_reason(const mx_check *c)
+{
+	return c->tempfail_why;
+}
+
+size_t
+mx_check_finding_count(const mx_check *c)
+{
+	return c->n_findings;
+}
+
+const mx_finding *
+mx_check_finding(const mx_check *c, size_t i)
+{
+	return i < c->n_findings ? &c->findings[i] : NULL;
+}
+
+mx_severity
+mx_check_worst(const mx_check *c)
+{
+	mx_severity worst = MX_SEVERITY_INFO;
+
+	for (size_t i = 0; i < c->n_findings; i++)
+		if (c->findings[i].severity > worst)
+			worst = c->findings[i].severity;
+	return worst;
+}
+
+size_t
+mx_check_untested_count(const mx_check *c)
+{
+	return c->n_untested;
+}
+
+const char *
+mx_check_untested_test(const mx_check *c, size_t i)
+{
+	return i < c->n_untested ? c->untested[i].test : "";
+}
+
+const char *
+mx_check_untested_reason(const mx_check *c, size_t i)
+{
+	return i < c->n_untested ? c->untested[i].reason : "";
+}
+
+const char *
+mx_finding_id(const mx_finding *f)
+{
+	return f->id;
+}
+
+mx_severity
+mx_finding_severity(const mx_finding *f)
+{
+	return f->severity;
+}
+
+const char *
+mx_finding_message(const mx_finding *f)
+{
+	return f->message;
+}
+
+unsigned
+mx_finding_line(const mx_finding *f)
+{
+	return f->line;
+}
+
+size_t
+mx_finding_evidence_count(const mx_finding *f)
+{
+	return f->n_evidence;
+}
+
+const char *
+mx_finding_evidence(const mx_finding *f, size_t i)
+{
+	return i < f->n_evidence ? f->evidence[i] : "";
+}
+
+const char *
+mx_severity_name(mx_severity s)
+{
+	switch (s) {
+	case MX_SEVERITY_ERROR: return "error";
+	case MX_SEVERITY_WARNING: return "warning";
+	case MX_SEVERITY_NOTICE: return "notice";
+	case MX_SEVERITY_INFO: return "info";
+	}
+	return "info";
+}

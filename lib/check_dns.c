@@ -1,0 +1,221 @@
+/*
+ * check_dns.c - the DNS reading `mx check` needs beyond answer.c: TXT,
+ * PTR, NS and SOA records out of raw replies (ldns parses the wire), and
+ * the MX RRset as each authoritative server of a domain gives it, asked
+ * directly with recursion off (ldns's own resolver, one server at a time,
+ * short timeouts: the only blocking I/O of a check, see check_live.c).
+ * Every output is bounded; nothing is kept between calls.
+ */
+#include <arpa/inet.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check_dns.h"
+#include "name.h"
+
+static void
+rdf_name(const ldns_rdf *rdf, char *out, size_t size)
+{
+	char *s = ldns_rdf2str(rdf);
+	size_t len;
+
+	snprintf(out, size, "%s", s ? s : "");
+	free(s);
+	len = strlen(out);
+	if (len > 0 && out[len - 1] == '.')
+		out[len - 1] = '\0';
+	name_fold(out);
+}
+
+static ldns_pkt *
+parse(const uint8_t *wire, size_t len)
+{
+	ldns_pkt *p = NULL;
+
+	if (wire == NULL || ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
+		return NULL;
+	return p;
+}
+
+void
+dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
+    struct check_txts *out)
+{
+	ldns_pkt *p;
+	ldns_rr_list *an;
+
+	memset(out, 0, sizeof(*out));
+	if (rcode == 3) {
+		out->state = TARGET_NXDOMAIN;
+		return;
+	}
+	if (rcode != 0 || (p = parse(wire, len)) == NULL) {
+		out->state = TARGET_TEMPFAIL;
+		snprintf(out->why, sizeof(out->why), "%s", why && *why ? why : "no usable reply");
+		return;
+	}
+	out->state = TARGET_NODATA;
+	an = ldns_pkt_answer(p);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && out->n < CHECK_TXTS_MAX; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		struct check_txt *t = &out->t[out->n];
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TXT)
+			continue;
+		t->len = 0;
+		for (size_t j = 0; j < ldns_rr_rd_count(rr); j++) {
+			const ldns_rdf *rd = ldns_rr_rdf(rr, j);
+			const uint8_t *d = ldns_rdf_data(rd);
+			size_t n = ldns_rdf_size(rd);
+			if (n == 0 || d[0] + 1u > n)
+				continue;
+			for (size_t k = 1; k <= d[0] && t->len < sizeof(t->text) - 1; k++)
+				t->text[t->len++] = (char)d[k];
+		}
+		t->text[t->len] = '\0';
+		out->n++;
+		out->state = TARGET_ADDRESSES;
+	}
+	ldns_pkt_free(p);
+}
+
+size_t
+dns_names(const uint8_t *wire, size_t len, uint16_t type,
+    char (*out)[NAME_TEXT_MAX], size_t max)
+{
+	ldns_pkt *p = parse(wire, len);
+	ldns_rr_list *an;
+	size_t n = 0;
+
+	if (p == NULL)
+		return 0;
+	an = ldns_pkt_answer(p);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && n < max; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		if (ldns_rr_get_type(rr) != type || ldns_rr_rd_count(rr) < 1)
+			continue;
+		rdf_name(ldns_rr_rdf(rr, 0), out[n++], NAME_TEXT_MAX);
+	}
+	ldns_pkt_free(p);
+	return n;
+}
+
+bool
+dns_soa_owner(const uint8_t *wire, size_t len, char *out, size_t size)
+{
+	ldns_pkt *p = parse(wire, len);
+	ldns_rr_list *lists[2];
+	bool found = false;
+
+	if (p == NULL)
+		return false;
+	lists[0] = ldns_pkt_answer(p);
+	lists[1] = ldns_pkt_authority(p);
+	for (size_t l = 0; l < 2 && !found; l++)
+		for (size_t i = 0; i < ldns_rr_list_rr_count(lists[l]) && !found; i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(lists[l], i);
+			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
+				continue;
+			rdf_name(ldns_rr_owner(rr), out, size);
+			found = true;
+		}
+	ldns_pkt_free(p);
+	return found;
+}
+
+static ldns_resolver *
+auth_resolver(const struct plan_addr *server, uint16_t port, unsigned timeout_ms)
+{
+	ldns_resolver *res = ldns_resolver_new();
+	ldns_rdf *addr;
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+	if (res == NULL)
+		return NULL;
+	addr = ldns_rdf_new_frm_data(server->family == AF_INET ? LDNS_RDF_TYPE_A :
+	    LDNS_RDF_TYPE_AAAA, server->family == AF_INET ? 4 : 16, server->bytes);
+	if (addr == NULL || ldns_resolver_push_nameserver(res, addr) != LDNS_STATUS_OK) {
+		ldns_rdf_deep_free(addr);
+		ldns_resolver_deep_free(res);
+		return NULL;
+	}
+	ldns_rdf_deep_free(addr);
+	ldns_resolver_set_port(res, port);
+	ldns_resolver_set_recursive(res, false);
+	ldns_resolver_set_dnssec(res, false);
+	ldns_resolver_set_retry(res, 1);
+	ldns_resolver_set_retrans(res, 1);
+	ldns_resolver_set_timeout(res, tv);
+	ldns_resolver_set_fallback(res, true);
+	return res;
+}
+
+static void
+auth_collect(ldns_pkt *p, struct dns_auth_mx *out)
+{
+	ldns_rr_list *an = ldns_pkt_answer(p);
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && out->n < CHECK_MX_MAX; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		struct check_mx *m = &out->mx[out->n];
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_MX || ldns_rr_rd_count(rr) < 2)
+			continue;
+		memset(m, 0, sizeof(*m));
+		m->pref = ldns_rdf2native_int16(ldns_rr_rdf(rr, 0));
+		m->ttl = ldns_rr_ttl(rr);
+		rdf_name(ldns_rr_rdf(rr, 1), m->exchange, sizeof(m->exchange));
+		if (m->exchange[0] == '\0') {
+			m->is_null = true;
+			snprintf(m->exchange, sizeof(m->exchange), ".");
+		}
+		out->n++;
+	}
+}
+
+void
+dns_ask_auth_mx(const struct plan_addr *server, uint16_t port, const char *domain,
+    unsigned timeout_ms, struct dns_auth_mx *out)
+{
+	ldns_resolver *res;
+	ldns_rdf *qname = NULL;
+	ldns_pkt *p = NULL;
+	ldns_status st;
+
+	memset(out, 0, sizeof(*out));
+	out->server = *server;
+	if ((res = auth_resolver(server, port, timeout_ms)) == NULL ||
+	    (qname = ldns_dname_new_frm_str(domain)) == NULL) {
+		snprintf(out->why, sizeof(out->why), "out of memory");
+		goto out;
+	}
+	st = ldns_resolver_send(&p, res, qname, LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, 0);
+	if (st != LDNS_STATUS_OK || p == NULL) {
+		snprintf(out->why, sizeof(out->why), "no answer (%s)", ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	out->rcode = ldns_pkt_get_rcode(p);
+	out->answered = true;
+	out->authoritative = ldns_pkt_aa(p);
+	auth_collect(p, out);
+out:
+	ldns_pkt_free(p);
+	ldns_rdf_deep_free(qname);
+	ldns_resolver_deep_free(res);
+}
+
+/* MX sets equal as sets of (preference, exchange); TTLs do not count. */
+bool
+dns_mx_same(const struct dns_auth_mx *a, const struct dns_auth_mx *b)
+{
+	if (a->rcode != b->rcode || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < b->n && !found; j++)
+			found = a->mx[i].pref == b->mx[j].pref &&
+			    strcmp(a->mx[i].exchange, b->mx[j].exchange) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}

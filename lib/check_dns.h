@@ -1,0 +1,37 @@
+/*
+ * check_dns.h - reading raw DNS replies for `mx check` (TXT, PTR, NS,
+ * SOA) and asking a domain's authoritative servers for its MX RRset with
+ * recursion off.  See check_dns.c.
+ */
+#ifndef MX_CHECK_DNS_H
+#define MX_CHECK_DNS_H
+
+#include "check.h"
+
+/* TXT records of a reply (rcode -1: none came, why says why). */
+void dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
+    struct check_txts *out);
+/* Targets of the answer's records of type (PTR, NS, CNAME): up to max. */
+size_t dns_names(const uint8_t *wire, size_t len, uint16_t type,
+    char (*out)[NAME_TEXT_MAX], size_t max);
+/* The owner of the SOA in the answer or authority section: the zone apex. */
+bool dns_soa_owner(const uint8_t *wire, size_t len, char *out, size_t size);
+
+/* One authoritative server's MX RRset for a name. */
+struct dns_auth_mx {
+	struct plan_addr server;
+	char ns_name[NAME_TEXT_MAX];
+	bool answered;
+	bool authoritative;          /* AA bit set */
+	int rcode;
+	char why[160];               /* !answered: why */
+	size_t n;
+	struct check_mx mx[CHECK_MX_MAX];
+};
+
+/* Blocking: at most about 2 x timeout_ms (UDP, then TCP on truncation). */
+void dns_ask_auth_mx(const struct plan_addr *server, uint16_t port,
+    const char *domain, unsigned timeout_ms, struct dns_auth_mx *out);
+bool dns_mx_same(const struct dns_auth_mx *a, const struct dns_auth_mx *b);
+
+#endif

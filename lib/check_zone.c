@@ -1,0 +1,430 @@
+/*
+ * check_zone.c - `mx check --zone`: the rules that a zone file alone can
+ * judge, before it is published.  ldns reads the file: the whole zone
+ * first with ldns_zone_new_frm_fp_l (which names the line of the first
+ * error), then record by record with ldns_rr_new_frm_fp_l, the same
+ * parser, to learn each record's line.  MX targets inside the zone are
+ * resolved from the zone (CNAME chains included); targets outside it are
+ * not looked up.  No network, no state beyond the call.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "name.h"
+
+#define ZONE_RRS_MAX 200000       /* a bigger zone is refused, not truncated */
+#define ZONE_CNAME_HOPS 8
+
+struct zrr {
+	ldns_rr *rr;
+	unsigned line;
+};
+
+struct zone {
+	struct zrr *rrs;
+	size_t n, cap;
+	char origin[NAME_TEXT_MAX];   /* lower case, no trailing dot */
+	ldns_rdf *origin_rdf;
+};
+
+static void
+zone_free(struct zone *z)
+{
+	for (size_t i = 0; i < z->n; i++)
+		ldns_rr_free(z->rrs[i].rr);
+	free(z->rrs);
+	ldns_rdf_deep_free(z->origin_rdf);
+}
+
+/* A name as text: lower case, no trailing dot ("" for the root). */
+static void
+rdf_name(const ldns_rdf *rdf, char *out, size_t size)
+{
+	char *s = ldns_rdf2str(rdf);
+	size_t len;
+
+	snprintf(out, size, "%s", s ? s : "");
+	free(s);
+	len = strlen(out);
+	if (len > 0 && out[len - 1] == '.')
+		out[len - 1] = '\0';
+	name_fold(out);
+}
+
+static mx_err
+zone_push(struct zone *z, ldns_rr *rr, unsigned line)
+{
+	if (z->n == z->cap) {
+		size_t cap = z->cap ? z->cap * 2 : 256;
+		struct zrr *p;
+		if (z->n >= ZONE_RRS_MAX || (p = realloc(z->rrs, cap * sizeof(*p))) == NULL)
+			return MX_ERR_NOMEM;
+		z->rrs = p;
+		z->cap = cap;
+	}
+	z->rrs[z->n].rr = rr;
+	z->rrs[z->n].line = line;
+	z->n++;
+	return MX_OK;
+}
+
+/* The whole file through ldns_zone_new_frm_fp_l: does it parse? */
+static mx_err
+zone_validate(FILE *fp, ldns_rdf *origin, char *why, size_t why_size)
+{
+	ldns_zone *lz = NULL;
+	int line = 0;
+	ldns_status st;
+
+	st = ldns_zone_new_frm_fp_l(&lz, fp, origin, 3600, LDNS_RR_CLASS_IN, &line);
+	if (st == LDNS_STATUS_OK)
+		ldns_zone_deep_free(lz); /* not NULL-safe; on errors ldns freed it */
+	if (st == LDNS_STATUS_OK)
+		return MX_OK;
+	snprintf(why, why_size, "line %d: %s", line, ldns_get_errorstr_by_id(st));
+	return MX_ERR_BAD_DOMAIN;
+}
+
+/* Record by record, keeping each one's (last) line. */
+static mx_err
+zone_read(struct zone *z, FILE *fp, char *why, size_t why_size)
+{
+	ldns_rdf *origin = z->origin_rdf ? ldns_rdf_clone(z->origin_rdf) : NULL;
+	ldns_rdf *prev = origin ? ldns_rdf_clone(origin) : NULL;
+	uint32_t ttl = 3600;
+	int line = 0;
+	mx_err err = MX_OK;
+	ldns_rr *rr;
+	ldns_status st;
+
+	while (err == MX_OK && !feof(fp)) {
+		st = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &line);
+		if (st == LDNS_STATUS_OK) {
+			if ((err = zone_push(z, rr, (unsigned)line)) != MX_OK)
+				ldns_rr_free(rr);
+		} else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
+		    st != LDNS_STATUS_SYNTAX_ORIGIN) {
+			snprintf(why, why_size, "line %d: %s", line, ldns_get_errorstr_by_id(st));
+			err = MX_ERR_BAD_DOMAIN;
+		}
+	}
+	if (err == MX_ERR_NOMEM && z->n >= ZONE_RRS_MAX)
+		snprintf(why, why_size, "more than %d records", ZONE_RRS_MAX);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	return err;
+}
+
+static bool
+owner_is(const ldns_rr *rr, const char *name)
+{
+	char owner[NAME_TEXT_MAX];
+
+	rdf_name(ldns_rr_owner(rr), owner, sizeof(owner));
+	return strcmp(owner, name) == 0;
+}
+
+static bool
+in_zone(const struct zone *z, const char *name)
+{
+	size_t n = strlen(name), o = strlen(z->origin);
+
+	if (o == 0)
+		return true;
+	return strcmp(name, z->origin) == 0 ||
+	    (n > o && name[n - o - 1] == '.' && strcmp(name + n - o, z->origin) == 0);
+}
+
+/* Below a delegation inside the zone: the data is not ours to judge. */
+static bool
+delegated(const struct zone *z, const char *name)
+{
+	for (size_t i = 0; i < z->n; i++) {
+		char owner[NAME_TEXT_MAX];
+		size_t n = strlen(name), o;
+		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_NS)
+			continue;
+		rdf_name(ldns_rr_owner(z->rrs[i].rr), owner, sizeof(owner));
+		o = strlen(owner);
+		if (strcmp(owner, z->origin) == 0)
+			continue;
+		if (strcmp(name, owner) == 0 ||
+		    (n > o && name[n - o - 1] == '.' && strcmp(name + n - o, owner) == 0))
+			return true;
+	}
+	return false;
+}
+
+static bool
+name_exists(const struct zone *z, const char *name)
+{
+	for (size_t i = 0; i < z->n; i++)
+		if (owner_is(z->rrs[i].rr, name))
+			return true;
+	return false;
+}
+
+/* Adds the A/AAAA records of name to t; returns whether it has any. */
+static void
+zone_addresses(const struct zone *z, const char *name, struct check_target *t)
+{
+	for (size_t i = 0; i < z->n && t->n_addrs < CHECK_ADDRS_MAX; i++) {
+		const ldns_rr *rr = z->rrs[i].rr;
+		ldns_rr_type type = ldns_rr_get_type(rr);
+		struct plan_addr *a = &t->addrs[t->n_addrs];
+		const ldns_rdf *rd;
+		if ((type != LDNS_RR_TYPE_A && type != LDNS_RR_TYPE_AAAA) ||
+		    !owner_is(rr, name) || (rd = ldns_rr_rdf(rr, 0)) == NULL)
+			continue;
+		memset(a, 0, sizeof(*a));
+		a->family = type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6;
+		if (ldns_rdf_size(rd) != (type == LDNS_RR_TYPE_A ? 4u : 16u))
+			continue;
+		memcpy(a->bytes, ldns_rdf_data(rd), ldns_rdf_size(rd));
+		a->ttl = ldns_rr_ttl(rr);
+		inet_ntop(a->family, a->bytes, a->text, sizeof(a->text));
+		if (t->line == 0)
+			t->line = z->rrs[i].line;
+		t->n_addrs++;
+	}
+}
+
+static const ldns_rr *
+zone_cname(const struct zone *z, const char *name, unsigned *line)
+{
+	for (size_t i = 0; i < z->n; i++)
+		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_CNAME &&
+		    owner_is(z->rrs[i].rr, name)) {
+			*line = z->rrs[i].line;
+			return z->rrs[i].rr;
+		}
+	return NULL;
+}
+
+/* Resolves an MX target from the zone, as a resolver would. */
+static void
+zone_resolve(const struct zone *z, struct check_target *t)
+{
+	char name[NAME_TEXT_MAX];
+	const ldns_rr *cn;
+	unsigned line = 0;
+
+	snprintf(name, sizeof(name), "%s", t->name);
+	for (int hop = 0; hop <= ZONE_CNAME_HOPS; hop++) {
+		if (!in_zone(z, name) || delegated(z, name)) {
+			t->state = TARGET_UNKNOWN;
+			return;
+		}
+		if ((cn = zone_cname(z, name, &line)) == NULL)
+			break;
+		t->is_cname = true;
+		t->line = line;
+		rdf_name(ldns_rr_rdf(cn, 0), name, sizeof(name));
+		snprintf(t->cname, sizeof(t->cname), "%s", name);
+		if (hop == ZONE_CNAME_HOPS) {
+			t->state = TARGET_UNKNOWN;
+			return;
+		}
+	}
+	zone_addresses(z, name, t);
+	if (t->n_addrs > 0)
+		t->state = TARGET_ADDRESSES;
+	else
+		t->state = name_exists(z, name) ? TARGET_NODATA : TARGET_NXDOMAIN;
+}
+
+static void
+facts_add_mx(struct check_facts *f, const ldns_rr *rr, unsigned line)
+{
+	struct check_mx *m = &f->mx[f->n_mx];
+	const ldns_rdf *pref = ldns_rr_rdf(rr, 0), *ex = ldns_rr_rdf(rr, 1);
+
+	if (f->n_mx == CHECK_MX_MAX || pref == NULL || ex == NULL)
+		return;
+	memset(m, 0, sizeof(*m));
+	m->pref = ldns_rdf2native_int16(pref);
+	m->ttl = ldns_rr_ttl(rr);
+	m->line = line;
+	rdf_name(ex, m->exchange, sizeof(m->exchange));
+	if (m->exchange[0] == '\0') {
+		m->is_null = true;
+		snprintf(m->exchange, sizeof(m->exchange), ".");
+	}
+	m->bad_name = strchr(m->exchange, '\\') != NULL;
+	f->n_mx++;
+}
+
+static void
+facts_targets(const struct zone *z, struct check_facts *f)
+{
+	for (size_t i = 0; i < f->n_mx; i++) {
+		struct check_target *t;
+		if (f->mx[i].is_null || f->mx[i].bad_name ||
+		    name_is_ip_literal(f->mx[i].exchange) ||
+		    check_facts_target(f, f->mx[i].exchange) != NULL)
+			continue;
+		t = &f->targets[f->n_targets++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->name, sizeof(t->name), "%s", f->mx[i].exchange);
+		zone_resolve(z, t);
+	}
+}
+
+static mx_err
+check_owner(mx_check *c, const struct zone *z, const char *owner)
+{
+	struct check_facts *f = calloc(1, sizeof(*f));
+	struct check_target self = {0};
+
+	if (f == NULL)
+		return MX_ERR_NOMEM;
+	snprintf(f->domain, sizeof(f->domain), "%s", owner);
+	f->zone_mode = true;
+	for (size_t i = 0; i < z->n; i++)
+		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_MX &&
+		    owner_is(z->rrs[i].rr, owner))
+			facts_add_mx(f, z->rrs[i].rr, z->rrs[i].line);
+	f->mx_state = f->n_mx > 0 ? TARGET_ADDRESSES : TARGET_NODATA;
+	zone_addresses(z, owner, &self);
+	f->self_state = self.n_addrs > 0 ? TARGET_ADDRESSES : TARGET_NODATA;
+	f->n_self_addrs = self.n_addrs;
+	facts_targets(z, f);
+	check_rules_mx(c, f);
+	free(f);
+	return MX_OK;
+}
+
+static void
+txt_join(const ldns_rr *rr, struct check_txt *t)
+{
+	t->len = 0;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *rd = ldns_rr_rdf(rr, i);
+		size_t n = ldns_rdf_size(rd);
+		const uint8_t *d = ldns_rdf_data(rd);
+		if (n == 0 || d[0] + 1u > n)
+			continue;
+		for (size_t j = 1; j <= d[0] && t->len < sizeof(t->text) - 1; j++)
+			t->text[t->len++] = (char)d[j];
+	}
+	t->text[t->len] = '\0';
+}
+
+static void
+zone_txts(const struct zone *z, const char *name, struct check_txts *out)
+{
+	out->state = TARGET_NODATA;
+	for (size_t i = 0; i < z->n && out->n < CHECK_TXTS_MAX; i++) {
+		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_TXT ||
+		    !owner_is(z->rrs[i].rr, name))
+			continue;
+		txt_join(z->rrs[i].rr, &out->t[out->n]);
+		out->t[out->n++].line = z->rrs[i].line;
+		out->state = TARGET_ADDRESSES;
+	}
+}
+
+static mx_err
+check_policy(mx_check *c, const struct zone *z)
+{
+	struct check_policy_txts *p = calloc(1, sizeof(*p));
+	char name[NAME_TEXT_MAX + 16];
+
+	if (p == NULL)
+		return MX_ERR_NOMEM;
+	zone_txts(z, z->origin, &p->spf);
+	snprintf(name, sizeof(name), "_dmarc.%s", z->origin);
+	zone_txts(z, name, &p->dmarc);
+	snprintf(name, sizeof(name), "_mta-sts.%s", z->origin);
+	zone_txts(z, name, &p->mta_sts);
+	snprintf(name, sizeof(name), "_smtp._tls.%s", z->origin);
+	zone_txts(z, name, &p->tlsrpt);
+	check_rules_policy(c, p, -1, NULL);
+	free(p);
+	return MX_OK;
+}
+
+/* The apex first, then every other name that has MX records, in file order. */
+static mx_err
+check_all(mx_check *c, const struct zone *z)
+{
+	mx_err err;
+
+	if ((err = check_owner(c, z, z->origin)) != MX_OK)
+		return err;
+	for (size_t i = 0; i < z->n; i++) {
+		char owner[NAME_TEXT_MAX];
+		bool seen = false;
+		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_MX)
+			continue;
+		rdf_name(ldns_rr_owner(z->rrs[i].rr), owner, sizeof(owner));
+		if (strcmp(owner, z->origin) == 0)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = ldns_rr_get_type(z->rrs[j].rr) == LDNS_RR_TYPE_MX &&
+			    owner_is(z->rrs[j].rr, owner);
+		if (!seen && (err = check_owner(c, z, owner)) != MX_OK)
+			return err;
+	}
+	check_add_untested(c, "smtp", "zone-file mode: no network tests (SMTP, TLS, reverse DNS, DNSSEC)");
+	return check_policy(c, z);
+}
+
+/* The origin: --origin, else the SOA's owner. */
+static mx_err
+zone_origin(struct zone *z, const char *origin, char *why, size_t why_size)
+{
+	char text[NAME_TEXT_MAX + 2];
+
+	if (origin != NULL) {
+		snprintf(text, sizeof(text), "%s%s", origin,
+		    origin[0] && origin[strlen(origin) - 1] == '.' ? "" : ".");
+		if (ldns_str2rdf_dname(&z->origin_rdf, text) != LDNS_STATUS_OK) {
+			snprintf(why, why_size, "--origin %s is not a domain name", origin);
+			return MX_ERR_INVALID;
+		}
+		rdf_name(z->origin_rdf, z->origin, sizeof(z->origin));
+		return MX_OK;
+	}
+	for (size_t i = 0; i < z->n; i++)
+		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_SOA) {
+			rdf_name(ldns_rr_owner(z->rrs[i].rr), z->origin, sizeof(z->origin));
+			return MX_OK;
+		}
+	snprintf(why, why_size, "no SOA record and no --origin: cannot tell the zone's name");
+	return MX_ERR_BAD_DOMAIN;
+}
+
+mx_err
+check_zone_run(mx_check *c, const char *path, const char *origin, char *why,
+    size_t why_size)
+{
+	struct zone z = {0};
+	FILE *fp;
+	mx_err err;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(why, why_size, "%s: %s", path, strerror(errno));
+		return MX_ERR_CONFIG;
+	}
+	if (origin != NULL && (err = zone_origin(&z, origin, why, why_size)) != MX_OK)
+		goto out;
+	if ((err = zone_validate(fp, z.origin_rdf, why, why_size)) != MX_OK)
+		goto out;
+	rewind(fp);
+	if ((err = zone_read(&z, fp, why, why_size)) != MX_OK)
+		goto out;
+	if (origin == NULL && (err = zone_origin(&z, NULL, why, why_size)) != MX_OK)
+		goto out;
+	snprintf(c->domain, sizeof(c->domain), "%s", z.origin);
+	err = check_all(c, &z);
+out:
+	fclose(fp);
+	zone_free(&z);
+	return err;
+}
