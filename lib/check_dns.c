@@ -180,10 +180,11 @@ dns_ask_auth_mx(const struct plan_addr *server, uint16_t port, const char *domai
 	ldns_rdf *qname = NULL;
 	ldns_pkt *p = NULL;
 	ldns_status st;
+	struct plan_addr addr = *server; /* server may point into out */
 
 	memset(out, 0, sizeof(*out));
-	out->server = *server;
-	if ((res = auth_resolver(server, port, timeout_ms)) == NULL ||
+	out->server = addr;
+	if ((res = auth_resolver(&addr, port, timeout_ms)) == NULL ||
 	    (qname = ldns_dname_new_frm_str(domain)) == NULL) {
 		snprintf(out->why, sizeof(out->why), "out of memory");
 		goto out;

@@ -178,9 +178,12 @@ check_live_judge(struct check_live *l)
 	judge_ptr(l);
 	snprintf(trail, sizeof(trail), "DNS-querying terms: %s = %d", l->spf_trail,
 	    l->spf_lookups);
-	check_rules_policy(c, &l->txts, l->spf_incomplete && l->spf_lookups <= 10 ?
-	    -1 : l->spf_lookups, trail);
-	judge_spf_chain(l);
+	/* A domain that does not exist has no policy records to judge. */
+	if (l->facts.mx_state != TARGET_NXDOMAIN) {
+		check_rules_policy(c, &l->txts, l->spf_incomplete &&
+		    l->spf_lookups <= 10 ? -1 : l->spf_lookups, trail);
+		judge_spf_chain(l);
+	}
 	check_smtp_judge(l);
 	if (l->timed_out)
 		check_add_untested(c, "deadline", "some questions had no answer within "

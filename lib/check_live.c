@@ -305,8 +305,10 @@ target_state(struct check_target *tg, const struct live_target *lt)
 
 static void spf_fetch(struct check_live *l, const char *name);
 
+/* top: the domain's own record, which check_policy.c judges by itself. */
 static void
-spf_visit(struct check_live *l, const char *name, const struct check_txts *txts)
+spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
+    bool top)
 {
 	struct record_problems pr = {0};
 	struct spf_record spf;
@@ -323,7 +325,7 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts)
 		return;
 	}
 	if (n != 1) {
-		if (l->spf_bad_include[0] == '\0')
+		if (!top && l->spf_bad_include[0] == '\0')
 			snprintf(l->spf_bad_include, sizeof(l->spf_bad_include),
 			    "%s has %s SPF record", name, n == 0 ? "no" : "more than one");
 		return;
@@ -355,7 +357,7 @@ on_spf_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec,
 	(void)sec;
 	if (txts != NULL) {
 		dns_txts(wire, len, rcode, why, txts);
-		spf_visit(l, l->spf_names[t->i], txts);
+		spf_visit(l, l->spf_names[t->i], txts, false);
 		free(txts);
 	}
 	live_ticket_done(t);
@@ -425,7 +427,6 @@ static void
 phase_targets(struct check_live *l)
 {
 	struct check_facts *f = &l->facts;
-	const char *sts_ok = NULL;
 
 	for (size_t i = 0; i < f->n_mx; i++) {
 		const struct check_mx *m = &f->mx[i];
@@ -435,13 +436,12 @@ phase_targets(struct check_live *l)
 		add_target(l, m->exchange);
 	}
 	if (l->txts.spf.state == TARGET_ADDRESSES)
-		spf_visit(l, l->c->domain, &l->txts.spf);
+		spf_visit(l, l->c->domain, &l->txts.spf, true);
 	if (l->apex[0] != '\0')
 		ask_raw(l, l->apex, RR_TYPE_NS, on_ns, 0, 0);
 	if (check_mta_sts_published(&l->txts.mta_sts)) {
 		snprintf(l->sts_host, sizeof(l->sts_host), "mta-sts.%s", l->c->domain);
-		sts_ok = l->sts_host;
-		ask(l, sts_ok, RR_TYPE_A, on_sts_host, 0, 0);
+		ask(l, l->sts_host, RR_TYPE_A, on_sts_host, 0, 0);
 	}
 }
 

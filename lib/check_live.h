@@ -94,7 +94,7 @@ struct check_live {
 	size_t n_ptrs;
 	struct live_ptr ptrs[LIVE_PTRS_MAX];
 
-	bool probed;
+	bool probe_started, probed;
 	size_t n_probes;
 	struct probe_target probe_targets[LIVE_PROBES_MAX];
 	size_t probe_target_of[LIVE_PROBES_MAX]; /* index into facts.targets */

@@ -206,14 +206,18 @@ check_rules_policy(mx_check *c, const struct check_policy_txts *p,
 	rule_tlsrpt(c, &p->tlsrpt);
 }
 
-/* Whether the domain publishes an MTA-STS TXT record (the policy is fetched then). */
+/* Whether the domain publishes one valid MTA-STS TXT record: then the
+ * policy is fetched (an invalid record is reported by itself). */
 bool
 check_mta_sts_published(const struct check_txts *txts)
 {
-	for (size_t i = 0; i < txts->n; i++)
-		if (mta_sts_is_record(txts->t[i].text, txts->t[i].len))
-			return true;
-	return false;
+	const struct check_txt *recs[CHECK_TXTS_MAX];
+	struct record_problems pr = {0};
+	struct mta_sts_txt m;
+
+	if (select_records(txts, mta_sts_is_record, recs) != 1)
+		return false;
+	return mta_sts_txt_parse(recs[0]->text, recs[0]->len, &m, &pr) == 0;
 }
 
 void

@@ -79,6 +79,7 @@ check_smtp_start(struct check_live *l)
 		return;
 	}
 	t->handle = p;
+	l->probe_started = true;
 }
 
 static const char *
@@ -206,7 +207,7 @@ check_smtp_judge(struct check_live *l)
 	mx_check *c = l->c;
 
 	if (!l->probed) {
-		if (l->n_probes > 0)
+		if (l->probe_started)
 			check_add_untested(c, "smtp", "the probes did not finish in time");
 		return;
 	}
