@@ -369,8 +369,8 @@ spf_fetch(struct check_live *l, const char *name)
 	for (size_t i = 0; i < l->n_spf_names; i++)
 		if (name_equal(l->spf_names[i], name))
 			return; /* loops count once; RFC 7208 limits them anyway */
-	if (l->n_spf_names == SPF_FETCH_MAX || l->spf_lookups > 10) {
-		l->spf_incomplete = l->spf_lookups <= 10;
+	if (l->n_spf_names == SPF_FETCH_MAX) {
+		l->spf_incomplete = true;
 		return;
 	}
 	snprintf(l->spf_names[l->n_spf_names], NAME_TEXT_MAX, "%s", name);

@@ -184,8 +184,9 @@ judge_tls(mx_check *c, const struct probe_target *pt, const struct probe_result 
 		check_evidence(fd, "certificate subject: %s", r->tls.subject);
 		check_evidence(fd, "issuer: %s", r->tls.issuer);
 	}
+	/* DANE senders authenticate by the TLSA records alone (RFC 7672 3.1). */
 	if ((r->cert_expired || r->cert_untrusted || r->cert_name_mismatch) &&
-	    !(r->dane_checked && r->dane_match)) {
+	    !dane_usable) {
 		fd = check_add(c, "tls-cert-invalid", MX_SEVERITY_WARNING, 0,
 		    "the certificate of the MX host %s at %s is %s: senders that "
 		    "verify (MTA-STS) refuse it; install one from a trusted CA for %s",
