@@ -3,12 +3,13 @@
  * judge, before it is published.  ldns reads the file: the whole zone
  * first with ldns_zone_new_frm_fp_l (which names the line of the first
  * error), then record by record with ldns_rr_new_frm_fp_l, the same
- * parser, to learn each record's line.  MX targets inside the zone are
+ * parser, to learn where each record starts.  MX targets inside the zone are
  * resolved from the zone (CNAME chains included); targets outside it are
  * not looked up.  No network, no state beyond the call.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,43 @@ zone_validate(FILE *fp, ldns_rdf *origin, char *why, size_t why_size)
 	return MX_ERR_BAD_DOMAIN;
 }
 
-/* Record by record, keeping each one's (last) line. */
+/*
+ * The line a record starts on.  ldns's own line counter is off by one
+ * after some records (it counts a newline it peeked at), so the bytes the
+ * call consumed, [from, to), are read again: blank and comment lines are
+ * skipped and the first other line is the record's.  *line is the line
+ * number at from and moves to the one at to.
+ */
+static unsigned
+record_line(FILE *fp, long from, long to, unsigned *line)
+{
+	unsigned at = *line, start = 0;
+	bool blank = true, comment = false;
+	int ch;
+
+	if (from < 0 || to < from || fseek(fp, from, SEEK_SET) != 0)
+		return 0;
+	for (long i = from; i < to && (ch = getc(fp)) != EOF; i++) {
+		if (ch == '\n') {
+			at++;
+			blank = true;
+			comment = false;
+			continue;
+		}
+		if (ch == ';' && blank)
+			comment = true;
+		if (ch != ' ' && ch != '\t' && ch != '\r' && !comment && blank && start == 0)
+			start = at + 1;
+		if (ch != ' ' && ch != '\t' && ch != '\r')
+			blank = false;
+	}
+	*line = at;
+	if (to != LONG_MAX)
+		fseek(fp, to, SEEK_SET);
+	return start;
+}
+
+/* Record by record, keeping each one's first line. */
 static mx_err
 zone_read(struct zone *z, FILE *fp, char *why, size_t why_size)
 {
@@ -98,14 +135,21 @@ zone_read(struct zone *z, FILE *fp, char *why, size_t why_size)
 	ldns_rdf *prev = origin ? ldns_rdf_clone(origin) : NULL;
 	uint32_t ttl = 3600;
 	int line = 0;
+	unsigned at = 0, start;
+	long from, to;
+	bool eof = false;
 	mx_err err = MX_OK;
 	ldns_rr *rr;
 	ldns_status st;
 
-	while (err == MX_OK && !feof(fp)) {
+	while (err == MX_OK && !eof) {
+		from = ftell(fp);
 		st = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &line);
+		/* record_line seeks, which clears the end-of-file flag */
+		eof = feof(fp) || (to = ftell(fp)) <= from;
+		start = record_line(fp, from, eof ? LONG_MAX : to, &at);
 		if (st == LDNS_STATUS_OK) {
-			if ((err = zone_push(z, rr, (unsigned)line)) != MX_OK)
+			if ((err = zone_push(z, rr, start ? start : (unsigned)line)) != MX_OK)
 				ldns_rr_free(rr);
 		} else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
 		    st != LDNS_STATUS_SYNTAX_ORIGIN) {
