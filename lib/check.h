@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mx.h"
 #include "plan.h"
@@ -160,9 +161,12 @@ bool check_mta_sts_published(const struct check_txts *txts);
 void check_rules_mta_sts_policy(mx_check *c, int status, const char *body,
     size_t len, const char *error, const struct check_facts *f);
 
-/* check_zone.c */
+/* check_zone.c: a zone file by path, or an open stream (seekable: it is
+ * read twice; the fuzzer gives an fmemopen one). */
 mx_err check_zone_run(mx_check *c, const char *path, const char *origin,
     char *why, size_t why_size);
+mx_err check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
+    size_t why_size);
 
 /* check_live.c */
 mx_err check_live_start(mx_check *c, const char *domain);

@@ -1,9 +1,8 @@
 /*
  * check_zone.c - `mx check --zone`: the rules that a zone file alone can
- * judge, before it is published.  ldns reads the file: the whole zone
- * first with ldns_zone_new_frm_fp_l (which names the line of the first
- * error), then record by record with ldns_rr_new_frm_fp_l, the same
- * parser, to learn where each record starts.  MX targets inside the zone are
+ * judge, before it is published.  ldns reads the file: record by record
+ * with ldns_rr_new_frm_fp_l, to learn where each record starts (and the
+ * line of the first error), then whole with ldns_zone_new_frm_fp_l.  MX targets inside the zone are
  * resolved from the zone (CNAME chains included); targets outside it are
  * not looked up.  No network, no state beyond the call.
  */
@@ -445,10 +444,37 @@ zone_origin(struct zone *z, const char *origin, char *why, size_t why_size)
 }
 
 mx_err
-check_zone_run(mx_check *c, const char *path, const char *origin, char *why,
+check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
     size_t why_size)
 {
 	struct zone z = {0};
+	mx_err err;
+
+	if (origin != NULL && (err = zone_origin(&z, origin, why, why_size)) != MX_OK)
+		goto out;
+	/*
+	 * Record by record first: ldns 1.8.3's ldns_zone_new_frm_fp_l frees
+	 * only the list, not the records read so far, when it fails, so it
+	 * runs once the same parser has accepted every record.
+	 */
+	if ((err = zone_read(&z, fp, why, why_size)) != MX_OK)
+		goto out;
+	rewind(fp);
+	if ((err = zone_validate(fp, z.origin_rdf, why, why_size)) != MX_OK)
+		goto out;
+	if (origin == NULL && (err = zone_origin(&z, NULL, why, why_size)) != MX_OK)
+		goto out;
+	snprintf(c->domain, sizeof(c->domain), "%s", z.origin);
+	err = check_all(c, &z);
+out:
+	zone_free(&z);
+	return err;
+}
+
+mx_err
+check_zone_run(mx_check *c, const char *path, const char *origin, char *why,
+    size_t why_size)
+{
 	FILE *fp;
 	mx_err err;
 
@@ -456,19 +482,7 @@ check_zone_run(mx_check *c, const char *path, const char *origin, char *why,
 		snprintf(why, why_size, "%s: %s", path, strerror(errno));
 		return MX_ERR_CONFIG;
 	}
-	if (origin != NULL && (err = zone_origin(&z, origin, why, why_size)) != MX_OK)
-		goto out;
-	if ((err = zone_validate(fp, z.origin_rdf, why, why_size)) != MX_OK)
-		goto out;
-	rewind(fp);
-	if ((err = zone_read(&z, fp, why, why_size)) != MX_OK)
-		goto out;
-	if (origin == NULL && (err = zone_origin(&z, NULL, why, why_size)) != MX_OK)
-		goto out;
-	snprintf(c->domain, sizeof(c->domain), "%s", z.origin);
-	err = check_all(c, &z);
-out:
+	err = check_zone_fp(c, fp, origin, why, why_size);
 	fclose(fp);
-	zone_free(&z);
 	return err;
 }
