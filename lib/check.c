@@ -19,7 +19,7 @@ static const char *const known_ids[] = {
 	"mx-missing", "null-mx-mixed", "null-mx-preference", "mx-ip-literal",
 	"mx-cname", "mx-no-address", "mx-bad-hostname", "mx-duplicate",
 	"mx-single-host", "mx-address-private", "mx-ttl-low", "mx-ttl-mismatch",
-	"mx-inconsistent", "mx-lookup-failed", "smtp-unreachable",
+	"mx-inconsistent", "smtp-unreachable",
 	"smtp-banner-error", "smtp-slow", "smtp-no-starttls",
 	"tls-handshake-failed", "tls-cert-invalid", "ptr-missing",
 	"ptr-mismatch", "spf-missing", "spf-invalid", "dmarc-missing",

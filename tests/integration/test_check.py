@@ -220,6 +220,11 @@ class Service(unittest.TestCase):
         self.assertNotIn("smtp-unreachable", ids(r))
         self.assertIn("mx-slowgreet.send.test", finding(r, "smtp-slow")["message"])
 
+    def test_expired_certificate(self):
+        f = finding(check("expired.check.test", True)[1], "tls-cert-invalid")
+        self.assertIn("expired", f["message"])
+        self.assertTrue(any(e.startswith("not after:") for e in f["evidence"]), f)
+
     def test_banner_evidence_is_the_reply(self):
         f = finding(check("greet554.send.test", True)[1], "smtp-banner-error")
         self.assertTrue(any("554" in e for e in f["evidence"]), f)
