@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "mx.h"
 #include "plan.h"
@@ -65,9 +66,13 @@ typedef void (*probe_cb)(const struct probe_target *targets, const struct probe_
  * MX_ERR_CONFIG: ca_file unreadable; MX_ERR_INVALID: bad arguments; MX_ERR_NOMEM. */
 mx_err probe_start(struct event_base *base, const struct probe_config *cfg,
     const struct probe_target *targets, size_t n, probe_cb cb, void *arg, struct probe **out);
-void probe_cancel(struct probe *p);   /* the callback will not run; NULL is a no-op */
+/* The callback will not run; NULL is a no-op.  Not from inside the callback
+ * (the probe frees itself right after it). */
+void probe_cancel(struct probe *p);
 
 const char *probe_connect_name(enum probe_connect c); /* "connected", "refused", ... */
+/* addr with port as a sockaddr; its length, 0 for an unknown family. */
+socklen_t probe_sockaddr(const struct plan_addr *addr, uint16_t port, struct sockaddr_storage *out);
 
 /* MTA-STS policy fetch (RFC 8461 3.3): GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt from addr,
  * certificate verified against host (ca_file or system store), no redirects, body capped at 64 KiB,

@@ -10,6 +10,7 @@ exact bytes matter.
 
 import concurrent.futures
 import glob
+import http.client
 import os
 import re
 import smtplib
@@ -33,7 +34,9 @@ P = {  # peer name -> address (zones/test.zone, zones/signed.test.zone)
     "badreply-barecode": "127.0.0.218", "badreply-barelf": "127.0.0.219",
     "badreply-shortcode": "127.0.0.220", "dane-ok": "127.0.0.221",
     "dane-bad": "127.0.0.222", "dane-notls": "127.0.0.223", "blackhole": "127.0.0.98",
+    "expired": "127.0.0.225",
 }
+HTTPS = "127.0.0.231"  # https_peer.py, MTA-STS policies of mta-sts/
 HELO = "selftest.client.test"
 
 
@@ -500,6 +503,70 @@ def check_kind_by_helo():
     return "bad-reply kind chosen by the EHLO argument (badreply-shortcode.*)"
 
 
+def check_expired():
+    s = smtp(P["expired"])
+    try:
+        s.ehlo()
+        expect(s.has_extn("starttls"), "no STARTTLS")
+        s._host = "mx-expired.send.test"
+        try:
+            s.starttls(context=tls_context())
+            raise Fail("the expired certificate verified")
+        except ssl.SSLCertVerificationError as e:
+            expect(e.verify_code == 10, "not 'expired' (10): %d %s" % (e.verify_code, e.verify_message))
+    finally:
+        s.close()
+    with smtp(P["expired"]) as s:
+        s.ehlo()
+        s.starttls(context=tls_context(verify=False))
+        der = s.sock.getpeercert(binary_form=True)
+    with open(os.path.join(os.path.dirname(CA), "expired.pem")) as f:
+        want = ssl.PEM_cert_to_DER_cert(f.read())
+    expect(der == want, "served certificate is not tls/expired.pem")
+    return ("expired (%s): serves tls/expired.pem (test CA, right name), which fails "
+            "verification only as expired" % P["expired"])
+
+
+def https_get(host, path="/.well-known/mta-sts.txt", verify=True):
+    ctx = tls_context(verify)
+    conn = http.client.HTTPSConnection(HTTPS, 443, timeout=5, context=ctx)
+    try:
+        # TLS name checks follow the Host, not the address connected to
+        conn._tunnel_host = None
+        sock = socket.create_connection((HTTPS, 443), timeout=5)
+        conn.sock = ctx.wrap_socket(sock, server_hostname=host)
+        conn.putrequest("GET", path, skip_host=True)
+        conn.putheader("Host", host)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.getheader("Location"), r.read()
+    finally:
+        conn.close()
+
+
+def check_https():
+    status, ctype, _, body = https_get("mta-sts.probe-ok.test")
+    expect(status == 200 and ctype == "text/plain", "probe-ok: %s %s" % (status, ctype))
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "mta-sts",
+                           "mta-sts.probe-ok.test.txt"), "rb") as f:
+        expect(body == f.read(), "probe-ok: body is not the file")
+    status, _, _, _ = https_get("mta-sts.probe-ok.test", "/other")
+    expect(status == 404, "another path: %s" % status)
+    status, _, loc, _ = https_get("mta-sts.probe-redirect.test")
+    expect(status == 301 and loc.startswith("https://"), "redirect: %s %s" % (status, loc))
+    status, ctype, _, _ = https_get("mta-sts.probe-html.test")
+    expect(status == 200 and ctype == "text/html", "html: %s %s" % (status, ctype))
+    status, _, _, body = https_get("mta-sts.probe-big.test")
+    expect(status == 200 and len(body) == 70000, "big: %s %d octets" % (status, len(body)))
+    try:
+        https_get("mta-sts.not-in-cert.test")
+        raise Fail("a name outside the certificate verified")
+    except ssl.SSLCertVerificationError:
+        pass
+    return ("https (%s:443): MTA-STS policies by Host from mta-sts/ (.txt, .html, .redirect, "
+            ".size), 404 elsewhere; certificate from the test CA for those names only" % HTTPS)
+
+
 def check_dane_peer(peer, starttls):
     def run():
         with smtp(P[peer]) as s:
@@ -519,7 +586,7 @@ def main():
             check_tls, check_tls_wrong_name, check_wrongcert, check_notls, check_inject,
             check_mismatch, check_longline, check_barecode, check_barelf, check_shortcode,
             check_kind_by_helo, check_dane_peer("dane-ok", True), check_dane_peer("dane-bad", True),
-            check_dane_peer("dane-notls", False)]
+            check_dane_peer("dane-notls", False), check_expired, check_https]
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
         futures = [(f, pool.submit(f)) for f in slow]
         results = [(f, None) for f in fast] + futures
