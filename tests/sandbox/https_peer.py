@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The sandbox's MTA-STS policy server (RFC 8461 3.3): HTTPS on one loopback
+address, answering GET /.well-known/mta-sts.txt by the Host header from the
+files in --dir, named after the host:
+
+  HOSTNAME.txt        200, Content-Type text/plain, the file as it is
+  HOSTNAME.html       200, Content-Type text/html, the file (a wrong type)
+  HOSTNAME.redirect   301 to the URL the file holds (clients must not follow)
+  HOSTNAME.size       200, text/plain, a policy padded with comment-free
+                      "mx:" lines to the number of octets the file holds
+                      (for the 64 KiB cap)
+
+Anything else (another path, an unknown host, another method) gets 404.
+The certificate (--cert/--key) is made by the sandbox with every HOSTNAME
+of --dir as a subjectAltName.  Every request is logged to stderr.
+
+Standard library only; listens on one loopback address and nowhere else.
+"""
+
+import argparse
+import http.server
+import ipaddress
+import os
+import ssl
+import sys
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "mxkit-sandbox-https"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("https_peer: %s %s\n" % (self.address_string(), fmt % args))
+
+    def send(self, code, ctype, body, extra=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def file_for(self, host, suffix):
+        path = os.path.join(self.server.policy_dir, host + suffix)
+        return path if os.path.isfile(path) else None
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").split(":")[0].strip().lower().rstrip(".")
+        if self.path != POLICY_PATH or not host or "/" in host:
+            return self.send(404, "text/plain", b"not found\n")
+        f = self.file_for(host, ".txt")
+        if f:
+            return self.send(200, "text/plain", open(f, "rb").read())
+        f = self.file_for(host, ".html")
+        if f:
+            return self.send(200, "text/html", open(f, "rb").read())
+        f = self.file_for(host, ".redirect")
+        if f:
+            target = open(f).read().strip()
+            return self.send(301, "text/plain", b"moved\n", [("Location", target)])
+        f = self.file_for(host, ".size")
+        if f:
+            size = int(open(f).read().strip())
+            head = b"version: STSv1\nmode: testing\nmax_age: 86400\n"
+            line = b"mx: padding.example\n"
+            body = head + line * ((size - len(head)) // len(line) + 1)
+            return self.send(200, "text/plain", body[:size])
+        return self.send(404, "text/plain", b"no policy for this host\n")
+
+    def do_HEAD(self):
+        self.send(404, "text/plain", b"")
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--listen", required=True)
+    ap.add_argument("--port", type=int, default=443)
+    ap.add_argument("--dir", required=True, help="directory of HOSTNAME.{txt,html,redirect,size}")
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    args = ap.parse_args()
+    if not ipaddress.ip_address(args.listen).is_loopback:
+        sys.exit("https_peer: refusing to listen outside loopback: %s" % args.listen)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(args.cert, args.key)
+    srv = Server((args.listen, args.port), Handler)
+    srv.policy_dir = args.dir
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
