@@ -185,6 +185,9 @@ check_live_judge(struct check_live *l)
 		judge_spf_chain(l);
 	}
 	check_smtp_judge(l);
+	if (l->out_of_tickets)
+		check_add_untested(c, "dns", "more questions than one check asks at once "
+		    "(%d): some were not asked", LIVE_TICKETS_MAX);
 	if (l->timed_out)
 		check_add_untested(c, "deadline", "some questions had no answer within "
 		    "the check's time limit (--timeout)");

@@ -576,8 +576,10 @@ phase_reverse(struct check_live *l)
 	for (size_t i = 0; i < l->facts.n_targets; i++)
 		target_state(&l->facts.targets[i], &l->targets[i]);
 	start_ptrs(l);
-	for (size_t i = 0; i < l->n_ns; i++)
+	for (size_t i = 0; i < l->n_ns; i++) {
 		ask(l, l->ns_names[i], RR_TYPE_A, on_ns_addr, i, 0);
+		ask(l, l->ns_names[i], RR_TYPE_AAAA, on_ns_addr, i, 0);
+	}
 	start_policy_fetch(l);
 	check_smtp_start(l);
 }
