@@ -331,10 +331,7 @@ start_tls(struct session *s)
 	/* Bytes after the 220 came before TLS (CVE-2011-0411). */
 	evbuffer_drain(in, evbuffer_get_length(in));
 	if (tls_session_new(s->p->tls, t->host, policy, t->tlsa, t->n_tlsa, &ssl, &why) != MX_OK) {
-		if (s->dane_pass) {
-			r->dane_checked = true;
-			r->dane_match = false;
-		} else {
+		if (!s->dane_pass) {
 			set_text(r->tls_error, sizeof(r->tls_error), "TLS set-up failed: %s",
 			    why ? why : "unknown");
 		}
@@ -605,10 +602,14 @@ session_start(struct probe *p, size_t index, bool dane_pass)
 
 /* ---- the pump ---------------------------------------------------------------- */
 
+/* Only records DANE can use for SMTP (RFC 7672 3.1.3) are worth a second
+ * handshake; with none, dane_checked stays false. */
 static bool
 wants_dane(const struct probe *p, size_t index)
 {
-	return p->targets[index].n_tlsa > 0 && p->results[index].tls_ok;
+	const struct probe_target *t = &p->targets[index];
+
+	return p->results[index].tls_ok && tls_tlsa_usable(t->tlsa, t->n_tlsa) > 0;
 }
 
 static void

@@ -33,6 +33,18 @@ struct probe_target {
 	size_t n_tlsa;
 };
 enum probe_connect { PROBE_CONNECTED, PROBE_REFUSED, PROBE_TIMEOUT, PROBE_UNREACHABLE };
+/*
+ * One target's answers.  The TLS fields mean something only when tls_tried.
+ * The handshake runs under TLS_MAY so that a bad certificate is still seen;
+ * OpenSSL's verification against ca_file (or the system store) and the host
+ * name is kept going past the first fault, and each fault sets its flag:
+ * cert_expired (expired or not yet valid), cert_name_mismatch (host not in
+ * the certificate), cert_untrusted (any other chain fault: no path to a
+ * trusted CA, self-signed, bad signature, wrong purpose).  tls.verified is
+ * true only without any of them.  dane_checked: the target had TLSA records
+ * usable for SMTP (tls_tlsa_usable) and a second connection reached the end
+ * of a handshake under TLS_DANE; dane_match says whether it authenticated.
+ */
 struct probe_result {
 	enum probe_connect connect;
 	int connect_errno;

@@ -163,6 +163,28 @@ test_blackhole(void **state)
 }
 
 static void
+test_unreachable_v6(void **state)
+{
+	struct probe_config cfg = config();
+	struct probe_target t[2];
+	struct run run;
+
+	(void)state;
+	/* no route to 2001:db8::/32 in the namespace; nothing on [::1]:25 */
+	for (size_t i = 0; i < 2; i++) {
+		target(&t[i], "mx.v6.probe.test", "127.0.0.1");
+		t[i].addr.family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, i ? "::1" : "2001:db8::11", t[i].addr.bytes), 1);
+	}
+	run_probe(&run, &cfg, t, 2);
+	assert_int_equal(run.results[0].connect, PROBE_UNREACHABLE);
+	assert_int_equal(run.results[0].connect_errno, ENETUNREACH);
+	assert_int_equal(run.results[1].connect, PROBE_REFUSED);
+	assert_int_equal(run.results[1].connect_errno, ECONNREFUSED);
+	assert_false(run.results[0].tls_tried || run.results[1].tls_tried);
+}
+
+static void
 test_greeting_554(void **state)
 {
 	struct probe_config cfg = config();
@@ -315,6 +337,22 @@ test_tls_wrong_name(void **state)
 }
 
 static void
+test_tls_broken(void **state)
+{
+	struct probe_config cfg = config();
+	const struct probe_result *r = probe_one("mx-badtls.send.test", "127.0.0.224", &cfg);
+
+	(void)state;
+	/* 220 to STARTTLS, then garbage instead of a handshake */
+	assert_true(r->starttls_offered);
+	assert_true(r->tls_tried);
+	assert_false(r->tls_ok);
+	assert_true(r->tls_error[0] != '\0');
+	assert_false(r->tls.verified);
+	assert_string_equal(r->not_after, "");
+}
+
+static void
 test_tls_expired(void **state)
 {
 	struct probe_config cfg = config();
@@ -376,7 +414,8 @@ test_dane(void **state)
 	struct probe_config cfg = config();
 	uint8_t good[32], wrong[32];
 	struct tls_tlsa ok = { 3, 1, 1, good, 32 }, bad = { 3, 1, 1, wrong, 32 };
-	struct probe_target t[3];
+	struct tls_tlsa pkix = { 1, 1, 1, good, 32 };
+	struct probe_target t[4];
 	struct run run;
 
 	(void)state;
@@ -389,7 +428,10 @@ test_dane(void **state)
 	t[1].tlsa = &bad;
 	t[1].n_tlsa = 1;
 	target(&t[2], "mx-dane-ok.signed.test", "127.0.0.221"); /* no TLSA: no check */
-	run_probe(&run, &cfg, t, 3);
+	target(&t[3], "mx-dane-ok.signed.test", "127.0.0.221"); /* PKIX-EE: unusable for SMTP */
+	t[3].tlsa = &pkix;
+	t[3].n_tlsa = 1;
+	run_probe(&run, &cfg, t, 4);
 	assert_true(run.results[0].tls_ok);
 	assert_true(run.results[0].dane_checked);
 	assert_true(run.results[0].dane_match);
@@ -399,6 +441,8 @@ test_dane(void **state)
 	assert_true(run.results[2].tls_ok);
 	assert_false(run.results[2].dane_checked);
 	assert_false(run.results[2].dane_match);
+	assert_true(run.results[3].tls_ok);
+	assert_false(run.results[3].dane_checked);
 }
 
 /* Results in target order, whatever order the sessions end in, with two
@@ -667,11 +711,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_blackhole),
+		cmocka_unit_test(test_unreachable_v6),
 		cmocka_unit_test(test_greeting_554),
 		cmocka_unit_test(test_no_starttls_and_no_mail),
 		cmocka_unit_test(test_slow_greeting),
 		cmocka_unit_test(test_tls_good),
 		cmocka_unit_test(test_tls_wrong_name),
+		cmocka_unit_test(test_tls_broken),
 		cmocka_unit_test(test_tls_expired),
 		cmocka_unit_test(test_tls_untrusted),
 		cmocka_unit_test(test_dane),
