@@ -23,6 +23,8 @@
 struct zrr {
 	ldns_rr *rr;
 	unsigned line;
+	size_t seq;                   /* place in the file */
+	char *owner;                  /* lower case, no trailing dot */
 };
 
 struct zone {
@@ -35,8 +37,10 @@ struct zone {
 static void
 zone_free(struct zone *z)
 {
-	for (size_t i = 0; i < z->n; i++)
+	for (size_t i = 0; i < z->n; i++) {
 		ldns_rr_free(z->rrs[i].rr);
+		free(z->rrs[i].owner);
+	}
 	free(z->rrs);
 	ldns_rdf_deep_free(z->origin_rdf);
 }
@@ -59,6 +63,8 @@ rdf_name(const ldns_rdf *rdf, char *out, size_t size)
 static mx_err
 zone_push(struct zone *z, ldns_rr *rr, unsigned line)
 {
+	char owner[NAME_TEXT_MAX];
+
 	if (z->n == z->cap) {
 		size_t cap = z->cap ? z->cap * 2 : 256;
 		struct zrr *p;
@@ -67,8 +73,12 @@ zone_push(struct zone *z, ldns_rr *rr, unsigned line)
 		z->rrs = p;
 		z->cap = cap;
 	}
+	rdf_name(ldns_rr_owner(rr), owner, sizeof(owner));
+	if ((z->rrs[z->n].owner = strdup(owner)) == NULL)
+		return MX_ERR_NOMEM;
 	z->rrs[z->n].rr = rr;
 	z->rrs[z->n].line = line;
+	z->rrs[z->n].seq = z->n;
 	z->n++;
 	return MX_OK;
 }
@@ -163,13 +173,51 @@ zone_read(struct zone *z, FILE *fp, char *why, size_t why_size)
 	return err;
 }
 
-static bool
-owner_is(const ldns_rr *rr, const char *name)
+/* Records sorted by owner (file order within one): lookups are ranges. */
+static int
+zrr_cmp(const void *a, const void *b)
 {
-	char owner[NAME_TEXT_MAX];
+	const struct zrr *x = a, *y = b;
+	int c = strcmp(x->owner, y->owner);
 
-	rdf_name(ldns_rr_owner(rr), owner, sizeof(owner));
-	return strcmp(owner, name) == 0;
+	return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void
+zone_sort(struct zone *z)
+{
+	if (z->n > 1)
+		qsort(z->rrs, z->n, sizeof(*z->rrs), zrr_cmp);
+}
+
+/* The records owned by name: z->rrs[*first .. *first + count). */
+static size_t
+zone_range(const struct zone *z, const char *name, size_t *first)
+{
+	size_t lo = 0, hi = z->n, end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(z->rrs[mid].owner, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < z->n && strcmp(z->rrs[end].owner, name) == 0; end++)
+		;
+	*first = lo;
+	return end - lo;
+}
+
+static bool
+has_type(const struct zone *z, const char *name, ldns_rr_type type)
+{
+	size_t first, n = zone_range(z, name, &first);
+
+	for (size_t i = first; i < first + n; i++)
+		if (ldns_rr_get_type(z->rrs[i].rr) == type)
+			return true;
+	return false;
 }
 
 static bool
@@ -183,22 +231,18 @@ in_zone(const struct zone *z, const char *name)
 	    (n > o && name[n - o - 1] == '.' && strcmp(name + n - o, z->origin) == 0);
 }
 
-/* Below a delegation inside the zone: the data is not ours to judge. */
+/* At or below a delegation inside the zone: the data is not ours to judge. */
 static bool
 delegated(const struct zone *z, const char *name)
 {
-	for (size_t i = 0; i < z->n; i++) {
-		char owner[NAME_TEXT_MAX];
-		size_t n = strlen(name), o;
-		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_NS)
-			continue;
-		rdf_name(ldns_rr_owner(z->rrs[i].rr), owner, sizeof(owner));
-		o = strlen(owner);
-		if (strcmp(owner, z->origin) == 0)
-			continue;
-		if (strcmp(name, owner) == 0 ||
-		    (n > o && name[n - o - 1] == '.' && strcmp(name + n - o, owner) == 0))
+	const char *p = name;
+	size_t o = strlen(z->origin);
+
+	while (p != NULL && strlen(p) > o) {
+		if (has_type(z, p, LDNS_RR_TYPE_NS))
 			return true;
+		p = strchr(p, '.');
+		p = p ? p + 1 : NULL;
 	}
 	return false;
 }
@@ -206,23 +250,24 @@ delegated(const struct zone *z, const char *name)
 static bool
 name_exists(const struct zone *z, const char *name)
 {
-	for (size_t i = 0; i < z->n; i++)
-		if (owner_is(z->rrs[i].rr, name))
-			return true;
-	return false;
+	size_t first;
+
+	return zone_range(z, name, &first) > 0;
 }
 
 /* Adds the A/AAAA records of name to t; returns whether it has any. */
 static void
 zone_addresses(const struct zone *z, const char *name, struct check_target *t)
 {
-	for (size_t i = 0; i < z->n && t->n_addrs < CHECK_ADDRS_MAX; i++) {
+	size_t first, n = zone_range(z, name, &first);
+
+	for (size_t i = first; i < first + n && t->n_addrs < CHECK_ADDRS_MAX; i++) {
 		const ldns_rr *rr = z->rrs[i].rr;
 		ldns_rr_type type = ldns_rr_get_type(rr);
 		struct plan_addr *a = &t->addrs[t->n_addrs];
 		const ldns_rdf *rd;
 		if ((type != LDNS_RR_TYPE_A && type != LDNS_RR_TYPE_AAAA) ||
-		    !owner_is(rr, name) || (rd = ldns_rr_rdf(rr, 0)) == NULL)
+		    (rd = ldns_rr_rdf(rr, 0)) == NULL)
 			continue;
 		memset(a, 0, sizeof(*a));
 		a->family = type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6;
@@ -240,9 +285,11 @@ zone_addresses(const struct zone *z, const char *name, struct check_target *t)
 static const ldns_rr *
 zone_cname(const struct zone *z, const char *name, unsigned *line)
 {
-	for (size_t i = 0; i < z->n; i++)
+	size_t first, n = zone_range(z, name, &first);
+
+	for (size_t i = first; i < first + n; i++)
 		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_CNAME &&
-		    owner_is(z->rrs[i].rr, name)) {
+		    ldns_rr_rd_count(z->rrs[i].rr) > 0) {
 			*line = z->rrs[i].line;
 			return z->rrs[i].rr;
 		}
@@ -323,14 +370,14 @@ check_owner(mx_check *c, const struct zone *z, const char *owner)
 {
 	struct check_facts *f = calloc(1, sizeof(*f));
 	struct check_target self = {0};
+	size_t first, n = zone_range(z, owner, &first);
 
 	if (f == NULL)
 		return MX_ERR_NOMEM;
 	snprintf(f->domain, sizeof(f->domain), "%s", owner);
 	f->zone_mode = true;
-	for (size_t i = 0; i < z->n; i++)
-		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_MX &&
-		    owner_is(z->rrs[i].rr, owner))
+	for (size_t i = first; i < first + n; i++)
+		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_MX)
 			facts_add_mx(f, z->rrs[i].rr, z->rrs[i].line);
 	f->mx_state = f->n_mx > 0 ? TARGET_ADDRESSES : TARGET_NODATA;
 	zone_addresses(z, owner, &self);
@@ -361,10 +408,11 @@ txt_join(const ldns_rr *rr, struct check_txt *t)
 static void
 zone_txts(const struct zone *z, const char *name, struct check_txts *out)
 {
+	size_t first, n = zone_range(z, name, &first);
+
 	out->state = TARGET_NODATA;
-	for (size_t i = 0; i < z->n && out->n < CHECK_TXTS_MAX; i++) {
-		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_TXT ||
-		    !owner_is(z->rrs[i].rr, name))
+	for (size_t i = first; i < first + n && out->n < CHECK_TXTS_MAX; i++) {
+		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_TXT)
 			continue;
 		txt_join(z->rrs[i].rr, &out->t[out->n]);
 		out->t[out->n++].line = z->rrs[i].line;
@@ -392,7 +440,7 @@ check_policy(mx_check *c, const struct zone *z)
 	return MX_OK;
 }
 
-/* The apex first, then every other name that has MX records, in file order. */
+/* The apex first, then every other name that has MX records (by name). */
 static mx_err
 check_all(mx_check *c, const struct zone *z)
 {
@@ -401,17 +449,12 @@ check_all(mx_check *c, const struct zone *z)
 	if ((err = check_owner(c, z, z->origin)) != MX_OK)
 		return err;
 	for (size_t i = 0; i < z->n; i++) {
-		char owner[NAME_TEXT_MAX];
-		bool seen = false;
-		if (ldns_rr_get_type(z->rrs[i].rr) != LDNS_RR_TYPE_MX)
+		const char *owner = z->rrs[i].owner;
+		if (i > 0 && strcmp(owner, z->rrs[i - 1].owner) == 0)
+			continue; /* one visit per owner */
+		if (strcmp(owner, z->origin) == 0 || !has_type(z, owner, LDNS_RR_TYPE_MX))
 			continue;
-		rdf_name(ldns_rr_owner(z->rrs[i].rr), owner, sizeof(owner));
-		if (strcmp(owner, z->origin) == 0)
-			continue;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = ldns_rr_get_type(z->rrs[j].rr) == LDNS_RR_TYPE_MX &&
-			    owner_is(z->rrs[j].rr, owner);
-		if (!seen && (err = check_owner(c, z, owner)) != MX_OK)
+		if ((err = check_owner(c, z, owner)) != MX_OK)
 			return err;
 	}
 	check_add_untested(c, "smtp", "zone-file mode: no network tests (SMTP, TLS, reverse DNS, DNSSEC)");
@@ -436,7 +479,7 @@ zone_origin(struct zone *z, const char *origin, char *why, size_t why_size)
 	}
 	for (size_t i = 0; i < z->n; i++)
 		if (ldns_rr_get_type(z->rrs[i].rr) == LDNS_RR_TYPE_SOA) {
-			rdf_name(ldns_rr_owner(z->rrs[i].rr), z->origin, sizeof(z->origin));
+			snprintf(z->origin, sizeof(z->origin), "%s", z->rrs[i].owner);
 			return MX_OK;
 		}
 	snprintf(why, why_size, "no SOA record and no --origin: cannot tell the zone's name");
@@ -464,6 +507,7 @@ check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
 		goto out;
 	if (origin == NULL && (err = zone_origin(&z, NULL, why, why_size)) != MX_OK)
 		goto out;
+	zone_sort(&z);
 	snprintf(c->domain, sizeof(c->domain), "%s", z.origin);
 	err = check_all(c, &z);
 out:
