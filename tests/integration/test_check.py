@@ -280,6 +280,15 @@ class Output(unittest.TestCase):
         p = subprocess.run([MX, "check", "a.test", "b.test"], capture_output=True, text=True)
         self.assertEqual(p.returncode, EX_USAGE)
 
+    def test_bad_trust_anchor_is_a_config_error(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".key") as f:
+            f.write("this is not a DS record\n")
+            f.flush()
+            p = subprocess.run([MX, "check", "--resolver", RESOLVER, "--trust-anchor", f.name,
+                                "good.check.test"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertEqual(p.stdout, "")
+
     def human(self, env_extra, domain="noaddr.check.test"):
         env = dict(os.environ, **env_extra)
         env.pop("NO_COLOR", None) if "NO_COLOR" not in env_extra else None
