@@ -73,9 +73,13 @@ struct probe_config {
 struct probe;
 /* results[i] answers targets[i]; both arrays are valid only during the call. */
 typedef void (*probe_cb)(const struct probe_target *targets, const struct probe_result *results, size_t n, void *arg);
-/* 0 timeouts mean 10000 (connect), 30000 (reply), 10000 (tls); max_parallel 0 means 8;
- * helo NULL means "localhost".  n 0 is fine (the callback runs from the loop).
- * MX_ERR_CONFIG: ca_file unreadable; MX_ERR_INVALID: bad arguments; MX_ERR_NOMEM. */
+/* 0 timeouts mean 10000 (connect), 30000 (each reply), 10000 (TLS handshake);
+ * max_parallel 0 means 8, at most CONNECT_MAX_PARALLEL (64); helo NULL means
+ * "localhost".  Each target gets one connection, and a second one for DANE
+ * when it has usable TLSA records and the first handshake finished.  n 0 is
+ * fine (the callback still runs, from the loop).  The TLS client (trust store)
+ * is loaded here.  MX_ERR_CONFIG: ca_file unreadable or without certificates;
+ * MX_ERR_INVALID: bad arguments (a helo with spaces); MX_ERR_NOMEM. */
 mx_err probe_start(struct event_base *base, const struct probe_config *cfg,
     const struct probe_target *targets, size_t n, probe_cb cb, void *arg, struct probe **out);
 /* The callback will not run; NULL is a no-op.  Not from inside the callback
