@@ -3,8 +3,10 @@
  * check.c (the object, findings, getters), check_rules.c (pure rules over
  * gathered facts), check_zone.c (facts from a zone file), check_live.c
  * (facts from the DNS and the probes), check_policy.c (SPF, DMARC,
- * MTA-STS, TLS-RPT verdicts), check_json.c (the JSON writer) and
- * check_dns.c (raw and recursion-off DNS questions).  Never installed.
+ * MTA-STS, TLS-RPT verdicts), check_json.c (the JSON writer),
+ * check_dns.c (reading raw DNS replies), check_auth.c (recursion-off
+ * questions to authoritative servers), check_judge.c and check_smtp.c
+ * (live facts to findings).  Never installed.
  */
 #ifndef MX_CHECK_H
 #define MX_CHECK_H

@@ -1,10 +1,8 @@
 /*
  * check_dns.c - the DNS reading `mx check` needs beyond answer.c: TXT,
  * PTR, NS and SOA records out of raw replies (ldns parses the wire), and
- * the MX RRset as each authoritative server of a domain gives it, asked
- * directly with recursion off (ldns's own resolver, one server at a time,
- * short timeouts: the only blocking I/O of a check, see check_live.c).
- * Every output is bounded; nothing is kept between calls.
+ * an authoritative server's MX RRset (asked by check_auth.c, recursion
+ * off).  Pure: bytes in, bounded structs out; nothing is kept.
  */
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
@@ -123,33 +121,6 @@ dns_soa_owner(const uint8_t *wire, size_t len, char *out, size_t size)
 	return found;
 }
 
-static ldns_resolver *
-auth_resolver(const struct plan_addr *server, uint16_t port, unsigned timeout_ms)
-{
-	ldns_resolver *res = ldns_resolver_new();
-	ldns_rdf *addr;
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-
-	if (res == NULL)
-		return NULL;
-	addr = ldns_rdf_new_frm_data(server->family == AF_INET ? LDNS_RDF_TYPE_A :
-	    LDNS_RDF_TYPE_AAAA, server->family == AF_INET ? 4 : 16, server->bytes);
-	if (addr == NULL || ldns_resolver_push_nameserver(res, addr) != LDNS_STATUS_OK) {
-		ldns_rdf_deep_free(addr);
-		ldns_resolver_deep_free(res);
-		return NULL;
-	}
-	ldns_rdf_deep_free(addr);
-	ldns_resolver_set_port(res, port);
-	ldns_resolver_set_recursive(res, false);
-	ldns_resolver_set_dnssec(res, false);
-	ldns_resolver_set_retry(res, 1);
-	ldns_resolver_set_retrans(res, 1);
-	ldns_resolver_set_timeout(res, tv);
-	ldns_resolver_set_fallback(res, true);
-	return res;
-}
-
 static void
 auth_collect(ldns_pkt *p, struct dns_auth_mx *out)
 {
@@ -173,35 +144,20 @@ auth_collect(ldns_pkt *p, struct dns_auth_mx *out)
 }
 
 void
-dns_ask_auth_mx(const struct plan_addr *server, uint16_t port, const char *domain,
-    unsigned timeout_ms, struct dns_auth_mx *out)
+dns_auth_parse(const uint8_t *wire, size_t len, struct dns_auth_mx *out)
 {
-	ldns_resolver *res;
-	ldns_rdf *qname = NULL;
-	ldns_pkt *p = NULL;
-	ldns_status st;
-	struct plan_addr addr = *server; /* server may point into out */
+	ldns_pkt *p = parse(wire, len);
 
-	memset(out, 0, sizeof(*out));
-	out->server = addr;
-	if ((res = auth_resolver(&addr, port, timeout_ms)) == NULL ||
-	    (qname = ldns_dname_new_frm_str(domain)) == NULL) {
-		snprintf(out->why, sizeof(out->why), "out of memory");
-		goto out;
-	}
-	st = ldns_resolver_send(&p, res, qname, LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, 0);
-	if (st != LDNS_STATUS_OK || p == NULL) {
-		snprintf(out->why, sizeof(out->why), "no answer (%s)", ldns_get_errorstr_by_id(st));
-		goto out;
+	out->n = 0;
+	if (p == NULL) {
+		snprintf(out->why, sizeof(out->why), "a reply that does not parse");
+		return;
 	}
 	out->rcode = ldns_pkt_get_rcode(p);
 	out->answered = true;
 	out->authoritative = ldns_pkt_aa(p);
 	auth_collect(p, out);
-out:
 	ldns_pkt_free(p);
-	ldns_rdf_deep_free(qname);
-	ldns_resolver_deep_free(res);
 }
 
 /* MX sets equal as sets of (preference, exchange); TTLs do not count. */

@@ -1,7 +1,6 @@
 /*
  * check_dns.h - reading raw DNS replies for `mx check` (TXT, PTR, NS,
- * SOA) and asking a domain's authoritative servers for its MX RRset with
- * recursion off.  See check_dns.c.
+ * SOA) and an authoritative server's MX RRset.  See check_dns.c.
  */
 #ifndef MX_CHECK_DNS_H
 #define MX_CHECK_DNS_H
@@ -29,9 +28,8 @@ struct dns_auth_mx {
 	struct check_mx mx[CHECK_MX_MAX];
 };
 
-/* Blocking: at most about 2 x timeout_ms (UDP, then TCP on truncation). */
-void dns_ask_auth_mx(const struct plan_addr *server, uint16_t port,
-    const char *domain, unsigned timeout_ms, struct dns_auth_mx *out);
+/* Reads one server's reply into out (answered, rcode, AA, the records). */
+void dns_auth_parse(const uint8_t *wire, size_t len, struct dns_auth_mx *out);
 bool dns_mx_same(const struct dns_auth_mx *a, const struct dns_auth_mx *b);
 
 #endif

@@ -59,15 +59,23 @@ judge_auth(struct check_live *l)
 	struct mx_finding *fd;
 	bool differ = false;
 
-	for (size_t i = 0; i < l->n_auth; i++)
-		if (!l->auth[i].answered)
+	for (size_t i = 0; i < l->n_auth; i++) {
+		const struct dns_auth_mx *x = &l->auth[i];
+		if (!x->answered)
 			check_add_untested(l->c, "mx-inconsistent", "%s (%s) did not answer: %s",
-			    l->auth[i].ns_name, l->auth[i].server.text, l->auth[i].why);
+			    x->ns_name, x->server.text, x->why);
+		else if (!x->authoritative)
+			check_add_untested(l->c, "mx-inconsistent", "%s (%s) answered without "
+			    "authority (a lame delegation, or a referral)", x->ns_name,
+			    x->server.text);
+	}
 	if (ref == NULL)
 		return;
 	use_auth_ttls(l, ref);
+	/* Only authoritative answers count: TTLs never do (dns_mx_same). */
 	for (size_t i = 0; i < l->n_auth; i++)
-		if (l->auth[i].answered && !dns_mx_same(ref, &l->auth[i]))
+		if (l->auth[i].answered && l->auth[i].authoritative &&
+		    !dns_mx_same(ref, &l->auth[i]))
 			differ = true;
 	if (!differ)
 		return;

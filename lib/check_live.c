@@ -10,8 +10,7 @@
  *      NS hosts' addresses; the SMTP/TLS probes (probe.c); the MTA-STS
  *      policy fetch
  *   4. the MX RRset from each authoritative server, recursion off
- *      (check_dns.c, blocking with short timeouts: it runs last, when
- *      nothing else is under way, so it delays no measurement)
+ *      (check_auth.c, c-ares on the same loop)
  * then judges (check_rules.c, check_policy.c, check_smtp.c) and calls
  * back from the loop.  One deadline bounds the whole run: what has not
  * answered by then is cancelled and listed as untested.  Owns every
@@ -24,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "check_auth.h"
 #include "check_dns.h"
 #include "check_live.h"
 #include "name.h"
@@ -78,6 +78,7 @@ ticket_cancel(struct ticket *t)
 	case TICKET_RAW: rawquery_cancel(t->handle); break;
 	case TICKET_PROBE: probe_cancel(t->handle); break;
 	case TICKET_HTTPS: https_get_cancel(t->handle); break;
+	case TICKET_AUTH: auth_cancel(t->handle); break;
 	case TICKET_FREE: break;
 	}
 	t->kind = TICKET_FREE;
@@ -587,16 +588,33 @@ phase_reverse(struct check_live *l)
 /* ---- phase 4 and the end ----------------------------------------------- */
 
 static void
+on_auth(struct dns_auth_mx *out, void *arg)
+{
+	struct ticket *t = arg;
+
+	(void)out;
+	live_ticket_done(t);
+}
+
+/* Every authoritative server at once, each on its own c-ares channel. */
+static void
 phase_auth(struct check_live *l)
 {
 	unsigned each = l->c->timeout_ms / 10 < 1000 ? l->c->timeout_ms / 10 + 1 : 1000;
 
 	for (size_t i = 0; i < l->n_auth; i++) {
-		struct dns_auth_mx *x = &l->auth[i];
-		char ns[NAME_TEXT_MAX];
-		memcpy(ns, x->ns_name, sizeof(ns));
-		dns_ask_auth_mx(&x->server, l->auth_port, l->c->domain, each, x);
-		memcpy(x->ns_name, ns, sizeof(ns));
+		struct ticket *t = live_ticket_new(l, TICKET_AUTH, i, 0);
+		struct auth_query *q;
+		if (t == NULL)
+			return;
+		if (auth_ask_mx(l->base, &l->auth[i].server, l->auth_port, l->c->domain,
+		    each, &l->auth[i], on_auth, t, &q) != MX_OK) {
+			l->pending--;
+			t->kind = TICKET_FREE;
+			snprintf(l->auth[i].why, sizeof(l->auth[i].why), "could not ask it");
+			continue;
+		}
+		t->handle = q;
 	}
 }
 

@@ -166,6 +166,13 @@ class Details(unittest.TestCase):
         self.assertIn("127.0.0.55", ev)
         self.assertIn("old-mx.good.check.test", ev)
 
+    def test_silent_authoritative_server_is_untested(self):
+        rc, r = check("deadns.check.test")
+        self.assertNotIn("mx-inconsistent", ids(r), r)
+        reasons = [u["reason"] for u in r["untested"] if u["test"] == "mx-inconsistent"]
+        self.assertEqual(len(reasons), 1, r)
+        self.assertIn("127.0.0.99", reasons[0])
+
     def test_ttl_only_difference_is_not_inconsistent(self):
         r = check("ttl.check.test")[1]
         self.assertNotIn("mx-inconsistent", ids(r))
