@@ -220,10 +220,12 @@ connect_request(struct https_get *g, const char *host, const struct plan_addr *a
 	evhttp_request_set_error_cb(req, on_error);
 	evhttp_request_set_header_cb(req, on_headers);
 	h = evhttp_request_get_output_headers(req);
-	if (port == 443)
-		snprintf(hostport, sizeof(hostport), "%s", host);
-	else
-		snprintf(hostport, sizeof(hostport), "%s:%u", host, (unsigned)port);
+	/* the name without a trailing dot, as SNI has it (tls.c) */
+	snprintf(hostport, sizeof(hostport), "%.*s", (int)(strlen(host) -
+	    (host[strlen(host) - 1] == '.')), host);
+	if (port != 443)
+		snprintf(hostport + strlen(hostport), sizeof(hostport) - strlen(hostport), ":%u",
+		    (unsigned)port);
 	if (evhttp_add_header(h, "Host", hostport) != 0 ||
 	    evhttp_add_header(h, "Connection", "close") != 0 ||
 	    evhttp_add_header(h, "User-Agent", "mxkit-check") != 0) {

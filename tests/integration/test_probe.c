@@ -610,6 +610,10 @@ test_https_ok(void **state)
 	assert_string_equal(pol.mode, "enforce");
 	assert_int_equal(pol.n_mx, 2);
 	assert_true(mta_sts_mx_match(pol.mx[1], "mx1.probe.test"));
+	/* a fully qualified name (trailing dot) is the same host */
+	f = fetch("mta-sts.probe-ok.test.", HTTPS_ADDR, 443, POLICY_PATH, getenv("MX_SANDBOX_CA"), 5000);
+	assert_int_equal(f->status, 200);
+	assert_false(f->has_error);
 }
 
 static void
