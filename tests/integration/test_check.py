@@ -171,7 +171,7 @@ class Details(unittest.TestCase):
         self.assertNotIn("mx-inconsistent", ids(r), r)
         reasons = [u["reason"] for u in r["untested"] if u["test"] == "mx-inconsistent"]
         self.assertEqual(len(reasons), 1, r)
-        self.assertIn("127.0.0.99", reasons[0])
+        self.assertIn("127.0.0.98", reasons[0])
 
     def test_ttl_only_difference_is_not_inconsistent(self):
         r = check("ttl.check.test")[1]
