@@ -13,8 +13,9 @@
  * diagnostics are kept for mx_resolver_diagnostic, never printed.
  *
  * Threads: one mx_resolver (and what it hands out) per thread at a time.
- * The stub transport calls c-ares' ares_library_init, which c-ares 1.18
- * documents as not thread-safe: create stub resolvers from one thread.
+ * The stub transport and live checks call c-ares' ares_library_init,
+ * which c-ares 1.18 documents as not thread-safe: create stub resolvers
+ * and start checks from one thread.
  */
 #ifndef MX_H
 #define MX_H
