@@ -218,19 +218,27 @@ rule_target(mx_check *c, const struct check_facts *f, const struct check_mx *m,
 	}
 }
 
-/* One usable host, or every usable host on the same single address. */
+/*
+ * One usable host, or every usable host on the same single address.
+ * Targets not judged (outside the zone) or not resolved now might be
+ * other hosts: then nothing is said.
+ */
 static void
 rule_single_host(mx_check *c, const struct check_facts *f)
 {
 	const struct check_target *usable[CHECK_MX_MAX];
-	size_t n = 0;
+	size_t n = 0, n_unknown = 0;
 	struct mx_finding *fd;
 	bool one_address = true;
 
-	for (size_t i = 0; i < f->n_targets; i++)
+	for (size_t i = 0; i < f->n_targets; i++) {
 		if (f->targets[i].state == TARGET_ADDRESSES)
 			usable[n++] = &f->targets[i];
-	if (n == 0)
+		else if (f->targets[i].state == TARGET_UNKNOWN ||
+		    f->targets[i].state == TARGET_TEMPFAIL)
+			n_unknown++;
+	}
+	if (n == 0 || n_unknown > 0)
 		return;
 	for (size_t i = 0; i < n && one_address; i++)
 		for (size_t j = 0; j < usable[i]->n_addrs; j++)

@@ -209,6 +209,12 @@ test_duplicate_and_single(void **state)
 	check_rules_mx(c, f);
 	assert_int_equal(count(c, "mx-duplicate"), 0);
 	assert_int_equal(count(c, "mx-single-host"), 1);
+	check_reset(c);
+	/* a second host not judged (outside the zone) may be another one */
+	f->targets[1].state = TARGET_UNKNOWN;
+	f->targets[1].n_addrs = 0;
+	check_rules_mx(c, f);
+	assert_int_equal(count(c, "mx-single-host"), 0);
 	free(f);
 	mx_check_free(c);
 }
