@@ -119,7 +119,8 @@ judge_ptr(struct check_live *l)
 		const struct live_ptr *p = &l->ptrs[i];
 		const char *host = l->facts.targets[p->target].name;
 		if (!p->answered) {
-			check_add_untested(l->c, "ptr", "reverse DNS of %s: %s", p->addr.text, p->why);
+			check_add_untested(l->c, "ptr", "reverse DNS of %s: %s", p->addr.text,
+			    p->why[0] ? p->why : "no answer in time");
 			continue;
 		}
 		if (p->n_names == 0) {
@@ -171,7 +172,9 @@ check_live_judge(struct check_live *l)
 	mx_check *c = l->c;
 	char trail[1100];
 
-	if (l->facts.mx_state == TARGET_TEMPFAIL && !l->mx_bogus) {
+	/* TARGET_UNKNOWN: the MX question had no answer before the deadline. */
+	if ((l->facts.mx_state == TARGET_TEMPFAIL || l->facts.mx_state == TARGET_UNKNOWN) &&
+	    !l->mx_bogus) {
 		c->tempfail = true;
 		snprintf(c->tempfail_why, sizeof(c->tempfail_why),
 		    "the MX lookup of %.253s failed: %.200s", c->domain,

@@ -645,6 +645,10 @@ finish(struct check_live *l)
 			l->timed_out = true;
 		}
 	l->pending = 0;
+	/* Targets the deadline caught before phase 3 judged their answers. */
+	for (size_t i = 0; i < l->facts.n_targets; i++)
+		if (l->facts.targets[i].state == TARGET_UNKNOWN)
+			target_state(&l->facts.targets[i], &l->targets[i]);
 	check_live_judge(l);
 	evtimer_add(l->finish_ev, &now);
 }

@@ -56,13 +56,15 @@ several(mx_check *c, const char *id, const char *what, const char *owner,
 	return true;
 }
 
+/* A failed lookup, or one never answered (the deadline): untested. */
 static bool
 lookup_failed(mx_check *c, const char *test, const char *owner,
     const struct check_txts *t)
 {
-	if (t->state != TARGET_TEMPFAIL)
+	if (t->state != TARGET_TEMPFAIL && t->state != TARGET_UNKNOWN)
 		return false;
-	check_add_untested(c, test, "TXT of %s: %s", owner, t->why);
+	check_add_untested(c, test, "TXT of %s: %s", owner,
+	    t->state == TARGET_UNKNOWN ? "no answer in time" : t->why);
 	return true;
 }
 
