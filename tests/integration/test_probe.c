@@ -200,6 +200,31 @@ test_greeting_554(void **state)
 	assert_false(r->tls_tried);
 }
 
+/* Broken replies end the session with the reader's reason, never a guess. */
+static void
+test_bad_replies(void **state)
+{
+	struct probe_config cfg = config();
+	struct probe_target t[3];
+	struct run run;
+
+	(void)state;
+	target(&t[0], "mx-badreply-barelf.send.test", "127.0.0.219");    /* LF-only greeting */
+	target(&t[1], "mx-badreply-longline.send.test", "127.0.0.217");  /* 1 MiB EHLO line */
+	target(&t[2], "mx-badreply-mismatch.send.test", "127.0.0.216");  /* 250-/550- in one reply */
+	run_probe(&run, &cfg, t, 3);
+	assert_int_equal(run.results[0].connect, PROBE_CONNECTED);
+	assert_int_equal(run.results[0].banner_code, 0);
+	assert_non_null(strstr(run.results[0].error, "malformed reply in the greeting"));
+	assert_int_equal(run.results[1].banner_code, 220);
+	assert_false(run.results[1].ehlo_ok);
+	assert_non_null(strstr(run.results[1].error, "malformed reply in the EHLO reply"));
+	assert_int_equal(run.results[2].banner_code, 220);
+	assert_false(run.results[2].ehlo_ok);
+	assert_non_null(strstr(run.results[2].error, "malformed reply in the EHLO reply"));
+	assert_false(run.results[0].tls_tried || run.results[1].tls_tried || run.results[2].tls_tried);
+}
+
 /* The newest transcript of a smtp_peer.py peer that names our EHLO. */
 static bool
 transcript(const char *peer, const char *helo, char *out, size_t size)
@@ -718,6 +743,7 @@ main(void)
 		cmocka_unit_test(test_unreachable_v6),
 		cmocka_unit_test(test_greeting_554),
 		cmocka_unit_test(test_no_starttls_and_no_mail),
+		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_slow_greeting),
 		cmocka_unit_test(test_tls_good),
 		cmocka_unit_test(test_tls_wrong_name),
