@@ -161,8 +161,9 @@ judge_spf_chain(struct check_live *l)
 	if (l->spf_bad_include[0] == '\0')
 		return;
 	fd = check_add(l->c, "spf-invalid", MX_SEVERITY_ERROR, 0,
-	    "the SPF record of %s includes or redirects to a name that is no SPF "
-	    "policy (%s): receivers answer permerror", l->c->domain, l->spf_bad_include);
+	    "the SPF record of %s includes or redirects to a name that gives no "
+	    "usable SPF policy (%s): receivers answer permerror", l->c->domain,
+	    l->spf_bad_include);
 	check_evidence(fd, "%s", l->spf_bad_include);
 }
 

@@ -34,7 +34,6 @@
 #define RR_TYPE_SOA 6
 #define RR_TYPE_PTR 12
 #define RR_TYPE_TXT 16
-#define SPF_FETCH_MAX 20            /* records fetched for the lookup count */
 
 static void next_phase(struct check_live *l);
 
@@ -304,12 +303,17 @@ target_state(struct check_target *tg, const struct live_target *lt)
 		tg->state = TARGET_NODATA;
 }
 
-static void spf_fetch(struct check_live *l, const char *name);
+static void spf_fetch(struct check_live *l, const char *name, size_t parent);
 
-/* top: the domain's own record, which check_policy.c judges by itself. */
+/*
+ * One record of the SPF chain: its DNS-querying terms are added up and
+ * its include/redirect targets fetched.  top: the domain's own record,
+ * which check_policy.c judges by itself (entry 0 of spf_names); self: its
+ * entry, the parent of what it names.
+ */
 static void
 spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
-    bool top)
+    bool top, size_t self)
 {
 	struct record_problems pr = {0};
 	struct spf_record spf;
@@ -335,6 +339,11 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 		l->spf_incomplete = true;
 		return;
 	}
+	if (top && l->n_spf_names < SPF_FETCH_MAX) {
+		self = l->n_spf_names;
+		l->spf_parent[self] = self;
+		snprintf(l->spf_names[l->n_spf_names++], NAME_TEXT_MAX, "%s", name);
+	}
 	l->spf_lookups += (int)spf.lookup_terms;
 	snprintf(l->spf_trail + strlen(l->spf_trail),
 	    sizeof(l->spf_trail) - strlen(l->spf_trail), "%s%s %u",
@@ -342,9 +351,9 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 	if (spf.has_macros)
 		l->spf_incomplete = true;
 	for (size_t i = 0; i < spf.n_includes; i++)
-		spf_fetch(l, spf.includes[i]);
+		spf_fetch(l, spf.includes[i], self);
 	if (spf.redirect[0] != '\0')
-		spf_fetch(l, spf.redirect);
+		spf_fetch(l, spf.redirect, self);
 }
 
 static void
@@ -358,22 +367,45 @@ on_spf_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec,
 	(void)sec;
 	if (txts != NULL) {
 		dns_txts(wire, len, rcode, why, txts);
-		spf_visit(l, l->spf_names[t->i], txts, false);
+		spf_visit(l, l->spf_names[t->i], txts, false, t->i);
 		free(txts);
 	}
 	live_ticket_done(t);
 }
 
-static void
-spf_fetch(struct check_live *l, const char *name)
+/* Whether name is the record at i or one of those that led to it. */
+static bool
+spf_ancestor(const struct check_live *l, size_t i, const char *name)
 {
+	for (size_t hops = 0; hops <= SPF_FETCH_MAX; hops++) {
+		if (name_equal(l->spf_names[i], name))
+			return true;
+		if (l->spf_parent[i] == i)
+			return false;
+		i = l->spf_parent[i];
+	}
+	return false;
+}
+
+static void
+spf_fetch(struct check_live *l, const char *name, size_t parent)
+{
+	if (l->n_spf_names > 0 && spf_ancestor(l, parent, name)) {
+		/* evaluators recurse until they pass the limit: permerror */
+		if (l->spf_bad_include[0] == '\0')
+			snprintf(l->spf_bad_include, sizeof(l->spf_bad_include),
+			    "%.253s includes itself through %.253s (a loop)", name,
+			    l->spf_names[parent]);
+		return;
+	}
 	for (size_t i = 0; i < l->n_spf_names; i++)
 		if (name_equal(l->spf_names[i], name))
-			return; /* loops count once; RFC 7208 limits them anyway */
+			return; /* named twice, not in a loop: counted once (an undercount) */
 	if (l->n_spf_names == SPF_FETCH_MAX) {
 		l->spf_incomplete = true;
 		return;
 	}
+	l->spf_parent[l->n_spf_names] = parent;
 	snprintf(l->spf_names[l->n_spf_names], NAME_TEXT_MAX, "%s", name);
 	ask_raw(l, name, RR_TYPE_TXT, on_spf_txt, l->n_spf_names++, 0);
 }
@@ -437,7 +469,7 @@ phase_targets(struct check_live *l)
 		add_target(l, m->exchange);
 	}
 	if (l->txts.spf.state == TARGET_ADDRESSES)
-		spf_visit(l, l->c->domain, &l->txts.spf, true);
+		spf_visit(l, l->c->domain, &l->txts.spf, true, 0);
 	if (l->apex[0] != '\0')
 		ask_raw(l, l->apex, RR_TYPE_NS, on_ns, 0, 0);
 	if (check_mta_sts_published(&l->txts.mta_sts)) {

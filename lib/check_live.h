@@ -20,6 +20,7 @@
 #define LIVE_NS_MAX 8
 #define LIVE_AUTH_MAX 16
 #define LIVE_PROBES_MAX 64
+#define SPF_FETCH_MAX 20            /* SPF records fetched for the lookup count */
 
 enum ticket_kind {
 	TICKET_FREE = 0, TICKET_ONESHOT, TICKET_RAW, TICKET_PROBE, TICKET_HTTPS, TICKET_AUTH
@@ -80,7 +81,8 @@ struct check_live {
 	char spf_bad_include[NAME_TEXT_MAX + 64];
 	char spf_trail[1024];
 	size_t n_spf_names;
-	char spf_names[20][NAME_TEXT_MAX];
+	char spf_names[SPF_FETCH_MAX][NAME_TEXT_MAX];
+	size_t spf_parent[SPF_FETCH_MAX];       /* the record that named it; itself at the top */
 
 	char sts_host[NAME_TEXT_MAX + 16];
 	bool sts_have_addr;

@@ -185,6 +185,7 @@ class Details(unittest.TestCase):
         self.assertIn("13 DNS lookups", f["message"])
         self.assertIn("= 13", "\n".join(f["evidence"]))
         self.assertIn("no SPF", finding(check("spfnoinc.check.test")[1], "spf-invalid")["message"])
+        self.assertIn("loop", finding(check("spfloop.check.test")[1], "spf-invalid")["message"])
         # the clean domain's include chain (3 terms) is counted and fine
         self.assertNotIn("spf-invalid", ids(check(*GOOD)[1]))
 
