@@ -842,8 +842,8 @@ dmarc_version(const char *txt, size_t len, size_t *pos, struct record_problems *
 {
 	struct tag t;
 
-	if (len == 0 || txt[0] != 'v' || !next_tag(txt, len, pos, &t) || !t.has_eq ||
-	    !eq(t.name, t.name_len, "v")) {
+	if (len == 0 || (txt[0] | 0x20) != 'v' || !next_tag(txt, len, pos, &t) || !t.has_eq ||
+	    !eq_ci(t.name, t.name_len, "v")) {
 		add(pr, true, "DMARC: the record must start with \"v=DMARC1\"");
 		return false;
 	}
@@ -1067,8 +1067,8 @@ policy_line(struct policy_ctx *c, const char *s, size_t len)
 		return;
 	}
 	klen = (size_t)(colon - s);
-	for (size_t i = 0; i < klen; i++)
-		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.') {
+	for (size_t i = 0; i < klen; i++) /* (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".") */
+		if ((!is_alnum(s[i]) && (i == 0 || !strchr("_-.", s[i]))) || i >= 32) {
 			add(c->pr, true, "MTA-STS policy line %u: bad field name \"%.*s\"", c->line,
 			    quote_len(klen), s);
 			return;

@@ -350,6 +350,7 @@ static const struct rcase dmarc_cases[] = {
 	{ DMARC, "v=DMARC1; p=reject", 0, NULL },
 	{ DMARC, "v=DMARC1;p=reject;sp=none;adkim=s;aspf=r;pct=0;fo=1:d:s;rf=afrf;ri=3600;", 0, NULL },
 	{ DMARC, "v=DMARC1 ; p = Reject ; ", 0, NULL },
+	{ DMARC, "V=DMARC1; P=none", 0, NULL },
 	{ DMARC, "v=DMARC1; p=none; rua=mailto:a@example.com , mailto:b@example.org!5", 0, NULL },
 	{ DMARC, "v=DMARC1; p=none; np=reject", 0, "unknown tag \"np\"" },
 	{ DMARC, "v=DMARC1; p=none; rua=https://example.com/dmarc", 0, "not a mailto: URI" },
@@ -510,6 +511,11 @@ static const struct rcase policy_cases[] = {
 	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\ngarbage\n", -1, "has no \":\"" },
 	{ POLICY, "version: STSv1\nmode:\nmax_age: 1\n", -1, "lacks a name or a value" },
 	{ POLICY, "version: STSv1\nmo de: none\nmax_age: 1\n", -1, "bad field name" },
+	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n_ext: x\n", -1, "bad field name" },
+	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n"
+		  "a23456789012345678901234567890123: x\n", -1, "bad field name" },
+	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n"
+		  "a2345678901234567890123456789012: x\n", 0, NULL },
 	{ POLICY, "version: STSv1\rmode: none\rmax_age: 1\r", -1, "octet 0x0d" },
 	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n\x01", -1, "octet 0x01" },
 	{ POLICY, "", -1, "is missing" },
