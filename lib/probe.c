@@ -36,7 +36,7 @@
 #define QUIT_WAIT_MS 2000       /* for the 221; the result is known by then */
 #define HELO_MAX 255
 
-enum state { S_CONNECT, S_GREETING, S_EHLO, S_STARTTLS, S_HANDSHAKE, S_QUIT, S_DEAD };
+enum state { S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_QUIT, S_DEAD };
 
 struct session {
 	struct probe *p;
@@ -394,6 +394,14 @@ on_ehlo(struct session *s, const struct smtp_reply *reply)
 		r->ehlo_ok = ok;
 		r->starttls_offered = ok && ehlo.starttls;
 	}
+	/* RFC 5321 3.2: a server without ESMTP refuses EHLO; HELO then */
+	if (smtp_reply_permanent(reply) && !s->dane_pass) {
+		s->state = S_HELO;
+		bufferevent_write(s->bev, "HELO ", 5);
+		send_line(s, s->p->helo);
+		arm(s, s->p->cfg.reply_timeout_ms);
+		return;
+	}
 	if (!ok || !ehlo.starttls) {
 		send_quit(s);
 		return;
@@ -401,6 +409,13 @@ on_ehlo(struct session *s, const struct smtp_reply *reply)
 	s->state = S_STARTTLS;
 	send_line(s, "STARTTLS");
 	arm(s, s->p->cfg.reply_timeout_ms);
+}
+
+static void
+on_helo(struct session *s, const struct smtp_reply *reply)
+{
+	result_of(s)->helo_ok = smtp_reply_positive(reply);
+	send_quit(s);
 }
 
 static void
@@ -425,6 +440,7 @@ on_reply(struct session *s, const struct smtp_reply *reply)
 	switch (s->state) {
 	case S_GREETING: on_greeting(s, reply); break;
 	case S_EHLO: on_ehlo(s, reply); break;
+	case S_HELO: on_helo(s, reply); break;
 	case S_STARTTLS: on_starttls(s, reply); break;
 	case S_QUIT: session_end(s); break;
 	default: break; /* nothing is expected: ignored */
@@ -437,6 +453,7 @@ state_name(enum state st)
 	switch (st) {
 	case S_GREETING: return "the greeting";
 	case S_EHLO: return "the EHLO reply";
+	case S_HELO: return "the HELO reply";
 	case S_STARTTLS: return "the STARTTLS reply";
 	case S_HANDSHAKE: return "the TLS handshake";
 	case S_QUIT: return "the QUIT reply";

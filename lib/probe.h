@@ -63,6 +63,8 @@ struct probe_result {
 	                                  "greeting timed out", "connection closed", ... */
 	unsigned banner_ms;            /* from connected to the greeting's end */
 	int ehlo_code;                 /* 0 when EHLO was not answered */
+	bool helo_ok;                  /* EHLO refused (5xx), HELO accepted: a server
+	                                  without ESMTP, so without STARTTLS */
 };
 struct probe_config {
 	unsigned connect_timeout_ms, reply_timeout_ms, tls_timeout_ms;

@@ -200,6 +200,26 @@ test_greeting_554(void **state)
 	assert_false(r->tls_tried);
 }
 
+static void
+test_no_esmtp(void **state)
+{
+	struct probe_config cfg = config();
+	const struct probe_result *r = probe_one("mx-noesmtp.send.test", "127.0.0.226", &cfg);
+
+	(void)state;
+	assert_int_equal(r->banner_code, 220);
+	assert_int_equal(r->ehlo_code, 500);
+	assert_false(r->ehlo_ok);
+	assert_true(r->helo_ok);
+	assert_false(r->starttls_offered);
+	assert_false(r->tls_tried);
+	assert_string_equal(r->error, "");
+	/* an ESMTP server never gets HELO */
+	r = probe_one("mx-notls.send.test", "127.0.0.212", &cfg);
+	assert_true(r->ehlo_ok);
+	assert_false(r->helo_ok);
+}
+
 /* Broken replies end the session with the reader's reason, never a guess. */
 static void
 test_bad_replies(void **state)
@@ -744,6 +764,7 @@ main(void)
 		cmocka_unit_test(test_greeting_554),
 		cmocka_unit_test(test_no_starttls_and_no_mail),
 		cmocka_unit_test(test_bad_replies),
+		cmocka_unit_test(test_no_esmtp),
 		cmocka_unit_test(test_slow_greeting),
 		cmocka_unit_test(test_tls_good),
 		cmocka_unit_test(test_tls_wrong_name),

@@ -34,7 +34,7 @@ P = {  # peer name -> address (zones/test.zone, zones/signed.test.zone)
     "badreply-barecode": "127.0.0.218", "badreply-barelf": "127.0.0.219",
     "badreply-shortcode": "127.0.0.220", "dane-ok": "127.0.0.221",
     "dane-bad": "127.0.0.222", "dane-notls": "127.0.0.223", "blackhole": "127.0.0.98",
-    "expired": "127.0.0.225",
+    "expired": "127.0.0.225", "noesmtp": "127.0.0.226",
 }
 HTTPS = "127.0.0.231"  # https_peer.py, MTA-STS policies of mta-sts/
 HELO = "selftest.client.test"
@@ -527,6 +527,15 @@ def check_expired():
             "verification only as expired" % P["expired"])
 
 
+def check_noesmtp():
+    with smtp(P["noesmtp"]) as s:
+        code, _ = s.ehlo()
+        expect(code == 500, "EHLO got %d, not 500" % code)
+        code, _ = s.helo()
+        expect(code == 250, "HELO got %d" % code)
+    return "noesmtp (%s): 500 to EHLO (no ESMTP), 250 to HELO" % P["noesmtp"]
+
+
 def https_get(host, path="/.well-known/mta-sts.txt", verify=True):
     ctx = tls_context(verify)
     conn = http.client.HTTPSConnection(HTTPS, 443, timeout=5, context=ctx)
@@ -586,7 +595,7 @@ def main():
             check_tls, check_tls_wrong_name, check_wrongcert, check_notls, check_inject,
             check_mismatch, check_longline, check_barecode, check_barelf, check_shortcode,
             check_kind_by_helo, check_dane_peer("dane-ok", True), check_dane_peer("dane-bad", True),
-            check_dane_peer("dane-notls", False), check_expired, check_https]
+            check_dane_peer("dane-notls", False), check_expired, check_noesmtp, check_https]
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
         futures = [(f, pool.submit(f)) for f in slow]
         results = [(f, None) for f in fast] + futures
