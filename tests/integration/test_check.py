@@ -272,14 +272,14 @@ class Output(unittest.TestCase):
         self.assertIn("lame.test", r["summary"]["reason"])
 
     def test_deadline_makes_untested_not_findings(self):
-        # slowhost.test: the MX answers at once, its host's addresses never
-        rc, r = check("slowhost.test", extra=("--timeout", "3"))
+        # slowaddr.check.test: the MX answers at once, its host's addresses never
+        rc, r = check("slowaddr.check.test", extra=("--timeout", "3"))
         self.assertNotIn("mx-no-address", ids(r))
         tests = [u["test"] for u in r["untested"]]
         self.assertIn("mx-no-address", tests)
         self.assertFalse(r["summary"]["tempfail"])
-        # slow.test: not even the MX answers: could not test, nothing missing
-        rc, r = check("slow.test", extra=("--timeout", "2"))
+        # hang.check.test: not even the MX answers: could not test, nothing missing
+        rc, r = check("hang.check.test", extra=("--timeout", "2"))
         self.assertEqual(rc, 3)
         self.assertEqual(r["findings"], [])
 
