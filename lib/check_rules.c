@@ -246,7 +246,7 @@ rule_single_host(mx_check *c, const struct check_facts *f)
 				one_address = false;
 	if (n > 1 && !one_address)
 		return;
-	fd = check_add(c, "mx-single-host", MX_SEVERITY_NOTICE, 0,
+	fd = check_add(c, "mx-single-host", MX_SEVERITY_NOTICE, f->mx[0].line,
 	    n == 1 ? "%s has one mail host: when it is down, senders queue and retry "
 	    "(no redundancy); a second MX host on another network helps" :
 	    "%s has several MX hosts but they share one address (no redundancy); "
