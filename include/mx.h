@@ -546,6 +546,7 @@ MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);
+
 /* ---- checks (`mx check`) ----------------------------------------------- */
 
 /*
