@@ -131,7 +131,8 @@ judge_connect(mx_check *c, const struct probe_target *pt, const struct probe_res
 }
 
 static void
-judge_session(mx_check *c, const struct probe_target *pt, const struct probe_result *r)
+judge_session(mx_check *c, const struct probe_target *pt, const struct probe_result *r,
+    bool dane_usable)
 {
 	struct mx_finding *fd;
 
@@ -151,7 +152,15 @@ judge_session(mx_check *c, const struct probe_target *pt, const struct probe_res
 		check_evidence(fd, "%s:25 <<< %s (after %u ms)", pt->addr.text,
 		    r->banner, r->banner_ms);
 	}
-	if (r->ehlo_ok && !r->starttls_offered) {
+	if (r->ehlo_ok && !r->starttls_offered && dane_usable) {
+		/* RFC 7672 2.2: with usable TLSA records, no TLS means no delivery */
+		fd = check_add(c, "smtp-no-starttls", MX_SEVERITY_ERROR, 0,
+		    "the MX host %s at %s publishes DANE TLSA records but does not offer "
+		    "STARTTLS: DANE senders will not deliver to it; enable TLS in the "
+		    "mail server (or withdraw the TLSA records)", pt->host, pt->addr.text);
+		check_evidence(fd, "%s:25 <<< %s", pt->addr.text, r->banner);
+		check_evidence(fd, "EHLO: %d, no STARTTLS in the extensions", r->ehlo_code);
+	} else if (r->ehlo_ok && !r->starttls_offered) {
 		fd = check_add(c, "smtp-no-starttls", MX_SEVERITY_WARNING, 0,
 		    "the MX host %s at %s does not offer STARTTLS: mail to it travels "
 		    "in clear text; enable TLS in the mail server", pt->host, pt->addr.text);
@@ -227,7 +236,7 @@ check_smtp_judge(struct check_live *l)
 		judge_connect(c, pt, r);
 		if (r->connect != PROBE_CONNECTED || r->banner_code == 0)
 			continue;
-		judge_session(c, pt, r);
+		judge_session(c, pt, r, dane_usable);
 		judge_tls(c, pt, r, dane_usable);
 	}
 }

@@ -237,6 +237,13 @@ class Service(unittest.TestCase):
         f = finding(check("greet554.send.test", True)[1], "smtp-banner-error")
         self.assertTrue(any("554" in e for e in f["evidence"]), f)
 
+    def test_no_starttls_is_an_error_where_dane_applies(self):
+        f = finding(check("dane-notls.signed.test", True)[1], "smtp-no-starttls")
+        self.assertEqual(f["severity"], "error")
+        self.assertIn("DANE", f["message"])
+        self.assertEqual(finding(check("notls.send.test", True)[1], "smtp-no-starttls")["severity"],
+                         "warning")
+
     def test_no_smtp_lists_it_as_untested(self):
         _, r = check("notls.send.test", False)
         self.assertNotIn("smtp-no-starttls", ids(r))
