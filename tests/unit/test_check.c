@@ -2,8 +2,9 @@
  * test_check.c - the pure parts of `mx check`: the MX rules
  * (check_rules.c) over facts made by hand, the address classes of
  * mx-address-private, the policy rules (check_policy.c) over TXT records,
- * --ignore, the JSON writer and the API's argument checks.  Each rule has
- * a case where it fires and one where it stays quiet.  No network.
+ * --ignore, the JSON writer, the API's argument checks and the readers of
+ * raw replies (check_dns.c) on packets built with ldns.  Each rule has a
+ * case where it fires and one where it stays quiet.  No network.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -15,8 +16,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <ldns/ldns.h>
 
 #include "check.h"
+#include "check_dns.h"
 
 static mx_check *
 new_check(void)
@@ -426,6 +429,97 @@ test_caps_and_arguments(void **state)
 	mx_check_free(c);
 }
 
+/* A reply to (qname, qtype) with the records given as zone-file lines;
+ * section 'a' answer, 'n' authority.  The caller frees *wire. */
+static size_t
+reply(const char *qname, ldns_rr_type qtype, ldns_pkt_rcode rcode, bool aa,
+    const char *const *rrs, const char *sections, uint8_t **wire)
+{
+	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(qname), qtype,
+	    LDNS_RR_CLASS_IN, 0);
+	size_t len = 0;
+
+	assert_non_null(p);
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_aa(p, aa);
+	ldns_pkt_set_rcode(p, rcode);
+	for (size_t i = 0; rrs != NULL && rrs[i] != NULL; i++) {
+		ldns_rr *rr = NULL;
+		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 3600, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(p, sections[i] == 'a' ? LDNS_SECTION_ANSWER :
+		    LDNS_SECTION_AUTHORITY, rr);
+	}
+	assert_int_equal(ldns_pkt2wire(wire, p, &len), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	return len;
+}
+
+static void
+test_dns_readers(void **state)
+{
+	static const char *const txt[] = {
+		"d.test. 300 IN TXT \"v=spf1 \" \"mx -all\"",
+		"d.test. 300 IN TXT \"other\"", NULL};
+	static const char *const ptr[] = {"1.2.0.192.in-addr.arpa. 300 IN PTR Mail.Example.", NULL};
+	static const char *const soa[] = {
+		"Zone.Test. 300 IN SOA ns.zone.test. h.zone.test. 1 2 3 4 5", NULL};
+	static const char *const mx[] = {
+		"d.test. 3600 IN MX 10 MX1.d.test.", "d.test. 600 IN MX 0 .", NULL};
+	struct check_txts *t = calloc(1, sizeof(*t));
+	struct dns_auth_mx *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char names[4][NAME_TEXT_MAX], owner[NAME_TEXT_MAX];
+	uint8_t *w = NULL;
+	size_t len;
+
+	(void)state;
+	len = reply("d.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, false, txt, "aa", &w);
+	dns_txts(w, len, 0, NULL, t);
+	assert_int_equal(t->state, TARGET_ADDRESSES);
+	assert_int_equal(t->n, 2);
+	assert_string_equal(t->t[0].text, "v=spf1 mx -all"); /* strings joined */
+	assert_int_equal(t->t[0].len, 14);
+	dns_txts(w, len, 3, NULL, t);
+	assert_int_equal(t->state, TARGET_NXDOMAIN);
+	dns_txts(w, len, 2, "SERVFAIL", t);
+	assert_int_equal(t->state, TARGET_TEMPFAIL);
+	assert_string_equal(t->why, "SERVFAIL");
+	dns_txts(w, 5, 0, NULL, t); /* cut short */
+	assert_int_equal(t->state, TARGET_TEMPFAIL);
+	free(w);
+
+	len = reply("1.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NOERROR, false, ptr, "a", &w);
+	assert_int_equal(dns_names(w, len, 12, names, 4), 1);
+	assert_string_equal(names[0], "mail.example");
+	assert_int_equal(dns_names(w, len, 2, names, 4), 0);
+	free(w);
+
+	len = reply("x.zone.test.", LDNS_RR_TYPE_SOA, LDNS_RCODE_NXDOMAIN, true, soa, "n", &w);
+	assert_true(dns_soa_owner(w, len, owner, sizeof(owner)));
+	assert_string_equal(owner, "zone.test");
+	free(w);
+
+	len = reply("d.test.", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR, true, mx, "aa", &w);
+	dns_auth_parse(w, len, a);
+	assert_true(a->answered);
+	assert_true(a->authoritative);
+	assert_int_equal(a->n, 2);
+	assert_string_equal(a->mx[0].exchange, "mx1.d.test");
+	assert_true(a->mx[1].is_null);
+	assert_string_equal(a->mx[1].exchange, ".");
+	/* the same set with other TTLs and order is the same */
+	*b = *a;
+	b->mx[0] = a->mx[1];
+	b->mx[1] = a->mx[0];
+	b->mx[0].ttl = 1;
+	assert_true(dns_mx_same(a, b));
+	b->mx[1].pref = 20;
+	assert_false(dns_mx_same(a, b));
+	free(w);
+	free(t);
+	free(a);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -442,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_ignore_and_ids),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_caps_and_arguments),
+		cmocka_unit_test(test_dns_readers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
