@@ -62,8 +62,10 @@ def finding(result, fid):
 
 
 # id -> (domain showing it, probe SMTP?, clean domain, probe SMTP there?)
+# good.check.test's hosts have public addresses (mx-address-private must not
+# fire on the clean domain), so it is never probed: no test connects to
+# anything but loopback.  The clean SMTP service is tls.send.test's peer.
 GOOD = ("good.check.test", False)
-GOOD_SMTP = ("good.check.test", True)
 TLS_CLEAN = ("tls.send.test", True)
 CASES = {
     "mx-missing": (("implicit.check.test", False), GOOD),
@@ -103,7 +105,7 @@ class Findings(unittest.TestCase):
     """One test per id where it appears, one where it is absent."""
 
     def test_clean_domain_has_no_finding(self):
-        rc, r = check(*GOOD_SMTP)
+        rc, r = check(*GOOD)
         self.assertEqual(r["findings"], [], r)
         self.assertEqual(rc, 0)
 
@@ -124,8 +126,8 @@ def _make(fid, shows, clean):
     def absent(self):
         _, r = check(*clean)
         self.assertNotIn(fid, ids(r), r)
-        if clean != GOOD_SMTP:
-            self.assertNotIn(fid, ids(check(*GOOD_SMTP)[1]))
+        if clean != GOOD:
+            self.assertNotIn(fid, ids(check(*GOOD)[1]))
 
     return appears, absent
 
@@ -212,11 +214,6 @@ class Service(unittest.TestCase):
         self.assertNotIn("smtp-unreachable", ids(r))
         self.assertIn("smtp", [u["test"] for u in r["untested"]])
         self.assertIn("timed out", " ".join(u["reason"] for u in r["untested"]))
-
-    def test_unroutable_addresses_are_untested(self):
-        _, r = check(*GOOD_SMTP)
-        self.assertIn("smtp", [u["test"] for u in r["untested"]])
-        self.assertNotIn("smtp-unreachable", ids(r))
 
     def test_refused_beside_a_working_host_is_unreachable(self):
         f = finding(check("refused.send.test", True)[1], "smtp-unreachable")
@@ -312,7 +309,8 @@ class Output(unittest.TestCase):
             f.write("this is not a DS record\n")
             f.flush()
             p = subprocess.run([MX, "check", "--resolver", RESOLVER, "--trust-anchor", f.name,
-                                "good.check.test"], capture_output=True, text=True, timeout=30)
+                                "--no-smtp", "good.check.test"], capture_output=True, text=True,
+                               timeout=30)
         self.assertEqual(p.returncode, 78, p.stderr)
         self.assertEqual(p.stdout, "")
 
