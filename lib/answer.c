@@ -106,18 +106,6 @@ struct reply {
 
 #define REPLY_STACK_RRS 16
 
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /*
  * Whether two uncompressed names are the same, ignoring ASCII case (RFC
  * 4343).  ldns_dname_compare orders names, lower-casing copies of both
@@ -170,11 +158,11 @@ question_matches(const struct reply *r, const ldns_rdf *qname, uint16_t qtype)
 	ldns_rdf *name;
 	bool same;
 
-	if (get16(r->wire + 4) != 1 || !wire_name_end(r->wire, r->len, pos, &end) ||
+	if (wire_get16(r->wire + 4) != 1 || !wire_name_end(r->wire, r->len, pos, &end) ||
 	    end + 4 > r->len || (name = name_at(r, pos)) == NULL)
 		return false;
-	same = names_equal(name, qname) && get16(r->wire + end) == qtype &&
-	    get16(r->wire + end + 2) == LDNS_RR_CLASS_IN;
+	same = names_equal(name, qname) && wire_get16(r->wire + end) == qtype &&
+	    wire_get16(r->wire + end + 2) == LDNS_RR_CLASS_IN;
 	ldns_rdf_deep_free(name);
 	return same;
 }
@@ -246,7 +234,7 @@ add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 		return MX_ERR_NOMEM;
 	}
 	m = &a->mx[a->n_mx++];
-	m->preference = get16(r->wire + rr->rdata);
+	m->preference = wire_get16(r->wire + rr->rdata);
 	m->ttl = clamp_ttl(rr->ttl);
 	dname_text(exch, m->exchange, &m->bad_name);
 	m->is_null = m->exchange[0] == '\0';
@@ -334,7 +322,7 @@ negative_ttl(const struct reply *r)
 	size_t pos = r->authority, end;
 	struct wire_rr rr;
 
-	for (size_t i = get16(r->wire + 8); i > 0; i--) {
+	for (size_t i = wire_get16(r->wire + 8); i > 0; i--) {
 		uint32_t ttl, min;
 		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
 			return 0;
@@ -346,7 +334,7 @@ negative_ttl(const struct reply *r)
 		    end + 20 != rr.rdata + rr.rdlen)
 			continue;
 		ttl = clamp_ttl(rr.ttl);
-		min = get32(r->wire + end + 16);
+		min = wire_get32(r->wire + end + 16);
 		return min < ttl ? clamp_ttl(min) : ttl;
 	}
 	return 0;
@@ -411,7 +399,7 @@ add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size
 static mx_err
 collect_glue(const struct reply *r, struct answer *a)
 {
-	size_t pos = r->authority, n_ns = get16(r->wire + 8), n_ar = get16(r->wire + 10);
+	size_t pos = r->authority, n_ns = wire_get16(r->wire + 8), n_ar = wire_get16(r->wire + 10);
 	struct wire_rr rr;
 	mx_err err = MX_OK;
 
@@ -523,15 +511,15 @@ answer_parse(const uint8_t *wire, size_t len, const char *qname,
 		set_why(out, "%s", why);
 		goto out;
 	}
-	if (get16(wire + 6) > REPLY_STACK_RRS) {
-		r.an = malloc(get16(wire + 6) * sizeof(*r.an));
-		r.owner = calloc(get16(wire + 6), sizeof(*r.owner));
+	if (wire_get16(wire + 6) > REPLY_STACK_RRS) {
+		r.an = malloc(wire_get16(wire + 6) * sizeof(*r.an));
+		r.owner = calloc(wire_get16(wire + 6), sizeof(*r.owner));
 		if (r.an == NULL || r.owner == NULL) {
 			err = MX_ERR_NOMEM;
 			goto out;
 		}
 	}
-	r.n_an = get16(wire + 6);
+	r.n_an = wire_get16(wire + 6);
 	err = read_reply(&r, qrdf, qtype, out);
 out:
 	for (size_t i = 0; i < r.n_an; i++)

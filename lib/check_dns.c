@@ -12,8 +12,8 @@
 #include "check_dns.h"
 #include "name.h"
 
-static void
-rdf_name(const ldns_rdf *rdf, char *out, size_t size)
+void
+dns_rdf_name(const ldns_rdf *rdf, char *out, size_t size)
 {
 	char *s = ldns_rdf2str(rdf);
 	size_t len;
@@ -92,7 +92,7 @@ dns_names(const uint8_t *wire, size_t len, uint16_t type,
 		const ldns_rr *rr = ldns_rr_list_rr(an, i);
 		if (ldns_rr_get_type(rr) != type || ldns_rr_rd_count(rr) < 1)
 			continue;
-		rdf_name(ldns_rr_rdf(rr, 0), out[n++], NAME_TEXT_MAX);
+		dns_rdf_name(ldns_rr_rdf(rr, 0), out[n++], NAME_TEXT_MAX);
 	}
 	ldns_pkt_free(p);
 	return n;
@@ -114,7 +114,7 @@ dns_soa_owner(const uint8_t *wire, size_t len, char *out, size_t size)
 			const ldns_rr *rr = ldns_rr_list_rr(lists[l], i);
 			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
 				continue;
-			rdf_name(ldns_rr_owner(rr), out, size);
+			dns_rdf_name(ldns_rr_owner(rr), out, size);
 			found = true;
 		}
 	ldns_pkt_free(p);
@@ -134,7 +134,7 @@ auth_collect(ldns_pkt *p, struct dns_auth_mx *out)
 		memset(m, 0, sizeof(*m));
 		m->pref = ldns_rdf2native_int16(ldns_rr_rdf(rr, 0));
 		m->ttl = ldns_rr_ttl(rr);
-		rdf_name(ldns_rr_rdf(rr, 1), m->exchange, sizeof(m->exchange));
+		dns_rdf_name(ldns_rr_rdf(rr, 1), m->exchange, sizeof(m->exchange));
 		if (m->exchange[0] == '\0') {
 			m->is_null = true;
 			snprintf(m->exchange, sizeof(m->exchange), ".");

@@ -5,7 +5,13 @@
 #ifndef MX_CHECK_DNS_H
 #define MX_CHECK_DNS_H
 
+#include <ldns/ldns.h>
+
 #include "check.h"
+
+/* A name as text: lower case, no trailing dot ("" for the root); the zone
+ * reader uses it too. */
+void dns_rdf_name(const ldns_rdf *rdf, char *out, size_t size);
 
 /* TXT records of a reply (rcode -1: none came, why says why). */
 void dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "check_dns.h"
 #include "name.h"
 
 #define ZONE_RRS_MAX 200000       /* a bigger zone is refused, not truncated */
@@ -45,21 +46,6 @@ zone_free(struct zone *z)
 	ldns_rdf_deep_free(z->origin_rdf);
 }
 
-/* A name as text: lower case, no trailing dot ("" for the root). */
-static void
-rdf_name(const ldns_rdf *rdf, char *out, size_t size)
-{
-	char *s = ldns_rdf2str(rdf);
-	size_t len;
-
-	snprintf(out, size, "%s", s ? s : "");
-	free(s);
-	len = strlen(out);
-	if (len > 0 && out[len - 1] == '.')
-		out[len - 1] = '\0';
-	name_fold(out);
-}
-
 static mx_err
 zone_push(struct zone *z, ldns_rr *rr, unsigned line)
 {
@@ -73,7 +59,7 @@ zone_push(struct zone *z, ldns_rr *rr, unsigned line)
 		z->rrs = p;
 		z->cap = cap;
 	}
-	rdf_name(ldns_rr_owner(rr), owner, sizeof(owner));
+	dns_rdf_name(ldns_rr_owner(rr), owner, sizeof(owner));
 	if ((z->rrs[z->n].owner = strdup(owner)) == NULL)
 		return MX_ERR_NOMEM;
 	z->rrs[z->n].rr = rr;
@@ -314,7 +300,7 @@ zone_resolve(const struct zone *z, struct check_target *t)
 			break;
 		t->is_cname = true;
 		t->line = line;
-		rdf_name(ldns_rr_rdf(cn, 0), name, sizeof(name));
+		dns_rdf_name(ldns_rr_rdf(cn, 0), name, sizeof(name));
 		snprintf(t->cname, sizeof(t->cname), "%s", name);
 		if (hop == ZONE_CNAME_HOPS) {
 			t->state = TARGET_UNKNOWN;
@@ -340,7 +326,7 @@ facts_add_mx(struct check_facts *f, const ldns_rr *rr, unsigned line)
 	m->pref = ldns_rdf2native_int16(pref);
 	m->ttl = ldns_rr_ttl(rr);
 	m->line = line;
-	rdf_name(ex, m->exchange, sizeof(m->exchange));
+	dns_rdf_name(ex, m->exchange, sizeof(m->exchange));
 	if (m->exchange[0] == '\0') {
 		m->is_null = true;
 		snprintf(m->exchange, sizeof(m->exchange), ".");
@@ -474,7 +460,7 @@ zone_origin(struct zone *z, const char *origin, char *why, size_t why_size)
 			snprintf(why, why_size, "--origin %s is not a domain name", origin);
 			return MX_ERR_INVALID;
 		}
-		rdf_name(z->origin_rdf, z->origin, sizeof(z->origin));
+		dns_rdf_name(z->origin_rdf, z->origin, sizeof(z->origin));
 		return MX_OK;
 	}
 	for (size_t i = 0; i < z->n; i++)

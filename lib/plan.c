@@ -160,11 +160,14 @@ socklen_t
 mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port,
     struct sockaddr_storage *out)
 {
-	const struct plan_addr *a;
-
 	if (i >= host->n_addrs || out == NULL)
 		return 0;
-	a = &host->addrs[i];
+	return plan_addr_sockaddr(&host->addrs[i], port, out);
+}
+
+socklen_t
+plan_addr_sockaddr(const struct plan_addr *a, uint16_t port, struct sockaddr_storage *out)
+{
 	memset(out, 0, sizeof(*out));
 	if (a->family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)out;
@@ -173,9 +176,12 @@ mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port,
 		memcpy(&sin->sin_addr, a->bytes, 4);
 		return sizeof(*sin);
 	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	memcpy(&sin6->sin6_addr, a->bytes, 16);
-	return sizeof(*sin6);
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, a->bytes, 16);
+		return sizeof(*sin6);
+	}
+	return 0;
 }

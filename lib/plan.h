@@ -33,6 +33,10 @@ struct plan_addr {
 	char text[46];         /* INET6_ADDRSTRLEN */
 };
 
+/* The address as a sockaddr for port; its length, 0 for an unknown family. */
+socklen_t plan_addr_sockaddr(const struct plan_addr *a, uint16_t port,
+    struct sockaddr_storage *out);
+
 struct mx_host {
 	char name[NAME_TEXT_MAX]; /* lower case, no trailing dot */
 	uint16_t preference;

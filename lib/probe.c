@@ -77,27 +77,6 @@ probe_connect_name(enum probe_connect c)
 	return "unknown";
 }
 
-socklen_t
-probe_sockaddr(const struct plan_addr *a, uint16_t port, struct sockaddr_storage *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)out;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, a->bytes, 4);
-		return sizeof(*sin);
-	}
-	if (a->family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, a->bytes, 16);
-		return sizeof(*sin6);
-	}
-	return 0;
-}
-
 /* ---- small helpers ------------------------------------------------------- */
 
 static struct probe_result *
@@ -241,23 +220,11 @@ on_verify(int ok, X509_STORE_CTX *ctx)
 	return 1;
 }
 
-static X509 *
-peer_leaf(SSL *ssl)
-{
-	X509 *peer = SSL_get0_peer_certificate(ssl);
-	STACK_OF(X509) *chain;
-
-	if (peer != NULL)
-		return peer;
-	chain = SSL_get_peer_cert_chain(ssl);
-	return chain != NULL && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
-}
-
 static void
 cert_facts(struct session *s, SSL *ssl)
 {
 	struct probe_result *r = result_of(s);
-	X509 *leaf = peer_leaf(ssl);
+	X509 *leaf = tls_peer_leaf(ssl);
 	struct tm tm;
 
 	r->cert_expired = s->expired;
@@ -591,7 +558,7 @@ session_start(struct probe *p, size_t index, bool dane_pass)
 	const struct probe_target *t = &p->targets[index];
 	struct connect_opts o;
 	struct sockaddr_storage ss;
-	socklen_t len = probe_sockaddr(&t->addr, t->port, &ss);
+	socklen_t len = plan_addr_sockaddr(&t->addr, t->port, &ss);
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)

@@ -89,8 +89,6 @@ mx_err probe_start(struct event_base *base, const struct probe_config *cfg,
 void probe_cancel(struct probe *p);
 
 const char *probe_connect_name(enum probe_connect c); /* "connected", "refused", ... */
-/* addr with port as a sockaddr; its length, 0 for an unknown family. */
-socklen_t probe_sockaddr(const struct plan_addr *addr, uint16_t port, struct sockaddr_storage *out);
 
 /* MTA-STS policy fetch (RFC 8461 3.3): GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt from addr,
  * certificate verified against host (ca_file or system store), no redirects, body capped at 64 KiB,

@@ -309,12 +309,8 @@ verify_facts(SSL *ssl, struct tls_facts *f)
 		f->verify_error = "no server certificate";
 }
 
-/*
- * OpenSSL keeps the peer certificate only once it passed; the chain as
- * sent is kept before, so a failed check can still say what was shown.
- */
-static X509 *
-peer_leaf(SSL *ssl)
+X509 *
+tls_peer_leaf(SSL *ssl)
 {
 	X509 *peer = SSL_get0_peer_certificate(ssl);
 	STACK_OF(X509) *chain;
@@ -339,7 +335,7 @@ static void
 fill_facts(SSL *ssl, struct tls_facts *f)
 {
 	const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
-	X509 *leaf = peer_leaf(ssl);
+	X509 *leaf = tls_peer_leaf(ssl);
 
 	facts_clear(f);
 	if (SSL_is_init_finished(ssl)) {

@@ -27,6 +27,7 @@
 #include "mx.h"
 
 typedef struct ssl_st SSL; /* the same typedef as <openssl/types.h> */
+typedef struct x509_st X509; /* likewise */
 struct tls_client;
 
 enum tls_policy {
@@ -126,6 +127,12 @@ const char *tls_policy_name(enum tls_policy policy);
 
 /* TLS_MAY is the only policy that lets mail go in cleartext. */
 bool tls_policy_required(enum tls_policy policy);
+/*
+ * The certificate the server presented, also after a failed check:
+ * OpenSSL keeps the peer certificate only once it passed, the chain as
+ * sent before that.  Borrowed from ssl; NULL when none came.
+ */
+X509 *tls_peer_leaf(SSL *ssl);
 
 /*
  * For the SMTP session.  After "220" to STARTTLS:

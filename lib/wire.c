@@ -27,18 +27,6 @@
 #define TYPE_TLSA 52
 #define CLASS_IN 1
 
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /*
  * Walks the name at pos.  Pointers must go strictly backwards and past
  * the header, so the walk always ends; labels use only the two defined
@@ -119,10 +107,10 @@ wire_next_rr(const uint8_t *w, size_t len, size_t *pos, struct wire_rr *rr)
 	if (!walk_name(w, len, *pos, &p) || p + 10 > len)
 		return false;
 	rr->owner = *pos;
-	rr->type = get16(w + p);
-	rr->class = get16(w + p + 2);
-	rr->ttl = get32(w + p + 4);
-	rr->rdlen = get16(w + p + 8);
+	rr->type = wire_get16(w + p);
+	rr->class = wire_get16(w + p + 2);
+	rr->ttl = wire_get32(w + p + 4);
+	rr->rdlen = wire_get16(w + p + 8);
 	rr->rdata = p + 10;
 	if (rr->rdata + rr->rdlen > len)
 		return false;
@@ -150,7 +138,7 @@ wire_check(const uint8_t *w, size_t len)
 	/* Whether the question is the one asked is answer.c's to judge. */
 	if (!wire_skip_question(w, len, &pos))
 		return "the reply is malformed (question section)";
-	n = (size_t)get16(w + 6) + get16(w + 8) + get16(w + 10);
+	n = (size_t)wire_get16(w + 6) + wire_get16(w + 8) + wire_get16(w + 10);
 	for (size_t i = 0; i < n; i++)
 		if (!walk_record(w, len, &pos))
 			return "the reply is malformed (bad name, compression "
@@ -162,7 +150,7 @@ bool
 wire_skip_question(const uint8_t *w, size_t len, size_t *pos)
 {
 	*pos = HEADER_LEN;
-	for (size_t i = get16(w + 4); i > 0; i--) {
+	for (size_t i = wire_get16(w + 4); i > 0; i--) {
 		if (!walk_name(w, len, *pos, pos) || *pos + 4 > len)
 			return false;
 		*pos += 4;

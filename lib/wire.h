@@ -10,6 +10,19 @@
 
 #include <stdbool.h>
 
+/* Network-order integers at p (the caller checked the bounds). */
+static inline uint16_t
+wire_get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+wire_get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 /* NULL when the message is well formed, else a sentence saying why not. */
 const char *wire_check(const uint8_t *wire, size_t len);
 
