@@ -61,8 +61,8 @@ find_option(const struct option *longopts, const char *name, size_t n)
 	return NULL;
 }
 
-static const char *
-skip_blanks(const char *p, const char *end)
+static char *
+skip_blanks(char *p, char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
@@ -71,12 +71,11 @@ skip_blanks(const char *p, const char *end)
 
 /* One line (without its LF): EX_OK, or an exit code after a message. */
 static int
-parse_line(const char *p, const char *end, const char *path, size_t lineno,
+parse_line(char *p, char *end, const char *path, size_t lineno,
     const char *cmd, const struct option *longopts, int argc, char **argv,
     int (*apply)(void *, int, const char *), void *ctx)
 {
-	char value[CONFIG_LINE_MAX + 1];
-	const char *name, *name_end, *v;
+	char *name, *name_end, *v;
 	const struct option *opt;
 	size_t vlen;
 
@@ -85,7 +84,7 @@ parse_line(const char *p, const char *end, const char *path, size_t lineno,
 	p = skip_blanks(p, end);
 	if (p == end || *p == '#')
 		return EX_OK;
-	for (const char *c = p; c < end; c++)
+	for (char *c = p; c < end; c++)
 		if ((unsigned char)*c < 0x20 && *c != '\t')
 			return cli_warn(cmd, "%s:%zu: a control character (0x%02x)", path, lineno,
 			    (unsigned char)*c), EX_CONFIG;
@@ -112,26 +111,25 @@ parse_line(const char *p, const char *end, const char *path, size_t lineno,
 		    EX_CONFIG;
 	if (given_on_command_line(opt->name, argc, argv))
 		return EX_OK;
-	memcpy(value, v, vlen);
-	value[vlen] = '\0';
-	int rc = apply(ctx, opt->val, opt->has_arg == no_argument ? NULL : value);
+	v[vlen] = '\0'; /* over a blank, CR, LF or the caller's extra octet */
+	int rc = apply(ctx, opt->val, opt->has_arg == no_argument ? NULL : v);
 	if (rc != EX_OK)
 		cli_warn(cmd, "%s:%zu: the %s setting above is not valid", path, lineno, opt->name);
 	return rc;
 }
 
 int
-config_parse(const char *text, size_t len, const char *path, const char *cmd,
+config_parse(char *text, size_t len, const char *path, const char *cmd,
     const struct option *longopts, int argc, char **argv,
     int (*apply)(void *, int, const char *), void *ctx)
 {
-	const char *p = text, *end = text + len;
+	char *p = text, *end = text + len;
 	size_t lineno = 0;
 	int rc;
 
 	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *line_end = eol ? eol : end;
+		char *eol = memchr(p, '\n', (size_t)(end - p));
+		char *line_end = eol ? eol : end;
 		lineno++;
 		if (line_end - p > CONFIG_LINE_MAX)
 			return cli_warn(cmd, "%s:%zu: line longer than %d octets", path, lineno,
@@ -146,7 +144,7 @@ config_parse(const char *text, size_t len, const char *path, const char *cmd,
 
 int
 config_load(const char *path, const char *cmd, const struct option *longopts, int argc,
-    char **argv, int (*apply)(void *, int, const char *), void *ctx)
+    char **argv, int (*apply)(void *, int, const char *), void *ctx, char **text_out)
 {
 	bool required = path != NULL;
 	char *text = NULL;
@@ -182,7 +180,10 @@ config_load(const char *path, const char *cmd, const struct option *longopts, in
 		cli_warn(cmd, "cannot read %s", path);
 		goto out;
 	}
+	text[got] = '\0';
 	rc = config_parse(text, (size_t)got, path, cmd, longopts, argc, argv, apply, ctx);
+	*text_out = text; /* the values point into it */
+	text = NULL;
 out:
 	free(text);
 	close(fd);

@@ -32,24 +32,10 @@ delivery_opts_free(struct delivery_opts *o)
 {
 	mx_policy_free(o->policy);
 	mx_resolver_free(o->resolver);
-	for (size_t i = 0; i < o->n_strings; i++)
-		free(o->strings[i]);
+	free(o->config_text);
 	o->policy = NULL;
 	o->resolver = NULL;
-	o->n_strings = 0;
-}
-
-const char *
-delivery_keep(struct delivery_opts *o, const char *value)
-{
-	char *copy;
-
-	if (o->n_strings == sizeof(o->strings) / sizeof(o->strings[0]))
-		return NULL;
-	if ((copy = strdup(value)) == NULL)
-		return NULL;
-	o->strings[o->n_strings++] = copy;
-	return copy;
+	o->config_text = NULL;
 }
 
 static int

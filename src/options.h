@@ -29,8 +29,7 @@ struct delivery_opts {
 	unsigned retry_first, retry_max, lifetime; /* seconds */
 	mx_resolver *resolver;
 	mx_policy *policy;
-	char *strings[64];          /* values from the configuration file, owned */
-	size_t n_strings;
+	char *config_text;          /* the configuration file; its values point into it */
 };
 
 /* Long options of delivery_opts, to append to a command's table (no end). */
@@ -62,9 +61,6 @@ struct delivery_opts {
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);
 void delivery_opts_free(struct delivery_opts *o);
-/* A copy of a value the options keep pointing to (configuration file
- * values); freed by delivery_opts_free.  NULL when out of room. */
-const char *delivery_keep(struct delivery_opts *o, const char *value);
 /* Applies one of DELIVERY_LONGOPTS; EX_OK, or an exit code after a message.
  * Returns -1 when opt is not one of them. */
 int delivery_option(struct delivery_opts *o, int opt, const char *value);
@@ -81,14 +77,17 @@ int delivery_open_queue(struct delivery_opts *o, mx_queue **out);
  * line are skipped, so that the command line wins; a repeatable option
  * (resolver) is taken from one place, never merged.  path NULL means
  * /etc/mx.conf when it exists; a path given must exist.  apply is called
- * as for a command-line option; EX_OK or an exit code after a message
- * ("FILE:LINE: ...").
+ * as for a command-line option, with values that point into the file's
+ * text, which *text_out receives (when the file was read) for the caller
+ * to free after the last use of the options; EX_OK or an exit code after a
+ * message ("FILE:LINE: ...").
  */
 int config_load(const char *path, const char *cmd, const struct option *longopts,
     int argc, char **argv, int (*apply)(void *ctx, int opt, const char *value),
-    void *ctx);
-/* The parser on its own, over text (for the fuzzer): calls apply per line. */
-int config_parse(const char *text, size_t len, const char *path, const char *cmd,
+    void *ctx, char **text_out);
+/* The parser on its own, over len octets of text followed by one more that
+ * it may overwrite (for the fuzzer): values are cut in place. */
+int config_parse(char *text, size_t len, const char *path, const char *cmd,
     const struct option *longopts, int argc, char **argv,
     int (*apply)(void *ctx, int opt, const char *value), void *ctx);
 /* The value of --config among the arguments, or NULL. */

@@ -58,9 +58,11 @@ queue_usage(FILE *to)
 	    DELIVERY_USAGE);
 }
 
+/* ctx: the options; also called for the configuration file's settings. */
 static int
-apply_option(struct queue_opts *o, int opt, const char *v)
+apply_option(void *ctx, int opt, const char *v)
 {
+	struct queue_opts *o = ctx;
 	unsigned long long n;
 	int rc;
 
@@ -86,22 +88,12 @@ apply_option(struct queue_opts *o, int opt, const char *v)
 }
 
 static int
-apply_config(void *ctx, int opt, const char *v)
-{
-	struct queue_opts *o = ctx;
-
-	if (v != NULL && (v = delivery_keep(&o->d, v)) == NULL)
-		return EX_OSERR;
-	return apply_option(o, opt, v);
-}
-
-static int
 parse_options(int argc, char **argv, struct queue_opts *o)
 {
 	int opt, rc;
 
 	if ((rc = config_load(config_path_from_args(argc, argv), "queue", queue_longopts,
-	    argc, argv, apply_config, o)) != EX_OK)
+	    argc, argv, apply_option, o, &o->d.config_text)) != EX_OK)
 		return rc;
 	opterr = 0;
 	optind = 1;

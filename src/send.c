@@ -113,9 +113,11 @@ ignored_sendmail_option(int opt)
 	    opt == 'V' || opt == 'X' || opt == 'O';
 }
 
+/* ctx: the options; also called for the configuration file's settings. */
 static int
-apply_option(struct send_opts *o, int opt, const char *v)
+apply_option(void *ctx, int opt, const char *v)
 {
+	struct send_opts *o = ctx;
 	int rc;
 
 	switch (opt) {
@@ -137,22 +139,12 @@ apply_option(struct send_opts *o, int opt, const char *v)
 }
 
 static int
-apply_config(void *ctx, int opt, const char *v)
-{
-	struct send_opts *o = ctx;
-
-	if (v != NULL && (v = delivery_keep(&o->d, v)) == NULL)
-		return EX_OSERR;
-	return apply_option(o, opt, v);
-}
-
-static int
 parse_options(int argc, char **argv, struct send_opts *o)
 {
 	int opt, rc;
 
 	if ((rc = config_load(config_path_from_args(argc, argv), "send", send_longopts, argc,
-	    argv, apply_config, o)) != EX_OK)
+	    argv, apply_option, o, &o->d.config_text)) != EX_OK)
 		return rc;
 	opterr = 0;
 	optind = 1;
