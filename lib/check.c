@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "grow.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 
@@ -86,28 +87,16 @@ mx_check_set_timeout_ms(mx_check *c, unsigned ms)
 	return MX_OK;
 }
 
-static mx_err
-set_string(char **slot, const char *value)
-{
-	char *copy = NULL;
-
-	if (value != NULL && (copy = strdup(value)) == NULL)
-		return MX_ERR_NOMEM;
-	free(*slot);
-	*slot = copy;
-	return MX_OK;
-}
-
 mx_err
 mx_check_set_ca_file(mx_check *c, const char *path)
 {
-	return c == NULL ? MX_ERR_INVALID : set_string(&c->ca_file, path);
+	return c == NULL ? MX_ERR_INVALID : string_replace(&c->ca_file, path);
 }
 
 mx_err
 mx_check_set_helo(mx_check *c, const char *name)
 {
-	return c == NULL || name == NULL ? MX_ERR_INVALID : set_string(&c->helo, name);
+	return c == NULL || name == NULL ? MX_ERR_INVALID : string_replace(&c->helo, name);
 }
 
 mx_err

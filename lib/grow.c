@@ -1,7 +1,9 @@
 /*
- * grow.c - array growth for the parsers (see grow.h).  No other state.
+ * grow.c - array growth for the parsers and string replacement for the
+ * setters (see grow.h).  No other state.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "grow.h"
 
@@ -21,4 +23,16 @@ array_grow(void **array, size_t n, size_t size)
 		return false;
 	*array = p;
 	return true;
+}
+
+mx_err
+string_replace(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return MX_ERR_NOMEM;
+	free(*slot);
+	*slot = copy;
+	return MX_OK;
 }

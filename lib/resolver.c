@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "resolver.h"
 #include "stub.h"
 
@@ -175,24 +176,12 @@ mx_resolver_add_server(mx_resolver *r, const char *server)
 	return MX_OK;
 }
 
-static mx_err
-replace_string(char **slot, const char *value)
-{
-	char *copy = NULL;
-
-	if (value != NULL && (copy = strdup(value)) == NULL)
-		return MX_ERR_NOMEM;
-	free(*slot);
-	*slot = copy;
-	return MX_OK;
-}
-
 mx_err
 mx_resolver_set_resolv_conf(mx_resolver *r, const char *path)
 {
 	if (r == NULL || path == NULL)
 		return MX_ERR_INVALID;
-	return r->ready ? MX_ERR_BUSY : replace_string(&r->resolv_conf, path);
+	return r->ready ? MX_ERR_BUSY : string_replace(&r->resolv_conf, path);
 }
 
 mx_err
@@ -203,7 +192,7 @@ mx_resolver_set_trust_anchor(mx_resolver *r, const char *path)
 	if (r->ready)
 		return MX_ERR_BUSY;
 	r->anchor_set = true;
-	return replace_string(&r->anchor, path ? path : "none");
+	return string_replace(&r->anchor, path ? path : "none");
 }
 
 mx_err
