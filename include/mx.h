@@ -521,6 +521,8 @@ typedef struct mx_queue_stats {
 	size_t locked;      /* entries another runner held */
 	size_t corrupt;     /* files moved to corrupt/ */
 	size_t removed;     /* entries finished and removed */
+	int64_t next_due;   /* the earliest next attempt of the entries the pass
+	                     * read (unix seconds); 0 when none is pending */
 } mx_queue_stats;
 
 #define MX_QUEUE_FLUSH 1u /* every pending recipient now, due or not */

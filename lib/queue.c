@@ -493,6 +493,7 @@ struct pass {
 	size_t n_dests, cap_dests;
 	size_t active;
 	bool failed;                /* out of memory along the way */
+	int64_t earliest;           /* for stats.next_due */
 	mx_err err;                 /* a delivery could not start: stop */
 	mx_queue_stats st;
 };
@@ -673,6 +674,17 @@ bounce(struct slot *s, size_t i, const struct deliver_rcpt *rc)
 	snprintf(o->remote_mta, sizeof(o->remote_mta), "%s", rc->relay_host);
 }
 
+/* What a runner sleeping until the next due recipient needs (stats.next_due). */
+static void
+note_pending(struct pass *p, const struct spool_entry *e)
+{
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		int64_t t = e->rcpts[i].next_attempt > p->now ? e->rcpts[i].next_attempt : p->now;
+		if (e->rcpts[i].state == SPOOL_PENDING && (p->earliest == 0 || t < p->earliest))
+			p->earliest = t;
+	}
+}
+
 static void
 slot_free(struct slot *s)
 {
@@ -782,6 +794,7 @@ finish(struct slot *s)
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++)
 		pending += e->rcpts[i].state == SPOOL_PENDING;
+	note_pending(p, e);
 	if (pending == 0) {
 		if (spool_remove(p->q->sp, e->id, &why) == MX_OK) {
 			p->st.removed++;
@@ -912,6 +925,8 @@ try_entry(struct pass *p, const char *id)
 	if (s == NULL)
 		return TRY_SKIPPED;
 	if ((tr = plan_slot(p, s, &n_due)) != TRY_STARTED) {
+		if (tr == TRY_SKIPPED)
+			note_pending(p, s->e); /* nothing due: when it will be */
 		slot_free(s);
 		return tr;
 	}
@@ -1015,6 +1030,7 @@ mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *sta
 	if (err == MX_OK && p.failed)
 		err = fail(q, MX_ERR_NOMEM, "the run stopped early", "out of memory");
 out:
+	p.st.next_due = p.earliest;
 	if (stats != NULL)
 		*stats = p.st;
 	for (size_t i = 0; i < p.n_dests; i++)

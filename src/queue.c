@@ -293,13 +293,16 @@ now_seconds(void)
 }
 
 static int
-one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags)
+one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
+    int64_t *next_due)
 {
-	mx_queue_stats st;
+	mx_queue_stats st = { 0 };
 	double start = now_seconds();
 	mx_err err = mx_queue_run(q, sender, flags, &st);
 
 	print_stats(o, &st, now_seconds() - start);
+	if (next_due != NULL)
+		*next_due = st.next_due;
 	if (err != MX_OK) {
 		cli_warn("queue", "%s", mx_queue_error(q));
 		return err == MX_ERR_CONFIG ? EX_CONFIG : EX_TEMPFAIL;
@@ -314,11 +317,12 @@ watch(struct queue_opts *o, mx_queue *q, mx_sender *sender)
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	while (!stop_requested) {
-		int rc = one_pass(o, q, sender, 0);
-		int64_t due = mx_queue_next_due(q), now = (int64_t)time(NULL);
+		int64_t due = 0, now;
+		int rc = one_pass(o, q, sender, 0, &due);
 		unsigned wait = o->interval ? o->interval : 60;
 		if (rc == EX_CONFIG)
 			return rc;
+		now = (int64_t)time(NULL);
 		if (due > 0 && due - now < (int64_t)wait)
 			wait = due <= now ? 1 : (unsigned)(due - now);
 		for (unsigned i = 0; i < wait && !stop_requested; i++)
@@ -340,7 +344,7 @@ cmd_run(struct queue_opts *o, mx_queue *q, unsigned flags)
 		mx_queue_set_log(q, print_line, o->json, NULL);
 		if (o->concurrency)
 			mx_queue_set_concurrency(q, o->concurrency);
-		rc = o->watch ? watch(o, q, sender) : one_pass(o, q, sender, flags);
+		rc = o->watch ? watch(o, q, sender) : one_pass(o, q, sender, flags, NULL);
 	}
 	mx_sender_free(sender);
 	return rc;

@@ -382,6 +382,18 @@ class Queue(unittest.TestCase):
         self.assertIn(b"status=sent", out)
         self.assertEqual(self.files("queue"), [])
 
+    def test_watch_wakes_when_the_next_entry_is_due(self):
+        self.common += ["--retry-first", "2", "--retry-max", "2"]
+        rc, out, err, tag = self.send("x@rcpt4xx.send.test")
+        self.assertEqual(rc, EX_OK, err)
+        runner = subprocess.Popen([MX, "queue", "run", "--watch", "--interval", "60"] +
+                                  self.common, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(5.5)
+        runner.send_signal(signal.SIGTERM)
+        out, err = runner.communicate(timeout=70)
+        # Retries 2 s apart, not a 60 s nap: at least two within 5.5 s.
+        self.assertGreaterEqual(out.count(b"status=deferred"), 2, out + err)
+
     def test_usage_errors(self):
         self.assertEqual(subprocess.run([MX, "queue"], capture_output=True).returncode, EX_USAGE)
         self.assertEqual(self.queue("bogus")[0], EX_USAGE)
