@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "stub.h"
+#include "stub_io.h"
 
 #define CACHE_MAX_TTL (24u * 3600u)
 #define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 size: no fragments */
@@ -83,6 +84,7 @@ struct stub {
 	size_t n_buckets, n_entries, cap_entries;
 	struct entry_list lru;
 	struct ticket_list paused;    /* tickets waiting to be resent */
+	struct stub_io *io;           /* the channel's sockets (stub_io.c) */
 	ldns_buffer *qbuf;            /* the query being sent (build_query) */
 	uint64_t jitter;
 	struct mx_resolver_stats stats;
@@ -141,13 +143,19 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+after_process(void *arg)
+{
+	rearm_timer_lazily(arg);
+}
+
+static void
 on_socket(evutil_socket_t fd, short what, void *arg)
 {
 	struct stub *s = arg;
 
 	ares_process_fd(s->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
 	    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-	rearm_timer_lazily(s);
+	after_process(s);
 }
 
 static struct sock_event *
@@ -263,18 +271,20 @@ stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
 	opts.tries = (int)cfg->tries;
 	opts.sock_state_cb = on_sock_state;
 	opts.sock_state_cb_data = s;
-	/* With the default buffer, replies are lost at 1000 in flight. */
-	opts.socket_receive_buffer_size = 8 * 1024 * 1024;
 	opts.ednspsz = EDNS_UDP_SIZE;
 	opts.resolvconf_path = (char *)cfg->resolv_conf;
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		goto fail;
 	s->library_ok = true;
 	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_SOCK_RCVBUF |
+	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
 	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
 		goto fail;
 	s->channel_ok = true;
+	/* With the default receive buffer, replies are lost at 1000 in flight. */
+	if ((err = stub_io_new(&s->io, base, s->channel, 8 * 1024 * 1024,
+	    after_process, s)) != MX_OK)
+		goto fail;
 	if ((err = set_servers(s, cfg->servers, cfg->n_servers)) != MX_OK)
 		goto fail;
 	*out = s;
@@ -707,6 +717,7 @@ stub_free(struct stub *s)
 	/* Pending tickets come back with ARES_EDESTRUCTION and free themselves. */
 	if (s->channel_ok)
 		ares_destroy(s->channel);
+	stub_io_free(s->io); /* after c-ares closed its sockets through it */
 	while (!TAILQ_EMPTY(&s->paused)) {
 		struct ticket *t = TAILQ_FIRST(&s->paused);
 		TAILQ_REMOVE(&s->paused, t, paused);

@@ -13,6 +13,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import sandboxed
@@ -124,6 +125,51 @@ class Bulk(unittest.TestCase):
         self.assertGreater(hits, 10000)
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         self.assertLess(max(before, after), 200 * 1024)  # KiB; ASan doubles RSS
+
+    # 127.0.0.96 port 53: nothing listens there, so the kernel answers
+    # each query with an ICMP "port unreachable" and the connected UDP
+    # socket reports ECONNREFUSED, to a batched send (stub_io.c) as well
+    # as to a read.  127.0.0.97 is dropped on the sandbox's output hook:
+    # the send alone fails (EPERM) and nothing ever comes back, so only
+    # stub_io.c's report of a failed batched send tells c-ares.
+    DEAD = "127.0.0.96@53"
+    FORBIDDEN = "127.0.0.97@53"
+    MANY = "basic.test\nimplicit.test\nnosuch.test\n" + "equal.test\n" * 200
+
+    def test_refused_resolver_fails_over_at_once(self):
+        for bad in (self.DEAD, self.FORBIDDEN):
+            with self.subTest(bad=bad):
+                self.fails_over_at_once(bad)
+
+    def fails_over_at_once(self, bad):
+        # The failure reaches c-ares, which moves every query to the next
+        # server at once: no waiting out timeouts.
+        start = time.monotonic()
+        p = subprocess.run([MX, "route", "--bulk", "--timeout", "5", "--resolver", bad,
+                            "--resolver", RESOLVER], input=self.MANY, capture_output=True,
+                           text=True, timeout=60)
+        took = time.monotonic() - start
+        err = p.stderr
+        plans = [json.loads(line) for line in p.stdout.splitlines()]
+        self.assertEqual(p.returncode, 0, err)
+        by = {p["domain"]: p["status"] for p in plans}
+        self.assertEqual(len(plans), 203)
+        self.assertEqual(by, {"basic.test": "ok", "implicit.test": "ok",
+                              "nosuch.test": "nxdomain", "equal.test": "ok"})
+        self.assertLess(took, 1.5, err)
+        self.assertIn("timeouts 0", err)
+
+    def test_refused_resolver_alone_is_tempfail(self):
+        for bad in (self.DEAD, self.FORBIDDEN):
+            with self.subTest(bad=bad):
+                start = time.monotonic()
+                p = subprocess.run([MX, "route", "--bulk", "--timeout", "3", "--resolver", bad],
+                                   input=self.MANY, capture_output=True, text=True, timeout=60)
+                plans = [json.loads(line) for line in p.stdout.splitlines()]
+                self.assertEqual(len(plans), 203)
+                self.assertEqual({x["status"] for x in plans}, {"tempfail"})
+                self.assertEqual(p.returncode, 0)  # a line's outcome, not the run's
+                self.assertLess(time.monotonic() - start, 8)
 
     def test_resolver_failure_stops_the_run(self):
         # A broken resolver set-up is not the lines' fault: exit 78.
