@@ -79,26 +79,38 @@ json_string(FILE *f, const char *str)
 	escape(put_file, f, str);
 }
 
-void
-json_buf_put(struct json_buf *b, const char *s, size_t n)
+bool
+json_buf_reserve(struct json_buf *b, size_t n)
 {
+	/* A plan line is a few hundred bytes: one allocation for most. */
+	size_t cap = b->cap ? b->cap : 1024;
+	char *p;
+
 	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->data, cap)) == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->data = p;
-		b->cap = cap;
+		return false;
+	while (cap <= b->len + n)
+		cap *= 2;
+	if (cap == b->cap)
+		return true;
+	if ((p = realloc(b->data, cap)) == NULL) {
+		b->failed = true;
+		return false;
 	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
+	b->data = p;
+	b->cap = cap;
+	return true;
+}
+
+char *
+json_buf_end(struct json_buf *b)
+{
+	if (!json_buf_reserve(b, 0)) {
+		free(b->data);
+		b->data = NULL;
+		return NULL;
+	}
 	b->data[b->len] = '\0';
+	return b->data;
 }
 
 void
@@ -130,6 +142,7 @@ void
 json_buf_string(struct json_buf *b, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
 
 	while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
 		s++;
@@ -137,7 +150,11 @@ json_buf_string(struct json_buf *b, const char *str)
 		escape(put_buf, b, str);
 		return;
 	}
-	json_buf_put(b, "\"", 1);
-	json_buf_put(b, str, (size_t)(s - (const unsigned char *)str));
-	json_buf_put(b, "\"", 1);
+	n = (size_t)(s - (const unsigned char *)str);
+	if (b->len + n + 2 >= b->cap && !json_buf_reserve(b, n + 2))
+		return;
+	b->data[b->len] = '"';
+	memcpy(b->data + b->len + 1, str, n);
+	b->data[b->len + n + 1] = '"';
+	b->len += n + 2;
 }

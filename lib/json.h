@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 /*
  * Writes s as a JSON string (RFC 8259) with its quotes.  Names from DNS
@@ -19,8 +20,10 @@ void json_string(FILE *f, const char *s);
 /*
  * A growing text buffer for writers that build one line in memory (the
  * plan JSON, once per domain in --bulk): no stdio stream per line.  A
- * failed allocation sets failed and drops further output; data is NUL
- * terminated and the caller's to free.
+ * failed allocation sets failed and drops further output.  There is
+ * always room for a NUL after len; json_buf_end writes it and hands
+ * data over (the caller's to free), or frees it and returns NULL if an
+ * allocation failed.
  */
 struct json_buf {
 	char *data;
@@ -28,7 +31,23 @@ struct json_buf {
 	bool failed;
 };
 
-void json_buf_put(struct json_buf *b, const char *s, size_t n);
+/* Room for n more bytes and the NUL; false (and failed) if none. */
+bool json_buf_reserve(struct json_buf *b, size_t n);
+char *json_buf_end(struct json_buf *b);
+
+/* Inline: a plan line is about seventy of these. */
+static inline void
+json_buf_put(struct json_buf *b, const char *s, size_t n)
+{
+	if (b->len + n >= b->cap && !json_buf_reserve(b, n))
+		return;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
+
+/* A string literal: its length is known when compiling. */
+#define JSON_BUF_LITERAL(b, lit) json_buf_put((b), "" lit, sizeof(lit) - 1)
+
 void json_buf_puts(struct json_buf *b, const char *s);
 void json_buf_uint(struct json_buf *b, unsigned long v);
 /* json_string's rules, into a buffer. */

@@ -11,68 +11,56 @@
 #include "json.h"
 #include "plan.h"
 
-/* Keys are this file's own plain ASCII words: written as they are. */
-static void
-put_key(struct json_buf *b, const char *key, bool first)
-{
-	if (!first)
-		json_buf_put(b, ", ", 2);
-	json_buf_put(b, "\"", 1);
-	json_buf_puts(b, key);
-	json_buf_put(b, "\": ", 3);
-}
+/*
+ * Keys are this file's own plain ASCII words: written as they are, each
+ * with the punctuation around it as one literal (a plan line is written
+ * for every domain of a bulk run).
+ */
+#define PUT(b, lit) JSON_BUF_LITERAL(b, lit)
 
 static void
 put_problems(struct json_buf *b, problem_set set)
 {
 	size_t n = problem_set_count(set);
 
-	json_buf_put(b, "[", 1);
+	PUT(b, "[");
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			json_buf_put(b, ", ", 2);
+			PUT(b, ", ");
 		json_buf_string(b, mx_problem_name(problem_set_nth(set, i)));
 	}
-	json_buf_put(b, "]", 1);
+	PUT(b, "]");
 }
 
 static void
 put_host(struct json_buf *b, const struct mx_host *h)
 {
-	json_buf_put(b, "{", 1);
-	put_key(b, "host", true);
+	PUT(b, "{\"host\": ");
 	json_buf_string(b, h->name);
-	put_key(b, "preference", false);
+	PUT(b, ", \"preference\": ");
 	json_buf_uint(b, h->preference);
-	put_key(b, "ttl", false);
+	PUT(b, ", \"ttl\": ");
 	json_buf_uint(b, h->ttl);
-	put_key(b, "status", false);
+	PUT(b, ", \"status\": ");
 	json_buf_string(b, mx_host_status_name(h->status));
-	put_key(b, "addresses", false);
-	json_buf_put(b, "[", 1);
+	PUT(b, ", \"addresses\": [");
 	for (size_t i = 0; i < h->n_addrs; i++) {
 		if (i > 0)
-			json_buf_put(b, ", ", 2);
+			PUT(b, ", ");
 		json_buf_string(b, h->addrs[i].text);
 	}
-	json_buf_put(b, "]", 1);
-	put_key(b, "problems", false);
+	PUT(b, "], \"problems\": ");
 	put_problems(b, h->problems);
-	put_key(b, "reason", false);
+	PUT(b, ", \"reason\": ");
 	json_buf_string(b, h->reason);
-	json_buf_put(b, "}", 1);
+	PUT(b, "}");
 }
 
-/* Hands the buffer out, or frees it if any allocation failed. */
+/* Hands the line out, or says that an allocation failed. */
 static mx_err
 finish(struct json_buf *b, char **out)
 {
-	if (b->failed) {
-		free(b->data);
-		return MX_ERR_NOMEM;
-	}
-	*out = b->data;
-	return MX_OK;
+	return (*out = json_buf_end(b)) != NULL ? MX_OK : MX_ERR_NOMEM;
 }
 
 mx_err
@@ -85,14 +73,11 @@ mx_invalid_to_json(const char *arg, const char *why, char **out)
 	*out = NULL;
 	if (arg == NULL || why == NULL)
 		return MX_ERR_INVALID;
-	json_buf_put(&b, "{", 1);
-	put_key(&b, "domain", true);
+	PUT(&b, "{\"domain\": ");
 	json_buf_string(&b, arg);
-	put_key(&b, "status", false);
-	json_buf_string(&b, "invalid");
-	put_key(&b, "reason", false);
+	PUT(&b, ", \"status\": \"invalid\", \"reason\": ");
 	json_buf_string(&b, why);
-	json_buf_put(&b, "}", 1);
+	PUT(&b, "}");
 	return finish(&b, out);
 }
 
@@ -106,29 +91,27 @@ mx_plan_to_json(const mx_plan *plan, char **out)
 	*out = NULL;
 	if (plan == NULL)
 		return MX_ERR_INVALID;
-	json_buf_put(&b, "{", 1);
-	put_key(&b, "domain", true);
+	PUT(&b, "{\"domain\": ");
 	json_buf_string(&b, plan->domain);
-	put_key(&b, "status", false);
+	PUT(&b, ", \"status\": ");
 	json_buf_string(&b, mx_status_name(plan->status));
-	put_key(&b, "implicit_mx", false);
-	json_buf_puts(&b, plan->implicit_mx ? "true" : "false");
-	put_key(&b, "dnssec", false);
+	if (plan->implicit_mx)
+		PUT(&b, ", \"implicit_mx\": true, \"dnssec\": ");
+	else
+		PUT(&b, ", \"implicit_mx\": false, \"dnssec\": ");
 	json_buf_string(&b, mx_dnssec_name(mx_plan_dnssec(plan)));
-	put_key(&b, "problems", false);
+	PUT(&b, ", \"problems\": ");
 	put_problems(&b, plan->problems);
-	put_key(&b, "hosts", false);
-	json_buf_put(&b, "[", 1);
+	PUT(&b, ", \"hosts\": [");
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		if (i > 0)
-			json_buf_put(&b, ", ", 2);
+			PUT(&b, ", ");
 		put_host(&b, &plan->hosts[i]);
 	}
-	json_buf_put(&b, "]", 1);
-	put_key(&b, "canonical", false);
+	PUT(&b, "], \"canonical\": ");
 	json_buf_string(&b, plan->canonical);
-	put_key(&b, "reason", false);
+	PUT(&b, ", \"reason\": ");
 	json_buf_string(&b, plan->reason);
-	json_buf_put(&b, "}", 1);
+	PUT(&b, "}");
 	return finish(&b, out);
 }
