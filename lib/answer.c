@@ -242,6 +242,33 @@ add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 	return MX_OK;
 }
 
+/*
+ * The address's text.  IPv4 by hand: glibc's inet_ntop formats it with
+ * sprintf, a few per cent of the bulk path by itself; IPv6 (RFC 5952's
+ * zero compression) is left to inet_ntop.
+ */
+static void
+addr_text(struct plan_addr *ad)
+{
+	char *p = ad->text;
+
+	if (ad->family != AF_INET) {
+		inet_ntop(ad->family, ad->bytes, ad->text, sizeof(ad->text));
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		unsigned v = ad->bytes[i];
+		if (i > 0)
+			*p++ = '.';
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+	}
+	*p = '\0';
+}
+
 static mx_err
 add_addr(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
@@ -258,7 +285,7 @@ add_addr(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 	ad->family = rr->type == RR_TYPE_A ? AF_INET : AF_INET6;
 	memcpy(ad->bytes, r->wire + rr->rdata, want);
 	ad->ttl = clamp_ttl(rr->ttl);
-	inet_ntop(ad->family, ad->bytes, ad->text, sizeof(ad->text));
+	addr_text(ad);
 	return MX_OK;
 }
 
@@ -385,7 +412,7 @@ add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size
 	g->addr.family = rr->type == RR_TYPE_A ? AF_INET : AF_INET6;
 	memcpy(g->addr.bytes, r->wire + rr->rdata, want);
 	g->addr.ttl = clamp_ttl(rr->ttl);
-	inet_ntop(g->addr.family, g->addr.bytes, g->addr.text, sizeof(g->addr.text));
+	addr_text(&g->addr);
 	return MX_OK;
 }
 

@@ -165,9 +165,12 @@ static void
 query_init(struct query *q, struct lookup *lk, const char *name,
     uint16_t qtype, size_t host, query_done_fn done)
 {
+	size_t len = strlen(name);
+
 	/* Domains and the exchanges that need addresses are host names. */
-	assert(strlen(name) <= MX_DOMAIN_MAX);
-	snprintf(q->name, sizeof(q->name), "%s.", name);
+	assert(len <= MX_DOMAIN_MAX);
+	memcpy(q->name, name, len);
+	memcpy(q->name + len, ".", 2);
 	q->qtype = qtype;
 	q->owner = lk;
 	q->host = host;

@@ -465,10 +465,8 @@ finish_entry(struct stub *s, struct cache_entry *e, int status,
     const unsigned char *abuf, int alen)
 {
 	struct answer a;
-	char qname[QUERY_NAME_MAX];
 
-	snprintf(qname, sizeof(qname), "%s", e->name);
-	read_reply(qname, e->qtype, status, abuf, alen, &a);
+	read_reply(e->name, e->qtype, status, abuf, alen, &a);
 	a.security = SEC_UNKNOWN;
 	e->inflight = false;
 	if (a.kind == ANSWER_TEMPFAIL || keep(e, &a) != MX_OK) {

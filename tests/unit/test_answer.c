@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
@@ -632,6 +633,41 @@ test_addresses(void **state)
 }
 
 /*
+ * answer.c writes IPv4 text by hand: every byte value in every position
+ * (with the others at 0, 9, 10, 99, 100 and 255) against inet_ntop.
+ */
+static void
+test_ipv4_text(void **state)
+{
+	static const unsigned fill[] = {0, 9, 10, 99, 100, 255};
+	char rr[128], want[INET_ADDRSTRLEN];
+	struct answer a;
+
+	(void)state;
+	for (unsigned pos = 0; pos < 4; pos++)
+	for (unsigned f = 0; f < sizeof(fill) / sizeof(fill[0]); f++)
+	for (unsigned start = 0; start < 256; start += ANSWER_MAX_ADDRS) {
+		ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+		uint8_t b[ANSWER_MAX_ADDRS][4];
+		for (unsigned i = 0; i < ANSWER_MAX_ADDRS; i++) {
+			memset(b[i], (int)fill[f], 4);
+			b[i][pos] = (uint8_t)(start + i);
+			snprintf(rr, sizeof(rr), "example.test. 60 IN A %u.%u.%u.%u",
+			    b[i][0], b[i][1], b[i][2], b[i][3]);
+			an(p, rr);
+		}
+		parse(p, RR_TYPE_A, &a);
+		assert_int_equal(a.n_addrs, ANSWER_MAX_ADDRS);
+		for (size_t i = 0; i < a.n_addrs; i++) {
+			assert_memory_equal(a.addrs[i].bytes, b[i], 4);
+			inet_ntop(AF_INET, a.addrs[i].bytes, want, sizeof(want));
+			assert_string_equal(a.addrs[i].text, want);
+		}
+		answer_clear(&a);
+	}
+}
+
+/*
  * Hand-made: a reply to example.test/qtype holding a record of qtype with
  * rdata of rdlen bytes (all 0x0a) and a good record (192.0.2.1 or
  * 2001:db8::1), the bad one first or last.
@@ -1238,6 +1274,7 @@ main(void)
 		cmocka_unit_test(test_bad_qname),
 		cmocka_unit_test(test_foreign_records_ignored),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_ipv4_text),
 		cmocka_unit_test(test_rdata_length_baseline),
 		cmocka_unit_test(test_empty_address_rdata),
 		cmocka_unit_test(test_a_long_rdata),
