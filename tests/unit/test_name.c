@@ -250,6 +250,12 @@ test_ip_literal(void **state)
 	assert_true(name_is_ip_literal("2001:db8::1"));
 	assert_true(name_is_ip_literal("::1"));
 	assert_true(name_is_ip_literal("::ffff:192.0.2.1"));
+	/* Every character an address may hold passes the quick scan. */
+	assert_true(name_is_ip_literal("2001:DB8:ABCD:EF01::a"));
+	assert_true(name_is_ip_literal("::FFFF:192.0.2.1"));
+	assert_true(name_is_ip_literal("dead:beef::cafe"));
+	assert_false(name_is_ip_literal("cafe.fade"));
+	assert_false(name_is_ip_literal("dead:beef::cafe:x"));
 	assert_false(name_is_ip_literal(""));
 	assert_false(name_is_ip_literal("."));
 	assert_false(name_is_ip_literal("example.com"));
