@@ -31,8 +31,11 @@ name_is_ip_literal(const char *name)
 		return false;
 	/* Most names have a letter past f: no address, and no inet_pton
 	 * (twice per MX host on the bulk path). */
-	if (name[strspn(name, "0123456789abcdefABCDEF.:")] != '\0')
-		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		char c = (char)(*p | 0x20);
+		if (!((*p >= '0' && *p <= '9') || (c >= 'a' && c <= 'f') || *p == '.' || *p == ':'))
+			return false;
+	}
 	memcpy(tmp, name, len + 1);
 	if (tmp[len - 1] == '.')
 		tmp[len - 1] = '\0';
