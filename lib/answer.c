@@ -518,22 +518,17 @@ read_reply(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer
 }
 
 mx_err
-answer_parse(const uint8_t *wire, size_t len, const char *qname,
+answer_parse_dname(const uint8_t *wire, size_t len, const ldns_rdf *qrdf,
     uint16_t qtype, struct answer *out)
 {
 	struct wire_rr an_stack[REPLY_STACK_RRS];
 	ldns_rdf *owner_stack[REPLY_STACK_RRS] = {0};
 	struct reply r = {.wire = wire, .len = len, .an = an_stack, .owner = owner_stack};
-	ldns_rdf *qrdf = NULL;
 	const char *why;
 	mx_err err = MX_OK;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = ANSWER_TEMPFAIL;
-	if (ldns_str2rdf_dname(&qrdf, qname) != LDNS_STATUS_OK) {
-		set_why(out, "the question name is not a domain name");
-		goto out;
-	}
 	if ((why = wire_check(wire, len)) != NULL) {
 		set_why(out, "%s", why);
 		goto out;
@@ -555,9 +550,26 @@ out:
 		free(r.an);
 	if (r.owner != owner_stack)
 		free(r.owner);
-	ldns_rdf_deep_free(qrdf);
 	if (err != MX_OK)
 		answer_clear(out);
+	return err;
+}
+
+mx_err
+answer_parse(const uint8_t *wire, size_t len, const char *qname,
+    uint16_t qtype, struct answer *out)
+{
+	ldns_rdf *qrdf = NULL;
+	mx_err err;
+
+	if (ldns_str2rdf_dname(&qrdf, qname) != LDNS_STATUS_OK) {
+		memset(out, 0, sizeof(*out));
+		out->kind = ANSWER_TEMPFAIL;
+		set_why(out, "the question name is not a domain name");
+		return MX_OK;
+	}
+	err = answer_parse_dname(wire, len, qrdf, qtype, out);
+	ldns_rdf_deep_free(qrdf);
 	return err;
 }
 

@@ -87,6 +87,11 @@ struct answer {
  */
 mx_err answer_parse(const uint8_t *wire, size_t len, const char *qname,
     uint16_t qtype, struct answer *out);
+/* The same with the question's name already in wire form (an ldns_rdf of
+ * type dname), as the stub transport keeps it from building the query. */
+struct ldns_struct_rdf;
+mx_err answer_parse_dname(const uint8_t *wire, size_t len,
+    const struct ldns_struct_rdf *qname, uint16_t qtype, struct answer *out);
 /* An answer that never came: kind TEMPFAIL with the reason given. */
 void answer_set_failure(struct answer *out, const char *why, bool timed_out);
 void answer_clear(struct answer *a);

@@ -64,6 +64,7 @@ struct ticket {
 	unsigned resends;             /* after connection failures */
 	struct event *pause;          /* waiting to resend */
 	TAILQ_ENTRY(ticket) paused;
+	ldns_rdf *qname;              /* name in wire form: for the query and the reply */
 	char name[QUERY_NAME_MAX];
 	uint16_t qtype;
 };
@@ -446,11 +447,11 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 /* ---- queries ----------------------------------------------------------- */
 
 static void
-read_reply(const char *name, uint16_t qtype, int status,
+read_reply(const ldns_rdf *qname, uint16_t qtype, int status,
     const unsigned char *abuf, int alen, struct answer *out)
 {
-	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
-		if (answer_parse(abuf, (size_t)alen, name, qtype, out) != MX_OK)
+	if (status == ARES_SUCCESS && abuf != NULL && alen > 0 && qname != NULL) {
+		if (answer_parse_dname(abuf, (size_t)alen, qname, qtype, out) != MX_OK)
 			answer_set_failure(out, "out of memory", false);
 		return;
 	}
@@ -461,12 +462,13 @@ read_reply(const char *name, uint16_t qtype, int status,
 }
 
 static void
-finish_entry(struct stub *s, struct cache_entry *e, int status,
+finish_entry(struct stub *s, struct ticket *t, int status,
     const unsigned char *abuf, int alen)
 {
+	struct cache_entry *e = t->entry;
 	struct answer a;
 
-	read_reply(e->name, e->qtype, status, abuf, alen, &a);
+	read_reply(t->qname, e->qtype, status, abuf, alen, &a);
 	a.security = SEC_UNKNOWN;
 	e->inflight = false;
 	if (a.kind == ANSWER_TEMPFAIL || keep(e, &a) != MX_OK) {
@@ -498,6 +500,7 @@ ticket_free(struct ticket *t)
 {
 	if (t->pause != NULL)
 		event_free(t->pause);
+	ldns_rdf_deep_free(t->qname);
 	free(t);
 }
 
@@ -559,11 +562,11 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		return;
 	s->stats.timeouts += status == ARES_ETIMEOUT;
 	if (t->entry != NULL) {
-		finish_entry(s, t->entry, status, abuf, alen);
+		finish_entry(s, t, status, abuf, alen);
 	} else if (t->query != NULL) {
 		struct query *q = t->query;
 		q->backend = NULL;
-		read_reply(q->name, q->qtype, status, abuf, alen, &q->answer);
+		read_reply(t->qname, q->qtype, status, abuf, alen, &q->answer);
 		q->answer.security = SEC_UNKNOWN;
 		resolver_answered(s->resolver, q);
 	}
@@ -572,21 +575,18 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 /*
  * The question as wire bytes, written into the stub's one reused buffer:
- * the header, the name (ldns_dname_new_frm_str and ldns_dname2buffer_wire
- * read the text and write the labels), QTYPE, QCLASS, and an OPT record
- * for the EDNS buffer size.  Building a whole ldns_pkt per query and
- * serialising it (with name compression, which one name never needs)
- * cost a tenth of the bulk path's CPU.  The ID stays 0: ares_send writes
- * its own into the copy it keeps.
+ * the header, the name (the ticket's, read from its text once by
+ * ldns_dname_new_frm_str and kept to check the reply against), QTYPE,
+ * QCLASS, and an OPT record for the EDNS buffer size.  Building a whole
+ * ldns_pkt per query and serialising it (with name compression, which
+ * one name never needs) cost a tenth of the bulk path's CPU.  The ID
+ * stays 0: ares_send writes its own into the copy it keeps.
  */
 static bool
-build_query(ldns_buffer *buf, const char *name, uint16_t qtype)
+build_query(ldns_buffer *buf, const ldns_rdf *dname, uint16_t qtype)
 {
-	ldns_rdf *dname = ldns_dname_new_frm_str(name);
 	bool ok;
 
-	if (dname == NULL)
-		return false;
 	ldns_buffer_clear(buf);
 	ldns_buffer_write_u16(buf, 0);              /* ID */
 	ldns_buffer_write_u16(buf, 0x0100);         /* a query, RD */
@@ -602,7 +602,6 @@ build_query(ldns_buffer *buf, const char *name, uint16_t qtype)
 	ldns_buffer_write_u16(buf, EDNS_UDP_SIZE);  /* CLASS: the UDP size */
 	ldns_buffer_write_u32(buf, 0);              /* extended rcode, version, flags */
 	ldns_buffer_write_u16(buf, 0);              /* RDLENGTH */
-	ldns_rdf_deep_free(dname);
 	return ok && ldns_buffer_status_ok(buf);
 }
 
@@ -610,7 +609,8 @@ build_query(ldns_buffer *buf, const char *name, uint16_t qtype)
 static void
 send_query(struct stub *s, struct ticket *t)
 {
-	if (!build_query(s->qbuf, t->name, t->qtype)) {
+	if ((t->qname == NULL && (t->qname = ldns_dname_new_frm_str(t->name)) == NULL) ||
+	    !build_query(s->qbuf, t->qname, t->qtype)) {
 		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
 		return;
 	}
