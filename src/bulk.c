@@ -133,12 +133,15 @@ start_line(struct bulk *b, char *buf)
 	}
 	if ((text = trim(buf)) == NULL)
 		return;
-	if (mx_domain_from_arg(text, canon, &why) != MX_OK) {
+	/* mx_route_start checks the line as mx_domain_from_arg does: asked
+	 * again only for a bad line, to say why. */
+	err = mx_route_start(b->resolver, b->policy, text, on_plan, b);
+	if (err == MX_ERR_BAD_DOMAIN && mx_domain_from_arg(text, canon, &why) != MX_OK) {
 		put_invalid(b, text, why);
 		return;
 	}
 	/* Only a bad line is the line's fault; anything else ends the run. */
-	if ((err = mx_route_start(b->resolver, b->policy, canon, on_plan, b)) != MX_OK) {
+	if (err != MX_OK) {
 		b->failure = err;
 		return;
 	}
