@@ -133,6 +133,8 @@ is_escaped_ip_literal(const char *name)
 	char buf[64];
 	size_t o = 0;
 
+	if (strchr(name, '\\') == NULL)
+		return false; /* nothing escaped: name_is_ip_literal has judged it */
 	for (const char *p = name; *p != '\0' && o + 1 < sizeof(buf); o++) {
 		if (strncmp(p, "\\058", 4) == 0) {
 			buf[o] = ':';
