@@ -229,10 +229,13 @@ static ares_ssize_t
 io_sendv(ares_socket_t fd, const struct iovec *vec, int len, void *arg)
 {
 	struct io_sock *s = find(arg, fd);
+	struct msghdr m = {.msg_iov = (struct iovec *)vec, .msg_iovlen = (size_t)len};
 
-	if (s == NULL || !s->dgram)
-		return writev(fd, vec, len);
-	return queue_packet(s, vec, len);
+	if (s != NULL && s->dgram)
+		return queue_packet(s, vec, len);
+	/* TCP: a peer that reset the connection must not raise SIGPIPE (c-ares
+	 * itself sends with MSG_NOSIGNAL); c-ares sees EPIPE and moves on. */
+	return sendmsg(fd, &m, MSG_NOSIGNAL);
 }
 
 /* ---- receiving ---------------------------------------------------------- */
