@@ -256,10 +256,10 @@ on_target_addr(const struct answer *a, void *arg)
 	lt->answered[t->j] = true;
 	lt->kind[t->j] = a->kind;
 	lt->secure[t->j] = a->security == SEC_SECURE;
-	if (a->cname_hops > 0 && a->canonical[0] != '\0' &&
-	    strcmp(a->canonical, tg->name) != 0) {
+	if (a->cname_hops > 0 && answer_canonical(a)[0] != '\0' &&
+	    strcmp(answer_canonical(a), tg->name) != 0) {
 		tg->is_cname = true;
-		snprintf(tg->cname, sizeof(tg->cname), "%s", a->canonical);
+		snprintf(tg->cname, sizeof(tg->cname), "%s", answer_canonical(a));
 	}
 	if (a->kind == ANSWER_TEMPFAIL)
 		snprintf(tg->why, sizeof(tg->why), "%s", a->why);

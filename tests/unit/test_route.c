@@ -40,7 +40,7 @@ mx_answer(struct answer *a, const char *spec)
 
 	memset(a, 0, sizeof(*a));
 	a->kind = ANSWER_RECORDS;
-	snprintf(a->canonical, sizeof(a->canonical), "%s", DOMAIN);
+	a->canonical = DOMAIN;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	a->mx = calloc(64, sizeof(*a->mx));
 	assert_non_null(a->mx);
@@ -55,9 +55,10 @@ mx_answer(struct answer *a, const char *spec)
 		m->ttl = 3600;
 		if (strcmp(name, ".") == 0) {
 			m->is_null = true;
+			m->exchange = "";
 			continue;
 		}
-		snprintf(m->exchange, sizeof(m->exchange), "%s", name);
+		assert_non_null(m->exchange = answer_text(a, name));
 		m->bad_name = name_check_hostname(name) != NULL;
 	}
 }
@@ -595,11 +596,11 @@ test_cname_target(void **state)
 	(void)state;
 	addr_answer(&a, "192.0.2.1", 60);
 	a.cname_hops = 1;
-	snprintf(a.canonical, sizeof(a.canonical), "real.example.test");
+	a.canonical = "real.example.test";
 	feed(plan, 0, RR_TYPE_A, &a, pol);
 	addr_answer(&a, "2001:db8::1", 60);
 	a.cname_hops = 1;
-	snprintf(a.canonical, sizeof(a.canonical), "real.example.test");
+	a.canonical = "real.example.test";
 	feed(plan, 0, RR_TYPE_AAAA, &a, pol);
 	feed_addrs(plan, 1, RR_TYPE_A, "192.0.2.2", 60, pol);
 	feed_kind(plan, 1, RR_TYPE_AAAA, ANSWER_NODATA, pol);
@@ -618,7 +619,7 @@ test_cname_target(void **state)
 	/* The domain itself may be a CNAME: no problem for an implicit MX. */
 	kind_answer(&a, ANSWER_NODATA);
 	a.cname_hops = 1;
-	snprintf(a.canonical, sizeof(a.canonical), "real.example.test");
+	a.canonical = "real.example.test";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_string_equal(mx_plan_canonical(plan), "real.example.test");
 	addr_answer(&a, "192.0.2.1", 60);
@@ -644,7 +645,7 @@ test_canonical(void **state)
 	(void)state;
 	mx_answer(&a, "10 mx.example.test");
 	a.cname_hops = 2;
-	snprintf(a.canonical, sizeof(a.canonical), "b.example.test");
+	a.canonical = "b.example.test";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_string_equal(mx_plan_canonical(plan), "b.example.test");
 	assert_string_equal(mx_plan_domain(plan), DOMAIN);
@@ -652,7 +653,7 @@ test_canonical(void **state)
 
 	/* No canonical in the answer: the domain. */
 	mx_answer(&a, "10 mx.example.test");
-	a.canonical[0] = '\0';
+	a.canonical = "";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_string_equal(mx_plan_canonical(plan), DOMAIN);
 	drop_plan(plan);
