@@ -635,6 +635,37 @@ test_cname_target(void **state)
 	drop_policy(pol);
 }
 
+/*
+ * Names far longer than a host name (escaped bad names reach ~1020
+ * bytes) come through whole: plans keep text in a store, not in buffers
+ * sized for the usual case.
+ */
+static void
+test_long_names(void **state)
+{
+	mx_policy *pol = policy(1);
+	char name[1001], spec[1040];
+	struct answer a;
+	mx_plan *plan;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(name) - 1; i++)
+		name[i] = i % 50 == 49 ? '.' : (char)('a' + i % 26);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(spec, sizeof(spec), "10 %s, 20 mx.example.test", name);
+	mx_answer(&a, spec);
+	a.cname_hops = 1;
+	a.canonical = name;
+	plan = route_as(DOMAIN, &a, pol);
+	assert_string_equal(mx_plan_canonical(plan), name);
+	assert_int_equal(mx_plan_host_count(plan), 2);
+	assert_string_equal(mx_host_name(mx_plan_host(plan, 0)), name);
+	assert_int_equal(mx_host_status_of(mx_plan_host(plan, 0)), MX_HOST_BAD_NAME);
+	assert_string_equal(mx_host_name(mx_plan_host(plan, 1)), "mx.example.test");
+	drop_plan(plan);
+	drop_policy(pol);
+}
+
 static void
 test_canonical(void **state)
 {
@@ -1456,6 +1487,7 @@ main(void)
 		T(test_null_mx_mixed),
 		T(test_cname_target),
 		T(test_canonical),
+		T(test_long_names),
 		T(test_ip_literal_target),
 		T(test_bad_names),
 		T(test_no_address_vs_tempfail),
