@@ -136,8 +136,8 @@ check_answer(const struct answer *a, uint16_t qtype)
 	CHECK(a->cname_loop || a->cname_hops <= ANSWER_MAX_CNAME_HOPS, NULL);
 	CHECK(!a->cname_loop || a->kind == ANSWER_TEMPFAIL, NULL);
 	CHECK(strnlen(answer_canonical(a), NAME_TEXT_MAX) < NAME_TEXT_MAX, NULL);
-	CHECK(memchr(a->why, 0, sizeof(a->why)) != NULL, NULL);
-	CHECK(a->kind != ANSWER_TEMPFAIL || a->why[0] != '\0', NULL);
+	CHECK(strnlen(answer_why(a), ANSWER_WHY_MAX) < ANSWER_WHY_MAX, NULL);
+	CHECK(a->kind != ANSWER_TEMPFAIL || answer_why(a)[0] != '\0', NULL);
 	if (a->kind != ANSWER_RECORDS)
 		CHECK(a->n_mx == 0 && a->n_addrs == 0, NULL);
 	else if (qtype == RR_TYPE_MX)

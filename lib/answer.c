@@ -25,14 +25,18 @@ clamp_ttl(uint32_t ttl)
 	return ttl >= 0x80000000u ? 0 : ttl;
 }
 
+/* Out of memory, the why says so rather than nothing. */
 static void
 set_why(struct answer *a, const char *fmt, ...)
 {
+	char buf[ANSWER_WHY_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(a->why, sizeof(a->why), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if ((a->why = answer_text(a, buf)) == NULL)
+		a->why = "out of memory";
 }
 
 static bool
@@ -604,6 +608,8 @@ answer_copy(struct answer *dst, const struct answer *src)
 	if (src->canonical != NULL &&
 	    (dst->canonical = answer_text(dst, src->canonical)) == NULL)
 		goto fail;
+	if (src->why != NULL && (dst->why = answer_text(dst, src->why)) == NULL)
+		goto fail;
 	if (src->n_glue > 0 && (dst->glue = malloc(src->n_glue * sizeof(*src->glue))) == NULL)
 		goto fail;
 	if (src->n_glue > 0)
@@ -646,6 +652,7 @@ answer_clear(struct answer *a)
 	free(a->glue);
 	text_store_free(&a->text);
 	a->canonical = NULL;
+	a->why = NULL;
 	a->mx = NULL;
 	a->addrs = NULL;
 	a->tlsa = NULL;

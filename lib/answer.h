@@ -17,6 +17,7 @@
 #define ANSWER_MAX_ADDRS 64     /* A or AAAA records kept per answer */
 #define ANSWER_MAX_CNAME_HOPS 16
 #define ANSWER_MAX_GLUE 128     /* additional-section addresses kept */
+#define ANSWER_WHY_MAX 160      /* bytes of a why, its NUL included */
 
 #define RR_TYPE_A 1
 #define RR_TYPE_MX 15
@@ -72,7 +73,9 @@ struct answer {
 	/* End of the CNAME chain: in text, or a string that outlives the
 	 * answer; NULL (zeroed answers) reads as "" (answer_canonical). */
 	const char *canonical;
-	char why[160];                 /* for TEMPFAIL: what went wrong */
+	/* For TEMPFAIL: what went wrong, below ANSWER_WHY_MAX bytes; in text
+	 * or static; NULL reads as "" (answer_why). */
+	const char *why;
 	struct answer_mx *mx;          /* qtype MX */
 	size_t n_mx;
 	struct plan_addr *addrs;       /* qtype A or AAAA */
@@ -81,7 +84,7 @@ struct answer {
 	size_t n_tlsa;
 	struct answer_glue *glue;      /* qtype MX: additional-section addresses */
 	size_t n_glue;
-	/* canonical and the exchanges, owned; freed by answer_clear.  Names
+	/* canonical, why and the exchanges, owned; freed by answer_clear.  Names
 	 * of up to NAME_TEXT_MAX - 1 bytes (escaped bad names) are rare, and
 	 * fixed buffers of that size made a 5-record answer a 5 KB block. */
 	struct text_store text;
@@ -91,6 +94,12 @@ static inline const char *
 answer_canonical(const struct answer *a)
 {
 	return a->canonical != NULL ? a->canonical : "";
+}
+
+static inline const char *
+answer_why(const struct answer *a)
+{
+	return a->why != NULL ? a->why : "";
 }
 
 /*
@@ -106,7 +115,9 @@ mx_err answer_parse(const uint8_t *wire, size_t len, const char *qname,
 struct ldns_struct_rdf;
 mx_err answer_parse_dname(const uint8_t *wire, size_t len,
     const struct ldns_struct_rdf *qname, uint16_t qtype, struct answer *out);
-/* An answer that never came: kind TEMPFAIL with the reason given. */
+/* An answer that never came: kind TEMPFAIL with the reason given (cut
+ * below ANSWER_WHY_MAX).  out holds nothing yet (it may be garbage) or
+ * has been answer_clear'ed: what it held is overwritten, not freed. */
 void answer_set_failure(struct answer *out, const char *why, bool timed_out);
 void answer_clear(struct answer *a);
 /* Deep copy: dst gets its own arrays and text (release with answer_clear). */

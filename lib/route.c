@@ -290,7 +290,7 @@ mx_tempfail(mx_plan *plan, const struct answer *mx)
 	if (mx->security == SEC_BOGUS) {
 		add_problem(&plan->problems, MX_PROBLEM_DNSSEC_BOGUS);
 		plan_set_reason(plan, "the MX records of %s failed DNSSEC validation%s%s",
-		    plan->domain, mx->why[0] ? ": " : "", mx->why);
+		    plan->domain, answer_why(mx)[0] ? ": " : "", answer_why(mx));
 		return;
 	}
 	if (mx->cname_loop)
@@ -298,7 +298,7 @@ mx_tempfail(mx_plan *plan, const struct answer *mx)
 	if (mx->timed_out)
 		add_problem(&plan->problems, MX_PROBLEM_TIMEOUT);
 	plan_set_reason(plan, "the MX lookup for %s failed for now: %s",
-	    plan->domain, mx->why[0] ? mx->why : "no answer");
+	    plan->domain, answer_why(mx)[0] ? answer_why(mx) : "no answer");
 }
 
 mx_err
@@ -367,7 +367,7 @@ note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit,
 	/* Kept per family and written out in finish_host, so the reason does
 	 * not depend on which answer arrived first. */
 	host_set_family_why(plan, h, bit == FAMILY_BIT_A ? 0 : 1,
-	    addr->why[0] ? addr->why : "no answer");
+	    answer_why(addr)[0] ? answer_why(addr) : "no answer");
 	if (addr->security == SEC_BOGUS) {
 		add_problem(&h->problems, MX_PROBLEM_DNSSEC_BOGUS);
 		add_problem(&plan->problems, MX_PROBLEM_DNSSEC_BOGUS);
