@@ -135,9 +135,9 @@ check_answer(const struct answer *a, uint16_t qtype)
 	CHECK(a->cname_hops <= ANSWER_MAX_CNAME_HOPS + 1, NULL);
 	CHECK(a->cname_loop || a->cname_hops <= ANSWER_MAX_CNAME_HOPS, NULL);
 	CHECK(!a->cname_loop || a->kind == ANSWER_TEMPFAIL, NULL);
-	CHECK(memchr(a->canonical, 0, sizeof(a->canonical)) != NULL, NULL);
-	CHECK(memchr(a->why, 0, sizeof(a->why)) != NULL, NULL);
-	CHECK(a->kind != ANSWER_TEMPFAIL || a->why[0] != '\0', NULL);
+	CHECK(strnlen(answer_canonical(a), NAME_TEXT_MAX) < NAME_TEXT_MAX, NULL);
+	CHECK(strnlen(answer_why(a), ANSWER_WHY_MAX) < ANSWER_WHY_MAX, NULL);
+	CHECK(a->kind != ANSWER_TEMPFAIL || answer_why(a)[0] != '\0', NULL);
 	if (a->kind != ANSWER_RECORDS)
 		CHECK(a->n_mx == 0 && a->n_addrs == 0, NULL);
 	else if (qtype == RR_TYPE_MX)
@@ -146,7 +146,7 @@ check_answer(const struct answer *a, uint16_t qtype)
 		CHECK(a->n_addrs > 0 && a->n_mx == 0, NULL);
 	for (size_t i = 0; i < a->n_mx; i++) {
 		const struct answer_mx *m = &a->mx[i];
-		CHECK(memchr(m->exchange, 0, sizeof(m->exchange)) != NULL, NULL);
+		CHECK(m->exchange != NULL && strnlen(m->exchange, NAME_TEXT_MAX) < NAME_TEXT_MAX, NULL);
 		CHECK(m->ttl < 0x80000000u, m->exchange);
 		CHECK(m->is_null == (m->exchange[0] == '\0'), m->exchange);
 		if (!m->is_null)
@@ -172,9 +172,9 @@ check_answer(const struct answer *a, uint16_t qtype)
 		x = a->mx[g->mx].exchange;
 		CHECK(!a->mx[g->mx].is_null && !a->mx[g->mx].bad_name, x);
 		lx = strlen(x);
-		ld = strlen(a->canonical);
-		CHECK(strcmp(x, a->canonical) == 0 ||
-		    (lx > ld && x[lx - ld - 1] == '.' && strcmp(x + lx - ld, a->canonical) == 0), x);
+		ld = strlen(answer_canonical(a));
+		CHECK(strcmp(x, answer_canonical(a)) == 0 ||
+		    (lx > ld && x[lx - ld - 1] == '.' && strcmp(x + lx - ld, answer_canonical(a)) == 0), x);
 		CHECK(g->qtype == RR_TYPE_A || g->qtype == RR_TYPE_AAAA, x);
 		CHECK(g->addr.family == (g->qtype == RR_TYPE_A ? AF_INET : AF_INET6), x);
 		CHECK(g->addr.ttl < 0x80000000u, x);
@@ -191,7 +191,9 @@ check_plan(const mx_plan *plan, const struct answer *mx, bool implicit)
 	CHECK(plan->decided, NULL);
 	CHECK(plan->status <= MX_STATUS_LOOP, NULL);
 	CHECK(mx_plan_dnssec(plan) <= MX_DNSSEC_BOGUS, NULL);
-	CHECK(memchr(plan->canonical, 0, sizeof(plan->canonical)) != NULL, NULL);
+	CHECK(plan->canonical != NULL && plan->reason != NULL &&
+	    strnlen(plan->canonical, NAME_TEXT_MAX) < NAME_TEXT_MAX &&
+	    strnlen(plan->reason, PLAN_REASON_MAX) < PLAN_REASON_MAX, NULL);
 	CHECK(plan->reason[0] != '\0', mx_status_name(plan->status));
 	if (!implicit && (mx->kind == ANSWER_TEMPFAIL || mx->security == SEC_BOGUS))
 		CHECK(plan->status == MX_STATUS_TEMPFAIL && plan->n_hosts == 0, NULL);
@@ -205,8 +207,8 @@ check_plan(const mx_plan *plan, const struct answer *mx, bool implicit)
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		const struct mx_host *h = &plan->hosts[i];
 		CHECK(h->status <= MX_HOST_BAD_NAME, h->name);
-		CHECK(memchr(h->name, 0, sizeof(h->name)) != NULL, NULL);
-		CHECK(memchr(h->reason, 0, sizeof(h->reason)) != NULL, NULL);
+		CHECK(strnlen(h->name, NAME_TEXT_MAX) < NAME_TEXT_MAX, NULL);
+		CHECK(strnlen(h->reason, HOST_REASON_MAX) < HOST_REASON_MAX, NULL);
 		CHECK(h->n_addrs <= 2 * ANSWER_MAX_ADDRS, h->name);
 		CHECK(h->problems < PROBLEM_BIT(MX_PROBLEM_COUNT_), h->name);
 		if (i > 0)

@@ -4,7 +4,7 @@
  * message's structure and locates its records; ldns decompresses the
  * names (ldns_wire2dname) and compares them.  Pure: it never
  * resolves, it only reads the bytes it is given.  The caller owns struct
- * answer and frees its arrays with answer_clear.
+ * answer and frees its arrays and text (its store) with answer_clear.
  */
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
@@ -25,14 +25,18 @@ clamp_ttl(uint32_t ttl)
 	return ttl >= 0x80000000u ? 0 : ttl;
 }
 
+/* Out of memory, the why says so rather than nothing. */
 static void
 set_why(struct answer *a, const char *fmt, ...)
 {
+	char buf[ANSWER_WHY_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(a->why, sizeof(a->why), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if ((a->why = answer_text(a, buf)) == NULL)
+		a->why = "out of memory";
 }
 
 static bool
@@ -222,6 +226,7 @@ follow_cnames(struct reply *r, const ldns_rdf *qname, struct answer *a,
 static mx_err
 add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
+	char text[NAME_TEXT_MAX];
 	struct answer_mx *m;
 	ldns_rdf *exch;
 
@@ -233,12 +238,15 @@ add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 		ldns_rdf_deep_free(exch);
 		return MX_ERR_NOMEM;
 	}
-	m = &a->mx[a->n_mx++];
+	m = &a->mx[a->n_mx];
 	m->preference = wire_get16(r->wire + rr->rdata);
 	m->ttl = clamp_ttl(rr->ttl);
-	dname_text(exch, m->exchange, &m->bad_name);
-	m->is_null = m->exchange[0] == '\0';
+	dname_text(exch, text, &m->bad_name);
 	ldns_rdf_deep_free(exch);
+	if ((m->exchange = answer_text(a, text)) == NULL)
+		return MX_ERR_NOMEM;
+	m->is_null = m->exchange[0] == '\0';
+	a->n_mx++;
 	return MX_OK;
 }
 
@@ -387,7 +395,7 @@ exchange_index(const struct answer *a, const ldns_rdf *name)
 	bool bad;
 
 	dname_text(name, text, &bad);
-	if (bad || !in_bailiwick(text, a->canonical))
+	if (bad || !in_bailiwick(text, answer_canonical(a)))
 		return a->n_mx;
 	for (size_t i = 0; i < a->n_mx; i++)
 		if (!a->mx[i].is_null && !a->mx[i].bad_name && strcmp(a->mx[i].exchange, text) == 0)
@@ -466,6 +474,7 @@ read_answers(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answ
 {
 	ldns_rdf *targets[ANSWER_MAX_CNAME_HOPS + 1];
 	const ldns_rdf *end = NULL;
+	char canonical[NAME_TEXT_MAX];
 	bool bad;
 	mx_err err = MX_OK;
 
@@ -474,7 +483,11 @@ read_answers(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answ
 		    ANSWER_MAX_CNAME_HOPS);
 		goto out;
 	}
-	dname_text(end, a->canonical, &bad);
+	dname_text(end, canonical, &bad);
+	if ((a->canonical = answer_text(a, canonical)) == NULL) {
+		err = MX_ERR_NOMEM;
+		goto out;
+	}
 	a->negative_ttl = negative_ttl(r);
 	if (a->rcode == LDNS_RCODE_NXDOMAIN) {
 		a->kind = ANSWER_NXDOMAIN;
@@ -590,6 +603,13 @@ answer_copy(struct answer *dst, const struct answer *src)
 	dst->addrs = NULL;
 	dst->tlsa = NULL;
 	dst->glue = NULL;
+	dst->text.head = NULL;
+	dst->n_mx = 0;
+	if (src->canonical != NULL &&
+	    (dst->canonical = answer_text(dst, src->canonical)) == NULL)
+		goto fail;
+	if (src->why != NULL && (dst->why = answer_text(dst, src->why)) == NULL)
+		goto fail;
 	if (src->n_glue > 0 && (dst->glue = malloc(src->n_glue * sizeof(*src->glue))) == NULL)
 		goto fail;
 	if (src->n_glue > 0)
@@ -603,14 +623,24 @@ answer_copy(struct answer *dst, const struct answer *src)
 	if (src->n_addrs > 0 &&
 	    (dst->addrs = malloc(src->n_addrs * sizeof(*src->addrs))) == NULL)
 		goto fail;
-	if (src->n_mx > 0)
-		memcpy(dst->mx, src->mx, src->n_mx * sizeof(*src->mx));
+	for (; dst->n_mx < src->n_mx; dst->n_mx++) {
+		struct answer_mx *m = &dst->mx[dst->n_mx];
+		*m = src->mx[dst->n_mx];
+		if ((m->exchange = answer_text(dst, m->exchange)) == NULL)
+			goto fail;
+	}
 	if (src->n_addrs > 0)
 		memcpy(dst->addrs, src->addrs, src->n_addrs * sizeof(*src->addrs));
 	return MX_OK;
 fail:
 	answer_clear(dst);
 	return MX_ERR_NOMEM;
+}
+
+const char *
+answer_text(struct answer *a, const char *s)
+{
+	return text_copy(&a->text, s);
 }
 
 void
@@ -620,6 +650,9 @@ answer_clear(struct answer *a)
 	free(a->addrs);
 	free(a->tlsa);
 	free(a->glue);
+	text_store_free(&a->text);
+	a->canonical = NULL;
+	a->why = NULL;
 	a->mx = NULL;
 	a->addrs = NULL;
 	a->tlsa = NULL;

@@ -10,12 +10,14 @@
 #include <stdint.h>
 
 #include "plan.h"
+#include "text.h"
 
 /* Caps on what one answer may hand to routing (hostile-input bounds). */
 #define ANSWER_MAX_MX 1024      /* MX records kept from one answer */
 #define ANSWER_MAX_ADDRS 64     /* A or AAAA records kept per answer */
 #define ANSWER_MAX_CNAME_HOPS 16
 #define ANSWER_MAX_GLUE 128     /* additional-section addresses kept */
+#define ANSWER_WHY_MAX 160      /* bytes of a why, its NUL included */
 
 #define RR_TYPE_A 1
 #define RR_TYPE_MX 15
@@ -36,7 +38,8 @@ struct answer_mx {
 	uint32_t ttl;
 	bool is_null;        /* the exchange is "." (RFC 7505) */
 	bool bad_name;       /* not a valid host name; name is escaped text */
-	char exchange[NAME_TEXT_MAX]; /* lower case, no trailing dot */
+	const char *exchange; /* lower case, no trailing dot ("" if null); in
+	                         the answer's text store */
 };
 
 /*
@@ -67,8 +70,12 @@ struct answer {
 	bool cname_loop;
 	bool timed_out;
 	uint32_t negative_ttl;         /* NXDOMAIN/NODATA: from the SOA (RFC 2308 5) */
-	char canonical[NAME_TEXT_MAX]; /* end of the CNAME chain */
-	char why[160];                 /* for TEMPFAIL: what went wrong */
+	/* End of the CNAME chain: in text, or a string that outlives the
+	 * answer; NULL (zeroed answers) reads as "" (answer_canonical). */
+	const char *canonical;
+	/* For TEMPFAIL: what went wrong, below ANSWER_WHY_MAX bytes; in text
+	 * or static; NULL reads as "" (answer_why). */
+	const char *why;
 	struct answer_mx *mx;          /* qtype MX */
 	size_t n_mx;
 	struct plan_addr *addrs;       /* qtype A or AAAA */
@@ -77,7 +84,23 @@ struct answer {
 	size_t n_tlsa;
 	struct answer_glue *glue;      /* qtype MX: additional-section addresses */
 	size_t n_glue;
+	/* canonical, why and the exchanges, owned; freed by answer_clear.  Names
+	 * of up to NAME_TEXT_MAX - 1 bytes (escaped bad names) are rare, and
+	 * fixed buffers of that size made a 5-record answer a 5 KB block. */
+	struct text_store text;
 };
+
+static inline const char *
+answer_canonical(const struct answer *a)
+{
+	return a->canonical != NULL ? a->canonical : "";
+}
+
+static inline const char *
+answer_why(const struct answer *a)
+{
+	return a->why != NULL ? a->why : "";
+}
 
 /*
  * Parses a wire-format reply to the question (qname, qtype, class IN).
@@ -92,10 +115,15 @@ mx_err answer_parse(const uint8_t *wire, size_t len, const char *qname,
 struct ldns_struct_rdf;
 mx_err answer_parse_dname(const uint8_t *wire, size_t len,
     const struct ldns_struct_rdf *qname, uint16_t qtype, struct answer *out);
-/* An answer that never came: kind TEMPFAIL with the reason given. */
+/* An answer that never came: kind TEMPFAIL with the reason given (cut
+ * below ANSWER_WHY_MAX).  out holds nothing yet (it may be garbage) or
+ * has been answer_clear'ed: what it held is overwritten, not freed. */
 void answer_set_failure(struct answer *out, const char *why, bool timed_out);
 void answer_clear(struct answer *a);
-/* Deep copy: dst gets its own arrays (release with answer_clear). */
+/* Deep copy: dst gets its own arrays and text (release with answer_clear). */
 mx_err answer_copy(struct answer *dst, const struct answer *src);
+/* A copy of s in a's text store (for canonical or an exchange); NULL when
+ * out of memory. */
+const char *answer_text(struct answer *a, const char *s);
 
 #endif

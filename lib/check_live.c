@@ -147,12 +147,12 @@ on_mx(const struct answer *a, void *arg)
 
 	l->mx_security = a->security;
 	if (a->security == SEC_BOGUS) {
-		note_bogus(l, l->c->domain, "MX", a->why);
+		note_bogus(l, l->c->domain, "MX", answer_why(a));
 		f->mx_state = TARGET_TEMPFAIL;
 		l->mx_bogus = true;
 	} else if (a->kind == ANSWER_TEMPFAIL) {
 		f->mx_state = TARGET_TEMPFAIL;
-		snprintf(l->mx_why, sizeof(l->mx_why), "%s", a->why);
+		snprintf(l->mx_why, sizeof(l->mx_why), "%s", answer_why(a));
 	} else if (a->kind == ANSWER_NXDOMAIN) {
 		f->mx_state = TARGET_NXDOMAIN;
 	} else if (a->kind == ANSWER_NODATA || a->n_mx == 0) {
@@ -252,17 +252,17 @@ on_target_addr(const struct answer *a, void *arg)
 	struct live_target *lt = &l->targets[t->i];
 
 	if (a->security == SEC_BOGUS)
-		note_bogus(l, tg->name, t->j == 0 ? "A" : "AAAA", a->why);
+		note_bogus(l, tg->name, t->j == 0 ? "A" : "AAAA", answer_why(a));
 	lt->answered[t->j] = true;
 	lt->kind[t->j] = a->kind;
 	lt->secure[t->j] = a->security == SEC_SECURE;
-	if (a->cname_hops > 0 && a->canonical[0] != '\0' &&
-	    strcmp(a->canonical, tg->name) != 0) {
+	if (a->cname_hops > 0 && answer_canonical(a)[0] != '\0' &&
+	    strcmp(answer_canonical(a), tg->name) != 0) {
 		tg->is_cname = true;
-		snprintf(tg->cname, sizeof(tg->cname), "%s", a->canonical);
+		snprintf(tg->cname, sizeof(tg->cname), "%s", answer_canonical(a));
 	}
 	if (a->kind == ANSWER_TEMPFAIL)
-		snprintf(tg->why, sizeof(tg->why), "%s", a->why);
+		snprintf(tg->why, sizeof(tg->why), "%s", answer_why(a));
 	add_addrs(tg, a);
 	live_ticket_done(t);
 }
@@ -275,7 +275,7 @@ on_tlsa(const struct answer *a, void *arg)
 	struct live_target *lt = &l->targets[t->i];
 
 	if (a->security == SEC_BOGUS)
-		note_bogus(l, l->facts.targets[t->i].name, "TLSA", a->why);
+		note_bogus(l, l->facts.targets[t->i].name, "TLSA", answer_why(a));
 	lt->tlsa_security = a->security;
 	for (size_t i = 0; i < a->n_tlsa && lt->n_tlsa < LIVE_TLSA_MAX; i++) {
 		const struct answer_tlsa *r = &a->tlsa[i];

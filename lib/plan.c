@@ -1,7 +1,8 @@
 /*
  * plan.c - the mx_plan and mx_host objects: creation, the getters of the
- * public API, and freeing.  A plan owns its hosts and their addresses;
- * every pointer a getter returns lives as long as the plan.
+ * public API, and freeing.  A plan owns its hosts, their addresses and
+ * all their text (the plan's store, text.h); every pointer a getter
+ * returns lives as long as the plan.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +13,15 @@
 
 #include "plan.h"
 
+/*
+ * The plan's text lives in its store (text.h), not in fixed buffers sized
+ * for the longest escaped name: with a thousand lookups in flight, plans
+ * and hosts of a few kilobytes each (zeroed by calloc, then realloc'd)
+ * kept glibc's allocator splitting and merging chunks above its tcache
+ * limit and did not fit in the cache.
+ */
+static const char out_of_memory[] = "(out of memory while writing the reason)";
+
 mx_err
 plan_new(const char *domain, mx_plan **out)
 {
@@ -20,36 +30,71 @@ plan_new(const char *domain, mx_plan **out)
 	if (plan == NULL)
 		return MX_ERR_NOMEM;
 	snprintf(plan->domain, sizeof(plan->domain), "%s", domain);
-	snprintf(plan->canonical, sizeof(plan->canonical), "%s", domain);
+	plan->canonical = plan->domain;
+	plan->reason = "";
 	plan->status = MX_STATUS_TEMPFAIL;
 	*out = plan;
 	return MX_OK;
 }
 
+const char *
+plan_text(mx_plan *plan, const char *s)
+{
+	return text_copy(&plan->text, s);
+}
+
+void
+host_init(struct mx_host *host, const char *name)
+{
+	memset(host, 0, sizeof(*host));
+	host->name = name;
+	host->family_why[0] = host->family_why[1] = "";
+	host->reason = "";
+}
+
 void
 plan_set_reason(mx_plan *plan, const char *fmt, ...)
 {
+	char buf[PLAN_REASON_MAX];
+	const char *kept;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(plan->reason, sizeof(plan->reason), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	kept = text_copy(&plan->text, buf);
+	plan->reason = kept != NULL ? kept : out_of_memory;
 }
 
-/* Appends "; sentence" so several causes (A and AAAA) read as one line. */
+/* Appends "; sentence" so several causes (A and AAAA) read as one line;
+ * cut where a char[HOST_REASON_MAX] would cut it. */
 void
-host_add_reason(struct mx_host *host, const char *fmt, ...)
+host_add_reason(mx_plan *plan, struct mx_host *host, const char *fmt, ...)
 {
-	size_t len = strlen(host->reason);
+	char buf[HOST_REASON_MAX];
+	size_t len = strnlen(host->reason, sizeof(buf) - 1);
+	const char *kept;
 	va_list ap;
 
-	if (len > 0 && len + 2 < sizeof(host->reason)) {
-		memcpy(host->reason + len, "; ", 3);
+	memcpy(buf, host->reason, len);
+	buf[len] = '\0';
+	if (len > 0 && len + 2 < sizeof(buf)) {
+		memcpy(buf + len, "; ", 3);
 		len += 2;
 	}
 	va_start(ap, fmt);
-	vsnprintf(host->reason + len, sizeof(host->reason) - len, fmt, ap);
+	vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
 	va_end(ap);
+	kept = text_copy(&plan->text, buf);
+	host->reason = kept != NULL ? kept : out_of_memory;
+}
+
+void
+host_set_family_why(mx_plan *plan, struct mx_host *host, int f, const char *why)
+{
+	const char *kept = text_add(&plan->text, why, strnlen(why, HOST_WHY_MAX - 1));
+
+	host->family_why[f] = kept != NULL ? kept : out_of_memory;
 }
 
 void
@@ -84,6 +129,7 @@ mx_plan_free(mx_plan *plan)
 	for (size_t i = 0; i < plan->n_hosts; i++)
 		free(plan->hosts[i].addrs);
 	free(plan->hosts);
+	text_store_free(&plan->text);
 	free(plan);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "mx.h"
+#include "text.h"
 
 /* A problem set: bit n is mx_problem n, so iteration keeps enum order. */
 typedef uint32_t problem_set;
@@ -37,8 +38,13 @@ struct plan_addr {
 socklen_t plan_addr_sockaddr(const struct plan_addr *a, uint16_t port,
     struct sockaddr_storage *out);
 
+/*
+ * Text fields point into the plan's store (mx_plan.text) or at the plan's
+ * own domain, and live as long as the plan; they are never NULL once the
+ * host is in plan->hosts (host_init), so a host moves by value.
+ */
 struct mx_host {
-	char name[NAME_TEXT_MAX]; /* lower case, no trailing dot */
+	const char *name;          /* lower case, no trailing dot */
 	uint16_t preference;
 	uint32_t ttl;
 	bool ttl_set;              /* implicit MX: ttl holds an address TTL */
@@ -51,15 +57,20 @@ struct mx_host {
 	bool addrs_secure;         /* every address answer used was DNSSEC-secure */
 	bool addrs_seen;
 	bool nxdomain;             /* an address lookup said the name does not exist */
-	char family_why[2][160];   /* A, AAAA: why the lookup failed, if it did */
-	char reason[384];          /* why it is not usable, or what is odd about it */
+	const char *family_why[2]; /* A, AAAA: why the lookup failed, if it did */
+	const char *reason;        /* why it is not usable, or what is odd about it */
 	struct plan_addr *addrs;
 	size_t n_addrs;
 };
 
+/* Caps of the text fields: what fixed buffers of these sizes held. */
+#define HOST_WHY_MAX 160
+#define HOST_REASON_MAX 384
+#define PLAN_REASON_MAX 512
+
 struct mx_plan {
 	char domain[MX_DOMAIN_MAX + 1];
-	char canonical[NAME_TEXT_MAX];
+	const char *canonical;   /* domain itself, or in text */
 	mx_status status;
 	bool decided;            /* status is final before address lookups */
 	bool implicit_mx;
@@ -68,14 +79,23 @@ struct mx_plan {
 	answer_security mx_security; /* of the MX answer (DANE needs it secure) */
 	size_t answers_seen;
 	problem_set problems;
-	char reason[512];
+	const char *reason;
 	struct mx_host *hosts;
 	size_t n_hosts;
+	struct text_store text;  /* the strings above and the hosts' */
 };
 
 /* plan.c */
-void host_add_reason(struct mx_host *host, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* An empty host named name (a string that lives as long as the plan). */
+void host_init(struct mx_host *host, const char *name);
+/* A copy of s kept by the plan; NULL when out of memory. */
+const char *plan_text(mx_plan *plan, const char *s);
+/* Appends "; sentence" to the reason (at most HOST_REASON_MAX - 1 bytes);
+ * out of memory, the reason says so. */
+void host_add_reason(mx_plan *plan, struct mx_host *host, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* host->family_why[f] becomes a copy of why, cut at HOST_WHY_MAX - 1. */
+void host_set_family_why(mx_plan *plan, struct mx_host *host, int f, const char *why);
 mx_err plan_new(const char *domain, mx_plan **out);
 void plan_set_reason(mx_plan *plan, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

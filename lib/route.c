@@ -148,17 +148,17 @@ is_escaped_ip_literal(const char *name)
 }
 
 static void
-classify_exchange(struct mx_host *h, bool bad_name)
+classify_exchange(mx_plan *plan, struct mx_host *h, bool bad_name)
 {
 	if (name_is_ip_literal(h->name) || is_escaped_ip_literal(h->name)) {
 		h->status = MX_HOST_IP_LITERAL;
 		add_problem(&h->problems, MX_PROBLEM_IP_LITERAL_TARGET);
-		host_add_reason(h, "the exchange is written as an IP address; "
+		host_add_reason(plan, h, "the exchange is written as an IP address; "
 		    "an MX record must name a host (RFC 5321 5.1)");
 	} else if (bad_name) {
 		h->status = MX_HOST_BAD_NAME;
 		add_problem(&h->problems, MX_PROBLEM_BAD_HOSTNAME);
-		host_add_reason(h, "the exchange is not a valid host name "
+		host_add_reason(plan, h, "the exchange is not a valid host name "
 		    "(letters, digits and inner hyphens only)");
 	} else {
 		h->need_addresses = true;
@@ -198,10 +198,10 @@ prune_self(mx_plan *plan, const mx_policy *policy)
 		h->families_pending = 0;
 		if (is_local(policy, h->name)) {
 			add_problem(&h->problems, MX_PROBLEM_LOCAL_NAME);
-			host_add_reason(h, "this host (a --local-name)");
+			host_add_reason(plan, h, "this host (a --local-name)");
 		} else {
 			add_problem(&h->problems, MX_PROBLEM_NOT_BETTER_THAN_SELF);
-			host_add_reason(h, "preference %u is not better than this "
+			host_add_reason(plan, h, "preference %u is not better than this "
 			    "host's %u (RFC 5321 5.1)", h->preference, (unsigned)self);
 		}
 	}
@@ -220,18 +220,21 @@ add_hosts(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 
 	for (size_t i = 0; i < mx->n_mx; i++)
 		n_real += mx->mx[i].is_null ? 0 : 1;
-	if ((plan->hosts = calloc(n_real ? n_real : 1, sizeof(*plan->hosts))) == NULL)
+	if ((plan->hosts = malloc((n_real ? n_real : 1) * sizeof(*plan->hosts))) == NULL)
 		return MX_ERR_NOMEM;
 	for (size_t i = 0; i < mx->n_mx; i++) {
 		const struct answer_mx *m = &mx->mx[i];
+		const char *name;
 		struct mx_host *h;
 		if (m->is_null)
 			continue;
+		if ((name = plan_text(plan, m->exchange)) == NULL)
+			return MX_ERR_NOMEM;
 		h = &plan->hosts[plan->n_hosts++];
-		memcpy(h->name, m->exchange, sizeof(h->name));
+		host_init(h, name);
 		h->preference = m->preference;
 		h->ttl = m->ttl;
-		classify_exchange(h, m->bad_name);
+		classify_exchange(plan, h, m->bad_name);
 	}
 	qsort(plan->hosts, plan->n_hosts, sizeof(*plan->hosts), compare_hosts);
 	drop_duplicates(plan);
@@ -269,12 +272,12 @@ implicit_mx(mx_plan *plan)
 {
 	struct mx_host *h;
 
-	if ((plan->hosts = calloc(1, sizeof(*plan->hosts))) == NULL)
+	if ((plan->hosts = malloc(sizeof(*plan->hosts))) == NULL)
 		return MX_ERR_NOMEM;
 	plan->implicit_mx = true;
 	plan->n_hosts = 1;
 	h = &plan->hosts[0];
-	snprintf(h->name, sizeof(h->name), "%s", plan->domain);
+	host_init(h, plan->domain);
 	h->need_addresses = true;
 	h->families_pending = FAMILY_BIT_A | FAMILY_BIT_AAAA;
 	return MX_OK;
@@ -287,7 +290,7 @@ mx_tempfail(mx_plan *plan, const struct answer *mx)
 	if (mx->security == SEC_BOGUS) {
 		add_problem(&plan->problems, MX_PROBLEM_DNSSEC_BOGUS);
 		plan_set_reason(plan, "the MX records of %s failed DNSSEC validation%s%s",
-		    plan->domain, mx->why[0] ? ": " : "", mx->why);
+		    plan->domain, answer_why(mx)[0] ? ": " : "", answer_why(mx));
 		return;
 	}
 	if (mx->cname_loop)
@@ -295,7 +298,7 @@ mx_tempfail(mx_plan *plan, const struct answer *mx)
 	if (mx->timed_out)
 		add_problem(&plan->problems, MX_PROBLEM_TIMEOUT);
 	plan_set_reason(plan, "the MX lookup for %s failed for now: %s",
-	    plan->domain, mx->why[0] ? mx->why : "no answer");
+	    plan->domain, answer_why(mx)[0] ? answer_why(mx) : "no answer");
 }
 
 mx_err
@@ -312,8 +315,11 @@ route_from_mx(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 	}
 	plan_note_security(plan, mx->security);
 	plan->mx_security = mx->security;
-	if (mx->canonical[0] != '\0')
-		snprintf(plan->canonical, sizeof(plan->canonical), "%s", mx->canonical);
+	if (answer_canonical(mx)[0] != '\0' && strcmp(answer_canonical(mx), plan->domain) != 0 &&
+	    (plan->canonical = plan_text(plan, answer_canonical(mx))) == NULL) {
+		plan->canonical = plan->domain;
+		return MX_ERR_NOMEM;
+	}
 	switch (mx->kind) {
 	case ANSWER_NXDOMAIN:
 		decide(plan, MX_STATUS_NXDOMAIN);
@@ -360,8 +366,8 @@ note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit,
 	h->families_tempfail |= bit;
 	/* Kept per family and written out in finish_host, so the reason does
 	 * not depend on which answer arrived first. */
-	snprintf(h->family_why[bit == FAMILY_BIT_A ? 0 : 1], sizeof(h->family_why[0]),
-	    "%s", addr->why[0] ? addr->why : "no answer");
+	host_set_family_why(plan, h, bit == FAMILY_BIT_A ? 0 : 1,
+	    answer_why(addr)[0] ? answer_why(addr) : "no answer");
 	if (addr->security == SEC_BOGUS) {
 		add_problem(&h->problems, MX_PROBLEM_DNSSEC_BOGUS);
 		add_problem(&plan->problems, MX_PROBLEM_DNSSEC_BOGUS);
@@ -399,8 +405,8 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 	if (addr->cname_hops > 0 && !plan->implicit_mx &&
 	    !(h->problems & PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET))) {
 		add_problem(&h->problems, MX_PROBLEM_CNAME_TARGET);
-		host_add_reason(h, "the exchange is an alias of %s; MX must not "
-		    "point to a CNAME (RFC 2181 10.3)", addr->canonical);
+		host_add_reason(plan, h, "the exchange is an alias of %s; MX must not "
+		    "point to a CNAME (RFC 2181 10.3)", answer_canonical(addr));
 	}
 	if (addr->kind != ANSWER_RECORDS)
 		return MX_OK;
@@ -416,7 +422,7 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 }
 
 static void
-finish_host(struct mx_host *h)
+finish_host(mx_plan *plan, struct mx_host *h)
 {
 	if (!h->need_addresses)
 		return;
@@ -425,7 +431,7 @@ finish_host(struct mx_host *h)
 	h->families_pending = 0;
 	for (int f = 0; f < 2; f++)
 		if (h->families_tempfail & (f == 0 ? FAMILY_BIT_A : FAMILY_BIT_AAAA))
-			host_add_reason(h, "%s lookup failed: %s", f == 0 ? "A" : "AAAA",
+			host_add_reason(plan, h, "%s lookup failed: %s", f == 0 ? "A" : "AAAA",
 			    h->family_why[f][0] ? h->family_why[f] : "no answer");
 	if (h->n_addrs > 0) {
 		h->status = MX_HOST_OK;
@@ -435,7 +441,7 @@ finish_host(struct mx_host *h)
 		h->status = MX_HOST_TEMPFAIL;
 	} else {
 		h->status = MX_HOST_NO_ADDRESS;
-		host_add_reason(h, h->nxdomain ? "no such host (NXDOMAIN)" :
+		host_add_reason(plan, h, h->nxdomain ? "no such host (NXDOMAIN)" :
 		    "the host has no A or AAAA records");
 	}
 }
@@ -466,7 +472,7 @@ route_finish(mx_plan *plan)
 	if (plan->decided)
 		return;
 	for (size_t i = 0; i < plan->n_hosts; i++) {
-		finish_host(&plan->hosts[i]);
+		finish_host(plan, &plan->hosts[i]);
 		usable += plan->hosts[i].status == MX_HOST_OK;
 		temp += plan->hosts[i].status == MX_HOST_TEMPFAIL;
 	}

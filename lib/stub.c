@@ -384,18 +384,22 @@ static mx_err
 restore(const struct cache_entry *e, struct query *q)
 {
 	struct answer *a = &q->answer;
-	const char *canonical = e->canonical ? e->canonical : e->name;
 
-	/* A cache hit for most address queries: no printf here. */
+	/* A cache hit for most address queries: no printf here, and no copy
+	 * of the name asked, which q (the answer's owner) holds. */
 	memset(a, 0, sizeof(*a));
 	a->kind = e->kind;
 	a->security = e->security;
 	a->cname_hops = e->cname_hops;
-	memcpy(a->canonical, canonical, strnlen(canonical, sizeof(a->canonical) - 1));
+	a->canonical = q->name;
+	if (e->canonical != NULL && (a->canonical = answer_text(a, e->canonical)) == NULL)
+		return MX_ERR_NOMEM;
 	if (e->n_addrs == 0)
 		return MX_OK;
-	if ((a->addrs = malloc(e->n_addrs * sizeof(*a->addrs))) == NULL)
+	if ((a->addrs = malloc(e->n_addrs * sizeof(*a->addrs))) == NULL) {
+		answer_clear(a);
 		return MX_ERR_NOMEM;
+	}
 	memcpy(a->addrs, e->addrs, e->n_addrs * sizeof(*a->addrs));
 	a->n_addrs = e->n_addrs;
 	return MX_OK;

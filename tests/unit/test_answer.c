@@ -1198,6 +1198,7 @@ test_set_failure(void **state)
 	assert_null(a.mx);
 	assert_null(a.addrs);
 	assert_int_equal(a.n_mx, 0);
+	answer_clear(&a);
 	answer_set_failure(&a, "x", false);
 	assert_false(a.timed_out);
 	answer_clear(&a);

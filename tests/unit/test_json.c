@@ -41,8 +41,8 @@ add_host(mx_plan *p, const char *name, uint16_t pref, uint32_t ttl,
 	p->hosts = realloc(p->hosts, (p->n_hosts + 1) * sizeof(*p->hosts));
 	assert_non_null(p->hosts);
 	h = &p->hosts[p->n_hosts++];
-	memset(h, 0, sizeof(*h));
-	snprintf(h->name, sizeof(h->name), "%s", name);
+	host_init(h, plan_text(p, name));
+	assert_non_null(h->name);
 	h->preference = pref;
 	h->ttl = ttl;
 	h->status = status;
@@ -102,7 +102,7 @@ test_full_plan(void **state)
 	plan_note_security(p, SEC_INSECURE);
 	p->problems = PROBLEM_BIT(MX_PROBLEM_DUPLICATE_HOST) |
 	    PROBLEM_BIT(MX_PROBLEM_NULL_MX_MIXED);
-	snprintf(p->canonical, sizeof(p->canonical), "real.example.test");
+	p->canonical = "real.example.test";
 	plan_set_reason(p, "%d of %d MX hosts usable", 1, 3);
 	h = add_host(p, "mx1.example.test", 10, 300, MX_HOST_OK,
 	    PROBLEM_BIT(MX_PROBLEM_ADDRESS_TEMPFAIL) | PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET));
@@ -110,7 +110,7 @@ test_full_plan(void **state)
 	add_addr(h, "192.0.2.1");
 	h = add_host(p, "mx2.example.test", 20, 3600, MX_HOST_TEMPFAIL,
 	    PROBLEM_BIT(MX_PROBLEM_TIMEOUT));
-	host_add_reason(h, "AAAA lookup failed: %s", "timeout");
+	host_add_reason(p, h, "AAAA lookup failed: %s", "timeout");
 	add_host(p, "192.0.2.9", 65535, 4294967295u, MX_HOST_IP_LITERAL,
 	    PROBLEM_BIT(MX_PROBLEM_IP_LITERAL_TARGET));
 	check(p,
@@ -143,7 +143,7 @@ test_statuses_and_verdicts(void **state)
 	p->implicit_mx = true;
 	plan_note_security(p, SEC_SECURE);
 	h = add_host(p, "example.test", 0, 0, MX_HOST_PRUNED, PROBLEM_BIT(MX_PROBLEM_LOCAL_NAME));
-	host_add_reason(h, "this host");
+	host_add_reason(p, h, "this host");
 	check(p,
 	    "{\"domain\": \"example.test\", \"status\": \"loop\", "
 	    "\"implicit_mx\": true, \"dnssec\": \"secure\", \"problems\": [], "
@@ -201,11 +201,11 @@ test_escaping(void **state)
 
 	(void)state;
 	p->status = MX_STATUS_OK;
-	snprintf(p->canonical, sizeof(p->canonical), "tab\there\nnl\rcr");
+	p->canonical = "tab\there\nnl\rcr";
 	plan_set_reason(p, "say \"hi\" \\ bye\b\f");
 	h = add_host(p, "h\"o\\st\x01\x7f\xff", 10, 60, MX_HOST_OK, 0);
 	add_addr(h, "192.0.2.1");
-	host_add_reason(h, "\"odd\"\a");
+	host_add_reason(p, h, "\"odd\"\a");
 	check(p,
 	    "{\"domain\": \"q\\\"uote\\\\back\\u0001\\u001f\\u007f.test\", "
 	    "\"status\": \"ok\", \"implicit_mx\": false, \"dnssec\": \"indeterminate\", "

@@ -40,7 +40,7 @@ mx_answer(struct answer *a, const char *spec)
 
 	memset(a, 0, sizeof(*a));
 	a->kind = ANSWER_RECORDS;
-	snprintf(a->canonical, sizeof(a->canonical), "%s", DOMAIN);
+	a->canonical = DOMAIN;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	a->mx = calloc(64, sizeof(*a->mx));
 	assert_non_null(a->mx);
@@ -55,9 +55,10 @@ mx_answer(struct answer *a, const char *spec)
 		m->ttl = 3600;
 		if (strcmp(name, ".") == 0) {
 			m->is_null = true;
+			m->exchange = "";
 			continue;
 		}
-		snprintf(m->exchange, sizeof(m->exchange), "%s", name);
+		assert_non_null(m->exchange = answer_text(a, name));
 		m->bad_name = name_check_hostname(name) != NULL;
 	}
 }
@@ -89,7 +90,7 @@ kind_answer(struct answer *a, answer_kind kind)
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
 	if (kind == ANSWER_TEMPFAIL)
-		snprintf(a->why, sizeof(a->why), "the resolver answered SERVFAIL");
+		a->why = "the resolver answered SERVFAIL";
 }
 
 /* ---- plans ------------------------------------------------------------ */
@@ -595,11 +596,11 @@ test_cname_target(void **state)
 	(void)state;
 	addr_answer(&a, "192.0.2.1", 60);
 	a.cname_hops = 1;
-	snprintf(a.canonical, sizeof(a.canonical), "real.example.test");
+	a.canonical = "real.example.test";
 	feed(plan, 0, RR_TYPE_A, &a, pol);
 	addr_answer(&a, "2001:db8::1", 60);
 	a.cname_hops = 1;
-	snprintf(a.canonical, sizeof(a.canonical), "real.example.test");
+	a.canonical = "real.example.test";
 	feed(plan, 0, RR_TYPE_AAAA, &a, pol);
 	feed_addrs(plan, 1, RR_TYPE_A, "192.0.2.2", 60, pol);
 	feed_kind(plan, 1, RR_TYPE_AAAA, ANSWER_NODATA, pol);
@@ -618,7 +619,7 @@ test_cname_target(void **state)
 	/* The domain itself may be a CNAME: no problem for an implicit MX. */
 	kind_answer(&a, ANSWER_NODATA);
 	a.cname_hops = 1;
-	snprintf(a.canonical, sizeof(a.canonical), "real.example.test");
+	a.canonical = "real.example.test";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_string_equal(mx_plan_canonical(plan), "real.example.test");
 	addr_answer(&a, "192.0.2.1", 60);
@@ -634,6 +635,37 @@ test_cname_target(void **state)
 	drop_policy(pol);
 }
 
+/*
+ * Names far longer than a host name (escaped bad names reach ~1020
+ * bytes) come through whole: plans keep text in a store, not in buffers
+ * sized for the usual case.
+ */
+static void
+test_long_names(void **state)
+{
+	mx_policy *pol = policy(1);
+	char name[1001], spec[1040];
+	struct answer a;
+	mx_plan *plan;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(name) - 1; i++)
+		name[i] = i % 50 == 49 ? '.' : (char)('a' + i % 26);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(spec, sizeof(spec), "10 %s, 20 mx.example.test", name);
+	mx_answer(&a, spec);
+	a.cname_hops = 1;
+	a.canonical = name;
+	plan = route_as(DOMAIN, &a, pol);
+	assert_string_equal(mx_plan_canonical(plan), name);
+	assert_int_equal(mx_plan_host_count(plan), 2);
+	assert_string_equal(mx_host_name(mx_plan_host(plan, 0)), name);
+	assert_int_equal(mx_host_status_of(mx_plan_host(plan, 0)), MX_HOST_BAD_NAME);
+	assert_string_equal(mx_host_name(mx_plan_host(plan, 1)), "mx.example.test");
+	drop_plan(plan);
+	drop_policy(pol);
+}
+
 static void
 test_canonical(void **state)
 {
@@ -644,7 +676,7 @@ test_canonical(void **state)
 	(void)state;
 	mx_answer(&a, "10 mx.example.test");
 	a.cname_hops = 2;
-	snprintf(a.canonical, sizeof(a.canonical), "b.example.test");
+	a.canonical = "b.example.test";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_string_equal(mx_plan_canonical(plan), "b.example.test");
 	assert_string_equal(mx_plan_domain(plan), DOMAIN);
@@ -652,7 +684,7 @@ test_canonical(void **state)
 
 	/* No canonical in the answer: the domain. */
 	mx_answer(&a, "10 mx.example.test");
-	a.canonical[0] = '\0';
+	a.canonical = "";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_string_equal(mx_plan_canonical(plan), DOMAIN);
 	drop_plan(plan);
@@ -972,7 +1004,7 @@ test_bogus_mx(void **state)
 	(void)state;
 	mx_answer(&a, "10 evil.example.test");
 	a.security = SEC_BOGUS;
-	snprintf(a.why, sizeof(a.why), "signature expired");
+	a.why = "signature expired";
 	plan = route_as(DOMAIN, &a, pol);
 	assert_true(plan->decided);
 	route_finish(plan);
@@ -1455,6 +1487,7 @@ main(void)
 		T(test_null_mx_mixed),
 		T(test_cname_target),
 		T(test_canonical),
+		T(test_long_names),
 		T(test_ip_literal_target),
 		T(test_bad_names),
 		T(test_no_address_vs_tempfail),

@@ -1,0 +1,33 @@
+/*
+ * text.h - a small store of strings owned by one object (a plan, an
+ * answer): copies go into chunks that never move, so a pointer into the
+ * store stays valid until text_store_free, and the owner's struct holds
+ * `const char *` fields instead of fixed buffers sized for the longest
+ * escaped name.  Chunks stay under glibc's tcache limit except for the
+ * rare string that is longer by itself.
+ */
+#ifndef MX_TEXT_H
+#define MX_TEXT_H
+
+#include <stddef.h>
+
+struct text_chunk;
+
+/* Zeroed is empty; moving the struct by value keeps its strings valid. */
+struct text_store {
+	struct text_chunk *head;
+};
+
+/* A copy of the len bytes at s, NUL added; NULL when out of memory.  The
+ * empty string is a static "" (nothing allocated). */
+const char *text_add(struct text_store *store, const char *s, size_t len);
+/* A copy of s whole. */
+const char *text_copy(struct text_store *store, const char *s);
+/* What snprintf would write into a char[cap] (cap at most 1024); NULL
+ * when out of memory. */
+const char *text_printf(struct text_store *store, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Frees every string of the store; it is empty again. */
+void text_store_free(struct text_store *store);
+
+#endif
