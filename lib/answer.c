@@ -102,13 +102,33 @@ rcode_name(uint8_t rcode)
 struct reply {
 	const uint8_t *wire;
 	size_t len;
+	const ldns_rdf *qname;   /* the question, once it is known to match */
 	struct wire_rr *an;      /* the answer section */
 	ldns_rdf **owner;        /* an[i]'s owner, decompressed when first needed */
 	size_t n_an;
 	size_t authority;        /* offset of the authority section */
+	/* Where the first exchanges' names start (answer mx[k]), for glue. */
+	size_t exchange_at[16];
 };
 
 #define REPLY_STACK_RRS 16
+#define QUESTION_NAME_AT 12   /* the question's name follows the header */
+
+/*
+ * The offset a name at pos continues at when it is nothing but a
+ * compression pointer (what servers write for a repeated name), or 0.
+ * wire.c has checked every pointer: it stays inside the message and
+ * points backwards.  Two names that lead to the same offset are the same
+ * name, byte for byte: that is how most owner names are judged without
+ * decompressing them.
+ */
+static size_t
+pointer_target(const struct reply *r, size_t pos)
+{
+	if (pos + 2 > r->len || (r->wire[pos] & 0xC0) != 0xC0)
+		return 0;
+	return (size_t)(r->wire[pos] & 0x3F) << 8 | r->wire[pos + 1];
+}
 
 /*
  * Whether two uncompressed names are the same, ignoring ASCII case (RFC
@@ -149,6 +169,8 @@ name_at(const struct reply *r, size_t pos)
 static bool
 owned_by(struct reply *r, size_t i, const ldns_rdf *name)
 {
+	if (name == r->qname && pointer_target(r, r->an[i].owner) == QUESTION_NAME_AT)
+		return true;
 	if (r->owner[i] == NULL && (r->owner[i] = name_at(r, r->an[i].owner)) == NULL)
 		return false;
 	return names_equal(r->owner[i], name);
@@ -224,7 +246,7 @@ follow_cnames(struct reply *r, const ldns_rdf *qname, struct answer *a,
 }
 
 static mx_err
-add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
+add_mx(struct answer *a, struct reply *r, const struct wire_rr *rr)
 {
 	char text[NAME_TEXT_MAX];
 	struct answer_mx *m;
@@ -246,6 +268,8 @@ add_mx(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 	if ((m->exchange = answer_text(a, text)) == NULL)
 		return MX_ERR_NOMEM;
 	m->is_null = m->exchange[0] == '\0';
+	if (a->n_mx < 16)
+		r->exchange_at[a->n_mx] = rr->rdata + 2;
 	a->n_mx++;
 	return MX_OK;
 }
@@ -323,7 +347,7 @@ add_tlsa(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 }
 
 static mx_err
-add_record(struct answer *a, const struct reply *r, const struct wire_rr *rr)
+add_record(struct answer *a, struct reply *r, const struct wire_rr *rr)
 {
 	switch (rr->type) {
 	case RR_TYPE_MX: return add_mx(a, r, rr);
@@ -389,12 +413,8 @@ in_bailiwick(const char *host, const char *zone)
 
 /* The in-bailiwick exchange (not a null or bad one) named name, or n_mx. */
 static size_t
-exchange_index(const struct answer *a, const ldns_rdf *name)
+exchange_index(const struct answer *a, const char *text, bool bad)
 {
-	char text[NAME_TEXT_MAX];
-	bool bad;
-
-	dname_text(name, text, &bad);
 	if (bad || !in_bailiwick(text, answer_canonical(a)))
 		return a->n_mx;
 	for (size_t i = 0; i < a->n_mx; i++)
@@ -425,6 +445,29 @@ add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size
 }
 
 /*
+ * The exchange (index into a->mx) that owns a glue record whose owner name
+ * is at pos, or n_mx.  An owner that points at an exchange's name in the
+ * answer section is that exchange's text already; others are read.
+ */
+static size_t
+glue_owner(const struct reply *r, const struct answer *a, size_t pos)
+{
+	size_t at = pointer_target(r, pos), known = a->n_mx < 16 ? a->n_mx : 16;
+	char text[NAME_TEXT_MAX];
+	ldns_rdf *owner;
+	bool bad;
+
+	for (size_t k = 0; at != 0 && k < known; k++)
+		if (r->exchange_at[k] == at)
+			return exchange_index(a, a->mx[k].exchange, a->mx[k].bad_name);
+	if ((owner = name_at(r, pos)) == NULL)
+		return a->n_mx;
+	dname_text(owner, text, &bad);
+	ldns_rdf_deep_free(owner);
+	return exchange_index(a, text, bad);
+}
+
+/*
  * The additional section's A and AAAA records of class IN owned by an
  * exchange at or below the end of the CNAME chain (a->canonical, whose
  * MX records these are): data its own zone's servers vouch for.  Records
@@ -439,17 +482,14 @@ collect_glue(const struct reply *r, struct answer *a)
 	mx_err err = MX_OK;
 
 	for (size_t i = 0; i < n_ns + n_ar && err == MX_OK; i++) {
-		ldns_rdf *owner;
 		size_t mx;
 		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
 			return MX_OK;
 		if (i < n_ns || rr.class != LDNS_RR_CLASS_IN ||
-		    (rr.type != RR_TYPE_A && rr.type != RR_TYPE_AAAA) ||
-		    (owner = name_at(r, rr.owner)) == NULL)
+		    (rr.type != RR_TYPE_A && rr.type != RR_TYPE_AAAA))
 			continue;
-		if ((mx = exchange_index(a, owner)) < a->n_mx)
+		if ((mx = glue_owner(r, a, rr.owner)) < a->n_mx)
 			err = add_glue(a, r, &rr, mx);
-		ldns_rdf_deep_free(owner);
 	}
 	return err;
 }
@@ -519,6 +559,7 @@ read_reply(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer
 		set_why(a, "the reply does not answer the question asked");
 		return MX_OK;
 	}
+	r->qname = qname;
 	if (r->wire[2] & 0x02) {
 		set_why(a, "the reply was truncated");
 		return MX_OK;
