@@ -26,10 +26,11 @@ mx_err
 plan_new(const char *domain, mx_plan **out)
 {
 	mx_plan *plan = calloc(1, sizeof(*plan));
+	size_t len = strnlen(domain, MX_DOMAIN_MAX); /* calloc wrote the NUL */
 
 	if (plan == NULL)
 		return MX_ERR_NOMEM;
-	snprintf(plan->domain, sizeof(plan->domain), "%s", domain);
+	memcpy(plan->domain, domain, len);
 	plan->canonical = plan->domain;
 	plan->reason = "";
 	plan->status = MX_STATUS_TEMPFAIL;
@@ -50,6 +51,14 @@ host_init(struct mx_host *host, const char *name)
 	host->name = name;
 	host->family_why[0] = host->family_why[1] = "";
 	host->reason = "";
+}
+
+void
+plan_set_reason_text(mx_plan *plan, const char *text)
+{
+	const char *kept = text_add(&plan->text, text, strnlen(text, PLAN_REASON_MAX - 1));
+
+	plan->reason = kept != NULL ? kept : out_of_memory;
 }
 
 void

@@ -99,6 +99,8 @@ void host_set_family_why(mx_plan *plan, struct mx_host *host, int f, const char 
 mx_err plan_new(const char *domain, mx_plan **out);
 void plan_set_reason(mx_plan *plan, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same with finished text, cut where the format's buffer would cut it. */
+void plan_set_reason_text(mx_plan *plan, const char *text);
 void plan_note_security(mx_plan *plan, answer_security sec);
 size_t problem_set_count(problem_set set);
 mx_problem problem_set_nth(problem_set set, size_t i);

@@ -446,13 +446,52 @@ finish_host(mx_plan *plan, struct mx_host *h)
 	}
 }
 
+static char *
+put_text(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *
+put_count(char *p, size_t v)
+{
+	char digits[24], *d = digits + sizeof(digits);
+
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	memcpy(p, d, (size_t)(digits + sizeof(digits) - d));
+	return p + (digits + sizeof(digits) - d);
+}
+
+/*
+ * "N of M MX hosts usable", written without printf: every routable plan
+ * has it, and vsnprintf was 4 % of the bulk path's instructions.
+ */
+static void
+ok_reason(mx_plan *plan, size_t usable)
+{
+	char buf[128], *p = buf;
+
+	p = put_count(p, usable);
+	p = put_text(p, " of ");
+	p = put_count(p, plan->n_hosts);
+	p = put_text(p, plan->n_hosts == 1 ? " MX host usable" : " MX hosts usable");
+	if (plan->implicit_mx)
+		p = put_text(p, " (implicit MX: the domain's own address)");
+	*p = '\0';
+	plan_set_reason_text(plan, buf);
+}
+
 static void
 finish_reason(mx_plan *plan, size_t usable)
 {
 	if (plan->status == MX_STATUS_OK)
-		plan_set_reason(plan, "%zu of %zu MX host%s usable%s", usable,
-		    plan->n_hosts, plan->n_hosts == 1 ? "" : "s",
-		    plan->implicit_mx ? " (implicit MX: the domain's own address)" : "");
+		ok_reason(plan, usable);
 	else if (plan->status == MX_STATUS_TEMPFAIL)
 		plan_set_reason(plan, "no MX host of %s has an address now: "
 		    "address lookups failed temporarily", plan->domain);
