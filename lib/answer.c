@@ -103,15 +103,15 @@ struct reply {
 	const uint8_t *wire;
 	size_t len;
 	const ldns_rdf *qname;   /* the question, once it is known to match */
-	struct wire_rr *an;      /* the answer section */
+	struct wire_rr *an;      /* every record, the answer section's first */
 	ldns_rdf **owner;        /* an[i]'s owner, decompressed when first needed */
-	size_t n_an;
-	size_t authority;        /* offset of the authority section */
+	size_t n_an, n_ns, n_ar;
 	/* Where the first exchanges' names start (answer mx[k]), for glue. */
 	size_t exchange_at[16];
 };
 
-#define REPLY_STACK_RRS 16
+#define REPLY_STACK_RRS 32
+#define MIN_RR_WIRE 11        /* the root as owner and the fixed ten bytes */
 #define QUESTION_NAME_AT 12   /* the question's name follows the header */
 
 /*
@@ -378,21 +378,17 @@ collect(struct reply *r, const ldns_rdf *owner, uint16_t qtype, struct answer *a
 static uint32_t
 negative_ttl(const struct reply *r)
 {
-	size_t pos = r->authority, end;
-	struct wire_rr rr;
-
-	for (size_t i = wire_get16(r->wire + 8); i > 0; i--) {
+	for (size_t i = r->n_an; i < r->n_an + r->n_ns; i++) {
+		const struct wire_rr *rr = &r->an[i];
+		size_t end = rr->rdata + rr->rdlen;
 		uint32_t ttl, min;
-		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
-			return 0;
-		if (rr.type != LDNS_RR_TYPE_SOA)
+		if (rr->type != LDNS_RR_TYPE_SOA)
 			continue;
-		end = rr.rdata + rr.rdlen;
-		if (!wire_name_end(r->wire, end, rr.rdata, &end) ||
-		    !wire_name_end(r->wire, rr.rdata + rr.rdlen, end, &end) ||
-		    end + 20 != rr.rdata + rr.rdlen)
+		if (!wire_name_end(r->wire, end, rr->rdata, &end) ||
+		    !wire_name_end(r->wire, rr->rdata + rr->rdlen, end, &end) ||
+		    end + 20 != rr->rdata + rr->rdlen)
 			continue;
-		ttl = clamp_ttl(rr.ttl);
+		ttl = clamp_ttl(rr->ttl);
 		min = wire_get32(r->wire + end + 16);
 		return min < ttl ? clamp_ttl(min) : ttl;
 	}
@@ -477,36 +473,18 @@ glue_owner(const struct reply *r, const struct answer *a, size_t pos)
 static mx_err
 collect_glue(const struct reply *r, struct answer *a)
 {
-	size_t pos = r->authority, n_ns = wire_get16(r->wire + 8), n_ar = wire_get16(r->wire + 10);
-	struct wire_rr rr;
 	mx_err err = MX_OK;
 
-	for (size_t i = 0; i < n_ns + n_ar && err == MX_OK; i++) {
+	for (size_t i = r->n_an + r->n_ns; i < r->n_an + r->n_ns + r->n_ar && err == MX_OK; i++) {
+		const struct wire_rr *rr = &r->an[i];
 		size_t mx;
-		if (!wire_next_rr(r->wire, r->len, &pos, &rr))
-			return MX_OK;
-		if (i < n_ns || rr.class != LDNS_RR_CLASS_IN ||
-		    (rr.type != RR_TYPE_A && rr.type != RR_TYPE_AAAA))
+		if (rr->class != LDNS_RR_CLASS_IN ||
+		    (rr->type != RR_TYPE_A && rr->type != RR_TYPE_AAAA))
 			continue;
-		if ((mx = glue_owner(r, a, rr.owner)) < a->n_mx)
-			err = add_glue(a, r, &rr, mx);
+		if ((mx = glue_owner(r, a, rr->owner)) < a->n_mx)
+			err = add_glue(a, r, rr, mx);
 	}
 	return err;
-}
-
-/* Locates the answer section's records; false if the message is malformed. */
-static bool
-locate(struct reply *r)
-{
-	size_t pos;
-
-	if (!wire_skip_question(r->wire, r->len, &pos))
-		return false;
-	for (size_t i = 0; i < r->n_an; i++)
-		if (!wire_next_rr(r->wire, r->len, &pos, &r->an[i]))
-			return false;
-	r->authority = pos;
-	return true;
 }
 
 static mx_err
@@ -564,10 +542,6 @@ read_reply(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer
 		set_why(a, "the reply was truncated");
 		return MX_OK;
 	}
-	if (!locate(r)) {
-		set_why(a, "the reply is malformed");
-		return MX_OK;
-	}
 	return read_answers(r, qname, qtype, a);
 }
 
@@ -575,32 +549,42 @@ mx_err
 answer_parse_dname(const uint8_t *wire, size_t len, const ldns_rdf *qrdf,
     uint16_t qtype, struct answer *out)
 {
-	struct wire_rr an_stack[REPLY_STACK_RRS];
+	struct wire_rr rr_stack[REPLY_STACK_RRS];
 	ldns_rdf *owner_stack[REPLY_STACK_RRS] = {0};
-	struct reply r = {.wire = wire, .len = len, .an = an_stack, .owner = owner_stack};
+	struct reply r = {.wire = wire, .len = len, .an = rr_stack, .owner = owner_stack};
+	size_t total = 0, cap = 0, n_an = 0;
 	const char *why;
 	mx_err err = MX_OK;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = ANSWER_TEMPFAIL;
-	if ((why = wire_check(wire, len)) != NULL) {
-		set_why(out, "%s", why);
+	/* Room for every record wire.c locates: no more than can fit. */
+	if (wire != NULL && len >= 12) {
+		n_an = wire_get16(wire + 6);
+		total = n_an + wire_get16(wire + 8) + wire_get16(wire + 10);
+		cap = total < (len - 12) / MIN_RR_WIRE ? total : (len - 12) / MIN_RR_WIRE;
+	}
+	if (cap > REPLY_STACK_RRS && (r.an = malloc(cap * sizeof(*r.an))) == NULL) {
+		err = MX_ERR_NOMEM;
 		goto out;
 	}
-	if (wire_get16(wire + 6) > REPLY_STACK_RRS) {
-		r.an = malloc(wire_get16(wire + 6) * sizeof(*r.an));
-		r.owner = calloc(wire_get16(wire + 6), sizeof(*r.owner));
-		if (r.an == NULL || r.owner == NULL) {
-			err = MX_ERR_NOMEM;
-			goto out;
-		}
+	if ((why = wire_check_rrs(wire, len, r.an, cap)) != NULL || cap < total) {
+		set_why(out, "%s", why != NULL ? why : "the reply is malformed (bad name, "
+		    "compression or record length)");
+		goto out;
 	}
-	r.n_an = wire_get16(wire + 6);
+	if (n_an > REPLY_STACK_RRS && (r.owner = calloc(n_an, sizeof(*r.owner))) == NULL) {
+		err = MX_ERR_NOMEM;
+		goto out;
+	}
+	r.n_an = n_an;
+	r.n_ns = wire_get16(wire + 8);
+	r.n_ar = wire_get16(wire + 10);
 	err = read_reply(&r, qrdf, qtype, out);
 out:
 	for (size_t i = 0; i < r.n_an; i++)
 		ldns_rdf_deep_free(r.owner[i]);
-	if (r.an != an_stack)
+	if (r.an != rr_stack)
 		free(r.an);
 	if (r.owner != owner_stack)
 		free(r.owner);

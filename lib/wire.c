@@ -118,18 +118,8 @@ wire_next_rr(const uint8_t *w, size_t len, size_t *pos, struct wire_rr *rr)
 	return true;
 }
 
-static bool
-walk_record(const uint8_t *w, size_t len, size_t *pos)
-{
-	struct wire_rr rr;
-
-	if (!wire_next_rr(w, len, pos, &rr))
-		return false;
-	return rr.class != CLASS_IN || check_rdata(w, rr.rdata, rr.rdlen, rr.type);
-}
-
 const char *
-wire_check(const uint8_t *w, size_t len)
+wire_check_rrs(const uint8_t *w, size_t len, struct wire_rr *rrs, size_t cap)
 {
 	size_t pos, n;
 
@@ -139,11 +129,22 @@ wire_check(const uint8_t *w, size_t len)
 	if (!wire_skip_question(w, len, &pos))
 		return "the reply is malformed (question section)";
 	n = (size_t)wire_get16(w + 6) + wire_get16(w + 8) + wire_get16(w + 10);
-	for (size_t i = 0; i < n; i++)
-		if (!walk_record(w, len, &pos))
+	for (size_t i = 0; i < n; i++) {
+		struct wire_rr rr;
+		if (!wire_next_rr(w, len, &pos, &rr) ||
+		    (rr.class == CLASS_IN && !check_rdata(w, rr.rdata, rr.rdlen, rr.type)))
 			return "the reply is malformed (bad name, compression "
 			    "or record length)";
+		if (i < cap)
+			rrs[i] = rr;
+	}
 	return NULL;
+}
+
+const char *
+wire_check(const uint8_t *w, size_t len)
+{
+	return wire_check_rrs(w, len, NULL, 0);
 }
 
 bool

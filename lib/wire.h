@@ -36,6 +36,14 @@ struct wire_rr {
 };
 
 /*
+ * wire_check that also says where the records are: rrs[i] for the first
+ * cap records, answer, authority and additional sections in order (a
+ * message has at most (len - 12) / 11 records).
+ */
+const char *wire_check_rrs(const uint8_t *wire, size_t len, struct wire_rr *rrs,
+    size_t cap);
+
+/*
  * Walkers over a message that passed wire_check (they stay bounds-checked
  * on any bytes).  wire_skip_question sets *pos to the first answer record;
  * wire_next_rr reads the record at *pos and moves *pos past it;
