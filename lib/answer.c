@@ -137,12 +137,9 @@ pointer_target(const struct reply *r, size_t pos)
  * letters, so one pass over the bytes compares the labels.
  */
 static bool
-names_equal(const ldns_rdf *x, const ldns_rdf *y)
+wire_names_equal(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
 {
-	const uint8_t *p = ldns_rdf_data(x), *q = ldns_rdf_data(y);
-	size_t n = ldns_rdf_size(x);
-
-	if (n != ldns_rdf_size(y))
+	if (n != m)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t a = p[i], b = q[i];
@@ -154,6 +151,25 @@ names_equal(const ldns_rdf *x, const ldns_rdf *y)
 			return false;
 	}
 	return true;
+}
+
+static bool
+names_equal(const ldns_rdf *x, const ldns_rdf *y)
+{
+	return wire_names_equal(ldns_rdf_data(x), ldns_rdf_size(x), ldns_rdf_data(y),
+	    ldns_rdf_size(y));
+}
+
+/* Whether the name in [pos, end) (wire.c has walked it) holds a pointer. */
+static bool
+has_pointer(const struct reply *r, size_t pos, size_t end)
+{
+	while (pos < end && r->wire[pos] != 0) {
+		if ((r->wire[pos] & 0xC0) != 0)
+			return true;
+		pos += (size_t)r->wire[pos] + 1;
+	}
+	return false;
 }
 
 /* The name at pos, decompressed; NULL if ldns cannot read it. */
@@ -180,15 +196,23 @@ owned_by(struct reply *r, size_t i, const ldns_rdf *name)
 static bool
 question_matches(const struct reply *r, const ldns_rdf *qname, uint16_t qtype)
 {
-	size_t pos = 12, end;
+	size_t pos = QUESTION_NAME_AT, end;
 	ldns_rdf *name;
 	bool same;
 
 	if (wire_get16(r->wire + 4) != 1 || !wire_name_end(r->wire, r->len, pos, &end) ||
-	    end + 4 > r->len || (name = name_at(r, pos)) == NULL)
+	    end + 4 > r->len || wire_get16(r->wire + end) != qtype ||
+	    wire_get16(r->wire + end + 2) != LDNS_RR_CLASS_IN)
 		return false;
-	same = names_equal(name, qname) && wire_get16(r->wire + end) == qtype &&
-	    wire_get16(r->wire + end + 2) == LDNS_RR_CLASS_IN;
+	/* The first name of a message has nothing before it to point at: it
+	 * is plain labels, compared where it lies, unless a hostile reply
+	 * points back into it (then ldns reads it). */
+	if (!has_pointer(r, pos, end))
+		return wire_names_equal(r->wire + pos, end - pos, ldns_rdf_data(qname),
+		    ldns_rdf_size(qname));
+	if ((name = name_at(r, pos)) == NULL)
+		return false;
+	same = names_equal(name, qname);
 	ldns_rdf_deep_free(name);
 	return same;
 }

@@ -60,6 +60,7 @@ struct stub_io {
 	ares_channel channel;
 	int rcvbuf;
 	struct io_sock *socks;
+	struct io_sock *spare;     /* the last one closed, kept for the next */
 	struct event *flush;       /* active while some socket has queued queries */
 	bool flush_active;
 	void (*processed)(void *); /* after c-ares was made to read a socket */
@@ -312,8 +313,14 @@ io_socket(int domain, int type, int protocol, void *arg)
 
 	if (fd < 0)
 		return ARES_SOCKET_BAD;
+	/* c-ares closes its UDP socket whenever no query is left and opens
+	 * another for the next: the batches (150 KB) are kept for it. */
+	if (type == SOCK_DGRAM && (s = io->spare) != NULL)
+		io->spare = NULL;
 	if (!configure(fd, type, io->rcvbuf) ||
-	    (type == SOCK_DGRAM && (s = malloc(sizeof(*s))) == NULL)) {
+	    (type == SOCK_DGRAM && s == NULL && (s = malloc(sizeof(*s))) == NULL)) {
+		if (s != NULL)
+			io->spare = s; /* taken above: still the spare */
 		close(fd);
 		return ARES_SOCKET_BAD;
 	}
@@ -352,7 +359,8 @@ io_close(ares_socket_t fd, void *arg)
 		*pp = s->next;
 		if (s->writable != NULL)
 			event_free(s->writable);
-		free(s);
+		free(io->spare);
+		io->spare = s;
 		break;
 	}
 	return close(fd);
@@ -402,6 +410,7 @@ stub_io_free(struct stub_io *io)
 		close(s->fd);
 		free(s);
 	}
+	free(io->spare);
 	event_free(io->flush);
 	free(io);
 }
