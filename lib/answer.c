@@ -39,13 +39,6 @@ set_why(struct answer *a, const char *fmt, ...)
 		a->why = "out of memory";
 }
 
-static bool
-is_ldh(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-';
-}
-
 /*
  * Writes a wire-format name as lower-case text without the trailing dot
  * ("" for the root), escaping what no host name holds (\DDD, \.), and
@@ -68,9 +61,13 @@ dname_text(const ldns_rdf *rdf, char out[NAME_TEXT_MAX], bool *bad)
 		if (p[pos] == '-' || p[pos + len - 1] == '-')
 			*bad = true;
 		for (uint8_t i = 0; i < len && o + 5 < NAME_TEXT_MAX; i++) {
-			uint8_t c = p[pos + i];
-			if (is_ldh(c)) {
-				out[o++] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+			uint8_t c = p[pos + i], lower = c | 0x20;
+			if (lower >= 'a' && lower <= 'z') {
+				out[o++] = (char)lower;
+				continue;
+			}
+			if ((c >= '0' && c <= '9') || c == '-') {
+				out[o++] = (char)c;
 				continue;
 			}
 			*bad = true;

@@ -144,7 +144,8 @@ json_buf_string(struct json_buf *b, const char *str)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t n;
 
-	while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+	/* 0x20 to 0x7e in one comparison: the loop every name goes through. */
+	while ((unsigned char)(*s - 0x20) < 0x5f && *s != '"' && *s != '\\')
 		s++;
 	if (*s != '\0') {
 		escape(put_buf, b, str);

@@ -64,8 +64,7 @@ struct ticket {
 	unsigned resends;             /* after connection failures */
 	struct event *pause;          /* waiting to resend */
 	TAILQ_ENTRY(ticket) paused;
-	ldns_rdf *qname;              /* name in wire form: for the query and the reply */
-	char name[QUERY_NAME_MAX];
+	ldns_rdf *qname;              /* the name in wire form; NULL if it has none */
 	uint16_t qtype;
 };
 
@@ -613,8 +612,7 @@ build_query(ldns_buffer *buf, const ldns_rdf *dname, uint16_t qtype)
 static void
 send_query(struct stub *s, struct ticket *t)
 {
-	if ((t->qname == NULL && (t->qname = ldns_dname_new_frm_str(t->name)) == NULL) ||
-	    !build_query(s->qbuf, t->qname, t->qtype)) {
+	if (t->qname == NULL || !build_query(s->qbuf, t->qname, t->qtype)) {
 		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
 		return;
 	}
@@ -655,7 +653,7 @@ send_cached(struct stub *s, struct query *q)
 		return;
 	}
 	if ((e = cache_add(s, q->name, q->qtype)) == NULL ||
-	    (t = calloc(1, sizeof(*t))) == NULL) {
+	    (t = malloc(sizeof(*t))) == NULL) {
 		if (e != NULL)
 			cache_remove(s, e);
 		answer_set_failure(&q->answer, "out of memory", false);
@@ -664,8 +662,8 @@ send_cached(struct stub *s, struct query *q)
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, q, link);
 	q->backend = e;
-	*t = (struct ticket){.stub = s, .entry = e, .qtype = q->qtype};
-	memcpy(t->name, q->name, sizeof(t->name));
+	*t = (struct ticket){.stub = s, .entry = e, .qtype = q->qtype,
+	    .qname = ldns_dname_new_frm_str(q->name)};
 	send_query(s, t);
 }
 
@@ -678,13 +676,13 @@ stub_send(struct stub *s, struct query *q)
 		send_cached(s, q);
 		return;
 	}
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	if ((t = malloc(sizeof(*t))) == NULL) {
 		answer_set_failure(&q->answer, "out of memory", false);
 		resolver_answered(s->resolver, q);
 		return;
 	}
-	*t = (struct ticket){.stub = s, .query = q, .qtype = q->qtype};
-	memcpy(t->name, q->name, sizeof(t->name));
+	*t = (struct ticket){.stub = s, .query = q, .qtype = q->qtype,
+	    .qname = ldns_dname_new_frm_str(q->name)};
 	q->backend = t;
 	send_query(s, t);
 }
