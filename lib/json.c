@@ -82,8 +82,13 @@ json_string(FILE *f, const char *str)
 bool
 json_buf_reserve(struct json_buf *b, size_t n)
 {
-	/* A plan line is a few hundred bytes: one allocation for most. */
-	size_t cap = b->cap ? b->cap : 1024;
+	/*
+	 * A plan line is a few hundred bytes (99 % under 1,000 in the bulk
+	 * benchmark's world): one allocation for most, and under 1,009 bytes,
+	 * where glibc's malloc first merges every freed small chunk
+	 * (malloc_consolidate) whenever its per-thread cache is empty.
+	 */
+	size_t cap = b->cap ? b->cap : 1000;
 	char *p;
 
 	if (b->failed)

@@ -263,12 +263,12 @@ start_address_queries(struct lookup *lk)
 			n += (size_t)__builtin_popcount(plan->hosts[i].families_pending & 3u);
 	if (n == 0)
 		return MX_OK;
-	if (n <= LOOKUP_INLINE_QUERIES) {
+	if (n <= LOOKUP_INLINE_QUERIES)
 		lk->addrq = lk->inline_q;
-		memset(lk->addrq, 0, n * sizeof(*lk->addrq));
-	} else if ((lk->addrq = calloc(n, sizeof(*lk->addrq))) == NULL) {
+	else if ((lk->addrq = malloc(n * sizeof(*lk->addrq))) == NULL)
 		return MX_ERR_NOMEM;
-	}
+	for (size_t i = 0; i < n; i++)
+		query_clear(&lk->addrq[i]);
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		if (!plan->hosts[i].need_addresses)
 			continue;

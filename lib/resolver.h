@@ -9,6 +9,9 @@
 
 #include <sys/queue.h>
 
+#include <stddef.h>
+#include <string.h>
+
 #include "answer.h"
 
 struct query;
@@ -19,7 +22,6 @@ typedef void (*query_done_fn)(struct query *q);
 
 struct query {
 	TAILQ_ENTRY(query) link;  /* waiting or completed list */
-	char name[QUERY_NAME_MAX];    /* with the trailing dot */
 	uint16_t qtype;
 	mx_resolver *resolver;
 	query_done_fn done;       /* called once with q->answer filled */
@@ -29,9 +31,21 @@ struct query {
 	void *backend;            /* the stub transport's ticket or cache entry */
 	enum { Q_IDLE, Q_WAITING, Q_ON_WIRE, Q_COMPLETED, Q_DONE } state;
 	struct answer answer;     /* owned; answer_clear when done with it */
+	/* Last: query_clear leaves it alone, and only its used bytes are
+	 * ever touched (a lookup keeps several queries; with a thousand
+	 * lookups in flight, zeroing whole ones missed the cache). */
+	char name[QUERY_NAME_MAX];    /* with the trailing dot */
 };
 
 TAILQ_HEAD(query_list, query);
+
+/* Zeroes everything but the name, which it empties. */
+static inline void
+query_clear(struct query *q)
+{
+	memset(q, 0, offsetof(struct query, name));
+	q->name[0] = '\0';
+}
 
 void resolver_submit(mx_resolver *r, struct query *q);
 /* Withdraws a query not yet done; its done function will not be called. */

@@ -2,7 +2,7 @@
  * text.c - the string store of text.h: a list of chunks, each filled
  * from its start and never moved or grown.  A chunk doubles the size of
  * the one before (from TEXT_FIRST up to TEXT_MAX bytes, all below glibc's
- * 1032-byte tcache limit), so a plan or an answer with a few short names
+ * 1032-byte tcache limit and its 1,009-byte large-request threshold), so a plan or an answer with a few short names
  * costs one small block; a string longer than that gets a chunk of its
  * own.  No other state.
  */
@@ -14,7 +14,8 @@
 #include "text.h"
 
 #define TEXT_FIRST 128  /* bytes of the first chunk, header included */
-#define TEXT_MAX 1024   /* bytes of the largest shared chunk */
+#define TEXT_MAX 1000   /* bytes of the largest shared chunk: under 1,009, where
+                         * glibc's malloc would merge its free lists first */
 #define TEXT_PRINTF_MAX 1024
 
 struct text_chunk {
