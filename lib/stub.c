@@ -41,7 +41,6 @@ struct sock_event {
 struct cache_entry {
 	struct cache_entry *next;        /* hash chain */
 	TAILQ_ENTRY(cache_entry) lru;    /* finished entries only */
-	char *name;
 	uint64_t hash;                   /* of name and qtype (name_hash) */
 	uint16_t qtype;
 	bool inflight;
@@ -53,6 +52,7 @@ struct cache_entry {
 	size_t n_addrs;
 	uint64_t expires_ms;
 	struct query_list waiters;
+	char name[];                     /* in the entry's block: one cache line less to miss */
 };
 
 TAILQ_HEAD(entry_list, cache_entry);
@@ -80,8 +80,8 @@ struct stub {
 	unsigned query_timeout_ms;
 	struct sock_event *socks;
 	size_t n_socks, cap_socks;
-	struct cache_entry **buckets;
-	size_t n_buckets, n_entries, cap_entries;
+	struct cache_entry **buckets;    /* grown with the entries, up to max_buckets */
+	size_t n_buckets, max_buckets, n_entries, cap_entries;
 	struct entry_list lru;
 	struct ticket_list paused;    /* tickets waiting to be resent */
 	struct stub_io *io;           /* the channel's sockets (stub_io.c) */
@@ -256,9 +256,9 @@ stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
 	TAILQ_INIT(&s->lru);
 	TAILQ_INIT(&s->paused);
 	s->jitter = now_ms() | 1;
-	s->n_buckets = 1024;
-	while (s->n_buckets < cfg->cache_entries)
-		s->n_buckets *= 2;
+	s->n_buckets = s->max_buckets = 1024;
+	while (s->max_buckets < cfg->cache_entries)
+		s->max_buckets *= 2;
 	if ((s->buckets = calloc(s->n_buckets, sizeof(*s->buckets))) == NULL ||
 	    (s->qbuf = ldns_buffer_new(512)) == NULL ||
 	    (s->timer = evtimer_new(base, on_timer, s)) == NULL)
@@ -333,7 +333,6 @@ cache_find(struct stub *s, const char *name, uint16_t qtype)
 static void
 entry_free(struct cache_entry *e)
 {
-	free(e->name);
 	free(e->canonical);
 	free(e->addrs);
 	free(e);
@@ -353,20 +352,48 @@ cache_remove(struct stub *s, struct cache_entry *e)
 	entry_free(e);
 }
 
+/*
+ * Doubles the buckets once there are as many entries as buckets, up to
+ * what the cap needs: a run that asks a few thousand hosts keeps a table
+ * that stays in cache (a table sized for the cap, 512 KB, missed it on
+ * every lookup).  Failing to grow only makes chains longer.
+ */
+static void
+maybe_grow(struct stub *s)
+{
+	size_t n = s->n_buckets * 2;
+	struct cache_entry **b;
+
+	if (s->n_entries < s->n_buckets || n > s->max_buckets ||
+	    (b = calloc(n, sizeof(*b))) == NULL)
+		return;
+	for (size_t i = 0; i < s->n_buckets; i++) {
+		struct cache_entry *e = s->buckets[i], *next;
+		for (; e != NULL; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->n_buckets = n;
+}
+
 static struct cache_entry *
 cache_add(struct stub *s, const char *name, uint16_t qtype)
 {
 	struct cache_entry *e, *old;
-	size_t b;
+	size_t b, len = strlen(name);
 
 	/* Only finished entries are evicted; those in flight are bounded by
 	 * the queries in flight. */
 	while (s->n_entries >= s->cap_entries && (old = TAILQ_FIRST(&s->lru)) != NULL)
 		cache_remove(s, old);
-	if ((e = calloc(1, sizeof(*e))) == NULL || (e->name = strdup(name)) == NULL) {
-		free(e);
+	maybe_grow(s);
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
 		return NULL;
-	}
+	memcpy(e->name, name, len + 1);
 	e->qtype = qtype;
 	e->hash = name_hash(name, qtype);
 	e->inflight = true;

@@ -171,6 +171,23 @@ class Bulk(unittest.TestCase):
                 self.assertEqual(p.returncode, 0)  # a line's outcome, not the run's
                 self.assertLess(time.monotonic() - start, 8)
 
+    def test_thousands_of_distinct_hosts(self):
+        # *.many.test is a wildcard: 3,000 distinct implicit-MX domains put
+        # 6,000 entries (A and AAAA) in the stub's address cache, whose
+        # table grows on the way; asked twice, the second round is hits.
+        names = ["h%d.many.test" % i for i in range(3000)]
+        rc, plans, err = bulk("\n".join(names * 2) + "\n", "--timeout", "20",
+                              "--concurrency", "200", timeout=300)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(plans), 6000)
+        self.assertEqual(sorted({p["domain"] for p in plans}), sorted(names))
+        for p in plans:
+            self.assertEqual((p["status"], p["implicit_mx"], p["hosts"][0]["addresses"]),
+                             ("ok", True, ["127.0.0.21"]), p["domain"])
+        hits = int(err.split("address cache hits ")[1].split()[0])
+        self.assertGreaterEqual(hits, 6000)
+        self.assertIn("queries 12000,", err)  # MX of every line, A and AAAA once a name
+
     def test_resolver_failure_stops_the_run(self):
         # A broken resolver set-up is not the lines' fault: exit 78.
         p = subprocess.run([MX, "route", "--bulk", "--transport", "unbound",
