@@ -171,6 +171,19 @@ class Bulk(unittest.TestCase):
                 self.assertEqual(p.returncode, 0)  # a line's outcome, not the run's
                 self.assertLess(time.monotonic() - start, 8)
 
+    def test_resolver_over_ipv6(self):
+        # The sandbox's Unbound also listens on ::1: replies read in
+        # batches must carry their IPv6 source, or c-ares drops them as
+        # coming from the wrong server.
+        p = subprocess.run([MX, "route", "--bulk", "--timeout", "5", "--resolver", "::1"],
+                           input="basic.test\nimplicit.test\nnosuch.test\n",
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        by = {x["domain"]: x["status"] for x in map(json.loads, p.stdout.splitlines())}
+        self.assertEqual(by, {"basic.test": "ok", "implicit.test": "ok",
+                              "nosuch.test": "nxdomain"})
+        self.assertIn("timeouts 0", p.stderr)
+
     def test_thousands_of_distinct_hosts(self):
         # *.many.test is a wildcard: 3,000 distinct implicit-MX domains put
         # 6,000 entries (A and AAAA) in the stub's address cache, whose
