@@ -22,6 +22,16 @@
  */
 static const char out_of_memory[] = "(out of memory while writing the reason)";
 
+/* Text of len bytes of s kept in the plan's store, or the sentence
+ * saying it could not be. */
+static const char *
+keep_text(mx_plan *plan, const char *s, size_t len)
+{
+	const char *kept = text_add(&plan->text, s, len);
+
+	return kept != NULL ? kept : out_of_memory;
+}
+
 mx_err
 plan_new(const char *domain, mx_plan **out)
 {
@@ -56,23 +66,19 @@ host_init(struct mx_host *host, const char *name)
 void
 plan_set_reason_text(mx_plan *plan, const char *text)
 {
-	const char *kept = text_add(&plan->text, text, strnlen(text, PLAN_REASON_MAX - 1));
-
-	plan->reason = kept != NULL ? kept : out_of_memory;
+	plan->reason = keep_text(plan, text, strnlen(text, PLAN_REASON_MAX - 1));
 }
 
 void
 plan_set_reason(mx_plan *plan, const char *fmt, ...)
 {
 	char buf[PLAN_REASON_MAX];
-	const char *kept;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	kept = text_copy(&plan->text, buf);
-	plan->reason = kept != NULL ? kept : out_of_memory;
+	plan_set_reason_text(plan, buf);
 }
 
 /* Appends "; sentence" so several causes (A and AAAA) read as one line;
@@ -82,7 +88,6 @@ host_add_reason(mx_plan *plan, struct mx_host *host, const char *fmt, ...)
 {
 	char buf[HOST_REASON_MAX];
 	size_t len = strnlen(host->reason, sizeof(buf) - 1);
-	const char *kept;
 	va_list ap;
 
 	memcpy(buf, host->reason, len);
@@ -94,16 +99,13 @@ host_add_reason(mx_plan *plan, struct mx_host *host, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
 	va_end(ap);
-	kept = text_copy(&plan->text, buf);
-	host->reason = kept != NULL ? kept : out_of_memory;
+	host->reason = keep_text(plan, buf, strlen(buf));
 }
 
 void
 host_set_family_why(mx_plan *plan, struct mx_host *host, int f, const char *why)
 {
-	const char *kept = text_add(&plan->text, why, strnlen(why, HOST_WHY_MAX - 1));
-
-	host->family_why[f] = kept != NULL ? kept : out_of_memory;
+	host->family_why[f] = keep_text(plan, why, strnlen(why, HOST_WHY_MAX - 1));
 }
 
 void
