@@ -96,6 +96,8 @@ rcode_name(uint8_t rcode)
  * whole ldns_pkt made an object for every record of every section (NS
  * and glue included) and cost a seventh of the bulk path's CPU.
  */
+#define REPLY_EXCHANGES_AT 16 /* exchanges whose name offsets are kept */
+
 struct reply {
 	const uint8_t *wire;
 	size_t len;
@@ -104,12 +106,12 @@ struct reply {
 	ldns_rdf **owner;        /* an[i]'s owner, decompressed when first needed */
 	size_t n_an, n_ns, n_ar;
 	/* Where the first exchanges' names start (answer mx[k]), for glue. */
-	size_t exchange_at[16];
+	size_t exchange_at[REPLY_EXCHANGES_AT];
 };
 
 #define REPLY_STACK_RRS 32
 #define MIN_RR_WIRE 11        /* the root as owner and the fixed ten bytes */
-#define QUESTION_NAME_AT 12   /* the question's name follows the header */
+#define QUESTION_NAME_AT WIRE_HEADER_LEN
 
 /*
  * The offset a name at pos continues at when it is nothing but a
@@ -289,7 +291,7 @@ add_mx(struct answer *a, struct reply *r, const struct wire_rr *rr)
 	if ((m->exchange = answer_text(a, text)) == NULL)
 		return MX_ERR_NOMEM;
 	m->is_null = m->exchange[0] == '\0';
-	if (a->n_mx < 16)
+	if (a->n_mx < REPLY_EXCHANGES_AT)
 		r->exchange_at[a->n_mx] = rr->rdata + 2;
 	a->n_mx++;
 	return MX_OK;
@@ -469,7 +471,7 @@ add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size
 static size_t
 glue_owner(const struct reply *r, const struct answer *a, size_t pos)
 {
-	size_t at = pointer_target(r, pos), known = a->n_mx < 16 ? a->n_mx : 16;
+	size_t at = pointer_target(r, pos), known = a->n_mx < REPLY_EXCHANGES_AT ? a->n_mx : REPLY_EXCHANGES_AT;
 	char text[NAME_TEXT_MAX];
 	ldns_rdf *owner;
 	bool bad;
@@ -580,18 +582,18 @@ answer_parse_dname(const uint8_t *wire, size_t len, const ldns_rdf *qrdf,
 	memset(out, 0, sizeof(*out));
 	out->kind = ANSWER_TEMPFAIL;
 	/* Room for every record wire.c locates: no more than can fit. */
-	if (wire != NULL && len >= 12) {
+	if (wire != NULL && len >= WIRE_HEADER_LEN) {
+		size_t fit = (len - WIRE_HEADER_LEN) / MIN_RR_WIRE;
 		n_an = wire_get16(wire + 6);
 		total = n_an + wire_get16(wire + 8) + wire_get16(wire + 10);
-		cap = total < (len - 12) / MIN_RR_WIRE ? total : (len - 12) / MIN_RR_WIRE;
+		cap = total < fit ? total : fit;
 	}
 	if (cap > REPLY_STACK_RRS && (r.an = malloc(cap * sizeof(*r.an))) == NULL) {
 		err = MX_ERR_NOMEM;
 		goto out;
 	}
-	if ((why = wire_check_rrs(wire, len, r.an, cap)) != NULL || cap < total) {
-		set_why(out, "%s", why != NULL ? why : "the reply is malformed (bad name, "
-		    "compression or record length)");
+	if ((why = wire_check_rrs(wire, len, r.an, cap)) != NULL) {
+		set_why(out, "%s", why);
 		goto out;
 	}
 	if (n_an > REPLY_STACK_RRS && (r.owner = calloc(n_an, sizeof(*r.owner))) == NULL) {

@@ -18,7 +18,6 @@
 
 #include "wire.h"
 
-#define HEADER_LEN 12
 #define MAX_NAME_WIRE 255
 #define TYPE_A 1
 #define TYPE_CNAME 5
@@ -54,7 +53,7 @@ walk_name(const uint8_t *w, size_t len, size_t pos, size_t *next)
 			if (pos + 1 >= len)
 				return false;
 			target = (size_t)(((c & 0x3F) << 8) | w[pos + 1]);
-			if (target >= pos || target < HEADER_LEN)
+			if (target >= pos || target < WIRE_HEADER_LEN)
 				return false;
 			if (!jumped)
 				*next = pos + 2;
@@ -123,7 +122,7 @@ wire_check_rrs(const uint8_t *w, size_t len, struct wire_rr *rrs, size_t cap)
 {
 	size_t pos, n;
 
-	if (w == NULL || len < HEADER_LEN)
+	if (w == NULL || len < WIRE_HEADER_LEN)
 		return "the reply is malformed (shorter than a DNS header)";
 	/* Whether the question is the one asked is answer.c's to judge. */
 	if (!wire_skip_question(w, len, &pos))
@@ -131,11 +130,13 @@ wire_check_rrs(const uint8_t *w, size_t len, struct wire_rr *rrs, size_t cap)
 	n = (size_t)wire_get16(w + 6) + wire_get16(w + 8) + wire_get16(w + 10);
 	for (size_t i = 0; i < n; i++) {
 		struct wire_rr rr;
-		if (!wire_next_rr(w, len, &pos, &rr) ||
+		/* More records than the caller made room for cannot fit in len
+		 * bytes either (see wire.h): the same verdict, sooner. */
+		if ((rrs != NULL && i >= cap) || !wire_next_rr(w, len, &pos, &rr) ||
 		    (rr.class == CLASS_IN && !check_rdata(w, rr.rdata, rr.rdlen, rr.type)))
 			return "the reply is malformed (bad name, compression "
 			    "or record length)";
-		if (i < cap)
+		if (rrs != NULL)
 			rrs[i] = rr;
 	}
 	return NULL;
@@ -150,7 +151,7 @@ wire_check(const uint8_t *w, size_t len)
 bool
 wire_skip_question(const uint8_t *w, size_t len, size_t *pos)
 {
-	*pos = HEADER_LEN;
+	*pos = WIRE_HEADER_LEN;
 	for (size_t i = wire_get16(w + 4); i > 0; i--) {
 		if (!walk_name(w, len, *pos, pos) || *pos + 4 > len)
 			return false;

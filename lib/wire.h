@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#define WIRE_HEADER_LEN 12 /* a DNS message's fixed header; the question follows */
+
 /* Network-order integers at p (the caller checked the bounds). */
 static inline uint16_t
 wire_get16(const uint8_t *p)
@@ -36,9 +38,10 @@ struct wire_rr {
 };
 
 /*
- * wire_check that also says where the records are: rrs[i] for the first
- * cap records, answer, authority and additional sections in order (a
- * message has at most (len - 12) / 11 records).
+ * wire_check that also says where the records are: rrs[i] for every
+ * record, answer, authority and additional sections in order.  A message
+ * whose counts name more than cap records is malformed: one of len bytes
+ * holds at most (len - WIRE_HEADER_LEN) / 11 of them.
  */
 const char *wire_check_rrs(const uint8_t *wire, size_t len, struct wire_rr *rrs,
     size_t cap);
