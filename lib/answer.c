@@ -1,8 +1,8 @@
 /*
  * answer.c - reads one DNS reply and extracts what routing needs: outcome,
  * CNAME chain, MX or address records with their TTLs.  wire.c checks the
- * message's structure and locates its records; ldns decompresses the
- * names (ldns_wire2dname) and compares them.  Pure: it never
+ * message's structure, locates its records and decompresses the names
+ * read here (wire_name_read).  Pure: it never
  * resolves, it only reads the bytes it is given.  The caller owns struct
  * answer and frees its arrays and text (its store) with answer_clear.
  */
@@ -39,17 +39,23 @@ set_why(struct answer *a, const char *fmt, ...)
 		a->why = "out of memory";
 }
 
+/* A name in wire form, uncompressed (wire_name_read). */
+struct dname {
+	size_t len;
+	uint8_t b[WIRE_NAME_MAX];
+};
+
 /*
  * Writes a wire-format name as lower-case text without the trailing dot
  * ("" for the root), escaping what no host name holds (\DDD, \.), and
- * says whether it is a valid host name.  ldns has already checked that
- * the labels fit inside the rdf.
+ * says whether it is a valid host name.  wire_name_read has already
+ * checked that the labels fit inside the name.
  */
 static void
-dname_text(const ldns_rdf *rdf, char out[NAME_TEXT_MAX], bool *bad)
+dname_text(const struct dname *name, char out[NAME_TEXT_MAX], bool *bad)
 {
-	const uint8_t *p = ldns_rdf_data(rdf);
-	size_t size = ldns_rdf_size(rdf), pos = 0, o = 0;
+	const uint8_t *p = name->b;
+	size_t size = name->len, pos = 0, o = 0;
 
 	*bad = false;
 	while (pos < size && p[pos] != 0) {
@@ -92,7 +98,7 @@ rcode_name(uint8_t rcode)
 /*
  * The reply as answer.c reads it: wire.c has checked its structure, so
  * records are located in place (wire_next_rr) and only the names routing
- * compares or keeps are decompressed, by ldns_wire2dname.  Building a
+ * compares or keeps are decompressed, onto the stack.  Building a
  * whole ldns_pkt made an object for every record of every section (NS
  * and glue included) and cost a seventh of the bulk path's CPU.
  */
@@ -101,9 +107,8 @@ rcode_name(uint8_t rcode)
 struct reply {
 	const uint8_t *wire;
 	size_t len;
-	const ldns_rdf *qname;   /* the question, once it is known to match */
+	const struct dname *qname; /* the question, once it is known to match */
 	struct wire_rr *an;      /* every record, the answer section's first */
-	ldns_rdf **owner;        /* an[i]'s owner, decompressed when first needed */
 	size_t n_an, n_ns, n_ar;
 	/* Where the first exchanges' names start (answer mx[k]), for glue. */
 	size_t exchange_at[REPLY_EXCHANGES_AT];
@@ -153,10 +158,9 @@ wire_names_equal(const uint8_t *p, size_t n, const uint8_t *q, size_t m)
 }
 
 static bool
-names_equal(const ldns_rdf *x, const ldns_rdf *y)
+names_equal(const struct dname *x, const struct dname *y)
 {
-	return wire_names_equal(ldns_rdf_data(x), ldns_rdf_size(x), ldns_rdf_data(y),
-	    ldns_rdf_size(y));
+	return wire_names_equal(x->b, x->len, y->b, y->len);
 }
 
 /* Whether the name in [pos, end) (wire.c has walked it) holds a pointer. */
@@ -171,33 +175,30 @@ has_pointer(const struct reply *r, size_t pos, size_t end)
 	return false;
 }
 
-/* The name at pos, decompressed; NULL if ldns cannot read it. */
-static ldns_rdf *
-name_at(const struct reply *r, size_t pos)
+/* The name at pos, decompressed into out; false if it cannot be read. */
+static bool
+name_at(const struct reply *r, size_t pos, struct dname *out)
 {
-	ldns_rdf *rdf = NULL;
-
-	return ldns_wire2dname(&rdf, r->wire, r->len, &pos) == LDNS_STATUS_OK ? rdf : NULL;
+	return (out->len = wire_name_read(r->wire, r->len, pos, out->b)) != 0;
 }
 
-/* Whether answer record i is owned by name; a name ldns cannot read owns nothing. */
+/* Whether answer record i is owned by name; a name that cannot be read owns nothing. */
 static bool
-owned_by(struct reply *r, size_t i, const ldns_rdf *name)
+owned_by(const struct reply *r, size_t i, const struct dname *name)
 {
+	struct dname owner;
+
 	if (name == r->qname && pointer_target(r, r->an[i].owner) == QUESTION_NAME_AT)
 		return true;
-	if (r->owner[i] == NULL && (r->owner[i] = name_at(r, r->an[i].owner)) == NULL)
-		return false;
-	return names_equal(r->owner[i], name);
+	return name_at(r, r->an[i].owner, &owner) && names_equal(&owner, name);
 }
 
 /* The reply must answer exactly our question (spoofing and mix-up guard). */
 static bool
-question_matches(const struct reply *r, const ldns_rdf *qname, uint16_t qtype)
+question_matches(const struct reply *r, const struct dname *qname, uint16_t qtype)
 {
 	size_t pos = QUESTION_NAME_AT, end;
-	ldns_rdf *name;
-	bool same;
+	struct dname name;
 
 	if (wire_get16(r->wire + 4) != 1 || !wire_name_end(r->wire, r->len, pos, &end) ||
 	    end + 4 > r->len || wire_get16(r->wire + end) != qtype ||
@@ -205,20 +206,15 @@ question_matches(const struct reply *r, const ldns_rdf *qname, uint16_t qtype)
 		return false;
 	/* The first name of a message has nothing before it to point at: it
 	 * is plain labels, compared where it lies, unless a hostile reply
-	 * points back into it (then ldns reads it). */
+	 * points back into it (then it is decompressed). */
 	if (!has_pointer(r, pos, end))
-		return wire_names_equal(r->wire + pos, end - pos, ldns_rdf_data(qname),
-		    ldns_rdf_size(qname));
-	if ((name = name_at(r, pos)) == NULL)
-		return false;
-	same = names_equal(name, qname);
-	ldns_rdf_deep_free(name);
-	return same;
+		return wire_names_equal(r->wire + pos, end - pos, qname->b, qname->len);
+	return name_at(r, pos, &name) && names_equal(&name, qname);
 }
 
 /* The CNAME record owned by owner: its index, or n_an if none. */
 static size_t
-find_cname(struct reply *r, const ldns_rdf *owner)
+find_cname(const struct reply *r, const struct dname *owner)
 {
 	for (size_t i = 0; i < r->n_an; i++)
 		if (r->an[i].type == LDNS_RR_TYPE_CNAME &&
@@ -229,39 +225,35 @@ find_cname(struct reply *r, const ldns_rdf *owner)
 
 /*
  * Follows the CNAME chain from qname; returns its end in *end (qname
- * itself, or a target in targets[], which the caller frees), false on a
- * loop or too long a chain.
+ * itself, or one of targets[]), false on a loop or too long a chain.
  */
 static bool
-follow_cnames(struct reply *r, const ldns_rdf *qname, struct answer *a,
-    ldns_rdf *targets[ANSWER_MAX_CNAME_HOPS + 1], const ldns_rdf **end)
+follow_cnames(const struct reply *r, const struct dname *qname, struct answer *a,
+    struct dname targets[ANSWER_MAX_CNAME_HOPS + 1], const struct dname **end)
 {
-	const ldns_rdf *cur = qname;
+	const struct dname *cur = qname;
 	size_t i;
 
 	while ((i = find_cname(r, cur)) < r->n_an) {
-		ldns_rdf *next = name_at(r, r->an[i].rdata);
-		if (next == NULL)
+		struct dname *next = &targets[a->cname_hops];
+		if (!name_at(r, r->an[i].rdata, next))
 			break; /* wire.c has checked it: cannot happen */
 		if (names_equal(qname, next)) {
-			ldns_rdf_deep_free(next);
 			a->cname_loop = true;
 			return false;
 		}
 		for (unsigned k = 0; k < a->cname_hops; k++) {
-			if (names_equal(targets[k], next)) {
-				ldns_rdf_deep_free(next);
+			if (names_equal(&targets[k], next)) {
 				a->cname_loop = true;
 				return false;
 			}
 		}
 		if (a->cname_hops >= ANSWER_MAX_CNAME_HOPS) {
-			ldns_rdf_deep_free(next);
 			a->cname_hops++;
 			a->cname_loop = true;
 			return false;
 		}
-		targets[a->cname_hops++] = next;
+		a->cname_hops++;
 		cur = next;
 	}
 	*end = cur;
@@ -273,21 +265,18 @@ add_mx(struct answer *a, struct reply *r, const struct wire_rr *rr)
 {
 	char text[NAME_TEXT_MAX];
 	struct answer_mx *m;
-	ldns_rdf *exch;
+	struct dname exch;
 
 	if (rr->rdlen < 3 || a->n_mx >= ANSWER_MAX_MX)
 		return MX_OK;
-	if ((exch = name_at(r, rr->rdata + 2)) == NULL)
+	if (!name_at(r, rr->rdata + 2, &exch))
 		return MX_OK;
-	if (!array_grow((void **)&a->mx, a->n_mx, sizeof(*a->mx))) {
-		ldns_rdf_deep_free(exch);
+	if (!array_grow((void **)&a->mx, a->n_mx, sizeof(*a->mx)))
 		return MX_ERR_NOMEM;
-	}
 	m = &a->mx[a->n_mx];
 	m->preference = wire_get16(r->wire + rr->rdata);
 	m->ttl = clamp_ttl(rr->ttl);
-	dname_text(exch, text, &m->bad_name);
-	ldns_rdf_deep_free(exch);
+	dname_text(&exch, text, &m->bad_name);
 	if ((m->exchange = answer_text(a, text)) == NULL)
 		return MX_ERR_NOMEM;
 	m->is_null = m->exchange[0] == '\0';
@@ -381,7 +370,7 @@ add_record(struct answer *a, struct reply *r, const struct wire_rr *rr)
 
 /* Collects the records of qtype owned by the end of the chain. */
 static mx_err
-collect(struct reply *r, const ldns_rdf *owner, uint16_t qtype, struct answer *a)
+collect(struct reply *r, const struct dname *owner, uint16_t qtype, struct answer *a)
 {
 	mx_err err = MX_OK;
 
@@ -473,16 +462,15 @@ glue_owner(const struct reply *r, const struct answer *a, size_t pos)
 {
 	size_t at = pointer_target(r, pos), known = a->n_mx < REPLY_EXCHANGES_AT ? a->n_mx : REPLY_EXCHANGES_AT;
 	char text[NAME_TEXT_MAX];
-	ldns_rdf *owner;
+	struct dname owner;
 	bool bad;
 
 	for (size_t k = 0; at != 0 && k < known; k++)
 		if (r->exchange_at[k] == at)
 			return exchange_index(a, a->mx[k].exchange, a->mx[k].bad_name);
-	if ((owner = name_at(r, pos)) == NULL)
+	if (!name_at(r, pos, &owner))
 		return a->n_mx;
-	dname_text(owner, text, &bad);
-	ldns_rdf_deep_free(owner);
+	dname_text(&owner, text, &bad);
 	return exchange_index(a, text, bad);
 }
 
@@ -511,43 +499,36 @@ collect_glue(const struct reply *r, struct answer *a)
 }
 
 static mx_err
-read_answers(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer *a)
+read_answers(struct reply *r, const struct dname *qname, uint16_t qtype, struct answer *a)
 {
-	ldns_rdf *targets[ANSWER_MAX_CNAME_HOPS + 1];
-	const ldns_rdf *end = NULL;
+	struct dname targets[ANSWER_MAX_CNAME_HOPS + 1];
+	const struct dname *end = NULL;
 	char canonical[NAME_TEXT_MAX];
 	bool bad;
-	mx_err err = MX_OK;
+	mx_err err;
 
 	if (!follow_cnames(r, qname, a, targets, &end)) {
 		set_why(a, "the CNAME chain loops or is longer than %d",
 		    ANSWER_MAX_CNAME_HOPS);
-		goto out;
+		return MX_OK;
 	}
 	dname_text(end, canonical, &bad);
-	if ((a->canonical = answer_text(a, canonical)) == NULL) {
-		err = MX_ERR_NOMEM;
-		goto out;
-	}
+	if ((a->canonical = answer_text(a, canonical)) == NULL)
+		return MX_ERR_NOMEM;
 	a->negative_ttl = negative_ttl(r);
 	if (a->rcode == LDNS_RCODE_NXDOMAIN) {
 		a->kind = ANSWER_NXDOMAIN;
-		goto out;
+		return MX_OK;
 	}
 	if ((err = collect(r, end, qtype, a)) != MX_OK)
-		goto out;
+		return err;
 	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
 	    ANSWER_RECORDS : ANSWER_NODATA;
-	if (a->n_mx > 0)
-		err = collect_glue(r, a);
-out:
-	for (unsigned k = 0; k < a->cname_hops && k <= ANSWER_MAX_CNAME_HOPS - 1; k++)
-		ldns_rdf_deep_free(targets[k]);
-	return err;
+	return a->n_mx > 0 ? collect_glue(r, a) : MX_OK;
 }
 
 static mx_err
-read_reply(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer *a)
+read_reply(struct reply *r, const struct dname *qname, uint16_t qtype, struct answer *a)
 {
 	a->rcode = r->wire[3] & 0x0f;
 	/* A failure is temporary whatever else the reply holds (some error
@@ -569,18 +550,23 @@ read_reply(struct reply *r, const ldns_rdf *qname, uint16_t qtype, struct answer
 }
 
 mx_err
-answer_parse_dname(const uint8_t *wire, size_t len, const ldns_rdf *qrdf,
-    uint16_t qtype, struct answer *out)
+answer_parse_wire(const uint8_t *wire, size_t len, const uint8_t *qname,
+    size_t qname_len, uint16_t qtype, struct answer *out)
 {
 	struct wire_rr rr_stack[REPLY_STACK_RRS];
-	ldns_rdf *owner_stack[REPLY_STACK_RRS] = {0};
-	struct reply r = {.wire = wire, .len = len, .an = rr_stack, .owner = owner_stack};
+	struct reply r = {.wire = wire, .len = len, .an = rr_stack};
+	struct dname question = {.len = qname_len};
 	size_t total = 0, cap = 0, n_an = 0;
 	const char *why;
 	mx_err err = MX_OK;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = ANSWER_TEMPFAIL;
+	if (qname_len == 0 || qname_len > WIRE_NAME_MAX) {
+		set_why(out, "the question name is not a domain name");
+		return MX_OK;
+	}
+	memcpy(question.b, qname, qname_len);
 	/* Room for every record wire.c locates: no more than can fit. */
 	if (wire != NULL && len >= WIRE_HEADER_LEN) {
 		size_t fit = (len - WIRE_HEADER_LEN) / MIN_RR_WIRE;
@@ -596,42 +582,44 @@ answer_parse_dname(const uint8_t *wire, size_t len, const ldns_rdf *qrdf,
 		set_why(out, "%s", why);
 		goto out;
 	}
-	if (n_an > REPLY_STACK_RRS && (r.owner = calloc(n_an, sizeof(*r.owner))) == NULL) {
-		err = MX_ERR_NOMEM;
-		goto out;
-	}
 	r.n_an = n_an;
 	r.n_ns = wire_get16(wire + 8);
 	r.n_ar = wire_get16(wire + 10);
-	err = read_reply(&r, qrdf, qtype, out);
+	err = read_reply(&r, &question, qtype, out);
 out:
-	for (size_t i = 0; i < r.n_an; i++)
-		ldns_rdf_deep_free(r.owner[i]);
 	if (r.an != rr_stack)
 		free(r.an);
-	if (r.owner != owner_stack)
-		free(r.owner);
 	if (err != MX_OK)
 		answer_clear(out);
 	return err;
+}
+
+size_t
+answer_qname_wire(const char *text, uint8_t out[WIRE_NAME_MAX])
+{
+	ldns_rdf *rdf = NULL;
+	size_t len = wire_name_from_text(text, out);
+
+	/* Escapes and relative names: ldns reads them. */
+	if (len > 0 || ldns_str2rdf_dname(&rdf, text) != LDNS_STATUS_OK)
+		return len;
+	len = ldns_rdf_size(rdf);
+	if (len > WIRE_NAME_MAX)
+		len = 0;
+	else
+		memcpy(out, ldns_rdf_data(rdf), len);
+	ldns_rdf_deep_free(rdf);
+	return len;
 }
 
 mx_err
 answer_parse(const uint8_t *wire, size_t len, const char *qname,
     uint16_t qtype, struct answer *out)
 {
-	ldns_rdf *qrdf = NULL;
-	mx_err err;
+	uint8_t name[WIRE_NAME_MAX];
 
-	if (ldns_str2rdf_dname(&qrdf, qname) != LDNS_STATUS_OK) {
-		memset(out, 0, sizeof(*out));
-		out->kind = ANSWER_TEMPFAIL;
-		set_why(out, "the question name is not a domain name");
-		return MX_OK;
-	}
-	err = answer_parse_dname(wire, len, qrdf, qtype, out);
-	ldns_rdf_deep_free(qrdf);
-	return err;
+	return answer_parse_wire(wire, len, name, answer_qname_wire(qname, name),
+	    qtype, out);
 }
 
 void

@@ -1,5 +1,5 @@
 /*
- * answer.h - one DNS answer, parsed from wire format with ldns into what
+ * answer.h - one DNS answer, parsed from wire format (wire.c) into what
  * routing needs: the outcome, the records of the asked type at the end of
  * the CNAME chain, and their TTLs.  Pure: no I/O, no resolver state.
  */
@@ -11,6 +11,7 @@
 
 #include "plan.h"
 #include "text.h"
+#include "wire.h"
 
 /* Caps on what one answer may hand to routing (hostile-input bounds). */
 #define ANSWER_MAX_MX 1024      /* MX records kept from one answer */
@@ -110,11 +111,12 @@ answer_why(const struct answer *a)
  */
 mx_err answer_parse(const uint8_t *wire, size_t len, const char *qname,
     uint16_t qtype, struct answer *out);
-/* The same with the question's name already in wire form (an ldns_rdf of
- * type dname), as the stub transport keeps it from building the query. */
-struct ldns_struct_rdf;
-mx_err answer_parse_dname(const uint8_t *wire, size_t len,
-    const struct ldns_struct_rdf *qname, uint16_t qtype, struct answer *out);
+/* The same with the question's name already in wire form (qname_len 0:
+ * not a name), as the stub transport builds it for the query. */
+mx_err answer_parse_wire(const uint8_t *wire, size_t len, const uint8_t *qname,
+    size_t qname_len, uint16_t qtype, struct answer *out);
+/* A question's name in wire form: its length, 0 if text is not a name. */
+size_t answer_qname_wire(const char *text, uint8_t out[WIRE_NAME_MAX]);
 /* An answer that never came: kind TEMPFAIL with the reason given (cut
  * below ANSWER_WHY_MAX).  out holds nothing yet (it may be garbage) or
  * has been answer_clear'ed: what it held is overwritten, not freed. */

@@ -64,7 +64,6 @@ struct ticket {
 	unsigned resends;             /* after connection failures */
 	struct event *pause;          /* waiting to resend */
 	TAILQ_ENTRY(ticket) paused;
-	ldns_rdf *qname;              /* the name in wire form; NULL if it has none */
 	uint16_t qtype;
 };
 
@@ -476,12 +475,16 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 
 /* ---- queries ----------------------------------------------------------- */
 
+/* qname is the text the question was built from (ticket_name). */
 static void
-read_reply(const ldns_rdf *qname, uint16_t qtype, int status,
+read_reply(const char *qname, uint16_t qtype, int status,
     const unsigned char *abuf, int alen, struct answer *out)
 {
-	if (status == ARES_SUCCESS && abuf != NULL && alen > 0 && qname != NULL) {
-		if (answer_parse_dname(abuf, (size_t)alen, qname, qtype, out) != MX_OK)
+	uint8_t name[WIRE_NAME_MAX];
+
+	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
+		if (answer_parse_wire(abuf, (size_t)alen, name,
+		    answer_qname_wire(qname, name), qtype, out) != MX_OK)
 			answer_set_failure(out, "out of memory", false);
 		return;
 	}
@@ -498,7 +501,7 @@ finish_entry(struct stub *s, struct ticket *t, int status,
 	struct cache_entry *e = t->entry;
 	struct answer a;
 
-	read_reply(t->qname, e->qtype, status, abuf, alen, &a);
+	read_reply(e->name, e->qtype, status, abuf, alen, &a);
 	a.security = SEC_UNKNOWN;
 	e->inflight = false;
 	if (a.kind == ANSWER_TEMPFAIL || keep(e, &a) != MX_OK) {
@@ -530,7 +533,6 @@ ticket_free(struct ticket *t)
 {
 	if (t->pause != NULL)
 		event_free(t->pause);
-	ldns_rdf_deep_free(t->qname);
 	free(t);
 }
 
@@ -596,7 +598,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	} else if (t->query != NULL) {
 		struct query *q = t->query;
 		q->backend = NULL;
-		read_reply(t->qname, q->qtype, status, abuf, alen, &q->answer);
+		read_reply(q->name, q->qtype, status, abuf, alen, &q->answer);
 		q->answer.security = SEC_UNKNOWN;
 		resolver_answered(s->resolver, q);
 	}
@@ -605,18 +607,22 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 /*
  * The question as wire bytes, written into the stub's one reused buffer:
- * the header, the name (the ticket's, read from its text once by
- * ldns_dname_new_frm_str and kept to check the reply against), QTYPE,
- * QCLASS, and an OPT record for the EDNS buffer size.  Building a whole
- * ldns_pkt per query and serialising it (with name compression, which
- * one name never needs) cost a tenth of the bulk path's CPU.  The ID
+ * the header, the name (answer_qname_wire: the same bytes the reply's
+ * question is checked against), QTYPE, QCLASS, and an OPT record for the
+ * EDNS buffer size.  Building a whole ldns_pkt per query and serialising
+ * it (with name compression, which one name never needs) cost a tenth
+ * of the bulk path's CPU; so did keeping each name as an ldns_rdf
+ * (ldns_dname_new_frm_str: three allocations and a slow parse).  The ID
  * stays 0: ares_send writes its own into the copy it keeps.
  */
 static bool
-build_query(ldns_buffer *buf, const ldns_rdf *dname, uint16_t qtype)
+build_query(ldns_buffer *buf, const char *qname, uint16_t qtype)
 {
-	bool ok;
+	uint8_t name[WIRE_NAME_MAX];
+	size_t len = answer_qname_wire(qname, name);
 
+	if (len == 0)
+		return false;
 	ldns_buffer_clear(buf);
 	ldns_buffer_write_u16(buf, 0);              /* ID */
 	ldns_buffer_write_u16(buf, 0x0100);         /* a query, RD */
@@ -624,7 +630,7 @@ build_query(ldns_buffer *buf, const ldns_rdf *dname, uint16_t qtype)
 	ldns_buffer_write_u16(buf, 0);              /* ANCOUNT */
 	ldns_buffer_write_u16(buf, 0);              /* NSCOUNT */
 	ldns_buffer_write_u16(buf, 1);              /* ARCOUNT: the OPT record */
-	ok = ldns_dname2buffer_wire(buf, dname) == LDNS_STATUS_OK;
+	ldns_buffer_write(buf, name, len);
 	ldns_buffer_write_u16(buf, qtype);
 	ldns_buffer_write_u16(buf, LDNS_RR_CLASS_IN);
 	ldns_buffer_write_u8(buf, 0);               /* OPT: the root name */
@@ -632,14 +638,21 @@ build_query(ldns_buffer *buf, const ldns_rdf *dname, uint16_t qtype)
 	ldns_buffer_write_u16(buf, EDNS_UDP_SIZE);  /* CLASS: the UDP size */
 	ldns_buffer_write_u32(buf, 0);              /* extended rcode, version, flags */
 	ldns_buffer_write_u16(buf, 0);              /* RDLENGTH */
-	return ok && ldns_buffer_status_ok(buf);
+	return ldns_buffer_status_ok(buf);
+}
+
+/* The name a live ticket asks: its query's, or its cache entry's. */
+static const char *
+ticket_name(const struct ticket *t)
+{
+	return t->query != NULL ? t->query->name : t->entry->name;
 }
 
 /* Sends the ticket's question; on failure it answers through on_reply. */
 static void
 send_query(struct stub *s, struct ticket *t)
 {
-	if (t->qname == NULL || !build_query(s->qbuf, t->qname, t->qtype)) {
+	if (!build_query(s->qbuf, ticket_name(t), t->qtype)) {
 		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
 		return;
 	}
@@ -689,8 +702,7 @@ send_cached(struct stub *s, struct query *q)
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, q, link);
 	q->backend = e;
-	*t = (struct ticket){.stub = s, .entry = e, .qtype = q->qtype,
-	    .qname = ldns_dname_new_frm_str(q->name)};
+	*t = (struct ticket){.stub = s, .entry = e, .qtype = q->qtype};
 	send_query(s, t);
 }
 
@@ -708,8 +720,7 @@ stub_send(struct stub *s, struct query *q)
 		resolver_answered(s->resolver, q);
 		return;
 	}
-	*t = (struct ticket){.stub = s, .query = q, .qtype = q->qtype,
-	    .qname = ldns_dname_new_frm_str(q->name)};
+	*t = (struct ticket){.stub = s, .query = q, .qtype = q->qtype};
 	q->backend = t;
 	send_query(s, t);
 }

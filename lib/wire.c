@@ -9,16 +9,16 @@
  * a wrong address.  RFC 9267 lists these traps; this pass rejects them,
  * so that a malformed reply is a temporary failure and nothing else.
  * Once a message has passed, answer.c walks its records with
- * wire_next_rr and hands the names it needs to ldns_wire2dname.
+ * wire_next_rr and reads the names it needs with wire_name_read.
  * Pure: reads only the bytes it is given, allocates nothing.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wire.h"
 
-#define MAX_NAME_WIRE 255
 #define TYPE_A 1
 #define TYPE_CNAME 5
 #define TYPE_MX 15
@@ -30,10 +30,12 @@
  * Walks the name at pos.  Pointers must go strictly backwards and past
  * the header, so the walk always ends; labels use only the two defined
  * label types (RFC 6891 retired the others).  *next is where the record
- * continues: just after the name or after its first pointer.
+ * continues: just after the name or after its first pointer.  With out,
+ * the name is also written there uncompressed (WIRE_NAME_MAX bytes at
+ * most).  Returns the uncompressed length, 0 for a bad name.
  */
-static bool
-walk_name(const uint8_t *w, size_t len, size_t pos, size_t *next)
+static size_t
+walk_name(const uint8_t *w, size_t len, size_t pos, size_t *next, uint8_t *out)
 {
 	size_t total = 0;
 	bool jumped = false;
@@ -41,20 +43,24 @@ walk_name(const uint8_t *w, size_t len, size_t pos, size_t *next)
 	for (;;) {
 		uint8_t c;
 		if (pos >= len)
-			return false;
+			return 0;
 		c = w[pos];
 		if (c == 0) {
 			if (!jumped)
 				*next = pos + 1;
-			return total + 1 <= MAX_NAME_WIRE;
+			if (total + 1 > WIRE_NAME_MAX)
+				return 0;
+			if (out != NULL)
+				out[total] = 0;
+			return total + 1;
 		}
 		if ((c & 0xC0) == 0xC0) {
 			size_t target;
 			if (pos + 1 >= len)
-				return false;
+				return 0;
 			target = (size_t)(((c & 0x3F) << 8) | w[pos + 1]);
 			if (target >= pos || target < WIRE_HEADER_LEN)
-				return false;
+				return 0;
 			if (!jumped)
 				*next = pos + 2;
 			jumped = true;
@@ -62,10 +68,12 @@ walk_name(const uint8_t *w, size_t len, size_t pos, size_t *next)
 			continue;
 		}
 		if ((c & 0xC0) != 0)
-			return false;
+			return 0;
+		if (total + 1 + c > WIRE_NAME_MAX || pos + 1 + c > len)
+			return 0;
+		if (out != NULL)
+			memcpy(out + total, w + pos, (size_t)c + 1);
 		total += (size_t)c + 1;
-		if (total > MAX_NAME_WIRE || pos + 1 + c > len)
-			return false;
 		pos += (size_t)c + 1;
 	}
 }
@@ -82,9 +90,9 @@ check_rdata(const uint8_t *w, size_t start, size_t rdlen, uint16_t type)
 	case TYPE_AAAA:
 		return rdlen == 16;
 	case TYPE_MX:
-		return rdlen >= 3 && walk_name(w, end, start + 2, &next) && next == end;
+		return rdlen >= 3 && walk_name(w, end, start + 2, &next, NULL) && next == end;
 	case TYPE_CNAME:
-		return rdlen >= 1 && walk_name(w, end, start, &next) && next == end;
+		return rdlen >= 1 && walk_name(w, end, start, &next, NULL) && next == end;
 	case TYPE_TLSA:
 		return rdlen >= 4; /* usage, selector, type, some data */
 	default:
@@ -95,7 +103,7 @@ check_rdata(const uint8_t *w, size_t start, size_t rdlen, uint16_t type)
 bool
 wire_name_end(const uint8_t *w, size_t len, size_t pos, size_t *next)
 {
-	return walk_name(w, len, pos, next);
+	return walk_name(w, len, pos, next, NULL) != 0;
 }
 
 bool
@@ -103,7 +111,7 @@ wire_next_rr(const uint8_t *w, size_t len, size_t *pos, struct wire_rr *rr)
 {
 	size_t p;
 
-	if (!walk_name(w, len, *pos, &p) || p + 10 > len)
+	if (!walk_name(w, len, *pos, &p, NULL) || p + 10 > len)
 		return false;
 	rr->owner = *pos;
 	rr->type = wire_get16(w + p);
@@ -153,9 +161,49 @@ wire_skip_question(const uint8_t *w, size_t len, size_t *pos)
 {
 	*pos = WIRE_HEADER_LEN;
 	for (size_t i = wire_get16(w + 4); i > 0; i--) {
-		if (!walk_name(w, len, *pos, pos) || *pos + 4 > len)
+		if (!walk_name(w, len, *pos, pos, NULL) || *pos + 4 > len)
 			return false;
 		*pos += 4;
 	}
 	return true;
+}
+
+size_t
+wire_name_read(const uint8_t *w, size_t len, size_t pos, uint8_t out[WIRE_NAME_MAX])
+{
+	size_t next;
+
+	return walk_name(w, len, pos, &next, out);
+}
+
+size_t
+wire_name_from_text(const char *text, uint8_t out[WIRE_NAME_MAX])
+{
+	size_t o = 0, label = 0; /* where the current label's length byte goes */
+
+	if (text[0] == '.' && text[1] == '\0') {
+		out[0] = 0;
+		return 1;
+	}
+	for (const char *p = text; *p != '\0'; p++) {
+		size_t n;
+		if (*p != '.') {
+			if (*p == '\\' || ++o >= WIRE_NAME_MAX)
+				return 0;
+			out[o] = (uint8_t)*p;
+			continue;
+		}
+		n = o - label;
+		if (n == 0 || n > 63)
+			return 0;
+		out[label] = (uint8_t)n;
+		label = ++o; /* the next label's length byte */
+		if (p[1] == '\0') {
+			if (o >= WIRE_NAME_MAX)
+				return 0;
+			out[o] = 0;
+			return o + 1;
+		}
+	}
+	return 0; /* no trailing dot */
 }

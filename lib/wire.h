@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #define WIRE_HEADER_LEN 12 /* a DNS message's fixed header; the question follows */
+#define WIRE_NAME_MAX 255  /* a name in wire form, the root label included */
 
 /* Network-order integers at p (the caller checked the bounds). */
 static inline uint16_t
@@ -56,5 +57,25 @@ const char *wire_check_rrs(const uint8_t *wire, size_t len, struct wire_rr *rrs,
 bool wire_skip_question(const uint8_t *wire, size_t len, size_t *pos);
 bool wire_next_rr(const uint8_t *wire, size_t len, size_t *pos, struct wire_rr *rr);
 bool wire_name_end(const uint8_t *wire, size_t len, size_t pos, size_t *next);
+
+/*
+ * The name at pos, decompressed into out; its length (with the root
+ * label), or 0 if it is not a valid name.  ldns_wire2dname does the same
+ * into a new ldns_rdf: two allocations per name, and the bulk path reads
+ * every reply's exchanges and owners (with a thousand lookups in flight,
+ * those allocations and their misses were a tenth of its CPU).  This is
+ * the walk wire_check already makes, writing what it walks.
+ */
+size_t wire_name_read(const uint8_t *wire, size_t len, size_t pos,
+    uint8_t out[WIRE_NAME_MAX]);
+
+/*
+ * A name given as text ("mx1.example.com." or "."), in wire form, for
+ * the plain names mxkit asks about: labels of 1 to 63 bytes, no
+ * backslash escapes, a trailing dot.  Returns the length, or 0 for any
+ * other text (callers hand that to ldns_str2rdf_dname, which reads
+ * escapes and relative names).
+ */
+size_t wire_name_from_text(const char *text, uint8_t out[WIRE_NAME_MAX]);
 
 #endif

@@ -1256,6 +1256,114 @@ test_tlsa(void **state)
 	}
 }
 
+/* ---- names in wire form, against ldns ---------------------------------- */
+
+/* answer_qname_wire(text) must give ldns_str2rdf_dname's bytes, or fail where it fails. */
+static void
+assert_qname_like_ldns(const char *text)
+{
+	uint8_t ours[WIRE_NAME_MAX];
+	size_t len = answer_qname_wire(text, ours);
+	ldns_rdf *rdf = NULL;
+
+	if (ldns_str2rdf_dname(&rdf, text) != LDNS_STATUS_OK) {
+		if (len != 0)
+			fail_msg("\"%s\": ldns refuses it, answer_qname_wire gave %zu bytes", text, len);
+		return;
+	}
+	if (len != ldns_rdf_size(rdf) || memcmp(ours, ldns_rdf_data(rdf), len) != 0)
+		fail_msg("\"%s\": %zu bytes, ldns %zu", text, len, ldns_rdf_size(rdf));
+	ldns_rdf_deep_free(rdf);
+}
+
+static void
+test_qname_wire(void **state)
+{
+	static const char *const fixed[] = {".", "a.", "MX1.Example.COM.", "_25._tcp.mx.test.",
+	    "a b.c(d).", "x..", "..", ".a.", "", "a", "a.b", "\\.a.", "a\\.b.", "a\\065.",
+	    "-.-.", "\x7f\xc3\xa9.test."};
+	char text[600];
+	uint64_t seed = 7;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		assert_qname_like_ldns(fixed[i]);
+	/* The fast path (no ldns) takes plain names with a trailing dot. */
+	{
+		uint8_t w[WIRE_NAME_MAX];
+		assert_int_equal(wire_name_from_text("mx1.example.com.", w), 17);
+		assert_int_equal(wire_name_from_text("mx1.example.com", w), 0);
+		assert_int_equal(wire_name_from_text("a\\.b.", w), 0);
+	}
+	/* Random names around every limit: labels of 0 to 64 bytes, names
+	 * of up to 300, odd bytes, dots doubled or missing at the end. */
+	for (int n = 0; n < 20000; n++) {
+		size_t o = 0, labels;
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		labels = 1 + seed % 8;
+		for (size_t l = 0; l < labels && o < 500; l++) {
+			size_t len;
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			len = (seed >> 8) % 4 == 0 ? 60 + seed % 6 : seed % 40;
+			for (size_t k = 0; k < len && o < 500; k++) {
+				seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+				text[o++] = (seed >> 16) % 50 == 0 ? (char)(1 + (seed >> 24) % 127) :
+				    (char)('a' + (seed >> 24) % 26);
+			}
+			text[o++] = '.';
+		}
+		if (seed % 10 == 0)
+			o--; /* no trailing dot */
+		text[o] = '\0';
+		assert_qname_like_ldns(text);
+	}
+}
+
+/* wire_name_read must decompress as ldns_wire2dname does: every name ldns
+ * compressed into a reply, owners and exchanges, byte for byte. */
+static void
+test_name_read(void **state)
+{
+	ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
+	uint8_t *wire = NULL, out[WIRE_NAME_MAX];
+	size_t len = 0, pos, checked = 0;
+	struct wire_rr rr;
+
+	(void)state;
+	an(p, "example.test. 300 IN MX 10 mx1.example.test.");
+	an(p, "example.test. 300 IN MX 20 MX2.sub.Example.test.");
+	an(p, "example.test. 300 IN MX 30 mx.other.test.");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx1.example.test. 300 IN A 127.0.0.1");
+	add(p, LDNS_SECTION_ADDITIONAL, "mx2.sub.example.test. 300 IN AAAA ::1");
+	assert_int_equal(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	assert_true(wire_skip_question(wire, len, &pos));
+	while (pos < len && wire_next_rr(wire, len, &pos, &rr)) {
+		size_t at[2] = {rr.owner, rr.rdata + 2};
+		for (int k = 0; k < (rr.type == LDNS_RR_TYPE_MX ? 2 : 1); k++) {
+			ldns_rdf *rdf = NULL;
+			size_t from = at[k], n = wire_name_read(wire, len, from, out);
+			assert_int_equal(ldns_wire2dname(&rdf, wire, len, &from), LDNS_STATUS_OK);
+			assert_int_equal(n, ldns_rdf_size(rdf));
+			assert_memory_equal(out, ldns_rdf_data(rdf), n);
+			ldns_rdf_deep_free(rdf);
+			checked++;
+		}
+	}
+	assert_int_equal(checked, 3 * 2 + 2);
+	/* A pointer forwards, and one into the header, read as no name. */
+	wire[len - 2] = 0xc0;
+	assert_int_equal(wire_name_read(wire, len, len - 2, out), 0);
+	free(wire);
+	{
+		static const uint8_t ahead[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 14, 1, 'a', 0};
+		static const uint8_t header[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a', 0xc0, 3};
+		assert_int_equal(wire_name_read(ahead, sizeof(ahead), 12, out), 0);
+		assert_int_equal(wire_name_read(ahead, sizeof(ahead), 14, out), 3);
+		assert_int_equal(wire_name_read(header, sizeof(header), 12, out), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -1298,6 +1406,8 @@ main(void)
 		cmocka_unit_test(test_set_failure),
 		cmocka_unit_test(test_glue),
 		cmocka_unit_test(test_no_glue),
+		cmocka_unit_test(test_qname_wire),
+		cmocka_unit_test(test_name_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
