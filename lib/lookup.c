@@ -26,7 +26,8 @@
  * a thousand in flight, blocks of that size kept glibc's allocator busy
  * splitting and merging chunks (more so the more are in flight); finished
  * lookups go back to the resolver (resolver_spare_give) and are reused as
- * they are, address queries of the first two hosts included.
+ * they are, address queries of the first two hosts included, and so is
+ * the deadline's event, which lives in the same block (lookup_deadline).
  */
 struct lookup {
 	mx_resolver *r;
@@ -34,7 +35,7 @@ struct lookup {
 	mx_policy policy;
 	mx_route_cb cb;
 	void *arg;
-	struct event *deadline;
+	bool deadline_set;     /* the event is assigned (and maybe pending) */
 	struct query mxq;
 	struct query *addrq;   /* two per host: A then AAAA; inline_q or heap */
 	size_t n_addrq;
@@ -131,11 +132,26 @@ mx_policy_set_timeout_ms(mx_policy *policy, unsigned ms)
 	return MX_OK;
 }
 
+/* The deadline's event, after the struct (its size is libevent's to say). */
+#define LOOKUP_EVENT_AT ((sizeof(struct lookup) + 15) & ~(size_t)15)
+
+static size_t
+lookup_block_size(void)
+{
+	return LOOKUP_EVENT_AT + event_get_struct_event_size();
+}
+
+static struct event *
+lookup_deadline(struct lookup *lk)
+{
+	return (struct event *)(void *)((char *)lk + LOOKUP_EVENT_AT);
+}
+
 static void
 lookup_free(struct lookup *lk)
 {
-	if (lk->deadline != NULL)
-		event_free(lk->deadline);
+	if (lk->deadline_set)
+		event_del(lookup_deadline(lk));
 	for (size_t i = 0; i < lk->n_addrq; i++)
 		answer_clear(&lk->addrq[i].answer);
 	answer_clear(&lk->mxq.answer);
@@ -143,7 +159,7 @@ lookup_free(struct lookup *lk)
 		free(lk->addrq);
 	mx_plan_free(lk->plan);
 	policy_release(&lk->policy);
-	resolver_spare_give(lk->r, lk, sizeof(*lk));
+	resolver_spare_give(lk->r, lk, lookup_block_size());
 }
 
 /* The lookup is released before the callback, which may start others. */
@@ -349,21 +365,27 @@ static mx_err
 lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
     struct lookup **out)
 {
-	struct lookup *lk = resolver_spare_take(r, sizeof(*lk));
+	struct lookup *lk = resolver_spare_take(r, lookup_block_size());
+	const struct timeval *common;
 	struct timeval tv;
 	mx_err err;
 
-	if (lk == NULL && (lk = malloc(sizeof(*lk))) == NULL)
+	if (lk == NULL && (lk = malloc(lookup_block_size())) == NULL)
 		return MX_ERR_NOMEM;
 	memset(lk, 0, offsetof(struct lookup, inline_q));
 	lk->r = r;
 	if ((err = policy_copy(&lk->policy, policy)) != MX_OK ||
 	    (err = plan_new(domain, &lk->plan)) != MX_OK)
 		goto fail;
-	lk->deadline = evtimer_new(resolver_base(r), on_deadline, lk);
+	if (evtimer_assign(lookup_deadline(lk), resolver_base(r), on_deadline, lk) != 0) {
+		err = MX_ERR_SYSTEM;
+		goto fail;
+	}
+	lk->deadline_set = true;
 	tv.tv_sec = policy->timeout_ms / 1000;
 	tv.tv_usec = (policy->timeout_ms % 1000) * 1000;
-	if (lk->deadline == NULL || evtimer_add(lk->deadline, &tv) != 0) {
+	common = resolver_deadline_tv(r, policy->timeout_ms);
+	if (evtimer_add(lookup_deadline(lk), common != NULL ? common : &tv) != 0) {
 		err = MX_ERR_SYSTEM;
 		goto fail;
 	}

@@ -62,6 +62,8 @@ struct mx_resolver {
 	char diagnostic[256];    /* the first error line: its cause */
 	struct spare *spares;    /* finished lookups, for lookup.c to reuse */
 	unsigned n_spares;
+	const struct timeval *deadline_tv; /* libevent's common timeout of ... */
+	unsigned deadline_ms;              /* ... this many ms (0: none yet) */
 };
 
 struct spare {
@@ -460,6 +462,25 @@ struct event_base *
 resolver_base(mx_resolver *r)
 {
 	return r->base;
+}
+
+/*
+ * Every lookup of a run has the same deadline, and libevent keeps timers
+ * of one "common timeout" in a FIFO list instead of its heap (a push and
+ * an erase of O(log n) per lookup, with a thousand in flight).  The last
+ * duration asked is kept; another one is registered with the base
+ * (libevent finds it again if it already was).  NULL: use the heap.
+ */
+const struct timeval *
+resolver_deadline_tv(mx_resolver *r, unsigned ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	if (r->deadline_ms != ms || r->deadline_tv == NULL) {
+		r->deadline_tv = event_base_init_common_timeout(r->base, &tv);
+		r->deadline_ms = ms;
+	}
+	return r->deadline_tv;
 }
 
 void

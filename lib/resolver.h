@@ -51,6 +51,9 @@ void resolver_submit(mx_resolver *r, struct query *q);
 /* Withdraws a query not yet done; its done function will not be called. */
 void resolver_cancel(mx_resolver *r, struct query *q);
 struct event_base *resolver_base(mx_resolver *r);
+struct timeval;
+/* The timeval to evtimer_add a lookup's deadline of ms with (see resolver.c). */
+const struct timeval *resolver_deadline_tv(mx_resolver *r, unsigned ms);
 /* Counts lookups for mx_resolver_run. */
 void resolver_lookup_add(mx_resolver *r, int delta);
 /* A transport's answer for q is in q->answer: hand it back. */
