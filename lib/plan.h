@@ -59,7 +59,7 @@ struct mx_host {
 	bool nxdomain;             /* an address lookup said the name does not exist */
 	const char *family_why[2]; /* A, AAAA: why the lookup failed, if it did */
 	const char *reason;        /* why it is not usable, or what is odd about it */
-	struct plan_addr *addrs;
+	struct plan_addr *addrs;   /* in the plan's store (plan_alloc) */
 	size_t n_addrs;
 };
 
@@ -80,9 +80,9 @@ struct mx_plan {
 	size_t answers_seen;
 	problem_set problems;
 	const char *reason;
-	struct mx_host *hosts;
+	struct mx_host *hosts;   /* in the store */
 	size_t n_hosts;
-	struct text_store text;  /* the strings above and the hosts' */
+	struct text_store text;  /* the strings above, the hosts and theirs */
 };
 
 /* plan.c */
@@ -90,6 +90,10 @@ struct mx_plan {
 void host_init(struct mx_host *host, const char *name);
 /* A copy of s kept by the plan; NULL when out of memory. */
 const char *plan_text(mx_plan *plan, const char *s);
+/* size bytes in the plan's store (its hosts, their addresses), freed with
+ * the plan; NULL when out of memory.  Never freed or grown by itself:
+ * growing is a new block and a copy. */
+void *plan_alloc(mx_plan *plan, size_t size);
 /* Appends "; sentence" to the reason (at most HOST_REASON_MAX - 1 bytes);
  * out of memory, the reason says so. */
 void host_add_reason(mx_plan *plan, struct mx_host *host, const char *fmt, ...)

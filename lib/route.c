@@ -220,7 +220,7 @@ add_hosts(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 
 	for (size_t i = 0; i < mx->n_mx; i++)
 		n_real += mx->mx[i].is_null ? 0 : 1;
-	if ((plan->hosts = malloc((n_real ? n_real : 1) * sizeof(*plan->hosts))) == NULL)
+	if ((plan->hosts = plan_alloc(plan, (n_real ? n_real : 1) * sizeof(*plan->hosts))) == NULL)
 		return MX_ERR_NOMEM;
 	for (size_t i = 0; i < mx->n_mx; i++) {
 		const struct answer_mx *m = &mx->mx[i];
@@ -272,7 +272,7 @@ implicit_mx(mx_plan *plan)
 {
 	struct mx_host *h;
 
-	if ((plan->hosts = malloc(sizeof(*plan->hosts))) == NULL)
+	if ((plan->hosts = plan_alloc(plan, sizeof(*plan->hosts))) == NULL)
 		return MX_ERR_NOMEM;
 	plan->implicit_mx = true;
 	plan->n_hosts = 1;
@@ -339,21 +339,24 @@ route_from_mx(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 	return err;
 }
 
-/* Puts the new addresses before the others when their family is preferred. */
+/*
+ * Puts the new addresses before the others when their family is
+ * preferred.  The merged list is a new block of the plan's store (the
+ * old one stays there unused: a host gets at most two answers).
+ */
 static mx_err
-merge_addresses(struct mx_host *h, const struct answer *addr, bool first)
+merge_addresses(mx_plan *plan, struct mx_host *h, const struct answer *addr, bool first)
 {
 	size_t n = h->n_addrs + addr->n_addrs;
-	struct plan_addr *all = realloc(h->addrs, n * sizeof(*all));
+	struct plan_addr *all;
 
-	if (all == NULL)
+	if (addr->n_addrs == 0)
+		return MX_OK;
+	if ((all = plan_alloc(plan, n * sizeof(*all))) == NULL)
 		return MX_ERR_NOMEM;
-	if (first) {
-		memmove(all + addr->n_addrs, all, h->n_addrs * sizeof(*all));
-		memcpy(all, addr->addrs, addr->n_addrs * sizeof(*all));
-	} else {
-		memcpy(all + h->n_addrs, addr->addrs, addr->n_addrs * sizeof(*all));
-	}
+	memcpy(all + (first ? 0 : h->n_addrs), addr->addrs, addr->n_addrs * sizeof(*all));
+	if (h->n_addrs > 0)
+		memcpy(all + (first ? addr->n_addrs : 0), h->addrs, h->n_addrs * sizeof(*all));
 	h->addrs = all;
 	h->n_addrs = n;
 	return MX_OK;
@@ -418,7 +421,7 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 		}
 	}
 	preferred = (policy->prefer == MX_PREFER_IPV4) == (qtype == RR_TYPE_A);
-	return merge_addresses(h, addr, preferred);
+	return merge_addresses(plan, h, addr, preferred);
 }
 
 static void

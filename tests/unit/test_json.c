@@ -32,14 +32,25 @@ plan(const char *domain)
 	return p;
 }
 
+/* Room for one more of n items in the plan's store (as route.c grows them). */
+static void *
+grow(mx_plan *p, void *items, size_t n, size_t size)
+{
+	void *more = plan_alloc(p, (n + 1) * size);
+
+	assert_non_null(more);
+	if (n > 0)
+		memcpy(more, items, n * size);
+	return more;
+}
+
 static struct mx_host *
 add_host(mx_plan *p, const char *name, uint16_t pref, uint32_t ttl,
     mx_host_status status, problem_set problems)
 {
 	struct mx_host *h;
 
-	p->hosts = realloc(p->hosts, (p->n_hosts + 1) * sizeof(*p->hosts));
-	assert_non_null(p->hosts);
+	p->hosts = grow(p, p->hosts, p->n_hosts, sizeof(*p->hosts));
 	h = &p->hosts[p->n_hosts++];
 	host_init(h, plan_text(p, name));
 	assert_non_null(h->name);
@@ -51,12 +62,11 @@ add_host(mx_plan *p, const char *name, uint16_t pref, uint32_t ttl,
 }
 
 static void
-add_addr(struct mx_host *h, const char *text)
+add_addr(mx_plan *p, struct mx_host *h, const char *text)
 {
 	struct plan_addr *a;
 
-	h->addrs = realloc(h->addrs, (h->n_addrs + 1) * sizeof(*h->addrs));
-	assert_non_null(h->addrs);
+	h->addrs = grow(p, h->addrs, h->n_addrs, sizeof(*h->addrs));
 	a = &h->addrs[h->n_addrs++];
 	memset(a, 0, sizeof(*a));
 	a->family = strchr(text, ':') ? AF_INET6 : AF_INET;
@@ -106,8 +116,8 @@ test_full_plan(void **state)
 	plan_set_reason(p, "%d of %d MX hosts usable", 1, 3);
 	h = add_host(p, "mx1.example.test", 10, 300, MX_HOST_OK,
 	    PROBLEM_BIT(MX_PROBLEM_ADDRESS_TEMPFAIL) | PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET));
-	add_addr(h, "2001:db8::1");
-	add_addr(h, "192.0.2.1");
+	add_addr(p, h, "2001:db8::1");
+	add_addr(p, h, "192.0.2.1");
 	h = add_host(p, "mx2.example.test", 20, 3600, MX_HOST_TEMPFAIL,
 	    PROBLEM_BIT(MX_PROBLEM_TIMEOUT));
 	host_add_reason(p, h, "AAAA lookup failed: %s", "timeout");
@@ -204,7 +214,7 @@ test_escaping(void **state)
 	p->canonical = "tab\there\nnl\rcr";
 	plan_set_reason(p, "say \"hi\" \\ bye\b\f");
 	h = add_host(p, "h\"o\\st\x01\x7f\xff", 10, 60, MX_HOST_OK, 0);
-	add_addr(h, "192.0.2.1");
+	add_addr(p, h, "192.0.2.1");
 	host_add_reason(p, h, "\"odd\"\a");
 	check(p,
 	    "{\"domain\": \"q\\\"uote\\\\back\\u0001\\u001f\\u007f.test\", "
@@ -228,7 +238,7 @@ test_large_plan(void **state)
 	(void)state;
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "mx%03d.example.test", i);
-		add_addr(add_host(p, name, (uint16_t)i, 60, MX_HOST_OK, 0), "2001:db8::1");
+		add_addr(p, add_host(p, name, (uint16_t)i, 60, MX_HOST_OK, 0), "2001:db8::1");
 	}
 	assert_int_equal(mx_plan_to_json(p, &out), MX_OK);
 	assert_true(strlen(out) > 300 * 100);

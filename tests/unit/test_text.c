@@ -191,11 +191,54 @@ test_plan_text(void **state)
 	mx_plan_free(plan);
 }
 
+/*
+ * Blocks and strings mixed, in a store that starts in a buffer of its
+ * owner's (on the stack: freeing it would be an ASan error): every block
+ * aligned, none overlapping another or a string, all intact at the end,
+ * and the buffer left alone by text_store_free.
+ */
+static void
+test_alloc(void **state)
+{
+	static unsigned char *blocks[MANY];
+	static const char *strings[MANY];
+	_Alignas(16) unsigned char buf[400];
+	struct text_store s;
+	char text[64];
+
+	(void)state;
+	text_store_init(&s, buf, sizeof(buf));
+	assert_null(text_alloc(&s, 0));
+	for (unsigned i = 0; i < MANY; i++) {
+		size_t size = 1 + (i * 53u) % (i % 50 == 0 ? 2000 : 200);
+		blocks[i] = text_alloc(&s, size);
+		assert_non_null(blocks[i]);
+		assert_int_equal((uintptr_t)blocks[i] % 8, 0);
+		memset(blocks[i], (int)(i & 0xff), size);
+		fill(text, 1 + i % 40, i);
+		strings[i] = text_copy(&s, text);
+		assert_non_null(strings[i]);
+		if (i == 0) /* the first ones go into the owner's buffer */
+			assert_true(blocks[0] > buf && blocks[0] < buf + sizeof(buf));
+	}
+	for (unsigned i = 0; i < MANY; i++) {
+		size_t size = 1 + (i * 53u) % (i % 50 == 0 ? 2000 : 200);
+		for (size_t k = 0; k < size; k++)
+			if (blocks[i][k] != (unsigned char)(i & 0xff))
+				fail_msg("block %u overwritten at %zu", i, k);
+		fill(text, 1 + i % 40, i);
+		assert_string_equal(strings[i], text);
+	}
+	text_store_free(&s);
+	assert_null(s.head);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_alloc),
 		cmocka_unit_test(test_stable),
 		cmocka_unit_test(test_add_len),
 		cmocka_unit_test(test_printf),
