@@ -19,15 +19,17 @@
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS (24u * 3600u * 1000u)
-#define LOOKUP_INLINE_QUERIES 4 /* A and AAAA of two hosts: most domains */
+#define LOOKUP_INLINE_QUERIES 10 /* A and AAAA of five hosts: nearly all domains */
 
 /*
  * A lookup is a few kilobytes.  Allocated and freed once per domain, with
  * a thousand in flight, blocks of that size kept glibc's allocator busy
  * splitting and merging chunks (more so the more are in flight); finished
  * lookups go back to the resolver (resolver_spare_give) and are reused as
- * they are, address queries of the first two hosts included, and so is
- * the deadline's event, which lives in the same block (lookup_deadline).
+ * they are, address queries of the first five hosts included (those of
+ * more take a block of over a kilobyte, where glibc first merges its free
+ * lists: that was one domain in seven), and so is the deadline's event,
+ * which lives in the same block (lookup_deadline).
  */
 struct lookup {
 	mx_resolver *r;
@@ -177,16 +179,14 @@ lookup_finish(struct lookup *lk)
 	cb(plan, arg);
 }
 
+/* name: the plan's domain or one of its hosts' names (lives as long as lk). */
 static void
 query_init(struct query *q, struct lookup *lk, const char *name,
     uint16_t qtype, size_t host, query_done_fn done)
 {
-	size_t len = strlen(name);
-
 	/* Domains and the exchanges that need addresses are host names. */
-	assert(len <= MX_DOMAIN_MAX);
-	memcpy(q->name, name, len);
-	memcpy(q->name + len, ".", 2);
+	assert(strlen(name) <= MX_DOMAIN_MAX);
+	q->name = name;
 	q->qtype = qtype;
 	q->owner = lk;
 	q->host = host;
@@ -416,7 +416,7 @@ mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain,
 	lk->arg = arg;
 	lk->pending = 1;
 	resolver_lookup_add(r, 1);
-	query_init(&lk->mxq, lk, canon, RR_TYPE_MX, 0, on_mx);
+	query_init(&lk->mxq, lk, lk->plan->domain, RR_TYPE_MX, 0, on_mx);
 	resolver_submit(r, &lk->mxq);
 	return MX_OK;
 }

@@ -13,8 +13,12 @@
 
 #include "query.h"
 
+/* A question's name as oneshot_start is given it, and the dot. */
+#define ONESHOT_NAME_MAX (MX_DOMAIN_MAX + 2)
+
 struct oneshot {
 	struct query q;
+	char name[ONESHOT_NAME_MAX]; /* q.name */
 	mx_resolver *r;
 	struct event *deadline;
 	oneshot_cb cb;
@@ -76,7 +80,8 @@ oneshot_start(mx_resolver *r, const char *name, uint16_t qtype,
 	o->cb = cb;
 	o->arg = arg;
 	/* A name too long for DNS (a TLSA name over a long host) is not asked. */
-	if ((size_t)snprintf(o->q.name, sizeof(o->q.name), "%s.", name) >= sizeof(o->q.name)) {
+	o->q.name = o->name;
+	if ((size_t)snprintf(o->name, sizeof(o->name), "%s.", name) >= sizeof(o->name)) {
 		oneshot_free(o);
 		return MX_ERR_BAD_DOMAIN;
 	}

@@ -17,9 +17,6 @@
 struct query;
 typedef void (*query_done_fn)(struct query *q);
 
-/* A question's name: a host name (never an escaped bad one) and the dot. */
-#define QUERY_NAME_MAX (MX_DOMAIN_MAX + 2)
-
 struct query {
 	TAILQ_ENTRY(query) link;  /* waiting or completed list */
 	uint16_t qtype;
@@ -31,20 +28,24 @@ struct query {
 	void *backend;            /* the stub transport's ticket or cache entry */
 	enum { Q_IDLE, Q_WAITING, Q_ON_WIRE, Q_COMPLETED, Q_DONE } state;
 	struct answer answer;     /* owned; answer_clear when done with it */
-	/* Last: query_clear leaves it alone, and only its used bytes are
-	 * ever touched (a lookup keeps several queries; with a thousand
-	 * lookups in flight, zeroing whole ones missed the cache). */
-	char name[QUERY_NAME_MAX];    /* with the trailing dot */
+	/*
+	 * The name asked (a host name, never an escaped bad one; the
+	 * trailing dot optional), in the owner's storage, which outlives
+	 * the query: a lookup's plan holds its domain and hosts.  Inline,
+	 * it made a query 448 bytes and a lookup with its five queries too
+	 * big to stay in the cache with a thousand in flight.
+	 */
+	const char *name;
 };
 
 TAILQ_HEAD(query_list, query);
 
-/* Zeroes everything but the name, which it empties. */
+/* Zeroed, with no name. */
 static inline void
 query_clear(struct query *q)
 {
-	memset(q, 0, offsetof(struct query, name));
-	q->name[0] = '\0';
+	memset(q, 0, sizeof(*q));
+	q->name = "";
 }
 
 void resolver_submit(mx_resolver *r, struct query *q);

@@ -185,9 +185,9 @@ wire_name_from_text(const char *text, uint8_t out[WIRE_NAME_MAX])
 		out[0] = 0;
 		return 1;
 	}
-	for (const char *p = text; *p != '\0'; p++) {
+	for (const char *p = text;; p++) {
 		size_t n;
-		if (*p != '.') {
+		if (*p != '.' && *p != '\0') {
 			if (*p == '\\' || ++o >= WIRE_NAME_MAX)
 				return 0;
 			out[o] = (uint8_t)*p;
@@ -195,15 +195,14 @@ wire_name_from_text(const char *text, uint8_t out[WIRE_NAME_MAX])
 		}
 		n = o - label;
 		if (n == 0 || n > 63)
-			return 0;
+			return 0; /* an empty label: "", "..", ".a" */
 		out[label] = (uint8_t)n;
 		label = ++o; /* the next label's length byte */
-		if (p[1] == '\0') {
+		if (*p == '\0' || p[1] == '\0') {
 			if (o >= WIRE_NAME_MAX)
 				return 0;
 			out[o] = 0;
 			return o + 1;
 		}
 	}
-	return 0; /* no trailing dot */
 }

@@ -70,11 +70,12 @@ size_t wire_name_read(const uint8_t *wire, size_t len, size_t pos,
     uint8_t out[WIRE_NAME_MAX]);
 
 /*
- * A name given as text ("mx1.example.com." or "."), in wire form, for
- * the plain names mxkit asks about: labels of 1 to 63 bytes, no
- * backslash escapes, a trailing dot.  Returns the length, or 0 for any
- * other text (callers hand that to ldns_str2rdf_dname, which reads
- * escapes and relative names).
+ * A name given as text ("mx1.example.com", "mx1.example.com." or "."), in
+ * wire form, for the plain names mxkit asks about: labels of 1 to 63
+ * bytes, no backslash escapes; a name without the trailing dot is taken
+ * as absolute, as ldns_str2rdf_dname takes it.  Returns the length, or 0
+ * for any other text (callers hand that to ldns_str2rdf_dname, which
+ * reads escapes).
  */
 size_t wire_name_from_text(const char *text, uint8_t out[WIRE_NAME_MAX]);
 

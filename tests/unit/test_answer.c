@@ -1288,11 +1288,12 @@ test_qname_wire(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		assert_qname_like_ldns(fixed[i]);
-	/* The fast path (no ldns) takes plain names with a trailing dot. */
+	/* The fast path (no ldns) takes plain names, absolute or not. */
 	{
 		uint8_t w[WIRE_NAME_MAX];
 		assert_int_equal(wire_name_from_text("mx1.example.com.", w), 17);
-		assert_int_equal(wire_name_from_text("mx1.example.com", w), 0);
+		assert_int_equal(wire_name_from_text("mx1.example.com", w), 17);
+		assert_int_equal(wire_name_from_text("", w), 0);
 		assert_int_equal(wire_name_from_text("a\\.b.", w), 0);
 	}
 	/* Random names around every limit: labels of 0 to 64 bytes, names
