@@ -1,6 +1,8 @@
 /*
- * wire.c - a strict structural pass over a DNS message before ldns reads
- * it.  ldns_wire2pkt is bounds-checked but lenient where routing cannot
+ * wire.c - a strict structural pass over a DNS message before anything
+ * reads it, and the walkers that then read it in place (records, names),
+ * plus question names from text to wire form.  Why not ldns alone:
+ * ldns_wire2pkt is bounds-checked but lenient where routing cannot
  * be: it follows forward compression pointers, reads an MX or A record
  * whose RDLENGTH disagrees with its contents (an MX of 2 bytes becomes a
  * record with no exchange, trailing bytes after an exchange are ignored,
@@ -9,8 +11,9 @@
  * a wrong address.  RFC 9267 lists these traps; this pass rejects them,
  * so that a malformed reply is a temporary failure and nothing else.
  * Once a message has passed, answer.c walks its records with
- * wire_next_rr and reads the names it needs with wire_name_read.
- * Pure: reads only the bytes it is given, allocates nothing.
+ * wire_next_rr and reads the names it needs with wire_name_read (why not
+ * ldns_wire2dname: wire.h).  Pure: reads only the bytes it is given,
+ * allocates nothing.
  */
 #include <stdbool.h>
 #include <stddef.h>
