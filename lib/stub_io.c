@@ -37,11 +37,11 @@
 #include "stub_io.h"
 
 #define IO_BATCH 32       /* packets per sendmmsg / recvmmsg */
-#define IO_GSO_MAX 64     /* the kernel's UDP_MAX_SEGMENTS before 6.9 */
+#define IO_GSO_MAX 64     /* the kernel's UDP_MAX_SEGMENTS: 64 since UDP_SEGMENT came */
+#define IO_IN_SLOT 4097   /* c-ares reads UDP into MAXENDSSZ + 1 bytes */
+#define IO_OUT_SLOT 512   /* our queries are at most 384 bytes (padded, stub.c) */
 
 _Static_assert(IO_BATCH <= IO_GSO_MAX, "a batch fits in one segmented send");
-#define IO_IN_SLOT 4097   /* c-ares reads UDP into MAXENDSSZ + 1 bytes */
-#define IO_OUT_SLOT 512   /* our queries are under 300 bytes */
 
 struct io_sock {
 	struct io_sock *next;
