@@ -201,6 +201,33 @@ class Bulk(unittest.TestCase):
         self.assertGreaterEqual(hits, 6000)
         self.assertIn("queries 12000,", err)  # MX of every line, A and AAAA once a name
 
+    def test_segmented_sends_refused(self):
+        # Where the kernel or the route cannot segment (EIO without
+        # checksum offload, EINVAL on an old kernel), the stub sends its
+        # batches with sendmmsg instead.  The sandbox's loopback always
+        # segments, so a preloaded shim (gso_refused.c) refuses every
+        # segmented sendmsg with EIO, and counts them.
+        shim = os.environ.get("MX_GSO_REFUSED")
+        if not shim:
+            self.skipTest("MX_GSO_REFUSED (the gso_refused module) not given")
+        names = ["g%d.many.test" % i for i in range(500)]
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "refused")
+            env = dict(os.environ, LD_PRELOAD=shim, GSO_REFUSED_LOG=log,
+                       ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                       ":verify_asan_link_order=0")
+            rc, plans, err = bulk("\n".join(names) + "\n", "--timeout", "10", env=env)
+            with open(log) as f:
+                refused = int(f.read())
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(refused, 1)  # tried, refused, then not again
+        self.assertLess(refused, 10)
+        self.assertEqual(sorted(p["domain"] for p in plans), sorted(names))
+        for p in plans:
+            self.assertEqual((p["status"], p["hosts"][0]["addresses"]),
+                             ("ok", ["127.0.0.21"]), p["domain"])
+        self.assertIn(", timeouts 0,", err)
+
     def test_resolver_failure_stops_the_run(self):
         # A broken resolver set-up is not the lines' fault: exit 78.
         p = subprocess.run([MX, "route", "--bulk", "--transport", "unbound",
