@@ -31,9 +31,7 @@
 
 #define CACHE_MAX_TTL (24u * 3600u)
 #define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 size: no fragments */
-#define EDNS_PADDING 12    /* the option code (RFC 7830) */
 #define QUERY_BLOCK 128    /* queries padded to a multiple of it (RFC 8467 4.1) */
-#define RCODE_FORMERR 1
 #define STUB_MAX_RESENDS 6 /* 20 ms doubling: 1.26 s in all */
 
 struct sock_event {
@@ -69,6 +67,10 @@ struct ticket {
 	TAILQ_ENTRY(ticket) paused;
 	uint16_t qtype;
 	bool sent_edns;               /* its last query carried an OPT record */
+	/* The question's name in wire form, made once (ticket_new) for every
+	 * query sent and every reply checked; 0 bytes: not a name. */
+	size_t qname_len;
+	uint8_t qname[];
 };
 
 TAILQ_HEAD(ticket_list, ticket);
@@ -480,16 +482,13 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 
 /* ---- queries ----------------------------------------------------------- */
 
-/* qname is the text the question was built from (ticket_name). */
 static void
-read_reply(const char *qname, uint16_t qtype, int status,
-    const unsigned char *abuf, int alen, struct answer *out)
+read_reply(const struct ticket *t, int status, const unsigned char *abuf, int alen,
+    struct answer *out)
 {
-	uint8_t name[WIRE_NAME_MAX];
-
 	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
-		if (answer_parse_wire(abuf, (size_t)alen, name,
-		    answer_qname_wire(qname, name), qtype, out) != MX_OK)
+		if (answer_parse_wire(abuf, (size_t)alen, t->qname, t->qname_len, t->qtype,
+		    out) != MX_OK)
 			answer_set_failure(out, "out of memory", false);
 		return;
 	}
@@ -506,7 +505,7 @@ finish_entry(struct stub *s, struct ticket *t, int status,
 	struct cache_entry *e = t->entry;
 	struct answer a;
 
-	read_reply(e->name, e->qtype, status, abuf, alen, &a);
+	read_reply(t, status, abuf, alen, &a);
 	a.security = SEC_UNKNOWN;
 	e->inflight = false;
 	if (a.kind == ANSWER_TEMPFAIL || keep(e, &a) != MX_OK) {
@@ -591,7 +590,7 @@ refuses_edns(const struct ticket *t, int status, const unsigned char *abuf, int 
 	size_t an_ns;
 
 	if (!t->sent_edns || status != ARES_SUCCESS || abuf == NULL ||
-	    alen < WIRE_HEADER_LEN || (abuf[3] & 0x0f) != RCODE_FORMERR)
+	    alen < WIRE_HEADER_LEN || (abuf[3] & 0x0f) != LDNS_RCODE_FORMERR)
 		return false;
 	if (wire_get16(abuf + 10) == 0)
 		return true;
@@ -638,7 +637,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	} else if (t->query != NULL) {
 		struct query *q = t->query;
 		q->backend = NULL;
-		read_reply(q->name, q->qtype, status, abuf, alen, &q->answer);
+		read_reply(t, status, abuf, alen, &q->answer);
 		q->answer.security = SEC_UNKNOWN;
 		resolver_answered(s->resolver, q);
 	}
@@ -647,8 +646,8 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 /*
  * The question as wire bytes, written into the stub's one reused buffer:
- * the header, the name (answer_qname_wire: the same bytes the reply's
- * question is checked against), QTYPE, QCLASS, and unless the resolver
+ * the header, the ticket's name (the same bytes the reply's question is
+ * checked against), QTYPE, QCLASS, and unless the resolver
  * refused EDNS, an OPT record for the EDNS buffer size with a padding
  * option that brings the query to a multiple of QUERY_BLOCK bytes.
  * Building a whole ldns_pkt per query and serialising it (with name
@@ -663,12 +662,11 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
  * 6891 6.1.2); RFC 8467 recommends exactly this block size for queries.
  */
 static bool
-build_query(ldns_buffer *buf, const char *qname, uint16_t qtype, bool edns)
+build_query(ldns_buffer *buf, const struct ticket *t, bool edns)
 {
-	uint8_t name[WIRE_NAME_MAX];
-	size_t len = answer_qname_wire(qname, name), end, pad;
+	size_t end, pad;
 
-	if (len == 0)
+	if (t->qname_len == 0)
 		return false;
 	ldns_buffer_clear(buf);
 	ldns_buffer_write_u16(buf, 0);              /* ID */
@@ -677,8 +675,8 @@ build_query(ldns_buffer *buf, const char *qname, uint16_t qtype, bool edns)
 	ldns_buffer_write_u16(buf, 0);              /* ANCOUNT */
 	ldns_buffer_write_u16(buf, 0);              /* NSCOUNT */
 	ldns_buffer_write_u16(buf, edns ? 1 : 0);   /* ARCOUNT: the OPT record */
-	ldns_buffer_write(buf, name, len);
-	ldns_buffer_write_u16(buf, qtype);
+	ldns_buffer_write(buf, t->qname, t->qname_len);
+	ldns_buffer_write_u16(buf, t->qtype);
 	ldns_buffer_write_u16(buf, LDNS_RR_CLASS_IN);
 	if (!edns)
 		return ldns_buffer_status_ok(buf);
@@ -690,7 +688,7 @@ build_query(ldns_buffer *buf, const char *qname, uint16_t qtype, bool edns)
 	ldns_buffer_write_u16(buf, EDNS_UDP_SIZE);  /* CLASS: the UDP size */
 	ldns_buffer_write_u32(buf, 0);              /* extended rcode, version, flags */
 	ldns_buffer_write_u16(buf, (uint16_t)(4 + pad)); /* RDLENGTH */
-	ldns_buffer_write_u16(buf, EDNS_PADDING);
+	ldns_buffer_write_u16(buf, LDNS_EDNS_PADDING);
 	ldns_buffer_write_u16(buf, (uint16_t)pad);
 	if (!ldns_buffer_reserve(buf, pad))
 		return false;
@@ -699,19 +697,13 @@ build_query(ldns_buffer *buf, const char *qname, uint16_t qtype, bool edns)
 	return ldns_buffer_status_ok(buf);
 }
 
-/* The name a live ticket asks: its query's, or its cache entry's. */
-static const char *
-ticket_name(const struct ticket *t)
-{
-	return t->query != NULL ? t->query->name : t->entry->name;
-}
 
 /* Sends the ticket's question; on failure it answers through on_reply. */
 static void
 send_query(struct stub *s, struct ticket *t)
 {
 	t->sent_edns = !s->no_edns;
-	if (!build_query(s->qbuf, ticket_name(t), t->qtype, t->sent_edns)) {
+	if (!build_query(s->qbuf, t, t->sent_edns)) {
 		on_reply(t, ARES_EBADNAME, 0, NULL, 0);
 		return;
 	}
@@ -725,6 +717,24 @@ static bool
 cacheable(uint16_t qtype)
 {
 	return qtype == RR_TYPE_A || qtype == RR_TYPE_AAAA;
+}
+
+/* A ticket for q's question, with the name in wire form; NULL: no memory. */
+static struct ticket *
+ticket_new(struct stub *s, const struct query *q)
+{
+	uint8_t name[WIRE_NAME_MAX];
+	size_t len = answer_qname_wire(q->name, name);
+	struct ticket *t = malloc(sizeof(*t) + len);
+
+	if (t == NULL)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	t->stub = s;
+	t->qtype = q->qtype;
+	t->qname_len = len;
+	memcpy(t->qname, name, len);
+	return t;
 }
 
 static void
@@ -752,7 +762,7 @@ send_cached(struct stub *s, struct query *q)
 		return;
 	}
 	if ((e = cache_add(s, q->name, q->qtype)) == NULL ||
-	    (t = malloc(sizeof(*t))) == NULL) {
+	    (t = ticket_new(s, q)) == NULL) {
 		if (e != NULL)
 			cache_remove(s, e);
 		answer_set_failure(&q->answer, "out of memory", false);
@@ -761,7 +771,7 @@ send_cached(struct stub *s, struct query *q)
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, q, link);
 	q->backend = e;
-	*t = (struct ticket){.stub = s, .entry = e, .qtype = q->qtype};
+	t->entry = e;
 	send_query(s, t);
 }
 
@@ -774,12 +784,12 @@ stub_send(struct stub *s, struct query *q)
 		send_cached(s, q);
 		return;
 	}
-	if ((t = malloc(sizeof(*t))) == NULL) {
+	if ((t = ticket_new(s, q)) == NULL) {
 		answer_set_failure(&q->answer, "out of memory", false);
 		resolver_answered(s->resolver, q);
 		return;
 	}
-	*t = (struct ticket){.stub = s, .query = q, .qtype = q->qtype};
+	t->query = q;
 	q->backend = t;
 	send_query(s, t);
 }
