@@ -366,8 +366,6 @@ lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
     struct lookup **out)
 {
 	struct lookup *lk = resolver_spare_take(r, lookup_block_size());
-	const struct timeval *common;
-	struct timeval tv;
 	mx_err err;
 
 	if (lk == NULL && (lk = malloc(lookup_block_size())) == NULL)
@@ -382,10 +380,7 @@ lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
 		goto fail;
 	}
 	lk->deadline_set = true;
-	tv.tv_sec = policy->timeout_ms / 1000;
-	tv.tv_usec = (policy->timeout_ms % 1000) * 1000;
-	common = resolver_deadline_tv(r, policy->timeout_ms);
-	if (evtimer_add(lookup_deadline(lk), common != NULL ? common : &tv) != 0) {
+	if (evtimer_add(lookup_deadline(lk), resolver_deadline_tv(r, policy->timeout_ms)) != 0) {
 		err = MX_ERR_SYSTEM;
 		goto fail;
 	}

@@ -64,6 +64,7 @@ struct mx_resolver {
 	unsigned n_spares;
 	const struct timeval *deadline_tv; /* libevent's common timeout of ... */
 	unsigned deadline_ms;              /* ... this many ms (0: none yet) */
+	struct timeval deadline_plain;     /* the same duration, if libevent has none */
 };
 
 struct spare {
@@ -469,18 +470,19 @@ resolver_base(mx_resolver *r)
  * of one "common timeout" in a FIFO list instead of its heap (a push and
  * an erase of O(log n) per lookup, with a thousand in flight).  The last
  * duration asked is kept; another one is registered with the base
- * (libevent finds it again if it already was).  NULL: use the heap.
+ * (libevent finds it again if it already was).  If libevent cannot, the
+ * plain duration goes to the heap.
  */
 const struct timeval *
 resolver_deadline_tv(mx_resolver *r, unsigned ms)
 {
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-
 	if (r->deadline_ms != ms || r->deadline_tv == NULL) {
-		r->deadline_tv = event_base_init_common_timeout(r->base, &tv);
+		r->deadline_plain.tv_sec = (time_t)(ms / 1000);
+		r->deadline_plain.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+		r->deadline_tv = event_base_init_common_timeout(r->base, &r->deadline_plain);
 		r->deadline_ms = ms;
 	}
-	return r->deadline_tv;
+	return r->deadline_tv != NULL ? r->deadline_tv : &r->deadline_plain;
 }
 
 void

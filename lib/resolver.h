@@ -53,7 +53,8 @@ void resolver_submit(mx_resolver *r, struct query *q);
 void resolver_cancel(mx_resolver *r, struct query *q);
 struct event_base *resolver_base(mx_resolver *r);
 struct timeval;
-/* The timeval to evtimer_add a lookup's deadline of ms with (see resolver.c). */
+/* The timeval to evtimer_add a lookup's deadline of ms with (see
+ * resolver.c); the resolver keeps it. */
 const struct timeval *resolver_deadline_tv(mx_resolver *r, unsigned ms);
 /* Counts lookups for mx_resolver_run. */
 void resolver_lookup_add(mx_resolver *r, int delta);
