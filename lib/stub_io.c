@@ -129,9 +129,10 @@ one_size(const struct io_sock *s, unsigned n, size_t *size)
  * The n queued queries as one datagram stream that the kernel cuts every
  * size bytes (UDP_SEGMENT).  All go or none: the count, or -1 and errno.
  * Errors that say the kernel or the route cannot segment (no checksum
- * offload: EIO; an old kernel: EINVAL, ENOPROTOOPT) turn it off for the
- * socket and the queries go with sendmmsg; the others are the socket's
- * (a refused or forbidden destination) and count as sendmmsg's would.
+ * offload: EIO; an old kernel: EINVAL, ENOPROTOOPT) also turn it off for
+ * the socket, and the caller sends with sendmmsg; the others are the
+ * socket's (a refused or forbidden destination) and count as sendmmsg's
+ * would.
  */
 static int
 send_segmented(struct io_sock *s, unsigned n, size_t size)
@@ -151,10 +152,9 @@ send_segmented(struct io_sock *s, unsigned n, size_t size)
 	memcpy(CMSG_DATA(c), &segment, sizeof(segment));
 	if (sendmsg(s->fd, &m, MSG_DONTWAIT) >= 0)
 		return (int)n;
-	if (errno != EIO && errno != EINVAL && errno != ENOPROTOOPT && errno != EOPNOTSUPP)
-		return -1;
-	s->gso = false;
-	return sendmmsg(s->fd, &s->out[s->out_next], n, MSG_DONTWAIT);
+	if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)
+		s->gso = false;
+	return -1;
 }
 
 /* Sends from out_next on: the count sent, or -1 and errno. */
@@ -164,8 +164,11 @@ send_batch(struct io_sock *s)
 	unsigned n = s->out_count - s->out_next;
 	size_t size;
 
-	if (s->gso && one_size(s, n, &size))
-		return send_segmented(s, n, size);
+	if (s->gso && one_size(s, n, &size)) {
+		int sent = send_segmented(s, n, size);
+		if (sent >= 0 || s->gso)
+			return sent;
+	}
 	return sendmmsg(s->fd, &s->out[s->out_next], n, MSG_DONTWAIT);
 }
 
