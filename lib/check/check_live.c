@@ -26,6 +26,7 @@
 #include "check_auth.h"
 #include "check_dns.h"
 #include "check_live.h"
+#include "https_get.h"
 #include "name.h"
 #include "query.h"
 #include "records.h"

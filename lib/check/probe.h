@@ -4,9 +4,6 @@
  * DANE matching when TLSA records are given), then QUIT.  Never sends mail.
  * Runs on the caller's libevent base with bounded concurrency.
  *
- * Also the MTA-STS policy fetch (https_get, in https_get.c): one HTTPS GET
- * with the certificate verified against the host name.
- *
  * Ownership: targets (and the TLSA data they point to) are borrowed until
  * the callback runs or the probe is cancelled; the probe frees itself after
  * its callback returns.  The callback never runs from inside probe_start.
@@ -89,20 +86,5 @@ mx_err probe_start(struct event_base *base, const struct probe_config *cfg,
 void probe_cancel(struct probe *p);
 
 const char *probe_connect_name(enum probe_connect c); /* "connected", "refused", ... */
-
-/* MTA-STS policy fetch (RFC 8461 3.3): GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt from addr,
- * certificate verified against host (ca_file or system store), no redirects, body capped at 64 KiB,
- * Content-Type text/plain.  Uses libevent's evhttp over bufferevent_openssl.
- * The callback runs once, from the loop: status is the HTTP status (0 when no response: error says
- * why); body (NUL-terminated, len bytes) is the response body for any status; error is non-NULL
- * when the fetch failed or the response breaks a rule (3xx, wrong Content-Type, body over the cap),
- * and then status may still be set.  The struct frees itself after the callback. */
-#define HTTPS_GET_BODY_MAX 65536
-struct https_get;
-typedef void (*https_get_cb)(int status, const char *body, size_t len, const char *error, void *arg);
-mx_err https_get_start(struct event_base *base, const char *host, const struct plan_addr *addr,
-    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
-    https_get_cb cb, void *arg, struct https_get **out);
-void https_get_cancel(struct https_get *g); /* the callback will not run; NULL is a no-op */
 
 #endif

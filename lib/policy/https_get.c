@@ -22,7 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "probe.h"
+#include "https_get.h"
+#include "tls.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define HEADERS_MAX 16384

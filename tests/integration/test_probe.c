@@ -32,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "https_get.h"
 #include "probe.h"
 #include "records.h"
 
