@@ -35,7 +35,22 @@ extern "C" {
 #define MX_API
 #endif
 
+/*
+ * The version of this header.  mx_version() gives the library's own, which
+ * may be newer: a program built against MAJOR.MINOR runs with any library
+ * of the same MAJOR and a MINOR at least as high (docs/HACKING.md, "The
+ * library's ABI").  MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
+ */
+#define MX_VERSION_MAJOR 0
+#define MX_VERSION_MINOR 1
+#define MX_VERSION_PATCH 0
 #define MX_VERSION "0.1.0"
+#define MX_VERSION_NUMBER \
+	((MX_VERSION_MAJOR << 16) | (MX_VERSION_MINOR << 8) | MX_VERSION_PATCH)
+
+/* The running library's version as text ("0.1.0"); its MX_VERSION_NUMBER
+ * in *number unless number is NULL. */
+MX_API const char *mx_version(int *number);
 
 /* RFC 1035 section 2.3.4 and RFC 5321 section 4.5.3.1.2. */
 #define MX_DOMAIN_MAX 253 /* text form, without the trailing dot */
