@@ -574,6 +574,20 @@ spf_count(struct spf_ctx *c)
 	c->out->lookup_terms++;
 }
 
+/* "all" with its qualifier q; has_argument when something followed it. */
+static void
+spf_all(struct spf_ctx *c, char q, bool has_argument)
+{
+	if (has_argument)
+		add(c->pr, true, "SPF: \"all\" takes no argument");
+	if (c->seen_all)
+		return;
+	c->seen_all = true;
+	c->out->all = q;
+	if (q == '+')
+		add(c->pr, false, "SPF: \"+all\" lets every host on the Internet send as this domain");
+}
+
 /* One directive: [qualifier] mechanism. */
 static void
 spf_directive(struct spf_ctx *c, const char *t, size_t len)
@@ -594,14 +608,7 @@ spf_directive(struct spf_ctx *c, const char *t, size_t len)
 		c->after_all_warned = true;
 	}
 	if (eq_ci(t, n, "all")) {
-		if (n != len)
-			add(c->pr, true, "SPF: \"all\" takes no argument");
-		if (c->seen_all)
-			return;
-		c->seen_all = true;
-		c->out->all = q;
-		if (q == '+')
-			add(c->pr, false, "SPF: \"+all\" lets every host on the Internet send as this domain");
+		spf_all(c, q, n != len);
 	} else if (eq_ci(t, n, "include") || eq_ci(t, n, "exists")) {
 		char mech[8];
 		copy(mech, sizeof(mech), t, n);
