@@ -617,9 +617,9 @@ answer_parse(const uint8_t *wire, size_t len, const char *qname,
     uint16_t qtype, struct answer *out)
 {
 	uint8_t name[WIRE_NAME_MAX];
+	size_t name_len = answer_qname_wire(qname, name);
 
-	return answer_parse_wire(wire, len, name, answer_qname_wire(qname, name),
-	    qtype, out);
+	return answer_parse_wire(wire, len, name, name_len, qtype, out);
 }
 
 void

@@ -381,7 +381,7 @@ bool
 tls_session_check(SSL *ssl, enum tls_policy policy, struct tls_facts *facts,
     const char **why)
 {
-	struct tls_facts local;
+	struct tls_facts local = {0};
 	struct tls_facts *f = facts != NULL ? facts : &local;
 
 	set_why(why, NULL);
