@@ -171,6 +171,44 @@ check_evidence(struct mx_finding *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The order findings are reported in, whatever order the answers and
+ * probes came back in: the worst severity first, then by id, then by
+ * zone line, then by message (which names the host, then the address:
+ * each id's messages share their start), then by evidence.  A total order
+ * over everything a finding shows, so equal output means equal findings.
+ */
+int
+check_finding_cmp(const struct mx_finding *a, const struct mx_finding *b)
+{
+	int d;
+
+	if (a->severity != b->severity)
+		return a->severity > b->severity ? -1 : 1;
+	if ((d = strcmp(a->id, b->id)) != 0)
+		return d;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if ((d = strcmp(a->message, b->message)) != 0)
+		return d;
+	for (size_t i = 0; i < a->n_evidence && i < b->n_evidence; i++)
+		if ((d = strcmp(a->evidence[i], b->evidence[i])) != 0)
+			return d;
+	return a->n_evidence < b->n_evidence ? -1 : a->n_evidence > b->n_evidence;
+}
+
+static int
+finding_qsort_cmp(const void *a, const void *b)
+{
+	return check_finding_cmp(a, b);
+}
+
+void
+check_sort(mx_check *c)
+{
+	qsort(c->findings, c->n_findings, sizeof(*c->findings), finding_qsort_cmp);
+}
+
 void
 check_add_untested(mx_check *c, const char *test, const char *fmt, ...)
 {

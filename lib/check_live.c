@@ -29,6 +29,7 @@
 #include "name.h"
 #include "query.h"
 #include "records.h"
+#include "strbuf.h"
 
 #define RR_TYPE_NS 2
 #define RR_TYPE_SOA 6
@@ -311,6 +312,16 @@ static void spf_fetch(struct check_live *l, const char *name, size_t parent);
  * which check_policy.c judges by itself (entry 0 of spf_names); self: its
  * entry, the parent of what it names.
  */
+/* "a 3 + b 4 + ...": the evidence of the lookup count, cut visibly. */
+static void
+spf_trail_add(struct check_live *l, const char *name, unsigned terms)
+{
+	struct strbuf sb;
+
+	strbuf_resume(&sb, l->spf_trail, sizeof(l->spf_trail));
+	strbuf_printf(&sb, "%s%s %u", sb.len ? " + " : "", name, terms);
+}
+
 static void
 spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
     bool top, size_t self)
@@ -345,9 +356,7 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 		snprintf(l->spf_names[l->n_spf_names++], NAME_TEXT_MAX, "%s", name);
 	}
 	l->spf_lookups += (int)spf.lookup_terms;
-	snprintf(l->spf_trail + strlen(l->spf_trail),
-	    sizeof(l->spf_trail) - strlen(l->spf_trail), "%s%s %u",
-	    l->spf_trail[0] ? " + " : "", name, spf.lookup_terms);
+	spf_trail_add(l, name, spf.lookup_terms);
 	if (spf.has_macros)
 		l->spf_incomplete = true;
 	for (size_t i = 0; i < spf.n_includes; i++)
@@ -519,17 +528,17 @@ on_ptr(const uint8_t *wire, size_t len, int rcode, answer_security sec,
 static void
 reverse_name(const struct plan_addr *a, char *out, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
 	if (a->family == AF_INET) {
 		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", a->bytes[3], a->bytes[2],
 		    a->bytes[1], a->bytes[0]);
 		return;
 	}
-	for (int i = 15; i >= 0 && o + 4 < size; i--)
-		o += (size_t)snprintf(out + o, size - o, "%x.%x.", a->bytes[i] & 0xf,
-		    a->bytes[i] >> 4);
-	snprintf(out + o, size - o, "ip6.arpa");
+	strbuf_init(&sb, out, size);
+	for (int i = 15; i >= 0; i--)
+		strbuf_printf(&sb, "%x.%x.", a->bytes[i] & 0xf, a->bytes[i] >> 4);
+	strbuf_add(&sb, "ip6.arpa");
 }
 
 static void
