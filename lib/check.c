@@ -203,10 +203,43 @@ finding_qsort_cmp(const void *a, const void *b)
 	return check_finding_cmp(a, b);
 }
 
+static int
+mx_cmp(const void *a, const void *b)
+{
+	const struct check_mx *x = a, *y = b;
+	int d;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	if ((d = strcmp(x->exchange, y->exchange)) != 0)
+		return d;
+	return x->ttl < y->ttl ? -1 : x->ttl > y->ttl;
+}
+
+/* Resolvers hand an RRset out in any order (Unbound rotates it): the facts
+ * keep one, by preference, then name, so what is judged and shown as
+ * evidence does not change from run to run. */
+void
+check_mx_sort(struct check_mx *mx, size_t n)
+{
+	qsort(mx, n, sizeof(*mx), mx_cmp);
+}
+
+static int
+untested_cmp(const void *a, const void *b)
+{
+	const struct check_untested *x = a, *y = b;
+	int d = strcmp(x->test, y->test);
+
+	return d != 0 ? d : strcmp(x->reason, y->reason);
+}
+
+/* What could not be tested goes by test, then reason, for the same reason. */
 void
 check_sort(mx_check *c)
 {
 	qsort(c->findings, c->n_findings, sizeof(*c->findings), finding_qsort_cmp);
+	qsort(c->untested, c->n_untested, sizeof(*c->untested), untested_cmp);
 }
 
 void

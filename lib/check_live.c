@@ -169,15 +169,29 @@ on_mx(const struct answer *a, void *arg)
 			snprintf(m->exchange, sizeof(m->exchange), "%s",
 			    m->is_null ? "." : a->mx[i].exchange);
 		}
+		check_mx_sort(f->mx, f->n_mx);
 	}
 	live_ticket_done(t);
 }
 
+static int
+addr_cmp(const void *a, const void *b)
+{
+	const struct plan_addr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family == AF_INET ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, sizeof(x->bytes));
+}
+
+/* Kept in one order (IPv4 first, then by value), not the order the
+ * resolver rotates them into, so findings name the same address each run. */
 static void
 add_addrs(struct check_target *t, const struct answer *a)
 {
 	for (size_t i = 0; i < a->n_addrs && t->n_addrs < CHECK_ADDRS_MAX; i++)
 		t->addrs[t->n_addrs++] = a->addrs[i];
+	qsort(t->addrs, t->n_addrs, sizeof(t->addrs[0]), addr_cmp);
 }
 
 static void
