@@ -60,7 +60,7 @@ dname_text(const struct dname *name, char out[NAME_TEXT_MAX], bool *bad)
 	struct strbuf sb;
 
 	*bad = false;
-	/* 255 octets, each at most "\\ddd", fit NAME_TEXT_MAX: never cut */
+	/* 255 octets, each at most \ddd, fit NAME_TEXT_MAX: never cut */
 	strbuf_init(&sb, out, NAME_TEXT_MAX);
 	while (pos < size && p[pos] != 0) {
 		uint8_t len = p[pos++];
