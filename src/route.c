@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "strbuf.h"
 
 #define MAX_TIMEOUT_MS (3600u * 1000u)
 
@@ -93,11 +94,11 @@ static void
 join(const mx_host *h, size_t n, const char *(*item)(const mx_host *, size_t),
     char *out, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? ", " : "", item(h, i));
+	strbuf_init(&sb, out, size);
+	for (size_t i = 0; i < n && !sb.truncated; i++)
+		strbuf_printf(&sb, "%s%s", i ? ", " : "", item(h, i));
 }
 
 static void

@@ -137,6 +137,12 @@ void check_evidence(struct mx_finding *f, const char *fmt, ...)
 void check_add_untested(mx_check *c, const char *test, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void check_reset(mx_check *c);
+/* The report's order (check.c says which); check_sort puts the findings,
+ * and what was not tested, in it once a run has made them all. */
+int check_finding_cmp(const struct mx_finding *a, const struct mx_finding *b);
+void check_sort(mx_check *c);
+/* MX records by preference, then exchange, then TTL. */
+void check_mx_sort(struct check_mx *mx, size_t n);
 bool check_ignored(const mx_check *c, const char *id);
 
 /* check_rules.c: the MX record rules, pure. */

@@ -141,6 +141,7 @@ auth_collect(ldns_pkt *p, struct dns_auth_mx *out)
 		}
 		out->n++;
 	}
+	check_mx_sort(out->mx, out->n); /* servers may rotate the RRset */
 }
 
 void

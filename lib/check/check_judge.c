@@ -10,6 +10,7 @@
 
 #include "check_live.h"
 #include "records.h"
+#include "strbuf.h"
 
 static const struct dns_auth_mx *
 first_answer(const struct check_live *l)
@@ -24,20 +25,21 @@ static void
 evidence_auth(struct mx_finding *fd, const struct dns_auth_mx *x)
 {
 	char line[CHECK_EVIDENCE_TEXT];
-	size_t o = 0;
+	struct strbuf sb;
 
 	if (!x->answered) {
 		check_evidence(fd, "%s (%s): %s", x->ns_name, x->server.text, x->why);
 		return;
 	}
-	o += (size_t)snprintf(line, sizeof(line), "%s (%s):", x->ns_name, x->server.text);
+	/* names up to NAME_TEXT_MAX and CHECK_MX_MAX records do not fit a line:
+	 * the appender cuts it, visibly */
+	strbuf_init(&sb, line, sizeof(line));
+	strbuf_printf(&sb, "%s (%s):", x->ns_name, x->server.text);
 	if (x->n == 0)
-		snprintf(line + o, sizeof(line) - o, " %s",
-		    x->rcode == 3 ? "NXDOMAIN" : "no MX records");
-	for (size_t i = 0; i < x->n && o < sizeof(line); i++)
-		o += (size_t)snprintf(line + o, sizeof(line) - o, " MX %u %s%s (TTL %u)%s",
-		    x->mx[i].pref, x->mx[i].exchange, x->mx[i].is_null ? "" : ".",
-		    x->mx[i].ttl, i + 1 < x->n ? ";" : "");
+		strbuf_printf(&sb, " %s", x->rcode == 3 ? "NXDOMAIN" : "no MX records");
+	for (size_t i = 0; i < x->n && !sb.truncated; i++)
+		strbuf_printf(&sb, " MX %u %s%s (TTL %u)%s", x->mx[i].pref, x->mx[i].exchange,
+		    x->mx[i].is_null ? "" : ".", x->mx[i].ttl, i + 1 < x->n ? ";" : "");
 	check_evidence(fd, "%s", line);
 }
 
@@ -203,4 +205,6 @@ check_live_judge(struct check_live *l)
 	if (l->timed_out)
 		check_add_untested(c, "deadline", "some questions had no answer within "
 		    "the check's time limit (--timeout)");
+	/* answers and probes finish in any order: the report must not */
+	check_sort(c);
 }

@@ -30,6 +30,7 @@
 #include "name.h"
 #include "query.h"
 #include "records.h"
+#include "strbuf.h"
 
 #define RR_TYPE_NS 2
 #define RR_TYPE_SOA 6
@@ -169,15 +170,29 @@ on_mx(const struct answer *a, void *arg)
 			snprintf(m->exchange, sizeof(m->exchange), "%s",
 			    m->is_null ? "." : a->mx[i].exchange);
 		}
+		check_mx_sort(f->mx, f->n_mx);
 	}
 	live_ticket_done(t);
 }
 
+static int
+addr_cmp(const void *a, const void *b)
+{
+	const struct plan_addr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family == AF_INET ? -1 : 1;
+	return memcmp(x->bytes, y->bytes, sizeof(x->bytes));
+}
+
+/* Kept in one order (IPv4 first, then by value), not the order the
+ * resolver rotates them into, so findings name the same address each run. */
 static void
 add_addrs(struct check_target *t, const struct answer *a)
 {
 	for (size_t i = 0; i < a->n_addrs && t->n_addrs < CHECK_ADDRS_MAX; i++)
 		t->addrs[t->n_addrs++] = a->addrs[i];
+	qsort(t->addrs, t->n_addrs, sizeof(t->addrs[0]), addr_cmp);
 }
 
 static void
@@ -312,6 +327,16 @@ static void spf_fetch(struct check_live *l, const char *name, size_t parent);
  * which check_policy.c judges by itself (entry 0 of spf_names); self: its
  * entry, the parent of what it names.
  */
+/* "a 3 + b 4 + ...": the evidence of the lookup count, cut visibly. */
+static void
+spf_trail_add(struct check_live *l, const char *name, unsigned terms)
+{
+	struct strbuf sb;
+
+	strbuf_resume(&sb, l->spf_trail, sizeof(l->spf_trail));
+	strbuf_printf(&sb, "%s%s %u", sb.len ? " + " : "", name, terms);
+}
+
 static void
 spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
     bool top, size_t self)
@@ -346,9 +371,7 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 		snprintf(l->spf_names[l->n_spf_names++], NAME_TEXT_MAX, "%s", name);
 	}
 	l->spf_lookups += (int)spf.lookup_terms;
-	snprintf(l->spf_trail + strlen(l->spf_trail),
-	    sizeof(l->spf_trail) - strlen(l->spf_trail), "%s%s %u",
-	    l->spf_trail[0] ? " + " : "", name, spf.lookup_terms);
+	spf_trail_add(l, name, spf.lookup_terms);
 	if (spf.has_macros)
 		l->spf_incomplete = true;
 	for (size_t i = 0; i < spf.n_includes; i++)
@@ -520,17 +543,17 @@ on_ptr(const uint8_t *wire, size_t len, int rcode, answer_security sec,
 static void
 reverse_name(const struct plan_addr *a, char *out, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
 	if (a->family == AF_INET) {
 		snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", a->bytes[3], a->bytes[2],
 		    a->bytes[1], a->bytes[0]);
 		return;
 	}
-	for (int i = 15; i >= 0 && o + 4 < size; i--)
-		o += (size_t)snprintf(out + o, size - o, "%x.%x.", a->bytes[i] & 0xf,
-		    a->bytes[i] >> 4);
-	snprintf(out + o, size - o, "ip6.arpa");
+	strbuf_init(&sb, out, size);
+	for (int i = 15; i >= 0; i--)
+		strbuf_printf(&sb, "%x.%x.", a->bytes[i] & 0xf, a->bytes[i] >> 4);
+	strbuf_add(&sb, "ip6.arpa");
 }
 
 static void

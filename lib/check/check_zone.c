@@ -496,6 +496,7 @@ check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
 	zone_sort(&z);
 	snprintf(c->domain, sizeof(c->domain), "%s", z.origin);
 	err = check_all(c, &z);
+	check_sort(c); /* the report's order, not the file's (check.c) */
 out:
 	zone_free(&z);
 	return err;

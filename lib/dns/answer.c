@@ -16,6 +16,7 @@
 #include "answer.h"
 #include "grow.h"
 #include "name.h"
+#include "strbuf.h"
 #include "wire.h"
 
 /* RFC 2181 section 8: a TTL with the top bit set is read as zero. */
@@ -55,34 +56,36 @@ static void
 dname_text(const struct dname *name, char out[NAME_TEXT_MAX], bool *bad)
 {
 	const uint8_t *p = name->b;
-	size_t size = name->len, pos = 0, o = 0;
+	size_t size = name->len, pos = 0;
+	struct strbuf sb;
 
 	*bad = false;
+	/* 255 octets, each at most \ddd, fit NAME_TEXT_MAX: never cut */
+	strbuf_init(&sb, out, NAME_TEXT_MAX);
 	while (pos < size && p[pos] != 0) {
 		uint8_t len = p[pos++];
 		if (pos + len > size)
 			break;
-		if (o > 0)
-			out[o++] = '.';
+		if (sb.len > 0)
+			strbuf_addc(&sb, '.');
 		if (p[pos] == '-' || p[pos + len - 1] == '-')
 			*bad = true;
-		for (uint8_t i = 0; i < len && o + 5 < NAME_TEXT_MAX; i++) {
+		for (uint8_t i = 0; i < len; i++) {
 			uint8_t c = p[pos + i], lower = c | 0x20;
 			if (lower >= 'a' && lower <= 'z') {
-				out[o++] = (char)lower;
+				strbuf_addc(&sb, (char)lower);
 				continue;
 			}
 			if ((c >= '0' && c <= '9') || c == '-') {
-				out[o++] = (char)c;
+				strbuf_addc(&sb, (char)c);
 				continue;
 			}
 			*bad = true;
-			o += (size_t)snprintf(out + o, NAME_TEXT_MAX - o, "\\%03u", c);
+			strbuf_printf(&sb, "\\%03u", c);
 		}
 		pos += len;
 	}
-	out[o] = '\0';
-	if (o > MX_DOMAIN_MAX)
+	if (sb.len > MX_DOMAIN_MAX || sb.truncated)
 		*bad = true;
 }
 

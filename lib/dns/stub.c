@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "strbuf.h"
 #include "stub.h"
 #include "stub_io.h"
 
@@ -214,34 +215,34 @@ on_sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 
 /* "IP@PORT" (ours and unbound's) to "IP:PORT" / "[IPv6]:PORT" (c-ares). */
 static bool
-append_server(char *csv, size_t size, const char *server)
+append_server(struct strbuf *csv, const char *server)
 {
 	char host[64];
 	const char *at = strchr(server, '@');
-	size_t len = at ? (size_t)(at - server) : strlen(server), used = strlen(csv);
-	int n;
+	size_t len = at ? (size_t)(at - server) : strlen(server);
 
 	if (len >= sizeof(host))
 		return false;
 	memcpy(host, server, len);
 	host[len] = '\0';
-	n = snprintf(csv + used, size - used, "%s%s%s%s:%s", used ? "," : "",
+	return strbuf_printf(csv, "%s%s%s%s:%s", csv->len ? "," : "",
 	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
 	    at ? at + 1 : "53");
-	return n > 0 && (size_t)n < size - used;
 }
 
 static mx_err
 set_servers(struct stub *s, char *const *servers, size_t n_servers)
 {
-	char csv[2048] = "";
+	char buf[2048];
+	struct strbuf csv;
 
 	if (n_servers == 0)
 		return MX_OK; /* c-ares read /etc/resolv.conf (or resolv_conf) */
+	strbuf_init(&csv, buf, sizeof(buf));
 	for (size_t i = 0; i < n_servers; i++)
-		if (!append_server(csv, sizeof(csv), servers[i]))
-			return MX_ERR_INVALID;
-	return ares_set_servers_ports_csv(s->channel, csv) == ARES_SUCCESS ?
+		if (!append_server(&csv, servers[i]))
+			return MX_ERR_INVALID; /* a cut list would name other servers */
+	return ares_set_servers_ports_csv(s->channel, buf) == ARES_SUCCESS ?
 	    MX_OK : MX_ERR_CONFIG;
 }
 

@@ -24,6 +24,7 @@
 
 #include "https_get.h"
 #include "tls.h"
+#include "strbuf.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define HEADERS_MAX 16384
@@ -208,6 +209,7 @@ connect_request(struct https_get *g, const char *host, const struct plan_addr *a
 	struct evhttp_request *req;
 	struct evkeyvalq *h;
 	char hostport[MX_DOMAIN_MAX + 8];
+	struct strbuf hp;
 
 	g->evcon = evhttp_connection_base_bufferevent_new(g->base, NULL, g->bev, addr->text, port);
 	if (g->evcon == NULL)
@@ -222,11 +224,10 @@ connect_request(struct https_get *g, const char *host, const struct plan_addr *a
 	evhttp_request_set_header_cb(req, on_headers);
 	h = evhttp_request_get_output_headers(req);
 	/* the name without a trailing dot, as SNI has it (tls.c) */
-	snprintf(hostport, sizeof(hostport), "%.*s", (int)(strlen(host) -
-	    (host[strlen(host) - 1] == '.')), host);
+	strbuf_init(&hp, hostport, sizeof(hostport));
+	strbuf_addn(&hp, host, strlen(host) - (host[strlen(host) - 1] == '.'));
 	if (port != 443)
-		snprintf(hostport + strlen(hostport), sizeof(hostport) - strlen(hostport), ":%u",
-		    (unsigned)port);
+		strbuf_printf(&hp, ":%u", (unsigned)port);
 	if (evhttp_add_header(h, "Host", hostport) != 0 ||
 	    evhttp_add_header(h, "Connection", "close") != 0 ||
 	    evhttp_add_header(h, "User-Agent", "mxkit-check") != 0) {

@@ -25,6 +25,7 @@
 
 #include "smtp_reply.h"
 #include "smtp_session.h"
+#include "strbuf.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define READ_CHUNK 4096
@@ -215,16 +216,17 @@ send_ehlo(struct smtp_session *s, enum state next)
 static void
 send_mail(struct smtp_session *s)
 {
-	char params[96] = "";
-	size_t o = 0;
+	char params[96];
+	struct strbuf sb;
 
+	/* at most 43 bytes: never cut */
+	strbuf_init(&sb, params, sizeof(params));
 	if (s->ehlo.has_size)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu",
-		    s->txn->size);
+		strbuf_printf(&sb, " SIZE=%zu", s->txn->size);
 	if (s->txn->needs_8bitmime && s->ehlo.eightbitmime)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
+		strbuf_add(&sb, " BODY=8BITMIME");
 	if (s->txn->needs_smtputf8)
-		snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
+		strbuf_add(&sb, " SMTPUTF8");
 	s->state = S_MAIL;
 	send_line(s, "MAIL FROM:<%s>%s", s->txn->mail_from, params);
 	arm(s, s->opts.timeouts.mail);

@@ -357,6 +357,65 @@ class Output(unittest.TestCase):
         self.assertIn("mx-no-address", p.stdout)
 
 
+class Order(unittest.TestCase):
+    """One order, whatever order the answers come in (issue 12 item 8):
+    order.check.test has findings of one id on several hosts, and the
+    resolver hands its MX records out in a different order each time.
+    The same check, run several times, prints the same bytes, sorted: the
+    worst severity first, then id, then host/address (the message)."""
+
+    DOMAIN = "order.check.test"
+    RUNS = 6
+    SEVERITY = {"error": 0, "warning": 1, "notice": 2, "info": 3}
+
+    def runs(self, extra):
+        outs = []
+        for _ in range(self.RUNS):
+            p = subprocess.run([MX, "check"] + extra + live_args(False) + [self.DOMAIN],
+                               capture_output=True, timeout=120)
+            self.assertIn(p.returncode, (1, 2), p.stderr)
+            outs.append(p.stdout)
+        return outs
+
+    def test_json_identical_and_sorted(self):
+        outs = self.runs(["--json"])
+        for out in outs[1:]:
+            self.assertEqual(out, outs[0])
+        found = json.loads(outs[0])["findings"]
+        keys = [(self.SEVERITY[f["severity"]], f["id"], f.get("line", 0), f["message"])
+                for f in found]
+        self.assertEqual(keys, sorted(keys))
+        ptr = [f["message"].split()[3] for f in found if f["id"] == "ptr-missing"]
+        self.assertEqual(ptr, ["127.0.0.61", "127.0.0.62", "127.0.0.63", "127.0.0.64"])
+        gone = [f["message"] for f in found if f["id"] == "mx-no-address"]
+        self.assertEqual(len(gone), 2, found)
+        self.assertLess(gone[0].index("gone-a"), gone[1].index("gone-b") + 1)
+        self.assertIn("gone-a", gone[0])
+
+    def test_text_identical_and_sorted(self):
+        outs = self.runs([])
+        for out in outs[1:]:
+            self.assertEqual(out, outs[0])
+        text = outs[0].decode()
+        # "  id: message" lines (evidence is indented further), per group
+        groups, current = [], None
+        for line in text.splitlines():
+            if line in ("Errors", "Warnings", "Notices", "Info"):
+                current = []
+                groups.append((line, current))
+            elif current is not None and line.startswith("  ") and not line.startswith("   "):
+                fid, message = line.strip().split(": ", 1)
+                current.append((fid, message))
+            elif not line:
+                current = None
+        self.assertEqual([g for g, _ in groups], ["Errors", "Warnings", "Notices"][:len(groups)])
+        self.assertGreaterEqual(len(groups), 2, text)
+        for _, items in groups:
+            self.assertEqual(items, sorted(items))
+        warnings = dict(groups)["Warnings"]
+        self.assertGreaterEqual(sum(1 for fid, _ in warnings if fid == "ptr-missing"), 4)
+
+
 ZONE = """$ORIGIN example.org.
 $TTL 3600
 @        SOA  ns.example.org. hostmaster.example.org. 1 3600 600 86400 300

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "check_dns.h"
+#include "strbuf.h"
 
 static mx_check *
 new_check(void)
@@ -404,6 +405,111 @@ test_json(void **state)
 	mx_check_free(c);
 }
 
+/* The ids and messages in report order, as one string to compare. */
+static void
+order_text(const mx_check *c, char *buf, size_t size)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb, buf, size);
+	for (size_t i = 0; i < mx_check_finding_count(c); i++) {
+		const mx_finding *f = mx_check_finding(c, i);
+		strbuf_printf(&sb, "%s|%s|%u\n", mx_finding_id(f), mx_finding_message(f),
+		    mx_finding_line(f));
+	}
+	assert_false(sb.truncated);
+}
+
+static void
+add_scrambled(mx_check *c, const size_t *perm)
+{
+	static const struct {
+		const char *id;
+		mx_severity sev;
+		unsigned line;
+		const char *message;
+	} items[] = {
+		{"ptr-missing", MX_SEVERITY_WARNING, 0, "the MX address 127.0.0.3 (c.example.test)"},
+		{"mx-ttl-low", MX_SEVERITY_NOTICE, 0, "the MX records of example.test"},
+		{"mx-no-address", MX_SEVERITY_ERROR, 0, "the MX target z.example.test"},
+		{"ptr-missing", MX_SEVERITY_WARNING, 0, "the MX address 127.0.0.1 (a.example.test)"},
+		{"dmarc-missing", MX_SEVERITY_WARNING, 0, "example.test has no DMARC record"},
+		{"mx-no-address", MX_SEVERITY_ERROR, 0, "the MX target a.example.test"},
+		{"ptr-missing", MX_SEVERITY_WARNING, 0, "the MX address 127.0.0.2 (b.example.test)"},
+		{"mx-cname", MX_SEVERITY_WARNING, 9, "line nine"},
+		{"mx-cname", MX_SEVERITY_WARNING, 3, "line three"},
+	};
+
+	check_reset(c);
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		size_t k = perm[i];
+		check_add(c, items[k].id, items[k].sev, items[k].line, "%s", items[k].message);
+	}
+	check_sort(c);
+}
+
+static void
+test_finding_order(void **state)
+{
+	static const size_t perms[][9] = {
+		{0, 1, 2, 3, 4, 5, 6, 7, 8}, {8, 7, 6, 5, 4, 3, 2, 1, 0},
+		{3, 0, 6, 8, 2, 7, 1, 5, 4}, {5, 2, 4, 1, 7, 0, 8, 6, 3},
+	};
+	const char *want =
+	    "mx-no-address|the MX target a.example.test|0\n"
+	    "mx-no-address|the MX target z.example.test|0\n"
+	    "dmarc-missing|example.test has no DMARC record|0\n"
+	    "mx-cname|line three|3\n"
+	    "mx-cname|line nine|9\n"
+	    "ptr-missing|the MX address 127.0.0.1 (a.example.test)|0\n"
+	    "ptr-missing|the MX address 127.0.0.2 (b.example.test)|0\n"
+	    "ptr-missing|the MX address 127.0.0.3 (c.example.test)|0\n"
+	    "mx-ttl-low|the MX records of example.test|0\n";
+	mx_check *c = new_check();
+	char got[2048];
+
+	(void)state;
+	for (size_t p = 0; p < sizeof(perms) / sizeof(perms[0]); p++) {
+		add_scrambled(c, perms[p]);
+		order_text(c, got, sizeof(got));
+		assert_string_equal(got, want);
+	}
+	mx_check_free(c);
+}
+
+/* The comparator alone: a total order (reflexive, antisymmetric), each key
+ * deciding before the next, evidence last. */
+static void
+test_finding_cmp(void **state)
+{
+	struct mx_finding *a = calloc(2, sizeof(*a)), *b = a + 1;
+
+	(void)state;
+	assert_non_null(a);
+	snprintf(a->id, sizeof(a->id), "ptr-missing");
+	snprintf(a->message, sizeof(a->message), "the MX address 127.0.0.1");
+	a->severity = MX_SEVERITY_WARNING;
+	*b = *a;
+	assert_int_equal(check_finding_cmp(a, b), 0);
+	b->n_evidence = 1;
+	snprintf(b->evidence[0], CHECK_EVIDENCE_TEXT, "PTR 127.0.0.1: no records");
+	assert_true(check_finding_cmp(a, b) < 0 && check_finding_cmp(b, a) > 0);
+	a->n_evidence = 1;
+	snprintf(a->evidence[0], CHECK_EVIDENCE_TEXT, "PTR 127.0.0.1: z");
+	assert_true(check_finding_cmp(a, b) > 0 && check_finding_cmp(b, a) < 0);
+	snprintf(b->message, sizeof(b->message), "the MX address 127.0.0.2");
+	assert_true(check_finding_cmp(a, b) < 0);        /* message before evidence */
+	b->line = 1;
+	a->line = 2;
+	assert_true(check_finding_cmp(a, b) > 0);        /* line before message */
+	snprintf(a->id, sizeof(a->id), "mx-cname");
+	assert_true(check_finding_cmp(a, b) < 0);        /* id before line */
+	b->severity = MX_SEVERITY_ERROR;
+	assert_true(check_finding_cmp(a, b) > 0);        /* the worst first */
+	assert_true(check_finding_cmp(b, a) < 0);
+	free(a);
+}
+
 static void
 test_caps_and_arguments(void **state)
 {
@@ -503,9 +609,10 @@ test_dns_readers(void **state)
 	assert_true(a->answered);
 	assert_true(a->authoritative);
 	assert_int_equal(a->n, 2);
-	assert_string_equal(a->mx[0].exchange, "mx1.d.test");
-	assert_true(a->mx[1].is_null);
-	assert_string_equal(a->mx[1].exchange, ".");
+	/* by preference, not as the server sent them (check_mx_sort) */
+	assert_true(a->mx[0].is_null);
+	assert_string_equal(a->mx[0].exchange, ".");
+	assert_string_equal(a->mx[1].exchange, "mx1.d.test");
 	/* the same set with other TTLs and order is the same */
 	*b = *a;
 	b->mx[0] = a->mx[1];
@@ -535,6 +642,8 @@ main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_ignore_and_ids),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_finding_order),
+		cmocka_unit_test(test_finding_cmp),
 		cmocka_unit_test(test_caps_and_arguments),
 		cmocka_unit_test(test_dns_readers),
 	};

@@ -23,6 +23,7 @@
 #include "answer.h"
 #include "name.h"
 #include "route.h"
+#include "strbuf.h"
 
 #define DOMAIN "example.test"
 
@@ -232,12 +233,11 @@ host(const mx_plan *plan, const char *name)
 static const char *
 order(const mx_plan *plan, char *buf, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
-	buf[0] = '\0';
+	strbuf_init(&sb, buf, size);
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++)
-		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
-		    mx_host_name(mx_plan_host(plan, i)));
+		strbuf_printf(&sb, "%s%s", i ? " " : "", mx_host_name(mx_plan_host(plan, i)));
 	return buf;
 }
 
@@ -245,24 +245,22 @@ order(const mx_plan *plan, char *buf, size_t size)
 static const char *
 plan_problems(const mx_plan *plan, char *buf, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
-	buf[0] = '\0';
+	strbuf_init(&sb, buf, size);
 	for (size_t i = 0; i < mx_plan_problem_count(plan); i++)
-		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
-		    mx_problem_name(mx_plan_problem(plan, i)));
+		strbuf_printf(&sb, "%s%s", i ? " " : "", mx_problem_name(mx_plan_problem(plan, i)));
 	return buf;
 }
 
 static const char *
 host_problems(const mx_host *h, char *buf, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
-	buf[0] = '\0';
+	strbuf_init(&sb, buf, size);
 	for (size_t i = 0; i < mx_host_problem_count(h); i++)
-		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
-		    mx_problem_name(mx_host_problem(h, i)));
+		strbuf_printf(&sb, "%s%s", i ? " " : "", mx_problem_name(mx_host_problem(h, i)));
 	return buf;
 }
 
@@ -285,12 +283,11 @@ host_problems(const mx_host *h, char *buf, size_t size)
 static const char *
 addresses(const mx_host *h, char *buf, size_t size)
 {
-	size_t o = 0;
+	struct strbuf sb;
 
-	buf[0] = '\0';
+	strbuf_init(&sb, buf, size);
 	for (size_t i = 0; i < mx_host_address_count(h); i++)
-		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
-		    mx_host_address(h, i));
+		strbuf_printf(&sb, "%s%s", i ? " " : "", mx_host_address(h, i));
 	return buf;
 }
 

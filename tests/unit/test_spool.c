@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "spool.h"
+#include "strbuf.h"
 
 #define BIG_LEN ((size_t)10 << 20)
 #define CRASH_KILLS 200
@@ -333,12 +334,14 @@ static void
 write_forged(const struct fixture *f, const char *id, const char *body)
 {
 	char buf[4096];
-	size_t n = strlen(body);
+	struct strbuf sb;
 
-	memcpy(buf, body, n);
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "end %08x\n",
-	    (unsigned)ref_crc32((const uint8_t *)body, strlen(body)));
-	write_raw(f, "queue", id, buf, n);
+	strbuf_init(&sb, buf, sizeof(buf));
+	strbuf_add(&sb, body);
+	strbuf_printf(&sb, "end %08x\n", (unsigned)ref_crc32((const uint8_t *)body,
+	    strlen(body)));
+	assert_false(sb.truncated);
+	write_raw(f, "queue", id, buf, sb.len);
 }
 
 static void
