@@ -10,7 +10,9 @@
  * Rules (RFC 5321 4.2.1, 4.5.4.1, 3.1): a 4xx anywhere, a 5xx greeting, a
  * dropped connection or a timeout fail this host for now (try the next);
  * a 5xx to MAIL, DATA or the final dot is permanent for the transaction;
- * a 5xx to RCPT is permanent for that recipient only.
+ * a 5xx to RCPT is permanent for that recipient only.  A reply that
+ * arrives before its command (outside a PIPELINING group) is a protocol
+ * error and fails this host for now (reply_early).
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
