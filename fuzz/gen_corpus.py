@@ -337,6 +337,16 @@ def hostile():
         "header-only": hdr(0),
         "zero-length": b"",
     }
+    # Not replies to a query (QR clear, opcode STATUS or NOTIFY, an OPT
+    # record outside the additional section): refused as libunbound does.
+    good_mx = QMX + b"\xc0\x0c" + MXHDR + b"\x00\x04\x00\x0a\xc0\x0c"
+    opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+    head = hdr()
+    h["qr-clear"] = head[:2] + b"\x01" + head[3:] + good_mx
+    h["opcode-status"] = head[:2] + bytes([0x81 | 2 << 3]) + head[3:] + good_mx
+    h["opcode-notify"] = head[:2] + bytes([0x81 | 4 << 3]) + head[3:] + good_mx
+    h["opt-in-answer"] = hdr(2) + good_mx + opt
+    h["opt-in-authority"] = head[:9] + b"\x01" + head[10:] + good_mx + opt
     qa = b"\x07example\x04test\x00\x00\x01\x00\x01"
     rr_a = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x00"
     for n in (0, 3, 5, 16):

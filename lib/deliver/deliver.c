@@ -455,6 +455,31 @@ start_session(struct deliver_job *job, int fd)
 	return MX_OK;
 }
 
+/*
+ * Why no address connected, in the words the JSON attempts use
+ * (connect_outcome_name): each outcome once, in the order met, so that the
+ * log line and the JSON tell one story (an IPv6-only host without an IPv6
+ * route is "unreachable" in both, never "refused").
+ */
+static void
+connect_outcomes(const struct connect_result *res, char *out, size_t size)
+{
+	unsigned seen = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < res->n; i++) {
+		enum connect_outcome o = res->attempts[i].outcome;
+		if (o == CONNECT_NOT_TRIED || o == CONNECT_OK || (seen & (1u << o)))
+			continue;
+		seen |= 1u << o;
+		if (out[0] != '\0')
+			strncat(out, ", ", size - strlen(out) - 1);
+		strncat(out, connect_outcome_name(o), size - strlen(out) - 1);
+	}
+	if (out[0] == '\0') /* nothing was tried before the deadline */
+		snprintf(out, size, "%s", connect_failure_name(res->failure));
+}
+
 static void
 on_connect(const struct connect_result *res, void *arg)
 {
@@ -470,8 +495,10 @@ on_connect(const struct connect_result *res, void *arg)
 			record_attempt(job, base + i, res->attempts[i].outcome,
 			    res->attempts[i].ended_ms - res->attempts[i].started_ms);
 	if (res->fd < 0) {
+		char why[96];
+		connect_outcomes(res, why, sizeof(why));
 		snprintf(job->last_reason, sizeof(job->last_reason), "connecting to the MX "
-		    "hosts failed (%s)", connect_failure_name(res->failure));
+		    "hosts failed (%s)", why);
 		snprintf(job->last_dsn, sizeof(job->last_dsn), "4.4.1");
 		job->next_addr = job->n_addrs;
 		give_up(job);

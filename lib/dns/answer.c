@@ -530,9 +530,35 @@ read_answers(struct reply *r, const struct dname *qname, uint16_t qtype, struct 
 	return a->n_mx > 0 ? collect_glue(r, a) : MX_OK;
 }
 
+/*
+ * What libunbound refuses before reading a reply, so the stub refuses it
+ * too: a message with QR clear is a query (RFC 1035 4.1.1), any opcode
+ * but QUERY answers another kind of question, and an OPT record belongs
+ * in the additional section only (RFC 6891 6.1.1).  NULL when none.
+ */
+static const char *
+not_a_reply(const struct reply *r)
+{
+	if (!(r->wire[2] & 0x80))
+		return "the reply is malformed (QR clear: a query, not a response)";
+	if (((r->wire[2] >> 3) & 0x0f) != LDNS_PACKET_QUERY)
+		return "the reply is malformed (opcode not QUERY)";
+	for (size_t i = 0; i < r->n_an + r->n_ns; i++)
+		if (r->an[i].type == LDNS_RR_TYPE_OPT)
+			return "the reply is malformed (OPT record outside the additional "
+			    "section)";
+	return NULL;
+}
+
 static mx_err
 read_reply(struct reply *r, const struct dname *qname, uint16_t qtype, struct answer *a)
 {
+	const char *why;
+
+	if ((why = not_a_reply(r)) != NULL) {
+		set_why(a, "%s", why);
+		return MX_OK;
+	}
 	a->rcode = r->wire[3] & 0x0f;
 	/* A failure is temporary whatever else the reply holds (some error
 	 * replies carry no question section). */

@@ -10,7 +10,9 @@
  * Rules (RFC 5321 4.2.1, 4.5.4.1, 3.1): a 4xx anywhere, a 5xx greeting, a
  * dropped connection or a timeout fail this host for now (try the next);
  * a 5xx to MAIL, DATA or the final dot is permanent for the transaction;
- * a 5xx to RCPT is permanent for that recipient only.
+ * a 5xx to RCPT is permanent for that recipient only.  A reply that
+ * arrives before its command (outside a PIPELINING group) is a protocol
+ * error and fails this host for now (reply_early).
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -47,6 +49,7 @@ struct smtp_session {
 	struct smtp_reply_reader reader;
 	struct smtp_ehlo ehlo;
 	size_t next_rcpt;          /* the RCPT reply expected next */
+	size_t owed;               /* replies owed for what was sent (the greeting counts) */
 	size_t accepted;           /* recipients with a 2xx to RCPT */
 	bool pipelined;            /* MAIL, RCPTs and DATA went out together */
 	bool finished;             /* the caller has the result */
@@ -105,6 +108,7 @@ send_line(struct smtp_session *s, const char *fmt, ...)
 	show(s, '>', line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	bufferevent_write(s->bev, line, (size_t)n + 2);
+	s->owed++; /* every line sent, the final "." too, gets one reply */
 }
 
 static void
@@ -509,7 +513,7 @@ on_dot(struct smtp_session *s, const struct smtp_reply *r)
 }
 
 static void
-handle(struct smtp_session *s, const struct smtp_reply *r)
+show_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
 	for (size_t i = 0; i < r->n_lines && s->opts.transcript != NULL; i++) {
 		char line[SMTP_REPLY_LINE_MAX + 8];
@@ -519,6 +523,11 @@ handle(struct smtp_session *s, const struct smtp_reply *r)
 		    r->enhanced[0] ? " " : "", r->lines[i]);
 		show(s, '<', line, (size_t)MIN((size_t)n, sizeof(line) - 1));
 	}
+}
+
+static void
+handle(struct smtp_session *s, const struct smtp_reply *r)
+{
 	switch (s->state) {
 	case S_GREETING: on_greeting(s, r); break;
 	case S_EHLO: case S_EHLO_TLS: on_ehlo(s, r); break;
@@ -541,6 +550,41 @@ stage_name(enum state st)
 	    "end of data", "QUIT"};
 
 	return names[st];
+}
+
+/*
+ * Takes one reply off what is owed; true when it came before its command.
+ * A reply answers a command already sent (RFC 5321 4.2; RFC 2920 3.1
+ * lets MAIL, RCPT and DATA go out together, and then their replies may
+ * come together).  Bytes still unread once every owed reply is in were
+ * written before the server saw our next command: a server that sends
+ * "354" and "250" in one go never read the body it accepts.  Two
+ * exceptions: what follows the 220 to STARTTLS is dropped unread
+ * (start_tls), and what follows the reply to the final dot cannot undo
+ * a message the server took after the dot went out.
+ */
+static bool
+reply_early(struct smtp_session *s, struct evbuffer *in)
+{
+	if (s->owed == 0)
+		return true;
+	s->owed--;
+	return s->owed == 0 && evbuffer_get_length(in) > 0 && s->state != S_STARTTLS &&
+	    s->state != S_DOT;
+}
+
+static void
+fail_early(struct smtp_session *s)
+{
+	if (s->finished) {
+		close_session(s);
+		return;
+	}
+	s->result.stage = stage_name(s->state);
+	s->result.code = 0;
+	snprintf(s->result.enhanced, sizeof(s->result.enhanced), "4.5.0");
+	finish(s, SMTP_TRY_NEXT, "protocol error: reply before command (the server "
+	    "sent more replies than commands during %s)", stage_name(s->state));
 }
 
 /* Feeds what arrived to the reply reader, one reply at a time. */
@@ -572,6 +616,12 @@ on_read(struct bufferevent *bev, void *arg)
 			continue;
 		if (smtp_reply_take(&s->reader, &reply) != MX_OK) {
 			finish(s, SMTP_TRY_NEXT, "out of memory");
+			return;
+		}
+		show_reply(s, &reply);
+		if (reply_early(s, in)) {
+			smtp_reply_clear(&reply);
+			fail_early(s);
 			return;
 		}
 		handle(s, &reply);
@@ -671,6 +721,7 @@ smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
 		return MX_ERR_NOMEM;
 	}
 	s->state = S_GREETING;
+	s->owed = 1; /* the greeting */
 	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	arm(s, opts->timeouts.greeting);

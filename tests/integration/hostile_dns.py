@@ -42,7 +42,7 @@ ZONE = ("hostile", "test")
 GOOD_ADDR = "127.0.0.81"
 TRAP_ADDR = "127.0.0.66"
 
-T_A, T_CNAME, T_SOA, T_MX = 1, 5, 6, 15
+T_A, T_CNAME, T_SOA, T_MX, T_OPT = 1, 5, 6, 15, 41
 C_IN = 1
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, REFUSED = 0, 1, 2, 3, 5
 
@@ -61,6 +61,8 @@ MX_BEHAVIOURS = [
     # valid but odd data
     "many", "nullmix", "ipliteral", "exchnul", "cnameloop", "servfailans", "nxans",
     "ttlbig", "glue",
+    # not a reply to a query (libunbound refuses these)
+    "qr0", "opcode", "optanswer",
     # noise
     "garbage", "garbagetail",
 ]
@@ -70,7 +72,7 @@ ADDR_BEHAVIOURS = [
     "good", "selfptr", "ptrloop", "ptrpastend", "endc0", "badlabel", "noterm",
     "rdlenlong", "ancount", "qd0", "qd2", "truncudp", "tconly", "tcpclose",
     "zerolen", "wrongid", "wrongq", "wrongtype", "wrongport", "dupe",
-    "servfailans", "garbage", "garbagetail",
+    "servfailans", "qr0", "opcode", "optanswer", "garbage", "garbagetail",
 ]
 MANY = 1000
 
@@ -375,6 +377,21 @@ def hostile(behaviour, c, tcp, rng):
                                rr(PTR_Q, T_MX, mx_rdata(20, other))],
                            additional=[rr(wire("mx." + c.domain), T_A, a_rdata("127.0.0.82")),
                                        rr(wire(other), T_A, a_rdata(TRAP_ADDR))]))]
+
+    # -- not a reply to a query: the right records, in a message that
+    # is a query (QR clear), of another opcode (STATUS), or with an OPT
+    # record in the answer section (RFC 6891 6.1.1: additional only) --
+    if behaviour == "qr0":
+        data = bytearray(reply(q, c.good()))
+        data[2] &= 0x7F
+        return [Send(bytes(data))]
+    if behaviour == "opcode":
+        data = bytearray(reply(q, c.good()))
+        data[2] = (data[2] & 0x87) | (2 << 3)
+        return [Send(bytes(data))]
+    if behaviour == "optanswer":
+        opt = b"\x00" + struct.pack("!HHIH", T_OPT, 1232, 0, 0)
+        return [Send(reply(q, c.good() + [opt]))]
 
     # -- noise --
     if behaviour == "garbage":

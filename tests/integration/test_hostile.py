@@ -235,6 +235,9 @@ MX_CASES = {
     "nxans": check_nxans,
     "ttlbig": check_ttlbig,
     "glue": check_glue,
+    "qr0": tempfail_unused,
+    "opcode": tempfail_unused,
+    "optanswer": tempfail_unused,
     "garbage": tempfail_unused,
     "garbagetail": tempfail_unused,
 }

@@ -148,6 +148,34 @@ class Send(unittest.TestCase):
                 self.assert_log(out[0], "user@" + domain, "deferred")
                 self.assertRegex(out[0], r"dsn=4\.")
 
+    def test_reply_before_command_defers(self):
+        # RFC 5321 4.2 / RFC 2920 3.1: a reply answers a command already
+        # sent.  early-data sends "354" and "250" in one write and never
+        # reads the body: believing the 250 would report it sent.
+        for kind, stage in [("greeting", "greeting"), ("ehlo", "EHLO"), ("rcpt", "RCPT"),
+                            ("data", "DATA")]:
+            with self.subTest(kind=kind):
+                rcpt = "user@early-%s.send.test" % kind
+                rc, out, _, tag, _ = self.send(rcpt)
+                self.assertEqual(rc, EX_TEMPFAIL, out)
+                self.assert_log(out[0], rcpt, "deferred")
+                self.assertIn("dsn=4.5.0,", out[0])
+                self.assertIn("protocol error: reply before command", out[0])
+                self.assertIn("(in reply to %s)" % stage, out[0])
+                self.assertEqual(received("early-" + kind, tag), [])
+                rc, res, _, _ = self.json_send(rcpt)
+                self.assertEqual(res[0]["status"], "deferred", res)
+
+    def test_reply_before_command_moves_on(self):
+        rc, res, _, tag = self.json_send("user@early-backup.send.test")
+        self.assertEqual(rc, EX_OK, res)
+        self.assertEqual(res[0]["status"], "sent")
+        attempts = res[0]["attempts"]
+        self.assertEqual([a["host"] for a in attempts],
+                         ["mx-early-data.send.test", "mx-accept2.send.test"])
+        self.assertEqual(attempts[0]["stage"], "DATA")
+        self.assertEqual(len(received("accept2", tag)), 1)
+
     def test_permanent_answers_bounce_and_stop(self):
         for domain in ["mail5xx.send.test", "rcpt5xx.send.test", "data5xx.send.test"]:
             with self.subTest(domain=domain):
@@ -375,6 +403,21 @@ class Send(unittest.TestCase):
         self.assertEqual(attempts[-1]["host"], "mx-accept2.send.test")
         self.assertEqual(attempts[-1]["connect"], "ok")
         self.assertEqual(res[0]["relay"]["address"], "127.0.0.202")
+
+    def test_connect_failure_one_truth(self):
+        # v6only.test: its only host has an AAAA record and the sandbox no
+        # IPv6 route.  The log line and the JSON must say the same thing,
+        # and the accurate one: unreachable, not refused.
+        rc, out, _, _, _ = self.send("user@v6only.test")
+        self.assertEqual(rc, EX_TEMPFAIL, out)
+        self.assert_log(out[0], "user@v6only.test", "deferred")
+        rc, res, _, _ = self.json_send("user@v6only.test")
+        self.assertEqual(rc, EX_TEMPFAIL, res)
+        attempts = res[0]["attempts"]
+        self.assertEqual([(a["host"], a["address"], a["connect"]) for a in attempts],
+                         [("mx.v6only.test", "2001:db8::61", "unreachable")])
+        self.assertEqual(res[0]["reply"], "connecting to the MX hosts failed (unreachable)")
+        self.assertIn("status=deferred (%s)" % res[0]["reply"], out[0])
 
     def test_attempts_belong_to_their_domain(self):
         rc, res, _, _ = self.json_send("a@refused.send.test", "b@greet554.send.test")

@@ -35,7 +35,10 @@ P = {  # peer name -> address (zones/test.zone, zones/signed.test.zone)
     "badreply-shortcode": "127.0.0.220", "dane-ok": "127.0.0.221",
     "dane-bad": "127.0.0.222", "dane-notls": "127.0.0.223", "blackhole": "127.0.0.98",
     "expired": "127.0.0.225", "noesmtp": "127.0.0.226",
+    "early-greeting": "127.0.0.227", "early-ehlo": "127.0.0.228", "early-rcpt": "127.0.0.229",
+    "early-data": "127.0.0.230",
 }
+UNSOLICITED = b"250 2.0.0 unsolicited: no command was sent for this reply\r\n"
 HTTPS = "127.0.0.231"  # https_peer.py, MTA-STS policies of mta-sts/
 HELO = "selftest.client.test"
 
@@ -503,6 +506,63 @@ def check_kind_by_helo():
     return "bad-reply kind chosen by the EHLO argument (badreply-shortcode.*)"
 
 
+def take(r, want):
+    """Reads until as many bytes as want have come (or 2 s passed)."""
+    r.s.settimeout(2)
+    got = r.buf
+    try:
+        while len(got) < len(want):
+            got += r.recv_some()
+    except (socket.timeout, EOFError):
+        pass
+    r.buf = b""
+    return got
+
+
+def check_early(kind):
+    def run():
+        peer = "early-" + kind
+        host = ("mx-%s.send.test" % peer).encode()
+        r = Raw(P[peer])
+        try:
+            greeting = b"220 " + host + b" ESMTP mxkit sandbox peer (early-replies " + kind.encode() + b")\r\n"
+            if kind == "greeting":
+                got = take(r, greeting + UNSOLICITED)
+                expect(got == greeting + UNSOLICITED, "greeting %r" % got)
+                return "%s (%s): greeting and an unsolicited 250 in one write" % (peer, P[peer])
+            expect(r.reply() == greeting, "greeting")
+            r.s.sendall(("EHLO %s\r\n" % HELO).encode())
+            ehlo = (b"250-" + host + b"\r\n" + (b"250-PIPELINING\r\n" if kind == "data" else b"") +
+                    b"250-SIZE 10485760\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n")
+            if kind == "ehlo":
+                got = take(r, ehlo + UNSOLICITED)
+                expect(got == ehlo + UNSOLICITED, "EHLO %r" % got)
+                return "%s (%s): EHLO reply and an unsolicited 250 in one write" % (peer, P[peer])
+            got = take(r, ehlo)
+            expect(got == ehlo, "EHLO %r" % got)
+            mail = r.cmd("MAIL FROM:<selftest@client.test>")
+            expect(mail == b"250 2.1.0 Ok\r\n", "MAIL %r" % mail)
+            r.s.sendall(b"RCPT TO:<x@%s.send.test>\r\n" % peer.encode())
+            if kind == "rcpt":
+                got = take(r, b"250 2.1.5 Ok\r\n" + UNSOLICITED)
+                expect(got == b"250 2.1.5 Ok\r\n" + UNSOLICITED, "RCPT %r" % got)
+                return "%s (%s): two replies to one RCPT in one write" % (peer, P[peer])
+            expect(r.reply() == b"250 2.1.5 Ok\r\n", "RCPT")
+            r.s.sendall(b"DATA\r\n")
+            want = (b"354 End data with <CR><LF>.<CR><LF>\r\n"
+                    b"250 2.0.0 Ok: accepted before the body was read\r\n")
+            got = take(r, want)
+            expect(got == want, "DATA %r" % got)
+            token = uuid.uuid4().hex
+            r.s.sendall(stuffed(token).encode() + b"\r\n")
+        finally:
+            r.close()
+        expect(find_dump(peer, token, wait=0.5)[0] is None, "a message was stored")
+        return "%s (%s): 354 and 250 in one write to DATA, nothing stored" % (peer, P[peer])
+    run.__name__ = "early-" + kind
+    return run
+
+
 def check_expired():
     s = smtp(P["expired"])
     try:
@@ -594,7 +654,8 @@ def main():
             check_rcpt("rcpt5xx", 550), check_data5xx, check_refused,
             check_tls, check_tls_wrong_name, check_wrongcert, check_notls, check_inject,
             check_mismatch, check_longline, check_barecode, check_barelf, check_shortcode,
-            check_kind_by_helo, check_dane_peer("dane-ok", True), check_dane_peer("dane-bad", True),
+            check_kind_by_helo, check_early("greeting"), check_early("ehlo"), check_early("rcpt"),
+            check_early("data"), check_dane_peer("dane-ok", True), check_dane_peer("dane-bad", True),
             check_dane_peer("dane-notls", False), check_expired, check_noesmtp, check_https]
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
         futures = [(f, pool.submit(f)) for f in slow]

@@ -21,6 +21,11 @@ server adds STARTTLS and hostile behaviour.  One mode per process:
                                   an EHLO/HELO argument "badreply-KIND" or
                                   "badreply-KIND.anything" picks another KIND
                                   for that session
+  --early-replies KIND            accepts mail (no STARTTLS), but one reply
+                                  comes with an extra reply in the same write,
+                                  before the client sent the command it would
+                                  answer (KIND below); a client must take the
+                                  attempt as a temporary failure
   --slow-greeting SECONDS         waits before the 220 greeting; combines with
                                   any mode (alone: --no-starttls)
 
@@ -30,6 +35,14 @@ Bad-reply KINDs (README.md says what a client should conclude):
   barecode   legal minimal replies: "250" / "354" with no text at all
   barelf     every reply (greeting included) ends in LF, not CRLF
   shortcode  "25" (two digits) as the EHLO reply
+
+Early-reply KINDs (RFC 5321 4.2, RFC 2920 3.1: a reply answers a command
+already sent; only MAIL/RCPT/DATA may be pipelined):
+  greeting   "220 ...\r\n250 2.0.0 unsolicited\r\n" as the greeting
+  ehlo       the EHLO reply, then "250 2.0.0 unsolicited" (no PIPELINING)
+  rcpt       two 250 replies to one RCPT (no PIPELINING)
+  data       PIPELINING offered; DATA gets "354 ...\r\n250 2.0.0 Ok\r\n" and
+             the body is read and thrown away, never stored
 
 Accepting modes honour recipient prefixes: RCPT TO:<reject-...@...> gets
 550 5.1.1, <defer-...@...> gets 450 4.2.1, everything else 250.
@@ -61,6 +74,8 @@ import threading
 import time
 
 BAD_KINDS = ("mismatch", "longline", "barecode", "barelf", "shortcode")
+EARLY_KINDS = ("greeting", "ehlo", "rcpt", "data")
+UNSOLICITED = b"250 2.0.0 unsolicited: no command was sent for this reply\r\n"
 IDLE_TIMEOUT = 60           # seconds without a command: 421 and close
 MAX_COMMAND_LINE = 64 * 1024
 MAX_MESSAGE = 20 * 1024 * 1024
@@ -159,7 +174,11 @@ class Session:
             if self.cfg.slow:
                 self.note("-- waiting %g s before the greeting" % self.cfg.slow)
                 time.sleep(self.cfg.slow)
-            self.reply("220 %s ESMTP mxkit sandbox peer (%s)" % (self.cfg.hostname, self.cfg.mode))
+            greeting = "220 %s ESMTP mxkit sandbox peer (%s)" % (self.cfg.hostname, self.cfg.mode)
+            if self.cfg.early == "greeting":
+                self.send_raw(greeting.encode() + b"\r\n" + UNSOLICITED)
+            else:
+                self.reply(greeting)
             self.loop()
             end = "-- end: server closed"
         except Closed as e:
@@ -260,8 +279,16 @@ class Session:
             return True
         ext = [self.cfg.hostname, "PIPELINING", "SIZE %d" % ADVERTISED_SIZE, "8BITMIME",
                "ENHANCEDSTATUSCODES"]
+        if self.cfg.early in ("greeting", "ehlo", "rcpt"):
+            # One command at a time, so the extra reply always arrives
+            # together with the one the client waits for.
+            ext.remove("PIPELINING")
         if self.cfg.ctx is not None and self.tls is None:
             ext.append("STARTTLS")
+        if self.cfg.early == "ehlo":
+            self.send_raw(b"".join(("250%s%s\r\n" % ("-" if i + 1 < len(ext) else " ", e)).encode()
+                                   for i, e in enumerate(ext)) + UNSOLICITED)
+            return True
         self.reply(*["250 " + e for e in ext])
         return True
 
@@ -329,6 +356,9 @@ class Session:
         elif local.startswith("defer-"):
             self.rejected.append(rcpt + " 450")
             self.reply("450 4.2.1 %s: Recipient temporarily unavailable (sandbox: defer-*)" % rcpt.split(" ")[0])
+        elif self.cfg.early == "rcpt":
+            self.rcpts.append(rcpt)
+            self.send_raw(b"250 2.1.5 Ok\r\n" + UNSOLICITED)
         else:
             self.rcpts.append(rcpt)
             self.simple("250", "2.1.5 Ok")
@@ -341,6 +371,8 @@ class Session:
         if not self.rcpts:
             self.reply("554 5.5.1 Error: no valid recipients")
             return True
+        if self.cfg.early == "data":
+            return self.early_data()
         self.simple("354", "End data with <CR><LF>.<CR><LF>")
         lines, size = [], 0
         while True:
@@ -370,6 +402,19 @@ class Session:
         self.simple("250", "2.0.0 Ok: queued as %s" % qid)
         self.reset()
         return True
+
+    def early_data(self):
+        """354 and a 250 in one write; the body is thrown away unread."""
+        self.send_raw(b"354 End data with <CR><LF>.<CR><LF>\r\n"
+                      b"250 2.0.0 Ok: accepted before the body was read\r\n")
+        self.note("-- discarding everything the client sends from here on")
+        self.buf.clear()
+        try:
+            while self.sock.recv(65536):
+                pass
+        except OSError:
+            pass
+        raise Closed("client closed the connection")
 
     def store(self, lines):
         qid = secrets.token_hex(4)
@@ -447,6 +492,8 @@ def main():
                       help="offers STARTTLS, then answers the handshake with garbage")
     mode.add_argument("--bad-replies", choices=BAD_KINDS, metavar="KIND",
                       help="one of: " + ", ".join(BAD_KINDS))
+    mode.add_argument("--early-replies", choices=EARLY_KINDS, metavar="KIND",
+                      help="one of: " + ", ".join(EARLY_KINDS))
     ap.add_argument("--slow-greeting", type=float, default=0.0, metavar="SECONDS")
     cfg = ap.parse_args()
 
@@ -460,6 +507,7 @@ def main():
 
     cfg.slow = cfg.slow_greeting
     cfg.bad = cfg.bad_replies
+    cfg.early = cfg.early_replies
     cfg.inject = cfg.inject_after_starttls is not None
     cfg.ctx = None
     pair = cfg.starttls or cfg.inject_after_starttls or cfg.broken_tls
@@ -474,6 +522,8 @@ def main():
         cfg.mode = "broken-tls"
     elif cfg.bad:
         cfg.mode = "bad-replies " + cfg.bad
+    elif cfg.early:
+        cfg.mode = "early-replies " + cfg.early
     else:
         cfg.mode = "no-starttls"
     if cfg.slow:

@@ -1098,6 +1098,54 @@ test_hostile_baseline(void **state)
 	answer_clear(&a);
 }
 
+/*
+ * What libunbound refuses and the stub once read as answers: a query (QR
+ * clear), another opcode, an OPT record outside the additional section.
+ * Each packet is otherwise the good one of test_hostile_baseline.
+ */
+#define GOOD_MX QMX, 0xc0, 12, MXHDR, 0, 4, 0, 10, 0xc0, 12
+#define OPT_RR 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0 /* root, OPT, 1232, no options */
+H(qr_clear, 0x12, 0x34, 0x01, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
+H(opcode_iquery, 0x12, 0x34, 0x81 | (1 << 3), 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
+H(opcode_status, 0x12, 0x34, 0x81 | (2 << 3), 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
+H(opcode_notify, 0x12, 0x34, 0x81 | (4 << 3), 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
+H(opcode_update, 0x12, 0x34, 0x81 | (5 << 3), 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
+H(opt_in_answer, 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0, GOOD_MX, OPT_RR);
+H(opt_in_authority, 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 1, 0, 0, GOOD_MX, OPT_RR);
+H(opt_in_additional, 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 1, GOOD_MX, OPT_RR);
+
+static void
+check_not_a_reply(const uint8_t *wire, size_t len, const char *why)
+{
+	struct answer a;
+
+	parse_bytes(wire, len, RR_TYPE_MX, &a);
+	assert_tempfail(&a, MALFORMED);
+	if (strstr(a.why, why) == NULL)
+		fail_msg("reason \"%s\" does not say \"%s\"", a.why, why);
+	answer_clear(&a);
+}
+
+static void
+test_not_a_reply(void **state)
+{
+	struct answer a;
+
+	(void)state;
+	check_not_a_reply(qr_clear, sizeof(qr_clear), "QR clear");
+	check_not_a_reply(opcode_iquery, sizeof(opcode_iquery), "opcode");
+	check_not_a_reply(opcode_status, sizeof(opcode_status), "opcode");
+	check_not_a_reply(opcode_notify, sizeof(opcode_notify), "opcode");
+	check_not_a_reply(opcode_update, sizeof(opcode_update), "opcode");
+	check_not_a_reply(opt_in_answer, sizeof(opt_in_answer), "OPT record");
+	check_not_a_reply(opt_in_authority, sizeof(opt_in_authority), "OPT record");
+	/* Where OPT belongs, it changes nothing. */
+	parse_bytes(opt_in_additional, sizeof(opt_in_additional), RR_TYPE_MX, &a);
+	assert_int_equal(a.kind, ANSWER_RECORDS);
+	assert_int_equal(a.n_mx, 1);
+	answer_clear(&a);
+}
+
 /* ---- additional-section addresses (glue) ------------------------------ */
 
 /* Kept: A and AAAA of exchanges at or below the domain, additional section only. */
@@ -1403,6 +1451,7 @@ main(void)
 		cmocka_unit_test(test_hostile_mx_rdata_0),
 		cmocka_unit_test(test_hostile_mx_rdata_trailing),
 		cmocka_unit_test(test_malformed_reason),
+		cmocka_unit_test(test_not_a_reply),
 		cmocka_unit_test(test_tlsa),
 		cmocka_unit_test(test_set_failure),
 		cmocka_unit_test(test_glue),
