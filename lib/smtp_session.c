@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <errno.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,10 +29,16 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define READ_CHUNK 4096
+/* The message goes out a chunk at a time, read when the socket's queue
+ * falls to BODY_LOW and added up to BODY_HIGH: memory stays the same
+ * whatever the message's size. */
+#define BODY_LOW PAYLOAD_CHUNK
+#define BODY_HIGH (4 * PAYLOAD_CHUNK)
 
 enum state {
 	S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
 	S_MAIL, S_RCPT, S_DATA, S_DOT, S_QUIT,
+	S_BODY,                    /* the message going out, before the dot */
 };
 
 struct smtp_session {
@@ -51,6 +58,8 @@ struct smtp_session {
 	bool finished;             /* the caller has the result */
 	bool closing;              /* freed at the next turn of the loop */
 	struct event *reaper;
+	size_t body_pos;           /* octets of the payload queued so far */
+	uint8_t *chunk;            /* PAYLOAD_CHUNK octets, while S_BODY */
 	struct smtp_session_result result;
 };
 
@@ -131,6 +140,7 @@ free_session(struct smtp_session *s)
 	if (s->reaper != NULL)
 		event_free(s->reaper);
 	smtp_reply_reader_clear(&s->reader);
+	free(s->chunk);
 	free(s->result.rcpts);
 	free(s);
 }
@@ -339,6 +349,7 @@ on_helo(struct smtp_session *s, const struct smtp_reply *r)
 
 static void on_tls_event(struct bufferevent *bev, short what, void *arg);
 static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
 
 static void
 start_tls(struct smtp_session *s)
@@ -375,7 +386,7 @@ start_tls(struct smtp_session *s)
 	}
 	s->bev = tls;
 	s->state = S_HANDSHAKE;
-	bufferevent_setcb(tls, on_read, NULL, on_tls_event, s);
+	bufferevent_setcb(tls, on_read, on_write, on_tls_event, s);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	arm(s, s->opts.timeouts.starttls);
 }
@@ -407,19 +418,71 @@ on_handshake_done(struct smtp_session *s)
 	send_ehlo(s, S_EHLO_TLS);
 }
 
+/* Queues the message up to BODY_HIGH octets, then the dot once all is in. */
+static void
+pump_body(struct smtp_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	const struct payload *p = s->txn->payload;
+	ssize_t n;
+
+	while (s->body_pos < payload_len(p) && evbuffer_get_length(out) < BODY_HIGH) {
+		if ((n = payload_read(p, s->body_pos, s->chunk, PAYLOAD_CHUNK)) <= 0) {
+			s->result.stage = "end of data";
+			finish(s, SMTP_TRY_NEXT, "reading the message to send failed: %s",
+			    strerror(n == 0 ? EIO : errno));
+			return;
+		}
+		if (bufferevent_write(s->bev, s->chunk, (size_t)n) != 0) {
+			s->result.stage = "end of data";
+			finish(s, SMTP_TRY_NEXT, "out of memory sending the message");
+			return;
+		}
+		s->body_pos += (size_t)n;
+	}
+	if (s->body_pos < payload_len(p))
+		return; /* on_write calls again when the queue is low */
+	free(s->chunk);
+	s->chunk = NULL;
+	send_line(s, ".");
+	s->state = S_DOT;
+	arm(s, s->opts.timeouts.final_dot);
+}
+
 static void
 send_body(struct smtp_session *s)
 {
 	struct timeval block = {s->opts.timeouts.block / 1000,
 	    (s->opts.timeouts.block % 1000) * 1000};
+	struct bufferevent *raw = bufferevent_get_underlying(s->bev);
 
+	if ((s->chunk = malloc(PAYLOAD_CHUNK)) == NULL) {
+		s->result.stage = "end of data";
+		finish(s, SMTP_TRY_NEXT, "out of memory sending the message");
+		return;
+	}
 	/* RFC 5321 4.5.3.2.5: each block must go out within its time. */
 	bufferevent_set_timeouts(s->bev, NULL, &block);
+	bufferevent_setwatermark(s->bev, EV_WRITE, BODY_LOW, 0);
+	/* Under TLS the filter moves records to the socket's bufferevent as
+	 * fast as we give them; its high mark holds them back there too. */
+	if (raw != NULL)
+		bufferevent_setwatermark(raw, EV_WRITE, BODY_LOW, BODY_HIGH);
 	show(s, '>', "(message)", 9);
-	bufferevent_write(s->bev, s->txn->data, s->txn->data_len);
-	send_line(s, ".");
-	s->state = S_DOT;
-	arm(s, s->opts.timeouts.final_dot);
+	evtimer_del(s->timer); /* the block timeout watches the writes now */
+	s->state = S_BODY;
+	s->body_pos = 0;
+	pump_body(s);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->state == S_BODY && !s->finished && !s->closing)
+		pump_body(s);
 }
 
 static void
@@ -527,6 +590,14 @@ handle(struct smtp_session *s, const struct smtp_reply *r)
 	case S_DATA: on_data(s, r); break;
 	case S_DOT: on_dot(s, r); break;
 	case S_QUIT: close_session(s); break; /* the reply to QUIT */
+	case S_BODY:
+		/* A reply before the dot answers nothing we sent: the server is
+		 * out of step, and this host failed for now. */
+		s->result.stage = "end of data";
+		s->result.code = r->code;
+		keep_reply(s->result.text, r);
+		finish(s, SMTP_TRY_NEXT, NULL);
+		break;
 	default: break;
 	}
 }
@@ -536,7 +607,7 @@ stage_name(enum state st)
 {
 	static const char *const names[] = {"greeting", "EHLO", "HELO", "STARTTLS",
 	    "TLS handshake", "EHLO after STARTTLS", "MAIL", "RCPT", "DATA",
-	    "end of data", "QUIT"};
+	    "end of data", "QUIT", "end of data"};
 
 	return names[st];
 }
@@ -669,7 +740,7 @@ smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
 		return MX_ERR_NOMEM;
 	}
 	s->state = S_GREETING;
-	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	arm(s, opts->timeouts.greeting);
 	if (out != NULL)
