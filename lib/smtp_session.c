@@ -30,10 +30,24 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define READ_CHUNK 4096
 /* The message goes out a chunk at a time, read when the socket's queue
- * falls to BODY_LOW and added up to BODY_HIGH: memory stays the same
- * whatever the message's size. */
+ * falls to BODY_LOW, into BODY_SLOTS buffers that the output queue
+ * references rather than copies: memory stays the same whatever the
+ * message's size, and nothing is allocated per chunk. */
+#define BODY_SLOTS 4
 #define BODY_LOW PAYLOAD_CHUNK
-#define BODY_HIGH (4 * PAYLOAD_CHUNK)
+#define BODY_HIGH (BODY_SLOTS * PAYLOAD_CHUNK)
+
+/*
+ * The chunk buffers.  The output queue may outlive the session (libevent
+ * frees a bufferevent late when it is in use), so the pool has its own
+ * count: one for the session, one per chunk still queued; the last to let
+ * go frees it.
+ */
+struct body_pool {
+	unsigned refs;
+	bool busy[BODY_SLOTS];
+	uint8_t buf[BODY_SLOTS][PAYLOAD_CHUNK];
+};
 
 enum state {
 	S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
@@ -59,7 +73,7 @@ struct smtp_session {
 	bool closing;              /* freed at the next turn of the loop */
 	struct event *reaper;
 	size_t body_pos;           /* octets of the payload queued so far */
-	uint8_t *chunk;            /* PAYLOAD_CHUNK octets, while S_BODY */
+	struct body_pool *pool;    /* while the message goes out */
 	struct smtp_session_result result;
 };
 
@@ -131,6 +145,25 @@ keep_reply(char *dst, const struct smtp_reply *reply)
 }
 
 static void
+pool_release(struct body_pool *pool)
+{
+	if (pool != NULL && --pool->refs == 0)
+		free(pool);
+}
+
+/* evbuffer's word that a chunk went out (or was dropped). */
+static void
+on_chunk_done(const void *data, size_t len, void *arg)
+{
+	struct body_pool *pool = arg;
+	size_t slot = (size_t)((const uint8_t *)data - pool->buf[0]) / PAYLOAD_CHUNK;
+
+	(void)len;
+	pool->busy[slot] = false;
+	pool_release(pool);
+}
+
+static void
 free_session(struct smtp_session *s)
 {
 	if (s->bev != NULL)
@@ -140,7 +173,7 @@ free_session(struct smtp_session *s)
 	if (s->reaper != NULL)
 		event_free(s->reaper);
 	smtp_reply_reader_clear(&s->reader);
-	free(s->chunk);
+	pool_release(s->pool);
 	free(s->result.rcpts);
 	free(s);
 }
@@ -426,24 +459,33 @@ pump_body(struct smtp_session *s)
 	const struct payload *p = s->txn->payload;
 	ssize_t n;
 
-	while (s->body_pos < payload_len(p) && evbuffer_get_length(out) < BODY_HIGH) {
-		if ((n = payload_read(p, s->body_pos, s->chunk, PAYLOAD_CHUNK)) <= 0) {
+	size_t slot;
+
+	while (s->body_pos < payload_len(p)) {
+		for (slot = 0; slot < BODY_SLOTS && s->pool->busy[slot]; slot++)
+			;
+		if (slot == BODY_SLOTS)
+			return; /* on_write calls again when the queue is low */
+		if ((n = payload_read(p, s->body_pos, s->pool->buf[slot], PAYLOAD_CHUNK)) <= 0) {
 			s->result.stage = "end of data";
 			finish(s, SMTP_TRY_NEXT, "reading the message to send failed: %s",
 			    strerror(n == 0 ? EIO : errno));
 			return;
 		}
-		if (bufferevent_write(s->bev, s->chunk, (size_t)n) != 0) {
+		/* Taken before it is added: a TLS filter may send it, and call
+		 * on_chunk_done, from inside evbuffer_add_reference. */
+		s->pool->busy[slot] = true;
+		s->pool->refs++;
+		if (evbuffer_add_reference(out, s->pool->buf[slot], (size_t)n, on_chunk_done,
+		    s->pool) != 0) {
+			s->pool->busy[slot] = false;
+			s->pool->refs--;
 			s->result.stage = "end of data";
 			finish(s, SMTP_TRY_NEXT, "out of memory sending the message");
 			return;
 		}
 		s->body_pos += (size_t)n;
 	}
-	if (s->body_pos < payload_len(p))
-		return; /* on_write calls again when the queue is low */
-	free(s->chunk);
-	s->chunk = NULL;
 	send_line(s, ".");
 	s->state = S_DOT;
 	arm(s, s->opts.timeouts.final_dot);
@@ -456,7 +498,7 @@ send_body(struct smtp_session *s)
 	    (s->opts.timeouts.block % 1000) * 1000};
 	struct bufferevent *raw = bufferevent_get_underlying(s->bev);
 
-	if ((s->chunk = malloc(PAYLOAD_CHUNK)) == NULL) {
+	if ((s->pool = calloc(1, sizeof(*s->pool))) == NULL) {
 		s->result.stage = "end of data";
 		finish(s, SMTP_TRY_NEXT, "out of memory sending the message");
 		return;
@@ -468,6 +510,7 @@ send_body(struct smtp_session *s)
 	 * fast as we give them; its high mark holds them back there too. */
 	if (raw != NULL)
 		bufferevent_setwatermark(raw, EV_WRITE, BODY_LOW, BODY_HIGH);
+	s->pool->refs = 1;
 	show(s, '>', "(message)", 9);
 	evtimer_del(s->timer); /* the block timeout watches the writes now */
 	s->state = S_BODY;
