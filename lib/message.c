@@ -1,12 +1,14 @@
 /*
  * message.c - the message `mx send` reads from standard input, made into
- * the DATA payload before any connection: read whole under a size cap,
+ * the DATA payload before any connection: read under a size cap, whole
+ * in memory or streamed a line at a time into an unlinked temporary file,
  * checked line by line (no NUL, no bare CR, RFC 5322 2.1.1 line lengths),
  * LF or CRLF in, CRLF out, dot-stuffed (RFC 5321 4.5.2), header and body
  * told apart, To/Cc/Bcc read for -t (address.c), Bcc taken out.  A bare CR
  * is refused, never passed on or repaired: it is how SMTP smuggling
  * starts.  Never touches the network and never prints; the only I/O is
- * the read callback the caller gives.  struct message and everything in
+ * the read callback the caller gives and, streaming, the temporary file
+ * (which the message owns).  struct message and everything in
  * it belong to the caller, who frees them with message_free.
  */
 #include <errno.h>
