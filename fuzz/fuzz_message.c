@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "address.h"
 #include "message.h"
@@ -286,6 +287,33 @@ check_added(struct message *m)
 	    message_has_header(m, "FROM"), NULL);
 }
 
+/* The streaming reader writes the same payload to its file. */
+static void
+check_spooled(const struct message *a, message_err ea, const uint8_t *data, size_t size,
+    const struct message_options *opt)
+{
+	struct chunks ch = {data, data, size, 0, 0, size > 16 ? 16 : size};
+	struct message *s = NULL;
+	message_err es = message_read_spooled(read_chunks, &ch, opt, &s, NULL);
+	char *w;
+
+	CHECK(es == ea, "message_read_spooled and message_parse disagree");
+	if (es == MESSAGE_OK) {
+		CHECK(s->len == 0 && s->file_len == a->len, NULL);
+		if ((w = malloc(a->len + 1)) != NULL) {
+			CHECK(pread(s->fd, w, a->len, 0) == (ssize_t)a->len, NULL);
+			CHECK(memcmp(w, a->data, a->len) == 0, "spooled payload differs");
+			free(w);
+		}
+		CHECK(s->header_len == a->header_len && s->body_offset == a->body_offset, NULL);
+		CHECK(s->size == a->size && s->eight_bit == a->eight_bit, NULL);
+		CHECK(s->eight_bit_header == a->eight_bit_header, NULL);
+		CHECK(s->recipients.n_items == a->recipients.n_items, NULL);
+		CHECK(s->recipients.n_bad == a->recipients.n_bad, NULL);
+	}
+	message_free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -301,6 +329,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e[mode] = message_parse(in, size, &opt, &m[mode], &err);
 		ec = message_read(read_chunks, &ch, &opt, &c, &err2);
 		check_same(m[mode], e[mode], c, ec);
+		check_spooled(m[mode], e[mode], data, size, &opt);
 		message_free(c);
 		c = NULL;
 		if (e[mode] != MESSAGE_OK) {

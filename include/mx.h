@@ -388,7 +388,14 @@ typedef struct mx_message mx_message;
  * Reads a whole message from fd (LF or CRLF line ends) and makes it ready
  * for the wire: CRLF, dot-stuffed, checked (no bare CR, no NUL, no line
  * over 998 octets).  MX_ERR_BAD_DOMAIN with *why for a malformed message,
- * MX_ERR_INVALID when over max_size octets, MX_ERR_SYSTEM on read errors.
+ * MX_ERR_INVALID when over max_size octets, MX_ERR_SYSTEM on read errors
+ * and when the temporary file cannot be made or written.  The message is
+ * not kept in memory: it goes, checked as it streams, to an unlinked file
+ * in $TMPDIR (else /tmp), mode 0600, that the mx_message owns and
+ * mx_message_free closes; memory stays the same whatever its size.
+ * Deliveries and queue entries made from it take their own descriptor or
+ * copy, so it may be freed as soon as mx_send_message or mx_queue_add
+ * returns.
  */
 MX_API mx_err mx_message_read(int fd, unsigned flags, size_t max_size,
     mx_message **out, const char **why);

@@ -10,6 +10,7 @@
  * caller's callback takes it.
  */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,8 +432,8 @@ start_session(struct deliver_job *job, int fd)
 	}
 	job->txn = (struct smtp_txn){
 		.helo = d->sender->helo, .mail_from = d->mail_from,
-		.rcpts = job->txn_rcpts, .n_rcpts = n, .data = d->data,
-		.data_len = d->data_len, .size = d->size, .needs_8bitmime = d->needs_8bitmime,
+		.rcpts = job->txn_rcpts, .n_rcpts = n, .payload = &d->payload,
+		.size = d->size, .needs_8bitmime = d->needs_8bitmime,
 		.needs_smtputf8 = d->needs_smtputf8,
 	};
 	opts.timeouts = d->sender->timeouts;
@@ -704,16 +705,18 @@ group(mx_delivery *d)
 
 static mx_err
 fill(mx_delivery *d, const char *mail_from, const char *const *rcpts, size_t n,
-    const uint8_t *data, size_t len)
+    const struct payload *src)
 {
+	mx_err err;
+
 	d->rcpts = calloc(n, sizeof(*d->rcpts));
 	d->jobs = calloc(n, sizeof(*d->jobs));
 	d->attempts = calloc(DELIVER_MAX_ATTEMPTS, sizeof(*d->attempts));
-	d->data = malloc(len ? len : 1);
-	if (!d->rcpts || !d->jobs || !d->attempts || !d->data)
+	if (!d->rcpts || !d->jobs || !d->attempts)
 		return MX_ERR_NOMEM;
-	memcpy(d->data, data, len);
-	d->data_len = len;
+	if ((err = payload_init(&d->payload, src->head, src->head_len, src->fd, src->off,
+	    src->file_len)) != MX_OK)
+		return err;
 	d->n_rcpts = n;
 	if (strlen(mail_from) >= sizeof(d->mail_from))
 		return MX_ERR_INVALID;
@@ -775,25 +778,40 @@ mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
     size_t n_rcpts, const uint8_t *data, size_t len, bool needs_8bitmime,
     bool needs_smtputf8, mx_send_cb cb, void *arg)
 {
+	/* Only read: payload_init copies the head. */
+	struct payload src = {.head = (uint8_t *)(uintptr_t)data, .head_len = len, .fd = -1};
+
+	if (data == NULL)
+		return MX_ERR_INVALID;
+	return deliver_start(sender, mail_from, rcpts, n_rcpts, &src, message_size(data, len),
+	    needs_8bitmime, needs_smtputf8, cb, arg);
+}
+
+mx_err
+deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const struct payload *src, size_t size, bool needs_8bitmime,
+    bool needs_smtputf8, mx_send_cb cb, void *arg)
+{
 	mx_delivery *d;
 	mx_err err;
 
 	if (sender == NULL || mail_from == NULL || rcpts == NULL || n_rcpts == 0 ||
-	    data == NULL || cb == NULL)
+	    src == NULL || cb == NULL)
 		return MX_ERR_INVALID;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return MX_ERR_NOMEM;
+	d->payload.fd = -1;
 	d->sender = sender;
 	d->cb = cb;
 	d->arg = arg;
 	d->needs_8bitmime = needs_8bitmime;
 	d->needs_smtputf8 = needs_smtputf8;
-	d->size = message_size(data, len);
+	d->size = size;
 	d->started = deliver_now();
 	/* A broken resolver set-up (trust anchor, resolv.conf) is the
 	 * caller's to report, not a reason to defer every recipient. */
 	if ((err = resolver_ready(sender->resolver)) != MX_OK ||
-	    (err = fill(d, mail_from, rcpts, n_rcpts, data, len)) != MX_OK ||
+	    (err = fill(d, mail_from, rcpts, n_rcpts, src)) != MX_OK ||
 	    (err = arm_deadline(d)) != MX_OK) {
 		mx_delivery_free(d);
 		return err;
@@ -834,6 +852,6 @@ mx_delivery_free(mx_delivery *d)
 	free(d->jobs);
 	free(d->rcpts);
 	free(d->attempts);
-	free(d->data);
+	payload_clear(&d->payload);
 	free(d);
 }

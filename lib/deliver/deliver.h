@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "connect.h"
+#include "payload.h"
 #include "plan.h"
 #include "smtp_session.h"
 
@@ -73,13 +74,23 @@ struct mx_delivery {
 	double started;
 	mx_send_cb cb;
 	void *arg;
-	/* The message as it goes on the wire. */
-	uint8_t *data;
-	size_t data_len;
+	/* The message as it goes on the wire: its own copy of the head, its
+	 * own descriptor for the file part, never the whole in memory. */
+	struct payload payload;
 	size_t size;                 /* for SIZE=: without the stuffing dots */
 	bool needs_8bitmime, needs_smtputf8;
 	char mail_from[512];
 };
+
+/*
+ * mx_send_start for a message whose payload is head_len octets of head
+ * followed by file_len octets of fd from off (fd -1: none) and whose SIZE
+ * (without stuffing dots) is size: the head is copied and fd dup'd, so
+ * the caller may free its message once this returns.
+ */
+mx_err deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const struct payload *src, size_t size, bool needs_8bitmime,
+    bool needs_smtputf8, mx_send_cb cb, void *arg);
 
 double deliver_now(void);
 /* The sender's TLS client, made on first use; NULL if it cannot be. */

@@ -350,7 +350,8 @@ mx_message_read(int fd, unsigned flags, size_t max_size, mx_message **out,
 	if ((mm = calloc(1, sizeof(*mm))) == NULL)
 		return MX_ERR_NOMEM;
 	memset(&merr, 0, sizeof(merr));
-	if (message_read_fd(fd, &opt, &mm->m, &merr) != MESSAGE_OK) {
+	/* Into an unlinked file, never whole in memory (message.h). */
+	if (message_read_fd_spooled(fd, &opt, &mm->m, &merr) != MESSAGE_OK) {
 		if (why != NULL)
 			*why = merr.why;
 		free(mm);
@@ -470,6 +471,7 @@ mx_err
 mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
     size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg)
 {
+	struct payload src;
 	struct envelope env;
 	mx_err err;
 
@@ -477,8 +479,16 @@ mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcp
 		return MX_ERR_INVALID;
 	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env)) != MX_OK)
 		return err;
-	err = mx_send_start(sender, env.from, env.rcpts, env.n, (const uint8_t *)mm->m->data,
-	    mm->m->len, mm->m->eight_bit, env.smtputf8 || mm->m->eight_bit_header, cb, arg);
+	message_payload(mm->m, &src);
+	err = deliver_start(sender, env.from, env.rcpts, env.n, &src, mm->m->size,
+	    mm->m->eight_bit, env.smtputf8 || mm->m->eight_bit_header, cb, arg);
 	envelope_free(&env);
 	return err;
+}
+
+void
+message_payload(const struct message *m, struct payload *out)
+{
+	*out = (struct payload){.head = (uint8_t *)m->data, .head_len = m->len,
+	    .fd = m->fd, .off = 0, .file_len = m->file_len};
 }

@@ -11,6 +11,7 @@
 
 #include "address.h"
 #include "message.h"
+#include "payload.h"
 
 struct mx_message {
 	struct message *m;
@@ -31,5 +32,9 @@ struct envelope {
 mx_err envelope_prepare(const char *mail_from, const char *const *rcpts, size_t n,
     struct envelope *out);
 void envelope_free(struct envelope *env);
+
+/* A view of m's payload (nothing copied, nothing owned: it lives as long
+ * as m) for deliver_start and the spool, which copy what they keep. */
+void message_payload(const struct message *m, struct payload *out);
 
 #endif

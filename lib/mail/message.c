@@ -1,12 +1,14 @@
 /*
  * message.c - the message `mx send` reads from standard input, made into
- * the DATA payload before any connection: read whole under a size cap,
+ * the DATA payload before any connection: read under a size cap, whole
+ * in memory or streamed a line at a time into an unlinked temporary file,
  * checked line by line (no NUL, no bare CR, RFC 5322 2.1.1 line lengths),
  * LF or CRLF in, CRLF out, dot-stuffed (RFC 5321 4.5.2), header and body
  * told apart, To/Cc/Bcc read for -t (address.c), Bcc taken out.  A bare CR
  * is refused, never passed on or repaired: it is how SMTP smuggling
  * starts.  Never touches the network and never prints; the only I/O is
- * the read callback the caller gives.  struct message and everything in
+ * the read callback the caller gives and, streaming, the temporary file
+ * (which the message owns).  struct message and everything in
  * it belong to the caller, who frees them with message_free.
  */
 #include <errno.h>
@@ -20,9 +22,12 @@
 #include <unistd.h>
 
 #include "message.h"
+#include "payload.h"
 
 #define READ_CHUNK 65536
 #define END_LINE_MAX 3 /* ".\r\n": read this far past the cap to see an end */
+#define OUT_FLUSH PAYLOAD_CHUNK /* a spooled message is written this much at a time */
+#define OUT_CAP (OUT_FLUSH + MESSAGE_LINE_MAX + 4)
 
 /* How one header field is handled. */
 typedef enum field_kind {
@@ -32,10 +37,22 @@ typedef enum field_kind {
 	FIELD_BCC,      /* -t: Bcc, read for recipients and not sent */
 } field_kind;
 
-/* The state of one pass over the input. */
+/*
+ * The state of one pass over the input.  In memory (in != NULL) lines are
+ * read from in and written to m->data, and a field's text is a span of
+ * in; streaming (in == NULL) lines come one at a time, go out through
+ * out to m->fd, and the text of the open To, Cc or Bcc field is copied
+ * to text.
+ */
 struct builder {
 	const char *in;
 	size_t len;           /* input octets before the end line, if any */
+	char *out;            /* streaming: OUT_CAP octets waiting for m->fd */
+	size_t out_len;
+	int write_errno;      /* streaming: writing m->fd failed */
+	char *text;           /* streaming: the open address field's text */
+	size_t text_len, text_cap;
+	bool text_fault;      /* ... did not fit: too long, or out of memory */
 	bool extract;         /* -t */
 	struct message *m;
 	struct message_error *err;
@@ -126,6 +143,54 @@ check_line(struct builder *b, const char *line, size_t l)
 	return MESSAGE_OK;
 }
 
+/* Where the next line goes, counted over the whole payload. */
+static size_t
+out_pos(const struct builder *b)
+{
+	return b->m->len + b->m->file_len;
+}
+
+/* Streaming: writes what waits in out to the file. */
+static void
+flush_out(struct builder *b)
+{
+	size_t done = 0;
+
+	while (done < b->out_len && b->write_errno == 0) {
+		ssize_t w = write(b->m->fd, b->out + done, b->out_len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			b->write_errno = w < 0 ? errno : EIO;
+		else
+			done += (size_t)w;
+	}
+	b->out_len = 0;
+}
+
+/* Streaming: emit's work, into out, flushed once a chunk is full. */
+static void
+emit_stream(struct builder *b, const char *line, size_t l)
+{
+	char *o = b->out + b->out_len;
+
+	if (l > 0 && line[0] == '.') {
+		*o++ = '.';
+		b->stuffed++;
+	}
+	if (l > 0)
+		memcpy(o, line, l);
+	o += l;
+	*o++ = '\r';
+	*o++ = '\n';
+	b->m->file_len += (size_t)(o - (b->out + b->out_len));
+	b->out_len = (size_t)(o - b->out);
+	b->m->eight_bit |= b->line_8bit;
+	b->m->eight_bit_header |= b->line_8bit && b->in_header;
+	if (b->out_len >= OUT_FLUSH)
+		flush_out(b);
+}
+
 /* Appends one line with CRLF, and a dot in front if it begins with one. */
 static void
 emit(struct builder *b, const char *line, size_t l)
@@ -133,6 +198,10 @@ emit(struct builder *b, const char *line, size_t l)
 	struct message *m = b->m;
 	char *o = m->data + m->len;
 
+	if (b->in == NULL) {
+		emit_stream(b, line, l);
+		return;
+	}
 	if (l > 0 && line[0] == '.') {
 		*o++ = '.';
 		b->stuffed++;
@@ -176,11 +245,17 @@ close_field(struct builder *b, size_t end)
 	struct address_list *list = &b->m->recipients;
 	field_kind kind = b->field;
 
+	const char *text = b->in != NULL ? b->in + b->field_value : b->text;
+	size_t text_len = b->in != NULL ? end - b->field_value : b->text_len;
+
 	b->field = FIELD_NONE;
 	if (kind != FIELD_ADDRESS && kind != FIELD_BCC)
 		return MESSAGE_OK;
-	if (address_list_parse(b->in + b->field_value, end - b->field_value,
-	    MESSAGE_RECIPIENTS_MAX, list) != MX_OK)
+	if (b->text_fault)
+		return fail(b->err, MESSAGE_ERR_MALFORMED, b->field_line, "the To, Cc "
+		    "or Bcc field at line %zu is longer than %zu octets", b->field_line,
+		    MESSAGE_FIELD_TEXT_MAX);
+	if (address_list_parse(text, text_len, MESSAGE_RECIPIENTS_MAX, list) != MX_OK)
 		return fail(b->err, MESSAGE_ERR_NOMEM, 0, "out of memory");
 	if (list->overflow)
 		return fail(b->err, MESSAGE_ERR_MALFORMED, b->field_line, "the header "
@@ -189,23 +264,71 @@ close_field(struct builder *b, size_t end)
 	return MESSAGE_OK;
 }
 
+/* Streaming: keeps text of the open address field (a line and its end). */
+static void
+keep_text(struct builder *b, const char *p, size_t n)
+{
+	char *grown;
+	size_t want;
+
+	if (b->in != NULL || (b->field != FIELD_ADDRESS && b->field != FIELD_BCC) ||
+	    b->text_fault)
+		return;
+	if (b->text_len + n + 1 > MESSAGE_FIELD_TEXT_MAX) {
+		b->text_fault = true;
+		return;
+	}
+	if (b->text_len + n + 1 > b->text_cap) {
+		want = b->text_cap == 0 ? 1024 : b->text_cap;
+		while (want < b->text_len + n + 1)
+			want *= 2;
+		if ((grown = realloc(b->text, want)) == NULL) {
+			b->text_fault = true;
+			return;
+		}
+		b->text = grown;
+		b->text_cap = want;
+	}
+	memcpy(b->text + b->text_len, p, n);
+	b->text_len += n;
+	b->text[b->text_len++] = '\n';
+}
+
+/* Notes the fields message_add_* look for. */
+static void
+note_seen(struct builder *b, const char *line, size_t n)
+{
+	if (name_is(line, n, "date"))
+		b->m->seen |= MESSAGE_SEEN_DATE;
+	else if (name_is(line, n, "message-id"))
+		b->m->seen |= MESSAGE_SEEN_MESSAGE_ID;
+	else if (name_is(line, n, "from"))
+		b->m->seen |= MESSAGE_SEEN_FROM;
+}
+
 /* Starts a field if the line is one; says whether it was. */
 static bool
 open_field(struct builder *b, size_t pos, const char *line, size_t l)
 {
 	size_t n = field_name_len(line, l);
+	size_t colon;
 
 	if (n == 0)
 		return false;
+	colon = (size_t)((const char *)memchr(line, ':', l) - line);
 	b->field = FIELD_KEEP;
-	b->field_value = pos + (size_t)((const char *)memchr(line, ':', l) - line) + 1;
+	b->field_value = pos + colon + 1;
 	b->field_line = b->line_no;
+	b->text_len = 0;
+	b->text_fault = false;
+	note_seen(b, line, n);
 	if (b->extract && (name_is(line, n, "to") || name_is(line, n, "cc")))
 		b->field = FIELD_ADDRESS;
 	if (b->extract && name_is(line, n, "bcc")) {
 		b->field = FIELD_BCC;
 		b->m->bcc_removed = true;
 	}
+	keep_text(b, line + colon + 1, l - colon - 1);
 	return true;
 }
 
@@ -214,11 +337,11 @@ static void
 end_header(struct builder *b, bool added)
 {
 	b->in_header = false;
-	b->m->header_len = b->m->len;
+	b->m->header_len = out_pos(b);
 	b->m->separator_added = added;
 	b->line_8bit = false;
 	emit(b, "", 0);
-	b->m->body_offset = b->m->len;
+	b->m->body_offset = out_pos(b);
 }
 
 /* A header line: a continuation, a new field, the empty line, or the
@@ -232,6 +355,7 @@ header_line(struct builder *b, size_t pos, const char *line, size_t l, bool *bod
 
 	*body = false;
 	if (l > 0 && is_wsp(line[0]) && b->field != FIELD_NONE) {
+		keep_text(b, line, l);
 		if (b->field != FIELD_BCC)
 			emit(b, line, l);
 		return MESSAGE_OK;
@@ -255,6 +379,36 @@ header_line(struct builder *b, size_t pos, const char *line, size_t l, bool *bod
 
 /* ---- the pass ---------------------------------------------------------- */
 
+/* One input line (l octets, without its line end) at input offset pos. */
+static message_err
+take_line(struct builder *b, size_t pos, const char *line, size_t l)
+{
+	bool body = !b->in_header;
+	message_err e;
+
+	b->line_no++;
+	if ((e = check_line(b, line, l)) != MESSAGE_OK)
+		return e;
+	if (b->in_header && (e = header_line(b, pos, line, l, &body)) != MESSAGE_OK)
+		return e;
+	if (body)
+		emit(b, line, l);
+	return MESSAGE_OK;
+}
+
+/* After the last line: the open field, and a header with no end. */
+static message_err
+finish_build(struct builder *b)
+{
+	message_err e;
+
+	if ((e = close_field(b, b->len)) != MESSAGE_OK)
+		return e;
+	if (b->in_header)
+		b->m->header_len = b->m->body_offset = out_pos(b);
+	return MESSAGE_OK;
+}
+
 static message_err
 build(struct builder *b)
 {
@@ -266,24 +420,14 @@ build(struct builder *b)
 		const char *nl = memchr(line, '\n', b->len - pos);
 		size_t l = nl != NULL ? (size_t)(nl - line) : b->len - pos;
 		size_t next = pos + l + (nl != NULL);
-		bool body = !b->in_header;
 
 		if (nl != NULL && l > 0 && line[l - 1] == '\r')
 			l--;
-		b->line_no++;
-		if ((e = check_line(b, line, l)) != MESSAGE_OK)
+		if ((e = take_line(b, pos, line, l)) != MESSAGE_OK)
 			return e;
-		if (b->in_header && (e = header_line(b, pos, line, l, &body)) != MESSAGE_OK)
-			return e;
-		if (body)
-			emit(b, line, l);
 		pos = next;
 	}
-	if ((e = close_field(b, b->len)) != MESSAGE_OK)
-		return e;
-	if (b->in_header)
-		b->m->header_len = b->m->body_offset = b->m->len;
-	return MESSAGE_OK;
+	return finish_build(b);
 }
 
 /* Checks the options; *max gets the cap in force. */
@@ -320,7 +464,7 @@ message_parse(const char *in, size_t len, const struct message_options *opt,
 	if (b.len > max)
 		return fail(err, MESSAGE_ERR_TOO_BIG, 0, "message larger than %zu bytes", max);
 	if ((b.m = calloc(1, sizeof(*b.m))) == NULL ||
-	    (b.m->data = malloc(2 * b.len + 8)) == NULL) {
+	    (b.m->fd = -1, b.m->data = malloc(2 * b.len + 8)) == NULL) {
 		e = fail(err, MESSAGE_ERR_NOMEM, 0, "out of memory");
 		goto out;
 	}
@@ -344,8 +488,16 @@ message_free(struct message *m)
 	if (m == NULL)
 		return;
 	address_list_clear(&m->recipients);
+	if (m->fd >= 0)
+		close(m->fd);
 	free(m->data);
 	free(m);
+}
+
+size_t
+message_wire_len(const struct message *m)
+{
+	return m->len + m->file_len;
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -459,14 +611,176 @@ message_read_file(FILE *f, const struct message_options *opt,
 	return message_read(read_file, f, opt, out, err);
 }
 
+/* ---- reading into a file ----------------------------------------------- */
+
+/* A line "." (LF, CRLF, or the end of input after it) ends the input. */
+static bool
+is_end_line(const char *line, size_t l, bool has_nl)
+{
+	return line[0] == '.' && (l == 1 || (has_nl && l == 2 && line[1] == '\r'));
+}
+
+/*
+ * Takes the complete lines of buf[0..*have), keeps the incomplete last
+ * one at the front, and says in *ended that an end line was met.
+ */
+static message_err
+take_lines(struct builder *b, char *buf, size_t *have, size_t max, bool stop_at_dot,
+    bool *ended)
+{
+	size_t pos = 0;
+	const char *nl;
+	message_err e;
+
+	while (!*ended && (nl = memchr(buf + pos, '\n', *have - pos)) != NULL) {
+		size_t l = (size_t)(nl - (buf + pos));
+		const char *line = buf + pos;
+		if (stop_at_dot && is_end_line(line, l, true)) {
+			*ended = true;
+			break;
+		}
+		if ((b->len += l + 1) > max)
+			return fail(b->err, MESSAGE_ERR_TOO_BIG, 0, "message larger than "
+			    "%zu bytes", max);
+		if ((e = take_line(b, 0, line, l > 0 && line[l - 1] == '\r' ? l - 1 : l)) !=
+		    MESSAGE_OK)
+			return e;
+		pos += l + 1;
+	}
+	memmove(buf, buf + pos, *have - pos);
+	*have -= pos;
+	return MESSAGE_OK;
+}
+
+/* The last line, without a line end, once the input is over. */
+static message_err
+take_last(struct builder *b, const char *line, size_t l, size_t max, bool stop_at_dot)
+{
+	if (l == 0 || (stop_at_dot && is_end_line(line, l, false)))
+		return MESSAGE_OK;
+	if ((b->len += l) > max)
+		return fail(b->err, MESSAGE_ERR_TOO_BIG, 0, "message larger than %zu bytes", max);
+	return take_line(b, 0, line, l);
+}
+
+/* A line that cannot end well: over the cap, else over the line limit. */
+static message_err
+line_too_long(struct builder *b, const char *line, size_t l, size_t max)
+{
+	if (b->len + l > max)
+		return fail(b->err, MESSAGE_ERR_TOO_BIG, 0, "message larger than %zu bytes", max);
+	b->line_no++;
+	return check_line(b, line, l);
+}
+
+/* The read loop: chunks in, lines out to the file. */
+static message_err
+stream(struct builder *b, message_read_fn fn, void *ctx, size_t max, bool stop_at_dot)
+{
+	const size_t size = READ_CHUNK + MESSAGE_LINE_MAX + 2;
+	char *buf = malloc(size);
+	size_t have = 0;
+	bool ended = false;
+	message_err e = MESSAGE_OK;
+	ssize_t n;
+
+	if (buf == NULL)
+		return fail(b->err, MESSAGE_ERR_NOMEM, 0, "out of memory");
+	while (!ended && b->write_errno == 0) {
+		if ((n = fn(ctx, buf + have, size - have)) < 0) {
+			e = fail(b->err, MESSAGE_ERR_IO, 0, "reading the message failed: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		if ((e = take_lines(b, buf, &have, max, stop_at_dot, &ended)) != MESSAGE_OK)
+			goto out;
+		/* 998 octets, CR and LF at most make a line. */
+		if (have > MESSAGE_LINE_MAX + 1) {
+			e = line_too_long(b, buf, have, max);
+			goto out;
+		}
+	}
+	if (!ended && (e = take_last(b, buf, have, max, stop_at_dot)) != MESSAGE_OK)
+		goto out;
+	e = finish_build(b);
+out:
+	free(buf);
+	return e;
+}
+
+/* Flushes the file and sets what the pass learnt. */
+static message_err
+close_stream(struct builder *b)
+{
+	flush_out(b);
+	if (b->write_errno != 0)
+		return fail(b->err, MESSAGE_ERR_IO, 0, "writing the message to a temporary "
+		    "file failed: %s", strerror(b->write_errno));
+	b->m->size = b->m->file_len - b->stuffed;
+	return MESSAGE_OK;
+}
+
+message_err
+message_read_spooled(message_read_fn fn, void *ctx, const struct message_options *opt,
+    struct message **out, struct message_error *err)
+{
+	struct builder b = {.err = err, .in_header = true};
+	size_t max;
+	message_err e;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || fn == NULL)
+		return fail(err, MESSAGE_ERR_INVALID, 0, "no source or no place for the message");
+	if ((e = read_options(opt, &max, err)) != MESSAGE_OK)
+		return e;
+	b.extract = opt != NULL && opt->extract_recipients;
+	e = fail(err, MESSAGE_ERR_NOMEM, 0, "out of memory");
+	if ((b.m = calloc(1, sizeof(*b.m))) == NULL || (b.m->fd = -1,
+	    b.m->data = calloc(1, 1)) == NULL || (b.out = malloc(OUT_CAP)) == NULL)
+		goto out;
+	if ((b.m->fd = payload_tmpfile()) < 0) {
+		e = fail(err, MESSAGE_ERR_IO, 0, "cannot make a temporary file for the "
+		    "message: %s", strerror(errno));
+		goto out;
+	}
+	if ((e = stream(&b, fn, ctx, max, opt == NULL || !opt->dot_is_content)) != MESSAGE_OK ||
+	    (e = close_stream(&b)) != MESSAGE_OK)
+		goto out;
+	*out = b.m;
+	b.m = NULL;
+	succeed(err);
+out:
+	free(b.out);
+	free(b.text);
+	message_free(b.m);
+	return e;
+}
+
+message_err
+message_read_fd_spooled(int fd, const struct message_options *opt,
+    struct message **out, struct message_error *err)
+{
+	return message_read_spooled(read_fd, &fd, opt, out, err);
+}
+
 /* ---- fields added ------------------------------------------------------ */
 
 bool
 message_has_header(const struct message *m, const char *name)
 {
 	size_t pos = 0, want = strlen(name);
+	/* In a file, only the fields put in front are in data. */
+	size_t end = m->fd >= 0 ? m->len : m->header_len;
 
-	while (pos < m->header_len) {
+	if (m->fd >= 0 && ((name_is(name, want, "date") && (m->seen & MESSAGE_SEEN_DATE)) ||
+	    (name_is(name, want, "message-id") && (m->seen & MESSAGE_SEEN_MESSAGE_ID)) ||
+	    (name_is(name, want, "from") && (m->seen & MESSAGE_SEEN_FROM))))
+		return true;
+	while (pos < end) {
 		const char *line = m->data + pos;
 		const char *crlf = strstr(line, "\r\n");
 		size_t l = (size_t)(crlf - line);

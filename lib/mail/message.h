@@ -86,7 +86,25 @@ struct message {
 	 * header order; bad lists what could not be used, and the caller
 	 * should refuse the message if any (sendmail would bounce them). */
 	struct address_list recipients;
+	/*
+	 * A message read by message_read_spooled is in a file: the payload is
+	 * then data[0..len) (only the fields message_add_* put in front; ""
+	 * at first) followed by file_len octets of fd from offset 0, and
+	 * header_len, body_offset and size count both parts.  fd is -1 and
+	 * file_len 0 for a message in memory.  The message owns fd.
+	 */
+	int fd;
+	size_t file_len;
+	unsigned seen;         /* MESSAGE_SEEN_*: fields the input had */
 };
+
+#define MESSAGE_SEEN_DATE 1u
+#define MESSAGE_SEEN_MESSAGE_ID 2u
+#define MESSAGE_SEEN_FROM 4u
+#define MESSAGE_FIELD_TEXT_MAX ((size_t)1 << 20) /* -t: one To, Cc or Bcc field */
+
+/* The octets to send: len, plus file_len for a message in a file. */
+size_t message_wire_len(const struct message *m);
 
 /*
  * Makes a message from len octets of input (NULL allowed when len is 0).
@@ -119,10 +137,29 @@ message_err message_read_fd(int fd, const struct message_options *opt,
 message_err message_read_file(FILE *f, const struct message_options *opt,
     struct message **out, struct message_error *err);
 
+/*
+ * message_read without the message in memory: the payload is written,
+ * checked line by line as it streams, to a new unlinked temporary file
+ * (payload.h: $TMPDIR or /tmp, mode 0600) that the message then owns.
+ * Memory stays the same whatever the size: a read chunk, one line, the
+ * -t address fields (each at most MESSAGE_FIELD_TEXT_MAX octets, else
+ * MALFORMED) and the addresses found.  The result is the one
+ * message_read would give, octet for octet; only the order of verdicts
+ * differs for input that is both malformed and over the cap (the first
+ * fault met is reported).  MESSAGE_ERR_IO also when the file cannot be
+ * made or written (the reason says which).
+ */
+message_err message_read_spooled(message_read_fn fn, void *ctx,
+    const struct message_options *opt, struct message **out,
+    struct message_error *err);
+message_err message_read_fd_spooled(int fd, const struct message_options *opt,
+    struct message **out, struct message_error *err);
+
 /* Frees the message and what it holds; NULL is a no-op. */
 void message_free(struct message *m);
 
-/* Whether the header has a field of this name (case does not matter). */
+/* Whether the header has a field of this name (case does not matter).
+ * For a message in a file, only Date, Message-ID and From are known. */
 bool message_has_header(const struct message *m, const char *name);
 
 /*

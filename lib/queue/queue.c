@@ -154,6 +154,7 @@ mx_err
 mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts,
     size_t n_rcpts, const mx_message *mm, char id[MX_QUEUE_ID_MAX + 1])
 {
+	struct payload src;
 	struct envelope env;
 	const char *why = NULL;
 	mx_err err;
@@ -163,8 +164,9 @@ mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts,
 	id[0] = '\0';
 	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env)) != MX_OK)
 		return fail(q, err, "cannot queue", "a malformed address");
-	err = spool_enqueue(q->sp, env.from, env.rcpts, env.n, (const uint8_t *)mm->m->data,
-	    mm->m->len, id, MX_QUEUE_ID_MAX + 1, &why);
+	message_payload(mm->m, &src);
+	err = spool_enqueue_payload(q->sp, env.from, env.rcpts, env.n, &src, id,
+	    MX_QUEUE_ID_MAX + 1, &why);
 	envelope_free(&env);
 	return err == MX_OK ? MX_OK : fail(q, err, "cannot queue the message", why);
 }
@@ -200,8 +202,8 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 	err = MX_OK;
 	if (e.n_rcpts > 0) {
 		snprintf(e.sender, sizeof(e.sender), "%.320s", d->mail_from);
-		e.data = d->data;
-		e.len = d->data_len;
+		e.payload = &d->payload;
+		e.len = payload_len(&d->payload);
 		e.created = now;
 		err = spool_enqueue_entry(q->sp, &e, id, MX_QUEUE_ID_MAX + 1, &why);
 		if (err != MX_OK)

@@ -399,6 +399,28 @@ write_all(struct spool *sp, int fd, const void *buf, size_t n, uint32_t *crc)
 	return true;
 }
 
+/* The entry's data, from memory or from its payload a chunk at a time. */
+static bool
+write_data(struct spool *sp, int fd, const struct spool_entry *e, uint32_t *crc)
+{
+	uint8_t *chunk;
+	size_t pos = 0;
+	ssize_t n;
+	bool ok = true;
+
+	if (e->payload == NULL)
+		return write_all(sp, fd, e->data, e->len, crc);
+	if ((chunk = malloc(PAYLOAD_CHUNK)) == NULL)
+		return false;
+	while (ok && pos < e->len) {
+		n = payload_read(e->payload, pos, chunk, PAYLOAD_CHUNK);
+		ok = n > 0 && write_all(sp, fd, chunk, (size_t)n, crc);
+		pos += n > 0 ? (size_t)n : 0;
+	}
+	free(chunk);
+	return ok;
+}
+
 /* Writes the whole entry to fd and fsyncs it. */
 static mx_err
 write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **why)
@@ -413,7 +435,7 @@ write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **
 	err = MX_ERR_SYSTEM;
 	errno = EIO; /* a write of 0 octets sets none */
 	if (!write_all(sp, fd, t.buf, t.len, &crc) ||
-	    !write_all(sp, fd, e->data, e->len, &crc) ||
+	    !write_data(sp, fd, e, &crc) ||
 	    !write_all(sp, fd, "\n", 1, &crc)) {
 		*why = os_why(sp, "writing the spool file failed");
 		goto out;
@@ -549,6 +571,27 @@ spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
 }
 
 mx_err
+spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *rcpts,
+    size_t n, const struct payload *data, char *id_out, size_t id_size,
+    const char **why)
+{
+	struct spool_entry e = { 0 };
+	size_t len = data != NULL ? payload_len(data) : 0;
+	mx_err err;
+
+	*why = "no recipients, too many, data too big, or no room for the ID";
+	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || data == NULL ||
+	    len > SPOOL_DATA_MAX || id_out == NULL || id_size <= SPOOL_ID_MAX)
+		return MX_ERR_INVALID;
+	if ((err = make_entry(sender, rcpts, n, NULL, len, &e, why)) == MX_OK) {
+		e.payload = data;
+		err = spool_enqueue_entry(sp, &e, id_out, id_size, why);
+	}
+	free(e.rcpts);
+	return err;
+}
+
+mx_err
 spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
     size_t id_size, const char **why)
 {
@@ -556,7 +599,8 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX || e->rcpts == NULL ||
-	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL) || id_out == NULL ||
+	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL) ||
+	    (e->payload != NULL && e->len != payload_len(e->payload)) || id_out == NULL ||
 	    id_size <= SPOOL_ID_MAX)
 		return MX_ERR_INVALID;
 	*why = "an address has a control byte or space, or is too long";

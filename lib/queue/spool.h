@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "mx.h"
+#include "payload.h"
 
 #define SPOOL_VERSION_LINE "mxkit-spool 1"
 #define SPOOL_ID_MAX 32              /* characters of an ID, [0-9A-Za-z] */
@@ -47,6 +48,10 @@ struct spool_entry {
 	size_t n_rcpts;
 	uint8_t *data;
 	size_t len;
+	/* To enqueue only: when set, the data is read from it a chunk at a
+	 * time (len must be its length and data NULL); never set by
+	 * spool_load.  Borrowed. */
+	const struct payload *payload;
 };
 
 /*
@@ -73,6 +78,11 @@ void spool_close(struct spool *sp); /* NULL is a no-op */
  */
 mx_err spool_enqueue(struct spool *sp, const char *sender,
     const char *const *rcpts, size_t n, const uint8_t *data, size_t len,
+    char *id_out, size_t id_size, const char **why);
+
+/* spool_enqueue with the data read from a payload a chunk at a time. */
+mx_err spool_enqueue_payload(struct spool *sp, const char *sender,
+    const char *const *rcpts, size_t n, const struct payload *data,
     char *id_out, size_t id_size, const char **why);
 
 /*

@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <errno.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,10 +32,30 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define READ_CHUNK 4096
+/* The message goes out a chunk at a time, read when the socket's queue
+ * falls to BODY_LOW, into BODY_SLOTS buffers that the output queue
+ * references rather than copies: memory stays the same whatever the
+ * message's size, and nothing is allocated per chunk. */
+#define BODY_SLOTS 4
+#define BODY_LOW PAYLOAD_CHUNK
+#define BODY_HIGH (BODY_SLOTS * PAYLOAD_CHUNK)
+
+/*
+ * The chunk buffers.  The output queue may outlive the session (libevent
+ * frees a bufferevent late when it is in use), so the pool has its own
+ * count: one for the session, one per chunk still queued; the last to let
+ * go frees it.
+ */
+struct body_pool {
+	unsigned refs;
+	bool busy[BODY_SLOTS];
+	uint8_t buf[BODY_SLOTS][PAYLOAD_CHUNK];
+};
 
 enum state {
 	S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
 	S_MAIL, S_RCPT, S_DATA, S_DOT, S_QUIT,
+	S_BODY,                    /* the message going out, before the dot */
 };
 
 struct smtp_session {
@@ -55,6 +76,8 @@ struct smtp_session {
 	bool finished;             /* the caller has the result */
 	bool closing;              /* freed at the next turn of the loop */
 	struct event *reaper;
+	size_t body_pos;           /* octets of the payload queued so far */
+	struct body_pool *pool;    /* while the message goes out */
 	struct smtp_session_result result;
 };
 
@@ -127,6 +150,25 @@ keep_reply(char *dst, const struct smtp_reply *reply)
 }
 
 static void
+pool_release(struct body_pool *pool)
+{
+	if (pool != NULL && --pool->refs == 0)
+		free(pool);
+}
+
+/* evbuffer's word that a chunk went out (or was dropped). */
+static void
+on_chunk_done(const void *data, size_t len, void *arg)
+{
+	struct body_pool *pool = arg;
+	size_t slot = (size_t)((const uint8_t *)data - pool->buf[0]) / PAYLOAD_CHUNK;
+
+	(void)len;
+	pool->busy[slot] = false;
+	pool_release(pool);
+}
+
+static void
 free_session(struct smtp_session *s)
 {
 	if (s->bev != NULL)
@@ -136,6 +178,7 @@ free_session(struct smtp_session *s)
 	if (s->reaper != NULL)
 		event_free(s->reaper);
 	smtp_reply_reader_clear(&s->reader);
+	pool_release(s->pool);
 	free(s->result.rcpts);
 	free(s);
 }
@@ -345,6 +388,7 @@ on_helo(struct smtp_session *s, const struct smtp_reply *r)
 
 static void on_tls_event(struct bufferevent *bev, short what, void *arg);
 static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
 
 static void
 start_tls(struct smtp_session *s)
@@ -381,7 +425,7 @@ start_tls(struct smtp_session *s)
 	}
 	s->bev = tls;
 	s->state = S_HANDSHAKE;
-	bufferevent_setcb(tls, on_read, NULL, on_tls_event, s);
+	bufferevent_setcb(tls, on_read, on_write, on_tls_event, s);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	arm(s, s->opts.timeouts.starttls);
 }
@@ -413,19 +457,81 @@ on_handshake_done(struct smtp_session *s)
 	send_ehlo(s, S_EHLO_TLS);
 }
 
+/* Queues the message up to BODY_HIGH octets, then the dot once all is in. */
+static void
+pump_body(struct smtp_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	const struct payload *p = s->txn->payload;
+	ssize_t n;
+
+	size_t slot;
+
+	while (s->body_pos < payload_len(p)) {
+		for (slot = 0; slot < BODY_SLOTS && s->pool->busy[slot]; slot++)
+			;
+		if (slot == BODY_SLOTS)
+			return; /* on_write calls again when the queue is low */
+		if ((n = payload_read(p, s->body_pos, s->pool->buf[slot], PAYLOAD_CHUNK)) <= 0) {
+			s->result.stage = "end of data";
+			finish(s, SMTP_TRY_NEXT, "reading the message to send failed: %s",
+			    strerror(n == 0 ? EIO : errno));
+			return;
+		}
+		/* Taken before it is added: a TLS filter may send it, and call
+		 * on_chunk_done, from inside evbuffer_add_reference. */
+		s->pool->busy[slot] = true;
+		s->pool->refs++;
+		if (evbuffer_add_reference(out, s->pool->buf[slot], (size_t)n, on_chunk_done,
+		    s->pool) != 0) {
+			s->pool->busy[slot] = false;
+			s->pool->refs--;
+			s->result.stage = "end of data";
+			finish(s, SMTP_TRY_NEXT, "out of memory sending the message");
+			return;
+		}
+		s->body_pos += (size_t)n;
+	}
+	send_line(s, ".");
+	s->state = S_DOT;
+	arm(s, s->opts.timeouts.final_dot);
+}
+
 static void
 send_body(struct smtp_session *s)
 {
 	struct timeval block = {s->opts.timeouts.block / 1000,
 	    (s->opts.timeouts.block % 1000) * 1000};
+	struct bufferevent *raw = bufferevent_get_underlying(s->bev);
 
+	if ((s->pool = calloc(1, sizeof(*s->pool))) == NULL) {
+		s->result.stage = "end of data";
+		finish(s, SMTP_TRY_NEXT, "out of memory sending the message");
+		return;
+	}
 	/* RFC 5321 4.5.3.2.5: each block must go out within its time. */
 	bufferevent_set_timeouts(s->bev, NULL, &block);
+	bufferevent_setwatermark(s->bev, EV_WRITE, BODY_LOW, 0);
+	/* Under TLS the filter moves records to the socket's bufferevent as
+	 * fast as we give them; its high mark holds them back there too. */
+	if (raw != NULL)
+		bufferevent_setwatermark(raw, EV_WRITE, BODY_LOW, BODY_HIGH);
+	s->pool->refs = 1;
 	show(s, '>', "(message)", 9);
-	bufferevent_write(s->bev, s->txn->data, s->txn->data_len);
-	send_line(s, ".");
-	s->state = S_DOT;
-	arm(s, s->opts.timeouts.final_dot);
+	evtimer_del(s->timer); /* the block timeout watches the writes now */
+	s->state = S_BODY;
+	s->body_pos = 0;
+	pump_body(s);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->state == S_BODY && !s->finished && !s->closing)
+		pump_body(s);
 }
 
 static void
@@ -538,6 +644,14 @@ handle(struct smtp_session *s, const struct smtp_reply *r)
 	case S_DATA: on_data(s, r); break;
 	case S_DOT: on_dot(s, r); break;
 	case S_QUIT: close_session(s); break; /* the reply to QUIT */
+	case S_BODY:
+		/* A reply before the dot answers nothing we sent: the server is
+		 * out of step, and this host failed for now. */
+		s->result.stage = "end of data";
+		s->result.code = r->code;
+		keep_reply(s->result.text, r);
+		finish(s, SMTP_TRY_NEXT, NULL);
+		break;
 	default: break;
 	}
 }
@@ -547,7 +661,7 @@ stage_name(enum state st)
 {
 	static const char *const names[] = {"greeting", "EHLO", "HELO", "STARTTLS",
 	    "TLS handshake", "EHLO after STARTTLS", "MAIL", "RCPT", "DATA",
-	    "end of data", "QUIT"};
+	    "end of data", "QUIT", "end of data"};
 
 	return names[st];
 }
@@ -722,7 +836,7 @@ smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
 	}
 	s->state = S_GREETING;
 	s->owed = 1; /* the greeting */
-	bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	arm(s, opts->timeouts.greeting);
 	if (out != NULL)

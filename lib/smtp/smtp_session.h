@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mx.h"
+#include "payload.h"
 #include "tls.h"
 
 struct event_base;
@@ -26,9 +27,9 @@ struct smtp_txn {
 	const char *mail_from;        /* reverse-path without <>; "" for <> */
 	const char *const *rcpts;     /* forward-paths without <> */
 	size_t n_rcpts;
-	const uint8_t *data;          /* dot-stuffed, CRLF lines, no final "." */
-	size_t data_len;
-	size_t size;                  /* RFC 1870 SIZE: data_len without stuffing */
+	/* dot-stuffed, CRLF lines, no final ".": sent a chunk at a time */
+	const struct payload *payload;
+	size_t size;                  /* RFC 1870 SIZE: without stuffing */
 	bool needs_8bitmime;          /* some octet >= 0x80 in the message */
 	bool needs_smtputf8;          /* an address or header needs SMTPUTF8 */
 };

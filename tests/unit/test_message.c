@@ -785,6 +785,96 @@ test_property_round_trip(void **state)
 	free(got);
 }
 
+/* The whole payload of a message, its file part read back. */
+static char *
+wire_of(const struct message *m, size_t *len)
+{
+	size_t n = message_wire_len(m);
+	char *w = malloc(n + 1);
+
+	assert_non_null(w);
+	memcpy(w, m->data, m->len);
+	if (m->file_len > 0)
+		assert_int_equal(pread(m->fd, w + m->len, m->file_len, 0), (ssize_t)m->file_len);
+	w[n] = '\0';
+	*len = n;
+	return w;
+}
+
+/* message_read_spooled gives what message_read gives, in any chunking. */
+static void
+test_spooled_same_as_memory(void **state)
+{
+	static const char *const inputs[] = {
+		"", "x", ".", ".\n", "a\n.\nafter\n", "a\r\n.\r\nafter", "Subject: s\n\nbody\n..x\n",
+		"To: a@x.test,\n b@y.test\nBcc: c@z.test\nCc: d@x.test\n\n.start\nend",
+		"no header line\nmore\n", "Subject: \xc3\xa9\n\n\xc3\xa9\n", "a\rb\n", "a\0b\n",
+		"Date: x\nFrom: y\nMessage-ID: <z>\n\nb\n", "Bcc: u@x.test\n", "last\r",
+		"To: bad address here\n\n",
+	};
+	struct message_options opts[] = {{0}, {.dot_is_content = true},
+	    {.extract_recipients = true}, {.max_size = 8}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		for (size_t o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
+			size_t len = i == 11 ? 4 : strlen(inputs[i]); /* "a\0b\n" */
+			struct source a = {inputs[i], len, 0, 3, 0, 0, 0};
+			struct source b = a;
+			struct message *m = NULL, *s = NULL;
+			struct message_error ea, eb;
+			message_err ca = message_read(read_source, &a, &opts[o], &m, &ea);
+			message_err cb = message_read_spooled(read_source, &b, &opts[o], &s, &eb);
+			assert_int_equal(ca, cb);
+			if (ca == MESSAGE_OK) {
+				size_t wl, ml;
+				char *w = wire_of(s, &wl), *mw = wire_of(m, &ml);
+				assert_int_equal(wl, ml);
+				assert_memory_equal(w, mw, wl);
+				assert_int_equal(s->size, m->size);
+				assert_int_equal(s->header_len, m->header_len);
+				assert_int_equal(s->body_offset, m->body_offset);
+				assert_int_equal(s->eight_bit, m->eight_bit);
+				assert_int_equal(s->eight_bit_header, m->eight_bit_header);
+				assert_int_equal(s->recipients.n_items, m->recipients.n_items);
+				assert_int_equal(s->recipients.n_bad, m->recipients.n_bad);
+				assert_true(message_has_header(s, "Date") == message_has_header(m, "Date"));
+				assert_true(message_has_header(s, "From") == message_has_header(m, "From"));
+				free(w);
+				free(mw);
+			} else {
+				assert_string_equal(ea.why, eb.why);
+			}
+			message_free(m);
+			message_free(s);
+		}
+	}
+}
+
+/* A message in a file: fields put in front, the rest untouched. */
+static void
+test_spooled_add_fields(void **state)
+{
+	const char *in = "Subject: s\n\nbody\n";
+	struct source src = {in, strlen(in), 0, 64, 0, 0, 0};
+	struct message *m = NULL;
+	char *w;
+	size_t wl;
+
+	(void)state;
+	assert_int_equal(message_read_spooled(read_source, &src, NULL, &m, NULL), MESSAGE_OK);
+	assert_true(m->fd >= 0);
+	assert_int_equal(message_add_date(m, 0, NULL), MESSAGE_OK);
+	assert_true(message_has_header(m, "Date"));
+	w = wire_of(m, &wl);
+	assert_int_equal(strncmp(w, "Date: ", 6), 0);
+	assert_non_null(strstr(w, "\r\nSubject: s\r\n\r\nbody\r\n"));
+	assert_int_equal(m->header_len, wl - strlen("\r\nbody\r\n"));
+	assert_int_equal(m->size, wl);
+	free(w);
+	message_free(m);
+}
+
 int
 main(void)
 {
@@ -811,6 +901,8 @@ main(void)
 		cmocka_unit_test(test_add_from),
 		cmocka_unit_test(test_has_header),
 		cmocka_unit_test(test_property_round_trip),
+		cmocka_unit_test(test_spooled_same_as_memory),
+		cmocka_unit_test(test_spooled_add_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
