@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "payload.h"
 #include "smtp_session.h"
 
 /* One write of the server, made once the client has sent `after` lines. */
@@ -95,10 +96,10 @@ run_script(struct run *r, const struct step *steps, size_t n_steps)
 {
 	static const char *const rcpts[] = {"rcpt@example.test"};
 	static const uint8_t body[] = "Subject: t\r\n\r\nhello\r\n";
+	struct payload payload;
 	struct smtp_txn txn = {
 		.helo = "client.test", .mail_from = "from@example.test", .rcpts = rcpts,
-		.n_rcpts = 1, .data = body, .data_len = sizeof(body) - 1,
-		.size = sizeof(body) - 1,
+		.n_rcpts = 1, .payload = &payload, .size = sizeof(body) - 1,
 	};
 	struct smtp_session_opts opts = {.peer_name = "server.test", .tls = TLS_MAY,
 	    .closed = on_closed};
@@ -106,6 +107,7 @@ run_script(struct run *r, const struct step *steps, size_t n_steps)
 	int sv[2];
 
 	memset(r, 0, sizeof(*r));
+	assert_int_equal(payload_init(&payload, body, sizeof(body) - 1, -1, 0, 0), MX_OK);
 	smtp_timeouts_default(&opts.timeouts);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_non_null(r->base = event_base_new());
@@ -124,6 +126,7 @@ run_script(struct run *r, const struct step *steps, size_t n_steps)
 	event_free(r->ev);
 	close(r->fd);
 	event_base_free(r->base);
+	payload_clear(&payload);
 }
 
 static void
