@@ -1,5 +1,5 @@
 /*
- * test_smtp_session.c - smtp_session.c over an AF_UNIX socketpair: a
+ * test_smtp_order.c - smtp_session.c over an AF_UNIX socketpair: a
  * scripted server on the other end (on the same event loop) writes each
  * of its replies once the client has sent so many lines, so that several
  * replies can be put in one write on purpose.  What it checks: a reply
