@@ -37,8 +37,6 @@
 #define RR_TYPE_PTR 12
 #define RR_TYPE_TXT 16
 
-static void next_phase(struct check_live *l);
-
 /* ---- tickets: every outstanding question ------------------------------- */
 
 struct ticket *
@@ -68,7 +66,7 @@ live_ticket_done(struct ticket *t)
 	t->kind = TICKET_FREE;
 	t->handle = NULL;
 	if (--l->pending == 0 && !l->finishing)
-		next_phase(l);
+		l->on_idle(l);
 }
 
 static void
@@ -785,6 +783,7 @@ check_live_start(mx_check *c, const char *domain)
 	l->base = resolver_base(c->resolver);
 	l->auth_port = 53;
 	l->phase = 1;
+	l->on_idle = next_phase;
 	snprintf(l->facts.domain, sizeof(l->facts.domain), "%s", domain);
 	l->deadline = evtimer_new(l->base, on_deadline, l);
 	l->finish_ev = evtimer_new(l->base, finish_cb, l);

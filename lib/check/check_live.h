@@ -63,6 +63,9 @@ struct check_live {
 	struct event_base *base;
 	struct event *deadline, *finish_ev;
 	int phase;
+	/* Runs when the last outstanding question has ended: the next phase.
+	 * A callback, so that the tickets need not know the phases. */
+	void (*on_idle)(struct check_live *l);
 	int pending;
 	bool finishing, timed_out, out_of_tickets;
 	struct ticket tickets[LIVE_TICKETS_MAX];
