@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_live.h"
+#include "check_findings.h"
+#include "check_judge.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "check_findings.h"
+#include "check_zone.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

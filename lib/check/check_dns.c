@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check_dns.h"
+#include "check_findings.h"
 #include "name.h"
 
 void

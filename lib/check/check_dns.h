@@ -7,7 +7,7 @@
 
 #include <ldns/ldns.h>
 
-#include "check.h"
+#include "check_facts.h"
 
 /* A name as text: lower case, no trailing dot ("" for the root); the zone
  * reader uses it too. */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "check.h"
+#include "check_facts.h"
 #include "json.h"
 
 static void

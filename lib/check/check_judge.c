@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check_live.h"
+#include "check_findings.h"
+#include "check_judge.h"
+#include "check_policy.h"
+#include "check_rules.h"
+#include "check_smtp.h"
 #include "records.h"
 #include "strbuf.h"
 

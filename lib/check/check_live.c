@@ -25,11 +25,19 @@
 
 #include "check_auth.h"
 #include "check_dns.h"
+#include "check_findings.h"
+#include "check_judge.h"
 #include "check_live.h"
+#include "check_policy.h"
+#include "check_rules.h"
+#include "check_smtp.h"
+#include "check_state.h"
+#include "check_ticket.h"
 #include "https_get.h"
 #include "name.h"
 #include "query.h"
 #include "records.h"
+#include "resolver.h"
 #include "strbuf.h"
 
 #define RR_TYPE_NS 2
@@ -37,39 +45,7 @@
 #define RR_TYPE_PTR 12
 #define RR_TYPE_TXT 16
 
-static void next_phase(struct check_live *l);
-
-/* ---- tickets: every outstanding question ------------------------------- */
-
-struct ticket *
-live_ticket_new(struct check_live *l, enum ticket_kind kind, size_t i, size_t j)
-{
-	for (size_t k = 0; k < LIVE_TICKETS_MAX; k++) {
-		struct ticket *t = &l->tickets[k];
-		if (t->kind != TICKET_FREE)
-			continue;
-		memset(t, 0, sizeof(*t));
-		t->l = l;
-		t->kind = kind;
-		t->i = i;
-		t->j = j;
-		l->pending++;
-		return t;
-	}
-	l->out_of_tickets = true;
-	return NULL;
-}
-
-void
-live_ticket_done(struct ticket *t)
-{
-	struct check_live *l = t->l;
-
-	t->kind = TICKET_FREE;
-	t->handle = NULL;
-	if (--l->pending == 0 && !l->finishing)
-		next_phase(l);
-}
+/* ---- tickets (check_ticket.c): cancelling the outstanding ones --------- */
 
 static void
 ticket_cancel(struct ticket *t)
@@ -785,6 +761,7 @@ check_live_start(mx_check *c, const char *domain)
 	l->base = resolver_base(c->resolver);
 	l->auth_port = 53;
 	l->phase = 1;
+	l->on_idle = next_phase;
 	snprintf(l->facts.domain, sizeof(l->facts.domain), "%s", domain);
 	l->deadline = evtimer_new(l->base, on_deadline, l);
 	l->finish_ev = evtimer_new(l->base, finish_cb, l);

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
+#include "check_findings.h"
+#include "check_policy.h"
 #include "records.h"
 
 typedef bool (*is_record_fn)(const char *txt, size_t len);

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "check.h"
+#include "check_findings.h"
+#include "check_rules.h"
 #include "name.h"
 
 const struct check_target *

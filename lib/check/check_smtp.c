@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "check_live.h"
+#include "check_findings.h"
+#include "check_smtp.h"
+#include "check_ticket.h"
 
 #define SLOW_GREETING_MS 3000
 

@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "check_dns.h"
+#include "check_findings.h"
+#include "check_policy.h"
+#include "check_rules.h"
+#include "check_zone.h"
 #include "name.h"
 
 #define ZONE_RRS_MAX 200000       /* a bigger zone is refused, not truncated */
@@ -496,7 +499,7 @@ check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
 	zone_sort(&z);
 	snprintf(c->domain, sizeof(c->domain), "%s", z.origin);
 	err = check_all(c, &z);
-	check_sort(c); /* the report's order, not the file's (check.c) */
+	check_sort(c); /* the report's order, not the file's (check_findings.c) */
 out:
 	zone_free(&z);
 	return err;

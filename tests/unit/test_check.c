@@ -18,8 +18,10 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
-#include "check.h"
 #include "check_dns.h"
+#include "check_findings.h"
+#include "check_policy.h"
+#include "check_rules.h"
 #include "strbuf.h"
 
 static mx_check *

@@ -1,19 +1,16 @@
 /*
- * check.h - the insides of mx_check (`mx check`), shared by its files:
- * check.c (the object, findings, getters), check_rules.c (pure rules over
- * gathered facts), check_zone.c (facts from a zone file), check_live.c
- * (facts from the DNS and the probes), check_policy.c (SPF, DMARC,
- * MTA-STS, TLS-RPT verdicts), check_json.c (the JSON writer),
- * check_dns.c (reading raw DNS replies), check_auth.c (recursion-off
- * questions to authoritative servers), check_judge.c and check_smtp.c
- * (live facts to findings).  Never installed.
+ * check_facts.h - the data of mx_check (`mx check`), shared by its files:
+ * the check object (struct mx_check), its findings and what could not be
+ * tested, and the facts the rules judge (MX records, their targets, the
+ * TXT records of the policy rules), gathered live (check_live.c) or from
+ * a zone file (check_zone.c).  Types and limits only: declares no
+ * function, so that every file may include it.  Never installed.
  */
-#ifndef MX_CHECK_H
-#define MX_CHECK_H
+#ifndef MX_CHECK_FACTS_H
+#define MX_CHECK_FACTS_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "mx.h"
 #include "plan.h"
@@ -103,6 +100,14 @@ struct check_facts {
 	bool zone_mode;
 };
 
+/* The TXT records the policy rules (check_policy.c) judge. */
+struct check_policy_txts {
+	struct check_txts spf;      /* TXT at the domain */
+	struct check_txts dmarc;    /* TXT at _dmarc.domain */
+	struct check_txts mta_sts;  /* TXT at _mta-sts.domain */
+	struct check_txts tlsrpt;   /* TXT at _smtp._tls.domain */
+};
+
 struct mx_check {
 	mx_resolver *resolver;      /* borrowed; NULL for zone mode only */
 	bool smtp;
@@ -127,57 +132,5 @@ struct mx_check {
 	mx_check_cb cb;
 	void *cb_arg;
 };
-
-/* check.c */
-/* Adds a finding (dropped when its id is ignored); returns it or NULL. */
-struct mx_finding *check_add(mx_check *c, const char *id, mx_severity sev,
-    unsigned line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void check_evidence(struct mx_finding *f, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void check_add_untested(mx_check *c, const char *test, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void check_reset(mx_check *c);
-/* The report's order (check.c says which); check_sort puts the findings,
- * and what was not tested, in it once a run has made them all. */
-int check_finding_cmp(const struct mx_finding *a, const struct mx_finding *b);
-void check_sort(mx_check *c);
-/* MX records by preference, then exchange, then TTL. */
-void check_mx_sort(struct check_mx *mx, size_t n);
-bool check_ignored(const mx_check *c, const char *id);
-
-/* check_rules.c: the MX record rules, pure. */
-void check_rules_mx(mx_check *c, const struct check_facts *f);
-/* True for loopback, private, link-local, shared, reserved and the like. */
-bool check_addr_private(const struct plan_addr *a, const char **kind);
-/* The target record of exchange, or NULL. */
-const struct check_target *check_facts_target(const struct check_facts *f,
-    const char *name);
-
-/* check_policy.c: SPF, DMARC, MTA-STS TXT, TLS-RPT of a domain. */
-struct check_policy_txts {
-	struct check_txts spf;      /* TXT at the domain */
-	struct check_txts dmarc;    /* TXT at _dmarc.domain */
-	struct check_txts mta_sts;  /* TXT at _mta-sts.domain */
-	struct check_txts tlsrpt;   /* TXT at _smtp._tls.domain */
-};
-/* spf_lookups: DNS-querying terms counted through include/redirect, or
- * -1 when not counted (zone mode, or not all includes resolved). */
-void check_rules_policy(mx_check *c, const struct check_policy_txts *p,
-    int spf_lookups, const char *spf_count_evidence);
-bool check_mta_sts_published(const struct check_txts *txts);
-/* The fetched policy (error non-NULL: the fetch failed) against the MX hosts. */
-void check_rules_mta_sts_policy(mx_check *c, int status, const char *body,
-    size_t len, const char *error, const struct check_facts *f);
-
-/* check_zone.c: a zone file by path, or an open stream (seekable: it is
- * read twice; the fuzzer gives an fmemopen one). */
-mx_err check_zone_run(mx_check *c, const char *path, const char *origin,
-    char *why, size_t why_size);
-mx_err check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
-    size_t why_size);
-
-/* check_live.c */
-mx_err check_live_start(mx_check *c, const char *domain);
-void check_live_cancel(struct check_live *l);
 
 #endif
