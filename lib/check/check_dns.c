@@ -37,6 +37,15 @@ parse(const uint8_t *wire, size_t len)
 	return p;
 }
 
+static int
+txt_cmp(const void *a, const void *b)
+{
+	const struct check_txt *x = a, *y = b;
+	int d = memcmp(x->text, y->text, x->len < y->len ? x->len : y->len);
+
+	return d != 0 ? d : (x->len > y->len) - (x->len < y->len);
+}
+
 void
 dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
     struct check_txts *out)
@@ -75,6 +84,8 @@ dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
 		out->n++;
 		out->state = TARGET_ADDRESSES;
 	}
+	/* Resolvers rotate RRsets: one order, so evidence is the same each run. */
+	qsort(out->t, out->n, sizeof(out->t[0]), txt_cmp);
 	ldns_pkt_free(p);
 }
 

@@ -568,6 +568,7 @@ test_dns_readers(void **state)
 	static const char *const txt[] = {
 		"d.test. 300 IN TXT \"v=spf1 \" \"mx -all\"",
 		"d.test. 300 IN TXT \"other\"", NULL};
+	static const char *const txt_rotated[] = {txt[1], txt[0], NULL};
 	static const char *const ptr[] = {"1.2.0.192.in-addr.arpa. 300 IN PTR Mail.Example.", NULL};
 	static const char *const soa[] = {
 		"Zone.Test. 300 IN SOA ns.zone.test. h.zone.test. 1 2 3 4 5", NULL};
@@ -584,8 +585,16 @@ test_dns_readers(void **state)
 	dns_txts(w, len, 0, NULL, t);
 	assert_int_equal(t->state, TARGET_ADDRESSES);
 	assert_int_equal(t->n, 2);
-	assert_string_equal(t->t[0].text, "v=spf1 mx -all"); /* strings joined */
-	assert_int_equal(t->t[0].len, 14);
+	/* sorted: the order of the RRset on the wire does not matter */
+	assert_string_equal(t->t[0].text, "other");
+	assert_string_equal(t->t[1].text, "v=spf1 mx -all"); /* strings joined */
+	assert_int_equal(t->t[1].len, 14);
+	free(w);
+	len = reply("d.test.", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, false, txt_rotated, "aa", &w);
+	dns_txts(w, len, 0, NULL, t);
+	assert_int_equal(t->n, 2);
+	assert_string_equal(t->t[0].text, "other");
+	assert_string_equal(t->t[1].text, "v=spf1 mx -all");
 	dns_txts(w, len, 3, NULL, t);
 	assert_int_equal(t->state, TARGET_NXDOMAIN);
 	dns_txts(w, len, 2, "SERVFAIL", t);
