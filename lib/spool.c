@@ -973,35 +973,55 @@ spool_entry_free(struct spool_entry *e)
 
 /* ---- scanning and locking ---------------------------------------------- */
 
+/*
+ * Why a name in queue/ is not an entry to hand out, or NULL when it is
+ * one; *gone when it vanished since readdir (another runner finished it
+ * meanwhile).  Decided on fstatat's own result: errno is only read after
+ * a call that failed, never left over from an earlier one.
+ */
+static const char *
+scan_judge(int dirfd, const char *name, bool *gone)
+{
+	struct stat st;
+
+	*gone = false;
+	if (!spool_id_valid(name))
+		return "the name is not a queue ID";
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		*gone = errno == ENOENT;
+		return "it cannot be examined";
+	}
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file (a symlink, directory, FIFO or device)";
+	return NULL;
+}
+
 mx_err
 spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
     void (*skipped)(const char *name, const char *why, void *arg), void *arg)
 {
-	int fd = openat(sp->queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int fd;
+	DIR *d;
 	struct dirent *de;
-	struct stat st;
 
+	if (sp->queue_fd < 0)
+		return MX_OK; /* spool_open_existing on a spool without queue/ */
+	fd = openat(sp->queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
 		return MX_ERR_SYSTEM;
 	}
 	while ((de = readdir(d)) != NULL) {
-		const char *why = NULL;
+		bool gone;
+		const char *why;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (!spool_id_valid(de->d_name))
-			why = "the name is not a queue ID";
-		else if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			why = errno == ENOENT ? NULL : "it cannot be examined";
-		if (why == NULL && errno == ENOENT)
-			continue; /* delivered and removed by another runner meanwhile */
-		else if (!S_ISREG(st.st_mode))
-			why = "not a regular file (a symlink, directory, FIFO or device)";
+		why = scan_judge(fd, de->d_name, &gone);
 		if (why == NULL)
 			cb(de->d_name, arg);
-		else if (skipped != NULL)
+		else if (!gone && skipped != NULL)
 			skipped(de->d_name, why, arg);
 	}
 	closedir(d);

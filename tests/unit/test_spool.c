@@ -505,6 +505,89 @@ test_scan_skips(void **state)
 	assert_int_equal(count_dir(f, "corrupt"), 0);
 }
 
+/*
+ * A scan decides on fstatat's result, not on a stale errno: with errno
+ * left at ENOENT by someone else before the scan, every entry is still
+ * handed out.  (The bug: a successful fstatat leaves errno alone, so one
+ * ENOENT made the scan skip every entry after it, pass after pass.)
+ */
+static void
+test_scan_stale_errno(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+	struct ids *ids;
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id),
+		    &why), MX_OK);
+	write_raw(f, "queue", "not-an-id", "x", 1); /* st is never read for it */
+	errno = ENOENT;
+	ids = scan_all(f->sp);
+	assert_int_equal(ids->n, 5);
+	assert_int_equal(ids->skipped, 1);
+	ids_free(ids);
+}
+
+/* The scan's callback removes the entry readdir gives next. */
+struct vanish {
+	struct ids *ids;
+	struct spool *sp;
+	const char *victim;
+	bool done;
+};
+
+static void
+collect_and_remove(const char *id, void *arg)
+{
+	struct vanish *v = arg;
+	const char *why = NULL;
+
+	collect(id, v->ids);
+	if (!v->done) {
+		v->done = true;
+		assert_int_equal(spool_remove(v->sp, v->victim, &why), MX_OK);
+	}
+}
+
+static void
+skipped_in_vanish(const char *name, const char *why, void *arg)
+{
+	struct vanish *v = arg;
+
+	count_skipped(name, why, v->ids);
+}
+
+/* An entry removed by another runner mid-scan is passed over in silence,
+ * and every entry after it is still seen. */
+static void
+test_scan_entry_vanishes(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], victim[SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+	struct ids *order, *ids;
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id),
+		    &why), MX_OK);
+	order = scan_all(f->sp); /* readdir's order, the same on the next scan */
+	assert_int_equal(order->n, 6);
+	strcpy(victim, order->id[1]);
+	ids_free(order);
+	assert_non_null(ids = calloc(1, sizeof(*ids)));
+	assert_non_null(ids->id = calloc(MAX_IDS, sizeof(*ids->id)));
+	struct vanish v = { ids, f->sp, victim, false };
+	assert_int_equal(spool_scan(f->sp, collect_and_remove, skipped_in_vanish, &v), MX_OK);
+	assert_int_equal(ids->n, 5);
+	assert_int_equal(ids->skipped, 0);
+	assert_false(ids_has(ids, victim));
+	ids_free(ids);
+}
+
 /* ---- fault injection --------------------------------------------------- */
 
 /* The injected failure: the ops table takes no context, so a file static. */
@@ -882,6 +965,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_update_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_stale_errno, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_entry_vanishes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
