@@ -11,6 +11,8 @@
  *   data LEN\n LEN octets \n end CRC\n
  * where CRC is 8 lower-case hex digits of the CRC-32 of every octet before
  * the end line.  Reasons escape '\\' and control octets as \xHH.
+ * An ADDRESS is the rest of its line, so it may hold spaces (a quoted
+ * local part: "john doe"@example.com), never a control octet.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
@@ -154,7 +156,12 @@ spool_id_valid(const char *name)
 	return n > 0;
 }
 
-/* An address: no control octet (CR, LF, NUL among them), no space, bounded. */
+/*
+ * An address: no control octet (CR, LF, NUL among them), bounded.  A space
+ * is allowed: RFC 5321 lets a quoted local part hold one ("john doe"@x),
+ * and an address is always the last field of its line, so it cannot
+ * split a field.
+ */
 static bool
 address_valid(const char *s, size_t n, bool may_be_empty)
 {
@@ -162,7 +169,7 @@ address_valid(const char *s, size_t n, bool may_be_empty)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c == 0x7f)
+		if (c < 0x20 || c == 0x7f)
 			return false;
 	}
 	return true;
@@ -354,7 +361,7 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 		return MX_ERR_INVALID;
 	}
 	if (!address_valid(e->sender, strnlen(e->sender, SPOOL_ADDRESS_MAX + 1), true)) {
-		*why = "the sender address has a control byte or space, or is too long";
+		*why = "the sender address has a control byte, or is too long";
 		return MX_ERR_BAD_DOMAIN;
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++)
@@ -509,7 +516,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 {
 	size_t slen = sender ? strnlen(sender, SPOOL_ADDRESS_MAX + 1) : 0;
 
-	*why = "an address has a control byte or space, or is too long";
+	*why = "an address has a control byte, or is too long";
 	if (!address_valid(sender ? sender : "", slen, true))
 		return MX_ERR_BAD_DOMAIN;
 	memcpy(e->sender, sender ? sender : "", slen + 1);
@@ -559,7 +566,7 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL) || id_out == NULL ||
 	    id_size <= SPOOL_ID_MAX)
 		return MX_ERR_INVALID;
-	*why = "an address has a control byte or space, or is too long";
+	*why = "an address has a control byte, or is too long";
 	if (!address_valid(e->sender, strnlen(e->sender, sizeof(e->sender)), true))
 		return MX_ERR_BAD_DOMAIN;
 	for (size_t i = 0; i < e->n_rcpts; i++)

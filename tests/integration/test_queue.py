@@ -325,6 +325,46 @@ class Queue(unittest.TestCase):
         self.assertEqual(self.files("queue"), [])
         self.assertEqual(self.queue("delete", qid)[0], EX_NOINPUT)
 
+    def test_quoted_local_part_with_a_space_is_queued_and_delivered(self):
+        # RFC 5321 allows "john doe"@domain; it goes through the spool as is.
+        rcpt, sender = '"john doe"@ok.send.test', '"jane q"@sender.queue.test'
+        rc, out, err, tag = self.send(rcpt, args=["--queue-only"], sender=sender)
+        self.assertEqual(rc, EX_OK, err)
+        qid = re.search(r"queued as (\w+)", out).group(1)
+        rc, out, err = self.queue("list")
+        self.assertEqual(rc, EX_OK, err)
+        self.assertIn("<%s>" % sender, out)
+        self.assertIn("<%s> pending, 0 attempts" % rcpt, out)
+        [e] = self.entries()
+        self.assertEqual((e["sender"], e["recipients"][0]["to"]), (sender, rcpt))
+        rc, out, err = self.queue("show", qid)
+        self.assertEqual(rc, EX_OK, err)
+        self.assertIn("Subject: " + tag, out)
+        rc, out, err = self.queue("run")
+        self.assertEqual(rc, EX_OK, err)
+        self.assertIn("to=<%s>, relay=mx-accept1.send.test" % rcpt, out)
+        [got] = received("accept1", tag)
+        self.assertIn("X-Rcpt-Args: <%s>" % rcpt, got)
+        self.assertIn("X-Mail-Args: <%s>" % sender, got)
+        self.assertEqual(self.files("queue"), [])
+        self.assertEqual(self.files("corrupt"), [])
+
+    def test_deferred_quoted_local_part_with_a_space_is_queued(self):
+        rcpt = '"john doe"@later.queue.test'
+        rc, out, err, tag = self.send(rcpt)
+        self.assertEqual(rc, EX_OK, err)  # was 75: the spool refused the address
+        self.assertRegex(err, r"deferred recipients queued as [0-9A-Za-z]+ in ")
+        [e] = self.entries()
+        self.assertEqual(e["recipients"][0]["to"], rcpt)
+        dump = self.start_later_sink()
+        rc, out, err = self.queue("flush")
+        self.assertEqual(rc, EX_OK, err)
+        self.assertIn("to=<%s>" % rcpt, out)
+        [path] = self.later_got(dump, tag)
+        with open(path, "rb") as f:
+            self.assertIn(("X-Rcpt-Args: <%s>" % rcpt).encode(), f.read())
+        self.assertEqual(self.files("queue"), [])
+
     def test_list_is_oldest_first(self):
         ids = []
         for _ in range(3):

@@ -284,6 +284,48 @@ test_update_remove(void **state)
 	spool_entry_free(e);
 }
 
+/*
+ * A quoted local part may hold spaces (RFC 5321 4.1.2 qtextSMTP): such a
+ * sender and recipients go in, come out the same through a load, an
+ * update and a reload, and a tab (a control octet) is still refused.
+ */
+static void
+test_quoted_space_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "\"john doe\"@example.com", "\" lead and trail \"@example.org",
+		"plain@example.net" };
+	const char *tab[] = { "\"john\tdoe\"@example.com" };
+	char id[SPOOL_ID_MAX + 1];
+	struct spool_entry *e = NULL, *again = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(spool_enqueue(f->sp, "\"jane q\"@example.com", rcpts, 3,
+	    (const uint8_t *)"hi\r\n", 4, id, sizeof(id), &why), MX_OK);
+	check_entry(f->sp, id, "\"jane q\"@example.com", rcpts, 3, (const uint8_t *)"hi\r\n", 4);
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	e->rcpts[0].attempts = 1;
+	e->rcpts[0].next_attempt = INT64_C(1800000000);
+	strcpy(e->rcpts[0].reason, "451 4.2.0 later");
+	e->rcpts[2].state = SPOOL_SENT;
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_OK);
+	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_OK);
+	assert_string_equal(again->sender, "\"jane q\"@example.com");
+	assert_string_equal(again->rcpts[0].address, "\"john doe\"@example.com");
+	assert_string_equal(again->rcpts[1].address, "\" lead and trail \"@example.org");
+	assert_int_equal(again->rcpts[0].attempts, 1);
+	assert_string_equal(again->rcpts[0].reason, "451 4.2.0 later");
+	assert_int_equal(again->rcpts[2].state, SPOOL_SENT);
+	spool_entry_free(again);
+	spool_entry_free(e);
+	assert_int_equal(count_dir(f, "corrupt"), 0);
+
+	assert_int_equal(spool_enqueue(f->sp, "", tab, 1, NULL, 0, id, sizeof(id), &why),
+	    MX_ERR_BAD_DOMAIN);
+	assert_int_equal(count_dir(f, "queue"), 1);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+}
+
 /* ---- hostile files ----------------------------------------------------- */
 
 /* A plain bitwise CRC-32, to forge files that pass the check. */
@@ -963,6 +1005,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quoted_space_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_stale_errno, setup, teardown),
