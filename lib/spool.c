@@ -245,6 +245,20 @@ open_subdir(int base, const char *name)
 	return openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+static struct spool *
+spool_alloc(char *why, size_t why_size)
+{
+	struct spool *sp = calloc(1, sizeof(*sp));
+
+	if (sp == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
+	sp->ops = real_ops;
+	return sp;
+}
+
 mx_err
 spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 {
@@ -253,12 +267,8 @@ spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 	mx_err err = MX_ERR_SYSTEM;
 
 	*out = NULL;
-	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
-		snprintf(why, why_size, "out of memory");
+	if ((sp = spool_alloc(why, why_size)) == NULL)
 		return MX_ERR_NOMEM;
-	}
-	sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
-	sp->ops = real_ops;
 	if ((mkdir(dir, SPOOL_DIR_MODE) != 0 && errno != EEXIST) ||
 	    (base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		os_why(sp, "cannot open the spool directory");
@@ -277,6 +287,48 @@ spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 		if (errno == 0)
 			errno = EROFS;
 		os_why(sp, "the spool directory is not writable");
+		goto out;
+	}
+	*out = sp;
+	sp = NULL;
+	err = MX_OK;
+out:
+	if (sp != NULL)
+		snprintf(why, why_size, "%s", sp->why);
+	if (base >= 0)
+		close(base);
+	spool_close(sp);
+	return err;
+}
+
+/* base/name opened as a directory into *fd, or -1 there when it does not
+ * exist (nor base); false for any other failure. */
+static bool
+open_if_there(int base, const char *name, int *fd)
+{
+	*fd = base < 0 ? -1 : openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return *fd >= 0 || base < 0 || errno == ENOENT;
+}
+
+mx_err
+spool_open_existing(const char *dir, struct spool **out, char *why, size_t why_size)
+{
+	struct spool *sp = NULL;
+	int base;
+	mx_err err = MX_ERR_SYSTEM;
+
+	*out = NULL;
+	if ((sp = spool_alloc(why, why_size)) == NULL)
+		return MX_ERR_NOMEM;
+	base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (base < 0 && errno != ENOENT) {
+		os_why(sp, "cannot open the spool directory");
+		goto out;
+	}
+	if (!open_if_there(base, "tmp", &sp->tmp_fd) ||
+	    !open_if_there(base, "queue", &sp->queue_fd) ||
+	    !open_if_there(base, "corrupt", &sp->corrupt_fd)) {
+		os_why(sp, "cannot open tmp/, queue/ or corrupt/ in the spool");
 		goto out;
 	}
 	*out = sp;

@@ -325,6 +325,53 @@ class Queue(unittest.TestCase):
         self.assertEqual(self.files("queue"), [])
         self.assertEqual(self.queue("delete", qid)[0], EX_NOINPUT)
 
+    def test_reading_commands_create_no_spool(self):
+        # list, show and delete only read or remove: a spool that does not
+        # exist is an empty queue (mailq's "empty", exit 0), never made.
+        new = os.path.join(self.spool, "new")
+        for args in (["list"], ["list", "--json"], ["show", "NoSuchId"],
+                     ["delete", "NoSuchId"], ["show", "--json", "NoSuchId"]):
+            p = subprocess.run([MX, "queue"] + args + ["--spool", new],
+                               capture_output=True, timeout=30)
+            want = EX_OK if args[0] == "list" else EX_NOINPUT
+            self.assertEqual(p.returncode, want, (args, p.stderr))
+            self.assertFalse(os.path.exists(new), args)
+            if args == ["list"]:
+                self.assertEqual(p.stdout.decode(), "-- 0 entries in %s (it does not exist: "
+                                 "nothing was queued there yet)\n" % new)
+            if args == ["list", "--json"]:
+                self.assertEqual(p.stdout, b"")
+        # A spool directory without its subdirectories gets none of them.
+        os.mkdir(new)
+        for args in (["list"], ["show", "NoSuchId"], ["delete", "NoSuchId"]):
+            p = subprocess.run([MX, "queue"] + args + ["--spool", new],
+                               capture_output=True, timeout=30)
+            self.assertIn(p.returncode, (EX_OK, EX_NOINPUT), (args, p.stderr))
+            self.assertEqual(os.listdir(new), [], args)
+        self.assertEqual(subprocess.run([MX, "queue", "list", "--spool", new],
+                                        capture_output=True).stdout.decode(),
+                         "-- 0 entries in %s\n" % new)
+
+    def test_interval_without_watch_is_a_usage_error(self):
+        # It changes nothing without --watch: most likely --watch was
+        # forgotten, so say it and touch nothing, rather than run once.
+        new = os.path.join(self.spool, "new")
+        for sub in ("run", "flush", "list"):
+            p = subprocess.run([MX, "queue", sub, "--interval", "5", "--resolver", RESOLVER,
+                                "--trust-anchor", ANCHOR, "--spool", new],
+                               capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, EX_USAGE, (sub, p.stderr))
+            self.assertIn(b"--watch", p.stderr)
+            self.assertFalse(os.path.exists(new), sub)
+        # The configuration file's interval is for --watch runs: a one-shot
+        # run with it is fine.
+        conf = os.path.join(self.spool, "mx.conf")
+        with open(conf, "w") as f:
+            f.write("interval 5\n")
+        p = subprocess.run([MX, "queue", "run", "--config", conf] + self.common,
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+
     def test_quoted_local_part_with_a_space_is_queued_and_delivered(self):
         # RFC 5321 allows "john doe"@domain; it goes through the spool as is.
         rcpt, sender = '"john doe"@ok.send.test', '"jane q"@sender.queue.test'
@@ -587,10 +634,11 @@ class Queue(unittest.TestCase):
         self.assertEqual(p.returncode, EX_OK, p.stderr)
         nxt = self.entries()[0]["recipients"][0]["next_attempt"]
         self.assertLessEqual(nxt - before, 44)  # retry-first 42 came from the file
-        # The command line wins over the file.
+        # The command line wins over the file (a spool that does not exist is empty).
         p = subprocess.run([MX, "queue", "list", "--config", conf, "--spool", "/proc/nope"],
                            capture_output=True, timeout=30)
-        self.assertEqual(p.returncode, EX_TEMPFAIL)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        self.assertIn(b"-- 0 entries in /proc/nope (it does not exist", p.stdout)
         with open(conf, "a") as f:
             f.write("no-such-setting 1\n")
         p = subprocess.run([MX, "queue", "list", "--config", conf], capture_output=True)

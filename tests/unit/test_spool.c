@@ -5,7 +5,9 @@
  * an entry without following it; failing write, fsync and rename calls
  * (injected, and a real full tmpfs) leave nothing behind; a writer
  * SIGKILLed at random never leaves a partial entry nor loses an accepted
- * one; locks exclude a second runner and die with their holder.
+ * one; locks exclude a second runner and die with their holder.  A stale
+ * errno or an entry that vanishes mid-scan never hides the others; quoted
+ * local parts with spaces round-trip; spool_open_existing creates nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -630,6 +632,50 @@ test_scan_entry_vanishes(void **state)
 	ids_free(ids);
 }
 
+/* spool_open_existing reads a missing spool as empty and creates nothing;
+ * on a real one it lists, loads and locks as spool_open does. */
+static void
+test_open_existing(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], missing[256], why[256];
+	struct spool *sp = NULL;
+	struct spool_entry *e = NULL;
+	struct stat st;
+	const char *w = NULL;
+	struct ids *ids;
+	int fd = -1;
+
+	snprintf(missing, sizeof(missing), "%s/missing", f->dir);
+	assert_int_equal(spool_open_existing(missing, &sp, why, sizeof(why)), MX_OK);
+	ids = scan_all(sp);
+	assert_int_equal(ids->n + ids->skipped, 0);
+	ids_free(ids);
+	assert_int_equal(spool_load(sp, "NoSuchId", &e, &w), MX_ERR_SYSTEM);
+	assert_int_equal(spool_lock(sp, "NoSuchId", &fd), MX_ERR_SYSTEM);
+	assert_int_equal(spool_enqueue(sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w),
+	    MX_ERR_SYSTEM);
+	spool_close(sp);
+	assert_int_not_equal(lstat(missing, &st), 0);
+
+	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w), MX_OK);
+	assert_int_equal(spool_open_existing(f->dir, &sp, why, sizeof(why)), MX_OK);
+	ids = scan_all(sp);
+	assert_int_equal(ids->n, 1);
+	assert_string_equal(ids->id[0], id);
+	ids_free(ids);
+	assert_int_equal(spool_load(sp, id, &e, &w), MX_OK);
+	spool_entry_free(e);
+	assert_int_equal(spool_lock(sp, id, &fd), MX_OK);
+	spool_unlock(fd);
+	spool_close(sp);
+	/* A file where the spool should be is an error, not an empty queue. */
+	assert_int_equal(spool_open_existing("/etc/passwd", &sp, why, sizeof(why)),
+	    MX_ERR_SYSTEM);
+	assert_null(sp);
+}
+
 /* ---- fault injection --------------------------------------------------- */
 
 /* The injected failure: the ops table takes no context, so a file static. */
@@ -1010,6 +1056,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_stale_errno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_entry_vanishes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
