@@ -461,6 +461,16 @@ typedef struct mx_queue mx_queue;
  * read-only disk): `mx send` exits 75 on it.
  */
 MX_API mx_err mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size);
+/*
+ * Opens the spool at dir as it is, for mx_queue_list, mx_queue_load,
+ * mx_queue_next_due and mx_queue_delete: nothing is created, and the
+ * directory need not be writable (deleting needs queue/ writable).  A
+ * spool that does not exist is an empty queue, not an error (as mailq
+ * says "empty"); other failures as mx_queue_open's.  mx_queue_add*,
+ * mx_queue_run refuse such a queue with MX_ERR_INVALID.
+ */
+MX_API mx_err mx_queue_open_existing(mx_queue **out, const char *dir, char *why,
+    size_t why_size);
 MX_API void mx_queue_close(mx_queue *queue);
 MX_API const char *mx_queue_error(const mx_queue *queue);
 /*

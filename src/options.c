@@ -191,14 +191,23 @@ delivery_configure(struct delivery_opts *o, mx_sender *sender)
 int
 delivery_open_queue(struct delivery_opts *o, mx_queue **out)
 {
+	return delivery_open_queue_as(o, false, out);
+}
+
+int
+delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue **out)
+{
 	char why[512];
+	mx_err err;
 
 	if (o->retry_max < o->retry_first) {
 		cli_warn(o->cmd, "--retry-max (%u) is shorter than --retry-first (%u)",
 		    o->retry_max, o->retry_first);
 		return EX_USAGE;
 	}
-	if (mx_queue_open(out, o->spool, why, sizeof(why)) != MX_OK) {
+	err = existing_only ? mx_queue_open_existing(out, o->spool, why, sizeof(why)) :
+	    mx_queue_open(out, o->spool, why, sizeof(why));
+	if (err != MX_OK) {
 		cli_warn(o->cmd, "spool %s: %s", o->spool, why);
 		return EX_TEMPFAIL;
 	}

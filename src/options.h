@@ -69,6 +69,10 @@ int delivery_configure(struct delivery_opts *o, mx_sender *sender);
 /* Opens the spool with the retry settings; EX_OK or EX_TEMPFAIL after a
  * message (a missing, full or read-only spool is a temporary failure). */
 int delivery_open_queue(struct delivery_opts *o, mx_queue **out);
+/* The same; with existing_only, for commands that only read or remove
+ * (mx_queue_open_existing): a missing spool is an empty queue, and
+ * nothing is created. */
+int delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue **out);
 
 /*
  * The configuration file: "name value" lines, name being a long option of

@@ -1,8 +1,9 @@
 /*
  * queue.c - `mx queue`: list, show, run (one pass, or --watch), flush and
- * delete over the spool, as thin as the library allows.  Exit status: 0
- * done, 64 usage, 66 no such entry, 75 the spool cannot be used now or an
- * entry is busy, 78 configuration.
+ * delete over the spool, as thin as the library allows.  list, show and
+ * delete never create the spool (a missing one is an empty queue).  Exit
+ * status: 0 done, 64 usage, 66 no such entry, 75 the spool cannot be used
+ * now or an entry is busy, 78 configuration.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +22,7 @@ struct queue_opts {
 	bool json;
 	bool watch;
 	unsigned interval;       /* --watch: seconds between passes at most */
+	bool interval_given;     /* --interval on the command line, not the file */
 	unsigned concurrency;
 };
 
@@ -109,6 +111,7 @@ parse_options(int argc, char **argv, struct queue_opts *o)
 		}
 		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
 			return rc;
+		o->interval_given |= opt == 'I';
 	}
 	return EX_OK;
 }
@@ -187,8 +190,9 @@ cmd_list(struct queue_opts *o, mx_queue *q)
 	if (mx_queue_list(q, print_item, print_bad, &c) != MX_OK)
 		return cli_warn("queue", "%s", mx_queue_error(q)), EX_TEMPFAIL;
 	if (!o->json)
-		printf("-- %zu entr%s in %s\n", c.entries, c.entries == 1 ? "y" : "ies",
-		    o->d.spool);
+		printf("-- %zu entr%s in %s%s\n", c.entries, c.entries == 1 ? "y" : "ies",
+		    o->d.spool, access(o->d.spool, F_OK) != 0 && errno == ENOENT ?
+		    " (it does not exist: nothing was queued there yet)" : "");
 	return EX_OK;
 }
 
@@ -386,7 +390,17 @@ cmd_queue(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
-	if ((rc = delivery_open_queue(&o.d, &q)) != EX_OK)
+	/* A one-shot run given --interval was most likely meant to watch:
+	 * say so rather than run once (the file's interval is for --watch). */
+	if (o.interval_given && !o.watch) {
+		cli_warn("queue", "--interval is the longest sleep between --watch passes: "
+		    "add --watch, or leave --interval out");
+		rc = EX_USAGE;
+		goto out;
+	}
+	/* list, show and delete only read or remove: they create nothing. */
+	if ((rc = delivery_open_queue_as(&o.d, strcmp(sub, "run") != 0 &&
+	    strcmp(sub, "flush") != 0, &q)) != EX_OK)
 		goto out;
 	if (strcmp(sub, "list") == 0)
 		rc = cmd_list(&o, q);

@@ -37,6 +37,7 @@ struct mx_queue {
 	mx_queue_log_fn log;
 	void *log_arg;
 	bool log_json;
+	bool existing_only;      /* mx_queue_open_existing: never writes entries */
 };
 
 struct mx_queue_item {
@@ -45,8 +46,9 @@ struct mx_queue_item {
 
 /* ---- opening, settings -------------------------------------------------- */
 
-mx_err
-mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size)
+/* existing_only: spool_open_existing (create nothing), else spool_open. */
+static mx_err
+queue_open(mx_queue **out, const char *dir, bool existing_only, char *why, size_t why_size)
 {
 	mx_queue *q;
 	mx_err err;
@@ -58,16 +60,31 @@ mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size)
 		snprintf(why, why_size, "out of memory");
 		return MX_ERR_NOMEM;
 	}
-	if ((err = spool_open(dir, &q->sp, why, why_size)) != MX_OK) {
+	err = existing_only ? spool_open_existing(dir, &q->sp, why, why_size) :
+	    spool_open(dir, &q->sp, why, why_size);
+	if (err != MX_OK) {
 		free(q);
 		return err;
 	}
+	q->existing_only = existing_only;
 	q->retry_first = MX_QUEUE_RETRY_FIRST;
 	q->retry_max = MX_QUEUE_RETRY_MAX;
 	q->lifetime = MX_QUEUE_LIFETIME;
 	q->concurrency = QUEUE_CONCURRENCY;
 	*out = q;
 	return MX_OK;
+}
+
+mx_err
+mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size)
+{
+	return queue_open(out, dir, false, why, why_size);
+}
+
+mx_err
+mx_queue_open_existing(mx_queue **out, const char *dir, char *why, size_t why_size)
+{
+	return queue_open(out, dir, true, why, why_size);
 }
 
 void
@@ -120,6 +137,16 @@ fail(mx_queue *q, mx_err err, const char *what, const char *why)
 	return err;
 }
 
+/* A queue opened to read is never written to: refused before any file is. */
+static mx_err
+refuse_if_existing_only(mx_queue *q, const char *what)
+{
+	if (!q->existing_only)
+		return MX_OK;
+	return fail(q, MX_ERR_INVALID, what,
+	    "the queue was opened with mx_queue_open_existing, to read only");
+}
+
 /* ---- the retry schedule -------------------------------------------------- */
 
 /*
@@ -162,6 +189,8 @@ mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts,
 	if (q == NULL || mm == NULL || id == NULL)
 		return MX_ERR_INVALID;
 	id[0] = '\0';
+	if ((err = refuse_if_existing_only(q, "cannot queue")) != MX_OK)
+		return err;
 	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env)) != MX_OK)
 		return fail(q, err, "cannot queue", "a malformed address");
 	message_payload(mm->m, &src);
@@ -182,6 +211,8 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 	if (q == NULL || d == NULL || id == NULL)
 		return MX_ERR_INVALID;
 	id[0] = '\0';
+	if ((err = refuse_if_existing_only(q, "cannot queue")) != MX_OK)
+		return err;
 	if ((e.rcpts = calloc(d->n_rcpts ? d->n_rcpts : 1, sizeof(*e.rcpts))) == NULL)
 		return fail(q, MX_ERR_NOMEM, "cannot queue", "out of memory");
 	for (size_t i = 0; i < d->n_rcpts; i++) {
@@ -1013,6 +1044,8 @@ mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *sta
 
 	if (q == NULL || sender == NULL)
 		return MX_ERR_INVALID;
+	if ((err = refuse_if_existing_only(q, "cannot run the queue")) != MX_OK)
+		return err;
 	p.now = (int64_t)time(NULL);
 	spool_clean_tmp(q->sp, QUEUE_TMP_AGE);
 	if (spool_scan(q->sp, scan_one, scan_skipped, &p) != MX_OK) {

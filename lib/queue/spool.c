@@ -11,6 +11,8 @@
  *   data LEN\n LEN octets \n end CRC\n
  * where CRC is 8 lower-case hex digits of the CRC-32 of every octet before
  * the end line.  Reasons escape '\\' and control octets as \xHH.
+ * An ADDRESS is the rest of its line, so it may hold spaces (a quoted
+ * local part: "john doe"@example.com), never a control octet.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
@@ -154,7 +156,12 @@ spool_id_valid(const char *name)
 	return n > 0;
 }
 
-/* An address: no control octet (CR, LF, NUL among them), no space, bounded. */
+/*
+ * An address: no control octet (CR, LF, NUL among them), bounded.  A space
+ * is allowed: RFC 5321 lets a quoted local part hold one ("john doe"@x),
+ * and an address is always the last field of its line, so it cannot
+ * split a field.
+ */
 static bool
 address_valid(const char *s, size_t n, bool may_be_empty)
 {
@@ -162,7 +169,7 @@ address_valid(const char *s, size_t n, bool may_be_empty)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c == 0x7f)
+		if (c < 0x20 || c == 0x7f)
 			return false;
 	}
 	return true;
@@ -238,6 +245,20 @@ open_subdir(int base, const char *name)
 	return openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+static struct spool *
+spool_alloc(char *why, size_t why_size)
+{
+	struct spool *sp = calloc(1, sizeof(*sp));
+
+	if (sp == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return NULL;
+	}
+	sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
+	sp->ops = real_ops;
+	return sp;
+}
+
 mx_err
 spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 {
@@ -246,12 +267,8 @@ spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 	mx_err err = MX_ERR_SYSTEM;
 
 	*out = NULL;
-	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
-		snprintf(why, why_size, "out of memory");
+	if ((sp = spool_alloc(why, why_size)) == NULL)
 		return MX_ERR_NOMEM;
-	}
-	sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
-	sp->ops = real_ops;
 	if ((mkdir(dir, SPOOL_DIR_MODE) != 0 && errno != EEXIST) ||
 	    (base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		os_why(sp, "cannot open the spool directory");
@@ -270,6 +287,48 @@ spool_open(const char *dir, struct spool **out, char *why, size_t why_size)
 		if (errno == 0)
 			errno = EROFS;
 		os_why(sp, "the spool directory is not writable");
+		goto out;
+	}
+	*out = sp;
+	sp = NULL;
+	err = MX_OK;
+out:
+	if (sp != NULL)
+		snprintf(why, why_size, "%s", sp->why);
+	if (base >= 0)
+		close(base);
+	spool_close(sp);
+	return err;
+}
+
+/* base/name opened as a directory into *fd, or -1 there when it does not
+ * exist (nor base); false for any other failure. */
+static bool
+open_if_there(int base, const char *name, int *fd)
+{
+	*fd = base < 0 ? -1 : openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return *fd >= 0 || base < 0 || errno == ENOENT;
+}
+
+mx_err
+spool_open_existing(const char *dir, struct spool **out, char *why, size_t why_size)
+{
+	struct spool *sp = NULL;
+	int base;
+	mx_err err = MX_ERR_SYSTEM;
+
+	*out = NULL;
+	if ((sp = spool_alloc(why, why_size)) == NULL)
+		return MX_ERR_NOMEM;
+	base = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (base < 0 && errno != ENOENT) {
+		os_why(sp, "cannot open the spool directory");
+		goto out;
+	}
+	if (!open_if_there(base, "tmp", &sp->tmp_fd) ||
+	    !open_if_there(base, "queue", &sp->queue_fd) ||
+	    !open_if_there(base, "corrupt", &sp->corrupt_fd)) {
+		os_why(sp, "cannot open tmp/, queue/ or corrupt/ in the spool");
 		goto out;
 	}
 	*out = sp;
@@ -354,7 +413,7 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 		return MX_ERR_INVALID;
 	}
 	if (!address_valid(e->sender, strnlen(e->sender, SPOOL_ADDRESS_MAX + 1), true)) {
-		*why = "the sender address has a control byte or space, or is too long";
+		*why = "the sender address has a control byte, or is too long";
 		return MX_ERR_BAD_DOMAIN;
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++)
@@ -531,7 +590,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 {
 	size_t slen = sender ? strnlen(sender, SPOOL_ADDRESS_MAX + 1) : 0;
 
-	*why = "an address has a control byte or space, or is too long";
+	*why = "an address has a control byte, or is too long";
 	if (!address_valid(sender ? sender : "", slen, true))
 		return MX_ERR_BAD_DOMAIN;
 	memcpy(e->sender, sender ? sender : "", slen + 1);
@@ -603,7 +662,7 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 	    (e->payload != NULL && e->len != payload_len(e->payload)) || id_out == NULL ||
 	    id_size <= SPOOL_ID_MAX)
 		return MX_ERR_INVALID;
-	*why = "an address has a control byte or space, or is too long";
+	*why = "an address has a control byte, or is too long";
 	if (!address_valid(e->sender, strnlen(e->sender, sizeof(e->sender)), true))
 		return MX_ERR_BAD_DOMAIN;
 	for (size_t i = 0; i < e->n_rcpts; i++)
@@ -1017,35 +1076,55 @@ spool_entry_free(struct spool_entry *e)
 
 /* ---- scanning and locking ---------------------------------------------- */
 
+/*
+ * Why a name in queue/ is not an entry to hand out, or NULL when it is
+ * one; *gone when it vanished since readdir (another runner finished it
+ * meanwhile).  Decided on fstatat's own result: errno is only read after
+ * a call that failed, never left over from an earlier one.
+ */
+static const char *
+scan_judge(int dirfd, const char *name, bool *gone)
+{
+	struct stat st;
+
+	*gone = false;
+	if (!spool_id_valid(name))
+		return "the name is not a queue ID";
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		*gone = errno == ENOENT;
+		return "it cannot be examined";
+	}
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file (a symlink, directory, FIFO or device)";
+	return NULL;
+}
+
 mx_err
 spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
     void (*skipped)(const char *name, const char *why, void *arg), void *arg)
 {
-	int fd = openat(sp->queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int fd;
+	DIR *d;
 	struct dirent *de;
-	struct stat st;
 
+	if (sp->queue_fd < 0)
+		return MX_OK; /* spool_open_existing on a spool without queue/ */
+	fd = openat(sp->queue_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
 		return MX_ERR_SYSTEM;
 	}
 	while ((de = readdir(d)) != NULL) {
-		const char *why = NULL;
+		bool gone;
+		const char *why;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (!spool_id_valid(de->d_name))
-			why = "the name is not a queue ID";
-		else if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			why = errno == ENOENT ? NULL : "it cannot be examined";
-		if (why == NULL && errno == ENOENT)
-			continue; /* delivered and removed by another runner meanwhile */
-		else if (!S_ISREG(st.st_mode))
-			why = "not a regular file (a symlink, directory, FIFO or device)";
+		why = scan_judge(fd, de->d_name, &gone);
 		if (why == NULL)
 			cb(de->d_name, arg);
-		else if (skipped != NULL)
+		else if (!gone && skipped != NULL)
 			skipped(de->d_name, why, arg);
 	}
 	closedir(d);

@@ -63,6 +63,16 @@ struct spool_entry {
  * on the same spool.
  */
 mx_err spool_open(const char *dir, struct spool **out, char *why, size_t why_size);
+/*
+ * Opens the spool at dir as it is, to read it (scan, load, lock) and to
+ * remove entries: nothing is created, and nothing needs to be writable.
+ * A spool, or a tmp/, queue/ or corrupt/ in it, that does not exist reads
+ * as empty (the scan finds nothing, load and lock find no entry); any
+ * other failure (EACCES, ENOTDIR) is MX_ERR_SYSTEM with why.  Writing
+ * through it fails: the caller uses spool_open to write.
+ */
+mx_err spool_open_existing(const char *dir, struct spool **out, char *why,
+    size_t why_size);
 void spool_close(struct spool *sp); /* NULL is a no-op */
 
 /*

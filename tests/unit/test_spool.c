@@ -5,7 +5,9 @@
  * an entry without following it; failing write, fsync and rename calls
  * (injected, and a real full tmpfs) leave nothing behind; a writer
  * SIGKILLed at random never leaves a partial entry nor loses an accepted
- * one; locks exclude a second runner and die with their holder.
+ * one; locks exclude a second runner and die with their holder.  A stale
+ * errno or an entry that vanishes mid-scan never hides the others; quoted
+ * local parts with spaces round-trip; spool_open_existing creates nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -285,6 +287,48 @@ test_update_remove(void **state)
 	spool_entry_free(e);
 }
 
+/*
+ * A quoted local part may hold spaces (RFC 5321 4.1.2 qtextSMTP): such a
+ * sender and recipients go in, come out the same through a load, an
+ * update and a reload, and a tab (a control octet) is still refused.
+ */
+static void
+test_quoted_space_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "\"john doe\"@example.com", "\" lead and trail \"@example.org",
+		"plain@example.net" };
+	const char *tab[] = { "\"john\tdoe\"@example.com" };
+	char id[SPOOL_ID_MAX + 1];
+	struct spool_entry *e = NULL, *again = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(spool_enqueue(f->sp, "\"jane q\"@example.com", rcpts, 3,
+	    (const uint8_t *)"hi\r\n", 4, id, sizeof(id), &why), MX_OK);
+	check_entry(f->sp, id, "\"jane q\"@example.com", rcpts, 3, (const uint8_t *)"hi\r\n", 4);
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
+	e->rcpts[0].attempts = 1;
+	e->rcpts[0].next_attempt = INT64_C(1800000000);
+	strcpy(e->rcpts[0].reason, "451 4.2.0 later");
+	e->rcpts[2].state = SPOOL_SENT;
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_OK);
+	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_OK);
+	assert_string_equal(again->sender, "\"jane q\"@example.com");
+	assert_string_equal(again->rcpts[0].address, "\"john doe\"@example.com");
+	assert_string_equal(again->rcpts[1].address, "\" lead and trail \"@example.org");
+	assert_int_equal(again->rcpts[0].attempts, 1);
+	assert_string_equal(again->rcpts[0].reason, "451 4.2.0 later");
+	assert_int_equal(again->rcpts[2].state, SPOOL_SENT);
+	spool_entry_free(again);
+	spool_entry_free(e);
+	assert_int_equal(count_dir(f, "corrupt"), 0);
+
+	assert_int_equal(spool_enqueue(f->sp, "", tab, 1, NULL, 0, id, sizeof(id), &why),
+	    MX_ERR_BAD_DOMAIN);
+	assert_int_equal(count_dir(f, "queue"), 1);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+}
+
 /* ---- hostile files ----------------------------------------------------- */
 
 /* A plain bitwise CRC-32, to forge files that pass the check. */
@@ -506,6 +550,133 @@ test_scan_skips(void **state)
 	assert_int_equal(spool_lock(f->sp, "Fifo", &fd), MX_ERR_SYSTEM);
 	assert_int_equal(fd, -1);
 	assert_int_equal(count_dir(f, "corrupt"), 0);
+}
+
+/*
+ * A scan decides on fstatat's result, not on a stale errno: with errno
+ * left at ENOENT by someone else before the scan, every entry is still
+ * handed out.  (The bug: a successful fstatat leaves errno alone, so one
+ * ENOENT made the scan skip every entry after it, pass after pass.)
+ */
+static void
+test_scan_stale_errno(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+	struct ids *ids;
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id),
+		    &why), MX_OK);
+	write_raw(f, "queue", "not-an-id", "x", 1); /* st is never read for it */
+	errno = ENOENT;
+	ids = scan_all(f->sp);
+	assert_int_equal(ids->n, 5);
+	assert_int_equal(ids->skipped, 1);
+	ids_free(ids);
+}
+
+/* The scan's callback removes the entry readdir gives next. */
+struct vanish {
+	struct ids *ids;
+	struct spool *sp;
+	const char *victim;
+	bool done;
+};
+
+static void
+collect_and_remove(const char *id, void *arg)
+{
+	struct vanish *v = arg;
+	const char *why = NULL;
+
+	collect(id, v->ids);
+	if (!v->done) {
+		v->done = true;
+		assert_int_equal(spool_remove(v->sp, v->victim, &why), MX_OK);
+	}
+}
+
+static void
+skipped_in_vanish(const char *name, const char *why, void *arg)
+{
+	struct vanish *v = arg;
+
+	count_skipped(name, why, v->ids);
+}
+
+/* An entry removed by another runner mid-scan is passed over in silence,
+ * and every entry after it is still seen. */
+static void
+test_scan_entry_vanishes(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], victim[SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+	struct ids *order, *ids;
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id),
+		    &why), MX_OK);
+	order = scan_all(f->sp); /* readdir's order, the same on the next scan */
+	assert_int_equal(order->n, 6);
+	strcpy(victim, order->id[1]);
+	ids_free(order);
+	assert_non_null(ids = calloc(1, sizeof(*ids)));
+	assert_non_null(ids->id = calloc(MAX_IDS, sizeof(*ids->id)));
+	struct vanish v = { ids, f->sp, victim, false };
+	assert_int_equal(spool_scan(f->sp, collect_and_remove, skipped_in_vanish, &v), MX_OK);
+	assert_int_equal(ids->n, 5);
+	assert_int_equal(ids->skipped, 0);
+	assert_false(ids_has(ids, victim));
+	ids_free(ids);
+}
+
+/* spool_open_existing reads a missing spool as empty and creates nothing;
+ * on a real one it lists, loads and locks as spool_open does. */
+static void
+test_open_existing(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com" };
+	char id[SPOOL_ID_MAX + 1], missing[256], why[256];
+	struct spool *sp = NULL;
+	struct spool_entry *e = NULL;
+	struct stat st;
+	const char *w = NULL;
+	struct ids *ids;
+	int fd = -1;
+
+	snprintf(missing, sizeof(missing), "%s/missing", f->dir);
+	assert_int_equal(spool_open_existing(missing, &sp, why, sizeof(why)), MX_OK);
+	ids = scan_all(sp);
+	assert_int_equal(ids->n + ids->skipped, 0);
+	ids_free(ids);
+	assert_int_equal(spool_load(sp, "NoSuchId", &e, &w), MX_ERR_SYSTEM);
+	assert_int_equal(spool_lock(sp, "NoSuchId", &fd), MX_ERR_SYSTEM);
+	assert_int_equal(spool_enqueue(sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w),
+	    MX_ERR_SYSTEM);
+	spool_close(sp);
+	assert_int_not_equal(lstat(missing, &st), 0);
+
+	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w), MX_OK);
+	assert_int_equal(spool_open_existing(f->dir, &sp, why, sizeof(why)), MX_OK);
+	ids = scan_all(sp);
+	assert_int_equal(ids->n, 1);
+	assert_string_equal(ids->id[0], id);
+	ids_free(ids);
+	assert_int_equal(spool_load(sp, id, &e, &w), MX_OK);
+	spool_entry_free(e);
+	assert_int_equal(spool_lock(sp, id, &fd), MX_OK);
+	spool_unlock(fd);
+	spool_close(sp);
+	/* A file where the spool should be is an error, not an empty queue. */
+	assert_int_equal(spool_open_existing("/etc/passwd", &sp, why, sizeof(why)),
+	    MX_ERR_SYSTEM);
+	assert_null(sp);
 }
 
 /* ---- fault injection --------------------------------------------------- */
@@ -883,8 +1054,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quoted_space_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_stale_errno, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_entry_vanishes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
