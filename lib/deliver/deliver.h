@@ -1,6 +1,6 @@
 /*
- * deliver.h - the insides of mx_sender and mx_delivery (send.c reads
- * them for the public getters, log lines and JSON; deliver.c fills them).
+ * deliver.h - the insides of mx_delivery (send.c reads them for the
+ * public getters, log lines and JSON; deliver.c fills them).
  */
 #ifndef MX_DELIVER_H
 #define MX_DELIVER_H
@@ -11,25 +11,11 @@
 #include "connect.h"
 #include "payload.h"
 #include "plan.h"
+#include "sender.h"
 #include "smtp_session.h"
 
 #define DELIVER_MAX_ATTEMPTS 64     /* attempts kept per delivery, for logs */
 
-struct mx_sender {
-	mx_resolver *resolver;
-	mx_policy *policy;            /* a copy */
-	char helo[MX_DOMAIN_MAX + 1];
-	mx_tls_policy tls;
-	char *ca_file;               /* NULL: the system's store */
-	struct tls_client *tls_client; /* made on the first STARTTLS */
-	bool tls_failed;
-	struct connect_opts connect;
-	struct smtp_timeouts timeouts;
-	uint16_t port;
-	unsigned deadline_ms;         /* whole delivery; 0: none */
-	mx_transcript_fn transcript;
-	void *transcript_arg;
-};
 
 /* One try at one address, for --json and the logs. */
 struct deliver_attempt {
@@ -93,7 +79,5 @@ mx_err deliver_start(mx_sender *sender, const char *mail_from, const char *const
     bool needs_smtputf8, mx_send_cb cb, void *arg);
 
 double deliver_now(void);
-/* The sender's TLS client, made on first use; NULL if it cannot be. */
-struct tls_client *sender_tls_client(void *sender);
 
 #endif

@@ -1,0 +1,39 @@
+/*
+ * sender.h - the insides of mx_sender: how to deliver (resolver and
+ * policy, HELO name, TLS policy and client, connection timing, stage
+ * timeouts, the deadline).  sender.c sets them through the public
+ * setters; deliver.c reads them.
+ */
+#ifndef MX_SENDER_H
+#define MX_SENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "connect.h"
+#include "mx.h"
+#include "smtp_session.h"
+#include "tls.h"
+
+#define SMTP_PORT 25
+
+struct mx_sender {
+	mx_resolver *resolver;
+	mx_policy *policy;            /* a copy */
+	char helo[MX_DOMAIN_MAX + 1];
+	mx_tls_policy tls;
+	char *ca_file;               /* NULL: the system's store */
+	struct tls_client *tls_client; /* made on the first STARTTLS */
+	bool tls_failed;
+	struct connect_opts connect;
+	struct smtp_timeouts timeouts;
+	uint16_t port;
+	unsigned deadline_ms;         /* whole delivery; 0: none */
+	mx_transcript_fn transcript;
+	void *transcript_arg;
+};
+
+/* The sender's TLS client, made on first use; NULL if it cannot be. */
+struct tls_client *sender_tls_client(void *sender);
+
+#endif
