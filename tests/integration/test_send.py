@@ -306,6 +306,61 @@ class Send(unittest.TestCase):
         self.assertEqual(p.returncode, EX_OK, p.stderr)
         self.assertEqual(len(received("accept1", tag)), 1)
 
+    def sendmail(self, *args, message=None):
+        """Runs mx as `sendmail` with these arguments; returns (process, tag)."""
+        link = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "sendmail")
+        if not os.path.exists(link):
+            os.symlink(os.path.abspath(MX), link)
+        Send.counter += 1
+        tag = "%s-%d-%d" % (self.id().split(".")[-1], os.getpid(), Send.counter)
+        body = message if message is not None else "Subject: %s\n\nhi\n" % tag
+        p = subprocess.run([link, "-f", "s@example.test", "--resolver", RESOLVER,
+                            "--trust-anchor", ANCHOR, "--no-queue"] + list(args),
+                           input=body.encode(), capture_output=True, timeout=30)
+        return p, tag
+
+    def test_sendmail_hop_count_is_ignored(self):
+        # Issue 12 item 3: -h was taken as --help, printed the usage and
+        # exited 0 with nothing sent.  -h N is sendmail's hop count, which
+        # Postfix ignores; the mail must go.
+        for args in (["-h", "30"], ["-h30"], ["-oi", "-h", "5", "-bm"]):
+            p, tag = self.sendmail(*(args + ["x@ok.send.test"]))
+            self.assertEqual(p.returncode, EX_OK, (args, p.stderr))
+            self.assertEqual(len(received("accept1", tag)), 1, args)
+            self.assertNotIn(b"usage", p.stdout + p.stderr)
+
+    def test_sendmail_unknown_options_fail_and_send_nothing(self):
+        # Nothing a sendmail caller passes that mx does not understand may
+        # end in exit 0: that would say "mail taken" for mail left unread.
+        cases = [(["-Q", "x@ok.send.test"], "unknown option -Q"),
+                 (["--bogus", "x@ok.send.test"], "unknown option --bogus"),
+                 (["-bp"], "-bp is not supported"),
+                 (["-bs", "x@ok.send.test"], "-bs is not supported"),
+                 (["x@ok.send.test", "-h"], "-h needs a value"),
+                 (["x@ok.send.test", "--tls"], "--tls needs a value"),
+                 (["--help", "x@ok.send.test"], "--help is not a sendmail option")]
+        for args, said in cases:
+            p, tag = self.sendmail(*args)
+            self.assertEqual(p.returncode, EX_USAGE, (args, p.stderr))
+            self.assertIn(said, p.stderr.decode(), args)
+            self.assertIn("nothing was sent", p.stderr.decode(), args)
+            self.assertEqual(p.stdout, b"", args)
+            self.assertEqual(received("accept1", tag), [], args)
+
+    def test_mx_send_help_and_unknown_options(self):
+        # As `mx send`, --help is a question (exit 0, usage on stdout);
+        # -h is the hop count there too, so a bare -h lacks its value.
+        p = subprocess.run([MX, "send", "--help"], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, EX_OK)
+        self.assertIn(b"usage: mx send", p.stdout)
+        rc, out, err, tag, _ = self.send("x@ok.send.test", "-h")
+        self.assertEqual(rc, EX_USAGE, err)
+        self.assertIn("-h needs a value", err)
+        rc, out, err, tag, _ = self.send("-Z", "x@ok.send.test")
+        self.assertEqual(rc, EX_USAGE, err)
+        self.assertIn("unknown option -Z", err)
+        self.assertEqual(received("accept1", tag), [])
+
     # ---- TLS and DANE ---------------------------------------------------
 
     def json_send(self, *rcpts, tls=None, extra=()):
