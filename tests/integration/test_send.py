@@ -456,6 +456,50 @@ class Send(unittest.TestCase):
         self.assertEqual(p.returncode, 78, p.stderr)
         self.assertEqual(p.stdout, b"")
 
+    def test_bad_anchor_and_ca_files_are_named(self):
+        # Issue 12 item 12: an empty or corrupt trust anchor said only
+        # "configuration failed (resolver, trust anchor or CA file)" (the
+        # empty one was even taken, validating nothing); a missing --ca-file
+        # exited 78 saying "cannot set up TLS".  Each now names the file and
+        # the reason; missing is 66 for both files, unusable content 78.
+        d = os.environ.get("MX_SANDBOX_DIR", "/tmp")
+        empty, corrupt, comments = (os.path.join(d, n) for n in
+                                    ("empty.key", "corrupt.key", "comments.key"))
+        for path, text in ((empty, ""), (corrupt, "this is not a DS record\n"),
+                           (comments, "; nothing here\n\n")):
+            with open(path, "w") as f:
+                f.write(text)
+        missing = os.path.join(d, "no-such-file")
+        commands = {
+            "route": [MX, "route", "--resolver", RESOLVER, "basic.test"],
+            "send": [MX, "send", "--resolver", RESOLVER, "--no-queue", "-f", "s@example.test",
+                     "x@ok.send.test"],
+            "check": [MX, "check", "--resolver", RESOLVER, "--no-smtp", "good.check.test"],
+        }
+        anchors = [(empty, 78, "holds no DS or DNSKEY record"),
+                   (comments, 78, "holds no DS or DNSKEY record"),
+                   (corrupt, 78, "parse error in %s:" % corrupt),
+                   (missing, 66, "No such file or directory")]
+        for name, cmd in commands.items():
+            for path, code, said in anchors:
+                p = subprocess.run(cmd + ["--trust-anchor", path], input=b"Subject: x\n\nx\n",
+                                   capture_output=True, timeout=30)
+                err = p.stderr.decode()
+                self.assertEqual(p.returncode, code, (name, path, err))
+                self.assertIn(path, err, name)
+                self.assertIn(said, err, (name, path))
+                self.assertEqual(p.stdout, b"", (name, path))
+        cas = [(missing, 66, "--ca-file %s: No such file or directory" % missing),
+               (empty, 78, "--ca-file %s: holds no PEM certificate" % empty),
+               (corrupt, 78, "--ca-file %s: holds no PEM certificate" % corrupt)]
+        for name in ("send", "check"):
+            for path, code, said in cas:
+                p = subprocess.run(commands[name] + ["--trust-anchor", "none", "--ca-file", path],
+                                   input=b"Subject: x\n\nx\n", capture_output=True, timeout=30)
+                self.assertEqual(p.returncode, code, (name, path, p.stderr))
+                self.assertIn(said, p.stderr.decode(), (name, path))
+                self.assertEqual(p.stdout, b"", (name, path))
+
     def test_verbose_transcript(self):
         rc, _, err, _, _ = self.send("user@ok.send.test", args=("-v",))
         self.assertEqual(rc, EX_OK)
