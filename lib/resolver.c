@@ -492,6 +492,32 @@ resolver_ready(mx_resolver *r)
  * in the additional section, so only the stub (which validates nothing)
  * uses that section.
  */
+/*
+ * The resolvers asked, for messages about a failure the transport saw:
+ * "127.0.0.1@53", or "the resolvers of FILE" when resolv.conf names them
+ * (libunbound and c-ares read it, not we).
+ */
+const char *
+resolver_servers_text(const mx_resolver *r, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (r->n_servers == 0) {
+		snprintf(buf, size, "the resolvers of %s", r->resolv_conf ? r->resolv_conf :
+		    "/etc/resolv.conf");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_servers && o < size; i++) {
+		int n = snprintf(buf + o, size - o, "%s%s%s", i ? ", " : "", r->servers[i],
+		    strchr(r->servers[i], '@') ? "" : "@53");
+		if (n < 0 || (size_t)n >= size - o)
+			break; /* cut: the names that fit are enough */
+		o += (size_t)n;
+	}
+	return buf;
+}
+
 bool
 resolver_uses_glue(const mx_resolver *r)
 {
