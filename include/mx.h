@@ -610,7 +610,8 @@ MX_API void mx_check_free(mx_check *check);
 MX_API void mx_check_set_smtp(mx_check *check, bool on);
 /* Limit on one whole live run, in milliseconds (default 30000). */
 MX_API mx_err mx_check_set_timeout_ms(mx_check *check, unsigned ms);
-/* Trust store for certificates (PEM); NULL: the system's. */
+/* Trust store for certificates (PEM); NULL: the system's.  Read now:
+ * MX_ERR_CONFIG when it cannot be read or holds no certificate. */
 MX_API mx_err mx_check_set_ca_file(mx_check *check, const char *path);
 /* Name sent in EHLO (default "localhost"). */
 MX_API mx_err mx_check_set_helo(mx_check *check, const char *name);

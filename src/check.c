@@ -6,6 +6,7 @@
  * notice, 1 a warning, 2 an error, 3 could not test.  Every rule is
  * libmx's (mx_check_*).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,14 +66,20 @@ set_file_option(struct check_opts *o, int opt, const char *v)
 	if (opt == 'a' && strcmp(v, "none") == 0)
 		return mx_resolver_set_trust_anchor(o->resolver, NULL) == MX_OK ? EX_OK : EX_OSERR;
 	if (access(v, R_OK) != 0) {
-		cli_warn("check", "%s: cannot read %s", name, v);
+		cli_warn("check", "%s %s: %s", name, v, strerror(errno));
 		return EX_NOINPUT;
 	}
 	if (opt == 'a')
 		return mx_resolver_set_trust_anchor(o->resolver, v) == MX_OK ? EX_OK : EX_OSERR;
 	if (opt == 'R')
 		return mx_resolver_set_resolv_conf(o->resolver, v) == MX_OK ? EX_OK : EX_OSERR;
-	return mx_check_set_ca_file(o->check, v) == MX_OK ? EX_OK : EX_OSERR;
+	switch (mx_check_set_ca_file(o->check, v)) {
+	case MX_OK: return EX_OK;
+	case MX_ERR_CONFIG:
+		cli_warn("check", "--ca-file %s: holds no PEM certificate that OpenSSL can read", v);
+		return EX_CONFIG;
+	default: return EX_OSERR;
+	}
 }
 
 static int

@@ -21,6 +21,7 @@
 
 #define CONFIG_SIZE_MAX (64 * 1024)
 #define CONFIG_LINE_MAX 1024
+#define CONFIG_WHERE_MAX 4200 /* a path of PATH_MAX, ':' and a line number */
 
 const char *
 config_path_from_args(int argc, char **argv)
@@ -73,11 +74,12 @@ skip_blanks(char *p, char *end)
 static int
 parse_line(char *p, char *end, const char *path, size_t lineno,
     const char *cmd, const struct option *longopts, int argc, char **argv,
-    int (*apply)(void *, int, const char *), void *ctx)
+    config_apply_fn apply, void *ctx)
 {
-	char *name, *name_end, *v;
+	char *name, *name_end, *v, where[CONFIG_WHERE_MAX];
 	const struct option *opt;
 	size_t vlen;
+	int rc;
 
 	if (end > p && end[-1] == '\r')
 		end--;
@@ -112,16 +114,17 @@ parse_line(char *p, char *end, const char *path, size_t lineno,
 	if (given_on_command_line(opt->name, argc, argv))
 		return EX_OK;
 	v[vlen] = '\0'; /* over a blank, CR, LF or the caller's extra octet */
-	int rc = apply(ctx, opt->val, opt->has_arg == no_argument ? NULL : v);
-	if (rc != EX_OK)
-		cli_warn(cmd, "%s:%zu: the %s setting above is not valid", path, lineno, opt->name);
-	return rc;
+	snprintf(where, sizeof(where), "%s:%zu", path, lineno);
+	rc = apply(ctx, opt->val, opt->has_arg == no_argument ? NULL : v, where);
+	/* The option said what is wrong, with where; a value it refuses (or a
+	 * file it names that cannot be read) is a fault of the file, which
+	 * mx(1) promises as EX_CONFIG, not the command line's EX_USAGE. */
+	return rc == EX_OK || rc == EX_OSERR ? rc : EX_CONFIG;
 }
 
 int
 config_parse(char *text, size_t len, const char *path, const char *cmd,
-    const struct option *longopts, int argc, char **argv,
-    int (*apply)(void *, int, const char *), void *ctx)
+    const struct option *longopts, int argc, char **argv, config_apply_fn apply, void *ctx)
 {
 	char *p = text, *end = text + len;
 	size_t lineno = 0;
@@ -144,7 +147,7 @@ config_parse(char *text, size_t len, const char *path, const char *cmd,
 
 int
 config_load(const char *path, const char *cmd, const struct option *longopts, int argc,
-    char **argv, int (*apply)(void *, int, const char *), void *ctx, char **text_out)
+    char **argv, config_apply_fn apply, void *ctx, char **text_out)
 {
 	bool required = path != NULL;
 	char *text = NULL;

@@ -4,6 +4,8 @@
  * their parsing and checking, and turning them into a configured
  * mx_sender and mx_queue.  The commands own their other options.
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,31 @@
 
 #include "cli.h"
 #include "options.h"
+
+void
+option_warn(const char *cmd, const char *where, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (where != NULL)
+		fprintf(stderr, "mx %s: %s: %s ", cmd, where, name);
+	else
+		fprintf(stderr, "mx %s: --%s ", cmd, name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A file an option names must be readable now, not at the first use. */
+static int
+readable(struct delivery_opts *o, const char *name, const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return EX_OK;
+	option_warn(o->cmd, o->where, name, "%s: %s", path, strerror(errno));
+	return EX_NOINPUT;
+}
 
 int
 delivery_opts_init(struct delivery_opts *o, const char *cmd)
@@ -52,7 +79,7 @@ set_tls(struct delivery_opts *o, const char *v)
 			return EX_OK;
 		}
 	}
-	cli_warn(o->cmd, "--tls takes may, encrypt, dane or verify, not \"%s\"", v);
+	option_warn(o->cmd, o->where, "tls", "takes may, encrypt, dane or verify, not \"%s\"", v);
 	return EX_USAGE;
 }
 
@@ -73,8 +100,8 @@ set_stage_timeout(struct delivery_opts *o, const char *v)
 		o->stage_ms[i] = ms;
 		return EX_OK;
 	}
-	cli_warn(o->cmd, "--smtp-timeout takes STAGE=SECONDS, STAGE one of greeting, ehlo, "
-	    "starttls, mail, rcpt, data, block, dot; not \"%s\"", v);
+	option_warn(o->cmd, o->where, "smtp-timeout", "takes STAGE=SECONDS, STAGE one of "
+	    "greeting, ehlo, starttls, mail, rcpt, data, block, dot; not \"%s\"", v);
 	return EX_USAGE;
 }
 
@@ -87,18 +114,17 @@ set_resolver_option(struct delivery_opts *o, int opt, const char *v)
 	case 'r':
 		if (mx_resolver_add_server(o->resolver, v) == MX_OK)
 			return EX_OK;
-		cli_warn(o->cmd, "--resolver takes IP or IP@PORT, not \"%s\"", v);
+		option_warn(o->cmd, o->where, "resolver", "takes IP or IP@PORT, not \"%s\"", v);
 		return EX_USAGE;
 	case 'a':
-		if (strcmp(v, "none") != 0 && access(v, R_OK) != 0) {
-			cli_warn(o->cmd, "--trust-anchor: cannot read %s", v);
+		if (strcmp(v, "none") != 0 && readable(o, "trust-anchor", v) != EX_OK)
 			return EX_NOINPUT;
-		}
 		mx_resolver_set_trust_anchor(o->resolver, strcmp(v, "none") ? v : NULL);
 		return EX_OK;
 	case 'T':
 		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
-			return cli_warn(o->cmd, "--timeout takes seconds, not \"%s\"", v), EX_USAGE;
+			return option_warn(o->cmd, o->where, "timeout", "takes seconds, not \"%s\"", v),
+			    EX_USAGE;
 		mx_policy_set_timeout_ms(o->policy, ms);
 		return EX_OK;
 	}
@@ -112,8 +138,10 @@ set_queue_seconds(struct delivery_opts *o, const char *name, const char *v, unsi
 	unsigned long long n;
 
 	if (!cli_parse_uint(v, 366ull * 24 * 3600, &n))
-		return cli_warn(o->cmd, "--%s takes whole seconds, not \"%s\"", name, v), EX_USAGE;
+		return option_warn(o->cmd, o->where, name, "takes whole seconds, not \"%s\"", v),
+		    EX_USAGE;
 	*out = (unsigned)n;
+	o->retry_where = o->where;
 	return EX_OK;
 }
 
@@ -125,8 +153,8 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 
 	switch (opt) {
 	case 'L': return set_tls(o, v);
-	case 'C': o->ca_file = v; return EX_OK;
-	case 'H': o->helo = v; return EX_OK;
+	case 'C': o->ca_file = v; o->ca_where = o->where; return readable(o, "ca-file", v);
+	case 'H': o->helo = v; o->helo_where = o->where; return EX_OK;
 	case 'P': o->spool = v; return EX_OK;
 	case 'S': return set_stage_timeout(o, v);
 	case 0x101: return set_queue_seconds(o, "retry-first", v, &o->retry_first);
@@ -135,22 +163,23 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	case 0x104: return EX_OK; /* --config: read before the others */
 	case 'D':
 		if (!cli_parse_uint(v, 60000, &n))
-			return cli_warn(o->cmd, "--attempt-delay takes milliseconds, not \"%s\"", v),
-			    EX_USAGE;
+			return option_warn(o->cmd, o->where, "attempt-delay",
+			    "takes milliseconds, not \"%s\"", v), EX_USAGE;
 		o->attempt_delay_ms = (unsigned)n;
 		o->attempt_delay_given = true;
 		o->connect_set = true;
 		return EX_OK;
 	case 'c':
 		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
-			return cli_warn(o->cmd, "--connect-timeout takes seconds, not \"%s\"", v),
-			    EX_USAGE;
+			return option_warn(o->cmd, o->where, "connect-timeout",
+			    "takes seconds, not \"%s\"", v), EX_USAGE;
 		o->connect_timeout_ms = ms;
 		o->connect_set = true;
 		return EX_OK;
 	case 'E':
 		if (!cli_parse_seconds(v, 24u * 3600u * 1000u, &ms))
-			return cli_warn(o->cmd, "--deadline takes seconds, not \"%s\"", v), EX_USAGE;
+			return option_warn(o->cmd, o->where, "deadline", "takes seconds, not \"%s\"", v),
+			    EX_USAGE;
 		o->deadline_ms = ms;
 		return EX_OK;
 	}
@@ -167,11 +196,18 @@ transcript(const char *host, char dir, const char *line, size_t len, void *arg)
 int
 delivery_configure(struct delivery_opts *o, mx_sender *sender)
 {
+	mx_err err;
+
 	if (o->helo != NULL && mx_sender_set_helo(sender, o->helo) != MX_OK)
-		return cli_warn(o->cmd, "--helo \"%s\" is not a host name", o->helo), EX_USAGE;
-	if (mx_sender_set_tls(sender, o->tls, o->ca_file) != MX_OK)
-		return cli_warn(o->cmd, "cannot set up TLS%s%s", o->ca_file ? " with " : "",
-		    o->ca_file ? o->ca_file : ""), EX_CONFIG;
+		return option_warn(o->cmd, o->helo_where, "helo", "\"%s\" is not a host name",
+		    o->helo), o->helo_where ? EX_CONFIG : EX_USAGE;
+	/* The file was readable (delivery_option), so what fails is its content. */
+	if ((err = mx_sender_set_tls(sender, o->tls, o->ca_file)) == MX_ERR_CONFIG && o->ca_file)
+		return option_warn(o->cmd, o->ca_where, "ca-file", "%s: holds no PEM certificate "
+		    "that OpenSSL can read", o->ca_file), EX_CONFIG;
+	if (err != MX_OK)
+		return cli_warn(o->cmd, "cannot set up TLS: %s", mx_strerror(err)),
+		    cli_exit_for(err);
 	/* 0 is a real attempt delay: every address at once. */
 	if (o->connect_set && mx_sender_set_connect(sender,
 	    o->attempt_delay_given ? o->attempt_delay_ms : 250,
@@ -189,6 +225,17 @@ delivery_configure(struct delivery_opts *o, mx_sender *sender)
 }
 
 int
+delivery_opts_check(struct delivery_opts *o)
+{
+	if (o->retry_max < o->retry_first) {
+		option_warn(o->cmd, o->retry_where, "retry-max", "(%u) is shorter than "
+		    "retry-first (%u)", o->retry_max, o->retry_first);
+		return o->retry_where ? EX_CONFIG : EX_USAGE;
+	}
+	return EX_OK;
+}
+
+int
 delivery_open_queue(struct delivery_opts *o, mx_queue **out)
 {
 	return delivery_open_queue_as(o, false, out);
@@ -200,11 +247,6 @@ delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue **o
 	char why[512];
 	mx_err err;
 
-	if (o->retry_max < o->retry_first) {
-		cli_warn(o->cmd, "--retry-max (%u) is shorter than --retry-first (%u)",
-		    o->retry_max, o->retry_first);
-		return EX_USAGE;
-	}
 	err = existing_only ? mx_queue_open_existing(out, o->spool, why, sizeof(why)) :
 	    mx_queue_open(out, o->spool, why, sizeof(why));
 	if (err != MX_OK) {

@@ -30,6 +30,9 @@ struct delivery_opts {
 	mx_resolver *resolver;
 	mx_policy *policy;
 	char *config_text;          /* the configuration file; its values point into it */
+	const char *where;          /* "FILE:LINE" of the setting being applied, NULL on
+	                               the command line: for messages */
+	const char *helo_where, *ca_where, *retry_where; /* where those were set */
 };
 
 /* Long options of delivery_opts, to append to a command's table (no end). */
@@ -61,9 +64,13 @@ struct delivery_opts {
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);
 void delivery_opts_free(struct delivery_opts *o);
-/* Applies one of DELIVERY_LONGOPTS; EX_OK, or an exit code after a message.
- * Returns -1 when opt is not one of them. */
+/* Applies one of DELIVERY_LONGOPTS; EX_OK, or an exit code after a message
+ * (saying o->where when it is set).  Returns -1 when opt is not one of them. */
 int delivery_option(struct delivery_opts *o, int opt, const char *value);
+/* What no single option can check (retry-max against retry-first), once all
+ * are in, before anything is read or sent; EX_OK or an exit code after a
+ * message. */
+int delivery_opts_check(struct delivery_opts *o);
 /* Sets the sender up from the options; EX_OK or an exit code. */
 int delivery_configure(struct delivery_opts *o, mx_sender *sender);
 /* Opens the spool with the retry settings; EX_OK or EX_TEMPFAIL after a
@@ -82,18 +89,23 @@ int delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue
  * (resolver) is taken from one place, never merged.  path NULL means
  * /etc/mx.conf when it exists; a path given must exist.  apply is called
  * as for a command-line option, with values that point into the file's
- * text, which *text_out receives (when the file was read) for the caller
- * to free after the last use of the options; EX_OK or an exit code after a
- * message ("FILE:LINE: ...").
+ * text and where = "FILE:LINE" (for its messages); *text_out receives the
+ * text (when the file was read) for the caller to free after the last use
+ * of the options.  EX_OK or an exit code after a message ("FILE:LINE: ..."):
+ * a value the option refuses is EX_CONFIG, as any other fault of the file.
  */
+typedef int (*config_apply_fn)(void *ctx, int opt, const char *value, const char *where);
 int config_load(const char *path, const char *cmd, const struct option *longopts,
-    int argc, char **argv, int (*apply)(void *ctx, int opt, const char *value),
-    void *ctx, char **text_out);
+    int argc, char **argv, config_apply_fn apply, void *ctx, char **text_out);
 /* The parser on its own, over len octets of text followed by one more that
  * it may overwrite (for the fuzzer): values are cut in place. */
 int config_parse(char *text, size_t len, const char *path, const char *cmd,
-    const struct option *longopts, int argc, char **argv,
-    int (*apply)(void *ctx, int opt, const char *value), void *ctx);
+    const struct option *longopts, int argc, char **argv, config_apply_fn apply,
+    void *ctx);
+/* "mx CMD: --NAME MESSAGE" on the command line, "mx CMD: WHERE: NAME MESSAGE"
+ * for a setting of the configuration file (where not NULL). */
+void option_warn(const char *cmd, const char *where, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The value of --config among the arguments, or NULL. */
 const char *config_path_from_args(int argc, char **argv);
 

@@ -62,11 +62,13 @@ queue_usage(FILE *to)
 
 /* ctx: the options; also called for the configuration file's settings. */
 static int
-apply_option(void *ctx, int opt, const char *v)
+apply_option(void *ctx, int opt, const char *v, const char *where)
 {
 	struct queue_opts *o = ctx;
 	unsigned long long n;
 	int rc;
+
+	o->d.where = where;
 
 	switch (opt) {
 	case 'j': o->json = true; return EX_OK;
@@ -74,13 +76,14 @@ apply_option(void *ctx, int opt, const char *v)
 	case 'v': o->d.verbose = true; return EX_OK;
 	case 'I':
 		if (!cli_parse_uint(v, 24 * 3600, &n) || n == 0)
-			return cli_warn("queue", "--interval takes seconds, not \"%s\"", v), EX_USAGE;
+			return option_warn("queue", where, "interval", "takes seconds, not \"%s\"", v),
+			    EX_USAGE;
 		o->interval = (unsigned)n;
 		return EX_OK;
 	case 'n':
 		if (!cli_parse_uint(v, 1000, &n) || n == 0)
-			return cli_warn("queue", "--concurrency takes 1 to 1000, not \"%s\"", v),
-			    EX_USAGE;
+			return option_warn("queue", where, "concurrency", "takes 1 to 1000, not \"%s\"",
+			    v), EX_USAGE;
 		o->concurrency = (unsigned)n;
 		return EX_OK;
 	}
@@ -109,11 +112,11 @@ parse_options(int argc, char **argv, struct queue_opts *o)
 			queue_usage(stderr);
 			return EX_USAGE;
 		}
-		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
+		if ((rc = apply_option(o, opt, optarg, NULL)) != EX_OK)
 			return rc;
 		o->interval_given |= opt == 'I';
 	}
-	return EX_OK;
+	return delivery_opts_check(&o->d);
 }
 
 /* ---- list and show ------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * order as soon as it and those before it are ready, and maps the worst
  * outcome to a sysexits(3) code.  All routing is libmx's.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,8 +266,8 @@ set_file_option(struct route_opts *o, int opt, const char *v)
 	if (opt == 'a' && strcmp(v, "none") == 0)
 		return mx_resolver_set_trust_anchor(o->resolver, NULL) == MX_OK ? EX_OK : EX_OSERR;
 	if (access(v, R_OK) != 0) {
-		cli_warn("route", "%s: cannot read %s", opt == 'a' ? "--trust-anchor" :
-		    "--resolv-conf", v);
+		cli_warn("route", "%s %s: %s", opt == 'a' ? "--trust-anchor" : "--resolv-conf", v,
+		    strerror(errno));
 		return EX_NOINPUT;
 	}
 	if (opt == 'a')

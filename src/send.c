@@ -42,7 +42,7 @@ static const struct option send_longopts[] = {
 	{"json", no_argument, NULL, 'j'},
 	{"no-queue", no_argument, NULL, 0x110},
 	{"queue-only", no_argument, NULL, 0x111},
-	{"help", no_argument, NULL, 'h'},
+	{"help", no_argument, NULL, 0x1ff},
 	DELIVERY_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
@@ -52,6 +52,8 @@ send_usage(FILE *to)
 {
 	fprintf(to,
 	    "usage: mx send [-f SENDER] [-t] [-i] [-v] [--json] [--no-queue | --queue-only]\n"
+	    "  [sendmail's -bm, -h HOPS, -oi, -B TYPE, -F NAME, -N DSN, -R RET, -V ENVID,\n"
+	    "   -O OPTION, -X FILE: taken and ignored]\n"
 	    DELIVERY_USAGE
 	    "  [RECIPIENT...]   (the message is read from standard input)\n");
 }
@@ -105,21 +107,25 @@ on_delivery(mx_delivery *d, void *arg)
 	mx_delivery_free(d);
 }
 
-/* sendmail's options that callers pass and that mean nothing here. */
+/*
+ * sendmail's options that callers pass and that mean nothing here; -h is
+ * the hop count, which Postfix ignores too (it counts Received: itself).
+ */
 static bool
 ignored_sendmail_option(int opt)
 {
 	return opt == 'o' || opt == 'F' || opt == 'B' || opt == 'N' || opt == 'R' ||
-	    opt == 'V' || opt == 'X' || opt == 'O';
+	    opt == 'V' || opt == 'X' || opt == 'O' || opt == 'h';
 }
 
 /* ctx: the options; also called for the configuration file's settings. */
 static int
-apply_option(void *ctx, int opt, const char *v)
+apply_option(void *ctx, int opt, const char *v, const char *where)
 {
 	struct send_opts *o = ctx;
 	int rc;
 
+	o->d.where = where;
 	switch (opt) {
 	case 'f': o->from = v; return EX_OK;
 	case 't': o->from_headers = true; return EX_OK;
@@ -131,11 +137,57 @@ apply_option(void *ctx, int opt, const char *v)
 	}
 	if (opt == 'o' && v != NULL && strcmp(v, "i") == 0)
 		o->dots_are_data = true; /* -oi, as sendmail */
-	if (ignored_sendmail_option(opt))
+	/* -bm is "read the message, deliver it": what this always does.  Any
+	 * other mode (-bp, -bs, -bv, -bi...) would be taken as mail here. */
+	if (opt == 'b' && strcmp(v, "m") != 0)
+		return cli_warn("send", "-b%s is not supported: only -bm (deliver a message "
+		    "from standard input); nothing was sent", v), EX_USAGE;
+	if (opt == 'b' || ignored_sendmail_option(opt))
 		return EX_OK;
 	if ((rc = delivery_option(&o->d, opt, v)) == -1)
 		return EX_USAGE;
 	return rc;
+}
+
+/*
+ * An option not understood stops everything with EX_USAGE: a caller that
+ * took exit 0 as "the mail is taken" must never get it for mail that was
+ * not read.  getopt's optopt is the letter; a long option has none.
+ */
+static int
+unknown_option(int opt, const char *arg)
+{
+	bool is_long = strncmp(arg, "--", 2) == 0;
+
+	if (opt == ':' && is_long)
+		cli_warn("send", "%s needs a value; nothing was sent", arg);
+	else if (opt == ':')
+		cli_warn("send", "-%c needs a value; nothing was sent", optopt);
+	else if (is_long || optopt == 0)
+		cli_warn("send", "unknown option %s; nothing was sent", arg);
+	else
+		cli_warn("send", "unknown option -%c; nothing was sent", optopt);
+	send_usage(stderr);
+	return EX_USAGE;
+}
+
+/*
+ * --help as `mx send` is a question, answered with exit 0.  As sendmail
+ * it is no sendmail option, and a caller that passed it would take exit 0
+ * for mail taken: EX_USAGE there.
+ */
+static int
+help(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	if (strcmp(base ? base + 1 : argv0, "sendmail") == 0) {
+		cli_warn("send", "--help is not a sendmail option; nothing was sent");
+		send_usage(stderr);
+		return EX_USAGE;
+	}
+	send_usage(stdout);
+	return -1;
 }
 
 static int
@@ -148,29 +200,20 @@ parse_options(int argc, char **argv, struct send_opts *o)
 		return rc;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:tivhF:B:N:R:V:X:O:o:", send_longopts,
+	while ((opt = getopt_long(argc, argv, ":f:tivb:h:F:B:N:R:V:X:O:o:", send_longopts,
 	    NULL)) != -1) {
-		if (opt == 'h') {
-			send_usage(stdout);
-			return -1;
-		}
-		if (opt == '?' || opt == ':') {
-			if (optopt != 0)
-				cli_warn("send", "unknown option or missing value: -%c", optopt);
-			else
-				cli_warn("send", "unknown option or missing value: %s",
-				    argv[optind - 1]);
-			send_usage(stderr);
-			return EX_USAGE;
-		}
-		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
+		if (opt == 0x1ff)
+			return help(argv[0]);
+		if (opt == '?' || opt == ':')
+			return unknown_option(opt, argv[optind - 1]);
+		if ((rc = apply_option(o, opt, optarg, NULL)) != EX_OK)
 			return rc;
 	}
 	if (o->no_queue && o->queue_only) {
 		cli_warn("send", "--no-queue and --queue-only contradict each other");
 		return EX_USAGE;
 	}
-	return EX_OK;
+	return delivery_opts_check(&o->d);
 }
 
 /* Envelope recipients: the arguments, then (-t) the header's, checked. */

@@ -14,6 +14,7 @@
 #include "check_live.h"
 #include "check_zone.h"
 #include "grow.h"
+#include "tls.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 
@@ -89,10 +90,20 @@ mx_check_set_timeout_ms(mx_check *c, unsigned ms)
 	return MX_OK;
 }
 
+/* Loaded once here, so that a file without a certificate is a configuration
+ * error now rather than a TLS failure blamed on every MX host. */
 mx_err
 mx_check_set_ca_file(mx_check *c, const char *path)
 {
-	return c == NULL ? MX_ERR_INVALID : string_replace(&c->ca_file, path);
+	struct tls_client *t = NULL;
+	mx_err err;
+
+	if (c == NULL)
+		return MX_ERR_INVALID;
+	if (path != NULL && (err = tls_client_new(&t, path)) != MX_OK)
+		return err;
+	tls_client_free(t);
+	return string_replace(&c->ca_file, path);
 }
 
 mx_err

@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <ldns/ldns.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +260,59 @@ set_option(mx_resolver *r, const char *opt, const char *value)
 	return ub_ctx_set_option(r->ub, opt, value) == 0 ? MX_OK : MX_ERR_CONFIG;
 }
 
+/* The reason behind an MX_ERR_CONFIG of our own finding; the first wins. */
+static mx_err
+config_failure(mx_resolver *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->diagnostic[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(r->diagnostic, sizeof(r->diagnostic), fmt, ap);
+		va_end(ap);
+	}
+	return MX_ERR_CONFIG;
+}
+
+/*
+ * libunbound takes a file without a record (empty, or comments only) as
+ * "no anchors" and validates nothing, silently: every answer would be
+ * insecure.  Counted with ldns; a file ldns cannot read is left for
+ * libunbound to judge, which says where it stops.
+ */
+static mx_err
+anchor_has_records(mx_resolver *r, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	ldns_rr *rr;
+	ldns_status st = LDNS_STATUS_OK;
+	uint32_t ttl = 3600;
+	ldns_rdf *origin = NULL, *prev = NULL;
+	int line = 0;
+	unsigned found = 0;
+
+	if (f == NULL)
+		return config_failure(r, "trust anchor %s: %s", path, strerror(errno));
+	while (found == 0 && !feof(f)) {
+		rr = NULL;
+		st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
+		if (st == LDNS_STATUS_OK && (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
+		    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY))
+			found++;
+		ldns_rr_free(rr);
+		if (st != LDNS_STATUS_OK && st != LDNS_STATUS_SYNTAX_EMPTY &&
+		    st != LDNS_STATUS_SYNTAX_TTL && st != LDNS_STATUS_SYNTAX_ORIGIN)
+			break;
+	}
+	fclose(f);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	if (found == 0 && (st == LDNS_STATUS_OK || st == LDNS_STATUS_SYNTAX_EMPTY))
+		return config_failure(r, "trust anchor %s: holds no DS or DNSKEY record "
+		    "(empty, or comments only)", path);
+	return MX_OK;
+}
+
 static mx_err
 apply_anchor(mx_resolver *r)
 {
@@ -269,12 +324,27 @@ apply_anchor(mx_resolver *r)
 	if (path == NULL || strcmp(path, "none") == 0)
 		return MX_OK;
 	/* libunbound spins forever reading a directory as an anchor file. */
-	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+	if (stat(path, &sb) != 0)
+		return config_failure(r, "trust anchor %s: %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return config_failure(r, "trust anchor %s: not a regular file", path);
+	if (anchor_has_records(r, path) != MX_OK)
 		return MX_ERR_CONFIG;
 	if (ub_ctx_add_ta_file(r->ub, path) != 0)
-		return MX_ERR_CONFIG;
+		return config_failure(r, "trust anchor %s: libunbound refused it", path);
 	r->validating = true;
 	return MX_OK;
+}
+
+/* libunbound reads the anchor file when the context is finalized, and
+ * says why it failed (the file and line) through its log. */
+static mx_err
+finalize_failure(mx_resolver *r)
+{
+	if (r->validating)
+		return config_failure(r, "trust anchor %s: libunbound could not load it",
+		    r->anchor_set ? r->anchor : DEFAULT_ROOT_ANCHOR);
+	return config_failure(r, "libunbound could not be set up");
 }
 
 static mx_err
@@ -384,8 +454,9 @@ ready_unbound(mx_resolver *r)
 	/* Likewise its local zone for 127.in-addr.arpa would answer reverse
 	 * questions about loopback addresses itself (mx check asks them). */
 	if (ub_ctx_zone_add(r->ub, "127.in-addr.arpa.", "transparent") != 0)
-		return MX_ERR_CONFIG;
-	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK : MX_ERR_CONFIG;
+		return finalize_failure(r);
+	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK :
+	    finalize_failure(r);
 }
 
 static mx_err
@@ -421,6 +492,32 @@ resolver_ready(mx_resolver *r)
  * in the additional section, so only the stub (which validates nothing)
  * uses that section.
  */
+/*
+ * The resolvers asked, for messages about a failure the transport saw:
+ * "127.0.0.1@53", or "the resolvers of FILE" when resolv.conf names them
+ * (libunbound and c-ares read it, not we).
+ */
+const char *
+resolver_servers_text(const mx_resolver *r, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (r->n_servers == 0) {
+		snprintf(buf, size, "the resolvers of %s", r->resolv_conf ? r->resolv_conf :
+		    "/etc/resolv.conf");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_servers && o < size; i++) {
+		int n = snprintf(buf + o, size - o, "%s%s%s", i ? ", " : "", r->servers[i],
+		    strchr(r->servers[i], '@') ? "" : "@53");
+		if (n < 0 || (size_t)n >= size - o)
+			break; /* cut: the names that fit are enough */
+		o += (size_t)n;
+	}
+	return buf;
+}
+
 bool
 resolver_uses_glue(const mx_resolver *r)
 {

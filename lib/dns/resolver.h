@@ -63,6 +63,8 @@ void resolver_answered(mx_resolver *r, struct query *q);
 /* Whether plans take addresses from an MX reply's additional section
  * (answer_glue): the stub transport only. */
 bool resolver_uses_glue(const mx_resolver *r);
+/* The resolvers asked, as text for a message, in buf. */
+const char *resolver_servers_text(const mx_resolver *r, char *buf, size_t size);
 /*
  * Spare blocks for lookup.c to reuse, all of one size (its struct lookup):
  * take gives one or NULL; give keeps one, or frees it once as many are

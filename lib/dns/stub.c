@@ -483,8 +483,27 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 
 /* ---- queries ----------------------------------------------------------- */
 
+/*
+ * c-ares' failures of the transport itself, said with the resolvers asked:
+ * its ARES_ECONNREFUSED ("Could not contact DNS servers") is an ICMP
+ * refusal or a TCP reset, its ARES_ETIMEOUT silence after every try.
+ */
 static void
-read_reply(const struct ticket *t, int status, const unsigned char *abuf, int alen,
+transport_failure(struct stub *s, int status, struct answer *out)
+{
+	char servers[160], why[300];
+
+	resolver_servers_text(s->resolver, servers, sizeof(servers));
+	if (status == ARES_ECONNREFUSED)
+		snprintf(why, sizeof(why), "%s refused the query (connection refused: "
+		    "no DNS server listens there)", servers);
+	else
+		snprintf(why, sizeof(why), "no answer from %s (timed out)", servers);
+	answer_set_failure(out, why, status == ARES_ETIMEOUT);
+}
+
+static void
+read_reply(struct stub *s, const struct ticket *t, int status, const unsigned char *abuf, int alen,
     struct answer *out)
 {
 	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
@@ -493,10 +512,13 @@ read_reply(const struct ticket *t, int status, const unsigned char *abuf, int al
 			answer_set_failure(out, "out of memory", false);
 		return;
 	}
-	answer_set_failure(out, status == ARES_ETIMEOUT ? "no answer from the resolver" :
-	    status == ARES_ESERVFAIL ? "the resolver answered SERVFAIL" :
-	    status == ARES_EREFUSED ? "the resolver answered REFUSED" :
-	    ares_strerror(status), status == ARES_ETIMEOUT);
+	if (status == ARES_ECONNREFUSED || status == ARES_ETIMEOUT) {
+		transport_failure(s, status, out);
+		return;
+	}
+	answer_set_failure(out, status == ARES_ESERVFAIL ? "the resolver answered SERVFAIL" :
+	    status == ARES_EREFUSED ? "the resolver answered REFUSED" : ares_strerror(status),
+	    status == ARES_ETIMEOUT);
 }
 
 static void
@@ -506,7 +528,7 @@ finish_entry(struct stub *s, struct ticket *t, int status,
 	struct cache_entry *e = t->entry;
 	struct answer a;
 
-	read_reply(t, status, abuf, alen, &a);
+	read_reply(s, t, status, abuf, alen, &a);
 	a.security = SEC_UNKNOWN;
 	e->inflight = false;
 	if (a.kind == ANSWER_TEMPFAIL || keep(e, &a) != MX_OK) {
@@ -638,7 +660,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	} else if (t->query != NULL) {
 		struct query *q = t->query;
 		q->backend = NULL;
-		read_reply(t, status, abuf, alen, &q->answer);
+		read_reply(s, t, status, abuf, alen, &q->answer);
 		q->answer.security = SEC_UNKNOWN;
 		resolver_answered(s->resolver, q);
 	}

@@ -328,12 +328,17 @@ static void
 expire(struct lookup *lk, struct query *q, bool use_arrived)
 {
 	bool arrived = q->state == Q_COMPLETED;
+	char servers[160], why[300];
 
 	resolver_cancel(lk->r, q);
 	if (arrived && !use_arrived)
 		answer_clear(&q->answer);
+	/* Name who was asked: "the deadline" alone reads as a slow domain when
+	 * the resolver itself is down or unreachable. */
+	snprintf(why, sizeof(why), "no answer from %s before the deadline",
+	    resolver_servers_text(lk->r, servers, sizeof(servers)));
 	if (!arrived || !use_arrived)
-		answer_set_failure(&q->answer, "no answer before the deadline", true);
+		answer_set_failure(&q->answer, why, true);
 	q->state = Q_DONE;
 	q->done(q);
 }

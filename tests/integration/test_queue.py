@@ -648,6 +648,49 @@ class Queue(unittest.TestCase):
                            capture_output=True)
         self.assertEqual(p.returncode, EX_NOINPUT)
 
+    def test_config_bad_values_are_config_errors(self):
+        # Issue 12 item 10: a value the option refuses, in the file, exits
+        # 78 with FILE:LINE: (mx(1)), not 64 with a command-line message.
+        conf = os.path.join(self.spool, "bad.conf")
+        cases = [("tls maybe", "tls takes may, encrypt, dane or verify"),
+                 ("resolver 300.1.2.3", "resolver takes IP or IP@PORT"),
+                 ("resolver 127.0.0.1@99999", "resolver takes IP or IP@PORT"),
+                 ("timeout 0", "timeout takes seconds"),
+                 ("timeout 99999", "timeout takes seconds"),
+                 ("connect-timeout -1", "connect-timeout takes seconds"),
+                 ("attempt-delay 70000", "attempt-delay takes milliseconds"),
+                 ("deadline abc", "deadline takes seconds"),
+                 ("smtp-timeout rcpt=", "smtp-timeout takes STAGE=SECONDS"),
+                 ("retry-first 1e9", "retry-first takes whole seconds"),
+                 ("lifetime 99999999999", "lifetime takes whole seconds"),
+                 ("concurrency 0", "concurrency takes 1 to 1000"),
+                 ("interval 0", "interval takes seconds"),
+                 ("trust-anchor /nonexistent", "trust-anchor /nonexistent: No such file"),
+                 ("ca-file /nonexistent", "ca-file /nonexistent: No such file"),
+                 ("retry-first 100\nretry-max 10", "retry-max (10) is shorter than"),
+                 ("helo -bad-", "helo \"-bad-\" is not a host name")]
+        for setting, said in cases:
+            with open(conf, "w") as f:
+                f.write("# settings\nspool %s\n%s\n" % (self.spool, setting))
+            line = 3 + setting.count("\n")
+            for cmd in (["queue", "run"], ["send", "-f", "s@example.test", "x@ok.send.test"]):
+                if setting.split()[0] in ("concurrency", "interval") and cmd[0] == "send":
+                    continue
+                p = subprocess.run([MX] + cmd + ["--config", conf, "--trust-anchor", "none"]
+                                   if not setting.startswith("trust-anchor") else
+                                   [MX] + cmd + ["--config", conf],
+                                   input=b"Subject: x\n\nx\n", capture_output=True, timeout=30)
+                err = p.stderr.decode()
+                self.assertEqual(p.returncode, EX_CONFIG, (setting, cmd, err))
+                self.assertIn("mx %s: %s:%d: %s" % (cmd[0], conf, line, said), err,
+                              (setting, cmd))
+                self.assertNotIn("--", err, (setting, cmd))
+                self.assertEqual(p.stdout, b"", (setting, cmd))
+        # The same values on the command line stay usage errors.
+        p = subprocess.run([MX, "queue", "run", "--tls", "maybe"], capture_output=True)
+        self.assertEqual(p.returncode, EX_USAGE)
+        self.assertIn("mx queue: --tls takes may", p.stderr.decode())
+
     def test_crash_kills_lose_nothing(self):
         """SIGKILL mx send --queue-only and mx queue run at random instants."""
         rng = random.Random(20261122)

@@ -427,6 +427,31 @@ class Interface(unittest.TestCase):
         self.assertEqual(rc, EX_NOINPUT)
         self.assertIn("/nonexistent/anchor", err)
 
+    def test_unreachable_resolver_is_named(self):
+        # Issue 12 item 11: with no resolver reachable the plan said "the
+        # resolver answered SERVFAIL" or "no answer before the deadline",
+        # naming nobody.  127.0.0.123: nothing listens (ICMP refusal);
+        # 127.0.0.99: the sandbox's black hole.  Still tempfail (75).
+        for transport in ("unbound", "stub"):
+            for addr, said in (("127.0.0.123", ("no answer from 127.0.0.123@53",
+                                                "127.0.0.123@53 refused the query")),
+                               ("127.0.0.99", ("no answer from 127.0.0.99@53",))):
+                p = subprocess.run([MX, "route", "--json", "--transport", transport,
+                                    "--resolver", addr, "--trust-anchor", "none",
+                                    "--timeout", "3", "basic.test"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, EX_TEMPFAIL, (transport, addr, p.stderr))
+                plan = json.loads(p.stdout)
+                self.assertEqual(plan["status"], "tempfail")
+                text = json.dumps(plan)
+                self.assertTrue(any(x in text for x in said), (transport, addr, text))
+                self.assertNotIn("SERVFAIL", text)
+        # The stub hears c-ares' refusal and says so.
+        p = subprocess.run([MX, "route", "--transport", "stub", "--resolver", "127.0.0.123",
+                            "--timeout", "3", "basic.test"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertIn("127.0.0.123@53 refused the query (connection refused", p.stdout)
+
     @unittest.skipIf(STUB, "the stub transport does not validate")
     def test_unusable_trust_anchor_is_a_config_error(self):
         bad = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "bad-anchor")

@@ -368,6 +368,61 @@ class Send(unittest.TestCase):
         self.assertEqual(p.returncode, EX_OK, p.stderr)
         self.assertEqual(len(received("accept1", tag)), 1)
 
+    def sendmail(self, *args, message=None):
+        """Runs mx as `sendmail` with these arguments; returns (process, tag)."""
+        link = os.path.join(os.environ.get("MX_SANDBOX_DIR", "/tmp"), "sendmail")
+        if not os.path.exists(link):
+            os.symlink(os.path.abspath(MX), link)
+        Send.counter += 1
+        tag = "%s-%d-%d" % (self.id().split(".")[-1], os.getpid(), Send.counter)
+        body = message if message is not None else "Subject: %s\n\nhi\n" % tag
+        p = subprocess.run([link, "-f", "s@example.test", "--resolver", RESOLVER,
+                            "--trust-anchor", ANCHOR, "--no-queue"] + list(args),
+                           input=body.encode(), capture_output=True, timeout=30)
+        return p, tag
+
+    def test_sendmail_hop_count_is_ignored(self):
+        # Issue 12 item 3: -h was taken as --help, printed the usage and
+        # exited 0 with nothing sent.  -h N is sendmail's hop count, which
+        # Postfix ignores; the mail must go.
+        for args in (["-h", "30"], ["-h30"], ["-oi", "-h", "5", "-bm"]):
+            p, tag = self.sendmail(*(args + ["x@ok.send.test"]))
+            self.assertEqual(p.returncode, EX_OK, (args, p.stderr))
+            self.assertEqual(len(received("accept1", tag)), 1, args)
+            self.assertNotIn(b"usage", p.stdout + p.stderr)
+
+    def test_sendmail_unknown_options_fail_and_send_nothing(self):
+        # Nothing a sendmail caller passes that mx does not understand may
+        # end in exit 0: that would say "mail taken" for mail left unread.
+        cases = [(["-Q", "x@ok.send.test"], "unknown option -Q"),
+                 (["--bogus", "x@ok.send.test"], "unknown option --bogus"),
+                 (["-bp"], "-bp is not supported"),
+                 (["-bs", "x@ok.send.test"], "-bs is not supported"),
+                 (["x@ok.send.test", "-h"], "-h needs a value"),
+                 (["x@ok.send.test", "--tls"], "--tls needs a value"),
+                 (["--help", "x@ok.send.test"], "--help is not a sendmail option")]
+        for args, said in cases:
+            p, tag = self.sendmail(*args)
+            self.assertEqual(p.returncode, EX_USAGE, (args, p.stderr))
+            self.assertIn(said, p.stderr.decode(), args)
+            self.assertIn("nothing was sent", p.stderr.decode(), args)
+            self.assertEqual(p.stdout, b"", args)
+            self.assertEqual(received("accept1", tag), [], args)
+
+    def test_mx_send_help_and_unknown_options(self):
+        # As `mx send`, --help is a question (exit 0, usage on stdout);
+        # -h is the hop count there too, so a bare -h lacks its value.
+        p = subprocess.run([MX, "send", "--help"], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, EX_OK)
+        self.assertIn(b"usage: mx send", p.stdout)
+        rc, out, err, tag, _ = self.send("x@ok.send.test", "-h")
+        self.assertEqual(rc, EX_USAGE, err)
+        self.assertIn("-h needs a value", err)
+        rc, out, err, tag, _ = self.send("-Z", "x@ok.send.test")
+        self.assertEqual(rc, EX_USAGE, err)
+        self.assertIn("unknown option -Z", err)
+        self.assertEqual(received("accept1", tag), [])
+
     # ---- TLS and DANE ---------------------------------------------------
 
     def json_send(self, *rcpts, tls=None, extra=()):
@@ -477,6 +532,50 @@ class Send(unittest.TestCase):
                            capture_output=True, timeout=30)
         self.assertEqual(p.returncode, 78, p.stderr)
         self.assertEqual(p.stdout, b"")
+
+    def test_bad_anchor_and_ca_files_are_named(self):
+        # Issue 12 item 12: an empty or corrupt trust anchor said only
+        # "configuration failed (resolver, trust anchor or CA file)" (the
+        # empty one was even taken, validating nothing); a missing --ca-file
+        # exited 78 saying "cannot set up TLS".  Each now names the file and
+        # the reason; missing is 66 for both files, unusable content 78.
+        d = os.environ.get("MX_SANDBOX_DIR", "/tmp")
+        empty, corrupt, comments = (os.path.join(d, n) for n in
+                                    ("empty.key", "corrupt.key", "comments.key"))
+        for path, text in ((empty, ""), (corrupt, "this is not a DS record\n"),
+                           (comments, "; nothing here\n\n")):
+            with open(path, "w") as f:
+                f.write(text)
+        missing = os.path.join(d, "no-such-file")
+        commands = {
+            "route": [MX, "route", "--resolver", RESOLVER, "basic.test"],
+            "send": [MX, "send", "--resolver", RESOLVER, "--no-queue", "-f", "s@example.test",
+                     "x@ok.send.test"],
+            "check": [MX, "check", "--resolver", RESOLVER, "--no-smtp", "good.check.test"],
+        }
+        anchors = [(empty, 78, "holds no DS or DNSKEY record"),
+                   (comments, 78, "holds no DS or DNSKEY record"),
+                   (corrupt, 78, "parse error in %s:" % corrupt),
+                   (missing, 66, "No such file or directory")]
+        for name, cmd in commands.items():
+            for path, code, said in anchors:
+                p = subprocess.run(cmd + ["--trust-anchor", path], input=b"Subject: x\n\nx\n",
+                                   capture_output=True, timeout=30)
+                err = p.stderr.decode()
+                self.assertEqual(p.returncode, code, (name, path, err))
+                self.assertIn(path, err, name)
+                self.assertIn(said, err, (name, path))
+                self.assertEqual(p.stdout, b"", (name, path))
+        cas = [(missing, 66, "--ca-file %s: No such file or directory" % missing),
+               (empty, 78, "--ca-file %s: holds no PEM certificate" % empty),
+               (corrupt, 78, "--ca-file %s: holds no PEM certificate" % corrupt)]
+        for name in ("send", "check"):
+            for path, code, said in cas:
+                p = subprocess.run(commands[name] + ["--trust-anchor", "none", "--ca-file", path],
+                                   input=b"Subject: x\n\nx\n", capture_output=True, timeout=30)
+                self.assertEqual(p.returncode, code, (name, path, p.stderr))
+                self.assertIn(said, p.stderr.decode(), (name, path))
+                self.assertEqual(p.stdout, b"", (name, path))
 
     def test_verbose_transcript(self):
         rc, _, err, _, _ = self.send("user@ok.send.test", args=("-v",))
