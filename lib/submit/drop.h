@@ -103,6 +103,7 @@ struct drop_data_check {
 	size_t line_len; /* octets of the current line so far */
 	size_t line;     /* from 1 */
 	bool cr;         /* the previous octet was a CR */
+	uint8_t first;   /* the first octet of the current line */
 	uint64_t total;
 };
 mx_err drop_data_feed(struct drop_data_check *c, const uint8_t *p, size_t n,
