@@ -82,7 +82,7 @@ apply_option(void *ctx, int opt, const char *v)
 		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
 			return cli_warn("queue", "--log takes syslog or stderr, not \"%s\"", v),
 			    EX_USAGE;
-		o->log_to = v[0] == 's' ? 's' : 'e';
+		o->log_to = strcmp(v, "syslog") == 0 ? 's' : 'e';
 		return EX_OK;
 	case 'v': o->d.verbose = true; return EX_OK;
 	case 'I':
@@ -402,7 +402,11 @@ become_spool_owner(const char *spool)
 	struct stat st;
 	struct passwd *pw;
 
-	if (geteuid() != 0 || stat(spool, &st) != 0 || st.st_uid == 0)
+	char queue[4096];
+
+	/* The spool itself is root's (0755); queue/ says whose the queue is. */
+	snprintf(queue, sizeof(queue), "%s/queue", spool);
+	if (geteuid() != 0 || stat(queue, &st) != 0 || st.st_uid == 0)
 		return EX_OK;
 	if ((pw = getpwuid(st.st_uid)) == NULL)
 		return cli_warn("queue", "the spool %s belongs to uid %u, which has no "
