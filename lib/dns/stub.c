@@ -77,7 +77,9 @@ struct ticket {
 TAILQ_HEAD(ticket_list, ticket);
 
 struct stub {
-	mx_resolver *resolver;
+	transport_answered_fn answered; /* hands a finished query back (stub_new) */
+	void *answered_arg;
+	char servers_text[160];       /* the resolvers asked, for messages */
 	struct event_base *base;
 	ares_channel channel;
 	bool library_ok, channel_ok;
@@ -247,8 +249,8 @@ set_servers(struct stub *s, char *const *servers, size_t n_servers)
 }
 
 mx_err
-stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
-    const struct stub_config *cfg)
+stub_new(struct stub **out, struct event_base *base,
+    const struct stub_config *cfg, transport_answered_fn answered, void *arg)
 {
 	struct ares_options opts = {0};
 	struct stub *s;
@@ -256,7 +258,10 @@ stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return MX_ERR_NOMEM;
-	s->resolver = r;
+	s->answered = answered;
+	s->answered_arg = arg;
+	snprintf(s->servers_text, sizeof(s->servers_text), "%s",
+	    cfg->servers_text != NULL ? cfg->servers_text : "");
 	s->base = base;
 	s->query_timeout_ms = cfg->query_timeout_ms;
 	s->cap_entries = cfg->cache_entries;
@@ -477,7 +482,7 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 		q->backend = NULL;
 		if ((a != NULL ? answer_copy(&q->answer, a) : restore(e, q)) != MX_OK)
 			answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 	}
 }
 
@@ -491,14 +496,13 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 static void
 transport_failure(struct stub *s, int status, struct answer *out)
 {
-	char servers[160], why[300];
+	char why[300];
 
-	resolver_servers_text(s->resolver, servers, sizeof(servers));
 	if (status == ARES_ECONNREFUSED)
 		snprintf(why, sizeof(why), "%s refused the query (connection refused: "
-		    "no DNS server listens there)", servers);
+		    "no DNS server listens there)", s->servers_text);
 	else
-		snprintf(why, sizeof(why), "no answer from %s (timed out)", servers);
+		snprintf(why, sizeof(why), "no answer from %s (timed out)", s->servers_text);
 	answer_set_failure(out, why, status == ARES_ETIMEOUT);
 }
 
@@ -662,7 +666,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		q->backend = NULL;
 		read_reply(s, t, status, abuf, alen, &q->answer);
 		q->answer.security = SEC_UNKNOWN;
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 	}
 	ticket_free(t);
 }
@@ -781,7 +785,7 @@ send_cached(struct stub *s, struct query *q)
 		TAILQ_INSERT_TAIL(&s->lru, e, lru);
 		if (restore(e, q) != MX_OK)
 			answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 		return;
 	}
 	if ((e = cache_add(s, q->name, q->qtype)) == NULL ||
@@ -789,7 +793,7 @@ send_cached(struct stub *s, struct query *q)
 		if (e != NULL)
 			cache_remove(s, e);
 		answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, q, link);
@@ -809,7 +813,7 @@ stub_send(struct stub *s, struct query *q)
 	}
 	if ((t = ticket_new(s, q)) == NULL) {
 		answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 		return;
 	}
 	t->query = q;
