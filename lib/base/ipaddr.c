@@ -1,5 +1,5 @@
 /*
- * ipaddr.c - an IP address as DNS gave it (struct plan_addr), made into a
+ * ipaddr.c - an IP address as DNS gave it (struct ip_addr), made into a
  * sockaddr for connect(2).  Pure: no I/O.
  */
 #include <arpa/inet.h>
@@ -9,7 +9,7 @@
 #include "ipaddr.h"
 
 socklen_t
-plan_addr_sockaddr(const struct plan_addr *a, uint16_t port, struct sockaddr_storage *out)
+ip_addr_sockaddr(const struct ip_addr *a, uint16_t port, struct sockaddr_storage *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (a->family == AF_INET) {

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct plan_addr {
+struct ip_addr {
 	int family;            /* AF_INET or AF_INET6 */
 	uint8_t bytes[16];
 	uint32_t ttl;
@@ -18,7 +18,7 @@ struct plan_addr {
 };
 
 /* The address as a sockaddr for port; its length, 0 for an unknown family. */
-socklen_t plan_addr_sockaddr(const struct plan_addr *a, uint16_t port,
+socklen_t ip_addr_sockaddr(const struct ip_addr *a, uint16_t port,
     struct sockaddr_storage *out);
 
 #endif

@@ -61,7 +61,7 @@ struct answer_mx {
 struct answer_glue {
 	size_t mx;             /* the exchange: an index into mx[] */
 	uint16_t qtype;        /* RR_TYPE_A or RR_TYPE_AAAA */
-	struct plan_addr addr;
+	struct ip_addr addr;
 };
 
 /* RFC 6698 TLSA record, for DANE (RFC 7672). */
@@ -88,7 +88,7 @@ struct answer {
 	const char *why;
 	struct answer_mx *mx;          /* qtype MX */
 	size_t n_mx;
-	struct plan_addr *addrs;       /* qtype A or AAAA */
+	struct ip_addr *addrs;         /* qtype A or AAAA */
 	size_t n_addrs;
 	struct answer_tlsa *tlsa;      /* qtype TLSA */
 	size_t n_tlsa;

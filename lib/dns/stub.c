@@ -50,7 +50,7 @@ struct cache_entry {
 	answer_security security;
 	unsigned cname_hops;
 	char *canonical;
-	struct plan_addr *addrs;
+	struct ip_addr *addrs;
 	size_t n_addrs;
 	uint64_t expires_ms;
 	struct query_list waiters;

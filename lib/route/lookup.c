@@ -135,7 +135,7 @@ family_bit(uint16_t qtype)
 static mx_err
 glue_family(struct lookup *lk, const struct answer *mx, size_t i, uint16_t qtype)
 {
-	struct plan_addr found[ANSWER_MAX_ADDRS];
+	struct ip_addr found[ANSWER_MAX_ADDRS];
 	struct answer a;
 	size_t n = 0;
 

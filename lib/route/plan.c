@@ -235,5 +235,5 @@ mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port,
 {
 	if (i >= host->n_addrs || out == NULL)
 		return 0;
-	return plan_addr_sockaddr(&host->addrs[i], port, out);
+	return ip_addr_sockaddr(&host->addrs[i], port, out);
 }

@@ -40,7 +40,7 @@ struct mx_host {
 	bool nxdomain;             /* an address lookup said the name does not exist */
 	const char *family_why[2]; /* A, AAAA: why the lookup failed, if it did */
 	const char *reason;        /* why it is not usable, or what is odd about it */
-	struct plan_addr *addrs;   /* in the plan's store (plan_alloc) */
+	struct ip_addr *addrs;     /* in the plan's store (plan_alloc) */
 	size_t n_addrs;
 };
 
