@@ -248,11 +248,37 @@ set_servers(struct stub *s, char *const *servers, size_t n_servers)
 	    MX_OK : MX_ERR_CONFIG;
 }
 
+/* The c-ares channel, s its socket callback's argument; stub_free undoes it. */
+static mx_err
+open_channel(struct stub *s, const struct stub_config *cfg)
+{
+	struct ares_options opts = {0};
+
+	/* Search lists and aliases never apply to mail domains; SERVFAIL and
+	 * REFUSED replies come to answer.c, which reports them as such. */
+	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
+	    ARES_FLAG_NOCHECKRESP;
+	opts.timeout = (int)cfg->query_timeout_ms;
+	opts.tries = (int)cfg->tries;
+	opts.sock_state_cb = on_sock_state;
+	opts.sock_state_cb_data = s;
+	opts.ednspsz = EDNS_UDP_SIZE;
+	opts.resolvconf_path = (char *)cfg->resolv_conf;
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		return MX_ERR_SYSTEM;
+	s->library_ok = true;
+	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
+		return MX_ERR_SYSTEM;
+	s->channel_ok = true;
+	return MX_OK;
+}
+
 mx_err
 stub_new(struct stub **out, struct event_base *base,
     const struct stub_config *cfg, transport_answered_fn answered, void *arg)
 {
-	struct ares_options opts = {0};
 	struct stub *s;
 	mx_err err = MX_ERR_SYSTEM;
 
@@ -275,24 +301,8 @@ stub_new(struct stub **out, struct event_base *base,
 	    (s->qbuf = ldns_buffer_new(512)) == NULL ||
 	    (s->timer = evtimer_new(base, on_timer, s)) == NULL)
 		goto fail;
-	/* Search lists and aliases never apply to mail domains; SERVFAIL and
-	 * REFUSED replies come to answer.c, which reports them as such. */
-	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
-	    ARES_FLAG_NOCHECKRESP;
-	opts.timeout = (int)cfg->query_timeout_ms;
-	opts.tries = (int)cfg->tries;
-	opts.sock_state_cb = on_sock_state;
-	opts.sock_state_cb_data = s;
-	opts.ednspsz = EDNS_UDP_SIZE;
-	opts.resolvconf_path = (char *)cfg->resolv_conf;
-	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+	if (open_channel(s, cfg) != MX_OK)
 		goto fail;
-	s->library_ok = true;
-	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
-		goto fail;
-	s->channel_ok = true;
 	/* With the default receive buffer, replies are lost at 1000 in flight. */
 	if ((err = stub_io_new(&s->io, base, s->channel, 8 * 1024 * 1024,
 	    after_process, s)) != MX_OK)
