@@ -154,7 +154,7 @@ check_answer(const struct answer *a, uint16_t qtype)
 			    m->exchange);
 	}
 	for (size_t i = 0; i < a->n_addrs; i++) {
-		const struct plan_addr *ad = &a->addrs[i];
+		const struct ip_addr *ad = &a->addrs[i];
 		char text[INET6_ADDRSTRLEN];
 		CHECK(ad->family == (qtype == RR_TYPE_A ? AF_INET : AF_INET6), NULL);
 		CHECK(ad->ttl < 0x80000000u, NULL);

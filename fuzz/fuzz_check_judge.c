@@ -51,7 +51,7 @@ word(const char *w, char *out, size_t size)
 }
 
 static void
-set_addr(struct plan_addr *a, const char *text)
+set_addr(struct ip_addr *a, const char *text)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = strchr(text, ':') ? AF_INET6 : AF_INET;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulk.h"
 #include "cli.h"
 
 #define DEFAULT_CONCURRENCY 1000

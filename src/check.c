@@ -14,6 +14,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cli.h"
 
 #define MAX_TIMEOUT_MS (3600u * 1000u)

@@ -1,7 +1,8 @@
 /*
- * cli.h - what the subcommands of `mx` share: the entry points and the
- * helpers for messages and option values.  The CLI prints; the library
- * never does.
+ * cli.h - the helpers every subcommand of `mx` shares (cli.c): messages
+ * and option values.  The CLI prints; the library never does.  The
+ * subcommands' entry points are in their own headers (route.h, send.h,
+ * queue.h, check.h), for main.c: a subcommand never calls main.c.
  */
 #ifndef MX_CLI_H
 #define MX_CLI_H
@@ -9,25 +10,6 @@
 #include <stdbool.h>
 
 #include "mx.h"
-
-/* Options of `mx route`, shared with its bulk mode. */
-struct route_opts {
-	bool json;
-	bool bulk;
-	unsigned concurrency;     /* --bulk: domains in flight; 0 = default */
-	mx_transport transport;
-	bool transport_set;
-	mx_resolver *resolver;
-	mx_policy *policy;
-};
-
-int cmd_route(int argc, char **argv);
-int cmd_send(int argc, char **argv);
-int cmd_queue(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_setup(int argc, char **argv);
-/* `mx route --bulk`: plans for every line of path ("-": stdin). */
-int cmd_bulk(struct route_opts *o, const char *path);
 
 /* "mx route: ..." on stderr. */
 void cli_warn(const char *cmd, const char *fmt, ...)

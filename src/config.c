@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "options.h"
+#include "config.h"
 
 #define CONFIG_SIZE_MAX (64 * 1024)
 #define CONFIG_LINE_MAX 1024

@@ -1,7 +1,8 @@
 /*
  * options.h - the options `mx send` and `mx queue` share: how to resolve,
  * how to connect and speak SMTP and TLS, where the spool is and how the
- * queue retries; and the configuration file that may give any of them.
+ * queue retries.  The configuration file that may give any of them is
+ * config.h's.
  */
 #ifndef MX_OPTIONS_H
 #define MX_OPTIONS_H
@@ -16,7 +17,6 @@
 #else
 #define MX_SPOOL_DEFAULT "/var/spool/mx"
 #endif
-#define MX_CONFIG_DEFAULT "/etc/mx.conf"
 
 struct delivery_opts {
 	const char *cmd;            /* "send", "queue": for messages */
@@ -85,32 +85,9 @@ int delivery_open_queue(struct delivery_opts *o, mx_queue **out);
  * nothing is created. */
 int delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue **out);
 
-/*
- * The configuration file: "name value" lines, name being a long option of
- * the command (without "--"; an option without a value stands alone),
- * '#' comments, blank lines.  Settings of options also on the command
- * line are skipped, so that the command line wins; a repeatable option
- * (resolver) is taken from one place, never merged.  path NULL means
- * /etc/mx.conf when it exists; a path given must exist.  apply is called
- * as for a command-line option, with values that point into the file's
- * text and where = "FILE:LINE" (for its messages); *text_out receives the
- * text (when the file was read) for the caller to free after the last use
- * of the options.  EX_OK or an exit code after a message ("FILE:LINE: ..."):
- * a value the option refuses is EX_CONFIG, as any other fault of the file.
- */
-typedef int (*config_apply_fn)(void *ctx, int opt, const char *value, const char *where);
-int config_load(const char *path, const char *cmd, const struct option *longopts,
-    int argc, char **argv, config_apply_fn apply, void *ctx, char **text_out);
-/* The parser on its own, over len octets of text followed by one more that
- * it may overwrite (for the fuzzer): values are cut in place. */
-int config_parse(char *text, size_t len, const char *path, const char *cmd,
-    const struct option *longopts, int argc, char **argv, config_apply_fn apply,
-    void *ctx);
 /* "mx CMD: --NAME MESSAGE" on the command line, "mx CMD: WHERE: NAME MESSAGE"
  * for a setting of the configuration file (where not NULL). */
 void option_warn(const char *cmd, const char *where, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* The value of --config among the arguments, or NULL. */
-const char *config_path_from_args(int argc, char **argv);
 
 #endif

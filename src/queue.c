@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "options.h"
+#include "queue.h"
 
 struct queue_opts {
 	struct delivery_opts d;

@@ -12,7 +12,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "bulk.h"
 #include "cli.h"
+#include "route.h"
 #include "strbuf.h"
 
 #define MAX_TIMEOUT_MS (3600u * 1000u)

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "options.h"
+#include "send.h"
 
 #define MAX_MESSAGE (64u * 1024u * 1024u)
 

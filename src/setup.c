@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "setup.h"
 
 #ifndef MX_SPOOLDIR
 #define MX_SPOOLDIR "/var/spool/mx"

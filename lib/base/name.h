@@ -10,6 +10,9 @@
 
 #include "mx.h"
 
+/* Text forms of a name: MX_DOMAIN_MAX plus room for escapes of bad names. */
+#define NAME_TEXT_MAX 1024
+
 /* Lower-cases ASCII in place. */
 void name_fold(char *s);
 /* True for an IPv4 or IPv6 address literal ("192.0.2.1", "2001:db8::1"). */

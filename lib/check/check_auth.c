@@ -145,7 +145,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 static mx_err
-set_server(struct auth_query *q, const struct plan_addr *server, uint16_t port)
+set_server(struct auth_query *q, const struct ip_addr *server, uint16_t port)
 {
 	char csv[80];
 
@@ -178,7 +178,7 @@ auth_channel(struct auth_query *q, unsigned timeout_ms)
 }
 
 mx_err
-auth_ask_mx(struct event_base *base, const struct plan_addr *server, uint16_t port,
+auth_ask_mx(struct event_base *base, const struct ip_addr *server, uint16_t port,
     const char *domain, unsigned timeout_ms, struct dns_auth_mx *out, auth_cb cb,
     void *arg, struct auth_query **handle)
 {

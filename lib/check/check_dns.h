@@ -24,7 +24,7 @@ bool dns_soa_owner(const uint8_t *wire, size_t len, char *out, size_t size);
 
 /* One authoritative server's MX RRset for a name. */
 struct dns_auth_mx {
-	struct plan_addr server;
+	struct ip_addr server;
 	char ns_name[NAME_TEXT_MAX];
 	bool answered;
 	bool authoritative;          /* AA bit set */

@@ -68,7 +68,7 @@ struct check_target {
 	bool is_cname;
 	char cname[NAME_TEXT_MAX];  /* the end of its CNAME chain */
 	size_t n_addrs;
-	struct plan_addr addrs[CHECK_ADDRS_MAX];
+	struct ip_addr addrs[CHECK_ADDRS_MAX];
 	unsigned line;              /* zone mode: line of its A/AAAA/CNAME */
 };
 

@@ -154,7 +154,7 @@ on_mx(const struct answer *a, void *arg)
 static int
 addr_cmp(const void *a, const void *b)
 {
-	const struct plan_addr *x = a, *y = b;
+	const struct ip_addr *x = a, *y = b;
 
 	if (x->family != y->family)
 		return x->family == AF_INET ? -1 : 1;
@@ -517,7 +517,7 @@ on_ptr(const uint8_t *wire, size_t len, int rcode, answer_security sec,
 
 /* "1.2.0.192.in-addr.arpa" or the ip6.arpa nibbles. */
 static void
-reverse_name(const struct plan_addr *a, char *out, size_t size)
+reverse_name(const struct ip_addr *a, char *out, size_t size)
 {
 	struct strbuf sb;
 

@@ -337,7 +337,7 @@ v6_private(const uint8_t *b, const char **kind)
 }
 
 bool
-check_addr_private(const struct plan_addr *a, const char **kind)
+check_addr_private(const struct ip_addr *a, const char **kind)
 {
 	const char *scratch;
 

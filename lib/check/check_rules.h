@@ -9,7 +9,7 @@
 
 void check_rules_mx(mx_check *c, const struct check_facts *f);
 /* True for loopback, private, link-local, shared, reserved and the like. */
-bool check_addr_private(const struct plan_addr *a, const char **kind);
+bool check_addr_private(const struct ip_addr *a, const char **kind);
 /* The target record of exchange, or NULL. */
 const struct check_target *check_facts_target(const struct check_facts *f,
     const char *name);

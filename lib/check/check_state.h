@@ -50,7 +50,7 @@ struct live_target {
 
 /* Reverse DNS of one MX address. */
 struct live_ptr {
-	struct plan_addr addr;
+	struct ip_addr addr;
 	size_t target;               /* index into facts.targets */
 	bool answered;
 	char why[160];
@@ -90,7 +90,7 @@ struct check_live {
 
 	char sts_host[NAME_TEXT_MAX + 16];
 	bool sts_have_addr;
-	struct plan_addr sts_addr;
+	struct ip_addr sts_addr;
 
 	char apex[NAME_TEXT_MAX];
 	size_t n_ns;

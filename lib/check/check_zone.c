@@ -253,7 +253,7 @@ zone_addresses(const struct zone *z, const char *name, struct check_target *t)
 	for (size_t i = first; i < first + n && t->n_addrs < CHECK_ADDRS_MAX; i++) {
 		const ldns_rr *rr = z->rrs[i].rr;
 		ldns_rr_type type = ldns_rr_get_type(rr);
-		struct plan_addr *a = &t->addrs[t->n_addrs];
+		struct ip_addr *a = &t->addrs[t->n_addrs];
 		const ldns_rdf *rd;
 		if ((type != LDNS_RR_TYPE_A && type != LDNS_RR_TYPE_AAAA) ||
 		    (rd = ldns_rr_rdf(rr, 0)) == NULL)

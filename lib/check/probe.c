@@ -558,7 +558,7 @@ session_start(struct probe *p, size_t index, bool dane_pass)
 	const struct probe_target *t = &p->targets[index];
 	struct connect_opts o;
 	struct sockaddr_storage ss;
-	socklen_t len = plan_addr_sockaddr(&t->addr, t->port, &ss);
+	socklen_t len = ip_addr_sockaddr(&t->addr, t->port, &ss);
 	struct session *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)

@@ -24,7 +24,7 @@ struct event_base;
 
 struct probe_target {
 	char host[NAME_TEXT_MAX];      /* MX host name: SNI, certificate name check, DANE */
-	struct plan_addr addr;         /* from lib/plan.h */
+	struct ip_addr addr;           /* base/ipaddr.h */
 	uint16_t port;                 /* 25 */
 	const struct tls_tlsa *tlsa;   /* borrowed until the callback; n_tlsa 0: no DANE check */
 	size_t n_tlsa;

@@ -295,7 +295,7 @@ add_mx(struct answer *a, struct reply *r, const struct wire_rr *rr)
  * zero compression) is left to inet_ntop.
  */
 static void
-addr_text(struct plan_addr *ad)
+addr_text(struct ip_addr *ad)
 {
 	char *p = ad->text;
 
@@ -319,7 +319,7 @@ addr_text(struct plan_addr *ad)
 static mx_err
 add_addr(struct answer *a, const struct reply *r, const struct wire_rr *rr)
 {
-	struct plan_addr *ad;
+	struct ip_addr *ad;
 	size_t want = rr->type == RR_TYPE_A ? 4 : 16;
 
 	/* An A record of 16 bytes, or the like, is not an address. */

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "plan.h"
+#include "ipaddr.h"
+#include "mx.h"
 #include "text.h"
 #include "wire.h"
 
@@ -26,6 +27,14 @@
 #define RR_TYPE_TLSA 52
 #define ANSWER_MAX_TLSA 32
 #define TLSA_DATA_MAX 64      /* SHA-512 digest; full certificates are not kept */
+
+/* How sure DNSSEC is of one answer. */
+typedef enum answer_security {
+	SEC_UNKNOWN = 0, /* no validation, or no answer at all */
+	SEC_INSECURE,
+	SEC_SECURE,
+	SEC_BOGUS,
+} answer_security;
 
 typedef enum answer_kind {
 	ANSWER_RECORDS = 0, /* NOERROR with records of the asked type */
@@ -52,7 +61,7 @@ struct answer_mx {
 struct answer_glue {
 	size_t mx;             /* the exchange: an index into mx[] */
 	uint16_t qtype;        /* RR_TYPE_A or RR_TYPE_AAAA */
-	struct plan_addr addr;
+	struct ip_addr addr;
 };
 
 /* RFC 6698 TLSA record, for DANE (RFC 7672). */
@@ -79,7 +88,7 @@ struct answer {
 	const char *why;
 	struct answer_mx *mx;          /* qtype MX */
 	size_t n_mx;
-	struct plan_addr *addrs;       /* qtype A or AAAA */
+	struct ip_addr *addrs;         /* qtype A or AAAA */
 	size_t n_addrs;
 	struct answer_tlsa *tlsa;      /* qtype TLSA */
 	size_t n_tlsa;

@@ -459,9 +459,13 @@ ready_unbound(mx_resolver *r)
 	    finalize_failure(r);
 }
 
+static void resolver_answered(mx_resolver *r, struct query *q);
+static void transport_answered(void *arg, struct query *q);
+
 static mx_err
 ready_stub(mx_resolver *r)
 {
+	char servers[160];
 	struct stub_config cfg = {
 		.servers = r->servers,
 		.n_servers = r->n_servers,
@@ -469,9 +473,10 @@ ready_stub(mx_resolver *r)
 		.query_timeout_ms = r->query_timeout_ms,
 		.tries = r->tries,
 		.cache_entries = STUB_CACHE_ENTRIES,
+		.servers_text = resolver_servers_text(r, servers, sizeof(servers)),
 	};
 
-	return stub_new(&r->stub, r, r->base, &cfg);
+	return stub_new(&r->stub, r->base, &cfg, transport_answered, r);
 }
 
 mx_err
@@ -663,11 +668,18 @@ on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
 	resolver_answered(r, q);
 }
 
-void
+static void
 resolver_answered(mx_resolver *r, struct query *q)
 {
 	r->inflight--;
 	complete(r, q);
+}
+
+/* The stub transport's way back (stub_new). */
+static void
+transport_answered(void *arg, struct query *q)
+{
+	resolver_answered(arg, q);
 }
 
 static void

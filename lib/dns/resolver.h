@@ -7,46 +7,7 @@
 #ifndef MX_RESOLVER_H
 #define MX_RESOLVER_H
 
-#include <sys/queue.h>
-
-#include <stddef.h>
-#include <string.h>
-
-#include "answer.h"
-
-struct query;
-typedef void (*query_done_fn)(struct query *q);
-
-struct query {
-	TAILQ_ENTRY(query) link;  /* waiting or completed list */
-	uint16_t qtype;
-	mx_resolver *resolver;
-	query_done_fn done;       /* called once with q->answer filled */
-	void *owner;
-	size_t host;              /* for address queries: the host index */
-	int async_id;             /* libunbound's id while on the wire */
-	void *backend;            /* the stub transport's ticket or cache entry */
-	enum { Q_IDLE, Q_WAITING, Q_ON_WIRE, Q_COMPLETED, Q_DONE } state;
-	struct answer answer;     /* owned; answer_clear when done with it */
-	/*
-	 * The name asked (a host name, never an escaped bad one; the
-	 * trailing dot optional), in the owner's storage, which outlives
-	 * the query: a lookup's plan holds its domain and hosts.  Inline,
-	 * it made a query 448 bytes and a lookup with its five queries too
-	 * big to stay in the cache with a thousand in flight.
-	 */
-	const char *name;
-};
-
-TAILQ_HEAD(query_list, query);
-
-/* Zeroed, with no name. */
-static inline void
-query_clear(struct query *q)
-{
-	memset(q, 0, sizeof(*q));
-	q->name = "";
-}
+#include "transport.h"
 
 void resolver_submit(mx_resolver *r, struct query *q);
 /* Withdraws a query not yet done; its done function will not be called. */
@@ -58,8 +19,6 @@ struct timeval;
 const struct timeval *resolver_deadline_tv(mx_resolver *r, unsigned ms);
 /* Counts lookups for mx_resolver_run. */
 void resolver_lookup_add(mx_resolver *r, int delta);
-/* A transport's answer for q is in q->answer: hand it back. */
-void resolver_answered(mx_resolver *r, struct query *q);
 /* Whether plans take addresses from an MX reply's additional section
  * (answer_glue): the stub transport only. */
 bool resolver_uses_glue(const mx_resolver *r);

@@ -50,7 +50,7 @@ struct cache_entry {
 	answer_security security;
 	unsigned cname_hops;
 	char *canonical;
-	struct plan_addr *addrs;
+	struct ip_addr *addrs;
 	size_t n_addrs;
 	uint64_t expires_ms;
 	struct query_list waiters;
@@ -77,7 +77,9 @@ struct ticket {
 TAILQ_HEAD(ticket_list, ticket);
 
 struct stub {
-	mx_resolver *resolver;
+	transport_answered_fn answered; /* hands a finished query back (stub_new) */
+	void *answered_arg;
+	char servers_text[160];       /* the resolvers asked, for messages */
 	struct event_base *base;
 	ares_channel channel;
 	bool library_ok, channel_ok;
@@ -246,17 +248,46 @@ set_servers(struct stub *s, char *const *servers, size_t n_servers)
 	    MX_OK : MX_ERR_CONFIG;
 }
 
-mx_err
-stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
-    const struct stub_config *cfg)
+/* The c-ares channel, s its socket callback's argument; stub_free undoes it. */
+static mx_err
+open_channel(struct stub *s, const struct stub_config *cfg)
 {
 	struct ares_options opts = {0};
+
+	/* Search lists and aliases never apply to mail domains; SERVFAIL and
+	 * REFUSED replies come to answer.c, which reports them as such. */
+	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
+	    ARES_FLAG_NOCHECKRESP;
+	opts.timeout = (int)cfg->query_timeout_ms;
+	opts.tries = (int)cfg->tries;
+	opts.sock_state_cb = on_sock_state;
+	opts.sock_state_cb_data = s;
+	opts.ednspsz = EDNS_UDP_SIZE;
+	opts.resolvconf_path = (char *)cfg->resolv_conf;
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		return MX_ERR_SYSTEM;
+	s->library_ok = true;
+	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
+		return MX_ERR_SYSTEM;
+	s->channel_ok = true;
+	return MX_OK;
+}
+
+mx_err
+stub_new(struct stub **out, struct event_base *base,
+    const struct stub_config *cfg, transport_answered_fn answered, void *arg)
+{
 	struct stub *s;
 	mx_err err = MX_ERR_SYSTEM;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return MX_ERR_NOMEM;
-	s->resolver = r;
+	s->answered = answered;
+	s->answered_arg = arg;
+	snprintf(s->servers_text, sizeof(s->servers_text), "%s",
+	    cfg->servers_text != NULL ? cfg->servers_text : "");
 	s->base = base;
 	s->query_timeout_ms = cfg->query_timeout_ms;
 	s->cap_entries = cfg->cache_entries;
@@ -270,24 +301,8 @@ stub_new(struct stub **out, mx_resolver *r, struct event_base *base,
 	    (s->qbuf = ldns_buffer_new(512)) == NULL ||
 	    (s->timer = evtimer_new(base, on_timer, s)) == NULL)
 		goto fail;
-	/* Search lists and aliases never apply to mail domains; SERVFAIL and
-	 * REFUSED replies come to answer.c, which reports them as such. */
-	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
-	    ARES_FLAG_NOCHECKRESP;
-	opts.timeout = (int)cfg->query_timeout_ms;
-	opts.tries = (int)cfg->tries;
-	opts.sock_state_cb = on_sock_state;
-	opts.sock_state_cb_data = s;
-	opts.ednspsz = EDNS_UDP_SIZE;
-	opts.resolvconf_path = (char *)cfg->resolv_conf;
-	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+	if (open_channel(s, cfg) != MX_OK)
 		goto fail;
-	s->library_ok = true;
-	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
-		goto fail;
-	s->channel_ok = true;
 	/* With the default receive buffer, replies are lost at 1000 in flight. */
 	if ((err = stub_io_new(&s->io, base, s->channel, 8 * 1024 * 1024,
 	    after_process, s)) != MX_OK)
@@ -477,7 +492,7 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 		q->backend = NULL;
 		if ((a != NULL ? answer_copy(&q->answer, a) : restore(e, q)) != MX_OK)
 			answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 	}
 }
 
@@ -491,14 +506,13 @@ answer_waiters(struct stub *s, struct cache_entry *e, const struct answer *a)
 static void
 transport_failure(struct stub *s, int status, struct answer *out)
 {
-	char servers[160], why[300];
+	char why[300];
 
-	resolver_servers_text(s->resolver, servers, sizeof(servers));
 	if (status == ARES_ECONNREFUSED)
 		snprintf(why, sizeof(why), "%s refused the query (connection refused: "
-		    "no DNS server listens there)", servers);
+		    "no DNS server listens there)", s->servers_text);
 	else
-		snprintf(why, sizeof(why), "no answer from %s (timed out)", servers);
+		snprintf(why, sizeof(why), "no answer from %s (timed out)", s->servers_text);
 	answer_set_failure(out, why, status == ARES_ETIMEOUT);
 }
 
@@ -662,7 +676,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		q->backend = NULL;
 		read_reply(s, t, status, abuf, alen, &q->answer);
 		q->answer.security = SEC_UNKNOWN;
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 	}
 	ticket_free(t);
 }
@@ -781,7 +795,7 @@ send_cached(struct stub *s, struct query *q)
 		TAILQ_INSERT_TAIL(&s->lru, e, lru);
 		if (restore(e, q) != MX_OK)
 			answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 		return;
 	}
 	if ((e = cache_add(s, q->name, q->qtype)) == NULL ||
@@ -789,7 +803,7 @@ send_cached(struct stub *s, struct query *q)
 		if (e != NULL)
 			cache_remove(s, e);
 		answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, q, link);
@@ -809,7 +823,7 @@ stub_send(struct stub *s, struct query *q)
 	}
 	if ((t = ticket_new(s, q)) == NULL) {
 		answer_set_failure(&q->answer, "out of memory", false);
-		resolver_answered(s->resolver, q);
+		s->answered(s->answered_arg, q);
 		return;
 	}
 	t->query = q;

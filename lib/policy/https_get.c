@@ -203,7 +203,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 static mx_err
-connect_request(struct https_get *g, const char *host, const struct plan_addr *addr, uint16_t port,
+connect_request(struct https_get *g, const char *host, const struct ip_addr *addr, uint16_t port,
     const char *path, unsigned timeout_ms)
 {
 	struct evhttp_request *req;
@@ -239,7 +239,7 @@ connect_request(struct https_get *g, const char *host, const struct plan_addr *a
 }
 
 mx_err
-https_get_start(struct event_base *base, const char *host, const struct plan_addr *addr,
+https_get_start(struct event_base *base, const char *host, const struct ip_addr *addr,
     uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
     https_get_cb cb, void *arg, struct https_get **out)
 {

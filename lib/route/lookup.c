@@ -2,8 +2,8 @@
  * lookup.c - one domain's plan, from the MX query through the address
  * queries to the finished plan, against a deadline.  It drives route.c
  * with the answers resolver.c hands back; it owns the plan until the
- * caller's callback takes it.  Also the policy object and the
- * synchronous wrapper.
+ * caller's callback takes it.  Also the synchronous wrapper.  The policy
+ * it copies into every lookup is policy.c's.
  */
 #include <assert.h>
 #include <event2/event.h>
@@ -11,14 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "resolver.h"
 #include "route.h"
 
-#define DEFAULT_TIMEOUT_MS 10000
-#define MAX_TIMEOUT_MS (24u * 3600u * 1000u)
 #define LOOKUP_INLINE_QUERIES 10 /* A and AAAA of five hosts: nearly all domains */
 
 /*
@@ -45,94 +41,6 @@ struct lookup {
 	/* Not zeroed on reuse: start_address_queries zeroes what it uses. */
 	struct query inline_q[LOOKUP_INLINE_QUERIES];
 };
-
-mx_err
-mx_policy_new(mx_policy **out)
-{
-	mx_policy *p;
-
-	if (out == NULL)
-		return MX_ERR_INVALID;
-	*out = NULL;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return MX_ERR_NOMEM;
-	p->timeout_ms = DEFAULT_TIMEOUT_MS;
-	/* Unseeded, each policy shuffles differently; a weak seed is no harm. */
-	if (getrandom(&p->seed, sizeof(p->seed), GRND_NONBLOCK) != sizeof(p->seed))
-		p->seed = (uint64_t)(uintptr_t)p ^ (uint64_t)time(NULL);
-	*out = p;
-	return MX_OK;
-}
-
-void
-mx_policy_free(mx_policy *policy)
-{
-	if (policy == NULL)
-		return;
-	policy_release(policy);
-	free(policy);
-}
-
-mx_err
-policy_copy(mx_policy *dst, const mx_policy *src)
-{
-	*dst = *src;
-	dst->local = NULL;
-	if (src->n_local == 0)
-		return MX_OK;
-	if ((dst->local = malloc(ROUTE_MAX_LOCAL_NAMES * sizeof(*dst->local))) == NULL)
-		return MX_ERR_NOMEM;
-	memcpy(dst->local, src->local, src->n_local * sizeof(*dst->local));
-	return MX_OK;
-}
-
-void
-policy_release(mx_policy *p)
-{
-	free(p->local);
-	p->local = NULL;
-	p->n_local = 0;
-}
-
-void
-mx_policy_set_seed(mx_policy *policy, uint64_t seed)
-{
-	policy->seed = seed;
-	policy->seeded = true;
-}
-
-void
-mx_policy_set_prefer(mx_policy *policy, mx_family_pref pref)
-{
-	policy->prefer = pref;
-}
-
-mx_err
-mx_policy_add_local_name(mx_policy *policy, const char *name)
-{
-	char canon[MX_DOMAIN_MAX + 1];
-
-	if (policy == NULL || name == NULL)
-		return MX_ERR_INVALID;
-	if (mx_domain_from_arg(name, canon, NULL) != MX_OK)
-		return MX_ERR_BAD_DOMAIN;
-	if (policy->n_local == ROUTE_MAX_LOCAL_NAMES)
-		return MX_ERR_INVALID;
-	if (policy->local == NULL &&
-	    (policy->local = malloc(ROUTE_MAX_LOCAL_NAMES * sizeof(*policy->local))) == NULL)
-		return MX_ERR_NOMEM;
-	memcpy(policy->local[policy->n_local++], canon, sizeof(canon));
-	return MX_OK;
-}
-
-mx_err
-mx_policy_set_timeout_ms(mx_policy *policy, unsigned ms)
-{
-	if (policy == NULL || ms == 0 || ms > MAX_TIMEOUT_MS)
-		return MX_ERR_INVALID;
-	policy->timeout_ms = ms;
-	return MX_OK;
-}
 
 /* The deadline's event, after the struct (its size is libevent's to say). */
 #define LOOKUP_EVENT_AT ((sizeof(struct lookup) + 15) & ~(size_t)15)
@@ -227,7 +135,7 @@ family_bit(uint16_t qtype)
 static mx_err
 glue_family(struct lookup *lk, const struct answer *mx, size_t i, uint16_t qtype)
 {
-	struct plan_addr found[ANSWER_MAX_ADDRS];
+	struct ip_addr found[ANSWER_MAX_ADDRS];
 	struct answer a;
 	size_t n = 0;
 

@@ -5,8 +5,6 @@
  * plan's own block; every pointer a getter returns lives as long as the
  * plan.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,26 +235,5 @@ mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port,
 {
 	if (i >= host->n_addrs || out == NULL)
 		return 0;
-	return plan_addr_sockaddr(&host->addrs[i], port, out);
-}
-
-socklen_t
-plan_addr_sockaddr(const struct plan_addr *a, uint16_t port, struct sockaddr_storage *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)out;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, a->bytes, 4);
-		return sizeof(*sin);
-	}
-	if (a->family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, a->bytes, 16);
-		return sizeof(*sin6);
-	}
-	return 0;
+	return ip_addr_sockaddr(&host->addrs[i], port, out);
 }

@@ -8,35 +8,16 @@
 
 #include <stdint.h>
 
+#include "answer.h"
+#include "ipaddr.h"
 #include "mx.h"
+#include "name.h"
 #include "text.h"
 
 /* A problem set: bit n is mx_problem n, so iteration keeps enum order. */
 typedef uint32_t problem_set;
 
 #define PROBLEM_BIT(p) ((problem_set)1u << (p))
-
-/* Text forms of a name: MX_DOMAIN_MAX plus room for escapes of bad names. */
-#define NAME_TEXT_MAX 1024
-
-/* How sure DNSSEC is of one answer. */
-typedef enum answer_security {
-	SEC_UNKNOWN = 0, /* no validation, or no answer at all */
-	SEC_INSECURE,
-	SEC_SECURE,
-	SEC_BOGUS,
-} answer_security;
-
-struct plan_addr {
-	int family;            /* AF_INET or AF_INET6 */
-	uint8_t bytes[16];
-	uint32_t ttl;
-	char text[46];         /* INET6_ADDRSTRLEN */
-};
-
-/* The address as a sockaddr for port; its length, 0 for an unknown family. */
-socklen_t plan_addr_sockaddr(const struct plan_addr *a, uint16_t port,
-    struct sockaddr_storage *out);
 
 /*
  * Text fields point into the plan's store (mx_plan.text) or at the plan's
@@ -59,7 +40,7 @@ struct mx_host {
 	bool nxdomain;             /* an address lookup said the name does not exist */
 	const char *family_why[2]; /* A, AAAA: why the lookup failed, if it did */
 	const char *reason;        /* why it is not usable, or what is odd about it */
-	struct plan_addr *addrs;   /* in the plan's store (plan_alloc) */
+	struct ip_addr *addrs;     /* in the plan's store (plan_alloc) */
 	size_t n_addrs;
 };
 

@@ -348,7 +348,7 @@ static mx_err
 merge_addresses(mx_plan *plan, struct mx_host *h, const struct answer *addr, bool first)
 {
 	size_t n = h->n_addrs + addr->n_addrs;
-	struct plan_addr *all;
+	struct ip_addr *all;
 
 	if (addr->n_addrs == 0)
 		return MX_OK;

@@ -173,6 +173,21 @@ set_text(char **field, const char *v, size_t n)
 	return (*field = copy(v, n)) == NULL ? MX_ERR_NOMEM : MX_OK;
 }
 
+/* One "rcpt" line: the only key that may come more than once. */
+static mx_err
+take_rcpt(struct drop_request *r, const char *v, size_t n, const char **why)
+{
+	*why = "too many or empty rcpt lines";
+	if (n == 0 || r->rcpt_n >= DROP_RCPT_MAX)
+		return MX_ERR_BAD_DOMAIN;
+	if (r->rcpt == NULL && (r->rcpt = calloc(DROP_RCPT_MAX, sizeof(char *))) == NULL)
+		return MX_ERR_NOMEM;
+	if ((r->rcpt[r->rcpt_n] = copy(v, n)) == NULL)
+		return MX_ERR_NOMEM;
+	r->rcpt_n++;
+	return MX_OK;
+}
+
 /* One "key value" line of the request part; why says what is wrong. */
 static mx_err
 take_line(struct drop_request *r, const char *key, size_t kn, const char *v, size_t n,
@@ -184,17 +199,8 @@ take_line(struct drop_request *r, const char *key, size_t kn, const char *v, siz
 	uint64_t num;
 	int k = one_of(key, kn, key_names), w;
 
-	if (kn == 4 && memcmp(key, "rcpt", 4) == 0) {
-		*why = "too many or empty rcpt lines";
-		if (n == 0 || r->rcpt_n >= DROP_RCPT_MAX)
-			return MX_ERR_BAD_DOMAIN;
-		if (r->rcpt == NULL && (r->rcpt = calloc(DROP_RCPT_MAX, sizeof(char *))) == NULL)
-			return MX_ERR_NOMEM;
-		if ((r->rcpt[r->rcpt_n] = copy(v, n)) == NULL)
-			return MX_ERR_NOMEM;
-		r->rcpt_n++;
-		return MX_OK;
-	}
+	if (kn == 4 && memcmp(key, "rcpt", 4) == 0)
+		return take_rcpt(r, v, n, why);
 	*why = "an unknown key, or a key given twice";
 	if (k < 0 || seen[k])
 		return MX_ERR_BAD_DOMAIN;

@@ -622,7 +622,7 @@ fetch(const char *host, const char *ip, uint16_t port, const char *path, const c
 	struct event_base *base = event_base_new();
 	struct timeval safety = { SAFETY_S, 0 };
 	struct event *ev = evtimer_new(base, on_safety, base);
-	struct plan_addr addr = { .family = AF_INET };
+	struct ip_addr addr = { .family = AF_INET };
 	struct https_get *g = NULL;
 
 	memset(&f, 0, sizeof(f));
@@ -735,7 +735,7 @@ static void
 test_https_cancel(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct plan_addr addr = { .family = AF_INET, .text = HTTPS_ADDR };
+	struct ip_addr addr = { .family = AF_INET, .text = HTTPS_ADDR };
 	struct https_get *g = NULL;
 	struct fetch f = { 0 };
 

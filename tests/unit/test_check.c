@@ -88,7 +88,7 @@ add_target(struct check_facts *f, const char *name, enum target_state st,
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->state = st;
 	if (addr != NULL) {
-		struct plan_addr *a = &t->addrs[t->n_addrs++];
+		struct ip_addr *a = &t->addrs[t->n_addrs++];
 		a->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
 		assert_int_equal(inet_pton(a->family, addr, a->bytes), 1);
 		snprintf(a->text, sizeof(a->text), "%s", addr);
@@ -292,7 +292,7 @@ test_private_addresses(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct plan_addr a = {0};
+		struct ip_addr a = {0};
 		const char *kind = NULL;
 		a.family = strchr(cases[i].a, ':') ? AF_INET6 : AF_INET;
 		assert_int_equal(inet_pton(a.family, cases[i].a, a.bytes), 1);

@@ -64,7 +64,7 @@ add_host(mx_plan *p, const char *name, uint16_t pref, uint32_t ttl,
 static void
 add_addr(mx_plan *p, struct mx_host *h, const char *text)
 {
-	struct plan_addr *a;
+	struct ip_addr *a;
 
 	h->addrs = grow(p, h->addrs, h->n_addrs, sizeof(*h->addrs));
 	a = &h->addrs[h->n_addrs++];
@@ -264,7 +264,7 @@ test_routed_plan(void **state)
 	};
 	struct answer mx = {.kind = ANSWER_RECORDS, .security = SEC_SECURE,
 	    .canonical = "example.test", .mx = recs, .n_mx = 2};
-	struct plan_addr v4 = {.family = AF_INET, .bytes = {192, 0, 2, 1}, .ttl = 60,
+	struct ip_addr v4 = {.family = AF_INET, .bytes = {192, 0, 2, 1}, .ttl = 60,
 	    .text = "192.0.2.1"};
 	struct answer a = {.kind = ANSWER_RECORDS, .security = SEC_SECURE,
 	    .addrs = &v4, .n_addrs = 1};

@@ -77,7 +77,7 @@ addr_answer(struct answer *a, const char *spec, uint32_t ttl)
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (char *tok = strtok_r(buf, " ", &save); tok != NULL;
 	    tok = strtok_r(NULL, " ", &save)) {
-		struct plan_addr *ad = &a->addrs[a->n_addrs++];
+		struct ip_addr *ad = &a->addrs[a->n_addrs++];
 		ad->family = strchr(tok, ':') ? AF_INET6 : AF_INET;
 		assert_int_equal(inet_pton(ad->family, tok, ad->bytes), 1);
 		inet_ntop(ad->family, ad->bytes, ad->text, sizeof(ad->text));

@@ -1,0 +1,26 @@
+/*
+ * bulk.h - `mx route --bulk` (bulk.c), which route.c hands its options to
+ * when --bulk is given.
+ */
+#ifndef MX_SRC_BULK_H
+#define MX_SRC_BULK_H
+
+#include <stdbool.h>
+
+#include "mx.h"
+
+/* Options of `mx route`, shared with its bulk mode. */
+struct route_opts {
+	bool json;
+	bool bulk;
+	unsigned concurrency;     /* --bulk: domains in flight; 0 = default */
+	mx_transport transport;
+	bool transport_set;
+	mx_resolver *resolver;
+	mx_policy *policy;
+};
+
+/* `mx route --bulk`: plans for every line of path ("-": stdin). */
+int cmd_bulk(struct route_opts *o, const char *path);
+
+#endif
