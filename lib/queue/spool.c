@@ -1,9 +1,12 @@
 /*
  * spool.c - the durable queue of deferred messages: one file per entry
  * under queue/, written whole in tmp/ and renamed in only after fsync,
- * read back and checked to the last byte.  It owns the file format and
- * the directory discipline; it never delivers, prints or retries a failed
- * fsync (after one the data may be gone, so the entry is refused).
+ * read back and checked to the last byte, a 64 KiB piece at a time: the
+ * data stays in the file (spool_load_head), from which delivery reads it
+ * and an update copies it, so memory does not grow with the message.  It
+ * owns the file format and the directory discipline; it never delivers,
+ * prints or retries a failed fsync (after one the data may be gone, so
+ * the entry is refused).
  *
  * File format (text header, raw data, trailer):
  *   mxkit-spool 1\n id ID\n created N\n sender ADDRESS\n
