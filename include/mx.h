@@ -518,8 +518,16 @@ MX_API void mx_queue_item_free(mx_queue_item *item);
 MX_API const char *mx_queue_item_id(const mx_queue_item *item);
 MX_API int64_t mx_queue_item_created(const mx_queue_item *item); /* unix seconds */
 MX_API const char *mx_queue_item_sender(const mx_queue_item *item); /* "" for <> */
-/* The message as it goes after DATA (CRLF, dot-stuffed). */
+/*
+ * The message as it goes after DATA (CRLF, dot-stuffed), read into memory
+ * on the first call (checked against the entry's CRC-32 again) and kept
+ * until mx_queue_item_free; loading and listing items never hold it.
+ * NULL and *len 0 when it cannot be read back (out of memory, a read
+ * error, or the file damaged since it was loaded).
+ */
 MX_API const uint8_t *mx_queue_item_data(const mx_queue_item *item, size_t *len);
+/* Its size in octets, without reading it. */
+MX_API size_t mx_queue_item_size(const mx_queue_item *item);
 MX_API size_t mx_queue_item_recipient_count(const mx_queue_item *item);
 MX_API const char *mx_queue_item_recipient(const mx_queue_item *item, size_t i);
 MX_API mx_queue_rcpt_state mx_queue_item_state(const mx_queue_item *item, size_t i);

@@ -174,7 +174,7 @@ print_item(const mx_queue_item *it, void *arg)
 		free(line);
 		return;
 	}
-	mx_queue_item_data(it, &len);
+	len = mx_queue_item_size(it);
 	utc(mx_queue_item_created(it), created);
 	printf("%-20s %9zu %s <%s>\n", mx_queue_item_id(it), len, created,
 	    mx_queue_item_sender(it));
@@ -249,7 +249,11 @@ cmd_show(struct queue_opts *o, mx_queue *q, const char *id)
 	}
 	print_item(it, &c);
 	if (!o->json) {
-		data = mx_queue_item_data(it, &len);
+		if ((data = mx_queue_item_data(it, &len)) == NULL) {
+			cli_warn("queue", "%s: the message cannot be read back from the spool", id);
+			mx_queue_item_free(it);
+			return EX_IOERR;
+		}
 		printf("-- message\n");
 		print_message(data, len);
 	}

@@ -909,19 +909,29 @@ message_add_from(struct message *m, const struct address *sender,
 void
 message_wire_flags(const char *data, size_t len, bool *eight_bit, bool *eight_bit_header)
 {
-	const unsigned char *p = (const unsigned char *)data;
-	bool in_header = true;
+	struct wire_scan w = { 0 };
 
-	*eight_bit = *eight_bit_header = false;
-	for (size_t i = 0; i < len; i++) {
-		if (in_header && p[i] == '\n' && i + 2 < len && p[i + 1] == '\r' &&
-		    p[i + 2] == '\n')
-			in_header = false;
-		if (i == 0 && len >= 2 && p[0] == '\r' && p[1] == '\n')
-			in_header = false;
-		if (p[i] >= 0x80) {
-			*eight_bit = true;
-			*eight_bit_header |= in_header;
+	message_wire_scan(&w, (const uint8_t *)data, len);
+	*eight_bit = w.eight_bit;
+	*eight_bit_header = w.eight_bit_header;
+}
+
+void
+message_wire_scan(struct wire_scan *w, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++, w->seen++) {
+		uint8_t c = p[i];
+		if (c == '.' && (w->seen == 0 || w->last[1] == '\n'))
+			w->dots++;
+		/* CRLF first, or CRLF after a line's LF: the header is over. */
+		if (!w->body && c == '\n' && w->last[1] == '\r' &&
+		    (w->seen == 1 || w->last[0] == '\n'))
+			w->body = true;
+		if (c >= 0x80) {
+			w->eight_bit = true;
+			w->eight_bit_header |= !w->body;
 		}
+		w->last[0] = w->last[1];
+		w->last[1] = c;
 	}
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
@@ -188,5 +189,18 @@ message_err message_add_from(struct message *m, const struct address *sender,
  */
 void message_wire_flags(const char *data, size_t len, bool *eight_bit,
     bool *eight_bit_header);
+
+/*
+ * The same a piece at a time, for wire-form data read from a file, with
+ * the SIZE of RFC 1870 (the octets without the stuffing dots): start
+ * from a zeroed struct, give it every piece in order.
+ */
+struct wire_scan {
+	bool eight_bit, eight_bit_header;
+	bool body;          /* the empty line was seen */
+	uint8_t last[2];    /* the two octets before the next piece */
+	size_t seen, dots;  /* octets so far; stuffing dots among them */
+};
+void message_wire_scan(struct wire_scan *w, const uint8_t *p, size_t n);
 
 #endif

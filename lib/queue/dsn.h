@@ -15,6 +15,14 @@
 #include "mx.h"
 
 #define DSN_HEADER_MAX ((size_t)64 << 10) /* octets of the original header returned */
+/*
+ * The most of the original dsn_compose reads: it stops at the empty line
+ * or once DSN_HEADER_MAX octets are written, and a line written as n + 1
+ * octets (n >= 1) is at most n + 3 on the wire (a stuffed dot, CRLF), so
+ * twice that plus one last line of up to 1,001 octets.  A caller may give
+ * it only this much of a message (cut after a LF) and get the same report.
+ */
+#define DSN_ORIGINAL_MAX (2 * DSN_HEADER_MAX + 1024)
 
 /* One recipient the report is about; strings are borrowed. */
 struct dsn_rcpt {
@@ -36,7 +44,8 @@ struct dsn_report {
 	unsigned lifetime_hours;   /* for the text when expired */
 	const struct dsn_rcpt *rcpts;
 	size_t n_rcpts;
-	const uint8_t *original;   /* the original as it goes after DATA: CRLF, dot-stuffed */
+	const uint8_t *original;   /* the original as it goes after DATA: CRLF, dot-stuffed;
+	                            * its header is enough (see DSN_ORIGINAL_MAX) */
 	size_t original_len;
 };
 

@@ -313,7 +313,7 @@ mx_queue_load(mx_queue *q, const char *id, mx_queue_item **out)
 		return fail(q, MX_ERR_INVALID, "not a queue ID", id);
 	if ((item = calloc(1, sizeof(*item))) == NULL)
 		return fail(q, MX_ERR_NOMEM, "out of memory", NULL);
-	if ((err = spool_load(q->sp, id, &item->e, &why)) != MX_OK) {
+	if ((err = spool_load_head(q->sp, id, NULL, NULL, &item->e, &why)) != MX_OK) {
 		free(item);
 		return fail(q, err, id, why);
 	}
@@ -335,9 +335,20 @@ int64_t mx_queue_item_created(const mx_queue_item *it) { return it->e->created; 
 const char *mx_queue_item_sender(const mx_queue_item *it) { return it->e->sender; }
 size_t mx_queue_item_recipient_count(const mx_queue_item *it) { return it->e->n_rcpts; }
 
+size_t mx_queue_item_size(const mx_queue_item *it) { return it->e->len; }
+
+/* Read on first use: listing and running never hold a message whole. */
 const uint8_t *
 mx_queue_item_data(const mx_queue_item *it, size_t *len)
 {
+	static const uint8_t empty[1];
+	const char *why = NULL;
+
+	*len = 0;
+	if (it->e->len == 0)
+		return empty;
+	if (spool_entry_read_data(it->e, &why) != MX_OK)
+		return NULL;
 	*len = it->e->len;
 	return it->e->data;
 }
@@ -473,7 +484,7 @@ mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg)
 	for (size_t i = 0; i < c.n; i++) {
 		struct mx_queue_item item = { 0 };
 		const char *why = NULL;
-		mx_err lerr = spool_load(q->sp, c.ids[i], &item.e, &why);
+		mx_err lerr = spool_load_head(q->sp, c.ids[i], NULL, NULL, &item.e, &why);
 		if (lerr == MX_OK)
 			cb(&item, arg);
 		else if (lerr == MX_ERR_BAD_DOMAIN && bad != NULL)
@@ -514,7 +525,7 @@ due_one(const char *id, void *arg)
 	struct spool_entry *e = NULL;
 	const char *why = NULL;
 
-	if (spool_load(c->q->sp, id, &e, &why) != MX_OK)
+	if (spool_load_head(c->q->sp, id, NULL, NULL, &e, &why) != MX_OK)
 		return;
 	for (size_t i = 0; i < e->n_rcpts; i++) {
 		int64_t t = e->rcpts[i].next_attempt > 0 ? e->rcpts[i].next_attempt : 1;
@@ -566,6 +577,7 @@ struct slot {
 	int lock_fd;
 	struct outcome *out;        /* one per recipient of e */
 	size_t *map;                /* delivery index -> recipient of e */
+	struct wire_scan scan;      /* 8-bit octets and SIZE, seen as the CRC was checked */
 };
 
 struct pass {
@@ -784,6 +796,42 @@ slot_free(struct slot *s)
 }
 
 /*
+ * The start of the entry's data that holds its header, for the report:
+ * read a piece at a time up to the empty line, never past
+ * DSN_ORIGINAL_MAX octets (cut after a LF), so that a bounce of a large
+ * message costs no more memory than one of a small one.  NULL when it
+ * cannot be read.
+ */
+static uint8_t *
+original_header(const struct spool_entry *e, size_t *len)
+{
+	size_t want = e->len < DSN_ORIGINAL_MAX ? e->len : DSN_ORIGINAL_MAX, have = 0;
+	uint8_t *buf = malloc(want + 1);
+	struct payload data;
+	ssize_t r = 1;
+
+	spool_entry_payload(e, &data);
+	while (buf != NULL && have < want && r > 0) {
+		size_t from = have > 3 ? have - 3 : 0;
+		r = payload_read(&data, have, buf + have, want - have < PAYLOAD_CHUNK ?
+		    want - have : PAYLOAD_CHUNK);
+		have += r > 0 ? (size_t)r : 0;
+		if ((have >= 2 && memcmp(buf, "\r\n", 2) == 0) ||
+		    memmem(buf + from, have - from, "\r\n\r\n", 4) != NULL)
+			break; /* the empty line: the header is all there */
+	}
+	if (buf == NULL || r < 0) {
+		free(buf);
+		return NULL;
+	}
+	if (have == DSN_ORIGINAL_MAX && e->len > have)
+		while (have > 0 && buf[have - 1] != '\n')
+			have--;
+	*len = have;
+	return buf;
+}
+
+/*
  * Queues the report for the recipients given up on.  When that fails,
  * they stay pending (retried later): a bounce is only recorded once the
  * sender's notification is safe.
@@ -797,9 +845,12 @@ send_dsn(struct slot *s, size_t n_bounced)
 	struct message *m = NULL;
 	char *text = NULL, id[SPOOL_ID_MAX + 1];
 	const char *why = "out of memory", *to[] = { e->sender };
-	size_t n = 0, len = 0;
+	size_t n = 0, len = 0, head_len = 0;
+	uint8_t *head = original_header(e, &head_len);
 	mx_err err = MX_ERR_NOMEM;
 
+	if (head == NULL)
+		why = "cannot read the message's header back from the spool";
 	for (size_t i = 0; rcpts != NULL && i < e->n_rcpts; i++) {
 		const struct outcome *o = &s->out[i];
 		if (!o->bounce)
@@ -812,11 +863,11 @@ send_dsn(struct slot *s, size_t n_bounced)
 	struct dsn_report r = { .reporting_mta = p->sender->helo, .queue_id = e->id,
 	    .sender = e->sender, .arrival = (time_t)e->created, .now = (time_t)p->now,
 	    .expired = true, .lifetime_hours = p->q->lifetime / 3600,
-	    .rcpts = rcpts, .n_rcpts = n, .original = e->data, .original_len = e->len };
+	    .rcpts = rcpts, .n_rcpts = n, .original = head, .original_len = head_len };
 	for (size_t i = 0; i < e->n_rcpts; i++)
 		if (s->out[i].bounce && !s->out[i].expired)
 			r.expired = false; /* some were refused: not a matter of time only */
-	if (rcpts != NULL && (err = dsn_compose(&r, &text, &len)) == MX_OK) {
+	if (rcpts != NULL && head != NULL && (err = dsn_compose(&r, &text, &len)) == MX_OK) {
 		why = "the report did not make a valid message";
 		err = message_parse(text, len, NULL, &m, NULL) == MESSAGE_OK ? MX_OK :
 		    MX_ERR_INVALID;
@@ -847,6 +898,7 @@ send_dsn(struct slot *s, size_t n_bounced)
 	}
 	message_free(m);
 	free(text);
+	free(head);
 	free(rcpts);
 }
 
@@ -939,7 +991,16 @@ on_delivery(mx_delivery *d, void *arg)
 
 enum try_result { TRY_STARTED, TRY_SKIPPED, TRY_BLOCKED };
 
-/* Locks and loads an entry; NULL (and why counted) when it is not for us. */
+static void
+see_data(const uint8_t *piece, size_t n, void *arg)
+{
+	message_wire_scan(arg, piece, n);
+}
+
+/*
+ * Locks and loads an entry (its data checked, not held: it goes from the
+ * file); NULL (and why counted) when it is not for us.
+ */
 static struct slot *
 take(struct pass *p, const char *id)
 {
@@ -957,7 +1018,7 @@ take(struct pass *p, const char *id)
 		free(s);
 		return NULL;
 	}
-	if ((err = spool_load(p->q->sp, id, &s->e, &why)) != MX_OK) {
+	if ((err = spool_load_head(p->q->sp, id, see_data, &s->scan, &s->e, &why)) != MX_OK) {
 		if (err == MX_ERR_BAD_DOMAIN) {
 			char note[SPOOL_REASON_MAX];
 			p->st.corrupt++;
@@ -1007,7 +1068,7 @@ try_entry(struct pass *p, const char *id)
 	struct slot *s = take(p, id);
 	const char **list = NULL;
 	size_t n_due = 0, n = 0;
-	bool eight_bit, eight_bit_header;
+	struct payload data;
 	enum try_result tr;
 	mx_err err;
 
@@ -1047,10 +1108,11 @@ try_entry(struct pass *p, const char *id)
 		finish(s);
 		return TRY_SKIPPED;
 	}
-	message_wire_flags((const char *)s->e->data, s->e->len, &eight_bit, &eight_bit_header);
+	spool_entry_payload(s->e, &data);
 	p->active++;
-	if ((err = mx_send_start(p->sender, s->e->sender, list, n, s->e->data, s->e->len,
-	    eight_bit, eight_bit_header, on_delivery, s)) != MX_OK) {
+	if ((err = deliver_start(p->sender, s->e->sender, list, n, &data,
+	    s->scan.seen - s->scan.dots, s->scan.eight_bit, s->scan.eight_bit_header,
+	    on_delivery, s)) != MX_OK) {
 		/*
 		 * Nothing was tried (the resolver cannot start: a bad trust
 		 * anchor, say).  Not the mail's fault: the entry stays as it was,

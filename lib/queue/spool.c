@@ -1,9 +1,12 @@
 /*
  * spool.c - the durable queue of deferred messages: one file per entry
  * under queue/, written whole in tmp/ and renamed in only after fsync,
- * read back and checked to the last byte.  It owns the file format and
- * the directory discipline; it never delivers, prints or retries a failed
- * fsync (after one the data may be gone, so the entry is refused).
+ * read back and checked to the last byte, a 64 KiB piece at a time: the
+ * data stays in the file (spool_load_head), from which delivery reads it
+ * and an update copies it, so memory does not grow with the message.  It
+ * owns the file format and the directory discipline; it never delivers,
+ * prints or retries a failed fsync (after one the data may be gone, so
+ * the entry is refused).
  *
  * File format (text header, raw data, trailer):
  *   mxkit-spool 1\n id ID\n created N\n sender ADDRESS\n
@@ -44,6 +47,9 @@
  * "reason " + a reason escaped at 4 octets each. */
 #define SPOOL_LINE_MAX (16 + 4 * SPOOL_REASON_MAX)
 #define SPOOL_HEADER_FIXED 512         /* version, id, created, sender, data */
+/* A header of n recipients at most; the reader's cap is that of the most. */
+#define SPOOL_HEADER_CAP(n) (SPOOL_HEADER_FIXED + (n) * (SPOOL_LINE_MAX + SPOOL_ADDRESS_MAX + 64))
+#define SPOOL_HEADER_MAX SPOOL_HEADER_CAP((size_t)SPOOL_RCPTS_MAX)
 
 struct spool {
 	int tmp_fd, queue_fd, corrupt_fd;
@@ -408,7 +414,8 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 {
 	*why = "a recipient address, reason or state is not valid";
 	if (!spool_id_valid(e->id) || e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX ||
-	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL)) {
+	    e->len > SPOOL_DATA_MAX ||
+	    (e->len > 0 && e->data == NULL && e->payload == NULL && e->src == NULL)) {
 		*why = "bad ID, recipient count or data length";
 		return MX_ERR_INVALID;
 	}
@@ -420,7 +427,7 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 		if (!rcpt_valid(&e->rcpts[i]))
 			return MX_ERR_BAD_DOMAIN;
 	t->len = 0;
-	t->cap = SPOOL_HEADER_FIXED + e->n_rcpts * (SPOOL_LINE_MAX + SPOOL_ADDRESS_MAX + 64);
+	t->cap = SPOOL_HEADER_CAP(e->n_rcpts);
 	if ((t->buf = malloc(t->cap)) == NULL) {
 		*why = "out of memory";
 		return MX_ERR_NOMEM;
@@ -460,25 +467,58 @@ write_all(struct spool *sp, int fd, const void *buf, size_t n, uint32_t *crc)
 	return true;
 }
 
-/* The entry's data, from memory or from its payload a chunk at a time. */
+static ssize_t pread_full(int fd, void *buf, size_t n, off_t off);
+
+/* A piece of the data from its payload, or from the file the entry was
+ * loaded from (a short read there is an error: never write less). */
+static ssize_t
+read_piece(const struct spool_entry *e, size_t pos, uint8_t *buf, size_t n)
+{
+	ssize_t r;
+
+	if (e->payload != NULL)
+		return payload_read(e->payload, pos, buf, n);
+	if (n > e->len - pos)
+		n = e->len - pos;
+	if ((r = pread_full(e->src->fd, buf, n, e->src->off + (off_t)pos)) >= 0 &&
+	    (size_t)r < n) {
+		errno = EIO;
+		return -1;
+	}
+	return r;
+}
+
+/*
+ * The entry's data: from memory, else a chunk at a time from its payload
+ * or its old file.  Copied from the old file, it is checked against that
+ * file's CRC-32 on the way (EBADMSG when it differs), so damage is never
+ * sealed under a new CRC.
+ */
 static bool
 write_data(struct spool *sp, int fd, const struct spool_entry *e, uint32_t *crc)
 {
-	uint8_t *chunk;
+	uint32_t old = e->src != NULL ? e->src->crc_head : 0;
+	uint8_t *chunk, lf = '\n';
 	size_t pos = 0;
 	ssize_t n;
 	bool ok = true;
 
-	if (e->payload == NULL)
+	if (e->payload == NULL && (e->data != NULL || e->src == NULL))
 		return write_all(sp, fd, e->data, e->len, crc);
 	if ((chunk = malloc(PAYLOAD_CHUNK)) == NULL)
 		return false;
 	while (ok && pos < e->len) {
-		n = payload_read(e->payload, pos, chunk, PAYLOAD_CHUNK);
+		n = read_piece(e, pos, chunk, PAYLOAD_CHUNK);
 		ok = n > 0 && write_all(sp, fd, chunk, (size_t)n, crc);
+		if (ok && e->payload == NULL)
+			old = crc32_update(old, chunk, (size_t)n);
 		pos += n > 0 ? (size_t)n : 0;
 	}
 	free(chunk);
+	if (ok && e->payload == NULL && crc32_update(old, &lf, 1) != e->src->crc_end) {
+		errno = EBADMSG;
+		ok = false;
+	}
 	return ok;
 }
 
@@ -498,7 +538,9 @@ write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **
 	if (!write_all(sp, fd, t.buf, t.len, &crc) ||
 	    !write_data(sp, fd, e, &crc) ||
 	    !write_all(sp, fd, "\n", 1, &crc)) {
-		*why = os_why(sp, "writing the spool file failed");
+		*why = errno == EBADMSG ? "the entry's data no longer matches its CRC-32 "
+		    "(damaged on disk since it was loaded); the old file is left as it was" :
+		    os_why(sp, "writing the spool file failed");
 		goto out;
 	}
 	snprintf(end, sizeof(end), "end %08" PRIx32 "\n", crc);
@@ -875,28 +917,6 @@ parse_rcpt(struct cursor *c, char *line, struct spool_rcpt *r)
 	    unescape_reason(s, r->reason);
 }
 
-/* The version line, then the CRC-32 of all before the end line. */
-static bool
-check_frame(const struct cursor *c, const char **why)
-{
-	size_t vlen = strlen(SPOOL_VERSION_LINE), body;
-	char want[SPOOL_END_LEN + 1];
-
-	*why = "not a spool file of version 1 (bad first line)";
-	if (c->len < vlen + 1 || memcmp(c->p, SPOOL_VERSION_LINE "\n", vlen + 1) != 0)
-		return false;
-	*why = "truncated: no end line";
-	if (c->len < vlen + 1 + SPOOL_END_LEN)
-		return false;
-	body = c->len - SPOOL_END_LEN;
-	snprintf(want, sizeof(want), "end %08" PRIx32 "\n",
-	    crc32_update(0, c->p, body));
-	if (memcmp(c->p + body, "end ", 4) != 0 || c->p[c->len - 1] != '\n')
-		return false;
-	*why = "CRC-32 mismatch: the file is corrupt";
-	return memcmp(c->p + body, want, SPOOL_END_LEN) == 0;
-}
-
 static bool
 parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e,
     const char **why)
@@ -923,20 +943,15 @@ parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e,
 	return true;
 }
 
-/* Recipients, then the data line and the data itself. */
-static mx_err
-parse_body(struct cursor *c, char *line, struct spool_entry *e, const char **why)
+/* "rcpt" and "reason" lines into e, then "data LEN" (the header's last line). */
+static bool
+parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len,
+    const char **why)
 {
-	uint64_t v;
-
-	if ((e->rcpts = calloc(SPOOL_RCPTS_MAX, sizeof(*e->rcpts))) == NULL) {
-		*why = "out of memory";
-		return MX_ERR_NOMEM;
-	}
 	*why = "bad recipient or reason line";
 	for (;;) {
 		if (!next_line(c, line, SPOOL_LINE_MAX))
-			return MX_ERR_BAD_DOMAIN;
+			return false;
 		if (e->n_rcpts == 0 && !e->no_bounce && strcmp(line, "notify never") == 0) {
 			e->no_bounce = true; /* optional, once, before the recipients */
 			continue;
@@ -944,94 +959,228 @@ parse_body(struct cursor *c, char *line, struct spool_entry *e, const char **why
 		if (field(line, "rcpt") == NULL)
 			break;
 		if (e->n_rcpts >= SPOOL_RCPTS_MAX || !parse_rcpt(c, line, &e->rcpts[e->n_rcpts]))
-			return MX_ERR_BAD_DOMAIN;
+			return false;
 		e->n_rcpts++;
 	}
 	*why = "no recipients, or a bad data line";
-	if (e->n_rcpts == 0 || !parse_number_field(line, "data", SPOOL_DATA_MAX, &v))
-		return MX_ERR_BAD_DOMAIN;
-	*why = "the data length does not match the file";
-	if (c->len - SPOOL_END_LEN < c->pos + 1 || v != c->len - SPOOL_END_LEN - c->pos - 1 ||
-	    c->p[c->pos + v] != '\n')
-		return MX_ERR_BAD_DOMAIN;
-	if ((e->data = malloc(v + 1)) == NULL) {
-		*why = "out of memory";
-		return MX_ERR_NOMEM;
-	}
-	memcpy(e->data, c->p + c->pos, v);
-	e->data[v] = '\0';
-	e->len = v;
-	return MX_OK;
+	return e->n_rcpts > 0 && parse_number_field(line, "data", SPOOL_DATA_MAX, len) &&
+	    c->pos == c->len;
 }
 
-/* Checks a whole file; the entry is made only when it is good. */
+/* The header (version line through data line) into e, the data's length into *len. */
 static mx_err
-parse_entry(const uint8_t *p, size_t len, const char *id,
-    struct spool_entry **out, const char **why)
+parse_header(const uint8_t *p, size_t n, const char *id, struct spool_entry *e,
+    uint64_t *len, const char **why)
 {
-	struct cursor c = { p, len, 0 };
-	struct spool_entry *e = NULL;
-	char *line = NULL;
+	struct cursor c = { p, n, 0 };
+	size_t vlen = strlen(SPOOL_VERSION_LINE);
+	char *line = malloc(SPOOL_LINE_MAX);
 	mx_err err = MX_ERR_BAD_DOMAIN;
 
-	if (!check_frame(&c, why))
-		return MX_ERR_BAD_DOMAIN;
-	if ((e = calloc(1, sizeof(*e))) == NULL || (line = malloc(SPOOL_LINE_MAX)) == NULL) {
+	e->rcpts = calloc(SPOOL_RCPTS_MAX, sizeof(*e->rcpts));
+	if (line == NULL || e->rcpts == NULL) {
 		*why = "out of memory";
 		err = MX_ERR_NOMEM;
 		goto out;
 	}
-	if (!parse_head(&c, line, id, e, why))
+	*why = "not a spool file of version 1 (bad first line)";
+	if (n < vlen + 1 || memcmp(p, SPOOL_VERSION_LINE "\n", vlen + 1) != 0)
 		goto out;
-	if ((err = parse_body(&c, line, e, why)) != MX_OK)
-		goto out;
-	*out = e;
-	e = NULL;
+	if (parse_head(&c, line, id, e, why) && parse_rcpts(&c, line, e, len, why))
+		err = MX_OK;
 out:
 	free(line);
-	spool_entry_free(e);
 	return err;
 }
 
-/* Reads queue/ID whole, a regular file only and never a symlink. */
-static mx_err
-read_file(struct spool *sp, const char *id, uint8_t **buf, size_t *len,
-    const char **why)
+/* n octets of fd from off: how many (fewer only at the end of the file),
+ * -1 with errno on a read error. */
+static ssize_t
+pread_full(int fd, void *buf, size_t n, off_t off)
 {
-	struct stat st;
 	size_t got = 0;
-	int fd;
-	mx_err err = MX_ERR_SYSTEM;
 
-	*buf = NULL;
-	fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	*why = "cannot open the entry in queue/ (missing, or a symlink)";
-	if (fd < 0)
-		return MX_ERR_SYSTEM;
-	*why = "the entry is not a regular file";
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		goto out;
-	*why = "the entry is larger than any spool file can be";
-	if ((uint64_t)st.st_size > SPOOL_DATA_MAX + (uint64_t)SPOOL_RCPTS_MAX * 4096)
-		goto out;
-	*why = "out of memory";
-	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		err = MX_ERR_NOMEM;
-		goto out;
-	}
-	*why = "reading the entry failed";
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, *buf + got, (size_t)st.st_size - got);
+	while (got < n) {
+		ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, off + (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0)
+			return -1;
+		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
-	*len = got;
+	return (ssize_t)got;
+}
+
+/* Where the header ends: just past the first line that starts with
+ * "data " (reasons are escaped and addresses have no LF, so no other
+ * header line can), or 0 when n octets hold no such whole line. */
+static size_t
+header_end(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const uint8_t *lf = memchr(p + i, '\n', n - i);
+		if (lf == NULL)
+			return 0;
+		if (n - i >= 5 && memcmp(p + i, "data ", 5) == 0)
+			return (size_t)(lf - p) + 1;
+		i = (size_t)(lf - p) + 1;
+	}
+	return 0;
+}
+
+/* The header of the file in *out (*len octets), read in doubling pieces:
+ * never more of the file than the header and as much again. */
+static mx_err
+read_header(int fd, uint8_t **out, size_t *len, const char **why)
+{
+	size_t cap = 4096, have = 0;
+	uint8_t *buf = NULL, *grown;
+	ssize_t r;
+
+	for (;;) {
+		if ((grown = realloc(buf, cap)) == NULL) {
+			free(buf);
+			*why = "out of memory";
+			return MX_ERR_NOMEM;
+		}
+		buf = grown;
+		if ((r = pread_full(fd, buf + have, cap - have, (off_t)have)) < 0) {
+			free(buf);
+			*why = "reading the entry failed";
+			return MX_ERR_SYSTEM;
+		}
+		have += (size_t)r;
+		if ((*len = header_end(buf, have)) > 0)
+			break;
+		if (have < cap || cap >= SPOOL_HEADER_MAX) {
+			free(buf);
+			*why = "truncated, or not a spool file: no data line";
+			return MX_ERR_BAD_DOMAIN;
+		}
+		cap *= 2;
+	}
+	*out = buf;
+	return MX_OK;
+}
+
+/*
+ * len octets of data from fd at off, a piece at a time, into dst (all of
+ * it, when the caller keeps it) or else through one PAYLOAD_CHUNK buffer
+ * shown to see; the CRC-32 carried on in *crc.
+ */
+static mx_err
+stream_data(int fd, off_t off, size_t len, uint8_t *dst, spool_see_fn *see, void *arg,
+    uint32_t *crc, const char **why)
+{
+	uint8_t *chunk = dst != NULL ? NULL : malloc(PAYLOAD_CHUNK);
+	size_t pos = 0;
+	mx_err err = MX_ERR_NOMEM;
+
+	*why = "out of memory";
+	if (dst == NULL && chunk == NULL)
+		return MX_ERR_NOMEM;
+	while (pos < len) {
+		size_t n = len - pos < PAYLOAD_CHUNK ? len - pos : PAYLOAD_CHUNK;
+		uint8_t *buf = dst != NULL ? dst + pos : chunk;
+		ssize_t r = pread_full(fd, buf, n, off + (off_t)pos);
+		err = r < 0 ? MX_ERR_SYSTEM : MX_ERR_BAD_DOMAIN;
+		*why = r < 0 ? "reading the entry failed" : "truncated: the file ends in the data";
+		if (r < 0 || (size_t)r < n)
+			goto out;
+		*crc = crc32_update(*crc, buf, n);
+		if (see != NULL)
+			see(buf, n, arg);
+		pos += n;
+	}
 	err = MX_OK;
 out:
-	close(fd);
+	free(chunk);
+	return err;
+}
+
+/* The LF after the data and the end line, which must hold *crc (the
+ * CRC-32 of all before it). */
+static mx_err
+check_trailer(int fd, off_t off, uint32_t *crc, const char **why)
+{
+	uint8_t t[1 + SPOOL_END_LEN];
+	char want[SPOOL_END_LEN + 1];
+	ssize_t r = pread_full(fd, t, sizeof(t), off);
+
+	if (r < 0) {
+		*why = "reading the entry failed";
+		return MX_ERR_SYSTEM;
+	}
+	*why = "the data length does not match the file";
+	if ((size_t)r < sizeof(t) || t[0] != '\n')
+		return MX_ERR_BAD_DOMAIN;
+	*crc = crc32_update(*crc, t, 1);
+	snprintf(want, sizeof(want), "end %08" PRIx32 "\n", *crc);
+	*why = "CRC-32 mismatch: the file is corrupt";
+	return memcmp(t + 1, want, SPOOL_END_LEN) == 0 ? MX_OK : MX_ERR_BAD_DOMAIN;
+}
+
+/* queue/ID opened to read: a regular file only, never a symlink. */
+static mx_err
+open_entry(struct spool *sp, const char *id, int *fd, uint64_t *size, const char **why)
+{
+	struct stat st;
+
+	*fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	*why = "cannot open the entry in queue/ (missing, or a symlink)";
+	if (*fd < 0)
+		return MX_ERR_SYSTEM;
+	*why = "the entry is not a regular file";
+	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return MX_ERR_SYSTEM;
+	*why = "the entry is larger than any spool file can be";
+	if ((uint64_t)st.st_size > SPOOL_DATA_MAX + (uint64_t)SPOOL_HEADER_MAX + 64)
+		return MX_ERR_SYSTEM;
+	*size = (uint64_t)st.st_size;
+	return MX_OK;
+}
+
+/*
+ * Reads and checks the open file into e: the header parsed, then the
+ * data (into e->data when whole, else only seen), then the CRC-32.
+ * *src gets what e->src needs when the file is kept.
+ */
+static mx_err
+read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see,
+    void *arg, struct spool_entry *e, struct spool_source *src, const char **why)
+{
+	uint8_t *head = NULL;
+	size_t head_len = 0;
+	uint64_t len = 0;
+	uint32_t crc;
+	mx_err err;
+
+	if ((err = read_header(fd, &head, &head_len, why)) != MX_OK ||
+	    (err = parse_header(head, head_len, id, e, &len, why)) != MX_OK)
+		goto out;
+	err = MX_ERR_BAD_DOMAIN;
+	*why = "the data length does not match the file";
+	if (size != head_len + len + 1 + SPOOL_END_LEN)
+		goto out;
+	err = MX_ERR_NOMEM;
+	*why = "out of memory";
+	if (whole && (e->data = malloc(len + 1)) == NULL)
+		goto out;
+	src->crc_head = crc = crc32_update(0, head, head_len);
+	src->off = (off_t)head_len;
+	if ((err = stream_data(fd, src->off, len, e->data, see, arg, &crc, why)) != MX_OK ||
+	    (err = check_trailer(fd, src->off + (off_t)len, &crc, why)) != MX_OK)
+		goto out;
+	src->crc_end = crc;
+	e->len = len;
+	if (whole)
+		e->data[len] = '\0';
+out:
+	free(head);
 	return err;
 }
 
@@ -1045,12 +1194,14 @@ quarantine(struct spool *sp, const char *id)
 	sp->ops.fsync(sp->queue_fd);
 }
 
-mx_err
-spool_load(struct spool *sp, const char *id, struct spool_entry **out,
-    const char **why)
+/* spool_load (whole: the data in memory) and spool_load_head (the file kept). */
+static mx_err
+load_entry(struct spool *sp, const char *id, bool whole, spool_see_fn *see, void *arg,
+    struct spool_entry **out, const char **why)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
+	struct spool_entry *e = NULL;
+	struct spool_source src = { .fd = -1 };
+	uint64_t size = 0;
 	mx_err err;
 
 	*out = NULL;
@@ -1058,16 +1209,84 @@ spool_load(struct spool *sp, const char *id, struct spool_entry **out,
 		*why = "not a valid queue ID";
 		return MX_ERR_INVALID;
 	}
-	if ((err = read_file(sp, id, &buf, &len, why)) != MX_OK)
+	if ((err = open_entry(sp, id, &src.fd, &size, why)) != MX_OK)
 		goto out;
-	err = parse_entry(buf, len, id, out, why);
+	err = MX_ERR_NOMEM;
+	*why = "out of memory";
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		goto out;
+	if (!whole && (e->src = malloc(sizeof(*e->src))) == NULL)
+		goto out;
+	if (!whole)
+		*e->src = (struct spool_source){ .fd = -1 };
+	if ((err = read_entry(src.fd, size, id, whole, see, arg, e, &src, why)) != MX_OK)
+		goto out;
+	if (!whole) {
+		*e->src = src;
+		src.fd = -1; /* the entry's now */
+	}
+	*out = e;
+	e = NULL;
+	*why = NULL;
+out:
 	if (err == MX_ERR_BAD_DOMAIN)
 		quarantine(sp, id);
-	else if (err == MX_OK)
-		*why = NULL;
-out:
-	free(buf);
+	if (src.fd >= 0)
+		close(src.fd);
+	spool_entry_free(e);
 	return err;
+}
+
+mx_err
+spool_load(struct spool *sp, const char *id, struct spool_entry **out,
+    const char **why)
+{
+	return load_entry(sp, id, true, NULL, NULL, out, why);
+}
+
+mx_err
+spool_load_head(struct spool *sp, const char *id, spool_see_fn *see, void *arg,
+    struct spool_entry **out, const char **why)
+{
+	return load_entry(sp, id, false, see, arg, out, why);
+}
+
+mx_err
+spool_entry_read_data(struct spool_entry *e, const char **why)
+{
+	uint32_t crc;
+	uint8_t lf = '\n';
+	mx_err err;
+
+	if (e->data != NULL || e->src == NULL)
+		return MX_OK;
+	if ((e->data = malloc(e->len + 1)) == NULL) {
+		*why = "out of memory";
+		return MX_ERR_NOMEM;
+	}
+	crc = e->src->crc_head;
+	err = stream_data(e->src->fd, e->src->off, e->len, e->data, NULL, NULL, &crc, why);
+	if (err == MX_OK && crc32_update(crc, &lf, 1) != e->src->crc_end) {
+		*why = "the entry's data no longer matches its CRC-32";
+		err = MX_ERR_BAD_DOMAIN;
+	}
+	if (err != MX_OK) {
+		free(e->data);
+		e->data = NULL;
+		return err;
+	}
+	e->data[e->len] = '\0';
+	return MX_OK;
+}
+
+void
+spool_entry_payload(const struct spool_entry *e, struct payload *out)
+{
+	if (e->data != NULL || e->src == NULL)
+		*out = (struct payload){ .head = e->data, .head_len = e->len, .fd = -1 };
+	else
+		*out = (struct payload){ .fd = e->src->fd, .off = e->src->off,
+		    .file_len = e->len };
 }
 
 void
@@ -1075,6 +1294,9 @@ spool_entry_free(struct spool_entry *e)
 {
 	if (e == NULL)
 		return;
+	if (e->src != NULL && e->src->fd >= 0)
+		close(e->src->fd);
+	free(e->src);
 	free(e->rcpts);
 	free(e->data);
 	free(e);

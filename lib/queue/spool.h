@@ -40,7 +40,26 @@ struct spool_rcpt {
 	char reason[SPOOL_REASON_MAX + 1];   /* last outcome; any text, "" for none */
 };
 
-/* An entry as spool_load hands it out; data[len] is a NUL for convenience. */
+/*
+ * Where the data of an entry loaded by spool_load_head is: its file, kept
+ * open (the descriptor is the entry's), and the CRC-32 around the data,
+ * so that the data is delivered and copied from the file a piece at a
+ * time and checked again whenever it is copied.  Files in queue/ are
+ * never written after their rename (an update is a new file), so the
+ * descriptor keeps the very octets that were checked.
+ */
+struct spool_source {
+	int fd;
+	off_t off;           /* where the data starts */
+	uint32_t crc_head;   /* CRC-32 of every octet before the data */
+	uint32_t crc_end;    /* the file's end line, checked: CRC-32 of all before it */
+};
+
+/*
+ * An entry as spool_load hands it out; data[len] is a NUL for
+ * convenience.  From spool_load_head, data is NULL and src says where the
+ * len octets are (spool_entry_read_data brings them into data).
+ */
 struct spool_entry {
 	char id[SPOOL_ID_MAX + 1];
 	int64_t created;                     /* unix seconds */
@@ -54,6 +73,7 @@ struct spool_entry {
 	 * time (len must be its length and data NULL); never set by
 	 * spool_load.  Borrowed. */
 	const struct payload *payload;
+	struct spool_source *src;            /* owned; NULL but from spool_load_head */
 };
 
 /*
@@ -116,9 +136,39 @@ mx_err spool_load(struct spool *sp, const char *id, struct spool_entry **out,
     const char **why);
 void spool_entry_free(struct spool_entry *entry); /* NULL is a no-op */
 
+/* Sees the data a piece at a time (at most PAYLOAD_CHUNK octets). */
+typedef void spool_see_fn(const uint8_t *piece, size_t n, void *arg);
+
+/*
+ * spool_load without the data in memory: the header is parsed and the
+ * data read a piece at a time (PAYLOAD_CHUNK) to check the CRC-32 before
+ * MX_OK, each piece shown to see (when not NULL; what it saw counts only
+ * when the call succeeds).  The entry keeps its file open (e->src) for
+ * spool_entry_payload, spool_entry_read_data and spool_update, which
+ * copies the data from it a piece at a time.  Memory does not grow with
+ * the message.  Errors and quarantine as spool_load's.
+ */
+mx_err spool_load_head(struct spool *sp, const char *id, spool_see_fn *see, void *arg,
+    struct spool_entry **out, const char **why);
+
+/*
+ * Brings the data of an entry from spool_load_head into e->data (NUL
+ * after it), checked against the CRC-32 again; MX_OK at once when it is
+ * there already.  MX_ERR_NOMEM, MX_ERR_SYSTEM (a read error) or
+ * MX_ERR_BAD_DOMAIN (it no longer matches) with *why.
+ */
+mx_err spool_entry_read_data(struct spool_entry *e, const char **why);
+
+/* The entry's data as a payload (borrowed from e: no copy, no dup), for
+ * deliver_start, which takes its own. */
+void spool_entry_payload(const struct spool_entry *e, struct payload *out);
+
 /*
  * Rewrites an entry (its recipients' states, attempts and reasons; the
- * rest is written as given) the way spool_enqueue writes: tmp + fsync +
+ * rest is written as given; data from memory, else copied a piece at a
+ * time from the file it was loaded from, whose CRC-32 is checked on the
+ * way: data that changed is never given a fresh CRC, the update fails
+ * and the old file stays) the way spool_enqueue writes: tmp + fsync +
  * rename over queue/ID + fsync of queue/.  queue/ID must exist.  When
  * lock_fd is not NULL it is the caller's spool_lock descriptor: the new
  * file is locked before it replaces the old one and *lock_fd becomes its

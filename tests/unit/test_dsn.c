@@ -151,6 +151,49 @@ test_long_header_is_capped_and_the_result_is_a_valid_message(void **state)
 	free(big);
 }
 
+/*
+ * DSN_ORIGINAL_MAX is enough: the queue gives dsn_compose only that much
+ * of a message (cut after a LF), and the report is the same as from the
+ * whole, for the worst header (short stuffed lines, ".x") and for a long
+ * header of full-length lines.
+ */
+static void
+test_original_max_is_enough(void **state)
+{
+	static const char *const lines[] = { ".x\r\n", NULL };
+	size_t n = DSN_ORIGINAL_MAX * 3;
+	char *big = malloc(n), *whole = NULL, *part = NULL;
+	size_t wlen = 0, plen = 0, cut;
+	struct dsn_report r = report();
+
+	(void)state;
+	assert_non_null(big);
+	for (int k = 0; k < 2; k++) {
+		size_t step = lines[k] ? strlen(lines[k]) : 1000;
+		for (size_t i = 0; i + step <= n; i += step) {
+			if (lines[k])
+				memcpy(big + i, lines[k], step);
+			else {
+				memset(big + i, 'y', step - 2);
+				memcpy(big + i, "X-Y: ", 5);
+				memcpy(big + i + step - 2, "\r\n", 2);
+			}
+		}
+		r.original = (const uint8_t *)big;
+		r.original_len = n - n % step;
+		assert_int_equal(dsn_compose(&r, &whole, &wlen), MX_OK);
+		for (cut = DSN_ORIGINAL_MAX; big[cut - 1] != '\n'; cut--)
+			;
+		r.original_len = cut;
+		assert_int_equal(dsn_compose(&r, &part, &plen), MX_OK);
+		assert_int_equal(plen, wlen);
+		assert_memory_equal(part, whole, wlen);
+		free(whole);
+		free(part);
+	}
+	free(big);
+}
+
 int
 main(void)
 {
@@ -160,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_expired_and_non_smtp_reason),
 		cmocka_unit_test(test_line_breaks_refused),
 		cmocka_unit_test(test_long_header_is_capped_and_the_result_is_a_valid_message),
+		cmocka_unit_test(test_original_max_is_enough),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

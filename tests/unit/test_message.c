@@ -875,11 +875,53 @@ test_spooled_add_fields(void **state)
 	message_free(m);
 }
 
+/*
+ * message_wire_scan (the queue's view of a spooled message read in
+ * pieces) says what one pass over the whole says, wherever the pieces
+ * split it: 8-bit in the header or only in the body, the empty line
+ * first, and the stuffing dots that SIZE leaves out.
+ */
+static void
+test_wire_scan_in_pieces(void **state)
+{
+	static const struct {
+		const char *wire;
+		bool eight_bit, eight_bit_header;
+		size_t dots;
+	} cases[] = {
+		{ "Subject: x\r\n\r\n..a\r\nb\r\n.c\xc3\xa9\r\n", true, false, 2 },
+		{ "Subject: caf\xc3\xa9\r\n\r\nbody\r\n", true, true, 0 },
+		{ "\r\n\xff\r\n", true, false, 0 },
+		{ "..x\r\nA: b\r\n", false, false, 1 },
+		{ "A: b\r\nC: d\r\n\r\n\r\n\x80", true, false, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const uint8_t *p = (const uint8_t *)cases[i].wire;
+		size_t len = strlen(cases[i].wire);
+		bool eb, ebh;
+		message_wire_flags(cases[i].wire, len, &eb, &ebh);
+		assert_int_equal(eb, cases[i].eight_bit);
+		assert_int_equal(ebh, cases[i].eight_bit_header);
+		for (size_t step = 1; step <= 4; step++) {
+			struct wire_scan w = { 0 };
+			for (size_t pos = 0; pos < len; pos += step)
+				message_wire_scan(&w, p + pos, len - pos < step ? len - pos : step);
+			assert_int_equal(w.eight_bit, cases[i].eight_bit);
+			assert_int_equal(w.eight_bit_header, cases[i].eight_bit_header);
+			assert_int_equal(w.seen, len);
+			assert_int_equal(w.dots, cases[i].dots);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_line_ends),
+		cmocka_unit_test(test_wire_scan_in_pieces),
 		cmocka_unit_test(test_dot_stuffing),
 		cmocka_unit_test(test_dot_line),
 		cmocka_unit_test(test_bare_cr_and_nul),

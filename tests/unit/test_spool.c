@@ -1079,6 +1079,97 @@ test_rename_fallback(void **state)
 	spool_set_ops_for_testing(f->sp, NULL);
 }
 
+/* ---- header-only loading (issue 12 item 7) ------------------------------ */
+
+struct seen {
+	size_t n, pieces, biggest;
+	uint32_t sum;
+};
+
+static void
+see_piece(const uint8_t *piece, size_t n, void *arg)
+{
+	struct seen *s = arg;
+
+	for (size_t i = 0; i < n; i++)
+		s->sum = s->sum * 31 + piece[i];
+	s->n += n;
+	s->pieces++;
+	s->biggest = n > s->biggest ? n : s->biggest;
+}
+
+/*
+ * spool_load_head checks the data a piece at a time without holding it;
+ * the entry delivers from its file (spool_entry_payload) and spool_update
+ * copies the data from there; data damaged on disk after the load is
+ * never sealed under a new CRC: the update fails and the damaged file is
+ * quarantined by the next load.
+ */
+static void
+test_load_head_streams(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com", "two@example.org" };
+	size_t len = 5 * PAYLOAD_CHUNK + 123;
+	uint8_t *data = malloc(len), *back = malloc(len);
+	char id[SPOOL_ID_MAX + 1], path[512];
+	struct spool_entry *e = NULL, *again = NULL;
+	struct seen seen = { 0 }, want = { 0 };
+	struct payload pl;
+	const char *why = NULL;
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 13 + (i >> 11));
+	see_piece(data, len, &want);
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 2, data, len, id,
+	    sizeof(id), &why), MX_OK);
+	assert_int_equal(spool_load_head(f->sp, id, see_piece, &seen, &e, &why), MX_OK);
+	assert_null(e->data);
+	assert_non_null(e->src);
+	assert_int_equal(e->len, len);
+	assert_int_equal(seen.n, len);
+	assert_int_equal(seen.sum, want.sum);
+	assert_true(seen.biggest <= PAYLOAD_CHUNK && seen.pieces >= 6);
+	spool_entry_payload(e, &pl);
+	while ((r = payload_read(&pl, got, back + got, len - got)) > 0)
+		got += (size_t)r;
+	assert_int_equal(got, len);
+	assert_memory_equal(back, data, len);
+
+	/* An update copies the data from the old file. */
+	e->rcpts[0].state = SPOOL_SENT;
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_OK);
+	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_OK);
+	assert_int_equal(again->rcpts[0].state, SPOOL_SENT);
+	assert_int_equal(again->len, len);
+	assert_memory_equal(again->data, data, len);
+	spool_entry_free(again);
+	spool_entry_free(e);
+
+	/* Damage after the load: the update refuses, the old file stays as it is. */
+	assert_int_equal(spool_load_head(f->sp, id, NULL, NULL, &e, &why), MX_OK);
+	path_of(f, "queue", id, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(pwrite(fd, "\xff", 1, e->src->off + (off_t)len / 2), 1);
+	close(fd);
+	e->rcpts[1].attempts = 7;
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_SYSTEM);
+	assert_non_null(strstr(why, "CRC-32"));
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	assert_int_equal(spool_entry_read_data(e, &why), MX_ERR_BAD_DOMAIN);
+	assert_null(e->data);
+	spool_entry_free(e);
+	assert_int_equal(spool_load_head(f->sp, id, NULL, NULL, &again, &why), MX_ERR_BAD_DOMAIN);
+	assert_true(exists(f, "corrupt", id));
+	free(data);
+	free(back);
+}
+
 int
 main(void)
 {
@@ -1086,6 +1177,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_head_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quoted_space_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
