@@ -35,7 +35,7 @@ smtp_cmd_start_data(struct smtp_cmd *r, size_t max_size)
 	r->data_size = 0;
 	r->data_fault = SMTP_DATA_OK;
 	r->len = 0;
-	r->overflow = r->nul = r->cr = false;
+	r->overflow = r->nul = r->cr = r->done = false;
 	r->line[0] = '\0';
 }
 
@@ -96,6 +96,11 @@ smtp_cmd_feed(struct smtp_cmd *r, const char *p, size_t n, smtp_cmd_event *ev)
 		*ev = SMTP_CMD_BARE;
 		return 0;
 	}
+	if (r->done) { /* the line of the last event was the caller's to read */
+		r->done = false;
+		r->len = 0;
+		r->line[0] = '\0';
+	}
 	for (i = 0; i < n; i++) {
 		char c = p[i];
 		if (r->cr && c != '\n')
@@ -105,6 +110,7 @@ smtp_cmd_feed(struct smtp_cmd *r, const char *p, size_t n, smtp_cmd_event *ev)
 			*ev = line_done(r);
 			if (*ev == SMTP_CMD_BARE)
 				goto bare;
+			r->done = true;
 			return i + 1;
 		}
 		if (c == '\n')

@@ -41,6 +41,7 @@ struct smtp_cmd {
 	bool cr;               /* the previous octet was a CR */
 	bool overflow;         /* the current line is over its limit */
 	bool nul;              /* the current command line has a NUL */
+	bool done;             /* an event was returned: the next octet starts a line */
 	bool dead;             /* a bare CR or LF was seen: nothing more is read */
 	size_t max_size;       /* DATA: octets allowed (unstuffed, CRLF counted) */
 	size_t data_size;      /* DATA: octets so far */
