@@ -410,22 +410,42 @@ check_address(const struct sendmail_opts *o, const char *what, const char *addr,
 	return EX_OK;
 }
 
+/* A recipient as the envelope carries it: angle brackets dropped (-t
+ * gives "<a@b>"); the copy is owned by the caller. */
+static char *
+bare_copy(const char *r)
+{
+	size_t n = strlen(r);
+
+	if (n >= 2 && r[0] == '<' && r[n - 1] == '>')
+		return strndup(r + 1, n - 2);
+	return strdup(r);
+}
+
+static void
+free_rcpts(char **r, size_t n)
+{
+	for (size_t i = 0; r != NULL && i < n; i++)
+		free(r[i]);
+	free(r);
+}
+
 /* The arguments, then (-t) the header's recipients, each checked. */
 static int
 collect_rcpts(const struct sendmail_opts *o, const mx_message *m, int argc, char **argv,
-    const char ***out, size_t *n)
+    char ***out, size_t *n)
 {
 	size_t cap = (size_t)argc + mx_message_recipient_count(m);
-	const char **r = calloc(cap ? cap : 1, sizeof(*r));
+	char **r = calloc(cap ? cap : 1, sizeof(*r));
 	int rc = EX_OK;
 
 	if (r == NULL)
 		return EX_OSERR;
 	*n = 0;
-	for (int i = 0; i < argc; i++)
-		r[(*n)++] = argv[i];
-	for (size_t i = 0; o->from_headers && i < mx_message_recipient_count(m); i++)
-		r[(*n)++] = mx_message_recipient(m, i);
+	for (int i = 0; i < argc && rc == EX_OK; i++)
+		rc = (r[(*n)++] = bare_copy(argv[i])) ? EX_OK : EX_OSERR;
+	for (size_t i = 0; o->from_headers && i < mx_message_recipient_count(m) && rc == EX_OK; i++)
+		rc = (r[(*n)++] = bare_copy(mx_message_recipient(m, i))) ? EX_OK : EX_OSERR;
 	for (size_t i = 0; i < *n && rc == EX_OK; i++)
 		rc = check_address(o, "recipient", r[i], false);
 	if (rc == EX_OK && *n == 0) {
@@ -434,7 +454,7 @@ collect_rcpts(const struct sendmail_opts *o, const mx_message *m, int argc, char
 		rc = EX_USAGE;
 	}
 	if (rc != EX_OK)
-		free(r);
+		free_rcpts(r, *n);
 	else
 		*out = r;
 	return rc;
@@ -568,7 +588,7 @@ mode_mail(struct sendmail_opts *o, int argc, char **argv)
 {
 	unsigned flags = (o->from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
 	    (o->dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0);
-	const char **rcpts = NULL;
+	char **rcpts = NULL;
 	mx_message *m = NULL;
 	size_t n = 0;
 	int rc;
@@ -581,8 +601,9 @@ mode_mail(struct sendmail_opts *o, int argc, char **argv)
 	if ((rc = sendmail_read_message(o, STDIN_FILENO, flags, &m)) != EX_OK)
 		return rc;
 	if ((rc = collect_rcpts(o, m, argc, argv, &rcpts, &n)) == EX_OK)
-		rc = o->deliver_now ? deliver_now(o, m, rcpts, n) : drop(o, m, rcpts, n);
-	free(rcpts);
+		rc = o->deliver_now ? deliver_now(o, m, (const char **)rcpts, n) :
+		    drop(o, m, (const char **)rcpts, n);
+	free_rcpts(rcpts, n);
 	mx_message_free(m);
 	return rc;
 }
