@@ -624,12 +624,18 @@ MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
  * corrupt/ with a log line), given "Received: by HOST (mx, from userid
  * N)", an X-Authentication-Warning when a user other than root set
  * another sender, Date, Message-ID and From when missing, queued durably
- * and then removed.  Bare local names get "@origin" (NULL: the host's
- * fully qualified name).  Lines go to the queue's log function; *picked
+ * and then removed.  Recipients go through the alias file aliases (Debian's
+ * /etc/aliases format; NULL: /etc/aliases when it exists, "" for none):
+ * pipes, files and :include: are refused with a log line, and a message
+ * none of whose recipients is left is moved to corrupt/ with a log line.
+ * Bare local names get "@origin" (NULL: the host's fully qualified
+ * name).  A named alias file that cannot be read fails the pickup
+ * (MX_ERR_CONFIG) and leaves drop/ as it is.  Lines go to the queue's log function; *picked
  * (when not NULL) is how many were queued.  A spool without drop/ has
  * nothing to pick up (MX_OK); MX_ERR_SYSTEM when drop/ cannot be read.
  */
-MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, size_t *picked);
+MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, const char *aliases,
+    size_t *picked);
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "drop.h"
 #include "payload.h"
 #include "strbuf.h"
@@ -40,7 +41,8 @@ struct one {
 	struct drop_request r;
 	size_t hlen;
 	char login[64], sender[SPOOL_ADDRESS_MAX + 1], fullname[256];
-	char **rcpts;
+	char **rcpts;            /* expanded and qualified (aliases.c) */
+	size_t n_rcpts;
 	char added[ADDED_MAX];
 	size_t added_len;
 };
@@ -79,16 +81,60 @@ pickup_host_fqdn(char *out, size_t size)
 		freeaddrinfo(ai);
 }
 
-/* STUB until lib/submit/rewrite.c (branch submit-cli) lands, which also
- * expands aliases: a bare local name (no @) becomes name@origin. */
-static char *
-rewrite_rcpt(const char *addr, const char *origin)
+/* One expanded recipient, unless an earlier one is the same (case aside). */
+static mx_err
+add_rcpt(struct one *o, const char *addr, size_t *cap)
 {
-	char *out = NULL;
+	for (size_t i = 0; i < o->n_rcpts; i++)
+		if (strcasecmp(o->rcpts[i], addr) == 0)
+			return MX_OK;
+	if (o->n_rcpts == SPOOL_RCPTS_MAX)
+		return MX_ERR_BAD_DOMAIN;
+	if (o->n_rcpts == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		char **grown = realloc(o->rcpts, ncap * sizeof(char *));
 
-	if (strchr(addr, '@') != NULL || addr[0] == '\0')
-		return strdup(addr);
-	return asprintf(&out, "%s@%s", addr, origin) < 0 ? NULL : out;
+		if (grown == NULL)
+			return MX_ERR_NOMEM;
+		o->rcpts = grown;
+		*cap = ncap;
+	}
+	if ((o->rcpts[o->n_rcpts] = strdup(addr)) == NULL)
+		return MX_ERR_NOMEM;
+	o->n_rcpts++;
+	return MX_OK;
+}
+
+/*
+ * The request's recipients through the alias file and qualified with the
+ * origin (aliases_expand; no alias file: qualification only), deduplicated
+ * across recipients.  A recipient whose aliases lead nowhere deliverable
+ * (only pipes, files or :include:) is dropped with a log line; *why when
+ * none is left at all.
+ */
+static mx_err
+expand_rcpts(struct one *o, const char **why)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0; i < o->r.rcpt_n; i++) {
+		char **list = NULL, refused[512] = "";
+		size_t n = 0;
+		mx_err err = aliases_expand(o->c->aliases, o->c->origin, o->r.rcpt[i], &list, &n,
+		    refused, sizeof(refused));
+
+		if (refused[0] != '\0')
+			plog(o->c, "%s: recipient <%s>: %s", o->name, o->r.rcpt[i], refused);
+		if (err == MX_ERR_NOMEM)
+			return err;
+		for (size_t j = 0; j < n && err == MX_OK; j++)
+			err = add_rcpt(o, list[j], &cap);
+		aliases_list_free(list, n);
+		if (err != MX_OK)
+			return err;
+	}
+	*why = "no recipient is left once aliases are expanded";
+	return o->n_rcpts > 0 ? MX_OK : MX_ERR_BAD_DOMAIN;
 }
 
 /* Moves the file to corrupt/drop.NAME (a file there is never lost), with
@@ -295,7 +341,7 @@ add_fields(struct one *o, const char *host, bool date, bool msgid, bool from)
 static bool
 lengths_ok(const struct one *o)
 {
-	for (size_t i = 0; i < o->r.rcpt_n; i++)
+	for (size_t i = 0; i < o->n_rcpts; i++)
 		if (strlen(o->rcpts[i]) > SPOOL_ADDRESS_MAX)
 			return false;
 	return strlen(o->sender) < SPOOL_ADDRESS_MAX;
@@ -308,11 +354,8 @@ enqueue(struct one *o, char id[SPOOL_ID_MAX + 1], const char **why)
 	struct payload data;
 	mx_err err;
 
-	if ((o->rcpts = calloc(o->r.rcpt_n, sizeof(char *))) == NULL)
-		return MX_ERR_NOMEM;
-	for (size_t i = 0; i < o->r.rcpt_n; i++)
-		if ((o->rcpts[i] = rewrite_rcpt(o->r.rcpt[i], o->c->origin)) == NULL)
-			return MX_ERR_NOMEM;
+	if ((err = expand_rcpts(o, why)) != MX_OK)
+		return err;
 	if (!lengths_ok(o)) {
 		*why = "an address is longer than 320 octets";
 		return MX_ERR_BAD_DOMAIN;
@@ -324,12 +367,12 @@ enqueue(struct one *o, char id[SPOOL_ID_MAX + 1], const char **why)
 	struct spool_entry e = { .len = payload_len(&data), .payload = &data,
 		.no_bounce = o->r.error_mode == DROP_ERRMODE_Q };
 	snprintf(e.sender, sizeof(e.sender), "%s", o->sender);
-	if ((e.rcpts = calloc(o->r.rcpt_n, sizeof(*e.rcpts))) == NULL) {
+	if ((e.rcpts = calloc(o->n_rcpts, sizeof(*e.rcpts))) == NULL) {
 		payload_clear(&data);
 		return MX_ERR_NOMEM;
 	}
-	e.n_rcpts = o->r.rcpt_n;
-	for (size_t i = 0; i < o->r.rcpt_n; i++)
+	e.n_rcpts = o->n_rcpts;
+	for (size_t i = 0; i < o->n_rcpts; i++)
 		snprintf(e.rcpts[i].address, sizeof(e.rcpts[i].address), "%s", o->rcpts[i]);
 	err = spool_enqueue_entry(o->c->sp, &e, id, SPOOL_ID_MAX + 1, why);
 	free(e.rcpts);
@@ -340,7 +383,7 @@ enqueue(struct one *o, char id[SPOOL_ID_MAX + 1], const char **why)
 static void
 one_free(struct one *o)
 {
-	for (size_t i = 0; o->rcpts != NULL && i < o->r.rcpt_n; i++)
+	for (size_t i = 0; o->rcpts != NULL && i < o->n_rcpts; i++)
 		free(o->rcpts[i]);
 	free(o->rcpts);
 	drop_request_clear(&o->r);
@@ -383,7 +426,7 @@ pick_checked(struct one *o, const char *host)
 	o->c->st.picked++;
 	plog(o->c, "%s: uid=%u from=<%s>", id, (unsigned)o->r.uid, o->sender);
 	plog(o->c, "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id, o->sender,
-	    o->added_len + o->r.size, o->r.rcpt_n);
+	    o->added_len + o->r.size, o->n_rcpts);
 }
 
 /* Opens, locks (mx-drop holds its lock until it has synced: a locked

@@ -20,10 +20,15 @@ struct pickup_stats {
 	size_t picked, corrupt, cleaned, busy, failed;
 };
 
+struct aliases;
+
+#define PICKUP_ALIASES_DEFAULT "/etc/aliases"
+
 struct pickup_ctx {
 	struct spool *sp;
 	const char *spool_dir;   /* borrowed */
 	const char *origin;      /* domain for bare names; NULL: the host's FQDN */
+	const struct aliases *aliases; /* borrowed; NULL: no alias file, qualification only */
 	void (*log)(const char *line, void *arg);
 	void *log_arg;
 	unsigned tmp_age;        /* PICKUP_TMP_AGE unless set */

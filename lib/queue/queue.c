@@ -12,6 +12,7 @@
  * more delivery, never none), and marked bounced only after the DSN that
  * tells its sender is itself safely queued.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "dsn.h"
 #include "json.h"
 #include "message.h"
+#include "aliases.h"
 #include "pickup.h"
 #include "resolver.h"
 #include "send.h"
@@ -163,10 +165,32 @@ pickup_log(const char *line, void *arg)
 	}
 }
 
+/* The alias file pickup expands recipients with: path, or /etc/aliases
+ * when it exists (NULL), or none (""). */
+static mx_err
+pickup_aliases(mx_queue *q, const char *path, struct aliases **out)
+{
+	char why[512];
+	mx_err err;
+
+	*out = NULL;
+	if (path != NULL && path[0] == '\0')
+		return MX_OK;
+	err = aliases_load(path != NULL ? path : PICKUP_ALIASES_DEFAULT, out, why, sizeof(why));
+	if (err == MX_ERR_SYSTEM && errno == ENOENT && path == NULL)
+		return MX_OK;
+	if (err != MX_OK) {
+		snprintf(q->why, sizeof(q->why), "%s", why);
+		return err == MX_ERR_NOMEM ? err : MX_ERR_CONFIG;
+	}
+	return MX_OK;
+}
+
 mx_err
-mx_queue_pickup(mx_queue *q, const char *origin, size_t *picked)
+mx_queue_pickup(mx_queue *q, const char *origin, const char *aliases, size_t *picked)
 {
 	struct pickup_ctx c = { .origin = origin, .log = pickup_log, .log_arg = q };
+	struct aliases *a = NULL;
 	mx_err err;
 
 	if (picked != NULL)
@@ -175,9 +199,13 @@ mx_queue_pickup(mx_queue *q, const char *origin, size_t *picked)
 		snprintf(q->why, sizeof(q->why), "pickup needs a queue opened for writing");
 		return MX_ERR_INVALID;
 	}
+	if ((err = pickup_aliases(q, aliases, &a)) != MX_OK)
+		return err;
 	c.sp = q->sp;
 	c.spool_dir = q->dir;
+	c.aliases = a;
 	err = pickup_run(&c, q->why, sizeof(q->why));
+	aliases_free(a);
 	if (picked != NULL)
 		*picked = c.st.picked;
 	return err;

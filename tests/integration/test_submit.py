@@ -166,6 +166,32 @@ class Submit(unittest.TestCase):
         self.assertRegex(log, r"to=<root@[^>]+>")
         self.assertEqual(len(received(tag)), 1, log)
 
+    def test_aliases_expanded_at_pickup(self):
+        # The administrator's alias file applies to what users submit:
+        # staff -> a mailbox, another alias and a pipe (refused, logged).
+        tag = self.tag()
+        aliases = T + "/aliases-" + tag
+        with open(aliases, "w") as f:
+            f.write("# test\nstaff: y@ok.send.test, ops,\n  |/bin/evil\nops: z@ok.send.test\n")
+        self.assertEqual(self.submit(tag, rcpts=("staff",)).returncode, 0)
+        rc, log = self.run_queue("--aliases", aliases)
+        self.assertEqual(rc, 0, log)
+        self.assertRegex(log, r"nrcpt=2")
+        self.assertIn("to=<y@ok.send.test>", log)
+        self.assertIn("to=<z@ok.send.test>", log)
+        self.assertNotIn("to=<staff", log)
+        self.assertRegex(log, r"recipient <staff>: .*pipe")
+        self.assertEqual(len(received(tag)), 1, log)
+
+    def test_unreadable_alias_file_leaves_drop_alone(self):
+        tag = self.tag()
+        self.assertEqual(self.submit(tag).returncode, 0)
+        rc, log = self.run_queue("--aliases", T + "/no-such-aliases")
+        self.assertIn("pickup", log)
+        self.assertEqual(len(drop_files(tmp=False)), 1, log)
+        rc, log = self.run_queue()
+        self.assertEqual(len(received(tag)), 1, log)
+
     def test_other_user_cannot_list_read_or_delete(self):
         # Attack: bob lists drop/, reads and deletes alice's file.
         p = self.submit(self.tag())
