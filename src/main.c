@@ -21,6 +21,7 @@ static const struct {
 	{"send", cmd_send, "deliver a message from standard input (sendmail)"},
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
+	{"tlsrpt", cmd_tlsrpt, "queue the TLS-RPT reports (RFC 8460) of the days that are over"},
 };
 
 void

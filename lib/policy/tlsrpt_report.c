@@ -13,7 +13,7 @@
 #include "json.h"
 #include "records.h"
 #include "strbuf.h"
-#include "tlsrpt.h"
+#include "tlsrpt_report.h"
 
 #define BOUNDARY_TEXT "tlsrpt-boundary"
 

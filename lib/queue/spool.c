@@ -408,7 +408,7 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 {
 	*why = "a recipient address, reason or state is not valid";
 	if (!spool_id_valid(e->id) || e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX ||
-	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL)) {
+	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL)) {
 		*why = "bad ID, recipient count or data length";
 		return MX_ERR_INVALID;
 	}
