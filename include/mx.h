@@ -374,6 +374,25 @@ MX_API mx_err mx_sender_set_deadline(mx_sender *sender, unsigned ms);
 MX_API mx_err mx_sender_set_sts(mx_sender *sender, bool on, const char *dir);
 
 /*
+ * The MTA-STS policy in force for a domain, looked up and fetched live
+ * (no cache read or written; ca_file NULL: the system's store), for
+ * `mx route --tls-policy`.  cb runs once from the resolver's loop and owns
+ * sts (mx_sts_free).  Mode: "enforce", "testing", "none" or
+ * "no-policy-found"; the summary is one sentence saying what was found.
+ * The JSON: {"mode", "id", "max_age", "mx": [patterns], "note",
+ * "hosts": [{"name", "matches"}]} for plan's hosts (plan may be NULL).
+ */
+typedef struct mx_sts mx_sts;
+typedef void (*mx_sts_cb)(mx_sts *sts, void *arg);
+MX_API mx_err mx_sts_start(mx_resolver *resolver, const char *domain, const char *ca_file,
+    mx_sts_cb cb, void *arg);
+MX_API const char *mx_sts_mode(const mx_sts *sts);
+MX_API const char *mx_sts_summary(const mx_sts *sts);
+MX_API bool mx_sts_matches(const mx_sts *sts, const char *host);
+MX_API mx_err mx_sts_to_json(const mx_sts *sts, const mx_plan *plan, char **out);
+MX_API void mx_sts_free(mx_sts *sts);
+
+/*
  * Sends a message, exactly as it goes on the wire after DATA (CRLF lines,
  * dot-stuffed, without the final "."), to the recipients.  Addresses are
  * bare "local@domain" (no angle brackets; mail_from "" is the null

@@ -19,6 +19,8 @@ struct route_opts {
 	bool transport_set;
 	mx_resolver *resolver;
 	mx_policy *policy;
+	bool tls_policy;          /* --tls-policy: the MTA-STS policy and its MX matches */
+	const char *ca_file;      /* --ca-file: trust anchors for the policy fetch */
 };
 
 int cmd_route(int argc, char **argv);

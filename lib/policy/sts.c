@@ -41,6 +41,7 @@ struct sts_lookup {
 	struct sts_cached *fresh;
 	struct sts_outcome out;
 	bool called;
+	bool held;                          /* counted in the resolver's lookups */
 };
 
 const char *
@@ -107,6 +108,16 @@ mode_of(const struct sts_cached *c)
 	return STS_MODE_NONE;
 }
 
+/* The fetch is no DNS lookup: without this, mx_resolver_run would return
+ * while it is still under way. */
+static void
+release(struct sts_lookup *l)
+{
+	if (l->held)
+		resolver_lookup_add(l->r, -1);
+	l->held = false;
+}
+
 static void
 on_later(evutil_socket_t fd, short what, void *arg)
 {
@@ -116,6 +127,7 @@ on_later(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!l->called) {
 		l->called = true;
+		release(l);
 		l->cb(l, l->arg);
 	}
 }
@@ -328,6 +340,8 @@ sts_lookup_start(mx_resolver *r, const char *domain, const char *dir, const char
 	l->now = now;
 	l->cb = cb;
 	l->arg = arg;
+	resolver_lookup_add(r, 1);
+	l->held = true;
 	if ((err = lookup_init(l, r, domain, dir, ca_file)) != MX_OK) {
 		sts_lookup_free(l);
 		return err;
@@ -347,6 +361,7 @@ sts_lookup_free(struct sts_lookup *l)
 {
 	if (l == NULL)
 		return;
+	release(l);
 	rawquery_cancel(l->txt);
 	oneshot_cancel(l->addr);
 	https_get_cancel(l->get);

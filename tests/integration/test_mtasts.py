@@ -217,6 +217,31 @@ class Sts(unittest.TestCase):
         self.assertEqual(rc, EX_OK, err)
         self.assertIn("enforce (fetched)", err)
 
+    # ---- mx route --tls-policy --------------------------------------------
+
+    def test_route_shows_policy_and_matches(self):
+        p = subprocess.run([MX, "route", "--json", "--tls-policy", "--resolver", RESOLVER,
+                            "--trust-anchor", ANCHOR, "--ca-file", CA, "sts-ok.send.test",
+                            "sts-unlisted.send.test", "ok.send.test"],
+                           capture_output=True, timeout=50)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        docs = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        self.assertEqual([d["domain"] for d in docs],
+                         ["sts-ok.send.test", "sts-unlisted.send.test", "ok.send.test"])
+        ok, unlisted, none = [d["tls_policy"] for d in docs]
+        self.assertEqual((ok["mode"], ok["id"], ok["max_age"], ok["mx"]),
+                         ("enforce", "1", 86400, ["mx-tls.send.test"]))
+        self.assertEqual(ok["hosts"], [{"name": "mx-tls.send.test", "matches": True}])
+        self.assertEqual(unlisted["hosts"], [{"name": "mx-accept1.send.test", "matches": False}])
+        self.assertEqual(none["mode"], "no-policy-found")
+        self.assertNotIn("id", none)
+        # Nothing is cached by route: there is no spool to write to.
+        p = subprocess.run([MX, "route", "--tls-policy", "--resolver", RESOLVER,
+                            "--trust-anchor", ANCHOR, "--ca-file", CA, "sts-unlisted.send.test"],
+                           capture_output=True, timeout=50)
+        self.assertIn(b"MTA-STS: enforce: policy id 1 fetched", p.stdout)
+        self.assertIn(b"- mx-accept1.send.test: does not match the policy", p.stdout)
+
     # ---- TLS-RPT ---------------------------------------------------------
 
     def report_for(self, domain, submitter):
