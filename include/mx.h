@@ -358,6 +358,40 @@ MX_API mx_err mx_sender_set_timeout(mx_sender *sender, mx_smtp_stage stage, unsi
  * pending then is deferred.  0, the default, means none beyond the others. */
 MX_API mx_err mx_sender_set_deadline(mx_sender *sender, unsigned ms);
 
+/* ---- MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) -------------------------- */
+/*
+ * On by default: before its MX hosts are tried, a domain's MTA-STS policy
+ * is looked up (_mta-sts TXT, the cache, else the HTTPS fetch).  Under
+ * "enforce" only the MX hosts the policy lists are used, only over TLS
+ * with a certificate valid for the host name (the sender's CA file or the
+ * system store); a host that cannot be used so is deferred with 4.7.5,
+ * never tried in clear text.  DANE, where it applies, takes precedence.
+ * "testing" delivers as without a policy and records the failures.
+ * dir (normally SPOOL/mta-sts, made 0700 when missing) keeps the policy
+ * cache and the TLS-RPT session store; NULL: policies are fetched on every
+ * delivery and nothing is recorded.  on false turns MTA-STS off.
+ */
+MX_API mx_err mx_sender_set_sts(mx_sender *sender, bool on, const char *dir);
+
+/*
+ * The MTA-STS policy in force for a domain, looked up and fetched live
+ * (no cache read or written; ca_file NULL: the system's store), for
+ * `mx route --tls-policy`.  cb runs once from the resolver's loop and owns
+ * sts (mx_sts_free).  Mode: "enforce", "testing", "none" or
+ * "no-policy-found"; the summary is one sentence saying what was found.
+ * The JSON: {"mode", "id", "max_age", "mx": [patterns], "note",
+ * "hosts": [{"name", "matches"}]} for plan's hosts (plan may be NULL).
+ */
+typedef struct mx_sts mx_sts;
+typedef void (*mx_sts_cb)(mx_sts *sts, void *arg);
+MX_API mx_err mx_sts_start(mx_resolver *resolver, const char *domain, const char *ca_file,
+    mx_sts_cb cb, void *arg);
+MX_API const char *mx_sts_mode(const mx_sts *sts);
+MX_API const char *mx_sts_summary(const mx_sts *sts);
+MX_API bool mx_sts_matches(const mx_sts *sts, const char *host);
+MX_API mx_err mx_sts_to_json(const mx_sts *sts, const mx_plan *plan, char **out);
+MX_API void mx_sts_free(mx_sts *sts);
+
 /*
  * Sends a message, exactly as it goes on the wire after DATA (CRLF lines,
  * dot-stuffed, without the final "."), to the recipients.  Addresses are
@@ -639,6 +673,21 @@ MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, const char *a
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);
+
+/*
+ * TLS-RPT (RFC 8460): for every complete UTC day before now recorded under
+ * dir (see mx_sender_set_sts), and every policy domain with sessions that
+ * day whose _smtp._tls record has rua=mailto: addresses, the day's report
+ * (RFC 8460 4, gzip'd JSON) is queued to those addresses in a message as
+ * RFC 8460 5.3 has it (from: the envelope and From; submitter: this
+ * system's name, for the Subject, the TLS-Report-Submitter header and
+ * organization-name).  A day reported (or with nothing to report to) is
+ * removed from the store; one whose record could not be looked up is kept
+ * for the next call, up to 7 days.  Runs the resolver's loop.  The daemon
+ * calls it once a day; *queued (may be NULL) counts the reports queued.
+ */
+MX_API mx_err mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
+    const char *submitter, const char *from, int64_t now, unsigned *queued);
 
 /* ---- checks (`mx check`) ----------------------------------------------- */
 

@@ -18,6 +18,8 @@ struct route_opts {
 	bool transport_set;
 	mx_resolver *resolver;
 	mx_policy *policy;
+	bool tls_policy;          /* --tls-policy: the MTA-STS policy and its MX matches */
+	const char *ca_file;      /* --ca-file: trust anchors for the policy fetch */
 };
 
 /* `mx route --bulk`: plans for every line of path ("-": stdin). */

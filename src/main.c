@@ -15,6 +15,7 @@
 #include "route.h"
 #include "send.h"
 #include "setup.h"
+#include "tlsrpt.h"
 #include "sendmail.h"
 
 static const struct {
@@ -28,6 +29,7 @@ static const struct {
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
 	{"setup", cmd_setup, "create the mx user, mxdrop group, spool and mx-drop's mode (root)"},
+	{"tlsrpt", cmd_tlsrpt, "queue the TLS-RPT reports (RFC 8460) of the days that are over"},
 };
 
 static void

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -194,11 +195,32 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	return set_resolver_option(o, opt, v);
 }
 
+/*
+ * MTA-STS's cache and TLS-RPT's store live in SPOOL/mta-sts when the
+ * spool exists (a command that only sends never creates the spool).
+ */
+static int
+sts_configure(struct delivery_opts *o, mx_sender *sender)
+{
+	char dir[4096];
+	struct stat st;
+	int n = snprintf(dir, sizeof(dir), "%s/mta-sts", o->spool);
+	bool have = stat(o->spool, &st) == 0 && S_ISDIR(st.st_mode);
+
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return cli_warn(o->cmd, "--spool: the path is too long"), EX_USAGE;
+	if (mx_sender_set_sts(sender, true, have ? dir : NULL) != MX_OK)
+		return cli_warn(o->cmd, "out of memory"), EX_OSERR;
+	return EX_OK;
+}
+
 static void
 transcript(const char *host, char dir, const char *line, size_t len, void *arg)
 {
 	(void)arg;
-	fprintf(stderr, "%s %c %.*s\n", host, dir == '>' ? '>' : '<', (int)len, line);
+	/* '*': a note of the library's (the MTA-STS policy and its rule). */
+	fprintf(stderr, "%s %c %.*s\n", host, dir == '>' || dir == '*' ? dir : '<', (int)len,
+	    line);
 }
 
 int
@@ -229,7 +251,7 @@ delivery_configure(struct delivery_opts *o, mx_sender *sender)
 		return EX_USAGE;
 	if (o->verbose)
 		mx_sender_set_transcript(sender, transcript, NULL);
-	return EX_OK;
+	return sts_configure(o, sender);
 }
 
 int

@@ -24,6 +24,8 @@ struct route_run {
 	int argc;
 	char **args;
 	mx_plan **plans;
+	mx_sts **sts;             /* --tls-policy: each domain's, once looked up */
+	bool want_sts;
 	const char **invalid; /* why the argument is malformed, or NULL */
 	int next_to_print;
 	int printed;            /* plans printed so far (text mode spacing) */
@@ -38,6 +40,7 @@ route_usage(FILE *to)
 	    "                [--prefer ipv4|ipv6] [--local-name NAME]...\n"
 	    "                [--timeout SECONDS] [--trust-anchor FILE|none]\n"
 	    "                [--resolv-conf FILE] [--transport unbound|stub]\n"
+	    "                [--tls-policy [--ca-file FILE]]\n"
 	    "                DOMAIN|ADDRESS...\n"
 	    "       mx route --bulk [--json] [--concurrency N] [--resolver IP[@PORT]]...\n"
 	    "                [other options as above] [FILE|-]\n");
@@ -196,6 +199,38 @@ exit_for_status(mx_status s)
 	return mx_status_temporary(s) ? EX_TEMPFAIL : EX_OK;
 }
 
+/* --tls-policy --json: the plan's object with a "tls_policy" member. */
+static void
+print_json_sts(const mx_plan *plan, const mx_sts *sts)
+{
+	char *line = NULL, *pol = NULL;
+	size_t n;
+
+	if (mx_plan_to_json(plan, &line) != MX_OK || mx_sts_to_json(sts, plan, &pol) != MX_OK) {
+		cli_warn("route", "out of memory");
+	} else {
+		n = strlen(line);
+		while (n > 0 && line[n - 1] != '}')
+			n--;
+		printf("%.*s, \"tls_policy\": %s}\n", (int)(n > 0 ? n - 1 : 0), line, pol);
+	}
+	free(line);
+	free(pol);
+}
+
+static void
+print_human_sts(const mx_plan *plan, const mx_sts *sts)
+{
+	printf("  MTA-STS: %s: %s\n", mx_sts_mode(sts), mx_sts_summary(sts));
+	if (strcmp(mx_sts_mode(sts), "no-policy-found") == 0)
+		return;
+	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
+		const char *name = mx_host_name(mx_plan_host(plan, i));
+		printf("  - %s: %s\n", name, mx_sts_matches(sts, name) ? "matches the policy" :
+		    "does not match the policy");
+	}
+}
+
 /* Prints every plan that is ready and has all earlier ones printed. */
 static void
 flush_ready(struct route_run *run)
@@ -208,16 +243,22 @@ flush_ready(struct route_run *run)
 			run->next_to_print++;
 			continue;
 		}
-		if (run->plans[i] == NULL)
+		if (run->plans[i] == NULL || (run->want_sts && run->sts[i] == NULL))
 			return;
-		if (run->json)
+		if (run->json && run->want_sts)
+			print_json_sts(run->plans[i], run->sts[i]);
+		else if (run->json)
 			print_json(run->plans[i]);
 		else
 			print_human(run->plans[i], run->printed == 0);
+		if (!run->json && run->want_sts)
+			print_human_sts(run->plans[i], run->sts[i]);
 		run->printed++;
 		worsen(run, exit_for_status(mx_plan_status(run->plans[i])));
 		mx_plan_free(run->plans[i]);
 		run->plans[i] = (mx_plan *)-1; /* printed */
+		if (run->want_sts)
+			mx_sts_free(run->sts[i]);
 		run->next_to_print++;
 	}
 	fflush(stdout);
@@ -227,6 +268,15 @@ struct route_slot {
 	struct route_run *run;
 	int index;
 };
+
+static void
+on_sts(mx_sts *sts, void *arg)
+{
+	struct route_slot *slot = arg;
+
+	slot->run->sts[slot->index] = sts;
+	flush_ready(slot->run);
+}
 
 static void
 on_plan(mx_plan *plan, void *arg)
@@ -324,6 +374,12 @@ apply_option(struct route_opts *o, int opt, const char *v)
 		return EX_OK;
 	case 'T':
 		return set_transport(o, v);
+	case 0x130:
+		o->tls_policy = true;
+		return EX_OK;
+	case 0x131:
+		o->ca_file = v;
+		return EX_OK;
 	}
 	return EX_USAGE;
 }
@@ -343,6 +399,8 @@ parse_options(int argc, char **argv, struct route_opts *o)
 		{"bulk", no_argument, NULL, 'b'},
 		{"concurrency", required_argument, NULL, 'n'},
 		{"transport", required_argument, NULL, 'T'},
+		{"tls-policy", no_argument, NULL, 0x130},
+		{"ca-file", required_argument, NULL, 0x131},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -393,13 +451,15 @@ check_arguments(struct route_run *run)
 static int
 route_all(struct route_opts *o, int argc, char **argv)
 {
-	struct route_run run = {.json = o->json, .argc = argc, .args = argv};
+	struct route_run run = {.json = o->json, .argc = argc, .args = argv,
+	    .want_sts = o->tls_policy};
 	struct route_slot *slots = calloc((size_t)argc, sizeof(*slots));
 	mx_err err = MX_OK;
 
 	run.plans = calloc((size_t)argc, sizeof(*run.plans));
 	run.invalid = calloc((size_t)argc, sizeof(*run.invalid));
-	if (slots == NULL || run.plans == NULL || run.invalid == NULL) {
+	run.sts = calloc((size_t)argc, sizeof(*run.sts));
+	if (slots == NULL || run.plans == NULL || run.invalid == NULL || run.sts == NULL) {
 		cli_warn("route", "out of memory");
 		run.exit_code = EX_OSERR;
 		goto out;
@@ -411,6 +471,8 @@ route_all(struct route_opts *o, int argc, char **argv)
 			continue;
 		slots[i] = (struct route_slot){&run, i};
 		err = mx_route_start(o->resolver, o->policy, argv[i], on_plan, &slots[i]);
+		if (err == MX_OK && o->tls_policy)
+			err = mx_sts_start(o->resolver, argv[i], o->ca_file, on_sts, &slots[i]);
 	}
 	if (err == MX_OK)
 		err = mx_resolver_run(o->resolver);
@@ -422,6 +484,7 @@ route_all(struct route_opts *o, int argc, char **argv)
 	}
 out:
 	free(slots);
+	free(run.sts);
 	free(run.plans);
 	free(run.invalid);
 	return run.exit_code;

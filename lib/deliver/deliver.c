@@ -18,6 +18,9 @@
 #include <time.h>
 
 #include "deliver.h"
+#include "deliver_sts.h"
+#include "route.h"
+#include "strbuf.h"
 #include "query.h"
 #include "resolver.h"
 
@@ -59,10 +62,16 @@ struct deliver_job {
 	struct deliver_attempt *attempt;
 	char last_reason[SMTP_TEXT_MAX];
 	char last_dsn[16];
+	/* MTA-STS (deliver_sts.c): the lookup, and its outcome once done. */
+	struct sts_lookup *sts;
+	const struct sts_outcome *sts_out;
 };
 
 static void start_race(struct deliver_job *job);
 static enum tls_policy tls_policy_for(const struct deliver_job *job, size_t h);
+static void sts_tell(struct deliver_job *job);
+static bool sts_none_usable(struct deliver_job *job);
+static void sts_note_failure(struct deliver_job *job, const struct smtp_session_result *res);
 
 static void
 deliver_transcript(char dir, const char *line, size_t len, void *arg)
@@ -184,6 +193,9 @@ host_usable(const struct deliver_job *job, size_t h)
 	if (job->plan->hosts[h].status != MX_HOST_OK)
 		return false;
 	if (t != NULL && t->failed)
+		return false;
+	/* MTA-STS enforce: only hosts its policy lists (DANE hosts excepted). */
+	if (!dsts_host_allowed(job->sts_out, job->plan->hosts[h].name, t != NULL && t->n > 0))
 		return false;
 	/* DANE required: only hosts with usable, secure TLSA records. */
 	return job->d->sender->tls != MX_TLS_DANE || (t != NULL && t->n > 0);
@@ -384,7 +396,11 @@ on_session(const struct smtp_session_result *res, void *arg)
 		    job->plan->hosts[job->host].name, res->text,
 		    res->stage ? res->stage : "the connection");
 		note_temporary(job, NULL, res->enhanced);
+		sts_note_failure(job, res);
 	}
+	dsts_record_session(job->d->sender, job->domain, job->sts_out,
+	    job->plan->hosts[job->host].name, job->attempt ? job->attempt->address : "",
+	    tls_policy_for(job, job->host), job->cleartext, res);
 	apply_result(job, res);
 	free(job->txn_rcpts);
 	free(job->txn_map);
@@ -404,11 +420,11 @@ tls_policy_for(const struct deliver_job *job, size_t h)
 	if (t != NULL && t->n > 0)
 		return TLS_DANE;
 	if (t != NULL && t->unusable && job->d->sender->tls != MX_TLS_VERIFY)
-		return TLS_ENCRYPT;
+		return dsts_tls(job->sts_out, TLS_ENCRYPT);
 	switch (job->d->sender->tls) {
-	case MX_TLS_ENCRYPT: return TLS_ENCRYPT;
+	case MX_TLS_ENCRYPT: return dsts_tls(job->sts_out, TLS_ENCRYPT);
 	case MX_TLS_VERIFY: return TLS_VERIFY;
-	default: return TLS_MAY;
+	default: return dsts_tls(job->sts_out, TLS_MAY);
 	}
 }
 
@@ -543,11 +559,14 @@ start_delivery(struct deliver_job *job)
 		job_done(job);
 		return;
 	}
+	sts_tell(job);
 	if (build_addresses(job) != MX_OK) {
 		settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "out of memory");
 		job_done(job);
 		return;
 	}
+	if (job->n_addrs == 0 && sts_none_usable(job))
+		return;
 	if (job->n_addrs == 0) {
 		/* DANE required, or every host's TLSA lookup failed. */
 		snprintf(job->last_reason, sizeof(job->last_reason), "no MX host of %s can "
@@ -637,6 +656,97 @@ fetch_tlsa(struct deliver_job *job)
 }
 
 static void
+after_sts(struct deliver_job *job)
+{
+	const mx_plan *plan = job->plan;
+
+	if (plan->mx_security == SEC_SECURE) {
+		fetch_tlsa(job);
+		return;
+	}
+	start_delivery(job);
+}
+
+/* ---- MTA-STS hooks (deliver_sts.c has the rules) ---- */
+
+static void
+on_sts(struct sts_lookup *l, void *arg)
+{
+	struct deliver_job *job = arg;
+
+	job->sts_out = sts_lookup_outcome(l);
+	dsts_record_fetch(job->d->sender, job->domain, job->sts_out);
+	after_sts(job);
+}
+
+/* The policy first (RFC 8461 5: before any MX host is tried). */
+static void
+start_sts(struct deliver_job *job)
+{
+	mx_sender *s = job->d->sender;
+
+	if (s->sts_off || sts_lookup_start(s->resolver, job->domain, s->sts_dir, s->ca_file,
+	    s->policy->timeout_ms, (int64_t)time(NULL), on_sts, job, &job->sts) != MX_OK) {
+		after_sts(job);
+		return;
+	}
+}
+
+/* -v says which rule decided, once the hosts and their DANE are known. */
+static void
+sts_tell(struct deliver_job *job)
+{
+	const mx_plan *p = job->plan;
+	const char *hosts[64];
+	bool dane[64];
+	size_t n = 0;
+
+	for (size_t h = 0; h < p->n_hosts && n < 64; h++, n++) {
+		hosts[n] = p->hosts[h].name;
+		dane[n] = job->tls != NULL && job->tls[h].n > 0;
+	}
+	dsts_say(job->d->sender, job->domain, job->sts_out, hosts, dane, n);
+}
+
+/* Enforce left no host: defer with 4.7.5, never in clear text. */
+static bool
+sts_none_usable(struct deliver_job *job)
+{
+	const mx_plan *p = job->plan;
+
+	if (job->sts_out == NULL || job->sts_out->mode != STS_MODE_ENFORCE)
+		return false;
+	for (size_t h = 0; h < p->n_hosts; h++)
+		if (p->hosts[h].status == MX_HOST_OK &&
+		    !dsts_host_allowed(job->sts_out, p->hosts[h].name, false))
+			dsts_record_unlisted(job->d->sender, job->domain, job->sts_out,
+			    p->hosts[h].name);
+	snprintf(job->last_reason, sizeof(job->last_reason), "no MX host of %s is listed in its "
+	    "MTA-STS policy (mode enforce, id %s)", job->domain, job->sts_out->policy->id);
+	snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
+	give_up(job);
+	return true;
+}
+
+/* Under enforce, a host that failed on TLS defers with 4.7.5 (RFC 3463:
+ * cryptographic failure), and the reason names the policy. */
+static void
+sts_note_failure(struct deliver_job *job, const struct smtp_session_result *res)
+{
+	char text[SMTP_TEXT_MAX];
+	struct strbuf sb;
+
+	if (job->sts_out == NULL || job->sts_out->mode != STS_MODE_ENFORCE ||
+	    tls_policy_for(job, job->host) == TLS_DANE || !dsts_tls_failure(res))
+		return;
+	strbuf_init(&sb, text, sizeof(text));
+	strbuf_printf(&sb, "MTA-STS policy of %s (enforce) not met: %s", job->domain,
+	    job->last_reason);
+	memcpy(job->last_reason, text, sizeof(text));
+	snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
+}
+
+static void
 on_plan(mx_plan *plan, void *arg)
 {
 	struct deliver_job *job = arg;
@@ -647,11 +757,7 @@ on_plan(mx_plan *plan, void *arg)
 		job_done(job);
 		return;
 	}
-	if (plan->mx_security == SEC_SECURE) {
-		fetch_tlsa(job);
-		return;
-	}
-	start_delivery(job);
+	start_sts(job);
 }
 
 /* RFC 1870 SIZE: the message as the sender wrote it, without the dots
@@ -838,6 +944,7 @@ mx_delivery_free(mx_delivery *d)
 	for (size_t j = 0; d->jobs != NULL && j < d->n_jobs; j++) {
 		struct deliver_job *job = &d->jobs[j];
 		mx_plan_free(job->plan);
+		sts_lookup_free(job->sts);
 		free(job->rcpts);
 		free(job->addrs);
 		free(job->lens);

@@ -47,6 +47,7 @@ mx_sender_free(mx_sender *s)
 		return;
 	tls_client_free(s->tls_client);
 	free(s->ca_file);
+	free(s->sts_dir);
 	mx_policy_free(s->policy);
 	free(s);
 }
@@ -96,6 +97,7 @@ mx_sender_set_tls(mx_sender *s, mx_tls_policy policy, const char *ca_file)
 	}
 	tls_client_free(s->tls_client);
 	free(s->ca_file);
+	free(s->sts_dir);
 	s->tls_client = c;
 	s->ca_file = copy;
 	s->tls_failed = false;
@@ -148,4 +150,21 @@ mx_sender_set_transcript(mx_sender *s, mx_transcript_fn fn, void *arg)
 {
 	s->transcript = fn;
 	s->transcript_arg = arg;
+}
+
+/* ---- MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) ---- */
+
+mx_err
+mx_sender_set_sts(mx_sender *s, bool on, const char *dir)
+{
+	char *copy = NULL;
+
+	if (s == NULL)
+		return MX_ERR_INVALID;
+	if (dir != NULL && (copy = strdup(dir)) == NULL)
+		return MX_ERR_NOMEM;
+	free(s->sts_dir);
+	s->sts_dir = copy;
+	s->sts_off = !on;
+	return MX_OK;
 }

@@ -31,6 +31,10 @@ struct mx_sender {
 	unsigned deadline_ms;         /* whole delivery; 0: none */
 	mx_transcript_fn transcript;
 	void *transcript_arg;
+	/* MTA-STS and TLS-RPT (mx_sender_set_sts): the policy cache and the
+	 * session store live here; NULL: policies fetched every time, no reports. */
+	char *sts_dir;
+	bool sts_off;                 /* mx_sender_set_sts(s, false, ...) */
 };
 
 /* The sender's TLS client, made on first use; NULL if it cannot be. */

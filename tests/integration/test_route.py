@@ -294,19 +294,32 @@ class Temporary(unittest.TestCase):
         self.assertEqual(rc, EX_TEMPFAIL)
         self.assertEqual(p["status"], "tempfail")
 
+    def deadline_plan(self, domain, timeout, has_timeout):
+        # The sandbox's Unbound marks the black hole down for 2 s
+        # (infra-host-ttl) after a probe of it timed out, and answers
+        # SERVFAIL at once meanwhile; route-unbound and route-stub run at
+        # the same time and both probe it.  A SERVFAIL then says nothing
+        # about our deadline: wait the 2 s out and ask once more.
+        for attempt in range(2):
+            start = time.monotonic()
+            rc, p = plan(domain, "--timeout", timeout)
+            elapsed = time.monotonic() - start
+            if has_timeout(p) or attempt == 1:
+                return rc, p, elapsed
+            time.sleep(2.5)
+
     def test_deadline_on_black_holed_zone(self):
-        start = time.monotonic()
-        rc, p = plan("slow.test", "--timeout", "1")
-        elapsed = time.monotonic() - start
+        rc, p, elapsed = self.deadline_plan("slow.test", "1",
+                                            lambda p: "timeout" in p["problems"])
         self.assertEqual(rc, EX_TEMPFAIL)
         self.assertEqual(p["status"], "tempfail")
         self.assertIn("timeout", p["problems"])
         self.assertLess(elapsed, 3.0)
 
     def test_deadline_on_host_address(self):
-        start = time.monotonic()
-        rc, p = plan("slowhost.test", "--timeout", "1.5")
-        self.assertLess(time.monotonic() - start, 3.5)
+        rc, p, elapsed = self.deadline_plan(
+            "slowhost.test", "1.5", lambda p: "timeout" in p["hosts"][0]["problems"])
+        self.assertLess(elapsed, 3.5)
         self.assertEqual(rc, EX_TEMPFAIL)
         self.assertEqual(p["hosts"][0]["status"], "tempfail")
         self.assertIn("timeout", p["hosts"][0]["problems"])

@@ -9,6 +9,9 @@ files in --dir, named after the host:
   HOSTNAME.size       200, text/plain, a policy padded with comment-free
                       "mx:" lines to the number of octets the file holds
                       (for the 64 KiB cap)
+  HOSTNAME.once       200, text/plain, the file, to the first request only;
+                      every later one is answered by hanging up (a policy
+                      server that went away after the first fetch)
 
 Anything else (another path, an unknown host, another method) gets 404.
 The certificate (--cert/--key) is made by the sandbox with every HOSTNAME
@@ -23,6 +26,7 @@ import ipaddress
 import os
 import ssl
 import sys
+import threading
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 
@@ -56,6 +60,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         f = self.file_for(host, ".txt")
         if f:
             return self.send(200, "text/plain", open(f, "rb").read())
+        f = self.file_for(host, ".once")
+        if f:
+            with self.server.lock:
+                first = host not in self.server.served
+                self.server.served.add(host)
+            if first:
+                return self.send(200, "text/plain", open(f, "rb").read())
+            self.close_connection = True
+            return None
         f = self.file_for(host, ".html")
         if f:
             return self.send(200, "text/html", open(f, "rb").read())
@@ -96,6 +109,8 @@ def main():
     ctx.load_cert_chain(args.cert, args.key)
     srv = Server((args.listen, args.port), Handler)
     srv.policy_dir = args.dir
+    srv.served = set()
+    srv.lock = threading.Lock()
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     srv.serve_forever()
 
