@@ -430,6 +430,39 @@ MX_API const char *mx_delivery_reason(const mx_delivery *delivery, size_t i);
 /* The recipient as it was sent (local@domain). */
 MX_API const char *mx_delivery_recipient(const mx_delivery *delivery, size_t i);
 
+/* ---- local submission (sendmail) -------------------------------------- */
+
+/*
+ * The envelope of a message handed to the set-group-ID helper mx-drop
+ * (docs/SECURITY.md): zero it, then fill what the caller was given.
+ * Strings are borrowed.  Bare local names are allowed (pickup qualifies
+ * them and applies the aliases).
+ */
+typedef struct mx_drop_envelope {
+	const char *sender;           /* NULL: none given (the submitter's login); "" for <> */
+	bool sender_set;              /* -f or -r was given */
+	const char *full_name;        /* -F, or NULL */
+	const char *const *rcpts;     /* 1..1000 */
+	size_t rcpt_count;
+	char error_mode;              /* -oeX: 'e', 'm', 'p', 'q', or 0 */
+	char ret;                     /* -R: 'f' (full), 'h' (hdrs), or 0 */
+	const char *envid;            /* -V, or NULL */
+	const char *notify;           /* -N as given ("never", "success,delay"), or NULL */
+	char body;                    /* -B: '7' (7BIT), '8' (8BITMIME), or 0 */
+} mx_drop_envelope;
+
+/*
+ * Runs the helper at helper_path (no shell, empty environment), pipes it
+ * the envelope and the message as read by mx_message_read, and waits:
+ * returns its exit status (0 once the message is durably in the drop
+ * directory, else a sysexits(3) code: 65 a request it refused, 75 it
+ * could not write or could not be run, 78 a bad drop directory), with
+ * why filled when not 0.  65 EX_DATAERR, before the helper is run, when
+ * the envelope itself cannot be written (why says which field).
+ */
+MX_API int mx_message_drop(const mx_message *message, const mx_drop_envelope *envelope,
+    const char *helper_path, char *why, size_t why_size);
+
 /* ---- queue ------------------------------------------------------------- */
 
 /*

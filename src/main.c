@@ -1,6 +1,6 @@
 /*
  * main.c - the `mx` command: dispatches to one subcommand per file
- * (route.c, send.c, queue.c, check.c) and holds the small helpers they
+ * (route.c, send.c, sendmail.c, queue.c, check.c) and holds the small helpers they
  * share.  Everything that knows about mail lives in libmx.
  */
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <sysexits.h>
 
 #include "cli.h"
+#include "sendmail.h"
 
 static const struct {
 	const char *name;
@@ -18,7 +19,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{"route", cmd_route, "print the delivery plan of mail domains"},
-	{"send", cmd_send, "deliver a message from standard input (sendmail)"},
+	{"send", cmd_send, "deliver a message from standard input now, in this process"},
+	{"sendmail", cmd_sendmail, "submit a message to the queue, as sendmail (see mx(1))"},
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
 	{"setup", cmd_setup, "create the mx user, mxdrop group, spool and mx-drop's mode (root)"},
@@ -91,20 +93,23 @@ usage(FILE *to)
 	fprintf(to, "\n`mx COMMAND --help` for its options; mx(1) for the whole story.\n");
 }
 
-/* Called as "sendmail" (a link), mx is `mx send`: cron, PHP, git use it so. */
+/* Called as "sendmail", "mailq" or "newaliases" (links), mx is the
+ * sendmail front end (sendmail.c): cron, PHP, git, mailx use it so. */
 static bool
 called_as_sendmail(const char *argv0)
 {
 	const char *base = strrchr(argv0, '/');
 
-	return strcmp(base ? base + 1 : argv0, "sendmail") == 0;
+	base = base ? base + 1 : argv0;
+	return strcmp(base, "sendmail") == 0 || strcmp(base, "mailq") == 0 ||
+	    strcmp(base, "newaliases") == 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	if (argc > 0 && called_as_sendmail(argv[0]))
-		return cmd_send(argc, argv);
+		return cmd_sendmail(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EX_USAGE;

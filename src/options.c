@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "options.h"
+#include "rewrite.h"
 
 void
 option_warn(const char *cmd, const char *where, const char *name, const char *fmt, ...)
@@ -161,6 +162,13 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	case 0x102: return set_queue_seconds(o, "retry-max", v, &o->retry_max);
 	case 0x103: return set_queue_seconds(o, "lifetime", v, &o->lifetime);
 	case 0x104: return EX_OK; /* --config: read before the others */
+	case 0x106: o->aliases = v; return EX_OK;
+	case 0x105:
+		if (!rewrite_origin_ok(v))
+			return option_warn(o->cmd, o->where, "origin",
+			    "\"%s\" is not a domain name", v), EX_USAGE;
+		o->origin = v;
+		return EX_OK;
 	case 'D':
 		if (!cli_parse_uint(v, 60000, &n))
 			return option_warn(o->cmd, o->where, "attempt-delay",

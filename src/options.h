@@ -30,6 +30,8 @@ struct delivery_opts {
 	unsigned stage_ms[8];       /* --smtp-timeout, by mx_smtp_stage; 0: default */
 	bool verbose;               /* -v: the SMTP dialogue on stderr */
 	const char *spool;
+	const char *origin;         /* --origin: the domain of bare local names; NULL: the host's */
+	const char *aliases;        /* --aliases: the alias file; NULL: /etc/aliases if it exists */
 	unsigned retry_first, retry_max, lifetime; /* seconds */
 	mx_resolver *resolver;
 	mx_policy *policy;
@@ -55,7 +57,9 @@ struct delivery_opts {
 	{"retry-first", required_argument, NULL, 0x101}, \
 	{"retry-max", required_argument, NULL, 0x102}, \
 	{"lifetime", required_argument, NULL, 0x103}, \
-	{"config", required_argument, NULL, 0x104}
+	{"config", required_argument, NULL, 0x104}, \
+	{"origin", required_argument, NULL, 0x105}, \
+	{"aliases", required_argument, NULL, 0x106}
 
 #define DELIVERY_USAGE \
 	"  [--resolver IP[@PORT]]... [--tls may|encrypt|dane|verify] [--ca-file FILE]\n" \
@@ -63,7 +67,7 @@ struct delivery_opts {
 	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n" \
 	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n" \
 	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n" \
-	"  [--config FILE]\n"
+	"  [--config FILE] [--origin DOMAIN] [--aliases FILE]\n"
 
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);

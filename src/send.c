@@ -1,6 +1,6 @@
 /*
- * send.c - `mx send`, and `sendmail` when the binary is called so: reads
- * the message from standard input (all of it, before any connection),
+ * send.c - `mx send` (and sendmail -odi through send_now, sendmail.c):
+ * reads the message from standard input (all of it, before any connection),
  * takes recipients from the arguments and/or the headers (-t), delivers
  * through libmx, queues what was deferred, and prints one log line per
  * recipient (or JSON).  Exit status as sendmail callers expect: 0 all
@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "options.h"
+#include "sendmail.h"
 
 #define MAX_MESSAGE (64u * 1024u * 1024u)
 
@@ -171,21 +172,10 @@ unknown_option(int opt, const char *arg)
 	return EX_USAGE;
 }
 
-/*
- * --help as `mx send` is a question, answered with exit 0.  As sendmail
- * it is no sendmail option, and a caller that passed it would take exit 0
- * for mail taken: EX_USAGE there.
- */
+/* --help is a question, answered with exit 0 (sendmail.c refuses it). */
 static int
-help(const char *argv0)
+help(void)
 {
-	const char *base = strrchr(argv0, '/');
-
-	if (strcmp(base ? base + 1 : argv0, "sendmail") == 0) {
-		cli_warn("send", "--help is not a sendmail option; nothing was sent");
-		send_usage(stderr);
-		return EX_USAGE;
-	}
 	send_usage(stdout);
 	return -1;
 }
@@ -203,7 +193,7 @@ parse_options(int argc, char **argv, struct send_opts *o)
 	while ((opt = getopt_long(argc, argv, ":f:tivb:h:F:B:N:R:V:X:O:o:", send_longopts,
 	    NULL)) != -1) {
 		if (opt == 0x1ff)
-			return help(argv[0]);
+			return help();
 		if (opt == '?' || opt == ':')
 			return unknown_option(opt, argv[optind - 1]);
 		if ((rc = apply_option(o, opt, optarg, NULL)) != EX_OK)
@@ -293,35 +283,24 @@ queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n,
 	return EX_OK;
 }
 
+/* The message to these recipients, now: Date, Message-ID and From added,
+ * then queued (--queue-only) or delivered. */
 static int
-deliver(struct send_opts *o, mx_sender *sender, mx_message *m, int argc, char **argv)
+deliver_to(struct send_opts *o, mx_sender *sender, mx_message *m, const char *from,
+    const char **rcpts, size_t n)
 {
 	struct send_run run = {.o = o, .exit_code = EX_SOFTWARE};
-	const char **rcpts = NULL;
-	char buf[512], host[256] = "localhost";
-	const char *why, *from = envelope_sender(o, buf, sizeof(buf));
-	size_t n = 0;
+	char host[256] = "localhost";
 	mx_err err;
-	int rc;
 
-	if (mx_address_check(from, true, &why) != MX_OK)
-		return cli_warn("send", "sender \"%s\" %s", from, why), EX_DATAERR;
-	if ((rc = collect_rcpts(o, m, argc, argv, &rcpts, &n)) != EX_OK)
-		return rc;
 	gethostname(host, sizeof(host) - 1);
-	if (mx_message_complete(m, from, o->d.helo ? o->d.helo : host) != MX_OK) {
-		free(rcpts);
+	if (mx_message_complete(m, from, o->d.helo ? o->d.helo : host) != MX_OK)
 		return cli_warn("send", "cannot add Date, Message-ID or From"), EX_SOFTWARE;
-	}
-	if (o->queue_only) {
-		rc = queue_only(o, from, rcpts, n, m);
-		free(rcpts);
-		return rc;
-	}
+	if (o->queue_only)
+		return queue_only(o, from, rcpts, n, m);
 	err = mx_send_message(sender, from, rcpts, n, m, on_delivery, &run);
 	if (err == MX_OK)
 		err = mx_resolver_run(o->d.resolver);
-	free(rcpts);
 	if (err != MX_OK) {
 		cli_warn("send", "%s%s%s", mx_strerror(err),
 		    mx_resolver_diagnostic(o->d.resolver)[0] ? ": " : "",
@@ -329,6 +308,56 @@ deliver(struct send_opts *o, mx_sender *sender, mx_message *m, int argc, char **
 		return cli_exit_for(err);
 	}
 	return run.exit_code;
+}
+
+static int
+deliver(struct send_opts *o, mx_sender *sender, mx_message *m, int argc, char **argv)
+{
+	const char **rcpts = NULL;
+	char buf[512];
+	const char *why, *from = envelope_sender(o, buf, sizeof(buf));
+	size_t n = 0;
+	int rc;
+
+	if (mx_address_check(from, true, &why) != MX_OK)
+		return cli_warn("send", "sender \"%s\" %s", from, why), EX_DATAERR;
+	if ((rc = collect_rcpts(o, m, argc, argv, &rcpts, &n)) != EX_OK)
+		return rc;
+	rc = deliver_to(o, sender, m, from, rcpts, n);
+	free(rcpts);
+	return rc;
+}
+
+/* The sender made from the options; EX_OK or an exit code. */
+static int
+setup(struct send_opts *o, int argc, char **argv, mx_sender **sender)
+{
+	int rc;
+
+	/* A server that hangs up must be an error reply, not a dead process. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = delivery_opts_init(&o->d, "send")) != EX_OK)
+		return rc;
+	if ((rc = parse_options(argc, argv, o)) != EX_OK)
+		return rc;
+	if (mx_sender_new(sender, o->d.resolver, o->d.policy) != MX_OK)
+		return EX_OSERR;
+	return delivery_configure(&o->d, *sender);
+}
+
+int
+send_now(int argc, char **argv, mx_message *m, const char *from, const char **rcpts,
+    size_t n)
+{
+	struct send_opts o = {0};
+	mx_sender *sender = NULL;
+	int rc;
+
+	if ((rc = setup(&o, argc, argv, &sender)) == EX_OK)
+		rc = deliver_to(&o, sender, m, from, rcpts, n);
+	mx_sender_free(sender);
+	delivery_opts_free(&o.d);
+	return rc == -1 ? EX_USAGE : rc;
 }
 
 int
@@ -341,17 +370,8 @@ cmd_send(int argc, char **argv)
 	mx_err err;
 	int rc;
 
-	/* A server that hangs up must be an error reply, not a dead process. */
-	signal(SIGPIPE, SIG_IGN);
-	if ((rc = delivery_opts_init(&o.d, "send")) != EX_OK)
-		goto out;
-	if ((rc = parse_options(argc, argv, &o)) != EX_OK) {
+	if ((rc = setup(&o, argc, argv, &sender)) != EX_OK) {
 		rc = rc == -1 ? EX_OK : rc;
-		goto out;
-	}
-	if (mx_sender_new(&sender, o.d.resolver, o.d.policy) != MX_OK ||
-	    (rc = delivery_configure(&o.d, sender)) != EX_OK) {
-		rc = rc ? rc : EX_OSERR;
 		goto out;
 	}
 	/* The whole message first: a malformed one never opens a connection. */

@@ -532,7 +532,14 @@ static void
 exec_helper(int rfd, int wfd, const char *helper_path)
 {
 	char *const argv[] = { (char *)helper_path, NULL };
-	char *const envp[] = { NULL };
+	/* Only MX_DROP_DIR is handed on: the helper ignores it when it runs
+	 * elevated, and honours it unelevated (tests, a private spool). */
+	const char *dir = getenv("MX_DROP_DIR");
+	char *env_dir = NULL;
+	char *envp[2] = { NULL, NULL };
+
+	if (dir != NULL && strlen(dir) < 4096 && asprintf(&env_dir, "MX_DROP_DIR=%s", dir) > 0)
+		envp[0] = env_dir;
 
 	close(wfd);
 	if (rfd != 0 && (dup2(rfd, 0) < 0 || close(rfd) < 0))
