@@ -336,7 +336,7 @@ one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
 	mx_err err;
 
 	/* What local users submitted joins the queue first (mx-drop's drop/). */
-	if (mx_queue_pickup(q, NULL, NULL) != MX_OK)
+	if (mx_queue_pickup(q, o->d.origin, NULL) != MX_OK)
 		cli_warn("queue", "pickup: %s", mx_queue_error(q));
 	err = mx_queue_run(q, sender, flags, &st);
 

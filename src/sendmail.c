@@ -415,17 +415,32 @@ static int
 collect_rcpts(const struct sendmail_opts *o, const mx_message *m, int argc, char **argv,
     const char ***out, size_t *n)
 {
-	size_t cap = (size_t)argc + mx_message_recipient_count(m);
-	const char **r = calloc(cap ? cap : 1, sizeof(*r));
+	size_t cap = (size_t)argc + mx_message_recipient_count(m), text = 0;
+	const char **r;
+	char *bare;
 	int rc = EX_OK;
 
-	if (r == NULL)
+	/* The header's recipients come as paths, "<local@domain>"; the drop
+	 * request carries bare addresses, copied after the pointers, in the
+	 * same block (the caller frees r). */
+	for (size_t i = 0; o->from_headers && i < mx_message_recipient_count(m); i++)
+		text += strlen(mx_message_recipient(m, i)) + 1;
+	if ((r = calloc(1, (cap ? cap : 1) * sizeof(*r) + text)) == NULL)
 		return EX_OSERR;
+	bare = (char *)(r + (cap ? cap : 1));
 	*n = 0;
 	for (int i = 0; i < argc; i++)
 		r[(*n)++] = argv[i];
-	for (size_t i = 0; o->from_headers && i < mx_message_recipient_count(m); i++)
-		r[(*n)++] = mx_message_recipient(m, i);
+	for (size_t i = 0; o->from_headers && i < mx_message_recipient_count(m); i++) {
+		const char *path = mx_message_recipient(m, i);
+		size_t len = strlen(path);
+		if (len >= 2 && path[0] == '<' && path[len - 1] == '>')
+			path++, len -= 2;
+		memcpy(bare, path, len);
+		bare[len] = '\0';
+		r[(*n)++] = bare;
+		bare += len + 1;
+	}
 	for (size_t i = 0; i < *n && rc == EX_OK; i++)
 		rc = check_address(o, "recipient", r[i], false);
 	if (rc == EX_OK && *n == 0) {
