@@ -403,11 +403,36 @@ add_fields(struct strbuf *sb, const struct drop_request *r, size_t size)
 	strbuf_printf(sb, "size %zu\n\n", size);
 }
 
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* What was parsed back is what the struct says: a value with a newline
+ * can parse (as two rcpt lines, or a name line and another key) and
+ * still say something else. */
+static bool
+same_request(const struct drop_request *r, const struct drop_request *b)
+{
+	if (!same_text(r->sender, b->sender) || r->sender_set != b->sender_set ||
+	    !same_text(r->name, b->name) || r->rcpt_n != b->rcpt_n ||
+	    r->error_mode != b->error_mode || !same_text(r->envid, b->envid) ||
+	    !same_text(r->notify, b->notify) ||
+	    (r->ret > 0 && r->ret <= DROP_RET_HDRS ? r->ret : 0) != b->ret ||
+	    (r->body > 0 && r->body <= DROP_BODY_8BITMIME ? r->body : 0) != b->body)
+		return false;
+	for (size_t i = 0; i < r->rcpt_n; i++)
+		if (!same_text(r->rcpt[i], b->rcpt[i]))
+			return false;
+	return true;
+}
+
 mx_err
 drop_header_format(const struct drop_request *r, size_t size, char **out, size_t *out_len,
     char *why, size_t why_size)
 {
-	struct drop_request back;
+	struct drop_request back = { 0 };
 	struct strbuf sb;
 	size_t cap = header_cap(r), hlen;
 	char *buf = malloc(cap);
@@ -427,6 +452,10 @@ drop_header_format(const struct drop_request *r, size_t size, char **out, size_t
 	 * control byte, an empty rcpt or a wrong count never leaves here. */
 	err = sb.truncated ? MX_ERR_INVALID :
 	    drop_header_parse(buf, sb.len, r->stored, &back, &hlen, why, why_size);
+	if (err == MX_OK && !same_request(r, &back)) {
+		say(why, why_size, "a field holds a line break or a key line");
+		err = MX_ERR_INVALID;
+	}
 	drop_request_clear(&back);
 	if (err != MX_OK || hlen != sb.len) {
 		if (sb.truncated)
