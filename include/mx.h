@@ -58,21 +58,35 @@ MX_API const char *mx_version(int *number);
 
 /* ---- errors ------------------------------------------------------------ */
 
+/*
+ * Every failure has a class (mx_err_classify) that says what to do about
+ * it, and a code that says what happened.  New codes are appended, so a
+ * code's number never changes.
+ */
 typedef enum mx_err {
 	MX_OK = 0,
 	MX_ERR_NOMEM,       /* out of memory (temporary) */
 	MX_ERR_INVALID,     /* a bad argument or option value (usage) */
-	MX_ERR_BAD_DOMAIN,  /* a malformed domain, address or message (permanent) */
-	MX_ERR_CONFIG,      /* set-up failed: anchor file, resolv.conf, CA file */
-	MX_ERR_SYSTEM,      /* the OS refused something: sockets, event loop */
-	MX_ERR_BUSY,        /* the resolver was reconfigured after first use */
+	MX_ERR_BAD_DOMAIN,  /* a malformed domain name (permanent) */
+	MX_ERR_CONFIG,      /* set-up failed: anchor file, resolv.conf, CA file (config) */
+	MX_ERR_SYSTEM,      /* the OS refused something: sockets, disk, event loop (temporary) */
+	MX_ERR_BUSY,        /* the resolver was reconfigured after first use (usage) */
+	MX_ERR_NOT_FOUND,   /* no such queue entry or input file, or unreadable (not found) */
+	MX_ERR_TOO_BIG,     /* a message over the size limit (permanent) */
+	MX_ERR_CORRUPT,     /* a stored file that does not parse: a queue entry (permanent) */
+	MX_ERR_BAD_ADDRESS, /* a malformed envelope address (permanent) */
+	MX_ERR_BAD_MESSAGE, /* a malformed message: bare CR, NUL, long line (permanent) */
+	MX_ERR_BAD_ZONE,    /* a zone file that does not parse (permanent) */
+	MX_ERR_LOCKED,      /* another process holds it: a queue entry (temporary) */
 } mx_err;
 
 typedef enum mx_err_class {
 	MX_CLASS_NONE = 0,  /* MX_OK */
-	MX_CLASS_TEMPORARY, /* try again later */
-	MX_CLASS_PERMANENT, /* will fail the same way every time */
-	MX_CLASS_USAGE,     /* the caller's mistake: fix the call */
+	MX_CLASS_TEMPORARY, /* try again later (sysexits EX_TEMPFAIL) */
+	MX_CLASS_PERMANENT, /* will fail the same way every time (EX_DATAERR) */
+	MX_CLASS_USAGE,     /* the caller's mistake: fix the call (EX_USAGE) */
+	MX_CLASS_CONFIG,    /* the set-up is wrong: fix a file (EX_CONFIG) */
+	MX_CLASS_NOT_FOUND, /* what was named is not there (EX_NOINPUT) */
 } mx_err_class;
 
 MX_API const char *mx_strerror(mx_err err);
@@ -373,7 +387,7 @@ MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from,
 
 /*
  * Checks one envelope address ("local@domain" or "<local@domain>"; for a
- * sender, "<>" too).  MX_ERR_BAD_DOMAIN with *why (a static sentence
+ * sender, "<>" too).  MX_ERR_BAD_ADDRESS with *why (a static sentence
  * that reads after the address) when it is not one: a line break or
  * control byte, over the RFC 5321 4.5.3.1 lengths, bad syntax.
  */
@@ -387,8 +401,10 @@ typedef struct mx_message mx_message;
 /*
  * Reads a whole message from fd (LF or CRLF line ends) and makes it ready
  * for the wire: CRLF, dot-stuffed, checked (no bare CR, no NUL, no line
- * over 998 octets).  MX_ERR_BAD_DOMAIN with *why for a malformed message,
- * MX_ERR_INVALID when over max_size octets, MX_ERR_SYSTEM on read errors
+ * over 998 octets).  MX_ERR_BAD_MESSAGE with *why for a malformed message,
+ * MX_ERR_BAD_ADDRESS for an unreadable To, Cc or Bcc address (with
+ * MX_MESSAGE_FROM_HEADERS), MX_ERR_TOO_BIG when over max_size octets,
+ * MX_ERR_SYSTEM on read errors
  * and when the temporary file cannot be made or written.  The message is
  * not kept in memory: it goes, checked as it streams, to an unlinked file
  * in $TMPDIR (else /tmp), mode 0600, that the mx_message owns and
@@ -510,9 +526,9 @@ typedef enum mx_queue_rcpt_state {
 	MX_QUEUE_BOUNCED,     /* given up; the sender was told */
 } mx_queue_rcpt_state;
 
-/* Loads one entry; MX_ERR_INVALID for an ID that is not one, MX_ERR_SYSTEM
- * when there is no such entry, MX_ERR_BAD_DOMAIN when the file was corrupt
- * (it is moved to corrupt/). */
+/* Loads one entry; MX_ERR_INVALID for an ID that is not one,
+ * MX_ERR_NOT_FOUND when there is no such entry, MX_ERR_CORRUPT when the
+ * file was corrupt (it is moved to corrupt/). */
 MX_API mx_err mx_queue_load(mx_queue *queue, const char *id, mx_queue_item **out);
 MX_API void mx_queue_item_free(mx_queue_item *item);
 MX_API const char *mx_queue_item_id(const mx_queue_item *item);
@@ -539,7 +555,8 @@ typedef void (*mx_queue_list_cb)(const mx_queue_item *item, void *arg);
 typedef void (*mx_queue_bad_cb)(const char *name, const char *why, void *arg);
 MX_API mx_err mx_queue_list(mx_queue *queue, mx_queue_list_cb cb, mx_queue_bad_cb bad,
     void *arg);
-/* Removes an entry without delivering it; MX_ERR_BUSY while a runner holds it. */
+/* Removes an entry without delivering it; MX_ERR_LOCKED while a runner
+ * holds it, MX_ERR_NOT_FOUND when there is no such entry. */
 MX_API mx_err mx_queue_delete(mx_queue *queue, const char *id);
 
 /* What one pass did. */
@@ -634,9 +651,9 @@ MX_API mx_err mx_check_run(mx_check *check, const char *domain);
 /*
  * Zone-file run, no network: every rule that the zone alone can judge;
  * MX targets inside the zone are resolved from it.  origin NULL: the
- * zone's $ORIGIN or SOA.  A file that does not parse is MX_ERR_BAD_DOMAIN
+ * zone's $ORIGIN or SOA.  A file that does not parse is MX_ERR_BAD_ZONE
  * with why (if given, size why_size) saying which line and what is wrong;
- * an unreadable one MX_ERR_CONFIG.
+ * an unreadable one MX_ERR_NOT_FOUND.
  */
 MX_API mx_err mx_check_zone(mx_check *check, const char *path,
     const char *origin, char *why, size_t why_size);

@@ -251,9 +251,9 @@ run_zone(struct check_opts *o)
 
 	if (err == MX_OK)
 		return print_result(o);
-	cli_warn("check", "%s%s%s", err == MX_ERR_BAD_DOMAIN ? o->zone : "",
-	    err == MX_ERR_BAD_DOMAIN ? ": " : "", why[0] ? why : mx_strerror(err));
-	return err == MX_ERR_CONFIG ? EX_NOINPUT : cli_exit_for(err);
+	cli_warn("check", "%s%s%s", err == MX_ERR_BAD_ZONE ? o->zone : "",
+	    err == MX_ERR_BAD_ZONE ? ": " : "", why[0] ? why : mx_strerror(err));
+	return cli_exit_for(err);
 }
 
 static int

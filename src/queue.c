@@ -190,8 +190,10 @@ cmd_list(struct queue_opts *o, mx_queue *q)
 {
 	struct list_ctx c = { o, 0, 0 };
 
-	if (mx_queue_list(q, print_item, print_bad, &c) != MX_OK)
-		return cli_warn("queue", "%s", mx_queue_error(q)), EX_TEMPFAIL;
+	mx_err err;
+
+	if ((err = mx_queue_list(q, print_item, print_bad, &c)) != MX_OK)
+		return cli_warn("queue", "%s", mx_queue_error(q)), cli_exit_for(err);
 	if (!o->json)
 		printf("-- %zu entr%s in %s%s\n", c.entries, c.entries == 1 ? "y" : "ies",
 		    o->d.spool, access(o->d.spool, F_OK) != 0 && errno == ENOENT ?
@@ -229,8 +231,7 @@ cmd_show(struct queue_opts *o, mx_queue *q, const char *id)
 
 	if ((err = mx_queue_load(q, id, &it)) != MX_OK) {
 		cli_warn("queue", "%s", mx_queue_error(q));
-		return err == MX_ERR_SYSTEM ? EX_NOINPUT : err == MX_ERR_INVALID ? EX_USAGE :
-		    EX_DATAERR;
+		return cli_exit_for(err);
 	}
 	print_item(it, &c);
 	if (!o->json) {
@@ -255,8 +256,7 @@ cmd_delete(mx_queue *q, int n, char **ids)
 		}
 		cli_warn("queue", "%s", mx_queue_error(q));
 		if (rc == EX_OK)
-			rc = err == MX_ERR_BUSY ? EX_TEMPFAIL : err == MX_ERR_INVALID ? EX_USAGE :
-			    EX_NOINPUT;
+			rc = cli_exit_for(err);
 	}
 	return rc;
 }
@@ -312,7 +312,7 @@ one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
 		*next_due = st.next_due;
 	if (err != MX_OK) {
 		cli_warn("queue", "%s", mx_queue_error(q));
-		return err == MX_ERR_CONFIG ? EX_CONFIG : EX_TEMPFAIL;
+		return cli_exit_for(err);
 	}
 	return EX_OK;
 }

@@ -282,7 +282,7 @@ queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n,
 	if ((err = mx_queue_add(q, from, rcpts, n, m, id)) != MX_OK) {
 		cli_warn("send", "%s", mx_queue_error(q));
 		mx_queue_close(q);
-		return err == MX_ERR_BAD_DOMAIN ? EX_DATAERR : EX_TEMPFAIL;
+		return cli_exit_for(err);
 	}
 	if (o->json)
 		printf("{\"queue_id\": \"%s\", \"status\": \"queued\", \"recipients\": %zu}\n",
@@ -359,8 +359,7 @@ cmd_send(int argc, char **argv)
 	    (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0), MAX_MESSAGE, &m, &why)) != MX_OK) {
 		cli_warn("send", "message refused: %s", why ? why : "unreadable");
 		/* Malformed or too big: 65; a read error: 74; out of memory: 75. */
-		rc = err == MX_ERR_SYSTEM ? EX_IOERR : err == MX_ERR_NOMEM ? EX_TEMPFAIL :
-		    EX_DATAERR;
+		rc = err == MX_ERR_SYSTEM ? EX_IOERR : cli_exit_for(err);
 		goto out;
 	}
 	rc = deliver(&o, sender, m, argc - optind, argv + optind);

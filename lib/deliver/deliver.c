@@ -673,7 +673,7 @@ rcpt_domain(const char *address, char out[MX_DOMAIN_MAX + 1])
 {
 	const char *at = strrchr(address, '@');
 
-	return at == NULL ? MX_ERR_BAD_DOMAIN : mx_domain_from_arg(at + 1, out, NULL);
+	return at == NULL ? MX_ERR_BAD_ADDRESS : mx_domain_from_arg(at + 1, out, NULL);
 }
 
 static struct deliver_job *
@@ -727,7 +727,7 @@ fill(mx_delivery *d, const char *mail_from, const char *const *rcpts, size_t n,
 			return MX_ERR_INVALID;
 		memcpy(rc->address, rcpts[i], strlen(rcpts[i]) + 1);
 		if (rcpt_domain(rcpts[i], rc->domain) != MX_OK)
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_BAD_ADDRESS;
 		rc->pending = true;
 		rc->status = MX_RCPT_DEFERRED;
 	}

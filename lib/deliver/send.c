@@ -167,7 +167,7 @@ keep_header_recipients(mx_message *mm, const char **why)
 	if (l->n_bad > 0) {
 		/* sendmail would bounce them; refusing now loses nothing. */
 		*why = "has a To, Cc or Bcc address that is not a mail address";
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	}
 	if (l->n_items == 0)
 		return MX_OK;
@@ -184,8 +184,8 @@ message_error_to_mx(message_err code)
 {
 	switch (code) {
 	case MESSAGE_OK: return MX_OK;
-	case MESSAGE_ERR_MALFORMED: return MX_ERR_BAD_DOMAIN;
-	case MESSAGE_ERR_TOO_BIG: return MX_ERR_INVALID;
+	case MESSAGE_ERR_MALFORMED: return MX_ERR_BAD_MESSAGE;
+	case MESSAGE_ERR_TOO_BIG: return MX_ERR_TOO_BIG;
 	case MESSAGE_ERR_NOMEM: return MX_ERR_NOMEM;
 	case MESSAGE_ERR_IO: return MX_ERR_SYSTEM;
 	default: return MX_ERR_INVALID;
@@ -245,7 +245,7 @@ mx_message_complete(mx_message *mm, const char *sender, const char *host)
 	if (mm == NULL || sender == NULL || host == NULL)
 		return MX_ERR_INVALID;
 	if (address_parse_sender(sender[0] ? sender : "<>", &from, NULL) != MX_OK)
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	if (message_add_date(mm->m, now, NULL) != MESSAGE_OK ||
 	    message_add_message_id(mm->m, host, now, NULL) != MESSAGE_OK)
 		return MX_ERR_INVALID;
@@ -290,7 +290,7 @@ envelope_prepare(const char *mail_from, const char *const *rcpts, size_t n_rcpts
 	if (mail_from == NULL || rcpts == NULL)
 		return MX_ERR_INVALID;
 	if (address_parse_sender(mail_from[0] ? mail_from : "<>", &a, NULL) != MX_OK)
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	bare_path(&a, env->from);
 	env->smtputf8 = a.smtputf8;
 	env->paths = calloc(n_rcpts ? n_rcpts : 1, sizeof(*env->paths));
@@ -303,7 +303,7 @@ envelope_prepare(const char *mail_from, const char *const *rcpts, size_t n_rcpts
 		bool seen = false;
 		if (address_parse(rcpts[i], &a, NULL) != MX_OK) {
 			envelope_free(env);
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_BAD_ADDRESS;
 		}
 		bare_path(&a, env->paths[env->n]);
 		/* One RCPT per mailbox, however often it was named. */

@@ -293,7 +293,7 @@ address_parse_bytes(const char *in, size_t len, address_role role,
 	if ((*why = parse_path(in, len, role, out)) == NULL)
 		return MX_OK;
 	memset(out, 0, sizeof(*out));
-	return MX_ERR_BAD_DOMAIN;
+	return MX_ERR_BAD_ADDRESS;
 }
 
 mx_err

@@ -222,7 +222,7 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 			continue;
 		if (strlen(rc->address) > SPOOL_ADDRESS_MAX) {
 			free(e.rcpts);
-			return fail(q, MX_ERR_BAD_DOMAIN, "cannot queue", "an address is too long");
+			return fail(q, MX_ERR_BAD_ADDRESS, "cannot queue", "an address is too long");
 		}
 		memcpy(r->address, rc->address, strlen(rc->address) + 1);
 		r->attempts = 1;
@@ -423,7 +423,7 @@ mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg)
 		mx_err lerr = spool_load(q->sp, c.ids[i], &item.e, &why);
 		if (lerr == MX_OK)
 			cb(&item, arg);
-		else if (lerr == MX_ERR_BAD_DOMAIN && bad != NULL)
+		else if (lerr == MX_ERR_CORRUPT && bad != NULL)
 			bad(c.ids[i], why, arg); /* moved to corrupt/ by spool_load */
 		spool_entry_free(item.e);
 	}
@@ -442,8 +442,9 @@ mx_queue_delete(mx_queue *q, const char *id)
 	if (q == NULL || id == NULL || !spool_id_valid(id))
 		return q ? fail(q, MX_ERR_INVALID, "not a queue ID", id) : MX_ERR_INVALID;
 	if ((err = spool_lock(q->sp, id, &fd)) != MX_OK)
-		return fail(q, err, id, err == MX_ERR_BUSY ?
-		    "being delivered by a runner right now; try again" : "no such entry");
+		return fail(q, err, id, err == MX_ERR_LOCKED ?
+		    "being delivered by a runner right now; try again" :
+		    err == MX_ERR_NOT_FOUND ? "no such entry" : "cannot open the entry");
 	err = spool_remove(q->sp, id, &why);
 	spool_unlock(fd);
 	return err == MX_OK ? MX_OK : fail(q, err, id, why);
@@ -897,12 +898,12 @@ take(struct pass *p, const char *id)
 	}
 	s->pass = p;
 	if ((err = spool_lock(p->q->sp, id, &s->lock_fd)) != MX_OK) {
-		p->st.locked += err == MX_ERR_BUSY; /* else it vanished: done meanwhile */
+		p->st.locked += err == MX_ERR_LOCKED; /* else it vanished: done meanwhile */
 		free(s);
 		return NULL;
 	}
 	if ((err = spool_load(p->q->sp, id, &s->e, &why)) != MX_OK) {
-		if (err == MX_ERR_BAD_DOMAIN) {
+		if (err == MX_ERR_CORRUPT) {
 			char note[SPOOL_REASON_MAX];
 			p->st.corrupt++;
 			snprintf(note, sizeof(note), "corrupt queue file moved to corrupt/: %s", why);

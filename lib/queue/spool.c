@@ -394,18 +394,22 @@ text_add_reason(struct text *t, const char *reason)
 	return text_add(t, "\n");
 }
 
-static bool
-rcpt_valid(const struct spool_rcpt *r)
+/* MX_ERR_BAD_ADDRESS for its address, MX_ERR_INVALID for its state or reason. */
+static mx_err
+rcpt_check(const struct spool_rcpt *r)
 {
-	return address_valid(r->address, strnlen(r->address, SPOOL_ADDRESS_MAX + 1), false) &&
-	    (unsigned)r->state <= SPOOL_BOUNCED &&
-	    strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX;
+	if (!address_valid(r->address, strnlen(r->address, SPOOL_ADDRESS_MAX + 1), false))
+		return MX_ERR_BAD_ADDRESS;
+	return (unsigned)r->state <= SPOOL_BOUNCED &&
+	    strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX ? MX_OK : MX_ERR_INVALID;
 }
 
 /* The header of an entry, checked field by field; the caller frees it. */
 static mx_err
 format_header(const struct spool_entry *e, struct text *t, const char **why)
 {
+	mx_err err;
+
 	*why = "a recipient address, reason or state is not valid";
 	if (!spool_id_valid(e->id) || e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX ||
 	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL)) {
@@ -414,11 +418,11 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 	}
 	if (!address_valid(e->sender, strnlen(e->sender, SPOOL_ADDRESS_MAX + 1), true)) {
 		*why = "the sender address has a control byte, or is too long";
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++)
-		if (!rcpt_valid(&e->rcpts[i]))
-			return MX_ERR_BAD_DOMAIN;
+		if ((err = rcpt_check(&e->rcpts[i])) != MX_OK)
+			return err;
 	t->len = 0;
 	t->cap = SPOOL_HEADER_FIXED + e->n_rcpts * (SPOOL_LINE_MAX + SPOOL_ADDRESS_MAX + 64);
 	if ((t->buf = malloc(t->cap)) == NULL) {
@@ -592,7 +596,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 
 	*why = "an address has a control byte, or is too long";
 	if (!address_valid(sender ? sender : "", slen, true))
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	memcpy(e->sender, sender ? sender : "", slen + 1);
 	e->created = (int64_t)time(NULL);
 	e->data = (uint8_t *)(uintptr_t)data;
@@ -605,7 +609,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		size_t alen = rcpts[i] ? strnlen(rcpts[i], SPOOL_ADDRESS_MAX + 1) : 0;
 		if (!address_valid(rcpts[i] ? rcpts[i] : "", alen, false))
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_BAD_ADDRESS;
 		memcpy(e->rcpts[i].address, rcpts[i], alen + 1);
 	}
 	return MX_OK;
@@ -619,6 +623,9 @@ spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
 	struct spool_entry e = { 0 };
 	mx_err err;
 
+	*why = "the message is larger than a spool entry can be (1 GiB)";
+	if (len > SPOOL_DATA_MAX)
+		return MX_ERR_TOO_BIG;
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || len > SPOOL_DATA_MAX ||
 	    (len > 0 && data == NULL) || id_out == NULL || id_size <= SPOOL_ID_MAX)
@@ -638,6 +645,9 @@ spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *r
 	size_t len = data != NULL ? payload_len(data) : 0;
 	mx_err err;
 
+	*why = "the message is larger than a spool entry can be (1 GiB)";
+	if (len > SPOOL_DATA_MAX)
+		return MX_ERR_TOO_BIG;
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || data == NULL ||
 	    len > SPOOL_DATA_MAX || id_out == NULL || id_size <= SPOOL_ID_MAX)
@@ -656,6 +666,9 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 {
 	mx_err err;
 
+	*why = "the message is larger than a spool entry can be (1 GiB)";
+	if (e->len > SPOOL_DATA_MAX)
+		return MX_ERR_TOO_BIG;
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX || e->rcpts == NULL ||
 	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL) ||
@@ -664,10 +677,10 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 		return MX_ERR_INVALID;
 	*why = "an address has a control byte, or is too long";
 	if (!address_valid(e->sender, strnlen(e->sender, sizeof(e->sender)), true))
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	for (size_t i = 0; i < e->n_rcpts; i++)
-		if (!rcpt_valid(&e->rcpts[i]))
-			return MX_ERR_BAD_DOMAIN;
+		if ((err = rcpt_check(&e->rcpts[i])) != MX_OK)
+			return err;
 	if ((err = make_id(e->id, why)) != MX_OK)
 		return err;
 	if (e->created == 0)
@@ -701,7 +714,7 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd,
 	if (fstatat(sp->queue_fd, entry->id, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISREG(st.st_mode)) {
 		*why = "the entry is not in queue/";
-		return MX_ERR_SYSTEM;
+		return MX_ERR_NOT_FOUND;
 	}
 	err = commit_entry(sp, entry, 0, lock_fd != NULL, &fd, why);
 	if (err != MX_OK)
@@ -728,8 +741,9 @@ spool_remove(struct spool *sp, const char *id, const char **why)
 		return MX_ERR_INVALID;
 	}
 	if (sp->ops.unlink(sp->queue_fd, id) != 0) {
+		mx_err err = errno == ENOENT ? MX_ERR_NOT_FOUND : MX_ERR_SYSTEM;
 		*why = os_why(sp, "cannot remove the entry from queue/");
-		return MX_ERR_SYSTEM;
+		return err;
 	}
 	if (sp->ops.fsync(sp->queue_fd) != 0) {
 		*why = os_why(sp, "fsync of the spool's queue/ failed, the removal may be lost");
@@ -934,20 +948,20 @@ parse_body(struct cursor *c, char *line, struct spool_entry *e, const char **why
 	*why = "bad recipient or reason line";
 	for (;;) {
 		if (!next_line(c, line, SPOOL_LINE_MAX))
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_CORRUPT;
 		if (field(line, "rcpt") == NULL)
 			break;
 		if (e->n_rcpts >= SPOOL_RCPTS_MAX || !parse_rcpt(c, line, &e->rcpts[e->n_rcpts]))
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_CORRUPT;
 		e->n_rcpts++;
 	}
 	*why = "no recipients, or a bad data line";
 	if (e->n_rcpts == 0 || !parse_number_field(line, "data", SPOOL_DATA_MAX, &v))
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_CORRUPT;
 	*why = "the data length does not match the file";
 	if (c->len - SPOOL_END_LEN < c->pos + 1 || v != c->len - SPOOL_END_LEN - c->pos - 1 ||
 	    c->p[c->pos + v] != '\n')
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_CORRUPT;
 	if ((e->data = malloc(v + 1)) == NULL) {
 		*why = "out of memory";
 		return MX_ERR_NOMEM;
@@ -966,10 +980,10 @@ parse_entry(const uint8_t *p, size_t len, const char *id,
 	struct cursor c = { p, len, 0 };
 	struct spool_entry *e = NULL;
 	char *line = NULL;
-	mx_err err = MX_ERR_BAD_DOMAIN;
+	mx_err err = MX_ERR_CORRUPT;
 
 	if (!check_frame(&c, why))
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_CORRUPT;
 	if ((e = calloc(1, sizeof(*e))) == NULL || (line = malloc(SPOOL_LINE_MAX)) == NULL) {
 		*why = "out of memory";
 		err = MX_ERR_NOMEM;
@@ -987,6 +1001,15 @@ out:
 	return err;
 }
 
+/* After openat of queue/ID failed: no such entry (nothing there, a
+ * symlink, or no queue/ at all in a spool opened as it is), or the OS. */
+static mx_err
+open_failure(const struct spool *sp)
+{
+	return sp->queue_fd < 0 || errno == ENOENT || errno == ELOOP ? MX_ERR_NOT_FOUND :
+	    MX_ERR_SYSTEM;
+}
+
 /* Reads queue/ID whole, a regular file only and never a symlink. */
 static mx_err
 read_file(struct spool *sp, const char *id, uint8_t **buf, size_t *len,
@@ -1001,10 +1024,14 @@ read_file(struct spool *sp, const char *id, uint8_t **buf, size_t *len,
 	fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	*why = "cannot open the entry in queue/ (missing, or a symlink)";
 	if (fd < 0)
-		return MX_ERR_SYSTEM;
+		return open_failure(sp);
 	*why = "the entry is not a regular file";
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) != 0)
 		goto out;
+	err = MX_ERR_NOT_FOUND;
+	if (!S_ISREG(st.st_mode))
+		goto out;
+	err = MX_ERR_SYSTEM;
 	*why = "the entry is larger than any spool file can be";
 	if ((uint64_t)st.st_size > SPOOL_DATA_MAX + (uint64_t)SPOOL_RCPTS_MAX * 4096)
 		goto out;
@@ -1055,7 +1082,7 @@ spool_load(struct spool *sp, const char *id, struct spool_entry **out,
 	if ((err = read_file(sp, id, &buf, &len, why)) != MX_OK)
 		goto out;
 	err = parse_entry(buf, len, id, out, why);
-	if (err == MX_ERR_BAD_DOMAIN)
+	if (err == MX_ERR_CORRUPT)
 		quarantine(sp, id);
 	else if (err == MX_OK)
 		*why = NULL;
@@ -1185,21 +1212,21 @@ spool_lock(struct spool *sp, const char *id, int *fd_out)
 		return MX_ERR_INVALID;
 	fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return MX_ERR_SYSTEM;
+		return open_failure(sp);
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		mx_err err = errno == EWOULDBLOCK ? MX_ERR_BUSY : MX_ERR_SYSTEM;
+		mx_err err = errno == EWOULDBLOCK ? MX_ERR_LOCKED : MX_ERR_SYSTEM;
 		close(fd);
 		return err;
 	}
 	if (fstat(fd, &held) != 0 || !S_ISREG(held.st_mode)) {
 		close(fd);
-		return MX_ERR_SYSTEM;
+		return MX_ERR_NOT_FOUND;
 	}
 	/* spool_update may have put a new file in place since we opened it. */
 	if (fstatat(sp->queue_fd, id, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
 		close(fd);
-		return MX_ERR_BUSY;
+		return MX_ERR_LOCKED;
 	}
 	*fd_out = fd;
 	return MX_OK;
