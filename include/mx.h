@@ -378,12 +378,15 @@ MX_API mx_err mx_sender_set_deadline(mx_sender *sender, unsigned ms);
  * bare "local@domain" (no angle brackets; mail_from "" is the null
  * sender) and are NOT checked here: callers taking addresses from
  * outside use mx_send_message, or mx_address_check first, so that no CR
- * or LF reaches a command.  Everything is copied.  cb runs from the
- * resolver's event loop; MX_ERR_CONFIG when the resolver cannot start.
+ * or LF reaches a command.  Everything is copied.  flags say what MAIL
+ * FROM must announce (MX_ERR_INVALID for a flag not below).  cb runs from
+ * the resolver's event loop; MX_ERR_CONFIG when the resolver cannot start.
  */
+#define MX_SEND_8BITMIME 1u /* the message has 8-bit octets: BODY=8BITMIME */
+#define MX_SEND_SMTPUTF8 2u /* UTF-8 in an address or header: SMTPUTF8 */
 MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from,
     const char *const *rcpts, size_t n_rcpts, const uint8_t *data, size_t len,
-    bool needs_8bitmime, bool needs_smtputf8, mx_send_cb cb, void *arg);
+    unsigned flags, mx_send_cb cb, void *arg);
 
 /*
  * Checks one envelope address ("local@domain" or "<local@domain>"; for a

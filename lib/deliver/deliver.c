@@ -775,8 +775,8 @@ arm_deadline(mx_delivery *d)
 
 mx_err
 mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const uint8_t *data, size_t len, bool needs_8bitmime,
-    bool needs_smtputf8, mx_send_cb cb, void *arg)
+    size_t n_rcpts, const uint8_t *data, size_t len, unsigned flags,
+    mx_send_cb cb, void *arg)
 {
 	/* Only read: payload_init copies the head. */
 	struct payload src = {.head = (uint8_t *)(uintptr_t)data, .head_len = len, .fd = -1};
@@ -784,19 +784,19 @@ mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	if (data == NULL)
 		return MX_ERR_INVALID;
 	return deliver_start(sender, mail_from, rcpts, n_rcpts, &src, message_size(data, len),
-	    needs_8bitmime, needs_smtputf8, cb, arg);
+	    flags, cb, arg);
 }
 
 mx_err
 deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const struct payload *src, size_t size, bool needs_8bitmime,
-    bool needs_smtputf8, mx_send_cb cb, void *arg)
+    size_t n_rcpts, const struct payload *src, size_t size, unsigned flags,
+    mx_send_cb cb, void *arg)
 {
 	mx_delivery *d;
 	mx_err err;
 
 	if (sender == NULL || mail_from == NULL || rcpts == NULL || n_rcpts == 0 ||
-	    src == NULL || cb == NULL)
+	    src == NULL || cb == NULL || (flags & ~(MX_SEND_8BITMIME | MX_SEND_SMTPUTF8)) != 0)
 		return MX_ERR_INVALID;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return MX_ERR_NOMEM;
@@ -804,8 +804,8 @@ deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	d->sender = sender;
 	d->cb = cb;
 	d->arg = arg;
-	d->needs_8bitmime = needs_8bitmime;
-	d->needs_smtputf8 = needs_smtputf8;
+	d->needs_8bitmime = (flags & MX_SEND_8BITMIME) != 0;
+	d->needs_smtputf8 = (flags & MX_SEND_SMTPUTF8) != 0;
 	d->size = size;
 	d->started = deliver_now();
 	/* A broken resolver set-up (trust anchor, resolv.conf) is the

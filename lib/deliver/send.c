@@ -342,7 +342,8 @@ mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcp
 		return err;
 	message_payload(mm->m, &src);
 	err = deliver_start(sender, env.from, env.rcpts, env.n, &src, mm->m->size,
-	    mm->m->eight_bit, env.smtputf8 || mm->m->eight_bit_header, cb, arg);
+	    (mm->m->eight_bit ? MX_SEND_8BITMIME : 0) |
+	    (env.smtputf8 || mm->m->eight_bit_header ? MX_SEND_SMTPUTF8 : 0), cb, arg);
 	envelope_free(&env);
 	return err;
 }

@@ -995,7 +995,8 @@ try_entry(struct pass *p, const char *id)
 	message_wire_flags((const char *)s->e->data, s->e->len, &eight_bit, &eight_bit_header);
 	p->active++;
 	if ((err = mx_send_start(p->sender, s->e->sender, list, n, s->e->data, s->e->len,
-	    eight_bit, eight_bit_header, on_delivery, s)) != MX_OK) {
+	    (eight_bit ? MX_SEND_8BITMIME : 0) | (eight_bit_header ? MX_SEND_SMTPUTF8 : 0),
+	    on_delivery, s)) != MX_OK) {
 		/*
 		 * Nothing was tried (the resolver cannot start: a bad trust
 		 * anchor, say).  Not the mail's fault: the entry stays as it was,
