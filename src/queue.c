@@ -189,11 +189,11 @@ static int
 cmd_list(struct queue_opts *o, mx_queue *q)
 {
 	struct list_ctx c = { o, 0, 0 };
-
+	mx_why why;
 	mx_err err;
 
-	if ((err = mx_queue_list(q, print_item, print_bad, &c)) != MX_OK)
-		return cli_warn("queue", "%s", mx_queue_error(q)), cli_exit_for(err);
+	if ((err = mx_queue_list(q, print_item, print_bad, &c, &why)) != MX_OK)
+		return cli_warn("queue", "%s", why.text), cli_exit_for(err);
 	if (!o->json)
 		printf("-- %zu entr%s in %s%s\n", c.entries, c.entries == 1 ? "y" : "ies",
 		    o->d.spool, access(o->d.spool, F_OK) != 0 && errno == ENOENT ?
@@ -227,10 +227,11 @@ cmd_show(struct queue_opts *o, mx_queue *q, const char *id)
 	mx_queue_item *it = NULL;
 	const uint8_t *data;
 	size_t len;
+	mx_why why;
 	mx_err err;
 
-	if ((err = mx_queue_load(q, id, &it)) != MX_OK) {
-		cli_warn("queue", "%s", mx_queue_error(q));
+	if ((err = mx_queue_load(q, id, &it, &why)) != MX_OK) {
+		cli_warn("queue", "%s", why.text);
 		return cli_exit_for(err);
 	}
 	print_item(it, &c);
@@ -249,12 +250,13 @@ cmd_delete(mx_queue *q, int n, char **ids)
 	int rc = EX_OK;
 
 	for (int i = 0; i < n; i++) {
-		mx_err err = mx_queue_delete(q, ids[i]);
+		mx_why why;
+		mx_err err = mx_queue_delete(q, ids[i], &why);
 		if (err == MX_OK) {
 			printf("%s: deleted\n", ids[i]);
 			continue;
 		}
-		cli_warn("queue", "%s", mx_queue_error(q));
+		cli_warn("queue", "%s", why.text);
 		if (rc == EX_OK)
 			rc = cli_exit_for(err);
 	}
@@ -305,13 +307,14 @@ one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
 {
 	mx_queue_stats st = { 0 };
 	double start = now_seconds();
-	mx_err err = mx_queue_run(q, sender, flags, &st);
+	mx_why why;
+	mx_err err = mx_queue_run(q, sender, flags, &st, &why);
 
 	print_stats(o, &st, now_seconds() - start);
 	if (next_due != NULL)
 		*next_due = st.next_due;
 	if (err != MX_OK) {
-		cli_warn("queue", "%s", mx_queue_error(q));
+		cli_warn("queue", "%s", why.text);
 		return cli_exit_for(err);
 	}
 	return EX_OK;

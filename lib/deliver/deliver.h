@@ -77,7 +77,7 @@ struct mx_delivery {
  */
 mx_err deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
     size_t n_rcpts, const struct payload *src, size_t size, unsigned flags,
-    mx_send_cb cb, void *arg);
+    mx_send_cb cb, void *arg, mx_why *why);
 
 double deliver_now(void);
 

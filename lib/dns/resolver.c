@@ -22,6 +22,7 @@
 #include "grow.h"
 #include "resolver.h"
 #include "stub.h"
+#include "why.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -61,7 +62,7 @@ struct mx_resolver {
 	FILE *log;               /* libunbound's diagnostics, kept, not printed */
 	char log_tail[512];      /* the last of them */
 	size_t log_len;
-	char diagnostic[256];    /* the first error line: its cause */
+	char diagnostic[256];    /* libunbound's first error line: a cause */
 	struct spare *spares;    /* finished lookups, for lookup.c to reuse */
 	unsigned n_spares;
 	const struct timeval *deadline_tv; /* libevent's common timeout of ... */
@@ -255,23 +256,11 @@ mx_resolver_get_stats(const mx_resolver *r, struct mx_resolver_stats *out)
 }
 
 static mx_err
-set_option(mx_resolver *r, const char *opt, const char *value)
+set_option(mx_resolver *r, const char *opt, const char *value, mx_why *why)
 {
-	return ub_ctx_set_option(r->ub, opt, value) == 0 ? MX_OK : MX_ERR_CONFIG;
-}
-
-/* The reason behind an MX_ERR_CONFIG of our own finding; the first wins. */
-static mx_err
-config_failure(mx_resolver *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (r->diagnostic[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(r->diagnostic, sizeof(r->diagnostic), fmt, ap);
-		va_end(ap);
-	}
-	return MX_ERR_CONFIG;
+	if (ub_ctx_set_option(r->ub, opt, value) == 0)
+		return MX_OK;
+	return why_set(why, MX_ERR_CONFIG, "libunbound refused %s %s", opt, value);
 }
 
 /*
@@ -281,7 +270,7 @@ config_failure(mx_resolver *r, const char *fmt, ...)
  * libunbound to judge, which says where it stops.
  */
 static mx_err
-anchor_has_records(mx_resolver *r, const char *path)
+anchor_has_records(const char *path, mx_why *why)
 {
 	FILE *f = fopen(path, "r");
 	ldns_rr *rr;
@@ -292,7 +281,7 @@ anchor_has_records(mx_resolver *r, const char *path)
 	unsigned found = 0;
 
 	if (f == NULL)
-		return config_failure(r, "trust anchor %s: %s", path, strerror(errno));
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: %s", path, strerror(errno));
 	while (found == 0 && !feof(f)) {
 		rr = NULL;
 		st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
@@ -308,13 +297,13 @@ anchor_has_records(mx_resolver *r, const char *path)
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
 	if (found == 0 && (st == LDNS_STATUS_OK || st == LDNS_STATUS_SYNTAX_EMPTY))
-		return config_failure(r, "trust anchor %s: holds no DS or DNSKEY record "
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: holds no DS or DNSKEY record "
 		    "(empty, or comments only)", path);
 	return MX_OK;
 }
 
 static mx_err
-apply_anchor(mx_resolver *r)
+apply_anchor(mx_resolver *r, mx_why *why)
 {
 	const char *path = r->anchor;
 	struct stat sb;
@@ -325,37 +314,44 @@ apply_anchor(mx_resolver *r)
 		return MX_OK;
 	/* libunbound spins forever reading a directory as an anchor file. */
 	if (stat(path, &sb) != 0)
-		return config_failure(r, "trust anchor %s: %s", path, strerror(errno));
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: %s", path, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
-		return config_failure(r, "trust anchor %s: not a regular file", path);
-	if (anchor_has_records(r, path) != MX_OK)
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: not a regular file", path);
+	if (anchor_has_records(path, why) != MX_OK)
 		return MX_ERR_CONFIG;
 	if (ub_ctx_add_ta_file(r->ub, path) != 0)
-		return config_failure(r, "trust anchor %s: libunbound refused it", path);
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: libunbound refused it", path);
 	r->validating = true;
 	return MX_OK;
 }
 
 /* libunbound reads the anchor file when the context is finalized, and
- * says why it failed (the file and line) through its log. */
+ * says why it failed (the file and line) through its log: its first
+ * complaint is the cause, and goes into why. */
 static mx_err
-finalize_failure(mx_resolver *r)
+finalize_failure(mx_resolver *r, mx_why *why)
 {
+	if (r->diagnostic[0] != '\0')
+		return why_set(why, MX_ERR_CONFIG, "%s", r->diagnostic);
 	if (r->validating)
-		return config_failure(r, "trust anchor %s: libunbound could not load it",
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: libunbound could not load it",
 		    r->anchor_set ? r->anchor : DEFAULT_ROOT_ANCHOR);
-	return config_failure(r, "libunbound could not be set up");
+	return why_set(why, MX_ERR_CONFIG, "libunbound could not be set up");
 }
 
 static mx_err
-apply_servers(mx_resolver *r)
+apply_servers(mx_resolver *r, mx_why *why)
 {
 	for (size_t i = 0; i < r->n_servers; i++)
 		if (ub_ctx_set_fwd(r->ub, r->servers[i]) != 0)
-			return MX_ERR_CONFIG;
-	if (r->n_servers > 0)
+			return why_set(why, MX_ERR_CONFIG, "libunbound refused the server %s",
+			    r->servers[i]);
+	if (r->n_servers > 0 || ub_ctx_resolvconf(r->ub, r->resolv_conf) == 0)
 		return MX_OK;
-	return ub_ctx_resolvconf(r->ub, r->resolv_conf) == 0 ? MX_OK : MX_ERR_CONFIG;
+	if (r->diagnostic[0] != '\0')
+		return why_set(why, MX_ERR_CONFIG, "%s", r->diagnostic);
+	return why_set(why, MX_ERR_CONFIG, "%s: cannot be read, or names no usable "
+	    "nameserver", r->resolv_conf ? r->resolv_conf : "/etc/resolv.conf");
 }
 
 /*
@@ -430,21 +426,21 @@ mx_resolver_diagnostic(const mx_resolver *r)
 }
 
 static mx_err
-ready_unbound(mx_resolver *r)
+ready_unbound(mx_resolver *r, mx_why *why)
 {
 	char num[16];
 	mx_err err;
 
 	if ((r->ub = ub_ctx_create_event(r->base)) == NULL)
-		return MX_ERR_SYSTEM;
+		return why_set(why, MX_ERR_SYSTEM, "libunbound could not make a context");
 	capture_log(r);
 	snprintf(num, sizeof(num), "%u", r->max_inflight < 64 ? 128 : r->max_inflight * 2);
-	if ((err = set_option(r, "outgoing-range:", num)) != MX_OK)
+	if ((err = set_option(r, "outgoing-range:", num, why)) != MX_OK)
 		return err;
 	snprintf(num, sizeof(num), "%u", r->max_inflight);
-	if ((err = set_option(r, "num-queries-per-thread:", num)) != MX_OK ||
-	    (err = apply_servers(r)) != MX_OK ||
-	    (err = apply_anchor(r)) != MX_OK)
+	if ((err = set_option(r, "num-queries-per-thread:", num, why)) != MX_OK ||
+	    (err = apply_servers(r, why)) != MX_OK ||
+	    (err = apply_anchor(r, why)) != MX_OK)
 		return err;
 	/*
 	 * ub_ctx_zone_add finalizes the context, so a trust anchor file that
@@ -454,13 +450,13 @@ ready_unbound(mx_resolver *r)
 	/* Likewise its local zone for 127.in-addr.arpa would answer reverse
 	 * questions about loopback addresses itself (mx check asks them). */
 	if (ub_ctx_zone_add(r->ub, "127.in-addr.arpa.", "transparent") != 0)
-		return finalize_failure(r);
+		return finalize_failure(r, why);
 	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK :
-	    finalize_failure(r);
+	    finalize_failure(r, why);
 }
 
 static mx_err
-ready_stub(mx_resolver *r)
+ready_stub(mx_resolver *r, mx_why *why)
 {
 	struct stub_config cfg = {
 		.servers = r->servers,
@@ -471,17 +467,24 @@ ready_stub(mx_resolver *r)
 		.cache_entries = STUB_CACHE_ENTRIES,
 	};
 
-	return stub_new(&r->stub, r, r->base, &cfg);
+	mx_err err = stub_new(&r->stub, r, r->base, &cfg);
+
+	if (err == MX_ERR_CONFIG)
+		return why_set(why, err, "c-ares could not be set up: %s cannot be read, or "
+		    "names no usable nameserver", r->resolv_conf ? r->resolv_conf :
+		    "/etc/resolv.conf");
+	return err == MX_OK ? MX_OK : why_set(why, err, "c-ares could not be set up: %s",
+	    mx_strerror(err));
 }
 
 mx_err
-resolver_ready(mx_resolver *r)
+resolver_ready(mx_resolver *r, mx_why *why)
 {
 	mx_err err;
 
 	if (r->ready)
 		return MX_OK;
-	err = r->transport == MX_TRANSPORT_STUB ? ready_stub(r) : ready_unbound(r);
+	err = r->transport == MX_TRANSPORT_STUB ? ready_stub(r, why) : ready_unbound(r, why);
 	if (err == MX_OK)
 		r->ready = true;
 	return err;

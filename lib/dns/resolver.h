@@ -72,8 +72,9 @@ const char *resolver_servers_text(const mx_resolver *r, char *buf, size_t size);
  */
 void *resolver_spare_take(mx_resolver *r, size_t size);
 void resolver_spare_give(mx_resolver *r, void *block, size_t size);
-/* Applies the configuration on first use. */
-mx_err resolver_ready(mx_resolver *r);
+/* Applies the configuration on first use; why (may be NULL) says what
+ * is wrong with it. */
+mx_err resolver_ready(mx_resolver *r, mx_why *why);
 /* For questions outside the query queue (query.c's raw form): the
  * libunbound context, NULL with the stub transport, and how sure
  * DNSSEC is of an answer with libunbound's "sec" value. */

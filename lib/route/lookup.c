@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "resolver.h"
+#include "why.h"
 #include "route.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
@@ -398,20 +399,21 @@ fail:
 
 mx_err
 mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain,
-    mx_route_cb cb, void *arg)
+    mx_route_cb cb, void *arg, mx_why *why)
 {
 	char canon[MX_DOMAIN_MAX + 1];
 	struct lookup *lk;
 	mx_err err;
 
+	why_clear(why);
 	if (r == NULL || policy == NULL || domain == NULL || cb == NULL)
-		return MX_ERR_INVALID;
-	if ((err = mx_domain_from_arg(domain, canon, NULL)) != MX_OK)
+		return why_set(why, MX_ERR_INVALID, "a NULL argument");
+	if ((err = mx_domain_from_arg(domain, canon, why)) != MX_OK)
 		return err;
-	if ((err = resolver_ready(r)) != MX_OK)
+	if ((err = resolver_ready(r, why)) != MX_OK)
 		return err;
 	if ((err = lookup_new(r, policy, canon, &lk)) != MX_OK)
-		return err;
+		return why_set(why, err, "cannot start the lookup: %s", mx_strerror(err));
 	lk->cb = cb;
 	lk->arg = arg;
 	lk->pending = 1;
@@ -429,19 +431,20 @@ keep_plan(mx_plan *plan, void *arg)
 
 mx_err
 mx_route_lookup(mx_resolver *r, const mx_policy *policy, const char *domain,
-    mx_plan **out)
+    mx_plan **out, mx_why *why)
 {
 	mx_plan *plan = NULL;
 	mx_err err;
 
+	why_clear(why);
 	if (out == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "nowhere to put the plan (out is NULL)");
 	*out = NULL;
-	if ((err = mx_route_start(r, policy, domain, keep_plan, &plan)) != MX_OK)
+	if ((err = mx_route_start(r, policy, domain, keep_plan, &plan, why)) != MX_OK)
 		return err;
 	while (plan == NULL)
 		if (event_base_loop(resolver_base(r), EVLOOP_ONCE) < 0)
-			return MX_ERR_SYSTEM;
+			return why_set(why, MX_ERR_SYSTEM, "the event loop failed");
 	*out = plan;
 	return MX_OK;
 }
