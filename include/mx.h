@@ -150,8 +150,14 @@ struct event_base;
  */
 MX_API mx_err mx_resolver_new(mx_resolver **out);
 MX_API mx_err mx_resolver_new_event(mx_resolver **out, struct event_base *base);
-/* Free it once its lookups and deliveries have called back: one still
- * under way is abandoned, its callback never runs and its memory is lost. */
+/*
+ * Cancels every lookup still under way (mx_route_start's, with their
+ * queries, waiting or on the wire, on either transport, and their plans)
+ * and frees it all: the callbacks of cancelled lookups are never called.
+ * Deliveries and checks are not lookups: free the checks
+ * (mx_check_free cancels them) and let deliveries call back, and free
+ * the senders, before the resolver.
+ */
 MX_API void mx_resolver_free(mx_resolver *resolver);
 /* "IP" or "IP@PORT", IPv4 or IPv6; repeatable.  Unset: /etc/resolv.conf. */
 MX_API mx_err mx_resolver_add_server(mx_resolver *resolver, const char *server);

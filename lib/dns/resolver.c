@@ -4,7 +4,8 @@
  * number of queries on the wire under a cap.  libunbound does resolution,
  * caching, in-flight deduplication and DNSSEC validation; ldns (answer.c)
  * reads the packets it hands back.  The resolver owns its event base when
- * it made it, and every query it has not yet answered.
+ * it made it, and every query it has not yet answered; freed, it cancels
+ * the lookups still under way (resolver_work).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,6 +59,7 @@ struct mx_resolver {
 	int lookups;
 	struct query_list waiting;
 	struct query_list completed;
+	LIST_HEAD(, resolver_work) work; /* lookups to cancel on free */
 	struct event *deliver;   /* hands completed answers back */
 	FILE *log;               /* libunbound's diagnostics, kept, not printed */
 	char log_tail[512];      /* the last of them */
@@ -81,6 +83,7 @@ resolver_init(mx_resolver *r, struct event_base *base)
 {
 	TAILQ_INIT(&r->waiting);
 	TAILQ_INIT(&r->completed);
+	LIST_INIT(&r->work);
 	r->max_inflight = DEFAULT_MAX_INFLIGHT;
 	r->query_timeout_ms = DEFAULT_QUERY_TIMEOUT_MS;
 	r->tries = DEFAULT_TRIES;
@@ -117,11 +120,24 @@ mx_resolver_new(mx_resolver **out)
 	return mx_resolver_new_event(out, NULL);
 }
 
+/*
+ * Work in flight is cancelled first, while the transports still exist:
+ * each lookup withdraws its queries (from the queue, the completed list,
+ * libunbound or c-ares) and frees its plan; no callback runs.  Then the
+ * transports go, c-ares handing back its own tickets as it is destroyed.
+ */
 void
 mx_resolver_free(mx_resolver *r)
 {
+	struct resolver_work *w;
+
 	if (r == NULL)
 		return;
+	while ((w = LIST_FIRST(&r->work)) != NULL) {
+		LIST_REMOVE(w, link);
+		w->listed = false;
+		w->cancel(w);
+	}
 	if (r->ub != NULL)
 		ub_ctx_delete(r->ub);
 	if (r->log != NULL)
@@ -583,6 +599,23 @@ resolver_deadline_tv(mx_resolver *r, unsigned ms)
 		r->deadline_ms = ms;
 	}
 	return r->deadline_tv != NULL ? r->deadline_tv : &r->deadline_plain;
+}
+
+void
+resolver_work_add(mx_resolver *r, struct resolver_work *w)
+{
+	LIST_INSERT_HEAD(&r->work, w, link);
+	w->listed = true;
+}
+
+void
+resolver_work_remove(mx_resolver *r, struct resolver_work *w)
+{
+	(void)r;
+	if (!w->listed)
+		return;
+	LIST_REMOVE(w, link);
+	w->listed = false;
 }
 
 void

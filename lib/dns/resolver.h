@@ -40,6 +40,18 @@ struct query {
 
 TAILQ_HEAD(query_list, query);
 
+/*
+ * Work the resolver must be able to end: a lookup, with its queries and
+ * its plan.  mx_resolver_free calls cancel for each still registered,
+ * after taking it off the list; cancel withdraws its queries
+ * (resolver_cancel) and frees what it owns, calling back no one.
+ */
+struct resolver_work {
+	LIST_ENTRY(resolver_work) link;
+	void (*cancel)(struct resolver_work *w);
+	bool listed;
+};
+
 /* Zeroed, with no name. */
 static inline void
 query_clear(struct query *q)
@@ -56,6 +68,10 @@ struct timeval;
 /* The timeval to evtimer_add a lookup's deadline of ms with (see
  * resolver.c); the resolver keeps it. */
 const struct timeval *resolver_deadline_tv(mx_resolver *r, unsigned ms);
+/* Registers w (its cancel set) until resolver_work_remove; removing one
+ * not listed is a no-op. */
+void resolver_work_add(mx_resolver *r, struct resolver_work *w);
+void resolver_work_remove(mx_resolver *r, struct resolver_work *w);
 /* Counts lookups for mx_resolver_run. */
 void resolver_lookup_add(mx_resolver *r, int delta);
 /* A transport's answer for q is in q->answer: hand it back. */

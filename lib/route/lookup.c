@@ -43,6 +43,7 @@ struct lookup {
 	struct query *addrq;   /* two per host: A then AAAA; inline_q or heap */
 	size_t n_addrq;
 	size_t pending;
+	struct resolver_work work; /* cancelled by mx_resolver_free */
 	/* Not zeroed on reuse: start_address_queries zeroes what it uses. */
 	struct query inline_q[LOOKUP_INLINE_QUERIES];
 };
@@ -153,6 +154,7 @@ lookup_deadline(struct lookup *lk)
 static void
 lookup_free(struct lookup *lk)
 {
+	resolver_work_remove(lk->r, &lk->work);
 	if (lk->deadline_set)
 		event_del(lookup_deadline(lk));
 	for (size_t i = 0; i < lk->n_addrq; i++)
@@ -163,6 +165,19 @@ lookup_free(struct lookup *lk)
 	mx_plan_free(lk->plan);
 	policy_release(&lk->policy);
 	resolver_spare_give(lk->r, lk, lookup_block_size());
+}
+
+/* mx_resolver_free: every query withdrawn, the plan freed, no callback. */
+static void
+lookup_cancel(struct resolver_work *w)
+{
+	struct lookup *lk = (struct lookup *)(void *)((char *)w - offsetof(struct lookup, work));
+
+	resolver_cancel(lk->r, &lk->mxq);
+	for (size_t i = 0; i < lk->n_addrq; i++)
+		resolver_cancel(lk->r, &lk->addrq[i]);
+	resolver_lookup_add(lk->r, -1);
+	lookup_free(lk);
 }
 
 /* The lookup is released before the callback, which may start others. */
@@ -417,6 +432,8 @@ mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain,
 	lk->cb = cb;
 	lk->arg = arg;
 	lk->pending = 1;
+	lk->work.cancel = lookup_cancel;
+	resolver_work_add(r, &lk->work);
 	resolver_lookup_add(r, 1);
 	query_init(&lk->mxq, lk, lk->plan->domain, RR_TYPE_MX, 0, on_mx);
 	resolver_submit(r, &lk->mxq);
