@@ -40,16 +40,19 @@ extern "C" {
  * The version of this header.  mx_version() gives the library's own, which
  * may be newer: a program built against MAJOR.MINOR runs with any library
  * of the same MAJOR and a MINOR at least as high (docs/HACKING.md, "The
- * library's ABI").  MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
+ * library's ABI").  Before the first packaged release (MAJOR 0) a MINOR
+ * may change the ABI too: 0.2.0 did (mx_why, error codes, mx_send_start's
+ * flags), keeping the soname libmx.so.0 since 0.1.0 was never packaged.
+ * MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
  */
 #define MX_VERSION_MAJOR 0
-#define MX_VERSION_MINOR 1
+#define MX_VERSION_MINOR 2
 #define MX_VERSION_PATCH 0
-#define MX_VERSION "0.1.0"
+#define MX_VERSION "0.2.0"
 #define MX_VERSION_NUMBER \
 	((MX_VERSION_MAJOR << 16) | (MX_VERSION_MINOR << 8) | MX_VERSION_PATCH)
 
-/* The running library's version as text ("0.1.0"); its MX_VERSION_NUMBER
+/* The running library's version as text ("0.2.0"); its MX_VERSION_NUMBER
  * in *number unless number is NULL. */
 MX_API const char *mx_version(int *number);
 
