@@ -23,11 +23,13 @@ static int
 route_one(mx_resolver *resolver, const mx_policy *policy, const char *arg)
 {
 	mx_plan *plan = NULL;
-	mx_err err = mx_route_lookup(resolver, policy, arg, &plan);
+	mx_why why;
+	mx_err err = mx_route_lookup(resolver, policy, arg, &plan, &why);
 	int rc;
 
 	if (err != MX_OK) {
-		fprintf(stderr, "route: %s: %s\n", arg, mx_strerror(err));
+		/* why says what the code cannot: which line of which file, say. */
+		fprintf(stderr, "route: %s: %s: %s\n", arg, mx_strerror(err), why.text);
 		return mx_err_temporary(err) ? 75 : 70;
 	}
 	printf("%s: %s (%s)\n", mx_plan_domain(plan),

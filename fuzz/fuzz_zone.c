@@ -5,7 +5,7 @@
  * once with the origin it names itself and once with --origin
  * example.test.  Beyond crashes and leaks it aborts when an invariant
  * breaks:
- *   - the call ends in MX_OK or MX_ERR_BAD_DOMAIN (MX_ERR_NOMEM only on a
+ *   - the call ends in MX_OK or MX_ERR_BAD_ZONE (MX_ERR_NOMEM only on a
  *     zone over the record cap) and a failure says why; a parse error
  *     names its line ("line N: ...");
  *   - every finding has a known id, a severity in range, a message, and a
@@ -86,7 +86,7 @@ run(mx_check *c, const uint8_t *data, size_t size, const char *origin, unsigned 
 		check_findings(c, lines);
 		return;
 	}
-	if (err != MX_ERR_BAD_DOMAIN && err != MX_ERR_NOMEM)
+	if (err != MX_ERR_BAD_ZONE && err != MX_ERR_NOMEM)
 		broken("unexpected error", mx_strerror(err));
 	if (why[0] == '\0')
 		broken("a failure without a reason", NULL);

@@ -9,8 +9,9 @@
  * getter live as long as the object they came from.  Nothing here exits
  * or aborts on bad input: fallible calls return an mx_err and set their
  * out-parameter to NULL on failure; getters and setters that cannot fail
- * take objects the library made (never NULL).  libunbound's own
- * diagnostics are kept for mx_resolver_diagnostic, never printed.
+ * take objects the library made (never NULL).  Why a call failed, in
+ * words, comes back in the caller's mx_why (see "errors").  libunbound's
+ * own log is kept for mx_resolver_diagnostic, never printed.
  *
  * Threads: one mx_resolver (and what it hands out) per thread at a time.
  * The stub transport and live checks call c-ares' ares_library_init,
@@ -39,16 +40,19 @@ extern "C" {
  * The version of this header.  mx_version() gives the library's own, which
  * may be newer: a program built against MAJOR.MINOR runs with any library
  * of the same MAJOR and a MINOR at least as high (docs/HACKING.md, "The
- * library's ABI").  MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
+ * library's ABI").  Before the first packaged release (MAJOR 0) a MINOR
+ * may change the ABI too: 0.2.0 did (mx_why, error codes, mx_send_start's
+ * flags), keeping the soname libmx.so.0 since 0.1.0 was never packaged.
+ * MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
  */
 #define MX_VERSION_MAJOR 0
-#define MX_VERSION_MINOR 1
+#define MX_VERSION_MINOR 2
 #define MX_VERSION_PATCH 0
-#define MX_VERSION "0.1.0"
+#define MX_VERSION "0.2.0"
 #define MX_VERSION_NUMBER \
 	((MX_VERSION_MAJOR << 16) | (MX_VERSION_MINOR << 8) | MX_VERSION_PATCH)
 
-/* The running library's version as text ("0.1.0"); its MX_VERSION_NUMBER
+/* The running library's version as text ("0.2.0"); its MX_VERSION_NUMBER
  * in *number unless number is NULL. */
 MX_API const char *mx_version(int *number);
 
@@ -58,22 +62,48 @@ MX_API const char *mx_version(int *number);
 
 /* ---- errors ------------------------------------------------------------ */
 
+/*
+ * Every failure has a class (mx_err_classify) that says what to do about
+ * it, and a code that says what happened.  New codes are appended, so a
+ * code's number never changes.
+ */
 typedef enum mx_err {
 	MX_OK = 0,
 	MX_ERR_NOMEM,       /* out of memory (temporary) */
 	MX_ERR_INVALID,     /* a bad argument or option value (usage) */
-	MX_ERR_BAD_DOMAIN,  /* a malformed domain, address or message (permanent) */
-	MX_ERR_CONFIG,      /* set-up failed: anchor file, resolv.conf, CA file */
-	MX_ERR_SYSTEM,      /* the OS refused something: sockets, event loop */
-	MX_ERR_BUSY,        /* the resolver was reconfigured after first use */
+	MX_ERR_BAD_DOMAIN,  /* a malformed domain name (permanent) */
+	MX_ERR_CONFIG,      /* set-up failed: anchor file, resolv.conf, CA file (config) */
+	MX_ERR_SYSTEM,      /* the OS refused something: sockets, disk, event loop (temporary) */
+	MX_ERR_BUSY,        /* the resolver was reconfigured after first use (usage) */
+	MX_ERR_NOT_FOUND,   /* no such queue entry or input file, or unreadable (not found) */
+	MX_ERR_TOO_BIG,     /* a message over the size limit (permanent) */
+	MX_ERR_CORRUPT,     /* a stored file that does not parse: a queue entry (permanent) */
+	MX_ERR_BAD_ADDRESS, /* a malformed envelope address (permanent) */
+	MX_ERR_BAD_MESSAGE, /* a malformed message: bare CR, NUL, long line (permanent) */
+	MX_ERR_BAD_ZONE,    /* a zone file that does not parse (permanent) */
+	MX_ERR_LOCKED,      /* another process holds it: a queue entry (temporary) */
 } mx_err;
 
 typedef enum mx_err_class {
 	MX_CLASS_NONE = 0,  /* MX_OK */
-	MX_CLASS_TEMPORARY, /* try again later */
-	MX_CLASS_PERMANENT, /* will fail the same way every time */
-	MX_CLASS_USAGE,     /* the caller's mistake: fix the call */
+	MX_CLASS_TEMPORARY, /* try again later (sysexits EX_TEMPFAIL) */
+	MX_CLASS_PERMANENT, /* will fail the same way every time (EX_DATAERR) */
+	MX_CLASS_USAGE,     /* the caller's mistake: fix the call (EX_USAGE) */
+	MX_CLASS_CONFIG,    /* the set-up is wrong: fix a file (EX_CONFIG) */
+	MX_CLASS_NOT_FOUND, /* what was named is not there (EX_NOINPUT) */
 } mx_err_class;
+
+/*
+ * The reason behind a failure, for people.  Every fallible call that can
+ * say more than its code takes a caller-owned mx_why as its last argument
+ * (NULL when not wanted): a sentence on failure, "" on success.  It is
+ * the only channel for errors; the reasons that results carry
+ * (mx_plan_reason, mx_delivery_reason, ...) are results, not errors.
+ */
+#define MX_WHY_MAX 512
+typedef struct mx_why {
+	char text[MX_WHY_MAX];
+} mx_why;
 
 MX_API const char *mx_strerror(mx_err err);
 MX_API mx_err_class mx_err_classify(mx_err err);
@@ -85,10 +115,11 @@ MX_API bool mx_err_temporary(mx_err err);
  * Turns a command-line argument, a domain ("Example.COM.") or an address
  * ("user@example.com"), into the domain's canonical form: lower case, no
  * trailing dot, internationalised names as A-labels.  On MX_ERR_BAD_DOMAIN,
- * *why (if given) points to a static sentence saying what is wrong.
+ * why says what is wrong in words that read after the argument ("is an
+ * IP address, not a domain").
  */
 MX_API mx_err mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1],
-    const char **why);
+    mx_why *why);
 
 /* ---- routing policy ---------------------------------------------------- */
 
@@ -122,8 +153,14 @@ struct event_base;
  */
 MX_API mx_err mx_resolver_new(mx_resolver **out);
 MX_API mx_err mx_resolver_new_event(mx_resolver **out, struct event_base *base);
-/* Free it once its lookups and deliveries have called back: one still
- * under way is abandoned, its callback never runs and its memory is lost. */
+/*
+ * Cancels every lookup still under way (mx_route_start's, with their
+ * queries, waiting or on the wire, on either transport, and their plans)
+ * and frees it all: the callbacks of cancelled lookups are never called.
+ * Deliveries and checks are not lookups: free the checks
+ * (mx_check_free cancels them) and let deliveries call back, and free
+ * the senders, before the resolver.
+ */
 MX_API void mx_resolver_free(mx_resolver *resolver);
 /* "IP" or "IP@PORT", IPv4 or IPv6; repeatable.  Unset: /etc/resolv.conf. */
 MX_API mx_err mx_resolver_add_server(mx_resolver *resolver, const char *server);
@@ -156,9 +193,10 @@ MX_API mx_err mx_resolver_set_query_timeout_ms(mx_resolver *resolver, unsigned m
 MX_API mx_err mx_resolver_set_tries(mx_resolver *resolver, unsigned tries);
 
 /*
- * What libunbound last complained about (it is not printed): the reason
- * behind an MX_ERR_CONFIG, such as the line of a trust anchor file that
- * does not parse.  "" when nothing; lives as long as the resolver.
+ * libunbound's own log, kept rather than printed: the first error line it
+ * wrote ("" when none), for debugging.  Failures are explained in the
+ * mx_why of the call that failed (a trust anchor's line included); this
+ * is only what libunbound itself said.  Lives as long as the resolver.
  */
 MX_API const char *mx_resolver_diagnostic(const mx_resolver *resolver);
 
@@ -235,7 +273,7 @@ MX_API bool mx_status_permanent(mx_status status);
  * an argument as mx_domain_from_arg takes it.
  */
 MX_API mx_err mx_route_lookup(mx_resolver *resolver, const mx_policy *policy,
-    const char *domain, mx_plan **out);
+    const char *domain, mx_plan **out, mx_why *why);
 
 /*
  * Asynchronous form: cb runs from the event loop once the plan is ready,
@@ -246,7 +284,7 @@ MX_API mx_err mx_route_lookup(mx_resolver *resolver, const mx_policy *policy,
  */
 typedef void (*mx_route_cb)(mx_plan *plan, void *arg);
 MX_API mx_err mx_route_start(mx_resolver *resolver, const mx_policy *policy,
-    const char *domain, mx_route_cb cb, void *arg);
+    const char *domain, mx_route_cb cb, void *arg, mx_why *why);
 MX_API mx_err mx_resolver_run(mx_resolver *resolver);
 /* One turn of the resolver's event loop: waits for something to happen
  * and runs the callbacks it causes.  For callers that feed lookups in as
@@ -335,7 +373,7 @@ MX_API void mx_sender_free(mx_sender *sender);
 MX_API mx_err mx_sender_set_helo(mx_sender *sender, const char *name);
 /* ca_file: for MX_TLS_VERIFY (NULL: the system's store). */
 MX_API mx_err mx_sender_set_tls(mx_sender *sender, mx_tls_policy policy,
-    const char *ca_file);
+    const char *ca_file, mx_why *why);
 /* Stagger between connection attempts (250 ms) and one attempt's limit (30 s). */
 MX_API mx_err mx_sender_set_connect(mx_sender *sender, unsigned attempt_delay_ms,
     unsigned connect_timeout_ms);
@@ -398,20 +436,24 @@ MX_API void mx_sts_free(mx_sts *sts);
  * bare "local@domain" (no angle brackets; mail_from "" is the null
  * sender) and are NOT checked here: callers taking addresses from
  * outside use mx_send_message, or mx_address_check first, so that no CR
- * or LF reaches a command.  Everything is copied.  cb runs from the
- * resolver's event loop; MX_ERR_CONFIG when the resolver cannot start.
+ * or LF reaches a command.  Everything is copied.  flags say what MAIL
+ * FROM must announce (MX_ERR_INVALID for a flag not below).  cb runs from
+ * the resolver's event loop; MX_ERR_CONFIG when the resolver cannot start,
+ * with why saying what is wrong with its set-up.
  */
+#define MX_SEND_8BITMIME 1u /* the message has 8-bit octets: BODY=8BITMIME */
+#define MX_SEND_SMTPUTF8 2u /* UTF-8 in an address or header: SMTPUTF8 */
 MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from,
     const char *const *rcpts, size_t n_rcpts, const uint8_t *data, size_t len,
-    bool needs_8bitmime, bool needs_smtputf8, mx_send_cb cb, void *arg);
+    unsigned flags, mx_send_cb cb, void *arg, mx_why *why);
 
 /*
  * Checks one envelope address ("local@domain" or "<local@domain>"; for a
- * sender, "<>" too).  MX_ERR_BAD_DOMAIN with *why (a static sentence
- * that reads after the address) when it is not one: a line break or
- * control byte, over the RFC 5321 4.5.3.1 lengths, bad syntax.
+ * sender, "<>" too).  MX_ERR_BAD_ADDRESS with why (words that read
+ * after the address) when it is not one: a line break or control byte,
+ * over the RFC 5321 4.5.3.1 lengths, bad syntax.
  */
-MX_API mx_err mx_address_check(const char *address, bool sender, const char **why);
+MX_API mx_err mx_address_check(const char *address, bool sender, mx_why *why);
 
 /* A message read for sending (see mx_message_read). */
 typedef struct mx_message mx_message;
@@ -421,8 +463,10 @@ typedef struct mx_message mx_message;
 /*
  * Reads a whole message from fd (LF or CRLF line ends) and makes it ready
  * for the wire: CRLF, dot-stuffed, checked (no bare CR, no NUL, no line
- * over 998 octets).  MX_ERR_BAD_DOMAIN with *why for a malformed message,
- * MX_ERR_INVALID when over max_size octets, MX_ERR_SYSTEM on read errors
+ * over 998 octets).  MX_ERR_BAD_MESSAGE with why for a malformed message,
+ * MX_ERR_BAD_ADDRESS for an unreadable To, Cc or Bcc address (with
+ * MX_MESSAGE_FROM_HEADERS), MX_ERR_TOO_BIG when over max_size octets,
+ * MX_ERR_SYSTEM on read errors
  * and when the temporary file cannot be made or written.  The message is
  * not kept in memory: it goes, checked as it streams, to an unlinked file
  * in $TMPDIR (else /tmp), mode 0600, that the mx_message owns and
@@ -432,7 +476,7 @@ typedef struct mx_message mx_message;
  * returns.
  */
 MX_API mx_err mx_message_read(int fd, unsigned flags, size_t max_size,
-    mx_message **out, const char **why);
+    mx_message **out, mx_why *why);
 MX_API void mx_message_free(mx_message *message);
 /*
  * Adds what locally submitted mail lacks, as sendmail and Postfix do:
@@ -448,7 +492,7 @@ MX_API const char *mx_message_recipient(const mx_message *message, size_t i);
  * to mx_address_check (angle brackets optional). */
 MX_API mx_err mx_send_message(mx_sender *sender, const char *mail_from,
     const char *const *rcpts, size_t n_rcpts, const mx_message *message,
-    mx_send_cb cb, void *arg);
+    mx_send_cb cb, void *arg, mx_why *why);
 
 MX_API void mx_delivery_free(mx_delivery *delivery);
 MX_API size_t mx_delivery_count(const mx_delivery *delivery);
@@ -495,7 +539,7 @@ typedef struct mx_drop_envelope {
  * the envelope itself cannot be written (why says which field).
  */
 MX_API int mx_message_drop(const mx_message *message, const mx_drop_envelope *envelope,
-    const char *helper_path, char *why, size_t why_size);
+    const char *helper_path, mx_why *why);
 
 /* ---- queue ------------------------------------------------------------- */
 
@@ -509,7 +553,7 @@ MX_API int mx_message_drop(const mx_message *message, const mx_drop_envelope *en
  * once: a crash between a server's 250 and the queue's own record of it
  * sends that recipient the message again.
  *
- * Every failing call leaves a sentence for people in mx_queue_error().
+ * Every call that can fail says why in its mx_why (the OS's words kept).
  */
 typedef struct mx_queue mx_queue;
 
@@ -523,11 +567,11 @@ typedef struct mx_queue mx_queue;
 
 /*
  * Opens the spool at dir, creating what is missing (mode 0700), and checks
- * that it is writable.  On failure *out is NULL and why (why_size octets)
- * says why, with the OS's reason; MX_ERR_SYSTEM is temporary (a full or
- * read-only disk): `mx send` exits 75 on it.
+ * that it is writable.  On failure *out is NULL and why says why, with
+ * the OS's reason; MX_ERR_SYSTEM is temporary (a full or read-only
+ * disk): `mx send` exits 75 on it.
  */
-MX_API mx_err mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size);
+MX_API mx_err mx_queue_open(mx_queue **out, const char *dir, mx_why *why);
 /*
  * Opens the spool at dir as it is, for mx_queue_list, mx_queue_load,
  * mx_queue_next_due and mx_queue_delete: nothing is created, and the
@@ -536,10 +580,8 @@ MX_API mx_err mx_queue_open(mx_queue **out, const char *dir, char *why, size_t w
  * says "empty"); other failures as mx_queue_open's.  mx_queue_add*,
  * mx_queue_run refuse such a queue with MX_ERR_INVALID.
  */
-MX_API mx_err mx_queue_open_existing(mx_queue **out, const char *dir, char *why,
-    size_t why_size);
+MX_API mx_err mx_queue_open_existing(mx_queue **out, const char *dir, mx_why *why);
 MX_API void mx_queue_close(mx_queue *queue);
-MX_API const char *mx_queue_error(const mx_queue *queue);
 /*
  * Retry schedule: the first retry after first seconds, each later one
  * after twice the previous wait (with up to 20 % jitter, so that entries
@@ -559,14 +601,14 @@ MX_API mx_err mx_queue_set_concurrency(mx_queue *queue, unsigned n);
  */
 MX_API mx_err mx_queue_add(mx_queue *queue, const char *mail_from,
     const char *const *rcpts, size_t n_rcpts, const mx_message *message,
-    char id[MX_QUEUE_ID_MAX + 1]);
+    char id[MX_QUEUE_ID_MAX + 1], mx_why *why);
 /*
  * Queues the recipients of a finished delivery that were deferred, with
  * their reasons and their first retry scheduled.  id is "" and the call
  * MX_OK when none was deferred.
  */
 MX_API mx_err mx_queue_add_deferred(mx_queue *queue, const mx_delivery *delivery,
-    char id[MX_QUEUE_ID_MAX + 1]);
+    char id[MX_QUEUE_ID_MAX + 1], mx_why *why);
 
 /* One queued message as the queue has it, for listing and showing. */
 typedef struct mx_queue_item mx_queue_item;
@@ -577,10 +619,11 @@ typedef enum mx_queue_rcpt_state {
 	MX_QUEUE_BOUNCED,     /* given up; the sender was told */
 } mx_queue_rcpt_state;
 
-/* Loads one entry; MX_ERR_INVALID for an ID that is not one, MX_ERR_SYSTEM
- * when there is no such entry, MX_ERR_BAD_DOMAIN when the file was corrupt
- * (it is moved to corrupt/). */
-MX_API mx_err mx_queue_load(mx_queue *queue, const char *id, mx_queue_item **out);
+/* Loads one entry; MX_ERR_INVALID for an ID that is not one,
+ * MX_ERR_NOT_FOUND when there is no such entry, MX_ERR_CORRUPT when the
+ * file was corrupt (it is moved to corrupt/). */
+MX_API mx_err mx_queue_load(mx_queue *queue, const char *id, mx_queue_item **out,
+    mx_why *why);
 MX_API void mx_queue_item_free(mx_queue_item *item);
 MX_API const char *mx_queue_item_id(const mx_queue_item *item);
 MX_API int64_t mx_queue_item_created(const mx_queue_item *item); /* unix seconds */
@@ -613,9 +656,10 @@ MX_API mx_err mx_queue_item_to_json(const mx_queue_item *item, char **out);
 typedef void (*mx_queue_list_cb)(const mx_queue_item *item, void *arg);
 typedef void (*mx_queue_bad_cb)(const char *name, const char *why, void *arg);
 MX_API mx_err mx_queue_list(mx_queue *queue, mx_queue_list_cb cb, mx_queue_bad_cb bad,
-    void *arg);
-/* Removes an entry without delivering it; MX_ERR_BUSY while a runner holds it. */
-MX_API mx_err mx_queue_delete(mx_queue *queue, const char *id);
+    void *arg, mx_why *why);
+/* Removes an entry without delivering it; MX_ERR_LOCKED while a runner
+ * holds it, MX_ERR_NOT_FOUND when there is no such entry. */
+MX_API mx_err mx_queue_delete(mx_queue *queue, const char *id, mx_why *why);
 
 /* What one pass did. */
 typedef struct mx_queue_stats {
@@ -651,7 +695,7 @@ MX_API void mx_queue_set_log(mx_queue *queue, mx_queue_log_fn fn, bool json, voi
  * cannot be read.
  */
 MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
-    mx_queue_stats *stats);
+    mx_queue_stats *stats, mx_why *why);
 /*
  * Moves what local users submitted (mx-drop's files in the spool's drop/)
  * into the queue: each file checked as untrusted (a bad one goes to
@@ -664,12 +708,13 @@ MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
  * none of whose recipients is left is moved to corrupt/ with a log line.
  * Bare local names get "@origin" (NULL: the host's fully qualified
  * name).  A named alias file that cannot be read fails the pickup
- * (MX_ERR_CONFIG) and leaves drop/ as it is.  Lines go to the queue's log function; *picked
- * (when not NULL) is how many were queued.  A spool without drop/ has
- * nothing to pick up (MX_OK); MX_ERR_SYSTEM when drop/ cannot be read.
+ * (MX_ERR_CONFIG) and leaves drop/ as it is.  Lines go to the queue's
+ * log function; *picked (when not NULL) is how many were queued.  A spool
+ * without drop/ has nothing to pick up (MX_OK); MX_ERR_SYSTEM when drop/
+ * cannot be read; why says why.
  */
 MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, const char *aliases,
-    size_t *picked);
+    size_t *picked, mx_why *why);
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);
@@ -684,10 +729,11 @@ MX_API int64_t mx_queue_next_due(mx_queue *queue);
  * organization-name).  A day reported (or with nothing to report to) is
  * removed from the store; one whose record could not be looked up is kept
  * for the next call, up to 7 days.  Runs the resolver's loop.  The daemon
- * calls it once a day; *queued (may be NULL) counts the reports queued.
+ * calls it once a day; *queued (may be NULL) counts the reports queued;
+ * why says what last failed.
  */
 MX_API mx_err mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
-    const char *submitter, const char *from, int64_t now, unsigned *queued);
+    const char *submitter, const char *from, int64_t now, unsigned *queued, mx_why *why);
 
 /* ---- checks (`mx check`) ----------------------------------------------- */
 
@@ -720,7 +766,7 @@ MX_API void mx_check_set_smtp(mx_check *check, bool on);
 MX_API mx_err mx_check_set_timeout_ms(mx_check *check, unsigned ms);
 /* Trust store for certificates (PEM); NULL: the system's.  Read now:
  * MX_ERR_CONFIG when it cannot be read or holds no certificate. */
-MX_API mx_err mx_check_set_ca_file(mx_check *check, const char *path);
+MX_API mx_err mx_check_set_ca_file(mx_check *check, const char *path, mx_why *why);
 /* Name sent in EHLO (default "localhost"). */
 MX_API mx_err mx_check_set_helo(mx_check *check, const char *name);
 /* Findings with this id are not reported (repeatable).  MX_ERR_INVALID
@@ -737,17 +783,17 @@ MX_API bool mx_check_id_known(const char *id);
  */
 typedef void (*mx_check_cb)(mx_check *check, void *arg);
 MX_API mx_err mx_check_start(mx_check *check, const char *domain,
-    mx_check_cb cb, void *arg);
-MX_API mx_err mx_check_run(mx_check *check, const char *domain);
+    mx_check_cb cb, void *arg, mx_why *why);
+MX_API mx_err mx_check_run(mx_check *check, const char *domain, mx_why *why);
 /*
  * Zone-file run, no network: every rule that the zone alone can judge;
  * MX targets inside the zone are resolved from it.  origin NULL: the
- * zone's $ORIGIN or SOA.  A file that does not parse is MX_ERR_BAD_DOMAIN
- * with why (if given, size why_size) saying which line and what is wrong;
- * an unreadable one MX_ERR_CONFIG.
+ * zone's $ORIGIN or SOA.  A file that does not parse is MX_ERR_BAD_ZONE
+ * with why saying which line and what is wrong;
+ * an unreadable one MX_ERR_NOT_FOUND.
  */
 MX_API mx_err mx_check_zone(mx_check *check, const char *path,
-    const char *origin, char *why, size_t why_size);
+    const char *origin, mx_why *why);
 
 /* The domain the last run checked (the zone's origin in zone mode). */
 MX_API const char *mx_check_domain(const mx_check *check);

@@ -36,6 +36,7 @@ struct bulk {
 	bool progress;
 	bool write_error;
 	mx_err failure;               /* the resolver could not start a lookup */
+	mx_why why;                   /* ... and why; or why a line is bad */
 	mx_resolver *resolver;
 	const mx_policy *policy;
 };
@@ -118,8 +119,6 @@ skip_rest(struct bulk *b)
 static void
 start_line(struct bulk *b, char *buf)
 {
-	char canon[MX_DOMAIN_MAX + 1];
-	const char *why;
 	char *text;
 	size_t len = strlen(buf);
 	mx_err err;
@@ -134,11 +133,12 @@ start_line(struct bulk *b, char *buf)
 	}
 	if ((text = trim(buf)) == NULL)
 		return;
-	/* mx_route_start checks the line as mx_domain_from_arg does: asked
-	 * again only for a bad line, to say why. */
-	err = mx_route_start(b->resolver, b->policy, text, on_plan, b);
-	if (err == MX_ERR_BAD_DOMAIN && mx_domain_from_arg(text, canon, &why) != MX_OK) {
-		put_invalid(b, text, why);
+	/* mx_route_start checks the line as mx_domain_from_arg does, and
+	 * says why a bad one is bad in the same words. */
+	err = mx_route_start(b->resolver, b->policy, text, on_plan, b, &b->why);
+	if (err == MX_ERR_BAD_DOMAIN) {
+		put_invalid(b, text, b->why.text);
+		b->why.text[0] = '\0'; /* the line's, not the run's */
 		return;
 	}
 	/* Only a bad line is the line's fault; anything else ends the run. */
@@ -254,8 +254,7 @@ cmd_bulk(struct route_opts *o, const char *path)
 		err = b.failure;
 	if (err != MX_OK) {
 		cli_warn("route", "--bulk stopped at line %lu: %s%s%s", b.line_no,
-		    mx_strerror(err), mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
-		    mx_resolver_diagnostic(o->resolver));
+		    mx_strerror(err), b.why.text[0] ? ": " : "", b.why.text);
 		return cli_exit_for(err);
 	}
 	if (b.read_error) {

@@ -74,7 +74,7 @@ set_file_option(struct check_opts *o, int opt, const char *v)
 		return mx_resolver_set_trust_anchor(o->resolver, v) == MX_OK ? EX_OK : EX_OSERR;
 	if (opt == 'R')
 		return mx_resolver_set_resolv_conf(o->resolver, v) == MX_OK ? EX_OK : EX_OSERR;
-	switch (mx_check_set_ca_file(o->check, v)) {
+	switch (mx_check_set_ca_file(o->check, v, NULL)) {
 	case MX_OK: return EX_OK;
 	case MX_ERR_CONFIG:
 		cli_warn("check", "--ca-file %s: holds no PEM certificate that OpenSSL can read", v);
@@ -247,32 +247,30 @@ print_result(const struct check_opts *o)
 static int
 run_zone(struct check_opts *o)
 {
-	char why[512];
-	mx_err err = mx_check_zone(o->check, o->zone, o->origin, why, sizeof(why));
+	mx_why why;
+	mx_err err = mx_check_zone(o->check, o->zone, o->origin, &why);
 
 	if (err == MX_OK)
 		return print_result(o);
-	cli_warn("check", "%s%s%s", err == MX_ERR_BAD_DOMAIN ? o->zone : "",
-	    err == MX_ERR_BAD_DOMAIN ? ": " : "", why[0] ? why : mx_strerror(err));
-	return err == MX_ERR_CONFIG ? EX_NOINPUT : cli_exit_for(err);
+	cli_warn("check", "%s%s%s", err == MX_ERR_BAD_ZONE ? o->zone : "",
+	    err == MX_ERR_BAD_ZONE ? ": " : "", why.text[0] ? why.text : mx_strerror(err));
+	return cli_exit_for(err);
 }
 
 static int
 run_live(struct check_opts *o, const char *arg)
 {
 	char domain[MX_DOMAIN_MAX + 1];
-	const char *why = NULL;
+	mx_why why;
 	mx_err err;
 
 	if (mx_domain_from_arg(arg, domain, &why) != MX_OK) {
-		cli_warn("check", "\"%s\" %s", arg, why ? why : "is not a domain");
+		cli_warn("check", "\"%s\" %s", arg, why.text);
 		return EX_DATAERR;
 	}
 	mx_check_set_smtp(o->check, o->smtp);
-	if ((err = mx_check_run(o->check, domain)) != MX_OK) {
-		cli_warn("check", "%s%s%s", mx_strerror(err),
-		    mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
-		    mx_resolver_diagnostic(o->resolver));
+	if ((err = mx_check_run(o->check, domain, &why)) != MX_OK) {
+		cli_warn("check", "%s%s%s", mx_strerror(err), why.text[0] ? ": " : "", why.text);
 		return cli_exit_for(err);
 	}
 	return print_result(o);

@@ -55,16 +55,22 @@ cli_parse_seconds(const char *s, unsigned max_ms, unsigned *out_ms)
 	return true;
 }
 
+/*
+ * By the error's class, so that a new code needs no case here.  Every
+ * permanent error libmx has is about data it was given (a domain, an
+ * address, a message, a zone or queue file): EX_DATAERR, not
+ * EX_UNAVAILABLE.
+ */
 int
 cli_exit_for(mx_err err)
 {
-	switch (err) {
-	case MX_OK: return EX_OK;
-	case MX_ERR_INVALID: return EX_USAGE;
-	case MX_ERR_BAD_DOMAIN: return EX_DATAERR;
-	case MX_ERR_CONFIG: return EX_CONFIG;
-	case MX_ERR_NOMEM: case MX_ERR_SYSTEM: return EX_OSERR;
-	case MX_ERR_BUSY: return EX_SOFTWARE;
+	switch (mx_err_classify(err)) {
+	case MX_CLASS_NONE: return EX_OK;
+	case MX_CLASS_TEMPORARY: return EX_TEMPFAIL;
+	case MX_CLASS_PERMANENT: return EX_DATAERR;
+	case MX_CLASS_USAGE: return EX_USAGE;
+	case MX_CLASS_CONFIG: return EX_CONFIG;
+	case MX_CLASS_NOT_FOUND: return EX_NOINPUT;
 	}
 	return EX_SOFTWARE;
 }

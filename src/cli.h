@@ -18,7 +18,8 @@ void cli_warn(const char *cmd, const char *fmt, ...)
 bool cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 /* Seconds, possibly fractional ("0.5"), as milliseconds in [1, max_ms]. */
 bool cli_parse_seconds(const char *s, unsigned max_ms, unsigned *out_ms);
-/* sysexits(3) code for a library error. */
+/* sysexits(3) code for a library error, by its class: temporary 75,
+ * permanent 65, usage 64, configuration 78, not found 66. */
 int cli_exit_for(mx_err err);
 
 #endif

@@ -226,17 +226,19 @@ transcript(const char *host, char dir, const char *line, size_t len, void *arg)
 int
 delivery_configure(struct delivery_opts *o, mx_sender *sender)
 {
+	mx_why why;
 	mx_err err;
 
 	if (o->helo != NULL && mx_sender_set_helo(sender, o->helo) != MX_OK)
 		return option_warn(o->cmd, o->helo_where, "helo", "\"%s\" is not a host name",
 		    o->helo), o->helo_where ? EX_CONFIG : EX_USAGE;
 	/* The file was readable (delivery_option), so what fails is its content. */
-	if ((err = mx_sender_set_tls(sender, o->tls, o->ca_file)) == MX_ERR_CONFIG && o->ca_file)
+	if ((err = mx_sender_set_tls(sender, o->tls, o->ca_file, &why)) == MX_ERR_CONFIG &&
+	    o->ca_file)
 		return option_warn(o->cmd, o->ca_where, "ca-file", "%s: holds no PEM certificate "
 		    "that OpenSSL can read", o->ca_file), EX_CONFIG;
 	if (err != MX_OK)
-		return cli_warn(o->cmd, "cannot set up TLS: %s", mx_strerror(err)),
+		return cli_warn(o->cmd, "cannot set up TLS: %s", why.text),
 		    cli_exit_for(err);
 	/* 0 is a real attempt delay: every address at once. */
 	if (o->connect_set && mx_sender_set_connect(sender,
@@ -274,13 +276,13 @@ delivery_open_queue(struct delivery_opts *o, mx_queue **out)
 int
 delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue **out)
 {
-	char why[512];
+	mx_why why;
 	mx_err err;
 
-	err = existing_only ? mx_queue_open_existing(out, o->spool, why, sizeof(why)) :
-	    mx_queue_open(out, o->spool, why, sizeof(why));
+	err = existing_only ? mx_queue_open_existing(out, o->spool, &why) :
+	    mx_queue_open(out, o->spool, &why);
 	if (err != MX_OK) {
-		cli_warn(o->cmd, "spool %s: %s", o->spool, why);
+		cli_warn(o->cmd, "spool %s: %s", o->spool, why.text);
 		return EX_TEMPFAIL;
 	}
 	mx_queue_set_retry(*out, o->retry_first, o->retry_max, o->lifetime);

@@ -204,9 +204,11 @@ static int
 cmd_list(struct queue_opts *o, mx_queue *q)
 {
 	struct list_ctx c = { o, 0, 0 };
+	mx_why why;
+	mx_err err;
 
-	if (mx_queue_list(q, print_item, print_bad, &c) != MX_OK)
-		return cli_warn("queue", "%s", mx_queue_error(q)), EX_TEMPFAIL;
+	if ((err = mx_queue_list(q, print_item, print_bad, &c, &why)) != MX_OK)
+		return cli_warn("queue", "%s", why.text), cli_exit_for(err);
 	if (!o->json)
 		printf("-- %zu entr%s in %s%s\n", c.entries, c.entries == 1 ? "y" : "ies",
 		    o->d.spool, access(o->d.spool, F_OK) != 0 && errno == ENOENT ?
@@ -240,12 +242,12 @@ cmd_show(struct queue_opts *o, mx_queue *q, const char *id)
 	mx_queue_item *it = NULL;
 	const uint8_t *data;
 	size_t len;
+	mx_why why;
 	mx_err err;
 
-	if ((err = mx_queue_load(q, id, &it)) != MX_OK) {
-		cli_warn("queue", "%s", mx_queue_error(q));
-		return err == MX_ERR_SYSTEM ? EX_NOINPUT : err == MX_ERR_INVALID ? EX_USAGE :
-		    EX_DATAERR;
+	if ((err = mx_queue_load(q, id, &it, &why)) != MX_OK) {
+		cli_warn("queue", "%s", why.text);
+		return cli_exit_for(err);
 	}
 	print_item(it, &c);
 	if (!o->json) {
@@ -267,15 +269,15 @@ cmd_delete(mx_queue *q, int n, char **ids)
 	int rc = EX_OK;
 
 	for (int i = 0; i < n; i++) {
-		mx_err err = mx_queue_delete(q, ids[i]);
+		mx_why why;
+		mx_err err = mx_queue_delete(q, ids[i], &why);
 		if (err == MX_OK) {
 			printf("%s: deleted\n", ids[i]);
 			continue;
 		}
-		cli_warn("queue", "%s", mx_queue_error(q));
+		cli_warn("queue", "%s", why.text);
 		if (rc == EX_OK)
-			rc = err == MX_ERR_BUSY ? EX_TEMPFAIL : err == MX_ERR_INVALID ? EX_USAGE :
-			    EX_NOINPUT;
+			rc = cli_exit_for(err);
 	}
 	return rc;
 }
@@ -339,19 +341,20 @@ one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
 {
 	mx_queue_stats st = { 0 };
 	double start = now_seconds();
+	mx_why why;
 	mx_err err;
 
 	/* What local users submitted joins the queue first (mx-drop's drop/). */
-	if (mx_queue_pickup(q, o->d.origin, o->d.aliases, NULL) != MX_OK)
-		cli_warn("queue", "pickup: %s", mx_queue_error(q));
-	err = mx_queue_run(q, sender, flags, &st);
+	if (mx_queue_pickup(q, o->d.origin, o->d.aliases, NULL, &why) != MX_OK)
+		cli_warn("queue", "pickup: %s", why.text);
+	err = mx_queue_run(q, sender, flags, &st, &why);
 
 	print_stats(o, &st, now_seconds() - start);
 	if (next_due != NULL)
 		*next_due = st.next_due;
 	if (err != MX_OK) {
-		cli_warn("queue", "%s", mx_queue_error(q));
-		return err == MX_ERR_CONFIG ? EX_CONFIG : EX_TEMPFAIL;
+		cli_warn("queue", "%s", why.text);
+		return cli_exit_for(err);
 	}
 	return EX_OK;
 }

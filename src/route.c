@@ -26,7 +26,8 @@ struct route_run {
 	mx_plan **plans;
 	mx_sts **sts;             /* --tls-policy: each domain's, once looked up */
 	bool want_sts;
-	const char **invalid; /* why the argument is malformed, or NULL */
+	mx_why *invalid;      /* why the argument is malformed, or "" */
+	mx_why failure;       /* why a lookup could not start */
 	int next_to_print;
 	int printed;            /* plans printed so far (text mode spacing) */
 	int exit_code;
@@ -237,9 +238,9 @@ flush_ready(struct route_run *run)
 {
 	while (run->next_to_print < run->argc) {
 		int i = run->next_to_print;
-		if (run->invalid[i]) {
+		if (run->invalid[i].text[0] != '\0') {
 			if (run->json)
-				print_invalid_json(run->args[i], run->invalid[i]);
+				print_invalid_json(run->args[i], run->invalid[i].text);
 			run->next_to_print++;
 			continue;
 		}
@@ -437,13 +438,11 @@ static void
 check_arguments(struct route_run *run)
 {
 	char canon[MX_DOMAIN_MAX + 1];
-	const char *why;
 
 	for (int i = 0; i < run->argc; i++) {
-		if (mx_domain_from_arg(run->args[i], canon, &why) == MX_OK)
+		if (mx_domain_from_arg(run->args[i], canon, &run->invalid[i]) == MX_OK)
 			continue;
-		run->invalid[i] = why;
-		cli_warn("route", "\"%s\" %s", run->args[i], why);
+		cli_warn("route", "\"%s\" %s", run->args[i], run->invalid[i].text);
 		worsen(run, EX_DATAERR);
 	}
 }
@@ -467,19 +466,19 @@ route_all(struct route_opts *o, int argc, char **argv)
 	check_arguments(&run);
 	flush_ready(&run); /* leading invalid arguments, in JSON mode */
 	for (int i = 0; i < argc && err == MX_OK; i++) {
-		if (run.invalid[i])
+		if (run.invalid[i].text[0] != '\0')
 			continue;
 		slots[i] = (struct route_slot){&run, i};
-		err = mx_route_start(o->resolver, o->policy, argv[i], on_plan, &slots[i]);
+		err = mx_route_start(o->resolver, o->policy, argv[i], on_plan, &slots[i],
+		    &run.failure);
 		if (err == MX_OK && o->tls_policy)
 			err = mx_sts_start(o->resolver, argv[i], o->ca_file, on_sts, &slots[i]);
 	}
 	if (err == MX_OK)
 		err = mx_resolver_run(o->resolver);
 	if (err != MX_OK) {
-		cli_warn("route", "%s%s%s", mx_strerror(err),
-		    mx_resolver_diagnostic(o->resolver)[0] ? ": " : "",
-		    mx_resolver_diagnostic(o->resolver));
+		cli_warn("route", "%s%s%s", mx_strerror(err), run.failure.text[0] ? ": " : "",
+		    run.failure.text);
 		run.exit_code = cli_exit_for(err);
 	}
 out:

@@ -66,15 +66,15 @@ queue_deferred(struct send_run *run, mx_delivery *d)
 {
 	char id[MX_QUEUE_ID_MAX + 1];
 	mx_queue *q = NULL;
+	mx_why why;
 	int rc;
 
 	if (run->o->no_queue)
 		return EX_TEMPFAIL;
 	if ((rc = delivery_open_queue(&run->o->d, &q)) != EX_OK)
 		return rc == EX_USAGE ? rc : EX_TEMPFAIL;
-	if (mx_queue_add_deferred(q, d, id) != MX_OK) {
-		cli_warn("send", "%s: the deferred recipients are NOT queued",
-		    mx_queue_error(q));
+	if (mx_queue_add_deferred(q, d, id, &why) != MX_OK) {
+		cli_warn("send", "%s: the deferred recipients are NOT queued", why.text);
 		mx_queue_close(q);
 		return EX_TEMPFAIL;
 	}
@@ -214,7 +214,7 @@ collect_rcpts(struct send_opts *o, const mx_message *m, int argc, char **argv,
 {
 	size_t cap = (size_t)argc + mx_message_recipient_count(m);
 	const char **r = calloc(cap ? cap : 1, sizeof(*r));
-	const char *why;
+	mx_why why;
 
 	if (r == NULL)
 		return EX_OSERR;
@@ -225,7 +225,7 @@ collect_rcpts(struct send_opts *o, const mx_message *m, int argc, char **argv,
 		r[(*n)++] = mx_message_recipient(m, i);
 	for (size_t i = 0; i < *n; i++) {
 		if (mx_address_check(r[i], false, &why) != MX_OK) {
-			cli_warn("send", "recipient \"%s\" %s", r[i], why);
+			cli_warn("send", "recipient \"%s\" %s", r[i], why.text);
 			free(r);
 			return EX_DATAERR;
 		}
@@ -265,15 +265,16 @@ queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n,
 {
 	char id[MX_QUEUE_ID_MAX + 1];
 	mx_queue *q = NULL;
+	mx_why why;
 	mx_err err;
 	int rc;
 
 	if ((rc = delivery_open_queue(&o->d, &q)) != EX_OK)
 		return rc;
-	if ((err = mx_queue_add(q, from, rcpts, n, m, id)) != MX_OK) {
-		cli_warn("send", "%s", mx_queue_error(q));
+	if ((err = mx_queue_add(q, from, rcpts, n, m, id, &why)) != MX_OK) {
+		cli_warn("send", "%s", why.text);
 		mx_queue_close(q);
-		return err == MX_ERR_BAD_DOMAIN ? EX_DATAERR : EX_TEMPFAIL;
+		return cli_exit_for(err);
 	}
 	if (o->json)
 		printf("{\"queue_id\": \"%s\", \"status\": \"queued\", \"recipients\": %zu}\n",
@@ -292,6 +293,7 @@ deliver_to(struct send_opts *o, mx_sender *sender, mx_message *m, const char *fr
 {
 	struct send_run run = {.o = o, .exit_code = EX_SOFTWARE};
 	char host[256] = "localhost";
+	mx_why why;
 	mx_err err;
 
 	gethostname(host, sizeof(host) - 1);
@@ -299,13 +301,11 @@ deliver_to(struct send_opts *o, mx_sender *sender, mx_message *m, const char *fr
 		return cli_warn("send", "cannot add Date, Message-ID or From"), EX_SOFTWARE;
 	if (o->queue_only)
 		return queue_only(o, from, rcpts, n, m);
-	err = mx_send_message(sender, from, rcpts, n, m, on_delivery, &run);
-	if (err == MX_OK)
-		err = mx_resolver_run(o->d.resolver);
+	err = mx_send_message(sender, from, rcpts, n, m, on_delivery, &run, &why);
+	if (err == MX_OK && (err = mx_resolver_run(o->d.resolver)) != MX_OK)
+		snprintf(why.text, sizeof(why.text), "the event loop failed");
 	if (err != MX_OK) {
-		cli_warn("send", "%s%s%s", mx_strerror(err),
-		    mx_resolver_diagnostic(o->d.resolver)[0] ? ": " : "",
-		    mx_resolver_diagnostic(o->d.resolver));
+		cli_warn("send", "%s%s%s", mx_strerror(err), why.text[0] ? ": " : "", why.text);
 		return cli_exit_for(err);
 	}
 	return run.exit_code;
@@ -316,12 +316,13 @@ deliver(struct send_opts *o, mx_sender *sender, mx_message *m, int argc, char **
 {
 	const char **rcpts = NULL;
 	char buf[512];
-	const char *why, *from = envelope_sender(o, buf, sizeof(buf));
+	const char *from = envelope_sender(o, buf, sizeof(buf));
+	mx_why why;
 	size_t n = 0;
 	int rc;
 
 	if (mx_address_check(from, true, &why) != MX_OK)
-		return cli_warn("send", "sender \"%s\" %s", from, why), EX_DATAERR;
+		return cli_warn("send", "sender \"%s\" %s", from, why.text), EX_DATAERR;
 	if ((rc = collect_rcpts(o, m, argc, argv, &rcpts, &n)) != EX_OK)
 		return rc;
 	rc = deliver_to(o, sender, m, from, rcpts, n);
@@ -367,7 +368,7 @@ cmd_send(int argc, char **argv)
 	struct send_opts o = {0};
 	mx_sender *sender = NULL;
 	mx_message *m = NULL;
-	const char *why = NULL;
+	mx_why why;
 	mx_err err;
 	int rc;
 
@@ -378,10 +379,9 @@ cmd_send(int argc, char **argv)
 	/* The whole message first: a malformed one never opens a connection. */
 	if ((err = mx_message_read(STDIN_FILENO, (o.from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
 	    (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0), MAX_MESSAGE, &m, &why)) != MX_OK) {
-		cli_warn("send", "message refused: %s", why ? why : "unreadable");
+		cli_warn("send", "message refused: %s", why.text[0] ? why.text : "unreadable");
 		/* Malformed or too big: 65; a read error: 74; out of memory: 75. */
-		rc = err == MX_ERR_SYSTEM ? EX_IOERR : err == MX_ERR_NOMEM ? EX_TEMPFAIL :
-		    EX_DATAERR;
+		rc = err == MX_ERR_SYSTEM ? EX_IOERR : cli_exit_for(err);
 		goto out;
 	}
 	rc = deliver(&o, sender, m, argc - optind, argv + optind);

@@ -279,12 +279,11 @@ static int
 check_address(const struct sendmail_opts *o, const char *what, const char *addr, bool sender)
 {
 	char q[1024] = "";
-	const char *why;
 
 	if (sender && addr[0] == '\0')
 		return EX_OK;
 	if (rewrite_address(addr, o->origin, q, sizeof(q)) != MX_OK ||
-	    mx_address_check(q, sender, &why) != MX_OK) {
+	    mx_address_check(q, sender, NULL) != MX_OK) {
 		sendmail_warn(o, "%s \"%s\" %s; nothing was queued", what, addr,
 		    q[0] ? "is not an address" : "is too long");
 		return EX_DATAERR;
@@ -354,7 +353,7 @@ helper_path(void)
 static int
 drop(struct sendmail_opts *o, mx_message *m, const char **rcpts, size_t n)
 {
-	char why[512] = "";
+	mx_why why;
 	int rc;
 
 	o->env.sender = o->from;
@@ -362,9 +361,9 @@ drop(struct sendmail_opts *o, mx_message *m, const char **rcpts, size_t n)
 	o->env.full_name = o->full_name;
 	o->env.rcpts = rcpts;
 	o->env.rcpt_count = n;
-	rc = mx_message_drop(m, &o->env, o->helper, why, sizeof(why));
+	rc = mx_message_drop(m, &o->env, o->helper, &why);
 	if (rc != EX_OK)
-		sendmail_warn(o, "the message was not queued: %s", why);
+		sendmail_warn(o, "the message was not queued: %s", why.text);
 	else if (o->verbose)
 		fprintf(stderr, "sendmail: queued for %zu recipient%s through %s\n", n,
 		    n == 1 ? "" : "s", o->helper);
@@ -586,7 +585,7 @@ mode_mailq(struct sendmail_opts *o)
 	struct mailq_run run = {0};
 	struct stat st;
 	mx_queue *q = NULL;
-	char why[512];
+	mx_why why;
 
 	if (stat(spool, &st) != 0 && errno == ENOENT)
 		return printf("Mail queue is empty\n"), EX_OK;
@@ -595,12 +594,12 @@ mode_mailq(struct sendmail_opts *o)
 		    "may list the queue", spool);
 		return EX_NOPERM;
 	}
-	if (mx_queue_open_existing(&q, spool, why, sizeof(why)) != MX_OK) {
-		cli_warn("mailq", "%s", why);
+	if (mx_queue_open_existing(&q, spool, &why) != MX_OK) {
+		cli_warn("mailq", "%s", why.text);
 		return EX_TEMPFAIL;
 	}
-	if (mx_queue_list(q, mailq_entry, mailq_bad, &run) != MX_OK) {
-		cli_warn("mailq", "%s", mx_queue_error(q));
+	if (mx_queue_list(q, mailq_entry, mailq_bad, &run, &why) != MX_OK) {
+		cli_warn("mailq", "%s", why.text);
 		mx_queue_close(q);
 		return EX_TEMPFAIL;
 	}

@@ -111,7 +111,7 @@ mail_params(struct bs *s, const char *p)
 static bool
 cmd_mail(struct bs *s, const char *arg)
 {
-	const char *params, *why;
+	const char *params;
 	char q[1024] = "";
 
 	if (s->have_mail)
@@ -119,7 +119,7 @@ cmd_mail(struct bs *s, const char *arg)
 	if (!smtp_cmd_path(arg, "FROM:", s->from, &params))
 		return error(s, "501 5.5.4 Syntax: MAIL FROM:<address>%s", "");
 	if (s->from[0] != '\0' && (rewrite_address(s->from, s->o->origin, q, sizeof(q)) != MX_OK ||
-	    mx_address_check(q, true, &why) != MX_OK))
+	    mx_address_check(q, true, NULL) != MX_OK))
 		return error(s, "553 5.1.7 <%s>: Sender address rejected: not an address",
 		    s->from);
 	if (!mail_params(s, params))
@@ -132,7 +132,7 @@ static bool
 cmd_rcpt(struct bs *s, const char *arg)
 {
 	char path[SMTP_CMD_PATH_MAX + 1], q[1024] = "", **grown;
-	const char *params, *why;
+	const char *params;
 
 	if (!s->have_mail)
 		return error(s, "503 5.5.1 Error: need MAIL command%s", "");
@@ -141,7 +141,7 @@ cmd_rcpt(struct bs *s, const char *arg)
 	if (!smtp_cmd_path(arg, "TO:", path, &params) || path[0] == '\0')
 		return error(s, "501 5.5.4 Syntax: RCPT TO:<address>%s", "");
 	if (rewrite_address(path, s->o->origin, q, sizeof(q)) != MX_OK ||
-	    mx_address_check(q, false, &why) != MX_OK)
+	    mx_address_check(q, false, NULL) != MX_OK)
 		return error(s, "553 5.1.3 <%s>: Recipient address rejected: not an address",
 		    path);
 	if ((grown = realloc(s->rcpts, (s->n + 1) * sizeof(*grown))) == NULL ||
@@ -170,7 +170,7 @@ data_end(struct bs *s)
 {
 	struct sendmail_opts o = *s->o;
 	mx_message *m = NULL;
-	char why[512] = "";
+	mx_why why;
 	int rc;
 
 	if (s->r.data_fault != SMTP_DATA_OK) {
@@ -191,14 +191,14 @@ data_end(struct bs *s)
 	s->env.rcpts = (const char *const *)s->rcpts;
 	s->env.rcpt_count = s->n;
 	s->env.error_mode = s->o->env.error_mode;
-	rc = mx_message_drop(m, &s->env, s->o->helper, why, sizeof(why));
+	rc = mx_message_drop(m, &s->env, s->o->helper, &why);
 	mx_message_free(m);
 	if (rc == EX_OK)
 		reply(s, "250 2.0.0 Ok: queued");
 	else if (rc == EX_DATAERR)
-		reply(s, "554 5.6.0 Error: %s", why);
+		reply(s, "554 5.6.0 Error: %s", why.text);
 	else
-		reply(s, "451 4.3.0 Error: queue file write error: %s", why);
+		reply(s, "451 4.3.0 Error: queue file write error: %s", why.text);
 	return reset(s);
 }
 

@@ -122,7 +122,7 @@ sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags,
     mx_message **out)
 {
 	int tmp = temp_file();
-	const char *why = NULL;
+	mx_why why;
 	mx_err err;
 
 	if (tmp < 0 || !copy_rewritten(o, fd, tmp)) {
@@ -136,6 +136,7 @@ sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags,
 	close(tmp);
 	if (err == MX_OK)
 		return EX_OK;
-	sendmail_warn(o, "message refused: %s; nothing was queued", why ? why : "unreadable");
+	sendmail_warn(o, "message refused: %s; nothing was queued",
+	    why.text[0] ? why.text : "unreadable");
 	return err == MX_ERR_SYSTEM ? EX_IOERR : err == MX_ERR_NOMEM ? EX_TEMPFAIL : EX_DATAERR;
 }

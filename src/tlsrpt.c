@@ -97,6 +97,7 @@ send_due(struct tlsrpt_opts *o, mx_queue *q)
 	int64_t now = (int64_t)time(NULL);
 	struct strbuf sb;
 	unsigned n = 0;
+	mx_why why;
 	mx_err err;
 
 	gethostname(host, sizeof(host) - 1);
@@ -109,14 +110,14 @@ send_due(struct tlsrpt_opts *o, mx_queue *q)
 	strbuf_printf(&sb, "%s/mta-sts", o->d.spool);
 	/* --include-today: as if the day were over (tests, or a last report). */
 	err = mx_tlsrpt_send_due(q, o->d.resolver, dir, submitter, from,
-	    o->include_today ? now + DAY_SECONDS : now, &n);
+	    o->include_today ? now + DAY_SECONDS : now, &n, &why);
 	printf("%u TLS-RPT report%s queued\n", n, n == 1 ? "" : "s");
 	if (err == MX_ERR_INVALID && mx_address_check(from, true, NULL) != MX_OK)
 		return cli_warn("tlsrpt", "--from \"%s\" is not an address", from), EX_USAGE;
 	if (err != MX_OK)
 		return cli_warn("tlsrpt", "some reports were not queued (%s%s%s); they are kept "
-		    "for the next run", mx_strerror(err), mx_queue_error(q)[0] ? ": " : "",
-		    mx_queue_error(q)), EX_TEMPFAIL;
+		    "for the next run", mx_strerror(err), why.text[0] ? ": " : "", why.text),
+		    EX_TEMPFAIL;
 	return EX_OK;
 }
 

@@ -7,32 +7,44 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* What happened, and what it is (mx_err_classify), for each code. */
+static const struct {
+	const char *message;
+	mx_err_class class_;
+} errors[] = {
+	[MX_OK] = { "success", MX_CLASS_NONE },
+	[MX_ERR_NOMEM] = { "out of memory", MX_CLASS_TEMPORARY },
+	[MX_ERR_INVALID] = { "invalid argument", MX_CLASS_USAGE },
+	[MX_ERR_BAD_DOMAIN] = { "malformed domain name", MX_CLASS_PERMANENT },
+	[MX_ERR_CONFIG] = { "configuration failed (resolver, trust anchor or CA file)",
+	    MX_CLASS_CONFIG },
+	[MX_ERR_SYSTEM] = { "system error (sockets, disk or event loop)", MX_CLASS_TEMPORARY },
+	[MX_ERR_BUSY] = { "resolver already in use: configure it first", MX_CLASS_USAGE },
+	[MX_ERR_NOT_FOUND] = { "not found", MX_CLASS_NOT_FOUND },
+	[MX_ERR_TOO_BIG] = { "message too big", MX_CLASS_PERMANENT },
+	[MX_ERR_CORRUPT] = { "corrupt file", MX_CLASS_PERMANENT },
+	[MX_ERR_BAD_ADDRESS] = { "malformed address", MX_CLASS_PERMANENT },
+	[MX_ERR_BAD_MESSAGE] = { "malformed message", MX_CLASS_PERMANENT },
+	[MX_ERR_BAD_ZONE] = { "malformed zone file", MX_CLASS_PERMANENT },
+	[MX_ERR_LOCKED] = { "in use by another process", MX_CLASS_TEMPORARY },
+};
+_Static_assert(COUNT(errors) == MX_ERR_LOCKED + 1, "an error code has no message");
+
 const char *
 mx_strerror(mx_err err)
 {
-	switch (err) {
-	case MX_OK: return "success";
-	case MX_ERR_NOMEM: return "out of memory";
-	case MX_ERR_INVALID: return "invalid argument";
-	case MX_ERR_BAD_DOMAIN: return "malformed domain, address or message";
-	case MX_ERR_CONFIG: return "configuration failed (resolver, trust anchor or CA file)";
-	case MX_ERR_SYSTEM: return "system error (sockets or event loop)";
-	case MX_ERR_BUSY: return "resolver already in use: configure it first";
-	}
-	return "unknown error";
+	if ((unsigned)err >= COUNT(errors))
+		return "unknown error";
+	return errors[err].message;
 }
 
+/* An unknown code is the caller's mistake: it came from no libmx call. */
 mx_err_class
 mx_err_classify(mx_err err)
 {
-	switch (err) {
-	case MX_OK: return MX_CLASS_NONE;
-	case MX_ERR_NOMEM: case MX_ERR_SYSTEM: return MX_CLASS_TEMPORARY;
-	case MX_ERR_BAD_DOMAIN: return MX_CLASS_PERMANENT;
-	case MX_ERR_INVALID: case MX_ERR_CONFIG: case MX_ERR_BUSY:
+	if ((unsigned)err >= COUNT(errors))
 		return MX_CLASS_USAGE;
-	}
-	return MX_CLASS_USAGE;
+	return errors[err].class_;
 }
 
 bool

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "name.h"
+#include "why.h"
 
 void
 name_fold(char *s)
@@ -153,8 +154,7 @@ to_ascii(const char *domain, char *buf, size_t size)
 }
 
 mx_err
-mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1],
-    const char **why)
+domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1], const char **why)
 {
 	const char *domain, *reason = NULL;
 	char buf[MX_DOMAIN_MAX + 2]; /* room for the trailing dot */
@@ -181,4 +181,16 @@ mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1],
 		return MX_ERR_BAD_DOMAIN;
 	memcpy(out, buf, len + 1);
 	return MX_OK;
+}
+
+mx_err
+mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1], mx_why *why)
+{
+	const char *reason = NULL;
+	mx_err err = domain_from_arg(arg, out, &reason);
+
+	why_clear(why);
+	if (err != MX_OK)
+		why_set(why, err, "%s", reason ? reason : mx_strerror(err));
+	return err;
 }

@@ -23,6 +23,9 @@ bool name_is_ip_literal(const char *name);
  * Returns NULL when valid, else a static sentence saying why not.
  */
 const char *name_check_hostname(const char *name);
+/* mx_domain_from_arg with its reason as a static sentence that reads
+ * after the argument (NULL when fine); why may be NULL. */
+mx_err domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1], const char **why);
 /* Case-insensitive equality, ignoring one trailing dot on either side. */
 bool name_equal(const char *a, const char *b);
 

@@ -15,6 +15,7 @@
 #include "check_zone.h"
 #include "grow.h"
 #include "tls.h"
+#include "why.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 
@@ -93,15 +94,16 @@ mx_check_set_timeout_ms(mx_check *c, unsigned ms)
 /* Loaded once here, so that a file without a certificate is a configuration
  * error now rather than a TLS failure blamed on every MX host. */
 mx_err
-mx_check_set_ca_file(mx_check *c, const char *path)
+mx_check_set_ca_file(mx_check *c, const char *path, mx_why *why)
 {
 	struct tls_client *t = NULL;
 	mx_err err;
 
+	why_clear(why);
 	if (c == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no check (NULL)");
 	if (path != NULL && (err = tls_client_new(&t, path)) != MX_OK)
-		return err;
+		return tls_client_why(err, path, why);
 	tls_client_free(t);
 	return string_replace(&c->ca_file, path);
 }
@@ -126,39 +128,39 @@ mx_check_ignore(mx_check *c, const char *id)
 }
 
 mx_err
-mx_check_zone(mx_check *c, const char *path, const char *origin, char *why,
-    size_t why_size)
+mx_check_zone(mx_check *c, const char *path, const char *origin, mx_why *why)
 {
-	char scratch[16];
+	mx_why scratch;
 
+	if (why == NULL)
+		why = &scratch;
+	why_clear(why);
 	if (c == NULL || path == NULL || c->live != NULL)
-		return MX_ERR_INVALID;
-	if (why == NULL) {
-		why = scratch;
-		why_size = sizeof(scratch);
-	}
-	why[0] = '\0';
+		return why_set(why, MX_ERR_INVALID, "no check or no path (NULL), or a live "
+		    "run under way");
 	check_reset(c);
 	c->zone_mode = true;
-	return check_zone_run(c, path, origin, why, why_size);
+	return check_zone_run(c, path, origin, why->text, sizeof(why->text));
 }
 
 mx_err
-mx_check_start(mx_check *c, const char *domain, mx_check_cb cb, void *arg)
+mx_check_start(mx_check *c, const char *domain, mx_check_cb cb, void *arg, mx_why *why)
 {
 	char canon[MX_DOMAIN_MAX + 1];
 	mx_err err;
 
+	why_clear(why);
 	if (c == NULL || domain == NULL || c->resolver == NULL || c->live != NULL)
-		return MX_ERR_INVALID;
-	if ((err = mx_domain_from_arg(domain, canon, NULL)) != MX_OK)
+		return why_set(why, MX_ERR_INVALID, "no check, no domain or no resolver "
+		    "(NULL), or a run under way");
+	if ((err = mx_domain_from_arg(domain, canon, why)) != MX_OK)
 		return err;
 	check_reset(c);
 	c->zone_mode = false;
 	c->cb = cb;
 	c->cb_arg = arg;
 	snprintf(c->domain, sizeof(c->domain), "%s", canon);
-	return check_live_start(c, canon);
+	return check_live_start(c, canon, why);
 }
 
 static void
@@ -169,16 +171,16 @@ run_done(mx_check *c, void *arg)
 }
 
 mx_err
-mx_check_run(mx_check *c, const char *domain)
+mx_check_run(mx_check *c, const char *domain, mx_why *why)
 {
 	bool done = false;
 	mx_err err;
 
-	if ((err = mx_check_start(c, domain, run_done, &done)) != MX_OK)
+	if ((err = mx_check_start(c, domain, run_done, &done, why)) != MX_OK)
 		return err;
 	while (!done)
 		if ((err = mx_resolver_run_once(c->resolver)) != MX_OK)
-			return err;
+			return why_set(why, err, "the event loop failed");
 	return MX_OK;
 }
 

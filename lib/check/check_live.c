@@ -33,6 +33,7 @@
 #include "check_smtp.h"
 #include "check_state.h"
 #include "check_ticket.h"
+#include "why.h"
 #include "https_get.h"
 #include "name.h"
 #include "query.h"
@@ -745,18 +746,18 @@ check_live_cancel(struct check_live *l)
 }
 
 mx_err
-check_live_start(mx_check *c, const char *domain)
+check_live_start(mx_check *c, const char *domain, mx_why *why)
 {
 	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
 	struct check_live *l;
 	mx_err err;
 
-	if ((err = resolver_ready(c->resolver)) != MX_OK)
+	if ((err = resolver_ready(c->resolver, why)) != MX_OK)
 		return err;
 	if (resolver_unbound(c->resolver) == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "a check needs the unbound transport");
 	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return MX_ERR_NOMEM;
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
 	l->c = c;
 	l->base = resolver_base(c->resolver);
 	l->auth_port = 53;
@@ -767,7 +768,7 @@ check_live_start(mx_check *c, const char *domain)
 	l->finish_ev = evtimer_new(l->base, finish_cb, l);
 	if (l->deadline == NULL || l->finish_ev == NULL || evtimer_add(l->deadline, &tv) != 0) {
 		check_live_free(l);
-		return MX_ERR_SYSTEM;
+		return why_set(why, MX_ERR_SYSTEM, "no timer from the event loop");
 	}
 	c->live = l;
 	resolver_lookup_add(c->resolver, 1);

@@ -8,7 +8,7 @@
 #include "check_facts.h"
 
 /* Starts the run (c->live); it calls c->cb from the loop when done. */
-mx_err check_live_start(mx_check *c, const char *domain);
+mx_err check_live_start(mx_check *c, const char *domain, mx_why *why);
 void check_live_cancel(struct check_live *l);
 void check_live_free(struct check_live *l);
 

@@ -86,7 +86,7 @@ zone_validate(FILE *fp, ldns_rdf *origin, char *why, size_t why_size)
 	if (st == LDNS_STATUS_OK)
 		return MX_OK;
 	snprintf(why, why_size, "line %d: %s", line, ldns_get_errorstr_by_id(st));
-	return MX_ERR_BAD_DOMAIN;
+	return MX_ERR_BAD_ZONE;
 }
 
 /*
@@ -152,7 +152,7 @@ zone_read(struct zone *z, FILE *fp, char *why, size_t why_size)
 		} else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
 		    st != LDNS_STATUS_SYNTAX_ORIGIN) {
 			snprintf(why, why_size, "line %d: %s", line, ldns_get_errorstr_by_id(st));
-			err = MX_ERR_BAD_DOMAIN;
+			err = MX_ERR_BAD_ZONE;
 		}
 	}
 	if (err == MX_ERR_NOMEM && z->n >= ZONE_RRS_MAX)
@@ -472,7 +472,7 @@ zone_origin(struct zone *z, const char *origin, char *why, size_t why_size)
 			return MX_OK;
 		}
 	snprintf(why, why_size, "no SOA record and no --origin: cannot tell the zone's name");
-	return MX_ERR_BAD_DOMAIN;
+	return MX_ERR_BAD_ZONE;
 }
 
 mx_err
@@ -514,7 +514,7 @@ check_zone_run(mx_check *c, const char *path, const char *origin, char *why,
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(why, why_size, "%s: %s", path, strerror(errno));
-		return MX_ERR_CONFIG;
+		return MX_ERR_NOT_FOUND;
 	}
 	err = check_zone_fp(c, fp, origin, why, why_size);
 	fclose(fp);

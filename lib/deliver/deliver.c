@@ -21,6 +21,7 @@
 #include "deliver_sts.h"
 #include "route.h"
 #include "strbuf.h"
+#include "why.h"
 #include "query.h"
 #include "resolver.h"
 
@@ -779,7 +780,7 @@ rcpt_domain(const char *address, char out[MX_DOMAIN_MAX + 1])
 {
 	const char *at = strrchr(address, '@');
 
-	return at == NULL ? MX_ERR_BAD_DOMAIN : mx_domain_from_arg(at + 1, out, NULL);
+	return at == NULL ? MX_ERR_BAD_ADDRESS : mx_domain_from_arg(at + 1, out, NULL);
 }
 
 static struct deliver_job *
@@ -833,7 +834,7 @@ fill(mx_delivery *d, const char *mail_from, const char *const *rcpts, size_t n,
 			return MX_ERR_INVALID;
 		memcpy(rc->address, rcpts[i], strlen(rcpts[i]) + 1);
 		if (rcpt_domain(rcpts[i], rc->domain) != MX_OK)
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_BAD_ADDRESS;
 		rc->pending = true;
 		rc->status = MX_RCPT_DEFERRED;
 	}
@@ -881,46 +882,49 @@ arm_deadline(mx_delivery *d)
 
 mx_err
 mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const uint8_t *data, size_t len, bool needs_8bitmime,
-    bool needs_smtputf8, mx_send_cb cb, void *arg)
+    size_t n_rcpts, const uint8_t *data, size_t len, unsigned flags,
+    mx_send_cb cb, void *arg, mx_why *why)
 {
 	/* Only read: payload_init copies the head. */
 	struct payload src = {.head = (uint8_t *)(uintptr_t)data, .head_len = len, .fd = -1};
 
+	why_clear(why);
 	if (data == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no message data (NULL)");
 	return deliver_start(sender, mail_from, rcpts, n_rcpts, &src, message_size(data, len),
-	    needs_8bitmime, needs_smtputf8, cb, arg);
+	    flags, cb, arg, why);
 }
 
 mx_err
 deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const struct payload *src, size_t size, bool needs_8bitmime,
-    bool needs_smtputf8, mx_send_cb cb, void *arg)
+    size_t n_rcpts, const struct payload *src, size_t size, unsigned flags,
+    mx_send_cb cb, void *arg, mx_why *why)
 {
 	mx_delivery *d;
 	mx_err err;
 
 	if (sender == NULL || mail_from == NULL || rcpts == NULL || n_rcpts == 0 ||
-	    src == NULL || cb == NULL)
-		return MX_ERR_INVALID;
+	    src == NULL || cb == NULL || (flags & ~(MX_SEND_8BITMIME | MX_SEND_SMTPUTF8)) != 0)
+		return why_set(why, MX_ERR_INVALID, "a NULL argument, no recipient, "
+		    "or an unknown flag");
 	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return MX_ERR_NOMEM;
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
 	d->payload.fd = -1;
 	d->sender = sender;
 	d->cb = cb;
 	d->arg = arg;
-	d->needs_8bitmime = needs_8bitmime;
-	d->needs_smtputf8 = needs_smtputf8;
+	d->needs_8bitmime = (flags & MX_SEND_8BITMIME) != 0;
+	d->needs_smtputf8 = (flags & MX_SEND_SMTPUTF8) != 0;
 	d->size = size;
 	d->started = deliver_now();
 	/* A broken resolver set-up (trust anchor, resolv.conf) is the
 	 * caller's to report, not a reason to defer every recipient. */
-	if ((err = resolver_ready(sender->resolver)) != MX_OK ||
+	if ((err = resolver_ready(sender->resolver, why)) != MX_OK ||
 	    (err = fill(d, mail_from, rcpts, n_rcpts, src)) != MX_OK ||
 	    (err = arm_deadline(d)) != MX_OK) {
 		mx_delivery_free(d);
-		return err;
+		return why_first(why, err, "cannot start the delivery: %s%s", mx_strerror(err),
+		    err == MX_ERR_INVALID ? " (an address of 512 octets or more)" : "");
 	}
 	d->jobs_left = d->n_jobs;
 	/* mx_resolver_run keeps running until the delivery is handed over. */
@@ -928,7 +932,7 @@ deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	for (size_t j = 0; j < d->n_jobs; j++) {
 		struct deliver_job *job = &d->jobs[j];
 		if (mx_route_start(sender->resolver, sender->policy, job->domain, on_plan,
-		    job) != MX_OK) {
+		    job, NULL) != MX_OK) {
 			settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "cannot start the MX lookup");
 			job_done(job);
 		}

@@ -72,11 +72,12 @@ struct mx_delivery {
  * mx_send_start for a message whose payload is head_len octets of head
  * followed by file_len octets of fd from off (fd -1: none) and whose SIZE
  * (without stuffing dots) is size: the head is copied and fd dup'd, so
- * the caller may free its message once this returns.
+ * the caller may free its message once this returns.  flags as
+ * mx_send_start's (MX_SEND_8BITMIME, MX_SEND_SMTPUTF8).
  */
 mx_err deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const struct payload *src, size_t size, bool needs_8bitmime,
-    bool needs_smtputf8, mx_send_cb cb, void *arg);
+    size_t n_rcpts, const struct payload *src, size_t size, unsigned flags,
+    mx_send_cb cb, void *arg, mx_why *why);
 
 double deliver_now(void);
 

@@ -18,6 +18,7 @@
 #include "message.h"
 #include "route.h"
 #include "send.h"
+#include "why.h"
 
 size_t
 mx_delivery_count(const mx_delivery *d)
@@ -149,30 +150,35 @@ mx_delivery_to_json(const mx_delivery *d, size_t i, char **out)
 
 
 mx_err
-mx_address_check(const char *address, bool sender, const char **why)
+mx_address_check(const char *address, bool sender, mx_why *why)
 {
+	const char *reason = NULL;
 	struct address a;
+	mx_err err;
 
+	why_clear(why);
 	if (address == NULL)
-		return MX_ERR_INVALID;
-	return sender ? address_parse_sender(address, &a, why) :
-	    address_parse(address, &a, why);
+		return why_set(why, MX_ERR_INVALID, "no address (NULL)");
+	err = sender ? address_parse_sender(address, &a, &reason) :
+	    address_parse(address, &a, &reason);
+	if (err != MX_OK)
+		why_set(why, err, "%s", reason ? reason : mx_strerror(err));
+	return err;
 }
 
 static mx_err
-keep_header_recipients(mx_message *mm, const char **why)
+keep_header_recipients(mx_message *mm, mx_why *why)
 {
 	const struct address_list *l = &mm->m->recipients;
 
-	if (l->n_bad > 0) {
-		/* sendmail would bounce them; refusing now loses nothing. */
-		*why = "has a To, Cc or Bcc address that is not a mail address";
-		return MX_ERR_BAD_DOMAIN;
-	}
+	/* sendmail would bounce them; refusing now loses nothing. */
+	if (l->n_bad > 0)
+		return why_set(why, MX_ERR_BAD_ADDRESS,
+		    "has a To, Cc or Bcc address that is not a mail address");
 	if (l->n_items == 0)
 		return MX_OK;
 	if ((mm->rcpts = calloc(l->n_items, sizeof(*mm->rcpts))) == NULL)
-		return MX_ERR_NOMEM;
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < l->n_items; i++)
 		snprintf(mm->rcpts[i], sizeof(mm->rcpts[i]), "%s", l->items[i].path);
 	mm->n_rcpts = l->n_items;
@@ -184,8 +190,8 @@ message_error_to_mx(message_err code)
 {
 	switch (code) {
 	case MESSAGE_OK: return MX_OK;
-	case MESSAGE_ERR_MALFORMED: return MX_ERR_BAD_DOMAIN;
-	case MESSAGE_ERR_TOO_BIG: return MX_ERR_INVALID;
+	case MESSAGE_ERR_MALFORMED: return MX_ERR_BAD_MESSAGE;
+	case MESSAGE_ERR_TOO_BIG: return MX_ERR_TOO_BIG;
 	case MESSAGE_ERR_NOMEM: return MX_ERR_NOMEM;
 	case MESSAGE_ERR_IO: return MX_ERR_SYSTEM;
 	default: return MX_ERR_INVALID;
@@ -194,9 +200,9 @@ message_error_to_mx(message_err code)
 
 mx_err
 mx_message_read(int fd, unsigned flags, size_t max_size, mx_message **out,
-    const char **why)
+    mx_why *why)
 {
-	static __thread struct message_error merr; /* *why must outlive the call */
+	struct message_error merr = {0};
 	struct message_options opt = {
 		.max_size = max_size,
 		.dot_is_content = (flags & MX_MESSAGE_DOTS_ARE_DATA) != 0,
@@ -205,18 +211,17 @@ mx_message_read(int fd, unsigned flags, size_t max_size, mx_message **out,
 	mx_message *mm;
 	mx_err err;
 
+	why_clear(why);
 	if (out == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "nowhere to put the message (out is NULL)");
 	*out = NULL;
 	if ((mm = calloc(1, sizeof(*mm))) == NULL)
-		return MX_ERR_NOMEM;
-	memset(&merr, 0, sizeof(merr));
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
 	/* Into an unlinked file, never whole in memory (message.h). */
 	if (message_read_fd_spooled(fd, &opt, &mm->m, &merr) != MESSAGE_OK) {
-		if (why != NULL)
-			*why = merr.why;
 		free(mm);
-		return message_error_to_mx(merr.code);
+		err = message_error_to_mx(merr.code);
+		return why_set(why, err, "%s", merr.why[0] ? merr.why : mx_strerror(err));
 	}
 	if ((err = keep_header_recipients(mm, why)) != MX_OK) {
 		mx_message_free(mm);
@@ -245,7 +250,7 @@ mx_message_complete(mx_message *mm, const char *sender, const char *host)
 	if (mm == NULL || sender == NULL || host == NULL)
 		return MX_ERR_INVALID;
 	if (address_parse_sender(sender[0] ? sender : "<>", &from, NULL) != MX_OK)
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	if (message_add_date(mm->m, now, NULL) != MESSAGE_OK ||
 	    message_add_message_id(mm->m, host, now, NULL) != MESSAGE_OK)
 		return MX_ERR_INVALID;
@@ -282,28 +287,31 @@ bare_path(const struct address *a, char out[ADDRESS_PATH_MAX + 1])
 
 mx_err
 envelope_prepare(const char *mail_from, const char *const *rcpts, size_t n_rcpts,
-    struct envelope *env)
+    struct envelope *env, mx_why *why)
 {
+	const char *reason = NULL;
 	struct address a;
 
 	memset(env, 0, sizeof(*env));
 	if (mail_from == NULL || rcpts == NULL)
-		return MX_ERR_INVALID;
-	if (address_parse_sender(mail_from[0] ? mail_from : "<>", &a, NULL) != MX_OK)
-		return MX_ERR_BAD_DOMAIN;
+		return why_set(why, MX_ERR_INVALID, "no sender or no recipients (NULL)");
+	if (address_parse_sender(mail_from[0] ? mail_from : "<>", &a, &reason) != MX_OK)
+		return why_set(why, MX_ERR_BAD_ADDRESS, "sender \"%s\" %s", mail_from,
+		    reason ? reason : "is not an address");
 	bare_path(&a, env->from);
 	env->smtputf8 = a.smtputf8;
 	env->paths = calloc(n_rcpts ? n_rcpts : 1, sizeof(*env->paths));
 	env->rcpts = calloc(n_rcpts ? n_rcpts : 1, sizeof(*env->rcpts));
 	if (env->paths == NULL || env->rcpts == NULL) {
 		envelope_free(env);
-		return MX_ERR_NOMEM;
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n_rcpts; i++) {
 		bool seen = false;
-		if (address_parse(rcpts[i], &a, NULL) != MX_OK) {
+		if (address_parse(rcpts[i], &a, &reason) != MX_OK) {
 			envelope_free(env);
-			return MX_ERR_BAD_DOMAIN;
+			return why_set(why, MX_ERR_BAD_ADDRESS, "recipient \"%s\" %s",
+			    rcpts[i] ? rcpts[i] : "(NULL)", reason ? reason : "is not an address");
 		}
 		bare_path(&a, env->paths[env->n]);
 		/* One RCPT per mailbox, however often it was named. */
@@ -330,19 +338,21 @@ envelope_free(struct envelope *env)
 
 mx_err
 mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg)
+    size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg, mx_why *why)
 {
 	struct payload src;
 	struct envelope env;
 	mx_err err;
 
+	why_clear(why);
 	if (sender == NULL || mm == NULL)
-		return MX_ERR_INVALID;
-	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env)) != MX_OK)
+		return why_set(why, MX_ERR_INVALID, "no sender or no message (NULL)");
+	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env, why)) != MX_OK)
 		return err;
 	message_payload(mm->m, &src);
 	err = deliver_start(sender, env.from, env.rcpts, env.n, &src, mm->m->size,
-	    mm->m->eight_bit, env.smtputf8 || mm->m->eight_bit_header, cb, arg);
+	    (mm->m->eight_bit ? MX_SEND_8BITMIME : 0) |
+	    (env.smtputf8 || mm->m->eight_bit_header ? MX_SEND_SMTPUTF8 : 0), cb, arg, why);
 	envelope_free(&env);
 	return err;
 }

@@ -28,9 +28,10 @@ struct envelope {
 	bool smtputf8;                       /* an address needs SMTPUTF8 */
 };
 
-/* MX_ERR_BAD_DOMAIN for an address that is not one; free with envelope_free. */
+/* MX_ERR_BAD_ADDRESS for an address that is not one, with why naming it;
+ * free with envelope_free. */
 mx_err envelope_prepare(const char *mail_from, const char *const *rcpts, size_t n,
-    struct envelope *out);
+    struct envelope *out, mx_why *why);
 void envelope_free(struct envelope *env);
 
 /* A view of m's payload (nothing copied, nothing owned: it lives as long

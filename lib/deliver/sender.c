@@ -11,6 +11,8 @@
 
 #include "route.h"
 #include "sender.h"
+#include "tls.h"
+#include "why.h"
 
 mx_err
 mx_sender_new(mx_sender **out, mx_resolver *resolver, const mx_policy *policy)
@@ -79,20 +81,21 @@ sender_tls_client(void *arg)
  * not a deferral later; the system store is read only when first needed.
  */
 mx_err
-mx_sender_set_tls(mx_sender *s, mx_tls_policy policy, const char *ca_file)
+mx_sender_set_tls(mx_sender *s, mx_tls_policy policy, const char *ca_file, mx_why *why)
 {
 	struct tls_client *c = NULL;
 	char *copy = NULL;
 	mx_err err;
 
+	why_clear(why);
 	if (s == NULL || policy > MX_TLS_VERIFY)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no sender, or an unknown TLS policy");
 	if (ca_file != NULL) {
 		if ((err = tls_client_new(&c, ca_file)) != MX_OK)
-			return err;
+			return tls_client_why(err, ca_file, why);
 		if ((copy = strdup(ca_file)) == NULL) {
 			tls_client_free(c);
-			return MX_ERR_NOMEM;
+			return why_set(why, MX_ERR_NOMEM, "out of memory");
 		}
 	}
 	tls_client_free(s->tls_client);

@@ -72,7 +72,7 @@ oneshot_start(mx_resolver *r, const char *name, uint16_t qtype,
 
 	if (out != NULL)
 		*out = NULL;
-	if ((err = resolver_ready(r)) != MX_OK)
+	if ((err = resolver_ready(r, NULL)) != MX_OK)
 		return err;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return MX_ERR_NOMEM;
@@ -190,7 +190,7 @@ rawquery_start(mx_resolver *r, const char *name, uint16_t qtype,
 
 	if (out != NULL)
 		*out = NULL;
-	if ((err = resolver_ready(r)) != MX_OK)
+	if ((err = resolver_ready(r, NULL)) != MX_OK)
 		return err;
 	if (resolver_unbound(r) == NULL)
 		return MX_ERR_INVALID;

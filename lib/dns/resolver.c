@@ -4,7 +4,8 @@
  * number of queries on the wire under a cap.  libunbound does resolution,
  * caching, in-flight deduplication and DNSSEC validation; ldns (answer.c)
  * reads the packets it hands back.  The resolver owns its event base when
- * it made it, and every query it has not yet answered.
+ * it made it, and every query it has not yet answered; freed, it cancels
+ * the lookups still under way (resolver_work).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include "grow.h"
 #include "resolver.h"
 #include "stub.h"
+#include "why.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -57,11 +59,12 @@ struct mx_resolver {
 	int lookups;
 	struct query_list waiting;
 	struct query_list completed;
+	LIST_HEAD(, resolver_work) work; /* lookups to cancel on free */
 	struct event *deliver;   /* hands completed answers back */
 	FILE *log;               /* libunbound's diagnostics, kept, not printed */
 	char log_tail[512];      /* the last of them */
 	size_t log_len;
-	char diagnostic[256];    /* the first error line: its cause */
+	char diagnostic[256];    /* libunbound's first error line: a cause */
 	struct spare *spares;    /* finished lookups, for lookup.c to reuse */
 	unsigned n_spares;
 	const struct timeval *deadline_tv; /* libevent's common timeout of ... */
@@ -80,6 +83,7 @@ resolver_init(mx_resolver *r, struct event_base *base)
 {
 	TAILQ_INIT(&r->waiting);
 	TAILQ_INIT(&r->completed);
+	LIST_INIT(&r->work);
 	r->max_inflight = DEFAULT_MAX_INFLIGHT;
 	r->query_timeout_ms = DEFAULT_QUERY_TIMEOUT_MS;
 	r->tries = DEFAULT_TRIES;
@@ -116,11 +120,24 @@ mx_resolver_new(mx_resolver **out)
 	return mx_resolver_new_event(out, NULL);
 }
 
+/*
+ * Work in flight is cancelled first, while the transports still exist:
+ * each lookup withdraws its queries (from the queue, the completed list,
+ * libunbound or c-ares) and frees its plan; no callback runs.  Then the
+ * transports go, c-ares handing back its own tickets as it is destroyed.
+ */
 void
 mx_resolver_free(mx_resolver *r)
 {
+	struct resolver_work *w;
+
 	if (r == NULL)
 		return;
+	while ((w = LIST_FIRST(&r->work)) != NULL) {
+		LIST_REMOVE(w, link);
+		w->listed = false;
+		w->cancel(w);
+	}
 	if (r->ub != NULL)
 		ub_ctx_delete(r->ub);
 	if (r->log != NULL)
@@ -255,23 +272,11 @@ mx_resolver_get_stats(const mx_resolver *r, struct mx_resolver_stats *out)
 }
 
 static mx_err
-set_option(mx_resolver *r, const char *opt, const char *value)
+set_option(mx_resolver *r, const char *opt, const char *value, mx_why *why)
 {
-	return ub_ctx_set_option(r->ub, opt, value) == 0 ? MX_OK : MX_ERR_CONFIG;
-}
-
-/* The reason behind an MX_ERR_CONFIG of our own finding; the first wins. */
-static mx_err
-config_failure(mx_resolver *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (r->diagnostic[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(r->diagnostic, sizeof(r->diagnostic), fmt, ap);
-		va_end(ap);
-	}
-	return MX_ERR_CONFIG;
+	if (ub_ctx_set_option(r->ub, opt, value) == 0)
+		return MX_OK;
+	return why_set(why, MX_ERR_CONFIG, "libunbound refused %s %s", opt, value);
 }
 
 /*
@@ -281,7 +286,7 @@ config_failure(mx_resolver *r, const char *fmt, ...)
  * libunbound to judge, which says where it stops.
  */
 static mx_err
-anchor_has_records(mx_resolver *r, const char *path)
+anchor_has_records(const char *path, mx_why *why)
 {
 	FILE *f = fopen(path, "r");
 	ldns_rr *rr;
@@ -292,7 +297,7 @@ anchor_has_records(mx_resolver *r, const char *path)
 	unsigned found = 0;
 
 	if (f == NULL)
-		return config_failure(r, "trust anchor %s: %s", path, strerror(errno));
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: %s", path, strerror(errno));
 	while (found == 0 && !feof(f)) {
 		rr = NULL;
 		st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
@@ -308,13 +313,13 @@ anchor_has_records(mx_resolver *r, const char *path)
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
 	if (found == 0 && (st == LDNS_STATUS_OK || st == LDNS_STATUS_SYNTAX_EMPTY))
-		return config_failure(r, "trust anchor %s: holds no DS or DNSKEY record "
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: holds no DS or DNSKEY record "
 		    "(empty, or comments only)", path);
 	return MX_OK;
 }
 
 static mx_err
-apply_anchor(mx_resolver *r)
+apply_anchor(mx_resolver *r, mx_why *why)
 {
 	const char *path = r->anchor;
 	struct stat sb;
@@ -325,37 +330,44 @@ apply_anchor(mx_resolver *r)
 		return MX_OK;
 	/* libunbound spins forever reading a directory as an anchor file. */
 	if (stat(path, &sb) != 0)
-		return config_failure(r, "trust anchor %s: %s", path, strerror(errno));
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: %s", path, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
-		return config_failure(r, "trust anchor %s: not a regular file", path);
-	if (anchor_has_records(r, path) != MX_OK)
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: not a regular file", path);
+	if (anchor_has_records(path, why) != MX_OK)
 		return MX_ERR_CONFIG;
 	if (ub_ctx_add_ta_file(r->ub, path) != 0)
-		return config_failure(r, "trust anchor %s: libunbound refused it", path);
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: libunbound refused it", path);
 	r->validating = true;
 	return MX_OK;
 }
 
 /* libunbound reads the anchor file when the context is finalized, and
- * says why it failed (the file and line) through its log. */
+ * says why it failed (the file and line) through its log: its first
+ * complaint is the cause, and goes into why. */
 static mx_err
-finalize_failure(mx_resolver *r)
+finalize_failure(mx_resolver *r, mx_why *why)
 {
+	if (r->diagnostic[0] != '\0')
+		return why_set(why, MX_ERR_CONFIG, "%s", r->diagnostic);
 	if (r->validating)
-		return config_failure(r, "trust anchor %s: libunbound could not load it",
+		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: libunbound could not load it",
 		    r->anchor_set ? r->anchor : DEFAULT_ROOT_ANCHOR);
-	return config_failure(r, "libunbound could not be set up");
+	return why_set(why, MX_ERR_CONFIG, "libunbound could not be set up");
 }
 
 static mx_err
-apply_servers(mx_resolver *r)
+apply_servers(mx_resolver *r, mx_why *why)
 {
 	for (size_t i = 0; i < r->n_servers; i++)
 		if (ub_ctx_set_fwd(r->ub, r->servers[i]) != 0)
-			return MX_ERR_CONFIG;
-	if (r->n_servers > 0)
+			return why_set(why, MX_ERR_CONFIG, "libunbound refused the server %s",
+			    r->servers[i]);
+	if (r->n_servers > 0 || ub_ctx_resolvconf(r->ub, r->resolv_conf) == 0)
 		return MX_OK;
-	return ub_ctx_resolvconf(r->ub, r->resolv_conf) == 0 ? MX_OK : MX_ERR_CONFIG;
+	if (r->diagnostic[0] != '\0')
+		return why_set(why, MX_ERR_CONFIG, "%s", r->diagnostic);
+	return why_set(why, MX_ERR_CONFIG, "%s: cannot be read, or names no usable "
+	    "nameserver", r->resolv_conf ? r->resolv_conf : "/etc/resolv.conf");
 }
 
 /*
@@ -430,21 +442,21 @@ mx_resolver_diagnostic(const mx_resolver *r)
 }
 
 static mx_err
-ready_unbound(mx_resolver *r)
+ready_unbound(mx_resolver *r, mx_why *why)
 {
 	char num[16];
 	mx_err err;
 
 	if ((r->ub = ub_ctx_create_event(r->base)) == NULL)
-		return MX_ERR_SYSTEM;
+		return why_set(why, MX_ERR_SYSTEM, "libunbound could not make a context");
 	capture_log(r);
 	snprintf(num, sizeof(num), "%u", r->max_inflight < 64 ? 128 : r->max_inflight * 2);
-	if ((err = set_option(r, "outgoing-range:", num)) != MX_OK)
+	if ((err = set_option(r, "outgoing-range:", num, why)) != MX_OK)
 		return err;
 	snprintf(num, sizeof(num), "%u", r->max_inflight);
-	if ((err = set_option(r, "num-queries-per-thread:", num)) != MX_OK ||
-	    (err = apply_servers(r)) != MX_OK ||
-	    (err = apply_anchor(r)) != MX_OK)
+	if ((err = set_option(r, "num-queries-per-thread:", num, why)) != MX_OK ||
+	    (err = apply_servers(r, why)) != MX_OK ||
+	    (err = apply_anchor(r, why)) != MX_OK)
 		return err;
 	/*
 	 * ub_ctx_zone_add finalizes the context, so a trust anchor file that
@@ -454,16 +466,16 @@ ready_unbound(mx_resolver *r)
 	/* Likewise its local zone for 127.in-addr.arpa would answer reverse
 	 * questions about loopback addresses itself (mx check asks them). */
 	if (ub_ctx_zone_add(r->ub, "127.in-addr.arpa.", "transparent") != 0)
-		return finalize_failure(r);
+		return finalize_failure(r, why);
 	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK :
-	    finalize_failure(r);
+	    finalize_failure(r, why);
 }
 
 static void resolver_answered(mx_resolver *r, struct query *q);
 static void transport_answered(void *arg, struct query *q);
 
 static mx_err
-ready_stub(mx_resolver *r)
+ready_stub(mx_resolver *r, mx_why *why)
 {
 	char servers[160];
 	struct stub_config cfg = {
@@ -476,17 +488,24 @@ ready_stub(mx_resolver *r)
 		.servers_text = resolver_servers_text(r, servers, sizeof(servers)),
 	};
 
-	return stub_new(&r->stub, r->base, &cfg, transport_answered, r);
+	mx_err err = stub_new(&r->stub, r->base, &cfg, transport_answered, r);
+
+	if (err == MX_ERR_CONFIG)
+		return why_set(why, err, "c-ares could not be set up: %s cannot be read, or "
+		    "names no usable nameserver", r->resolv_conf ? r->resolv_conf :
+		    "/etc/resolv.conf");
+	return err == MX_OK ? MX_OK : why_set(why, err, "c-ares could not be set up: %s",
+	    mx_strerror(err));
 }
 
 mx_err
-resolver_ready(mx_resolver *r)
+resolver_ready(mx_resolver *r, mx_why *why)
 {
 	mx_err err;
 
 	if (r->ready)
 		return MX_OK;
-	err = r->transport == MX_TRANSPORT_STUB ? ready_stub(r) : ready_unbound(r);
+	err = r->transport == MX_TRANSPORT_STUB ? ready_stub(r, why) : ready_unbound(r, why);
 	if (err == MX_OK)
 		r->ready = true;
 	return err;
@@ -585,6 +604,23 @@ resolver_deadline_tv(mx_resolver *r, unsigned ms)
 		r->deadline_ms = ms;
 	}
 	return r->deadline_tv != NULL ? r->deadline_tv : &r->deadline_plain;
+}
+
+void
+resolver_work_add(mx_resolver *r, struct resolver_work *w)
+{
+	LIST_INSERT_HEAD(&r->work, w, link);
+	w->listed = true;
+}
+
+void
+resolver_work_remove(mx_resolver *r, struct resolver_work *w)
+{
+	(void)r;
+	if (!w->listed)
+		return;
+	LIST_REMOVE(w, link);
+	w->listed = false;
 }
 
 void

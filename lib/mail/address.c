@@ -15,6 +15,7 @@
 
 #include "address.h"
 #include "grow.h"
+#include "name.h"
 
 #define WHY_LINE_BREAK "contains a line break (CR or LF), which could smuggle in an SMTP command"
 #define WHY_NUL "contains a NUL byte"
@@ -210,7 +211,7 @@ take_domain(const char *s, size_t len, char out[MX_DOMAIN_MAX + 1])
 		return "has a domain longer than 255 octets";
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	if (mx_domain_from_arg(buf, out, &why) != MX_OK)
+	if (domain_from_arg(buf, out, &why) != MX_OK)
 		return why != NULL ? why : "has a malformed domain";
 	return NULL;
 }
@@ -293,7 +294,7 @@ address_parse_bytes(const char *in, size_t len, address_role role,
 	if ((*why = parse_path(in, len, role, out)) == NULL)
 		return MX_OK;
 	memset(out, 0, sizeof(*out));
-	return MX_ERR_BAD_DOMAIN;
+	return MX_ERR_BAD_ADDRESS;
 }
 
 mx_err

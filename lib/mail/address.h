@@ -49,7 +49,7 @@ typedef enum address_role {
 /*
  * Parses "local@domain" or "<local@domain>" (len octets, NUL bytes
  * included: a NUL is an error, never the end).  On MX_OK *out is filled;
- * on MX_ERR_BAD_DOMAIN *why (if given) points to a static sentence that
+ * on MX_ERR_BAD_ADDRESS *why (if given) points to a static sentence that
  * reads after the address ("contains a line break (CR or LF)"), and *out
  * is zeroed.  MX_ERR_INVALID for NULL in or out.  Never anything else.
  */

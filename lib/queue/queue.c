@@ -29,13 +29,13 @@
 #include "resolver.h"
 #include "send.h"
 #include "spool.h"
+#include "why.h"
 
 #define QUEUE_CONCURRENCY 8
 #define QUEUE_TMP_AGE 60 /* seconds before an unlocked tmp/ file is a dead writer's */
 
 struct mx_queue {
 	struct spool *sp;
-	char why[512];
 	unsigned retry_first, retry_max, lifetime, concurrency;
 	mx_queue_log_fn log;
 	void *log_arg;
@@ -52,20 +52,22 @@ struct mx_queue_item {
 
 /* existing_only: spool_open_existing (create nothing), else spool_open. */
 static mx_err
-queue_open(mx_queue **out, const char *dir, bool existing_only, char *why, size_t why_size)
+queue_open(mx_queue **out, const char *dir, bool existing_only, mx_why *why)
 {
+	mx_why scratch;
 	mx_queue *q;
 	mx_err err;
 
-	if (out == NULL || dir == NULL || why == NULL || why_size == 0)
-		return MX_ERR_INVALID;
+	if (why == NULL)
+		why = &scratch;
+	why_clear(why);
+	if (out == NULL || dir == NULL)
+		return why_set(why, MX_ERR_INVALID, "no queue or no directory (NULL)");
 	*out = NULL;
-	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		snprintf(why, why_size, "out of memory");
-		return MX_ERR_NOMEM;
-	}
-	err = existing_only ? spool_open_existing(dir, &q->sp, why, why_size) :
-	    spool_open(dir, &q->sp, why, why_size);
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
+	err = existing_only ? spool_open_existing(dir, &q->sp, why->text, sizeof(why->text)) :
+	    spool_open(dir, &q->sp, why->text, sizeof(why->text));
 	if (err != MX_OK) {
 		free(q);
 		return err;
@@ -74,8 +76,7 @@ queue_open(mx_queue **out, const char *dir, bool existing_only, char *why, size_
 	if ((q->dir = strdup(dir)) == NULL) {
 		spool_close(q->sp);
 		free(q);
-		snprintf(why, why_size, "out of memory");
-		return MX_ERR_NOMEM;
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
 	}
 	q->retry_first = MX_QUEUE_RETRY_FIRST;
 	q->retry_max = MX_QUEUE_RETRY_MAX;
@@ -86,15 +87,15 @@ queue_open(mx_queue **out, const char *dir, bool existing_only, char *why, size_
 }
 
 mx_err
-mx_queue_open(mx_queue **out, const char *dir, char *why, size_t why_size)
+mx_queue_open(mx_queue **out, const char *dir, mx_why *why)
 {
-	return queue_open(out, dir, false, why, why_size);
+	return queue_open(out, dir, false, why);
 }
 
 mx_err
-mx_queue_open_existing(mx_queue **out, const char *dir, char *why, size_t why_size)
+mx_queue_open_existing(mx_queue **out, const char *dir, mx_why *why)
 {
-	return queue_open(out, dir, true, why, why_size);
+	return queue_open(out, dir, true, why);
 }
 
 void
@@ -105,12 +106,6 @@ mx_queue_close(mx_queue *q)
 	spool_close(q->sp);
 	free(q->dir);
 	free(q);
-}
-
-const char *
-mx_queue_error(const mx_queue *q)
-{
-	return q->why;
 }
 
 mx_err
@@ -141,6 +136,23 @@ mx_queue_set_log(mx_queue *q, mx_queue_log_fn fn, bool json, void *arg)
 	q->log_arg = arg;
 }
 
+/* "what: reason" into the caller's why. */
+static mx_err
+fail(mx_why *why, mx_err err, const char *what, const char *reason)
+{
+	return why_set(why, err, "%s%s%s", what, reason ? ": " : "", reason ? reason : "");
+}
+
+/* A queue opened to read is never written to: refused before any file is. */
+static mx_err
+refuse_if_existing_only(mx_queue *q, const char *what, mx_why *why)
+{
+	if (!q->existing_only)
+		return MX_OK;
+	return fail(why, MX_ERR_INVALID, what,
+	    "the queue was opened with mx_queue_open_existing, to read only");
+}
+
 /* ---- pickup ------------------------------------------------------------- */
 
 static void
@@ -168,64 +180,48 @@ pickup_log(const char *line, void *arg)
 /* The alias file pickup expands recipients with: path, or /etc/aliases
  * when it exists (NULL), or none (""). */
 static mx_err
-pickup_aliases(mx_queue *q, const char *path, struct aliases **out)
+pickup_aliases(const char *path, struct aliases **out, mx_why *why)
 {
-	char why[512];
+	char reason[512];
 	mx_err err;
 
 	*out = NULL;
 	if (path != NULL && path[0] == '\0')
 		return MX_OK;
-	err = aliases_load(path != NULL ? path : PICKUP_ALIASES_DEFAULT, out, why, sizeof(why));
+	err = aliases_load(path != NULL ? path : PICKUP_ALIASES_DEFAULT, out, reason,
+	    sizeof(reason));
 	if (err == MX_ERR_SYSTEM && errno == ENOENT && path == NULL)
 		return MX_OK;
-	if (err != MX_OK) {
-		snprintf(q->why, sizeof(q->why), "%s", why);
-		return err == MX_ERR_NOMEM ? err : MX_ERR_CONFIG;
-	}
+	if (err != MX_OK)
+		return why_set(why, err == MX_ERR_NOMEM ? err : MX_ERR_CONFIG, "%s", reason);
 	return MX_OK;
 }
 
 mx_err
-mx_queue_pickup(mx_queue *q, const char *origin, const char *aliases, size_t *picked)
+mx_queue_pickup(mx_queue *q, const char *origin, const char *aliases, size_t *picked,
+    mx_why *why)
 {
 	struct pickup_ctx c = { .origin = origin, .log = pickup_log, .log_arg = q };
 	struct aliases *a = NULL;
+	char reason[MX_WHY_MAX];
 	mx_err err;
 
 	if (picked != NULL)
 		*picked = 0;
-	if (q->existing_only) {
-		snprintf(q->why, sizeof(q->why), "pickup needs a queue opened for writing");
-		return MX_ERR_INVALID;
-	}
-	if ((err = pickup_aliases(q, aliases, &a)) != MX_OK)
+	why_clear(why);
+	if ((err = refuse_if_existing_only(q, "pickup", why)) != MX_OK)
+		return err;
+	if ((err = pickup_aliases(aliases, &a, why)) != MX_OK)
 		return err;
 	c.sp = q->sp;
 	c.spool_dir = q->dir;
 	c.aliases = a;
-	err = pickup_run(&c, q->why, sizeof(q->why));
+	if ((err = pickup_run(&c, reason, sizeof(reason))) != MX_OK)
+		why_set(why, err, "%s", reason);
 	aliases_free(a);
 	if (picked != NULL)
 		*picked = c.st.picked;
 	return err;
-}
-
-static mx_err
-fail(mx_queue *q, mx_err err, const char *what, const char *why)
-{
-	snprintf(q->why, sizeof(q->why), "%s%s%s", what, why ? ": " : "", why ? why : "");
-	return err;
-}
-
-/* A queue opened to read is never written to: refused before any file is. */
-static mx_err
-refuse_if_existing_only(mx_queue *q, const char *what)
-{
-	if (!q->existing_only)
-		return MX_OK;
-	return fail(q, MX_ERR_INVALID, what,
-	    "the queue was opened with mx_queue_open_existing, to read only");
 }
 
 /* ---- the retry schedule -------------------------------------------------- */
@@ -260,42 +256,45 @@ set_reason(struct spool_rcpt *r, const char *dsn, const char *text)
 
 mx_err
 mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const mx_message *mm, char id[MX_QUEUE_ID_MAX + 1])
+    size_t n_rcpts, const mx_message *mm, char id[MX_QUEUE_ID_MAX + 1], mx_why *why)
 {
 	struct payload src;
 	struct envelope env;
-	const char *why = NULL;
+	const char *reason = NULL;
 	mx_err err;
 
+	why_clear(why);
 	if (q == NULL || mm == NULL || id == NULL)
-		return MX_ERR_INVALID;
+		return fail(why, MX_ERR_INVALID, "cannot queue", "a NULL argument");
 	id[0] = '\0';
-	if ((err = refuse_if_existing_only(q, "cannot queue")) != MX_OK)
+	if ((err = refuse_if_existing_only(q, "cannot queue", why)) != MX_OK)
 		return err;
-	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env)) != MX_OK)
-		return fail(q, err, "cannot queue", "a malformed address");
+	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env, why)) != MX_OK)
+		return err;
 	message_payload(mm->m, &src);
 	err = spool_enqueue_payload(q->sp, env.from, env.rcpts, env.n, &src, id,
-	    MX_QUEUE_ID_MAX + 1, &why);
+	    MX_QUEUE_ID_MAX + 1, &reason);
 	envelope_free(&env);
-	return err == MX_OK ? MX_OK : fail(q, err, "cannot queue the message", why);
+	return err == MX_OK ? MX_OK : fail(why, err, "cannot queue the message", reason);
 }
 
 mx_err
-mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX + 1])
+mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX + 1],
+    mx_why *why)
 {
 	struct spool_entry e = { 0 };
-	const char *why = NULL;
+	const char *reason = NULL;
 	int64_t now = (int64_t)time(NULL);
 	mx_err err;
 
+	why_clear(why);
 	if (q == NULL || d == NULL || id == NULL)
-		return MX_ERR_INVALID;
+		return fail(why, MX_ERR_INVALID, "cannot queue", "a NULL argument");
 	id[0] = '\0';
-	if ((err = refuse_if_existing_only(q, "cannot queue")) != MX_OK)
+	if ((err = refuse_if_existing_only(q, "cannot queue", why)) != MX_OK)
 		return err;
 	if ((e.rcpts = calloc(d->n_rcpts ? d->n_rcpts : 1, sizeof(*e.rcpts))) == NULL)
-		return fail(q, MX_ERR_NOMEM, "cannot queue", "out of memory");
+		return fail(why, MX_ERR_NOMEM, "cannot queue", "out of memory");
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		const struct deliver_rcpt *rc = &d->rcpts[i];
 		struct spool_rcpt *r = &e.rcpts[e.n_rcpts];
@@ -303,7 +302,7 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 			continue;
 		if (strlen(rc->address) > SPOOL_ADDRESS_MAX) {
 			free(e.rcpts);
-			return fail(q, MX_ERR_BAD_DOMAIN, "cannot queue", "an address is too long");
+			return fail(why, MX_ERR_BAD_ADDRESS, "cannot queue", "an address is too long");
 		}
 		memcpy(r->address, rc->address, strlen(rc->address) + 1);
 		r->attempts = 1;
@@ -317,9 +316,9 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 		e.payload = &d->payload;
 		e.len = payload_len(&d->payload);
 		e.created = now;
-		err = spool_enqueue_entry(q->sp, &e, id, MX_QUEUE_ID_MAX + 1, &why);
+		err = spool_enqueue_entry(q->sp, &e, id, MX_QUEUE_ID_MAX + 1, &reason);
 		if (err != MX_OK)
-			fail(q, err, "cannot queue the deferred recipients", why);
+			fail(why, err, "cannot queue the deferred recipients", reason);
 	}
 	free(e.rcpts);
 	return err;
@@ -328,22 +327,23 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 /* ---- items: listing and showing ----------------------------------------- */
 
 mx_err
-mx_queue_load(mx_queue *q, const char *id, mx_queue_item **out)
+mx_queue_load(mx_queue *q, const char *id, mx_queue_item **out, mx_why *why)
 {
 	mx_queue_item *item;
-	const char *why = NULL;
+	const char *reason = NULL;
 	mx_err err;
 
+	why_clear(why);
 	if (q == NULL || id == NULL || out == NULL)
-		return MX_ERR_INVALID;
+		return fail(why, MX_ERR_INVALID, "cannot load", "a NULL argument");
 	*out = NULL;
 	if (!spool_id_valid(id))
-		return fail(q, MX_ERR_INVALID, "not a queue ID", id);
+		return fail(why, MX_ERR_INVALID, "not a queue ID", id);
 	if ((item = calloc(1, sizeof(*item))) == NULL)
-		return fail(q, MX_ERR_NOMEM, "out of memory", NULL);
-	if ((err = spool_load_head(q->sp, id, NULL, NULL, &item->e, &why)) != MX_OK) {
+		return fail(why, MX_ERR_NOMEM, "out of memory", NULL);
+	if ((err = spool_load_head(q->sp, id, NULL, NULL, &item->e, &reason)) != MX_OK) {
 		free(item);
-		return fail(q, err, id, why);
+		return fail(why, err, id, err == MX_ERR_NOT_FOUND ? "no such entry" : reason);
 	}
 	*out = item;
 	return MX_OK;
@@ -492,31 +492,33 @@ compare_ids(const void *a, const void *b)
 
 /* Oldest first: IDs begin with their second of arrival. */
 mx_err
-mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg)
+mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg,
+    mx_why *why)
 {
 	struct list_ctx c = { .bad = bad, .arg = arg };
 	mx_err err = MX_OK;
 
+	why_clear(why);
 	if (q == NULL || cb == NULL)
-		return MX_ERR_INVALID;
+		return fail(why, MX_ERR_INVALID, "cannot list the queue", "a NULL argument");
 	if (spool_scan(q->sp, list_collect, list_skipped, &c) != MX_OK) {
-		err = fail(q, MX_ERR_SYSTEM, "cannot read the spool's queue/", NULL);
+		err = fail(why, MX_ERR_SYSTEM, "cannot read the spool's queue/", NULL);
 		goto out;
 	}
 	if (c.failed) {
-		err = fail(q, MX_ERR_NOMEM, "cannot list the queue", "out of memory");
+		err = fail(why, MX_ERR_NOMEM, "cannot list the queue", "out of memory");
 		goto out;
 	}
 	if (c.n > 1)
 		qsort(c.ids, c.n, sizeof(c.ids[0]), compare_ids);
 	for (size_t i = 0; i < c.n; i++) {
 		struct mx_queue_item item = { 0 };
-		const char *why = NULL;
-		mx_err lerr = spool_load_head(q->sp, c.ids[i], NULL, NULL, &item.e, &why);
+		const char *reason = NULL;
+		mx_err lerr = spool_load_head(q->sp, c.ids[i], NULL, NULL, &item.e, &reason);
 		if (lerr == MX_OK)
 			cb(&item, arg);
-		else if (lerr == MX_ERR_BAD_DOMAIN && bad != NULL)
-			bad(c.ids[i], why, arg); /* moved to corrupt/ by spool_load */
+		else if (lerr == MX_ERR_CORRUPT && bad != NULL)
+			bad(c.ids[i], reason, arg); /* moved to corrupt/ by spool_load */
 		spool_entry_free(item.e);
 	}
 out:
@@ -525,20 +527,22 @@ out:
 }
 
 mx_err
-mx_queue_delete(mx_queue *q, const char *id)
+mx_queue_delete(mx_queue *q, const char *id, mx_why *why)
 {
-	const char *why = NULL;
+	const char *reason = NULL;
 	int fd = -1;
 	mx_err err;
 
+	why_clear(why);
 	if (q == NULL || id == NULL || !spool_id_valid(id))
-		return q ? fail(q, MX_ERR_INVALID, "not a queue ID", id) : MX_ERR_INVALID;
+		return fail(why, MX_ERR_INVALID, "not a queue ID", id ? id : "(NULL)");
 	if ((err = spool_lock(q->sp, id, &fd)) != MX_OK)
-		return fail(q, err, id, err == MX_ERR_BUSY ?
-		    "being delivered by a runner right now; try again" : "no such entry");
-	err = spool_remove(q->sp, id, &why);
+		return fail(why, err, id, err == MX_ERR_LOCKED ?
+		    "being delivered by a runner right now; try again" :
+		    err == MX_ERR_NOT_FOUND ? "no such entry" : "cannot open the entry");
+	err = spool_remove(q->sp, id, &reason);
 	spool_unlock(fd);
-	return err == MX_OK ? MX_OK : fail(q, err, id, why);
+	return err == MX_OK ? MX_OK : fail(why, err, id, reason);
 }
 
 struct due_ctx {
@@ -621,6 +625,7 @@ struct pass {
 	bool failed;                /* out of memory along the way */
 	int64_t earliest;           /* for stats.next_due */
 	mx_err err;                 /* a delivery could not start: stop */
+	mx_why why;                 /* ... and why */
 	mx_queue_stats st;
 };
 
@@ -1042,12 +1047,12 @@ take(struct pass *p, const char *id)
 	}
 	s->pass = p;
 	if ((err = spool_lock(p->q->sp, id, &s->lock_fd)) != MX_OK) {
-		p->st.locked += err == MX_ERR_BUSY; /* else it vanished: done meanwhile */
+		p->st.locked += err == MX_ERR_LOCKED; /* else it vanished: done meanwhile */
 		free(s);
 		return NULL;
 	}
 	if ((err = spool_load_head(p->q->sp, id, see_data, &s->scan, &s->e, &why)) != MX_OK) {
-		if (err == MX_ERR_BAD_DOMAIN) {
+		if (err == MX_ERR_CORRUPT) {
 			char note[SPOOL_REASON_MAX];
 			p->st.corrupt++;
 			snprintf(note, sizeof(note), "corrupt queue file moved to corrupt/: %s", why);
@@ -1139,8 +1144,10 @@ try_entry(struct pass *p, const char *id)
 	spool_entry_payload(s->e, &data);
 	p->active++;
 	if ((err = deliver_start(p->sender, s->e->sender, list, n, &data,
-	    s->scan.seen - s->scan.dots, s->scan.eight_bit, s->scan.eight_bit_header,
-	    on_delivery, s)) != MX_OK) {
+	    s->scan.seen - s->scan.dots,
+	    (s->scan.eight_bit ? MX_SEND_8BITMIME : 0) |
+	    (s->scan.eight_bit_header ? MX_SEND_SMTPUTF8 : 0),
+	    on_delivery, s, &p->why)) != MX_OK) {
 		/*
 		 * Nothing was tried (the resolver cannot start: a bad trust
 		 * anchor, say).  Not the mail's fault: the entry stays as it was,
@@ -1183,19 +1190,21 @@ dispatch(struct pass *p)
 }
 
 mx_err
-mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *stats)
+mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *stats,
+    mx_why *why)
 {
 	struct pass p = { .q = q, .sender = sender, .flags = flags };
 	mx_err err = MX_OK;
 
+	why_clear(why);
 	if (q == NULL || sender == NULL)
-		return MX_ERR_INVALID;
-	if ((err = refuse_if_existing_only(q, "cannot run the queue")) != MX_OK)
+		return fail(why, MX_ERR_INVALID, "cannot run the queue", "a NULL argument");
+	if ((err = refuse_if_existing_only(q, "cannot run the queue", why)) != MX_OK)
 		return err;
 	p.now = (int64_t)time(NULL);
 	spool_clean_tmp(q->sp, QUEUE_TMP_AGE);
 	if (spool_scan(q->sp, scan_one, scan_skipped, &p) != MX_OK) {
-		err = fail(q, MX_ERR_SYSTEM, "cannot read the spool's queue/", NULL);
+		err = fail(why, MX_ERR_SYSTEM, "cannot read the spool's queue/", NULL);
 		goto out;
 	}
 	p.st.entries = p.n_ids;
@@ -1203,13 +1212,13 @@ mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *sta
 	if (p.n_ids > 1)
 		qsort(p.ids, p.n_ids, sizeof(p.ids[0]), compare_ids);
 	dispatch(&p);
-	if (p.active > 0)
-		err = mx_resolver_run(sender->resolver);
+	if (p.active > 0 && (err = mx_resolver_run(sender->resolver)) != MX_OK)
+		fail(why, err, "the run stopped early", "the event loop failed");
 	if (err == MX_OK && p.err != MX_OK)
-		err = fail(q, p.err, "cannot deliver", mx_resolver_diagnostic(sender->resolver)[0] ?
-		    mx_resolver_diagnostic(sender->resolver) : mx_strerror(p.err));
+		err = fail(why, p.err, "cannot deliver", p.why.text[0] ? p.why.text :
+		    mx_strerror(p.err));
 	if (err == MX_OK && p.failed)
-		err = fail(q, MX_ERR_NOMEM, "the run stopped early", "out of memory");
+		err = fail(why, MX_ERR_NOMEM, "the run stopped early", "out of memory");
 out:
 	p.st.next_due = p.earliest;
 	if (stats != NULL)

@@ -400,18 +400,22 @@ text_add_reason(struct text *t, const char *reason)
 	return text_add(t, "\n");
 }
 
-static bool
-rcpt_valid(const struct spool_rcpt *r)
+/* MX_ERR_BAD_ADDRESS for its address, MX_ERR_INVALID for its state or reason. */
+static mx_err
+rcpt_check(const struct spool_rcpt *r)
 {
-	return address_valid(r->address, strnlen(r->address, SPOOL_ADDRESS_MAX + 1), false) &&
-	    (unsigned)r->state <= SPOOL_BOUNCED &&
-	    strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX;
+	if (!address_valid(r->address, strnlen(r->address, SPOOL_ADDRESS_MAX + 1), false))
+		return MX_ERR_BAD_ADDRESS;
+	return (unsigned)r->state <= SPOOL_BOUNCED &&
+	    strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX ? MX_OK : MX_ERR_INVALID;
 }
 
 /* The header of an entry, checked field by field; the caller frees it. */
 static mx_err
 format_header(const struct spool_entry *e, struct text *t, const char **why)
 {
+	mx_err err;
+
 	*why = "a recipient address, reason or state is not valid";
 	if (!spool_id_valid(e->id) || e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX ||
 	    e->len > SPOOL_DATA_MAX ||
@@ -421,11 +425,11 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 	}
 	if (!address_valid(e->sender, strnlen(e->sender, SPOOL_ADDRESS_MAX + 1), true)) {
 		*why = "the sender address has a control byte, or is too long";
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++)
-		if (!rcpt_valid(&e->rcpts[i]))
-			return MX_ERR_BAD_DOMAIN;
+		if ((err = rcpt_check(&e->rcpts[i])) != MX_OK)
+			return err;
 	t->len = 0;
 	t->cap = SPOOL_HEADER_CAP(e->n_rcpts);
 	if ((t->buf = malloc(t->cap)) == NULL) {
@@ -636,7 +640,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 
 	*why = "an address has a control byte, or is too long";
 	if (!address_valid(sender ? sender : "", slen, true))
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	memcpy(e->sender, sender ? sender : "", slen + 1);
 	e->created = (int64_t)time(NULL);
 	e->data = (uint8_t *)(uintptr_t)data;
@@ -649,7 +653,7 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		size_t alen = rcpts[i] ? strnlen(rcpts[i], SPOOL_ADDRESS_MAX + 1) : 0;
 		if (!address_valid(rcpts[i] ? rcpts[i] : "", alen, false))
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_BAD_ADDRESS;
 		memcpy(e->rcpts[i].address, rcpts[i], alen + 1);
 	}
 	return MX_OK;
@@ -663,6 +667,9 @@ spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
 	struct spool_entry e = { 0 };
 	mx_err err;
 
+	*why = "the message is larger than a spool entry can be (1 GiB)";
+	if (len > SPOOL_DATA_MAX)
+		return MX_ERR_TOO_BIG;
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || len > SPOOL_DATA_MAX ||
 	    (len > 0 && data == NULL) || id_out == NULL || id_size <= SPOOL_ID_MAX)
@@ -682,6 +689,9 @@ spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *r
 	size_t len = data != NULL ? payload_len(data) : 0;
 	mx_err err;
 
+	*why = "the message is larger than a spool entry can be (1 GiB)";
+	if (len > SPOOL_DATA_MAX)
+		return MX_ERR_TOO_BIG;
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (n == 0 || n > SPOOL_RCPTS_MAX || rcpts == NULL || data == NULL ||
 	    len > SPOOL_DATA_MAX || id_out == NULL || id_size <= SPOOL_ID_MAX)
@@ -700,6 +710,9 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 {
 	mx_err err;
 
+	*why = "the message is larger than a spool entry can be (1 GiB)";
+	if (e->len > SPOOL_DATA_MAX)
+		return MX_ERR_TOO_BIG;
 	*why = "no recipients, too many, data too big, or no room for the ID";
 	if (e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX || e->rcpts == NULL ||
 	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL) ||
@@ -708,10 +721,10 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 		return MX_ERR_INVALID;
 	*why = "an address has a control byte, or is too long";
 	if (!address_valid(e->sender, strnlen(e->sender, sizeof(e->sender)), true))
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_BAD_ADDRESS;
 	for (size_t i = 0; i < e->n_rcpts; i++)
-		if (!rcpt_valid(&e->rcpts[i]))
-			return MX_ERR_BAD_DOMAIN;
+		if ((err = rcpt_check(&e->rcpts[i])) != MX_OK)
+			return err;
 	if ((err = make_id(e->id, why)) != MX_OK)
 		return err;
 	if (e->created == 0)
@@ -745,7 +758,7 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd,
 	if (fstatat(sp->queue_fd, entry->id, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISREG(st.st_mode)) {
 		*why = "the entry is not in queue/";
-		return MX_ERR_SYSTEM;
+		return MX_ERR_NOT_FOUND;
 	}
 	err = commit_entry(sp, entry, 0, lock_fd != NULL, &fd, why);
 	if (err != MX_OK)
@@ -772,8 +785,9 @@ spool_remove(struct spool *sp, const char *id, const char **why)
 		return MX_ERR_INVALID;
 	}
 	if (sp->ops.unlink(sp->queue_fd, id) != 0) {
+		mx_err err = errno == ENOENT ? MX_ERR_NOT_FOUND : MX_ERR_SYSTEM;
 		*why = os_why(sp, "cannot remove the entry from queue/");
-		return MX_ERR_SYSTEM;
+		return err;
 	}
 	if (sp->ops.fsync(sp->queue_fd) != 0) {
 		*why = os_why(sp, "fsync of the spool's queue/ failed, the removal may be lost");
@@ -781,6 +795,15 @@ spool_remove(struct spool *sp, const char *id, const char **why)
 	}
 	*why = NULL;
 	return MX_OK;
+}
+
+/* After openat of queue/ID failed: no such entry (nothing there, a
+ * symlink, or no queue/ at all in a spool opened as it is), or the OS. */
+static mx_err
+open_failure(const struct spool *sp)
+{
+	return sp->queue_fd < 0 || errno == ENOENT || errno == ELOOP ? MX_ERR_NOT_FOUND :
+	    MX_ERR_SYSTEM;
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -975,7 +998,7 @@ parse_header(const uint8_t *p, size_t n, const char *id, struct spool_entry *e,
 	struct cursor c = { p, n, 0 };
 	size_t vlen = strlen(SPOOL_VERSION_LINE);
 	char *line = malloc(SPOOL_LINE_MAX);
-	mx_err err = MX_ERR_BAD_DOMAIN;
+	mx_err err = MX_ERR_CORRUPT;
 
 	e->rcpts = calloc(SPOOL_RCPTS_MAX, sizeof(*e->rcpts));
 	if (line == NULL || e->rcpts == NULL) {
@@ -1059,7 +1082,7 @@ read_header(int fd, uint8_t **out, size_t *len, const char **why)
 		if (have < cap || cap >= SPOOL_HEADER_MAX) {
 			free(buf);
 			*why = "truncated, or not a spool file: no data line";
-			return MX_ERR_BAD_DOMAIN;
+			return MX_ERR_CORRUPT;
 		}
 		cap *= 2;
 	}
@@ -1087,7 +1110,7 @@ stream_data(int fd, off_t off, size_t len, uint8_t *dst, spool_see_fn *see, void
 		size_t n = len - pos < PAYLOAD_CHUNK ? len - pos : PAYLOAD_CHUNK;
 		uint8_t *buf = dst != NULL ? dst + pos : chunk;
 		ssize_t r = pread_full(fd, buf, n, off + (off_t)pos);
-		err = r < 0 ? MX_ERR_SYSTEM : MX_ERR_BAD_DOMAIN;
+		err = r < 0 ? MX_ERR_SYSTEM : MX_ERR_CORRUPT;
 		*why = r < 0 ? "reading the entry failed" : "truncated: the file ends in the data";
 		if (r < 0 || (size_t)r < n)
 			goto out;
@@ -1117,11 +1140,11 @@ check_trailer(int fd, off_t off, uint32_t *crc, const char **why)
 	}
 	*why = "the data length does not match the file";
 	if ((size_t)r < sizeof(t) || t[0] != '\n')
-		return MX_ERR_BAD_DOMAIN;
+		return MX_ERR_CORRUPT;
 	*crc = crc32_update(*crc, t, 1);
 	snprintf(want, sizeof(want), "end %08" PRIx32 "\n", *crc);
 	*why = "CRC-32 mismatch: the file is corrupt";
-	return memcmp(t + 1, want, SPOOL_END_LEN) == 0 ? MX_OK : MX_ERR_BAD_DOMAIN;
+	return memcmp(t + 1, want, SPOOL_END_LEN) == 0 ? MX_OK : MX_ERR_CORRUPT;
 }
 
 /* queue/ID opened to read: a regular file only, never a symlink. */
@@ -1133,10 +1156,12 @@ open_entry(struct spool *sp, const char *id, int *fd, uint64_t *size, const char
 	*fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	*why = "cannot open the entry in queue/ (missing, or a symlink)";
 	if (*fd < 0)
-		return MX_ERR_SYSTEM;
+		return open_failure(sp);
 	*why = "the entry is not a regular file";
-	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+	if (fstat(*fd, &st) != 0)
 		return MX_ERR_SYSTEM;
+	if (!S_ISREG(st.st_mode))
+		return MX_ERR_NOT_FOUND;
 	*why = "the entry is larger than any spool file can be";
 	if ((uint64_t)st.st_size > SPOOL_DATA_MAX + (uint64_t)SPOOL_HEADER_MAX + 64)
 		return MX_ERR_SYSTEM;
@@ -1162,7 +1187,7 @@ read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see,
 	if ((err = read_header(fd, &head, &head_len, why)) != MX_OK ||
 	    (err = parse_header(head, head_len, id, e, &len, why)) != MX_OK)
 		goto out;
-	err = MX_ERR_BAD_DOMAIN;
+	err = MX_ERR_CORRUPT;
 	*why = "the data length does not match the file";
 	if (size != head_len + len + 1 + SPOOL_END_LEN)
 		goto out;
@@ -1229,7 +1254,7 @@ load_entry(struct spool *sp, const char *id, bool whole, spool_see_fn *see, void
 	e = NULL;
 	*why = NULL;
 out:
-	if (err == MX_ERR_BAD_DOMAIN)
+	if (err == MX_ERR_CORRUPT)
 		quarantine(sp, id);
 	if (src.fd >= 0)
 		close(src.fd);
@@ -1268,7 +1293,7 @@ spool_entry_read_data(struct spool_entry *e, const char **why)
 	err = stream_data(e->src->fd, e->src->off, e->len, e->data, NULL, NULL, &crc, why);
 	if (err == MX_OK && crc32_update(crc, &lf, 1) != e->src->crc_end) {
 		*why = "the entry's data no longer matches its CRC-32";
-		err = MX_ERR_BAD_DOMAIN;
+		err = MX_ERR_CORRUPT;
 	}
 	if (err != MX_OK) {
 		free(e->data);
@@ -1413,21 +1438,21 @@ spool_lock(struct spool *sp, const char *id, int *fd_out)
 		return MX_ERR_INVALID;
 	fd = openat(sp->queue_fd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return MX_ERR_SYSTEM;
+		return open_failure(sp);
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		mx_err err = errno == EWOULDBLOCK ? MX_ERR_BUSY : MX_ERR_SYSTEM;
+		mx_err err = errno == EWOULDBLOCK ? MX_ERR_LOCKED : MX_ERR_SYSTEM;
 		close(fd);
 		return err;
 	}
 	if (fstat(fd, &held) != 0 || !S_ISREG(held.st_mode)) {
 		close(fd);
-		return MX_ERR_SYSTEM;
+		return MX_ERR_NOT_FOUND;
 	}
 	/* spool_update may have put a new file in place since we opened it. */
 	if (fstatat(sp->queue_fd, id, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
 		close(fd);
-		return MX_ERR_BUSY;
+		return MX_ERR_LOCKED;
 	}
 	*fd_out = fd;
 	return MX_OK;

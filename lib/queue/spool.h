@@ -104,9 +104,10 @@ void spool_close(struct spool *sp); /* NULL is a no-op */
  * SPOOL_ID_MAX characters) is in id_out.  On any failure (ENOSPC, EIO, a
  * failed fsync, which is never retried since the data may be gone) the
  * temporary file is removed, nothing new stays in queue/, and the error
- * comes with *why: MX_ERR_SYSTEM for the OS, MX_ERR_BAD_DOMAIN for an
- * address with control bytes or over its length, MX_ERR_INVALID for other
- * bad arguments (no recipients, id_size too small, data too big).
+ * comes with *why: MX_ERR_SYSTEM for the OS, MX_ERR_BAD_ADDRESS for an
+ * address with control bytes or over its length, MX_ERR_TOO_BIG for data
+ * over SPOOL_DATA_MAX, MX_ERR_INVALID for other bad arguments (no
+ * recipients, id_size too small, a reason too long).
  */
 mx_err spool_enqueue(struct spool *sp, const char *sender,
     const char *const *rcpts, size_t n, const uint8_t *data, size_t len,
@@ -128,9 +129,9 @@ mx_err spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out
 
 /*
  * Reads and fully validates queue/ID.  A malformed file is moved to
- * corrupt/ and MX_ERR_BAD_DOMAIN returned with the reason; a file that
- * cannot be read (missing, not a regular file) is MX_ERR_SYSTEM and left
- * where it is.  The caller frees *out with spool_entry_free.
+ * corrupt/ and MX_ERR_CORRUPT returned with the reason; no such entry
+ * (missing, a symlink, not a regular file) is MX_ERR_NOT_FOUND, a file
+ * that cannot be read MX_ERR_SYSTEM, and either is left where it is.  The caller frees *out with spool_entry_free.
  */
 mx_err spool_load(struct spool *sp, const char *id, struct spool_entry **out,
     const char **why);
@@ -193,8 +194,9 @@ mx_err spool_scan(struct spool *sp, void (*cb)(const char *id, void *arg),
 /*
  * An exclusive, non-blocking lock on one entry (flock on its queue file),
  * so two runners never deliver the same message; released by
- * spool_unlock or by the process dying.  MX_ERR_BUSY when someone holds
- * it, MX_ERR_SYSTEM when the entry cannot be opened.
+ * spool_unlock or by the process dying.  MX_ERR_LOCKED when someone
+ * holds it, MX_ERR_NOT_FOUND when there is no such entry, MX_ERR_SYSTEM
+ * when it cannot be opened.
  */
 mx_err spool_lock(struct spool *sp, const char *id, int *fd_out);
 void spool_unlock(int fd); /* -1 is a no-op */

@@ -20,6 +20,7 @@
 #include "records.h"
 #include "send.h"
 #include "strbuf.h"
+#include "why.h"
 #include "sts.h"
 #include "tlsrpt.h"
 #include "tlsrpt_report.h"
@@ -42,6 +43,7 @@ struct send_ctx {
 	const char *dir, *submitter, *from;
 	int64_t now;
 	unsigned queued;
+	mx_why *why;             /* the last failure to queue a report */
 };
 
 /* a/b (or a/b!c.sts) into out; false when it does not fit. */
@@ -143,7 +145,7 @@ queue_text(struct send_ctx *c, const char *to, const char *text, size_t len)
 
 	if (message_parse(text, len, NULL, &mm.m, NULL) != MESSAGE_OK)
 		return MX_ERR_INVALID;
-	err = mx_queue_add(c->q, c->from, &to, 1, &mm, id);
+	err = mx_queue_add(c->q, c->from, &to, 1, &mm, id, c->why);
 	message_free(mm.m);
 	c->queued += err == MX_OK;
 	return err;
@@ -286,9 +288,9 @@ send_day(struct send_ctx *c, const char *dayname)
 
 mx_err
 mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
-    const char *submitter, const char *from, int64_t now, unsigned *queued)
+    const char *submitter, const char *from, int64_t now, unsigned *queued, mx_why *why)
 {
-	struct send_ctx c = {queue, resolver, dir, submitter, from, now, 0};
+	struct send_ctx c = {queue, resolver, dir, submitter, from, now, 0, why};
 	char path[PATH_LEN];
 	DIR *d;
 	struct dirent *de;
@@ -296,9 +298,11 @@ mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
 
 	if (queued != NULL)
 		*queued = 0;
+	why_clear(why);
 	if (queue == NULL || resolver == NULL || dir == NULL || submitter == NULL ||
 	    from == NULL || mx_address_check(from, true, NULL) != MX_OK)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no queue, resolver, directory, submitter "
+		    "or valid From address");
 	if (!join(path, dir, "tlsrpt", NULL) || (d = opendir(path)) == NULL)
 		return MX_OK; /* nothing recorded yet */
 	while ((de = readdir(d)) != NULL)

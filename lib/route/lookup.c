@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "resolver.h"
+#include "why.h"
 #include "route.h"
 
 #define LOOKUP_INLINE_QUERIES 10 /* A and AAAA of five hosts: nearly all domains */
@@ -38,6 +39,7 @@ struct lookup {
 	struct query *addrq;   /* two per host: A then AAAA; inline_q or heap */
 	size_t n_addrq;
 	size_t pending;
+	struct resolver_work work; /* cancelled by mx_resolver_free */
 	/* Not zeroed on reuse: start_address_queries zeroes what it uses. */
 	struct query inline_q[LOOKUP_INLINE_QUERIES];
 };
@@ -60,6 +62,7 @@ lookup_deadline(struct lookup *lk)
 static void
 lookup_free(struct lookup *lk)
 {
+	resolver_work_remove(lk->r, &lk->work);
 	if (lk->deadline_set)
 		event_del(lookup_deadline(lk));
 	for (size_t i = 0; i < lk->n_addrq; i++)
@@ -70,6 +73,19 @@ lookup_free(struct lookup *lk)
 	mx_plan_free(lk->plan);
 	policy_release(&lk->policy);
 	resolver_spare_give(lk->r, lk, lookup_block_size());
+}
+
+/* mx_resolver_free: every query withdrawn, the plan freed, no callback. */
+static void
+lookup_cancel(struct resolver_work *w)
+{
+	struct lookup *lk = (struct lookup *)(void *)((char *)w - offsetof(struct lookup, work));
+
+	resolver_cancel(lk->r, &lk->mxq);
+	for (size_t i = 0; i < lk->n_addrq; i++)
+		resolver_cancel(lk->r, &lk->addrq[i]);
+	resolver_lookup_add(lk->r, -1);
+	lookup_free(lk);
 }
 
 /* The lookup is released before the callback, which may start others. */
@@ -306,23 +322,26 @@ fail:
 
 mx_err
 mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain,
-    mx_route_cb cb, void *arg)
+    mx_route_cb cb, void *arg, mx_why *why)
 {
 	char canon[MX_DOMAIN_MAX + 1];
 	struct lookup *lk;
 	mx_err err;
 
+	why_clear(why);
 	if (r == NULL || policy == NULL || domain == NULL || cb == NULL)
-		return MX_ERR_INVALID;
-	if ((err = mx_domain_from_arg(domain, canon, NULL)) != MX_OK)
+		return why_set(why, MX_ERR_INVALID, "a NULL argument");
+	if ((err = mx_domain_from_arg(domain, canon, why)) != MX_OK)
 		return err;
-	if ((err = resolver_ready(r)) != MX_OK)
+	if ((err = resolver_ready(r, why)) != MX_OK)
 		return err;
 	if ((err = lookup_new(r, policy, canon, &lk)) != MX_OK)
-		return err;
+		return why_set(why, err, "cannot start the lookup: %s", mx_strerror(err));
 	lk->cb = cb;
 	lk->arg = arg;
 	lk->pending = 1;
+	lk->work.cancel = lookup_cancel;
+	resolver_work_add(r, &lk->work);
 	resolver_lookup_add(r, 1);
 	query_init(&lk->mxq, lk, lk->plan->domain, RR_TYPE_MX, 0, on_mx);
 	resolver_submit(r, &lk->mxq);
@@ -337,19 +356,20 @@ keep_plan(mx_plan *plan, void *arg)
 
 mx_err
 mx_route_lookup(mx_resolver *r, const mx_policy *policy, const char *domain,
-    mx_plan **out)
+    mx_plan **out, mx_why *why)
 {
 	mx_plan *plan = NULL;
 	mx_err err;
 
+	why_clear(why);
 	if (out == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "nowhere to put the plan (out is NULL)");
 	*out = NULL;
-	if ((err = mx_route_start(r, policy, domain, keep_plan, &plan)) != MX_OK)
+	if ((err = mx_route_start(r, policy, domain, keep_plan, &plan, why)) != MX_OK)
 		return err;
 	while (plan == NULL)
 		if (event_base_loop(resolver_base(r), EVLOOP_ONCE) < 0)
-			return MX_ERR_SYSTEM;
+			return why_set(why, MX_ERR_SYSTEM, "the event loop failed");
 	*out = plan;
 	return MX_OK;
 }

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls.h"
+#include "why.h"
 
 /* RFC 6698 2.1.1-2.1.3 and RFC 7218 names. */
 #define TLSA_USAGE_DANE_TA 2
@@ -392,4 +393,13 @@ tls_session_check(SSL *ssl, enum tls_policy policy, struct tls_facts *facts,
 	}
 	fill_facts(ssl, f);
 	return judge(ssl, policy, f, why);
+}
+
+mx_err
+tls_client_why(mx_err err, const char *ca_file, mx_why *why)
+{
+	if (err == MX_ERR_CONFIG)
+		return why_set(why, err, "CA file %s: cannot be read, or holds no PEM "
+		    "certificate that OpenSSL can read", ca_file ? ca_file : "(system store)");
+	return why_set(why, err, "OpenSSL could not set up TLS: %s", mx_strerror(err));
 }

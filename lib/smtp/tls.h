@@ -162,4 +162,7 @@ X509 *tls_peer_leaf(SSL *ssl);
  * every other policy fails the host (temporary: the next MX, then defer).
  */
 
+/* tls_client_new's failure for ca_file, in words, into why. */
+mx_err tls_client_why(mx_err err, const char *ca_file, mx_why *why);
+
 #endif

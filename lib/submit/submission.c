@@ -12,6 +12,7 @@
 
 #include "drop.h"
 #include "send.h"
+#include "why.h"
 
 static void
 fill_request(const mx_drop_envelope *e, char **rcpts, struct drop_request *r)
@@ -34,27 +35,33 @@ fill_request(const mx_drop_envelope *e, char **rcpts, struct drop_request *r)
 
 int
 mx_message_drop(const mx_message *message, const mx_drop_envelope *envelope,
-    const char *helper_path, char *why, size_t why_size)
+    const char *helper_path, mx_why *why)
 {
 	struct drop_request r = {0};
+	mx_why scratch;
 	struct payload p;
 	char **rcpts, *head = NULL;
 	size_t head_len;
 	int rc = EX_DATAERR;
 
+	if (why == NULL)
+		why = &scratch;
+	why_clear(why);
 	if (message == NULL || envelope == NULL || helper_path == NULL ||
 	    envelope->rcpt_count == 0 || envelope->rcpt_count > DROP_RCPT_MAX) {
-		snprintf(why, why_size, "between 1 and %d recipients are needed", DROP_RCPT_MAX);
+		snprintf(why->text, sizeof(why->text), "between 1 and %d recipients are needed",
+		    DROP_RCPT_MAX);
 		return EX_DATAERR;
 	}
 	if ((rcpts = calloc(envelope->rcpt_count, sizeof(*rcpts))) == NULL) {
-		snprintf(why, why_size, "out of memory");
+		snprintf(why->text, sizeof(why->text), "out of memory");
 		return EX_TEMPFAIL;
 	}
 	fill_request(envelope, rcpts, &r);
 	message_payload(message->m, &p);
-	if (drop_header_format(&r, payload_len(&p), &head, &head_len, why, why_size) == MX_OK)
-		rc = drop_submit(&r, &p, helper_path, why, why_size);
+	if (drop_header_format(&r, payload_len(&p), &head, &head_len, why->text,
+	    sizeof(why->text)) == MX_OK)
+		rc = drop_submit(&r, &p, helper_path, why->text, sizeof(why->text));
 	free(head);
 	free(rcpts);
 	return rc;

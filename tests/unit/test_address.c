@@ -52,7 +52,7 @@ bad_bytes(const char *in, size_t len, const char *want)
 	for (int role = 0; role < 2; role++) {
 		memset(&a, 'x', sizeof(a));
 		assert_int_equal(address_parse_bytes(in, len, (address_role)role, &a,
-		    &why), MX_ERR_BAD_DOMAIN);
+		    &why), MX_ERR_BAD_ADDRESS);
 		assert_non_null(why);
 		if (want != NULL)
 			assert_string_equal(why, want);
@@ -103,9 +103,9 @@ test_null_path(void **state)
 	assert_string_equal(a.path, "<>");
 	assert_string_equal(a.local, "");
 	assert_string_equal(a.domain, "");
-	assert_int_equal(address_parse("<>", &a, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(address_parse("<>", &a, &why), MX_ERR_BAD_ADDRESS);
 	assert_string_equal(why, "is the null path <>, which only a sender can be");
-	assert_int_equal(address_parse_sender("", &a, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(address_parse_sender("", &a, &why), MX_ERR_BAD_ADDRESS);
 	assert_string_equal(why, "is empty");
 	assert_int_equal(address_parse(NULL, &a, &why), MX_ERR_INVALID);
 	assert_int_equal(address_parse("a@b.test", NULL, &why), MX_ERR_INVALID);

@@ -530,7 +530,7 @@ test_caps_and_arguments(void **state)
 	assert_int_equal(mx_finding_evidence_count(fd), CHECK_EVIDENCE_MAX);
 	assert_null(mx_check_finding(c, CHECK_FINDINGS_MAX));
 	/* a check without a resolver does zone files only */
-	assert_int_equal(mx_check_start(c, "example.test", NULL, NULL), MX_ERR_INVALID);
+	assert_int_equal(mx_check_start(c, "example.test", NULL, NULL, NULL), MX_ERR_INVALID);
 	assert_int_equal(mx_check_set_timeout_ms(c, 0), MX_ERR_INVALID);
 	assert_int_equal(mx_check_new(NULL, NULL), MX_ERR_INVALID);
 	mx_check_free(NULL);

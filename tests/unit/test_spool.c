@@ -223,10 +223,10 @@ test_round_trip(void **state)
 	/* Bad input is refused before anything is written. */
 	const char *bad[] = { "a@b\r\nRSET" };
 	assert_int_equal(spool_enqueue(f->sp, "me@example.com", bad, 1, NULL, 0, id2,
-	    sizeof(id2), &why), MX_ERR_BAD_DOMAIN);
+	    sizeof(id2), &why), MX_ERR_BAD_ADDRESS);
 	assert_non_null(why);
 	assert_int_equal(spool_enqueue(f->sp, "me@x\n", rcpts, 1, NULL, 0, id2,
-	    sizeof(id2), &why), MX_ERR_BAD_DOMAIN);
+	    sizeof(id2), &why), MX_ERR_BAD_ADDRESS);
 	assert_int_equal(spool_enqueue(f->sp, "me@x", rcpts, 0, NULL, 0, id2,
 	    sizeof(id2), &why), MX_ERR_INVALID);
 	assert_int_equal(count_dir(f, "queue"), 3);
@@ -303,18 +303,18 @@ test_update_remove(void **state)
 
 	/* A reason over the limit or an address with a line break is refused. */
 	memset(e->rcpts[0].reason, 'x', SPOOL_REASON_MAX + 1);
-	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_INVALID);
 	e->rcpts[0].reason[0] = '\0';
 	strcpy(e->rcpts[0].address, "a@b\nc");
-	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_BAD_ADDRESS);
 	assert_int_equal(count_dir(f, "tmp"), 0);
 
 	assert_int_equal(spool_remove(f->sp, id, &why), MX_OK);
 	assert_false(exists(f, "queue", id));
-	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_load(f->sp, id, &again, &why), MX_ERR_NOT_FOUND);
 	assert_null(again);
-	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_SYSTEM);
-	assert_int_equal(spool_remove(f->sp, id, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_NOT_FOUND);
+	assert_int_equal(spool_remove(f->sp, id, &why), MX_ERR_NOT_FOUND);
 	spool_entry_free(e);
 }
 
@@ -355,7 +355,7 @@ test_quoted_space_round_trip(void **state)
 	assert_int_equal(count_dir(f, "corrupt"), 0);
 
 	assert_int_equal(spool_enqueue(f->sp, "", tab, 1, NULL, 0, id, sizeof(id), &why),
-	    MX_ERR_BAD_DOMAIN);
+	    MX_ERR_BAD_ADDRESS);
 	assert_int_equal(count_dir(f, "queue"), 1);
 	assert_int_equal(count_dir(f, "tmp"), 0);
 }
@@ -425,7 +425,7 @@ expect_quarantine(const struct fixture *f, const char *id)
 	struct spool_entry *e = NULL;
 	const char *why = NULL;
 
-	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_ERR_CORRUPT);
 	assert_null(e);
 	assert_non_null(why);
 	assert_false(exists(f, "queue", id));
@@ -572,13 +572,13 @@ test_scan_skips(void **state)
 	ids_free(ids);
 
 	/* Loading or locking them neither follows nor blocks nor moves them. */
-	assert_int_equal(spool_load(f->sp, "SymLink", &e, &why), MX_ERR_SYSTEM);
-	assert_int_equal(spool_load(f->sp, "DanglingLink", &e, &why), MX_ERR_SYSTEM);
-	assert_int_equal(spool_load(f->sp, "SubDir", &e, &why), MX_ERR_SYSTEM);
-	assert_int_equal(spool_load(f->sp, "Fifo", &e, &why), MX_ERR_SYSTEM);
+	assert_int_equal(spool_load(f->sp, "SymLink", &e, &why), MX_ERR_NOT_FOUND);
+	assert_int_equal(spool_load(f->sp, "DanglingLink", &e, &why), MX_ERR_NOT_FOUND);
+	assert_int_equal(spool_load(f->sp, "SubDir", &e, &why), MX_ERR_NOT_FOUND);
+	assert_int_equal(spool_load(f->sp, "Fifo", &e, &why), MX_ERR_NOT_FOUND);
 	assert_true(exists(f, "queue", "SymLink") && exists(f, "queue", "Fifo"));
-	assert_int_equal(spool_lock(f->sp, "SymLink", &fd), MX_ERR_SYSTEM);
-	assert_int_equal(spool_lock(f->sp, "Fifo", &fd), MX_ERR_SYSTEM);
+	assert_int_equal(spool_lock(f->sp, "SymLink", &fd), MX_ERR_NOT_FOUND);
+	assert_int_equal(spool_lock(f->sp, "Fifo", &fd), MX_ERR_NOT_FOUND);
 	assert_int_equal(fd, -1);
 	assert_int_equal(count_dir(f, "corrupt"), 0);
 }
@@ -686,8 +686,8 @@ test_open_existing(void **state)
 	ids = scan_all(sp);
 	assert_int_equal(ids->n + ids->skipped, 0);
 	ids_free(ids);
-	assert_int_equal(spool_load(sp, "NoSuchId", &e, &w), MX_ERR_SYSTEM);
-	assert_int_equal(spool_lock(sp, "NoSuchId", &fd), MX_ERR_SYSTEM);
+	assert_int_equal(spool_load(sp, "NoSuchId", &e, &w), MX_ERR_NOT_FOUND);
+	assert_int_equal(spool_lock(sp, "NoSuchId", &fd), MX_ERR_NOT_FOUND);
 	assert_int_equal(spool_enqueue(sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w),
 	    MX_ERR_SYSTEM);
 	spool_close(sp);
@@ -969,19 +969,19 @@ test_locks(void **state)
 
 	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &why), MX_OK);
 	assert_int_equal(spool_lock(f->sp, id, &fd), MX_OK);
-	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_BUSY);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_LOCKED);
 	assert_int_equal(fd2, -1);
 	/* An update by the holder keeps the lock on the new file. */
 	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
 	e->rcpts[0].attempts = 1;
 	assert_int_equal(spool_update(f->sp, e, &fd, &why), MX_OK);
 	spool_entry_free(e);
-	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_BUSY);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_LOCKED);
 	spool_unlock(fd);
 	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_OK);
 	spool_unlock(fd2);
 	spool_unlock(-1);
-	assert_int_equal(spool_lock(f->sp, "NoSuchEntry", &fd2), MX_ERR_SYSTEM);
+	assert_int_equal(spool_lock(f->sp, "NoSuchEntry", &fd2), MX_ERR_NOT_FOUND);
 
 	/* A holder that dies releases it. */
 	assert_int_equal(pipe(pipefd), 0);
@@ -994,7 +994,7 @@ test_locks(void **state)
 			pause();
 	}
 	assert_int_equal(read(pipefd[0], &c, 1), 1);
-	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_BUSY);
+	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_ERR_LOCKED);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(spool_lock(f->sp, id, &fd2), MX_OK);
