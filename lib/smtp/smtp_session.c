@@ -921,7 +921,14 @@ smtp_session_cancel(struct smtp_session *s)
 void
 smtp_session_park(struct smtp_session *s, void (*closed)(void *arg), void *arg)
 {
-	if (s == NULL || s->state != S_IDLE || s->closing)
+	if (s == NULL)
+		return;
+	if (s->parked) { /* a new owner of a parked session, even one saying QUIT */
+		s->opts.closed = closed;
+		s->closed_arg = arg;
+		return;
+	}
+	if (s->state != S_IDLE || s->closing)
 		return;
 	s->parked = true;
 	s->opts.closed = closed;

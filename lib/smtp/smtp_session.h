@@ -108,7 +108,8 @@ void smtp_session_cancel(struct smtp_session *s);
  * More than one transaction per connection (a connection cache's use).
  * smtp_session_park, only from inside a done callback that saw
  * result.reusable, keeps the idle session: it no longer calls the old
- * owner; closed(arg) runs when the server drops it or it is ended.
+ * owner; closed(arg) runs when the server drops it or it is ended.  On a
+ * session already parked it only changes closed and arg (NULL: none).
  * smtp_session_next starts another transaction on a parked session: RSET
  * (pipelined with MAIL, RCPT and DATA when the server offers PIPELINING),
  * then as smtp_session_start, with opts' timeouts and callbacks (its TLS
