@@ -21,6 +21,7 @@ static const struct {
 	{"send", cmd_send, "deliver a message from standard input (sendmail)"},
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
+	{"daemon", cmd_daemon, "deliver the queue for as long as it runs (status, flush)"},
 };
 
 void

@@ -51,7 +51,8 @@ struct delivery_opts {
 	{"retry-first", required_argument, NULL, 0x101}, \
 	{"retry-max", required_argument, NULL, 0x102}, \
 	{"lifetime", required_argument, NULL, 0x103}, \
-	{"config", required_argument, NULL, 0x104}
+	{"config", required_argument, NULL, 0x104}, \
+	{"local-name", required_argument, NULL, 0x105}
 
 #define DELIVERY_USAGE \
 	"  [--resolver IP[@PORT]]... [--tls may|encrypt|dane|verify] [--ca-file FILE]\n" \
@@ -59,7 +60,7 @@ struct delivery_opts {
 	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n" \
 	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n" \
 	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n" \
-	"  [--config FILE]\n"
+	"  [--config FILE] [--local-name NAME]...\n"
 
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);

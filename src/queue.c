@@ -56,6 +56,7 @@ queue_usage(FILE *to)
 	    "       mx queue run [--watch [--interval SECONDS]] [--json] [-v]\n"
 	    "                    [--concurrency N] OPTIONS\n"
 	    "       mx queue flush [--json] [-v] [--concurrency N] OPTIONS\n"
+	    "         (with mx daemon running on the spool: asks it to try everything now)\n"
 	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n"
 	    DELIVERY_USAGE);
 }
@@ -357,6 +358,19 @@ cmd_run(struct queue_opts *o, mx_queue *q, unsigned flags)
 	return rc;
 }
 
+/* flush with `mx daemon` running: its reply; -1 when no daemon answers. */
+static int
+ask_daemon(struct queue_opts *o)
+{
+	char *reply = NULL;
+
+	if (mx_daemon_control(o->d.spool, "flush", &reply) != MX_OK)
+		return -1;
+	fputs(reply, stdout);
+	free(reply);
+	return EX_OK;
+}
+
 int
 cmd_queue(int argc, char **argv)
 {
@@ -401,6 +415,9 @@ cmd_queue(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
+	/* A daemon that owns the spool is asked to try everything now. */
+	if (strcmp(sub, "flush") == 0 && (rc = ask_daemon(&o)) != -1)
+		goto out;
 	/* list, show and delete only read or remove: they create nothing. */
 	if ((rc = delivery_open_queue_as(&o.d, strcmp(sub, "run") != 0 &&
 	    strcmp(sub, "flush") != 0, &q)) != EX_OK)
