@@ -577,6 +577,18 @@ MX_API void mx_queue_set_log(mx_queue *queue, mx_queue_log_fn fn, bool json, voi
  */
 MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
     mx_queue_stats *stats);
+/*
+ * Moves what local users submitted (mx-drop's files in the spool's drop/)
+ * into the queue: each file checked as untrusted (a bad one goes to
+ * corrupt/ with a log line), given "Received: by HOST (mx, from userid
+ * N)", an X-Authentication-Warning when a user other than root set
+ * another sender, Date, Message-ID and From when missing, queued durably
+ * and then removed.  Bare local names get "@origin" (NULL: the host's
+ * fully qualified name).  Lines go to the queue's log function; *picked
+ * (when not NULL) is how many were queued.  A spool without drop/ has
+ * nothing to pick up (MX_OK); MX_ERR_SYSTEM when drop/ cannot be read.
+ */
+MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, size_t *picked);
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);

@@ -26,6 +26,7 @@ int cmd_send(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_setup(int argc, char **argv);
 /* `mx route --bulk`: plans for every line of path ("-": stdin). */
 int cmd_bulk(struct route_opts *o, const char *path);
 

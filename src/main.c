@@ -22,6 +22,7 @@ static const struct {
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
 	{"daemon", cmd_daemon, "deliver the queue for as long as it runs (status, flush)"},
+	{"setup", cmd_setup, "create the mx user, mxdrop group, spool and mx-drop's mode (root)"},
 };
 
 void

@@ -11,7 +11,11 @@
 
 #include "mx.h"
 
+#ifdef MX_SPOOLDIR
+#define MX_SPOOL_DEFAULT MX_SPOOLDIR /* meson option spooldir */
+#else
 #define MX_SPOOL_DEFAULT "/var/spool/mx"
+#endif
 #define MX_CONFIG_DEFAULT "/etc/mx.conf"
 
 struct delivery_opts {

@@ -6,6 +6,10 @@
  * now or an entry is busy, 78 configuration.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@ struct queue_opts {
 	unsigned interval;       /* --watch: seconds between passes at most */
 	bool interval_given;     /* --interval on the command line, not the file */
 	unsigned concurrency;
+	int log_to;              /* --log: 0 stdout, 's' syslog, 'e' stderr */
 };
 
 static const struct option queue_longopts[] = {
@@ -32,6 +37,7 @@ static const struct option queue_longopts[] = {
 	{"interval", required_argument, NULL, 'I'},
 	{"concurrency", required_argument, NULL, 'n'},
 	{"verbose", no_argument, NULL, 'v'},
+	{"log", required_argument, NULL, 'G'},
 	{"help", no_argument, NULL, 'h'},
 	DELIVERY_LONGOPTS,
 	{NULL, 0, NULL, 0},
@@ -54,6 +60,7 @@ queue_usage(FILE *to)
 	    "       mx queue show [--json] [--spool DIR] ID\n"
 	    "       mx queue delete [--spool DIR] ID...\n"
 	    "       mx queue run [--watch [--interval SECONDS]] [--json] [-v]\n"
+	    "                    [--log syslog|stderr]\n"
 	    "                    [--concurrency N] OPTIONS\n"
 	    "       mx queue flush [--json] [-v] [--concurrency N] OPTIONS\n"
 	    "         (with mx daemon running on the spool: asks it to try everything now)\n"
@@ -74,6 +81,12 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 	switch (opt) {
 	case 'j': o->json = true; return EX_OK;
 	case 'w': o->watch = true; return EX_OK;
+	case 'G':
+		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
+			return cli_warn("queue", "--log takes syslog or stderr, not \"%s\"", v),
+			    EX_USAGE;
+		o->log_to = strcmp(v, "syslog") == 0 ? 's' : 'e';
+		return EX_OK;
 	case 'v': o->d.verbose = true; return EX_OK;
 	case 'I':
 		if (!cli_parse_uint(v, 24 * 3600, &n) || n == 0)
@@ -272,6 +285,21 @@ print_line(const char *line, void *arg)
 	fflush(stdout);
 }
 
+/* --log syslog: facility mail, program mx, as Postfix's lines are. */
+static void
+syslog_line(const char *line, void *arg)
+{
+	(void)arg;
+	syslog(LOG_INFO, "%s", line);
+}
+
+static void
+stderr_line(const char *line, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+}
+
 static void
 print_stats(const struct queue_opts *o, const mx_queue_stats *st, double secs)
 {
@@ -306,7 +334,12 @@ one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
 {
 	mx_queue_stats st = { 0 };
 	double start = now_seconds();
-	mx_err err = mx_queue_run(q, sender, flags, &st);
+	mx_err err;
+
+	/* What local users submitted joins the queue first (mx-drop's drop/). */
+	if (mx_queue_pickup(q, NULL, NULL) != MX_OK)
+		cli_warn("queue", "pickup: %s", mx_queue_error(q));
+	err = mx_queue_run(q, sender, flags, &st);
 
 	print_stats(o, &st, now_seconds() - start);
 	if (next_due != NULL)
@@ -349,7 +382,10 @@ cmd_run(struct queue_opts *o, mx_queue *q, unsigned flags)
 	if (mx_sender_new(&sender, o->d.resolver, o->d.policy) != MX_OK)
 		return EX_OSERR;
 	if ((rc = delivery_configure(&o->d, sender)) == EX_OK) {
-		mx_queue_set_log(q, print_line, o->json, NULL);
+		if (o->log_to == 's')
+			openlog("mx", LOG_PID, LOG_MAIL);
+		mx_queue_set_log(q, o->log_to == 's' ? syslog_line : o->log_to == 'e' ?
+		    stderr_line : print_line, o->json, NULL);
 		if (o->concurrency)
 			mx_queue_set_concurrency(q, o->concurrency);
 		rc = o->watch ? watch(o, q, sender) : one_pass(o, q, sender, flags, NULL);
@@ -368,6 +404,34 @@ ask_daemon(struct queue_opts *o)
 		return -1;
 	fputs(reply, stdout);
 	free(reply);
+	return EX_OK;
+}
+
+/*
+ * Root working on a spool that belongs to another user (the mx user of
+ * `mx setup`) becomes that user first, with its groups (mxdrop too, to
+ * read drop/), so every file stays the daemon's and root never reads
+ * files users wrote.  EX_OK when there is nothing to do.
+ */
+static int
+become_spool_owner(const char *spool)
+{
+	struct stat st;
+	struct passwd *pw;
+
+	char queue[4096];
+
+	/* The spool itself is root's (0755); queue/ says whose the queue is. */
+	snprintf(queue, sizeof(queue), "%s/queue", spool);
+	if (geteuid() != 0 || stat(queue, &st) != 0 || st.st_uid == 0)
+		return EX_OK;
+	if ((pw = getpwuid(st.st_uid)) == NULL)
+		return cli_warn("queue", "the spool %s belongs to uid %u, which has no "
+		    "passwd entry", spool, (unsigned)st.st_uid), EX_CONFIG;
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		return cli_warn("queue", "cannot become the spool's owner %s: %s", pw->pw_name,
+		    strerror(errno)), EX_OSERR;
 	return EX_OK;
 }
 
@@ -415,8 +479,9 @@ cmd_queue(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
-	/* A daemon that owns the spool is asked to try everything now. */
 	if (strcmp(sub, "flush") == 0 && (rc = ask_daemon(&o)) != -1)
+		goto out;
+	if ((rc = become_spool_owner(o.d.spool)) != EX_OK)
 		goto out;
 	/* list, show and delete only read or remove: they create nothing. */
 	if ((rc = delivery_open_queue_as(&o.d, strcmp(sub, "run") != 0 &&

@@ -1,6 +1,7 @@
 /*
  * daemon_run.c - mx_daemon's public face: settings, the run (the first
- * scan, inotify on queue/, SIGTERM/SIGINT/SIGHUP on the event loop, the
+ * scan, inotify on queue/ and on drop/ (mx_queue_pickup, as `mx queue run`
+ * does), SIGTERM/SIGINT/SIGHUP on the event loop, the
  * control socket and its commands, the connection cache installed in the
  * sender for the run's length) and the control client.  Scheduling is
  * daemon.c's.
@@ -49,7 +50,7 @@ mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender, mx_resolver *
 	d->hold_first = 60;
 	d->hold_max = 3600;
 	d->idle_ms = 2000;
-	d->inotify_fd = -1;
+	d->inotify_fd = d->drop_fd = -1;
 	*out = d;
 	return MX_OK;
 }
@@ -237,6 +238,43 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 	daemon_dispatch(d);
 }
 
+/* What mx-drop left in drop/ goes into queue/ (where inotify sees it). */
+static void
+pick_up(mx_daemon *d)
+{
+	size_t picked = 0;
+
+	if (mx_queue_pickup(d->q, NULL, &picked) != MX_OK)
+		daemon_log(d, "pickup", "cannot read %.300s/drop: %s", d->dir,
+		    mx_queue_error(d->q));
+}
+
+static void
+on_drop(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pick_up(arg);
+}
+
+/* drop/ exists only where local submission is set up (mx setup). */
+static mx_err
+watch_drop(mx_daemon *d)
+{
+	char path[sizeof(d->dir) + 8];
+
+	snprintf(path, sizeof(path), "%s/drop", d->dir);
+	if ((d->drop_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return MX_ERR_SYSTEM;
+	if (inotify_add_watch(d->drop_fd, path, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
+		return errno == ENOENT ? MX_OK : MX_ERR_SYSTEM;
+	d->drop_ev = event_new(d->base, d->drop_fd, EV_READ | EV_PERSIST, on_drop, d);
+	return d->drop_ev != NULL && event_add(d->drop_ev, NULL) == 0 ? MX_OK : MX_ERR_NOMEM;
+}
+
 static mx_err
 watch_queue(mx_daemon *d)
 {
@@ -325,6 +363,11 @@ set_up(mx_daemon *d)
 		return MX_ERR_NOMEM;
 	if ((err = watch_queue(d)) != MX_OK)
 		return err;
+	if (watch_drop(d) != MX_OK) {
+		snprintf(d->why, sizeof(d->why), "cannot watch %.300s/drop: %s", d->dir,
+		    strerror(errno));
+		return MX_ERR_SYSTEM;
+	}
 	return control_listen(d->base, d->dir, on_command, d, &d->control, d->why,
 	    sizeof(d->why));
 }
@@ -332,17 +375,20 @@ set_up(mx_daemon *d)
 static void
 tear_down(mx_daemon *d)
 {
-	struct event *evs[] = { d->inotify_ev, d->grace, d->sig_term, d->sig_int, d->sig_hup };
+	struct event *evs[] = { d->inotify_ev, d->drop_ev, d->grace, d->sig_term, d->sig_int,
+	    d->sig_hup };
 
 	control_close(d->control);
 	d->control = NULL;
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
-	d->inotify_ev = d->grace = d->sig_term = d->sig_int = d->sig_hup = NULL;
+	d->inotify_ev = d->drop_ev = d->grace = d->sig_term = d->sig_int = d->sig_hup = NULL;
 	if (d->inotify_fd >= 0)
 		close(d->inotify_fd);
-	d->inotify_fd = -1;
+	if (d->drop_fd >= 0)
+		close(d->drop_fd);
+	d->inotify_fd = d->drop_fd = -1;
 	sender_set_cache(d->sender, NULL);
 	/* Deliveries abandoned at the grace's end still hold sessions: the
 	 * cache goes with the process then, not under their feet. */
@@ -373,6 +419,7 @@ mx_daemon_run(mx_daemon *d, unsigned grace_ms, bool *abandoned)
 	}
 	sender_set_cache(d->sender, d->cache);
 	queue_clean_tmp(d->q);
+	pick_up(d);
 	if (spool_scan(queue_spool(d->q), rescan_one, NULL, d) != MX_OK) {
 		snprintf(d->why, sizeof(d->why), "cannot read %.400s/queue", d->dir);
 		tear_down(d);

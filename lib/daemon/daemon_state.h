@@ -79,8 +79,8 @@ struct mx_daemon {
 	} st;
 	struct conncache *cache;
 	struct control *control;
-	int inotify_fd;
-	struct event *inotify_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
+	int inotify_fd, drop_fd;
+	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
 };
 
 #endif

@@ -24,6 +24,7 @@
 #include "json.h"
 #include "message.h"
 #include "queue.h"
+#include "pickup.h"
 #include "resolver.h"
 #include "send.h"
 #include "spool.h"
@@ -39,6 +40,7 @@ struct mx_queue {
 	void *log_arg;
 	bool log_json;
 	bool existing_only;      /* mx_queue_open_existing: never writes entries */
+	char *dir;               /* the spool directory, for pickup's drop/ */
 };
 
 struct mx_queue_item {
@@ -68,6 +70,12 @@ queue_open(mx_queue **out, const char *dir, bool existing_only, char *why, size_
 		return err;
 	}
 	q->existing_only = existing_only;
+	if ((q->dir = strdup(dir)) == NULL) {
+		spool_close(q->sp);
+		free(q);
+		snprintf(why, why_size, "out of memory");
+		return MX_ERR_NOMEM;
+	}
 	q->retry_first = MX_QUEUE_RETRY_FIRST;
 	q->retry_max = MX_QUEUE_RETRY_MAX;
 	q->lifetime = MX_QUEUE_LIFETIME;
@@ -94,6 +102,7 @@ mx_queue_close(mx_queue *q)
 	if (q == NULL)
 		return;
 	spool_close(q->sp);
+	free(q->dir);
 	free(q);
 }
 
@@ -129,6 +138,50 @@ mx_queue_set_log(mx_queue *q, mx_queue_log_fn fn, bool json, void *arg)
 	q->log = fn;
 	q->log_json = json;
 	q->log_arg = arg;
+}
+
+/* ---- pickup ------------------------------------------------------------- */
+
+static void
+pickup_log(const char *line, void *arg)
+{
+	mx_queue *q = arg;
+
+	if (q->log != NULL && !q->log_json)
+		q->log(line, q->log_arg);
+	else if (q->log != NULL) {
+		char *json = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&json, &size);
+		if (f == NULL)
+			return;
+		fputs("{\"pickup\": ", f);
+		json_string(f, line);
+		fputc('}', f);
+		if (fclose(f) == 0)
+			q->log(json, q->log_arg);
+		free(json);
+	}
+}
+
+mx_err
+mx_queue_pickup(mx_queue *q, const char *origin, size_t *picked)
+{
+	struct pickup_ctx c = { .origin = origin, .log = pickup_log, .log_arg = q };
+	mx_err err;
+
+	if (picked != NULL)
+		*picked = 0;
+	if (q->existing_only) {
+		snprintf(q->why, sizeof(q->why), "pickup needs a queue opened for writing");
+		return MX_ERR_INVALID;
+	}
+	c.sp = q->sp;
+	c.spool_dir = q->dir;
+	err = pickup_run(&c, q->why, sizeof(q->why));
+	if (picked != NULL)
+		*picked = c.st.picked;
+	return err;
 }
 
 static mx_err
@@ -810,15 +863,18 @@ finish(struct slot *s)
 
 	for (size_t i = 0; i < e->n_rcpts; i++)
 		n_bounced += s->out[i].bounce;
-	if (n_bounced > 0 && e->sender[0] != '\0')
+	/* -oeq (sendmail's error mode "quiet"): the submitter asked for no
+	 * report at all; the failures are in the log only. */
+	if (n_bounced > 0 && e->sender[0] != '\0' && !e->no_bounce)
 		send_dsn(s, n_bounced);
 	for (size_t i = 0; i < e->n_rcpts; i++) {
 		const struct outcome *o = &s->out[i];
 		if (!o->bounce)
 			continue;
-		if (e->sender[0] == '\0') {
+		if (e->sender[0] == '\0' || e->no_bounce) {
 			e->rcpts[i].state = SPOOL_BOUNCED;
 			log_event(p, e->id, e->rcpts[i].address, "bounced", o->status,
+			    e->no_bounce ? "given up; no notification, error mode q" :
 			    "given up; no notification, the sender is <>");
 		} else if (o->expired) {
 			log_event(p, e->id, e->rcpts[i].address, "expired", o->status,

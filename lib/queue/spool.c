@@ -408,7 +408,7 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 {
 	*why = "a recipient address, reason or state is not valid";
 	if (!spool_id_valid(e->id) || e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX ||
-	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL)) {
+	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL)) {
 		*why = "bad ID, recipient count or data length";
 		return MX_ERR_INVALID;
 	}
@@ -427,6 +427,8 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 	}
 	bool ok = text_add(t, "%s\nid %s\ncreated %" PRId64 "\nsender %s\n",
 	    SPOOL_VERSION_LINE, e->id, e->created, e->sender);
+	if (ok && e->no_bounce)
+		ok = text_add(t, "notify never\n");
 	for (size_t i = 0; ok && i < e->n_rcpts; i++) {
 		const struct spool_rcpt *r = &e->rcpts[i];
 		ok = text_add(t, "rcpt %s %u %" PRId64 " %s\n", state_names[r->state],
@@ -935,6 +937,10 @@ parse_body(struct cursor *c, char *line, struct spool_entry *e, const char **why
 	for (;;) {
 		if (!next_line(c, line, SPOOL_LINE_MAX))
 			return MX_ERR_BAD_DOMAIN;
+		if (e->n_rcpts == 0 && !e->no_bounce && strcmp(line, "notify never") == 0) {
+			e->no_bounce = true; /* optional, once, before the recipients */
+			continue;
+		}
 		if (field(line, "rcpt") == NULL)
 			break;
 		if (e->n_rcpts >= SPOOL_RCPTS_MAX || !parse_rcpt(c, line, &e->rcpts[e->n_rcpts]))

@@ -13,6 +13,7 @@
 #ifndef MX_SPOOL_H
 #define MX_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -48,6 +49,7 @@ struct spool_entry {
 	size_t n_rcpts;
 	uint8_t *data;
 	size_t len;
+	bool no_bounce;   /* sendmail -oeq: never a DSN ("notify never" line) */
 	/* To enqueue only: when set, the data is read from it a chunk at a
 	 * time (len must be its length and data NULL); never set by
 	 * spool_load.  Borrowed. */
