@@ -424,6 +424,7 @@ hook_done(const char *id, const mx_queue_stats *st, mx_err err, void *arg)
 		if (e->removed || (!e->reported && st->locked == 0 && err == MX_OK)) {
 			dentry_drop(d, e); /* done, or gone (deleted, corrupt) */
 		} else if (!e->reported) {
+			e->locked = st->locked > 0;
 			e->due = now + (st->locked ? LOCKED_RETRY_S : ERROR_RETRY_S);
 			if (!heap_push(d, e->due, e->id))
 				d->failed = true;
@@ -455,6 +456,18 @@ start_entry(mx_daemon *d, struct dentry *e)
 		if (!heap_push(d, e->due, e->id))
 			d->failed = true;
 	}
+}
+
+/* The writer of an entry that was locked closed it: its turn now. */
+void
+daemon_closed(mx_daemon *d, const char *id)
+{
+	struct dentry *e = dentry_find(d, id);
+
+	if (e == NULL || e->active || !e->locked)
+		return;
+	e->locked = false;
+	make_ready(d, e);
 }
 
 /* ---- flush ------------------------------------------------------------------- */

@@ -16,6 +16,7 @@ void daemon_learn(mx_daemon *d, const char *id);
 void daemon_dispatch(mx_daemon *d);
 void daemon_arm(mx_daemon *d);
 void daemon_flush(mx_daemon *d);
+void daemon_closed(mx_daemon *d, const char *id);
 void daemon_hooks_init(mx_daemon *d);
 void daemon_clear(mx_daemon *d);
 

@@ -230,6 +230,8 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 				continue;
 			else if (ev->mask & IN_MOVED_TO)
 				daemon_learn(d, ev->name);
+			else if (ev->mask & IN_CLOSE_WRITE)
+				daemon_closed(d, ev->name); /* its writer let go of its lock */
 			else if ((ev->mask & IN_DELETE) && (e = dentry_find(d, ev->name)) != NULL &&
 			    !e->active)
 				e->removed = true; /* skipped when its turn comes */
@@ -282,7 +284,7 @@ watch_queue(mx_daemon *d)
 
 	snprintf(path, sizeof(path), "%s/queue", d->dir);
 	if ((d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
-	    inotify_add_watch(d->inotify_fd, path, IN_MOVED_TO | IN_DELETE) < 0) {
+	    inotify_add_watch(d->inotify_fd, path, IN_MOVED_TO | IN_DELETE | IN_CLOSE_WRITE) < 0) {
 		snprintf(d->why, sizeof(d->why), "cannot watch %.300s: %s", path, strerror(errno));
 		return MX_ERR_SYSTEM;
 	}
@@ -392,8 +394,11 @@ tear_down(mx_daemon *d)
 	sender_set_cache(d->sender, NULL);
 	/* Deliveries abandoned at the grace's end still hold sessions: the
 	 * cache goes with the process then, not under their feet. */
-	if (!d->abandoned)
+	if (!d->abandoned) {
 		conncache_free(d->cache);
+		/* One turn of the loop frees the sessions conncache_free closed. */
+		event_base_loop(d->base, EVLOOP_NONBLOCK);
+	}
 	d->cache = NULL;
 }
 

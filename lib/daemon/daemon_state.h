@@ -31,6 +31,7 @@ struct dentry {
 	bool reported;           /* the pass reported its state (hook_entry) */
 	bool removed;            /* the pass finished it */
 	bool flush;              /* every pending recipient, due or not */
+	bool locked;             /* its writer held it: tried again when it closes */
 };
 
 /* A destination (recipient domain) and the IDs waiting for it, FIFO. */

@@ -200,9 +200,11 @@ conncache_free(struct conncache *c)
 		return;
 	for (p = c->list; p != NULL; p = next) {
 		next = p->next;
-		/* Freed now: the session must not call back into the cache. */
+		/* Freed now: the session must not call back into the cache, and
+		 * closes without waiting for QUIT's reply (the caller's loop
+		 * frees it at its next turn). */
 		smtp_session_park(p->s, NULL, NULL);
-		smtp_session_quit(p->s);
+		smtp_session_cancel(p->s);
 		event_free(p->timer);
 		free(p);
 	}

@@ -47,7 +47,8 @@ struct conncache_stats {
 
 mx_err conncache_new(struct event_base *base, const struct conncache_limits *limits,
     struct conncache **out);
-/* Says QUIT on every parked session; NULL is a no-op. */
+/* Closes every parked session (conncache_flush first for a polite QUIT);
+ * the sessions are freed at the event loop's next turn.  NULL: a no-op. */
 void conncache_free(struct conncache *c);
 void conncache_set_limits(struct conncache *c, const struct conncache_limits *limits);
 

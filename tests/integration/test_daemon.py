@@ -173,7 +173,12 @@ class Daemon(unittest.TestCase):
         self.proc = subprocess.Popen([MX, "daemon"] + self.common() +
                                      ["--log", "stderr", "--hostname", "client.test"] +
                                      list(args), stdout=self.log, stderr=self.log)
-        self.wait_for(lambda: os.path.exists(os.path.join(self.spool, "control")), 20)
+        # Ready when it answers (a killed daemon's socket file may be there).
+        self.assertTrue(self.wait_for(self.answers, 20), self.log_text())
+
+    def answers(self):
+        return subprocess.run([MX, "daemon", "status", "--spool", self.spool],
+                              capture_output=True, timeout=10).returncode == 0
 
     def log_text(self):
         self.log.seek(0)
@@ -197,6 +202,8 @@ class Daemon(unittest.TestCase):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=grace)
         self.proc = None
+        if rc != 0:  # the sanitizers' report, if that is what ended it
+            print(self.log_text()[-8000:])
         return rc
 
     def server(self, tarpit=False):
@@ -289,7 +296,9 @@ class Daemon(unittest.TestCase):
         self.queue_msg("h@sender.queue.test", tag)
         self.assertTrue(self.wait_for(
             lambda: "to=<h@sender.queue.test>" in self.log_text(), 10), self.log_text())
-        self.assertLess(time.monotonic() - t0, 2.0)
+        # At once (a loaded machine may take a second or two), not after
+        # the tarpit's 20 s greeting timeout.
+        self.assertLess(time.monotonic() - t0, 5.0)
         self.assertIn("status=sent", [l for l in self.log_text().splitlines()
                                       if "to=<h@sender.queue.test>" in l][0])
         # The tarpit got one connection (one probe of an unproven destination).
@@ -346,8 +355,9 @@ class Daemon(unittest.TestCase):
                 lines.append(sock.recv(4096).decode())
             except socket.timeout:
                 pass
-        self.assertEqual(self.stop(), 0)
+        rc = self.stop()
         sock.close()
+        self.assertEqual(rc, 0)
         self.assertTrue(all(l.startswith("<22>") for l in lines), lines)
         # As rsyslogd writes them: the timestamp, the host, the rest.
         text = "".join(re.sub(r"^<22>(.{15}) ", r"\1 sandbox ", l) + "\n" for l in lines)
