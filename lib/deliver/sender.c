@@ -171,3 +171,9 @@ mx_sender_set_sts(mx_sender *s, bool on, const char *dir)
 	s->sts_off = !on;
 	return MX_OK;
 }
+
+void
+sender_set_cache(mx_sender *s, struct conncache *cache)
+{
+	s->cache = cache;
+}
