@@ -26,6 +26,7 @@
 #include "check_auth.h"
 #include "check_dns.h"
 #include "check_findings.h"
+#include "check_probes.h"
 #include "check_judge.h"
 #include "check_live.h"
 #include "check_policy.h"
@@ -53,7 +54,7 @@ ticket_cancel(struct ticket *t)
 	switch (t->kind) {
 	case TICKET_ONESHOT: oneshot_cancel(t->handle); break;
 	case TICKET_RAW: rawquery_cancel(t->handle); break;
-	case TICKET_PROBE: probe_cancel(t->handle); break;
+	case TICKET_PROBE: shared_probe_cancel(t->handle); break;
 	case TICKET_HTTPS: https_get_cancel(t->handle); break;
 	case TICKET_AUTH: auth_cancel(t->handle); break;
 	case TICKET_FREE: break;
