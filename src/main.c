@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +24,72 @@ static const struct {
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
 };
 
+/* The CLI's one piece of mutable state: what --plugin's UNKNOWN line says. */
+static char last_warning[512];
+
 void
 cli_warn(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "mx %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(last_warning, sizeof(last_warning), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "mx %s: %s\n", cmd, last_warning);
+}
+
+const char *
+cli_last_warning(void)
+{
+	return last_warning;
+}
+
+bool
+cli_parse_shard(const char *s, struct cli_shard *out)
+{
+	char k[24];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	unsigned long long kv, nv;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(k))
+		return false;
+	memcpy(k, s, (size_t)(slash - s));
+	k[slash - s] = '\0';
+	if (!cli_parse_uint(k, 1000000, &kv) || !cli_parse_uint(slash + 1, 1000000, &nv) ||
+	    kv == 0 || kv > nv)
+		return false;
+	out->k = (unsigned long)kv;
+	out->n = (unsigned long)nv;
+	return true;
+}
+
+bool
+cli_shard_mine(const struct cli_shard *shard, const char *key)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	if (shard->n == 0)
+		return true;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h % shard->n == shard->k - 1;
+}
+
+void
+cli_csv_field(FILE *to, const char *text, bool last)
+{
+	if (strpbrk(text, ",\"\r\n") == NULL) {
+		fputs(text, to);
+	} else {
+		fputc('"', to);
+		for (const char *p = text; *p; p++) {
+			if (*p == '"')
+				fputc('"', to);
+			fputc(*p, to);
+		}
+		fputc('"', to);
+	}
+	fputc(last ? '\n' : ',', to);
 }
 
 bool
@@ -90,20 +147,23 @@ usage(FILE *to)
 	fprintf(to, "\n`mx COMMAND --help` for its options; mx(1) for the whole story.\n");
 }
 
-/* Called as "sendmail" (a link), mx is `mx send`: cron, PHP, git use it so. */
+/* Called as "sendmail" (a link), mx is `mx send`: cron, PHP, git use it so;
+ * as "check_mx", `mx check --plugin` (Nagios, Icinga). */
 static bool
-called_as_sendmail(const char *argv0)
+called_as(const char *argv0, const char *name)
 {
 	const char *base = strrchr(argv0, '/');
 
-	return strcmp(base ? base + 1 : argv0, "sendmail") == 0;
+	return strcmp(base ? base + 1 : argv0, name) == 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 0 && called_as_sendmail(argv[0]))
+	if (argc > 0 && called_as(argv[0], "sendmail"))
 		return cmd_send(argc, argv);
+	if (argc > 0 && called_as(argv[0], "check_mx"))
+		return cmd_check(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EX_USAGE;
