@@ -6,6 +6,7 @@
  * (check_policy.c); the probes (check_smtp.c).  No I/O.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_findings.h"
@@ -15,6 +16,37 @@
 #include "check_smtp.h"
 #include "records.h"
 #include "strbuf.h"
+
+static int
+auth_cmp(const void *a, const void *b)
+{
+	const struct dns_auth_mx *x = a, *y = b;
+	int d = strcmp(x->ns_name, y->ns_name);
+
+	if (d != 0)
+		return d;
+	if (x->server.family != y->server.family)
+		return x->server.family < y->server.family ? -1 : 1;
+	return memcmp(x->server.bytes, y->server.bytes, sizeof(x->server.bytes));
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The servers and the PTR names come in the order the resolver rotated
+ * them into: put into one, so that the evidence (and which server is the
+ * reference) is the same on every run. */
+static void
+order_answers(struct check_live *l)
+{
+	qsort(l->auth, l->n_auth, sizeof(l->auth[0]), auth_cmp);
+	for (size_t i = 0; i < l->n_ptrs; i++)
+		qsort(l->ptrs[i].names, l->ptrs[i].n_names, sizeof(l->ptrs[i].names[0]),
+		    name_cmp);
+}
 
 static const struct dns_auth_mx *
 first_answer(const struct check_live *l)
@@ -188,6 +220,7 @@ check_live_judge(struct check_live *l)
 		    l->mx_why[0] ? l->mx_why : "no answer in time");
 		return;
 	}
+	order_answers(l);
 	judge_auth(l);
 	if (!l->mx_bogus)
 		check_rules_mx(c, &l->facts);
