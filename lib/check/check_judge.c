@@ -48,6 +48,30 @@ order_answers(struct check_live *l)
 		    name_cmp);
 }
 
+/* "top 3 + a 4 + b 2 ...": the domain's own record first, then the
+ * records it led to by name, whatever order they answered in. */
+static void
+spf_trail(struct check_live *l)
+{
+	size_t order[SPF_FETCH_MAX], n = 0;
+	struct strbuf sb;
+
+	for (size_t i = 0; i < l->n_spf_names && i < SPF_FETCH_MAX; i++)
+		if (l->spf_terms[i] > 0)
+			order[n++] = i;
+	for (size_t i = 1; i < n; i++)   /* insertion sort by name, entry 0 first */
+		for (size_t j = i; j > 1 && strcmp(l->spf_names[order[j - 1]],
+		    l->spf_names[order[j]]) > 0; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	strbuf_init(&sb, l->spf_trail, sizeof(l->spf_trail));
+	for (size_t k = 0; k < n; k++)
+		strbuf_printf(&sb, "%s%s %d", k ? " + " : "", l->spf_names[order[k]],
+		    l->spf_terms[order[k]] - 1);
+}
+
 static const struct dns_auth_mx *
 first_answer(const struct check_live *l)
 {
@@ -109,7 +133,11 @@ judge_auth(struct check_live *l)
 	}
 	if (ref == NULL)
 		return;
-	use_auth_ttls(l, ref);
+	/* Each record's TTL from every server that serves it, not the first
+	 * one only: with a stale server, the resolver's set may be either. */
+	for (size_t i = l->n_auth; i-- > 0;)
+		if (l->auth[i].answered && l->auth[i].authoritative && l->auth[i].rcode == 0)
+			use_auth_ttls(l, &l->auth[i]);
 	/* Only authoritative answers count: TTLs never do (dns_mx_same). */
 	for (size_t i = 0; i < l->n_auth; i++)
 		if (l->auth[i].answered && l->auth[i].authoritative &&
@@ -227,6 +255,7 @@ check_live_judge(struct check_live *l)
 	judge_targets_untested(l);
 	judge_dane(l);
 	judge_ptr(l);
+	spf_trail(l);
 	snprintf(trail, sizeof(trail), "DNS-querying terms: %s = %d", l->spf_trail,
 	    l->spf_lookups);
 	/* A domain that does not exist has no policy records to judge. */

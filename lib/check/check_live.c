@@ -304,14 +304,13 @@ static void spf_fetch(struct check_live *l, const char *name, size_t parent);
  * which check_policy.c judges by itself (entry 0 of spf_names); self: its
  * entry, the parent of what it names.
  */
-/* "a 3 + b 4 + ...": the evidence of the lookup count, cut visibly. */
+/* The record's count, for the evidence the judge writes (check_judge.c
+ * orders it: answers arrive in any order).  Stored plus one: 0 is "none". */
 static void
-spf_trail_add(struct check_live *l, const char *name, unsigned terms)
+spf_trail_add(struct check_live *l, size_t self, unsigned terms)
 {
-	struct strbuf sb;
-
-	strbuf_resume(&sb, l->spf_trail, sizeof(l->spf_trail));
-	strbuf_printf(&sb, "%s%s %u", sb.len ? " + " : "", name, terms);
+	if (self < SPF_FETCH_MAX)
+		l->spf_terms[self] = (int)terms + 1;
 }
 
 static void
@@ -348,7 +347,7 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 		snprintf(l->spf_names[l->n_spf_names++], NAME_TEXT_MAX, "%s", name);
 	}
 	l->spf_lookups += (int)spf.lookup_terms;
-	spf_trail_add(l, name, spf.lookup_terms);
+	spf_trail_add(l, self, spf.lookup_terms);
 	if (spf.has_macros)
 		l->spf_incomplete = true;
 	for (size_t i = 0; i < spf.n_includes; i++)
