@@ -9,6 +9,7 @@ the Nagios 4 command definition of docs/MONITORING.md run by the real
 nagios4 when it is installed.  Skips outside the sandbox unless
 MX_REQUIRE_SANDBOX=1.
 """
+import atexit
 import json
 import os
 import re
@@ -41,6 +42,7 @@ def run(args, argv0=None):
 
 
 _link_dir = tempfile.mkdtemp(prefix="check_mx.")
+atexit.register(shutil.rmtree, _link_dir, True)
 CHECK_MX = os.path.join(_link_dir, "check_mx")
 os.symlink(MX, CHECK_MX)
 
