@@ -836,6 +836,35 @@ MX_API mx_err mx_check_set_helo(mx_check *check, const char *name);
 MX_API mx_err mx_check_ignore(mx_check *check, const char *id);
 /* True for an id some check can report ("mx-cname"). */
 MX_API bool mx_check_id_known(const char *id);
+/* A new check on the model's resolver with all of its settings (ignored
+ * ids, timeout, trust store, EHLO name, certificate days, allowed
+ * networks, shared probes): for many checks at once (`mx check --bulk`). */
+MX_API mx_err mx_check_new_like(mx_check **out, const mx_check *model);
+/* tls-cert-expiring: a certificate that expires within warning_days is a
+ * warning, within error_days an error (defaults 14 and 3); 0 turns that
+ * severity off.  MX_ERR_INVALID when error_days > warning_days (but not 0). */
+MX_API mx_err mx_check_set_cert_days(mx_check *check, unsigned warning_days,
+    unsigned error_days);
+/* Private and loopback MX addresses that mx-address-private accepts (an
+ * intranet's mail domain): network NULL allows every one; else a network
+ * ("10.0.0.0/8", "fd00::/8", an address), repeatable up to 16.
+ * MX_ERR_INVALID for text that is not a network. */
+MX_API mx_err mx_check_allow_private(mx_check *check, const char *network);
+
+/*
+ * Probe results shared between checks: each (MX host, address) is probed
+ * once and its result reused by every check given the same object (at
+ * most 16384 are kept; past that, targets are probed unshared).  Free it
+ * after the checks that use it.
+ */
+typedef struct mx_check_probes mx_check_probes;
+MX_API mx_err mx_check_probes_new(mx_check_probes **out);
+MX_API void mx_check_probes_free(mx_check_probes *probes);
+/* Borrowed; NULL: probe alone (the default). */
+MX_API void mx_check_share_probes(mx_check *check, mx_check_probes *probes);
+/* Targets probed, and results reused instead of probing again. */
+MX_API void mx_check_probes_stats(const mx_check_probes *probes,
+    unsigned long *probed, unsigned long *reused);
 
 /*
  * Live run: cb runs from the resolver's event loop when the check is
@@ -873,6 +902,9 @@ MX_API const char *mx_check_untested_test(const mx_check *check, size_t i);
 MX_API const char *mx_check_untested_reason(const mx_check *check, size_t i);
 /* The whole result as one line of JSON (no newline); free(). */
 MX_API mx_err mx_check_to_json(const mx_check *check, char **out);
+/* A line of input that is not a domain, in the same schema: no findings,
+ * "tempfail": true with why as the reason, and "invalid": true. */
+MX_API mx_err mx_check_invalid_to_json(const char *arg, const char *why, char **out);
 
 MX_API const char *mx_finding_id(const mx_finding *f);
 MX_API mx_severity mx_finding_severity(const mx_finding *f);

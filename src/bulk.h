@@ -7,13 +7,16 @@
 
 #include <stdbool.h>
 
+#include "cli.h"
 #include "mx.h"
 
 /* Options of `mx route`, shared with its bulk mode. */
 struct route_opts {
 	bool json;
 	bool bulk;
+	bool csv;                 /* --bulk: CSV rows instead of JSON lines */
 	unsigned concurrency;     /* --bulk: domains in flight; 0 = default */
+	struct cli_shard shard;   /* --bulk --shard K/N */
 	mx_transport transport;
 	bool transport_set;
 	mx_resolver *resolver;

@@ -5,23 +5,82 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include "cli.h"
+
+/* The CLI's one piece of mutable state: what --plugin's UNKNOWN line says. */
+static char last_warning[512];
 
 void
 cli_warn(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "mx %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(last_warning, sizeof(last_warning), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "mx %s: %s\n", cmd, last_warning);
 }
+
+const char *
+cli_last_warning(void)
+{
+	return last_warning;
+}
+
+bool
+cli_parse_shard(const char *s, struct cli_shard *out)
+{
+	char k[24];
+	const char *slash = s ? strchr(s, '/') : NULL;
+	unsigned long long kv, nv;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(k))
+		return false;
+	memcpy(k, s, (size_t)(slash - s));
+	k[slash - s] = '\0';
+	if (!cli_parse_uint(k, 1000000, &kv) || !cli_parse_uint(slash + 1, 1000000, &nv) ||
+	    kv == 0 || kv > nv)
+		return false;
+	out->k = (unsigned long)kv;
+	out->n = (unsigned long)nv;
+	return true;
+}
+
+bool
+cli_shard_mine(const struct cli_shard *shard, const char *key)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	if (shard->n == 0)
+		return true;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h % shard->n == shard->k - 1;
+}
+
+void
+cli_csv_field(FILE *to, const char *text, bool last)
+{
+	if (strpbrk(text, ",\"\r\n") == NULL) {
+		fputs(text, to);
+	} else {
+		fputc('"', to);
+		for (const char *p = text; *p; p++) {
+			if (*p == '"')
+				fputc('"', to);
+			fputc(*p, to);
+		}
+		fputc('"', to);
+	}
+	fputc(last ? '\n' : ',', to);
+}
+
 
 bool
 cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out)

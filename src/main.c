@@ -43,23 +43,25 @@ usage(FILE *to)
 	fprintf(to, "\n`mx COMMAND --help` for its options; mx(1) for the whole story.\n");
 }
 
-/* Called as "sendmail", "mailq" or "newaliases" (links), mx is the
- * sendmail front end (sendmail.c): cron, PHP, git, mailx use it so. */
+/* The name mx was called by (a link): "sendmail", "mailq" and
+ * "newaliases" are the sendmail front end (sendmail.c), as cron, PHP, git
+ * and mailx call it; "check_mx" is `mx check --plugin`. */
 static bool
-called_as_sendmail(const char *argv0)
+called_as(const char *argv0, const char *name)
 {
 	const char *base = strrchr(argv0, '/');
 
-	base = base ? base + 1 : argv0;
-	return strcmp(base, "sendmail") == 0 || strcmp(base, "mailq") == 0 ||
-	    strcmp(base, "newaliases") == 0;
+	return strcmp(base ? base + 1 : argv0, name) == 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 0 && called_as_sendmail(argv[0]))
+	if (argc > 0 && (called_as(argv[0], "sendmail") || called_as(argv[0], "mailq") ||
+	    called_as(argv[0], "newaliases")))
 		return cmd_sendmail(argc, argv);
+	if (argc > 0 && called_as(argv[0], "check_mx"))
+		return cmd_check(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return EX_USAGE;

@@ -43,8 +43,8 @@ route_usage(FILE *to)
 	    "                [--resolv-conf FILE] [--transport unbound|stub]\n"
 	    "                [--tls-policy [--ca-file FILE]]\n"
 	    "                DOMAIN|ADDRESS...\n"
-	    "       mx route --bulk [--json] [--concurrency N] [--resolver IP[@PORT]]...\n"
-	    "                [other options as above] [FILE|-]\n");
+	    "       mx route --bulk [--json | --csv] [--concurrency N] [--shard K/N]\n"
+	    "                [--resolver IP[@PORT]]... [other options as above] [FILE|-]\n");
 }
 
 /* Exit codes rank: usage > malformed > permanent > temporary > ok. */
@@ -381,6 +381,14 @@ apply_option(struct route_opts *o, int opt, const char *v)
 	case 0x131:
 		o->ca_file = v;
 		return EX_OK;
+	case 'C':
+		o->csv = true;
+		return EX_OK;
+	case 'S':
+		if (cli_parse_shard(v, &o->shard))
+			return EX_OK;
+		return cli_warn("route", "--shard takes K/N with 1 <= K <= N, not \"%s\"", v),
+		    EX_USAGE;
 	}
 	return EX_USAGE;
 }
@@ -402,6 +410,8 @@ parse_options(int argc, char **argv, struct route_opts *o)
 		{"transport", required_argument, NULL, 'T'},
 		{"tls-policy", no_argument, NULL, 0x130},
 		{"ca-file", required_argument, NULL, 0x131},
+		{"csv", no_argument, NULL, 'C'},
+		{"shard", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -422,6 +432,8 @@ parse_options(int argc, char **argv, struct route_opts *o)
 		if ((rc = apply_option(o, opt, optarg)) != EX_OK)
 			return rc;
 	}
+	if (!o->bulk && (o->csv || o->shard.n))
+		return cli_warn("route", "--csv and --shard go with --bulk"), EX_USAGE;
 	if (o->bulk)
 		return optind + 1 < argc ? (cli_warn("route", "--bulk reads one FILE "
 		    "(or - for standard input)"), EX_USAGE) : EX_OK;

@@ -6,6 +6,7 @@
  * check_findings.c.  The check owns its findings; they live until the
  * next run or _free.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static const char *const known_ids[] = {
 	"ptr-mismatch", "spf-missing", "spf-invalid", "dmarc-missing",
 	"dmarc-invalid", "mta-sts-invalid", "tlsrpt-invalid",
 	"dane-tlsa-insecure", "dane-mismatch", "dnssec-bogus",
+	"tls-cert-expiring",
 };
 
 bool
@@ -60,7 +62,101 @@ mx_check_new(mx_check **out, mx_resolver *resolver)
 	c->resolver = resolver;
 	c->smtp = true;
 	c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	c->cert_warn_days = CHECK_CERT_WARN_DAYS;
+	c->cert_error_days = CHECK_CERT_ERROR_DAYS;
 	*out = c;
+	return MX_OK;
+}
+
+/* Settings are copied field by field: the strings are the model's to free. */
+mx_err
+mx_check_new_like(mx_check **out, const mx_check *model)
+{
+	mx_check *c;
+	mx_err err;
+
+	if (out == NULL || model == NULL)
+		return MX_ERR_INVALID;
+	if ((err = mx_check_new(&c, model->resolver)) != MX_OK)
+		return err;
+	c->smtp = model->smtp;
+	c->timeout_ms = model->timeout_ms;
+	c->cert_warn_days = model->cert_warn_days;
+	c->cert_error_days = model->cert_error_days;
+	c->private_ok = model->private_ok;
+	c->n_nets = model->n_nets;
+	memcpy(c->nets, model->nets, sizeof(c->nets));
+	c->n_ignore = model->n_ignore;
+	memcpy(c->ignore, model->ignore, sizeof(c->ignore));
+	c->probe_cache = model->probe_cache;
+	if (string_replace(&c->ca_file, model->ca_file) != MX_OK ||
+	    string_replace(&c->helo, model->helo) != MX_OK) {
+		mx_check_free(c);
+		return MX_ERR_NOMEM;
+	}
+	*out = c;
+	return MX_OK;
+}
+
+void
+mx_check_share_probes(mx_check *c, mx_check_probes *probes)
+{
+	c->probe_cache = probes;
+}
+
+mx_err
+mx_check_set_cert_days(mx_check *c, unsigned warning_days, unsigned error_days)
+{
+	if (c == NULL || (warning_days != 0 && error_days > warning_days))
+		return MX_ERR_INVALID;
+	c->cert_warn_days = warning_days;
+	c->cert_error_days = error_days;
+	return MX_OK;
+}
+
+/* "10.0.0.0/8", "fd00::/8" or a bare address (all its bits). */
+static bool
+parse_net(const char *text, struct check_net *n)
+{
+	char addr[INET6_ADDRSTRLEN + 1], *end;
+	const char *slash = strchr(text, '/');
+	size_t len = slash ? (size_t)(slash - text) : strlen(text);
+	unsigned long bits;
+
+	if (len == 0 || len >= sizeof(addr))
+		return false;
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	memset(n, 0, sizeof(*n));
+	n->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(n->family, addr, n->bytes) != 1)
+		return false;
+	n->bits = n->family == AF_INET ? 32 : 128;
+	if (slash == NULL)
+		return true;
+	if (slash[1] < '0' || slash[1] > '9')
+		return false;
+	bits = strtoul(slash + 1, &end, 10);
+	if (*end != '\0' || bits > n->bits)
+		return false;
+	n->bits = (unsigned)bits;
+	return true;
+}
+
+mx_err
+mx_check_allow_private(mx_check *c, const char *network)
+{
+	struct check_net n;
+
+	if (c == NULL)
+		return MX_ERR_INVALID;
+	if (network == NULL) {
+		c->private_ok = true;
+		return MX_OK;
+	}
+	if (!parse_net(network, &n) || c->n_nets == CHECK_NETS_MAX)
+		return MX_ERR_INVALID;
+	c->nets[c->n_nets++] = n;
 	return MX_OK;
 }
 

@@ -27,6 +27,9 @@
 #define CHECK_TTL_LOW 300           /* an MX TTL below this is mx-ttl-low */
 #define CHECK_TXT_MAX 4096          /* one TXT record, strings joined */
 #define CHECK_TXTS_MAX 16           /* TXT records kept per name */
+#define CHECK_NETS_MAX 16           /* --allow-private networks */
+#define CHECK_CERT_WARN_DAYS 14     /* tls-cert-expiring: a warning within */
+#define CHECK_CERT_ERROR_DAYS 3     /* ... and an error within */
 
 struct mx_finding {
 	char id[CHECK_ID_MAX];
@@ -86,6 +89,13 @@ struct check_txts {
 	struct check_txt t[CHECK_TXTS_MAX];
 };
 
+/* A network whose addresses an MX target may have (--allow-private). */
+struct check_net {
+	int family;                 /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];
+	unsigned bits;
+};
+
 /* Everything the MX rules judge. */
 struct check_facts {
 	char domain[NAME_TEXT_MAX];
@@ -116,6 +126,11 @@ struct mx_check {
 	char *helo;
 	size_t n_ignore;
 	char ignore[CHECK_IGNORE_MAX][CHECK_ID_MAX];
+	unsigned cert_warn_days, cert_error_days; /* 0: that severity off */
+	bool private_ok;            /* every private and loopback address allowed */
+	size_t n_nets;
+	struct check_net nets[CHECK_NETS_MAX];
+	mx_check_probes *probe_cache;   /* borrowed: shared probe results (bulk) */
 
 	/* the last run */
 	bool zone_mode;

@@ -92,3 +92,30 @@ mx_check_to_json(const mx_check *c, char **out)
 	*out = buf;
 	return MX_OK;
 }
+
+mx_err
+mx_check_invalid_to_json(const char *arg, const char *why, char **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (arg == NULL || why == NULL || out == NULL)
+		return MX_ERR_INVALID;
+	*out = NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return MX_ERR_NOMEM;
+	fputs("{\"domain\":", f);
+	json_string(f, arg);
+	fputs(",\"mode\":\"live\",\"findings\":[],\"untested\":[],\"summary\":"
+	    "{\"error\":0,\"warning\":0,\"notice\":0,\"info\":0,\"worst\":null,"
+	    "\"tempfail\":true,\"reason\":", f);
+	json_string(f, why);
+	fputs(",\"ignored\":0,\"dropped\":0},\"invalid\":true}", f);
+	if (fclose(f) != 0 || buf == NULL) {
+		free(buf);
+		return MX_ERR_NOMEM;
+	}
+	*out = buf;
+	return MX_OK;
+}

@@ -6,6 +6,7 @@
  * (check_policy.c); the probes (check_smtp.c).  No I/O.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_findings.h"
@@ -15,6 +16,61 @@
 #include "check_smtp.h"
 #include "records.h"
 #include "strbuf.h"
+
+static int
+auth_cmp(const void *a, const void *b)
+{
+	const struct dns_auth_mx *x = a, *y = b;
+	int d = strcmp(x->ns_name, y->ns_name);
+
+	if (d != 0)
+		return d;
+	if (x->server.family != y->server.family)
+		return x->server.family < y->server.family ? -1 : 1;
+	return memcmp(x->server.bytes, y->server.bytes, sizeof(x->server.bytes));
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The servers and the PTR names come in the order the resolver rotated
+ * them into: put into one, so that the evidence (and which server is the
+ * reference) is the same on every run. */
+static void
+order_answers(struct check_live *l)
+{
+	qsort(l->auth, l->n_auth, sizeof(l->auth[0]), auth_cmp);
+	for (size_t i = 0; i < l->n_ptrs; i++)
+		qsort(l->ptrs[i].names, l->ptrs[i].n_names, sizeof(l->ptrs[i].names[0]),
+		    name_cmp);
+}
+
+/* "top 3 + a 4 + b 2 ...": the domain's own record first, then the
+ * records it led to by name, whatever order they answered in. */
+static void
+spf_trail(struct check_live *l)
+{
+	size_t order[SPF_FETCH_MAX], n = 0;
+	struct strbuf sb;
+
+	for (size_t i = 0; i < l->n_spf_names && i < SPF_FETCH_MAX; i++)
+		if (l->spf_terms[i] > 0)
+			order[n++] = i;
+	for (size_t i = 1; i < n; i++)   /* insertion sort by name, entry 0 first */
+		for (size_t j = i; j > 1 && strcmp(l->spf_names[order[j - 1]],
+		    l->spf_names[order[j]]) > 0; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	strbuf_init(&sb, l->spf_trail, sizeof(l->spf_trail));
+	for (size_t k = 0; k < n; k++)
+		strbuf_printf(&sb, "%s%s %d", k ? " + " : "", l->spf_names[order[k]],
+		    l->spf_terms[order[k]] - 1);
+}
 
 static const struct dns_auth_mx *
 first_answer(const struct check_live *l)
@@ -77,7 +133,11 @@ judge_auth(struct check_live *l)
 	}
 	if (ref == NULL)
 		return;
-	use_auth_ttls(l, ref);
+	/* Each record's TTL from every server that serves it, not the first
+	 * one only: with a stale server, the resolver's set may be either. */
+	for (size_t i = l->n_auth; i-- > 0;)
+		if (l->auth[i].answered && l->auth[i].authoritative && l->auth[i].rcode == 0)
+			use_auth_ttls(l, &l->auth[i]);
 	/* Only authoritative answers count: TTLs never do (dns_mx_same). */
 	for (size_t i = 0; i < l->n_auth; i++)
 		if (l->auth[i].answered && l->auth[i].authoritative &&
@@ -188,12 +248,14 @@ check_live_judge(struct check_live *l)
 		    l->mx_why[0] ? l->mx_why : "no answer in time");
 		return;
 	}
+	order_answers(l);
 	judge_auth(l);
 	if (!l->mx_bogus)
 		check_rules_mx(c, &l->facts);
 	judge_targets_untested(l);
 	judge_dane(l);
 	judge_ptr(l);
+	spf_trail(l);
 	snprintf(trail, sizeof(trail), "DNS-querying terms: %s = %d", l->spf_trail,
 	    l->spf_lookups);
 	/* A domain that does not exist has no policy records to judge. */

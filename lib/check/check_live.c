@@ -26,6 +26,7 @@
 #include "check_auth.h"
 #include "check_dns.h"
 #include "check_findings.h"
+#include "check_probes.h"
 #include "check_judge.h"
 #include "check_live.h"
 #include "check_policy.h"
@@ -54,7 +55,7 @@ ticket_cancel(struct ticket *t)
 	switch (t->kind) {
 	case TICKET_ONESHOT: oneshot_cancel(t->handle); break;
 	case TICKET_RAW: rawquery_cancel(t->handle); break;
-	case TICKET_PROBE: probe_cancel(t->handle); break;
+	case TICKET_PROBE: shared_probe_cancel(t->handle); break;
 	case TICKET_HTTPS: https_get_cancel(t->handle); break;
 	case TICKET_AUTH: auth_cancel(t->handle); break;
 	case TICKET_FREE: break;
@@ -304,14 +305,13 @@ static void spf_fetch(struct check_live *l, const char *name, size_t parent);
  * which check_policy.c judges by itself (entry 0 of spf_names); self: its
  * entry, the parent of what it names.
  */
-/* "a 3 + b 4 + ...": the evidence of the lookup count, cut visibly. */
+/* The record's count, for the evidence the judge writes (check_judge.c
+ * orders it: answers arrive in any order).  Stored plus one: 0 is "none". */
 static void
-spf_trail_add(struct check_live *l, const char *name, unsigned terms)
+spf_trail_add(struct check_live *l, size_t self, unsigned terms)
 {
-	struct strbuf sb;
-
-	strbuf_resume(&sb, l->spf_trail, sizeof(l->spf_trail));
-	strbuf_printf(&sb, "%s%s %u", sb.len ? " + " : "", name, terms);
+	if (self < SPF_FETCH_MAX)
+		l->spf_terms[self] = (int)terms + 1;
 }
 
 static void
@@ -348,7 +348,7 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 		snprintf(l->spf_names[l->n_spf_names++], NAME_TEXT_MAX, "%s", name);
 	}
 	l->spf_lookups += (int)spf.lookup_terms;
-	spf_trail_add(l, name, spf.lookup_terms);
+	spf_trail_add(l, self, spf.lookup_terms);
 	if (spf.has_macros)
 		l->spf_incomplete = true;
 	for (size_t i = 0; i < spf.n_includes; i++)

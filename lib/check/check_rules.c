@@ -207,7 +207,8 @@ rule_target(mx_check *c, const struct check_facts *f, const struct check_mx *m,
 		    t->state == TARGET_NXDOMAIN ? "NXDOMAIN" : "no records");
 	}
 	for (size_t i = 0; i < t->n_addrs; i++) {
-		if (!check_addr_private(&t->addrs[i], &kind))
+		if (!check_addr_private(&t->addrs[i], &kind) ||
+		    check_addr_allowed(c, &t->addrs[i]))
 			continue;
 		fd = check_add(c, "mx-address-private", MX_SEVERITY_ERROR, t->line ? t->line : m->line,
 		    "the MX target %s of %s has a %s address (%s) that senders on the "
@@ -334,6 +335,31 @@ v6_private(const uint8_t *b, const char **kind)
 	else
 		return false;
 	return true;
+}
+
+static bool
+in_net(const struct check_net *n, const struct ip_addr *a)
+{
+	unsigned full = n->bits / 8, rest = n->bits % 8;
+
+	if (n->family != a->family)
+		return false;
+	if (memcmp(n->bytes, a->bytes, full) != 0)
+		return false;
+	return rest == 0 ||
+	    ((n->bytes[full] ^ a->bytes[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* --allow-private: every special-purpose address, or those in its networks. */
+bool
+check_addr_allowed(const mx_check *c, const struct ip_addr *a)
+{
+	if (c->private_ok)
+		return true;
+	for (size_t i = 0; i < c->n_nets; i++)
+		if (in_net(&c->nets[i], a))
+			return true;
+	return false;
 }
 
 bool

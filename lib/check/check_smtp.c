@@ -10,24 +10,23 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_findings.h"
+#include "check_probes.h"
 #include "check_smtp.h"
 #include "check_ticket.h"
 
 #define SLOW_GREETING_MS 3000
 
+/* The results are in l->probe_results already (check_probes.c). */
 static void
-on_probed(const struct probe_target *targets, const struct probe_result *results,
-    size_t n, void *arg)
+on_probed(bool complete, void *arg)
 {
 	struct ticket *t = arg;
 	struct check_live *l = t->l;
 
-	(void)targets;
-	for (size_t i = 0; i < n && i < l->n_probes; i++)
-		l->probe_results[i] = results[i];
-	l->probed = true;
+	l->probed = complete;
 	live_ticket_done(t);
 }
 
@@ -43,7 +42,7 @@ check_smtp_start(struct check_live *l)
 	mx_check *c = l->c;
 	struct probe_config cfg = {0};
 	struct ticket *t;
-	struct probe *p;
+	struct shared_probe *p;
 
 	if (!c->smtp) {
 		check_add_untested(c, "smtp", "turned off (--no-smtp)");
@@ -73,8 +72,8 @@ check_smtp_start(struct check_live *l)
 	cfg.helo = c->helo;
 	if ((t = live_ticket_new(l, TICKET_PROBE, 0, 0)) == NULL)
 		return;
-	if (probe_start(l->base, &cfg, l->probe_targets, l->n_probes, on_probed, t,
-	    &p) != MX_OK) {
+	if (shared_probe_start(c->probe_cache, l->base, &cfg, l->probe_targets,
+	    l->n_probes, l->probe_results, on_probed, t, &p) != MX_OK) {
 		t->kind = TICKET_FREE;
 		l->pending--;
 		check_add_untested(c, "smtp", "could not start the SMTP probes");
@@ -127,8 +126,8 @@ judge_connect(mx_check *c, const struct probe_target *pt, const struct probe_res
 		    "the MX host %s at %s accepts connections on port 25 but sends no "
 		    "greeting (%s)", pt->host, pt->addr.text,
 		    r->error[0] ? r->error : "none came");
-		check_evidence(fd, "connect %s:25: connected in %u ms; greeting: %s",
-		    pt->addr.text, r->connect_ms, r->error[0] ? r->error : "none");
+		check_evidence(fd, "connect %s:25: connected; greeting: %s",
+		    pt->addr.text, r->error[0] ? r->error : "none");
 	}
 }
 
@@ -148,11 +147,12 @@ judge_session(mx_check *c, const struct probe_target *pt, const struct probe_res
 	}
 	if (r->banner_code > 0 && r->banner_ms >= SLOW_GREETING_MS) {
 		fd = check_add(c, "smtp-slow", MX_SEVERITY_NOTICE, 0,
-		    "the MX host %s at %s waits %u ms before its greeting (a tarpit, or "
-		    "an overloaded server); impatient senders may give up",
-		    pt->host, pt->addr.text, r->banner_ms);
-		check_evidence(fd, "%s:25 <<< %s (after %u ms)", pt->addr.text,
-		    r->banner, r->banner_ms);
+		    "the MX host %s at %s waits %u s or more before its greeting (a "
+		    "tarpit, or an overloaded server); impatient senders may give up",
+		    pt->host, pt->addr.text, r->banner_ms / 1000);
+		/* whole seconds, rounded down: the same text on every run */
+		check_evidence(fd, "%s:25 <<< %s (after %u s)", pt->addr.text,
+		    r->banner, r->banner_ms / 1000);
 	}
 	if (r->ehlo_ok && !r->starttls_offered && dane_usable) {
 		/* RFC 7672 2.2: with usable TLSA records, no TLS means no delivery */
@@ -213,10 +213,40 @@ judge_tls(mx_check *c, const struct probe_target *pt, const struct probe_result 
 	}
 }
 
+/*
+ * A certificate that still verifies but runs out soon: check_smtp -D's
+ * warning.  Whole days left (rounded down), so the text changes once a day,
+ * not on every run.  An expired one is tls-cert-invalid's.
+ */
+static void
+judge_expiry(mx_check *c, const struct probe_target *pt, const struct probe_result *r,
+    bool dane_usable, long long now)
+{
+	struct mx_finding *fd;
+	long long days;
+	mx_severity sev;
+
+	if (!r->tls_ok || r->cert_expired || dane_usable || r->not_after_unix == 0 ||
+	    c->cert_warn_days == 0)
+		return;
+	days = (r->not_after_unix - now) / 86400;
+	if (days < 0 || days >= (long long)c->cert_warn_days)
+		return;
+	sev = days < (long long)c->cert_error_days ? MX_SEVERITY_ERROR : MX_SEVERITY_WARNING;
+	fd = check_add(c, "tls-cert-expiring", sev, 0,
+	    "the certificate of the MX host %s at %s expires in %lld day(s), on %s: "
+	    "renew it before senders that verify (MTA-STS) refuse it", pt->host,
+	    pt->addr.text, days, r->not_after);
+	check_evidence(fd, "subject: %s", r->tls.subject);
+	check_evidence(fd, "issuer: %s", r->tls.issuer);
+	check_evidence(fd, "not after: %s", r->not_after);
+}
+
 void
 check_smtp_judge(struct check_live *l)
 {
 	mx_check *c = l->c;
+	long long now = (long long)time(NULL);
 
 	if (!l->probed) {
 		if (l->probe_started)
@@ -240,5 +270,6 @@ check_smtp_judge(struct check_live *l)
 			continue;
 		judge_session(c, pt, r, dane_usable);
 		judge_tls(c, pt, r, dane_usable);
+		judge_expiry(c, pt, r, dane_usable, now);
 	}
 }

@@ -83,7 +83,8 @@ struct check_live {
 	int spf_lookups;
 	bool spf_incomplete;
 	char spf_bad_include[NAME_TEXT_MAX + 64];
-	char spf_trail[1024];
+	char spf_trail[1024];                   /* made by the judge from spf_terms */
+	int spf_terms[SPF_FETCH_MAX];           /* -1 (0 after calloc: +1) */
 	size_t n_spf_names;
 	char spf_names[SPF_FETCH_MAX][NAME_TEXT_MAX];
 	size_t spf_parent[SPF_FETCH_MAX];       /* the record that named it; itself at the top */

@@ -230,8 +230,10 @@ cert_facts(struct session *s, SSL *ssl)
 	r->cert_expired = s->expired;
 	r->cert_untrusted = s->untrusted;
 	r->cert_name_mismatch = s->mismatch;
-	if (leaf != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
+	if (leaf != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1) {
 		strftime(r->not_after, sizeof(r->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		r->not_after_unix = (long long)timegm(&tm);
+	}
 }
 
 static void

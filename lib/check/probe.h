@@ -55,6 +55,7 @@ struct probe_result {
 	bool cert_expired, cert_untrusted, cert_name_mismatch;
 	bool dane_checked, dane_match;
 	char not_after[32];            /* certificate expiry, ISO 8601 UTC */
+	long long not_after_unix;      /* the same in seconds since 1970 (UTC); 0 unknown */
 	/* additions */
 	char error[256];               /* what ended the session early ("" when it ran to QUIT):
 	                                  "greeting timed out", "connection closed", ... */

@@ -35,6 +35,7 @@ P = {  # peer name -> address (zones/test.zone, zones/signed.test.zone)
     "badreply-shortcode": "127.0.0.220", "dane-ok": "127.0.0.221",
     "dane-bad": "127.0.0.222", "dane-notls": "127.0.0.223", "blackhole": "127.0.0.98",
     "expired": "127.0.0.225", "noesmtp": "127.0.0.226",
+    "expiring": "127.0.0.200",
     "early-greeting": "127.0.0.227", "early-ehlo": "127.0.0.228", "early-rcpt": "127.0.0.229",
     "early-data": "127.0.0.230",
 }
@@ -587,6 +588,20 @@ def check_expired():
             "verification only as expired" % P["expired"])
 
 
+def check_expiring():
+    s = smtp(P["expiring"])
+    try:
+        s.ehlo()
+        s._host = "mx-expiring.check.test"
+        s.starttls(context=tls_context())  # verifies: its one trait is the date
+        cert = s.sock.getpeercert()
+    finally:
+        s.close()
+    left = (ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400
+    expect(4 < left < 6, "expires in %.1f days, not about 5" % left)
+    return "expiring (%s): verifies with the test CA, expires in %.1f days" % (P["expiring"], left)
+
+
 def check_noesmtp():
     with smtp(P["noesmtp"]) as s:
         code, _ = s.ehlo()
@@ -656,7 +671,7 @@ def main():
             check_mismatch, check_longline, check_barecode, check_barelf, check_shortcode,
             check_kind_by_helo, check_early("greeting"), check_early("ehlo"), check_early("rcpt"),
             check_early("data"), check_dane_peer("dane-ok", True), check_dane_peer("dane-bad", True),
-            check_dane_peer("dane-notls", False), check_expired, check_noesmtp, check_https]
+            check_dane_peer("dane-notls", False), check_expired, check_expiring, check_noesmtp, check_https]
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as pool:
         futures = [(f, pool.submit(f)) for f in slow]
         results = [(f, None) for f in fast] + futures
