@@ -300,11 +300,11 @@ class Temporary(unittest.TestCase):
         # SERVFAIL at once meanwhile; route-unbound and route-stub run at
         # the same time and both probe it.  A SERVFAIL then says nothing
         # about our deadline: wait the 2 s out and ask once more.
-        for attempt in range(2):
+        for attempt in range(3):
             start = time.monotonic()
             rc, p = plan(domain, "--timeout", timeout)
             elapsed = time.monotonic() - start
-            if has_timeout(p) or attempt == 1:
+            if has_timeout(p) or attempt == 2:
                 return rc, p, elapsed
             time.sleep(2.5)
 
@@ -313,7 +313,7 @@ class Temporary(unittest.TestCase):
                                             lambda p: "timeout" in p["problems"])
         self.assertEqual(rc, EX_TEMPFAIL)
         self.assertEqual(p["status"], "tempfail")
-        self.assertIn("timeout", p["problems"])
+        self.assertIn("timeout", p["problems"], p)
         self.assertLess(elapsed, 3.0)
 
     def test_deadline_on_host_address(self):
@@ -322,7 +322,7 @@ class Temporary(unittest.TestCase):
         self.assertLess(elapsed, 3.5)
         self.assertEqual(rc, EX_TEMPFAIL)
         self.assertEqual(p["hosts"][0]["status"], "tempfail")
-        self.assertIn("timeout", p["hosts"][0]["problems"])
+        self.assertIn("timeout", p["hosts"][0]["problems"], p["hosts"][0])
 
     def test_refused_by_resolver_is_tempfail(self):
         # 127.0.0.54 is an NSD that serves none of our zones: it answers

@@ -1161,10 +1161,10 @@ test_load_head_streams(void **state)
 	assert_int_equal(spool_update(f->sp, e, NULL, &why), MX_ERR_SYSTEM);
 	assert_non_null(strstr(why, "CRC-32"));
 	assert_int_equal(count_dir(f, "tmp"), 0);
-	assert_int_equal(spool_entry_read_data(e, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(spool_entry_read_data(e, &why), MX_ERR_CORRUPT);
 	assert_null(e->data);
 	spool_entry_free(e);
-	assert_int_equal(spool_load_head(f->sp, id, NULL, NULL, &again, &why), MX_ERR_BAD_DOMAIN);
+	assert_int_equal(spool_load_head(f->sp, id, NULL, NULL, &again, &why), MX_ERR_CORRUPT);
 	assert_true(exists(f, "corrupt", id));
 	free(data);
 	free(back);
