@@ -640,6 +640,64 @@ MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, const char *a
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);
 
+/* ---- the daemon (`mx daemon`) ------------------------------------------ */
+
+/*
+ * The long-running owner of a spool: it sees new entries in queue/ within
+ * milliseconds (inotify), delivers concurrently under a total and a
+ * per-destination limit, keeps SMTP connections open between messages to
+ * one destination, keeps its resolver (and so libunbound's cache) for its
+ * whole life, holds a destination that failed back with its own backoff
+ * (one probe at a time finds out when it is back), and answers `status`
+ * and `flush` on a UNIX socket in the spool (DIR/control).  Its state on
+ * disk is the spool's: a kill loses nothing, at most a recipient is sent
+ * twice (a kill between the server's 250 and the spool's update).
+ * Delivery log lines go to the queue's log function (mx_queue_set_log);
+ * the daemon's own lines to mx_daemon_set_log's.
+ */
+typedef struct mx_daemon mx_daemon;
+
+typedef enum mx_daemon_event {
+	MX_DAEMON_READY = 0, /* the first scan is done and the socket listens */
+	MX_DAEMON_RELOAD,    /* SIGHUP: re-read settings (mx_daemon_set_*), reopen logs */
+	MX_DAEMON_STOPPING,  /* SIGTERM or SIGINT: no new deliveries from now */
+} mx_daemon_event;
+typedef void (*mx_daemon_event_fn)(mx_daemon *daemon, mx_daemon_event event, void *arg);
+/* program: "qmgr" (queue events) or "smtp" (per recipient), as Postfix names them. */
+typedef void (*mx_daemon_log_fn)(const char *program, const char *line, void *arg);
+
+/* The queue, sender and its resolver are borrowed; spool_dir is queue's directory. */
+MX_API mx_err mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender,
+    mx_resolver *resolver, const char *spool_dir);
+MX_API void mx_daemon_free(mx_daemon *daemon);
+/* Deliveries at once in all (default 100) and per destination (default 20). */
+MX_API mx_err mx_daemon_set_limits(mx_daemon *daemon, unsigned total,
+    unsigned per_destination);
+/* A destination no server of which answered is held back first seconds
+ * (default 60), twice as long after each failed probe, at most max (3600). */
+MX_API mx_err mx_daemon_set_hold(mx_daemon *daemon, unsigned first, unsigned max);
+/* Connection reuse: idle time of a kept connection (ms, default 2000; 0
+ * turns reuse off) and transactions per connection (0: no limit). */
+MX_API mx_err mx_daemon_set_reuse(mx_daemon *daemon, unsigned idle_ms, unsigned count);
+MX_API void mx_daemon_set_events(mx_daemon *daemon, mx_daemon_event_fn fn, void *arg);
+MX_API void mx_daemon_set_log(mx_daemon *daemon, mx_daemon_log_fn fn, void *arg);
+/*
+ * Runs until SIGTERM or SIGINT (handled on the resolver's event loop, as
+ * SIGHUP is).  After the signal no delivery starts; the call returns once
+ * the deliveries under way ended, or after grace_ms with *abandoned set
+ * (their entries stay as they were on disk: they are tried again at the
+ * next start).  MX_ERR_SYSTEM when the spool cannot be watched or the
+ * socket not made (mx_daemon_error says why).
+ */
+MX_API mx_err mx_daemon_run(mx_daemon *daemon, unsigned grace_ms, bool *abandoned);
+MX_API const char *mx_daemon_error(const mx_daemon *daemon);
+/*
+ * The client side of the control socket: sends command ("status",
+ * "flush") to the daemon of spool_dir and hands its reply out (free()).
+ * MX_ERR_SYSTEM when no daemon answers.
+ */
+MX_API mx_err mx_daemon_control(const char *spool_dir, const char *command, char **reply);
+
 /* ---- checks (`mx check`) ----------------------------------------------- */
 
 /*

@@ -10,6 +10,7 @@
 #include <sysexits.h>
 
 #include "check.h"
+#include "daemon.h"
 #include "mx.h"
 #include "queue.h"
 #include "route.h"
@@ -27,6 +28,7 @@ static const struct {
 	{"sendmail", cmd_sendmail, "submit a message to the queue, as sendmail (see mx(1))"},
 	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
 	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
+	{"daemon", cmd_daemon, "deliver the queue for as long as it runs (status, flush)"},
 	{"setup", cmd_setup, "create the mx user, mxdrop group, spool and mx-drop's mode (root)"},
 };
 

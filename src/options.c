@@ -157,6 +157,11 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	case 'C': o->ca_file = v; o->ca_where = o->where; return readable(o, "ca-file", v);
 	case 'H': o->helo = v; o->helo_where = o->where; return EX_OK;
 	case 'P': o->spool = v; return EX_OK;
+	case 0x107: /* this host's own names: an MX list stops at them (mx route's) */
+		if (mx_policy_add_local_name(o->policy, v) == MX_OK)
+			return EX_OK;
+		return option_warn(o->cmd, o->where, "local-name", "\"%s\" is not a host name "
+		    "(or more than 32 given)", v), o->where ? EX_CONFIG : EX_USAGE;
 	case 'S': return set_stage_timeout(o, v);
 	case 0x101: return set_queue_seconds(o, "retry-first", v, &o->retry_first);
 	case 0x102: return set_queue_seconds(o, "retry-max", v, &o->retry_max);

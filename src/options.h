@@ -59,7 +59,8 @@ struct delivery_opts {
 	{"lifetime", required_argument, NULL, 0x103}, \
 	{"config", required_argument, NULL, 0x104}, \
 	{"origin", required_argument, NULL, 0x105}, \
-	{"aliases", required_argument, NULL, 0x106}
+	{"aliases", required_argument, NULL, 0x106}, \
+	{"local-name", required_argument, NULL, 0x107}
 
 #define DELIVERY_USAGE \
 	"  [--resolver IP[@PORT]]... [--tls may|encrypt|dane|verify] [--ca-file FILE]\n" \
@@ -67,7 +68,8 @@ struct delivery_opts {
 	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n" \
 	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n" \
 	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n" \
-	"  [--config FILE] [--origin DOMAIN] [--aliases FILE]\n"
+	"  [--config FILE] [--origin DOMAIN] [--aliases FILE]\n" \
+	"  [--local-name NAME]...\n"
 
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);

@@ -65,6 +65,7 @@ queue_usage(FILE *to)
 	    "                    [--log syslog|stderr]\n"
 	    "                    [--concurrency N] OPTIONS\n"
 	    "       mx queue flush [--json] [-v] [--concurrency N] OPTIONS\n"
+	    "         (with mx daemon running on the spool: asks it to try everything now)\n"
 	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n"
 	    DELIVERY_USAGE);
 }
@@ -399,6 +400,19 @@ cmd_run(struct queue_opts *o, mx_queue *q, unsigned flags)
 	return rc;
 }
 
+/* flush with `mx daemon` running: its reply; -1 when no daemon answers. */
+static int
+ask_daemon(struct queue_opts *o)
+{
+	char *reply = NULL;
+
+	if (mx_daemon_control(o->d.spool, "flush", &reply) != MX_OK)
+		return -1;
+	fputs(reply, stdout);
+	free(reply);
+	return EX_OK;
+}
+
 /*
  * Root working on a spool that belongs to another user (the mx user of
  * `mx setup`) becomes that user first, with its groups (mxdrop too, to
@@ -471,6 +485,8 @@ cmd_queue(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
+	if (strcmp(sub, "flush") == 0 && (rc = ask_daemon(&o)) != -1)
+		goto out;
 	if ((rc = become_spool_owner(o.d.spool)) != EX_OK)
 		goto out;
 	/* list, show and delete only read or remove: they create nothing. */

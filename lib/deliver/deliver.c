@@ -7,7 +7,10 @@
  * each recipient's fate: sent, bounced (a permanent answer, or a domain
  * that cannot receive mail), or deferred (the plan ran out, or DNS
  * failed for now: never bounced).  It owns the delivery until the
- * caller's callback takes it.
+ * caller's callback takes it.  With the sender's connection cache, a job
+ * first takes a parked session to its domain (RSET, then the transaction)
+ * and parks its own session after a transaction in step; a parked
+ * session that turns out dead costs nothing: a fresh race follows.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -15,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "conncache.h"
 #include "deliver.h"
 #include "query.h"
 #include "resolver.h"
@@ -59,6 +64,10 @@ struct deliver_job {
 	struct deliver_attempt *attempt;
 	char last_reason[SMTP_TEXT_MAX];
 	char last_dsn[16];
+	/* The connection cache (sender->cache). */
+	bool reused;                /* the session under way came from the cache */
+	bool no_cache;              /* a cached session failed: connect afresh */
+	double opened;              /* when the session's connection was made */
 };
 
 static void start_race(struct deliver_job *job);
@@ -356,13 +365,99 @@ retry_in_cleartext(struct deliver_job *job, const struct smtp_session_result *re
 	return true;
 }
 
+/* ---- the connection cache ---- */
+
+/* Inside the done callback: a session in step goes to the cache. */
+static void
+park_session(struct deliver_job *job, struct smtp_session *s,
+    const struct smtp_session_result *res)
+{
+	struct conncache_peer peer = { .transactions = res->transactions,
+	    .opened = job->opened };
+
+	if (!res->reusable || job->d->sender->cache == NULL)
+		return;
+	snprintf(peer.host, sizeof(peer.host), "%s", job->plan->hosts[job->host].name);
+	snprintf(peer.address, sizeof(peer.address), "%s", job->addr_text[job->addr]);
+	if (conncache_put(job->d->sender->cache, job->domain, s, &peer))
+		job->d->sessions_open--; /* the cache hears of its end, not us */
+}
+
+/* A cached session that died before any recipient was answered. */
+static bool
+retry_fresh(struct deliver_job *job, const struct smtp_session_result *res)
+{
+	if (!job->reused || res->outcome != SMTP_TRY_NEXT)
+		return false;
+	for (size_t i = 0; i < res->n_rcpts; i++)
+		if (res->rcpts[i].class != 0)
+			return false;
+	job->reused = false;
+	job->no_cache = true;
+	job->next_addr = 0;
+	free(job->txn_rcpts);
+	free(job->txn_map);
+	job->txn_rcpts = NULL;
+	job->txn_map = NULL;
+	start_race(job);
+	return true;
+}
+
+static mx_err start_session(struct deliver_job *job, int fd, struct smtp_session *reuse);
+
+/* Takes a parked session to this job's domain, at an address of its plan. */
+static bool
+try_cached(struct deliver_job *job)
+{
+	mx_sender *snd = job->d->sender;
+	struct conncache_peer peer;
+	struct smtp_session *s;
+	size_t i = 0;
+
+	if (snd->cache == NULL || job->no_cache || job->cleartext || job->next_addr != 0)
+		return false;
+	while ((s = conncache_take(snd->cache, job->domain, &peer)) != NULL) {
+		for (i = 0; i < job->n_addrs; i++)
+			if (strcmp(job->addr_text[i], peer.address) == 0 &&
+			    strcasecmp(job->plan->hosts[job->addr_host[i]].name, peer.host) == 0)
+				break;
+		if (i < job->n_addrs)
+			break;
+		smtp_session_quit(s); /* the plan no longer has that host */
+	}
+	if (s == NULL)
+		return false;
+	record_attempt(job, i, CONNECT_OK, 0);
+	job->host = job->addr_host[i];
+	job->addr = i;
+	job->next_addr = next_host_start(job, i);
+	job->opened = peer.opened;
+	job->reused = true;
+	if (start_session(job, -1, s) != MX_OK) {
+		smtp_session_quit(s);
+		free(job->txn_rcpts);
+		free(job->txn_map);
+		job->txn_rcpts = NULL;
+		job->txn_map = NULL;
+		job->reused = false;
+		job->no_cache = true;
+		job->next_addr = 0;
+		return false;
+	}
+	return true;
+}
+
 static void
 on_session(const struct smtp_session_result *res, void *arg)
 {
 	struct deliver_job *job = arg;
 	struct deliver_attempt *a = job->attempt;
 
+	park_session(job, job->session, res);
 	job->session = NULL;
+	if (retry_fresh(job, res))
+		return;
+	job->reused = false;
 	if (a != NULL) {
 		a->stage = res->stage;
 		a->code = res->code;
@@ -413,7 +508,7 @@ tls_policy_for(const struct deliver_job *job, size_t h)
 }
 
 static mx_err
-start_session(struct deliver_job *job, int fd)
+start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
 {
 	mx_delivery *d = job->d;
 	struct smtp_session_opts opts = {0};
@@ -449,9 +544,15 @@ start_session(struct deliver_job *job, int fd)
 	opts.transcript = d->sender->transcript ? deliver_transcript : NULL;
 	opts.transcript_arg = job;
 	opts.closed = on_session_closed;
-	if (smtp_session_start(resolver_base(d->sender->resolver), fd, &job->txn, &opts,
-	    on_session, job, &job->session) != MX_OK)
+	opts.keep = d->sender->cache != NULL;
+	if (reuse != NULL) {
+		if (smtp_session_next(reuse, &job->txn, &opts, on_session, job) != MX_OK)
+			return MX_ERR_NOMEM;
+		job->session = reuse;
+	} else if (smtp_session_start(resolver_base(d->sender->resolver), fd, &job->txn, &opts,
+	    on_session, job, &job->session) != MX_OK) {
 		return MX_ERR_NOMEM;
+	}
 	d->sessions_open++;
 	return MX_OK;
 }
@@ -513,7 +614,8 @@ on_connect(const struct connect_result *res, void *arg)
 		job->cleartext = false;
 	job->addr = base + res->index;
 	job->next_addr = next_host_start(job, base + res->index);
-	if (start_session(job, res->fd) != MX_OK) {
+	job->opened = deliver_now();
+	if (start_session(job, res->fd, NULL) != MX_OK) {
 		snprintf(job->last_reason, sizeof(job->last_reason), "out of memory");
 		continue_or_finish(job);
 	}
@@ -524,6 +626,8 @@ start_race(struct deliver_job *job)
 {
 	size_t from = job->next_addr;
 
+	if (try_cached(job))
+		return;
 	if (connect_race_start(resolver_base(job->d->sender->resolver), job->addrs + from,
 	    job->lens + from, job->n_addrs - from, &job->d->sender->connect, on_connect,
 	    job, &job->race) != MX_OK) {

@@ -149,3 +149,9 @@ mx_sender_set_transcript(mx_sender *s, mx_transcript_fn fn, void *arg)
 	s->transcript = fn;
 	s->transcript_arg = arg;
 }
+
+void
+sender_set_cache(mx_sender *s, struct conncache *cache)
+{
+	s->cache = cache;
+}

@@ -17,6 +17,8 @@
 
 #define SMTP_PORT 25
 
+struct conncache;
+
 struct mx_sender {
 	mx_resolver *resolver;
 	mx_policy *policy;            /* a copy */
@@ -31,9 +33,15 @@ struct mx_sender {
 	unsigned deadline_ms;         /* whole delivery; 0: none */
 	mx_transcript_fn transcript;
 	void *transcript_arg;
+	/* Connections kept between messages (the daemon's); NULL: none, every
+	 * session says QUIT.  Borrowed. */
+	struct conncache *cache;
 };
 
 /* The sender's TLS client, made on first use; NULL if it cannot be. */
 struct tls_client *sender_tls_client(void *sender);
+
+/* Sessions are kept in cache after their transaction (NULL: never). */
+void sender_set_cache(mx_sender *sender, struct conncache *cache);
 
 #endif

@@ -25,6 +25,7 @@
 #include "json.h"
 #include "message.h"
 #include "aliases.h"
+#include "queue.h"
 #include "pickup.h"
 #include "resolver.h"
 #include "send.h"
@@ -622,6 +623,7 @@ struct pass {
 	int64_t earliest;           /* for stats.next_due */
 	mx_err err;                 /* a delivery could not start: stop */
 	mx_queue_stats st;
+	const struct queue_hooks *hooks; /* queue_entry_start's caller (the daemon) */
 };
 
 static bool
@@ -975,10 +977,13 @@ finish(struct slot *s)
 		/* The file keeps its earlier state: those recipients get another try. */
 		log_event(p, e->id, NULL, "error", "", why);
 	}
+	if (p->hooks != NULL)
+		p->hooks->entry(e, pending == 0, p->hooks->arg);
 	slot_free(s);
 }
 
 static void dispatch(struct pass *p);
+static void entry_pass_end(struct pass *p);
 
 static void
 on_delivery(mx_delivery *d, void *arg)
@@ -999,6 +1004,9 @@ on_delivery(mx_delivery *d, void *arg)
 		} else if (dest->state != DEST_DEAD) {
 			dest->state = DEST_ALIVE;
 		}
+		if (dest->in_flight == 0 && p->hooks != NULL)
+			p->hooks->end(dest->domain, dest->state != DEST_DEAD, dest->dsn,
+			    dest->reason, p->hooks->arg);
 		if (rc->status == MX_RCPT_SENT) {
 			s->e->rcpts[i].attempts++;
 			s->e->rcpts[i].state = SPOOL_SENT;
@@ -1015,6 +1023,8 @@ on_delivery(mx_delivery *d, void *arg)
 	finish(s);
 	p->active--;
 	dispatch(p);
+	if (p->hooks != NULL && p->active == 0)
+		entry_pass_end(p);
 }
 
 enum try_result { TRY_STARTED, TRY_SKIPPED, TRY_BLOCKED };
@@ -1081,6 +1091,9 @@ plan_slot(struct pass *p, struct slot *s, size_t *n_due)
 			p->failed = true;
 			return TRY_SKIPPED;
 		}
+		/* The daemon holds this destination back: the recipient waits. */
+		if (p->hooks != NULL && p->hooks->wait(o->dest->domain, p->hooks->arg))
+			continue;
 		/* One entry finds out whether a destination is up before the rest go. */
 		if (o->dest->state == DEST_PROBING)
 			return TRY_BLOCKED;
@@ -1105,6 +1118,8 @@ try_entry(struct pass *p, const char *id)
 	if ((tr = plan_slot(p, s, &n_due)) != TRY_STARTED) {
 		if (tr == TRY_SKIPPED)
 			note_pending(p, s->e); /* nothing due: when it will be */
+		if (p->hooks != NULL)
+			p->hooks->entry(s->e, false, p->hooks->arg);
 		slot_free(s);
 		return tr;
 	}
@@ -1127,7 +1142,8 @@ try_entry(struct pass *p, const char *id)
 		}
 		if (o->dest->state == DEST_UNKNOWN)
 			o->dest->state = DEST_PROBING;
-		o->dest->in_flight++;
+		if (o->dest->in_flight++ == 0 && p->hooks != NULL)
+			p->hooks->begin(o->dest->domain, p->hooks->arg);
 		s->map[n] = i;
 		list[n++] = s->e->rcpts[i].address;
 	}
@@ -1149,7 +1165,9 @@ try_entry(struct pass *p, const char *id)
 		p->active--;
 		p->err = err;
 		for (size_t k = 0; k < n; k++) {
-			s->out[s->map[k]].dest->in_flight--;
+			if (--s->out[s->map[k]].dest->in_flight == 0 && p->hooks != NULL)
+				p->hooks->end(s->out[s->map[k]].dest->domain, true, "", "",
+				    p->hooks->arg);
 			if (s->out[s->map[k]].dest->state == DEST_PROBING)
 				s->out[s->map[k]].dest->state = DEST_UNKNOWN;
 		}
@@ -1219,4 +1237,58 @@ out:
 	free(p.dests);
 	free(p.ids);
 	return err;
+}
+
+/* ---- one entry for a long-running caller (queue.h) ----------------- */
+
+static void
+entry_pass_end(struct pass *p)
+{
+	const struct queue_hooks *h = p->hooks;
+
+	p->st.next_due = p->earliest;
+	h->done(p->n_ids > 0 ? p->ids[0] : "", &p->st, p->err, h->arg);
+	for (size_t i = 0; i < p->n_dests; i++)
+		free(p->dests[i]);
+	free(p->dests);
+	free(p->ids);
+	free(p);
+}
+
+mx_err
+queue_entry_start(mx_queue *q, mx_sender *sender, const char *id, unsigned flags,
+    const struct queue_hooks *hooks)
+{
+	struct pass *p;
+	mx_err err;
+
+	if (q == NULL || sender == NULL || id == NULL || hooks == NULL)
+		return MX_ERR_INVALID;
+	if ((err = refuse_if_existing_only(q, "cannot run the queue")) != MX_OK)
+		return err;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return MX_ERR_NOMEM;
+	*p = (struct pass){ .q = q, .sender = sender, .flags = flags, .hooks = hooks,
+	    .now = (int64_t)time(NULL) };
+	if (!pass_add_id(p, id)) {
+		free(p);
+		return MX_ERR_NOMEM;
+	}
+	p->st.entries = 1;
+	dispatch(p);
+	if (p->active == 0)
+		entry_pass_end(p);
+	return MX_OK;
+}
+
+void
+queue_clean_tmp(mx_queue *q)
+{
+	spool_clean_tmp(q->sp, QUEUE_TMP_AGE);
+}
+
+struct spool *
+queue_spool(mx_queue *q)
+{
+	return q->sp;
 }

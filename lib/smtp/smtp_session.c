@@ -13,6 +13,10 @@
  * a 5xx to RCPT is permanent for that recipient only.  A reply that
  * arrives before its command (outside a PIPELINING group) is a protocol
  * error and fails this host for now (reply_early).
+ *
+ * With opts.keep a connection outlives its transaction: idle after a
+ * transaction the server answered in step, parked by a connection cache,
+ * and given the next transaction with RSET first (RFC 5321 4.1.1.5).
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -56,6 +60,7 @@ enum state {
 	S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
 	S_MAIL, S_RCPT, S_DATA, S_DOT, S_QUIT,
 	S_BODY,                    /* the message going out, before the dot */
+	S_IDLE,                    /* opts.keep: between transactions */
 };
 
 struct smtp_session {
@@ -76,6 +81,9 @@ struct smtp_session {
 	bool finished;             /* the caller has the result */
 	bool closing;              /* freed at the next turn of the loop */
 	struct event *reaper;
+	bool rset_owed;            /* the reply to RSET comes before the others */
+	bool parked;               /* idle, owned by a cache: no QUIT after done */
+	void *closed_arg;          /* opts.closed's argument */
 	size_t body_pos;           /* octets of the payload queued so far */
 	struct body_pool *pool;    /* while the message goes out */
 	struct smtp_session_result result;
@@ -188,7 +196,7 @@ on_reap(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 	void (*closed)(void *) = s->opts.closed;
-	void *closed_arg = s->arg;
+	void *closed_arg = s->closed_arg;
 
 	(void)fd;
 	(void)what;
@@ -229,10 +237,28 @@ finish(struct smtp_session *s, enum smtp_outcome outcome, const char *fmt, ...)
 		va_end(ap);
 	}
 	s->done(&s->result, s->arg);
+	if (!s->finished)
+		return; /* parked and given the next transaction from inside done */
+	if (s->state == S_IDLE && s->parked)
+		return;
+	if (s->state == S_IDLE) { /* nobody wanted it: QUIT as usual */
+		s->state = S_QUIT;
+		send_line(s, "QUIT");
+	}
 	if (s->state == S_QUIT)
 		arm(s, s->opts.timeouts.quit);
 	else
 		close_session(s);
+}
+
+/* opts.keep: the transaction is over and the server is in step. */
+static void
+go_idle(struct smtp_session *s, enum smtp_outcome outcome)
+{
+	evtimer_del(s->timer);
+	s->state = S_IDLE;
+	s->result.reusable = true;
+	finish(s, outcome, NULL);
 }
 
 /* Decides on a reply that ends the transaction for this host. */
@@ -284,6 +310,14 @@ send_rcpt(struct smtp_session *s, size_t i)
 {
 	send_line(s, "RCPT TO:<%s>", s->txn->rcpts[i]);
 	arm(s, s->opts.timeouts.rcpt);
+}
+
+/* Whether the transaction fits what EHLO offered (no I/O, no callback). */
+static bool
+txn_fits(const struct smtp_session *s)
+{
+	return !(s->ehlo.has_size && s->ehlo.size > 0 && s->txn->size > s->ehlo.size) &&
+	    !(s->txn->needs_smtputf8 && !s->ehlo.smtputf8);
 }
 
 /* After EHLO: what the server offers decides what can be sent. */
@@ -541,6 +575,10 @@ after_rcpts(struct smtp_session *s)
 		/* Nobody to send to here: the pipelined DATA gets its refusal,
 		 * which says nothing about the message. */
 		s->result.stage = "RCPT";
+		if (s->opts.keep && !s->pipelined) {
+			go_idle(s, SMTP_COMPLETED);
+			return;
+		}
 		s->state = S_QUIT;
 		send_line(s, "QUIT");
 		finish(s, SMTP_COMPLETED, NULL);
@@ -613,6 +651,10 @@ on_dot(struct smtp_session *s, const struct smtp_reply *r)
 		finish(s, SMTP_TRY_NEXT, NULL);
 		return;
 	}
+	if (s->opts.keep) {
+		go_idle(s, smtp_reply_permanent(r) ? SMTP_PERMANENT : SMTP_COMPLETED);
+		return;
+	}
 	s->state = S_QUIT;
 	send_line(s, "QUIT");
 	finish(s, smtp_reply_permanent(r) ? SMTP_PERMANENT : SMTP_COMPLETED, NULL);
@@ -631,9 +673,30 @@ show_reply(struct smtp_session *s, const struct smtp_reply *r)
 	}
 }
 
+/* The reply to RSET on a reused connection; any refusal ends this one. */
+static void
+on_rset(struct smtp_session *s, const struct smtp_reply *r)
+{
+	s->rset_owed = false;
+	if (!smtp_reply_positive(r)) {
+		s->result.stage = "RSET";
+		s->result.code = r->code;
+		snprintf(s->result.enhanced, sizeof(s->result.enhanced), "%s", r->enhanced);
+		keep_reply(s->result.text, r);
+		finish(s, SMTP_TRY_NEXT, NULL);
+		return;
+	}
+	if (s->state == S_IDLE) /* not pipelined: the transaction starts now */
+		start_transaction(s);
+}
+
 static void
 handle(struct smtp_session *s, const struct smtp_reply *r)
 {
+	if (s->rset_owed) {
+		on_rset(s, r);
+		return;
+	}
 	switch (s->state) {
 	case S_GREETING: on_greeting(s, r); break;
 	case S_EHLO: case S_EHLO_TLS: on_ehlo(s, r); break;
@@ -661,7 +724,7 @@ stage_name(enum state st)
 {
 	static const char *const names[] = {"greeting", "EHLO", "HELO", "STARTTLS",
 	    "TLS handshake", "EHLO after STARTTLS", "MAIL", "RCPT", "DATA",
-	    "end of data", "QUIT", "end of data"};
+	    "end of data", "QUIT", "end of data", "RSET"};
 
 	return names[st];
 }
@@ -821,6 +884,8 @@ smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
 	s->opts = *opts;
 	s->done = done;
 	s->arg = arg;
+	s->closed_arg = arg;
+	s->result.transactions = 1;
 	smtp_reply_reader_init(&s->reader);
 	s->result.n_rcpts = txn->n_rcpts;
 	s->result.rcpts = calloc(txn->n_rcpts ? txn->n_rcpts : 1, sizeof(*s->result.rcpts));
@@ -851,4 +916,95 @@ smtp_session_cancel(struct smtp_session *s)
 		return;
 	s->finished = true; /* no callback from here on */
 	close_session(s);
+}
+
+void
+smtp_session_park(struct smtp_session *s, void (*closed)(void *arg), void *arg)
+{
+	if (s == NULL)
+		return;
+	if (s->parked) { /* a new owner of a parked session, even one saying QUIT */
+		s->opts.closed = closed;
+		s->closed_arg = arg;
+		return;
+	}
+	if (s->state != S_IDLE || s->closing)
+		return;
+	s->parked = true;
+	s->opts.closed = closed;
+	s->closed_arg = arg;
+	s->opts.transcript = NULL;
+	s->done = NULL;
+	s->arg = NULL;
+}
+
+/* The per-transaction part of the session, for the next one. */
+static mx_err
+reset_for(struct smtp_session *s, const struct smtp_txn *txn)
+{
+	struct smtp_rcpt_result *rcpts = calloc(txn->n_rcpts ? txn->n_rcpts : 1,
+	    sizeof(*rcpts));
+	struct smtp_session_result old = s->result;
+
+	if (rcpts == NULL)
+		return MX_ERR_NOMEM;
+	free(s->result.rcpts);
+	s->result = (struct smtp_session_result){ .rcpts = rcpts, .n_rcpts = txn->n_rcpts,
+	    .tls = old.tls, .tls_facts = old.tls_facts,
+	    .transactions = old.transactions + 1 };
+	pool_release(s->pool);
+	s->pool = NULL;
+	s->txn = txn;
+	s->accepted = 0;
+	s->next_rcpt = 0;
+	s->pipelined = false;
+	s->body_pos = 0;
+	return MX_OK;
+}
+
+mx_err
+smtp_session_next(struct smtp_session *s, const struct smtp_txn *txn,
+    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg)
+{
+	mx_err err;
+
+	if (s == NULL || txn == NULL || opts == NULL || done == NULL || !s->parked ||
+	    s->state != S_IDLE || s->closing)
+		return MX_ERR_INVALID;
+	if ((err = reset_for(s, txn)) != MX_OK)
+		return err;
+	s->opts.timeouts = opts->timeouts;
+	s->opts.transcript = opts->transcript;
+	s->opts.transcript_arg = opts->transcript_arg;
+	s->opts.closed = opts->closed;
+	s->opts.keep = opts->keep;
+	s->done = done;
+	s->arg = arg;
+	s->closed_arg = arg;
+	s->parked = false;
+	s->finished = false;
+	s->rset_owed = true;
+	send_line(s, "RSET");
+	/* RFC 2920 3.1: RSET may open a pipelined group.  A transaction that
+	 * will not fit waits for RSET's reply, so done never runs from here. */
+	if (s->ehlo.pipelining && txn_fits(s))
+		start_transaction(s);
+	else
+		arm(s, s->opts.timeouts.mail);
+	return MX_OK;
+}
+
+void
+smtp_session_quit(struct smtp_session *s)
+{
+	if (s == NULL || s->closing)
+		return;
+	if (s->state != S_IDLE || !s->parked) {
+		smtp_session_cancel(s);
+		return;
+	}
+	s->finished = true;
+	s->state = S_QUIT;
+	send_line(s, "QUIT");
+	arm(s, s->opts.timeouts.quit);
 }

@@ -56,6 +56,10 @@ struct smtp_session_opts {
 	/* Called (with the done callback's arg) when the connection is gone,
 	 * after done: a finished session lingers to say QUIT properly. */
 	void (*closed)(void *arg);
+	/* Keep the connection for another transaction: after a transaction
+	 * the server answered in step, done sees result.reusable and may
+	 * smtp_session_park the session instead of letting it say QUIT. */
+	bool keep;
 };
 
 /* How the session ended for the transaction as a whole. */
@@ -83,6 +87,8 @@ struct smtp_session_result {
 	struct tls_facts tls_facts;
 	struct smtp_rcpt_result *rcpts; /* n_rcpts, owned by the session */
 	size_t n_rcpts;
+	bool reusable;                /* opts.keep: idle now, may be parked in done */
+	unsigned transactions;        /* transactions on this connection, this one too */
 };
 
 typedef void (*smtp_done_cb)(const struct smtp_session_result *result, void *arg);
@@ -97,5 +103,23 @@ mx_err smtp_session_start(struct event_base *base, int fd, const struct smtp_txn
     const struct smtp_session_opts *opts, smtp_done_cb done, void *arg,
     struct smtp_session **out);
 void smtp_session_cancel(struct smtp_session *s);
+
+/*
+ * More than one transaction per connection (a connection cache's use).
+ * smtp_session_park, only from inside a done callback that saw
+ * result.reusable, keeps the idle session: it no longer calls the old
+ * owner; closed(arg) runs when the server drops it or it is ended.  On a
+ * session already parked it only changes closed and arg (NULL: none).
+ * smtp_session_next starts another transaction on a parked session: RSET
+ * (pipelined with MAIL, RCPT and DATA when the server offers PIPELINING),
+ * then as smtp_session_start, with opts' timeouts and callbacks (its TLS
+ * fields are ignored: the connection keeps what it has).  A dropped idle
+ * connection shows as a TRY_NEXT at stage "RSET".  smtp_session_quit says
+ * QUIT on a parked session and frees it (closed runs).
+ */
+void smtp_session_park(struct smtp_session *s, void (*closed)(void *arg), void *arg);
+mx_err smtp_session_next(struct smtp_session *s, const struct smtp_txn *txn,
+    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg);
+void smtp_session_quit(struct smtp_session *s);
 
 #endif

@@ -115,6 +115,20 @@ class Send(unittest.TestCase):
 
     # ---- delivered ------------------------------------------------------
 
+    def test_local_name_prunes_self(self):
+        # As mx route --local-name: this host is the backup, so only the
+        # primary is tried; and being the primary itself is a loop (5.4.6).
+        rc, out, _, tag, _ = self.send("user@ok.send.test",
+                                       args=["--local-name", "mx-accept2.send.test"])
+        self.assertEqual(rc, EX_OK)
+        self.assert_log(out[0], "user@ok.send.test", "sent",
+                        "mx-accept1.send.test[127.0.0.201]:25")
+        rc, out, _, tag, _ = self.send("user@ok.send.test",
+                                       args=["--local-name", "MX-Accept1.send.test"])
+        self.assertNotEqual(rc, EX_OK)
+        self.assertIn("dsn=5.4.6", out[0])
+        self.assertEqual(received("accept1", tag) + received("accept2", tag), [])
+
     def test_primary_gets_it(self):
         rc, out, _, tag, _ = self.send("user@ok.send.test")
         self.assertEqual(rc, EX_OK)

@@ -9,7 +9,9 @@
  * SIZE, 8BITMIME, SMTPUTF8, MAIL/RCPT/DATA/final-dot replies (2xx, 4xx,
  * 5xx, per recipient), a dropped connection and each stage's timeout.
  * Apart from the table: the body goes out as given (dot-stuffed) and ends
- * with the final dot only once.
+ * with the final dot only once; and a kept connection (opts.keep) carries
+ * a second transaction after RSET, pipelined or not, and reports a server
+ * that dropped it while idle as TRY_NEXT at RSET.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,6 +47,7 @@ struct script {
 	const char *greeting, *ehlo, *helo, *mail;
 	const char *rcpt[MAX_RCPTS];
 	const char *data, *dot, *quit;
+	const char *rset;    /* NULL: 250 */
 };
 
 struct server {
@@ -98,8 +101,12 @@ answer(struct server *srv, const char *line)
 		return sc->ehlo;
 	if (strncmp(line, "HELO ", 5) == 0)
 		return sc->helo;
-	if (strncmp(line, "MAIL ", 5) == 0)
+	if (strncmp(line, "MAIL ", 5) == 0) {
+		srv->n_rcpt = 0; /* a new transaction: its own RCPT replies */
 		return sc->mail;
+	}
+	if (strcmp(line, "RSET") == 0)
+		return sc->rset ? sc->rset : "250 2.0.0 reset\r\n";
 	if (strncmp(line, "RCPT ", 5) == 0)
 		return srv->n_rcpt < MAX_RCPTS ? sc->rcpt[srv->n_rcpt++] : NULL;
 	if (strcmp(line, "DATA") == 0) {
@@ -558,10 +565,181 @@ test_dot_stuffed_body(void **state)
 	assert_non_null(strstr(srv.log, "> (data)\n< 250\n> QUIT\n"));
 }
 
+/* ---- two transactions on one connection ------------------------------------ */
+
+struct reuse {
+	struct run r;
+	struct smtp_txn txn2;
+	struct smtp_session_opts opts;
+	struct smtp_session *s;
+	int closed_calls;
+	struct smtp_session_result res2;
+	char stage2[64];
+	bool park_second;        /* park the second too, then smtp_session_quit */
+};
+
+static void on_done2(const struct smtp_session_result *res, void *arg);
+
+static void
+on_parked_closed(void *arg)
+{
+	struct reuse *u = arg;
+
+	u->closed_calls++;
+	event_base_loopexit(u->r.base, NULL);
+}
+
+static void
+start_second(evutil_socket_t fd, short what, void *arg)
+{
+	struct reuse *u = arg;
+
+	(void)fd;
+	(void)what;
+	assert_int_equal(smtp_session_next(u->s, &u->txn2, &u->opts, on_done2, u), MX_OK);
+}
+
+static void
+quit_parked(evutil_socket_t fd, short what, void *arg)
+{
+	struct reuse *u = arg;
+
+	(void)fd;
+	(void)what;
+	smtp_session_quit(u->s);
+}
+
+static void
+on_done1(const struct smtp_session_result *res, void *arg)
+{
+	struct reuse *u = arg;
+
+	assert_int_equal(res->outcome, SMTP_COMPLETED);
+	assert_true(res->reusable);
+	assert_int_equal(res->transactions, 1);
+	u->r.done_calls++;
+	smtp_session_park(u->s, on_parked_closed, u);
+	assert_int_equal(event_base_once(u->r.base, -1, EV_TIMEOUT, start_second, u, NULL), 0);
+}
+
+static void
+on_done2(const struct smtp_session_result *res, void *arg)
+{
+	struct reuse *u = arg;
+
+	u->r.done_calls++;
+	u->res2 = *res;
+	snprintf(u->stage2, sizeof(u->stage2), "%s", res->stage ? res->stage : "(none)");
+	if (u->park_second && res->reusable) {
+		smtp_session_park(u->s, on_parked_closed, u);
+		assert_int_equal(event_base_once(u->r.base, -1, EV_TIMEOUT, quit_parked, u, NULL),
+		    0);
+	}
+}
+
+/* Two transactions against sc; the conversation as the server saw it. */
+static void
+converse_twice(struct server *srv, struct reuse *u, struct payload *payload)
+{
+	static const char *const rcpt2[] = {"b@dst.test", "c@dst.test"};
+	struct smtp_txn txn1 = {
+		.helo = "client.test", .mail_from = "s@src.test", .rcpts = rcpt_names,
+		.n_rcpts = 1, .payload = payload, .size = strlen(MSG),
+	};
+	struct timeval guard = {20, 0};
+	pthread_t thread;
+	int sv[2];
+
+	u->txn2 = txn1;
+	u->txn2.mail_from = "t@src.test";
+	u->txn2.rcpts = rcpt2;
+	u->txn2.n_rcpts = 2;
+	timeouts_for(T_NONE, &u->opts.timeouts);
+	u->opts.peer_name = "mx.dst.test";
+	u->opts.tls = TLS_MAY;
+	u->opts.keep = true;
+	u->opts.closed = on_parked_closed;
+	assert_non_null(u->r.base = event_base_new());
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+	srv->fd = sv[1];
+	assert_int_equal(pthread_create(&thread, NULL, serve, srv), 0);
+	assert_int_equal(smtp_session_start(u->r.base, sv[0], &txn1, &u->opts, on_done1, u,
+	    &u->s), MX_OK);
+	assert_int_equal(event_base_loopexit(u->r.base, &guard), 0);
+	assert_int_equal(event_base_dispatch(u->r.base), 0);
+	event_base_free(u->r.base);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(u->r.done_calls, 2);
+	assert_int_equal(u->closed_calls, 1);
+}
+
+#define FIRST_TXN "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 250\n" \
+	"> RCPT TO:<a@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n"
+
+struct reuse_row {
+	const char *name;
+	struct script sc;
+	bool park_second;
+	enum smtp_outcome outcome2;
+	const char *stage2;
+	const char *conversation;
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const struct reuse_row reuse_rows[] = {
+	{"kept: RSET, then the second transaction, then QUIT", {HAPPY}, false,
+	    SMTP_COMPLETED, "end of data",
+	    FIRST_TXN "> RSET\n< 250\n> MAIL FROM:<t@src.test>\n< 250\n> RCPT TO:<b@dst.test>\n"
+	    "< 250\n> RCPT TO:<c@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n"
+	    "> QUIT\n< 221\n"},
+	{"kept, PIPELINING: RSET opens the pipelined group",
+	    {HAPPY, .ehlo = "250-mx.dst.test\r\n250 PIPELINING\r\n"}, false,
+	    SMTP_COMPLETED, "end of data",
+	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n"
+	    "> RCPT TO:<a@dst.test>\n> DATA\n< 250\n< 250\n< 354\n> (data)\n< 250\n"
+	    "> RSET\n> MAIL FROM:<t@src.test>\n> RCPT TO:<b@dst.test>\n> RCPT TO:<c@dst.test>\n"
+	    "> DATA\n< 250\n< 250\n< 250\n< 250\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
+	{"kept, parked again, then smtp_session_quit", {HAPPY}, true, SMTP_COMPLETED,
+	    "end of data", FIRST_TXN "> RSET\n< 250\n*"},
+	{"dropped while idle: TRY_NEXT at RSET", {HAPPY, .rset = HANGUP}, false, SMTP_TRY_NEXT,
+	    "RSET", FIRST_TXN "> RSET\n< (hangs up)\n"},
+	{"RSET refused: TRY_NEXT at RSET", {HAPPY, .rset = "421 4.3.2 closing\r\n"}, false,
+	    SMTP_TRY_NEXT, "RSET", FIRST_TXN "> RSET\n< 421\n*"},
+};
+#pragma GCC diagnostic pop
+
+static void
+test_reuse(void **state)
+{
+	const struct reuse_row *row = *state;
+	struct server srv = {.sc = &row->sc};
+	struct payload payload;
+	struct reuse u;
+
+	memset(&u, 0, sizeof(u));
+	u.park_second = row->park_second;
+	assert_int_equal(payload_init(&payload, (const uint8_t *)MSG, strlen(MSG), -1, 0, 0),
+	    MX_OK);
+	converse_twice(&srv, &u, &payload);
+	payload_clear(&payload);
+	assert_int_equal(u.res2.outcome, row->outcome2);
+	assert_string_equal(u.stage2, row->stage2);
+	if (row->outcome2 == SMTP_COMPLETED) {
+		assert_int_equal(u.res2.transactions, 2);
+		assert_int_equal(u.res2.n_rcpts, 2);
+	}
+	if (row->park_second)
+		assert_non_null(strstr(srv.log, "> QUIT\n< 221\n"));
+	expect_conversation(srv.log, row->conversation);
+}
+
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 1];
+	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 1 +
+	    sizeof(reuse_rows) / sizeof(reuse_rows[0])];
 	size_t n = 0;
 
 	/* The scripted server may hang up under the client's feet. */
@@ -570,5 +748,8 @@ main(void)
 		tests[n++] = (struct CMUnitTest){rows[i].name, test_script, NULL, NULL,
 		    (void *)&rows[i]};
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dot_stuffed_body);
+	for (size_t i = 0; i < sizeof(reuse_rows) / sizeof(reuse_rows[0]); i++)
+		tests[n++] = (struct CMUnitTest){reuse_rows[i].name, test_reuse, NULL, NULL,
+		    (void *)&reuse_rows[i]};
 	return _cmocka_run_group_tests("smtp_session", tests, n, NULL, NULL);
 }

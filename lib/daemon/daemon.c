@@ -1,0 +1,508 @@
+/*
+ * daemon.c - mx_daemon: the long-running owner of a spool.  It learns of
+ * entries from a scan at start and from inotify on queue/ afterwards,
+ * keeps for each entry only its ID, when it is next due and the
+ * destinations (recipient domains) it still waits for, and queues due
+ * entries per destination.  A destination opens up to the per-destination
+ * limit once a server of it answered; until then, and after it failed,
+ * one delivery at a time probes it, and a failed one is held back with
+ * its own doubling backoff.  Each entry is delivered by the queue's policy
+ * (queue_entry_start): this file never writes a queue file and never
+ * speaks SMTP.  Signals, the control socket and the connection cache are
+ * set up here and torn down at the end of mx_daemon_run.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conncache.h"
+#include "control.h"
+#include "daemon.h"
+#include "daemon_state.h"
+#include "queue.h"
+#include "resolver.h"
+#include "sender.h"
+#include "spool.h"
+
+#define LOCKED_RETRY_S 2     /* an entry another runner holds */
+#define ERROR_RETRY_S 30     /* a delivery that could not start */
+
+/* ---- logging ---------------------------------------------------------- */
+
+void
+daemon_log(mx_daemon *d, const char *program, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (d->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	d->log(program, line, d->log_arg);
+}
+
+/* ---- entries by ID ------------------------------------------------------ */
+
+static size_t
+id_hash(const char *id)
+{
+	size_t h = 5381;
+
+	for (; *id != '\0'; id++)
+		h = h * 33 + (unsigned char)*id;
+	return h % DAEMON_BUCKETS;
+}
+
+struct dentry *
+dentry_find(mx_daemon *d, const char *id)
+{
+	for (struct dentry *e = d->buckets[id_hash(id)]; e != NULL; e = e->hnext)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static struct dentry *
+dentry_add(mx_daemon *d, const char *id)
+{
+	struct dentry *e = calloc(1, sizeof(*e));
+	size_t h = id_hash(id);
+
+	if (e == NULL)
+		return NULL;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->hnext = d->buckets[h];
+	d->buckets[h] = e;
+	d->n_entries++;
+	return e;
+}
+
+static void
+dentry_drop(mx_daemon *d, struct dentry *e)
+{
+	for (struct dentry **pp = &d->buckets[id_hash(e->id)]; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	}
+	d->n_entries--;
+	free(e->dests);
+	free(e);
+}
+
+/* ---- destinations ------------------------------------------------------- */
+
+struct ddest *
+ddest_get(mx_daemon *d, const char *domain)
+{
+	struct ddest *t;
+
+	for (t = d->dests; t != NULL; t = t->next)
+		if (strcasecmp(t->domain, domain) == 0)
+			return t;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	snprintf(t->domain, sizeof(t->domain), "%.253s", domain);
+	t->next = d->dests;
+	d->dests = t;
+	return t;
+}
+
+/* Whether one more delivery to t may start now. */
+static bool
+dest_open(const mx_daemon *d, const struct ddest *t, int64_t now)
+{
+	if (t->hold_until > now)
+		return false;
+	return t->active < (t->proven ? d->per_dest : 1u);
+}
+
+static bool
+fifo_push(struct ddest *t, const char *id)
+{
+	if (t->len == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char (*ids)[SPOOL_ID_MAX + 1] = malloc(cap * sizeof(*ids));
+		if (ids == NULL)
+			return false;
+		for (size_t i = 0; i < t->len; i++)
+			memcpy(ids[i], t->fifo[(t->head + i) % t->cap], sizeof(ids[0]));
+		free(t->fifo);
+		t->fifo = ids;
+		t->head = 0;
+		t->cap = cap;
+	}
+	snprintf(t->fifo[(t->head + t->len) % t->cap], sizeof(t->fifo[0]), "%s", id);
+	t->len++;
+	return true;
+}
+
+static void
+fifo_pop(struct ddest *t, char id[SPOOL_ID_MAX + 1])
+{
+	memcpy(id, t->fifo[t->head], SPOOL_ID_MAX + 1);
+	t->head = (t->head + 1) % t->cap;
+	t->len--;
+}
+
+/* ---- the timer heap of entries not yet due ------------------------------ */
+
+static bool
+heap_push(mx_daemon *d, int64_t due, const char *id)
+{
+	size_t i;
+
+	if (d->n_heap == d->cap_heap) {
+		size_t cap = d->cap_heap ? d->cap_heap * 2 : 64;
+		struct due *h = realloc(d->heap, cap * sizeof(*h));
+		if (h == NULL)
+			return false;
+		d->heap = h;
+		d->cap_heap = cap;
+	}
+	for (i = d->n_heap++; i > 0 && d->heap[(i - 1) / 2].at > due; i = (i - 1) / 2)
+		d->heap[i] = d->heap[(i - 1) / 2];
+	d->heap[i].at = due;
+	snprintf(d->heap[i].id, sizeof(d->heap[i].id), "%s", id);
+	return true;
+}
+
+static void
+heap_pop(mx_daemon *d, struct due *out)
+{
+	struct due last = d->heap[--d->n_heap];
+	size_t i = 0, c;
+
+	*out = d->heap[0];
+	while ((c = 2 * i + 1) < d->n_heap) {
+		if (c + 1 < d->n_heap && d->heap[c + 1].at < d->heap[c].at)
+			c++;
+		if (d->heap[c].at >= last.at)
+			break;
+		d->heap[i] = d->heap[c];
+		i = c;
+	}
+	if (d->n_heap > 0)
+		d->heap[i] = last;
+}
+
+/* ---- scheduling ---------------------------------------------------------- */
+
+/* Puts a due entry in the queue of each destination it waits for. */
+static void
+make_ready(mx_daemon *d, struct dentry *e)
+{
+	e->due = 0;
+	for (size_t i = 0; i < e->n_dests; i++)
+		if (!fifo_push(e->dests[i], e->id))
+			d->failed = true;
+}
+
+static bool
+has_dest(const struct dentry *e, const struct ddest *t)
+{
+	for (size_t i = 0; i < e->n_dests; i++)
+		if (e->dests[i] == t)
+			return true;
+	return false;
+}
+
+/* What the entry waits for, from its spool state: destinations and when. */
+static void
+schedule(mx_daemon *d, struct dentry *e, const struct spool_entry *se)
+{
+	int64_t now = (int64_t)time(NULL), due = 0;
+
+	free(e->dests);
+	e->n_dests = 0;
+	if ((e->dests = calloc(se->n_rcpts ? se->n_rcpts : 1, sizeof(*e->dests))) == NULL) {
+		d->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < se->n_rcpts; i++) {
+		const struct spool_rcpt *r = &se->rcpts[i];
+		const char *at = strrchr(r->address, '@');
+		struct ddest *t;
+		if (r->state != SPOOL_PENDING || (t = ddest_get(d, at ? at + 1 : r->address)) == NULL)
+			continue;
+		if (!has_dest(e, t))
+			e->dests[e->n_dests++] = t;
+		if (due == 0 || r->next_attempt < due)
+			due = r->next_attempt;
+	}
+	if (e->n_dests == 0)
+		return;
+	if (due <= now || e->flush)
+		make_ready(d, e);
+	else if ((e->due = due), !heap_push(d, due, e->id))
+		d->failed = true;
+}
+
+/* An ID seen for the first time: read, logged as Postfix's qmgr does, queued. */
+void
+daemon_learn(mx_daemon *d, const char *id)
+{
+	struct spool_entry *se = NULL;
+	const char *why = NULL;
+	struct dentry *e;
+	size_t n = 0;
+
+	if (dentry_find(d, id) != NULL || !spool_id_valid(id))
+		return;
+	if (spool_load(queue_spool(d->q), id, &se, &why) != MX_OK)
+		return; /* gone already, or moved to corrupt/ */
+	if ((e = dentry_add(d, id)) == NULL) {
+		d->failed = true;
+		spool_entry_free(se);
+		return;
+	}
+	for (size_t i = 0; i < se->n_rcpts; i++)
+		n += se->rcpts[i].state == SPOOL_PENDING;
+	daemon_log(d, "qmgr", "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id,
+	    se->sender, se->len, n);
+	schedule(d, e, se);
+	spool_entry_free(se);
+}
+
+static void start_entry(mx_daemon *d, struct dentry *e);
+
+/* Starts what the limits allow, one entry per open destination per round. */
+void
+daemon_dispatch(mx_daemon *d)
+{
+	int64_t now = (int64_t)time(NULL);
+	bool progress = true;
+	char id[SPOOL_ID_MAX + 1];
+
+	while (!d->stopping && progress && d->active < d->total) {
+		progress = false;
+		for (struct ddest *t = d->dests; t != NULL && d->active < d->total; t = t->next) {
+			struct dentry *e;
+			if (t->len == 0 || !dest_open(d, t, now))
+				continue;
+			fifo_pop(t, id);
+			progress = true;
+			if ((e = dentry_find(d, id)) != NULL && !e->active && e->due == 0)
+				start_entry(d, e);
+		}
+	}
+	daemon_arm(d);
+}
+
+/* The timer: the next entry due, or the next hold that ends with mail waiting. */
+void
+daemon_arm(mx_daemon *d)
+{
+	int64_t now = (int64_t)time(NULL), at = 0;
+	struct timeval tv = { 0, 0 };
+
+	if (d->n_heap > 0)
+		at = d->heap[0].at;
+	for (struct ddest *t = d->dests; t != NULL; t = t->next)
+		if (t->len > 0 && t->hold_until > now && (at == 0 || t->hold_until < at))
+			at = t->hold_until;
+	if (at == 0) {
+		evtimer_del(d->timer);
+		return;
+	}
+	tv.tv_sec = at > now ? (time_t)(at - now) : 0;
+	evtimer_add(d->timer, &tv);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	mx_daemon *d = arg;
+	int64_t now = (int64_t)time(NULL);
+	struct due top;
+
+	(void)fd;
+	(void)what;
+	while (d->n_heap > 0 && d->heap[0].at <= now) {
+		struct dentry *e;
+		heap_pop(d, &top);
+		if ((e = dentry_find(d, top.id)) != NULL && !e->active && e->due == top.at)
+			make_ready(d, e);
+	}
+	daemon_dispatch(d);
+}
+
+/* ---- the queue's hooks ---------------------------------------------------- */
+
+static bool
+hook_wait(const char *domain, void *arg)
+{
+	mx_daemon *d = arg;
+	struct ddest *t = ddest_get(d, domain);
+
+	return t == NULL || !dest_open(d, t, (int64_t)time(NULL));
+}
+
+static void
+hook_begin(const char *domain, void *arg)
+{
+	struct ddest *t = ddest_get(arg, domain);
+
+	if (t != NULL)
+		t->active++;
+}
+
+static void
+hook_end(const char *domain, bool reached, const char *dsn, const char *text, void *arg)
+{
+	mx_daemon *d = arg;
+	struct ddest *t = ddest_get(d, domain);
+	int64_t now = (int64_t)time(NULL);
+
+	if (t == NULL)
+		return;
+	t->active--;
+	if (reached) {
+		if (t->hold_until > 0)
+			daemon_log(d, "qmgr", "destination %s is back", t->domain);
+		t->proven = true;
+		t->hold = 0;
+		t->hold_until = 0;
+		return;
+	}
+	t->proven = false;
+	t->hold = t->hold == 0 ? d->hold_first : t->hold * 2 > d->hold_max ? d->hold_max :
+	    t->hold * 2;
+	t->hold_until = now + t->hold;
+	snprintf(t->reason, sizeof(t->reason), "%s %s", dsn, text);
+	daemon_log(d, "qmgr", "destination %s held back for %us: %s", t->domain, t->hold,
+	    t->reason);
+}
+
+static void
+hook_entry(const struct spool_entry *se, bool removed, void *arg)
+{
+	mx_daemon *d = arg;
+	struct dentry *e = dentry_find(d, se->id);
+
+	/* A DSN the pass queued (and delivered itself) is learnt here too. */
+	if (e == NULL && !removed && (e = dentry_add(d, se->id)) == NULL)
+		d->failed = true;
+	if (e == NULL)
+		return;
+	e->reported = true;
+	if (removed) {
+		e->removed = true;
+		return;
+	}
+	e->flush = false;
+	schedule(d, e, se);
+}
+
+static void
+hook_done(const char *id, const mx_queue_stats *st, mx_err err, void *arg)
+{
+	mx_daemon *d = arg;
+	struct dentry *e = dentry_find(d, id);
+	int64_t now = (int64_t)time(NULL);
+
+	d->active--;
+	d->st.sent += st->sent;
+	d->st.deferred += st->deferred;
+	d->st.bounced += st->bounced;
+	if (err != MX_OK)
+		daemon_log(d, "qmgr", "%s: delivery could not start: %s", id, mx_strerror(err));
+	if (e != NULL) {
+		e->active = false;
+		if (e->removed || (!e->reported && st->locked == 0 && err == MX_OK)) {
+			dentry_drop(d, e); /* done, or gone (deleted, corrupt) */
+		} else if (!e->reported) {
+			e->due = now + (st->locked ? LOCKED_RETRY_S : ERROR_RETRY_S);
+			if (!heap_push(d, e->due, e->id))
+				d->failed = true;
+		} else {
+			e->reported = false;
+		}
+	}
+	if (!d->in_dispatch_start)
+		daemon_dispatch(d);
+	if (d->stopping && d->active == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
+static void
+start_entry(mx_daemon *d, struct dentry *e)
+{
+	mx_err err;
+
+	e->active = true;
+	e->reported = false;
+	d->active++;
+	d->in_dispatch_start = true;
+	err = queue_entry_start(d->q, d->sender, e->id, e->flush ? MX_QUEUE_FLUSH : 0, &d->hooks);
+	d->in_dispatch_start = false;
+	if (err != MX_OK) {
+		d->active--;
+		e->active = false;
+		e->due = (int64_t)time(NULL) + ERROR_RETRY_S;
+		if (!heap_push(d, e->due, e->id))
+			d->failed = true;
+	}
+}
+
+/* ---- flush ------------------------------------------------------------------- */
+
+void
+daemon_flush(mx_daemon *d)
+{
+	for (struct ddest *t = d->dests; t != NULL; t = t->next) {
+		t->hold_until = 0;
+		t->hold = 0;
+	}
+	for (size_t b = 0; b < DAEMON_BUCKETS; b++) {
+		for (struct dentry *e = d->buckets[b]; e != NULL; e = e->hnext) {
+			if (e->active)
+				continue;
+			e->flush = true;
+			make_ready(d, e);
+		}
+	}
+	daemon_dispatch(d);
+}
+
+void
+daemon_hooks_init(mx_daemon *d)
+{
+	d->hooks = (struct queue_hooks){ .wait = hook_wait, .begin = hook_begin,
+	    .end = hook_end, .entry = hook_entry, .done = hook_done, .arg = d };
+	if ((d->timer = evtimer_new(d->base, on_timer, d)) == NULL)
+		d->failed = true;
+}
+
+/* Frees what the daemon keeps of entries and destinations. */
+void
+daemon_clear(mx_daemon *d)
+{
+	for (size_t b = 0; b < DAEMON_BUCKETS; b++)
+		while (d->buckets[b] != NULL)
+			dentry_drop(d, d->buckets[b]);
+	while (d->dests != NULL) {
+		struct ddest *t = d->dests;
+		d->dests = t->next;
+		free(t->fifo);
+		free(t);
+	}
+	free(d->heap);
+	d->heap = NULL;
+	d->n_heap = d->cap_heap = 0;
+	if (d->timer != NULL)
+		event_free(d->timer);
+	d->timer = NULL;
+}

@@ -1,0 +1,408 @@
+/*
+ * daemon.c - `mx daemon`: the long-running mail system in the foreground
+ * (for systemd: Type=notify, READY=1 once the spool is scanned and the
+ * control socket listens, STOPPING=1 on SIGTERM), and `mx daemon status`
+ * through the control socket.  Options as `mx queue run`'s, plus the
+ * limits, from the command line or /etc/mx.conf; SIGHUP re-reads the
+ * file's limits and reopens the log.  The log: Postfix-style lines, to
+ * syslog (facility mail, as mx/qmgr and mx/smtp) or to stderr.  Exit
+ * status: 0 stopped, 64 usage, 69 no daemon answers (status), 75 the
+ * spool cannot be used, 78 configuration.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef MX_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "options.h"
+
+#define DAEMON_GRACE_MS 10000   /* SIGTERM: deliveries under way may finish */
+#define DAEMON_DEADLINE_MS 600000 /* one delivery at most, unless --deadline */
+#define SYSLOG_SOCKET "/dev/log"
+
+struct daemon_opts {
+	struct delivery_opts d;
+	unsigned concurrency, dest_concurrency, hold, reuse_idle_ms, reuse_count, grace_ms;
+	const char *hostname;
+	bool log_stderr;
+	const char *log_socket;  /* syslog datagrams go here (default /dev/log) */
+	int log_fd;
+	int argc;
+	char **argv;
+	mx_daemon *daemon;
+};
+
+static const struct option daemon_longopts[] = {
+	{"concurrency", required_argument, NULL, 'n'},
+	{"destination-concurrency", required_argument, NULL, 'N'},
+	{"hostname", required_argument, NULL, 0x201},
+	{"log", required_argument, NULL, 0x202},
+	{"log-socket", required_argument, NULL, 0x203},
+	{"hold", required_argument, NULL, 0x204},
+	{"reuse-idle", required_argument, NULL, 0x205},
+	{"reuse-count", required_argument, NULL, 0x206},
+	{"grace", required_argument, NULL, 0x207},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	DELIVERY_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+static void
+daemon_usage(FILE *to)
+{
+	fprintf(to,
+	    "usage: mx daemon [--config FILE] [--spool DIR] [--concurrency N]\n"
+	    "                 [--destination-concurrency N] [--resolver IP[@PORT]]...\n"
+	    "                 [--trust-anchor FILE|none] [--hostname NAME]\n"
+	    "                 [--log syslog|stderr] [--log-socket PATH] [--hold SECONDS]\n"
+	    "                 [--reuse-idle MS] [--reuse-count N] [--grace SECONDS] OPTIONS\n"
+	    "       mx daemon status [--spool DIR] [--config FILE]\n"
+	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n"
+	    DELIVERY_USAGE);
+}
+
+static int
+set_uint(const char *name, const char *where, const char *v, unsigned long long max,
+    unsigned *out)
+{
+	unsigned long long n;
+
+	if (!cli_parse_uint(v, max, &n) || n == 0)
+		return option_warn("daemon", where, name, "takes 1 to %llu, not \"%s\"", max, v),
+		    where ? EX_CONFIG : EX_USAGE;
+	*out = (unsigned)n;
+	return EX_OK;
+}
+
+static int
+set_log(struct daemon_opts *o, const char *where, const char *v)
+{
+	if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
+		return option_warn("daemon", where, "log", "takes syslog or stderr, not \"%s\"", v),
+		    where ? EX_CONFIG : EX_USAGE;
+	o->log_stderr = strcmp(v, "stderr") == 0;
+	return EX_OK;
+}
+
+/* ctx: the options; also called for the configuration file's settings. */
+static int
+apply_option(void *ctx, int opt, const char *v, const char *where)
+{
+	struct daemon_opts *o = ctx;
+	int rc;
+
+	o->d.where = where;
+	switch (opt) {
+	case 'v': o->d.verbose = true; return EX_OK;
+	case 'n': return set_uint("concurrency", where, v, 10000, &o->concurrency);
+	case 'N': return set_uint("destination-concurrency", where, v, 10000,
+	    &o->dest_concurrency);
+	case 0x201: o->hostname = v; return EX_OK;
+	case 0x202: return set_log(o, where, v);
+	case 0x203: o->log_socket = v; return EX_OK;
+	case 0x204: return set_uint("hold", where, v, 86400, &o->hold);
+	case 0x205: return set_uint("reuse-idle", where, v, 3600000, &o->reuse_idle_ms);
+	case 0x206: return set_uint("reuse-count", where, v, 1000000, &o->reuse_count);
+	case 0x207:
+		if ((rc = set_uint("grace", where, v, 3600, &o->grace_ms)) == EX_OK)
+			o->grace_ms *= 1000;
+		return rc;
+	}
+	if ((rc = delivery_option(&o->d, opt, v)) == -1)
+		return EX_USAGE;
+	return rc;
+}
+
+static int
+parse_options(int argc, char **argv, struct daemon_opts *o)
+{
+	int opt, rc;
+
+	if ((rc = config_load(config_path_from_args(argc, argv), "daemon", daemon_longopts,
+	    argc, argv, apply_option, o, &o->d.config_text)) != EX_OK)
+		return rc;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", daemon_longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			daemon_usage(stdout);
+			return -1;
+		}
+		if (opt == '?' || opt == ':') {
+			cli_warn("daemon", "unknown option or missing value: %s", argv[optind - 1]);
+			daemon_usage(stderr);
+			return EX_USAGE;
+		}
+		if ((rc = apply_option(o, opt, optarg, NULL)) != EX_OK)
+			return rc;
+	}
+	return delivery_opts_check(&o->d);
+}
+
+/* ---- the log ------------------------------------------------------------------ */
+
+/* A syslog socket of our own (not syslog(3)): reopened on SIGHUP, and
+ * its path can be a test's. */
+static void
+log_open(struct daemon_opts *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (o->log_fd >= 0)
+		close(o->log_fd);
+	o->log_fd = -1;
+	if (o->log_stderr)
+		return;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
+	    o->log_socket ? o->log_socket : SYSLOG_SOCKET);
+	if ((o->log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0 &&
+	    connect(o->log_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		cli_warn("daemon", "syslog socket %s: %s; logging to stderr", sa.sun_path,
+		    strerror(errno));
+		close(o->log_fd);
+		o->log_fd = -1;
+	}
+}
+
+static void
+log_line(const char *program, const char *line, void *arg)
+{
+	struct daemon_opts *o = arg;
+	char buf[2048], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (o->log_fd < 0) {
+		fprintf(stderr, "mx/%s[%ld]: %s\n", program, (long)getpid(), line);
+		return;
+	}
+	/* RFC 3164: <PRI> (mail.info = 2 * 8 + 6) TIMESTAMP TAG[PID]: MSG */
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", localtime_r(&now, &tm));
+	n = snprintf(buf, sizeof(buf), "<22>%s mx/%s[%ld]: %s", stamp, program,
+	    (long)getpid(), line);
+	if (n > 0 && send(o->log_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+	    sizeof(buf) - 1, MSG_NOSIGNAL) < 0)
+		fprintf(stderr, "mx/%s[%ld]: %s\n", program, (long)getpid(), line);
+}
+
+/* The queue's lines: per recipient (smtp), or about the entry (qmgr). */
+static void
+queue_line(const char *line, void *arg)
+{
+	log_line(strstr(line, ": to=<") != NULL ? "smtp" : "qmgr", line, arg);
+}
+
+/* ---- settings to the daemon, and SIGHUP ---------------------------------------- */
+
+static int
+apply_limits(struct daemon_opts *o)
+{
+	if (mx_daemon_set_limits(o->daemon, o->concurrency ? o->concurrency : 100,
+	    o->dest_concurrency ? o->dest_concurrency : 20) != MX_OK)
+		return EX_USAGE;
+	if (o->hold && mx_daemon_set_hold(o->daemon, o->hold, o->hold > 3600 ? o->hold : 3600)
+	    != MX_OK)
+		return EX_USAGE;
+	if ((o->reuse_idle_ms || o->reuse_count) && mx_daemon_set_reuse(o->daemon,
+	    o->reuse_idle_ms ? o->reuse_idle_ms : 2000, o->reuse_count) != MX_OK)
+		return EX_USAGE;
+	return EX_OK;
+}
+
+/* SIGHUP: the file's limits and log settings only (the rest needs a restart). */
+static int
+reload_option(void *ctx, int opt, const char *v, const char *where)
+{
+	switch (opt) {
+	case 'n': case 'N': case 0x202: case 0x204: case 0x205: case 0x206:
+		return apply_option(ctx, opt, v, where);
+	}
+	return EX_OK;
+}
+
+static void
+reload(struct daemon_opts *o)
+{
+	struct daemon_opts fresh = *o;
+	char *text = NULL;
+
+	fresh.concurrency = fresh.dest_concurrency = fresh.hold = 0;
+	fresh.reuse_idle_ms = fresh.reuse_count = 0;
+	if (config_load(config_path_from_args(o->argc, o->argv), "daemon", daemon_longopts,
+	    o->argc, o->argv, reload_option, &fresh, &text) != EX_OK) {
+		log_line("qmgr", "reload: the configuration has faults (see stderr); kept "
+		    "the settings in force", o);
+		free(text);
+		return;
+	}
+	/* Values given on the command line stay (config_load skipped them). */
+	o->concurrency = fresh.concurrency ? fresh.concurrency : o->concurrency;
+	o->dest_concurrency = fresh.dest_concurrency ? fresh.dest_concurrency :
+	    o->dest_concurrency;
+	o->hold = fresh.hold ? fresh.hold : o->hold;
+	o->reuse_idle_ms = fresh.reuse_idle_ms ? fresh.reuse_idle_ms : o->reuse_idle_ms;
+	o->reuse_count = fresh.reuse_count ? fresh.reuse_count : o->reuse_count;
+	o->log_stderr = fresh.log_stderr;
+	free(text);
+	log_open(o);
+	apply_limits(o);
+}
+
+static void
+on_event(mx_daemon *d, mx_daemon_event ev, void *arg)
+{
+	struct daemon_opts *o = arg;
+
+	(void)d;
+	switch (ev) {
+	case MX_DAEMON_READY:
+#ifdef MX_HAVE_SYSTEMD
+		sd_notify(0, "READY=1\nSTATUS=delivering");
+#endif
+		break;
+	case MX_DAEMON_RELOAD:
+#ifdef MX_HAVE_SYSTEMD
+		sd_notify(0, "RELOADING=1");
+#endif
+		reload(o);
+#ifdef MX_HAVE_SYSTEMD
+		sd_notify(0, "READY=1");
+#endif
+		break;
+	case MX_DAEMON_STOPPING:
+#ifdef MX_HAVE_SYSTEMD
+		sd_notify(0, "STOPPING=1");
+#endif
+		break;
+	}
+}
+
+/* ---- run and status ------------------------------------------------------------- */
+
+static int
+configure(struct daemon_opts *o, mx_sender *sender)
+{
+	int rc;
+
+	/* Our name in EHLO too (run gave it to the policy). */
+	if (o->hostname != NULL && o->d.helo == NULL)
+		o->d.helo = o->hostname;
+	if (o->d.deadline_ms == 0)
+		o->d.deadline_ms = DAEMON_DEADLINE_MS;
+	if ((rc = delivery_configure(&o->d, sender)) != EX_OK)
+		return rc;
+	return EX_OK;
+}
+
+static int
+run(struct daemon_opts *o, mx_queue *q)
+{
+	mx_sender *sender = NULL;
+	bool abandoned = false;
+	mx_err err;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Our name: an MX list stops at it (RFC 5321 5.1); the policy is
+	 * copied by mx_sender_new, so it goes in first. */
+	if (o->hostname != NULL && mx_policy_add_local_name(o->d.policy, o->hostname) != MX_OK)
+		return option_warn("daemon", NULL, "hostname", "\"%s\" is not a host name",
+		    o->hostname), EX_USAGE;
+	if (mx_sender_new(&sender, o->d.resolver, o->d.policy) != MX_OK)
+		return EX_OSERR;
+	if ((rc = configure(o, sender)) != EX_OK)
+		goto out;
+	if (mx_daemon_new(&o->daemon, q, sender, o->d.resolver, o->d.spool) != MX_OK) {
+		rc = EX_OSERR;
+		goto out;
+	}
+	if ((rc = apply_limits(o)) != EX_OK)
+		goto out;
+	log_open(o);
+	mx_queue_set_log(q, queue_line, false, o);
+	mx_daemon_set_log(o->daemon, log_line, o);
+	mx_daemon_set_events(o->daemon, on_event, o);
+	if ((err = mx_daemon_run(o->daemon, o->grace_ms ? o->grace_ms : DAEMON_GRACE_MS,
+	    &abandoned)) != MX_OK) {
+		cli_warn("daemon", "%s", mx_daemon_error(o->daemon));
+		rc = err == MX_ERR_BUSY ? EX_TEMPFAIL : cli_exit_for(err);
+		goto out;
+	}
+	log_line("qmgr", abandoned ? "stopped; deliveries under way abandoned (their "
+	    "entries are tried again at the next start)" : "stopped", o);
+	if (abandoned) {
+		/* Their sessions and entries live on the loop still: the kernel
+		 * closes them; the spool on disk is as it was before them. */
+		fflush(NULL);
+		_exit(EX_OK);
+	}
+out:
+	mx_daemon_free(o->daemon);
+	mx_sender_free(sender);
+	return rc;
+}
+
+static int
+status(struct daemon_opts *o, const char *command)
+{
+	char *reply = NULL;
+
+	if (mx_daemon_control(o->d.spool, command, &reply) != MX_OK) {
+		cli_warn("daemon", "no mx daemon answers on %s/control", o->d.spool);
+		return EX_UNAVAILABLE;
+	}
+	fputs(reply, stdout);
+	free(reply);
+	return EX_OK;
+}
+
+int
+cmd_daemon(int argc, char **argv)
+{
+	struct daemon_opts o;
+	mx_queue *q = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.log_fd = -1;
+	o.argc = argc;
+	o.argv = argv;
+	if ((rc = delivery_opts_init(&o.d, "daemon")) != EX_OK)
+		goto out;
+	bool is_status = argc > 1 && strcmp(argv[1], "status") == 0;
+	if ((rc = parse_options(argc - is_status, argv + is_status, &o)) != EX_OK) {
+		rc = rc == -1 ? EX_OK : rc;
+		goto out;
+	}
+	if (optind != argc - is_status) {
+		daemon_usage(stderr);
+		rc = EX_USAGE;
+		goto out;
+	}
+	if (is_status) {
+		rc = status(&o, "status");
+		goto out;
+	}
+	if ((rc = delivery_open_queue(&o.d, &q)) == EX_OK)
+		rc = run(&o, q);
+out:
+	if (o.log_fd >= 0)
+		close(o.log_fd);
+	mx_queue_close(q);
+	delivery_opts_free(&o.d);
+	return rc;
+}

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Integration tests of `mx daemon` against real parts in the sandbox: the
+sandbox's Unbound behind a query-counting UDP relay, smtp-sink peers, and
+SMTP servers this test runs itself on 127.0.0.240 (mx-later.queue.test),
+which count connections and transactions and can turn into a tarpit.
+
+What they show: a queued message is picked up within milliseconds
+(inotify); N messages to one destination go over few connections (RSET
+between transactions); N messages to one domain cost a handful of DNS
+queries, not N (libunbound's cache in the daemon's one resolver); a dead
+destination is probed once per hold, not once per message, and mail
+flows once it is back; a tarpit does not delay a healthy destination;
+SIGHUP re-reads the limits, SIGTERM ends within the grace; the syslog
+lines (read from a socket this test binds) make pflogsumm count right;
+and MX_DAEMON_KILLS (default 200) SIGKILLs at random instants while it
+delivers lose nothing (duplicates are counted and reported).
+"""
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import sandboxed
+
+MX = os.environ.get("MX_BIN", "build/src/mx")
+RESOLVER = os.environ.get("MX_SANDBOX_RESOLVER")
+ANCHOR = os.environ.get("MX_SANDBOX_ANCHOR")
+KILLS = int(os.environ.get("MX_DAEMON_KILLS", "200"))
+LATER = "127.0.0.240"   # mx-later.queue.test: only this test's servers listen there
+RELAY = "127.0.0.76"    # the query-counting DNS relay
+
+
+class Smtp(socketserver.ThreadingTCPServer):
+    """A small SMTP receiver: counts connections, transactions and messages
+    (by their Subject); with tarpit set it accepts and never greets."""
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 128  # 20 connections at once: the default 5 drops some
+
+    def __init__(self, tarpit=False):
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.messages = []
+        self.tarpit = tarpit
+        super().__init__((LATER, 25), SmtpHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+    def handle_error(self, request, client_address):
+        pass  # a client killed mid-transaction (the SIGKILL test) is expected
+
+
+class SmtpHandler(socketserver.StreamRequestHandler):
+    def reply(self, text):
+        self.wfile.write(text.encode() + b"\r\n")
+
+    def handle(self):
+        srv = self.server
+        with srv.lock:
+            srv.connections += 1
+        if srv.tarpit:
+            time.sleep(30)
+            return
+        self.reply("220 later.queue.test ESMTP test")
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.decode("latin-1").strip().upper()
+            if cmd.startswith("EHLO"):
+                self.reply("250-later.queue.test\r\n250 PIPELINING")
+            elif cmd.startswith(("MAIL", "RCPT", "RSET", "HELO")):
+                self.reply("250 2.0.0 ok")
+            elif cmd == "DATA":
+                self.reply("354 go ahead")
+                body = []
+                while True:
+                    data = self.rfile.readline()
+                    if not data or data == b".\r\n":
+                        break
+                    body.append(data.decode("latin-1"))
+                m = re.search(r"^Subject: (\S+)", "".join(body), re.M)
+                with srv.lock:
+                    srv.messages.append(m.group(1) if m else "")
+                self.reply("250 2.0.0 queued")
+            elif cmd == "QUIT":
+                self.reply("221 2.0.0 bye")
+                return
+            else:
+                self.reply("500 5.5.1 what")
+
+
+class CountingRelay:
+    """UDP DNS relay to the sandbox's Unbound that counts the queries."""
+
+    def __init__(self):
+        host, _, port = RESOLVER.partition("@")
+        self.upstream = (host, int(port or 53))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((RELAY, 53))
+        self.queries = []
+        self.running = True
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            self.queries.append(data)
+            up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            up.settimeout(3)
+            try:
+                up.sendto(data, self.upstream)
+                self.sock.sendto(up.recvfrom(65535)[0], peer)
+            except OSError:
+                pass
+            finally:
+                up.close()
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+
+
+class Daemon(unittest.TestCase):
+    counter = 0
+
+    def setUp(self):
+        self.spool = tempfile.mkdtemp(prefix="mx-daemon.")
+        self.resolver = RESOLVER
+        self.proc = None
+        self.servers = []
+
+    def tearDown(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for s in self.servers:
+            s.stop()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+        shutil.rmtree(self.spool, ignore_errors=True)
+
+    def common(self):
+        return ["--resolver", self.resolver, "--trust-anchor", ANCHOR, "--spool", self.spool]
+
+    def tag(self):
+        Daemon.counter += 1
+        return "%s-%d-%d" % (self.id().split(".")[-1], os.getpid(), Daemon.counter)
+
+    def queue_msg(self, rcpt, tag):
+        body = ("From: s@sender.queue.test\nSubject: %s\n\nHello.\n" % tag).encode()
+        p = subprocess.run([MX, "send"] + self.common() + ["--queue-only", "-f",
+                           "s@sender.queue.test", rcpt], input=body, capture_output=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def start(self, *args):
+        self.log = tempfile.TemporaryFile(dir=self.spool)
+        self.proc = subprocess.Popen([MX, "daemon"] + self.common() +
+                                     ["--log", "stderr", "--hostname", "client.test"] +
+                                     list(args), stdout=self.log, stderr=self.log)
+        self.wait_for(lambda: os.path.exists(os.path.join(self.spool, "control")), 20)
+
+    def log_text(self):
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def status(self):
+        p = subprocess.run([MX, "daemon", "status", "--spool", self.spool],
+                           capture_output=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.decode()
+
+    def wait_for(self, cond, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if cond():
+                return True
+            time.sleep(0.01)
+        return cond()
+
+    def stop(self, grace=20):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=grace)
+        self.proc = None
+        return rc
+
+    def server(self, tarpit=False):
+        s = Smtp(tarpit)
+        self.servers.append(s)
+        return s
+
+    def queue_files(self):
+        return os.listdir(os.path.join(self.spool, "queue"))
+
+    # ---- the tests --------------------------------------------------------
+
+    def test_pickup_latency(self):
+        srv = self.server()
+        self.start()
+        tag = self.tag()
+        t0 = time.monotonic()
+        self.queue_msg("a@later.queue.test", tag)
+        queued = time.monotonic()
+        self.assertTrue(self.wait_for(lambda: tag in srv.messages, 10), self.log_text())
+        latency = time.monotonic() - queued
+        print("pickup to delivery: %.3f s (mx send itself %.3f s)" % (latency, queued - t0))
+        self.assertLess(latency, 1.0)
+        self.assertEqual(self.stop(), 0)
+
+    def test_connections_reused(self):
+        srv = self.server()
+        n = 60
+        tags = [self.tag() for _ in range(n)]
+        for t in tags:
+            self.queue_msg("r@later.queue.test", t)
+        self.start()
+        self.assertTrue(self.wait_for(lambda: len(srv.messages) >= n, 50),
+                        self.status() + self.log_text()[-3000:])
+        print("%d messages over %d connections" % (n, srv.connections))
+        self.assertEqual(sorted(srv.messages), sorted(tags))
+        # Slow start (one, then up to 20 at once) and reuse: never one per message.
+        self.assertLessEqual(srv.connections, 21)
+        self.assertIn("reused", self.status())
+        self.assertEqual(self.stop(), 0)
+        self.assertEqual(self.queue_files(), [])
+
+    def test_dns_cached_across_deliveries(self):
+        relay = CountingRelay()
+        try:
+            self.resolver = RELAY + "@53"
+            n = 40
+            for _ in range(n):
+                self.queue_msg("r@sender.queue.test", self.tag())
+            before = len(relay.queries)  # mx send --queue-only asks nothing
+            self.start()
+            self.assertTrue(self.wait_for(lambda: self.queue_files() == [], 50),
+                            self.log_text())
+            asked = len(relay.queries) - before
+            print("%d messages to one domain: %d DNS queries" % (n, asked))
+            # MX, then A and AAAA of the one host (and DNSSEC's DS/DNSKEY
+            # questions on the way): a handful, not one set per message.
+            self.assertLess(asked, 15)
+            self.assertEqual(self.stop(), 0)
+        finally:
+            relay.stop()
+
+    def test_dead_destination_held_and_probed_once(self):
+        tags = [self.tag() for _ in range(5)]
+        for t in tags:
+            self.queue_msg("r@later.queue.test", t)  # nothing listens: refused
+        self.start("--hold", "3", "--retry-first", "2")
+        self.assertTrue(self.wait_for(lambda: "held back" in self.log_text(), 10),
+                        self.log_text())
+        time.sleep(1)
+        tried = self.log_text().count("to=<r@later.queue.test>")
+        self.assertEqual(tried, 1, self.log_text())  # one probe, not five tries
+        self.assertIn("held: later.queue.test until", self.status())
+        srv = self.server()
+        # After the hold one probe goes, then the rest follow; the first
+        # probe's own message comes back after its retry (--retry-first).
+        self.assertTrue(self.wait_for(lambda: len(srv.messages) >= 5, 20), self.log_text())
+        self.assertEqual(sorted(srv.messages), sorted(tags))
+        self.assertIn("destination later.queue.test is back", self.log_text())
+        self.assertEqual(self.stop(), 0)
+
+    def test_tarpit_does_not_hold_a_healthy_destination(self):
+        self.server(tarpit=True)
+        for _ in range(3):
+            self.queue_msg("t@later.queue.test", self.tag())
+        self.start("--smtp-timeout", "greeting=20")
+        time.sleep(0.5)
+        tag = self.tag()
+        t0 = time.monotonic()
+        self.queue_msg("h@sender.queue.test", tag)
+        self.assertTrue(self.wait_for(
+            lambda: "to=<h@sender.queue.test>" in self.log_text(), 10), self.log_text())
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertIn("status=sent", [l for l in self.log_text().splitlines()
+                                      if "to=<h@sender.queue.test>" in l][0])
+        # The tarpit got one connection (one probe of an unproven destination).
+        self.assertEqual(self.servers[0].connections, 1)
+        t0 = time.monotonic()
+        self.assertEqual(self.stop(grace=30), 0)  # within --grace (default 10 s)
+        self.assertLess(time.monotonic() - t0, 12)
+
+    def test_sighup_rereads_limits(self):
+        conf = os.path.join(self.spool, "mx.conf")
+        with open(conf, "w") as f:
+            f.write("concurrency 7\n")
+        self.start("--config", conf)
+        self.assertIn("of 7,", self.status())
+        with open(conf, "w") as f:
+            f.write("concurrency 9\ndestination-concurrency 3\n")
+        self.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.wait_for(lambda: "of 9, at most 3" in self.status(), 5))
+        self.assertIn("reloaded", self.log_text())
+        self.assertEqual(self.stop(), 0)
+
+    def test_flush_through_the_daemon(self):
+        self.start("--hold", "60")
+        tag = self.tag()
+        self.queue_msg("r@later.queue.test", tag)  # refused: held for 60 s
+        self.assertTrue(self.wait_for(lambda: "held back" in self.log_text(), 10))
+        srv = self.server()
+        p = subprocess.run([MX, "queue", "flush"] + self.common(), capture_output=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("scheduled now", p.stdout.decode())
+        self.assertTrue(self.wait_for(lambda: tag in srv.messages, 10), self.log_text())
+        self.assertEqual(self.stop(), 0)
+
+    def test_syslog_and_pflogsumm(self):
+        if shutil.which("pflogsumm") is None:
+            self.skipTest("pflogsumm is not installed (scripts/deps)")
+        path = os.path.join(self.spool, "log.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.2)
+        srv = self.server()
+        for _ in range(4):
+            self.queue_msg("r@later.queue.test", self.tag())
+        self.queue_msg("x@rcpt5xx.send.test", self.tag())  # bounced (a DSN follows)
+        self.log = tempfile.TemporaryFile(dir=self.spool)
+        self.proc = subprocess.Popen([MX, "daemon"] + self.common() +
+                                     ["--log", "syslog", "--log-socket", path],
+                                     stdout=self.log, stderr=self.log)
+        lines = []
+        end = time.monotonic() + 30
+        while time.monotonic() < end and sum("removed" in l for l in lines) < 5:
+            try:
+                lines.append(sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        self.assertEqual(self.stop(), 0)
+        sock.close()
+        self.assertTrue(all(l.startswith("<22>") for l in lines), lines)
+        # As rsyslogd writes them: the timestamp, the host, the rest.
+        text = "".join(re.sub(r"^<22>(.{15}) ", r"\1 sandbox ", l) + "\n" for l in lines)
+        p = subprocess.run(["pflogsumm", "--syslog-name=mx"], input=text.encode(),
+                           capture_output=True, timeout=30)
+        out = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(out, r"\n\s*4\s+delivered\n", out)
+        self.assertRegex(out, r"\n\s*1\s+bounced\n", out)
+        self.assertEqual(len(srv.messages), 4)
+
+    def test_sigkill_loses_nothing(self):
+        srv = self.server()
+        n = 100
+        tags = [self.tag() for _ in range(n)]
+        for t in tags:
+            self.queue_msg("r@later.queue.test", t)
+        rng = random.Random(os.getpid())
+        kills = 0
+        deadline = time.monotonic() + 45
+        while kills < KILLS and time.monotonic() < deadline:
+            proc = subprocess.Popen([MX, "daemon"] + self.common() + ["--log", "stderr"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.0, 0.15))
+            proc.kill()
+            proc.wait()
+            kills += 1
+        self.start()  # to the end, unharmed
+        self.assertTrue(self.wait_for(lambda: self.queue_files() == [], 50), self.log_text())
+        self.assertEqual(self.stop(), 0)
+        got = set(srv.messages)
+        missing = [t for t in tags if t not in got]
+        dups = len(srv.messages) - len(got)
+        print("%d SIGKILLs while delivering %d messages: %d lost, %d duplicates"
+              % (kills, n, len(missing), dups))
+        self.assertGreaterEqual(kills, min(KILLS, 100))
+        self.assertEqual(missing, [])
+        self.assertEqual(os.listdir(os.path.join(self.spool, "corrupt")), [])
+
+
+if __name__ == "__main__":
+    raise SystemExit(sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_ANCHOR",
+                                    "MX_SANDBOX_MAIL"))
