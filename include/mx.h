@@ -916,6 +916,50 @@ MX_API const char *mx_finding_evidence(const mx_finding *f, size_t i);
 /* "error", "warning", "notice", "info". */
 MX_API const char *mx_severity_name(mx_severity severity);
 
+/* ---- the SMTP server (`mx daemon --listen`) ----------------------------- */
+
+/*
+ * The receiving side of the daemon, on the resolver's event loop: SMTP
+ * (RFC 5321) with PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES and
+ * STARTTLS (TLS 1.2 or later) on the addresses given to
+ * mx_server_listen.  Mail is accepted for the local and backup domains,
+ * and for anywhere from the relay networks (loopback when none is
+ * given); everything else is refused at RCPT with 554 5.7.1.  A message
+ * is answered 250 only once it is durable in the spool (one sync covers
+ * every message finished meanwhile: group commit), where the daemon's
+ * inotify finds it.  Strings are copied.
+ */
+typedef struct mx_server mx_server;
+
+/* hostname: the banner's and Received lines' name. */
+MX_API mx_err mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir,
+    const char *hostname);
+MX_API void mx_server_free(mx_server *server);
+/* "ADDR:PORT", "[IPv6]:PORT": bound and listening at once (so that the
+ * caller may drop root afterwards); MX_ERR_SYSTEM with mx_server_error. */
+MX_API mx_err mx_server_listen(mx_server *server, const char *addr_port);
+/* A domain final here (backup false) or one this host is a backup MX of. */
+MX_API mx_err mx_server_add_domain(mx_server *server, const char *domain, bool backup);
+/* A network ("192.0.2.0/24", "2001:db8::/32") whose clients may relay. */
+MX_API mx_err mx_server_add_relay_network(mx_server *server, const char *cidr);
+/* The only recipients (one address or "@domain" a line) taken for backup
+ * domains; without a list a backup recipient is answered 450. */
+MX_API mx_err mx_server_set_backup_recipients(mx_server *server, const char *path);
+/* STARTTLS with this certificate chain and key (PEM). */
+MX_API mx_err mx_server_set_tls(mx_server *server, const char *cert, const char *key);
+/* Message size (default 10240000), recipients per message (1000),
+ * sessions per client address outside the relay networks (50), seconds
+ * a command may take (300, RFC 5321 4.5.3.2), and how long a client
+ * outside the relay networks waits for the greeting (ms, default 1000;
+ * one that talks first is refused). */
+MX_API mx_err mx_server_set_limits(mx_server *server, size_t max_size, unsigned max_rcpts,
+    unsigned per_client, unsigned timeout_s, unsigned greet_pause_ms);
+/* Log lines, program "smtpd", as Postfix's. */
+MX_API void mx_server_set_log(mx_server *server, mx_daemon_log_fn fn, void *arg);
+/* Starts accepting on the loop (the spool is opened here). */
+MX_API mx_err mx_server_start(mx_server *server);
+MX_API const char *mx_server_error(const mx_server *server);
+
 #ifdef __cplusplus
 }
 #endif

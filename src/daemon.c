@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "config.h"
 #include "daemon.h"
+#include "daemon_smtpd.h"
 #include "options.h"
 
 #define DAEMON_GRACE_MS 10000   /* SIGTERM: deliveries under way may finish */
@@ -42,6 +43,8 @@ struct daemon_opts {
 	int argc;
 	char **argv;
 	mx_daemon *daemon;
+	struct smtpd_opts s;     /* the SMTP server's (--listen ...) */
+	mx_server *server;
 };
 
 static const struct option daemon_longopts[] = {
@@ -57,6 +60,7 @@ static const struct option daemon_longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	DELIVERY_LONGOPTS,
+	SMTPD_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -70,6 +74,8 @@ daemon_usage(FILE *to)
 	    "                 [--log syslog|stderr] [--log-socket PATH] [--hold SECONDS]\n"
 	    "                 [--reuse-idle MS] [--reuse-count N] [--grace SECONDS] OPTIONS\n"
 	    "       mx daemon status [--spool DIR] [--config FILE]\n"
+	    "SMTP server (no listener unless --listen is given):\n"
+	    SMTPD_USAGE
 	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n"
 	    DELIVERY_USAGE);
 }
@@ -121,6 +127,8 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 			o->grace_ms *= 1000;
 		return rc;
 	}
+	if ((rc = smtpd_option(&o->s, opt, v, where)) != -1)
+		return rc;
 	if ((rc = delivery_option(&o->d, opt, v)) == -1)
 		return EX_USAGE;
 	return rc;
@@ -308,6 +316,20 @@ configure(struct daemon_opts *o, mx_sender *sender)
 	return EX_OK;
 }
 
+/* The SMTP server, when --listen is given: bound as root, then root is
+ * dropped before the loop runs. */
+static int
+start_server(struct daemon_opts *o)
+{
+	char host[256] = "localhost";
+
+	if (o->hostname != NULL)
+		snprintf(host, sizeof(host), "%s", o->hostname);
+	else if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	return smtpd_setup(&o->s, o->d.resolver, o->d.spool, host, log_line, o, &o->server);
+}
+
 static int
 run(struct daemon_opts *o, mx_queue *q)
 {
@@ -341,6 +363,8 @@ run(struct daemon_opts *o, mx_queue *q)
 		rc = cli_exit_for(err);
 		goto out;
 	}
+	if ((rc = start_server(o)) != EX_OK)
+		goto out;
 	if ((err = mx_daemon_run(o->daemon, o->grace_ms ? o->grace_ms : DAEMON_GRACE_MS,
 	    &abandoned, &why)) != MX_OK) {
 		cli_warn("daemon", "%s", why.text);
@@ -356,6 +380,7 @@ run(struct daemon_opts *o, mx_queue *q)
 		_exit(EX_OK);
 	}
 out:
+	mx_server_free(o->server);
 	mx_daemon_free(o->daemon);
 	mx_sender_free(sender);
 	return rc;

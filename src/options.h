@@ -68,7 +68,8 @@ struct delivery_opts {
 	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n" \
 	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n" \
 	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n" \
-	"  [--config FILE] [--origin DOMAIN] [--aliases FILE] [--local-name NAME]...\n"
+	"  [--config FILE] [--origin DOMAIN] [--aliases FILE]\n" \
+	"  [--local-name NAME]...\n"
 
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);

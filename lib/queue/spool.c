@@ -526,9 +526,10 @@ write_data(struct spool *sp, int fd, const struct spool_entry *e, uint32_t *crc)
 	return ok;
 }
 
-/* Writes the whole entry to fd and fsyncs it. */
+/* Writes the whole entry to fd and, when sync is set, fsyncs it. */
 static mx_err
-write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **why)
+write_entry(struct spool *sp, int fd, const struct spool_entry *e, bool sync,
+    const char **why)
 {
 	struct text t = { 0 };
 	uint32_t crc = 0, ignored = 0;
@@ -552,7 +553,7 @@ write_entry(struct spool *sp, int fd, const struct spool_entry *e, const char **
 		*why = os_why(sp, "writing the spool file failed");
 		goto out;
 	}
-	if (sp->ops.fsync(fd) != 0) {
+	if (sync && sp->ops.fsync(fd) != 0) {
 		*why = os_why(sp, "fsync of the spool file failed, the entry is refused");
 		goto out;
 	}
@@ -612,7 +613,7 @@ commit_entry(struct spool *sp, const struct spool_entry *e, unsigned flags,
 		*why = os_why(sp, "cannot lock the new spool file");
 		goto out;
 	}
-	if ((err = write_entry(sp, fd, e, why)) != MX_OK)
+	if ((err = write_entry(sp, fd, e, true, why)) != MX_OK)
 		goto out;
 	err = MX_ERR_SYSTEM;
 	if (spool_rename(sp, tmp, e->id, flags) != 0) {
@@ -741,6 +742,122 @@ spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
 	memcpy(id_out, e->id, strlen(e->id) + 1);
 	*why = NULL;
 	return MX_OK;
+}
+
+/* ---- group commit: stage now, make durable together ------------------- */
+
+/* The checks spool_enqueue_entry makes before it writes anything. */
+static mx_err
+entry_ready(const struct spool_entry *e, const char **why)
+{
+	*why = "no recipients, too many, data too big, or no data";
+	if (e->n_rcpts == 0 || e->n_rcpts > SPOOL_RCPTS_MAX || e->rcpts == NULL ||
+	    e->len > SPOOL_DATA_MAX || (e->len > 0 && e->data == NULL && e->payload == NULL) ||
+	    (e->payload != NULL && e->len != payload_len(e->payload)))
+		return MX_ERR_INVALID;
+	*why = "an address has a control byte, or is too long";
+	if (!address_valid(e->sender, strnlen(e->sender, sizeof(e->sender)), true))
+		return MX_ERR_BAD_ADDRESS;
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		mx_err err = rcpt_check(&e->rcpts[i]);
+		if (err != MX_OK)
+			return err;
+	}
+	return MX_OK;
+}
+
+mx_err
+spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st,
+    const char **why)
+{
+	mx_err err;
+
+	st->fd = -1;
+	if ((err = entry_ready(e, why)) != MX_OK || (err = make_id(e->id, why)) != MX_OK ||
+	    (err = tmp_name(e->id, st->tmp, why)) != MX_OK)
+		return err;
+	if (e->created == 0)
+		e->created = (int64_t)time(NULL);
+	memcpy(st->id, e->id, sizeof(st->id));
+	st->fd = sp->ops.open(sp->tmp_fd, st->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, SPOOL_FILE_MODE);
+	if (st->fd < 0) {
+		*why = os_why(sp, "cannot create a file in the spool's tmp/");
+		return MX_ERR_SYSTEM;
+	}
+	/* Locked from birth, as commit_entry's (spool_clean_tmp's rule). */
+	err = MX_ERR_SYSTEM;
+	if (flock(st->fd, LOCK_EX | LOCK_NB) != 0)
+		*why = os_why(sp, "cannot lock the new spool file");
+	else
+		err = write_entry(sp, st->fd, e, false, why);
+	if (err != MX_OK)
+		spool_staged_abort(sp, st);
+	return err;
+}
+
+void
+spool_staged_abort(struct spool *sp, struct spool_staged *st)
+{
+	if (st->fd < 0)
+		return;
+	sp->ops.unlink(sp->tmp_fd, st->tmp);
+	close(st->fd);
+	st->fd = -1;
+}
+
+/*
+ * The data of every staged file on stable storage with one call: one
+ * file's fsync, or syncfs for several (one journal commit on ext4 and
+ * XFS; it reports writeback errors of the file system since Linux 5.8,
+ * and a failure refuses the whole batch, as a failed fsync refuses one).
+ */
+static bool
+sync_staged(struct spool *sp, struct spool_staged *const *st, size_t n)
+{
+	if (n == 1)
+		return sp->ops.fsync(st[0]->fd) == 0;
+	if (sp->ops.fsync != real_ops.fsync) /* a test's failing fsync stands for syncfs */
+		return sp->ops.fsync(st[0]->fd) == 0;
+	return syncfs(st[0]->fd) == 0;
+}
+
+mx_err
+spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n,
+    const char **why)
+{
+	size_t i, moved = 0;
+	mx_err err = MX_ERR_SYSTEM;
+
+	if (n == 0)
+		return MX_OK;
+	if (!sync_staged(sp, st, n)) {
+		*why = os_why(sp, "fsync of the spool files failed, the messages are refused");
+		goto out;
+	}
+	for (moved = 0; moved < n; moved++)
+		if (spool_rename(sp, st[moved]->tmp, st[moved]->id, RENAME_NOREPLACE) != 0) {
+			*why = os_why(sp, "renaming a spool file into queue/ failed");
+			goto out;
+		}
+	if (sp->ops.fsync(sp->queue_fd) != 0) {
+		*why = os_why(sp, "fsync of the spool's queue/ failed, the messages are refused");
+		goto out;
+	}
+	err = MX_OK;
+out:
+	/* Visible but not durable: taken back, as spool_enqueue_entry does. */
+	for (i = 0; err != MX_OK && i < moved; i++)
+		sp->ops.unlink(sp->queue_fd, st[i]->id);
+	if (err != MX_OK && moved > 0)
+		sp->ops.fsync(sp->queue_fd);
+	for (i = 0; i < n; i++) {
+		if (err != MX_OK && i >= moved)
+			sp->ops.unlink(sp->tmp_fd, st[i]->tmp);
+		close(st[i]->fd);
+		st[i]->fd = -1;
+	}
+	return err;
 }
 
 mx_err

@@ -165,6 +165,27 @@ mx_err spool_entry_read_data(struct spool_entry *e, const char **why);
 void spool_entry_payload(const struct spool_entry *e, struct payload *out);
 
 /*
+ * Group commit, for a server that must answer 250 only once a message is
+ * durable and that receives many at once: spool_stage writes the entry
+ * to tmp/ (ID made, file locked, no fsync) and leaves st open;
+ * spool_commit_staged makes n staged entries durable together (one
+ * fsync, or one syncfs for several; the renames into queue/; one fsync
+ * of queue/) and closes them.  MX_OK means every one of them is in
+ * queue/ and durable; on failure none is (each is taken back) and *why
+ * says why.  spool_staged_abort throws one staged entry away.  Errors of
+ * spool_stage as spool_enqueue's.
+ */
+struct spool_staged {
+	char id[SPOOL_ID_MAX + 1];
+	char tmp[SPOOL_ID_MAX + 16];
+	int fd;              /* -1 once committed or aborted */
+};
+mx_err spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st,
+    const char **why);
+mx_err spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n,
+    const char **why);
+void spool_staged_abort(struct spool *sp, struct spool_staged *st);
+/*
  * Rewrites an entry (its recipients' states, attempts and reasons; the
  * rest is written as given; data from memory, else copied a piece at a
  * time from the file it was loaded from, whose CRC-32 is checked on the

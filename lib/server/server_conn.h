@@ -1,0 +1,14 @@
+/*
+ * server_conn.h - one client's connection, from accept to close (see
+ * server_conn.c); it frees itself when the session ends.
+ */
+#ifndef MX_SERVER_CONN_H
+#define MX_SERVER_CONN_H
+
+#include <event2/util.h>
+
+#include "server_state.h"
+
+void sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int len);
+
+#endif

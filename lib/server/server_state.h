@@ -1,0 +1,94 @@
+/*
+ * server_state.h - types only: struct mx_server (settings, listeners,
+ * the count of sessions per client address, the batch waiting for a
+ * group commit) and struct sconn (one client's connection), shared by
+ * server.c, server_conn.c and server_commit.c.
+ */
+#ifndef MX_SERVER_STATE_H
+#define MX_SERVER_STATE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "mx.h"
+#include "relay.h"
+#include "smtpd_session.h"
+#include "spool.h"
+
+#define SERVER_LISTEN_MAX 16
+#define SERVER_CLIENT_BUCKETS 4096
+#define SERVER_MEM_DATA 65536      /* a message is kept in memory up to this */
+#define SERVER_BATCH_MAX 256       /* messages in one group commit at most */
+#define SERVER_RECEIVED_MAX 2048
+
+struct client_count {
+	struct client_count *next;
+	int family;
+	uint8_t addr[16];
+	unsigned n;
+};
+
+struct sconn;
+
+/* One message in the batch; done is called once the batch is durable
+ * (ok) or refused, unless the client left first (conn NULL). */
+struct staged {
+	struct spool_staged st;
+	struct sconn *conn;          /* NULL once the client is gone */
+	void (*done)(struct sconn *conn, bool ok, const char *id, const char *why);
+};
+
+struct mx_server {
+	struct event_base *base;
+	struct spool *spool;
+	char dir[4096];
+	char hostname[256];
+	char why[512];
+	struct smtpd_settings set;
+	struct smtpd_hooks hooks;
+	struct relay_policy relay;
+	unsigned per_client, timeout_s, greet_pause_ms;
+	SSL_CTX *tls;
+	int fds[SERVER_LISTEN_MAX];
+	char names[SERVER_LISTEN_MAX][64];
+	size_t n_fds;
+	struct evconnlistener *listeners[SERVER_LISTEN_MAX];
+	struct client_count *clients[SERVER_CLIENT_BUCKETS];
+	struct staged *batch[SERVER_BATCH_MAX];
+	size_t n_batch;
+	struct event *commit_ev;
+	size_t sessions;
+	char (*backup_rcpts)[321];
+	size_t n_backup_rcpts;
+	mx_daemon_log_fn log;
+	void *log_arg;
+	struct {
+		size_t commits, messages;  /* group commits and the messages in them */
+	} st;
+};
+
+struct sconn {
+	mx_server *srv;
+	struct bufferevent *bev;
+	struct event *timer;
+	struct smtpd_session s;
+	struct sockaddr_storage peer;
+	char peer_text[INET6_ADDRSTRLEN + 2];
+	bool trusted, greeted, closing, tls_wanted, counted;
+	unsigned linger;             /* ticks waited for the last reply to leave */
+	/* the transaction */
+	char sender[SMTP_CMD_PATH_MAX + 1];
+	char (*rcpts)[321];
+	size_t n_rcpts, cap_rcpts;
+	char *mem;                   /* the message, up to SERVER_MEM_DATA */
+	size_t mem_len;
+	int fd;                      /* the rest of it, in an unlinked file; -1 */
+	size_t file_len;
+	struct staged *pending;      /* in the server's batch */
+};
+
+#endif

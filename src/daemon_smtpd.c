@@ -1,0 +1,165 @@
+/*
+ * daemon_smtpd.c - `mx daemon`'s SMTP server options and set-up (see
+ * daemon_smtpd.h).  The order is the safety: every port is bound while
+ * the process is root, then it becomes the unprivileged user for good
+ * (groups, gid, uid; checked that root cannot come back) before the
+ * first client byte is read.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "daemon_smtpd.h"
+#include "options.h"
+
+#ifndef MX_USER
+#define MX_USER "mx"
+#endif
+
+static int
+push(const char **list, size_t *n, const char *name, const char *where, const char *v)
+{
+	if (*n >= SMTPD_OPT_MAX)
+		return option_warn("daemon", where, name, "given more than %d times", SMTPD_OPT_MAX),
+		    EX_USAGE;
+	list[(*n)++] = v;
+	return EX_OK;
+}
+
+static int
+number(const char *name, const char *where, const char *v, unsigned long long min,
+    unsigned long long max, unsigned long long *out)
+{
+	if (!cli_parse_uint(v, max, out) || *out < min)
+		return option_warn("daemon", where, name, "takes %llu to %llu, not \"%s\"", min, max,
+		    v), where ? EX_CONFIG : EX_USAGE;
+	return EX_OK;
+}
+
+int
+smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
+{
+	unsigned long long n = 0;
+	int rc = EX_OK;
+
+	switch (opt) {
+	case 0x301: return push(o->listen, &o->n_listen, "listen", where, v);
+	case 0x302: return push(o->local, &o->n_local, "local-domain", where, v);
+	case 0x303: o->lmtp = v; return EX_OK;
+	case 0x304: return push(o->backup, &o->n_backup, "backup-domain", where, v);
+	case 0x305: o->backup_rcpts = v; return EX_OK;
+	case 0x306: return push(o->nets, &o->n_nets, "relay-network", where, v);
+	case 0x307: o->tls_cert = v; return EX_OK;
+	case 0x308: o->tls_key = v; return EX_OK;
+	case 0x309: rc = number("max-message-size", where, v, 1024, 512ull << 20, &n);
+		o->max_size = n; return rc;
+	case 0x30a: rc = number("max-recipients", where, v, 1, 1000, &n);
+		o->max_rcpts = (unsigned)n; return rc;
+	case 0x30b: rc = number("client-limit", where, v, 1, 100000, &n);
+		o->client_limit = (unsigned)n; return rc;
+	case 0x30c: rc = number("smtpd-timeout", where, v, 1, 3600, &n);
+		o->timeout_s = (unsigned)n; return rc;
+	case 0x30d: rc = number("greet-pause", where, v, 0, 60000, &n);
+		o->greet_pause_ms = (unsigned)n; o->greet_pause_set = true; return rc;
+	case 0x30e: o->user = v; return EX_OK;
+	}
+	return -1;
+}
+
+static int
+configure(struct smtpd_opts *o, mx_server *srv)
+{
+	for (size_t i = 0; i < o->n_local; i++)
+		if (mx_server_add_domain(srv, o->local[i], false) != MX_OK)
+			return option_warn("daemon", NULL, "local-domain", "\"%s\" is not a domain",
+			    o->local[i]), EX_USAGE;
+	for (size_t i = 0; i < o->n_backup; i++)
+		if (mx_server_add_domain(srv, o->backup[i], true) != MX_OK)
+			return option_warn("daemon", NULL, "backup-domain", "\"%s\" is not a domain",
+			    o->backup[i]), EX_USAGE;
+	for (size_t i = 0; i < o->n_nets; i++)
+		if (mx_server_add_relay_network(srv, o->nets[i]) != MX_OK)
+			return option_warn("daemon", NULL, "relay-network", "\"%s\" is not a CIDR "
+			    "network (192.0.2.0/24, 2001:db8::/32)", o->nets[i]), EX_USAGE;
+	if (o->backup_rcpts != NULL && mx_server_set_backup_recipients(srv, o->backup_rcpts)
+	    != MX_OK)
+		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;
+	if ((o->tls_cert != NULL) != (o->tls_key != NULL))
+		return cli_warn("daemon", "--tls-cert and --tls-key go together"), EX_USAGE;
+	if (o->tls_cert != NULL && mx_server_set_tls(srv, o->tls_cert, o->tls_key) != MX_OK)
+		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;
+	if (mx_server_set_limits(srv, o->max_size ? o->max_size : 10240000,
+	    o->max_rcpts ? o->max_rcpts : 1000, o->client_limit ? o->client_limit : 50,
+	    o->timeout_s ? o->timeout_s : 300, o->greet_pause_set ? o->greet_pause_ms : 1000)
+	    != MX_OK)
+		return cli_warn("daemon", "the server's limits are out of range"), EX_USAGE;
+	return EX_OK;
+}
+
+/* Root becomes the user for good; its spool's queue/ must be that user's. */
+static int
+drop_root(const char *user, const char *spool)
+{
+	struct passwd *pw;
+	struct stat st;
+	char queue[4096];
+
+	if (geteuid() != 0)
+		return EX_OK;
+	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0)
+		return cli_warn("daemon", "--user %s: no such unprivileged user (mx setup makes "
+		    "the mx user); the server never runs as root", user), EX_CONFIG;
+	snprintf(queue, sizeof(queue), "%s/queue", spool);
+	if (stat(queue, &st) != 0 || st.st_uid != pw->pw_uid)
+		return cli_warn("daemon", "%s does not belong to %s (mx setup, or chown -R)", queue,
+		    user), EX_CONFIG;
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		return cli_warn("daemon", "cannot become %s: %s", user, strerror(errno)), EX_OSERR;
+	if (setuid(0) == 0 || geteuid() == 0) /* a kernel that lets root back is refused */
+		return cli_warn("daemon", "root could be regained after dropping it"), EX_OSERR;
+	return EX_OK;
+}
+
+int
+smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool,
+    const char *hostname, mx_daemon_log_fn log, void *log_arg, mx_server **out)
+{
+	mx_server *srv = NULL;
+	int rc = EX_OK;
+
+	*out = NULL;
+	if (o->n_listen == 0)
+		return EX_OK;
+	if (o->n_local > 0 && o->lmtp == NULL)
+		return cli_warn("daemon", "--local-domain needs --lmtp unix:PATH|HOST:PORT"), EX_USAGE;
+	if (mx_server_new(&srv, resolver, spool, hostname) != MX_OK)
+		return cli_warn("daemon", "--hostname \"%s\" is not usable", hostname), EX_USAGE;
+	mx_server_set_log(srv, log, log_arg);
+	if ((rc = configure(o, srv)) != EX_OK)
+		goto out;
+	for (size_t i = 0; i < o->n_listen; i++)
+		if (mx_server_listen(srv, o->listen[i]) != MX_OK) {
+			cli_warn("daemon", "%s", mx_server_error(srv));
+			rc = EX_OSERR;
+			goto out;
+		}
+	if ((rc = drop_root(o->user ? o->user : MX_USER, spool)) != EX_OK)
+		goto out;
+	if (mx_server_start(srv) != MX_OK) {
+		cli_warn("daemon", "%s", mx_server_error(srv));
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	*out = srv;
+	srv = NULL;
+out:
+	mx_server_free(srv);
+	return rc;
+}
