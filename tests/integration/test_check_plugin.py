@@ -118,7 +118,8 @@ class Plugin(unittest.TestCase):
 
     def test_version_and_help(self):
         rc, first, _ = plugin(["-V"])
-        self.assertEqual((rc, first), (0, "check_mx (mxkit) 0.1.0"))
+        version = subprocess.run([MX, "--version"], capture_output=True, text=True).stdout.split()[-1]
+        self.assertEqual((rc, first), (0, "check_mx (mxkit) " + version))
         p = run(["-h"], CHECK_MX)
         self.assertEqual(p.returncode, 0)
         for opt in ("-H, --hostname", "-t, --timeout", "-w, --warning", "-c, --critical",

@@ -629,7 +629,9 @@ class Queue(unittest.TestCase):
         self.assertRegex(out, r"to=<x@later.queue.test>,.*status=deferred")
         # Relative, as in test_send.py: ASan alone costs tens of MB.  (The
         # release build: docs/BENCHMARKS.md, queue-memory.)
-        self.assertLess(peak_kb * 1024, size // 2,
+        # The ASan build starts at ~25 MB whatever it reads; before the
+        # streaming the peak was 3 to 7 times the message (181-420 MB).
+        self.assertLess(peak_kb * 1024, size * 3 // 4,
                         "peak RSS %d kB for a %d-byte entry" % (peak_kb, size))
         got = [d for d in glob.glob(os.path.join(MAIL, "accept1", "msg.*")) if has_tag(d, tag)]
         self.assertEqual(len(got), 1)

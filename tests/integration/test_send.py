@@ -620,10 +620,11 @@ class Send(unittest.TestCase):
             self.assertEqual(p.returncode, EX_OK, p.stderr)
             with open(rss) as f:
                 peak_kb = int(f.read().split()[-1])
-        # Under ASan the process starts at tens of MB whatever it does, so
-        # the bound is relative: half the message.  (The plain build stays
-        # under 16 MB: docs/BENCHMARKS.md.)
-        self.assertLess(peak_kb * 1024, size // 2,
+        # Under ASan the process starts at 25-30 MB whatever it reads, so
+        # the bound is relative: three quarters of the message; before the
+        # streaming the peak was 3 to 7 times the message (181-420 MB).
+        # (The plain build stays under 16 MB: docs/BENCHMARKS.md.)
+        self.assertLess(peak_kb * 1024, size * 3 // 4,
                         "peak RSS %d kB for a %d-byte message" % (peak_kb, size))
         got = [path for path in dumps("accept1") if has_tag(path, tag)]
         self.assertEqual(len(got), 1)
