@@ -42,13 +42,13 @@ extern "C" {
  * library's ABI").  MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
  */
 #define MX_VERSION_MAJOR 0
-#define MX_VERSION_MINOR 2
+#define MX_VERSION_MINOR 1
 #define MX_VERSION_PATCH 0
-#define MX_VERSION "0.2.0"
+#define MX_VERSION "0.1.0"
 #define MX_VERSION_NUMBER \
 	((MX_VERSION_MAJOR << 16) | (MX_VERSION_MINOR << 8) | MX_VERSION_PATCH)
 
-/* The running library's version as text ("0.2.0"); its MX_VERSION_NUMBER
+/* The running library's version as text ("0.1.0"); its MX_VERSION_NUMBER
  * in *number unless number is NULL. */
 MX_API const char *mx_version(int *number);
 
