@@ -93,7 +93,7 @@ on_sock_state(void *arg, ares_socket_t fd, int readable, int writable)
 	if (slot == NULL)
 		return; /* more sockets than one question uses: c-ares times out */
 	slot->fd = fd;
-	slot->ev = event_new(q->base, fd, what | EV_PERSIST, on_socket, q);
+	slot->ev = event_new(q->base, fd, (short)(what | EV_PERSIST), on_socket, q);
 	if (slot->ev != NULL)
 		event_add(slot->ev, NULL);
 }

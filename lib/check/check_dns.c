@@ -5,7 +5,11 @@
  * off).  Pure: bytes in, bounded structs out; nothing is kept.
  */
 #include <arpa/inet.h>
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * and this file's structs would disagree with every other file's. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
+_Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> before ldns");
 #include <stdio.h>
 #include <string.h>
 

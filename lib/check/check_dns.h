@@ -5,7 +5,11 @@
 #ifndef MX_CHECK_DNS_H
 #define MX_CHECK_DNS_H
 
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * and this file's structs would disagree with every other file's. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
+_Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> before ldns");
 
 #include "check_facts.h"
 

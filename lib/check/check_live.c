@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "mstime.h"
 #include "check_auth.h"
 #include "check_dns.h"
 #include "check_findings.h"
@@ -748,7 +749,7 @@ check_live_cancel(struct check_live *l)
 mx_err
 check_live_start(mx_check *c, const char *domain, mx_why *why)
 {
-	struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+	struct timeval tv = ms_timeval(c->timeout_ms);
 	struct check_live *l;
 	mx_err err;
 

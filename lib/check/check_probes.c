@@ -202,7 +202,7 @@ place(struct shared_probe *sp, const struct probe_target *t, size_t i)
 		p->reused++;
 		return;
 	}
-	if (p != NULL && p->n_entries < ENTRIES_MAX && (e = calloc(1, sizeof(*e))) != NULL) {
+	if (slot != NULL && p->n_entries < ENTRIES_MAX && (e = calloc(1, sizeof(*e))) != NULL) {
 		memcpy(e->host, t->host, sizeof(e->host));
 		e->addr = t->addr;
 		e->port = t->port;

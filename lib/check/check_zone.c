@@ -9,7 +9,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * and this file's structs would disagree with every other file's. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
+_Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> before ldns");
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mstime.h"
 #include "connect.h"
 #include "probe.h"
 #include "smtp_reply.h"
@@ -136,7 +137,7 @@ note(struct session *s, const char *what)
 static void
 arm(struct session *s, unsigned ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = ms_timeval(ms);
 
 	evtimer_add(s->timer, &tv);
 }
@@ -692,6 +693,7 @@ probe_start(struct event_base *base, const struct probe_config *cfg,
 	p->cb = cb;
 	p->arg = arg;
 	if ((p->results = calloc(n ? n : 1, sizeof(*p->results))) == NULL ||
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	    (p->slots = calloc(p->cfg.max_parallel, sizeof(*p->slots))) == NULL ||
 	    (p->pump = evtimer_new(base, on_pump, p)) == NULL)
 		goto fail;

@@ -89,6 +89,13 @@ dentry_add(mx_daemon *d, const char *id)
 }
 
 static void
+dentry_free(struct dentry *e)
+{
+	free(e->dests);
+	free(e);
+}
+
+static void
 dentry_drop(mx_daemon *d, struct dentry *e)
 {
 	for (struct dentry **pp = &d->buckets[id_hash(e->id)]; *pp != NULL; pp = &(*pp)->hnext) {
@@ -98,8 +105,7 @@ dentry_drop(mx_daemon *d, struct dentry *e)
 		}
 	}
 	d->n_entries--;
-	free(e->dests);
-	free(e);
+	dentry_free(e);
 }
 
 /* ---- destinations ------------------------------------------------------- */
@@ -227,6 +233,7 @@ schedule(mx_daemon *d, struct dentry *e, const struct spool_entry *se)
 
 	free(e->dests);
 	e->n_dests = 0;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	if ((e->dests = calloc(se->n_rcpts ? se->n_rcpts : 1, sizeof(*e->dests))) == NULL) {
 		d->failed = true;
 		return;
@@ -504,8 +511,12 @@ void
 daemon_clear(mx_daemon *d)
 {
 	for (size_t b = 0; b < DAEMON_BUCKETS; b++)
-		while (d->buckets[b] != NULL)
-			dentry_drop(d, d->buckets[b]);
+		while (d->buckets[b] != NULL) {
+			struct dentry *e = d->buckets[b];
+			d->buckets[b] = e->hnext; /* the head, so no search by hash */
+			dentry_free(e);
+		}
+	d->n_entries = 0;
 	while (d->dests != NULL) {
 		struct ddest *t = d->dests;
 		d->dests = t->next;

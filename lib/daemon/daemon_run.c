@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mstime.h"
 #include "conncache.h"
 #include "control.h"
 #include "daemon.h"
@@ -340,7 +341,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(d->base, &quit); /* time for QUIT's replies */
 		return;
 	}
-	struct timeval grace = { d->grace_ms / 1000, (d->grace_ms % 1000) * 1000 };
+	struct timeval grace = ms_timeval(d->grace_ms);
 	evtimer_add(d->grace, &grace);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mstime.h"
 #include "conncache.h"
 #include "smtp_session.h"
 
@@ -150,7 +151,7 @@ conncache_put(struct conncache *c, const char *key, struct smtp_session *s,
 	p->s = s;
 	p->peer = *peer;
 	memcpy(p->key, key, strlen(key) + 1);
-	tv = (struct timeval){ c->limits.idle_ms / 1000, (c->limits.idle_ms % 1000) * 1000 };
+	tv = ms_timeval(c->limits.idle_ms);
 	evtimer_add(p->timer, &tv);
 	smtp_session_park(s, on_closed, p);
 	p->next = c->list;

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mstime.h"
 #include "conncache.h"
 #include "deliver.h"
 #include "deliver_sts.h"
@@ -974,7 +975,7 @@ static mx_err
 arm_deadline(mx_delivery *d)
 {
 	unsigned ms = d->sender->deadline_ms;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = ms_timeval(ms);
 
 	if (ms == 0)
 		return MX_OK;

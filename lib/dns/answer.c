@@ -7,7 +7,11 @@
  * answer and frees its arrays and text (its store) with answer_clear.
  */
 #include <arpa/inet.h>
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * and this file's structs would disagree with every other file's. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
+_Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> before ldns");
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,7 +589,7 @@ answer_parse_wire(const uint8_t *wire, size_t len, const uint8_t *qname,
 	struct wire_rr rr_stack[REPLY_STACK_RRS];
 	struct reply r = {.wire = wire, .len = len, .an = rr_stack};
 	struct dname question = {.len = qname_len};
-	size_t total = 0, cap = 0, n_an = 0;
+	size_t fit, total, cap, n_an;
 	const char *why;
 	mx_err err = MX_OK;
 
@@ -596,13 +600,15 @@ answer_parse_wire(const uint8_t *wire, size_t len, const uint8_t *qname,
 		return MX_OK;
 	}
 	memcpy(question.b, qname, qname_len);
-	/* Room for every record wire.c locates: no more than can fit. */
-	if (wire != NULL && len >= WIRE_HEADER_LEN) {
-		size_t fit = (len - WIRE_HEADER_LEN) / MIN_RR_WIRE;
-		n_an = wire_get16(wire + 6);
-		total = n_an + wire_get16(wire + 8) + wire_get16(wire + 10);
-		cap = total < fit ? total : fit;
+	if (wire == NULL || len < WIRE_HEADER_LEN) {
+		set_why(out, "the reply is malformed (shorter than a DNS header)");
+		return MX_OK;
 	}
+	/* Room for every record wire.c locates: no more than can fit. */
+	fit = (len - WIRE_HEADER_LEN) / MIN_RR_WIRE;
+	n_an = wire_get16(wire + 6);
+	total = n_an + wire_get16(wire + 8) + wire_get16(wire + 10);
+	cap = total < fit ? total : fit;
 	if (cap > REPLY_STACK_RRS && (r.an = malloc(cap * sizeof(*r.an))) == NULL) {
 		err = MX_ERR_NOMEM;
 		goto out;

@@ -11,6 +11,7 @@
 #include <unbound-event.h>
 #include <unbound.h>
 
+#include "mstime.h"
 #include "query.h"
 
 /* A question's name as oneshot_start is given it, and the dot. */
@@ -66,7 +67,7 @@ mx_err
 oneshot_start(mx_resolver *r, const char *name, uint16_t qtype,
     unsigned timeout_ms, oneshot_cb cb, void *arg, struct oneshot **out)
 {
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct timeval tv = ms_timeval(timeout_ms);
 	struct oneshot *o;
 	mx_err err;
 
@@ -184,7 +185,7 @@ mx_err
 rawquery_start(mx_resolver *r, const char *name, uint16_t qtype,
     unsigned timeout_ms, rawquery_cb cb, void *arg, struct rawquery **out)
 {
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct timeval tv = ms_timeval(timeout_ms);
 	struct rawquery *q;
 	mx_err err;
 

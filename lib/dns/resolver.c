@@ -10,7 +10,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * and this file's structs would disagree with every other file's. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
+_Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> before ldns");
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +43,8 @@
 #define DEFAULT_TRIES 3
 #define STUB_CACHE_ENTRIES 50000
 
+LIST_HEAD(work_list, resolver_work);
+
 struct mx_resolver {
 	struct event_base *base;
 	bool own_base;
@@ -59,7 +65,7 @@ struct mx_resolver {
 	int lookups;
 	struct query_list waiting;
 	struct query_list completed;
-	LIST_HEAD(, resolver_work) work; /* lookups to cancel on free */
+	struct work_list work;   /* lookups to cancel on free */
 	struct event *deliver;   /* hands completed answers back */
 	FILE *log;               /* libunbound's diagnostics, kept, not printed */
 	char log_tail[512];      /* the last of them */

@@ -585,7 +585,7 @@ add_bad(struct parser *p, const char *start, const char *end, const char *why)
 	for (; start < end && o < ADDRESS_BAD_TEXT_MAX; start++) {
 		unsigned char c = (unsigned char)*start;
 		if (c != '\r' && c != '\n')
-			b->text[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+			b->text[o++] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
 	}
 	if (start < end) {
 		memcpy(b->text + o, "...", 3);
@@ -762,11 +762,12 @@ mx_err
 address_list_parse(const char *field, size_t len, size_t cap,
     struct address_list *list)
 {
-	struct parser p = {.lx = {field, field + len}, .list = list, .cap = cap,
-	    .in_group = false, .err = MX_OK};
+	struct parser p = {.list = list, .cap = cap, .in_group = false, .err = MX_OK};
 
 	if ((field == NULL && len > 0) || list == NULL)
 		return MX_ERR_INVALID;
+	/* No arithmetic on a null field: NULL + 0 is undefined in C. */
+	p.lx = field != NULL ? (struct lexer){field, field + len} : (struct lexer){"", ""};
 	advance(&p);
 	while (p.tok.kind != TOK_END && p.err == MX_OK && !list->overflow) {
 		parse_item(&p);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mstime.h"
 #include "https_get.h"
 #include "tls.h"
 #include "strbuf.h"
@@ -208,6 +209,7 @@ connect_request(struct https_get *g, const char *host, const struct ip_addr *add
 {
 	struct evhttp_request *req;
 	struct evkeyvalq *h;
+	struct timeval tv;
 	char hostport[MX_DOMAIN_MAX + 8];
 	struct strbuf hp;
 
@@ -216,8 +218,8 @@ connect_request(struct https_get *g, const char *host, const struct ip_addr *add
 		return MX_ERR_NOMEM;
 	evhttp_connection_set_max_body_size(g->evcon, HTTPS_GET_BODY_MAX);
 	evhttp_connection_set_max_headers_size(g->evcon, HEADERS_MAX);
-	evhttp_connection_set_timeout_tv(g->evcon,
-	    &(struct timeval){ timeout_ms / 1000, (timeout_ms % 1000) * 1000 });
+	tv = ms_timeval(timeout_ms);
+	evhttp_connection_set_timeout_tv(g->evcon, &tv);
 	if ((req = evhttp_request_new(on_done, g)) == NULL)
 		return MX_ERR_NOMEM;
 	evhttp_request_set_error_cb(req, on_error);
@@ -278,7 +280,7 @@ https_get_start(struct event_base *base, const char *host, const struct ip_addr 
 	bufferevent_openssl_set_allow_dirty_shutdown(g->bev, 1);
 	if ((err = connect_request(g, host, addr, port, path, timeout_ms)) != MX_OK)
 		goto fail;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct timeval tv = ms_timeval(timeout_ms);
 	evtimer_add(g->deadline, &tv);
 	*out = g;
 	return MX_OK;

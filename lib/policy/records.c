@@ -310,18 +310,15 @@ uri_one(const char *tag, enum uri_kind kind, const char *u, size_t len,
 		add(pr, true, "%s: an empty URI", tag);
 		return;
 	}
-	if (mailto_ok(u, ulen)) {
-		/* fine */
-	} else if (kind == URI_TLSRPT && https_ok(u, ulen)) {
-		/* fine */
-	} else if (strncasecmp(u, "mailto:", ulen < 7 ? ulen : 7) == 0 || kind == URI_TLSRPT) {
+	bool valid = mailto_ok(u, ulen) || (kind == URI_TLSRPT && https_ok(u, ulen));
+	if (!valid && (strncasecmp(u, "mailto:", ulen < 7 ? ulen : 7) == 0 || kind == URI_TLSRPT)) {
 		add(pr, true, "%s: \"%.*s\" is not a valid %s URI", tag, quote_len(ulen), u,
 		    kind == URI_TLSRPT ? "mailto: or https:" : "mailto:");
 		return;
-	} else {
+	}
+	if (!valid)
 		add(pr, false, "%s: \"%.*s\" is not a mailto: URI; receivers send reports only by mail",
 		    tag, quote_len(ulen), u);
-	}
 	if (*n < 8 && copy(list[*n], 256, u, ulen))
 		(*n)++;
 }
@@ -742,7 +739,7 @@ dmarc_policy(const struct tag *t, char dst[16], struct record_problems *pr)
 
 	for (size_t i = 0; i < 3; i++)
 		if (eq_ci(t->value, t->value_len, ok[i])) {
-			strcpy(dst, ok[i]);
+			snprintf(dst, 16, "%s", ok[i]);
 			return true;
 		}
 	add(pr, true, "DMARC %.*s=\"%.*s\": must be none, quarantine or reject",

@@ -8,7 +8,11 @@
  * cache (sts_cache.c) and never touches a mail host.
  */
 #include <event2/event.h>
+/* stdbool.h first: without it ldns/common.h defines bool as signed char,
+ * and this file's structs would disagree with every other file's. */
+#include <stdbool.h>
 #include <ldns/ldns.h>
+_Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> before ldns");
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

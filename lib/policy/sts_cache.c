@@ -111,12 +111,15 @@ parse_head(const char **p, const char *end, struct sts_cached *out, int64_t *bod
 int
 sts_cache_parse(const char *data, size_t len, struct sts_cached *out)
 {
-	const char *p = data, *end = data + len;
+	const char *p = data, *end;
 	struct record_problems pr;
 	int64_t body_len;
 
 	memset(out, 0, sizeof(*out));
-	if (data == NULL || !parse_head(&p, end, out, &body_len) ||
+	if (data == NULL)
+		return -1;
+	end = data + len; /* only now: NULL + len is undefined */
+	if (!parse_head(&p, end, out, &body_len) ||
 	    (int64_t)(end - p) != body_len)
 		return -1;
 	memcpy(out->body, p, (size_t)body_len);

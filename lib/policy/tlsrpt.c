@@ -81,7 +81,7 @@ put_field(struct strbuf *sb, const char *s, size_t max)
 		return;
 	}
 	for (; *s != '\0' && n < max; s++, n++)
-		strbuf_addc(sb, (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+		strbuf_addc(sb, (char)((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s));
 }
 
 static bool
@@ -137,6 +137,7 @@ tlsrpt_record(const char *dir, const char *domain, int64_t now,
     const struct tlsrpt_session *s)
 {
 	char day[11], dirpath[PATH_MAX_LEN], path[PATH_MAX_LEN], line[LINE_MAX_LEN];
+	size_t n;
 	struct strbuf sb;
 
 	if (dir == NULL || domain == NULL || s == NULL || !sts_file_name_ok(domain))
@@ -158,8 +159,9 @@ tlsrpt_record(const char *dir, const char *domain, int64_t now,
 	strbuf_printf(&sb, "%s/%s", dirpath, domain);
 	if (sb.truncated)
 		return MX_ERR_INVALID;
-	strcat(line, "\n");
-	return append(path, line, strlen(line));
+	n = strlen(line);
+	line[n++] = '\n'; /* the byte strbuf_init above kept free */
+	return append(path, line, n);
 }
 
 /* Splits one line (no newline) into 8 tab-separated fields, in place. */

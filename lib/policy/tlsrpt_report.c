@@ -179,7 +179,7 @@ base64(struct json_buf *b, const unsigned char *in, size_t len)
 		unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
 		    (i + 2 < len ? in[i + 2] : 0);
 		char q[4] = {abc[v >> 18 & 63], abc[v >> 12 & 63],
-		    i + 1 < len ? abc[v >> 6 & 63] : '=', i + 2 < len ? abc[v & 63] : '='};
+		    (char)(i + 1 < len ? abc[v >> 6 & 63] : '='), (char)(i + 2 < len ? abc[v & 63] : '=')};
 		json_buf_put(b, q, 4);
 		if ((col += 4) == 76) {
 			JSON_BUF_LITERAL(b, "\n");

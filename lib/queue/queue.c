@@ -751,6 +751,7 @@ dest_get(struct pass *p, const char *address)
 			return p->dests[i];
 	if (p->n_dests == p->cap_dests) {
 		size_t cap = p->cap_dests ? p->cap_dests * 2 : 16;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 		void *dests = realloc(p->dests, cap * sizeof(*p->dests));
 		if (dests == NULL)
 			return NULL;

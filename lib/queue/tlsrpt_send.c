@@ -26,7 +26,7 @@
 #include "tlsrpt_report.h"
 
 #define RR_TYPE_TXT 16
-#define DAY_SECONDS 86400
+#define DAY_SECONDS 86400L
 #define KEEP_DAYS 7               /* a domain whose record cannot be looked up */
 #define PATH_LEN 4096
 #define TXT_TIMEOUT_MS 10000

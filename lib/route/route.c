@@ -454,6 +454,7 @@ put_text(char *p, const char *s)
 {
 	size_t n = strlen(s);
 
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the caller ends the text */
 	memcpy(p, s, n);
 	return p + n;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "mstime.h"
 #include "connect.h"
 
 #define DEFAULT_ATTEMPT_DELAY_MS 250  /* RFC 8305 section 8 */
@@ -84,7 +85,7 @@ addr_valid(const struct sockaddr_storage *ss, socklen_t len)
 static struct timeval
 ms_tv(unsigned ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = ms_timeval(ms);
 
 	return tv;
 }

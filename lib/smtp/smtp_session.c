@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mstime.h"
 #include "smtp_reply.h"
 #include "smtp_session.h"
 #include "strbuf.h"
@@ -42,7 +43,7 @@
  * message's size, and nothing is allocated per chunk. */
 #define BODY_SLOTS 4
 #define BODY_LOW PAYLOAD_CHUNK
-#define BODY_HIGH (BODY_SLOTS * PAYLOAD_CHUNK)
+#define BODY_HIGH ((size_t)BODY_SLOTS * PAYLOAD_CHUNK)
 
 /*
  * The chunk buffers.  The output queue may outlive the session (libevent
@@ -107,7 +108,7 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 static void
 arm(struct smtp_session *s, unsigned ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = ms_timeval(ms);
 
 	evtimer_add(s->timer, &tv);
 }
@@ -137,6 +138,7 @@ send_line(struct smtp_session *s, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		n = (int)sizeof(line) - 3;
 	show(s, '>', line, (size_t)n);
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): sent by length */
 	memcpy(line + n, "\r\n", 2);
 	bufferevent_write(s->bev, line, (size_t)n + 2);
 	s->owed++; /* every line sent, the final "." too, gets one reply */
@@ -534,8 +536,7 @@ pump_body(struct smtp_session *s)
 static void
 send_body(struct smtp_session *s)
 {
-	struct timeval block = {s->opts.timeouts.block / 1000,
-	    (s->opts.timeouts.block % 1000) * 1000};
+	struct timeval block = ms_timeval(s->opts.timeouts.block);
 	struct bufferevent *raw = bufferevent_get_underlying(s->bev);
 
 	if ((s->pool = calloc(1, sizeof(*s->pool))) == NULL) {
@@ -608,7 +609,7 @@ on_rcpt(struct smtp_session *s, const struct smtp_reply *r)
 {
 	struct smtp_rcpt_result *rr = &s->result.rcpts[s->next_rcpt];
 
-	rr->class = r->code / 100;
+	rr->class = (int)(r->code / 100);
 	rr->code = r->code;
 	snprintf(rr->enhanced, sizeof(rr->enhanced), "%s", r->enhanced);
 	keep_reply(rr->text, r);
@@ -639,7 +640,7 @@ on_dot(struct smtp_session *s, const struct smtp_reply *r)
 		struct smtp_rcpt_result *rr = &s->result.rcpts[i];
 		if (rr->class != 2)
 			continue;
-		rr->class = r->code / 100;
+		rr->class = (int)(r->code / 100);
 		rr->code = r->code;
 		snprintf(rr->enhanced, sizeof(rr->enhanced), "%s", r->enhanced);
 		keep_reply(rr->text, r);

@@ -219,7 +219,8 @@ parse_entry(struct aliases *a, const char *s, size_t len, size_t line)
 	if ((al.name = trimmed_copy(s, (size_t)(colon - s))) == NULL)
 		return;
 	for (char *p = al.name; *p; p++)
-		*p = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 	if (!name_ok(al.name)) {
 		problem(a, line, "\"%s\" is not a local name", al.name);
 		goto drop;
@@ -275,7 +276,7 @@ joined(const char *s, size_t len)
 	if (buf == NULL)
 		return NULL;
 	for (size_t i = 0; i < len; i++)
-		buf[i] = (s[i] == '\n' || s[i] == '\r') ? ' ' : s[i];
+		buf[i] = (char)(s[i] == '\n' || s[i] == '\r' ? ' ' : s[i]);
 	buf[len] = '\0';
 	return buf;
 }

@@ -7,6 +7,7 @@
  * name lookup of rewrite_origin_default.
  */
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,12 +29,12 @@ rewrite_origin_default(char out[REWRITE_ORIGIN_MAX + 1])
 	char host[REWRITE_ORIGIN_MAX + 1] = "";
 
 	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
-		strcpy(host, "localhost");
+		snprintf(host, sizeof(host), "localhost");
 	host[REWRITE_ORIGIN_MAX] = '\0';
-	strcpy(out, host);
+	memcpy(out, host, sizeof(host));
 	if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL &&
 	    ai->ai_canonname != NULL && rewrite_origin_ok(ai->ai_canonname))
-		strcpy(out, ai->ai_canonname);
+		snprintf(out, REWRITE_ORIGIN_MAX + 1, "%s", ai->ai_canonname);
 	if (ai != NULL)
 		freeaddrinfo(ai);
 }
@@ -176,7 +177,7 @@ scan_value(const char *v, size_t n, size_t base, struct inserts *ins)
 	bool angle = false;
 
 	for (size_t i = 0; i <= n;) {
-		char c = i < n ? v[i] : '\0';
+		char c = (char)(i < n ? v[i] : '\0');
 		if (i < n && (c == '(' || c == '"')) {
 			i = skip_delimited(v, i, n);
 			continue;

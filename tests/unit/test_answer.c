@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <stdbool.h> /* before ldns, which otherwise makes bool a signed char */
 #include <ldns/ldns.h>
 
 #include "answer.h"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdbool.h> /* before ldns, which otherwise makes bool a signed char */
 #include <ldns/ldns.h>
 
 #include "check_dns.h"
