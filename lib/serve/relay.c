@@ -77,7 +77,7 @@ bool
 relay_client_trusted(const struct relay_policy *p, const struct sockaddr *sa)
 {
 	static const uint8_t loop6[16] = { [15] = 1 };
-	uint8_t b[16];
+	uint8_t b[16] = {0}; /* client_bytes fills 4 or 16 */
 	int family = client_bytes(sa, b);
 
 	if (p->n_nets == 0)

@@ -24,7 +24,8 @@ run_batch(evutil_socket_t fd, short what, void *arg)
 	mx_err err;
 
 	(void)fd, (void)what;
-	memcpy(b, srv->batch, all * sizeof(b[0]));
+	/* The batch is an array of pointers: copying pointers is the point. */
+	memcpy(b, srv->batch, all * sizeof(b[0])); // NOLINT(bugprone-sizeof-expression)
 	srv->n_batch = 0;
 	for (size_t i = 0; i < all; i++) {
 		if (b[i]->conn == NULL) /* gone before its 250: never durable */

@@ -499,7 +499,8 @@ sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int 
 		smtpd_session_greet(&c->s);
 		timer_arm(c);
 	} else {
-		struct timeval tv = { srv->greet_pause_ms / 1000, (srv->greet_pause_ms % 1000) * 1000 };
+		struct timeval tv = { srv->greet_pause_ms / 1000,
+			(suseconds_t)(srv->greet_pause_ms % 1000) * 1000 };
 		evtimer_add(c->timer, &tv);
 	}
 }
