@@ -392,7 +392,7 @@ status(struct daemon_opts *o, const char *command)
 	char *reply = NULL;
 
 	if (mx_daemon_control(o->d.spool, command, &reply) != MX_OK) {
-		cli_warn("daemon", "no mx daemon answers on %s/control", o->d.spool);
+		cli_warn("daemon", "no mx daemon answers on %s/private/control", o->d.spool);
 		return EX_UNAVAILABLE;
 	}
 	fputs(reply, stdout);

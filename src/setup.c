@@ -112,7 +112,9 @@ ensure_dir(int parent, const char *shown, const char *name, uid_t uid, gid_t gid
 static int
 ensure_spool(const char *spool)
 {
-	static const char *const own[] = { "tmp", "queue", "corrupt" };
+	/* private/: mx daemon's control socket; mta-sts/: the MTA-STS policy
+	 * cache and the TLS-RPT store. */
+	static const char *const own[] = { "tmp", "queue", "corrupt", "private", "mta-sts" };
 	struct passwd *pw = getpwnam(MX_USER);
 	struct group *g = getgrnam(MX_DROPGROUP);
 	char shown[4096];
@@ -126,7 +128,7 @@ ensure_spool(const char *spool)
 		return rc;
 	if ((fd = open(spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return cli_warn("setup", "%s: %s", spool, strerror(errno)), EX_CANTCREAT;
-	for (size_t i = 0; i < 3 && rc == EX_OK; i++) {
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]) && rc == EX_OK; i++) {
 		snprintf(shown, sizeof(shown), "%s/%s", spool, own[i]);
 		rc = ensure_dir(fd, shown, own[i], uid, ugid, 0700);
 	}

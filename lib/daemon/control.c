@@ -95,6 +95,28 @@ live(const struct sockaddr_un *sa)
 	return up;
 }
 
+/* dir/private, made 0700 when missing (mx setup makes it, owned by mx). */
+static int
+make_private(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, CONTROL_DIR) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(path, 0700) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
 mx_err
 control_listen(struct event_base *base, const char *dir, control_handler fn, void *arg,
     struct control **out, char *why, size_t why_size)
@@ -106,6 +128,11 @@ control_listen(struct event_base *base, const char *dir, control_handler fn, voi
 	if (socket_path(dir, &sa) != 0) {
 		snprintf(why, why_size, "%s/%s: %s", dir, CONTROL_NAME, strerror(errno));
 		return MX_ERR_CONFIG;
+	}
+	if (make_private(dir) != 0) {
+		snprintf(why, why_size, "%s/%s: %s (mx setup makes it)", dir, CONTROL_DIR,
+		    strerror(errno));
+		return MX_ERR_SYSTEM;
 	}
 	if (live(&sa)) {
 		snprintf(why, why_size, "%s: another mx daemon runs on this spool", sa.sun_path);

@@ -13,7 +13,11 @@
 struct event_base;
 struct control;
 
-#define CONTROL_NAME "control"
+/* The socket lives in the spool's private/ (0700, the daemon's user), as
+ * Postfix keeps its sockets in private/: the spool directory itself is
+ * root's, and nobody but the daemon's user (and root) may talk to it. */
+#define CONTROL_DIR "private"
+#define CONTROL_NAME CONTROL_DIR "/control"
 #define CONTROL_LINE_MAX 64
 #define CONTROL_REPLY_MAX (1u << 20)
 
