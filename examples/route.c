@@ -32,8 +32,8 @@ route_one(mx_resolver *resolver, const mx_policy *policy, const char *arg)
 		fprintf(stderr, "route: %s: %s: %s\n", arg, mx_strerror(err), why.text);
 		return mx_err_temporary(err) ? 75 : 70;
 	}
-	printf("%s: %s (%s)\n", mx_plan_domain(plan),
-	    mx_status_name(mx_plan_status(plan)), mx_plan_reason(plan));
+	printf("%s: %s (%s)\n", mx_plan_domain(plan), mx_status_name(mx_plan_status(plan)),
+	    mx_plan_reason(plan));
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
 		const mx_host *h = mx_plan_host(plan, i);
 

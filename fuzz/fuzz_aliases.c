@@ -49,8 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	aliases_free(a);
-	if (rewrite_header((const char *)data, size, "origin.test", &head, &head_len,
-	    &hlen) == MX_OK && (hlen > size || head_len < hlen))
+	if (rewrite_header((const char *)data, size, "origin.test", &head, &head_len, &hlen) ==
+		MX_OK &&
+	    (hlen > size || head_len < hlen))
 		abort();
 	free(head);
 	return 0;

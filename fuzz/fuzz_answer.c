@@ -27,7 +27,7 @@
 #include "name.h"
 #include "route.h"
 
-#define QNAME "example.test."
+#define QNAME  "example.test."
 #define DOMAIN "example.test"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,12 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 broken(const char *what, const char *detail)
 {
-	fprintf(stderr, "fuzz_answer: invariant broken: %s%s%s\n", what,
-	    detail ? ": " : "", detail ? detail : "");
+	fprintf(stderr, "fuzz_answer: invariant broken: %s%s%s\n", what, detail ? ": " : "",
+	    detail ? detail : "");
 	abort();
 }
 
-#define CHECK(cond, detail) do { if (!(cond)) broken(#cond, (detail)); } while (0)
+#define CHECK(cond, detail)                                                                        \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			broken(#cond, (detail));                                                   \
+	} while (0)
 
 /* ---- a strict little JSON reader (RFC 8259, ASCII output only) ---- */
 
@@ -71,7 +75,7 @@ json_string(const char *p)
 		if (c == 'u') {
 			for (int i = 0; i < 4; i++, p++)
 				if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-				    (*p >= 'A' && *p <= 'F')))
+					(*p >= 'A' && *p <= 'F')))
 					return NULL;
 		} else if (c == '\0' || strchr("\"\\/bfnrt", c) == NULL) {
 			return NULL;
@@ -146,12 +150,13 @@ check_answer(const struct answer *a, uint16_t qtype)
 		CHECK(a->n_addrs > 0 && a->n_mx == 0, NULL);
 	for (size_t i = 0; i < a->n_mx; i++) {
 		const struct answer_mx *m = &a->mx[i];
-		CHECK(m->exchange != NULL && strnlen(m->exchange, NAME_TEXT_MAX) < NAME_TEXT_MAX, NULL);
+		CHECK(m->exchange != NULL && strnlen(m->exchange, NAME_TEXT_MAX) < NAME_TEXT_MAX,
+		    NULL);
 		CHECK(m->ttl < 0x80000000u, m->exchange);
 		CHECK(m->is_null == (m->exchange[0] == '\0'), m->exchange);
 		if (!m->is_null)
-			CHECK(m->bad_name == (name_check_hostname(m->exchange) != NULL),
-			    m->exchange);
+			CHECK(
+			    m->bad_name == (name_check_hostname(m->exchange) != NULL), m->exchange);
 	}
 	for (size_t i = 0; i < a->n_addrs; i++) {
 		const struct ip_addr *ad = &a->addrs[i];
@@ -174,7 +179,9 @@ check_answer(const struct answer *a, uint16_t qtype)
 		lx = strlen(x);
 		ld = strlen(answer_canonical(a));
 		CHECK(strcmp(x, answer_canonical(a)) == 0 ||
-		    (lx > ld && x[lx - ld - 1] == '.' && strcmp(x + lx - ld, answer_canonical(a)) == 0), x);
+			(lx > ld && x[lx - ld - 1] == '.' &&
+			    strcmp(x + lx - ld, answer_canonical(a)) == 0),
+		    x);
 		CHECK(g->qtype == RR_TYPE_A || g->qtype == RR_TYPE_AAAA, x);
 		CHECK(g->addr.family == (g->qtype == RR_TYPE_A ? AF_INET : AF_INET6), x);
 		CHECK(g->addr.ttl < 0x80000000u, x);
@@ -192,8 +199,9 @@ check_plan(const mx_plan *plan, const struct answer *mx, bool implicit)
 	CHECK(plan->status <= MX_STATUS_LOOP, NULL);
 	CHECK(mx_plan_dnssec(plan) <= MX_DNSSEC_BOGUS, NULL);
 	CHECK(plan->canonical != NULL && plan->reason != NULL &&
-	    strnlen(plan->canonical, NAME_TEXT_MAX) < NAME_TEXT_MAX &&
-	    strnlen(plan->reason, PLAN_REASON_MAX) < PLAN_REASON_MAX, NULL);
+		strnlen(plan->canonical, NAME_TEXT_MAX) < NAME_TEXT_MAX &&
+		strnlen(plan->reason, PLAN_REASON_MAX) < PLAN_REASON_MAX,
+	    NULL);
 	CHECK(plan->reason[0] != '\0', mx_status_name(plan->status));
 	if (!implicit && (mx->kind == ANSWER_TEMPFAIL || mx->security == SEC_BOGUS))
 		CHECK(plan->status == MX_STATUS_TEMPFAIL && plan->n_hosts == 0, NULL);
@@ -202,8 +210,8 @@ check_plan(const mx_plan *plan, const struct answer *mx, bool implicit)
 	if (plan->status == MX_STATUS_NULL_MX || plan->status == MX_STATUS_NXDOMAIN)
 		CHECK(plan->n_hosts == 0, NULL);
 	CHECK(plan->n_hosts <= (implicit ? 1 : ANSWER_MAX_MX), NULL);
-	CHECK(plan->implicit_mx == (plan->n_hosts == 1 && (implicit ||
-	    mx->kind == ANSWER_NODATA)), NULL);
+	CHECK(plan->implicit_mx == (plan->n_hosts == 1 && (implicit || mx->kind == ANSWER_NODATA)),
+	    NULL);
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		const struct mx_host *h = &plan->hosts[i];
 		CHECK(h->status <= MX_HOST_BAD_NAME, h->name);
@@ -240,12 +248,11 @@ check_plan(const mx_plan *plan, const struct answer *mx, bool implicit)
 
 /* ---- the run ---------------------------------------------------------- */
 
-static const answer_security securities[4] = {SEC_UNKNOWN, SEC_INSECURE,
-    SEC_SECURE, SEC_BOGUS};
+static const answer_security securities[4] = { SEC_UNKNOWN, SEC_INSECURE, SEC_SECURE, SEC_BOGUS };
 
 static void
-route_addresses(mx_plan *plan, const struct answer *a4, const struct answer *a6,
-    bool aaaa_first, const mx_policy *pol)
+route_addresses(mx_plan *plan, const struct answer *a4, const struct answer *a6, bool aaaa_first,
+    const mx_policy *pol)
 {
 	for (size_t i = 0; i < plan->n_hosts; i++) {
 		if (!plan->hosts[i].need_addresses)
@@ -253,15 +260,15 @@ route_addresses(mx_plan *plan, const struct answer *a4, const struct answer *a6,
 		for (int k = 0; k < 2; k++) {
 			bool aaaa = (k == 0) == aaaa_first;
 			if (route_add_addresses(plan, i, aaaa ? RR_TYPE_AAAA : RR_TYPE_A,
-			    aaaa ? a6 : a4, pol) != MX_OK)
+				aaaa ? a6 : a4, pol) != MX_OK)
 				return;
 		}
 	}
 }
 
 static void
-run_plan(const struct answer *mx, const struct answer *a4,
-    const struct answer *a6, bool aaaa_first, bool implicit, const mx_policy *pol)
+run_plan(const struct answer *mx, const struct answer *a4, const struct answer *a6, bool aaaa_first,
+    bool implicit, const mx_policy *pol)
 {
 	mx_plan *plan = NULL;
 

@@ -67,8 +67,8 @@ check_txts(const uint8_t *data, size_t size, int rcode)
 static void
 check_names(const uint8_t *data, size_t size)
 {
-	static const uint16_t types[] = {12, 2, 5};
-	char (*names)[NAME_TEXT_MAX] = malloc(8 * sizeof(*names));
+	static const uint16_t types[] = { 12, 2, 5 };
+	char(*names)[NAME_TEXT_MAX] = malloc(8 * sizeof(*names));
 	char soa[NAME_TEXT_MAX];
 
 	if (names == NULL)
@@ -81,8 +81,7 @@ check_names(const uint8_t *data, size_t size)
 			if (memchr(names[i], '\0', NAME_TEXT_MAX) == NULL)
 				broken("name not terminated");
 	}
-	if (dns_soa_owner(data, size, soa, sizeof(soa)) &&
-	    memchr(soa, '\0', sizeof(soa)) == NULL)
+	if (dns_soa_owner(data, size, soa, sizeof(soa)) && memchr(soa, '\0', sizeof(soa)) == NULL)
 		broken("SOA owner not terminated");
 	free(names);
 }

@@ -29,12 +29,12 @@ cli_warn(const char *cmd, const char *fmt, ...)
 }
 
 static const struct option longopts[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"watch", no_argument, NULL, 'w'},
-	{"interval", required_argument, NULL, 'I'},
-	{"help", no_argument, NULL, 'h'},
+	{ "json", no_argument, NULL, 'j' },
+	{ "watch", no_argument, NULL, 'w' },
+	{ "interval", required_argument, NULL, 'I' },
+	{ "help", no_argument, NULL, 'h' },
 	DELIVERY_LONGOPTS,
-	{NULL, 0, NULL, 0},
+	{ NULL, 0, NULL, 0 },
 };
 
 struct seen {

@@ -36,10 +36,9 @@ compare(const struct drop_request *a, const struct drop_request *b)
 {
 	if (!same_text(a->sender, b->sender) || !same_text(a->name, b->name) ||
 	    !same_text(a->envid, b->envid) || !same_text(a->notify, b->notify) ||
-	    a->sender_set != b->sender_set || a->error_mode != b->error_mode ||
-	    a->ret != b->ret || a->body != b->body || a->size != b->size ||
-	    a->rcpt_n != b->rcpt_n || a->uid != b->uid || a->gid != b->gid ||
-	    a->time != b->time || a->stored != b->stored)
+	    a->sender_set != b->sender_set || a->error_mode != b->error_mode || a->ret != b->ret ||
+	    a->body != b->body || a->size != b->size || a->rcpt_n != b->rcpt_n ||
+	    a->uid != b->uid || a->gid != b->gid || a->time != b->time || a->stored != b->stored)
 		broken("the re-serialized header parses to other fields");
 	for (size_t i = 0; i < a->rcpt_n; i++)
 		if (strcmp(a->rcpt[i], b->rcpt[i]) != 0)
@@ -88,8 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	data++, size--;
-	mx_err err = drop_header_parse((const char *)data, size, stored, &r, &hlen, why,
-	    sizeof(why));
+	mx_err err =
+	    drop_header_parse((const char *)data, size, stored, &r, &hlen, why, sizeof(why));
 	if (err != MX_OK) {
 		if (r.rcpt != NULL || r.sender != NULL || r.size != 0 || why[0] == '\0')
 			broken("a failed parse left fields or no reason");

@@ -33,12 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 broken(const char *what, const char *detail)
 {
-	fprintf(stderr, "fuzz_message: invariant broken: %s%s%s\n", what,
-	    detail ? ": " : "", detail ? detail : "");
+	fprintf(stderr, "fuzz_message: invariant broken: %s%s%s\n", what, detail ? ": " : "",
+	    detail ? detail : "");
 	abort();
 }
 
-#define CHECK(cond, detail) do { if (!(cond)) broken(#cond, (detail)); } while (0)
+#define CHECK(cond, detail)                                                                        \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			broken(#cond, (detail));                                                   \
+	} while (0)
 
 /* ---- layout ------------------------------------------------------------ */
 
@@ -77,7 +81,8 @@ check_layout(const struct message *m)
 		CHECK(m->body_offset == m->len && !m->separator_added, NULL);
 	else
 		CHECK(m->body_offset == m->header_len + 2 &&
-		    strncmp(d + m->header_len, "\r\n", 2) == 0, NULL);
+			strncmp(d + m->header_len, "\r\n", 2) == 0,
+		    NULL);
 }
 
 /* ---- the input back ---------------------------------------------------- */
@@ -95,7 +100,7 @@ expected_text(const uint8_t *in, size_t len, bool dot_is_content, size_t *out_le
 	for (size_t i = 0; i < len; i++) {
 		if (!dot_is_content && i == line && in[i] == '.' &&
 		    (i + 1 == len || in[i + 1] == '\n' ||
-		    (in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n')))
+			(in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n')))
 			break;
 		if (in[i] == '\n')
 			line = i + 1;
@@ -156,8 +161,8 @@ check_bcc_removed(const struct message *plain, const struct message *t)
 		const char *line = plain->data + pos;
 		size_t l = (size_t)(strstr(line, "\r\n") - line) + 2;
 		if (pos < plain->header_len && line[0] != ' ' && line[0] != '\t')
-			drop = strncasecmp(line, "bcc", 3) == 0 &&
-			    strspn(line + 3, " \t") < l && line[3 + strspn(line + 3, " \t")] == ':';
+			drop = strncasecmp(line, "bcc", 3) == 0 && strspn(line + 3, " \t") < l &&
+			    line[3 + strspn(line + 3, " \t")] == ':';
 		if (pos >= plain->header_len)
 			drop = false;
 		if (!drop) {
@@ -200,22 +205,26 @@ static void
 check_address(const uint8_t *in, size_t len)
 {
 	struct address a, again;
-	struct address_list list = {0};
+	struct address_list list = { 0 };
 	const char *why;
 
 	if (len > ADDRESS_INPUT_MAX + 8)
 		len = ADDRESS_INPUT_MAX + 8;
 	for (int role = 0; role < 2; role++) {
 		why = NULL;
-		if (address_parse_bytes((const char *)in, len, (address_role)role, &a, &why) != MX_OK) {
+		if (address_parse_bytes((const char *)in, len, (address_role)role, &a, &why) !=
+		    MX_OK) {
 			CHECK(why != NULL && a.path[0] == '\0', NULL);
 			continue;
 		}
 		CHECK(why == NULL && a.path[0] == '<', a.path);
-		CHECK(strlen(a.local) <= ADDRESS_LOCAL_MAX && strlen(a.path) <= ADDRESS_PATH_MAX, a.path);
+		CHECK(strlen(a.local) <= ADDRESS_LOCAL_MAX && strlen(a.path) <= ADDRESS_PATH_MAX,
+		    a.path);
 		CHECK(strpbrk(a.path, "\r\n\t") == NULL, a.path);
-		CHECK(address_parse_bytes(a.path, strlen(a.path), (address_role)role,
-		    &again, NULL) == MX_OK && strcmp(a.path, again.path) == 0, a.path);
+		CHECK(address_parse_bytes(
+			  a.path, strlen(a.path), (address_role)role, &again, NULL) == MX_OK &&
+			strcmp(a.path, again.path) == 0,
+		    a.path);
 		CHECK(a.null == (strcmp(a.path, "<>") == 0) && (!a.null || role == 1), a.path);
 	}
 	if (address_list_parse((const char *)in, len, 50, &list) == MX_OK)
@@ -247,8 +256,7 @@ read_chunks(void *ctx, void *buf, size_t n)
 }
 
 static void
-check_same(const struct message *a, message_err ea, const struct message *b,
-    message_err eb)
+check_same(const struct message *a, message_err ea, const struct message *b, message_err eb)
 {
 	CHECK(ea == eb, "message_read and message_parse disagree");
 	if (ea != MESSAGE_OK)
@@ -264,8 +272,8 @@ static void
 check_failure(message_err e, const struct message *m, const struct message_error *err)
 {
 	CHECK(m == NULL, NULL);
-	CHECK(e == MESSAGE_ERR_MALFORMED || e == MESSAGE_ERR_TOO_BIG ||
-	    e == MESSAGE_ERR_NOMEM, NULL);
+	CHECK(
+	    e == MESSAGE_ERR_MALFORMED || e == MESSAGE_ERR_TOO_BIG || e == MESSAGE_ERR_NOMEM, NULL);
 	CHECK(err->code == e && err->why[0] != '\0', NULL);
 	CHECK(memchr(err->why, '\0', sizeof(err->why)) != NULL, NULL);
 }
@@ -284,7 +292,8 @@ check_added(struct message *m)
 		return;
 	check_layout(m);
 	CHECK(message_has_header(m, "date") && message_has_header(m, "message-id") &&
-	    message_has_header(m, "FROM"), NULL);
+		message_has_header(m, "FROM"),
+	    NULL);
 }
 
 /* The streaming reader writes the same payload to its file. */
@@ -292,7 +301,7 @@ static void
 check_spooled(const struct message *a, message_err ea, const uint8_t *data, size_t size,
     const struct message_options *opt)
 {
-	struct chunks ch = {data, data, size, 0, 0, size > 16 ? 16 : size};
+	struct chunks ch = { data, data, size, 0, 0, size > 16 ? 16 : size };
 	struct message *s = NULL;
 	message_err es = message_read_spooled(read_chunks, &ch, opt, &s, NULL);
 	char *w;
@@ -318,14 +327,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
-	struct message *m[4] = {NULL}, *c = NULL;
+	struct message *m[4] = { NULL }, *c = NULL;
 	struct message_error err, err2;
 	message_err e[4], ec;
 
 	for (int mode = 0; mode < 4; mode++) {
-		struct message_options opt = {.dot_is_content = mode & 1,
-		    .extract_recipients = (mode & 2) != 0};
-		struct chunks ch = {data, data, size, 0, 0, size > 16 ? 16 : size};
+		struct message_options opt = { .dot_is_content = mode & 1,
+			.extract_recipients = (mode & 2) != 0 };
+		struct chunks ch = { data, data, size, 0, 0, size > 16 ? 16 : size };
 		e[mode] = message_parse(in, size, &opt, &m[mode], &err);
 		ec = message_read(read_chunks, &ch, &opt, &c, &err2);
 		check_same(m[mode], e[mode], c, ec);
@@ -347,7 +356,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	if (e[1] == MESSAGE_OK && size > 1) {
-		struct message_options opt = {.dot_is_content = true, .max_size = size / 2};
+		struct message_options opt = { .dot_is_content = true, .max_size = size / 2 };
 		CHECK(message_parse(in, size, &opt, &c, &err) == MESSAGE_ERR_TOO_BIG, NULL);
 		CHECK(strstr(err.why, "message larger than") == err.why, err.why);
 		check_failure(MESSAGE_ERR_TOO_BIG, c, &err);

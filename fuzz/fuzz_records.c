@@ -28,7 +28,11 @@ broken(const char *what)
 	abort();
 }
 
-#define CHECK(cond) do { if (!(cond)) broken(#cond); } while (0)
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			broken(#cond);                                                             \
+	} while (0)
 
 static bool
 terminated(const char *s, size_t size)
@@ -134,15 +138,16 @@ fuzz_sts(const char *in, size_t len)
 		char host[300];
 		const char *m = p.mx[i];
 		/* "*.x" matches "a.x"; a plain name matches itself */
-		snprintf(host, sizeof(host), "%s%s", m[0] == '*' ? "a" : "", m[0] == '*' ? m + 1 : m);
+		snprintf(
+		    host, sizeof(host), "%s%s", m[0] == '*' ? "a" : "", m[0] == '*' ? m + 1 : m);
 		CHECK(mta_sts_mx_match(m, host));
 		if (m[0] == '*')
 			CHECK(!mta_sts_mx_match(m, m + 2));
 	}
 	if (rc == 0) {
 		CHECK(p.max_age >= 0 && p.max_age <= MTA_STS_MAX_AGE_MAX);
-		CHECK(!strcmp(p.mode, "none") || (p.n_mx > 0 &&
-		    (!strcmp(p.mode, "enforce") || !strcmp(p.mode, "testing"))));
+		CHECK(!strcmp(p.mode, "none") ||
+		    (p.n_mx > 0 && (!strcmp(p.mode, "enforce") || !strcmp(p.mode, "testing"))));
 	}
 }
 

@@ -26,12 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 broken(const char *what, const char *detail)
 {
-	fprintf(stderr, "fuzz_smtp_reply: invariant broken: %s%s%s\n", what,
-	    detail ? ": " : "", detail ? detail : "");
+	fprintf(stderr, "fuzz_smtp_reply: invariant broken: %s%s%s\n", what, detail ? ": " : "",
+	    detail ? detail : "");
 	abort();
 }
 
-#define CHECK(cond, detail) do { if (!(cond)) broken(#cond, (detail)); } while (0)
+#define CHECK(cond, detail)                                                                        \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			broken(#cond, (detail));                                                   \
+	} while (0)
 
 /* What one run read, summed up so that two runs can be compared. */
 struct pass {
@@ -59,8 +63,7 @@ valid_enhanced(const char *e, unsigned code)
 
 	if (e[0] == '\0')
 		return true;
-	if (e[0] != (char)('0' + code / 100) || strchr("245", e[0]) == NULL ||
-	    e[1] != '.')
+	if (e[0] != (char)('0' + code / 100) || strchr("245", e[0]) == NULL || e[1] != '.')
 		return false;
 	e += 2;
 	n = strspn(e, "0123456789");
@@ -108,7 +111,8 @@ check_ehlo(const struct smtp_reply *rep, struct pass *p)
 	CHECK(e.has_size || e.size == 0, NULL);
 	if (!ok)
 		CHECK(!e.pipelining && !e.eightbitmime && !e.smtputf8 && !e.starttls &&
-		    !e.enhancedstatuscodes && !e.chunking && !e.has_size, NULL);
+			!e.enhancedstatuscodes && !e.chunking && !e.has_size,
+		    NULL);
 	if (ok && rep->n_lines == 1)
 		CHECK(!e.pipelining && !e.starttls && !e.has_size, NULL);
 	mix(p, &e, sizeof(e));
@@ -144,14 +148,12 @@ check_reader(const struct smtp_reply_reader *r)
 	CHECK(r->line_octets <= SMTP_REPLY_LINE_MAX, NULL);
 	CHECK(r->reply_octets <= SMTP_REPLY_MAX_OCTETS + 1, NULL);
 	CHECK(r->n_lines <= SMTP_REPLY_MAX_LINES, NULL);
-	CHECK((smtp_reply_why(r) != NULL) == (smtp_reply_state(r) == SMTP_REPLY_ERROR),
-	    NULL);
+	CHECK((smtp_reply_why(r) != NULL) == (smtp_reply_state(r) == SMTP_REPLY_ERROR), NULL);
 }
 
 /* Feeds one chunk; returns false once the reader failed. */
 static bool
-feed_chunk(struct smtp_reply_reader *r, const uint8_t *chunk, size_t len,
-    struct pass *p)
+feed_chunk(struct smtp_reply_reader *r, const uint8_t *chunk, size_t len, struct pass *p)
 {
 	size_t used = 0;
 
@@ -162,24 +164,19 @@ feed_chunk(struct smtp_reply_reader *r, const uint8_t *chunk, size_t len,
 		p->consumed += n;
 		check_reader(r);
 		switch (smtp_reply_state(r)) {
-		case SMTP_REPLY_DONE:
-			take_one(r, p);
-			break;
+		case SMTP_REPLY_DONE: take_one(r, p); break;
 		case SMTP_REPLY_ERROR:
 			CHECK(n > 0, "an ERROR that consumed nothing");
 			CHECK(smtp_reply_feed(r, chunk, len) == 0, NULL);
 			return false;
-		case SMTP_REPLY_INCOMPLETE:
-			CHECK(used == len, "INCOMPLETE but bytes left");
-			break;
+		case SMTP_REPLY_INCOMPLETE: CHECK(used == len, "INCOMPLETE but bytes left"); break;
 		}
 	}
 	return true;
 }
 
 static void
-run(const uint8_t *stream, size_t len, const uint8_t *sizes, size_t n_sizes,
-    struct pass *p)
+run(const uint8_t *stream, size_t len, const uint8_t *sizes, size_t n_sizes, struct pass *p)
 {
 	struct smtp_reply_reader r;
 	size_t pos = 0;
@@ -216,7 +213,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(chunked.consumed == whole.consumed, NULL);
 	CHECK(chunked.replies == whole.replies, NULL);
 	CHECK(chunked.hash == whole.hash, NULL);
-	CHECK(chunked.state == SMTP_REPLY_ERROR || chunked.consumed == size - 1 - k,
-	    NULL);
+	CHECK(chunked.state == SMTP_REPLY_ERROR || chunked.consumed == size - 1 - k, NULL);
 	return 0;
 }

@@ -27,7 +27,7 @@ struct fuzz {
 	struct relay_policy p;
 	bool trusted, in_tx, writing, commit_ok, tls;
 	size_t rcpts;
-	char last;           /* last octet written to the message */
+	char last; /* last octet written to the message */
 	char prev;
 };
 
@@ -128,8 +128,13 @@ f_starttls(void *arg)
 }
 
 static const struct smtpd_hooks hooks = {
-	.reply = f_reply, .mail = f_mail, .rcpt = f_rcpt, .reset = f_reset,
-	.data_start = f_data_start, .data_write = f_data_write, .data_commit = f_commit,
+	.reply = f_reply,
+	.mail = f_mail,
+	.rcpt = f_rcpt,
+	.reset = f_reset,
+	.data_start = f_data_start,
+	.data_write = f_data_write,
+	.data_commit = f_commit,
 	.starttls = f_starttls,
 };
 
@@ -138,8 +143,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char local[1][MX_DOMAIN_MAX + 1] = { "local.test" };
 	static char backup[1][MX_DOMAIN_MAX + 1] = { "backup.test" };
-	struct smtpd_settings set = { .hostname = "mx.test", .max_size = 4096,
-	    .max_rcpts = 5, .tls_offer = true };
+	struct smtpd_settings set = {
+		.hostname = "mx.test", .max_size = 4096, .max_rcpts = 5, .tls_offer = true
+	};
 	struct fuzz f = { 0 };
 	size_t off = 2, step;
 

@@ -28,7 +28,11 @@ broken(const char *what)
 	abort();
 }
 
-#define CHECK(cond) do { if (!(cond)) broken(#cond); } while (0)
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			broken(#cond);                                                             \
+	} while (0)
 
 static void
 check_cache(const char *in, size_t size, struct sts_cached *c)

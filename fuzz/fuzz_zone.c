@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 broken(const char *what, const char *detail)
 {
-	fprintf(stderr, "fuzz_zone: invariant broken: %s%s%s\n", what,
-	    detail ? ": " : "", detail ? detail : "");
+	fprintf(stderr, "fuzz_zone: invariant broken: %s%s%s\n", what, detail ? ": " : "",
+	    detail ? detail : "");
 	abort();
 }
 

@@ -45,12 +45,14 @@ extern "C" {
  * flags), keeping the soname libmx.so.0 since 0.1.0 was never packaged.
  * MX_VERSION_NUMBER is 0xMMmmpp, for comparisons.
  */
+/* meson.build and scripts/check-symbols read these lines as they are. */
+/* clang-format off */
 #define MX_VERSION_MAJOR 0
 #define MX_VERSION_MINOR 2
 #define MX_VERSION_PATCH 0
 #define MX_VERSION "0.2.0"
-#define MX_VERSION_NUMBER \
-	((MX_VERSION_MAJOR << 16) | (MX_VERSION_MINOR << 8) | MX_VERSION_PATCH)
+/* clang-format on */
+#define MX_VERSION_NUMBER ((MX_VERSION_MAJOR << 16) | (MX_VERSION_MINOR << 8) | MX_VERSION_PATCH)
 
 /* The running library's version as text ("0.2.0"); its MX_VERSION_NUMBER
  * in *number unless number is NULL. */
@@ -58,7 +60,7 @@ MX_API const char *mx_version(int *number);
 
 /* RFC 1035 section 2.3.4 and RFC 5321 section 4.5.3.1.2. */
 #define MX_DOMAIN_MAX 253 /* text form, without the trailing dot */
-#define MX_LABEL_MAX 63
+#define MX_LABEL_MAX  63
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -118,8 +120,7 @@ MX_API bool mx_err_temporary(mx_err err);
  * why says what is wrong in words that read after the argument ("is an
  * IP address, not a domain").
  */
-MX_API mx_err mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1],
-    mx_why *why);
+MX_API mx_err mx_domain_from_arg(const char *arg, char out[MX_DOMAIN_MAX + 1], mx_why *why);
 
 /* ---- routing policy ---------------------------------------------------- */
 
@@ -209,8 +210,7 @@ struct mx_resolver_stats {
 	size_t cache_entries;     /* addresses cached now (stub) */
 };
 
-MX_API void mx_resolver_get_stats(const mx_resolver *resolver,
-    struct mx_resolver_stats *out);
+MX_API void mx_resolver_get_stats(const mx_resolver *resolver, struct mx_resolver_stats *out);
 
 /* ---- plans ------------------------------------------------------------- */
 
@@ -228,34 +228,34 @@ typedef enum mx_status {
 
 typedef enum mx_host_status {
 	MX_HOST_OK = 0,
-	MX_HOST_NO_ADDRESS,  /* NXDOMAIN or no A/AAAA */
-	MX_HOST_TEMPFAIL,    /* SERVFAIL, timeout, bogus: no address now */
-	MX_HOST_IP_LITERAL,  /* exchange written as an address: unusable */
-	MX_HOST_PRUNED,      /* this host, or not better than this host */
-	MX_HOST_BAD_NAME,    /* exchange is not a valid host name */
+	MX_HOST_NO_ADDRESS, /* NXDOMAIN or no A/AAAA */
+	MX_HOST_TEMPFAIL,   /* SERVFAIL, timeout, bogus: no address now */
+	MX_HOST_IP_LITERAL, /* exchange written as an address: unusable */
+	MX_HOST_PRUNED,     /* this host, or not better than this host */
+	MX_HOST_BAD_NAME,   /* exchange is not a valid host name */
 } mx_host_status;
 
 typedef enum mx_dnssec {
 	MX_DNSSEC_INDETERMINATE = 0, /* no trust anchor, or no answer */
 	MX_DNSSEC_INSECURE,
-	MX_DNSSEC_SECURE,            /* every answer used was validated */
-	MX_DNSSEC_BOGUS,             /* some answer failed validation */
+	MX_DNSSEC_SECURE, /* every answer used was validated */
+	MX_DNSSEC_BOGUS,  /* some answer failed validation */
 } mx_dnssec;
 
 /* Stable identifiers of problems, as printed in JSON ("null-mx-mixed"). */
 typedef enum mx_problem {
-	MX_PROBLEM_NULL_MX_MIXED = 0, /* RFC 7505 null MX beside real ones */
-	MX_PROBLEM_NULL_MX_PREFERENCE,/* null MX with preference other than 0 */
-	MX_PROBLEM_DUPLICATE_HOST,    /* the same host listed twice */
-	MX_PROBLEM_DNSSEC_BOGUS,      /* an answer failed validation */
-	MX_PROBLEM_CNAME_TARGET,      /* exchange is a CNAME (RFC 2181 10.3) */
-	MX_PROBLEM_IP_LITERAL_TARGET, /* exchange written as an IP address */
-	MX_PROBLEM_BAD_HOSTNAME,      /* exchange has characters no host has */
-	MX_PROBLEM_CNAME_LOOP,        /* a CNAME chain loops or is too long */
-	MX_PROBLEM_ADDRESS_TEMPFAIL,  /* one address family failed for now */
-	MX_PROBLEM_LOCAL_NAME,        /* this host is the machine itself */
+	MX_PROBLEM_NULL_MX_MIXED = 0,    /* RFC 7505 null MX beside real ones */
+	MX_PROBLEM_NULL_MX_PREFERENCE,   /* null MX with preference other than 0 */
+	MX_PROBLEM_DUPLICATE_HOST,       /* the same host listed twice */
+	MX_PROBLEM_DNSSEC_BOGUS,         /* an answer failed validation */
+	MX_PROBLEM_CNAME_TARGET,         /* exchange is a CNAME (RFC 2181 10.3) */
+	MX_PROBLEM_IP_LITERAL_TARGET,    /* exchange written as an IP address */
+	MX_PROBLEM_BAD_HOSTNAME,         /* exchange has characters no host has */
+	MX_PROBLEM_CNAME_LOOP,           /* a CNAME chain loops or is too long */
+	MX_PROBLEM_ADDRESS_TEMPFAIL,     /* one address family failed for now */
+	MX_PROBLEM_LOCAL_NAME,           /* this host is the machine itself */
 	MX_PROBLEM_NOT_BETTER_THAN_SELF, /* preference not below our own */
-	MX_PROBLEM_TIMEOUT,           /* the deadline passed first */
+	MX_PROBLEM_TIMEOUT,              /* the deadline passed first */
 	MX_PROBLEM_COUNT_
 } mx_problem;
 
@@ -272,8 +272,8 @@ MX_API bool mx_status_permanent(mx_status status);
  * plan is ready; the caller frees *out with mx_plan_free.  The domain is
  * an argument as mx_domain_from_arg takes it.
  */
-MX_API mx_err mx_route_lookup(mx_resolver *resolver, const mx_policy *policy,
-    const char *domain, mx_plan **out, mx_why *why);
+MX_API mx_err mx_route_lookup(
+    mx_resolver *resolver, const mx_policy *policy, const char *domain, mx_plan **out, mx_why *why);
 
 /*
  * Asynchronous form: cb runs from the event loop once the plan is ready,
@@ -283,8 +283,8 @@ MX_API mx_err mx_route_lookup(mx_resolver *resolver, const mx_policy *policy,
  * left.
  */
 typedef void (*mx_route_cb)(mx_plan *plan, void *arg);
-MX_API mx_err mx_route_start(mx_resolver *resolver, const mx_policy *policy,
-    const char *domain, mx_route_cb cb, void *arg, mx_why *why);
+MX_API mx_err mx_route_start(mx_resolver *resolver, const mx_policy *policy, const char *domain,
+    mx_route_cb cb, void *arg, mx_why *why);
 MX_API mx_err mx_resolver_run(mx_resolver *resolver);
 /* One turn of the resolver's event loop: waits for something to happen
  * and runs the callbacks it causes.  For callers that feed lookups in as
@@ -332,8 +332,8 @@ MX_API const char *mx_host_address(const mx_host *host, size_t i);
 /* AF_INET or AF_INET6. */
 MX_API int mx_host_address_family(const mx_host *host, size_t i);
 /* Fills a sockaddr for connecting to port; returns its length, 0 if i is out of range. */
-MX_API socklen_t mx_host_address_sockaddr(const mx_host *host, size_t i,
-    uint16_t port, struct sockaddr_storage *out);
+MX_API socklen_t mx_host_address_sockaddr(
+    const mx_host *host, size_t i, uint16_t port, struct sockaddr_storage *out);
 
 /* ---- sending ----------------------------------------------------------- */
 
@@ -348,10 +348,10 @@ typedef struct mx_sender mx_sender;
 typedef struct mx_delivery mx_delivery;
 
 typedef enum mx_tls_policy {
-	MX_TLS_MAY = 0,   /* STARTTLS when offered, unauthenticated; DANE when secure */
-	MX_TLS_ENCRYPT,   /* TLS required, unauthenticated (or DANE when secure) */
-	MX_TLS_DANE,      /* DANE required: defer hosts without secure TLSA */
-	MX_TLS_VERIFY,    /* TLS required, certificate verified for the MX name */
+	MX_TLS_MAY = 0, /* STARTTLS when offered, unauthenticated; DANE when secure */
+	MX_TLS_ENCRYPT, /* TLS required, unauthenticated (or DANE when secure) */
+	MX_TLS_DANE,    /* DANE required: defer hosts without secure TLSA */
+	MX_TLS_VERIFY,  /* TLS required, certificate verified for the MX name */
 } mx_tls_policy;
 
 typedef enum mx_rcpt_status {
@@ -361,22 +361,21 @@ typedef enum mx_rcpt_status {
 } mx_rcpt_status;
 
 /* The SMTP dialogue: dir '>' sent, '<' received; host is the MX name. */
-typedef void (*mx_transcript_fn)(const char *host, char dir, const char *line,
-    size_t len, void *arg);
+typedef void (*mx_transcript_fn)(
+    const char *host, char dir, const char *line, size_t len, void *arg);
 /* Called once when every recipient has a status; owns the delivery. */
 typedef void (*mx_send_cb)(mx_delivery *delivery, void *arg);
 
 /* The resolver is borrowed and must outlive the sender; the policy is copied. */
-MX_API mx_err mx_sender_new(mx_sender **out, mx_resolver *resolver,
-    const mx_policy *policy);
+MX_API mx_err mx_sender_new(mx_sender **out, mx_resolver *resolver, const mx_policy *policy);
 MX_API void mx_sender_free(mx_sender *sender);
 MX_API mx_err mx_sender_set_helo(mx_sender *sender, const char *name);
 /* ca_file: for MX_TLS_VERIFY (NULL: the system's store). */
-MX_API mx_err mx_sender_set_tls(mx_sender *sender, mx_tls_policy policy,
-    const char *ca_file, mx_why *why);
+MX_API mx_err mx_sender_set_tls(
+    mx_sender *sender, mx_tls_policy policy, const char *ca_file, mx_why *why);
 /* Stagger between connection attempts (250 ms) and one attempt's limit (30 s). */
-MX_API mx_err mx_sender_set_connect(mx_sender *sender, unsigned attempt_delay_ms,
-    unsigned connect_timeout_ms);
+MX_API mx_err mx_sender_set_connect(
+    mx_sender *sender, unsigned attempt_delay_ms, unsigned connect_timeout_ms);
 MX_API void mx_sender_set_transcript(mx_sender *sender, mx_transcript_fn fn, void *arg);
 
 /* Waits for the server, RFC 5321 4.5.3.2 defaults in parentheses. */
@@ -422,8 +421,8 @@ MX_API mx_err mx_sender_set_sts(mx_sender *sender, bool on, const char *dir);
  */
 typedef struct mx_sts mx_sts;
 typedef void (*mx_sts_cb)(mx_sts *sts, void *arg);
-MX_API mx_err mx_sts_start(mx_resolver *resolver, const char *domain, const char *ca_file,
-    mx_sts_cb cb, void *arg);
+MX_API mx_err mx_sts_start(
+    mx_resolver *resolver, const char *domain, const char *ca_file, mx_sts_cb cb, void *arg);
 MX_API const char *mx_sts_mode(const mx_sts *sts);
 MX_API const char *mx_sts_summary(const mx_sts *sts);
 MX_API bool mx_sts_matches(const mx_sts *sts, const char *host);
@@ -443,9 +442,9 @@ MX_API void mx_sts_free(mx_sts *sts);
  */
 #define MX_SEND_8BITMIME 1u /* the message has 8-bit octets: BODY=8BITMIME */
 #define MX_SEND_SMTPUTF8 2u /* UTF-8 in an address or header: SMTPUTF8 */
-MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from,
-    const char *const *rcpts, size_t n_rcpts, const uint8_t *data, size_t len,
-    unsigned flags, mx_send_cb cb, void *arg, mx_why *why);
+MX_API mx_err mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const uint8_t *data, size_t len, unsigned flags, mx_send_cb cb, void *arg,
+    mx_why *why);
 
 /*
  * Checks one envelope address ("local@domain" or "<local@domain>"; for a
@@ -457,7 +456,7 @@ MX_API mx_err mx_address_check(const char *address, bool sender, mx_why *why);
 
 /* A message read for sending (see mx_message_read). */
 typedef struct mx_message mx_message;
-#define MX_MESSAGE_FROM_HEADERS 1u  /* -t: recipients from To, Cc, Bcc; Bcc removed */
+#define MX_MESSAGE_FROM_HEADERS  1u /* -t: recipients from To, Cc, Bcc; Bcc removed */
 #define MX_MESSAGE_DOTS_ARE_DATA 2u /* -i: a lone "." line does not end the input */
 
 /*
@@ -475,24 +474,22 @@ typedef struct mx_message mx_message;
  * copy, so it may be freed as soon as mx_send_message or mx_queue_add
  * returns.
  */
-MX_API mx_err mx_message_read(int fd, unsigned flags, size_t max_size,
-    mx_message **out, mx_why *why);
+MX_API mx_err mx_message_read(
+    int fd, unsigned flags, size_t max_size, mx_message **out, mx_why *why);
 MX_API void mx_message_free(mx_message *message);
 /*
  * Adds what locally submitted mail lacks, as sendmail and Postfix do:
  * Date:, Message-ID: (at host) and From: (the sender, unless it is <>).
  * A field already there is left alone.
  */
-MX_API mx_err mx_message_complete(mx_message *message, const char *sender,
-    const char *host);
+MX_API mx_err mx_message_complete(mx_message *message, const char *sender, const char *host);
 /* With MX_MESSAGE_FROM_HEADERS: the recipients the headers named. */
 MX_API size_t mx_message_recipient_count(const mx_message *message);
 MX_API const char *mx_message_recipient(const mx_message *message, size_t i);
 /* mx_send_start for a message read by mx_message_read; addresses as given
  * to mx_address_check (angle brackets optional). */
-MX_API mx_err mx_send_message(mx_sender *sender, const char *mail_from,
-    const char *const *rcpts, size_t n_rcpts, const mx_message *message,
-    mx_send_cb cb, void *arg, mx_why *why);
+MX_API mx_err mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const mx_message *message, mx_send_cb cb, void *arg, mx_why *why);
 
 MX_API void mx_delivery_free(mx_delivery *delivery);
 MX_API size_t mx_delivery_count(const mx_delivery *delivery);
@@ -517,16 +514,16 @@ MX_API const char *mx_delivery_recipient(const mx_delivery *delivery, size_t i);
  * them and applies the aliases).
  */
 typedef struct mx_drop_envelope {
-	const char *sender;           /* NULL: none given (the submitter's login); "" for <> */
-	bool sender_set;              /* -f or -r was given */
-	const char *full_name;        /* -F, or NULL */
-	const char *const *rcpts;     /* 1..1000 */
+	const char *sender;       /* NULL: none given (the submitter's login); "" for <> */
+	bool sender_set;          /* -f or -r was given */
+	const char *full_name;    /* -F, or NULL */
+	const char *const *rcpts; /* 1..1000 */
 	size_t rcpt_count;
-	char error_mode;              /* -oeX: 'e', 'm', 'p', 'q', or 0 */
-	char ret;                     /* -R: 'f' (full), 'h' (hdrs), or 0 */
-	const char *envid;            /* -V, or NULL */
-	const char *notify;           /* -N as given ("never", "success,delay"), or NULL */
-	char body;                    /* -B: '7' (7BIT), '8' (8BITMIME), or 0 */
+	char error_mode;    /* -oeX: 'e', 'm', 'p', 'q', or 0 */
+	char ret;           /* -R: 'f' (full), 'h' (hdrs), or 0 */
+	const char *envid;  /* -V, or NULL */
+	const char *notify; /* -N as given ("never", "success,delay"), or NULL */
+	char body;          /* -B: '7' (7BIT), '8' (8BITMIME), or 0 */
 } mx_drop_envelope;
 
 /*
@@ -561,9 +558,9 @@ typedef struct mx_queue mx_queue;
 
 /* Defaults, in the spirit of Postfix's minimal_backoff_time,
  * maximal_backoff_time and maximal_queue_lifetime. */
-#define MX_QUEUE_RETRY_FIRST 300u             /* seconds before the first retry */
-#define MX_QUEUE_RETRY_MAX 4000u              /* the longest wait between tries */
-#define MX_QUEUE_LIFETIME (5u * 24u * 3600u)  /* then a DSN, and it is gone */
+#define MX_QUEUE_RETRY_FIRST 300u               /* seconds before the first retry */
+#define MX_QUEUE_RETRY_MAX   4000u              /* the longest wait between tries */
+#define MX_QUEUE_LIFETIME    (5u * 24u * 3600u) /* then a DSN, and it is gone */
 
 /*
  * Opens the spool at dir, creating what is missing (mode 0700), and checks
@@ -589,8 +586,7 @@ MX_API void mx_queue_close(mx_queue *queue);
  * lifetime seconds in the queue a message that still defers is returned
  * to its sender.  0 for lifetime gives up at the first deferral.
  */
-MX_API mx_err mx_queue_set_retry(mx_queue *queue, unsigned first, unsigned max,
-    unsigned lifetime);
+MX_API mx_err mx_queue_set_retry(mx_queue *queue, unsigned first, unsigned max, unsigned lifetime);
 /* Messages delivered at once by mx_queue_run (default 8). */
 MX_API mx_err mx_queue_set_concurrency(mx_queue *queue, unsigned n);
 
@@ -599,16 +595,15 @@ MX_API mx_err mx_queue_set_concurrency(mx_queue *queue, unsigned n);
  * (`mx send --queue-only`).  Addresses as mx_send_message takes them.
  * The ID goes to id (MX_QUEUE_ID_MAX + 1 octets).
  */
-MX_API mx_err mx_queue_add(mx_queue *queue, const char *mail_from,
-    const char *const *rcpts, size_t n_rcpts, const mx_message *message,
-    char id[MX_QUEUE_ID_MAX + 1], mx_why *why);
+MX_API mx_err mx_queue_add(mx_queue *queue, const char *mail_from, const char *const *rcpts,
+    size_t n_rcpts, const mx_message *message, char id[MX_QUEUE_ID_MAX + 1], mx_why *why);
 /*
  * Queues the recipients of a finished delivery that were deferred, with
  * their reasons and their first retry scheduled.  id is "" and the call
  * MX_OK when none was deferred.
  */
-MX_API mx_err mx_queue_add_deferred(mx_queue *queue, const mx_delivery *delivery,
-    char id[MX_QUEUE_ID_MAX + 1], mx_why *why);
+MX_API mx_err mx_queue_add_deferred(
+    mx_queue *queue, const mx_delivery *delivery, char id[MX_QUEUE_ID_MAX + 1], mx_why *why);
 
 /* One queued message as the queue has it, for listing and showing. */
 typedef struct mx_queue_item mx_queue_item;
@@ -616,17 +611,16 @@ typedef struct mx_queue_item mx_queue_item;
 typedef enum mx_queue_rcpt_state {
 	MX_QUEUE_PENDING = 0, /* to be tried (again) */
 	MX_QUEUE_SENT,
-	MX_QUEUE_BOUNCED,     /* given up; the sender was told */
+	MX_QUEUE_BOUNCED, /* given up; the sender was told */
 } mx_queue_rcpt_state;
 
 /* Loads one entry; MX_ERR_INVALID for an ID that is not one,
  * MX_ERR_NOT_FOUND when there is no such entry, MX_ERR_CORRUPT when the
  * file was corrupt (it is moved to corrupt/). */
-MX_API mx_err mx_queue_load(mx_queue *queue, const char *id, mx_queue_item **out,
-    mx_why *why);
+MX_API mx_err mx_queue_load(mx_queue *queue, const char *id, mx_queue_item **out, mx_why *why);
 MX_API void mx_queue_item_free(mx_queue_item *item);
 MX_API const char *mx_queue_item_id(const mx_queue_item *item);
-MX_API int64_t mx_queue_item_created(const mx_queue_item *item); /* unix seconds */
+MX_API int64_t mx_queue_item_created(const mx_queue_item *item);    /* unix seconds */
 MX_API const char *mx_queue_item_sender(const mx_queue_item *item); /* "" for <> */
 /*
  * The message as it goes after DATA (CRLF, dot-stuffed), read into memory
@@ -655,24 +649,24 @@ MX_API mx_err mx_queue_item_to_json(const mx_queue_item *item, char **out);
  */
 typedef void (*mx_queue_list_cb)(const mx_queue_item *item, void *arg);
 typedef void (*mx_queue_bad_cb)(const char *name, const char *why, void *arg);
-MX_API mx_err mx_queue_list(mx_queue *queue, mx_queue_list_cb cb, mx_queue_bad_cb bad,
-    void *arg, mx_why *why);
+MX_API mx_err mx_queue_list(
+    mx_queue *queue, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg, mx_why *why);
 /* Removes an entry without delivering it; MX_ERR_LOCKED while a runner
  * holds it, MX_ERR_NOT_FOUND when there is no such entry. */
 MX_API mx_err mx_queue_delete(mx_queue *queue, const char *id, mx_why *why);
 
 /* What one pass did. */
 typedef struct mx_queue_stats {
-	size_t entries;     /* in queue/ at the start */
-	size_t tried;       /* entries with recipients due and tried */
+	size_t entries;                 /* in queue/ at the start */
+	size_t tried;                   /* entries with recipients due and tried */
 	size_t sent, deferred, bounced; /* recipients */
-	size_t expired;     /* of the bounced: given up on time */
-	size_t dsns;        /* delivery status notifications queued */
-	size_t skipped;     /* recipients of a destination found down in this pass */
-	size_t locked;      /* entries another runner held */
-	size_t corrupt;     /* files moved to corrupt/ */
-	size_t removed;     /* entries finished and removed */
-	int64_t next_due;   /* the earliest next attempt of the entries the pass
+	size_t expired;                 /* of the bounced: given up on time */
+	size_t dsns;                    /* delivery status notifications queued */
+	size_t skipped;                 /* recipients of a destination found down in this pass */
+	size_t locked;                  /* entries another runner held */
+	size_t corrupt;                 /* files moved to corrupt/ */
+	size_t removed;                 /* entries finished and removed */
+	int64_t next_due;               /* the earliest next attempt of the entries the pass
 	                     * read (unix seconds); 0 when none is pending */
 } mx_queue_stats;
 
@@ -694,8 +688,8 @@ MX_API void mx_queue_set_log(mx_queue *queue, mx_queue_log_fn fn, bool json, voi
  * the pass is over.  stats may be NULL.  MX_ERR_SYSTEM when the spool
  * cannot be read.
  */
-MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
-    mx_queue_stats *stats, mx_why *why);
+MX_API mx_err mx_queue_run(
+    mx_queue *queue, mx_sender *sender, unsigned flags, mx_queue_stats *stats, mx_why *why);
 /*
  * Moves what local users submitted (mx-drop's files in the spool's drop/)
  * into the queue: each file checked as untrusted (a bad one goes to
@@ -713,8 +707,8 @@ MX_API mx_err mx_queue_run(mx_queue *queue, mx_sender *sender, unsigned flags,
  * without drop/ has nothing to pick up (MX_OK); MX_ERR_SYSTEM when drop/
  * cannot be read; why says why.
  */
-MX_API mx_err mx_queue_pickup(mx_queue *queue, const char *origin, const char *aliases,
-    size_t *picked, mx_why *why);
+MX_API mx_err mx_queue_pickup(
+    mx_queue *queue, const char *origin, const char *aliases, size_t *picked, mx_why *why);
 /* The earliest next attempt of any pending recipient (unix seconds), or
  * 0 when the queue has none; for a runner that sleeps until then. */
 MX_API int64_t mx_queue_next_due(mx_queue *queue);
@@ -766,8 +760,7 @@ MX_API mx_err mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender,
     mx_resolver *resolver, const char *spool_dir);
 MX_API void mx_daemon_free(mx_daemon *daemon);
 /* Deliveries at once in all (default 100) and per destination (default 20). */
-MX_API mx_err mx_daemon_set_limits(mx_daemon *daemon, unsigned total,
-    unsigned per_destination);
+MX_API mx_err mx_daemon_set_limits(mx_daemon *daemon, unsigned total, unsigned per_destination);
 /* A destination no server of which answered is held back first seconds
  * (default 60), twice as long after each failed probe, at most max (3600). */
 MX_API mx_err mx_daemon_set_hold(mx_daemon *daemon, unsigned first, unsigned max);
@@ -784,12 +777,10 @@ MX_API void mx_daemon_set_log(mx_daemon *daemon, mx_daemon_log_fn fn, void *arg)
  * next start).  MX_ERR_SYSTEM when the spool cannot be watched or the
  * socket not made; why says why.
  */
-MX_API mx_err mx_daemon_run(mx_daemon *daemon, unsigned grace_ms, bool *abandoned,
-    mx_why *why);
+MX_API mx_err mx_daemon_run(mx_daemon *daemon, unsigned grace_ms, bool *abandoned, mx_why *why);
 /* What pickup of drop/ uses: the origin of bare local names and the alias
  * file, as mx_queue_pickup takes them (copied; NULL: the defaults). */
-MX_API mx_err mx_daemon_set_pickup(mx_daemon *daemon, const char *origin,
-    const char *aliases);
+MX_API mx_err mx_daemon_set_pickup(mx_daemon *daemon, const char *origin, const char *aliases);
 /*
  * The client side of the control socket: sends command ("status",
  * "flush") to the daemon of spool_dir and hands its reply out (free()).
@@ -843,8 +834,7 @@ MX_API mx_err mx_check_new_like(mx_check **out, const mx_check *model);
 /* tls-cert-expiring: a certificate that expires within warning_days is a
  * warning, within error_days an error (defaults 14 and 3); 0 turns that
  * severity off.  MX_ERR_INVALID when error_days > warning_days (but not 0). */
-MX_API mx_err mx_check_set_cert_days(mx_check *check, unsigned warning_days,
-    unsigned error_days);
+MX_API mx_err mx_check_set_cert_days(mx_check *check, unsigned warning_days, unsigned error_days);
 /* Private and loopback MX addresses that mx-address-private accepts (an
  * intranet's mail domain): network NULL allows every one; else a network
  * ("10.0.0.0/8", "fd00::/8", an address), repeatable up to 16.
@@ -863,8 +853,8 @@ MX_API void mx_check_probes_free(mx_check_probes *probes);
 /* Borrowed; NULL: probe alone (the default). */
 MX_API void mx_check_share_probes(mx_check *check, mx_check_probes *probes);
 /* Targets probed, and results reused instead of probing again. */
-MX_API void mx_check_probes_stats(const mx_check_probes *probes,
-    unsigned long *probed, unsigned long *reused);
+MX_API void
+mx_check_probes_stats(const mx_check_probes *probes, unsigned long *probed, unsigned long *reused);
 
 /*
  * Live run: cb runs from the resolver's event loop when the check is
@@ -873,8 +863,8 @@ MX_API void mx_check_probes_stats(const mx_check_probes *probes,
  * resolver's loop until it is done.  domain as mx_domain_from_arg takes it.
  */
 typedef void (*mx_check_cb)(mx_check *check, void *arg);
-MX_API mx_err mx_check_start(mx_check *check, const char *domain,
-    mx_check_cb cb, void *arg, mx_why *why);
+MX_API mx_err mx_check_start(
+    mx_check *check, const char *domain, mx_check_cb cb, void *arg, mx_why *why);
 MX_API mx_err mx_check_run(mx_check *check, const char *domain, mx_why *why);
 /*
  * Zone-file run, no network: every rule that the zone alone can judge;
@@ -883,8 +873,7 @@ MX_API mx_err mx_check_run(mx_check *check, const char *domain, mx_why *why);
  * with why saying which line and what is wrong;
  * an unreadable one MX_ERR_NOT_FOUND.
  */
-MX_API mx_err mx_check_zone(mx_check *check, const char *path,
-    const char *origin, mx_why *why);
+MX_API mx_err mx_check_zone(mx_check *check, const char *path, const char *origin, mx_why *why);
 
 /* The domain the last run checked (the zone's origin in zone mode). */
 MX_API const char *mx_check_domain(const mx_check *check);
@@ -932,8 +921,8 @@ MX_API const char *mx_severity_name(mx_severity severity);
 typedef struct mx_server mx_server;
 
 /* hostname: the banner's and Received lines' name. */
-MX_API mx_err mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir,
-    const char *hostname);
+MX_API mx_err mx_server_new(
+    mx_server **out, mx_resolver *resolver, const char *spool_dir, const char *hostname);
 MX_API void mx_server_free(mx_server *server);
 /* "ADDR:PORT", "[IPv6]:PORT": bound and listening at once (so that the
  * caller may drop root afterwards); MX_ERR_SYSTEM with mx_server_error. */

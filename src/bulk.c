@@ -26,8 +26,8 @@ struct bulk {
 	unsigned long by_status[MX_STATUS_LOOP + 1];
 	bool csv;
 	bool write_error;
-	mx_err failure;               /* the resolver could not start a lookup */
-	mx_why why;                   /* why the run failed */
+	mx_err failure; /* the resolver could not start a lookup */
+	mx_why why;     /* why the run failed */
 	struct cli_shard shard;
 	mx_resolver *resolver;
 	const mx_policy *policy;
@@ -151,13 +151,14 @@ summary(struct bulk *b)
 	double elapsed = bulk_now() - b->clock.started;
 
 	mx_resolver_get_stats(b->resolver, &st);
-	fprintf(stderr, "mx route --bulk: %lu lines in %.2f s (%.0f/s): ", b->done,
-	    elapsed, elapsed > 0 ? (double)b->done / elapsed : 0.0);
+	fprintf(stderr, "mx route --bulk: %lu lines in %.2f s (%.0f/s): ", b->done, elapsed,
+	    elapsed > 0 ? (double)b->done / elapsed : 0.0);
 	for (int s = MX_STATUS_OK; s <= MX_STATUS_LOOP; s++)
 		fprintf(stderr, "%s %lu, ", mx_status_name((mx_status)s), b->by_status[s]);
-	fprintf(stderr, "invalid %lu; queries %lu, retries %lu, timeouts %lu, "
-	    "address cache hits %lu\n", b->invalid, st.queries, st.retries,
-	    st.timeouts, st.cache_hits);
+	fprintf(stderr,
+	    "invalid %lu; queries %lu, retries %lu, timeouts %lu, "
+	    "address cache hits %lu\n",
+	    b->invalid, st.queries, st.retries, st.timeouts, st.cache_hits);
 }
 
 static void
@@ -172,14 +173,14 @@ run(struct bulk *b, mx_err *err)
 		bulk_progress(&b->clock, &b->in, b->done,
 		    b->invalid + b->by_status[MX_STATUS_TEMPFAIL], false);
 	}
-	bulk_progress(&b->clock, &b->in, b->done,
-	    b->invalid + b->by_status[MX_STATUS_TEMPFAIL], true);
+	bulk_progress(
+	    &b->clock, &b->in, b->done, b->invalid + b->by_status[MX_STATUS_TEMPFAIL], true);
 }
 
 int
 cmd_bulk(struct route_opts *o, const char *path)
 {
-	struct bulk b = {0};
+	struct bulk b = { 0 };
 	mx_err err = MX_OK;
 	int rc;
 

@@ -14,15 +14,15 @@
 struct route_opts {
 	bool json;
 	bool bulk;
-	bool csv;                 /* --bulk: CSV rows instead of JSON lines */
-	unsigned concurrency;     /* --bulk: domains in flight; 0 = default */
-	struct cli_shard shard;   /* --bulk --shard K/N */
+	bool csv;               /* --bulk: CSV rows instead of JSON lines */
+	unsigned concurrency;   /* --bulk: domains in flight; 0 = default */
+	struct cli_shard shard; /* --bulk --shard K/N */
 	mx_transport transport;
 	bool transport_set;
 	mx_resolver *resolver;
 	mx_policy *policy;
-	bool tls_policy;          /* --tls-policy: the MTA-STS policy and its MX matches */
-	const char *ca_file;      /* --ca-file: trust anchors for the policy fetch */
+	bool tls_policy;     /* --tls-policy: the MTA-STS policy and its MX matches */
+	const char *ca_file; /* --ca-file: trust anchors for the policy fetch */
 };
 
 /* `mx route --bulk`: plans for every line of path ("-": stdin). */

@@ -60,8 +60,8 @@ trim(char *line)
 	while (*line == ' ' || *line == '\t')
 		line++;
 	end = line + strlen(line);
-	while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-	    end[-1] == '\r'))
+	while (
+	    end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
 		*--end = '\0';
 	return *line ? line : NULL;
 }
@@ -110,8 +110,8 @@ bulk_clock_start(struct bulk_clock *c)
 }
 
 void
-bulk_progress(struct bulk_clock *c, const struct bulk_input *in,
-    unsigned long done, unsigned long errors, bool final)
+bulk_progress(struct bulk_clock *c, const struct bulk_input *in, unsigned long done,
+    unsigned long errors, bool final)
 {
 	double t = bulk_now(), elapsed = t - c->started;
 	double rate = elapsed > 0 ? (double)done / elapsed : 0;

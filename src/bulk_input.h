@@ -19,7 +19,7 @@ struct bulk_input {
 	const char *path;
 	bool eof, read_error;
 	unsigned long line_no;
-	off_t size;               /* of a regular input file, for the ETA */
+	off_t size; /* of a regular input file, for the ETA */
 	off_t consumed;
 };
 
@@ -41,15 +41,15 @@ const char *bulk_key(const char *text, char canon[MX_DOMAIN_MAX + 1], mx_why *wh
 
 struct bulk_clock {
 	double started, last;
-	bool on;                  /* standard error is a terminal */
+	bool on; /* standard error is a terminal */
 };
 
 double bulk_now(void);
 void bulk_clock_start(struct bulk_clock *c);
 /* "\r1234 done, 567/s, 8 errors, ETA 12 s" at most twice a second;
  * final: the last one, and a new line. */
-void bulk_progress(struct bulk_clock *c, const struct bulk_input *in,
-    unsigned long done, unsigned long errors, bool final);
+void bulk_progress(struct bulk_clock *c, const struct bulk_input *in, unsigned long done,
+    unsigned long errors, bool final);
 /* Into a file or a pipe, lines go out in 64 KiB writes. */
 void bulk_buffer_stdout(void);
 

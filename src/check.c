@@ -20,14 +20,29 @@
 #include "cli.h"
 
 #define MAX_TIMEOUT_MS (3600u * 1000u)
-#define EXIT_WARNING 1
-#define EXIT_ERROR 2
-#define EXIT_UNKNOWN 3
+#define EXIT_WARNING   1
+#define EXIT_ERROR     2
+#define EXIT_UNKNOWN   3
 
 enum {
-	OPT_JSON = 256, OPT_RESOLVER, OPT_NO_SMTP, OPT_SMTP, OPT_IGNORE, OPT_ZONE,
-	OPT_ORIGIN, OPT_ANCHOR, OPT_RESOLV_CONF, OPT_CA_FILE, OPT_HELO, OPT_PLUGIN,
-	OPT_CERT_DAYS, OPT_ALLOW_PRIVATE, OPT_BULK, OPT_CSV, OPT_CONCURRENCY, OPT_SHARD,
+	OPT_JSON = 256,
+	OPT_RESOLVER,
+	OPT_NO_SMTP,
+	OPT_SMTP,
+	OPT_IGNORE,
+	OPT_ZONE,
+	OPT_ORIGIN,
+	OPT_ANCHOR,
+	OPT_RESOLV_CONF,
+	OPT_CA_FILE,
+	OPT_HELO,
+	OPT_PLUGIN,
+	OPT_CERT_DAYS,
+	OPT_ALLOW_PRIVATE,
+	OPT_BULK,
+	OPT_CSV,
+	OPT_CONCURRENCY,
+	OPT_SHARD,
 };
 
 static void
@@ -51,7 +66,8 @@ static void
 check_help(void)
 {
 	check_usage(stdout);
-	fputs("\n"
+	fputs(
+	    "\n"
 	    "  -H, --hostname DOMAIN    the domain to check (or give it as the argument)\n"
 	    "  -t, --timeout SECONDS    limit on the whole check (default 30, at most 3600)\n"
 	    "  -w, --warning SEVERITY   the least severity that makes the state WARNING (exit 1):\n"
@@ -85,42 +101,44 @@ check_help(void)
 	    "  --csv                    --bulk: CSV instead (columns in mx(1))\n"
 	    "  --concurrency N          --bulk: domains in flight (default 200)\n"
 	    "  --shard K/N              --bulk: only the domains of shard K of N (1..N), by a\n"
-	    "                           stable hash of the domain\n", stdout);
+	    "                           stable hash of the domain\n",
+	    stdout);
 }
 
 static const struct option long_options[] = {
-	{"json", no_argument, NULL, OPT_JSON},
-	{"resolver", required_argument, NULL, OPT_RESOLVER},
-	{"no-smtp", no_argument, NULL, OPT_NO_SMTP},
-	{"smtp", no_argument, NULL, OPT_SMTP},
-	{"ignore", required_argument, NULL, OPT_IGNORE},
-	{"timeout", required_argument, NULL, 't'},
-	{"zone", required_argument, NULL, OPT_ZONE},
-	{"origin", required_argument, NULL, OPT_ORIGIN},
-	{"trust-anchor", required_argument, NULL, OPT_ANCHOR},
-	{"resolv-conf", required_argument, NULL, OPT_RESOLV_CONF},
-	{"ca-file", required_argument, NULL, OPT_CA_FILE},
-	{"helo", required_argument, NULL, OPT_HELO},
-	{"plugin", no_argument, NULL, OPT_PLUGIN},
-	{"cert-days", required_argument, NULL, OPT_CERT_DAYS},
-	{"allow-private", optional_argument, NULL, OPT_ALLOW_PRIVATE},
-	{"bulk", no_argument, NULL, OPT_BULK},
-	{"csv", no_argument, NULL, OPT_CSV},
-	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
-	{"shard", required_argument, NULL, OPT_SHARD},
-	{"hostname", required_argument, NULL, 'H'},
-	{"warning", required_argument, NULL, 'w'},
-	{"critical", required_argument, NULL, 'c'},
-	{"version", no_argument, NULL, 'V'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "resolver", required_argument, NULL, OPT_RESOLVER },
+	{ "no-smtp", no_argument, NULL, OPT_NO_SMTP },
+	{ "smtp", no_argument, NULL, OPT_SMTP },
+	{ "ignore", required_argument, NULL, OPT_IGNORE },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "zone", required_argument, NULL, OPT_ZONE },
+	{ "origin", required_argument, NULL, OPT_ORIGIN },
+	{ "trust-anchor", required_argument, NULL, OPT_ANCHOR },
+	{ "resolv-conf", required_argument, NULL, OPT_RESOLV_CONF },
+	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+	{ "helo", required_argument, NULL, OPT_HELO },
+	{ "plugin", no_argument, NULL, OPT_PLUGIN },
+	{ "cert-days", required_argument, NULL, OPT_CERT_DAYS },
+	{ "allow-private", optional_argument, NULL, OPT_ALLOW_PRIVATE },
+	{ "bulk", no_argument, NULL, OPT_BULK },
+	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "hostname", required_argument, NULL, 'H' },
+	{ "warning", required_argument, NULL, 'w' },
+	{ "critical", required_argument, NULL, 'c' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
 
 static int
 set_file_option(struct check_opts *o, int opt, const char *v)
 {
-	const char *name = opt == OPT_ANCHOR ? "--trust-anchor" : opt == OPT_RESOLV_CONF ?
-	    "--resolv-conf" : "--ca-file";
+	const char *name = opt == OPT_ANCHOR ? "--trust-anchor"
+	    : opt == OPT_RESOLV_CONF         ? "--resolv-conf"
+					     : "--ca-file";
 
 	if (opt == OPT_ANCHOR && strcmp(v, "none") == 0)
 		return mx_resolver_set_trust_anchor(o->resolver, NULL) == MX_OK ? EX_OK : EX_OSERR;
@@ -135,7 +153,8 @@ set_file_option(struct check_opts *o, int opt, const char *v)
 	switch (mx_check_set_ca_file(o->check, v, NULL)) {
 	case MX_OK: return EX_OK;
 	case MX_ERR_CONFIG:
-		cli_warn("check", "--ca-file %s: holds no PEM certificate that OpenSSL can read", v);
+		cli_warn(
+		    "check", "--ca-file %s: holds no PEM certificate that OpenSSL can read", v);
 		return EX_CONFIG;
 	default: return EX_OSERR;
 	}
@@ -144,7 +163,7 @@ set_file_option(struct check_opts *o, int opt, const char *v)
 static bool
 parse_severity(const char *v, mx_severity *out)
 {
-	static const char *const names[] = {"info", "notice", "warning", "error"};
+	static const char *const names[] = { "info", "notice", "warning", "error" };
 
 	for (int s = MX_SEVERITY_INFO; s <= MX_SEVERITY_ERROR; s++)
 		if (strcmp(v, names[s]) == 0) {
@@ -168,10 +187,11 @@ set_cert_days(struct check_opts *o, const char *v)
 		if (cli_parse_uint(first, 3650, &warn) &&
 		    (comma == NULL || cli_parse_uint(comma + 1, 3650, &err)) &&
 		    mx_check_set_cert_days(o->check, (unsigned)warn,
-		    comma ? (unsigned)err : (warn < 3 ? (unsigned)warn : 3)) == MX_OK)
+			comma ? (unsigned)err : (warn < 3 ? (unsigned)warn : 3)) == MX_OK)
 			return EX_OK;
 	}
-	cli_warn("check", "--cert-days takes WARN[,ERROR] days (ERROR at most WARN), not \"%s\"", v);
+	cli_warn(
+	    "check", "--cert-days takes WARN[,ERROR] days (ERROR at most WARN), not \"%s\"", v);
 	return EX_USAGE;
 }
 
@@ -185,8 +205,10 @@ set_allow_private(struct check_opts *o, const char *v)
 	snprintf(list, sizeof(list), "%s", v);
 	for (char *net = strtok_r(list, ",", &save); net; net = strtok_r(NULL, ",", &save))
 		if (mx_check_allow_private(o->check, net) != MX_OK) {
-			cli_warn("check", "--allow-private takes networks (10.0.0.0/8, fd00::/8; "
-			    "at most 16), not \"%s\"", net);
+			cli_warn("check",
+			    "--allow-private takes networks (10.0.0.0/8, fd00::/8; "
+			    "at most 16), not \"%s\"",
+			    net);
 			return EX_USAGE;
 		}
 	return EX_OK;
@@ -234,15 +256,22 @@ apply_option(struct check_opts *o, int opt, const char *v)
 	switch (opt) {
 	case OPT_JSON: o->json = true; return EX_OK;
 	case OPT_PLUGIN: o->plugin = true; return EX_OK;
-	case OPT_NO_SMTP: o->smtp = false; o->no_smtp = true; return EX_OK;
+	case OPT_NO_SMTP:
+		o->smtp = false;
+		o->no_smtp = true;
+		return EX_OK;
 	case OPT_ZONE: o->zone = v; return EX_OK;
 	case OPT_ORIGIN: o->origin = v; return EX_OK;
 	case 'H': o->hostname = v; return EX_OK;
-	case 'w': case 'c': return set_severity(o, opt, v);
+	case 'w':
+	case 'c': return set_severity(o, opt, v);
 	case OPT_CERT_DAYS: return set_cert_days(o, v);
 	case OPT_ALLOW_PRIVATE: return set_allow_private(o, v);
-	case OPT_BULK: case OPT_CSV: case OPT_SMTP: case OPT_SHARD: case OPT_CONCURRENCY:
-		return set_bulk_option(o, opt, v);
+	case OPT_BULK:
+	case OPT_CSV:
+	case OPT_SMTP:
+	case OPT_SHARD:
+	case OPT_CONCURRENCY: return set_bulk_option(o, opt, v);
 	case OPT_RESOLVER:
 		if (mx_resolver_add_server(o->resolver, v) == MX_OK)
 			return EX_OK;
@@ -251,7 +280,8 @@ apply_option(struct check_opts *o, int opt, const char *v)
 	case OPT_IGNORE:
 		if (mx_check_ignore(o->check, v) == MX_OK)
 			return EX_OK;
-		cli_warn("check", "--ignore: \"%s\" is not a finding id (mx-checks(7) lists them)", v);
+		cli_warn(
+		    "check", "--ignore: \"%s\" is not a finding id (mx-checks(7) lists them)", v);
 		return EX_USAGE;
 	case 't':
 		if (cli_parse_seconds(v, MAX_TIMEOUT_MS, &ms) &&
@@ -259,16 +289,14 @@ apply_option(struct check_opts *o, int opt, const char *v)
 			return EX_OK;
 		cli_warn("check", "--timeout takes seconds (up to 3600), not \"%s\"", v);
 		return EX_USAGE;
-	case OPT_HELO:
-		return mx_check_set_helo(o->check, v) == MX_OK ? EX_OK : EX_OSERR;
-	case OPT_ANCHOR: case OPT_RESOLV_CONF: case OPT_CA_FILE:
-		return set_file_option(o, opt, v);
+	case OPT_HELO: return mx_check_set_helo(o->check, v) == MX_OK ? EX_OK : EX_OSERR;
+	case OPT_ANCHOR:
+	case OPT_RESOLV_CONF:
+	case OPT_CA_FILE: return set_file_option(o, opt, v);
 	case 'V':
 		printf("%s (mxkit) %s\n", o->plugin ? "check_mx" : "mx check", MX_VERSION);
 		return -1;
-	case 'h':
-		check_help();
-		return -1;
+	case 'h': check_help(); return -1;
 	default:
 		cli_warn("check", "unknown option or missing value");
 		check_usage(stderr);
@@ -286,7 +314,8 @@ check_args(struct check_opts *o, int argc)
 		return EX_USAGE;
 	}
 	if (o->bulk && (args > 1 || o->hostname || o->zone || o->plugin)) {
-		cli_warn("check", "--bulk reads one FILE (or - for standard input), "
+		cli_warn("check",
+		    "--bulk reads one FILE (or - for standard input), "
 		    "without --hostname, --zone or --plugin");
 		return EX_USAGE;
 	}
@@ -341,7 +370,7 @@ pick_colours(struct colours *col, bool allowed)
 	const char *no = getenv("NO_COLOR");
 	bool on = allowed && isatty(STDOUT_FILENO) && (no == NULL || no[0] == '\0');
 
-	*col = (struct colours){{"", "", "", ""}, "", "", ""};
+	*col = (struct colours){ { "", "", "", "" }, "", "", "" };
 	if (!on)
 		return;
 	col->sev[MX_SEVERITY_ERROR] = "\033[1;31m";
@@ -377,7 +406,7 @@ print_finding(const mx_finding *f, const struct colours *col)
 static void
 print_human(const mx_check *c, bool colour)
 {
-	static const char *const titles[] = {"Info", "Notices", "Warnings", "Errors"};
+	static const char *const titles[] = { "Info", "Notices", "Warnings", "Errors" };
 	struct colours col;
 
 	pick_colours(&col, colour);
@@ -443,7 +472,7 @@ print_count(const mx_check *c, mx_severity s, const char *word, bool ids, bool c
 static void
 print_plugin(const struct check_opts *o, int state, double seconds)
 {
-	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	static const char *const names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 	const mx_check *c = o->check;
 	size_t e = count_of(c, MX_SEVERITY_ERROR), w = count_of(c, MX_SEVERITY_WARNING);
 	size_t n = count_of(c, MX_SEVERITY_NOTICE);
@@ -455,8 +484,7 @@ print_plugin(const struct check_opts *o, int state, double seconds)
 	print_count(c, MX_SEVERITY_WARNING, "warning", e == 0 && w > 0, true);
 	if (n > 0)
 		print_count(c, MX_SEVERITY_NOTICE, "notice", e == 0 && w == 0, true);
-	printf(" | errors=%zu;;;0 warnings=%zu;;;0 notices=%zu;;;0 time=%.2fs\n",
-	    e, w, n, seconds);
+	printf(" | errors=%zu;;;0 warnings=%zu;;;0 notices=%zu;;;0 time=%.2fs\n", e, w, n, seconds);
 	print_human(c, false);
 }
 
@@ -538,8 +566,8 @@ plugin_exit(int rc)
 {
 	if (rc <= EXIT_UNKNOWN)
 		return rc;
-	printf("MX UNKNOWN - %s\n", cli_last_warning()[0] ? cli_last_warning() :
-	    "could not run the check");
+	printf("MX UNKNOWN - %s\n",
+	    cli_last_warning()[0] ? cli_last_warning() : "could not run the check");
 	return EXIT_UNKNOWN;
 }
 
@@ -556,13 +584,13 @@ dispatch(struct check_opts *o, int argc, char **argv)
 int
 cmd_check(int argc, char **argv)
 {
-	struct check_opts o = {.smtp = true, .warn_floor = MX_SEVERITY_WARNING,
-	    .crit_floor = MX_SEVERITY_ERROR};
+	struct check_opts o = {
+		.smtp = true, .warn_floor = MX_SEVERITY_WARNING, .crit_floor = MX_SEVERITY_ERROR
+	};
 	int rc;
 
 	o.plugin = argc > 0 && is_plugin_name(argv[0]);
-	if (mx_resolver_new(&o.resolver) != MX_OK ||
-	    mx_check_new(&o.check, o.resolver) != MX_OK) {
+	if (mx_resolver_new(&o.resolver) != MX_OK || mx_check_new(&o.check, o.resolver) != MX_OK) {
 		cli_warn("check", "cannot set up the resolver (out of memory or sockets)");
 		rc = EX_OSERR;
 		goto out;

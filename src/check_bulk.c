@@ -73,8 +73,10 @@ static void
 put_csv(const mx_check *c)
 {
 	mx_severity w = mx_check_worst(c);
-	const char *state = mx_check_tempfail(c) ? "unknown" : w == MX_SEVERITY_ERROR ?
-	    "error" : w == MX_SEVERITY_WARNING ? "warning" : "ok";
+	const char *state = mx_check_tempfail(c) ? "unknown"
+	    : w == MX_SEVERITY_ERROR             ? "error"
+	    : w == MX_SEVERITY_WARNING           ? "warning"
+						 : "ok";
 
 	cli_csv_field(stdout, mx_check_domain(c), false);
 	printf("%s,%zu,%zu,%zu,", state, count_of(c, MX_SEVERITY_ERROR),
@@ -187,13 +189,14 @@ summary(struct check_bulk *b)
 
 	mx_resolver_get_stats(b->resolver, &st);
 	mx_check_probes_stats(b->probes, &probed, &reused);
-	fprintf(stderr, "mx check --bulk: %lu lines in %.2f s (%.0f/s): ok %lu, "
+	fprintf(stderr,
+	    "mx check --bulk: %lu lines in %.2f s (%.0f/s): ok %lu, "
 	    "notice %lu, warning %lu, error %lu, unknown %lu, invalid %lu; queries %lu, "
-	    "retries %lu, timeouts %lu; SMTP probes %lu, reused %lu\n", b->done, elapsed,
-	    elapsed > 0 ? (double)b->done / elapsed : 0.0, b->by_worst[MX_SEVERITY_INFO],
-	    b->by_worst[MX_SEVERITY_NOTICE], b->by_worst[MX_SEVERITY_WARNING],
-	    b->by_worst[MX_SEVERITY_ERROR], b->unknown, b->invalid, st.queries,
-	    st.retries, st.timeouts, probed, reused);
+	    "retries %lu, timeouts %lu; SMTP probes %lu, reused %lu\n",
+	    b->done, elapsed, elapsed > 0 ? (double)b->done / elapsed : 0.0,
+	    b->by_worst[MX_SEVERITY_INFO], b->by_worst[MX_SEVERITY_NOTICE],
+	    b->by_worst[MX_SEVERITY_WARNING], b->by_worst[MX_SEVERITY_ERROR], b->unknown,
+	    b->invalid, st.queries, st.retries, st.timeouts, probed, reused);
 }
 
 static mx_err
@@ -264,7 +267,7 @@ finish(struct check_bulk *b, mx_err err)
 int
 cmd_check_bulk(struct check_opts *o, const char *path)
 {
-	struct check_bulk b = {0};
+	struct check_bulk b = { 0 };
 	mx_err err;
 	int rc;
 
@@ -285,7 +288,8 @@ cmd_check_bulk(struct check_opts *o, const char *path)
 	bulk_buffer_stdout();
 	bulk_clock_start(&b.clock);
 	if (b.csv && b.shard.k <= 1)
-		puts("domain,state,errors,warnings,notices,error_ids,warning_ids,notice_ids,reason");
+		puts(
+		    "domain,state,errors,warnings,notices,error_ids,warning_ids,notice_ids,reason");
 	if (err == MX_OK)
 		err = run(&b);
 	rc = finish(&b, err);

@@ -14,11 +14,11 @@ struct check_opts {
 	bool json, plugin, csv, bulk;
 	bool smtp, no_smtp, smtp_asked;
 	const char *zone, *origin, *hostname;
-	mx_severity warn_floor, crit_floor;   /* -w, -c */
+	mx_severity warn_floor, crit_floor; /* -w, -c */
 	unsigned concurrency;
 	struct cli_shard shard;
 	mx_resolver *resolver;
-	mx_check *check;                      /* the model for --bulk's checks */
+	mx_check *check; /* the model for --bulk's checks */
 };
 
 #endif

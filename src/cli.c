@@ -81,7 +81,6 @@ cli_csv_field(FILE *to, const char *text, bool last)
 	fputc(last ? '\n' : ',', to);
 }
 
-
 bool
 cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {

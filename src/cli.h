@@ -18,8 +18,7 @@ struct cli_shard {
 };
 
 /* "mx route: ..." on stderr. */
-void cli_warn(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A whole number in [min, max]; false on anything else. */
 bool cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 /* Seconds, possibly fractional ("0.5"), as milliseconds in [1, max_ms]. */

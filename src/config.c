@@ -19,8 +19,8 @@
 #include "cli.h"
 #include "config.h"
 
-#define CONFIG_SIZE_MAX (64 * 1024)
-#define CONFIG_LINE_MAX 1024
+#define CONFIG_SIZE_MAX  (64 * 1024)
+#define CONFIG_LINE_MAX  1024
 #define CONFIG_WHERE_MAX 4200 /* a path of PATH_MAX, ':' and a line number */
 
 const char *
@@ -72,9 +72,8 @@ skip_blanks(char *p, char *end)
 
 /* One line (without its LF): EX_OK, or an exit code after a message. */
 static int
-parse_line(char *p, char *end, const char *path, size_t lineno,
-    const char *cmd, const struct option *longopts, int argc, char **argv,
-    config_apply_fn apply, void *ctx)
+parse_line(char *p, char *end, const char *path, size_t lineno, const char *cmd,
+    const struct option *longopts, int argc, char **argv, config_apply_fn apply, void *ctx)
 {
 	char *name, *name_end, *v, where[CONFIG_WHERE_MAX];
 	const struct option *opt;
@@ -89,7 +88,8 @@ parse_line(char *p, char *end, const char *path, size_t lineno,
 	for (char *c = p; c < end; c++)
 		if ((unsigned char)*c < 0x20 && *c != '\t')
 			return cli_warn(cmd, "%s:%zu: a control character (0x%02x)", path, lineno,
-			    (unsigned char)*c), EX_CONFIG;
+				   (unsigned char)*c),
+			       EX_CONFIG;
 	name = p;
 	while (p < end && *p != ' ' && *p != '\t' && *p != '=')
 		p++;
@@ -104,13 +104,14 @@ parse_line(char *p, char *end, const char *path, size_t lineno,
 	opt = find_option(longopts, name, (size_t)(name_end - name));
 	if (opt == NULL || strcmp(opt->name, "config") == 0 || strcmp(opt->name, "help") == 0)
 		return cli_warn(cmd, "%s:%zu: \"%.*s\" is not a setting of mx %s", path, lineno,
-		    (int)(name_end - name > 64 ? 64 : name_end - name), name, cmd), EX_CONFIG;
+			   (int)(name_end - name > 64 ? 64 : name_end - name), name, cmd),
+		       EX_CONFIG;
 	if (opt->has_arg == required_argument && vlen == 0)
 		return cli_warn(cmd, "%s:%zu: %s needs a value", path, lineno, opt->name),
-		    EX_CONFIG;
+		       EX_CONFIG;
 	if (opt->has_arg == no_argument && vlen > 0)
 		return cli_warn(cmd, "%s:%zu: %s takes no value", path, lineno, opt->name),
-		    EX_CONFIG;
+		       EX_CONFIG;
 	if (given_on_command_line(opt->name, argc, argv))
 		return EX_OK;
 	v[vlen] = '\0'; /* over a blank, CR, LF or the caller's extra octet */
@@ -136,9 +137,10 @@ config_parse(char *text, size_t len, const char *path, const char *cmd,
 		lineno++;
 		if (line_end - p > CONFIG_LINE_MAX)
 			return cli_warn(cmd, "%s:%zu: line longer than %d octets", path, lineno,
-			    CONFIG_LINE_MAX), EX_CONFIG;
-		if ((rc = parse_line(p, line_end, path, lineno, cmd, longopts, argc, argv,
-		    apply, ctx)) != EX_OK)
+				   CONFIG_LINE_MAX),
+			       EX_CONFIG;
+		if ((rc = parse_line(p, line_end, path, lineno, cmd, longopts, argc, argv, apply,
+			 ctx)) != EX_OK)
 			return rc;
 		p = eol ? eol + 1 : end;
 	}
@@ -146,8 +148,8 @@ config_parse(char *text, size_t len, const char *path, const char *cmd,
 }
 
 int
-config_load(const char *path, const char *cmd, const struct option *longopts, int argc,
-    char **argv, config_apply_fn apply, void *ctx, char **text_out)
+config_load(const char *path, const char *cmd, const struct option *longopts, int argc, char **argv,
+    config_apply_fn apply, void *ctx, char **text_out)
 {
 	bool required = path != NULL;
 	char *text = NULL;

@@ -24,13 +24,12 @@
  * a value the option refuses is EX_CONFIG, as any other fault of the file.
  */
 typedef int (*config_apply_fn)(void *ctx, int opt, const char *value, const char *where);
-int config_load(const char *path, const char *cmd, const struct option *longopts,
-    int argc, char **argv, config_apply_fn apply, void *ctx, char **text_out);
+int config_load(const char *path, const char *cmd, const struct option *longopts, int argc,
+    char **argv, config_apply_fn apply, void *ctx, char **text_out);
 /* The parser on its own, over len octets of text followed by one more that
  * it may overwrite (for the fuzzer): values are cut in place. */
 int config_parse(char *text, size_t len, const char *path, const char *cmd,
-    const struct option *longopts, int argc, char **argv, config_apply_fn apply,
-    void *ctx);
+    const struct option *longopts, int argc, char **argv, config_apply_fn apply, void *ctx);
 /* The value of --config among the arguments, or NULL. */
 const char *config_path_from_args(int argc, char **argv);
 

@@ -29,39 +29,39 @@
 #include "daemon_smtpd.h"
 #include "options.h"
 
-#define DAEMON_GRACE_MS 10000   /* SIGTERM: deliveries under way may finish */
+#define DAEMON_GRACE_MS    10000  /* SIGTERM: deliveries under way may finish */
 #define DAEMON_DEADLINE_MS 600000 /* one delivery at most, unless --deadline */
-#define SYSLOG_SOCKET "/dev/log"
+#define SYSLOG_SOCKET      "/dev/log"
 
 struct daemon_opts {
 	struct delivery_opts d;
 	unsigned concurrency, dest_concurrency, hold, reuse_idle_ms, reuse_count, grace_ms;
 	const char *hostname;
 	bool log_stderr;
-	const char *log_socket;  /* syslog datagrams go here (default /dev/log) */
+	const char *log_socket; /* syslog datagrams go here (default /dev/log) */
 	int log_fd;
 	int argc;
 	char **argv;
 	mx_daemon *daemon;
-	struct smtpd_opts s;     /* the SMTP server's (--listen ...) */
+	struct smtpd_opts s; /* the SMTP server's (--listen ...) */
 	mx_server *server;
 };
 
 static const struct option daemon_longopts[] = {
-	{"concurrency", required_argument, NULL, 'n'},
-	{"destination-concurrency", required_argument, NULL, 'N'},
-	{"hostname", required_argument, NULL, 0x201},
-	{"log", required_argument, NULL, 0x202},
-	{"log-socket", required_argument, NULL, 0x203},
-	{"hold", required_argument, NULL, 0x204},
-	{"reuse-idle", required_argument, NULL, 0x205},
-	{"reuse-count", required_argument, NULL, 0x206},
-	{"grace", required_argument, NULL, 0x207},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
+	{ "concurrency", required_argument, NULL, 'n' },
+	{ "destination-concurrency", required_argument, NULL, 'N' },
+	{ "hostname", required_argument, NULL, 0x201 },
+	{ "log", required_argument, NULL, 0x202 },
+	{ "log-socket", required_argument, NULL, 0x203 },
+	{ "hold", required_argument, NULL, 0x204 },
+	{ "reuse-idle", required_argument, NULL, 0x205 },
+	{ "reuse-count", required_argument, NULL, 0x206 },
+	{ "grace", required_argument, NULL, 0x207 },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
 	DELIVERY_LONGOPTS,
 	SMTPD_LONGOPTS,
-	{NULL, 0, NULL, 0},
+	{ NULL, 0, NULL, 0 },
 };
 
 static void
@@ -74,21 +74,18 @@ daemon_usage(FILE *to)
 	    "                 [--log syslog|stderr] [--log-socket PATH] [--hold SECONDS]\n"
 	    "                 [--reuse-idle MS] [--reuse-count N] [--grace SECONDS] OPTIONS\n"
 	    "       mx daemon status [--spool DIR] [--config FILE]\n"
-	    "SMTP server (no listener unless --listen is given):\n"
-	    SMTPD_USAGE
-	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n"
-	    DELIVERY_USAGE);
+	    "SMTP server (no listener unless --listen is given):\n" SMTPD_USAGE
+	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n" DELIVERY_USAGE);
 }
 
 static int
-set_uint(const char *name, const char *where, const char *v, unsigned long long max,
-    unsigned *out)
+set_uint(const char *name, const char *where, const char *v, unsigned long long max, unsigned *out)
 {
 	unsigned long long n;
 
 	if (!cli_parse_uint(v, max, &n) || n == 0)
 		return option_warn("daemon", where, name, "takes 1 to %llu, not \"%s\"", max, v),
-		    where ? EX_CONFIG : EX_USAGE;
+		       where ? EX_CONFIG : EX_USAGE;
 	*out = (unsigned)n;
 	return EX_OK;
 }
@@ -98,7 +95,7 @@ set_log(struct daemon_opts *o, const char *where, const char *v)
 {
 	if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
 		return option_warn("daemon", where, "log", "takes syslog or stderr, not \"%s\"", v),
-		    where ? EX_CONFIG : EX_USAGE;
+		       where ? EX_CONFIG : EX_USAGE;
 	o->log_stderr = strcmp(v, "stderr") == 0;
 	return EX_OK;
 }
@@ -114,8 +111,7 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 	switch (opt) {
 	case 'v': o->d.verbose = true; return EX_OK;
 	case 'n': return set_uint("concurrency", where, v, 10000, &o->concurrency);
-	case 'N': return set_uint("destination-concurrency", where, v, 10000,
-	    &o->dest_concurrency);
+	case 'N': return set_uint("destination-concurrency", where, v, 10000, &o->dest_concurrency);
 	case 0x201: o->hostname = v; return EX_OK;
 	case 0x202: return set_log(o, where, v);
 	case 0x203: o->log_socket = v; return EX_OK;
@@ -139,8 +135,8 @@ parse_options(int argc, char **argv, struct daemon_opts *o)
 {
 	int opt, rc;
 
-	if ((rc = config_load(config_path_from_args(argc, argv), "daemon", daemon_longopts,
-	    argc, argv, apply_option, o, &o->d.config_text)) != EX_OK)
+	if ((rc = config_load(config_path_from_args(argc, argv), "daemon", daemon_longopts, argc,
+		 argv, apply_option, o, &o->d.config_text)) != EX_OK)
 		return rc;
 	opterr = 0;
 	optind = 1;
@@ -174,8 +170,8 @@ log_open(struct daemon_opts *o)
 	o->log_fd = -1;
 	if (o->log_stderr)
 		return;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
-	    o->log_socket ? o->log_socket : SYSLOG_SOCKET);
+	snprintf(
+	    sa.sun_path, sizeof(sa.sun_path), "%s", o->log_socket ? o->log_socket : SYSLOG_SOCKET);
 	if ((o->log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0 &&
 	    connect(o->log_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		cli_warn("daemon", "syslog socket %s: %s; logging to stderr", sa.sun_path,
@@ -200,10 +196,11 @@ log_line(const char *program, const char *line, void *arg)
 	}
 	/* RFC 3164: <PRI> (mail.info = 2 * 8 + 6) TIMESTAMP TAG[PID]: MSG */
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", localtime_r(&now, &tm));
-	n = snprintf(buf, sizeof(buf), "<22>%s mx/%s[%ld]: %s", stamp, program,
-	    (long)getpid(), line);
-	if (n > 0 && send(o->log_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n :
-	    sizeof(buf) - 1, MSG_NOSIGNAL) < 0)
+	n = snprintf(
+	    buf, sizeof(buf), "<22>%s mx/%s[%ld]: %s", stamp, program, (long)getpid(), line);
+	if (n > 0 &&
+	    send(o->log_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+		MSG_NOSIGNAL) < 0)
 		fprintf(stderr, "mx/%s[%ld]: %s\n", program, (long)getpid(), line);
 }
 
@@ -220,13 +217,14 @@ static int
 apply_limits(struct daemon_opts *o)
 {
 	if (mx_daemon_set_limits(o->daemon, o->concurrency ? o->concurrency : 100,
-	    o->dest_concurrency ? o->dest_concurrency : 20) != MX_OK)
+		o->dest_concurrency ? o->dest_concurrency : 20) != MX_OK)
 		return EX_USAGE;
-	if (o->hold && mx_daemon_set_hold(o->daemon, o->hold, o->hold > 3600 ? o->hold : 3600)
-	    != MX_OK)
+	if (o->hold &&
+	    mx_daemon_set_hold(o->daemon, o->hold, o->hold > 3600 ? o->hold : 3600) != MX_OK)
 		return EX_USAGE;
-	if ((o->reuse_idle_ms || o->reuse_count) && mx_daemon_set_reuse(o->daemon,
-	    o->reuse_idle_ms ? o->reuse_idle_ms : 2000, o->reuse_count) != MX_OK)
+	if ((o->reuse_idle_ms || o->reuse_count) &&
+	    mx_daemon_set_reuse(
+		o->daemon, o->reuse_idle_ms ? o->reuse_idle_ms : 2000, o->reuse_count) != MX_OK)
 		return EX_USAGE;
 	return EX_OK;
 }
@@ -236,8 +234,12 @@ static int
 reload_option(void *ctx, int opt, const char *v, const char *where)
 {
 	switch (opt) {
-	case 'n': case 'N': case 0x202: case 0x204: case 0x205: case 0x206:
-		return apply_option(ctx, opt, v, where);
+	case 'n':
+	case 'N':
+	case 0x202:
+	case 0x204:
+	case 0x205:
+	case 0x206: return apply_option(ctx, opt, v, where);
 	}
 	return EX_OK;
 }
@@ -250,17 +252,18 @@ reload(struct daemon_opts *o)
 
 	fresh.concurrency = fresh.dest_concurrency = fresh.hold = 0;
 	fresh.reuse_idle_ms = fresh.reuse_count = 0;
-	if (config_load(config_path_from_args(o->argc, o->argv), "daemon", daemon_longopts,
-	    o->argc, o->argv, reload_option, &fresh, &text) != EX_OK) {
-		log_line("qmgr", "reload: the configuration has faults (see stderr); kept "
-		    "the settings in force", o);
+	if (config_load(config_path_from_args(o->argc, o->argv), "daemon", daemon_longopts, o->argc,
+		o->argv, reload_option, &fresh, &text) != EX_OK) {
+		log_line("qmgr",
+		    "reload: the configuration has faults (see stderr); kept "
+		    "the settings in force",
+		    o);
 		free(text);
 		return;
 	}
 	/* Values given on the command line stay (config_load skipped them). */
 	o->concurrency = fresh.concurrency ? fresh.concurrency : o->concurrency;
-	o->dest_concurrency = fresh.dest_concurrency ? fresh.dest_concurrency :
-	    o->dest_concurrency;
+	o->dest_concurrency = fresh.dest_concurrency ? fresh.dest_concurrency : o->dest_concurrency;
 	o->hold = fresh.hold ? fresh.hold : o->hold;
 	o->reuse_idle_ms = fresh.reuse_idle_ms ? fresh.reuse_idle_ms : o->reuse_idle_ms;
 	o->reuse_count = fresh.reuse_count ? fresh.reuse_count : o->reuse_count;
@@ -343,8 +346,9 @@ run(struct daemon_opts *o, mx_queue *q)
 	/* Our name: an MX list stops at it (RFC 5321 5.1); the policy is
 	 * copied by mx_sender_new, so it goes in first. */
 	if (o->hostname != NULL && mx_policy_add_local_name(o->d.policy, o->hostname) != MX_OK)
-		return option_warn("daemon", NULL, "hostname", "\"%s\" is not a host name",
-		    o->hostname), EX_USAGE;
+		return option_warn(
+			   "daemon", NULL, "hostname", "\"%s\" is not a host name", o->hostname),
+		       EX_USAGE;
 	if (mx_sender_new(&sender, o->d.resolver, o->d.policy) != MX_OK)
 		return EX_OSERR;
 	if ((rc = configure(o, sender)) != EX_OK)
@@ -365,14 +369,17 @@ run(struct daemon_opts *o, mx_queue *q)
 	}
 	if ((rc = start_server(o)) != EX_OK)
 		goto out;
-	if ((err = mx_daemon_run(o->daemon, o->grace_ms ? o->grace_ms : DAEMON_GRACE_MS,
-	    &abandoned, &why)) != MX_OK) {
+	if ((err = mx_daemon_run(o->daemon, o->grace_ms ? o->grace_ms : DAEMON_GRACE_MS, &abandoned,
+		 &why)) != MX_OK) {
 		cli_warn("daemon", "%s", why.text);
 		rc = err == MX_ERR_BUSY ? EX_TEMPFAIL : cli_exit_for(err);
 		goto out;
 	}
-	log_line("qmgr", abandoned ? "stopped; deliveries under way abandoned (their "
-	    "entries are tried again at the next start)" : "stopped", o);
+	log_line("qmgr",
+	    abandoned ? "stopped; deliveries under way abandoned (their "
+			"entries are tried again at the next start)"
+		      : "stopped",
+	    o);
 	if (abandoned) {
 		/* Their sessions and entries live on the loop still: the kernel
 		 * closes them; the spool on disk is as it was before them. */

@@ -26,8 +26,9 @@ static int
 push(const char **list, size_t *n, const char *name, const char *where, const char *v)
 {
 	if (*n >= SMTPD_OPT_MAX)
-		return option_warn("daemon", where, name, "given more than %d times", SMTPD_OPT_MAX),
-		    EX_USAGE;
+		return option_warn(
+			   "daemon", where, name, "given more than %d times", SMTPD_OPT_MAX),
+		       EX_USAGE;
 	list[(*n)++] = v;
 	return EX_OK;
 }
@@ -37,8 +38,9 @@ number(const char *name, const char *where, const char *v, unsigned long long mi
     unsigned long long max, unsigned long long *out)
 {
 	if (!cli_parse_uint(v, max, out) || *out < min)
-		return option_warn("daemon", where, name, "takes %llu to %llu, not \"%s\"", min, max,
-		    v), where ? EX_CONFIG : EX_USAGE;
+		return option_warn(
+			   "daemon", where, name, "takes %llu to %llu, not \"%s\"", min, max, v),
+		       where ? EX_CONFIG : EX_USAGE;
 	return EX_OK;
 }
 
@@ -57,16 +59,27 @@ smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 	case 0x306: return push(o->nets, &o->n_nets, "relay-network", where, v);
 	case 0x307: o->tls_cert = v; return EX_OK;
 	case 0x308: o->tls_key = v; return EX_OK;
-	case 0x309: rc = number("max-message-size", where, v, 1024, 512ull << 20, &n);
-		o->max_size = n; return rc;
-	case 0x30a: rc = number("max-recipients", where, v, 1, 1000, &n);
-		o->max_rcpts = (unsigned)n; return rc;
-	case 0x30b: rc = number("client-limit", where, v, 1, 100000, &n);
-		o->client_limit = (unsigned)n; return rc;
-	case 0x30c: rc = number("smtpd-timeout", where, v, 1, 3600, &n);
-		o->timeout_s = (unsigned)n; return rc;
-	case 0x30d: rc = number("greet-pause", where, v, 0, 60000, &n);
-		o->greet_pause_ms = (unsigned)n; o->greet_pause_set = true; return rc;
+	case 0x309:
+		rc = number("max-message-size", where, v, 1024, 512ull << 20, &n);
+		o->max_size = n;
+		return rc;
+	case 0x30a:
+		rc = number("max-recipients", where, v, 1, 1000, &n);
+		o->max_rcpts = (unsigned)n;
+		return rc;
+	case 0x30b:
+		rc = number("client-limit", where, v, 1, 100000, &n);
+		o->client_limit = (unsigned)n;
+		return rc;
+	case 0x30c:
+		rc = number("smtpd-timeout", where, v, 1, 3600, &n);
+		o->timeout_s = (unsigned)n;
+		return rc;
+	case 0x30d:
+		rc = number("greet-pause", where, v, 0, 60000, &n);
+		o->greet_pause_ms = (unsigned)n;
+		o->greet_pause_set = true;
+		return rc;
 	case 0x30e: o->user = v; return EX_OK;
 	}
 	return -1;
@@ -78,26 +91,31 @@ configure(struct smtpd_opts *o, mx_server *srv)
 	for (size_t i = 0; i < o->n_local; i++)
 		if (mx_server_add_domain(srv, o->local[i], false) != MX_OK)
 			return option_warn("daemon", NULL, "local-domain", "\"%s\" is not a domain",
-			    o->local[i]), EX_USAGE;
+				   o->local[i]),
+			       EX_USAGE;
 	for (size_t i = 0; i < o->n_backup; i++)
 		if (mx_server_add_domain(srv, o->backup[i], true) != MX_OK)
-			return option_warn("daemon", NULL, "backup-domain", "\"%s\" is not a domain",
-			    o->backup[i]), EX_USAGE;
+			return option_warn("daemon", NULL, "backup-domain",
+				   "\"%s\" is not a domain", o->backup[i]),
+			       EX_USAGE;
 	for (size_t i = 0; i < o->n_nets; i++)
 		if (mx_server_add_relay_network(srv, o->nets[i]) != MX_OK)
-			return option_warn("daemon", NULL, "relay-network", "\"%s\" is not a CIDR "
-			    "network (192.0.2.0/24, 2001:db8::/32)", o->nets[i]), EX_USAGE;
-	if (o->backup_rcpts != NULL && mx_server_set_backup_recipients(srv, o->backup_rcpts)
-	    != MX_OK)
+			return option_warn("daemon", NULL, "relay-network",
+				   "\"%s\" is not a CIDR "
+				   "network (192.0.2.0/24, 2001:db8::/32)",
+				   o->nets[i]),
+			       EX_USAGE;
+	if (o->backup_rcpts != NULL &&
+	    mx_server_set_backup_recipients(srv, o->backup_rcpts) != MX_OK)
 		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL))
 		return cli_warn("daemon", "--tls-cert and --tls-key go together"), EX_USAGE;
 	if (o->tls_cert != NULL && mx_server_set_tls(srv, o->tls_cert, o->tls_key) != MX_OK)
 		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;
 	if (mx_server_set_limits(srv, o->max_size ? o->max_size : 10240000,
-	    o->max_rcpts ? o->max_rcpts : 1000, o->client_limit ? o->client_limit : 50,
-	    o->timeout_s ? o->timeout_s : 300, o->greet_pause_set ? o->greet_pause_ms : 1000)
-	    != MX_OK)
+		o->max_rcpts ? o->max_rcpts : 1000, o->client_limit ? o->client_limit : 50,
+		o->timeout_s ? o->timeout_s : 300,
+		o->greet_pause_set ? o->greet_pause_ms : 1000) != MX_OK)
 		return cli_warn("daemon", "the server's limits are out of range"), EX_USAGE;
 	return EX_OK;
 }
@@ -113,12 +131,16 @@ drop_root(const char *user, const char *spool)
 	if (geteuid() != 0)
 		return EX_OK;
 	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0)
-		return cli_warn("daemon", "--user %s: no such unprivileged user (mx setup makes "
-		    "the mx user); the server never runs as root", user), EX_CONFIG;
+		return cli_warn("daemon",
+			   "--user %s: no such unprivileged user (mx setup makes "
+			   "the mx user); the server never runs as root",
+			   user),
+		       EX_CONFIG;
 	snprintf(queue, sizeof(queue), "%s/queue", spool);
 	if (stat(queue, &st) != 0 || st.st_uid != pw->pw_uid)
 		return cli_warn("daemon", "%s does not belong to %s (mx setup, or chown -R)", queue,
-		    user), EX_CONFIG;
+			   user),
+		       EX_CONFIG;
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0)
 		return cli_warn("daemon", "cannot become %s: %s", user, strerror(errno)), EX_OSERR;
@@ -128,8 +150,8 @@ drop_root(const char *user, const char *spool)
 }
 
 int
-smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool,
-    const char *hostname, mx_daemon_log_fn log, void *log_arg, mx_server **out)
+smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool, const char *hostname,
+    mx_daemon_log_fn log, void *log_arg, mx_server **out)
 {
 	mx_server *srv = NULL;
 	int rc = EX_OK;
@@ -138,7 +160,8 @@ smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool,
 	if (o->n_listen == 0)
 		return EX_OK;
 	if (o->n_local > 0 && o->lmtp == NULL)
-		return cli_warn("daemon", "--local-domain needs --lmtp unix:PATH|HOST:PORT"), EX_USAGE;
+		return cli_warn("daemon", "--local-domain needs --lmtp unix:PATH|HOST:PORT"),
+		       EX_USAGE;
 	if (mx_server_new(&srv, resolver, spool, hostname) != MX_OK)
 		return cli_warn("daemon", "--hostname \"%s\" is not usable", hostname), EX_USAGE;
 	mx_server_set_log(srv, log, log_arg);

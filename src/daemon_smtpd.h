@@ -26,26 +26,28 @@ struct smtpd_opts {
 	bool greet_pause_set;
 };
 
-#define SMTPD_LONGOPTS \
-	{"listen", required_argument, NULL, 0x301}, \
-	{"local-domain", required_argument, NULL, 0x302}, \
-	{"lmtp", required_argument, NULL, 0x303}, \
-	{"backup-domain", required_argument, NULL, 0x304}, \
-	{"backup-recipients", required_argument, NULL, 0x305}, \
-	{"relay-network", required_argument, NULL, 0x306}, \
-	{"tls-cert", required_argument, NULL, 0x307}, \
-	{"tls-key", required_argument, NULL, 0x308}, \
-	{"max-message-size", required_argument, NULL, 0x309}, \
-	{"max-recipients", required_argument, NULL, 0x30a}, \
-	{"client-limit", required_argument, NULL, 0x30b}, \
-	{"smtpd-timeout", required_argument, NULL, 0x30c}, \
-	{"greet-pause", required_argument, NULL, 0x30d}, \
-	{"user", required_argument, NULL, 0x30e}
+#define SMTPD_LONGOPTS                                                                             \
+	{ "listen", required_argument, NULL, 0x301 },                                              \
+	    { "local-domain", required_argument, NULL, 0x302 },                                    \
+	    { "lmtp", required_argument, NULL, 0x303 },                                            \
+	    { "backup-domain", required_argument, NULL, 0x304 },                                   \
+	    { "backup-recipients", required_argument, NULL, 0x305 },                               \
+	    { "relay-network", required_argument, NULL, 0x306 },                                   \
+	    { "tls-cert", required_argument, NULL, 0x307 },                                        \
+	    { "tls-key", required_argument, NULL, 0x308 },                                         \
+	    { "max-message-size", required_argument, NULL, 0x309 },                                \
+	    { "max-recipients", required_argument, NULL, 0x30a },                                  \
+	    { "client-limit", required_argument, NULL, 0x30b },                                    \
+	    { "smtpd-timeout", required_argument, NULL, 0x30c },                                   \
+	    { "greet-pause", required_argument, NULL, 0x30d },                                     \
+	{                                                                                          \
+		"user", required_argument, NULL, 0x30e                                             \
+	}
 
-#define SMTPD_USAGE \
-	"  [--listen ADDR:PORT]... [--local-domain DOMAIN]... [--lmtp unix:PATH|HOST:PORT]\n" \
-	"  [--backup-domain DOMAIN]... [--backup-recipients FILE] [--relay-network CIDR]...\n" \
-	"  [--tls-cert FILE --tls-key FILE] [--max-message-size BYTES] [--max-recipients N]\n" \
+#define SMTPD_USAGE                                                                                \
+	"  [--listen ADDR:PORT]... [--local-domain DOMAIN]... [--lmtp unix:PATH|HOST:PORT]\n"      \
+	"  [--backup-domain DOMAIN]... [--backup-recipients FILE] [--relay-network CIDR]...\n"     \
+	"  [--tls-cert FILE --tls-key FILE] [--max-message-size BYTES] [--max-recipients N]\n"     \
 	"  [--client-limit N] [--smtpd-timeout SECONDS] [--greet-pause MS] [--user NAME]\n"
 
 /* One of SMTPD_LONGOPTS: EX_OK or an exit code after a message; -1 when

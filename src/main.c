@@ -24,14 +24,14 @@ static const struct {
 	int (*run)(int, char **);
 	const char *summary;
 } commands[] = {
-	{"route", cmd_route, "print the delivery plan of mail domains"},
-	{"send", cmd_send, "deliver a message from standard input now, in this process"},
-	{"sendmail", cmd_sendmail, "submit a message to the queue, as sendmail (see mx(1))"},
-	{"queue", cmd_queue, "list, run, flush or delete the queue of deferred mail"},
-	{"check", cmd_check, "diagnose how a domain receives mail (live or a zone file)"},
-	{"daemon", cmd_daemon, "deliver the queue for as long as it runs (status, flush)"},
-	{"setup", cmd_setup, "create the mx user, mxdrop group, spool and mx-drop's mode (root)"},
-	{"tlsrpt", cmd_tlsrpt, "queue the TLS-RPT reports (RFC 8460) of the days that are over"},
+	{ "route", cmd_route, "print the delivery plan of mail domains" },
+	{ "send", cmd_send, "deliver a message from standard input now, in this process" },
+	{ "sendmail", cmd_sendmail, "submit a message to the queue, as sendmail (see mx(1))" },
+	{ "queue", cmd_queue, "list, run, flush or delete the queue of deferred mail" },
+	{ "check", cmd_check, "diagnose how a domain receives mail (live or a zone file)" },
+	{ "daemon", cmd_daemon, "deliver the queue for as long as it runs (status, flush)" },
+	{ "setup", cmd_setup, "create the mx user, mxdrop group, spool and mx-drop's mode (root)" },
+	{ "tlsrpt", cmd_tlsrpt, "queue the TLS-RPT reports (RFC 8460) of the days that are over" },
 };
 
 static void
@@ -57,8 +57,9 @@ called_as(const char *argv0, const char *name)
 int
 main(int argc, char **argv)
 {
-	if (argc > 0 && (called_as(argv[0], "sendmail") || called_as(argv[0], "mailq") ||
-	    called_as(argv[0], "newaliases")))
+	if (argc > 0 &&
+	    (called_as(argv[0], "sendmail") || called_as(argv[0], "mailq") ||
+		called_as(argv[0], "newaliases")))
 		return cmd_sendmail(argc, argv);
 	if (argc > 0 && called_as(argv[0], "check_mx"))
 		return cmd_check(argc, argv);

@@ -70,9 +70,14 @@ delivery_opts_free(struct delivery_opts *o)
 static int
 set_tls(struct delivery_opts *o, const char *v)
 {
-	static const struct { const char *name; mx_tls_policy policy; } names[] = {
-		{"may", MX_TLS_MAY}, {"encrypt", MX_TLS_ENCRYPT},
-		{"dane", MX_TLS_DANE}, {"verify", MX_TLS_VERIFY},
+	static const struct {
+		const char *name;
+		mx_tls_policy policy;
+	} names[] = {
+		{ "may", MX_TLS_MAY },
+		{ "encrypt", MX_TLS_ENCRYPT },
+		{ "dane", MX_TLS_DANE },
+		{ "verify", MX_TLS_VERIFY },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -89,8 +94,8 @@ set_tls(struct delivery_opts *o, const char *v)
 static int
 set_stage_timeout(struct delivery_opts *o, const char *v)
 {
-	static const char *const names[] = {"greeting", "ehlo", "starttls", "mail",
-	    "rcpt", "data", "block", "dot"};
+	static const char *const names[] = { "greeting", "ehlo", "starttls", "mail", "rcpt", "data",
+		"block", "dot" };
 	const char *eq = strchr(v, '=');
 	unsigned ms;
 
@@ -102,8 +107,10 @@ set_stage_timeout(struct delivery_opts *o, const char *v)
 		o->stage_ms[i] = ms;
 		return EX_OK;
 	}
-	option_warn(o->cmd, o->where, "smtp-timeout", "takes STAGE=SECONDS, STAGE one of "
-	    "greeting, ehlo, starttls, mail, rcpt, data, block, dot; not \"%s\"", v);
+	option_warn(o->cmd, o->where, "smtp-timeout",
+	    "takes STAGE=SECONDS, STAGE one of "
+	    "greeting, ehlo, starttls, mail, rcpt, data, block, dot; not \"%s\"",
+	    v);
 	return EX_USAGE;
 }
 
@@ -125,8 +132,9 @@ set_resolver_option(struct delivery_opts *o, int opt, const char *v)
 		return EX_OK;
 	case 'T':
 		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
-			return option_warn(o->cmd, o->where, "timeout", "takes seconds, not \"%s\"", v),
-			    EX_USAGE;
+			return option_warn(
+				   o->cmd, o->where, "timeout", "takes seconds, not \"%s\"", v),
+			       EX_USAGE;
 		mx_policy_set_timeout_ms(o->policy, ms);
 		return EX_OK;
 	}
@@ -141,7 +149,7 @@ set_queue_seconds(struct delivery_opts *o, const char *name, const char *v, unsi
 
 	if (!cli_parse_uint(v, 366ull * 24 * 3600, &n))
 		return option_warn(o->cmd, o->where, name, "takes whole seconds, not \"%s\"", v),
-		    EX_USAGE;
+		       EX_USAGE;
 	*out = (unsigned)n;
 	o->retry_where = o->where;
 	return EX_OK;
@@ -155,14 +163,23 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 
 	switch (opt) {
 	case 'L': return set_tls(o, v);
-	case 'C': o->ca_file = v; o->ca_where = o->where; return readable(o, "ca-file", v);
-	case 'H': o->helo = v; o->helo_where = o->where; return EX_OK;
+	case 'C':
+		o->ca_file = v;
+		o->ca_where = o->where;
+		return readable(o, "ca-file", v);
+	case 'H':
+		o->helo = v;
+		o->helo_where = o->where;
+		return EX_OK;
 	case 'P': o->spool = v; return EX_OK;
 	case 0x107: /* this host's own names: an MX list stops at them (mx route's) */
 		if (mx_policy_add_local_name(o->policy, v) == MX_OK)
 			return EX_OK;
-		return option_warn(o->cmd, o->where, "local-name", "\"%s\" is not a host name "
-		    "(or more than 32 given)", v), o->where ? EX_CONFIG : EX_USAGE;
+		return option_warn(o->cmd, o->where, "local-name",
+			   "\"%s\" is not a host name "
+			   "(or more than 32 given)",
+			   v),
+		       o->where ? EX_CONFIG : EX_USAGE;
 	case 'S': return set_stage_timeout(o, v);
 	case 0x101: return set_queue_seconds(o, "retry-first", v, &o->retry_first);
 	case 0x102: return set_queue_seconds(o, "retry-max", v, &o->retry_max);
@@ -171,14 +188,16 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	case 0x106: o->aliases = v; return EX_OK;
 	case 0x105:
 		if (!rewrite_origin_ok(v))
-			return option_warn(o->cmd, o->where, "origin",
-			    "\"%s\" is not a domain name", v), EX_USAGE;
+			return option_warn(
+				   o->cmd, o->where, "origin", "\"%s\" is not a domain name", v),
+			       EX_USAGE;
 		o->origin = v;
 		return EX_OK;
 	case 'D':
 		if (!cli_parse_uint(v, 60000, &n))
 			return option_warn(o->cmd, o->where, "attempt-delay",
-			    "takes milliseconds, not \"%s\"", v), EX_USAGE;
+				   "takes milliseconds, not \"%s\"", v),
+			       EX_USAGE;
 		o->attempt_delay_ms = (unsigned)n;
 		o->attempt_delay_given = true;
 		o->connect_set = true;
@@ -186,14 +205,16 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	case 'c':
 		if (!cli_parse_seconds(v, 3600u * 1000u, &ms))
 			return option_warn(o->cmd, o->where, "connect-timeout",
-			    "takes seconds, not \"%s\"", v), EX_USAGE;
+				   "takes seconds, not \"%s\"", v),
+			       EX_USAGE;
 		o->connect_timeout_ms = ms;
 		o->connect_set = true;
 		return EX_OK;
 	case 'E':
 		if (!cli_parse_seconds(v, 24u * 3600u * 1000u, &ms))
-			return option_warn(o->cmd, o->where, "deadline", "takes seconds, not \"%s\"", v),
-			    EX_USAGE;
+			return option_warn(
+				   o->cmd, o->where, "deadline", "takes seconds, not \"%s\"", v),
+			       EX_USAGE;
 		o->deadline_ms = ms;
 		return EX_OK;
 	}
@@ -224,8 +245,7 @@ transcript(const char *host, char dir, const char *line, size_t len, void *arg)
 {
 	(void)arg;
 	/* '*': a note of the library's (the MTA-STS policy and its rule). */
-	fprintf(stderr, "%s %c %.*s\n", host, dir == '>' || dir == '*' ? dir : '<', (int)len,
-	    line);
+	fprintf(stderr, "%s %c %.*s\n", host, dir == '>' || dir == '*' ? dir : '<', (int)len, line);
 }
 
 int
@@ -235,24 +255,27 @@ delivery_configure(struct delivery_opts *o, mx_sender *sender)
 	mx_err err;
 
 	if (o->helo != NULL && mx_sender_set_helo(sender, o->helo) != MX_OK)
-		return option_warn(o->cmd, o->helo_where, "helo", "\"%s\" is not a host name",
-		    o->helo), o->helo_where ? EX_CONFIG : EX_USAGE;
+		return option_warn(
+			   o->cmd, o->helo_where, "helo", "\"%s\" is not a host name", o->helo),
+		       o->helo_where ? EX_CONFIG : EX_USAGE;
 	/* The file was readable (delivery_option), so what fails is its content. */
 	if ((err = mx_sender_set_tls(sender, o->tls, o->ca_file, &why)) == MX_ERR_CONFIG &&
 	    o->ca_file)
-		return option_warn(o->cmd, o->ca_where, "ca-file", "%s: holds no PEM certificate "
-		    "that OpenSSL can read", o->ca_file), EX_CONFIG;
+		return option_warn(o->cmd, o->ca_where, "ca-file",
+			   "%s: holds no PEM certificate "
+			   "that OpenSSL can read",
+			   o->ca_file),
+		       EX_CONFIG;
 	if (err != MX_OK)
-		return cli_warn(o->cmd, "cannot set up TLS: %s", why.text),
-		    cli_exit_for(err);
+		return cli_warn(o->cmd, "cannot set up TLS: %s", why.text), cli_exit_for(err);
 	/* 0 is a real attempt delay: every address at once. */
-	if (o->connect_set && mx_sender_set_connect(sender,
-	    o->attempt_delay_given ? o->attempt_delay_ms : 250,
-	    o->connect_timeout_ms ? o->connect_timeout_ms : 30000) != MX_OK)
+	if (o->connect_set &&
+	    mx_sender_set_connect(sender, o->attempt_delay_given ? o->attempt_delay_ms : 250,
+		o->connect_timeout_ms ? o->connect_timeout_ms : 30000) != MX_OK)
 		return EX_USAGE;
 	for (int st = MX_SMTP_GREETING; st <= MX_SMTP_DOT; st++)
-		if (o->stage_ms[st] && mx_sender_set_timeout(sender, (mx_smtp_stage)st,
-		    o->stage_ms[st]) != MX_OK)
+		if (o->stage_ms[st] &&
+		    mx_sender_set_timeout(sender, (mx_smtp_stage)st, o->stage_ms[st]) != MX_OK)
 			return EX_USAGE;
 	if (mx_sender_set_deadline(sender, o->deadline_ms) != MX_OK)
 		return EX_USAGE;
@@ -265,8 +288,10 @@ int
 delivery_opts_check(struct delivery_opts *o)
 {
 	if (o->retry_max < o->retry_first) {
-		option_warn(o->cmd, o->retry_where, "retry-max", "(%u) is shorter than "
-		    "retry-first (%u)", o->retry_max, o->retry_first);
+		option_warn(o->cmd, o->retry_where, "retry-max",
+		    "(%u) is shorter than "
+		    "retry-first (%u)",
+		    o->retry_max, o->retry_first);
 		return o->retry_where ? EX_CONFIG : EX_USAGE;
 	}
 	return EX_OK;
@@ -284,8 +309,8 @@ delivery_open_queue_as(struct delivery_opts *o, bool existing_only, mx_queue **o
 	mx_why why;
 	mx_err err;
 
-	err = existing_only ? mx_queue_open_existing(out, o->spool, &why) :
-	    mx_queue_open(out, o->spool, &why);
+	err = existing_only ? mx_queue_open_existing(out, o->spool, &why)
+			    : mx_queue_open(out, o->spool, &why);
 	if (err != MX_OK) {
 		cli_warn(o->cmd, "spool %s: %s", o->spool, why.text);
 		return EX_TEMPFAIL;

@@ -19,56 +19,56 @@
 #endif
 
 struct delivery_opts {
-	const char *cmd;            /* "send", "queue": for messages */
+	const char *cmd; /* "send", "queue": for messages */
 	mx_tls_policy tls;
 	const char *ca_file;
 	const char *helo;
 	unsigned attempt_delay_ms, connect_timeout_ms;
-	bool connect_set;           /* --attempt-delay or --connect-timeout given */
+	bool connect_set; /* --attempt-delay or --connect-timeout given */
 	bool attempt_delay_given;
 	unsigned deadline_ms;
-	unsigned stage_ms[8];       /* --smtp-timeout, by mx_smtp_stage; 0: default */
-	bool verbose;               /* -v: the SMTP dialogue on stderr */
+	unsigned stage_ms[8]; /* --smtp-timeout, by mx_smtp_stage; 0: default */
+	bool verbose;         /* -v: the SMTP dialogue on stderr */
 	const char *spool;
-	const char *origin;         /* --origin: the domain of bare local names; NULL: the host's */
-	const char *aliases;        /* --aliases: the alias file; NULL: /etc/aliases if it exists */
+	const char *origin;  /* --origin: the domain of bare local names; NULL: the host's */
+	const char *aliases; /* --aliases: the alias file; NULL: /etc/aliases if it exists */
 	unsigned retry_first, retry_max, lifetime; /* seconds */
 	mx_resolver *resolver;
 	mx_policy *policy;
-	char *config_text;          /* the configuration file; its values point into it */
-	const char *where;          /* "FILE:LINE" of the setting being applied, NULL on
+	char *config_text; /* the configuration file; its values point into it */
+	const char *where; /* "FILE:LINE" of the setting being applied, NULL on
 	                               the command line: for messages */
 	const char *helo_where, *ca_where, *retry_where; /* where those were set */
 };
 
 /* Long options of delivery_opts, to append to a command's table (no end). */
-#define DELIVERY_LONGOPTS \
-	{"resolver", required_argument, NULL, 'r'}, \
-	{"tls", required_argument, NULL, 'L'}, \
-	{"ca-file", required_argument, NULL, 'C'}, \
-	{"helo", required_argument, NULL, 'H'}, \
-	{"attempt-delay", required_argument, NULL, 'D'}, \
-	{"connect-timeout", required_argument, NULL, 'c'}, \
-	{"deadline", required_argument, NULL, 'E'}, \
-	{"smtp-timeout", required_argument, NULL, 'S'}, \
-	{"trust-anchor", required_argument, NULL, 'a'}, \
-	{"timeout", required_argument, NULL, 'T'}, \
-	{"spool", required_argument, NULL, 'P'}, \
-	{"retry-first", required_argument, NULL, 0x101}, \
-	{"retry-max", required_argument, NULL, 0x102}, \
-	{"lifetime", required_argument, NULL, 0x103}, \
-	{"config", required_argument, NULL, 0x104}, \
-	{"origin", required_argument, NULL, 0x105}, \
-	{"aliases", required_argument, NULL, 0x106}, \
-	{"local-name", required_argument, NULL, 0x107}
+#define DELIVERY_LONGOPTS                                                                          \
+	{ "resolver", required_argument, NULL, 'r' }, { "tls", required_argument, NULL, 'L' },     \
+	    { "ca-file", required_argument, NULL, 'C' }, { "helo", required_argument, NULL, 'H' }, \
+	    { "attempt-delay", required_argument, NULL, 'D' },                                     \
+	    { "connect-timeout", required_argument, NULL, 'c' },                                   \
+	    { "deadline", required_argument, NULL, 'E' },                                          \
+	    { "smtp-timeout", required_argument, NULL, 'S' },                                      \
+	    { "trust-anchor", required_argument, NULL, 'a' },                                      \
+	    { "timeout", required_argument, NULL, 'T' },                                           \
+	    { "spool", required_argument, NULL, 'P' },                                             \
+	    { "retry-first", required_argument, NULL, 0x101 },                                     \
+	    { "retry-max", required_argument, NULL, 0x102 },                                       \
+	    { "lifetime", required_argument, NULL, 0x103 },                                        \
+	    { "config", required_argument, NULL, 0x104 },                                          \
+	    { "origin", required_argument, NULL, 0x105 },                                          \
+	    { "aliases", required_argument, NULL, 0x106 },                                         \
+	{                                                                                          \
+		"local-name", required_argument, NULL, 0x107                                       \
+	}
 
-#define DELIVERY_USAGE \
-	"  [--resolver IP[@PORT]]... [--tls may|encrypt|dane|verify] [--ca-file FILE]\n" \
-	"  [--helo NAME] [--attempt-delay MS] [--connect-timeout SECONDS]\n" \
-	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n" \
-	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n" \
-	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n" \
-	"  [--config FILE] [--origin DOMAIN] [--aliases FILE]\n" \
+#define DELIVERY_USAGE                                                                             \
+	"  [--resolver IP[@PORT]]... [--tls may|encrypt|dane|verify] [--ca-file FILE]\n"           \
+	"  [--helo NAME] [--attempt-delay MS] [--connect-timeout SECONDS]\n"                       \
+	"  [--smtp-timeout STAGE=SECONDS]... [--deadline SECONDS]\n"                               \
+	"  [--trust-anchor FILE|none] [--timeout SECONDS] [--spool DIR]\n"                         \
+	"  [--retry-first SECONDS] [--retry-max SECONDS] [--lifetime SECONDS]\n"                   \
+	"  [--config FILE] [--origin DOMAIN] [--aliases FILE]\n"                                   \
 	"  [--local-name NAME]...\n"
 
 /* Makes the resolver and policy; EX_OK or an exit code. */

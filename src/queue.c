@@ -27,22 +27,22 @@ struct queue_opts {
 	struct delivery_opts d;
 	bool json;
 	bool watch;
-	unsigned interval;       /* --watch: seconds between passes at most */
-	bool interval_given;     /* --interval on the command line, not the file */
+	unsigned interval;   /* --watch: seconds between passes at most */
+	bool interval_given; /* --interval on the command line, not the file */
 	unsigned concurrency;
-	int log_to;              /* --log: 0 stdout, 's' syslog, 'e' stderr */
+	int log_to; /* --log: 0 stdout, 's' syslog, 'e' stderr */
 };
 
 static const struct option queue_longopts[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"watch", no_argument, NULL, 'w'},
-	{"interval", required_argument, NULL, 'I'},
-	{"concurrency", required_argument, NULL, 'n'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"log", required_argument, NULL, 'G'},
-	{"help", no_argument, NULL, 'h'},
+	{ "json", no_argument, NULL, 'j' },
+	{ "watch", no_argument, NULL, 'w' },
+	{ "interval", required_argument, NULL, 'I' },
+	{ "concurrency", required_argument, NULL, 'n' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "log", required_argument, NULL, 'G' },
+	{ "help", no_argument, NULL, 'h' },
 	DELIVERY_LONGOPTS,
-	{NULL, 0, NULL, 0},
+	{ NULL, 0, NULL, 0 },
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -66,8 +66,7 @@ queue_usage(FILE *to)
 	    "                    [--concurrency N] OPTIONS\n"
 	    "       mx queue flush [--json] [-v] [--concurrency N] OPTIONS\n"
 	    "         (with mx daemon running on the spool: asks it to try everything now)\n"
-	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n"
-	    DELIVERY_USAGE);
+	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n" DELIVERY_USAGE);
 }
 
 /* ctx: the options; also called for the configuration file's settings. */
@@ -86,20 +85,22 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 	case 'G':
 		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
 			return cli_warn("queue", "--log takes syslog or stderr, not \"%s\"", v),
-			    EX_USAGE;
+			       EX_USAGE;
 		o->log_to = strcmp(v, "syslog") == 0 ? 's' : 'e';
 		return EX_OK;
 	case 'v': o->d.verbose = true; return EX_OK;
 	case 'I':
 		if (!cli_parse_uint(v, 24 * 3600, &n) || n == 0)
-			return option_warn("queue", where, "interval", "takes seconds, not \"%s\"", v),
-			    EX_USAGE;
+			return option_warn(
+				   "queue", where, "interval", "takes seconds, not \"%s\"", v),
+			       EX_USAGE;
 		o->interval = (unsigned)n;
 		return EX_OK;
 	case 'n':
 		if (!cli_parse_uint(v, 1000, &n) || n == 0)
-			return option_warn("queue", where, "concurrency", "takes 1 to 1000, not \"%s\"",
-			    v), EX_USAGE;
+			return option_warn(
+				   "queue", where, "concurrency", "takes 1 to 1000, not \"%s\"", v),
+			       EX_USAGE;
 		o->concurrency = (unsigned)n;
 		return EX_OK;
 	}
@@ -113,8 +114,8 @@ parse_options(int argc, char **argv, struct queue_opts *o)
 {
 	int opt, rc;
 
-	if ((rc = config_load(config_path_from_args(argc, argv), "queue", queue_longopts,
-	    argc, argv, apply_option, o, &o->d.config_text)) != EX_OK)
+	if ((rc = config_load(config_path_from_args(argc, argv), "queue", queue_longopts, argc,
+		 argv, apply_option, o, &o->d.config_text)) != EX_OK)
 		return rc;
 	opterr = 0;
 	optind = 1;
@@ -177,8 +178,8 @@ print_item(const mx_queue_item *it, void *arg)
 	}
 	len = mx_queue_item_size(it);
 	utc(mx_queue_item_created(it), created);
-	printf("%-20s %9zu %s <%s>\n", mx_queue_item_id(it), len, created,
-	    mx_queue_item_sender(it));
+	printf(
+	    "%-20s %9zu %s <%s>\n", mx_queue_item_id(it), len, created, mx_queue_item_sender(it));
 	for (size_t i = 0; i < mx_queue_item_recipient_count(it); i++) {
 		utc(mx_queue_item_next_attempt(it, i), next);
 		printf("    <%s> %s, %u attempt%s", mx_queue_item_recipient(it, i),
@@ -212,8 +213,10 @@ cmd_list(struct queue_opts *o, mx_queue *q)
 		return cli_warn("queue", "%s", why.text), cli_exit_for(err);
 	if (!o->json)
 		printf("-- %zu entr%s in %s%s\n", c.entries, c.entries == 1 ? "y" : "ies",
-		    o->d.spool, access(o->d.spool, F_OK) != 0 && errno == ENOENT ?
-		    " (it does not exist: nothing was queued there yet)" : "");
+		    o->d.spool,
+		    access(o->d.spool, F_OK) != 0 && errno == ENOENT
+			? " (it does not exist: nothing was queued there yet)"
+			: "");
 	return EX_OK;
 }
 
@@ -312,19 +315,21 @@ static void
 print_stats(const struct queue_opts *o, const mx_queue_stats *st, double secs)
 {
 	if (o->json) {
-		fprintf(stderr, "{\"summary\": {\"entries\": %zu, \"tried\": %zu, \"sent\": %zu, "
+		fprintf(stderr,
+		    "{\"summary\": {\"entries\": %zu, \"tried\": %zu, \"sent\": %zu, "
 		    "\"deferred\": %zu, \"bounced\": %zu, \"expired\": %zu, \"dsns\": %zu, "
 		    "\"skipped\": %zu, \"locked\": %zu, \"corrupt\": %zu, \"removed\": %zu, "
-		    "\"seconds\": %.3f}}\n", st->entries, st->tried, st->sent, st->deferred,
-		    st->bounced, st->expired, st->dsns, st->skipped, st->locked, st->corrupt,
-		    st->removed, secs);
+		    "\"seconds\": %.3f}}\n",
+		    st->entries, st->tried, st->sent, st->deferred, st->bounced, st->expired,
+		    st->dsns, st->skipped, st->locked, st->corrupt, st->removed, secs);
 		return;
 	}
-	fprintf(stderr, "mx queue: %zu entries, %zu tried: %zu sent, %zu deferred "
+	fprintf(stderr,
+	    "mx queue: %zu entries, %zu tried: %zu sent, %zu deferred "
 	    "(%zu not tried: destination down), %zu bounced (%zu expired), %zu DSNs, "
 	    "%zu locked by another runner, %zu corrupt, %zu finished; %.2f s\n",
-	    st->entries, st->tried, st->sent, st->deferred, st->skipped, st->bounced,
-	    st->expired, st->dsns, st->locked, st->corrupt, st->removed, secs);
+	    st->entries, st->tried, st->sent, st->deferred, st->skipped, st->bounced, st->expired,
+	    st->dsns, st->locked, st->corrupt, st->removed, secs);
 }
 
 static double
@@ -337,8 +342,7 @@ now_seconds(void)
 }
 
 static int
-one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags,
-    int64_t *next_due)
+one_pass(struct queue_opts *o, mx_queue *q, mx_sender *sender, unsigned flags, int64_t *next_due)
 {
 	mx_queue_stats st = { 0 };
 	double start = now_seconds();
@@ -393,8 +397,11 @@ cmd_run(struct queue_opts *o, mx_queue *q, unsigned flags)
 	if ((rc = delivery_configure(&o->d, sender)) == EX_OK) {
 		if (o->log_to == 's')
 			openlog("mx", LOG_PID, LOG_MAIL);
-		mx_queue_set_log(q, o->log_to == 's' ? syslog_line : o->log_to == 'e' ?
-		    stderr_line : print_line, o->json, NULL);
+		mx_queue_set_log(q,
+		    o->log_to == 's'       ? syslog_line
+			: o->log_to == 'e' ? stderr_line
+					   : print_line,
+		    o->json, NULL);
 		if (o->concurrency)
 			mx_queue_set_concurrency(q, o->concurrency);
 		rc = o->watch ? watch(o, q, sender) : one_pass(o, q, sender, flags, NULL);
@@ -435,12 +442,16 @@ become_spool_owner(const char *spool)
 	if (geteuid() != 0 || stat(queue, &st) != 0 || st.st_uid == 0)
 		return EX_OK;
 	if ((pw = getpwuid(st.st_uid)) == NULL)
-		return cli_warn("queue", "the spool %s belongs to uid %u, which has no "
-		    "passwd entry", spool, (unsigned)st.st_uid), EX_CONFIG;
+		return cli_warn("queue",
+			   "the spool %s belongs to uid %u, which has no "
+			   "passwd entry",
+			   spool, (unsigned)st.st_uid),
+		       EX_CONFIG;
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0)
 		return cli_warn("queue", "cannot become the spool's owner %s: %s", pw->pw_name,
-		    strerror(errno)), EX_OSERR;
+			   strerror(errno)),
+		       EX_OSERR;
 	return EX_OK;
 }
 
@@ -467,8 +478,7 @@ cmd_queue(int argc, char **argv)
 	argv += 1 + optind;
 	bool takes_ids = strcmp(sub, "show") == 0 || strcmp(sub, "delete") == 0;
 	if ((takes_ids && argc == 0) || (!takes_ids && argc > 0) ||
-	    (strcmp(sub, "show") == 0 && argc != 1) ||
-	    (o.watch && strcmp(sub, "run") != 0)) {
+	    (strcmp(sub, "show") == 0 && argc != 1) || (o.watch && strcmp(sub, "run") != 0)) {
 		queue_usage(stderr);
 		rc = EX_USAGE;
 		goto out;
@@ -483,7 +493,8 @@ cmd_queue(int argc, char **argv)
 	/* A one-shot run given --interval was most likely meant to watch:
 	 * say so rather than run once (the file's interval is for --watch). */
 	if (o.interval_given && !o.watch) {
-		cli_warn("queue", "--interval is the longest sleep between --watch passes: "
+		cli_warn("queue",
+		    "--interval is the longest sleep between --watch passes: "
 		    "add --watch, or leave --interval out");
 		rc = EX_USAGE;
 		goto out;
@@ -493,8 +504,8 @@ cmd_queue(int argc, char **argv)
 	if ((rc = become_spool_owner(o.d.spool)) != EX_OK)
 		goto out;
 	/* list, show and delete only read or remove: they create nothing. */
-	if ((rc = delivery_open_queue_as(&o.d, strcmp(sub, "run") != 0 &&
-	    strcmp(sub, "flush") != 0, &q)) != EX_OK)
+	if ((rc = delivery_open_queue_as(
+		 &o.d, strcmp(sub, "run") != 0 && strcmp(sub, "flush") != 0, &q)) != EX_OK)
 		goto out;
 	if (strcmp(sub, "list") == 0)
 		rc = cmd_list(&o, q);

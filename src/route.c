@@ -24,12 +24,12 @@ struct route_run {
 	int argc;
 	char **args;
 	mx_plan **plans;
-	mx_sts **sts;             /* --tls-policy: each domain's, once looked up */
+	mx_sts **sts; /* --tls-policy: each domain's, once looked up */
 	bool want_sts;
-	mx_why *invalid;      /* why the argument is malformed, or "" */
-	mx_why failure;       /* why a lookup could not start */
+	mx_why *invalid; /* why the argument is malformed, or "" */
+	mx_why failure;  /* why a lookup could not start */
 	int next_to_print;
-	int printed;            /* plans printed so far (text mode spacing) */
+	int printed; /* plans printed so far (text mode spacing) */
 	int exit_code;
 };
 
@@ -51,7 +51,7 @@ route_usage(FILE *to)
 static void
 worsen(struct route_run *run, int code)
 {
-	static const int rank[] = {EX_OK, EX_TEMPFAIL, EX_NOHOST, EX_DATAERR, EX_USAGE};
+	static const int rank[] = { EX_OK, EX_TEMPFAIL, EX_NOHOST, EX_DATAERR, EX_USAGE };
 	int have = 0, want = 0;
 
 	for (int i = 0; i < 5; i++) {
@@ -98,8 +98,8 @@ problem_text(const mx_host *h, size_t i)
 
 /* "a, b, c" of a host's addresses or problems, cut to fit out. */
 static void
-join(const mx_host *h, size_t n, const char *(*item)(const mx_host *, size_t),
-    char *out, size_t size)
+join(const mx_host *h, size_t n, const char *(*item)(const mx_host *, size_t), char *out,
+    size_t size)
 {
 	struct strbuf sb;
 
@@ -129,7 +129,7 @@ struct table_widths {
 static struct table_widths
 table_widths(const mx_plan *plan)
 {
-	struct table_widths w = {4, 9};
+	struct table_widths w = { 4, 9 };
 	char addrs[2048];
 
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
@@ -151,16 +151,16 @@ print_table(const mx_plan *plan)
 	char addrs[2048], notes[512];
 	struct table_widths w = table_widths(plan);
 
-	printf("  %5s  %-*s  %7s  %-10s  %-*s  %s\n", "PREF", w.host, "HOST", "TTL",
-	    "STATUS", w.addrs, "ADDRESSES", "NOTES");
+	printf("  %5s  %-*s  %7s  %-10s  %-*s  %s\n", "PREF", w.host, "HOST", "TTL", "STATUS",
+	    w.addrs, "ADDRESSES", "NOTES");
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
 		const mx_host *h = mx_plan_host(plan, i);
 		join_addresses(h, addrs, sizeof(addrs));
 		join_problems(h, notes, sizeof(notes));
-		printf("  %5u  %-*s  %7lu  %-10s  %-*s%s%s\n", mx_host_preference(h),
-		    w.host, mx_host_name(h), (unsigned long)mx_host_ttl(h),
-		    mx_host_status_name(mx_host_status_of(h)),
-		    notes[0] ? w.addrs : 0, addrs, notes[0] ? "  " : "", notes);
+		printf("  %5u  %-*s  %7lu  %-10s  %-*s%s%s\n", mx_host_preference(h), w.host,
+		    mx_host_name(h), (unsigned long)mx_host_ttl(h),
+		    mx_host_status_name(mx_host_status_of(h)), notes[0] ? w.addrs : 0, addrs,
+		    notes[0] ? "  " : "", notes);
 	}
 }
 
@@ -171,8 +171,8 @@ print_human(const mx_plan *plan, bool first)
 
 	if (!first)
 		putchar('\n');
-	printf("%s: %s - %s\n", mx_plan_domain(plan),
-	    mx_status_name(mx_plan_status(plan)), mx_plan_reason(plan));
+	printf("%s: %s - %s\n", mx_plan_domain(plan), mx_status_name(mx_plan_status(plan)),
+	    mx_plan_reason(plan));
 	if (strcmp(mx_plan_canonical(plan), mx_plan_domain(plan)) != 0)
 		printf("  canonical name: %s\n", mx_plan_canonical(plan));
 	printf("  dnssec: %s%s\n", mx_dnssec_name(mx_plan_dnssec(plan)),
@@ -227,8 +227,8 @@ print_human_sts(const mx_plan *plan, const mx_sts *sts)
 		return;
 	for (size_t i = 0; i < mx_plan_host_count(plan); i++) {
 		const char *name = mx_host_name(mx_plan_host(plan, i));
-		printf("  - %s: %s\n", name, mx_sts_matches(sts, name) ? "matches the policy" :
-		    "does not match the policy");
+		printf("  - %s: %s\n", name,
+		    mx_sts_matches(sts, name) ? "matches the policy" : "does not match the policy");
 	}
 }
 
@@ -308,7 +308,8 @@ set_transport(struct route_opts *o, const char *v)
 	else if (strcmp(v, "stub") == 0)
 		o->transport = MX_TRANSPORT_STUB;
 	else
-		return cli_warn("route", "--transport takes unbound or stub, not \"%s\"", v), EX_USAGE;
+		return cli_warn("route", "--transport takes unbound or stub, not \"%s\"", v),
+		       EX_USAGE;
 	o->transport_set = true;
 	return EX_OK;
 }
@@ -335,9 +336,7 @@ apply_option(struct route_opts *o, int opt, const char *v)
 	unsigned ms;
 
 	switch (opt) {
-	case 'j':
-		o->json = true;
-		return EX_OK;
+	case 'j': o->json = true; return EX_OK;
 	case 'r':
 		if (mx_resolver_add_server(o->resolver, v) == MX_OK)
 			return EX_OK;
@@ -345,50 +344,47 @@ apply_option(struct route_opts *o, int opt, const char *v)
 		return EX_USAGE;
 	case 's':
 		if (!cli_parse_uint(v, UINT64_MAX, &n))
-			return cli_warn("route", "--seed takes a whole number, not \"%s\"", v), EX_USAGE;
+			return cli_warn("route", "--seed takes a whole number, not \"%s\"", v),
+			       EX_USAGE;
 		mx_policy_set_seed(o->policy, n);
 		return EX_OK;
-	case 'p':
-		return set_prefer(o, v);
+	case 'p': return set_prefer(o, v);
 	case 'l':
 		if (mx_policy_add_local_name(o->policy, v) == MX_OK)
 			return EX_OK;
-		cli_warn("route", "--local-name \"%s\" is not a host name (or more than 32 given)", v);
+		cli_warn(
+		    "route", "--local-name \"%s\" is not a host name (or more than 32 given)", v);
 		return EX_USAGE;
 	case 't':
 		if (!cli_parse_seconds(v, MAX_TIMEOUT_MS, &ms))
-			return cli_warn("route", "--timeout takes seconds between 0.001 and 3600, "
-			    "not \"%s\"", v), EX_USAGE;
+			return cli_warn("route",
+				   "--timeout takes seconds between 0.001 and 3600, "
+				   "not \"%s\"",
+				   v),
+			       EX_USAGE;
 		mx_policy_set_timeout_ms(o->policy, ms);
 		return EX_OK;
 	case 'a':
-	case 'c':
-		return set_file_option(o, opt, v);
-	case 'b':
-		o->bulk = true;
-		return EX_OK;
+	case 'c': return set_file_option(o, opt, v);
+	case 'b': o->bulk = true; return EX_OK;
 	case 'n':
 		if (!cli_parse_uint(v, 100000, &n) || n == 0)
-			return cli_warn("route", "--concurrency takes a number from 1 to "
-			    "100000, not \"%s\"", v), EX_USAGE;
+			return cli_warn("route",
+				   "--concurrency takes a number from 1 to "
+				   "100000, not \"%s\"",
+				   v),
+			       EX_USAGE;
 		o->concurrency = (unsigned)n;
 		return EX_OK;
-	case 'T':
-		return set_transport(o, v);
-	case 0x130:
-		o->tls_policy = true;
-		return EX_OK;
-	case 0x131:
-		o->ca_file = v;
-		return EX_OK;
-	case 'C':
-		o->csv = true;
-		return EX_OK;
+	case 'T': return set_transport(o, v);
+	case 0x130: o->tls_policy = true; return EX_OK;
+	case 0x131: o->ca_file = v; return EX_OK;
+	case 'C': o->csv = true; return EX_OK;
 	case 'S':
 		if (cli_parse_shard(v, &o->shard))
 			return EX_OK;
 		return cli_warn("route", "--shard takes K/N with 1 <= K <= N, not \"%s\"", v),
-		    EX_USAGE;
+		       EX_USAGE;
 	}
 	return EX_USAGE;
 }
@@ -397,23 +393,23 @@ static int
 parse_options(int argc, char **argv, struct route_opts *o)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"resolver", required_argument, NULL, 'r'},
-		{"seed", required_argument, NULL, 's'},
-		{"prefer", required_argument, NULL, 'p'},
-		{"local-name", required_argument, NULL, 'l'},
-		{"timeout", required_argument, NULL, 't'},
-		{"trust-anchor", required_argument, NULL, 'a'},
-		{"resolv-conf", required_argument, NULL, 'c'},
-		{"bulk", no_argument, NULL, 'b'},
-		{"concurrency", required_argument, NULL, 'n'},
-		{"transport", required_argument, NULL, 'T'},
-		{"tls-policy", no_argument, NULL, 0x130},
-		{"ca-file", required_argument, NULL, 0x131},
-		{"csv", no_argument, NULL, 'C'},
-		{"shard", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "json", no_argument, NULL, 'j' },
+		{ "resolver", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "prefer", required_argument, NULL, 'p' },
+		{ "local-name", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "trust-anchor", required_argument, NULL, 'a' },
+		{ "resolv-conf", required_argument, NULL, 'c' },
+		{ "bulk", no_argument, NULL, 'b' },
+		{ "concurrency", required_argument, NULL, 'n' },
+		{ "transport", required_argument, NULL, 'T' },
+		{ "tls-policy", no_argument, NULL, 0x130 },
+		{ "ca-file", required_argument, NULL, 0x131 },
+		{ "csv", no_argument, NULL, 'C' },
+		{ "shard", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc;
 
@@ -435,8 +431,11 @@ parse_options(int argc, char **argv, struct route_opts *o)
 	if (!o->bulk && (o->csv || o->shard.n))
 		return cli_warn("route", "--csv and --shard go with --bulk"), EX_USAGE;
 	if (o->bulk)
-		return optind + 1 < argc ? (cli_warn("route", "--bulk reads one FILE "
-		    "(or - for standard input)"), EX_USAGE) : EX_OK;
+		return optind + 1 < argc ? (cli_warn("route",
+						"--bulk reads one FILE "
+						"(or - for standard input)"),
+					       EX_USAGE)
+					 : EX_OK;
 	if (optind >= argc) {
 		cli_warn("route", "no domain or address given");
 		route_usage(stderr);
@@ -462,8 +461,9 @@ check_arguments(struct route_run *run)
 static int
 route_all(struct route_opts *o, int argc, char **argv)
 {
-	struct route_run run = {.json = o->json, .argc = argc, .args = argv,
-	    .want_sts = o->tls_policy};
+	struct route_run run = {
+		.json = o->json, .argc = argc, .args = argv, .want_sts = o->tls_policy
+	};
 	struct route_slot *slots = calloc((size_t)argc, sizeof(*slots));
 	mx_err err = MX_OK;
 
@@ -480,9 +480,9 @@ route_all(struct route_opts *o, int argc, char **argv)
 	for (int i = 0; i < argc && err == MX_OK; i++) {
 		if (run.invalid[i].text[0] != '\0')
 			continue;
-		slots[i] = (struct route_slot){&run, i};
-		err = mx_route_start(o->resolver, o->policy, argv[i], on_plan, &slots[i],
-		    &run.failure);
+		slots[i] = (struct route_slot){ &run, i };
+		err = mx_route_start(
+		    o->resolver, o->policy, argv[i], on_plan, &slots[i], &run.failure);
 		if (err == MX_OK && o->tls_policy)
 			err = mx_sts_start(o->resolver, argv[i], o->ca_file, on_sts, &slots[i]);
 	}
@@ -504,7 +504,7 @@ out:
 int
 cmd_route(int argc, char **argv)
 {
-	struct route_opts o = {0};
+	struct route_opts o = { 0 };
 	int rc;
 
 	if (mx_resolver_new(&o.resolver) != MX_OK || mx_policy_new(&o.policy) != MX_OK) {
@@ -514,8 +514,8 @@ cmd_route(int argc, char **argv)
 	}
 	rc = parse_options(argc, argv, &o);
 	if (rc == EX_OK && (o.transport_set || o.bulk) &&
-	    mx_resolver_set_transport(o.resolver, o.transport_set ? o.transport :
-	    MX_TRANSPORT_STUB) != MX_OK)
+	    mx_resolver_set_transport(
+		o.resolver, o.transport_set ? o.transport : MX_TRANSPORT_STUB) != MX_OK)
 		rc = EX_SOFTWARE;
 	if (rc == -1)
 		rc = EX_OK;

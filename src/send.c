@@ -27,11 +27,11 @@
 struct send_opts {
 	struct delivery_opts d;
 	const char *from;
-	bool from_headers;      /* -t */
-	bool dots_are_data;     /* -i, -oi */
+	bool from_headers;  /* -t */
+	bool dots_are_data; /* -i, -oi */
 	bool json;
-	bool no_queue;          /* --no-queue: deferred means exit 75 */
-	bool queue_only;        /* --queue-only: queue without trying */
+	bool no_queue;   /* --no-queue: deferred means exit 75 */
+	bool queue_only; /* --queue-only: queue without trying */
 };
 
 struct send_run {
@@ -41,12 +41,12 @@ struct send_run {
 };
 
 static const struct option send_longopts[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"no-queue", no_argument, NULL, 0x110},
-	{"queue-only", no_argument, NULL, 0x111},
-	{"help", no_argument, NULL, 0x1ff},
+	{ "json", no_argument, NULL, 'j' },
+	{ "no-queue", no_argument, NULL, 0x110 },
+	{ "queue-only", no_argument, NULL, 0x111 },
+	{ "help", no_argument, NULL, 0x1ff },
 	DELIVERY_LONGOPTS,
-	{NULL, 0, NULL, 0},
+	{ NULL, 0, NULL, 0 },
 };
 
 static void
@@ -55,8 +55,7 @@ send_usage(FILE *to)
 	fprintf(to,
 	    "usage: mx send [-f SENDER] [-t] [-i] [-v] [--json] [--no-queue | --queue-only]\n"
 	    "  [sendmail's -bm, -h HOPS, -oi, -B TYPE, -F NAME, -N DSN, -R RET, -V ENVID,\n"
-	    "   -O OPTION, -X FILE: taken and ignored]\n"
-	    DELIVERY_USAGE
+	    "   -O OPTION, -X FILE: taken and ignored]\n" DELIVERY_USAGE
 	    "  [RECIPIENT...]   (the message is read from standard input)\n");
 }
 
@@ -78,8 +77,7 @@ queue_deferred(struct send_run *run, mx_delivery *d)
 		mx_queue_close(q);
 		return EX_TEMPFAIL;
 	}
-	fprintf(stderr, "mx send: deferred recipients queued as %s in %s\n", id,
-	    run->o->d.spool);
+	fprintf(stderr, "mx send: deferred recipients queued as %s in %s\n", id, run->o->d.spool);
 	mx_queue_close(q);
 	return EX_OK;
 }
@@ -93,8 +91,8 @@ on_delivery(mx_delivery *d, void *arg)
 
 	for (size_t i = 0; i < mx_delivery_count(d); i++) {
 		char *line = NULL;
-		mx_err err = run->o->json ? mx_delivery_to_json(d, i, &line) :
-		    mx_delivery_log_line(d, i, &line);
+		mx_err err = run->o->json ? mx_delivery_to_json(d, i, &line)
+					  : mx_delivery_log_line(d, i, &line);
 		if (err == MX_OK)
 			puts(line);
 		free(line);
@@ -116,8 +114,8 @@ on_delivery(mx_delivery *d, void *arg)
 static bool
 ignored_sendmail_option(int opt)
 {
-	return opt == 'o' || opt == 'F' || opt == 'B' || opt == 'N' || opt == 'R' ||
-	    opt == 'V' || opt == 'X' || opt == 'O' || opt == 'h';
+	return opt == 'o' || opt == 'F' || opt == 'B' || opt == 'N' || opt == 'R' || opt == 'V' ||
+	    opt == 'X' || opt == 'O' || opt == 'h';
 }
 
 /* ctx: the options; also called for the configuration file's settings. */
@@ -142,8 +140,11 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 	/* -bm is "read the message, deliver it": what this always does.  Any
 	 * other mode (-bp, -bs, -bv, -bi...) would be taken as mail here. */
 	if (opt == 'b' && strcmp(v, "m") != 0)
-		return cli_warn("send", "-b%s is not supported: only -bm (deliver a message "
-		    "from standard input); nothing was sent", v), EX_USAGE;
+		return cli_warn("send",
+			   "-b%s is not supported: only -bm (deliver a message "
+			   "from standard input); nothing was sent",
+			   v),
+		       EX_USAGE;
 	if (opt == 'b' || ignored_sendmail_option(opt))
 		return EX_OK;
 	if ((rc = delivery_option(&o->d, opt, v)) == -1)
@@ -186,13 +187,13 @@ parse_options(int argc, char **argv, struct send_opts *o)
 {
 	int opt, rc;
 
-	if ((rc = config_load(config_path_from_args(argc, argv), "send", send_longopts, argc,
-	    argv, apply_option, o, &o->d.config_text)) != EX_OK)
+	if ((rc = config_load(config_path_from_args(argc, argv), "send", send_longopts, argc, argv,
+		 apply_option, o, &o->d.config_text)) != EX_OK)
 		return rc;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":f:tivb:h:F:B:N:R:V:X:O:o:", send_longopts,
-	    NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":f:tivb:h:F:B:N:R:V:X:O:o:", send_longopts, NULL)) !=
+	    -1) {
 		if (opt == 0x1ff)
 			return help();
 		if (opt == '?' || opt == ':')
@@ -209,8 +210,8 @@ parse_options(int argc, char **argv, struct send_opts *o)
 
 /* Envelope recipients: the arguments, then (-t) the header's, checked. */
 static int
-collect_rcpts(struct send_opts *o, const mx_message *m, int argc, char **argv,
-    const char ***out, size_t *n)
+collect_rcpts(
+    struct send_opts *o, const mx_message *m, int argc, char **argv, const char ***out, size_t *n)
 {
 	size_t cap = (size_t)argc + mx_message_recipient_count(m);
 	const char **r = calloc(cap ? cap : 1, sizeof(*r));
@@ -260,8 +261,7 @@ envelope_sender(struct send_opts *o, char *buf, size_t size)
 
 /* --queue-only: accepted once it is safely in the spool, nothing tried. */
 static int
-queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n,
-    const mx_message *m)
+queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n, const mx_message *m)
 {
 	char id[MX_QUEUE_ID_MAX + 1];
 	mx_queue *q = NULL;
@@ -277,8 +277,8 @@ queue_only(struct send_opts *o, const char *from, const char **rcpts, size_t n,
 		return cli_exit_for(err);
 	}
 	if (o->json)
-		printf("{\"queue_id\": \"%s\", \"status\": \"queued\", \"recipients\": %zu}\n",
-		    id, n);
+		printf(
+		    "{\"queue_id\": \"%s\", \"status\": \"queued\", \"recipients\": %zu}\n", id, n);
 	else
 		printf("queued as %s (%zu recipient%s)\n", id, n, n == 1 ? "" : "s");
 	mx_queue_close(q);
@@ -291,7 +291,7 @@ static int
 deliver_to(struct send_opts *o, mx_sender *sender, mx_message *m, const char *from,
     const char **rcpts, size_t n)
 {
-	struct send_run run = {.o = o, .exit_code = EX_SOFTWARE};
+	struct send_run run = { .o = o, .exit_code = EX_SOFTWARE };
 	char host[256] = "localhost";
 	mx_why why;
 	mx_err err;
@@ -348,10 +348,9 @@ setup(struct send_opts *o, int argc, char **argv, mx_sender **sender)
 }
 
 int
-send_now(int argc, char **argv, mx_message *m, const char *from, const char **rcpts,
-    size_t n)
+send_now(int argc, char **argv, mx_message *m, const char *from, const char **rcpts, size_t n)
 {
-	struct send_opts o = {0};
+	struct send_opts o = { 0 };
 	mx_sender *sender = NULL;
 	int rc;
 
@@ -365,7 +364,7 @@ send_now(int argc, char **argv, mx_message *m, const char *from, const char **rc
 int
 cmd_send(int argc, char **argv)
 {
-	struct send_opts o = {0};
+	struct send_opts o = { 0 };
 	mx_sender *sender = NULL;
 	mx_message *m = NULL;
 	mx_why why;
@@ -377,8 +376,10 @@ cmd_send(int argc, char **argv)
 		goto out;
 	}
 	/* The whole message first: a malformed one never opens a connection. */
-	if ((err = mx_message_read(STDIN_FILENO, (o.from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
-	    (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0), MAX_MESSAGE, &m, &why)) != MX_OK) {
+	if ((err = mx_message_read(STDIN_FILENO,
+		 (o.from_headers ? MX_MESSAGE_FROM_HEADERS : 0) |
+		     (o.dots_are_data ? MX_MESSAGE_DOTS_ARE_DATA : 0),
+		 MAX_MESSAGE, &m, &why)) != MX_OK) {
 		cli_warn("send", "message refused: %s", why.text[0] ? why.text : "unreadable");
 		/* Malformed or too big: 65; a read error: 74; out of memory: 75. */
 		rc = err == MX_ERR_SYSTEM ? EX_IOERR : cli_exit_for(err);

@@ -12,7 +12,6 @@
 int cmd_send(int argc, char **argv);
 
 /* -odi: the message delivered now as `mx send` would (send.c). */
-int send_now(int argc, char **argv, mx_message *m, const char *from, const char **rcpts,
-    size_t n);
+int send_now(int argc, char **argv, mx_message *m, const char *from, const char **rcpts, size_t n);
 
 #endif

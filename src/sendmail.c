@@ -33,11 +33,11 @@
 #include "sendmail_msg.h"
 
 #define ALIASES_DEFAULT "/etc/aliases"
-#define PASS_MAX 64
+#define PASS_MAX        64
 
 static const struct option sendmail_longopts[] = {
 	DELIVERY_LONGOPTS,
-	{NULL, 0, NULL, 0},
+	{ NULL, 0, NULL, 0 },
 };
 
 static int
@@ -126,9 +126,8 @@ option_value(struct sendmail_opts *o, int opt, const char *v)
 	unsigned long long n;
 
 	switch (opt) {
-	case 'f': case 'r':
-		o->from = strip_brackets(v, o->from_buf, sizeof(o->from_buf));
-		return EX_OK;
+	case 'f':
+	case 'r': o->from = strip_brackets(v, o->from_buf, sizeof(o->from_buf)); return EX_OK;
 	case 'F': o->full_name = v; return EX_OK;
 	case 'V':
 		if (!envid_ok(v))
@@ -193,7 +192,7 @@ long_option(struct sendmail_opts *o, int index, const char *v)
 static int
 unknown_option(int opt, const char *arg)
 {
-	char letter[2] = {(char)optopt, '\0'};
+	char letter[2] = { (char)optopt, '\0' };
 
 	if (opt == ':' && strncmp(arg, "--", 2) == 0)
 		return usage_error("%s needs a value", arg);
@@ -212,7 +211,7 @@ config_apply(void *ctx, int opt, const char *v, const char *where)
 
 	if (opt == 0x105 && !rewrite_origin_ok(v))
 		return cli_warn("sendmail", "%s: origin \"%s\" is not a domain name", where, v),
-		    EX_CONFIG;
+		       EX_CONFIG;
 	if (opt == 0x105)
 		o->origin_opt = v;
 	if (opt == 0x106)
@@ -246,8 +245,9 @@ parse_options(int argc, char **argv, struct sendmail_opts *o, char **config_text
 	optind = 1;
 	/* DELIVERY_LONGOPTS reuse letters (--resolver is 'r'): a long option
 	 * is told apart by the index getopt_long sets only for those. */
-	while ((index = -1, opt = getopt_long(argc, argv,
-	    ":f:r:F:tivL:N:R:V:B:h:o:b:q::O:X:A:GUmnI", sendmail_longopts, &index)) != -1) {
+	while ((index = -1,
+		   opt = getopt_long(argc, argv, ":f:r:F:tivL:N:R:V:B:h:o:b:q::O:X:A:GUmnI",
+		       sendmail_longopts, &index)) != -1) {
 		if (opt == '?' || opt == ':')
 			return unknown_option(opt, argv[optind - 1]);
 		if (index >= 0)
@@ -330,7 +330,8 @@ collect_rcpts(const struct sendmail_opts *o, const mx_message *m, int argc, char
 	for (size_t i = 0; i < *n && rc == EX_OK; i++)
 		rc = check_address(o, "recipient", r[i], false);
 	if (rc == EX_OK && *n == 0) {
-		sendmail_warn(o, "no recipients: give them as arguments, or -t; nothing was "
+		sendmail_warn(o,
+		    "no recipients: give them as arguments, or -t; nothing was "
 		    "queued");
 		rc = EX_USAGE;
 	}
@@ -392,8 +393,8 @@ load_aliases(const struct sendmail_opts *o, struct aliases **out, bool *missing)
 
 /* Appends rcpt's expansion to list (deduplicated); an exit code. */
 static int
-expand_one(const struct sendmail_opts *o, const struct aliases *a, const char *rcpt,
-    char ***list, size_t *n)
+expand_one(const struct sendmail_opts *o, const struct aliases *a, const char *rcpt, char ***list,
+    size_t *n)
 {
 	char why[1024] = "", **got = NULL, **grown;
 	size_t k = 0;
@@ -453,8 +454,8 @@ deliver_now(struct sendmail_opts *o, mx_message *m, const char **rcpts, size_t n
 		else {
 			argv[0] = "send";
 			memcpy(argv + 1, o->pass, (size_t)o->n_pass * sizeof(*argv));
-			rc = send_now(o->n_pass + 1, argv, m, from[0] ? from : "<>",
-			    (const char **)list, k);
+			rc = send_now(
+			    o->n_pass + 1, argv, m, from[0] ? from : "<>", (const char **)list, k);
 			free(argv);
 		}
 	}
@@ -477,13 +478,15 @@ mode_mail(struct sendmail_opts *o, int argc, char **argv)
 	if (o->from != NULL && (rc = check_address(o, "sender", o->from, true)) != EX_OK)
 		return rc;
 	if (!o->from_headers && argc == 0)
-		return sendmail_warn(o, "no recipients: give them as arguments, or -t; nothing "
-		    "was read"), EX_USAGE;
+		return sendmail_warn(o,
+			   "no recipients: give them as arguments, or -t; nothing "
+			   "was read"),
+		       EX_USAGE;
 	if ((rc = sendmail_read_message(o, STDIN_FILENO, flags, &m)) != EX_OK)
 		return rc;
 	if ((rc = collect_rcpts(o, m, argc, argv, &rcpts, &n)) == EX_OK)
-		rc = o->deliver_now ? deliver_now(o, m, (const char **)rcpts, n) :
-		    drop(o, m, (const char **)rcpts, n);
+		rc = o->deliver_now ? deliver_now(o, m, (const char **)rcpts, n)
+				    : drop(o, m, (const char **)rcpts, n);
 	free_rcpts(rcpts, n);
 	mx_message_free(m);
 	return rc;
@@ -582,7 +585,7 @@ static int
 mode_mailq(struct sendmail_opts *o)
 {
 	const char *spool = o->spool ? o->spool : MX_SPOOL_DEFAULT;
-	struct mailq_run run = {0};
+	struct mailq_run run = { 0 };
 	struct stat st;
 	mx_queue *q = NULL;
 	mx_why why;
@@ -590,8 +593,10 @@ mode_mailq(struct sendmail_opts *o)
 	if (stat(spool, &st) != 0 && errno == ENOENT)
 		return printf("Mail queue is empty\n"), EX_OK;
 	if (geteuid() != 0 && (stat(spool, &st) != 0 || st.st_uid != geteuid())) {
-		cli_warn("mailq", "permission denied: only root and the owner of %s (the mx user) "
-		    "may list the queue", spool);
+		cli_warn("mailq",
+		    "permission denied: only root and the owner of %s (the mx user) "
+		    "may list the queue",
+		    spool);
 		return EX_NOPERM;
 	}
 	if (mx_queue_open_existing(&q, spool, &why) != MX_OK) {
@@ -636,7 +641,7 @@ run_mode(struct sendmail_opts *o, int argc, char **argv)
 int
 cmd_sendmail(int argc, char **argv)
 {
-	struct sendmail_opts o = {.mode = 'm'};
+	struct sendmail_opts o = { .mode = 'm' };
 	char *config_text = NULL, *pass[PASS_MAX];
 	const char *name = base_name(argv[0]);
 	int rc;

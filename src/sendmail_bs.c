@@ -20,8 +20,8 @@
 #include "sendmail_msg.h"
 #include "smtp_cmd.h"
 
-#define BS_RCPT_MAX 1000         /* Postfix smtpd_recipient_limit */
-#define BS_ERROR_MAX 20          /* Postfix smtpd_hard_error_limit */
+#define BS_RCPT_MAX  1000 /* Postfix smtpd_recipient_limit */
+#define BS_ERROR_MAX 20   /* Postfix smtpd_hard_error_limit */
 
 struct bs {
 	const struct sendmail_opts *o;
@@ -30,16 +30,15 @@ struct bs {
 	char from[SMTP_CMD_PATH_MAX + 1];
 	char **rcpts;
 	size_t n;
-	mx_drop_envelope env;    /* MAIL's parameters */
+	mx_drop_envelope env; /* MAIL's parameters */
 	char envid[SMTP_CMD_PATH_MAX + 1];
-	FILE *data;              /* DATA, unstuffed, LF line ends */
+	FILE *data; /* DATA, unstuffed, LF line ends */
 	unsigned errors;
 	bool quit;
 	int exit_code;
 };
 
-static bool
-reply(struct bs *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool reply(struct bs *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Replies return a bool so that a handler may end with return reply(...). */
 static bool
@@ -94,7 +93,8 @@ mail_params(struct bs *s, const char *p)
 
 	snprintf(buf, sizeof(buf), "%s", p);
 	for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-		if (strncasecmp(w, "SIZE=", 5) == 0 && strtoull(w + 5, NULL, 10) > SENDMAIL_MAX_MESSAGE)
+		if (strncasecmp(w, "SIZE=", 5) == 0 &&
+		    strtoull(w + 5, NULL, 10) > SENDMAIL_MAX_MESSAGE)
 			return error(s, "552 5.3.4 Message size exceeds fixed limit%s", "");
 		else if (strcasecmp(w, "BODY=8BITMIME") == 0 || strcasecmp(w, "BODY=7BIT") == 0)
 			s->env.body = w[5] == '8' ? '8' : '7';
@@ -118,10 +118,10 @@ cmd_mail(struct bs *s, const char *arg)
 		return error(s, "503 5.5.1 Error: nested MAIL command%s", "");
 	if (!smtp_cmd_path(arg, "FROM:", s->from, &params))
 		return error(s, "501 5.5.4 Syntax: MAIL FROM:<address>%s", "");
-	if (s->from[0] != '\0' && (rewrite_address(s->from, s->o->origin, q, sizeof(q)) != MX_OK ||
-	    mx_address_check(q, true, NULL) != MX_OK))
-		return error(s, "553 5.1.7 <%s>: Sender address rejected: not an address",
-		    s->from);
+	if (s->from[0] != '\0' &&
+	    (rewrite_address(s->from, s->o->origin, q, sizeof(q)) != MX_OK ||
+		mx_address_check(q, true, NULL) != MX_OK))
+		return error(s, "553 5.1.7 <%s>: Sender address rejected: not an address", s->from);
 	if (!mail_params(s, params))
 		return false;
 	s->have_mail = true;
@@ -142,8 +142,7 @@ cmd_rcpt(struct bs *s, const char *arg)
 		return error(s, "501 5.5.4 Syntax: RCPT TO:<address>%s", "");
 	if (rewrite_address(path, s->o->origin, q, sizeof(q)) != MX_OK ||
 	    mx_address_check(q, false, NULL) != MX_OK)
-		return error(s, "553 5.1.3 <%s>: Recipient address rejected: not an address",
-		    path);
+		return error(s, "553 5.1.3 <%s>: Recipient address rejected: not an address", path);
 	if ((grown = realloc(s->rcpts, (s->n + 1) * sizeof(*grown))) == NULL ||
 	    (s->rcpts = grown, grown[s->n] = strdup(path)) == NULL)
 		return reply(s, "451 4.3.0 Error: out of memory");
@@ -174,15 +173,17 @@ data_end(struct bs *s)
 	int rc;
 
 	if (s->r.data_fault != SMTP_DATA_OK) {
-		reply(s, s->r.data_fault == SMTP_DATA_TOO_BIG ?
-		    "552 5.3.4 Error: message too big" : s->r.data_fault == SMTP_DATA_NUL ?
-		    "554 5.6.0 Error: a NUL octet in the message" :
-		    "554 5.6.0 Error: a line longer than 998 octets");
+		reply(s,
+		    s->r.data_fault == SMTP_DATA_TOO_BIG ? "552 5.3.4 Error: message too big"
+			: s->r.data_fault == SMTP_DATA_NUL
+			? "554 5.6.0 Error: a NUL octet in the message"
+			: "554 5.6.0 Error: a line longer than 998 octets");
 		return reset(s);
 	}
 	o.env.error_mode = 'q'; /* the reply says what is wrong, not stderr */
 	if (fflush(s->data) != 0 || lseek(fileno(s->data), 0, SEEK_SET) != 0 ||
-	    (rc = sendmail_read_message(&o, fileno(s->data), MX_MESSAGE_DOTS_ARE_DATA, &m)) != EX_OK) {
+	    (rc = sendmail_read_message(&o, fileno(s->data), MX_MESSAGE_DOTS_ARE_DATA, &m)) !=
+		EX_OK) {
 		reply(s, "554 5.6.0 Error: message refused as malformed");
 		return reset(s);
 	}
@@ -210,8 +211,10 @@ command(struct bs *s, const char *line)
 	switch (smtp_cmd_verb(line, &arg)) {
 	case SMTP_VERB_EHLO:
 		reset(s);
-		return reply(s, "250-%s\r\n250-SIZE %u\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
-		    "250 PIPELINING", s->o->origin, SENDMAIL_MAX_MESSAGE);
+		return reply(s,
+		    "250-%s\r\n250-SIZE %u\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
+		    "250 PIPELINING",
+		    s->o->origin, SENDMAIL_MAX_MESSAGE);
 	case SMTP_VERB_HELO: reset(s); return reply(s, "250 %s", s->o->origin);
 	case SMTP_VERB_MAIL: return cmd_mail(s, arg);
 	case SMTP_VERB_RCPT: return cmd_rcpt(s, arg);
@@ -221,7 +224,9 @@ command(struct bs *s, const char *line)
 	case SMTP_VERB_VRFY: return reply(s, "252 2.0.0 Cannot VRFY; send some mail");
 	case SMTP_VERB_HELP: return reply(s, "214 2.0.0 See mx(1), SENDMAIL COMPATIBILITY");
 	case SMTP_VERB_QUIT: s->quit = true; return reply(s, "221 2.0.0 Bye");
-	case SMTP_VERB_STARTTLS: case SMTP_VERB_BDAT: case SMTP_VERB_UNKNOWN: break;
+	case SMTP_VERB_STARTTLS:
+	case SMTP_VERB_BDAT:
+	case SMTP_VERB_UNKNOWN: break;
 	}
 	return error(s, "502 5.5.2 Error: command not recognized%s", "");
 }
@@ -249,7 +254,7 @@ event(struct bs *s, smtp_cmd_event ev)
 int
 sendmail_bs(const struct sendmail_opts *o)
 {
-	struct bs s = {.o = o};
+	struct bs s = { .o = o };
 	char buf[8192];
 	ssize_t got = 0;
 

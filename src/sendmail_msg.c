@@ -92,8 +92,8 @@ copy_rewritten(const struct sendmail_opts *o, int fd, int tmp)
 	ssize_t got = buf ? read_full(fd, buf, REWRITE_HEADER_MAX) : -1;
 	bool ok = false;
 
-	if (got < 0 || rewrite_header(buf, (size_t)got, o->origin, &head, &head_len,
-	    &hlen) != MX_OK)
+	if (got < 0 ||
+	    rewrite_header(buf, (size_t)got, o->origin, &head, &head_len, &hlen) != MX_OK)
 		goto out;
 	if (!write_all(tmp, head, head_len) || !write_all(tmp, buf + hlen, (size_t)got - hlen))
 		goto out;
@@ -118,16 +118,15 @@ out:
 }
 
 int
-sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags,
-    mx_message **out)
+sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags, mx_message **out)
 {
 	int tmp = temp_file();
 	mx_why why;
 	mx_err err;
 
 	if (tmp < 0 || !copy_rewritten(o, fd, tmp)) {
-		sendmail_warn(o, "cannot read the message or write its temporary copy: %s",
-		    strerror(errno));
+		sendmail_warn(
+		    o, "cannot read the message or write its temporary copy: %s", strerror(errno));
 		if (tmp >= 0)
 			close(tmp);
 		return EX_IOERR;
@@ -136,7 +135,7 @@ sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags,
 	close(tmp);
 	if (err == MX_OK)
 		return EX_OK;
-	sendmail_warn(o, "message refused: %s; nothing was queued",
-	    why.text[0] ? why.text : "unreadable");
+	sendmail_warn(
+	    o, "message refused: %s; nothing was queued", why.text[0] ? why.text : "unreadable");
 	return err == MX_ERR_SYSTEM ? EX_IOERR : err == MX_ERR_NOMEM ? EX_TEMPFAIL : EX_DATAERR;
 }

@@ -11,8 +11,7 @@
 /* Reads a message from fd, its address fields qualified with origin
  * (rewrite_header), as mx_message_read; the exit code and a message on
  * stderr when it fails. */
-int sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags,
-    mx_message **out);
+int sendmail_read_message(const struct sendmail_opts *o, int fd, unsigned flags, mx_message **out);
 
 /* Says what went wrong on stderr, unless -oeq asked for quiet. */
 void sendmail_warn(const struct sendmail_opts *o, const char *fmt, ...)

@@ -71,8 +71,8 @@ ensure_accounts(const char *spool)
 	char *useradd[] = { "/usr/sbin/useradd", "--system", "--user-group", "--home-dir",
 		(char *)spool, "--no-create-home", "--shell", "/usr/sbin/nologin", "--comment",
 		"mxkit mail system", MX_USER, NULL };
-	char *usermod[] = { "/usr/sbin/usermod", "--append", "--groups", MX_DROPGROUP,
-		MX_USER, NULL };
+	char *usermod[] = { "/usr/sbin/usermod", "--append", "--groups", MX_DROPGROUP, MX_USER,
+		NULL };
 	struct group *g;
 
 	if (getgrnam(MX_DROPGROUP) == NULL && run(groupadd) != 0)
@@ -83,14 +83,13 @@ ensure_accounts(const char *spool)
 		return cli_warn("setup", "no group %s after groupadd", MX_DROPGROUP), EX_OSERR;
 	if (!member(g, MX_USER) && run(usermod) != 0)
 		return cli_warn("setup", "usermod -aG %s %s failed", MX_DROPGROUP, MX_USER),
-		    EX_OSERR;
+		       EX_OSERR;
 	return EX_OK;
 }
 
 /* dir/name made or kept, never through a symlink, then owner and mode. */
 static int
-ensure_dir(int parent, const char *shown, const char *name, uid_t uid, gid_t gid,
-    mode_t mode)
+ensure_dir(int parent, const char *shown, const char *name, uid_t uid, gid_t gid, mode_t mode)
 {
 	struct stat st;
 	int fd;
@@ -99,7 +98,8 @@ ensure_dir(int parent, const char *shown, const char *name, uid_t uid, gid_t gid
 		return cli_warn("setup", "mkdir %s: %s", shown, strerror(errno)), EX_CANTCREAT;
 	if ((fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return cli_warn("setup", "%s is not a directory (a symlink?): %s", shown,
-		    strerror(errno)), EX_CANTCREAT;
+			   strerror(errno)),
+		       EX_CANTCREAT;
 	if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || fstat(fd, &st) < 0) {
 		cli_warn("setup", "%s: %s", shown, strerror(errno));
 		close(fd);
@@ -186,7 +186,7 @@ cmd_setup(int argc, char **argv)
 		return cli_warn("setup", "takes no arguments but options"), EX_USAGE;
 	if (geteuid() != 0)
 		return cli_warn("setup", "must run as root (it creates users and sets owners)"),
-		    EX_NOPERM;
+		       EX_NOPERM;
 	if (spool[0] != '/')
 		return cli_warn("setup", "--spool takes an absolute path"), EX_USAGE;
 	if ((rc = ensure_accounts(spool)) != EX_OK || (rc = ensure_spool(spool)) != EX_OK)

@@ -29,20 +29,20 @@ struct tlsrpt_opts {
 };
 
 static const struct option tlsrpt_longopts[] = {
-	{"from", required_argument, NULL, 0x120},
-	{"submitter", required_argument, NULL, 0x121},
-	{"include-today", no_argument, NULL, 0x122},
-	{"help", no_argument, NULL, 'h'},
+	{ "from", required_argument, NULL, 0x120 },
+	{ "submitter", required_argument, NULL, 0x121 },
+	{ "include-today", no_argument, NULL, 0x122 },
+	{ "help", no_argument, NULL, 'h' },
 	DELIVERY_LONGOPTS,
-	{NULL, 0, NULL, 0},
+	{ NULL, 0, NULL, 0 },
 };
 
 static void
 tlsrpt_usage(FILE *to)
 {
 	fprintf(to,
-	    "usage: mx tlsrpt send [--from ADDRESS] [--submitter NAME] [--include-today]\n"
-	    DELIVERY_USAGE);
+	    "usage: mx tlsrpt send [--from ADDRESS] [--submitter NAME] "
+	    "[--include-today]\n" DELIVERY_USAGE);
 }
 
 static int
@@ -67,8 +67,8 @@ parse_options(int argc, char **argv, struct tlsrpt_opts *o)
 {
 	int opt, rc;
 
-	if ((rc = config_load(config_path_from_args(argc, argv), "tlsrpt", tlsrpt_longopts,
-	    argc, argv, apply_option, o, &o->d.config_text)) != EX_OK)
+	if ((rc = config_load(config_path_from_args(argc, argv), "tlsrpt", tlsrpt_longopts, argc,
+		 argv, apply_option, o, &o->d.config_text)) != EX_OK)
 		return rc;
 	opterr = 0;
 	optind = 1;
@@ -85,8 +85,7 @@ parse_options(int argc, char **argv, struct tlsrpt_opts *o)
 		if ((rc = apply_option(o, opt, optarg, NULL)) != EX_OK)
 			return rc;
 	}
-	return optind == argc ? delivery_opts_check(&o->d) :
-	    (tlsrpt_usage(stderr), EX_USAGE);
+	return optind == argc ? delivery_opts_check(&o->d) : (tlsrpt_usage(stderr), EX_USAGE);
 }
 
 static int
@@ -115,9 +114,11 @@ send_due(struct tlsrpt_opts *o, mx_queue *q)
 	if (err == MX_ERR_INVALID && mx_address_check(from, true, NULL) != MX_OK)
 		return cli_warn("tlsrpt", "--from \"%s\" is not an address", from), EX_USAGE;
 	if (err != MX_OK)
-		return cli_warn("tlsrpt", "some reports were not queued (%s%s%s); they are kept "
-		    "for the next run", mx_strerror(err), why.text[0] ? ": " : "", why.text),
-		    EX_TEMPFAIL;
+		return cli_warn("tlsrpt",
+			   "some reports were not queued (%s%s%s); they are kept "
+			   "for the next run",
+			   mx_strerror(err), why.text[0] ? ": " : "", why.text),
+		       EX_TEMPFAIL;
 	return EX_OK;
 }
 

@@ -127,6 +127,6 @@ mx_status_temporary(mx_status s)
 bool
 mx_status_permanent(mx_status s)
 {
-	return s == MX_STATUS_NULL_MX || s == MX_STATUS_NXDOMAIN ||
-	    s == MX_STATUS_NO_MAIL_HOST || s == MX_STATUS_LOOP;
+	return s == MX_STATUS_NULL_MX || s == MX_STATUS_NXDOMAIN || s == MX_STATUS_NO_MAIL_HOST ||
+	    s == MX_STATUS_LOOP;
 }

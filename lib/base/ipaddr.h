@@ -11,14 +11,13 @@
 #include <sys/socket.h>
 
 struct ip_addr {
-	int family;            /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	uint8_t bytes[16];
 	uint32_t ttl;
-	char text[46];         /* INET6_ADDRSTRLEN */
+	char text[46]; /* INET6_ADDRSTRLEN */
 };
 
 /* The address as a sockaddr for port; its length, 0 for an unknown family. */
-socklen_t ip_addr_sockaddr(const struct ip_addr *a, uint16_t port,
-    struct sockaddr_storage *out);
+socklen_t ip_addr_sockaddr(const struct ip_addr *a, uint16_t port, struct sockaddr_storage *out);
 
 #endif

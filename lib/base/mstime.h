@@ -11,8 +11,8 @@
 static inline struct timeval
 ms_timeval(unsigned ms)
 {
-	return (struct timeval){.tv_sec = (time_t)(ms / 1000),
-	    .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	return (struct timeval){ .tv_sec = (time_t)(ms / 1000),
+		.tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 }
 
 #endif

@@ -40,15 +40,14 @@ name_is_ip_literal(const char *name)
 	memcpy(tmp, name, len + 1);
 	if (tmp[len - 1] == '.')
 		tmp[len - 1] = '\0';
-	return inet_pton(AF_INET, tmp, buf) == 1 ||
-	    inet_pton(AF_INET6, tmp, buf) == 1;
+	return inet_pton(AF_INET, tmp, buf) == 1 || inet_pton(AF_INET6, tmp, buf) == 1;
 }
 
 static bool
 is_ldh(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	    c == '-';
 }
 
 static const char *
@@ -61,7 +60,7 @@ check_label(const char *label, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (!is_ldh(label[i]))
 			return "contains a character other than letters, digits, "
-			    "hyphens and dots";
+			       "hyphens and dots";
 	if (label[0] == '-' || label[len - 1] == '-')
 		return "has a label that begins or ends with a hyphen";
 	return NULL;
@@ -120,7 +119,7 @@ domain_part(const char *arg, const char **why)
 	}
 	if (at[1] == '[') {
 		*why = "is an address literal: mail to it goes to that address "
-		    "directly, not by MX";
+		       "directly, not by MX";
 		return NULL;
 	}
 	return at + 1;
@@ -140,8 +139,7 @@ to_ascii(const char *domain, char *buf, size_t size)
 		memcpy(buf, domain, len + 1);
 		return NULL;
 	}
-	if (idn2_to_ascii_8z(domain, &ascii,
-	    IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
+	if (idn2_to_ascii_8z(domain, &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK)
 		return "is not a valid internationalised domain name (IDNA2008)";
 	len = strlen(ascii);
 	if (len >= size) {

@@ -17,9 +17,9 @@
 
 struct strbuf {
 	char *buf;
-	size_t size;                /* of buf, the NUL included */
-	size_t len;                 /* strlen(buf) */
-	bool truncated;             /* something was cut; buf ends with "..." */
+	size_t size;    /* of buf, the NUL included */
+	size_t len;     /* strlen(buf) */
+	bool truncated; /* something was cut; buf ends with "..." */
 };
 
 /* buf[0] becomes '\0' (when size > 0); size 0 takes nothing at all. */
@@ -30,8 +30,7 @@ void strbuf_resume(struct strbuf *sb, char *buf, size_t size);
 
 /* Each returns true when the whole piece fit, false when it (or an earlier
  * one) was cut. */
-bool strbuf_printf(struct strbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+bool strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 bool strbuf_add(struct strbuf *sb, const char *s);

@@ -16,17 +16,18 @@
 
 #include "text.h"
 
-#define TEXT_FIRST 128  /* bytes of the first chunk, header included */
-#define TEXT_MAX 1000   /* bytes of the largest shared chunk: under 1,009, where
+#define TEXT_FIRST 128 /* bytes of the first chunk, header included */
+#define TEXT_MAX                                                                                   \
+	1000 /* bytes of the largest shared chunk: under 1,009, where
                          * glibc's malloc would merge its free lists first */
 #define TEXT_PRINTF_MAX 1024
 
-#define TEXT_ALIGN 8    /* of text_alloc's blocks: pointers, sizes, uint64_t */
+#define TEXT_ALIGN 8 /* of text_alloc's blocks: pointers, sizes, uint64_t */
 
 struct text_chunk {
 	struct text_chunk *next;
-	size_t used, size;    /* bytes of data[] used and in all */
-	bool borrowed;        /* the owner's buffer (text_store_init): not freed */
+	size_t used, size; /* bytes of data[] used and in all */
+	bool borrowed;     /* the owner's buffer (text_store_init): not freed */
 	alignas(16) char data[];
 };
 
@@ -48,8 +49,8 @@ text_store_init(struct text_store *store, void *buf, size_t size)
 static struct text_chunk *
 chunk_new(struct text_store *store, size_t need)
 {
-	size_t block = store->head == NULL ? TEXT_FIRST : 2 * (store->head->size +
-	    sizeof(struct text_chunk));
+	size_t block =
+	    store->head == NULL ? TEXT_FIRST : 2 * (store->head->size + sizeof(struct text_chunk));
 	struct text_chunk *c;
 
 	if (block > TEXT_MAX)

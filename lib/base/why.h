@@ -12,10 +12,9 @@
 void why_clear(mx_why *why);
 /* Writes the sentence (cut to MX_WHY_MAX - 1 octets) and returns err,
  * so that a failure is one line: return why_set(why, MX_ERR_X, ...). */
-mx_err why_set(mx_why *why, mx_err err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+mx_err why_set(mx_why *why, mx_err err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* why_set unless why already says something: the first cause wins. */
-mx_err why_first(mx_why *why, mx_err err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+mx_err
+why_first(mx_why *why, mx_err err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -22,15 +22,36 @@
 
 /* Every id a check can report: mx-checks(7) documents each. */
 static const char *const known_ids[] = {
-	"mx-missing", "null-mx-mixed", "null-mx-preference", "mx-ip-literal",
-	"mx-cname", "mx-no-address", "mx-bad-hostname", "mx-duplicate",
-	"mx-single-host", "mx-address-private", "mx-ttl-low", "mx-ttl-mismatch",
-	"mx-inconsistent", "smtp-unreachable",
-	"smtp-banner-error", "smtp-slow", "smtp-no-starttls",
-	"tls-handshake-failed", "tls-cert-invalid", "ptr-missing",
-	"ptr-mismatch", "spf-missing", "spf-invalid", "dmarc-missing",
-	"dmarc-invalid", "mta-sts-invalid", "tlsrpt-invalid",
-	"dane-tlsa-insecure", "dane-mismatch", "dnssec-bogus",
+	"mx-missing",
+	"null-mx-mixed",
+	"null-mx-preference",
+	"mx-ip-literal",
+	"mx-cname",
+	"mx-no-address",
+	"mx-bad-hostname",
+	"mx-duplicate",
+	"mx-single-host",
+	"mx-address-private",
+	"mx-ttl-low",
+	"mx-ttl-mismatch",
+	"mx-inconsistent",
+	"smtp-unreachable",
+	"smtp-banner-error",
+	"smtp-slow",
+	"smtp-no-starttls",
+	"tls-handshake-failed",
+	"tls-cert-invalid",
+	"ptr-missing",
+	"ptr-mismatch",
+	"spf-missing",
+	"spf-invalid",
+	"dmarc-missing",
+	"dmarc-invalid",
+	"mta-sts-invalid",
+	"tlsrpt-invalid",
+	"dane-tlsa-insecure",
+	"dane-mismatch",
+	"dnssec-bogus",
 	"tls-cert-expiring",
 };
 
@@ -232,7 +253,8 @@ mx_check_zone(mx_check *c, const char *path, const char *origin, mx_why *why)
 		why = &scratch;
 	why_clear(why);
 	if (c == NULL || path == NULL || c->live != NULL)
-		return why_set(why, MX_ERR_INVALID, "no check or no path (NULL), or a live "
+		return why_set(why, MX_ERR_INVALID,
+		    "no check or no path (NULL), or a live "
 		    "run under way");
 	check_reset(c);
 	c->zone_mode = true;
@@ -247,7 +269,8 @@ mx_check_start(mx_check *c, const char *domain, mx_check_cb cb, void *arg, mx_wh
 
 	why_clear(why);
 	if (c == NULL || domain == NULL || c->resolver == NULL || c->live != NULL)
-		return why_set(why, MX_ERR_INVALID, "no check, no domain or no resolver "
+		return why_set(why, MX_ERR_INVALID,
+		    "no check, no domain or no resolver "
 		    "(NULL), or a run under way");
 	if ((err = mx_domain_from_arg(domain, canon, why)) != MX_OK)
 		return err;

@@ -15,9 +15,9 @@
 
 #include "check_auth.h"
 
-#define AUTH_SOCKS_MAX 4        /* one UDP socket, one TCP on truncation */
-#define T_MX 15
-#define C_IN 1
+#define AUTH_SOCKS_MAX 4 /* one UDP socket, one TCP on truncation */
+#define T_MX           15
+#define C_IN           1
 
 struct auth_sock {
 	ares_socket_t fd;
@@ -29,9 +29,9 @@ struct auth_query {
 	ares_channel channel;
 	bool channel_ok, library_ok;
 	struct event *timer;
-	struct event *done_ev;   /* hands the result back from the loop */
+	struct event *done_ev; /* hands the result back from the loop */
 	struct auth_sock socks[AUTH_SOCKS_MAX];
-	bool answered;           /* the c-ares callback ran */
+	bool answered; /* the c-ares callback ran */
 	struct dns_auth_mx *out;
 	auth_cb cb;
 	void *arg;
@@ -110,8 +110,7 @@ on_reply(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	if (abuf != NULL && alen > 0)
 		dns_auth_parse(abuf, (size_t)alen, q->out);
 	if (!q->out->answered)
-		snprintf(q->out->why, sizeof(q->out->why), "no answer (%s)",
-		    ares_strerror(status));
+		snprintf(q->out->why, sizeof(q->out->why), "no answer (%s)", ares_strerror(status));
 	evtimer_del(q->timer);
 	event_active(q->done_ev, 0, 0);
 }
@@ -149,29 +148,29 @@ set_server(struct auth_query *q, const struct ip_addr *server, uint16_t port)
 {
 	char csv[80];
 
-	snprintf(csv, sizeof(csv), server->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-	    server->text, port);
-	return ares_set_servers_ports_csv(q->channel, csv) == ARES_SUCCESS ?
-	    MX_OK : MX_ERR_INVALID;
+	snprintf(
+	    csv, sizeof(csv), server->family == AF_INET6 ? "[%s]:%u" : "%s:%u", server->text, port);
+	return ares_set_servers_ports_csv(q->channel, csv) == ARES_SUCCESS ? MX_OK : MX_ERR_INVALID;
 }
 
 static mx_err
 auth_channel(struct auth_query *q, unsigned timeout_ms)
 {
-	struct ares_options opts = {0};
+	struct ares_options opts = { 0 };
 
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return MX_ERR_SYSTEM;
 	q->library_ok = true;
 	/* Recursion off; every reply, SERVFAIL and REFUSED too, comes to us. */
-	opts.flags = ARES_FLAG_NORECURSE | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES |
-	    ARES_FLAG_NOCHECKRESP;
+	opts.flags =
+	    ARES_FLAG_NORECURSE | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP;
 	opts.timeout = (int)timeout_ms;
 	opts.tries = 2;
 	opts.sock_state_cb = on_sock_state;
 	opts.sock_state_cb_data = q;
-	if (ares_init_options(&q->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS)
+	if (ares_init_options(&q->channel, &opts,
+		ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB) !=
+	    ARES_SUCCESS)
 		return MX_ERR_SYSTEM;
 	q->channel_ok = true;
 	return MX_OK;
@@ -179,8 +178,8 @@ auth_channel(struct auth_query *q, unsigned timeout_ms)
 
 mx_err
 auth_ask_mx(struct event_base *base, const struct ip_addr *server, uint16_t port,
-    const char *domain, unsigned timeout_ms, struct dns_auth_mx *out, auth_cb cb,
-    void *arg, struct auth_query **handle)
+    const char *domain, unsigned timeout_ms, struct dns_auth_mx *out, auth_cb cb, void *arg,
+    struct auth_query **handle)
 {
 	struct auth_query *q;
 	mx_err err;

@@ -15,9 +15,9 @@ struct auth_query;
 typedef void (*auth_cb)(struct dns_auth_mx *out, void *arg);
 
 /* out->server and out->ns_name are the caller's; the rest is filled. */
-mx_err auth_ask_mx(struct event_base *base, const struct ip_addr *server,
-    uint16_t port, const char *domain, unsigned timeout_ms,
-    struct dns_auth_mx *out, auth_cb cb, void *arg, struct auth_query **handle);
+mx_err auth_ask_mx(struct event_base *base, const struct ip_addr *server, uint16_t port,
+    const char *domain, unsigned timeout_ms, struct dns_auth_mx *out, auth_cb cb, void *arg,
+    struct auth_query **handle);
 /* The callback will not run; NULL is a no-op. */
 void auth_cancel(struct auth_query *q);
 

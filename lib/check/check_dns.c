@@ -51,8 +51,7 @@ txt_cmp(const void *a, const void *b)
 }
 
 void
-dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
-    struct check_txts *out)
+dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why, struct check_txts *out)
 {
 	ldns_pkt *p;
 	ldns_rr_list *an;
@@ -94,8 +93,7 @@ dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
 }
 
 size_t
-dns_names(const uint8_t *wire, size_t len, uint16_t type,
-    char (*out)[NAME_TEXT_MAX], size_t max)
+dns_names(const uint8_t *wire, size_t len, uint16_t type, char (*out)[NAME_TEXT_MAX], size_t max)
 {
 	ldns_pkt *p = parse(wire, len);
 	ldns_rr_list *an;

@@ -18,11 +18,10 @@ _Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> befor
 void dns_rdf_name(const ldns_rdf *rdf, char *out, size_t size);
 
 /* TXT records of a reply (rcode -1: none came, why says why). */
-void dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why,
-    struct check_txts *out);
+void dns_txts(const uint8_t *wire, size_t len, int rcode, const char *why, struct check_txts *out);
 /* Targets of the answer's records of type (PTR, NS, CNAME): up to max. */
-size_t dns_names(const uint8_t *wire, size_t len, uint16_t type,
-    char (*out)[NAME_TEXT_MAX], size_t max);
+size_t
+dns_names(const uint8_t *wire, size_t len, uint16_t type, char (*out)[NAME_TEXT_MAX], size_t max);
 /* The owner of the SOA in the answer or authority section: the zone apex. */
 bool dns_soa_owner(const uint8_t *wire, size_t len, char *out, size_t size);
 
@@ -31,9 +30,9 @@ struct dns_auth_mx {
 	struct ip_addr server;
 	char ns_name[NAME_TEXT_MAX];
 	bool answered;
-	bool authoritative;          /* AA bit set */
+	bool authoritative; /* AA bit set */
 	int rcode;
-	char why[160];               /* !answered: why */
+	char why[160]; /* !answered: why */
 	size_t n;
 	struct check_mx mx[CHECK_MX_MAX];
 };

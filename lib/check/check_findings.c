@@ -34,8 +34,7 @@ check_reset(mx_check *c)
 }
 
 struct mx_finding *
-check_add(mx_check *c, const char *id, mx_severity sev, unsigned line,
-    const char *fmt, ...)
+check_add(mx_check *c, const char *id, mx_severity sev, unsigned line, const char *fmt, ...)
 {
 	struct mx_finding *f;
 	va_list ap;

@@ -9,10 +9,10 @@
 #include "check_facts.h"
 
 /* Adds a finding (dropped when its id is ignored); returns it or NULL. */
-struct mx_finding *check_add(mx_check *c, const char *id, mx_severity sev,
-    unsigned line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void check_evidence(struct mx_finding *f, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+struct mx_finding *check_add(mx_check *c, const char *id, mx_severity sev, unsigned line,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void
+check_evidence(struct mx_finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void check_add_untested(mx_check *c, const char *test, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void check_reset(mx_check *c);

@@ -35,13 +35,13 @@ write_finding(FILE *f, const struct mx_finding *fd)
 static void
 write_summary(FILE *f, const mx_check *c)
 {
-	size_t count[4] = {0};
+	size_t count[4] = { 0 };
 
 	for (size_t i = 0; i < c->n_findings; i++)
 		count[c->findings[i].severity]++;
 	fprintf(f, "{\"error\":%zu,\"warning\":%zu,\"notice\":%zu,\"info\":%zu,\"worst\":",
-	    count[MX_SEVERITY_ERROR], count[MX_SEVERITY_WARNING],
-	    count[MX_SEVERITY_NOTICE], count[MX_SEVERITY_INFO]);
+	    count[MX_SEVERITY_ERROR], count[MX_SEVERITY_WARNING], count[MX_SEVERITY_NOTICE],
+	    count[MX_SEVERITY_INFO]);
 	if (c->n_findings == 0)
 		fputs("null", f);
 	else
@@ -108,8 +108,9 @@ mx_check_invalid_to_json(const char *arg, const char *why, char **out)
 	fputs("{\"domain\":", f);
 	json_string(f, arg);
 	fputs(",\"mode\":\"live\",\"findings\":[],\"untested\":[],\"summary\":"
-	    "{\"error\":0,\"warning\":0,\"notice\":0,\"info\":0,\"worst\":null,"
-	    "\"tempfail\":true,\"reason\":", f);
+	      "{\"error\":0,\"warning\":0,\"notice\":0,\"info\":0,\"worst\":null,"
+	      "\"tempfail\":true,\"reason\":",
+	    f);
 	json_string(f, why);
 	fputs(",\"ignored\":0,\"dropped\":0},\"invalid\":true}", f);
 	if (fclose(f) != 0 || buf == NULL) {

@@ -44,8 +44,7 @@ order_answers(struct check_live *l)
 {
 	qsort(l->auth, l->n_auth, sizeof(l->auth[0]), auth_cmp);
 	for (size_t i = 0; i < l->n_ptrs; i++)
-		qsort(l->ptrs[i].names, l->ptrs[i].n_names, sizeof(l->ptrs[i].names[0]),
-		    name_cmp);
+		qsort(l->ptrs[i].names, l->ptrs[i].n_names, sizeof(l->ptrs[i].names[0]), name_cmp);
 }
 
 /* "top 3 + a 4 + b 2 ...": the domain's own record first, then the
@@ -59,9 +58,9 @@ spf_trail(struct check_live *l)
 	for (size_t i = 0; i < l->n_spf_names && i < SPF_FETCH_MAX; i++)
 		if (l->spf_terms[i] > 0)
 			order[n++] = i;
-	for (size_t i = 1; i < n; i++)   /* insertion sort by name, entry 0 first */
-		for (size_t j = i; j > 1 && strcmp(l->spf_names[order[j - 1]],
-		    l->spf_names[order[j]]) > 0; j--) {
+	for (size_t i = 1; i < n; i++) /* insertion sort by name, entry 0 first */
+		for (size_t j = i;
+		     j > 1 && strcmp(l->spf_names[order[j - 1]], l->spf_names[order[j]]) > 0; j--) {
 			size_t t = order[j];
 			order[j] = order[j - 1];
 			order[j - 1] = t;
@@ -127,9 +126,10 @@ judge_auth(struct check_live *l)
 			check_add_untested(l->c, "mx-inconsistent", "%s (%s) did not answer: %s",
 			    x->ns_name, x->server.text, x->why);
 		else if (!x->authoritative)
-			check_add_untested(l->c, "mx-inconsistent", "%s (%s) answered without "
-			    "authority (a lame delegation, or a referral)", x->ns_name,
-			    x->server.text);
+			check_add_untested(l->c, "mx-inconsistent",
+			    "%s (%s) answered without "
+			    "authority (a lame delegation, or a referral)",
+			    x->ns_name, x->server.text);
 	}
 	if (ref == NULL)
 		return;
@@ -148,7 +148,8 @@ judge_auth(struct check_live *l)
 	fd = check_add(l->c, "mx-inconsistent", MX_SEVERITY_ERROR, 0,
 	    "the authoritative servers of %s give different MX records: senders "
 	    "get one or the other; bring the stale server up to date (zone "
-	    "transfers, serial numbers)", l->c->domain);
+	    "transfers, serial numbers)",
+	    l->c->domain);
 	for (size_t i = 0; i < l->n_auth; i++)
 		evidence_auth(fd, &l->auth[i]);
 }
@@ -167,10 +168,10 @@ judge_dane(struct check_live *l)
 		fd = check_add(l->c, "dane-tlsa-insecure", MX_SEVERITY_WARNING, 0,
 		    "%s publishes TLSA records but %s is not signed with DNSSEC, so "
 		    "senders ignore them (RFC 7672 2.2); sign the zone or drop the TLSA "
-		    "records", name, lt->tlsa_security == SEC_INSECURE ?
-		    "the TLSA RRset" : "the MX RRset");
-		check_evidence(fd, "_25._tcp.%s. TLSA: %zu record(s), DNSSEC %s",
-		    name, lt->n_tlsa, lt->tlsa_security == SEC_SECURE ? "secure" : "insecure");
+		    "records",
+		    name, lt->tlsa_security == SEC_INSECURE ? "the TLSA RRset" : "the MX RRset");
+		check_evidence(fd, "_25._tcp.%s. TLSA: %zu record(s), DNSSEC %s", name, lt->n_tlsa,
+		    lt->tlsa_security == SEC_SECURE ? "secure" : "insecure");
 		check_evidence(fd, "%s. MX: DNSSEC %s", l->c->domain,
 		    l->mx_security == SEC_SECURE ? "secure" : "insecure");
 	}
@@ -193,7 +194,8 @@ judge_ptr(struct check_live *l)
 			fd = check_add(l->c, "ptr-missing", MX_SEVERITY_WARNING, 0,
 			    "the MX address %s (%s) has no reverse DNS (PTR): many receivers "
 			    "distrust mail from it; ask the address's owner for a PTR "
-			    "record naming %s", p->addr.text, host, host);
+			    "record naming %s",
+			    p->addr.text, host, host);
 			check_evidence(fd, "PTR %s: no records", p->addr.text);
 			continue;
 		}
@@ -202,7 +204,8 @@ judge_ptr(struct check_live *l)
 		fd = check_add(l->c, "ptr-mismatch", MX_SEVERITY_WARNING, 0,
 		    "the reverse DNS of the MX address %s (%s) names %s, which does not "
 		    "resolve back to %s (not forward-confirmed); make the PTR name's "
-		    "A/AAAA include the address", p->addr.text, host, p->names[0], p->addr.text);
+		    "A/AAAA include the address",
+		    p->addr.text, host, p->names[0], p->addr.text);
 		for (size_t j = 0; j < p->n_names; j++)
 			check_evidence(fd, "PTR %s: %s.", p->addr.text, p->names[j]);
 	}
@@ -228,8 +231,8 @@ judge_spf_chain(struct check_live *l)
 		return;
 	fd = check_add(l->c, "spf-invalid", MX_SEVERITY_ERROR, 0,
 	    "the SPF record of %s includes or redirects to a name that gives no "
-	    "usable SPF policy (%s): receivers answer permerror", l->c->domain,
-	    l->spf_bad_include);
+	    "usable SPF policy (%s): receivers answer permerror",
+	    l->c->domain, l->spf_bad_include);
 	check_evidence(fd, "%s", l->spf_bad_include);
 }
 
@@ -256,20 +259,22 @@ check_live_judge(struct check_live *l)
 	judge_dane(l);
 	judge_ptr(l);
 	spf_trail(l);
-	snprintf(trail, sizeof(trail), "DNS-querying terms: %s = %d", l->spf_trail,
-	    l->spf_lookups);
+	snprintf(trail, sizeof(trail), "DNS-querying terms: %s = %d", l->spf_trail, l->spf_lookups);
 	/* A domain that does not exist has no policy records to judge. */
 	if (l->facts.mx_state != TARGET_NXDOMAIN) {
-		check_rules_policy(c, &l->txts, l->spf_incomplete &&
-		    l->spf_lookups <= 10 ? -1 : l->spf_lookups, trail);
+		check_rules_policy(c, &l->txts,
+		    l->spf_incomplete && l->spf_lookups <= 10 ? -1 : l->spf_lookups, trail);
 		judge_spf_chain(l);
 	}
 	check_smtp_judge(l);
 	if (l->out_of_tickets)
-		check_add_untested(c, "dns", "more questions than one check asks at once "
-		    "(%d): some were not asked", LIVE_TICKETS_MAX);
+		check_add_untested(c, "dns",
+		    "more questions than one check asks at once "
+		    "(%d): some were not asked",
+		    LIVE_TICKETS_MAX);
 	if (l->timed_out)
-		check_add_untested(c, "deadline", "some questions had no answer within "
+		check_add_untested(c, "deadline",
+		    "some questions had no answer within "
 		    "the check's time limit (--timeout)");
 	/* answers and probes finish in any order: the report must not */
 	check_sort(c);

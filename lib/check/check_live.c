@@ -43,7 +43,7 @@
 #include "resolver.h"
 #include "strbuf.h"
 
-#define RR_TYPE_NS 2
+#define RR_TYPE_NS  2
 #define RR_TYPE_SOA 6
 #define RR_TYPE_PTR 12
 #define RR_TYPE_TXT 16
@@ -66,8 +66,7 @@ ticket_cancel(struct ticket *t)
 }
 
 static void
-ask(struct check_live *l, const char *name, uint16_t qtype, oneshot_cb cb,
-    size_t i, size_t j)
+ask(struct check_live *l, const char *name, uint16_t qtype, oneshot_cb cb, size_t i, size_t j)
 {
 	struct ticket *t = live_ticket_new(l, TICKET_ONESHOT, i, j);
 	struct oneshot *o;
@@ -84,8 +83,7 @@ ask(struct check_live *l, const char *name, uint16_t qtype, oneshot_cb cb,
 }
 
 static void
-ask_raw(struct check_live *l, const char *name, uint16_t qtype, rawquery_cb cb,
-    size_t i, size_t j)
+ask_raw(struct check_live *l, const char *name, uint16_t qtype, rawquery_cb cb, size_t i, size_t j)
 {
 	struct ticket *t = live_ticket_new(l, TICKET_RAW, i, j);
 	struct rawquery *q;
@@ -104,8 +102,7 @@ ask_raw(struct check_live *l, const char *name, uint16_t qtype, rawquery_cb cb,
 /* ---- phase 1: the domain ---------------------------------------------- */
 
 static void
-note_bogus(struct check_live *l, const char *name, const char *type,
-    const char *why)
+note_bogus(struct check_live *l, const char *name, const char *type, const char *why)
 {
 	struct mx_finding *fd;
 
@@ -115,7 +112,8 @@ note_bogus(struct check_live *l, const char *name, const char *type,
 	fd = check_add(l->c, "dnssec-bogus", MX_SEVERITY_ERROR, 0,
 	    "the %s records of %s fail DNSSEC validation: validating resolvers "
 	    "refuse them and mail to the domain stalls; fix the signatures "
-	    "(re-sign the zone, check the DS at the parent)", type, name);
+	    "(re-sign the zone, check the DS at the parent)",
+	    type, name);
 	check_evidence(fd, "%s. %s: %s", name, type, why && *why ? why : "bogus");
 }
 
@@ -188,13 +186,12 @@ on_self_addr(const struct answer *a, void *arg)
 }
 
 static void
-on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec,
-    const char *why, void *arg)
+on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct ticket *t = arg;
 	struct check_live *l = t->l;
-	struct check_txts *slots[] = {&l->txts.spf, &l->txts.dmarc,
-	    &l->txts.mta_sts, &l->txts.tlsrpt};
+	struct check_txts *slots[] = { &l->txts.spf, &l->txts.dmarc, &l->txts.mta_sts,
+		&l->txts.tlsrpt };
 	struct check_txts *out = slots[t->i];
 
 	if (sec == SEC_BOGUS) {
@@ -206,8 +203,7 @@ on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec,
 }
 
 static void
-on_soa(const uint8_t *wire, size_t len, int rcode, answer_security sec,
-    const char *why, void *arg)
+on_soa(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct ticket *t = arg;
 	struct check_live *l = t->l;
@@ -224,7 +220,7 @@ static void
 phase_domain(struct check_live *l)
 {
 	const char *d = l->c->domain;
-	static const char *const prefixes[] = {"", "_dmarc.", "_mta-sts.", "_smtp._tls."};
+	static const char *const prefixes[] = { "", "_dmarc.", "_mta-sts.", "_smtp._tls." };
 
 	ask(l, d, RR_TYPE_MX, on_mx, 0, 0);
 	ask(l, d, RR_TYPE_A, on_self_addr, 0, 0);
@@ -277,8 +273,8 @@ on_tlsa(const struct answer *a, void *arg)
 		if (r->too_long)
 			continue;
 		memcpy(lt->tlsa_data[lt->n_tlsa], r->data, r->len);
-		lt->tlsa[lt->n_tlsa] = (struct tls_tlsa){r->usage, r->selector,
-		    r->mtype, lt->tlsa_data[lt->n_tlsa], r->len};
+		lt->tlsa[lt->n_tlsa] = (struct tls_tlsa){ r->usage, r->selector, r->mtype,
+			lt->tlsa_data[lt->n_tlsa], r->len };
 		lt->n_tlsa++;
 	}
 	live_ticket_done(t);
@@ -316,10 +312,10 @@ spf_trail_add(struct check_live *l, size_t self, unsigned terms)
 }
 
 static void
-spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
-    bool top, size_t self)
+spf_visit(
+    struct check_live *l, const char *name, const struct check_txts *txts, bool top, size_t self)
 {
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct spf_record spf;
 	const struct check_txt *rec = NULL;
 	size_t n = 0;
@@ -359,8 +355,8 @@ spf_visit(struct check_live *l, const char *name, const struct check_txts *txts,
 }
 
 static void
-on_spf_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec,
-    const char *why, void *arg)
+on_spf_txt(
+    const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct ticket *t = arg;
 	struct check_live *l = t->l;
@@ -413,8 +409,7 @@ spf_fetch(struct check_live *l, const char *name, size_t parent)
 }
 
 static void
-on_ns(const uint8_t *wire, size_t len, int rcode, answer_security sec,
-    const char *why, void *arg)
+on_ns(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct ticket *t = arg;
 	struct check_live *l = t->l;
@@ -491,15 +486,14 @@ on_ptr_forward(const struct answer *a, void *arg)
 
 	for (size_t i = 0; i < a->n_addrs; i++)
 		if (a->addrs[i].family == p->addr.family &&
-		    memcmp(a->addrs[i].bytes, p->addr.bytes,
-		    p->addr.family == AF_INET ? 4 : 16) == 0)
+		    memcmp(a->addrs[i].bytes, p->addr.bytes, p->addr.family == AF_INET ? 4 : 16) ==
+			0)
 			p->confirmed = true;
 	live_ticket_done(t);
 }
 
 static void
-on_ptr(const uint8_t *wire, size_t len, int rcode, answer_security sec,
-    const char *why, void *arg)
+on_ptr(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct ticket *t = arg;
 	struct check_live *l = t->l;
@@ -588,15 +582,15 @@ start_policy_fetch(struct check_live *l)
 	if (!l->sts_have_addr) {
 		fd = check_add(l->c, "mta-sts-invalid", MX_SEVERITY_ERROR, 0,
 		    "%s publishes MTA-STS but %s has no address, so senders cannot "
-		    "fetch the policy", l->c->domain, l->sts_host);
+		    "fetch the policy",
+		    l->c->domain, l->sts_host);
 		check_evidence(fd, "%s. A: no records", l->sts_host);
 		return;
 	}
 	if ((t = live_ticket_new(l, TICKET_HTTPS, 0, 0)) == NULL)
 		return;
-	if (https_get_start(l->base, l->sts_host, &l->sts_addr, 443,
-	    "/.well-known/mta-sts.txt", l->c->ca_file, l->c->timeout_ms / 2 + 1,
-	    on_policy, t, &g) != MX_OK) {
+	if (https_get_start(l->base, l->sts_host, &l->sts_addr, 443, "/.well-known/mta-sts.txt",
+		l->c->ca_file, l->c->timeout_ms / 2 + 1, on_policy, t, &g) != MX_OK) {
 		l->pending--;
 		t->kind = TICKET_FREE;
 		check_add_untested(l->c, "mta-sts", "could not start the policy fetch");
@@ -641,8 +635,8 @@ phase_auth(struct check_live *l)
 		struct auth_query *q;
 		if (t == NULL)
 			return;
-		if (auth_ask_mx(l->base, &l->auth[i].server, l->auth_port, l->c->domain,
-		    each, &l->auth[i], on_auth, t, &q) != MX_OK) {
+		if (auth_ask_mx(l->base, &l->auth[i].server, l->auth_port, l->c->domain, each,
+			&l->auth[i], on_auth, t, &q) != MX_OK) {
 			l->pending--;
 			t->kind = TICKET_FREE;
 			snprintf(l->auth[i].why, sizeof(l->auth[i].why), "could not ask it");
@@ -670,7 +664,7 @@ finish_cb(evutil_socket_t fd, short what, void *arg)
 static void
 finish(struct check_live *l)
 {
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	l->finishing = true;
 	for (size_t k = 0; k < LIVE_TICKETS_MAX; k++)
@@ -702,9 +696,7 @@ next_phase(struct check_live *l)
 			break;
 		case 3: phase_reverse(l); break;
 		case 4: phase_auth(l); break;
-		default:
-			finish(l);
-			return;
+		default: finish(l); return;
 		}
 		if (l->pending > 0)
 			return;

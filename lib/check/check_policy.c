@@ -16,8 +16,8 @@ typedef bool (*is_record_fn)(const char *txt, size_t len);
 
 /* The records of one kind among a name's TXT records. */
 static size_t
-select_records(const struct check_txts *txts, is_record_fn is,
-    const struct check_txt *out[CHECK_TXTS_MAX])
+select_records(
+    const struct check_txts *txts, is_record_fn is, const struct check_txt *out[CHECK_TXTS_MAX])
 {
 	size_t n = 0;
 
@@ -51,7 +51,8 @@ several(mx_check *c, const char *id, const char *what, const char *owner,
 		return false;
 	fd = check_add(c, id, MX_SEVERITY_ERROR, recs[1]->line,
 	    "%s has %zu %s records; with more than one, receivers use none: "
-	    "merge them into one", owner, n, what);
+	    "merge them into one",
+	    owner, n, what);
 	for (size_t i = 0; i < n; i++)
 		evidence_txt(fd, owner, recs[i]);
 	return true;
@@ -59,8 +60,7 @@ several(mx_check *c, const char *id, const char *what, const char *owner,
 
 /* A failed lookup, or one never answered (the deadline): untested. */
 static bool
-lookup_failed(mx_check *c, const char *test, const char *owner,
-    const struct check_txts *t)
+lookup_failed(mx_check *c, const char *test, const char *owner, const struct check_txts *t)
 {
 	if (t->state != TARGET_TEMPFAIL && t->state != TARGET_UNKNOWN)
 		return false;
@@ -70,11 +70,10 @@ lookup_failed(mx_check *c, const char *test, const char *owner,
 }
 
 static void
-rule_spf(mx_check *c, const struct check_txts *txts, int lookups,
-    const char *count_evidence)
+rule_spf(mx_check *c, const struct check_txts *txts, int lookups, const char *count_evidence)
 {
 	const struct check_txt *recs[CHECK_TXTS_MAX];
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct spf_record spf;
 	struct mx_finding *fd = NULL;
 	size_t n;
@@ -96,16 +95,19 @@ rule_spf(mx_check *c, const struct check_txts *txts, int lookups,
 	if (rc != 0) {
 		fd = check_add(c, "spf-invalid", MX_SEVERITY_ERROR, recs[0]->line,
 		    "the SPF record of %s does not parse (%s); receivers treat it as "
-		    "a permanent error", c->domain, pr.n ? pr.p[0].text : "syntax error");
+		    "a permanent error",
+		    c->domain, pr.n ? pr.p[0].text : "syntax error");
 	} else if (spf.all == '+') {
 		fd = check_add(c, "spf-invalid", MX_SEVERITY_ERROR, recs[0]->line,
 		    "the SPF record of %s ends in \"+all\": it authorises every host on "
-		    "the Internet to send as the domain; use \"-all\" or \"~all\"", c->domain);
+		    "the Internet to send as the domain; use \"-all\" or \"~all\"",
+		    c->domain);
 	} else if (lookups > 10) {
 		fd = check_add(c, "spf-invalid", MX_SEVERITY_ERROR, recs[0]->line,
 		    "the SPF record of %s needs %d DNS lookups counting its includes; "
 		    "RFC 7208 4.6.4 allows 10, beyond that receivers answer permerror: "
-		    "flatten includes or drop mechanisms", c->domain, lookups);
+		    "flatten includes or drop mechanisms",
+		    c->domain, lookups);
 	}
 	if (fd == NULL)
 		return;
@@ -119,7 +121,7 @@ static void
 rule_dmarc(mx_check *c, const struct check_txts *txts)
 {
 	const struct check_txt *recs[CHECK_TXTS_MAX];
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct dmarc_record d;
 	struct mx_finding *fd;
 	char owner[NAME_TEXT_MAX + 8];
@@ -141,8 +143,8 @@ rule_dmarc(mx_check *c, const struct check_txts *txts)
 	if (dmarc_parse(recs[0]->text, recs[0]->len, &d, &pr) == 0)
 		return;
 	fd = check_add(c, "dmarc-invalid", MX_SEVERITY_ERROR, recs[0]->line,
-	    "the DMARC record of %s is invalid (%s); receivers ignore it",
-	    c->domain, pr.n ? pr.p[0].text : "syntax error");
+	    "the DMARC record of %s is invalid (%s); receivers ignore it", c->domain,
+	    pr.n ? pr.p[0].text : "syntax error");
 	evidence_txt(fd, owner, recs[0]);
 	evidence_problems(fd, &pr);
 }
@@ -151,7 +153,7 @@ static void
 rule_mta_sts_txt(mx_check *c, const struct check_txts *txts)
 {
 	const struct check_txt *recs[CHECK_TXTS_MAX];
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct mta_sts_txt m;
 	struct mx_finding *fd;
 	char owner[NAME_TEXT_MAX + 16];
@@ -167,8 +169,8 @@ rule_mta_sts_txt(mx_check *c, const struct check_txts *txts)
 	if (mta_sts_txt_parse(recs[0]->text, recs[0]->len, &m, &pr) == 0)
 		return;
 	fd = check_add(c, "mta-sts-invalid", MX_SEVERITY_ERROR, recs[0]->line,
-	    "the MTA-STS record of %s is invalid (%s); senders ignore the policy",
-	    c->domain, pr.n ? pr.p[0].text : "syntax error");
+	    "the MTA-STS record of %s is invalid (%s); senders ignore the policy", c->domain,
+	    pr.n ? pr.p[0].text : "syntax error");
 	evidence_txt(fd, owner, recs[0]);
 	evidence_problems(fd, &pr);
 }
@@ -177,7 +179,7 @@ static void
 rule_tlsrpt(mx_check *c, const struct check_txts *txts)
 {
 	const struct check_txt *recs[CHECK_TXTS_MAX];
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct tlsrpt_record t;
 	struct mx_finding *fd;
 	char owner[NAME_TEXT_MAX + 16];
@@ -193,15 +195,15 @@ rule_tlsrpt(mx_check *c, const struct check_txts *txts)
 	if (tlsrpt_parse(recs[0]->text, recs[0]->len, &t, &pr) == 0)
 		return;
 	fd = check_add(c, "tlsrpt-invalid", MX_SEVERITY_WARNING, recs[0]->line,
-	    "the TLS-RPT record of %s is invalid (%s); senders send no reports",
-	    c->domain, pr.n ? pr.p[0].text : "syntax error");
+	    "the TLS-RPT record of %s is invalid (%s); senders send no reports", c->domain,
+	    pr.n ? pr.p[0].text : "syntax error");
 	evidence_txt(fd, owner, recs[0]);
 	evidence_problems(fd, &pr);
 }
 
 void
-check_rules_policy(mx_check *c, const struct check_policy_txts *p,
-    int spf_lookups, const char *spf_count_evidence)
+check_rules_policy(
+    mx_check *c, const struct check_policy_txts *p, int spf_lookups, const char *spf_count_evidence)
 {
 	rule_spf(c, &p->spf, spf_lookups, spf_count_evidence);
 	rule_dmarc(c, &p->dmarc);
@@ -215,7 +217,7 @@ bool
 check_mta_sts_published(const struct check_txts *txts)
 {
 	const struct check_txt *recs[CHECK_TXTS_MAX];
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct mta_sts_txt m;
 
 	if (select_records(txts, mta_sts_is_record, recs) != 1)
@@ -224,10 +226,10 @@ check_mta_sts_published(const struct check_txts *txts)
 }
 
 void
-check_rules_mta_sts_policy(mx_check *c, int status, const char *body, size_t len,
-    const char *error, const struct check_facts *f)
+check_rules_mta_sts_policy(mx_check *c, int status, const char *body, size_t len, const char *error,
+    const struct check_facts *f)
 {
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct mta_sts_policy pol;
 	struct mx_finding *fd;
 

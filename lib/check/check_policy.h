@@ -9,11 +9,11 @@
 
 /* spf_lookups: DNS-querying terms counted through include/redirect, or
  * -1 when not counted (zone mode, or not all includes resolved). */
-void check_rules_policy(mx_check *c, const struct check_policy_txts *p,
-    int spf_lookups, const char *spf_count_evidence);
+void check_rules_policy(mx_check *c, const struct check_policy_txts *p, int spf_lookups,
+    const char *spf_count_evidence);
 bool check_mta_sts_published(const struct check_txts *txts);
 /* The fetched policy (error non-NULL: the fetch failed) against the MX hosts. */
-void check_rules_mta_sts_policy(mx_check *c, int status, const char *body,
-    size_t len, const char *error, const struct check_facts *f);
+void check_rules_mta_sts_policy(mx_check *c, int status, const char *body, size_t len,
+    const char *error, const struct check_facts *f);
 
 #endif

@@ -14,8 +14,8 @@
 
 #include "check_probes.h"
 
-#define BUCKETS 4096
-#define ENTRIES_MAX 16384   /* past this, targets are probed without sharing */
+#define BUCKETS     4096
+#define ENTRIES_MAX 16384 /* past this, targets are probed without sharing */
 
 struct entry;
 
@@ -23,7 +23,7 @@ struct entry;
 struct waiter {
 	struct shared_probe *sp;
 	size_t i;
-	struct entry *e;         /* NULL once woken or unlinked */
+	struct entry *e; /* NULL once woken or unlinked */
 	struct waiter *next;
 };
 
@@ -32,7 +32,7 @@ struct entry {
 	struct ip_addr addr;
 	uint16_t port;
 	bool done;
-	struct shared_probe *owner;  /* probing it, while !done */
+	struct shared_probe *owner; /* probing it, while !done */
 	struct probe_result r;
 	struct waiter *waiters;
 	struct entry *next;
@@ -48,11 +48,11 @@ struct shared_probe {
 	struct mx_check_probes *cache;
 	struct probe *probe;
 	struct event *done_ev;
-	size_t pending;              /* own probe (1) plus waiters */
-	bool lost;                   /* a probe waited for was cancelled */
+	size_t pending; /* own probe (1) plus waiters */
+	bool lost;      /* a probe waited for was cancelled */
 	struct probe_result *results;
 	size_t n_own;
-	size_t own[LIVE_PROBES_MAX];          /* target index of each own probe */
+	size_t own[LIVE_PROBES_MAX];              /* target index of each own probe */
 	struct entry *own_entry[LIVE_PROBES_MAX]; /* NULL: not shared */
 	struct probe_target own_targets[LIVE_PROBES_MAX];
 	struct waiter waiters[LIVE_PROBES_MAX];
@@ -84,8 +84,7 @@ mx_check_probes_free(mx_check_probes *p)
 }
 
 void
-mx_check_probes_stats(const mx_check_probes *p, unsigned long *probed,
-    unsigned long *reused)
+mx_check_probes_stats(const mx_check_probes *p, unsigned long *probed, unsigned long *reused)
 {
 	*probed = p ? p->probed : 0;
 	*reused = p ? p->reused : 0;
@@ -119,7 +118,7 @@ find(struct mx_check_probes *p, const struct probe_target *t)
 static void
 schedule_if_done(struct shared_probe *sp)
 {
-	static const struct timeval now = {0, 0};
+	static const struct timeval now = { 0, 0 };
 
 	if (sp->pending == 0)
 		evtimer_add(sp->done_ev, &now);
@@ -146,8 +145,7 @@ wake(struct entry *e, const struct probe_result *r)
 }
 
 static void
-on_own(const struct probe_target *targets, const struct probe_result *results,
-    size_t n, void *arg)
+on_own(const struct probe_target *targets, const struct probe_result *results, size_t n, void *arg)
 {
 	struct shared_probe *sp = arg;
 
@@ -196,7 +194,7 @@ place(struct shared_probe *sp, const struct probe_target *t, size_t i)
 	}
 	if (e != NULL) {
 		w = &sp->waiters[sp->n_waiters++];
-		*w = (struct waiter){sp, i, e, e->waiters};
+		*w = (struct waiter){ sp, i, e, e->waiters };
 		e->waiters = w;
 		sp->pending++;
 		p->reused++;
@@ -220,15 +218,14 @@ place(struct shared_probe *sp, const struct probe_target *t, size_t i)
 mx_err
 shared_probe_start(struct mx_check_probes *cache, struct event_base *base,
     const struct probe_config *cfg, const struct probe_target *targets, size_t n,
-    struct probe_result *results, shared_probe_cb cb, void *arg,
-    struct shared_probe **out)
+    struct probe_result *results, shared_probe_cb cb, void *arg, struct shared_probe **out)
 {
 	struct shared_probe *sp;
 	mx_err err;
 
 	if (n > LIVE_PROBES_MAX || (sp = calloc(1, sizeof(*sp))) == NULL)
 		return MX_ERR_NOMEM;
-	*sp = (struct shared_probe){.cache = cache, .results = results, .cb = cb, .arg = arg};
+	*sp = (struct shared_probe){ .cache = cache, .results = results, .cb = cb, .arg = arg };
 	if ((sp->done_ev = evtimer_new(base, on_done_ev, sp)) == NULL) {
 		free(sp);
 		return MX_ERR_SYSTEM;

@@ -16,8 +16,7 @@ typedef void (*shared_probe_cb)(bool complete, void *arg);
  * or the cancel, targets only during the call (n <= LIVE_PROBES_MAX). */
 mx_err shared_probe_start(struct mx_check_probes *cache, struct event_base *base,
     const struct probe_config *cfg, const struct probe_target *targets, size_t n,
-    struct probe_result *results, shared_probe_cb cb, void *arg,
-    struct shared_probe **out);
+    struct probe_result *results, shared_probe_cb cb, void *arg, struct shared_probe **out);
 /* The callback will not run; NULL is a no-op. */
 void shared_probe_cancel(struct shared_probe *sp);
 

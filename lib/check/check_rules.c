@@ -22,14 +22,13 @@ check_facts_target(const struct check_facts *f, const char *name)
 }
 
 static void
-evidence_mx(struct mx_finding *fd, const struct check_facts *f,
-    const struct check_mx *m)
+evidence_mx(struct mx_finding *fd, const struct check_facts *f, const struct check_mx *m)
 {
 	(void)f;
 	if (fd == NULL)
 		return;
-	check_evidence(fd, "%s. %u IN MX %u %s%s", f->domain, m->ttl, m->pref,
-	    m->exchange, m->is_null ? "" : ".");
+	check_evidence(fd, "%s. %u IN MX %u %s%s", f->domain, m->ttl, m->pref, m->exchange,
+	    m->is_null ? "" : ".");
 }
 
 static void
@@ -39,8 +38,7 @@ rule_missing(mx_check *c, const struct check_facts *f)
 
 	if (f->mx_state == TARGET_NXDOMAIN) {
 		fd = check_add(c, "mx-missing", MX_SEVERITY_ERROR, 0,
-		    "%s does not exist (NXDOMAIN): no mail can be delivered to it",
-		    f->domain);
+		    "%s does not exist (NXDOMAIN): no mail can be delivered to it", f->domain);
 		check_evidence(fd, "%s. MX: NXDOMAIN", f->domain);
 		return;
 	}
@@ -50,7 +48,8 @@ rule_missing(mx_check *c, const struct check_facts *f)
 		fd = check_add(c, "mx-missing", MX_SEVERITY_WARNING, 0,
 		    "%s has no MX record: mail goes to its own address (implicit MX, "
 		    "RFC 5321 5.1); publish an MX record, or a null MX "
-		    "(\"MX 0 .\") if it takes no mail", f->domain);
+		    "(\"MX 0 .\") if it takes no mail",
+		    f->domain);
 		check_evidence(fd, "%s. MX: no records; %zu address record(s) used as implicit MX",
 		    f->domain, f->n_self_addrs);
 		return;
@@ -76,7 +75,8 @@ rule_null_mx(mx_check *c, const struct check_facts *f)
 		if (m->pref != 0) {
 			fd = check_add(c, "null-mx-preference", MX_SEVERITY_WARNING, m->line,
 			    "the null MX of %s has preference %u; RFC 7505 says 0: "
-			    "publish \"MX 0 .\"", f->domain, m->pref);
+			    "publish \"MX 0 .\"",
+			    f->domain, m->pref);
 			evidence_mx(fd, f, m);
 		}
 	}
@@ -107,12 +107,12 @@ rule_names(mx_check *c, const struct check_facts *f, const struct check_mx *m)
 		fd = check_add(c, "mx-ip-literal", MX_SEVERITY_ERROR, m->line,
 		    "the MX of %s names an IP address (%s) where a host name belongs; "
 		    "senders look it up as a name and fail: point the MX at a host "
-		    "name with an A/AAAA record", f->domain, m->exchange);
+		    "name with an A/AAAA record",
+		    f->domain, m->exchange);
 		evidence_mx(fd, f, m);
 		return;
 	}
-	why = m->bad_name ? "contains bytes no host name has" :
-	    name_check_hostname(m->exchange);
+	why = m->bad_name ? "contains bytes no host name has" : name_check_hostname(m->exchange);
 	if (why != NULL) {
 		fd = check_add(c, "mx-bad-hostname", MX_SEVERITY_ERROR, m->line,
 		    "the MX target %s of %s is not a valid host name: it %s "
@@ -131,8 +131,8 @@ rule_duplicate(mx_check *c, const struct check_facts *f, size_t i)
 		if (f->mx[j].is_null || strcmp(f->mx[j].exchange, f->mx[i].exchange) != 0)
 			continue;
 		fd = check_add(c, "mx-duplicate", MX_SEVERITY_WARNING, f->mx[i].line,
-		    "%s lists %s more than once; keep one MX record per host",
-		    f->domain, f->mx[i].exchange);
+		    "%s lists %s more than once; keep one MX record per host", f->domain,
+		    f->mx[i].exchange);
 		evidence_mx(fd, f, &f->mx[j]);
 		evidence_mx(fd, f, &f->mx[i]);
 		return;
@@ -192,25 +192,27 @@ rule_target(mx_check *c, const struct check_facts *f, const struct check_mx *m,
 	if (t->is_cname) {
 		fd = check_add(c, "mx-cname", MX_SEVERITY_WARNING, m->line,
 		    "the MX target %s of %s is an alias (CNAME to %s); RFC 2181 10.3: "
-		    "point the MX at the canonical name", t->name, f->domain, t->cname);
+		    "point the MX at the canonical name",
+		    t->name, f->domain, t->cname);
 		evidence_mx(fd, f, m);
 		check_evidence(fd, "%s. CNAME %s.", t->name, t->cname);
 	}
 	if (t->state == TARGET_NXDOMAIN || t->state == TARGET_NODATA) {
 		fd = check_add(c, "mx-no-address", MX_SEVERITY_ERROR, m->line,
 		    "the MX target %s of %s has no address (%s): mail cannot reach it; "
-		    "add its A/AAAA records or remove the MX record", t->name, f->domain,
-		    t->state == TARGET_NXDOMAIN ? "the name does not exist" :
-		    "no A or AAAA record");
+		    "add its A/AAAA records or remove the MX record",
+		    t->name, f->domain,
+		    t->state == TARGET_NXDOMAIN ? "the name does not exist"
+						: "no A or AAAA record");
 		evidence_mx(fd, f, m);
 		check_evidence(fd, "%s. A, AAAA: %s", t->cname[0] ? t->cname : t->name,
 		    t->state == TARGET_NXDOMAIN ? "NXDOMAIN" : "no records");
 	}
 	for (size_t i = 0; i < t->n_addrs; i++) {
-		if (!check_addr_private(&t->addrs[i], &kind) ||
-		    check_addr_allowed(c, &t->addrs[i]))
+		if (!check_addr_private(&t->addrs[i], &kind) || check_addr_allowed(c, &t->addrs[i]))
 			continue;
-		fd = check_add(c, "mx-address-private", MX_SEVERITY_ERROR, t->line ? t->line : m->line,
+		fd = check_add(c, "mx-address-private", MX_SEVERITY_ERROR,
+		    t->line ? t->line : m->line,
 		    "the MX target %s of %s has a %s address (%s) that senders on the "
 		    "Internet cannot reach; give it a public address",
 		    t->name, f->domain, kind, t->addrs[i].text);
@@ -250,9 +252,10 @@ rule_single_host(mx_check *c, const struct check_facts *f)
 		return;
 	fd = check_add(c, "mx-single-host", MX_SEVERITY_NOTICE, f->mx[0].line,
 	    n == 1 ? "%s has one mail host: when it is down, senders queue and retry "
-	    "(no redundancy); a second MX host on another network helps" :
-	    "%s has several MX hosts but they share one address (no redundancy); "
-	    "a second MX host on another network helps", f->domain);
+		     "(no redundancy); a second MX host on another network helps"
+		   : "%s has several MX hosts but they share one address (no redundancy); "
+		     "a second MX host on another network helps",
+	    f->domain);
 	for (size_t i = 0; i < n; i++)
 		evidence_addrs(fd, usable[i]);
 }
@@ -288,15 +291,25 @@ check_rules_mx(mx_check *c, const struct check_facts *f)
 static bool
 v4_private(const uint8_t *b, const char **kind)
 {
-	static const struct { uint8_t net[4]; int bits; const char *kind; } r[] = {
-		{{0, 0, 0, 0}, 8, "\"this network\""}, {{10, 0, 0, 0}, 8, "private"},
-		{{100, 64, 0, 0}, 10, "shared (carrier-grade NAT)"},
-		{{127, 0, 0, 0}, 8, "loopback"}, {{169, 254, 0, 0}, 16, "link-local"},
-		{{172, 16, 0, 0}, 12, "private"}, {{192, 0, 0, 0}, 24, "reserved"},
-		{{192, 0, 2, 0}, 24, "documentation"}, {{192, 168, 0, 0}, 16, "private"},
-		{{198, 18, 0, 0}, 15, "benchmarking"}, {{198, 51, 100, 0}, 24, "documentation"},
-		{{203, 0, 113, 0}, 24, "documentation"}, {{224, 0, 0, 0}, 4, "multicast"},
-		{{240, 0, 0, 0}, 4, "reserved"},
+	static const struct {
+		uint8_t net[4];
+		int bits;
+		const char *kind;
+	} r[] = {
+		{ { 0, 0, 0, 0 }, 8, "\"this network\"" },
+		{ { 10, 0, 0, 0 }, 8, "private" },
+		{ { 100, 64, 0, 0 }, 10, "shared (carrier-grade NAT)" },
+		{ { 127, 0, 0, 0 }, 8, "loopback" },
+		{ { 169, 254, 0, 0 }, 16, "link-local" },
+		{ { 172, 16, 0, 0 }, 12, "private" },
+		{ { 192, 0, 0, 0 }, 24, "reserved" },
+		{ { 192, 0, 2, 0 }, 24, "documentation" },
+		{ { 192, 168, 0, 0 }, 16, "private" },
+		{ { 198, 18, 0, 0 }, 15, "benchmarking" },
+		{ { 198, 51, 100, 0 }, 24, "documentation" },
+		{ { 203, 0, 113, 0 }, 24, "documentation" },
+		{ { 224, 0, 0, 0 }, 4, "multicast" },
+		{ { 240, 0, 0, 0 }, 4, "reserved" },
 	};
 	uint32_t a = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 
@@ -315,8 +328,8 @@ v4_private(const uint8_t *b, const char **kind)
 static bool
 v6_private(const uint8_t *b, const char **kind)
 {
-	static const uint8_t loop[16] = {[15] = 1}, any[16] = {0};
-	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	static const uint8_t loop[16] = { [15] = 1 }, any[16] = { 0 };
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 
 	if (memcmp(b, loop, 16) == 0 || memcmp(b, any, 16) == 0)
 		*kind = memcmp(b, loop, 16) == 0 ? "loopback" : "unspecified";
@@ -369,6 +382,5 @@ check_addr_private(const struct ip_addr *a, const char **kind)
 
 	if (kind == NULL)
 		kind = &scratch;
-	return a->family == AF_INET ? v4_private(a->bytes, kind) :
-	    v6_private(a->bytes, kind);
+	return a->family == AF_INET ? v4_private(a->bytes, kind) : v6_private(a->bytes, kind);
 }

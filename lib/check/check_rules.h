@@ -13,7 +13,6 @@ bool check_addr_allowed(const mx_check *c, const struct ip_addr *a);
 /* True for loopback, private, link-local, shared, reserved and the like. */
 bool check_addr_private(const struct ip_addr *a, const char **kind);
 /* The target record of exchange, or NULL. */
-const struct check_target *check_facts_target(const struct check_facts *f,
-    const char *name);
+const struct check_target *check_facts_target(const struct check_facts *f, const char *name);
 
 #endif

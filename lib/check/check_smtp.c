@@ -40,7 +40,7 @@ void
 check_smtp_start(struct check_live *l)
 {
 	mx_check *c = l->c;
-	struct probe_config cfg = {0};
+	struct probe_config cfg = { 0 };
 	struct ticket *t;
 	struct shared_probe *p;
 
@@ -72,8 +72,8 @@ check_smtp_start(struct check_live *l)
 	cfg.helo = c->helo;
 	if ((t = live_ticket_new(l, TICKET_PROBE, 0, 0)) == NULL)
 		return;
-	if (shared_probe_start(c->probe_cache, l->base, &cfg, l->probe_targets,
-	    l->n_probes, l->probe_results, on_probed, t, &p) != MX_OK) {
+	if (shared_probe_start(c->probe_cache, l->base, &cfg, l->probe_targets, l->n_probes,
+		l->probe_results, on_probed, t, &p) != MX_OK) {
 		t->kind = TICKET_FREE;
 		l->pending--;
 		check_add_untested(c, "smtp", "could not start the SMTP probes");
@@ -124,24 +124,25 @@ judge_connect(mx_check *c, const struct probe_target *pt, const struct probe_res
 	if (r->banner_code == 0) {
 		fd = check_add(c, "smtp-unreachable", MX_SEVERITY_ERROR, 0,
 		    "the MX host %s at %s accepts connections on port 25 but sends no "
-		    "greeting (%s)", pt->host, pt->addr.text,
-		    r->error[0] ? r->error : "none came");
-		check_evidence(fd, "connect %s:25: connected; greeting: %s",
-		    pt->addr.text, r->error[0] ? r->error : "none");
+		    "greeting (%s)",
+		    pt->host, pt->addr.text, r->error[0] ? r->error : "none came");
+		check_evidence(fd, "connect %s:25: connected; greeting: %s", pt->addr.text,
+		    r->error[0] ? r->error : "none");
 	}
 }
 
 static void
-judge_session(mx_check *c, const struct probe_target *pt, const struct probe_result *r,
-    bool dane_usable)
+judge_session(
+    mx_check *c, const struct probe_target *pt, const struct probe_result *r, bool dane_usable)
 {
 	struct mx_finding *fd;
 
 	if (r->banner_code >= 400) {
 		fd = check_add(c, "smtp-banner-error", MX_SEVERITY_ERROR, 0,
 		    "the MX host %s at %s greets with %d: it refuses mail (%s); fix the "
-		    "server or remove it from the MX records", pt->host, pt->addr.text,
-		    r->banner_code, r->banner_code >= 500 ? "for good" : "for now");
+		    "server or remove it from the MX records",
+		    pt->host, pt->addr.text, r->banner_code,
+		    r->banner_code >= 500 ? "for good" : "for now");
 		check_evidence(fd, "%s:25 <<< %s", pt->addr.text, r->banner);
 		return;
 	}
@@ -151,37 +152,39 @@ judge_session(mx_check *c, const struct probe_target *pt, const struct probe_res
 		    "tarpit, or an overloaded server); impatient senders may give up",
 		    pt->host, pt->addr.text, r->banner_ms / 1000);
 		/* whole seconds, rounded down: the same text on every run */
-		check_evidence(fd, "%s:25 <<< %s (after %u s)", pt->addr.text,
-		    r->banner, r->banner_ms / 1000);
+		check_evidence(
+		    fd, "%s:25 <<< %s (after %u s)", pt->addr.text, r->banner, r->banner_ms / 1000);
 	}
 	if (r->ehlo_ok && !r->starttls_offered && dane_usable) {
 		/* RFC 7672 2.2: with usable TLSA records, no TLS means no delivery */
 		fd = check_add(c, "smtp-no-starttls", MX_SEVERITY_ERROR, 0,
 		    "the MX host %s at %s publishes DANE TLSA records but does not offer "
 		    "STARTTLS: DANE senders will not deliver to it; enable TLS in the "
-		    "mail server (or withdraw the TLSA records)", pt->host, pt->addr.text);
+		    "mail server (or withdraw the TLSA records)",
+		    pt->host, pt->addr.text);
 		check_evidence(fd, "%s:25 <<< %s", pt->addr.text, r->banner);
 		check_evidence(fd, "EHLO: %d, no STARTTLS in the extensions", r->ehlo_code);
 	} else if (r->ehlo_ok && !r->starttls_offered) {
 		fd = check_add(c, "smtp-no-starttls", MX_SEVERITY_WARNING, 0,
 		    "the MX host %s at %s does not offer STARTTLS: mail to it travels "
-		    "in clear text; enable TLS in the mail server", pt->host, pt->addr.text);
+		    "in clear text; enable TLS in the mail server",
+		    pt->host, pt->addr.text);
 		check_evidence(fd, "%s:25 <<< %s", pt->addr.text, r->banner);
 		check_evidence(fd, "EHLO: %d, no STARTTLS in the extensions", r->ehlo_code);
 	}
 }
 
 static void
-judge_tls(mx_check *c, const struct probe_target *pt, const struct probe_result *r,
-    bool dane_usable)
+judge_tls(
+    mx_check *c, const struct probe_target *pt, const struct probe_result *r, bool dane_usable)
 {
 	struct mx_finding *fd;
 
 	if (r->tls_tried && !r->tls_ok) {
 		fd = check_add(c, "tls-handshake-failed", MX_SEVERITY_ERROR, 0,
 		    "the MX host %s at %s offers STARTTLS but the TLS handshake fails "
-		    "(%s): senders that require TLS cannot deliver", pt->host,
-		    pt->addr.text, r->tls_error[0] ? r->tls_error : "no reason given");
+		    "(%s): senders that require TLS cannot deliver",
+		    pt->host, pt->addr.text, r->tls_error[0] ? r->tls_error : "no reason given");
 		check_evidence(fd, "%s:25 STARTTLS: %s", pt->addr.text, r->tls_error);
 		return;
 	}
@@ -191,18 +194,20 @@ judge_tls(mx_check *c, const struct probe_target *pt, const struct probe_result 
 		fd = check_add(c, "dane-mismatch", MX_SEVERITY_ERROR, 0,
 		    "no TLSA record of %s matches the certificate served at %s: "
 		    "DANE senders refuse to deliver; update the TLSA records (or the "
-		    "certificate)", pt->host, pt->addr.text);
+		    "certificate)",
+		    pt->host, pt->addr.text);
 		check_evidence(fd, "certificate subject: %s", r->tls.subject);
 		check_evidence(fd, "issuer: %s", r->tls.issuer);
 	}
 	/* DANE senders authenticate by the TLSA records alone (RFC 7672 3.1). */
-	if ((r->cert_expired || r->cert_untrusted || r->cert_name_mismatch) &&
-	    !dane_usable) {
+	if ((r->cert_expired || r->cert_untrusted || r->cert_name_mismatch) && !dane_usable) {
 		fd = check_add(c, "tls-cert-invalid", MX_SEVERITY_WARNING, 0,
 		    "the certificate of the MX host %s at %s is %s: senders that "
 		    "verify (MTA-STS) refuse it; install one from a trusted CA for %s",
-		    pt->host, pt->addr.text, r->cert_expired ? "expired" :
-		    r->cert_name_mismatch ? "for another name" : "not trusted",
+		    pt->host, pt->addr.text,
+		    r->cert_expired             ? "expired"
+			: r->cert_name_mismatch ? "for another name"
+						: "not trusted",
 		    pt->host);
 		check_evidence(fd, "subject: %s", r->tls.subject);
 		check_evidence(fd, "issuer: %s", r->tls.issuer);
@@ -235,8 +240,8 @@ judge_expiry(mx_check *c, const struct probe_target *pt, const struct probe_resu
 	sev = days < (long long)c->cert_error_days ? MX_SEVERITY_ERROR : MX_SEVERITY_WARNING;
 	fd = check_add(c, "tls-cert-expiring", sev, 0,
 	    "the certificate of the MX host %s at %s expires in %lld day(s), on %s: "
-	    "renew it before senders that verify (MTA-STS) refuse it", pt->host,
-	    pt->addr.text, days, r->not_after);
+	    "renew it before senders that verify (MTA-STS) refuse it",
+	    pt->host, pt->addr.text, days, r->not_after);
 	check_evidence(fd, "subject: %s", r->tls.subject);
 	check_evidence(fd, "issuer: %s", r->tls.issuer);
 	check_evidence(fd, "not after: %s", r->not_after);
@@ -254,9 +259,11 @@ check_smtp_judge(struct check_live *l)
 		return;
 	}
 	if (blocked_from_here(l)) {
-		check_add_untested(c, "smtp", "port 25 could not be reached on any of the "
+		check_add_untested(c, "smtp",
+		    "port 25 could not be reached on any of the "
 		    "%zu MX address(es), all failing the same way (%s): probably blocked "
-		    "from this host, not down", l->n_probes, connect_text(&l->probe_results[0]));
+		    "from this host, not down",
+		    l->n_probes, connect_text(&l->probe_results[0]));
 		return;
 	}
 	for (size_t i = 0; i < l->n_probes; i++) {

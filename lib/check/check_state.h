@@ -15,16 +15,21 @@
 #include "tls.h"
 
 #define LIVE_TICKETS_MAX 512
-#define LIVE_TLSA_MAX 8
-#define LIVE_PTRS_MAX 64
-#define LIVE_PTR_NAMES 4
-#define LIVE_NS_MAX 8
-#define LIVE_AUTH_MAX 16
-#define LIVE_PROBES_MAX 64
-#define SPF_FETCH_MAX 20            /* SPF records fetched for the lookup count */
+#define LIVE_TLSA_MAX    8
+#define LIVE_PTRS_MAX    64
+#define LIVE_PTR_NAMES   4
+#define LIVE_NS_MAX      8
+#define LIVE_AUTH_MAX    16
+#define LIVE_PROBES_MAX  64
+#define SPF_FETCH_MAX    20 /* SPF records fetched for the lookup count */
 
 enum ticket_kind {
-	TICKET_FREE = 0, TICKET_ONESHOT, TICKET_RAW, TICKET_PROBE, TICKET_HTTPS, TICKET_AUTH
+	TICKET_FREE = 0,
+	TICKET_ONESHOT,
+	TICKET_RAW,
+	TICKET_PROBE,
+	TICKET_HTTPS,
+	TICKET_AUTH
 };
 
 struct check_live;
@@ -39,7 +44,7 @@ struct ticket {
 
 /* What the live run learns about an MX target beyond struct check_target. */
 struct live_target {
-	bool answered[2];            /* A, AAAA */
+	bool answered[2]; /* A, AAAA */
 	answer_kind kind[2];
 	bool secure[2];
 	answer_security tlsa_security;
@@ -51,12 +56,12 @@ struct live_target {
 /* Reverse DNS of one MX address. */
 struct live_ptr {
 	struct ip_addr addr;
-	size_t target;               /* index into facts.targets */
+	size_t target; /* index into facts.targets */
 	bool answered;
 	char why[160];
 	size_t n_names;
 	char names[LIVE_PTR_NAMES][NAME_TEXT_MAX];
-	bool confirmed;              /* a name resolves back to the address */
+	bool confirmed; /* a name resolves back to the address */
 };
 
 struct check_live {
@@ -83,11 +88,11 @@ struct check_live {
 	int spf_lookups;
 	bool spf_incomplete;
 	char spf_bad_include[NAME_TEXT_MAX + 64];
-	char spf_trail[1024];                   /* made by the judge from spf_terms */
-	int spf_terms[SPF_FETCH_MAX];           /* -1 (0 after calloc: +1) */
+	char spf_trail[1024];         /* made by the judge from spf_terms */
+	int spf_terms[SPF_FETCH_MAX]; /* -1 (0 after calloc: +1) */
 	size_t n_spf_names;
 	char spf_names[SPF_FETCH_MAX][NAME_TEXT_MAX];
-	size_t spf_parent[SPF_FETCH_MAX];       /* the record that named it; itself at the top */
+	size_t spf_parent[SPF_FETCH_MAX]; /* the record that named it; itself at the top */
 
 	char sts_host[NAME_TEXT_MAX + 16];
 	bool sts_have_addr;

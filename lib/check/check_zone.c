@@ -25,20 +25,20 @@ _Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> befor
 #include "check_zone.h"
 #include "name.h"
 
-#define ZONE_RRS_MAX 200000       /* a bigger zone is refused, not truncated */
+#define ZONE_RRS_MAX    200000 /* a bigger zone is refused, not truncated */
 #define ZONE_CNAME_HOPS 8
 
 struct zrr {
 	ldns_rr *rr;
 	unsigned line;
-	size_t seq;                   /* place in the file */
-	char *owner;                  /* lower case, no trailing dot */
+	size_t seq;  /* place in the file */
+	char *owner; /* lower case, no trailing dot */
 };
 
 struct zone {
 	struct zrr *rrs;
 	size_t n, cap;
-	char origin[NAME_TEXT_MAX];   /* lower case, no trailing dot */
+	char origin[NAME_TEXT_MAX]; /* lower case, no trailing dot */
 	ldns_rdf *origin_rdf;
 };
 
@@ -362,7 +362,7 @@ static mx_err
 check_owner(mx_check *c, const struct zone *z, const char *owner)
 {
 	struct check_facts *f = calloc(1, sizeof(*f));
-	struct check_target self = {0};
+	struct check_target self = { 0 };
 	size_t first, n = zone_range(z, owner, &first);
 
 	if (f == NULL)
@@ -450,7 +450,8 @@ check_all(mx_check *c, const struct zone *z)
 		if ((err = check_owner(c, z, owner)) != MX_OK)
 			return err;
 	}
-	check_add_untested(c, "smtp", "zone-file mode: no network tests (SMTP, TLS, reverse DNS, DNSSEC)");
+	check_add_untested(
+	    c, "smtp", "zone-file mode: no network tests (SMTP, TLS, reverse DNS, DNSSEC)");
 	return check_policy(c, z);
 }
 
@@ -480,10 +481,9 @@ zone_origin(struct zone *z, const char *origin, char *why, size_t why_size)
 }
 
 mx_err
-check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why,
-    size_t why_size)
+check_zone_fp(mx_check *c, FILE *fp, const char *origin, char *why, size_t why_size)
 {
-	struct zone z = {0};
+	struct zone z = { 0 };
 	mx_err err;
 
 	if (origin != NULL && (err = zone_origin(&z, origin, why, why_size)) != MX_OK)
@@ -510,8 +510,7 @@ out:
 }
 
 mx_err
-check_zone_run(mx_check *c, const char *path, const char *origin, char *why,
-    size_t why_size)
+check_zone_run(mx_check *c, const char *path, const char *origin, char *why, size_t why_size)
 {
 	FILE *fp;
 	mx_err err;

@@ -31,18 +31,18 @@
 #include "smtp_reply.h"
 
 #define DEFAULT_CONNECT_MS 10000
-#define DEFAULT_REPLY_MS 30000
-#define DEFAULT_TLS_MS 10000
-#define DEFAULT_PARALLEL 8
-#define QUIT_WAIT_MS 2000       /* for the 221; the result is known by then */
-#define HELO_MAX 255
+#define DEFAULT_REPLY_MS   30000
+#define DEFAULT_TLS_MS     10000
+#define DEFAULT_PARALLEL   8
+#define QUIT_WAIT_MS       2000 /* for the 221; the result is known by then */
+#define HELO_MAX           255
 
 enum state { S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_QUIT, S_DEAD };
 
 struct session {
 	struct probe *p;
 	size_t index;
-	bool dane_pass;          /* the second connection, TLS_DANE */
+	bool dane_pass; /* the second connection, TLS_DANE */
 	enum state state;
 	struct connect_race *race;
 	struct bufferevent *bev;
@@ -60,7 +60,7 @@ struct probe {
 	const struct probe_target *targets;
 	size_t n, next;
 	struct probe_result *results;
-	struct session **slots;  /* cfg.max_parallel of them; NULL: free */
+	struct session **slots; /* cfg.max_parallel of them; NULL: free */
 	struct event *pump;
 	probe_cb cb;
 	void *arg;
@@ -208,15 +208,9 @@ on_verify(int ok, X509_STORE_CTX *ctx)
 		return 1;
 	switch (X509_STORE_CTX_get_error(ctx)) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		s->expired = true;
-		break;
-	case X509_V_ERR_HOSTNAME_MISMATCH:
-		s->mismatch = true;
-		break;
-	default:
-		s->untrusted = true;
-		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID: s->expired = true; break;
+	case X509_V_ERR_HOSTNAME_MISMATCH: s->mismatch = true; break;
+	default: s->untrusted = true; break;
 	}
 	return 1;
 }
@@ -257,7 +251,9 @@ handshake_done(struct session *s, bool connected, const char *event_why)
 		cert_facts(s, ssl);
 		if (!connected)
 			set_text(r->tls_error, sizeof(r->tls_error), "%s",
-			    event_why ? event_why : why ? why : "handshake failed");
+			    event_why ? event_why
+				: why ? why
+				      : "handshake failed");
 	}
 	if (!connected) {
 		session_end(s);
@@ -312,8 +308,8 @@ start_tls(struct session *s)
 		SSL_set_app_data(ssl, s);
 		SSL_set_verify(ssl, SSL_VERIFY_NONE, on_verify);
 	}
-	tls = bufferevent_openssl_filter_new(s->p->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE);
+	tls = bufferevent_openssl_filter_new(
+	    s->p->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) { /* see tls.h: the SSL is left alone */
 		note(s, "out of memory");
 		session_end(s);
@@ -445,8 +441,8 @@ on_read(struct bufferevent *bev, void *arg)
 		used = smtp_reply_feed(&s->reader, evbuffer_pullup(in, (ev_ssize_t)len), len);
 		evbuffer_drain(in, used);
 		if (smtp_reply_state(&s->reader) == SMTP_REPLY_ERROR) {
-			snprintf(what, sizeof(what), "malformed reply in %s: %s", state_name(s->state),
-			    smtp_reply_why(&s->reader));
+			snprintf(what, sizeof(what), "malformed reply in %s: %s",
+			    state_name(s->state), smtp_reply_why(&s->reader));
 			note(s, what);
 			session_end(s);
 			return;
@@ -503,7 +499,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->state != S_QUIT) {
-		snprintf(line, sizeof(line), "no answer: timed out waiting for %s", state_name(s->state));
+		snprintf(line, sizeof(line), "no answer: timed out waiting for %s",
+		    state_name(s->state));
 		note(s, line);
 	}
 	session_end(s);
@@ -535,8 +532,9 @@ on_connect(const struct connect_result *cr, void *arg)
 		r->connect_ms = cr->elapsed_ms;
 	}
 	if (cr->fd < 0) {
-		note(s, cr->n > 0 && cr->attempts[0].err ? strerror(cr->attempts[0].err) :
-		    "could not connect");
+		note(s,
+		    cr->n > 0 && cr->attempts[0].err ? strerror(cr->attempts[0].err)
+						     : "could not connect");
 		session_end(s);
 		return;
 	}
@@ -578,7 +576,8 @@ session_start(struct probe *p, size_t index, bool dane_pass)
 	o.attempt_delay_ms = 0;
 	o.connect_timeout_ms = o.deadline_ms = p->cfg.connect_timeout_ms;
 	o.max_parallel = 1;
-	if (len == 0 || connect_race_start(p->base, &ss, &len, 1, &o, on_connect, s, &s->race) != MX_OK) {
+	if (len == 0 ||
+	    connect_race_start(p->base, &ss, &len, 1, &o, on_connect, s, &s->race) != MX_OK) {
 		note(s, len == 0 ? "not an IPv4 or IPv6 address" : "could not start a connection");
 		if (!dane_pass)
 			p->results[index].connect = PROBE_UNREACHABLE;
@@ -674,14 +673,17 @@ probe_start(struct event_base *base, const struct probe_config *cfg,
 		return MX_ERR_INVALID;
 	*out = NULL;
 	if (base == NULL || cfg == NULL || cb == NULL || (targets == NULL && n > 0) ||
-	    (cfg->helo != NULL && (strlen(cfg->helo) == 0 || strlen(cfg->helo) > HELO_MAX ||
-	    strpbrk(cfg->helo, " \r\n") != NULL)) || cfg->max_parallel > CONNECT_MAX_PARALLEL)
+	    (cfg->helo != NULL &&
+		(strlen(cfg->helo) == 0 || strlen(cfg->helo) > HELO_MAX ||
+		    strpbrk(cfg->helo, " \r\n") != NULL)) ||
+	    cfg->max_parallel > CONNECT_MAX_PARALLEL)
 		return MX_ERR_INVALID;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return MX_ERR_NOMEM;
 	p->base = base;
 	p->cfg = *cfg;
-	p->cfg.connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_CONNECT_MS;
+	p->cfg.connect_timeout_ms =
+	    cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_CONNECT_MS;
 	p->cfg.reply_timeout_ms = cfg->reply_timeout_ms ? cfg->reply_timeout_ms : DEFAULT_REPLY_MS;
 	p->cfg.tls_timeout_ms = cfg->tls_timeout_ms ? cfg->tls_timeout_ms : DEFAULT_TLS_MS;
 	p->cfg.max_parallel = cfg->max_parallel ? cfg->max_parallel : DEFAULT_PARALLEL;
@@ -693,7 +695,7 @@ probe_start(struct event_base *base, const struct probe_config *cfg,
 	p->cb = cb;
 	p->arg = arg;
 	if ((p->results = calloc(n ? n : 1, sizeof(*p->results))) == NULL ||
-	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	    (p->slots = calloc(p->cfg.max_parallel, sizeof(*p->slots))) == NULL ||
 	    (p->pump = evtimer_new(base, on_pump, p)) == NULL)
 		goto fail;

@@ -23,10 +23,10 @@
 struct event_base;
 
 struct probe_target {
-	char host[NAME_TEXT_MAX];      /* MX host name: SNI, certificate name check, DANE */
-	struct ip_addr addr;           /* base/ipaddr.h */
-	uint16_t port;                 /* 25 */
-	const struct tls_tlsa *tlsa;   /* borrowed until the callback; n_tlsa 0: no DANE check */
+	char host[NAME_TEXT_MAX];    /* MX host name: SNI, certificate name check, DANE */
+	struct ip_addr addr;         /* base/ipaddr.h */
+	uint16_t port;               /* 25 */
+	const struct tls_tlsa *tlsa; /* borrowed until the callback; n_tlsa 0: no DANE check */
 	size_t n_tlsa;
 };
 enum probe_connect { PROBE_CONNECTED, PROBE_REFUSED, PROBE_TIMEOUT, PROBE_UNREACHABLE };
@@ -46,33 +46,35 @@ struct probe_result {
 	enum probe_connect connect;
 	int connect_errno;
 	unsigned connect_ms;
-	int banner_code;               /* 0 when no greeting (timeout, closed) */
-	char banner[512];              /* the greeting's first line, printable */
+	int banner_code;  /* 0 when no greeting (timeout, closed) */
+	char banner[512]; /* the greeting's first line, printable */
 	bool ehlo_ok, starttls_offered;
-	bool tls_tried, tls_ok;        /* handshake attempted / completed */
-	char tls_error[256];           /* why the handshake failed */
-	struct tls_facts tls;          /* from lib/tls.h: protocol, subject, issuer, verified, verify_error */
+	bool tls_tried, tls_ok; /* handshake attempted / completed */
+	char tls_error[256];    /* why the handshake failed */
+	struct tls_facts
+	    tls; /* from lib/tls.h: protocol, subject, issuer, verified, verify_error */
 	bool cert_expired, cert_untrusted, cert_name_mismatch;
 	bool dane_checked, dane_match;
-	char not_after[32];            /* certificate expiry, ISO 8601 UTC */
-	long long not_after_unix;      /* the same in seconds since 1970 (UTC); 0 unknown */
+	char not_after[32];       /* certificate expiry, ISO 8601 UTC */
+	long long not_after_unix; /* the same in seconds since 1970 (UTC); 0 unknown */
 	/* additions */
-	char error[256];               /* what ended the session early ("" when it ran to QUIT):
+	char error[256];    /* what ended the session early ("" when it ran to QUIT):
 	                                  "greeting timed out", "connection closed", ... */
-	unsigned banner_ms;            /* from connected to the greeting's end */
-	int ehlo_code;                 /* 0 when EHLO was not answered */
-	bool helo_ok;                  /* EHLO refused (5xx), HELO accepted: a server
+	unsigned banner_ms; /* from connected to the greeting's end */
+	int ehlo_code;      /* 0 when EHLO was not answered */
+	bool helo_ok;       /* EHLO refused (5xx), HELO accepted: a server
 	                                  without ESMTP, so without STARTTLS */
 };
 struct probe_config {
 	unsigned connect_timeout_ms, reply_timeout_ms, tls_timeout_ms;
-	unsigned max_parallel;         /* connections at once */
-	const char *ca_file;           /* NULL: system store */
-	const char *helo;              /* EHLO name */
+	unsigned max_parallel; /* connections at once */
+	const char *ca_file;   /* NULL: system store */
+	const char *helo;      /* EHLO name */
 };
 struct probe;
 /* results[i] answers targets[i]; both arrays are valid only during the call. */
-typedef void (*probe_cb)(const struct probe_target *targets, const struct probe_result *results, size_t n, void *arg);
+typedef void (*probe_cb)(
+    const struct probe_target *targets, const struct probe_result *results, size_t n, void *arg);
 /* 0 timeouts mean 10000 (connect), 30000 (each reply), 10000 (TLS handshake);
  * max_parallel 0 means 8, at most CONNECT_MAX_PARALLEL (64); helo NULL means
  * "localhost".  Each target gets one connection, and a second one for DANE

@@ -33,8 +33,8 @@
 #include "sender.h"
 #include "spool.h"
 
-#define LOCKED_RETRY_S 2     /* an entry another runner holds */
-#define ERROR_RETRY_S 30     /* a delivery that could not start */
+#define LOCKED_RETRY_S 2  /* an entry another runner holds */
+#define ERROR_RETRY_S  30 /* a delivery that could not start */
 
 /* ---- logging ---------------------------------------------------------- */
 
@@ -140,7 +140,7 @@ fifo_push(struct ddest *t, const char *id)
 {
 	if (t->len == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
-		char (*ids)[SPOOL_ID_MAX + 1] = malloc(cap * sizeof(*ids));
+		char(*ids)[SPOOL_ID_MAX + 1] = malloc(cap * sizeof(*ids));
 		if (ids == NULL)
 			return false;
 		for (size_t i = 0; i < t->len; i++)
@@ -242,7 +242,8 @@ schedule(mx_daemon *d, struct dentry *e, const struct spool_entry *se)
 		const struct spool_rcpt *r = &se->rcpts[i];
 		const char *at = strrchr(r->address, '@');
 		struct ddest *t;
-		if (r->state != SPOOL_PENDING || (t = ddest_get(d, at ? at + 1 : r->address)) == NULL)
+		if (r->state != SPOOL_PENDING ||
+		    (t = ddest_get(d, at ? at + 1 : r->address)) == NULL)
 			continue;
 		if (!has_dest(e, t))
 			e->dests[e->n_dests++] = t;
@@ -277,8 +278,8 @@ daemon_learn(mx_daemon *d, const char *id)
 	}
 	for (size_t i = 0; i < se->n_rcpts; i++)
 		n += se->rcpts[i].state == SPOOL_PENDING;
-	daemon_log(d, "qmgr", "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id,
-	    se->sender, se->len, n);
+	daemon_log(d, "qmgr", "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id, se->sender,
+	    se->len, n);
 	schedule(d, e, se);
 	spool_entry_free(se);
 }
@@ -385,12 +386,13 @@ hook_end(const char *domain, bool reached, const char *dsn, const char *text, vo
 		return;
 	}
 	t->proven = false;
-	t->hold = t->hold == 0 ? d->hold_first : t->hold * 2 > d->hold_max ? d->hold_max :
-	    t->hold * 2;
+	t->hold = t->hold == 0          ? d->hold_first
+	    : t->hold * 2 > d->hold_max ? d->hold_max
+					: t->hold * 2;
 	t->hold_until = now + t->hold;
 	snprintf(t->reason, sizeof(t->reason), "%s %s", dsn, text);
-	daemon_log(d, "qmgr", "destination %s held back for %us: %s", t->domain, t->hold,
-	    t->reason);
+	daemon_log(
+	    d, "qmgr", "destination %s held back for %us: %s", t->domain, t->hold, t->reason);
 }
 
 static void
@@ -500,8 +502,12 @@ daemon_flush(mx_daemon *d)
 void
 daemon_hooks_init(mx_daemon *d)
 {
-	d->hooks = (struct queue_hooks){ .wait = hook_wait, .begin = hook_begin,
-	    .end = hook_end, .entry = hook_entry, .done = hook_done, .arg = d };
+	d->hooks = (struct queue_hooks){ .wait = hook_wait,
+		.begin = hook_begin,
+		.end = hook_end,
+		.entry = hook_entry,
+		.done = hook_done,
+		.arg = d };
 	if ((d->timer = evtimer_new(d->base, on_timer, d)) == NULL)
 		d->failed = true;
 }

@@ -28,8 +28,8 @@
 #include "sender.h"
 #include "strbuf.h"
 
-#define DAEMON_STATUS_MAX 65536
-#define DAEMON_STATUS_HELD 100   /* held destinations listed at most */
+#define DAEMON_STATUS_MAX  65536
+#define DAEMON_STATUS_HELD 100 /* held destinations listed at most */
 
 mx_err
 mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender, mx_resolver *resolver,
@@ -158,7 +158,7 @@ static void
 status_counts(mx_daemon *d, struct strbuf *sb)
 {
 	size_t active = 0, ready = 0, deferred = 0;
-	struct conncache_stats cs = {0};
+	struct conncache_stats cs = { 0 };
 
 	for (size_t b = 0; b < DAEMON_BUCKETS; b++)
 		for (struct dentry *e = d->buckets[b]; e != NULL; e = e->hnext)
@@ -167,14 +167,14 @@ status_counts(mx_daemon *d, struct strbuf *sb)
 		conncache_get_stats(d->cache, &cs);
 	strbuf_printf(sb, "pid: %ld\nuptime: %" PRId64 "s\n", (long)getpid(),
 	    (int64_t)time(NULL) - d->started);
-	strbuf_printf(sb, "queued: %zu\nactive: %zu\nready: %zu\ndeferred: %zu\n",
-	    d->n_entries, active, ready, deferred);
-	strbuf_printf(sb, "deliveries: %u of %u, at most %u per destination\n", d->active,
-	    d->total, d->per_dest);
+	strbuf_printf(sb, "queued: %zu\nactive: %zu\nready: %zu\ndeferred: %zu\n", d->n_entries,
+	    active, ready, deferred);
+	strbuf_printf(sb, "deliveries: %u of %u, at most %u per destination\n", d->active, d->total,
+	    d->per_dest);
 	strbuf_printf(sb, "recipients: %zu sent, %zu deferred, %zu bounced\n", d->st.sent,
 	    d->st.deferred, d->st.bounced);
-	strbuf_printf(sb, "connections: %zu idle, %lu reused, %lu kept\n", cs.idle, cs.reused,
-	    cs.parked);
+	strbuf_printf(
+	    sb, "connections: %zu idle, %lu reused, %lu kept\n", cs.idle, cs.reused, cs.parked);
 	strbuf_printf(sb, "stopping: %s\n", d->stopping ? "yes" : "no");
 }
 
@@ -191,8 +191,8 @@ status_held(mx_daemon *d, struct strbuf *sb)
 		if (t->hold_until <= now || n++ >= DAEMON_STATUS_HELD)
 			continue;
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
-		strbuf_printf(sb, "held: %s until %s (%" PRId64 "s), %zu waiting: %s\n",
-		    t->domain, when, t->hold_until - now, t->len, t->reason);
+		strbuf_printf(sb, "held: %s until %s (%" PRId64 "s), %zu waiting: %s\n", t->domain,
+		    when, t->hold_until - now, t->len, t->reason);
 	}
 	strbuf_printf(sb, "held destinations: %zu\n", n);
 }
@@ -306,8 +306,7 @@ watch_queue(mx_daemon *d)
 		return MX_ERR_SYSTEM;
 	}
 	d->inotify_ev = event_new(d->base, d->inotify_fd, EV_READ | EV_PERSIST, on_inotify, d);
-	return d->inotify_ev != NULL && event_add(d->inotify_ev, NULL) == 0 ? MX_OK :
-	    MX_ERR_NOMEM;
+	return d->inotify_ev != NULL && event_add(d->inotify_ev, NULL) == 0 ? MX_OK : MX_ERR_NOMEM;
 }
 
 /* ---- signals ------------------------------------------------------------------- */
@@ -333,8 +332,8 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	daemon_log(d, "qmgr", "stopping on signal %d: %u deliveries under way", (int)sig,
-	    d->active);
+	daemon_log(
+	    d, "qmgr", "stopping on signal %d: %u deliveries under way", (int)sig, d->active);
 	tell(d, MX_DAEMON_STOPPING);
 	conncache_flush(d->cache);
 	if (d->active == 0) {
@@ -387,15 +386,14 @@ set_up(mx_daemon *d)
 		    strerror(errno));
 		return MX_ERR_SYSTEM;
 	}
-	return control_listen(d->base, d->dir, on_command, d, &d->control, d->why,
-	    sizeof(d->why));
+	return control_listen(d->base, d->dir, on_command, d, &d->control, d->why, sizeof(d->why));
 }
 
 static void
 tear_down(mx_daemon *d)
 {
 	struct event *evs[] = { d->inotify_ev, d->drop_ev, d->grace, d->sig_term, d->sig_int,
-	    d->sig_hup };
+		d->sig_hup };
 
 	control_close(d->control);
 	d->control = NULL;

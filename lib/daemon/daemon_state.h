@@ -24,24 +24,24 @@ struct ddest;
 struct dentry {
 	char id[SPOOL_ID_MAX + 1];
 	struct dentry *hnext;
-	int64_t due;             /* in the heap until then; 0: ready (in FIFOs) */
-	struct ddest **dests;    /* destinations it has pending recipients for */
+	int64_t due;          /* in the heap until then; 0: ready (in FIFOs) */
+	struct ddest **dests; /* destinations it has pending recipients for */
 	size_t n_dests;
-	bool active;             /* a delivery of it is under way */
-	bool reported;           /* the pass reported its state (hook_entry) */
-	bool removed;            /* the pass finished it */
-	bool flush;              /* every pending recipient, due or not */
-	bool locked;             /* its writer held it: tried again when it closes */
+	bool active;   /* a delivery of it is under way */
+	bool reported; /* the pass reported its state (hook_entry) */
+	bool removed;  /* the pass finished it */
+	bool flush;    /* every pending recipient, due or not */
+	bool locked;   /* its writer held it: tried again when it closes */
 };
 
 /* A destination (recipient domain) and the IDs waiting for it, FIFO. */
 struct ddest {
 	char domain[MX_DOMAIN_MAX + 1];
 	struct ddest *next;
-	unsigned active;         /* deliveries to it under way */
-	bool proven;             /* a server answered since it last failed */
-	int64_t hold_until;      /* unix seconds; held back until then */
-	unsigned hold;           /* the current hold, seconds */
+	unsigned active;    /* deliveries to it under way */
+	bool proven;        /* a server answered since it last failed */
+	int64_t hold_until; /* unix seconds; held back until then */
+	unsigned hold;      /* the current hold, seconds */
 	char reason[256];
 	char (*fifo)[SPOOL_ID_MAX + 1];
 	size_t head, len, cap;
@@ -59,7 +59,7 @@ struct mx_daemon {
 	struct event_base *base;
 	char dir[4096];
 	char why[512];
-	char *origin, *aliases;      /* pickup (mx_daemon_set_pickup); NULL: defaults */
+	char *origin, *aliases; /* pickup (mx_daemon_set_pickup); NULL: defaults */
 	unsigned total, per_dest, hold_first, hold_max;
 	unsigned idle_ms, reuse_count, grace_ms;
 	mx_daemon_event_fn events;
@@ -72,8 +72,8 @@ struct mx_daemon {
 	struct ddest *dests;
 	struct due *heap;
 	size_t n_heap, cap_heap;
-	unsigned active;         /* entry passes under way */
-	bool in_dispatch_start;  /* queue_entry_start may call done from inside */
+	unsigned active;        /* entry passes under way */
+	bool in_dispatch_start; /* queue_entry_start may call done from inside */
 	bool stopping, abandoned, failed;
 	int64_t started;
 	struct {

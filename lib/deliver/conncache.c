@@ -21,7 +21,7 @@ struct parked {
 	struct smtp_session *s;
 	struct conncache_peer peer;
 	struct event *timer;
-	bool quitting;                /* QUIT sent; gone when closed runs */
+	bool quitting; /* QUIT sent; gone when closed runs */
 };
 
 struct conncache {
@@ -35,13 +35,14 @@ struct conncache {
 void
 conncache_limits_default(struct conncache_limits *l)
 {
-	*l = (struct conncache_limits){ .idle_ms = 2000, .reuse_ms = 300000,
-	    .reuse_count = 0, .max = 100 };
+	*l = (struct conncache_limits){
+		.idle_ms = 2000, .reuse_ms = 300000, .reuse_count = 0, .max = 100
+	};
 }
 
 mx_err
-conncache_new(struct event_base *base, const struct conncache_limits *limits,
-    struct conncache **out)
+conncache_new(
+    struct event_base *base, const struct conncache_limits *limits, struct conncache **out)
 {
 	struct conncache *c;
 
@@ -134,8 +135,8 @@ allowed(const struct conncache *c, const struct conncache_peer *peer)
 }
 
 bool
-conncache_put(struct conncache *c, const char *key, struct smtp_session *s,
-    const struct conncache_peer *peer)
+conncache_put(
+    struct conncache *c, const char *key, struct smtp_session *s, const struct conncache_peer *peer)
 {
 	struct timeval tv;
 	struct parked *p;

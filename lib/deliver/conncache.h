@@ -20,33 +20,33 @@ struct event_base;
 struct smtp_session;
 struct conncache;
 
-#define CONNCACHE_MAX 1000            /* parked sessions at most */
+#define CONNCACHE_MAX 1000 /* parked sessions at most */
 
 /* Postfix: smtp_connection_cache_time_limit 2 s, smtp_connection_reuse_time_limit
  * 300 s, smtp_connection_reuse_count_limit 0 (no limit). */
 struct conncache_limits {
-	unsigned idle_ms;             /* a parked session is closed after this */
-	unsigned reuse_ms;            /* no reuse once the connection is this old */
-	unsigned reuse_count;         /* transactions per connection; 0: no limit */
-	size_t max;                   /* parked sessions; <= CONNCACHE_MAX */
+	unsigned idle_ms;     /* a parked session is closed after this */
+	unsigned reuse_ms;    /* no reuse once the connection is this old */
+	unsigned reuse_count; /* transactions per connection; 0: no limit */
+	size_t max;           /* parked sessions; <= CONNCACHE_MAX */
 };
 void conncache_limits_default(struct conncache_limits *l);
 
 /* Where a parked session goes (copied when parked). */
 struct conncache_peer {
-	char host[NAME_TEXT_MAX];     /* the MX host name */
-	char address[46];             /* its address, as text */
-	unsigned transactions;        /* done on it so far */
-	double opened;                /* CLOCK_MONOTONIC seconds when it connected */
+	char host[NAME_TEXT_MAX]; /* the MX host name */
+	char address[46];         /* its address, as text */
+	unsigned transactions;    /* done on it so far */
+	double opened;            /* CLOCK_MONOTONIC seconds when it connected */
 };
 
 struct conncache_stats {
 	unsigned long parked, reused, expired, dropped;
-	size_t idle;                  /* parked right now */
+	size_t idle; /* parked right now */
 };
 
-mx_err conncache_new(struct event_base *base, const struct conncache_limits *limits,
-    struct conncache **out);
+mx_err conncache_new(
+    struct event_base *base, const struct conncache_limits *limits, struct conncache **out);
 /* Closes every parked session (conncache_flush first for a polite QUIT);
  * the sessions are freed at the event loop's next turn.  NULL: a no-op. */
 void conncache_free(struct conncache *c);
@@ -59,8 +59,8 @@ void conncache_set_limits(struct conncache *c, const struct conncache_limits *li
 bool conncache_put(struct conncache *c, const char *key, struct smtp_session *s,
     const struct conncache_peer *peer);
 /* A parked session for key, now the caller's, and where it goes; NULL if none. */
-struct smtp_session *conncache_take(struct conncache *c, const char *key,
-    struct conncache_peer *peer);
+struct smtp_session *
+conncache_take(struct conncache *c, const char *key, struct conncache_peer *peer);
 /* Closes every parked session (QUIT), as at shutdown. */
 void conncache_flush(struct conncache *c);
 void conncache_get_stats(const struct conncache *c, struct conncache_stats *out);

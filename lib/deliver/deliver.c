@@ -32,29 +32,29 @@
 #include "resolver.h"
 
 #define MAX_TLSA_PER_HOST 16
-#define TLSA_TIMEOUT_MS 10000
+#define TLSA_TIMEOUT_MS   10000
 
 struct host_tls {
 	bool asked;
-	bool failed;            /* lookup failed or bogus: the host is unusable */
+	bool failed; /* lookup failed or bogus: the host is unusable */
 	struct tls_tlsa recs[MAX_TLSA_PER_HOST];
 	uint8_t data[MAX_TLSA_PER_HOST][TLSA_DATA_MAX];
-	size_t n;               /* usable records (DANE-TA and DANE-EE) */
-	bool unusable;          /* secure TLSA records, none usable: encrypt anyway */
+	size_t n;      /* usable records (DANE-TA and DANE-EE) */
+	bool unusable; /* secure TLSA records, none usable: encrypt anyway */
 };
 
 struct deliver_job {
 	mx_delivery *d;
 	char domain[MX_DOMAIN_MAX + 1];
-	size_t *rcpts;              /* indexes into d->rcpts */
+	size_t *rcpts; /* indexes into d->rcpts */
 	size_t n_rcpts;
 	mx_plan *plan;
 	struct sockaddr_storage *addrs;
 	socklen_t *lens;
-	size_t *addr_host;          /* plan host of each address */
+	size_t *addr_host; /* plan host of each address */
 	const char **addr_text;
 	size_t n_addrs, next_addr;
-	struct host_tls *tls;       /* per plan host, when DANE may apply */
+	struct host_tls *tls; /* per plan host, when DANE may apply */
 	size_t tlsa_pending;
 	struct connect_race *race;
 	struct smtp_session *session;
@@ -64,8 +64,8 @@ struct deliver_job {
 	size_t *txn_map;
 	struct smtp_txn txn;
 	size_t host;
-	size_t addr;                /* the address of the session under way */
-	bool cleartext;             /* retrying that address without STARTTLS */
+	size_t addr;    /* the address of the session under way */
+	bool cleartext; /* retrying that address without STARTTLS */
 	struct deliver_attempt *attempt;
 	char last_reason[SMTP_TEXT_MAX];
 	char last_dsn[16];
@@ -73,9 +73,9 @@ struct deliver_job {
 	struct sts_lookup *sts;
 	const struct sts_outcome *sts_out;
 	/* The connection cache (sender->cache). */
-	bool reused;                /* the session under way came from the cache */
-	bool no_cache;              /* a cached session failed: connect afresh */
-	double opened;              /* when the session's connection was made */
+	bool reused;   /* the session under way came from the cache */
+	bool no_cache; /* a cached session failed: connect afresh */
+	double opened; /* when the session's connection was made */
 };
 
 static void start_race(struct deliver_job *job);
@@ -90,8 +90,8 @@ deliver_transcript(char dir, const char *line, size_t len, void *arg)
 	struct deliver_job *job = arg;
 	mx_sender *sender = job->d->sender;
 
-	sender->transcript(job->plan->hosts[job->host].name, dir, line, len,
-	    sender->transcript_arg);
+	sender->transcript(
+	    job->plan->hosts[job->host].name, dir, line, len, sender->transcript_arg);
 }
 
 double
@@ -104,8 +104,7 @@ deliver_now(void)
 }
 
 static void
-settle(struct deliver_job *job, size_t r, mx_rcpt_status status, const char *dsn,
-    const char *text)
+settle(struct deliver_job *job, size_t r, mx_rcpt_status status, const char *dsn, const char *text)
 {
 	struct deliver_rcpt *rc = &job->d->rcpts[r];
 
@@ -119,8 +118,7 @@ settle(struct deliver_job *job, size_t r, mx_rcpt_status status, const char *dsn
 }
 
 static void
-settle_pending(struct deliver_job *job, mx_rcpt_status status, const char *dsn,
-    const char *text)
+settle_pending(struct deliver_job *job, mx_rcpt_status status, const char *dsn, const char *text)
 {
 	for (size_t i = 0; i < job->n_rcpts; i++)
 		settle(job, job->rcpts[i], status, dsn, text);
@@ -142,7 +140,7 @@ on_hand_over(evutil_socket_t fd, short what, void *arg)
 static void
 hand_over(mx_delivery *d)
 {
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	/* Every recipient has its answer and every connection is closed. */
 	if (d->jobs_left > 0 || d->sessions_open > 0 || d->handed_over)
@@ -150,8 +148,8 @@ hand_over(mx_delivery *d)
 	d->handed_over = true;
 	if (d->deadline != NULL)
 		evtimer_del(d->deadline);
-	if (event_base_once(resolver_base(d->sender->resolver), -1, EV_TIMEOUT,
-	    on_hand_over, d, &now) != 0)
+	if (event_base_once(
+		resolver_base(d->sender->resolver), -1, EV_TIMEOUT, on_hand_over, d, &now) != 0)
 		on_hand_over(-1, 0, d);
 }
 
@@ -180,19 +178,23 @@ on_session_closed(void *arg)
 static void
 settle_by_plan(struct deliver_job *job)
 {
-	static const struct { mx_status status; const char *dsn; } codes[] = {
-		{MX_STATUS_NXDOMAIN, "5.1.2"},     /* bad destination system */
-		{MX_STATUS_NULL_MX, "5.1.10"},     /* RFC 7505 section 4.2 */
-		{MX_STATUS_NO_MAIL_HOST, "5.4.4"}, /* unable to route */
-		{MX_STATUS_LOOP, "5.4.6"},         /* routing loop */
-		{MX_STATUS_TEMPFAIL, "4.4.3"},     /* directory server failure */
+	static const struct {
+		mx_status status;
+		const char *dsn;
+	} codes[] = {
+		{ MX_STATUS_NXDOMAIN, "5.1.2" },     /* bad destination system */
+		{ MX_STATUS_NULL_MX, "5.1.10" },     /* RFC 7505 section 4.2 */
+		{ MX_STATUS_NO_MAIL_HOST, "5.4.4" }, /* unable to route */
+		{ MX_STATUS_LOOP, "5.4.6" },         /* routing loop */
+		{ MX_STATUS_TEMPFAIL, "4.4.3" },     /* directory server failure */
 	};
 	const mx_plan *p = job->plan;
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (codes[i].status == p->status)
-			settle_pending(job, mx_status_permanent(p->status) ?
-			    MX_RCPT_BOUNCED : MX_RCPT_DEFERRED, codes[i].dsn, p->reason);
+			settle_pending(job,
+			    mx_status_permanent(p->status) ? MX_RCPT_BOUNCED : MX_RCPT_DEFERRED,
+			    codes[i].dsn, p->reason);
 }
 
 /* Whether this host of the plan is to be tried, and with which TLS. */
@@ -230,8 +232,8 @@ build_addresses(struct deliver_job *job)
 		if (!host_usable(job, h))
 			continue;
 		for (size_t a = 0; a < p->hosts[h].n_addrs; a++) {
-			job->lens[job->n_addrs] = mx_host_address_sockaddr(&p->hosts[h], a,
-			    job->d->sender->port, &job->addrs[job->n_addrs]);
+			job->lens[job->n_addrs] = mx_host_address_sockaddr(
+			    &p->hosts[h], a, job->d->sender->port, &job->addrs[job->n_addrs]);
 			job->addr_host[job->n_addrs] = h;
 			job->addr_text[job->n_addrs++] = p->hosts[h].addrs[a].text;
 		}
@@ -240,8 +242,7 @@ build_addresses(struct deliver_job *job)
 }
 
 static void
-record_attempt(struct deliver_job *job, size_t addr, enum connect_outcome outcome,
-    unsigned ms)
+record_attempt(struct deliver_job *job, size_t addr, enum connect_outcome outcome, unsigned ms)
 {
 	mx_delivery *d = job->d;
 	struct deliver_attempt *a;
@@ -330,8 +331,7 @@ set_relay(struct deliver_job *job, size_t r)
 {
 	struct deliver_rcpt *rc = &job->d->rcpts[r];
 
-	snprintf(rc->relay_host, sizeof(rc->relay_host), "%s",
-	    job->plan->hosts[job->host].name);
+	snprintf(rc->relay_host, sizeof(rc->relay_host), "%s", job->plan->hosts[job->host].name);
 	snprintf(rc->relay_address, sizeof(rc->relay_address), "%s",
 	    job->attempt ? job->attempt->address : "");
 }
@@ -383,11 +383,9 @@ retry_in_cleartext(struct deliver_job *job, const struct smtp_session_result *re
 
 /* Inside the done callback: a session in step goes to the cache. */
 static void
-park_session(struct deliver_job *job, struct smtp_session *s,
-    const struct smtp_session_result *res)
+park_session(struct deliver_job *job, struct smtp_session *s, const struct smtp_session_result *res)
 {
-	struct conncache_peer peer = { .transactions = res->transactions,
-	    .opened = job->opened };
+	struct conncache_peer peer = { .transactions = res->transactions, .opened = job->opened };
 
 	if (!res->reusable || job->d->sender->cache == NULL)
 		return;
@@ -529,7 +527,7 @@ static mx_err
 start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
 {
 	mx_delivery *d = job->d;
-	struct smtp_session_opts opts = {0};
+	struct smtp_session_opts opts = { 0 };
 	size_t n = 0;
 
 	job->txn_rcpts = calloc(job->n_rcpts, sizeof(*job->txn_rcpts));
@@ -544,9 +542,13 @@ start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
 		job->txn_rcpts[n++] = rc->address;
 	}
 	job->txn = (struct smtp_txn){
-		.helo = d->sender->helo, .mail_from = d->mail_from,
-		.rcpts = job->txn_rcpts, .n_rcpts = n, .payload = &d->payload,
-		.size = d->size, .needs_8bitmime = d->needs_8bitmime,
+		.helo = d->sender->helo,
+		.mail_from = d->mail_from,
+		.rcpts = job->txn_rcpts,
+		.n_rcpts = n,
+		.payload = &d->payload,
+		.size = d->size,
+		.needs_8bitmime = d->needs_8bitmime,
 		.needs_smtputf8 = d->needs_smtputf8,
 	};
 	opts.timeouts = d->sender->timeouts;
@@ -568,7 +570,7 @@ start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
 			return MX_ERR_NOMEM;
 		job->session = reuse;
 	} else if (smtp_session_start(resolver_base(d->sender->resolver), fd, &job->txn, &opts,
-	    on_session, job, &job->session) != MX_OK) {
+		       on_session, job, &job->session) != MX_OK) {
 		return MX_ERR_NOMEM;
 	}
 	d->sessions_open++;
@@ -617,15 +619,17 @@ on_connect(const struct connect_result *res, void *arg)
 	if (res->fd < 0) {
 		char why[96];
 		connect_outcomes(res, why, sizeof(why));
-		snprintf(job->last_reason, sizeof(job->last_reason), "connecting to the MX "
-		    "hosts failed (%s)", why);
+		snprintf(job->last_reason, sizeof(job->last_reason),
+		    "connecting to the MX "
+		    "hosts failed (%s)",
+		    why);
 		snprintf(job->last_dsn, sizeof(job->last_dsn), "4.4.1");
 		job->next_addr = job->n_addrs;
 		give_up(job);
 		return;
 	}
-	record_attempt(job, base + res->index, CONNECT_OK, res->attempts[res->index].ended_ms -
-	    res->attempts[res->index].started_ms);
+	record_attempt(job, base + res->index, CONNECT_OK,
+	    res->attempts[res->index].ended_ms - res->attempts[res->index].started_ms);
 	job->host = job->addr_host[base + res->index];
 	/* A cleartext retry that reached another host is over. */
 	if (job->cleartext && base + res->index != job->addr)
@@ -647,8 +651,8 @@ start_race(struct deliver_job *job)
 	if (try_cached(job))
 		return;
 	if (connect_race_start(resolver_base(job->d->sender->resolver), job->addrs + from,
-	    job->lens + from, job->n_addrs - from, &job->d->sender->connect, on_connect,
-	    job, &job->race) != MX_OK) {
+		job->lens + from, job->n_addrs - from, &job->d->sender->connect, on_connect, job,
+		&job->race) != MX_OK) {
 		snprintf(job->last_reason, sizeof(job->last_reason),
 		    "cannot open connections (out of sockets or memory)");
 		give_up(job);
@@ -675,7 +679,8 @@ start_delivery(struct deliver_job *job)
 		return;
 	if (job->n_addrs == 0) {
 		/* DANE required, or every host's TLSA lookup failed. */
-		snprintf(job->last_reason, sizeof(job->last_reason), "no MX host of %s can "
+		snprintf(job->last_reason, sizeof(job->last_reason),
+		    "no MX host of %s can "
 		    "be used under the TLS policy (DANE requires DNSSEC-secure TLSA records)",
 		    job->domain);
 		snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
@@ -694,8 +699,8 @@ keep_tlsa(struct host_tls *t, const struct answer *a)
 		if ((r->usage != 2 && r->usage != 3) || r->too_long || r->len == 0)
 			continue;
 		memcpy(t->data[t->n], r->data, r->len);
-		t->recs[t->n] = (struct tls_tlsa){r->usage, r->selector, r->mtype,
-		    t->data[t->n], r->len};
+		t->recs[t->n] =
+		    (struct tls_tlsa){ r->usage, r->selector, r->mtype, t->data[t->n], r->len };
 		t->n++;
 	}
 	/* RFC 7672 2.2: records there but none usable still demand TLS,
@@ -747,11 +752,11 @@ fetch_tlsa(struct deliver_job *job)
 			continue;
 		if ((ask = calloc(1, sizeof(*ask))) == NULL)
 			continue;
-		*ask = (struct tlsa_ask){job, h};
+		*ask = (struct tlsa_ask){ job, h };
 		snprintf(name, sizeof(name), "_%u._tcp.%s", job->d->sender->port, p->hosts[h].name);
 		job->tlsa_pending++;
 		if (oneshot_start(job->d->sender->resolver, name, RR_TYPE_TLSA, TLSA_TIMEOUT_MS,
-		    on_tlsa, ask, NULL) != MX_OK) {
+			on_tlsa, ask, NULL) != MX_OK) {
 			job->tls[h].failed = true;
 			job->tlsa_pending--;
 			free(ask);
@@ -791,8 +796,9 @@ start_sts(struct deliver_job *job)
 {
 	mx_sender *s = job->d->sender;
 
-	if (s->sts_off || sts_lookup_start(s->resolver, job->domain, s->sts_dir, s->ca_file,
-	    s->policy->timeout_ms, (int64_t)time(NULL), on_sts, job, &job->sts) != MX_OK) {
+	if (s->sts_off ||
+	    sts_lookup_start(s->resolver, job->domain, s->sts_dir, s->ca_file,
+		s->policy->timeout_ms, (int64_t)time(NULL), on_sts, job, &job->sts) != MX_OK) {
 		after_sts(job);
 		return;
 	}
@@ -825,10 +831,12 @@ sts_none_usable(struct deliver_job *job)
 	for (size_t h = 0; h < p->n_hosts; h++)
 		if (p->hosts[h].status == MX_HOST_OK &&
 		    !dsts_host_allowed(job->sts_out, p->hosts[h].name, false))
-			dsts_record_unlisted(job->d->sender, job->domain, job->sts_out,
-			    p->hosts[h].name);
-	snprintf(job->last_reason, sizeof(job->last_reason), "no MX host of %s is listed in its "
-	    "MTA-STS policy (mode enforce, id %s)", job->domain, job->sts_out->policy->id);
+			dsts_record_unlisted(
+			    job->d->sender, job->domain, job->sts_out, p->hosts[h].name);
+	snprintf(job->last_reason, sizeof(job->last_reason),
+	    "no MX host of %s is listed in its "
+	    "MTA-STS policy (mode enforce, id %s)",
+	    job->domain, job->sts_out->policy->id);
 	snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
 	give_up(job);
 	return true;
@@ -846,8 +854,8 @@ sts_note_failure(struct deliver_job *job, const struct smtp_session_result *res)
 	    tls_policy_for(job, job->host) == TLS_DANE || !dsts_tls_failure(res))
 		return;
 	strbuf_init(&sb, text, sizeof(text));
-	strbuf_printf(&sb, "MTA-STS policy of %s (enforce) not met: %s", job->domain,
-	    job->last_reason);
+	strbuf_printf(
+	    &sb, "MTA-STS policy of %s (enforce) not met: %s", job->domain, job->last_reason);
 	memcpy(job->last_reason, text, sizeof(text));
 	snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
 }
@@ -926,8 +934,8 @@ fill(mx_delivery *d, const char *mail_from, const char *const *rcpts, size_t n,
 	d->attempts = calloc(DELIVER_MAX_ATTEMPTS, sizeof(*d->attempts));
 	if (!d->rcpts || !d->jobs || !d->attempts)
 		return MX_ERR_NOMEM;
-	if ((err = payload_init(&d->payload, src->head, src->head_len, src->fd, src->off,
-	    src->file_len)) != MX_OK)
+	if ((err = payload_init(
+		 &d->payload, src->head, src->head_len, src->fd, src->off, src->file_len)) != MX_OK)
 		return err;
 	d->n_rcpts = n;
 	if (strlen(mail_from) >= sizeof(d->mail_from))
@@ -986,31 +994,30 @@ arm_deadline(mx_delivery *d)
 }
 
 mx_err
-mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const uint8_t *data, size_t len, unsigned flags,
-    mx_send_cb cb, void *arg, mx_why *why)
+mx_send_start(mx_sender *sender, const char *mail_from, const char *const *rcpts, size_t n_rcpts,
+    const uint8_t *data, size_t len, unsigned flags, mx_send_cb cb, void *arg, mx_why *why)
 {
 	/* Only read: payload_init copies the head. */
-	struct payload src = {.head = (uint8_t *)(uintptr_t)data, .head_len = len, .fd = -1};
+	struct payload src = { .head = (uint8_t *)(uintptr_t)data, .head_len = len, .fd = -1 };
 
 	why_clear(why);
 	if (data == NULL)
 		return why_set(why, MX_ERR_INVALID, "no message data (NULL)");
-	return deliver_start(sender, mail_from, rcpts, n_rcpts, &src, message_size(data, len),
-	    flags, cb, arg, why);
+	return deliver_start(
+	    sender, mail_from, rcpts, n_rcpts, &src, message_size(data, len), flags, cb, arg, why);
 }
 
 mx_err
-deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const struct payload *src, size_t size, unsigned flags,
-    mx_send_cb cb, void *arg, mx_why *why)
+deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts, size_t n_rcpts,
+    const struct payload *src, size_t size, unsigned flags, mx_send_cb cb, void *arg, mx_why *why)
 {
 	mx_delivery *d;
 	mx_err err;
 
-	if (sender == NULL || mail_from == NULL || rcpts == NULL || n_rcpts == 0 ||
-	    src == NULL || cb == NULL || (flags & ~(MX_SEND_8BITMIME | MX_SEND_SMTPUTF8)) != 0)
-		return why_set(why, MX_ERR_INVALID, "a NULL argument, no recipient, "
+	if (sender == NULL || mail_from == NULL || rcpts == NULL || n_rcpts == 0 || src == NULL ||
+	    cb == NULL || (flags & ~(MX_SEND_8BITMIME | MX_SEND_SMTPUTF8)) != 0)
+		return why_set(why, MX_ERR_INVALID,
+		    "a NULL argument, no recipient, "
 		    "or an unknown flag");
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return why_set(why, MX_ERR_NOMEM, "out of memory");
@@ -1036,9 +1043,10 @@ deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	resolver_lookup_add(sender->resolver, 1);
 	for (size_t j = 0; j < d->n_jobs; j++) {
 		struct deliver_job *job = &d->jobs[j];
-		if (mx_route_start(sender->resolver, sender->policy, job->domain, on_plan,
-		    job, NULL) != MX_OK) {
-			settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "cannot start the MX lookup");
+		if (mx_route_start(sender->resolver, sender->policy, job->domain, on_plan, job,
+			NULL) != MX_OK) {
+			settle_pending(
+			    job, MX_RCPT_DEFERRED, "4.3.0", "cannot start the MX lookup");
 			job_done(job);
 		}
 	}

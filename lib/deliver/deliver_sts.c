@@ -61,10 +61,13 @@ dsts_say(const mx_sender *s, const char *domain, const struct sts_outcome *o,
 	for (size_t i = 0; o->policy != NULL && i < n; i++) {
 		strbuf_init(&sb, line, sizeof(line));
 		strbuf_printf(&sb, "MTA-STS: MX %s %s%s", hosts[i],
-		    sts_host_matches(o, hosts[i]) ? "matches the policy" :
-		    "does not match the policy", dane[i] ? "; DANE applies and takes precedence" :
-		    !enforcing(o) ? "" : sts_host_matches(o, hosts[i]) ?
-		    "; TLS with a verified certificate required" : "; not used");
+		    sts_host_matches(o, hosts[i]) ? "matches the policy"
+						  : "does not match the policy",
+		    dane[i]             ? "; DANE applies and takes precedence"
+			: !enforcing(o) ? ""
+			: sts_host_matches(o, hosts[i])
+			? "; TLS with a verified certificate required"
+			: "; not used");
 		say(s, domain, line);
 	}
 }
@@ -73,8 +76,7 @@ dsts_say(const mx_sender *s, const char *domain, const struct sts_outcome *o,
 static bool
 reporting(const mx_sender *s, const struct sts_outcome *o)
 {
-	return s->sts_dir != NULL && o != NULL && o->policy != NULL &&
-	    o->mode != STS_MODE_NONE;
+	return s->sts_dir != NULL && o != NULL && o->policy != NULL && o->mode != STS_MODE_NONE;
 }
 
 static void
@@ -95,12 +97,14 @@ static const char *
 result_type(const struct smtp_session_result *res, enum tls_policy used)
 {
 	if (res->tls)
-		return res->tls_facts.verified ? NULL :
-		    tlsrpt_result_for_verify_error(res->tls_facts.verify_error);
-	if (res->stage != NULL && (strcmp(res->stage, "TLS handshake") == 0 ||
-	    strcmp(res->stage, "TLS") == 0))
-		return used == TLS_DANE ? "tlsa-invalid" :
-		    tlsrpt_result_for_verify_error(res->tls_facts.verify_error);
+		return res->tls_facts.verified
+		    ? NULL
+		    : tlsrpt_result_for_verify_error(res->tls_facts.verify_error);
+	if (res->stage != NULL &&
+	    (strcmp(res->stage, "TLS handshake") == 0 || strcmp(res->stage, "TLS") == 0))
+		return used == TLS_DANE
+		    ? "tlsa-invalid"
+		    : tlsrpt_result_for_verify_error(res->tls_facts.verify_error);
 	return used == TLS_DANE ? "dane-required" : "starttls-not-supported";
 }
 
@@ -109,31 +113,36 @@ dsts_record_session(const mx_sender *s, const char *domain, const struct sts_out
     const char *host, const char *ip, enum tls_policy used, bool cleartext_retry,
     const struct smtp_session_result *res)
 {
-	struct tlsrpt_session r = {.mx_host = host, .receiving_ip = ip};
+	struct tlsrpt_session r = { .mx_host = host, .receiving_ip = ip };
 	bool dane = used == TLS_DANE;
 
 	/* No policy, or a session that never came to TLS (greeting refused),
 	 * or the cleartext retry after a failure already recorded. */
 	if ((!dane && !reporting(s, o)) || (dane && s->sts_dir == NULL) || cleartext_retry)
 		return;
-	if (!res->tls && res->stage != NULL && (strcmp(res->stage, "greeting") == 0 ||
-	    (strcmp(res->stage, "EHLO") == 0 && !dsts_tls_failure(res))))
+	if (!res->tls && res->stage != NULL &&
+	    (strcmp(res->stage, "greeting") == 0 ||
+		(strcmp(res->stage, "EHLO") == 0 && !dsts_tls_failure(res))))
 		return;
 	r.result_type = result_type(res, used);
 	if (!dane && r.result_type == NULL && !sts_host_matches(o, host))
 		r.result_type = "validation-failure";
 	r.ok = r.result_type == NULL;
-	r.info = r.ok ? NULL : res->tls ? res->tls_facts.verify_error :
-	    dsts_tls_failure(res) ? res->text : "the server did not offer STARTTLS";
+	r.info = r.ok               ? NULL
+	    : res->tls              ? res->tls_facts.verify_error
+	    : dsts_tls_failure(res) ? res->text
+				    : "the server did not offer STARTTLS";
 	record(s, domain, o, dane, &r);
 }
 
 void
-dsts_record_unlisted(const mx_sender *s, const char *domain, const struct sts_outcome *o,
-    const char *host)
+dsts_record_unlisted(
+    const mx_sender *s, const char *domain, const struct sts_outcome *o, const char *host)
 {
-	struct tlsrpt_session r = {.mx_host = host, .receiving_ip = "",
-	    .result_type = "validation-failure", .info = "MX host not listed in the MTA-STS policy"};
+	struct tlsrpt_session r = { .mx_host = host,
+		.receiving_ip = "",
+		.result_type = "validation-failure",
+		.info = "MX host not listed in the MTA-STS policy" };
 
 	if (reporting(s, o))
 		record(s, domain, o, false, &r);
@@ -142,7 +151,7 @@ dsts_record_unlisted(const mx_sender *s, const char *domain, const struct sts_ou
 void
 dsts_record_fetch(const mx_sender *s, const char *domain, const struct sts_outcome *o)
 {
-	struct tlsrpt_session r = {.receiving_ip = "", .info = NULL};
+	struct tlsrpt_session r = { .receiving_ip = "", .info = NULL };
 
 	if (s->sts_dir == NULL || o == NULL || o->fetch_failure == NULL)
 		return;

@@ -34,8 +34,8 @@ void dsts_record_session(const mx_sender *s, const char *domain, const struct st
     const struct smtp_session_result *res);
 /* TLS-RPT: a host left out (enforce) or used although it does not match
  * (testing); a policy that could not be fetched. */
-void dsts_record_unlisted(const mx_sender *s, const char *domain, const struct sts_outcome *o,
-    const char *host);
+void dsts_record_unlisted(
+    const mx_sender *s, const char *domain, const struct sts_outcome *o, const char *host);
 void dsts_record_fetch(const mx_sender *s, const char *domain, const struct sts_outcome *o);
 
 #endif

@@ -67,9 +67,10 @@ mx_delivery_log_line(const mx_delivery *d, size_t i, char **out)
 		    d->sender->port);
 	else
 		snprintf(relay, sizeof(relay), "none");
-	return asprintf(out, "to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",
-	    r->address, relay, r->delay, r->dsn, status_word(r->status), r->text) < 0 ?
-	    MX_ERR_NOMEM : MX_OK;
+	return asprintf(out, "to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", r->address,
+		   relay, r->delay, r->dsn, status_word(r->status), r->text) < 0
+	    ? MX_ERR_NOMEM
+	    : MX_OK;
 }
 
 static void
@@ -148,7 +149,6 @@ mx_delivery_to_json(const mx_delivery *d, size_t i, char **out)
 
 /* ---- addresses and messages for callers of the public API ------------- */
 
-
 mx_err
 mx_address_check(const char *address, bool sender, mx_why *why)
 {
@@ -159,8 +159,8 @@ mx_address_check(const char *address, bool sender, mx_why *why)
 	why_clear(why);
 	if (address == NULL)
 		return why_set(why, MX_ERR_INVALID, "no address (NULL)");
-	err = sender ? address_parse_sender(address, &a, &reason) :
-	    address_parse(address, &a, &reason);
+	err = sender ? address_parse_sender(address, &a, &reason)
+		     : address_parse(address, &a, &reason);
 	if (err != MX_OK)
 		why_set(why, err, "%s", reason ? reason : mx_strerror(err));
 	return err;
@@ -199,10 +199,9 @@ message_error_to_mx(message_err code)
 }
 
 mx_err
-mx_message_read(int fd, unsigned flags, size_t max_size, mx_message **out,
-    mx_why *why)
+mx_message_read(int fd, unsigned flags, size_t max_size, mx_message **out, mx_why *why)
 {
-	struct message_error merr = {0};
+	struct message_error merr = { 0 };
 	struct message_options opt = {
 		.max_size = max_size,
 		.dot_is_content = (flags & MX_MESSAGE_DOTS_ARE_DATA) != 0,
@@ -337,8 +336,8 @@ envelope_free(struct envelope *env)
 }
 
 mx_err
-mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const mx_message *mm, mx_send_cb cb, void *arg, mx_why *why)
+mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcpts, size_t n_rcpts,
+    const mx_message *mm, mx_send_cb cb, void *arg, mx_why *why)
 {
 	struct payload src;
 	struct envelope env;
@@ -352,7 +351,8 @@ mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcp
 	message_payload(mm->m, &src);
 	err = deliver_start(sender, env.from, env.rcpts, env.n, &src, mm->m->size,
 	    (mm->m->eight_bit ? MX_SEND_8BITMIME : 0) |
-	    (env.smtputf8 || mm->m->eight_bit_header ? MX_SEND_SMTPUTF8 : 0), cb, arg, why);
+		(env.smtputf8 || mm->m->eight_bit_header ? MX_SEND_SMTPUTF8 : 0),
+	    cb, arg, why);
 	envelope_free(&env);
 	return err;
 }
@@ -360,6 +360,9 @@ mx_send_message(mx_sender *sender, const char *mail_from, const char *const *rcp
 void
 message_payload(const struct message *m, struct payload *out)
 {
-	*out = (struct payload){.head = (uint8_t *)m->data, .head_len = m->len,
-	    .fd = m->fd, .off = 0, .file_len = m->file_len};
+	*out = (struct payload){ .head = (uint8_t *)m->data,
+		.head_len = m->len,
+		.fd = m->fd,
+		.off = 0,
+		.file_len = m->file_len };
 }

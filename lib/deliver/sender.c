@@ -126,14 +126,17 @@ mx_err
 mx_sender_set_timeout(mx_sender *s, mx_smtp_stage stage, unsigned ms)
 {
 	unsigned *slot[] = {
-		[MX_SMTP_GREETING] = &s->timeouts.greeting, [MX_SMTP_EHLO] = &s->timeouts.ehlo,
-		[MX_SMTP_STARTTLS] = &s->timeouts.starttls, [MX_SMTP_MAIL] = &s->timeouts.mail,
-		[MX_SMTP_RCPT] = &s->timeouts.rcpt, [MX_SMTP_DATA] = &s->timeouts.data,
-		[MX_SMTP_BLOCK] = &s->timeouts.block, [MX_SMTP_DOT] = &s->timeouts.final_dot,
+		[MX_SMTP_GREETING] = &s->timeouts.greeting,
+		[MX_SMTP_EHLO] = &s->timeouts.ehlo,
+		[MX_SMTP_STARTTLS] = &s->timeouts.starttls,
+		[MX_SMTP_MAIL] = &s->timeouts.mail,
+		[MX_SMTP_RCPT] = &s->timeouts.rcpt,
+		[MX_SMTP_DATA] = &s->timeouts.data,
+		[MX_SMTP_BLOCK] = &s->timeouts.block,
+		[MX_SMTP_DOT] = &s->timeouts.final_dot,
 	};
 
-	if ((unsigned)stage >= sizeof(slot) / sizeof(slot[0]) || ms == 0 ||
-	    ms > CONNECT_MAX_MS)
+	if ((unsigned)stage >= sizeof(slot) / sizeof(slot[0]) || ms == 0 || ms > CONNECT_MAX_MS)
 		return MX_ERR_INVALID;
 	*slot[stage] = ms;
 	return MX_OK;

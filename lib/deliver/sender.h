@@ -21,22 +21,22 @@ struct conncache;
 
 struct mx_sender {
 	mx_resolver *resolver;
-	mx_policy *policy;            /* a copy */
+	mx_policy *policy; /* a copy */
 	char helo[MX_DOMAIN_MAX + 1];
 	mx_tls_policy tls;
-	char *ca_file;               /* NULL: the system's store */
+	char *ca_file;                 /* NULL: the system's store */
 	struct tls_client *tls_client; /* made on the first STARTTLS */
 	bool tls_failed;
 	struct connect_opts connect;
 	struct smtp_timeouts timeouts;
 	uint16_t port;
-	unsigned deadline_ms;         /* whole delivery; 0: none */
+	unsigned deadline_ms; /* whole delivery; 0: none */
 	mx_transcript_fn transcript;
 	void *transcript_arg;
 	/* MTA-STS and TLS-RPT (mx_sender_set_sts): the policy cache and the
 	 * session store live here; NULL: policies fetched every time, no reports. */
 	char *sts_dir;
-	bool sts_off;                 /* mx_sender_set_sts(s, false, ...) */
+	bool sts_off; /* mx_sender_set_sts(s, false, ...) */
 	/* Connections kept between messages (the daemon's); NULL: none, every
 	 * session says QUIT.  Borrowed. */
 	struct conncache *cache;

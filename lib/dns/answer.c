@@ -96,8 +96,8 @@ dname_text(const struct dname *name, char out[NAME_TEXT_MAX], bool *bad)
 static const char *
 rcode_name(uint8_t rcode)
 {
-	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL",
-	    "NXDOMAIN", "NOTIMP", "REFUSED"};
+	static const char *const names[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+		"REFUSED" };
 
 	return rcode < sizeof(names) / sizeof(names[0]) ? names[rcode] : "an unknown rcode";
 }
@@ -115,14 +115,14 @@ struct reply {
 	const uint8_t *wire;
 	size_t len;
 	const struct dname *qname; /* the question, once it is known to match */
-	struct wire_rr *an;      /* every record, the answer section's first */
+	struct wire_rr *an;        /* every record, the answer section's first */
 	size_t n_an, n_ns, n_ar;
 	/* Where the first exchanges' names start (answer mx[k]), for glue. */
 	size_t exchange_at[REPLY_EXCHANGES_AT];
 };
 
-#define REPLY_STACK_RRS 32
-#define MIN_RR_WIRE 11        /* the root as owner and the fixed ten bytes */
+#define REPLY_STACK_RRS  32
+#define MIN_RR_WIRE      11 /* the root as owner and the fixed ten bytes */
 #define QUESTION_NAME_AT WIRE_HEADER_LEN
 
 /*
@@ -224,8 +224,8 @@ static size_t
 find_cname(const struct reply *r, const struct dname *owner)
 {
 	for (size_t i = 0; i < r->n_an; i++)
-		if (r->an[i].type == LDNS_RR_TYPE_CNAME &&
-		    r->an[i].class == LDNS_RR_CLASS_IN && owned_by(r, i, owner))
+		if (r->an[i].type == LDNS_RR_TYPE_CNAME && r->an[i].class == LDNS_RR_CLASS_IN &&
+		    owned_by(r, i, owner))
 			return i;
 	return r->n_an;
 }
@@ -467,7 +467,8 @@ add_glue(struct answer *a, const struct reply *r, const struct wire_rr *rr, size
 static size_t
 glue_owner(const struct reply *r, const struct answer *a, size_t pos)
 {
-	size_t at = pointer_target(r, pos), known = a->n_mx < REPLY_EXCHANGES_AT ? a->n_mx : REPLY_EXCHANGES_AT;
+	size_t at = pointer_target(r, pos),
+	       known = a->n_mx < REPLY_EXCHANGES_AT ? a->n_mx : REPLY_EXCHANGES_AT;
 	char text[NAME_TEXT_MAX];
 	struct dname owner;
 	bool bad;
@@ -515,8 +516,7 @@ read_answers(struct reply *r, const struct dname *qname, uint16_t qtype, struct 
 	mx_err err;
 
 	if (!follow_cnames(r, qname, a, targets, &end)) {
-		set_why(a, "the CNAME chain loops or is longer than %d",
-		    ANSWER_MAX_CNAME_HOPS);
+		set_why(a, "the CNAME chain loops or is longer than %d", ANSWER_MAX_CNAME_HOPS);
 		return MX_OK;
 	}
 	dname_text(end, canonical, &bad);
@@ -529,8 +529,7 @@ read_answers(struct reply *r, const struct dname *qname, uint16_t qtype, struct 
 	}
 	if ((err = collect(r, end, qtype, a)) != MX_OK)
 		return err;
-	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ?
-	    ANSWER_RECORDS : ANSWER_NODATA;
+	a->kind = (a->n_mx > 0 || a->n_addrs > 0 || a->n_tlsa > 0) ? ANSWER_RECORDS : ANSWER_NODATA;
 	return a->n_mx > 0 ? collect_glue(r, a) : MX_OK;
 }
 
@@ -550,7 +549,7 @@ not_a_reply(const struct reply *r)
 	for (size_t i = 0; i < r->n_an + r->n_ns; i++)
 		if (r->an[i].type == LDNS_RR_TYPE_OPT)
 			return "the reply is malformed (OPT record outside the additional "
-			    "section)";
+			       "section)";
 	return NULL;
 }
 
@@ -583,12 +582,12 @@ read_reply(struct reply *r, const struct dname *qname, uint16_t qtype, struct an
 }
 
 mx_err
-answer_parse_wire(const uint8_t *wire, size_t len, const uint8_t *qname,
-    size_t qname_len, uint16_t qtype, struct answer *out)
+answer_parse_wire(const uint8_t *wire, size_t len, const uint8_t *qname, size_t qname_len,
+    uint16_t qtype, struct answer *out)
 {
 	struct wire_rr rr_stack[REPLY_STACK_RRS];
-	struct reply r = {.wire = wire, .len = len, .an = rr_stack};
-	struct dname question = {.len = qname_len};
+	struct reply r = { .wire = wire, .len = len, .an = rr_stack };
+	struct dname question = { .len = qname_len };
 	size_t fit, total, cap, n_an;
 	const char *why;
 	mx_err err = MX_OK;
@@ -648,8 +647,7 @@ answer_qname_wire(const char *text, uint8_t out[WIRE_NAME_MAX])
 }
 
 mx_err
-answer_parse(const uint8_t *wire, size_t len, const char *qname,
-    uint16_t qtype, struct answer *out)
+answer_parse(const uint8_t *wire, size_t len, const char *qname, uint16_t qtype, struct answer *out)
 {
 	uint8_t name[WIRE_NAME_MAX];
 	size_t name_len = answer_qname_wire(qname, name);
@@ -676,8 +674,7 @@ answer_copy(struct answer *dst, const struct answer *src)
 	dst->glue = NULL;
 	dst->text.head = NULL;
 	dst->n_mx = 0;
-	if (src->canonical != NULL &&
-	    (dst->canonical = answer_text(dst, src->canonical)) == NULL)
+	if (src->canonical != NULL && (dst->canonical = answer_text(dst, src->canonical)) == NULL)
 		goto fail;
 	if (src->why != NULL && (dst->why = answer_text(dst, src->why)) == NULL)
 		goto fail;
@@ -691,8 +688,7 @@ answer_copy(struct answer *dst, const struct answer *src)
 		memcpy(dst->tlsa, src->tlsa, src->n_tlsa * sizeof(*src->tlsa));
 	if (src->n_mx > 0 && (dst->mx = malloc(src->n_mx * sizeof(*src->mx))) == NULL)
 		goto fail;
-	if (src->n_addrs > 0 &&
-	    (dst->addrs = malloc(src->n_addrs * sizeof(*src->addrs))) == NULL)
+	if (src->n_addrs > 0 && (dst->addrs = malloc(src->n_addrs * sizeof(*src->addrs))) == NULL)
 		goto fail;
 	for (; dst->n_mx < src->n_mx; dst->n_mx++) {
 		struct answer_mx *m = &dst->mx[dst->n_mx];

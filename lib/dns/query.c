@@ -64,8 +64,8 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 mx_err
-oneshot_start(mx_resolver *r, const char *name, uint16_t qtype,
-    unsigned timeout_ms, oneshot_cb cb, void *arg, struct oneshot **out)
+oneshot_start(mx_resolver *r, const char *name, uint16_t qtype, unsigned timeout_ms, oneshot_cb cb,
+    void *arg, struct oneshot **out)
 {
 	struct timeval tv = ms_timeval(timeout_ms);
 	struct oneshot *o;
@@ -117,7 +117,7 @@ struct rawquery {
 	mx_resolver *r;
 	int async_id;
 	bool on_wire;
-	struct event *deadline;  /* also hands the answer back from the loop */
+	struct event *deadline; /* also hands the answer back from the loop */
 	uint8_t *wire;
 	size_t len;
 	int rcode;
@@ -157,33 +157,34 @@ raw_finish(evutil_socket_t fd, short what, void *arg)
 
 /* libunbound's callback: keep a copy, answer from the loop. */
 static void
-raw_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
-    int ratelimited)
+raw_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus, int ratelimited)
 {
 	struct rawquery *q = arg;
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	(void)ratelimited;
 	q->on_wire = false;
 	q->rcode = rcode;
 	q->sec = resolver_security(q->r, sec);
 	if (sec == 1) {
-		snprintf(q->why, sizeof(q->why), "%s", why_bogus ? why_bogus :
-		    "DNSSEC validation failed");
+		snprintf(q->why, sizeof(q->why), "%s",
+		    why_bogus ? why_bogus : "DNSSEC validation failed");
 	} else if (packet != NULL && len > 0 && (q->wire = malloc((size_t)len)) != NULL) {
 		memcpy(q->wire, packet, (size_t)len);
 		q->len = (size_t)len;
 	} else {
-		snprintf(q->why, sizeof(q->why), "%s", rcode == 2 ? "SERVFAIL" :
-		    rcode == 5 ? "REFUSED" : "no reply");
+		snprintf(q->why, sizeof(q->why), "%s",
+		    rcode == 2       ? "SERVFAIL"
+			: rcode == 5 ? "REFUSED"
+				     : "no reply");
 	}
 	evtimer_del(q->deadline);
 	evtimer_add(q->deadline, &now);
 }
 
 mx_err
-rawquery_start(mx_resolver *r, const char *name, uint16_t qtype,
-    unsigned timeout_ms, rawquery_cb cb, void *arg, struct rawquery **out)
+rawquery_start(mx_resolver *r, const char *name, uint16_t qtype, unsigned timeout_ms,
+    rawquery_cb cb, void *arg, struct rawquery **out)
 {
 	struct timeval tv = ms_timeval(timeout_ms);
 	struct rawquery *q;
@@ -206,8 +207,8 @@ rawquery_start(mx_resolver *r, const char *name, uint16_t qtype,
 		return MX_ERR_SYSTEM;
 	}
 	q->on_wire = true;
-	if (ub_resolve_event(resolver_unbound(r), name, qtype, 1, q, raw_answer,
-	    &q->async_id) != 0) {
+	if (ub_resolve_event(resolver_unbound(r), name, qtype, 1, q, raw_answer, &q->async_id) !=
+	    0) {
 		rawquery_free(q);
 		return MX_ERR_SYSTEM;
 	}

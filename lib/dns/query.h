@@ -14,8 +14,8 @@ struct oneshot;
 typedef void (*oneshot_cb)(const struct answer *answer, void *arg);
 
 /* name is a host name without trailing dot; cancel with oneshot_cancel. */
-mx_err oneshot_start(mx_resolver *r, const char *name, uint16_t qtype,
-    unsigned timeout_ms, oneshot_cb cb, void *arg, struct oneshot **out);
+mx_err oneshot_start(mx_resolver *r, const char *name, uint16_t qtype, unsigned timeout_ms,
+    oneshot_cb cb, void *arg, struct oneshot **out);
 /* Withdraws an unanswered query: its callback will not run. */
 void oneshot_cancel(struct oneshot *o);
 
@@ -28,10 +28,10 @@ void oneshot_cancel(struct oneshot *o);
  * rawquery_start; wire is borrowed for the call.
  */
 struct rawquery;
-typedef void (*rawquery_cb)(const uint8_t *wire, size_t len, int rcode,
-    answer_security sec, const char *why, void *arg);
-mx_err rawquery_start(mx_resolver *r, const char *name, uint16_t qtype,
-    unsigned timeout_ms, rawquery_cb cb, void *arg, struct rawquery **out);
+typedef void (*rawquery_cb)(
+    const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg);
+mx_err rawquery_start(mx_resolver *r, const char *name, uint16_t qtype, unsigned timeout_ms,
+    rawquery_cb cb, void *arg, struct rawquery **out);
 void rawquery_cancel(struct rawquery *q);
 
 #endif

@@ -32,16 +32,16 @@ _Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> befor
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #else
-#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_POISON_MEMORY_REGION(addr, size)   ((void)(addr), (void)(size))
 #define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
 #endif
 
-#define DEFAULT_MAX_INFLIGHT 1000
-#define MAX_SERVERS 16
-#define DEFAULT_ROOT_ANCHOR "/usr/share/dns/root.key"
+#define DEFAULT_MAX_INFLIGHT     1000
+#define MAX_SERVERS              16
+#define DEFAULT_ROOT_ANCHOR      "/usr/share/dns/root.key"
 #define DEFAULT_QUERY_TIMEOUT_MS 2000
-#define DEFAULT_TRIES 3
-#define STUB_CACHE_ENTRIES 50000
+#define DEFAULT_TRIES            3
+#define STUB_CACHE_ENTRIES       50000
 
 LIST_HEAD(work_list, resolver_work);
 
@@ -49,29 +49,29 @@ struct mx_resolver {
 	struct event_base *base;
 	bool own_base;
 	mx_transport transport;
-	struct ub_ctx *ub;         /* MX_TRANSPORT_UNBOUND */
-	struct stub *stub;         /* MX_TRANSPORT_STUB */
+	struct ub_ctx *ub; /* MX_TRANSPORT_UNBOUND */
+	struct stub *stub; /* MX_TRANSPORT_STUB */
 	unsigned query_timeout_ms, tries;
 	unsigned long asked;
-	bool ready;              /* configuration applied: no more changes */
+	bool ready; /* configuration applied: no more changes */
 	bool validating;
 	char *servers[MAX_SERVERS];
 	size_t n_servers;
 	char *resolv_conf;
-	char *anchor;            /* NULL: default; "none": no validation */
+	char *anchor; /* NULL: default; "none": no validation */
 	bool anchor_set;
 	unsigned max_inflight;
 	unsigned inflight;
 	int lookups;
 	struct query_list waiting;
 	struct query_list completed;
-	struct work_list work;   /* lookups to cancel on free */
-	struct event *deliver;   /* hands completed answers back */
-	FILE *log;               /* libunbound's diagnostics, kept, not printed */
-	char log_tail[512];      /* the last of them */
+	struct work_list work; /* lookups to cancel on free */
+	struct event *deliver; /* hands completed answers back */
+	FILE *log;             /* libunbound's diagnostics, kept, not printed */
+	char log_tail[512];    /* the last of them */
 	size_t log_len;
-	char diagnostic[256];    /* libunbound's first error line: a cause */
-	struct spare *spares;    /* finished lookups, for lookup.c to reuse */
+	char diagnostic[256]; /* libunbound's first error line: a cause */
+	struct spare *spares; /* finished lookups, for lookup.c to reuse */
 	unsigned n_spares;
 	const struct timeval *deadline_tv; /* libevent's common timeout of ... */
 	unsigned deadline_ms;              /* ... this many ms (0: none yet) */
@@ -307,8 +307,9 @@ anchor_has_records(const char *path, mx_why *why)
 	while (found == 0 && !feof(f)) {
 		rr = NULL;
 		st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
-		if (st == LDNS_STATUS_OK && (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
-		    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY))
+		if (st == LDNS_STATUS_OK &&
+		    (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
+			ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY))
 			found++;
 		ldns_rr_free(rr);
 		if (st != LDNS_STATUS_OK && st != LDNS_STATUS_SYNTAX_EMPTY &&
@@ -319,8 +320,10 @@ anchor_has_records(const char *path, mx_why *why)
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
 	if (found == 0 && (st == LDNS_STATUS_OK || st == LDNS_STATUS_SYNTAX_EMPTY))
-		return why_set(why, MX_ERR_CONFIG, "trust anchor %s: holds no DS or DNSKEY record "
-		    "(empty, or comments only)", path);
+		return why_set(why, MX_ERR_CONFIG,
+		    "trust anchor %s: holds no DS or DNSKEY record "
+		    "(empty, or comments only)",
+		    path);
 	return MX_OK;
 }
 
@@ -366,14 +369,16 @@ apply_servers(mx_resolver *r, mx_why *why)
 {
 	for (size_t i = 0; i < r->n_servers; i++)
 		if (ub_ctx_set_fwd(r->ub, r->servers[i]) != 0)
-			return why_set(why, MX_ERR_CONFIG, "libunbound refused the server %s",
-			    r->servers[i]);
+			return why_set(
+			    why, MX_ERR_CONFIG, "libunbound refused the server %s", r->servers[i]);
 	if (r->n_servers > 0 || ub_ctx_resolvconf(r->ub, r->resolv_conf) == 0)
 		return MX_OK;
 	if (r->diagnostic[0] != '\0')
 		return why_set(why, MX_ERR_CONFIG, "%s", r->diagnostic);
-	return why_set(why, MX_ERR_CONFIG, "%s: cannot be read, or names no usable "
-	    "nameserver", r->resolv_conf ? r->resolv_conf : "/etc/resolv.conf");
+	return why_set(why, MX_ERR_CONFIG,
+	    "%s: cannot be read, or names no usable "
+	    "nameserver",
+	    r->resolv_conf ? r->resolv_conf : "/etc/resolv.conf");
 }
 
 /*
@@ -433,7 +438,7 @@ keep_log(void *cookie, const char *data, size_t size)
 static void
 capture_log(mx_resolver *r)
 {
-	cookie_io_functions_t io = {.write = keep_log};
+	cookie_io_functions_t io = { .write = keep_log };
 
 	if ((r->log = fopencookie(r, "w", io)) == NULL)
 		return;
@@ -461,8 +466,7 @@ ready_unbound(mx_resolver *r, mx_why *why)
 		return err;
 	snprintf(num, sizeof(num), "%u", r->max_inflight);
 	if ((err = set_option(r, "num-queries-per-thread:", num, why)) != MX_OK ||
-	    (err = apply_servers(r, why)) != MX_OK ||
-	    (err = apply_anchor(r, why)) != MX_OK)
+	    (err = apply_servers(r, why)) != MX_OK || (err = apply_anchor(r, why)) != MX_OK)
 		return err;
 	/*
 	 * ub_ctx_zone_add finalizes the context, so a trust anchor file that
@@ -473,8 +477,8 @@ ready_unbound(mx_resolver *r, mx_why *why)
 	 * questions about loopback addresses itself (mx check asks them). */
 	if (ub_ctx_zone_add(r->ub, "127.in-addr.arpa.", "transparent") != 0)
 		return finalize_failure(r, why);
-	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK :
-	    finalize_failure(r, why);
+	return ub_ctx_zone_add(r->ub, "test.", "transparent") == 0 ? MX_OK
+								   : finalize_failure(r, why);
 }
 
 static void resolver_answered(mx_resolver *r, struct query *q);
@@ -497,11 +501,12 @@ ready_stub(mx_resolver *r, mx_why *why)
 	mx_err err = stub_new(&r->stub, r->base, &cfg, transport_answered, r);
 
 	if (err == MX_ERR_CONFIG)
-		return why_set(why, err, "c-ares could not be set up: %s cannot be read, or "
-		    "names no usable nameserver", r->resolv_conf ? r->resolv_conf :
-		    "/etc/resolv.conf");
-	return err == MX_OK ? MX_OK : why_set(why, err, "c-ares could not be set up: %s",
-	    mx_strerror(err));
+		return why_set(why, err,
+		    "c-ares could not be set up: %s cannot be read, or "
+		    "names no usable nameserver",
+		    r->resolv_conf ? r->resolv_conf : "/etc/resolv.conf");
+	return err == MX_OK ? MX_OK
+			    : why_set(why, err, "c-ares could not be set up: %s", mx_strerror(err));
 }
 
 mx_err
@@ -533,8 +538,8 @@ resolver_servers_text(const mx_resolver *r, char *buf, size_t size)
 	size_t o = 0;
 
 	if (r->n_servers == 0) {
-		snprintf(buf, size, "the resolvers of %s", r->resolv_conf ? r->resolv_conf :
-		    "/etc/resolv.conf");
+		snprintf(buf, size, "the resolvers of %s",
+		    r->resolv_conf ? r->resolv_conf : "/etc/resolv.conf");
 		return buf;
 	}
 	buf[0] = '\0';
@@ -685,8 +690,7 @@ resolver_unbound(mx_resolver *r)
 
 /* libunbound's callback: the packet lives only for this call, so parse now. */
 static void
-on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
-    int ratelimited)
+on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus, int ratelimited)
 {
 	struct query *q = arg;
 	mx_resolver *r = q->resolver;
@@ -694,16 +698,17 @@ on_answer(void *arg, int rcode, void *packet, int len, int sec, char *why_bogus,
 
 	(void)ratelimited;
 	if (sec == 1) {
-		answer_set_failure(&q->answer, why_bogus ? why_bogus :
-		    "DNSSEC validation failed", false);
+		answer_set_failure(
+		    &q->answer, why_bogus ? why_bogus : "DNSSEC validation failed", false);
 	} else if (packet == NULL || len <= 0 || (rcode != 0 && rcode != 3)) {
 		/* libunbound: "do not inspect [the packet] if rcode != 0"; on
 		 * failures it may hold an unrelated earlier reply. */
 		snprintf(why, sizeof(why), "the resolver answered %s",
-		    rcode == 2 ? "SERVFAIL" : rcode == 5 ? "REFUSED" : "an error");
+		    rcode == 2       ? "SERVFAIL"
+			: rcode == 5 ? "REFUSED"
+				     : "an error");
 		answer_set_failure(&q->answer, why, false);
-	} else if (answer_parse(packet, (size_t)len, q->name, q->qtype,
-	    &q->answer) != MX_OK) {
+	} else if (answer_parse(packet, (size_t)len, q->name, q->qtype, &q->answer) != MX_OK) {
 		answer_set_failure(&q->answer, "out of memory", false);
 	}
 	q->answer.security = security_of(r, sec);
@@ -734,8 +739,7 @@ put_on_wire(mx_resolver *r, struct query *q)
 		stub_send(r->stub, q);
 		return;
 	}
-	if (ub_resolve_event(r->ub, q->name, q->qtype, 1, q, on_answer,
-	    &q->async_id) != 0) {
+	if (ub_resolve_event(r->ub, q->name, q->qtype, 1, q, on_answer, &q->async_id) != 0) {
 		r->inflight--;
 		answer_set_failure(&q->answer, "the resolver could not send the query", false);
 		complete(r, q);
@@ -768,9 +772,7 @@ void
 resolver_cancel(mx_resolver *r, struct query *q)
 {
 	switch (q->state) {
-	case Q_WAITING:
-		TAILQ_REMOVE(&r->waiting, q, link);
-		break;
+	case Q_WAITING: TAILQ_REMOVE(&r->waiting, q, link); break;
 	case Q_ON_WIRE:
 		if (r->stub != NULL)
 			stub_cancel(r->stub, q);
@@ -782,8 +784,7 @@ resolver_cancel(mx_resolver *r, struct query *q)
 		/* Its answer stays in q->answer for the caller to use or clear. */
 		TAILQ_REMOVE(&r->completed, q, link);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	q->state = Q_IDLE;
 }

@@ -23,7 +23,6 @@ struct resolver_work {
 	bool listed;
 };
 
-
 void resolver_submit(mx_resolver *r, struct query *q);
 /* Withdraws a query not yet done; its done function will not be called. */
 void resolver_cancel(mx_resolver *r, struct query *q);

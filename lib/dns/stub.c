@@ -35,10 +35,10 @@ _Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> befor
 #include "stub.h"
 #include "stub_io.h"
 
-#define CACHE_MAX_TTL (24u * 3600u)
-#define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 size: no fragments */
-#define QUERY_BLOCK 128    /* queries padded to a multiple of it (RFC 8467 4.1) */
-#define STUB_MAX_RESENDS 6 /* 20 ms doubling: 1.26 s in all */
+#define CACHE_MAX_TTL    (24u * 3600u)
+#define EDNS_UDP_SIZE    1232 /* the DNS flag day 2020 size: no fragments */
+#define QUERY_BLOCK      128  /* queries padded to a multiple of it (RFC 8467 4.1) */
+#define STUB_MAX_RESENDS 6    /* 20 ms doubling: 1.26 s in all */
 
 struct sock_event {
 	ares_socket_t fd;
@@ -46,9 +46,9 @@ struct sock_event {
 };
 
 struct cache_entry {
-	struct cache_entry *next;        /* hash chain */
-	TAILQ_ENTRY(cache_entry) lru;    /* finished entries only */
-	uint64_t hash;                   /* of name and qtype (name_hash) */
+	struct cache_entry *next;     /* hash chain */
+	TAILQ_ENTRY(cache_entry) lru; /* finished entries only */
+	uint64_t hash;                /* of name and qtype (name_hash) */
 	uint16_t qtype;
 	bool inflight;
 	answer_kind kind;
@@ -59,20 +59,20 @@ struct cache_entry {
 	size_t n_addrs;
 	uint64_t expires_ms;
 	struct query_list waiters;
-	char name[];                     /* in the entry's block: one cache line less to miss */
+	char name[]; /* in the entry's block: one cache line less to miss */
 };
 
 TAILQ_HEAD(entry_list, cache_entry);
 
 struct ticket {
 	struct stub *stub;
-	struct query *query;          /* a direct query, NULL once cancelled */
-	struct cache_entry *entry;    /* or the cache entry it fills */
-	unsigned resends;             /* after connection failures */
-	struct event *pause;          /* waiting to resend */
+	struct query *query;       /* a direct query, NULL once cancelled */
+	struct cache_entry *entry; /* or the cache entry it fills */
+	unsigned resends;          /* after connection failures */
+	struct event *pause;       /* waiting to resend */
 	TAILQ_ENTRY(ticket) paused;
 	uint16_t qtype;
-	bool sent_edns;               /* its last query carried an OPT record */
+	bool sent_edns; /* its last query carried an OPT record */
 	/* The question's name in wire form, made once (ticket_new) for every
 	 * query sent and every reply checked; 0 bytes: not a name. */
 	size_t qname_len;
@@ -84,22 +84,22 @@ TAILQ_HEAD(ticket_list, ticket);
 struct stub {
 	transport_answered_fn answered; /* hands a finished query back (stub_new) */
 	void *answered_arg;
-	char servers_text[160];       /* the resolvers asked, for messages */
+	char servers_text[160]; /* the resolvers asked, for messages */
 	struct event_base *base;
 	ares_channel channel;
 	bool library_ok, channel_ok;
 	struct event *timer;
-	uint64_t timer_at_ms;        /* when the armed timer fires; 0: none */
+	uint64_t timer_at_ms; /* when the armed timer fires; 0: none */
 	unsigned query_timeout_ms;
 	struct sock_event *socks;
 	size_t n_socks, cap_socks;
-	struct cache_entry **buckets;    /* grown with the entries, up to max_buckets */
+	struct cache_entry **buckets; /* grown with the entries, up to max_buckets */
 	size_t n_buckets, max_buckets, n_entries, cap_entries;
 	struct entry_list lru;
-	struct ticket_list paused;    /* tickets waiting to be resent */
-	struct stub_io *io;           /* the channel's sockets (stub_io.c) */
-	ldns_buffer *qbuf;            /* the query being sent (build_query) */
-	bool no_edns;                 /* the resolver refused EDNS (FORMERR) */
+	struct ticket_list paused; /* tickets waiting to be resent */
+	struct stub_io *io;        /* the channel's sockets (stub_io.c) */
+	ldns_buffer *qbuf;         /* the query being sent (build_query) */
+	bool no_edns;              /* the resolver refused EDNS (FORMERR) */
 	uint64_t jitter;
 	struct mx_resolver_stats stats;
 };
@@ -122,8 +122,8 @@ rearm_timer(struct stub *s)
 
 	if (t != NULL) {
 		evtimer_add(s->timer, t);
-		s->timer_at_ms = now_ms() + (uint64_t)t->tv_sec * 1000u +
-		    (uint64_t)t->tv_usec / 1000u;
+		s->timer_at_ms =
+		    now_ms() + (uint64_t)t->tv_sec * 1000u + (uint64_t)t->tv_usec / 1000u;
 	} else {
 		evtimer_del(s->timer);
 		s->timer_at_ms = 0;
@@ -192,7 +192,7 @@ add_sock(struct stub *s, ares_socket_t fd)
 		s->socks = p;
 		s->cap_socks = cap;
 	}
-	s->socks[s->n_socks] = (struct sock_event){fd, NULL};
+	s->socks[s->n_socks] = (struct sock_event){ fd, NULL };
 	return &s->socks[s->n_socks++];
 }
 
@@ -232,9 +232,8 @@ append_server(struct strbuf *csv, const char *server)
 		return false;
 	memcpy(host, server, len);
 	host[len] = '\0';
-	return strbuf_printf(csv, "%s%s%s%s:%s", csv->len ? "," : "",
-	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-	    at ? at + 1 : "53");
+	return strbuf_printf(csv, "%s%s%s%s:%s", csv->len ? "," : "", strchr(host, ':') ? "[" : "",
+	    host, strchr(host, ':') ? "]" : "", at ? at + 1 : "53");
 }
 
 static mx_err
@@ -249,20 +248,19 @@ set_servers(struct stub *s, char *const *servers, size_t n_servers)
 	for (size_t i = 0; i < n_servers; i++)
 		if (!append_server(&csv, servers[i]))
 			return MX_ERR_INVALID; /* a cut list would name other servers */
-	return ares_set_servers_ports_csv(s->channel, buf) == ARES_SUCCESS ?
-	    MX_OK : MX_ERR_CONFIG;
+	return ares_set_servers_ports_csv(s->channel, buf) == ARES_SUCCESS ? MX_OK : MX_ERR_CONFIG;
 }
 
 /* The c-ares channel, s its socket callback's argument; stub_free undoes it. */
 static mx_err
 open_channel(struct stub *s, const struct stub_config *cfg)
 {
-	struct ares_options opts = {0};
+	struct ares_options opts = { 0 };
 
 	/* Search lists and aliases never apply to mail domains; SERVFAIL and
 	 * REFUSED replies come to answer.c, which reports them as such. */
-	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
-	    ARES_FLAG_NOCHECKRESP;
+	opts.flags =
+	    ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP;
 	opts.timeout = (int)cfg->query_timeout_ms;
 	opts.tries = (int)cfg->tries;
 	opts.sock_state_cb = on_sock_state;
@@ -272,17 +270,18 @@ open_channel(struct stub *s, const struct stub_config *cfg)
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return MX_ERR_SYSTEM;
 	s->library_ok = true;
-	if (ares_init_options(&s->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) != ARES_SUCCESS)
+	if (ares_init_options(&s->channel, &opts,
+		ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+		    ARES_OPT_EDNSPSZ | (cfg->resolv_conf ? ARES_OPT_RESOLVCONF : 0)) !=
+	    ARES_SUCCESS)
 		return MX_ERR_SYSTEM;
 	s->channel_ok = true;
 	return MX_OK;
 }
 
 mx_err
-stub_new(struct stub **out, struct event_base *base,
-    const struct stub_config *cfg, transport_answered_fn answered, void *arg)
+stub_new(struct stub **out, struct event_base *base, const struct stub_config *cfg,
+    transport_answered_fn answered, void *arg)
 {
 	struct stub *s;
 	mx_err err = MX_ERR_SYSTEM;
@@ -310,8 +309,8 @@ stub_new(struct stub **out, struct event_base *base,
 	if (open_channel(s, cfg) != MX_OK)
 		goto fail;
 	/* With the default receive buffer, replies are lost at 1000 in flight. */
-	if ((err = stub_io_new(&s->io, base, s->channel, 8 * 1024 * 1024,
-	    after_process, s)) != MX_OK)
+	if ((err = stub_io_new(&s->io, base, s->channel, 8 * 1024 * 1024, after_process, s)) !=
+	    MX_OK)
 		goto fail;
 	if ((err = set_servers(s, cfg->servers, cfg->n_servers)) != MX_OK)
 		goto fail;
@@ -393,7 +392,7 @@ maybe_grow(struct stub *s)
 	struct cache_entry **b;
 
 	if (s->n_entries < s->n_buckets || n > s->max_buckets ||
-	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	    (b = calloc(n, sizeof(*b))) == NULL)
 		return;
 	for (size_t i = 0; i < s->n_buckets; i++) {
@@ -521,8 +520,10 @@ transport_failure(struct stub *s, int status, struct answer *out)
 	char why[300];
 
 	if (status == ARES_ECONNREFUSED)
-		snprintf(why, sizeof(why), "%s refused the query (connection refused: "
-		    "no DNS server listens there)", s->servers_text);
+		snprintf(why, sizeof(why),
+		    "%s refused the query (connection refused: "
+		    "no DNS server listens there)",
+		    s->servers_text);
 	else
 		snprintf(why, sizeof(why), "no answer from %s (timed out)", s->servers_text);
 	answer_set_failure(out, why, status == ARES_ETIMEOUT);
@@ -533,8 +534,8 @@ read_reply(struct stub *s, const struct ticket *t, int status, const unsigned ch
     struct answer *out)
 {
 	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
-		if (answer_parse_wire(abuf, (size_t)alen, t->qname, t->qname_len, t->qtype,
-		    out) != MX_OK)
+		if (answer_parse_wire(abuf, (size_t)alen, t->qname, t->qname_len, t->qtype, out) !=
+		    MX_OK)
 			answer_set_failure(out, "out of memory", false);
 		return;
 	}
@@ -542,14 +543,15 @@ read_reply(struct stub *s, const struct ticket *t, int status, const unsigned ch
 		transport_failure(s, status, out);
 		return;
 	}
-	answer_set_failure(out, status == ARES_ESERVFAIL ? "the resolver answered SERVFAIL" :
-	    status == ARES_EREFUSED ? "the resolver answered REFUSED" : ares_strerror(status),
+	answer_set_failure(out,
+	    status == ARES_ESERVFAIL      ? "the resolver answered SERVFAIL"
+		: status == ARES_EREFUSED ? "the resolver answered REFUSED"
+					  : ares_strerror(status),
 	    status == ARES_ETIMEOUT);
 }
 
 static void
-finish_entry(struct stub *s, struct ticket *t, int status,
-    const unsigned char *abuf, int alen)
+finish_entry(struct stub *s, struct ticket *t, int status, const unsigned char *abuf, int alen)
 {
 	struct cache_entry *e = t->entry;
 	struct answer a;
@@ -613,7 +615,7 @@ static bool
 pause_ticket(struct stub *s, struct ticket *t)
 {
 	long base = 20000L << t->resends;
-	struct timeval tv = {0, base + (long)(next_jitter(s) % (uint64_t)base)};
+	struct timeval tv = { 0, base + (long)(next_jitter(s) % (uint64_t)base) };
 
 	if (t->pause == NULL && (t->pause = evtimer_new(s->base, on_pause_end, t)) == NULL)
 		return false;
@@ -638,8 +640,8 @@ refuses_edns(const struct ticket *t, int status, const unsigned char *abuf, int 
 	struct wire_rr rrs[8];
 	size_t an_ns;
 
-	if (!t->sent_edns || status != ARES_SUCCESS || abuf == NULL ||
-	    alen < WIRE_HEADER_LEN || (abuf[3] & 0x0f) != LDNS_RCODE_FORMERR)
+	if (!t->sent_edns || status != ARES_SUCCESS || abuf == NULL || alen < WIRE_HEADER_LEN ||
+	    (abuf[3] & 0x0f) != LDNS_RCODE_FORMERR)
 		return false;
 	if (wire_get16(abuf + 10) == 0)
 		return true;
@@ -718,12 +720,12 @@ build_query(ldns_buffer *buf, const struct ticket *t, bool edns)
 	if (t->qname_len == 0)
 		return false;
 	ldns_buffer_clear(buf);
-	ldns_buffer_write_u16(buf, 0);              /* ID */
-	ldns_buffer_write_u16(buf, 0x0100);         /* a query, RD */
-	ldns_buffer_write_u16(buf, 1);              /* QDCOUNT */
-	ldns_buffer_write_u16(buf, 0);              /* ANCOUNT */
-	ldns_buffer_write_u16(buf, 0);              /* NSCOUNT */
-	ldns_buffer_write_u16(buf, edns ? 1 : 0);   /* ARCOUNT: the OPT record */
+	ldns_buffer_write_u16(buf, 0);            /* ID */
+	ldns_buffer_write_u16(buf, 0x0100);       /* a query, RD */
+	ldns_buffer_write_u16(buf, 1);            /* QDCOUNT */
+	ldns_buffer_write_u16(buf, 0);            /* ANCOUNT */
+	ldns_buffer_write_u16(buf, 0);            /* NSCOUNT */
+	ldns_buffer_write_u16(buf, edns ? 1 : 0); /* ARCOUNT: the OPT record */
 	ldns_buffer_write(buf, t->qname, t->qname_len);
 	ldns_buffer_write_u16(buf, t->qtype);
 	ldns_buffer_write_u16(buf, LDNS_RR_CLASS_IN);
@@ -732,10 +734,10 @@ build_query(ldns_buffer *buf, const struct ticket *t, bool edns)
 	/* The OPT record (11 bytes) and the padding option's code and length. */
 	end = ldns_buffer_position(buf) + 11 + 4;
 	pad = (QUERY_BLOCK - end % QUERY_BLOCK) % QUERY_BLOCK;
-	ldns_buffer_write_u8(buf, 0);               /* OPT: the root name */
+	ldns_buffer_write_u8(buf, 0); /* OPT: the root name */
 	ldns_buffer_write_u16(buf, LDNS_RR_TYPE_OPT);
-	ldns_buffer_write_u16(buf, EDNS_UDP_SIZE);  /* CLASS: the UDP size */
-	ldns_buffer_write_u32(buf, 0);              /* extended rcode, version, flags */
+	ldns_buffer_write_u16(buf, EDNS_UDP_SIZE);       /* CLASS: the UDP size */
+	ldns_buffer_write_u32(buf, 0);                   /* extended rcode, version, flags */
 	ldns_buffer_write_u16(buf, (uint16_t)(4 + pad)); /* RDLENGTH */
 	ldns_buffer_write_u16(buf, LDNS_EDNS_PADDING);
 	ldns_buffer_write_u16(buf, (uint16_t)pad);
@@ -745,7 +747,6 @@ build_query(ldns_buffer *buf, const struct ticket *t, bool edns)
 	ldns_buffer_skip(buf, (ssize_t)pad);
 	return ldns_buffer_status_ok(buf);
 }
-
 
 /* Sends the ticket's question; on failure it answers through on_reply. */
 static void
@@ -757,8 +758,8 @@ send_query(struct stub *s, struct ticket *t)
 		return;
 	}
 	s->stats.queries++;
-	ares_send(s->channel, ldns_buffer_begin(s->qbuf),
-	    (int)ldns_buffer_position(s->qbuf), on_reply, t);
+	ares_send(s->channel, ldns_buffer_begin(s->qbuf), (int)ldns_buffer_position(s->qbuf),
+	    on_reply, t);
 	rearm_timer_lazily(s);
 }
 
@@ -810,8 +811,7 @@ send_cached(struct stub *s, struct query *q)
 		s->answered(s->answered_arg, q);
 		return;
 	}
-	if ((e = cache_add(s, q->name, q->qtype)) == NULL ||
-	    (t = ticket_new(s, q)) == NULL) {
+	if ((e = cache_add(s, q->name, q->qtype)) == NULL || (t = ticket_new(s, q)) == NULL) {
 		if (e != NULL)
 			cache_remove(s, e);
 		answer_set_failure(&q->answer, "out of memory", false);

@@ -12,7 +12,7 @@
 struct stub;
 
 struct stub_config {
-	char *const *servers;      /* "IP" or "IP@PORT"; none: resolv.conf */
+	char *const *servers; /* "IP" or "IP@PORT"; none: resolv.conf */
 	size_t n_servers;
 	const char *resolv_conf;   /* NULL: /etc/resolv.conf */
 	unsigned query_timeout_ms; /* first try; c-ares backs off from it */
@@ -25,8 +25,8 @@ struct stub_config {
 
 /* Every query sent comes back once through answered(arg, q), from the
  * event loop, never from inside stub_send; a cancelled one never does. */
-mx_err stub_new(struct stub **out, struct event_base *base,
-    const struct stub_config *cfg, transport_answered_fn answered, void *arg);
+mx_err stub_new(struct stub **out, struct event_base *base, const struct stub_config *cfg,
+    transport_answered_fn answered, void *arg);
 void stub_free(struct stub *s);
 void stub_send(struct stub *s, struct query *q);
 void stub_cancel(struct stub *s, struct query *q);

@@ -36,10 +36,10 @@
 
 #include "stub_io.h"
 
-#define IO_BATCH 32       /* packets per sendmmsg / recvmmsg */
-#define IO_GSO_MAX 64     /* the kernel's UDP_MAX_SEGMENTS: 64 since UDP_SEGMENT came */
-#define IO_IN_SLOT 4097   /* c-ares reads UDP into MAXENDSSZ + 1 bytes */
-#define IO_OUT_SLOT 512   /* our queries are at most 384 bytes (padded, stub.c) */
+#define IO_BATCH    32   /* packets per sendmmsg / recvmmsg */
+#define IO_GSO_MAX  64   /* the kernel's UDP_MAX_SEGMENTS: 64 since UDP_SEGMENT came */
+#define IO_IN_SLOT  4097 /* c-ares reads UDP into MAXENDSSZ + 1 bytes */
+#define IO_OUT_SLOT 512  /* our queries are at most 384 bytes (padded, stub.c) */
 
 _Static_assert(IO_BATCH <= IO_GSO_MAX, "a batch fits in one segmented send");
 
@@ -48,9 +48,9 @@ struct io_sock {
 	struct stub_io *io;
 	int fd;
 	bool dgram;
-	int error;                 /* a failed send, for the next read */
-	bool gso;                  /* segmented sends work on this socket */
-	struct event *writable;    /* waiting for room to send; lazily made */
+	int error;              /* a failed send, for the next read */
+	bool gso;               /* segmented sends work on this socket */
+	struct event *writable; /* waiting for room to send; lazily made */
 	/* Replies read and not yet handed to c-ares: [in_next, in_count). */
 	unsigned in_next, in_count;
 	struct mmsghdr in[IO_BATCH];
@@ -69,8 +69,8 @@ struct stub_io {
 	ares_channel channel;
 	int rcvbuf;
 	struct io_sock *socks;
-	struct io_sock *spare;     /* the last one closed, kept for the next */
-	struct event *flush;       /* active while some socket has queued queries */
+	struct io_sock *spare; /* the last one closed, kept for the next */
+	struct event *flush;   /* active while some socket has queued queries */
 	bool flush_active;
 	void (*processed)(void *); /* after c-ares was made to read a socket */
 	void *processed_arg;
@@ -104,8 +104,9 @@ compact(struct io_sock *s)
 	for (unsigned i = 0; i < n; i++) {
 		size_t len = s->out_iov[s->out_next + i].iov_len;
 		memmove(s->out_buf[i], s->out_buf[s->out_next + i], len);
-		s->out_iov[i] = (struct iovec){s->out_buf[i], len};
-		s->out[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &s->out_iov[i], .msg_iovlen = 1}};
+		s->out_iov[i] = (struct iovec){ s->out_buf[i], len };
+		s->out[i] =
+		    (struct mmsghdr){ .msg_hdr = { .msg_iov = &s->out_iov[i], .msg_iovlen = 1 } };
 	}
 	s->out_next = 0;
 	s->out_count = n;
@@ -140,9 +141,11 @@ send_segmented(struct io_sock *s, unsigned n, size_t size)
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
-	} ctl = {0};
-	struct msghdr m = {.msg_iov = &s->out_iov[s->out_next], .msg_iovlen = n,
-	    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	} ctl = { 0 };
+	struct msghdr m = { .msg_iov = &s->out_iov[s->out_next],
+		.msg_iovlen = n,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	uint16_t segment = (uint16_t)size;
 
@@ -183,8 +186,8 @@ flush_sock(struct io_sock *s)
 		int n = send_batch(s);
 		if (n < 0 && try_again(errno)) {
 			if (s->writable == NULL &&
-			    (s->writable = event_new(s->io->base, s->fd, EV_WRITE,
-			    on_writable, s)) == NULL) {
+			    (s->writable = event_new(
+				 s->io->base, s->fd, EV_WRITE, on_writable, s)) == NULL) {
 				s->error = ENOMEM;
 				break;
 			}
@@ -238,8 +241,8 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	io->flush_active = false;
 	for (struct io_sock *s = io->socks; s != NULL; s = s->next)
-		if (s->out_count > 0 && (s->writable == NULL ||
-		    !event_pending(s->writable, EV_WRITE, NULL)))
+		if (s->out_count > 0 &&
+		    (s->writable == NULL || !event_pending(s->writable, EV_WRITE, NULL)))
 			flush_sock(s);
 	report_errors(io);
 }
@@ -289,8 +292,9 @@ queue_packet(struct io_sock *s, const struct iovec *vec, int len)
 		memcpy(p, vec[i].iov_base, vec[i].iov_len);
 		p += vec[i].iov_len;
 	}
-	s->out_iov[slot] = (struct iovec){s->out_buf[slot], total};
-	s->out[slot] = (struct mmsghdr){.msg_hdr = {.msg_iov = &s->out_iov[slot], .msg_iovlen = 1}};
+	s->out_iov[slot] = (struct iovec){ s->out_buf[slot], total };
+	s->out[slot] =
+	    (struct mmsghdr){ .msg_hdr = { .msg_iov = &s->out_iov[slot], .msg_iovlen = 1 } };
 	schedule_flush(s->io);
 	return (ares_ssize_t)total;
 }
@@ -299,7 +303,7 @@ static ares_ssize_t
 io_sendv(ares_socket_t fd, const struct iovec *vec, int len, void *arg)
 {
 	struct io_sock *s = find(arg, fd);
-	struct msghdr m = {.msg_iov = (struct iovec *)vec, .msg_iovlen = (size_t)len};
+	struct msghdr m = { .msg_iov = (struct iovec *)vec, .msg_iovlen = (size_t)len };
 
 	if (s != NULL && s->dgram)
 		return queue_packet(s, vec, len);
@@ -316,10 +320,11 @@ fill(struct io_sock *s)
 	int n;
 
 	for (unsigned i = 0; i < IO_BATCH; i++) {
-		s->in_iov[i] = (struct iovec){s->in_buf[i], IO_IN_SLOT};
-		s->in[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &s->in_from[i],
-		    .msg_namelen = sizeof(s->in_from[i]), .msg_iov = &s->in_iov[i],
-		    .msg_iovlen = 1}};
+		s->in_iov[i] = (struct iovec){ s->in_buf[i], IO_IN_SLOT };
+		s->in[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &s->in_from[i],
+						 .msg_namelen = sizeof(s->in_from[i]),
+						 .msg_iov = &s->in_iov[i],
+						 .msg_iovlen = 1 } };
 	}
 	n = recvmmsg(s->fd, s->in, IO_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
@@ -330,8 +335,8 @@ fill(struct io_sock *s)
 }
 
 static ares_ssize_t
-io_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
-    struct sockaddr *from, ares_socklen_t *from_len, void *arg)
+io_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags, struct sockaddr *from,
+    ares_socklen_t *from_len, void *arg)
 {
 	struct io_sock *s = find(arg, fd);
 	const struct mmsghdr *m;
@@ -350,8 +355,8 @@ io_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
 	n = m->msg_len < len ? m->msg_len : len;
 	memcpy(buf, s->in_buf[m - s->in], n);
 	if (from != NULL && from_len != NULL) {
-		socklen_t fl = m->msg_hdr.msg_namelen < *from_len ?
-		    m->msg_hdr.msg_namelen : *from_len;
+		socklen_t fl =
+		    m->msg_hdr.msg_namelen < *from_len ? m->msg_hdr.msg_namelen : *from_len;
 		memcpy(from, m->msg_hdr.msg_name, fl);
 		*from_len = m->msg_hdr.msg_namelen;
 	}
@@ -445,8 +450,8 @@ static const struct ares_socket_functions io_functions = {
 };
 
 mx_err
-stub_io_new(struct stub_io **out, struct event_base *base,
-    ares_channel channel, int rcvbuf, void (*processed)(void *), void *arg)
+stub_io_new(struct stub_io **out, struct event_base *base, ares_channel channel, int rcvbuf,
+    void (*processed)(void *), void *arg)
 {
 	struct stub_io *io = calloc(1, sizeof(*io));
 

@@ -22,8 +22,8 @@ struct stub_io;
  * Free with stub_io_free after ares_destroy(channel): c-ares closes its
  * sockets through these functions.
  */
-mx_err stub_io_new(struct stub_io **out, struct event_base *base,
-    ares_channel channel, int rcvbuf, void (*processed)(void *), void *arg);
+mx_err stub_io_new(struct stub_io **out, struct event_base *base, ares_channel channel, int rcvbuf,
+    void (*processed)(void *), void *arg);
 void stub_io_free(struct stub_io *io);
 
 #endif

@@ -20,16 +20,16 @@ struct query;
 typedef void (*query_done_fn)(struct query *q);
 
 struct query {
-	TAILQ_ENTRY(query) link;  /* waiting or completed list */
+	TAILQ_ENTRY(query) link; /* waiting or completed list */
 	uint16_t qtype;
 	mx_resolver *resolver;
-	query_done_fn done;       /* called once with q->answer filled */
+	query_done_fn done; /* called once with q->answer filled */
 	void *owner;
-	size_t host;              /* for address queries: the host index */
-	int async_id;             /* libunbound's id while on the wire */
-	void *backend;            /* the stub transport's ticket or cache entry */
+	size_t host;   /* for address queries: the host index */
+	int async_id;  /* libunbound's id while on the wire */
+	void *backend; /* the stub transport's ticket or cache entry */
 	enum { Q_IDLE, Q_WAITING, Q_ON_WIRE, Q_COMPLETED, Q_DONE } state;
-	struct answer answer;     /* owned; answer_clear when done with it */
+	struct answer answer; /* owned; answer_clear when done with it */
 	/*
 	 * The name asked (a host name, never an escaped bad one; the
 	 * trailing dot optional), in the owner's storage, which outlives

@@ -22,12 +22,12 @@
 
 #include "wire.h"
 
-#define TYPE_A 1
+#define TYPE_A     1
 #define TYPE_CNAME 5
-#define TYPE_MX 15
-#define TYPE_AAAA 28
-#define TYPE_TLSA 52
-#define CLASS_IN 1
+#define TYPE_MX    15
+#define TYPE_AAAA  28
+#define TYPE_TLSA  52
+#define CLASS_IN   1
 
 /*
  * Walks the name at pos.  Pointers must go strictly backwards and past
@@ -88,18 +88,12 @@ check_rdata(const uint8_t *w, size_t start, size_t rdlen, uint16_t type)
 	size_t end = start + rdlen, next = 0;
 
 	switch (type) {
-	case TYPE_A:
-		return rdlen == 4;
-	case TYPE_AAAA:
-		return rdlen == 16;
-	case TYPE_MX:
-		return rdlen >= 3 && walk_name(w, end, start + 2, &next, NULL) && next == end;
-	case TYPE_CNAME:
-		return rdlen >= 1 && walk_name(w, end, start, &next, NULL) && next == end;
-	case TYPE_TLSA:
-		return rdlen >= 4; /* usage, selector, type, some data */
-	default:
-		return true;
+	case TYPE_A: return rdlen == 4;
+	case TYPE_AAAA: return rdlen == 16;
+	case TYPE_MX: return rdlen >= 3 && walk_name(w, end, start + 2, &next, NULL) && next == end;
+	case TYPE_CNAME: return rdlen >= 1 && walk_name(w, end, start, &next, NULL) && next == end;
+	case TYPE_TLSA: return rdlen >= 4; /* usage, selector, type, some data */
+	default: return true;
 	}
 }
 
@@ -146,7 +140,7 @@ wire_check_rrs(const uint8_t *w, size_t len, struct wire_rr *rrs, size_t cap)
 		if ((rrs != NULL && i >= cap) || !wire_next_rr(w, len, &pos, &rr) ||
 		    (rr.class == CLASS_IN && !check_rdata(w, rr.rdata, rr.rdlen, rr.type)))
 			return "the reply is malformed (bad name, compression "
-			    "or record length)";
+			       "or record length)";
 		if (rrs != NULL)
 			rrs[i] = rr;
 	}

@@ -10,8 +10,8 @@
 
 #include <stdbool.h>
 
-#define WIRE_HEADER_LEN 12 /* a DNS message's fixed header; the question follows */
-#define WIRE_NAME_MAX 255  /* a name in wire form, the root label included */
+#define WIRE_HEADER_LEN 12  /* a DNS message's fixed header; the question follows */
+#define WIRE_NAME_MAX   255 /* a name in wire form, the root label included */
 
 /* Network-order integers at p (the caller checked the bounds). */
 static inline uint16_t
@@ -31,7 +31,7 @@ const char *wire_check(const uint8_t *wire, size_t len);
 
 /* Where one resource record lies in a message (offsets into it). */
 struct wire_rr {
-	size_t owner;      /* the owner name (may be compressed) */
+	size_t owner; /* the owner name (may be compressed) */
 	uint16_t type, class;
 	uint32_t ttl;
 	size_t rdata;
@@ -44,8 +44,7 @@ struct wire_rr {
  * whose counts name more than cap records is malformed: one of len bytes
  * holds at most (len - WIRE_HEADER_LEN) / 11 of them.
  */
-const char *wire_check_rrs(const uint8_t *wire, size_t len, struct wire_rr *rrs,
-    size_t cap);
+const char *wire_check_rrs(const uint8_t *wire, size_t len, struct wire_rr *rrs, size_t cap);
 
 /*
  * Walkers over a message that passed wire_check (they stay bounds-checked
@@ -66,8 +65,7 @@ bool wire_name_end(const uint8_t *wire, size_t len, size_t pos, size_t *next);
  * those allocations and their misses were a tenth of its CPU).  This is
  * the walk wire_check already makes, writing what it walks.
  */
-size_t wire_name_read(const uint8_t *wire, size_t len, size_t pos,
-    uint8_t out[WIRE_NAME_MAX]);
+size_t wire_name_read(const uint8_t *wire, size_t len, size_t pos, uint8_t out[WIRE_NAME_MAX]);
 
 /*
  * A name given as text ("mx1.example.com", "mx1.example.com." or "."), in

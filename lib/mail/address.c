@@ -18,8 +18,8 @@
 #include "name.h"
 
 #define WHY_LINE_BREAK "contains a line break (CR or LF), which could smuggle in an SMTP command"
-#define WHY_NUL "contains a NUL byte"
-#define WHY_CONTROL "contains a control character"
+#define WHY_NUL        "contains a NUL byte"
+#define WHY_CONTROL    "contains a control character"
 
 /* ---- characters --------------------------------------------------------- */
 
@@ -116,7 +116,7 @@ bad_char_why(unsigned char c)
 	if (c == '"')
 		return "has a quote inside its local part (quote all of it or nothing)";
 	return "has a character in its local part that is allowed only inside "
-	    "quotes: one of ( ) < > [ ] : ; \\ ,";
+	       "quotes: one of ( ) < > [ ] : ; \\ ,";
 }
 
 /* Quoted-string (RFC 5321 4.1.2): DQUOTE *(qtextSMTP / quoted-pairSMTP) DQUOTE. */
@@ -133,7 +133,7 @@ scan_quoted(const char *s, size_t len, size_t *local_len)
 		if (s[i] == '\\') {
 			if (i + 1 >= len || s[i + 1] < 32 || s[i + 1] > 126)
 				return "has a backslash in quotes that is not followed "
-				    "by a printable ASCII character";
+				       "by a printable ASCII character";
 			i++;
 		}
 		i++;
@@ -180,9 +180,9 @@ check_local(const char *s, size_t len, size_t *local_len)
 
 	if (s[0] == '@')
 		return memchr(s, ':', len) != NULL ? "has a source route (@host,...:), "
-		    "which is obsolete and not supported" : "has an empty local part";
-	why = s[0] == '"' ? scan_quoted(s, len, local_len) :
-	    scan_dot_string(s, len, local_len);
+						     "which is obsolete and not supported"
+						   : "has an empty local part";
+	why = s[0] == '"' ? scan_quoted(s, len, local_len) : scan_dot_string(s, len, local_len);
 	if (why != NULL)
 		return why;
 	if (*local_len > ADDRESS_LOCAL_MAX)
@@ -280,8 +280,8 @@ parse_path(const char *in, size_t len, address_role role, struct address *out)
 }
 
 mx_err
-address_parse_bytes(const char *in, size_t len, address_role role,
-    struct address *out, const char **why)
+address_parse_bytes(
+    const char *in, size_t len, address_role role, struct address *out, const char **why)
 {
 	const char *reason = NULL;
 
@@ -300,15 +300,13 @@ address_parse_bytes(const char *in, size_t len, address_role role,
 mx_err
 address_parse(const char *in, struct address *out, const char **why)
 {
-	return address_parse_bytes(in, in != NULL ? strlen(in) : 0,
-	    ADDRESS_RECIPIENT, out, why);
+	return address_parse_bytes(in, in != NULL ? strlen(in) : 0, ADDRESS_RECIPIENT, out, why);
 }
 
 mx_err
 address_parse_sender(const char *in, struct address *out, const char **why)
 {
-	return address_parse_bytes(in, in != NULL ? strlen(in) : 0,
-	    ADDRESS_SENDER, out, why);
+	return address_parse_bytes(in, in != NULL ? strlen(in) : 0, ADDRESS_SENDER, out, why);
 }
 
 bool
@@ -320,8 +318,18 @@ address_same(const struct address *a, const struct address *b)
 /* ---- RFC 5322 address-list: tokens ---------------------------------------- */
 
 typedef enum tok_kind {
-	TOK_END, TOK_ATOM, TOK_QUOTED, TOK_LITERAL, TOK_DOT, TOK_AT, TOK_LT,
-	TOK_GT, TOK_COMMA, TOK_COLON, TOK_SEMI, TOK_BAD,
+	TOK_END,
+	TOK_ATOM,
+	TOK_QUOTED,
+	TOK_LITERAL,
+	TOK_DOT,
+	TOK_AT,
+	TOK_LT,
+	TOK_GT,
+	TOK_COMMA,
+	TOK_COLON,
+	TOK_SEMI,
+	TOK_BAD,
 } tok_kind;
 
 struct token {
@@ -375,16 +383,16 @@ scan_delimited(struct lexer *lx, char close)
 		else if (close == ']' && c == '[')
 			break;
 	}
-	return close == '"' ? "has a quoted string without its closing quote" :
-	    "has a [ without its closing ]";
+	return close == '"' ? "has a quoted string without its closing quote"
+			    : "has a [ without its closing ]";
 }
 
 static tok_kind
 special_kind(char c)
 {
 	static const char specials[] = ".@<>,:;";
-	static const tok_kind kinds[] = {TOK_DOT, TOK_AT, TOK_LT, TOK_GT,
-	    TOK_COMMA, TOK_COLON, TOK_SEMI};
+	static const tok_kind kinds[] = { TOK_DOT, TOK_AT, TOK_LT, TOK_GT, TOK_COMMA, TOK_COLON,
+		TOK_SEMI };
 	const char *s = c != '\0' ? strchr(specials, c) : NULL;
 
 	return s != NULL ? kinds[s - specials] : TOK_BAD;
@@ -418,8 +426,9 @@ lex_next(struct lexer *lx, struct token *t)
 		t->kind = TOK_ATOM;
 	} else if ((t->kind = special_kind((char)c)) == TOK_BAD) {
 		lx->p++;
-		t->why = c < 0x20 || c == 0x7f ? WHY_CONTROL :
-		    "has a character out of place: ( ) [ ] \\ or \" without its pair";
+		t->why = c < 0x20 || c == 0x7f
+		    ? WHY_CONTROL
+		    : "has a character out of place: ( ) [ ] \\ or \" without its pair";
 	} else {
 		lx->p++;
 	}
@@ -466,7 +475,7 @@ put_unquoted(struct text *t, const char *s, const char *end, bool requote)
 static void
 put_local(struct text *t, const char *start, const char *end)
 {
-	struct lexer lx = {start, end};
+	struct lexer lx = { start, end };
 	struct token tok;
 	bool quoted = false;
 
@@ -490,7 +499,7 @@ put_local(struct text *t, const char *start, const char *end)
 static void
 put_domain(struct text *t, const char *start, const char *end)
 {
-	struct lexer lx = {start, end};
+	struct lexer lx = { start, end };
 	struct token tok;
 
 	for (lex_next(&lx, &tok); tok.kind != TOK_END; lex_next(&lx, &tok))
@@ -527,8 +536,7 @@ advance(struct parser *p)
 static bool
 at_boundary(const struct parser *p)
 {
-	return p->tok.kind == TOK_COMMA || p->tok.kind == TOK_SEMI ||
-	    p->tok.kind == TOK_END;
+	return p->tok.kind == TOK_COMMA || p->tok.kind == TOK_SEMI || p->tok.kind == TOK_END;
 }
 
 static void
@@ -539,8 +547,7 @@ read_words(struct parser *p, struct words *w)
 	w->start = w->end = p->tok.start;
 	w->n = 0;
 	w->local_ok = w->phrase_ok = true;
-	while (p->tok.kind == TOK_ATOM || p->tok.kind == TOK_QUOTED ||
-	    p->tok.kind == TOK_DOT) {
+	while (p->tok.kind == TOK_ATOM || p->tok.kind == TOK_QUOTED || p->tok.kind == TOK_DOT) {
 		bool word = p->tok.kind != TOK_DOT;
 		if (w->n == 0 && !word)
 			w->local_ok = w->phrase_ok = false;
@@ -612,10 +619,9 @@ add_item(struct parser *p, const struct address *a)
 
 /* Builds local@domain from the two regions and checks it as a recipient. */
 static const char *
-add_spec(struct parser *p, const struct words *local, const char *dstart,
-    const char *dend)
+add_spec(struct parser *p, const struct words *local, const char *dstart, const char *dend)
 {
-	struct text t = {.len = 0, .full = false};
+	struct text t = { .len = 0, .full = false };
 	struct address a;
 	const char *why = NULL;
 
@@ -643,8 +649,8 @@ read_domain(struct parser *p, const char **start, const char **end)
 	}
 	for (;;) {
 		if (p->tok.kind != TOK_ATOM)
-			return *start == *end ? "has nothing usable after the @" :
-			    "has a domain with an empty label";
+			return *start == *end ? "has nothing usable after the @"
+					      : "has a domain with an empty label";
 		*end = p->tok.end;
 		advance(p);
 		if (p->tok.kind != TOK_DOT)
@@ -671,8 +677,8 @@ parse_spec(struct parser *p, const struct words *local, bool angle)
 		advance(p);
 	}
 	if (!at_boundary(p))
-		return angle ? "has text after the >" :
-		    "has text after the address (a name needs <...> around the address)";
+		return angle ? "has text after the >"
+			     : "has text after the address (a name needs <...> around the address)";
 	return add_spec(p, local, dstart, dend);
 }
 
@@ -686,8 +692,8 @@ parse_angle(struct parser *p, const struct words *name)
 		return "has a display name that needs quotes";
 	advance(p);
 	if (p->tok.kind == TOK_AT) {
-		while (p->tok.kind == TOK_AT || p->tok.kind == TOK_ATOM ||
-		    p->tok.kind == TOK_DOT || p->tok.kind == TOK_COMMA)
+		while (p->tok.kind == TOK_AT || p->tok.kind == TOK_ATOM || p->tok.kind == TOK_DOT ||
+		    p->tok.kind == TOK_COMMA)
 			advance(p);
 		if (p->tok.kind != TOK_COLON)
 			return "has a malformed route (@host,...:) in its <...>";
@@ -745,7 +751,9 @@ parse_item(struct parser *p)
 	case TOK_LT: why = parse_angle(p, &w); break;
 	case TOK_COLON: why = start_group(p, &w); break;
 	case TOK_AT: why = parse_spec(p, &w, false); break;
-	case TOK_COMMA: case TOK_SEMI: case TOK_END:
+	case TOK_COMMA:
+	case TOK_SEMI:
+	case TOK_END:
 		if (w.n > 0)
 			why = "has no @domain (a name alone is not an address)";
 		break;
@@ -759,20 +767,20 @@ parse_item(struct parser *p)
 }
 
 mx_err
-address_list_parse(const char *field, size_t len, size_t cap,
-    struct address_list *list)
+address_list_parse(const char *field, size_t len, size_t cap, struct address_list *list)
 {
-	struct parser p = {.list = list, .cap = cap, .in_group = false, .err = MX_OK};
+	struct parser p = { .list = list, .cap = cap, .in_group = false, .err = MX_OK };
 
 	if ((field == NULL && len > 0) || list == NULL)
 		return MX_ERR_INVALID;
 	/* No arithmetic on a null field: NULL + 0 is undefined in C. */
-	p.lx = field != NULL ? (struct lexer){field, field + len} : (struct lexer){"", ""};
+	p.lx = field != NULL ? (struct lexer){ field, field + len } : (struct lexer){ "", "" };
 	advance(&p);
 	while (p.tok.kind != TOK_END && p.err == MX_OK && !list->overflow) {
 		parse_item(&p);
 		if (p.tok.kind == TOK_SEMI && !p.in_group)
-			add_bad(&p, p.tok.start, p.tok.end, "has a ; outside a group "
+			add_bad(&p, p.tok.start, p.tok.end,
+			    "has a ; outside a group "
 			    "(addresses are separated by commas)");
 		if (p.tok.kind == TOK_SEMI)
 			p.in_group = false;

@@ -13,9 +13,9 @@
 #include "mx.h"
 
 /* RFC 5321 section 4.5.3.1: octets, as they go on the wire. */
-#define ADDRESS_LOCAL_MAX 64   /* 4.5.3.1.1 local part, quotes included */
+#define ADDRESS_LOCAL_MAX  64  /* 4.5.3.1.1 local part, quotes included */
 #define ADDRESS_DOMAIN_MAX 255 /* 4.5.3.1.2; DNS allows only MX_DOMAIN_MAX (253) */
-#define ADDRESS_PATH_MAX 256   /* 4.5.3.1.3 "<local@domain>", brackets included */
+#define ADDRESS_PATH_MAX   256 /* 4.5.3.1.3 "<local@domain>", brackets included */
 /* Longest argument read at all: room for a UTF-8 domain before IDNA. */
 #define ADDRESS_INPUT_MAX 1024
 /* Longest text kept of an address that did not parse (for messages). */
@@ -53,8 +53,8 @@ typedef enum address_role {
  * reads after the address ("contains a line break (CR or LF)"), and *out
  * is zeroed.  MX_ERR_INVALID for NULL in or out.  Never anything else.
  */
-mx_err address_parse_bytes(const char *in, size_t len, address_role role,
-    struct address *out, const char **why);
+mx_err address_parse_bytes(
+    const char *in, size_t len, address_role role, struct address *out, const char **why);
 /* The same for a C string, as a recipient. */
 mx_err address_parse(const char *in, struct address *out, const char **why);
 /* The same for a C string, as a sender: "<>" is allowed. */
@@ -94,8 +94,7 @@ struct address_list {
  * of list->bad, and parsing goes on after the next comma.  Returns MX_OK
  * or MX_ERR_NOMEM (list keeps what it had; clear it as usual).
  */
-mx_err address_list_parse(const char *field, size_t len, size_t cap,
-    struct address_list *list);
+mx_err address_list_parse(const char *field, size_t len, size_t cap, struct address_list *list);
 void address_list_clear(struct address_list *list);
 
 #endif

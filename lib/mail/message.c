@@ -24,10 +24,10 @@
 #include "message.h"
 #include "payload.h"
 
-#define READ_CHUNK 65536
-#define END_LINE_MAX 3 /* ".\r\n": read this far past the cap to see an end */
-#define OUT_FLUSH PAYLOAD_CHUNK /* a spooled message is written this much at a time */
-#define OUT_CAP (OUT_FLUSH + MESSAGE_LINE_MAX + 4)
+#define READ_CHUNK   65536
+#define END_LINE_MAX 3             /* ".\r\n": read this far past the cap to see an end */
+#define OUT_FLUSH    PAYLOAD_CHUNK /* a spooled message is written this much at a time */
+#define OUT_CAP      (OUT_FLUSH + MESSAGE_LINE_MAX + 4)
 
 /* How one header field is handled. */
 typedef enum field_kind {
@@ -46,22 +46,22 @@ typedef enum field_kind {
  */
 struct builder {
 	const char *in;
-	size_t len;           /* input octets before the end line, if any */
-	char *out;            /* streaming: OUT_CAP octets waiting for m->fd */
+	size_t len; /* input octets before the end line, if any */
+	char *out;  /* streaming: OUT_CAP octets waiting for m->fd */
 	size_t out_len;
-	int write_errno;      /* streaming: writing m->fd failed */
-	char *text;           /* streaming: the open address field's text */
+	int write_errno; /* streaming: writing m->fd failed */
+	char *text;      /* streaming: the open address field's text */
 	size_t text_len, text_cap;
-	bool text_fault;      /* ... did not fit: too long, or out of memory */
-	bool extract;         /* -t */
+	bool text_fault; /* ... did not fit: too long, or out of memory */
+	bool extract;    /* -t */
 	struct message *m;
 	struct message_error *err;
 	size_t line_no;
-	size_t stuffed;       /* dots added */
-	bool line_8bit;       /* the current line has an octet >= 0x80 */
+	size_t stuffed; /* dots added */
+	bool line_8bit; /* the current line has an octet >= 0x80 */
 	bool in_header;
 	field_kind field;
-	size_t field_value;   /* input offset just past the field's colon */
+	size_t field_value; /* input offset just past the field's colon */
 	size_t field_line;
 };
 
@@ -126,17 +126,17 @@ check_line(struct builder *b, const char *line, size_t l)
 	bool high = false;
 
 	if (l > MESSAGE_LINE_MAX)
-		return fail(b->err, MESSAGE_ERR_MALFORMED, b->line_no, "line %zu is "
-		    "longer than %d octets (RFC 5322 section 2.1.1)", b->line_no,
-		    MESSAGE_LINE_MAX);
+		return fail(b->err, MESSAGE_ERR_MALFORMED, b->line_no,
+		    "line %zu is "
+		    "longer than %d octets (RFC 5322 section 2.1.1)",
+		    b->line_no, MESSAGE_LINE_MAX);
 	for (size_t i = 0; i < l; i++) {
 		if (u[i] == '\0')
 			return fail(b->err, MESSAGE_ERR_MALFORMED, b->line_no,
 			    "line %zu contains a NUL byte", b->line_no);
 		if (u[i] == '\r')
 			return fail(b->err, MESSAGE_ERR_MALFORMED, b->line_no,
-			    "line %zu contains a bare carriage return (CR without LF)",
-			    b->line_no);
+			    "line %zu contains a bare carriage return (CR without LF)", b->line_no);
 		high |= u[i] >= 0x80;
 	}
 	b->line_8bit = high;
@@ -252,13 +252,15 @@ close_field(struct builder *b, size_t end)
 	if (kind != FIELD_ADDRESS && kind != FIELD_BCC)
 		return MESSAGE_OK;
 	if (b->text_fault)
-		return fail(b->err, MESSAGE_ERR_MALFORMED, b->field_line, "the To, Cc "
-		    "or Bcc field at line %zu is longer than %zu octets", b->field_line,
-		    MESSAGE_FIELD_TEXT_MAX);
+		return fail(b->err, MESSAGE_ERR_MALFORMED, b->field_line,
+		    "the To, Cc "
+		    "or Bcc field at line %zu is longer than %zu octets",
+		    b->field_line, MESSAGE_FIELD_TEXT_MAX);
 	if (address_list_parse(text, text_len, MESSAGE_RECIPIENTS_MAX, list) != MX_OK)
 		return fail(b->err, MESSAGE_ERR_NOMEM, 0, "out of memory");
 	if (list->overflow)
-		return fail(b->err, MESSAGE_ERR_MALFORMED, b->field_line, "the header "
+		return fail(b->err, MESSAGE_ERR_MALFORMED, b->field_line,
+		    "the header "
 		    "names more than %d addresses in To, Cc and Bcc (line %zu)",
 		    MESSAGE_RECIPIENTS_MAX, b->field_line);
 	return MESSAGE_OK;
@@ -271,8 +273,7 @@ keep_text(struct builder *b, const char *p, size_t n)
 	char *grown;
 	size_t want;
 
-	if (b->in != NULL || (b->field != FIELD_ADDRESS && b->field != FIELD_BCC) ||
-	    b->text_fault)
+	if (b->in != NULL || (b->field != FIELD_ADDRESS && b->field != FIELD_BCC) || b->text_fault)
 		return;
 	if (b->text_len + n + 1 > MESSAGE_FIELD_TEXT_MAX) {
 		b->text_fault = true;
@@ -432,21 +433,22 @@ build(struct builder *b)
 
 /* Checks the options; *max gets the cap in force. */
 static message_err
-read_options(const struct message_options *opt, size_t *max,
-    struct message_error *err)
+read_options(const struct message_options *opt, size_t *max, struct message_error *err)
 {
 	*max = opt != NULL && opt->max_size != 0 ? opt->max_size : MESSAGE_SIZE_DEFAULT;
 	if (*max > MESSAGE_SIZE_LIMIT)
-		return fail(err, MESSAGE_ERR_INVALID, 0, "a size cap of %zu bytes is "
-		    "over the limit of %zu", *max, MESSAGE_SIZE_LIMIT);
+		return fail(err, MESSAGE_ERR_INVALID, 0,
+		    "a size cap of %zu bytes is "
+		    "over the limit of %zu",
+		    *max, MESSAGE_SIZE_LIMIT);
 	return MESSAGE_OK;
 }
 
 message_err
-message_parse(const char *in, size_t len, const struct message_options *opt,
-    struct message **out, struct message_error *err)
+message_parse(const char *in, size_t len, const struct message_options *opt, struct message **out,
+    struct message_error *err)
 {
-	struct builder b = {.in = in, .err = err, .in_header = true};
+	struct builder b = { .in = in, .err = err, .in_header = true };
 	size_t max, from = 0, end;
 	message_err e;
 	char *shrunk;
@@ -457,8 +459,7 @@ message_parse(const char *in, size_t len, const struct message_options *opt,
 		return fail(err, MESSAGE_ERR_INVALID, 0, "no input or no place for the message");
 	if ((e = read_options(opt, &max, err)) != MESSAGE_OK)
 		return e;
-	end = opt != NULL && opt->dot_is_content ? SIZE_MAX :
-	    find_end_line(in, len, &from, true);
+	end = opt != NULL && opt->dot_is_content ? SIZE_MAX : find_end_line(in, len, &from, true);
 	b.len = end == SIZE_MAX ? len : end;
 	b.extract = opt != NULL && opt->extract_recipients;
 	if (b.len > max)
@@ -524,8 +525,8 @@ make_room(char **buf, size_t *cap, size_t len, size_t limit)
 }
 
 message_err
-message_read(message_read_fn fn, void *ctx, const struct message_options *opt,
-    struct message **out, struct message_error *err)
+message_read(message_read_fn fn, void *ctx, const struct message_options *opt, struct message **out,
+    struct message_error *err)
 {
 	bool stop_at_dot = opt == NULL || !opt->dot_is_content;
 	size_t max, limit, len = 0, cap = 0, from = 0;
@@ -596,15 +597,15 @@ read_file(void *ctx, void *buf, size_t n)
 }
 
 message_err
-message_read_fd(int fd, const struct message_options *opt,
-    struct message **out, struct message_error *err)
+message_read_fd(
+    int fd, const struct message_options *opt, struct message **out, struct message_error *err)
 {
 	return message_read(read_fd, &fd, opt, out, err);
 }
 
 message_err
-message_read_file(FILE *f, const struct message_options *opt,
-    struct message **out, struct message_error *err)
+message_read_file(
+    FILE *f, const struct message_options *opt, struct message **out, struct message_error *err)
 {
 	if (f == NULL)
 		return fail(err, MESSAGE_ERR_INVALID, 0, "no stream to read");
@@ -625,8 +626,7 @@ is_end_line(const char *line, size_t l, bool has_nl)
  * one at the front, and says in *ended that an end line was met.
  */
 static message_err
-take_lines(struct builder *b, char *buf, size_t *have, size_t max, bool stop_at_dot,
-    bool *ended)
+take_lines(struct builder *b, char *buf, size_t *have, size_t max, bool stop_at_dot, bool *ended)
 {
 	size_t pos = 0;
 	const char *nl;
@@ -640,8 +640,10 @@ take_lines(struct builder *b, char *buf, size_t *have, size_t max, bool stop_at_
 			break;
 		}
 		if ((b->len += l + 1) > max)
-			return fail(b->err, MESSAGE_ERR_TOO_BIG, 0, "message larger than "
-			    "%zu bytes", max);
+			return fail(b->err, MESSAGE_ERR_TOO_BIG, 0,
+			    "message larger than "
+			    "%zu bytes",
+			    max);
 		if ((e = take_line(b, 0, line, l > 0 && line[l - 1] == '\r' ? l - 1 : l)) !=
 		    MESSAGE_OK)
 			return e;
@@ -717,8 +719,10 @@ close_stream(struct builder *b)
 {
 	flush_out(b);
 	if (b->write_errno != 0)
-		return fail(b->err, MESSAGE_ERR_IO, 0, "writing the message to a temporary "
-		    "file failed: %s", strerror(b->write_errno));
+		return fail(b->err, MESSAGE_ERR_IO, 0,
+		    "writing the message to a temporary "
+		    "file failed: %s",
+		    strerror(b->write_errno));
 	b->m->size = b->m->file_len - b->stuffed;
 	return MESSAGE_OK;
 }
@@ -727,7 +731,7 @@ message_err
 message_read_spooled(message_read_fn fn, void *ctx, const struct message_options *opt,
     struct message **out, struct message_error *err)
 {
-	struct builder b = {.err = err, .in_header = true};
+	struct builder b = { .err = err, .in_header = true };
 	size_t max;
 	message_err e;
 
@@ -739,12 +743,14 @@ message_read_spooled(message_read_fn fn, void *ctx, const struct message_options
 		return e;
 	b.extract = opt != NULL && opt->extract_recipients;
 	e = fail(err, MESSAGE_ERR_NOMEM, 0, "out of memory");
-	if ((b.m = calloc(1, sizeof(*b.m))) == NULL || (b.m->fd = -1,
-	    b.m->data = calloc(1, 1)) == NULL || (b.out = malloc(OUT_CAP)) == NULL)
+	if ((b.m = calloc(1, sizeof(*b.m))) == NULL ||
+	    (b.m->fd = -1, b.m->data = calloc(1, 1)) == NULL || (b.out = malloc(OUT_CAP)) == NULL)
 		goto out;
 	if ((b.m->fd = payload_tmpfile()) < 0) {
-		e = fail(err, MESSAGE_ERR_IO, 0, "cannot make a temporary file for the "
-		    "message: %s", strerror(errno));
+		e = fail(err, MESSAGE_ERR_IO, 0,
+		    "cannot make a temporary file for the "
+		    "message: %s",
+		    strerror(errno));
 		goto out;
 	}
 	if ((e = stream(&b, fn, ctx, max, opt == NULL || !opt->dot_is_content)) != MESSAGE_OK ||
@@ -761,8 +767,8 @@ out:
 }
 
 message_err
-message_read_fd_spooled(int fd, const struct message_options *opt,
-    struct message **out, struct message_error *err)
+message_read_fd_spooled(
+    int fd, const struct message_options *opt, struct message **out, struct message_error *err)
 {
 	return message_read_spooled(read_fd, &fd, opt, out, err);
 }
@@ -776,9 +782,10 @@ message_has_header(const struct message *m, const char *name)
 	/* In a file, only the fields put in front are in data. */
 	size_t end = m->fd >= 0 ? m->len : m->header_len;
 
-	if (m->fd >= 0 && ((name_is(name, want, "date") && (m->seen & MESSAGE_SEEN_DATE)) ||
-	    (name_is(name, want, "message-id") && (m->seen & MESSAGE_SEEN_MESSAGE_ID)) ||
-	    (name_is(name, want, "from") && (m->seen & MESSAGE_SEEN_FROM))))
+	if (m->fd >= 0 &&
+	    ((name_is(name, want, "date") && (m->seen & MESSAGE_SEEN_DATE)) ||
+		(name_is(name, want, "message-id") && (m->seen & MESSAGE_SEEN_MESSAGE_ID)) ||
+		(name_is(name, want, "from") && (m->seen & MESSAGE_SEEN_FROM))))
 		return true;
 	while (pos < end) {
 		const char *line = m->data + pos;
@@ -817,9 +824,9 @@ prepend(struct message *m, const char *field, size_t n, struct message_error *er
 message_err
 message_add_date(struct message *m, time_t when, struct message_error *err)
 {
-	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+		"Sep", "Oct", "Nov", "Dec" };
 	char field[96];
 	struct tm tm;
 	long off;
@@ -831,14 +838,14 @@ message_add_date(struct message *m, time_t when, struct message_error *err)
 		succeed(err);
 		return MESSAGE_OK;
 	}
-	if (localtime_r(&when, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_year < 0 || tm.tm_year > 8099)
+	if (localtime_r(&when, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
+	    tm.tm_mon > 11 || tm.tm_year < 0 || tm.tm_year > 8099)
 		return fail(err, MESSAGE_ERR_INVALID, 0, "the time cannot be written as a date");
 	off = tm.tm_gmtoff / 60;
 	n = snprintf(field, sizeof(field), "Date: %s, %d %s %d %02d:%02d:%02d %c%02ld%02ld\r\n",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
-	    (off < 0 ? -off : off) / 60, (off < 0 ? -off : off) % 60);
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
+	    (off < 0 ? -off : off) % 60);
 	return prepend(m, field, (size_t)n, err);
 }
 
@@ -852,15 +859,15 @@ is_dot_atom(const char *s)
 	    strstr(s, "..") != NULL)
 		return false;
 	for (; *s != '\0'; s++)
-		if (*s != '.' && !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-/=?^_`{|}~", *s) != NULL))
+		if (*s != '.' &&
+		    !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			(*s >= '0' && *s <= '9') || strchr("!#$%&'*+-/=?^_`{|}~", *s) != NULL))
 			return false;
 	return true;
 }
 
 message_err
-message_add_message_id(struct message *m, const char *host, time_t when,
-    struct message_error *err)
+message_add_message_id(struct message *m, const char *host, time_t when, struct message_error *err)
 {
 	char field[MX_DOMAIN_MAX + 64];
 	uint64_t rnd;
@@ -868,7 +875,8 @@ message_add_message_id(struct message *m, const char *host, time_t when,
 	int n;
 
 	if (m == NULL || host == NULL || !is_dot_atom(host))
-		return fail(err, MESSAGE_ERR_INVALID, 0, "the host name for Message-ID "
+		return fail(err, MESSAGE_ERR_INVALID, 0,
+		    "the host name for Message-ID "
 		    "is not a dot-atom (letters, digits, dots)");
 	if (message_has_header(m, "Message-ID")) {
 		succeed(err);
@@ -879,28 +887,27 @@ message_add_message_id(struct message *m, const char *host, time_t when,
 	if (getentropy(&rnd, sizeof(rnd)) != 0)
 		return fail(err, MESSAGE_ERR_IO, 0, "no random bytes for the Message-ID: %s",
 		    strerror(errno));
-	n = snprintf(field, sizeof(field), "Message-ID: <%04d%02d%02d%02d%02d%02d.%016"
-	    PRIx64 "@%s>\r\n", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, rnd, host);
+	n = snprintf(field, sizeof(field),
+	    "Message-ID: <%04d%02d%02d%02d%02d%02d.%016" PRIx64 "@%s>\r\n", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd, host);
 	return prepend(m, field, (size_t)n, err);
 }
 
 message_err
-message_add_from(struct message *m, const struct address *sender,
-    struct message_error *err)
+message_add_from(struct message *m, const struct address *sender, struct message_error *err)
 {
 	char field[ADDRESS_PATH_MAX + 16];
 	int n;
 
 	if (m == NULL || sender == NULL || sender->null || sender->local[0] == '\0')
-		return fail(err, MESSAGE_ERR_INVALID, 0, "the null sender <> has no "
+		return fail(err, MESSAGE_ERR_INVALID, 0,
+		    "the null sender <> has no "
 		    "address to put in From:");
 	if (message_has_header(m, "From")) {
 		succeed(err);
 		return MESSAGE_OK;
 	}
-	n = snprintf(field, sizeof(field), "From: %s@%s\r\n", sender->local,
-	    sender->domain);
+	n = snprintf(field, sizeof(field), "From: %s@%s\r\n", sender->local, sender->domain);
 	if (n < 0 || (size_t)n >= sizeof(field))
 		return fail(err, MESSAGE_ERR_INVALID, 0, "the sender is longer than an SMTP path");
 	return prepend(m, field, (size_t)n, err);

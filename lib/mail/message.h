@@ -18,11 +18,11 @@
 
 #include "address.h"
 
-#define MESSAGE_SIZE_DEFAULT ((size_t)64 << 20) /* cap when none is given: 64 MiB */
-#define MESSAGE_SIZE_LIMIT ((size_t)1 << 30)    /* the largest cap accepted: 1 GiB */
-#define MESSAGE_LINE_MAX 998                    /* RFC 5322 2.1.1, without the CRLF */
-#define MESSAGE_RECIPIENTS_MAX 1000             /* addresses read from To, Cc, Bcc */
-#define MESSAGE_WHY_MAX 160
+#define MESSAGE_SIZE_DEFAULT   ((size_t)64 << 20) /* cap when none is given: 64 MiB */
+#define MESSAGE_SIZE_LIMIT     ((size_t)1 << 30)  /* the largest cap accepted: 1 GiB */
+#define MESSAGE_LINE_MAX       998                /* RFC 5322 2.1.1, without the CRLF */
+#define MESSAGE_RECIPIENTS_MAX 1000               /* addresses read from To, Cc, Bcc */
+#define MESSAGE_WHY_MAX        160
 
 /*
  * Error classes, with the sysexits(3) code `mx send` should exit with
@@ -75,8 +75,8 @@ struct message_options {
  */
 struct message {
 	char *data;
-	size_t len;            /* octets to send */
-	size_t size;           /* RFC 1870 SIZE=: len without the stuffing dots */
+	size_t len;  /* octets to send */
+	size_t size; /* RFC 1870 SIZE=: len without the stuffing dots */
 	size_t header_len;
 	size_t body_offset;
 	bool separator_added;
@@ -96,13 +96,13 @@ struct message {
 	 */
 	int fd;
 	size_t file_len;
-	unsigned seen;         /* MESSAGE_SEEN_*: fields the input had */
+	unsigned seen; /* MESSAGE_SEEN_*: fields the input had */
 };
 
-#define MESSAGE_SEEN_DATE 1u
+#define MESSAGE_SEEN_DATE       1u
 #define MESSAGE_SEEN_MESSAGE_ID 2u
-#define MESSAGE_SEEN_FROM 4u
-#define MESSAGE_FIELD_TEXT_MAX ((size_t)1 << 20) /* -t: one To, Cc or Bcc field */
+#define MESSAGE_SEEN_FROM       4u
+#define MESSAGE_FIELD_TEXT_MAX  ((size_t)1 << 20) /* -t: one To, Cc or Bcc field */
 
 /* The octets to send: len, plus file_len for a message in a file. */
 size_t message_wire_len(const struct message *m);
@@ -112,9 +112,8 @@ size_t message_wire_len(const struct message *m);
  * On MESSAGE_OK *out is the message; otherwise *out is NULL and err (if
  * given) says why.  opt may be NULL for the defaults.
  */
-message_err message_parse(const char *in, size_t len,
-    const struct message_options *opt, struct message **out,
-    struct message_error *err);
+message_err message_parse(const char *in, size_t len, const struct message_options *opt,
+    struct message **out, struct message_error *err);
 
 /*
  * A source of input: reads up to n octets into buf and returns how many,
@@ -129,14 +128,13 @@ typedef ssize_t (*message_read_fn)(void *ctx, void *buf, size_t n);
  * most the cap plus 3 octets are ever held before the verdict
  * "message larger than N bytes".
  */
-message_err message_read(message_read_fn fn, void *ctx,
-    const struct message_options *opt, struct message **out,
-    struct message_error *err);
+message_err message_read(message_read_fn fn, void *ctx, const struct message_options *opt,
+    struct message **out, struct message_error *err);
 /* The same over a descriptor (read(2), EINTR retried) or a stdio stream. */
-message_err message_read_fd(int fd, const struct message_options *opt,
-    struct message **out, struct message_error *err);
-message_err message_read_file(FILE *f, const struct message_options *opt,
-    struct message **out, struct message_error *err);
+message_err message_read_fd(
+    int fd, const struct message_options *opt, struct message **out, struct message_error *err);
+message_err message_read_file(
+    FILE *f, const struct message_options *opt, struct message **out, struct message_error *err);
 
 /*
  * message_read without the message in memory: the payload is written,
@@ -150,11 +148,10 @@ message_err message_read_file(FILE *f, const struct message_options *opt,
  * fault met is reported).  MESSAGE_ERR_IO also when the file cannot be
  * made or written (the reason says which).
  */
-message_err message_read_spooled(message_read_fn fn, void *ctx,
-    const struct message_options *opt, struct message **out,
-    struct message_error *err);
-message_err message_read_fd_spooled(int fd, const struct message_options *opt,
+message_err message_read_spooled(message_read_fn fn, void *ctx, const struct message_options *opt,
     struct message **out, struct message_error *err);
+message_err message_read_fd_spooled(
+    int fd, const struct message_options *opt, struct message **out, struct message_error *err);
 
 /* Frees the message and what it holds; NULL is a no-op. */
 void message_free(struct message *m);
@@ -175,20 +172,18 @@ bool message_has_header(const struct message *m, const char *name);
  *   getentropy); host must be a dot-atom (a host name): else INVALID.
  * From: the sender's local@domain; INVALID for the null sender <>.
  */
-message_err message_add_date(struct message *m, time_t when,
-    struct message_error *err);
-message_err message_add_message_id(struct message *m, const char *host,
-    time_t when, struct message_error *err);
-message_err message_add_from(struct message *m, const struct address *sender,
-    struct message_error *err);
+message_err message_add_date(struct message *m, time_t when, struct message_error *err);
+message_err
+message_add_message_id(struct message *m, const char *host, time_t when, struct message_error *err);
+message_err
+message_add_from(struct message *m, const struct address *sender, struct message_error *err);
 
 /*
  * What message_parse found about 8-bit octets, found again in data that
  * is already in wire form (a queued message): eight_bit for BODY=8BITMIME,
  * eight_bit_header (an octet >= 0x80 before the empty line) for SMTPUTF8.
  */
-void message_wire_flags(const char *data, size_t len, bool *eight_bit,
-    bool *eight_bit_header);
+void message_wire_flags(const char *data, size_t len, bool *eight_bit, bool *eight_bit_header);
 
 /*
  * The same a piece at a time, for wire-form data read from a file, with
@@ -197,9 +192,9 @@ void message_wire_flags(const char *data, size_t len, bool *eight_bit,
  */
 struct wire_scan {
 	bool eight_bit, eight_bit_header;
-	bool body;          /* the empty line was seen */
-	uint8_t last[2];    /* the two octets before the next piece */
-	size_t seen, dots;  /* octets so far; stuffing dots among them */
+	bool body;         /* the empty line was seen */
+	uint8_t last[2];   /* the two octets before the next piece */
+	size_t seen, dots; /* octets so far; stuffing dots among them */
 };
 void message_wire_scan(struct wire_scan *w, const uint8_t *p, size_t n);
 

@@ -18,10 +18,10 @@
 #include "payload.h"
 
 mx_err
-payload_init(struct payload *p, const uint8_t *head, size_t head_len, int fd,
-    off_t off, size_t file_len)
+payload_init(
+    struct payload *p, const uint8_t *head, size_t head_len, int fd, off_t off, size_t file_len)
 {
-	*p = (struct payload){.fd = -1};
+	*p = (struct payload){ .fd = -1 };
 	if ((p->head = malloc(head_len ? head_len : 1)) == NULL)
 		return MX_ERR_NOMEM;
 	if (head_len > 0)
@@ -44,7 +44,7 @@ payload_clear(struct payload *p)
 	free(p->head);
 	if (p->fd >= 0)
 		close(p->fd);
-	*p = (struct payload){.fd = -1};
+	*p = (struct payload){ .fd = -1 };
 }
 
 size_t

@@ -18,11 +18,11 @@
 #define PAYLOAD_CHUNK 65536 /* octets read or written at a time */
 
 struct payload {
-	uint8_t *head;     /* owned; head_len octets, sent first */
+	uint8_t *head; /* owned; head_len octets, sent first */
 	size_t head_len;
-	int fd;            /* owned (a dup of the caller's); -1: no file part */
-	off_t off;         /* where the file part starts */
-	size_t file_len;   /* octets of the file part */
+	int fd;          /* owned (a dup of the caller's); -1: no file part */
+	off_t off;       /* where the file part starts */
+	size_t file_len; /* octets of the file part */
 };
 
 /*
@@ -30,8 +30,8 @@ struct payload {
  * caller keeps its own; MX_ERR_NOMEM or MX_ERR_SYSTEM when either fails
  * (p is then empty).  Free with payload_clear.
  */
-mx_err payload_init(struct payload *p, const uint8_t *head, size_t head_len,
-    int fd, off_t off, size_t file_len);
+mx_err payload_init(
+    struct payload *p, const uint8_t *head, size_t head_len, int fd, off_t off, size_t file_len);
 void payload_clear(struct payload *p); /* an empty payload is a no-op */
 size_t payload_len(const struct payload *p);
 

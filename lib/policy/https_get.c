@@ -28,18 +28,18 @@
 #include "strbuf.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define HEADERS_MAX 16384
-#define ERROR_MAX 256
+#define HEADERS_MAX        16384
+#define ERROR_MAX          256
 
 struct https_get {
 	struct event_base *base;
 	struct tls_client *tls;
-	struct bufferevent *bev;       /* owned by evcon once it exists */
+	struct bufferevent *bev; /* owned by evcon once it exists */
 	struct evhttp_connection *evcon;
 	struct event *deadline, *reaper;
 	https_get_cb cb;
 	void *arg;
-	int status;                    /* from the response line, once read */
+	int status; /* from the response line, once read */
 	bool done;
 	char error[ERROR_MAX];
 };
@@ -112,10 +112,15 @@ on_error(enum evhttp_request_error err, void *arg)
 		return;
 	switch (err) {
 	case EVREQ_HTTP_TIMEOUT: snprintf(g->error, sizeof(g->error), "timed out"); break;
-	case EVREQ_HTTP_EOF: snprintf(g->error, sizeof(g->error), "connection closed or refused"); break;
-	case EVREQ_HTTP_INVALID_HEADER: snprintf(g->error, sizeof(g->error), "malformed HTTP response"); break;
+	case EVREQ_HTTP_EOF:
+		snprintf(g->error, sizeof(g->error), "connection closed or refused");
+		break;
+	case EVREQ_HTTP_INVALID_HEADER:
+		snprintf(g->error, sizeof(g->error), "malformed HTTP response");
+		break;
 	case EVREQ_HTTP_DATA_TOO_LONG:
-		snprintf(g->error, sizeof(g->error), "response over %d octets (RFC 8461 3.3 caps the policy at 64 KiB)",
+		snprintf(g->error, sizeof(g->error),
+		    "response over %d octets (RFC 8461 3.3 caps the policy at 64 KiB)",
 		    HTTPS_GET_BODY_MAX);
 		break;
 	default: snprintf(g->error, sizeof(g->error), "request failed"); break;
@@ -148,9 +153,12 @@ judge(struct https_get *g, struct evhttp_request *req)
 	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
 
 	if (g->status >= 300 && g->status < 400) {
-		const char *loc = evhttp_find_header(evhttp_request_get_input_headers(req), "Location");
-		snprintf(g->error, sizeof(g->error), "HTTP %d redirect%s%.100s not followed "
-		    "(RFC 8461 3.3)", g->status, loc ? " to " : "", loc ? loc : "");
+		const char *loc =
+		    evhttp_find_header(evhttp_request_get_input_headers(req), "Location");
+		snprintf(g->error, sizeof(g->error),
+		    "HTTP %d redirect%s%.100s not followed "
+		    "(RFC 8461 3.3)",
+		    g->status, loc ? " to " : "", loc ? loc : "");
 		return g->error;
 	}
 	if (g->status == 200 && !text_plain(ct)) {
@@ -237,13 +245,14 @@ connect_request(struct https_get *g, const char *host, const struct ip_addr *add
 		return MX_ERR_NOMEM;
 	}
 	/* evhttp_make_request owns req from here, failing or not */
-	return evhttp_make_request(g->evcon, req, EVHTTP_REQ_GET, path) == 0 ? MX_OK : MX_ERR_SYSTEM;
+	return evhttp_make_request(g->evcon, req, EVHTTP_REQ_GET, path) == 0 ? MX_OK
+									     : MX_ERR_SYSTEM;
 }
 
 mx_err
 https_get_start(struct event_base *base, const char *host, const struct ip_addr *addr,
-    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
-    https_get_cb cb, void *arg, struct https_get **out)
+    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms, https_get_cb cb,
+    void *arg, struct https_get **out)
 {
 	struct https_get *g;
 	SSL *ssl = NULL;

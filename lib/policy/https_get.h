@@ -27,10 +27,11 @@ struct event_base;
  * and then status may still be set.  The struct frees itself after the callback. */
 #define HTTPS_GET_BODY_MAX 65536
 struct https_get;
-typedef void (*https_get_cb)(int status, const char *body, size_t len, const char *error, void *arg);
+typedef void (*https_get_cb)(
+    int status, const char *body, size_t len, const char *error, void *arg);
 mx_err https_get_start(struct event_base *base, const char *host, const struct ip_addr *addr,
-    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
-    https_get_cb cb, void *arg, struct https_get **out);
+    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms, https_get_cb cb,
+    void *arg, struct https_get **out);
 void https_get_cancel(struct https_get *g); /* the callback will not run; NULL is a no-op */
 
 #endif

@@ -16,12 +16,12 @@
 
 #include "records.h"
 
-#define SPF_LOOKUP_MAX 10        /* RFC 7208 4.6.4 */
+#define SPF_LOOKUP_MAX  10 /* RFC 7208 4.6.4 */
 #define DOMAIN_TEXT_MAX 253
-#define LABEL_MAX 63
-#define QUOTE_MAX 60             /* octets of a record quoted in a problem */
-#define DMARC_PCT_MAX 100
-#define RI_MAX 4294967295UL      /* RFC 7489: 32-bit unsigned */
+#define LABEL_MAX       63
+#define QUOTE_MAX       60 /* octets of a record quoted in a problem */
+#define DMARC_PCT_MAX   100
+#define RI_MAX          4294967295UL /* RFC 7489: 32-bit unsigned */
 
 /* ---- problems -------------------------------------------------------- */
 
@@ -289,8 +289,8 @@ https_ok(const char *u, size_t len)
 enum uri_kind { URI_DMARC, URI_TLSRPT };
 
 static void
-uri_one(const char *tag, enum uri_kind kind, const char *u, size_t len,
-    char (*list)[256], size_t *n, struct record_problems *pr)
+uri_one(const char *tag, enum uri_kind kind, const char *u, size_t len, char (*list)[256],
+    size_t *n, struct record_problems *pr)
 {
 	size_t ulen = len;
 
@@ -302,7 +302,8 @@ uri_one(const char *tag, enum uri_kind kind, const char *u, size_t len,
 			if (e > k && strchr("kmgtKMGT", u[e - 1]))
 				e--;
 			if (!number(u + k, e - k, RI_MAX, &size))
-				add(pr, true, "%s: bad size limit in \"%.*s\"", tag, quote_len(len), u);
+				add(pr, true, "%s: bad size limit in \"%.*s\"", tag, quote_len(len),
+				    u);
 			ulen = (size_t)(bang - u);
 		}
 	}
@@ -317,15 +318,16 @@ uri_one(const char *tag, enum uri_kind kind, const char *u, size_t len,
 		return;
 	}
 	if (!valid)
-		add(pr, false, "%s: \"%.*s\" is not a mailto: URI; receivers send reports only by mail",
-		    tag, quote_len(ulen), u);
+		add(pr, false,
+		    "%s: \"%.*s\" is not a mailto: URI; receivers send reports only by mail", tag,
+		    quote_len(ulen), u);
 	if (*n < 8 && copy(list[*n], 256, u, ulen))
 		(*n)++;
 }
 
 static void
-uri_list(const char *tag, enum uri_kind kind, const char *v, size_t len,
-    char (*list)[256], size_t *n, struct record_problems *pr)
+uri_list(const char *tag, enum uri_kind kind, const char *v, size_t len, char (*list)[256],
+    size_t *n, struct record_problems *pr)
 {
 	size_t i = 0;
 
@@ -506,7 +508,8 @@ spf_target(struct spf_ctx *c, const char *mech, const char *arg, size_t alen, bo
 		return;
 	if (c->out->n_includes == SPF_TARGETS_MAX) {
 		if (!c->includes_warned)
-			add(c->pr, false, "SPF: more than %d include targets; the rest are not followed",
+			add(c->pr, false,
+			    "SPF: more than %d include targets; the rest are not followed",
 			    SPF_TARGETS_MAX);
 		c->includes_warned = true;
 		return;
@@ -535,8 +538,8 @@ spf_a_mx(struct spf_ctx *c, const char *mech, const char *rest, size_t len)
 	else if (start)
 		spf_target(c, mech, rest + start, slash - start, true);
 	if (!spf_dual_cidr(rest + slash, len - slash))
-		add(c->pr, true, "SPF %s: bad CIDR length \"%.*s\"", mech,
-		    quote_len(len - slash), rest + slash);
+		add(c->pr, true, "SPF %s: bad CIDR length \"%.*s\"", mech, quote_len(len - slash),
+		    rest + slash);
 }
 
 /* ip4 / ip6 ":" network [ "/" cidr ] */
@@ -582,7 +585,8 @@ spf_all(struct spf_ctx *c, char q, bool has_argument)
 	c->seen_all = true;
 	c->out->all = q;
 	if (q == '+')
-		add(c->pr, false, "SPF: \"+all\" lets every host on the Internet send as this domain");
+		add(c->pr, false,
+		    "SPF: \"+all\" lets every host on the Internet send as this domain");
 }
 
 /* One directive: [qualifier] mechanism. */
@@ -622,10 +626,13 @@ spf_directive(struct spf_ctx *c, const char *t, size_t len)
 	} else if (eq_ci(t, n, "ptr")) {
 		spf_count(c);
 		if (!c->out->has_ptr)
-			add(c->pr, false, "SPF: \"ptr\" is slow and unreliable and should not be used (RFC 7208 5.5)");
+			add(c->pr, false,
+			    "SPF: \"ptr\" is slow and unreliable and should not be used (RFC 7208 "
+			    "5.5)");
 		c->out->has_ptr = true;
 		if (n < len && (t[n] != ':' || n + 1 == len))
-			add(c->pr, true, "SPF ptr: bad argument \"%.*s\"", quote_len(len - n), t + n);
+			add(c->pr, true, "SPF ptr: bad argument \"%.*s\"", quote_len(len - n),
+			    t + n);
 		else if (n < len)
 			spf_target(c, "ptr", t + n + 1, len - n - 1, true);
 	} else if (eq_ci(t, n, "ip4") || eq_ci(t, n, "ip6")) {
@@ -656,7 +663,8 @@ spf_modifier(struct spf_ctx *c, const char *t, size_t n, const char *v, size_t v
 		c->seen_redirect = true;
 		spf_count(c);
 		if (!spf_domain_spec(v, vlen, &macro)) {
-			add(c->pr, true, "SPF redirect: \"%.*s\" is not a valid domain-spec", quote_len(vlen), v);
+			add(c->pr, true, "SPF redirect: \"%.*s\" is not a valid domain-spec",
+			    quote_len(vlen), v);
 			return;
 		}
 		c->out->has_macros |= macro;
@@ -669,7 +677,8 @@ spf_modifier(struct spf_ctx *c, const char *t, size_t n, const char *v, size_t v
 		}
 		c->seen_exp = true;
 		if (!spf_domain_spec(v, vlen, &macro)) {
-			add(c->pr, true, "SPF exp: \"%.*s\" is not a valid domain-spec", quote_len(vlen), v);
+			add(c->pr, true, "SPF exp: \"%.*s\" is not a valid domain-spec",
+			    quote_len(vlen), v);
 			return;
 		}
 		c->out->has_macros |= macro;
@@ -709,7 +718,8 @@ spf_parse(const char *txt, size_t len, struct spf_record *out, struct record_pro
 	}
 	for (size_t k = 0; k < len; k++)
 		if (txt[k] != ' ' && (txt[k] < 0x21 || txt[k] > 0x7e)) {
-			add(pr, true, "SPF: octet 0x%02x at offset %zu (only printable ASCII and spaces)",
+			add(pr, true,
+			    "SPF: octet 0x%02x at offset %zu (only printable ASCII and spaces)",
 			    (unsigned char)txt[k], k);
 			return -1;
 		}
@@ -755,8 +765,8 @@ dmarc_align(const struct tag *t, char *dst, struct record_problems *pr)
 	else if (t->value_len == 1 && (t->value[0] | 0x20) == 's')
 		*dst = 's';
 	else
-		add(pr, true, "DMARC %.*s=\"%.*s\": must be r or s", quote_len(t->name_len), t->name,
-		    quote_len(t->value_len), t->value);
+		add(pr, true, "DMARC %.*s=\"%.*s\": must be r or s", quote_len(t->name_len),
+		    t->name, quote_len(t->value_len), t->value);
 }
 
 /* fo = 0 / 1 / d / s joined by ':'; rf = keywords joined by ':'. */
@@ -789,8 +799,8 @@ colon_list_ok(const char *v, size_t len, bool fo)
 static int
 dmarc_tag_index(const struct tag *t)
 {
-	static const char *const names[] = { "v", "p", "sp", "pct", "adkim", "aspf",
-		"rua", "ruf", "fo", "rf", "ri" };
+	static const char *const names[] = { "v", "p", "sp", "pct", "adkim", "aspf", "rua", "ruf",
+		"fo", "rf", "ri" };
 
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (eq_ci(t->name, t->name_len, names[i]))
@@ -815,8 +825,12 @@ dmarc_tag(const struct tag *t, int idx, struct dmarc_record *out, struct record_
 		break;
 	case 4: dmarc_align(t, &out->adkim, pr); break;
 	case 5: dmarc_align(t, &out->aspf, pr); break;
-	case 6: uri_list("DMARC rua", URI_DMARC, t->value, t->value_len, out->rua, &out->n_rua, pr); break;
-	case 7: uri_list("DMARC ruf", URI_DMARC, t->value, t->value_len, out->ruf, &out->n_ruf, pr); break;
+	case 6:
+		uri_list("DMARC rua", URI_DMARC, t->value, t->value_len, out->rua, &out->n_rua, pr);
+		break;
+	case 7:
+		uri_list("DMARC ruf", URI_DMARC, t->value, t->value_len, out->ruf, &out->n_ruf, pr);
+		break;
 	case 8:
 		if (!colon_list_ok(t->value, t->value_len, true) ||
 		    !copy(out->fo, sizeof(out->fo), t->value, t->value_len))
@@ -825,10 +839,12 @@ dmarc_tag(const struct tag *t, int idx, struct dmarc_record *out, struct record_
 		break;
 	case 9:
 		if (!colon_list_ok(t->value, t->value_len, false))
-			add(pr, true, "DMARC rf=\"%.*s\": must be report format names joined by \":\"",
+			add(pr, true,
+			    "DMARC rf=\"%.*s\": must be report format names joined by \":\"",
 			    quote_len(t->value_len), t->value);
 		else if (!eq_ci(t->value, t->value_len, "afrf"))
-			add(pr, false, "DMARC rf=\"%.*s\": only afrf is defined", quote_len(t->value_len), t->value);
+			add(pr, false, "DMARC rf=\"%.*s\": only afrf is defined",
+			    quote_len(t->value_len), t->value);
 		break;
 	case 10:
 		if (number(t->value, t->value_len, RI_MAX, &v))
@@ -877,15 +893,18 @@ dmarc_parse(const char *txt, size_t len, struct dmarc_record *out, struct record
 	while (next_tag(txt, len, &pos, &t)) {
 		int idx = dmarc_tag_index(&t);
 		if (!t.has_eq) {
-			add(pr, true, "DMARC: \"%.*s\" is not a tag=value pair", quote_len(t.name_len), t.name);
+			add(pr, true, "DMARC: \"%.*s\" is not a tag=value pair",
+			    quote_len(t.name_len), t.name);
 			continue;
 		}
 		if (idx < 0) {
-			add(pr, false, "DMARC: unknown tag \"%.*s\" is ignored", quote_len(t.name_len), t.name);
+			add(pr, false, "DMARC: unknown tag \"%.*s\" is ignored",
+			    quote_len(t.name_len), t.name);
 			continue;
 		}
 		if (seen & (1u << idx)) {
-			add(pr, true, "DMARC: tag \"%.*s\" appears more than once", quote_len(t.name_len), t.name);
+			add(pr, true, "DMARC: tag \"%.*s\" appears more than once",
+			    quote_len(t.name_len), t.name);
 			continue;
 		}
 		seen |= 1u << idx;
@@ -912,7 +931,8 @@ extension_ok(const struct tag *t)
 		if (!is_alnum(t->name[i]) && !strchr("_-.", t->name[i]))
 			return false;
 	for (size_t i = 0; i < t->value_len; i++)
-		if (t->value[i] < 0x21 || t->value[i] > 0x7e || t->value[i] == '=' || t->value[i] == ';')
+		if (t->value[i] < 0x21 || t->value[i] > 0x7e || t->value[i] == '=' ||
+		    t->value[i] == ';')
 			return false;
 	return true;
 }
@@ -928,7 +948,8 @@ exact_version(const char *txt, size_t len, size_t *pos, const char *what, const 
 
 	if (len < vlen + 2 || memcmp(txt, "v=", 2) != 0 || memcmp(txt + 2, version, vlen) != 0 ||
 	    (len > vlen + 2 && txt[vlen + 2] != ';' && !is_wsp(txt[vlen + 2]))) {
-		add(pr, true, "%s: the record must start with \"v=%s\" (case matters)", what, version);
+		add(pr, true, "%s: the record must start with \"v=%s\" (case matters)", what,
+		    version);
 		return false;
 	}
 	while (i < len && is_wsp(txt[i]))
@@ -971,7 +992,8 @@ mta_sts_txt_parse(const char *txt, size_t len, struct mta_sts_txt *out, struct r
 			if (id)
 				add(pr, true, "MTA-STS: \"id\" appears more than once");
 			else if (!ok)
-				add(pr, true, "MTA-STS id=\"%.*s\": must be 1 to 32 letters and digits",
+				add(pr, true,
+				    "MTA-STS id=\"%.*s\": must be 1 to 32 letters and digits",
 				    quote_len(t.value_len), t.value);
 			else
 				copy(out->id, sizeof(out->id), t.value, t.value_len);
@@ -1010,7 +1032,8 @@ static bool
 policy_once(struct policy_ctx *c, bool *seen, const char *key)
 {
 	if (*seen) {
-		add(c->pr, false, "MTA-STS policy line %u: \"%s\" again; the first one counts", c->line, key);
+		add(c->pr, false, "MTA-STS policy line %u: \"%s\" again; the first one counts",
+		    c->line, key);
 		return false;
 	}
 	*seen = true;
@@ -1024,15 +1047,17 @@ policy_field(struct policy_ctx *c, const char *k, size_t klen, const char *v, si
 
 	if (eq(k, klen, "version")) {
 		if (policy_once(c, &c->version, "version") && !eq(v, vlen, "STSv1"))
-			add(c->pr, true, "MTA-STS policy line %u: version \"%.*s\" is not \"STSv1\"",
-			    c->line, quote_len(vlen), v);
+			add(c->pr, true,
+			    "MTA-STS policy line %u: version \"%.*s\" is not \"STSv1\"", c->line,
+			    quote_len(vlen), v);
 	} else if (eq(k, klen, "mode")) {
 		if (!policy_once(c, &c->mode, "mode"))
 			return;
 		if (eq(v, vlen, "enforce") || eq(v, vlen, "testing") || eq(v, vlen, "none"))
 			copy(c->out->mode, sizeof(c->out->mode), v, vlen);
 		else
-			add(c->pr, true, "MTA-STS policy line %u: mode \"%.*s\" is not enforce, testing or none",
+			add(c->pr, true,
+			    "MTA-STS policy line %u: mode \"%.*s\" is not enforce, testing or none",
 			    c->line, quote_len(vlen), v);
 	} else if (eq(k, klen, "max_age")) {
 		if (!policy_once(c, &c->max_age, "max_age"))
@@ -1040,14 +1065,18 @@ policy_field(struct policy_ctx *c, const char *k, size_t klen, const char *v, si
 		if (number(v, vlen, MTA_STS_MAX_AGE_MAX, &age))
 			c->out->max_age = (long)age;
 		else
-			add(c->pr, true, "MTA-STS policy line %u: max_age \"%.*s\" is not a number of seconds "
-			    "from 0 to %ld", c->line, quote_len(vlen), v, MTA_STS_MAX_AGE_MAX);
+			add(c->pr, true,
+			    "MTA-STS policy line %u: max_age \"%.*s\" is not a number of seconds "
+			    "from 0 to %ld",
+			    c->line, quote_len(vlen), v, MTA_STS_MAX_AGE_MAX);
 	} else if (eq(k, klen, "mx")) {
 		if (!mx_pattern_ok(v, vlen))
-			add(c->pr, true, "MTA-STS policy line %u: mx \"%.*s\" is not a host name or *.domain",
+			add(c->pr, true,
+			    "MTA-STS policy line %u: mx \"%.*s\" is not a host name or *.domain",
 			    c->line, quote_len(vlen), v);
 		else if (c->out->n_mx == MTA_STS_MX_MAX)
-			add(c->pr, false, "MTA-STS policy: more than %d mx lines; the rest are not compared",
+			add(c->pr, false,
+			    "MTA-STS policy: more than %d mx lines; the rest are not compared",
 			    MTA_STS_MX_MAX);
 		else if (copy(c->out->mx[c->out->n_mx], 256, v, vlen))
 			c->out->n_mx++;
@@ -1067,7 +1096,8 @@ policy_line(struct policy_ctx *c, const char *s, size_t len)
 		return;
 	}
 	if (colon == NULL) {
-		add(c->pr, true, "MTA-STS policy line %u: \"%.*s\" has no \":\"", c->line, quote_len(len), s);
+		add(c->pr, true, "MTA-STS policy line %u: \"%.*s\" has no \":\"", c->line,
+		    quote_len(len), s);
 		return;
 	}
 	klen = (size_t)(colon - s);
@@ -1082,15 +1112,16 @@ policy_line(struct policy_ctx *c, const char *s, size_t len)
 	while (len > v && is_wsp(s[len - 1]))
 		len--;
 	if (klen == 0 || v == len) {
-		add(c->pr, true, "MTA-STS policy line %u: \"%.*s\" lacks a name or a value", c->line,
-		    quote_len(len), s);
+		add(c->pr, true, "MTA-STS policy line %u: \"%.*s\" lacks a name or a value",
+		    c->line, quote_len(len), s);
 		return;
 	}
 	policy_field(c, s, klen, s + v, len - v);
 }
 
 int
-mta_sts_policy_parse(const char *body, size_t len, struct mta_sts_policy *out, struct record_problems *pr)
+mta_sts_policy_parse(
+    const char *body, size_t len, struct mta_sts_policy *out, struct record_problems *pr)
 {
 	struct policy_ctx c = { .out = out, .pr = pr };
 	size_t i = 0;
@@ -1102,7 +1133,9 @@ mta_sts_policy_parse(const char *body, size_t len, struct mta_sts_policy *out, s
 		unsigned char o = (unsigned char)body[k];
 		bool crlf = o == '\r' && k + 1 < len && body[k + 1] == '\n';
 		if (o != '\n' && o != '\t' && !crlf && (o < 0x20 || o > 0x7e)) {
-			add(pr, true, "MTA-STS policy: octet 0x%02x at offset %zu is not printable ASCII", o, k);
+			add(pr, true,
+			    "MTA-STS policy: octet 0x%02x at offset %zu is not printable ASCII", o,
+			    k);
 			return -1;
 		}
 	}
@@ -1124,7 +1157,8 @@ mta_sts_policy_parse(const char *body, size_t len, struct mta_sts_policy *out, s
 		add(pr, true, "MTA-STS policy: \"mode\" is missing");
 	if (!c.max_age)
 		add(pr, true, "MTA-STS policy: \"max_age\" is missing");
-	if (out->n_mx == 0 && (strcmp(out->mode, "enforce") == 0 || strcmp(out->mode, "testing") == 0))
+	if (out->n_mx == 0 &&
+	    (strcmp(out->mode, "enforce") == 0 || strcmp(out->mode, "testing") == 0))
 		add(pr, true, "MTA-STS policy: mode %s needs at least one \"mx\" line", out->mode);
 	return verdict(pr);
 }
@@ -1173,14 +1207,16 @@ tlsrpt_parse(const char *txt, size_t len, struct tlsrpt_record *out, struct reco
 	while (next_tag(txt, len, &pos, &t)) {
 		if (!t.has_eq || !eq(t.name, t.name_len, "rua")) {
 			if (!t.has_eq || !extension_ok(&t))
-				add(pr, true, "TLS-RPT: \"%.*s\" is not a valid field", quote_len(t.name_len), t.name);
+				add(pr, true, "TLS-RPT: \"%.*s\" is not a valid field",
+				    quote_len(t.name_len), t.name);
 		} else if (!tag_tight(&t)) {
 			add(pr, true, "TLS-RPT: no spaces allowed around \"=\" in rua");
 		} else if (rua) {
 			add(pr, true, "TLS-RPT: \"rua\" appears more than once");
 		} else {
 			rua = true;
-			uri_list("TLS-RPT rua", URI_TLSRPT, t.value, t.value_len, out->rua, &out->n_rua, pr);
+			uri_list("TLS-RPT rua", URI_TLSRPT, t.value, t.value_len, out->rua,
+			    &out->n_rua, pr);
 		}
 	}
 	if (!rua)

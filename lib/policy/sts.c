@@ -23,14 +23,14 @@ _Static_assert((bool)2 == 1, "bool must be _Bool here: include <stdbool.h> befor
 #include "sts.h"
 
 #define RR_TYPE_TXT 16
-#define TXT_MAX 1024
+#define TXT_MAX     1024
 #define POLICY_PATH "/.well-known/mta-sts.txt"
 
 struct sts_lookup {
 	mx_resolver *r;
 	struct event_base *base;
 	char domain[MX_DOMAIN_MAX + 1];
-	char host[MX_DOMAIN_MAX + 16];     /* mta-sts.DOMAIN */
+	char host[MX_DOMAIN_MAX + 16]; /* mta-sts.DOMAIN */
 	char *dir, *ca_file;
 	unsigned timeout_ms;
 	int64_t now;
@@ -39,26 +39,26 @@ struct sts_lookup {
 	struct rawquery *txt;
 	struct oneshot *addr;
 	struct https_get *get;
-	struct event *later;                /* the callback, from the loop */
+	struct event *later; /* the callback, from the loop */
 	char txt_id[STS_ID_MAX + 1];
-	struct sts_cached *cached;          /* valid and unexpired, or NULL */
+	struct sts_cached *cached; /* valid and unexpired, or NULL */
 	struct sts_cached *fresh;
 	struct sts_outcome out;
 	bool called;
-	bool held;                          /* counted in the resolver's lookups */
+	bool held; /* counted in the resolver's lookups */
 };
 
 const char *
 sts_mode_name(enum sts_mode mode)
 {
-	static const char *const names[] = {"no-policy-found", "none", "testing", "enforce"};
+	static const char *const names[] = { "no-policy-found", "none", "testing", "enforce" };
 
 	return (unsigned)mode < 4 ? names[mode] : "unknown";
 }
 
 int
-policy_txt_pick(const uint8_t *wire, size_t len, bool (*is)(const char *, size_t),
-    char *out, size_t size)
+policy_txt_pick(
+    const uint8_t *wire, size_t len, bool (*is)(const char *, size_t), char *out, size_t size)
 {
 	ldns_pkt *p = NULL;
 	ldns_rr_list *an;
@@ -78,7 +78,8 @@ policy_txt_pick(const uint8_t *wire, size_t len, bool (*is)(const char *, size_t
 		for (size_t j = 0; j < ldns_rr_rd_count(rr); j++) {
 			const uint8_t *d = ldns_rdf_data(ldns_rr_rdf(rr, j));
 			size_t dn = ldns_rdf_size(ldns_rr_rdf(rr, j));
-			for (size_t k = 1; dn > 0 && k <= d[0] && k < dn && n < sizeof(text) - 1; k++)
+			for (size_t k = 1; dn > 0 && k <= d[0] && k < dn && n < sizeof(text) - 1;
+			     k++)
 				text[n++] = (char)d[k];
 		}
 		text[n] = '\0';
@@ -141,7 +142,7 @@ on_later(evutil_socket_t fd, short what, void *arg)
 static void
 finish(struct sts_lookup *l, const struct sts_cached *policy, const char *source)
 {
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	l->txt = NULL;
 	l->addr = NULL;
@@ -152,8 +153,7 @@ finish(struct sts_lookup *l, const struct sts_cached *policy, const char *source
 	evtimer_add(l->later, &now);
 }
 
-static void
-note(struct sts_lookup *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct sts_lookup *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 note(struct sts_lookup *l, const char *fmt, ...)
@@ -174,8 +174,10 @@ fetch_failed(struct sts_lookup *l, const char *type, const char *why)
 	l->out.fetch_failure = type;
 	snprintf(l->out.fetch_detail, sizeof(l->out.fetch_detail), "%s", why);
 	if (l->cached != NULL) {
-		note(l, "policy id %s could not be fetched from %s (%s); the cached policy (id %s) "
-		    "stays in force until it expires", l->txt_id, l->host, why, l->cached->id);
+		note(l,
+		    "policy id %s could not be fetched from %s (%s); the cached policy (id %s) "
+		    "stays in force until it expires",
+		    l->txt_id, l->host, why, l->cached->id);
 		finish(l, l->cached, "cached (fetch failed)");
 		return;
 	}
@@ -202,7 +204,7 @@ static void
 on_policy(int status, const char *body, size_t len, const char *error, void *arg)
 {
 	struct sts_lookup *l = arg;
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	char why[300];
 
 	l->get = NULL;
@@ -210,8 +212,11 @@ on_policy(int status, const char *body, size_t len, const char *error, void *arg
 		snprintf(why, sizeof(why), "%s", error ? error : "HTTP status not 200");
 		if (error == NULL)
 			snprintf(why, sizeof(why), "HTTP status %d", status);
-		fetch_failed(l, error != NULL && strncmp(error, "certificate", 11) == 0 ?
-		    "sts-webpki-invalid" : "sts-policy-fetch-error", why);
+		fetch_failed(l,
+		    error != NULL && strncmp(error, "certificate", 11) == 0
+			? "sts-webpki-invalid"
+			: "sts-policy-fetch-error",
+		    why);
 		return;
 	}
 	keep_fresh(l, body, len);
@@ -239,7 +244,7 @@ on_addr(const struct answer *a, void *arg)
 		return;
 	}
 	if (https_get_start(l->base, l->host, &a->addrs[0], 443, POLICY_PATH, l->ca_file,
-	    l->timeout_ms, on_policy, l, &l->get) != MX_OK)
+		l->timeout_ms, on_policy, l, &l->get) != MX_OK)
 		fetch_failed(l, "sts-policy-fetch-error", "could not start the fetch");
 }
 
@@ -253,11 +258,10 @@ start_fetch(struct sts_lookup *l)
 
 /* RFC 8461 3.1: exactly one STSv1 record, and it must parse. */
 static void
-on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why,
-    void *arg)
+on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct sts_lookup *l = arg;
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	struct mta_sts_txt txt;
 	char text[TXT_MAX];
 	int n = rcode == 0 ? policy_txt_pick(wire, len, mta_sts_is_record, text, sizeof(text)) : 0;
@@ -277,15 +281,20 @@ on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const ch
 	}
 	if (l->cached != NULL) {
 		/* RFC 8461 5.1: a record gone (or unreadable) does not end a cached policy. */
-		note(l, "no usable _mta-sts record (%s); the cached policy (id %s) stays in force "
-		    "until it expires", rcode == 0 ? (n == 0 ? "none" : "invalid") :
-		    (why && *why ? why : "lookup failed"), l->cached->id);
+		note(l,
+		    "no usable _mta-sts record (%s); the cached policy (id %s) stays in force "
+		    "until it expires",
+		    rcode == 0 ? (n == 0 ? "none" : "invalid")
+			       : (why && *why ? why : "lookup failed"),
+		    l->cached->id);
 		finish(l, l->cached, "cached");
 		return;
 	}
-	note(l, "no MTA-STS policy: %s", rcode == 0 && n == 0 ? "no _mta-sts record" :
-	    rcode == 3 ? "no _mta-sts record" : rcode == 0 ? "the _mta-sts record is invalid" :
-	    "the _mta-sts lookup failed");
+	note(l, "no MTA-STS policy: %s",
+	    rcode == 0 && n == 0 ? "no _mta-sts record"
+		: rcode == 3     ? "no _mta-sts record"
+		: rcode == 0     ? "the _mta-sts record is invalid"
+				 : "the _mta-sts lookup failed");
 	finish(l, NULL, "none");
 }
 
@@ -304,8 +313,8 @@ load_cached(const char *dir, const char *domain, int64_t now)
 }
 
 static mx_err
-lookup_init(struct sts_lookup *l, mx_resolver *r, const char *domain, const char *dir,
-    const char *ca_file)
+lookup_init(
+    struct sts_lookup *l, mx_resolver *r, const char *domain, const char *dir, const char *ca_file)
 {
 	struct strbuf sb;
 	char name[MX_DOMAIN_MAX + 16];

@@ -20,17 +20,17 @@
 #include "sts_cache.h"
 
 enum sts_mode {
-	STS_NO_POLICY = 0,  /* none published, none cached, or none usable */
-	STS_MODE_NONE,      /* "mode: none": as no policy */
-	STS_MODE_TESTING,   /* deliver as without, report failures */
-	STS_MODE_ENFORCE,   /* only matching MX hosts, only over PKIX-valid TLS */
+	STS_NO_POLICY = 0, /* none published, none cached, or none usable */
+	STS_MODE_NONE,     /* "mode: none": as no policy */
+	STS_MODE_TESTING,  /* deliver as without, report failures */
+	STS_MODE_ENFORCE,  /* only matching MX hosts, only over PKIX-valid TLS */
 };
 
 struct sts_outcome {
 	enum sts_mode mode;
 	const struct sts_cached *policy; /* NULL with STS_NO_POLICY */
-	const char *source;         /* "fetched", "cached", "cached (fetch failed)", "none" */
-	char note[400];             /* one sentence: what was found and why this policy */
+	const char *source;              /* "fetched", "cached", "cached (fetch failed)", "none" */
+	char note[400];                  /* one sentence: what was found and why this policy */
 	/* RFC 8460 result type when the TXT record promised a policy that could
 	 * not be had (sts-policy-fetch-error, sts-policy-invalid,
 	 * sts-webpki-invalid); NULL otherwise. */
@@ -44,9 +44,8 @@ typedef void (*sts_cb)(struct sts_lookup *lookup, void *arg);
 /* dir: the cache directory (NULL: no cache, fetch every time; nothing
  * written); ca_file: trust anchors for the fetch (NULL: the system's).
  * cb runs once, from the loop. */
-mx_err sts_lookup_start(mx_resolver *r, const char *domain, const char *dir,
-    const char *ca_file, unsigned timeout_ms, int64_t now, sts_cb cb, void *arg,
-    struct sts_lookup **out);
+mx_err sts_lookup_start(mx_resolver *r, const char *domain, const char *dir, const char *ca_file,
+    unsigned timeout_ms, int64_t now, sts_cb cb, void *arg, struct sts_lookup **out);
 const struct sts_outcome *sts_lookup_outcome(const struct sts_lookup *l);
 void sts_lookup_free(struct sts_lookup *l);
 
@@ -55,11 +54,9 @@ void sts_lookup_free(struct sts_lookup *l);
 bool sts_host_matches(const struct sts_outcome *o, const char *host);
 const char *sts_mode_name(enum sts_mode mode);
 
-
-
 /* Pure over a raw DNS reply: how many TXT records of the answer section
  * satisfy is (their strings joined), the first of them copied to out
  * (NUL-terminated, cut to size).  -1 when the reply does not parse. */
-int policy_txt_pick(const uint8_t *wire, size_t len, bool (*is)(const char *, size_t),
-    char *out, size_t size);
+int policy_txt_pick(
+    const uint8_t *wire, size_t len, bool (*is)(const char *, size_t), char *out, size_t size);
 #endif

@@ -18,7 +18,7 @@
 #include "strbuf.h"
 
 #define PATH_MAX_LEN 4096
-#define FILE_MAX (HTTPS_GET_BODY_MAX + 1024)
+#define FILE_MAX     (HTTPS_GET_BODY_MAX + 1024)
 
 bool
 sts_file_name_ok(const char *d)
@@ -30,7 +30,7 @@ sts_file_name_ok(const char *d)
 	for (size_t i = 0; i < n; i++) {
 		char c = d[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_'))
+			c == '_'))
 			return false;
 	}
 	return true;
@@ -45,7 +45,7 @@ id_ok(const char *id)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-		    (id[i] >= '0' && id[i] <= '9')))
+			(id[i] >= '0' && id[i] <= '9')))
 			return false;
 	return true;
 }
@@ -96,15 +96,14 @@ parse_head(const char **p, const char *end, struct sts_cached *out, int64_t *bod
 		return false;
 	*p += sizeof(STS_CACHE_MAGIC);
 	if (!field(p, end, "domain", out->domain, sizeof(out->domain)) ||
-	    !sts_file_name_ok(out->domain) ||
-	    !field(p, end, "id", out->id, sizeof(out->id)) || !id_ok(out->id))
+	    !sts_file_name_ok(out->domain) || !field(p, end, "id", out->id, sizeof(out->id)) ||
+	    !id_ok(out->id))
 		return false;
 	if (!field(p, end, "fetched", v, sizeof(v)) || !number(v, &out->fetched) ||
 	    !field(p, end, "expires", v, sizeof(v)) || !number(v, &out->expires) ||
 	    !field(p, end, "body", v, sizeof(v)) || !number(v, body_len))
 		return false;
-	return out->expires > out->fetched &&
-	    out->expires - out->fetched <= MTA_STS_MAX_AGE_MAX &&
+	return out->expires > out->fetched && out->expires - out->fetched <= MTA_STS_MAX_AGE_MAX &&
 	    *body_len > 0 && *body_len <= HTTPS_GET_BODY_MAX;
 }
 
@@ -119,8 +118,7 @@ sts_cache_parse(const char *data, size_t len, struct sts_cached *out)
 	if (data == NULL)
 		return -1;
 	end = data + len; /* only now: NULL + len is undefined */
-	if (!parse_head(&p, end, out, &body_len) ||
-	    (int64_t)(end - p) != body_len)
+	if (!parse_head(&p, end, out, &body_len) || (int64_t)(end - p) != body_len)
 		return -1;
 	memcpy(out->body, p, (size_t)body_len);
 	out->body[body_len] = '\0';
@@ -146,9 +144,10 @@ sts_cache_format(const struct sts_cached *e, char **out, size_t *len)
 		return MX_ERR_INVALID;
 	if ((buf = malloc(cap)) == NULL)
 		return MX_ERR_NOMEM;
-	n = snprintf(buf, cap, STS_CACHE_MAGIC "\ndomain %s\nid %s\nfetched %" PRId64
-	    "\nexpires %" PRId64 "\nbody %zu\n", e->domain, e->id, e->fetched, e->expires,
-	    e->body_len);
+	n = snprintf(buf, cap,
+	    STS_CACHE_MAGIC "\ndomain %s\nid %s\nfetched %" PRId64 "\nexpires %" PRId64
+			    "\nbody %zu\n",
+	    e->domain, e->id, e->fetched, e->expires, e->body_len);
 	if (n < 0 || (size_t)n + e->body_len > cap) {
 		free(buf);
 		return MX_ERR_INVALID;

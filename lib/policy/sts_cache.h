@@ -26,17 +26,17 @@
 #include "mx.h"
 #include "records.h"
 
-#define STS_CACHE_MAGIC "mx-mta-sts-cache 1"
-#define STS_CACHE_ENTRIES_MAX 4096  /* files kept under DIR/policy (expired ones go first) */
-#define STS_ID_MAX 32               /* RFC 8461 3.1: 1*32(ALPHA / DIGIT) */
+#define STS_CACHE_MAGIC       "mx-mta-sts-cache 1"
+#define STS_CACHE_ENTRIES_MAX 4096 /* files kept under DIR/policy (expired ones go first) */
+#define STS_ID_MAX            32   /* RFC 8461 3.1: 1*32(ALPHA / DIGIT) */
 
 struct sts_cached {
 	char domain[MX_DOMAIN_MAX + 1];
 	char id[STS_ID_MAX + 1];
 	int64_t fetched, expires;
 	size_t body_len;
-	char body[HTTPS_GET_BODY_MAX + 1];  /* NUL-terminated too */
-	struct mta_sts_policy policy;       /* body, parsed */
+	char body[HTTPS_GET_BODY_MAX + 1]; /* NUL-terminated too */
+	struct mta_sts_policy policy;      /* body, parsed */
 };
 
 /* Pure: 0 and *out filled when data is a whole, valid cache file, else -1
@@ -59,7 +59,6 @@ mx_err sts_cache_load(const char *dir, const char *domain, struct sts_cached *ou
 mx_err sts_cache_store(const char *dir, const struct sts_cached *e, int64_t now);
 /* DIRPATH/NAME replaced by data: a temporary file, fsync, rename, the
  * directory fsync'd.  MX_ERR_SYSTEM with errno when the OS refused. */
-mx_err sts_write_durably(const char *dirpath, const char *name, const char *data,
-    size_t len);
+mx_err sts_write_durably(const char *dirpath, const char *name, const char *data, size_t len);
 
 #endif

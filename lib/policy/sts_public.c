@@ -29,8 +29,8 @@ on_done(struct sts_lookup *l, void *arg)
 }
 
 mx_err
-mx_sts_start(mx_resolver *resolver, const char *domain, const char *ca_file, mx_sts_cb cb,
-    void *arg)
+mx_sts_start(
+    mx_resolver *resolver, const char *domain, const char *ca_file, mx_sts_cb cb, void *arg)
 {
 	char canon[MX_DOMAIN_MAX + 1];
 	mx_sts *s;
@@ -44,8 +44,8 @@ mx_sts_start(mx_resolver *resolver, const char *domain, const char *ca_file, mx_
 		return MX_ERR_NOMEM;
 	s->cb = cb;
 	s->arg = arg;
-	if ((err = sts_lookup_start(resolver, canon, NULL, ca_file, 0, (int64_t)time(NULL),
-	    on_done, s, &s->l)) != MX_OK) {
+	if ((err = sts_lookup_start(resolver, canon, NULL, ca_file, 0, (int64_t)time(NULL), on_done,
+		 s, &s->l)) != MX_OK) {
 		free(s);
 		return err;
 	}
@@ -100,7 +100,7 @@ mx_err
 mx_sts_to_json(const mx_sts *s, const mx_plan *plan, char **out)
 {
 	const struct sts_outcome *o = sts_lookup_outcome(s->l);
-	struct json_buf b = {0};
+	struct json_buf b = { 0 };
 
 	JSON_BUF_LITERAL(&b, "{\"mode\": ");
 	json_buf_string(&b, sts_mode_name(o->mode));
@@ -112,8 +112,9 @@ mx_sts_to_json(const mx_sts *s, const mx_plan *plan, char **out)
 	for (size_t i = 0; plan != NULL && i < plan->n_hosts; i++) {
 		json_buf_puts(&b, i ? ", {\"name\": " : "{\"name\": ");
 		json_buf_string(&b, plan->hosts[i].name);
-		json_buf_puts(&b, mx_sts_matches(s, plan->hosts[i].name) ?
-		    ", \"matches\": true}" : ", \"matches\": false}");
+		json_buf_puts(&b,
+		    mx_sts_matches(s, plan->hosts[i].name) ? ", \"matches\": true}"
+							   : ", \"matches\": false}");
 	}
 	JSON_BUF_LITERAL(&b, "]}");
 	return (*out = json_buf_end(&b)) != NULL ? MX_OK : MX_ERR_NOMEM;

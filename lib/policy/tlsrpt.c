@@ -24,16 +24,19 @@
 const char *
 tlsrpt_result_for_verify_error(const char *e)
 {
-	static const struct { long code; const char *type; } map[] = {
-		{X509_V_ERR_HOSTNAME_MISMATCH, "certificate-host-mismatch"},
-		{X509_V_ERR_CERT_HAS_EXPIRED, "certificate-expired"},
-		{X509_V_ERR_CERT_NOT_YET_VALID, "certificate-expired"},
-		{X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "certificate-not-trusted"},
-		{X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "certificate-not-trusted"},
-		{X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, "certificate-not-trusted"},
-		{X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "certificate-not-trusted"},
-		{X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, "certificate-not-trusted"},
-		{X509_V_ERR_CERT_UNTRUSTED, "certificate-not-trusted"},
+	static const struct {
+		long code;
+		const char *type;
+	} map[] = {
+		{ X509_V_ERR_HOSTNAME_MISMATCH, "certificate-host-mismatch" },
+		{ X509_V_ERR_CERT_HAS_EXPIRED, "certificate-expired" },
+		{ X509_V_ERR_CERT_NOT_YET_VALID, "certificate-expired" },
+		{ X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "certificate-not-trusted" },
+		{ X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "certificate-not-trusted" },
+		{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, "certificate-not-trusted" },
+		{ X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "certificate-not-trusted" },
+		{ X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, "certificate-not-trusted" },
+		{ X509_V_ERR_CERT_UNTRUSTED, "certificate-not-trusted" },
 	};
 
 	for (size_t i = 0; e != NULL && i < sizeof(map) / sizeof(map[0]); i++)
@@ -55,7 +58,7 @@ tlsrpt_day_name(int64_t t, char out[11])
 int64_t
 tlsrpt_day_start(const char *day)
 {
-	struct tm tm = {0};
+	struct tm tm = { 0 };
 	char check[11];
 	int64_t t;
 
@@ -133,8 +136,7 @@ append(const char *path, const char *line, size_t len)
 }
 
 mx_err
-tlsrpt_record(const char *dir, const char *domain, int64_t now,
-    const struct tlsrpt_session *s)
+tlsrpt_record(const char *dir, const char *domain, int64_t now, const struct tlsrpt_session *s)
 {
 	char day[11], dirpath[PATH_MAX_LEN], path[PATH_MAX_LEN], line[LINE_MAX_LEN];
 	size_t n;
@@ -181,9 +183,9 @@ split(char *line, char *f[8])
 	}
 	return n == 8 && strcmp(f[0], "v1") == 0 &&
 	    (strcmp(f[1], "ok") == 0 || strcmp(f[1], "fail") == 0) &&
-	    (strcmp(f[2], "sts") == 0 || strcmp(f[2], "tlsa") == 0) &&
-	    strlen(f[3]) <= STS_ID_MAX && strlen(f[4]) < 40 && strlen(f[5]) <= MX_DOMAIN_MAX &&
-	    strlen(f[6]) < 46 && strlen(f[7]) < TLSRPT_INFO_MAX;
+	    (strcmp(f[2], "sts") == 0 || strcmp(f[2], "tlsa") == 0) && strlen(f[3]) <= STS_ID_MAX &&
+	    strlen(f[4]) < 40 && strlen(f[5]) <= MX_DOMAIN_MAX && strlen(f[6]) < 46 &&
+	    strlen(f[7]) < TLSRPT_INFO_MAX;
 }
 
 static const char *

@@ -26,29 +26,29 @@
 #include "mx.h"
 #include "sts_cache.h"
 
-#define TLSRPT_FILE_MAX ((size_t)8 << 20)
-#define TLSRPT_POLICIES_MAX 8     /* distinct (type, id) per domain and day */
-#define TLSRPT_FAILURES_MAX 64    /* distinct failure details per policy */
-#define TLSRPT_INFO_MAX 200
+#define TLSRPT_FILE_MAX     ((size_t)8 << 20)
+#define TLSRPT_POLICIES_MAX 8  /* distinct (type, id) per domain and day */
+#define TLSRPT_FAILURES_MAX 64 /* distinct failure details per policy */
+#define TLSRPT_INFO_MAX     200
 
 /* One session as delivery saw it. */
 struct tlsrpt_session {
 	bool ok;
-	const char *policy_type;   /* "sts" or "tlsa" */
-	const char *policy_id;     /* sts: the TXT id; NULL or "" for tlsa */
-	const char *policy_body;   /* sts: the policy text, kept once per day and id */
+	const char *policy_type; /* "sts" or "tlsa" */
+	const char *policy_id;   /* sts: the TXT id; NULL or "" for tlsa */
+	const char *policy_body; /* sts: the policy text, kept once per day and id */
 	size_t policy_len;
-	const char *result_type;   /* failures: an RFC 8460 4.3 result type */
-	const char *mx_host;       /* the receiving MX host name */
-	const char *receiving_ip;  /* "" when no connection was made */
-	const char *info;          /* additional-information, may be NULL */
+	const char *result_type;  /* failures: an RFC 8460 4.3 result type */
+	const char *mx_host;      /* the receiving MX host name */
+	const char *receiving_ip; /* "" when no connection was made */
+	const char *info;         /* additional-information, may be NULL */
 };
 
 /* Appends s to DIR/tlsrpt/DAY/DOMAIN (made 0700 as needed), DAY from now
  * (UTC), and fdatasyncs it.  MX_ERR_SYSTEM when the OS refused, or the day
  * file is full. */
-mx_err tlsrpt_record(const char *dir, const char *domain, int64_t now,
-    const struct tlsrpt_session *s);
+mx_err
+tlsrpt_record(const char *dir, const char *domain, int64_t now, const struct tlsrpt_session *s);
 
 /* The RFC 8460 result type for OpenSSL's verify error text (tls_facts):
  * certificate-host-mismatch, certificate-expired, certificate-not-trusted,
@@ -65,17 +65,17 @@ struct tlsrpt_failure {
 
 struct tlsrpt_policy {
 	char type[8];
-	char id[STS_ID_MAX + 1];     /* "" when none */
+	char id[STS_ID_MAX + 1]; /* "" when none */
 	unsigned long ok, failed;
 	size_t n_fail;
 	struct tlsrpt_failure fail[TLSRPT_FAILURES_MAX];
-	unsigned long fail_dropped;  /* failures past TLSRPT_FAILURES_MAX details (counted) */
+	unsigned long fail_dropped; /* failures past TLSRPT_FAILURES_MAX details (counted) */
 };
 
 struct tlsrpt_day {
 	size_t n_pol;
 	struct tlsrpt_policy pol[TLSRPT_POLICIES_MAX];
-	size_t bad_lines;            /* lines that did not parse, skipped */
+	size_t bad_lines; /* lines that did not parse, skipped */
 };
 
 /* Pure: a day file's lines, aggregated. */

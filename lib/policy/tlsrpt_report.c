@@ -34,7 +34,7 @@ static void
 sts_strings(struct json_buf *b, const char *text)
 {
 	struct mta_sts_policy pol;
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	bool first = true;
 	char line[512];
 
@@ -85,8 +85,7 @@ failure_json(struct json_buf *b, const struct tlsrpt_failure *f)
 }
 
 static void
-policy_json(struct json_buf *b, const struct tlsrpt_policy *p, const char *domain,
-    const char *text)
+policy_json(struct json_buf *b, const struct tlsrpt_policy *p, const char *domain, const char *text)
 {
 	JSON_BUF_LITERAL(b, "{\"policy\": {\"policy-type\": ");
 	json_buf_string(b, p->type);
@@ -113,7 +112,7 @@ policy_json(struct json_buf *b, const struct tlsrpt_policy *p, const char *domai
 mx_err
 tlsrpt_json(const struct tlsrpt_day *d, const struct tlsrpt_meta *m, char **out, size_t *len)
 {
-	struct json_buf b = {0};
+	struct json_buf b = { 0 };
 
 	*out = NULL;
 	JSON_BUF_LITERAL(&b, "{\"organization-name\": ");
@@ -141,14 +140,15 @@ tlsrpt_json(const struct tlsrpt_day *d, const struct tlsrpt_meta *m, char **out,
 mx_err
 tlsrpt_gzip(const char *in, size_t len, unsigned char **out, size_t *out_len)
 {
-	z_stream z = {0};
+	z_stream z = { 0 };
 	uLong cap = compressBound((uLong)len) + 64;
 	unsigned char *buf = malloc(cap);
 
 	*out = NULL;
 	/* windowBits 15 + 16: a gzip header and trailer, not zlib's. */
-	if (buf == NULL || deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (buf == NULL ||
+	    deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+		Z_OK) {
 		free(buf);
 		return MX_ERR_NOMEM;
 	}
@@ -178,8 +178,9 @@ base64(struct json_buf *b, const unsigned char *in, size_t len)
 	for (size_t i = 0; i < len; i += 3) {
 		unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
 		    (i + 2 < len ? in[i + 2] : 0);
-		char q[4] = {abc[v >> 18 & 63], abc[v >> 12 & 63],
-		    (char)(i + 1 < len ? abc[v >> 6 & 63] : '='), (char)(i + 2 < len ? abc[v & 63] : '=')};
+		char q[4] = { abc[v >> 18 & 63], abc[v >> 12 & 63],
+			(char)(i + 1 < len ? abc[v >> 6 & 63] : '='),
+			(char)(i + 2 < len ? abc[v & 63] : '=') };
 		json_buf_put(b, q, 4);
 		if ((col += 4) == 76) {
 			JSON_BUF_LITERAL(b, "\n");
@@ -197,8 +198,8 @@ one_line(const char *s)
 }
 
 static void
-headers(struct json_buf *b, const struct tlsrpt_meta *m, const char *from, const char *to,
-    int64_t now)
+headers(
+    struct json_buf *b, const struct tlsrpt_meta *m, const char *from, const char *to, int64_t now)
 {
 	char line[1024], date[64] = "Thu, 01 Jan 1970 00:00:00 +0000";
 	time_t t = (time_t)now;
@@ -210,11 +211,13 @@ headers(struct json_buf *b, const struct tlsrpt_meta *m, const char *from, const
 	    date, m->report_id);
 	json_buf_puts(b, line);
 	/* RFC 8460 5.3: the Subject and the two TLS-Report-* headers. */
-	snprintf(line, sizeof(line), "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\n"
-	    "TLS-Report-Domain: %s\nTLS-Report-Submitter: %s\n", m->domain, m->submitter,
-	    m->report_id, m->domain, m->submitter);
+	snprintf(line, sizeof(line),
+	    "Subject: Report Domain: %s Submitter: %s Report-ID: <%s>\n"
+	    "TLS-Report-Domain: %s\nTLS-Report-Submitter: %s\n",
+	    m->domain, m->submitter, m->report_id, m->domain, m->submitter);
 	json_buf_puts(b, line);
-	json_buf_puts(b, "MIME-Version: 1.0\nContent-Type: multipart/report; "
+	json_buf_puts(b,
+	    "MIME-Version: 1.0\nContent-Type: multipart/report; "
 	    "report-type=\"tlsrpt\";\n\tboundary=\"" BOUNDARY_TEXT "\"\n\n"
 	    "This is a multipart message in MIME format.\n\n");
 }
@@ -223,24 +226,25 @@ mx_err
 tlsrpt_message(const struct tlsrpt_meta *m, const char *from, const char *to, int64_t now,
     const unsigned char *gz, size_t gz_len, char **out, size_t *len)
 {
-	struct json_buf b = {0};
+	struct json_buf b = { 0 };
 	char line[1024];
 
 	*out = NULL;
-	if (!one_line(from) || !one_line(to) || !one_line(m->domain) ||
-	    !one_line(m->submitter) || !one_line(m->report_id) || strchr(m->submitter, '"') ||
-	    strchr(m->domain, '"'))
+	if (!one_line(from) || !one_line(to) || !one_line(m->domain) || !one_line(m->submitter) ||
+	    !one_line(m->report_id) || strchr(m->submitter, '"') || strchr(m->domain, '"'))
 		return MX_ERR_INVALID;
 	headers(&b, m, from, to, now);
-	snprintf(line, sizeof(line), "--" BOUNDARY_TEXT "\nContent-Type: text/plain; "
+	snprintf(line, sizeof(line),
+	    "--" BOUNDARY_TEXT "\nContent-Type: text/plain; "
 	    "charset=us-ascii\n\nThis is an aggregate TLS report (RFC 8460) from %s for %s,\n"
 	    "covering the UTC day that starts at %lld (seconds since 1970).\n\n",
 	    m->submitter, m->domain, (long long)m->start);
 	json_buf_puts(&b, line);
-	snprintf(line, sizeof(line), "--" BOUNDARY_TEXT "\nContent-Type: application/tlsrpt+gzip\n"
+	snprintf(line, sizeof(line),
+	    "--" BOUNDARY_TEXT "\nContent-Type: application/tlsrpt+gzip\n"
 	    "Content-Transfer-Encoding: base64\nContent-Disposition: attachment;\n"
-	    "\tfilename=\"%s!%s!%lld!%lld.json.gz\"\n\n", m->submitter, m->domain,
-	    (long long)m->start, (long long)(m->end - 1));
+	    "\tfilename=\"%s!%s!%lld!%lld.json.gz\"\n\n",
+	    m->submitter, m->domain, (long long)m->start, (long long)(m->end - 1));
 	json_buf_puts(&b, line);
 	base64(&b, gz, gz_len);
 	json_buf_puts(&b, "\n--" BOUNDARY_TEXT "--\n");

@@ -25,15 +25,14 @@ one_line(const char *s)
 static void
 rfc5322_date(time_t t, char out[40])
 {
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-	    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec);
+	snprintf(out, 40, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
+	    months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static bool
@@ -44,8 +43,8 @@ report_valid(const struct dsn_report *r)
 		return false;
 	for (size_t i = 0; i < r->n_rcpts; i++) {
 		const struct dsn_rcpt *rc = &r->rcpts[i];
-		if (!one_line(rc->address) || !one_line(rc->status) ||
-		    !one_line(rc->diagnostic) || !one_line(rc->remote_mta))
+		if (!one_line(rc->address) || !one_line(rc->status) || !one_line(rc->diagnostic) ||
+		    !one_line(rc->remote_mta))
 			return false;
 	}
 	return true;
@@ -54,15 +53,18 @@ report_valid(const struct dsn_report *r)
 static void
 put_human_part(FILE *f, const struct dsn_report *r)
 {
-	fprintf(f, "Content-Description: Notification\n"
+	fprintf(f,
+	    "Content-Description: Notification\n"
 	    "Content-Type: text/plain; charset=utf-8\n\n");
 	fprintf(f, "This is the mail system at host %s.\n\n", r->reporting_mta);
 	if (r->expired)
-		fprintf(f, "Your message could not be delivered within %u hours and the mail\n"
+		fprintf(f,
+		    "Your message could not be delivered within %u hours and the mail\n"
 		    "system has given up.  The last reason for each recipient is below.\n\n",
 		    r->lifetime_hours);
 	else
-		fprintf(f, "Your message could not be delivered to one or more recipients.\n"
+		fprintf(f,
+		    "Your message could not be delivered to one or more recipients.\n"
 		    "It is attached below.  The reasons are listed here.\n\n");
 	for (size_t i = 0; i < r->n_rcpts; i++) {
 		const struct dsn_rcpt *rc = &r->rcpts[i];
@@ -77,7 +79,8 @@ put_status_part(FILE *f, const struct dsn_report *r)
 {
 	char date[40];
 
-	fprintf(f, "Content-Description: Delivery report\n"
+	fprintf(f,
+	    "Content-Description: Delivery report\n"
 	    "Content-Type: message/delivery-status\n\n");
 	rfc5322_date(r->arrival, date);
 	fprintf(f, "Reporting-MTA: dns; %s\nX-Mx-Queue-ID: %s\nArrival-Date: %s\n",
@@ -102,7 +105,8 @@ put_original_header(FILE *f, const struct dsn_report *r)
 	const char *p = (const char *)r->original, *end = p + r->original_len;
 	size_t written = 0;
 
-	fprintf(f, "Content-Description: Undelivered message headers\n"
+	fprintf(f,
+	    "Content-Description: Undelivered message headers\n"
 	    "Content-Type: text/rfc822-headers\n\n");
 	while (p < end && written < DSN_HEADER_MAX) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -135,7 +139,8 @@ dsn_compose(const struct dsn_report *r, char **out, size_t *len)
 		return MX_ERR_NOMEM;
 	rfc5322_date(r->now, date);
 	/* RFC 3834 Auto-Submitted keeps responders from answering a bounce. */
-	fprintf(f, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
+	fprintf(f,
+	    "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
 	    "To: <%s>\n"
 	    "Subject: Undelivered Mail Returned to Sender\n"
 	    "Date: %s\n"
@@ -145,8 +150,8 @@ dsn_compose(const struct dsn_report *r, char **out, size_t *len)
 	    "Content-Type: multipart/report; report-type=delivery-status;\n"
 	    "\tboundary=\"%s.mx-dsn/%s\"\n\n"
 	    "This is a MIME-encapsulated message.\n\n",
-	    r->reporting_mta, r->sender, date, r->queue_id, r->reporting_mta,
-	    r->queue_id, r->reporting_mta);
+	    r->reporting_mta, r->sender, date, r->queue_id, r->reporting_mta, r->queue_id,
+	    r->reporting_mta);
 	fprintf(f, "--%s.mx-dsn/%s\n", r->queue_id, r->reporting_mta);
 	put_human_part(f, r);
 	fprintf(f, "--%s.mx-dsn/%s\n", r->queue_id, r->reporting_mta);

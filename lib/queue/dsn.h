@@ -26,11 +26,11 @@
 
 /* One recipient the report is about; strings are borrowed. */
 struct dsn_rcpt {
-	const char *address;     /* the forward-path, local@domain */
-	const char *status;      /* RFC 3463 code, "5.1.1" (4.x.x when it expired) */
-	const char *diagnostic;  /* the server's reply, or why no server said one */
-	bool smtp_reply;         /* diagnostic is an SMTP reply ("550 5.1.1 ...") */
-	const char *remote_mta;  /* the host that said it; "" when none */
+	const char *address;    /* the forward-path, local@domain */
+	const char *status;     /* RFC 3463 code, "5.1.1" (4.x.x when it expired) */
+	const char *diagnostic; /* the server's reply, or why no server said one */
+	bool smtp_reply;        /* diagnostic is an SMTP reply ("550 5.1.1 ...") */
+	const char *remote_mta; /* the host that said it; "" when none */
 	time_t last_attempt;
 };
 
@@ -44,7 +44,7 @@ struct dsn_report {
 	unsigned lifetime_hours;   /* for the text when expired */
 	const struct dsn_rcpt *rcpts;
 	size_t n_rcpts;
-	const uint8_t *original;   /* the original as it goes after DATA: CRLF, dot-stuffed;
+	const uint8_t *original; /* the original as it goes after DATA: CRLF, dot-stuffed;
 	                            * its header is enough (see DSN_ORIGINAL_MAX) */
 	size_t original_len;
 };

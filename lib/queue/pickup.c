@@ -31,8 +31,8 @@
 #include "payload.h"
 #include "strbuf.h"
 
-#define SCAN_MAX 65536   /* octets of the message header read to see its fields */
-#define ADDED_MAX 4096   /* octets of the fields pickup puts on top */
+#define SCAN_MAX  65536 /* octets of the message header read to see its fields */
+#define ADDED_MAX 4096  /* octets of the fields pickup puts on top */
 
 struct one {
 	struct pickup_ctx *c;
@@ -41,14 +41,13 @@ struct one {
 	struct drop_request r;
 	size_t hlen;
 	char login[64], sender[SPOOL_ADDRESS_MAX + 1], fullname[256];
-	char **rcpts;            /* expanded and qualified (aliases.c) */
+	char **rcpts; /* expanded and qualified (aliases.c) */
 	size_t n_rcpts;
 	char added[ADDED_MAX];
 	size_t added_len;
 };
 
-static void
-plog(struct pickup_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plog(struct pickup_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 plog(struct pickup_ctx *c, const char *fmt, ...)
@@ -120,8 +119,8 @@ expand_rcpts(struct one *o, const char **why)
 	for (size_t i = 0; i < o->r.rcpt_n; i++) {
 		char **list = NULL, refused[512] = "";
 		size_t n = 0;
-		mx_err err = aliases_expand(o->c->aliases, o->c->origin, o->r.rcpt[i], &list, &n,
-		    refused, sizeof(refused));
+		mx_err err = aliases_expand(
+		    o->c->aliases, o->c->origin, o->r.rcpt[i], &list, &n, refused, sizeof(refused));
 
 		if (refused[0] != '\0')
 			plog(o->c, "%s: recipient <%s>: %s", o->name, o->r.rcpt[i], refused);
@@ -243,8 +242,8 @@ date_text(time_t t, char out[64])
 	localtime_r(&t, &tm);
 	off = tm.tm_gmtoff / 60;
 	snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld", days[tm.tm_wday % 7],
-	    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
 }
 
 /* The submitter's login, full name (GECOS up to the first comma) and,
@@ -298,8 +297,8 @@ message_id(char out[400], const char *host, time_t now)
 		return false;
 	gmtime_r(&now, &tm);
 	snprintf(out, 400, "<%04d%02d%02d%02d%02d%02d.%016llx@%s>", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    (unsigned long long)rnd, host);
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)rnd,
+	    host);
 	return true;
 }
 
@@ -360,11 +359,12 @@ enqueue(struct one *o, char id[SPOOL_ID_MAX + 1], const char **why)
 		*why = "an address is longer than 320 octets";
 		return MX_ERR_BAD_DOMAIN;
 	}
-	err = payload_init(&data, (const uint8_t *)o->added, o->added_len, o->fd,
-	    (off_t)o->hlen, o->r.size);
+	err = payload_init(
+	    &data, (const uint8_t *)o->added, o->added_len, o->fd, (off_t)o->hlen, o->r.size);
 	if (err != MX_OK)
 		return err;
-	struct spool_entry e = { .len = payload_len(&data), .payload = &data,
+	struct spool_entry e = { .len = payload_len(&data),
+		.payload = &data,
 		.no_bounce = o->r.error_mode == DROP_ERRMODE_Q };
 	snprintf(e.sender, sizeof(e.sender), "%s", o->sender);
 	if ((e.rcpts = calloc(o->n_rcpts, sizeof(*e.rcpts))) == NULL) {
@@ -415,14 +415,16 @@ pick_checked(struct one *o, const char *host)
 		return;
 	}
 	if (err != MX_OK) { /* disk full, say: the file stays for the next pass */
-		plog(o->c, "%s: cannot queue the drop file (left for the next pass): %s",
-		    o->name, ewhy);
+		plog(o->c, "%s: cannot queue the drop file (left for the next pass): %s", o->name,
+		    ewhy);
 		o->c->st.failed++;
 		return;
 	}
 	if (unlinkat(o->dirfd, o->name, 0) < 0 || fsync(o->dirfd) < 0)
-		plog(o->c, "%s: queued as %s but not removed from drop/ (%s): it will be "
-		    "queued twice", o->name, id, strerror(errno));
+		plog(o->c,
+		    "%s: queued as %s but not removed from drop/ (%s): it will be "
+		    "queued twice",
+		    o->name, id, strerror(errno));
 	o->c->st.picked++;
 	plog(o->c, "%s: uid=%u from=<%s>", id, (unsigned)o->r.uid, o->sender);
 	plog(o->c, "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id, o->sender,
@@ -441,7 +443,8 @@ pick_one(struct pickup_ctx *c, int dirfd, const char *name, const char *host)
 	o.fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (o.fd < 0) {
 		if (errno != ENOENT)
-			quarantine(c, dirfd, name, errno == ELOOP ? "a symbolic link" : strerror(errno));
+			quarantine(
+			    c, dirfd, name, errno == ELOOP ? "a symbolic link" : strerror(errno));
 		return;
 	}
 	if (flock(o.fd, LOCK_EX | LOCK_NB) < 0) {
@@ -486,7 +489,7 @@ is_drop_name(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z')))
+			(s[i] >= 'A' && s[i] <= 'Z')))
 			return false;
 	return true;
 }

@@ -26,12 +26,12 @@ struct aliases;
 
 struct pickup_ctx {
 	struct spool *sp;
-	const char *spool_dir;   /* borrowed */
-	const char *origin;      /* domain for bare names; NULL: the host's FQDN */
+	const char *spool_dir;         /* borrowed */
+	const char *origin;            /* domain for bare names; NULL: the host's FQDN */
 	const struct aliases *aliases; /* borrowed; NULL: no alias file, qualification only */
 	void (*log)(const char *line, void *arg);
 	void *log_arg;
-	unsigned tmp_age;        /* PICKUP_TMP_AGE unless set */
+	unsigned tmp_age; /* PICKUP_TMP_AGE unless set */
 	struct pickup_stats st;
 };
 

@@ -33,7 +33,7 @@
 #include "why.h"
 
 #define QUEUE_CONCURRENCY 8
-#define QUEUE_TMP_AGE 60 /* seconds before an unlocked tmp/ file is a dead writer's */
+#define QUEUE_TMP_AGE     60 /* seconds before an unlocked tmp/ file is a dead writer's */
 
 struct mx_queue {
 	struct spool *sp;
@@ -41,8 +41,8 @@ struct mx_queue {
 	mx_queue_log_fn log;
 	void *log_arg;
 	bool log_json;
-	bool existing_only;      /* mx_queue_open_existing: never writes entries */
-	char *dir;               /* the spool directory, for pickup's drop/ */
+	bool existing_only; /* mx_queue_open_existing: never writes entries */
+	char *dir;          /* the spool directory, for pickup's drop/ */
 };
 
 struct mx_queue_item {
@@ -67,8 +67,8 @@ queue_open(mx_queue **out, const char *dir, bool existing_only, mx_why *why)
 	*out = NULL;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return why_set(why, MX_ERR_NOMEM, "out of memory");
-	err = existing_only ? spool_open_existing(dir, &q->sp, why->text, sizeof(why->text)) :
-	    spool_open(dir, &q->sp, why->text, sizeof(why->text));
+	err = existing_only ? spool_open_existing(dir, &q->sp, why->text, sizeof(why->text))
+			    : spool_open(dir, &q->sp, why->text, sizeof(why->text));
 	if (err != MX_OK) {
 		free(q);
 		return err;
@@ -189,8 +189,8 @@ pickup_aliases(const char *path, struct aliases **out, mx_why *why)
 	*out = NULL;
 	if (path != NULL && path[0] == '\0')
 		return MX_OK;
-	err = aliases_load(path != NULL ? path : PICKUP_ALIASES_DEFAULT, out, reason,
-	    sizeof(reason));
+	err =
+	    aliases_load(path != NULL ? path : PICKUP_ALIASES_DEFAULT, out, reason, sizeof(reason));
 	if (err == MX_ERR_SYSTEM && errno == ENOENT && path == NULL)
 		return MX_OK;
 	if (err != MX_OK)
@@ -199,8 +199,7 @@ pickup_aliases(const char *path, struct aliases **out, mx_why *why)
 }
 
 mx_err
-mx_queue_pickup(mx_queue *q, const char *origin, const char *aliases, size_t *picked,
-    mx_why *why)
+mx_queue_pickup(mx_queue *q, const char *origin, const char *aliases, size_t *picked, mx_why *why)
 {
 	struct pickup_ctx c = { .origin = origin, .log = pickup_log, .log_arg = q };
 	struct aliases *a = NULL;
@@ -251,13 +250,13 @@ next_attempt(const mx_queue *q, int64_t now, unsigned attempts)
 static void
 set_reason(struct spool_rcpt *r, const char *dsn, const char *text)
 {
-	snprintf(r->reason, sizeof(r->reason), "%.15s%s%.480s", dsn ? dsn : "",
-	    dsn ? " " : "", text ? text : "");
+	snprintf(r->reason, sizeof(r->reason), "%.15s%s%.480s", dsn ? dsn : "", dsn ? " " : "",
+	    text ? text : "");
 }
 
 mx_err
-mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts,
-    size_t n_rcpts, const mx_message *mm, char id[MX_QUEUE_ID_MAX + 1], mx_why *why)
+mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts, size_t n_rcpts,
+    const mx_message *mm, char id[MX_QUEUE_ID_MAX + 1], mx_why *why)
 {
 	struct payload src;
 	struct envelope env;
@@ -273,15 +272,14 @@ mx_queue_add(mx_queue *q, const char *mail_from, const char *const *rcpts,
 	if ((err = envelope_prepare(mail_from, rcpts, n_rcpts, &env, why)) != MX_OK)
 		return err;
 	message_payload(mm->m, &src);
-	err = spool_enqueue_payload(q->sp, env.from, env.rcpts, env.n, &src, id,
-	    MX_QUEUE_ID_MAX + 1, &reason);
+	err = spool_enqueue_payload(
+	    q->sp, env.from, env.rcpts, env.n, &src, id, MX_QUEUE_ID_MAX + 1, &reason);
 	envelope_free(&env);
 	return err == MX_OK ? MX_OK : fail(why, err, "cannot queue the message", reason);
 }
 
 mx_err
-mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX + 1],
-    mx_why *why)
+mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX + 1], mx_why *why)
 {
 	struct spool_entry e = { 0 };
 	const char *reason = NULL;
@@ -303,7 +301,8 @@ mx_queue_add_deferred(mx_queue *q, const mx_delivery *d, char id[MX_QUEUE_ID_MAX
 			continue;
 		if (strlen(rc->address) > SPOOL_ADDRESS_MAX) {
 			free(e.rcpts);
-			return fail(why, MX_ERR_BAD_ADDRESS, "cannot queue", "an address is too long");
+			return fail(
+			    why, MX_ERR_BAD_ADDRESS, "cannot queue", "an address is too long");
 		}
 		memcpy(r->address, rc->address, strlen(rc->address) + 1);
 		r->attempts = 1;
@@ -359,12 +358,32 @@ mx_queue_item_free(mx_queue_item *item)
 	free(item);
 }
 
-const char *mx_queue_item_id(const mx_queue_item *it) { return it->e->id; }
-int64_t mx_queue_item_created(const mx_queue_item *it) { return it->e->created; }
-const char *mx_queue_item_sender(const mx_queue_item *it) { return it->e->sender; }
-size_t mx_queue_item_recipient_count(const mx_queue_item *it) { return it->e->n_rcpts; }
+const char *
+mx_queue_item_id(const mx_queue_item *it)
+{
+	return it->e->id;
+}
+int64_t
+mx_queue_item_created(const mx_queue_item *it)
+{
+	return it->e->created;
+}
+const char *
+mx_queue_item_sender(const mx_queue_item *it)
+{
+	return it->e->sender;
+}
+size_t
+mx_queue_item_recipient_count(const mx_queue_item *it)
+{
+	return it->e->n_rcpts;
+}
 
-size_t mx_queue_item_size(const mx_queue_item *it) { return it->e->len; }
+size_t
+mx_queue_item_size(const mx_queue_item *it)
+{
+	return it->e->len;
+}
 
 /* Read on first use: listing and running never hold a message whole. */
 const uint8_t *
@@ -392,7 +411,8 @@ mx_queue_rcpt_state
 mx_queue_item_state(const mx_queue_item *it, size_t i)
 {
 	static const mx_queue_rcpt_state states[] = {
-		[SPOOL_PENDING] = MX_QUEUE_PENDING, [SPOOL_SENT] = MX_QUEUE_SENT,
+		[SPOOL_PENDING] = MX_QUEUE_PENDING,
+		[SPOOL_SENT] = MX_QUEUE_SENT,
 		[SPOOL_BOUNCED] = MX_QUEUE_BOUNCED,
 	};
 	return i < it->e->n_rcpts ? states[it->e->rcpts[i].state] : MX_QUEUE_PENDING;
@@ -419,7 +439,7 @@ mx_queue_item_reason(const mx_queue_item *it, size_t i)
 mx_err
 mx_queue_item_to_json(const mx_queue_item *it, char **out)
 {
-	static const char *const states[] = {"pending", "sent", "bounced"};
+	static const char *const states[] = { "pending", "sent", "bounced" };
 	const struct spool_entry *e = it->e;
 	size_t size = 0;
 	FILE *f;
@@ -436,8 +456,10 @@ mx_queue_item_to_json(const mx_queue_item *it, char **out)
 		const struct spool_rcpt *r = &e->rcpts[i];
 		fputs(i ? ", {\"to\": " : "{\"to\": ", f);
 		json_string(f, r->address);
-		fprintf(f, ", \"state\": \"%s\", \"attempts\": %u, \"next_attempt\": %lld, "
-		    "\"reason\": ", states[r->state], r->attempts, (long long)r->next_attempt);
+		fprintf(f,
+		    ", \"state\": \"%s\", \"attempts\": %u, \"next_attempt\": %lld, "
+		    "\"reason\": ",
+		    states[r->state], r->attempts, (long long)r->next_attempt);
 		json_string(f, r->reason);
 		fputc('}', f);
 	}
@@ -493,8 +515,7 @@ compare_ids(const void *a, const void *b)
 
 /* Oldest first: IDs begin with their second of arrival. */
 mx_err
-mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg,
-    mx_why *why)
+mx_queue_list(mx_queue *q, mx_queue_list_cb cb, mx_queue_bad_cb bad, void *arg, mx_why *why)
 {
 	struct list_ctx c = { .bad = bad, .arg = arg };
 	mx_err err = MX_OK;
@@ -538,9 +559,10 @@ mx_queue_delete(mx_queue *q, const char *id, mx_why *why)
 	if (q == NULL || id == NULL || !spool_id_valid(id))
 		return fail(why, MX_ERR_INVALID, "not a queue ID", id ? id : "(NULL)");
 	if ((err = spool_lock(q->sp, id, &fd)) != MX_OK)
-		return fail(why, err, id, err == MX_ERR_LOCKED ?
-		    "being delivered by a runner right now; try again" :
-		    err == MX_ERR_NOT_FOUND ? "no such entry" : "cannot open the entry");
+		return fail(why, err, id,
+		    err == MX_ERR_LOCKED ? "being delivered by a runner right now; try again"
+			: err == MX_ERR_NOT_FOUND ? "no such entry"
+						  : "cannot open the entry");
 	err = spool_remove(q->sp, id, &reason);
 	spool_unlock(fd);
 	return err == MX_OK ? MX_OK : fail(why, err, id, reason);
@@ -608,9 +630,9 @@ struct slot {
 	struct pass *pass;
 	struct spool_entry *e;
 	int lock_fd;
-	struct outcome *out;        /* one per recipient of e */
-	size_t *map;                /* delivery index -> recipient of e */
-	struct wire_scan scan;      /* 8-bit octets and SIZE, seen as the CRC was checked */
+	struct outcome *out;   /* one per recipient of e */
+	size_t *map;           /* delivery index -> recipient of e */
+	struct wire_scan scan; /* 8-bit octets and SIZE, seen as the CRC was checked */
 };
 
 struct pass {
@@ -623,10 +645,10 @@ struct pass {
 	struct dest **dests;
 	size_t n_dests, cap_dests;
 	size_t active;
-	bool failed;                /* out of memory along the way */
-	int64_t earliest;           /* for stats.next_due */
-	mx_err err;                 /* a delivery could not start: stop */
-	mx_why why;                 /* ... and why */
+	bool failed;      /* out of memory along the way */
+	int64_t earliest; /* for stats.next_due */
+	mx_err err;       /* a delivery could not start: stop */
+	mx_why why;       /* ... and why */
 	mx_queue_stats st;
 	const struct queue_hooks *hooks; /* queue_entry_start's caller (the daemon) */
 };
@@ -668,8 +690,7 @@ scan_skipped(const char *name, const char *why, void *arg)
 	log_event(p, name, NULL, "skipped", "", note);
 }
 
-static void
-logf_line(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_line(struct pass *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 logf_line(struct pass *p, const char *fmt, ...)
@@ -688,8 +709,8 @@ logf_line(struct pass *p, const char *fmt, ...)
 
 /* A JSON event for what no delivery reported (short-circuits, DSNs, files). */
 static void
-log_event(struct pass *p, const char *id, const char *to, const char *status,
-    const char *dsn, const char *text)
+log_event(struct pass *p, const char *id, const char *to, const char *status, const char *dsn,
+    const char *text)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -697,8 +718,8 @@ log_event(struct pass *p, const char *id, const char *to, const char *status,
 
 	if (!p->q->log_json) {
 		if (to != NULL)
-			logf_line(p, "%s: to=<%s>, relay=none, delay=0, dsn=%s, status=%s (%s)",
-			    id, to, dsn, status, text);
+			logf_line(p, "%s: to=<%s>, relay=none, delay=0, dsn=%s, status=%s (%s)", id,
+			    to, dsn, status, text);
 		else
 			logf_line(p, "%s: %s", id, text);
 		return;
@@ -849,8 +870,8 @@ original_header(const struct spool_entry *e, size_t *len)
 	spool_entry_payload(e, &data);
 	while (buf != NULL && have < want && r > 0) {
 		size_t from = have > 3 ? have - 3 : 0;
-		r = payload_read(&data, have, buf + have, want - have < PAYLOAD_CHUNK ?
-		    want - have : PAYLOAD_CHUNK);
+		r = payload_read(&data, have, buf + have,
+		    want - have < PAYLOAD_CHUNK ? want - have : PAYLOAD_CHUNK);
 		have += r > 0 ? (size_t)r : 0;
 		if ((have >= 2 && memcmp(buf, "\r\n", 2) == 0) ||
 		    memmem(buf + from, have - from, "\r\n\r\n", 4) != NULL)
@@ -892,25 +913,34 @@ send_dsn(struct slot *s, size_t n_bounced)
 		if (!o->bounce)
 			continue;
 		rcpts[n++] = (struct dsn_rcpt){ .address = e->rcpts[i].address,
-		    .status = o->status, .diagnostic = o->diagnostic,
-		    .smtp_reply = o->smtp_reply, .remote_mta = o->remote_mta,
-		    .last_attempt = (time_t)p->now };
+			.status = o->status,
+			.diagnostic = o->diagnostic,
+			.smtp_reply = o->smtp_reply,
+			.remote_mta = o->remote_mta,
+			.last_attempt = (time_t)p->now };
 	}
-	struct dsn_report r = { .reporting_mta = p->sender->helo, .queue_id = e->id,
-	    .sender = e->sender, .arrival = (time_t)e->created, .now = (time_t)p->now,
-	    .expired = true, .lifetime_hours = p->q->lifetime / 3600,
-	    .rcpts = rcpts, .n_rcpts = n, .original = head, .original_len = head_len };
+	struct dsn_report r = { .reporting_mta = p->sender->helo,
+		.queue_id = e->id,
+		.sender = e->sender,
+		.arrival = (time_t)e->created,
+		.now = (time_t)p->now,
+		.expired = true,
+		.lifetime_hours = p->q->lifetime / 3600,
+		.rcpts = rcpts,
+		.n_rcpts = n,
+		.original = head,
+		.original_len = head_len };
 	for (size_t i = 0; i < e->n_rcpts; i++)
 		if (s->out[i].bounce && !s->out[i].expired)
 			r.expired = false; /* some were refused: not a matter of time only */
 	if (rcpts != NULL && head != NULL && (err = dsn_compose(&r, &text, &len)) == MX_OK) {
 		why = "the report did not make a valid message";
-		err = message_parse(text, len, NULL, &m, NULL) == MESSAGE_OK ? MX_OK :
-		    MX_ERR_INVALID;
+		err =
+		    message_parse(text, len, NULL, &m, NULL) == MESSAGE_OK ? MX_OK : MX_ERR_INVALID;
 	}
 	if (err == MX_OK)
-		err = spool_enqueue(p->q->sp, "", to, 1, (const uint8_t *)m->data, m->len, id,
-		    sizeof(id), &why);
+		err = spool_enqueue(
+		    p->q->sp, "", to, 1, (const uint8_t *)m->data, m->len, id, sizeof(id), &why);
 	if (err == MX_OK) {
 		char note[64 + SPOOL_ID_MAX];
 		p->st.dsns++;
@@ -960,11 +990,11 @@ finish(struct slot *s)
 		if (e->sender[0] == '\0' || e->no_bounce) {
 			e->rcpts[i].state = SPOOL_BOUNCED;
 			log_event(p, e->id, e->rcpts[i].address, "bounced", o->status,
-			    e->no_bounce ? "given up; no notification, error mode q" :
-			    "given up; no notification, the sender is <>");
+			    e->no_bounce ? "given up; no notification, error mode q"
+					 : "given up; no notification, the sender is <>");
 		} else if (o->expired) {
-			log_event(p, e->id, e->rcpts[i].address, "expired", o->status,
-			    o->diagnostic);
+			log_event(
+			    p, e->id, e->rcpts[i].address, "expired", o->status, o->diagnostic);
 		}
 		p->st.bounced += e->rcpts[i].state == SPOOL_BOUNCED;
 		p->st.expired += e->rcpts[i].state == SPOOL_BOUNCED && o->expired;
@@ -1066,7 +1096,8 @@ take(struct pass *p, const char *id)
 		if (err == MX_ERR_CORRUPT) {
 			char note[SPOOL_REASON_MAX];
 			p->st.corrupt++;
-			snprintf(note, sizeof(note), "corrupt queue file moved to corrupt/: %s", why);
+			snprintf(
+			    note, sizeof(note), "corrupt queue file moved to corrupt/: %s", why);
 			log_event(p, id, NULL, "corrupt", "", note);
 		}
 		slot_free(s);
@@ -1161,10 +1192,10 @@ try_entry(struct pass *p, const char *id)
 	spool_entry_payload(s->e, &data);
 	p->active++;
 	if ((err = deliver_start(p->sender, s->e->sender, list, n, &data,
-	    s->scan.seen - s->scan.dots,
-	    (s->scan.eight_bit ? MX_SEND_8BITMIME : 0) |
-	    (s->scan.eight_bit_header ? MX_SEND_SMTPUTF8 : 0),
-	    on_delivery, s, &p->why)) != MX_OK) {
+		 s->scan.seen - s->scan.dots,
+		 (s->scan.eight_bit ? MX_SEND_8BITMIME : 0) |
+		     (s->scan.eight_bit_header ? MX_SEND_SMTPUTF8 : 0),
+		 on_delivery, s, &p->why)) != MX_OK) {
 		/*
 		 * Nothing was tried (the resolver cannot start: a bad trust
 		 * anchor, say).  Not the mail's fault: the entry stays as it was,
@@ -1174,8 +1205,8 @@ try_entry(struct pass *p, const char *id)
 		p->err = err;
 		for (size_t k = 0; k < n; k++) {
 			if (--s->out[s->map[k]].dest->in_flight == 0 && p->hooks != NULL)
-				p->hooks->end(s->out[s->map[k]].dest->domain, true, "", "",
-				    p->hooks->arg);
+				p->hooks->end(
+				    s->out[s->map[k]].dest->domain, true, "", "", p->hooks->arg);
 			if (s->out[s->map[k]].dest->state == DEST_PROBING)
 				s->out[s->map[k]].dest->state = DEST_UNKNOWN;
 		}
@@ -1190,8 +1221,8 @@ dispatch(struct pass *p)
 {
 	size_t blocked = 0;
 
-	while (p->active < p->q->concurrency && p->next < p->n_ids && !p->failed &&
-	    p->err == MX_OK) {
+	while (
+	    p->active < p->q->concurrency && p->next < p->n_ids && !p->failed && p->err == MX_OK) {
 		char id[SPOOL_ID_MAX + 1];
 		snprintf(id, sizeof(id), "%s", p->ids[p->next++]);
 		if (try_entry(p, id) != TRY_BLOCKED) {
@@ -1209,8 +1240,7 @@ dispatch(struct pass *p)
 }
 
 mx_err
-mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *stats,
-    mx_why *why)
+mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *stats, mx_why *why)
 {
 	struct pass p = { .q = q, .sender = sender, .flags = flags };
 	mx_err err = MX_OK;
@@ -1234,8 +1264,8 @@ mx_queue_run(mx_queue *q, mx_sender *sender, unsigned flags, mx_queue_stats *sta
 	if (p.active > 0 && (err = mx_resolver_run(sender->resolver)) != MX_OK)
 		fail(why, err, "the run stopped early", "the event loop failed");
 	if (err == MX_OK && p.err != MX_OK)
-		err = fail(why, p.err, "cannot deliver", p.why.text[0] ? p.why.text :
-		    mx_strerror(p.err));
+		err = fail(
+		    why, p.err, "cannot deliver", p.why.text[0] ? p.why.text : mx_strerror(p.err));
 	if (err == MX_OK && p.failed)
 		err = fail(why, MX_ERR_NOMEM, "the run stopped early", "out of memory");
 out:
@@ -1266,8 +1296,8 @@ entry_pass_end(struct pass *p)
 }
 
 mx_err
-queue_entry_start(mx_queue *q, mx_sender *sender, const char *id, unsigned flags,
-    const struct queue_hooks *hooks)
+queue_entry_start(
+    mx_queue *q, mx_sender *sender, const char *id, unsigned flags, const struct queue_hooks *hooks)
 {
 	struct pass *p;
 	mx_err err;
@@ -1278,8 +1308,9 @@ queue_entry_start(mx_queue *q, mx_sender *sender, const char *id, unsigned flags
 		return err;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return MX_ERR_NOMEM;
-	*p = (struct pass){ .q = q, .sender = sender, .flags = flags, .hooks = hooks,
-	    .now = (int64_t)time(NULL) };
+	*p = (struct pass){
+		.q = q, .sender = sender, .flags = flags, .hooks = hooks, .now = (int64_t)time(NULL)
+	};
 	if (!pass_add_id(p, id)) {
 		free(p);
 		return MX_ERR_NOMEM;

@@ -20,8 +20,7 @@ struct queue_hooks {
 	/* A delivery to domain starts; it ends with reached (some server
 	 * answered a recipient) and, when not reached, why (dsn, text). */
 	void (*begin)(const char *domain, void *arg);
-	void (*end)(const char *domain, bool reached, const char *dsn, const char *text,
-	    void *arg);
+	void (*end)(const char *domain, bool reached, const char *dsn, const char *text, void *arg);
 	/* The entry as written back (removed: nothing left pending). */
 	void (*entry)(const struct spool_entry *e, bool removed, void *arg);
 	/* The pass over the entry is over: what it counted (st->locked: a

@@ -37,24 +37,24 @@
 
 #include "spool.h"
 
-#define SPOOL_DIR_MODE 0700
-#define SPOOL_FILE_MODE 0600
-#define SPOOL_RANDOM_CHARS 16          /* random part of an ID */
-#define SPOOL_TMP_RANDOM 8             /* random part of a temporary name */
-#define SPOOL_TMP_MAX (SPOOL_ID_MAX + SPOOL_TMP_RANDOM + 6) /* "ID.RANDOM.tmp" */
-#define SPOOL_END_LEN 13               /* "end " + 8 hex + "\n" */
+#define SPOOL_DIR_MODE     0700
+#define SPOOL_FILE_MODE    0600
+#define SPOOL_RANDOM_CHARS 16 /* random part of an ID */
+#define SPOOL_TMP_RANDOM   8  /* random part of a temporary name */
+#define SPOOL_TMP_MAX      (SPOOL_ID_MAX + SPOOL_TMP_RANDOM + 6) /* "ID.RANDOM.tmp" */
+#define SPOOL_END_LEN      13                                    /* "end " + 8 hex + "\n" */
 /* A header line at most: "rcpt bounced " + two numbers + an address, or
  * "reason " + a reason escaped at 4 octets each. */
-#define SPOOL_LINE_MAX (16 + 4 * SPOOL_REASON_MAX)
-#define SPOOL_HEADER_FIXED 512         /* version, id, created, sender, data */
+#define SPOOL_LINE_MAX     (16 + 4 * SPOOL_REASON_MAX)
+#define SPOOL_HEADER_FIXED 512 /* version, id, created, sender, data */
 /* A header of n recipients at most; the reader's cap is that of the most. */
 #define SPOOL_HEADER_CAP(n) (SPOOL_HEADER_FIXED + (n) * (SPOOL_LINE_MAX + SPOOL_ADDRESS_MAX + 64))
-#define SPOOL_HEADER_MAX SPOOL_HEADER_CAP((size_t)SPOOL_RCPTS_MAX)
+#define SPOOL_HEADER_MAX    SPOOL_HEADER_CAP((size_t)SPOOL_RCPTS_MAX)
 
 struct spool {
 	int tmp_fd, queue_fd, corrupt_fd;
 	struct spool_ops ops;
-	char why[256];                 /* a reason with the OS's words in it */
+	char why[256]; /* a reason with the OS's words in it */
 };
 
 static const char *const state_names[] = { "pending", "sent", "bounced" };
@@ -88,8 +88,7 @@ real_fsync(int fd)
 }
 
 static int
-real_rename(int olddirfd, const char *oldname, int newdirfd,
-    const char *newname, unsigned flags)
+real_rename(int olddirfd, const char *oldname, int newdirfd, const char *newname, unsigned flags)
 {
 	return renameat2(olddirfd, oldname, newdirfd, newname, flags);
 }
@@ -101,7 +100,11 @@ real_unlink(int dirfd, const char *name)
 }
 
 static const struct spool_ops real_ops = {
-	real_open, real_write, real_fsync, real_rename, real_unlink,
+	real_open,
+	real_write,
+	real_fsync,
+	real_rename,
+	real_unlink,
 };
 
 void
@@ -127,10 +130,22 @@ static uint32_t
 crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {
 	static const uint32_t nibble[16] = {
-		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-		0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-		0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+		0x00000000,
+		0x1db71064,
+		0x3b6e20c8,
+		0x26d930ac,
+		0x76dc4190,
+		0x6b6b51f4,
+		0x4db26158,
+		0x5005713c,
+		0xedb88320,
+		0xf00f9344,
+		0xd6d6a3e8,
+		0xcb61b38c,
+		0x9b64c2b0,
+		0x86d3d2d4,
+		0xa00ae278,
+		0xbdbdf21c,
 	};
 
 	crc = ~crc;
@@ -147,8 +162,7 @@ crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 static bool
 is_alnum(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z');
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 int
@@ -181,8 +195,7 @@ address_valid(const char *s, size_t n, bool may_be_empty)
 	return true;
 }
 
-static const char id_alphabet[] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+static const char id_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /* n random characters of [0-9A-Za-z] from getentropy, then a NUL. */
 static mx_err
@@ -393,8 +406,8 @@ text_add_reason(struct text *t, const char *reason)
 	if (!text_add(t, "reason "))
 		return false;
 	for (const unsigned char *p = (const unsigned char *)reason; *p; p++) {
-		bool ok = (*p < 0x20 || *p == 0x7f || *p == '\\') ?
-		    text_add(t, "\\x%02x", *p) : text_add(t, "%c", *p);
+		bool ok = (*p < 0x20 || *p == 0x7f || *p == '\\') ? text_add(t, "\\x%02x", *p)
+								  : text_add(t, "%c", *p);
 		if (!ok)
 			return false;
 	}
@@ -408,7 +421,9 @@ rcpt_check(const struct spool_rcpt *r)
 	if (!address_valid(r->address, strnlen(r->address, SPOOL_ADDRESS_MAX + 1), false))
 		return MX_ERR_BAD_ADDRESS;
 	return (unsigned)r->state <= SPOOL_BOUNCED &&
-	    strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX ? MX_OK : MX_ERR_INVALID;
+		strnlen(r->reason, SPOOL_REASON_MAX + 1) <= SPOOL_REASON_MAX
+	    ? MX_OK
+	    : MX_ERR_INVALID;
 }
 
 /* The header of an entry, checked field by field; the caller frees it. */
@@ -437,14 +452,15 @@ format_header(const struct spool_entry *e, struct text *t, const char **why)
 		*why = "out of memory";
 		return MX_ERR_NOMEM;
 	}
-	bool ok = text_add(t, "%s\nid %s\ncreated %" PRId64 "\nsender %s\n",
-	    SPOOL_VERSION_LINE, e->id, e->created, e->sender);
+	bool ok = text_add(t, "%s\nid %s\ncreated %" PRId64 "\nsender %s\n", SPOOL_VERSION_LINE,
+	    e->id, e->created, e->sender);
 	if (ok && e->no_bounce)
 		ok = text_add(t, "notify never\n");
 	for (size_t i = 0; ok && i < e->n_rcpts; i++) {
 		const struct spool_rcpt *r = &e->rcpts[i];
-		ok = text_add(t, "rcpt %s %u %" PRId64 " %s\n", state_names[r->state],
-		    r->attempts, r->next_attempt, r->address) && text_add_reason(t, r->reason);
+		ok = text_add(t, "rcpt %s %u %" PRId64 " %s\n", state_names[r->state], r->attempts,
+			 r->next_attempt, r->address) &&
+		    text_add_reason(t, r->reason);
 	}
 	ok = ok && text_add(t, "data %zu\n", e->len);
 	if (!ok) {
@@ -485,8 +501,7 @@ read_piece(const struct spool_entry *e, size_t pos, uint8_t *buf, size_t n)
 		return payload_read(e->payload, pos, buf, n);
 	if (n > e->len - pos)
 		n = e->len - pos;
-	if ((r = pread_full(e->src->fd, buf, n, e->src->off + (off_t)pos)) >= 0 &&
-	    (size_t)r < n) {
+	if ((r = pread_full(e->src->fd, buf, n, e->src->off + (off_t)pos)) >= 0 && (size_t)r < n) {
 		errno = EIO;
 		return -1;
 	}
@@ -529,8 +544,7 @@ write_data(struct spool *sp, int fd, const struct spool_entry *e, uint32_t *crc)
 
 /* Writes the whole entry to fd and, when sync is set, fsyncs it. */
 static mx_err
-write_entry(struct spool *sp, int fd, const struct spool_entry *e, bool sync,
-    const char **why)
+write_entry(struct spool *sp, int fd, const struct spool_entry *e, bool sync, const char **why)
 {
 	struct text t = { 0 };
 	uint32_t crc = 0, ignored = 0;
@@ -541,12 +555,12 @@ write_entry(struct spool *sp, int fd, const struct spool_entry *e, bool sync,
 		goto out;
 	err = MX_ERR_SYSTEM;
 	errno = EIO; /* a write of 0 octets sets none */
-	if (!write_all(sp, fd, t.buf, t.len, &crc) ||
-	    !write_data(sp, fd, e, &crc) ||
+	if (!write_all(sp, fd, t.buf, t.len, &crc) || !write_data(sp, fd, e, &crc) ||
 	    !write_all(sp, fd, "\n", 1, &crc)) {
-		*why = errno == EBADMSG ? "the entry's data no longer matches its CRC-32 "
-		    "(damaged on disk since it was loaded); the old file is left as it was" :
-		    os_why(sp, "writing the spool file failed");
+		*why = errno == EBADMSG
+		    ? "the entry's data no longer matches its CRC-32 "
+		      "(damaged on disk since it was loaded); the old file is left as it was"
+		    : os_why(sp, "writing the spool file failed");
 		goto out;
 	}
 	snprintf(end, sizeof(end), "end %08" PRIx32 "\n", crc);
@@ -591,8 +605,8 @@ spool_rename(struct spool *sp, const char *tmp, const char *id, unsigned flags)
  * failure.
  */
 static mx_err
-commit_entry(struct spool *sp, const struct spool_entry *e, unsigned flags,
-    bool lock, int *fd_out, const char **why)
+commit_entry(struct spool *sp, const struct spool_entry *e, unsigned flags, bool lock, int *fd_out,
+    const char **why)
 {
 	char tmp[SPOOL_TMP_MAX];
 	int fd;
@@ -600,8 +614,8 @@ commit_entry(struct spool *sp, const struct spool_entry *e, unsigned flags,
 
 	if ((err = tmp_name(e->id, tmp, why)) != MX_OK)
 		return err;
-	fd = sp->ops.open(sp->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, SPOOL_FILE_MODE);
+	fd = sp->ops.open(
+	    sp->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, SPOOL_FILE_MODE);
 	if (fd < 0) {
 		*why = os_why(sp, "cannot create a file in the spool's tmp/");
 		return MX_ERR_SYSTEM;
@@ -635,8 +649,8 @@ out:
 }
 
 static mx_err
-make_entry(const char *sender, const char *const *rcpts, size_t n,
-    const uint8_t *data, size_t len, struct spool_entry *e, const char **why)
+make_entry(const char *sender, const char *const *rcpts, size_t n, const uint8_t *data, size_t len,
+    struct spool_entry *e, const char **why)
 {
 	size_t slen = sender ? strnlen(sender, SPOOL_ADDRESS_MAX + 1) : 0;
 
@@ -663,9 +677,8 @@ make_entry(const char *sender, const char *const *rcpts, size_t n,
 }
 
 mx_err
-spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
-    size_t n, const uint8_t *data, size_t len, char *id_out, size_t id_size,
-    const char **why)
+spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts, size_t n,
+    const uint8_t *data, size_t len, char *id_out, size_t id_size, const char **why)
 {
 	struct spool_entry e = { 0 };
 	mx_err err;
@@ -684,9 +697,8 @@ spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts,
 }
 
 mx_err
-spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *rcpts,
-    size_t n, const struct payload *data, char *id_out, size_t id_size,
-    const char **why)
+spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *rcpts, size_t n,
+    const struct payload *data, char *id_out, size_t id_size, const char **why)
 {
 	struct spool_entry e = { 0 };
 	size_t len = data != NULL ? payload_len(data) : 0;
@@ -708,8 +720,8 @@ spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *r
 }
 
 mx_err
-spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
-    size_t id_size, const char **why)
+spool_enqueue_entry(
+    struct spool *sp, struct spool_entry *e, char *id_out, size_t id_size, const char **why)
 {
 	mx_err err;
 
@@ -769,8 +781,7 @@ entry_ready(const struct spool_entry *e, const char **why)
 }
 
 mx_err
-spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st,
-    const char **why)
+spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st, const char **why)
 {
 	mx_err err;
 
@@ -781,8 +792,8 @@ spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st,
 	if (e->created == 0)
 		e->created = (int64_t)time(NULL);
 	memcpy(st->id, e->id, sizeof(st->id));
-	st->fd = sp->ops.open(sp->tmp_fd, st->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, SPOOL_FILE_MODE);
+	st->fd = sp->ops.open(sp->tmp_fd, st->tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, SPOOL_FILE_MODE);
 	if (st->fd < 0) {
 		*why = os_why(sp, "cannot create a file in the spool's tmp/");
 		return MX_ERR_SYSTEM;
@@ -825,8 +836,7 @@ sync_staged(struct spool *sp, struct spool_staged *const *st, size_t n)
 }
 
 mx_err
-spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n,
-    const char **why)
+spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n, const char **why)
 {
 	size_t i, moved = 0;
 	mx_err err = MX_ERR_SYSTEM;
@@ -863,8 +873,7 @@ out:
 }
 
 mx_err
-spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd,
-    const char **why)
+spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, const char **why)
 {
 	struct stat st;
 	int fd = -1;
@@ -921,8 +930,8 @@ spool_remove(struct spool *sp, const char *id, const char **why)
 static mx_err
 open_failure(const struct spool *sp)
 {
-	return sp->queue_fd < 0 || errno == ENOENT || errno == ELOOP ? MX_ERR_NOT_FOUND :
-	    MX_ERR_SYSTEM;
+	return sp->queue_fd < 0 || errno == ENOENT || errno == ELOOP ? MX_ERR_NOT_FOUND
+								     : MX_ERR_SYSTEM;
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -1063,8 +1072,7 @@ parse_rcpt(struct cursor *c, char *line, struct spool_rcpt *r)
 }
 
 static bool
-parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e,
-    const char **why)
+parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e, const char **why)
 {
 	const char *s;
 	uint64_t v;
@@ -1090,8 +1098,7 @@ parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e,
 
 /* "rcpt" and "reason" lines into e, then "data LEN" (the header's last line). */
 static bool
-parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len,
-    const char **why)
+parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len, const char **why)
 {
 	*why = "bad recipient or reason line";
 	for (;;) {
@@ -1114,8 +1121,8 @@ parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len,
 
 /* The header (version line through data line) into e, the data's length into *len. */
 static mx_err
-parse_header(const uint8_t *p, size_t n, const char *id, struct spool_entry *e,
-    uint64_t *len, const char **why)
+parse_header(const uint8_t *p, size_t n, const char *id, struct spool_entry *e, uint64_t *len,
+    const char **why)
 {
 	struct cursor c = { p, n, 0 };
 	size_t vlen = strlen(SPOOL_VERSION_LINE);
@@ -1297,8 +1304,8 @@ open_entry(struct spool *sp, const char *id, int *fd, uint64_t *size, const char
  * *src gets what e->src needs when the file is kept.
  */
 static mx_err
-read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see,
-    void *arg, struct spool_entry *e, struct spool_source *src, const char **why)
+read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see, void *arg,
+    struct spool_entry *e, struct spool_source *src, const char **why)
 {
 	uint8_t *head = NULL;
 	size_t head_len = 0;
@@ -1385,8 +1392,7 @@ out:
 }
 
 mx_err
-spool_load(struct spool *sp, const char *id, struct spool_entry **out,
-    const char **why)
+spool_load(struct spool *sp, const char *id, struct spool_entry **out, const char **why)
 {
 	return load_entry(sp, id, true, NULL, NULL, out, why);
 }
@@ -1432,8 +1438,7 @@ spool_entry_payload(const struct spool_entry *e, struct payload *out)
 	if (e->data != NULL || e->src == NULL)
 		*out = (struct payload){ .head = e->data, .head_len = e->len, .fd = -1 };
 	else
-		*out = (struct payload){ .fd = e->src->fd, .off = e->src->off,
-		    .file_len = e->len };
+		*out = (struct payload){ .fd = e->src->fd, .off = e->src->off, .file_len = e->len };
 }
 
 void
@@ -1516,8 +1521,8 @@ tmp_abandoned(struct spool *sp, const char *name, unsigned min_age, time_t now)
 
 	if (fd < 0)
 		return false;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_mtime + (time_t)min_age <= now && flock(fd, LOCK_EX | LOCK_NB) == 0)
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime + (time_t)min_age <= now &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0)
 		dead = true;
 	close(fd);
 	return dead;

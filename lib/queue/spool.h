@@ -22,11 +22,11 @@
 #include "payload.h"
 
 #define SPOOL_VERSION_LINE "mxkit-spool 1"
-#define SPOOL_ID_MAX 32              /* characters of an ID, [0-9A-Za-z] */
-#define SPOOL_ADDRESS_MAX 320        /* octets: 64 local + "@" + 255 domain */
-#define SPOOL_REASON_MAX 512         /* octets of a reason, before escaping */
-#define SPOOL_RCPTS_MAX 1000         /* recipients of one entry */
-#define SPOOL_DATA_MAX ((size_t)1 << 30) /* octets of message data: 1 GiB */
+#define SPOOL_ID_MAX       32                /* characters of an ID, [0-9A-Za-z] */
+#define SPOOL_ADDRESS_MAX  320               /* octets: 64 local + "@" + 255 domain */
+#define SPOOL_REASON_MAX   512               /* octets of a reason, before escaping */
+#define SPOOL_RCPTS_MAX    1000              /* recipients of one entry */
+#define SPOOL_DATA_MAX     ((size_t)1 << 30) /* octets of message data: 1 GiB */
 
 struct spool;
 
@@ -36,8 +36,8 @@ struct spool_rcpt {
 	char address[SPOOL_ADDRESS_MAX + 1]; /* no control bytes, not empty */
 	enum spool_state state;
 	unsigned attempts;
-	int64_t next_attempt;                /* unix seconds; 0: at once */
-	char reason[SPOOL_REASON_MAX + 1];   /* last outcome; any text, "" for none */
+	int64_t next_attempt;              /* unix seconds; 0: at once */
+	char reason[SPOOL_REASON_MAX + 1]; /* last outcome; any text, "" for none */
 };
 
 /*
@@ -50,9 +50,9 @@ struct spool_rcpt {
  */
 struct spool_source {
 	int fd;
-	off_t off;           /* where the data starts */
-	uint32_t crc_head;   /* CRC-32 of every octet before the data */
-	uint32_t crc_end;    /* the file's end line, checked: CRC-32 of all before it */
+	off_t off;         /* where the data starts */
+	uint32_t crc_head; /* CRC-32 of every octet before the data */
+	uint32_t crc_end;  /* the file's end line, checked: CRC-32 of all before it */
 };
 
 /*
@@ -62,18 +62,18 @@ struct spool_source {
  */
 struct spool_entry {
 	char id[SPOOL_ID_MAX + 1];
-	int64_t created;                     /* unix seconds */
-	char sender[SPOOL_ADDRESS_MAX + 1];  /* "" is the null sender <> */
+	int64_t created;                    /* unix seconds */
+	char sender[SPOOL_ADDRESS_MAX + 1]; /* "" is the null sender <> */
 	struct spool_rcpt *rcpts;
 	size_t n_rcpts;
 	uint8_t *data;
 	size_t len;
-	bool no_bounce;   /* sendmail -oeq: never a DSN ("notify never" line) */
+	bool no_bounce; /* sendmail -oeq: never a DSN ("notify never" line) */
 	/* To enqueue only: when set, the data is read from it a chunk at a
 	 * time (len must be its length and data NULL); never set by
 	 * spool_load.  Borrowed. */
 	const struct payload *payload;
-	struct spool_source *src;            /* owned; NULL but from spool_load_head */
+	struct spool_source *src; /* owned; NULL but from spool_load_head */
 };
 
 /*
@@ -93,8 +93,7 @@ mx_err spool_open(const char *dir, struct spool **out, char *why, size_t why_siz
  * other failure (EACCES, ENOTDIR) is MX_ERR_SYSTEM with why.  Writing
  * through it fails: the caller uses spool_open to write.
  */
-mx_err spool_open_existing(const char *dir, struct spool **out, char *why,
-    size_t why_size);
+mx_err spool_open_existing(const char *dir, struct spool **out, char *why, size_t why_size);
 void spool_close(struct spool *sp); /* NULL is a no-op */
 
 /*
@@ -109,14 +108,12 @@ void spool_close(struct spool *sp); /* NULL is a no-op */
  * over SPOOL_DATA_MAX, MX_ERR_INVALID for other bad arguments (no
  * recipients, id_size too small, a reason too long).
  */
-mx_err spool_enqueue(struct spool *sp, const char *sender,
-    const char *const *rcpts, size_t n, const uint8_t *data, size_t len,
-    char *id_out, size_t id_size, const char **why);
+mx_err spool_enqueue(struct spool *sp, const char *sender, const char *const *rcpts, size_t n,
+    const uint8_t *data, size_t len, char *id_out, size_t id_size, const char **why);
 
 /* spool_enqueue with the data read from a payload a chunk at a time. */
-mx_err spool_enqueue_payload(struct spool *sp, const char *sender,
-    const char *const *rcpts, size_t n, const struct payload *data,
-    char *id_out, size_t id_size, const char **why);
+mx_err spool_enqueue_payload(struct spool *sp, const char *sender, const char *const *rcpts,
+    size_t n, const struct payload *data, char *id_out, size_t id_size, const char **why);
 
 /*
  * spool_enqueue for an entry the caller filled: its sender, recipients
@@ -124,8 +121,8 @@ mx_err spool_enqueue_payload(struct spool *sp, const char *sender,
  * call gives it an ID (in e->id and id_out) and, when e->created is 0,
  * the time.  Errors as spool_enqueue's.
  */
-mx_err spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out,
-    size_t id_size, const char **why);
+mx_err spool_enqueue_entry(
+    struct spool *sp, struct spool_entry *e, char *id_out, size_t id_size, const char **why);
 
 /*
  * Reads and fully validates queue/ID.  A malformed file is moved to
@@ -133,8 +130,7 @@ mx_err spool_enqueue_entry(struct spool *sp, struct spool_entry *e, char *id_out
  * (missing, a symlink, not a regular file) is MX_ERR_NOT_FOUND, a file
  * that cannot be read MX_ERR_SYSTEM, and either is left where it is.  The caller frees *out with spool_entry_free.
  */
-mx_err spool_load(struct spool *sp, const char *id, struct spool_entry **out,
-    const char **why);
+mx_err spool_load(struct spool *sp, const char *id, struct spool_entry **out, const char **why);
 void spool_entry_free(struct spool_entry *entry); /* NULL is a no-op */
 
 /* Sees the data a piece at a time (at most PAYLOAD_CHUNK octets). */
@@ -178,12 +174,12 @@ void spool_entry_payload(const struct spool_entry *e, struct payload *out);
 struct spool_staged {
 	char id[SPOOL_ID_MAX + 1];
 	char tmp[SPOOL_ID_MAX + 16];
-	int fd;              /* -1 once committed or aborted */
+	int fd; /* -1 once committed or aborted */
 };
-mx_err spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st,
-    const char **why);
-mx_err spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n,
-    const char **why);
+mx_err
+spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st, const char **why);
+mx_err
+spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n, const char **why);
 void spool_staged_abort(struct spool *sp, struct spool_staged *st);
 /*
  * Rewrites an entry (its recipients' states, attempts and reasons; the
@@ -197,8 +193,8 @@ void spool_staged_abort(struct spool *sp, struct spool_staged *st);
  * descriptor (the old one is closed), so the lock never lapses.  A
  * failure before the rename leaves the old file as it was.
  */
-mx_err spool_update(struct spool *sp, const struct spool_entry *entry,
-    int *lock_fd, const char **why);
+mx_err
+spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, const char **why);
 
 /* Unlinks queue/ID and fsyncs queue/. */
 mx_err spool_remove(struct spool *sp, const char *id, const char **why);
@@ -243,8 +239,8 @@ struct spool_ops {
 	int (*open)(int dirfd, const char *name, int flags, mode_t mode);
 	ssize_t (*write)(int fd, const void *buf, size_t n);
 	int (*fsync)(int fd);
-	int (*rename)(int olddirfd, const char *oldname, int newdirfd,
-	    const char *newname, unsigned flags);
+	int (*rename)(
+	    int olddirfd, const char *oldname, int newdirfd, const char *newname, unsigned flags);
 	int (*unlink)(int dirfd, const char *name);
 };
 void spool_set_ops_for_testing(struct spool *sp, const struct spool_ops *ops);

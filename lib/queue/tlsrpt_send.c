@@ -25,10 +25,10 @@
 #include "tlsrpt.h"
 #include "tlsrpt_report.h"
 
-#define RR_TYPE_TXT 16
-#define DAY_SECONDS 86400L
-#define KEEP_DAYS 7               /* a domain whose record cannot be looked up */
-#define PATH_LEN 4096
+#define RR_TYPE_TXT    16
+#define DAY_SECONDS    86400L
+#define KEEP_DAYS      7 /* a domain whose record cannot be looked up */
+#define PATH_LEN       4096
 #define TXT_TIMEOUT_MS 10000
 
 struct txt_wait {
@@ -43,7 +43,7 @@ struct send_ctx {
 	const char *dir, *submitter, *from;
 	int64_t now;
 	unsigned queued;
-	mx_why *why;             /* the last failure to queue a report */
+	mx_why *why; /* the last failure to queue a report */
 };
 
 /* a/b (or a/b!c.sts) into out; false when it does not fit. */
@@ -82,11 +82,10 @@ slurp(const char *path, size_t max, size_t *len)
 }
 
 static void
-on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why,
-    void *arg)
+on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct txt_wait *w = arg;
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 	char text[1024];
 
 	(void)sec;
@@ -139,7 +138,7 @@ mailto_address(const char *uri, char *out, size_t size)
 static mx_err
 queue_text(struct send_ctx *c, const char *to, const char *text, size_t len)
 {
-	struct mx_message mm = {0};
+	struct mx_message mm = { 0 };
 	char id[MX_QUEUE_ID_MAX + 1];
 	mx_err err;
 
@@ -169,8 +168,8 @@ report(struct send_ctx *c, const char *domain, const struct tlsrpt_day *d,
 		if (!mailto_address(rec->rua[i], to, sizeof(to)))
 			continue; /* https: rua is optional (RFC 8460 3); not sent */
 		/* Date: the real time, whatever day cut-off the caller chose. */
-		if ((err = tlsrpt_message(m, c->from, to, (int64_t)time(NULL), gz, glen, &msg,
-		    &mlen)) == MX_OK)
+		if ((err = tlsrpt_message(
+			 m, c->from, to, (int64_t)time(NULL), gz, glen, &msg, &mlen)) == MX_OK)
 			err = queue_text(c, to, msg, mlen);
 		free(msg);
 		msg = NULL;
@@ -222,11 +221,11 @@ policy_texts(const char *daydir, const char *domain, const struct tlsrpt_day *da
 }
 
 static mx_err
-send_domain(struct send_ctx *c, const char *daydir, const char *dayname, int64_t start,
-    const char *domain)
+send_domain(
+    struct send_ctx *c, const char *daydir, const char *dayname, int64_t start, const char *domain)
 {
 	struct tlsrpt_day *day = malloc(sizeof(*day));
-	char path[PATH_LEN], report_id[512], *data = NULL, *texts[TLSRPT_POLICIES_MAX] = {0};
+	char path[PATH_LEN], report_id[512], *data = NULL, *texts[TLSRPT_POLICIES_MAX] = { 0 };
 	struct txt_wait w;
 	struct strbuf sb;
 	size_t len = 0;
@@ -246,9 +245,14 @@ send_domain(struct send_ctx *c, const char *daydir, const char *dayname, int64_t
 	policy_texts(daydir, domain, day, texts);
 	strbuf_init(&sb, report_id, sizeof(report_id));
 	strbuf_printf(&sb, "%s.%s@%s", dayname, domain, c->submitter);
-	struct tlsrpt_meta m = {.organization = c->submitter, .contact = c->from,
-	    .submitter = c->submitter, .domain = domain, .report_id = report_id,
-	    .start = start, .end = start + DAY_SECONDS, .policy_text = (const char *const *)texts};
+	struct tlsrpt_meta m = { .organization = c->submitter,
+		.contact = c->from,
+		.submitter = c->submitter,
+		.domain = domain,
+		.report_id = report_id,
+		.start = start,
+		.end = start + DAY_SECONDS,
+		.policy_text = (const char *const *)texts };
 	err = w.found && day->n_pol > 0 ? report(c, domain, day, &m, &w.rec) : MX_OK;
 	if (err == MX_OK)
 		forget(daydir, domain);
@@ -287,10 +291,10 @@ send_day(struct send_ctx *c, const char *dayname)
 }
 
 mx_err
-mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
-    const char *submitter, const char *from, int64_t now, unsigned *queued, mx_why *why)
+mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir, const char *submitter,
+    const char *from, int64_t now, unsigned *queued, mx_why *why)
 {
-	struct send_ctx c = {queue, resolver, dir, submitter, from, now, 0, why};
+	struct send_ctx c = { queue, resolver, dir, submitter, from, now, 0, why };
 	char path[PATH_LEN];
 	DIR *d;
 	struct dirent *de;
@@ -299,9 +303,10 @@ mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
 	if (queued != NULL)
 		*queued = 0;
 	why_clear(why);
-	if (queue == NULL || resolver == NULL || dir == NULL || submitter == NULL ||
-	    from == NULL || mx_address_check(from, true, NULL) != MX_OK)
-		return why_set(why, MX_ERR_INVALID, "no queue, resolver, directory, submitter "
+	if (queue == NULL || resolver == NULL || dir == NULL || submitter == NULL || from == NULL ||
+	    mx_address_check(from, true, NULL) != MX_OK)
+		return why_set(why, MX_ERR_INVALID,
+		    "no queue, resolver, directory, submitter "
 		    "or valid From address");
 	if (!join(path, dir, "tlsrpt", NULL) || (d = opendir(path)) == NULL)
 		return MX_OK; /* nothing recorded yet */

@@ -34,9 +34,9 @@ struct lookup {
 	mx_policy policy;
 	mx_route_cb cb;
 	void *arg;
-	bool deadline_set;     /* the event is assigned (and maybe pending) */
+	bool deadline_set; /* the event is assigned (and maybe pending) */
 	struct query mxq;
-	struct query *addrq;   /* two per host: A then AAAA; inline_q or heap */
+	struct query *addrq; /* two per host: A then AAAA; inline_q or heap */
 	size_t n_addrq;
 	size_t pending;
 	struct resolver_work work; /* cancelled by mx_resolver_free */
@@ -105,8 +105,8 @@ lookup_finish(struct lookup *lk)
 
 /* name: the plan's domain or one of its hosts' names (lives as long as lk). */
 static void
-query_init(struct query *q, struct lookup *lk, const char *name,
-    uint16_t qtype, size_t host, query_done_fn done)
+query_init(struct query *q, struct lookup *lk, const char *name, uint16_t qtype, size_t host,
+    query_done_fn done)
 {
 	/* Domains and the exchanges that need addresses are host names. */
 	assert(strlen(name) <= MX_DOMAIN_MAX);
@@ -123,8 +123,7 @@ on_address(struct query *q)
 {
 	struct lookup *lk = q->owner;
 
-	if (route_add_addresses(lk->plan, q->host, q->qtype, &q->answer,
-	    &lk->policy) != MX_OK) {
+	if (route_add_addresses(lk->plan, q->host, q->qtype, &q->answer, &lk->policy) != MX_OK) {
 		/* Recorded as a temporary failure: that path allocates nothing. */
 		answer_clear(&q->answer);
 		answer_set_failure(&q->answer, "out of memory", false);
@@ -187,8 +186,8 @@ static void
 add_address_query(struct lookup *lk, size_t i, uint16_t qtype)
 {
 	if (lk->plan->hosts[i].families_pending & family_bit(qtype))
-		query_init(&lk->addrq[lk->n_addrq++], lk, lk->plan->hosts[i].name,
-		    qtype, i, on_address);
+		query_init(
+		    &lk->addrq[lk->n_addrq++], lk, lk->plan->hosts[i].name, qtype, i, on_address);
 }
 
 /* A and AAAA of every host that needs them, but what glue already gave. */
@@ -291,8 +290,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 static mx_err
-lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain,
-    struct lookup **out)
+lookup_new(mx_resolver *r, const mx_policy *policy, const char *domain, struct lookup **out)
 {
 	struct lookup *lk = resolver_spare_take(r, lookup_block_size());
 	mx_err err;
@@ -321,8 +319,8 @@ fail:
 }
 
 mx_err
-mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain,
-    mx_route_cb cb, void *arg, mx_why *why)
+mx_route_start(mx_resolver *r, const mx_policy *policy, const char *domain, mx_route_cb cb,
+    void *arg, mx_why *why)
 {
 	char canon[MX_DOMAIN_MAX + 1];
 	struct lookup *lk;
@@ -355,8 +353,8 @@ keep_plan(mx_plan *plan, void *arg)
 }
 
 mx_err
-mx_route_lookup(mx_resolver *r, const mx_policy *policy, const char *domain,
-    mx_plan **out, mx_why *why)
+mx_route_lookup(
+    mx_resolver *r, const mx_policy *policy, const char *domain, mx_plan **out, mx_why *why)
 {
 	mx_plan *plan = NULL;
 	mx_err err;

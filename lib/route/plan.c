@@ -27,7 +27,7 @@ static const char out_of_memory[] = "(out of memory while writing the reason)";
  * of them) is then one allocation instead of six or so; the block stays
  * under glibc's 1,009-byte large-request threshold (see text.c).
  */
-#define PLAN_BLOCK 1000
+#define PLAN_BLOCK    1000
 #define PLAN_STORE_AT ((sizeof(struct mx_plan) + 15) & ~(size_t)15)
 
 _Static_assert(PLAN_BLOCK >= PLAN_STORE_AT + TEXT_CHUNK_HEADER + 256,
@@ -160,12 +160,36 @@ mx_plan_free(mx_plan *plan)
 	free(plan);
 }
 
-const char *mx_plan_domain(const mx_plan *plan) { return plan->domain; }
-mx_status mx_plan_status(const mx_plan *plan) { return plan->status; }
-const char *mx_plan_reason(const mx_plan *plan) { return plan->reason; }
-bool mx_plan_implicit_mx(const mx_plan *plan) { return plan->implicit_mx; }
-const char *mx_plan_canonical(const mx_plan *plan) { return plan->canonical; }
-size_t mx_plan_host_count(const mx_plan *plan) { return plan->n_hosts; }
+const char *
+mx_plan_domain(const mx_plan *plan)
+{
+	return plan->domain;
+}
+mx_status
+mx_plan_status(const mx_plan *plan)
+{
+	return plan->status;
+}
+const char *
+mx_plan_reason(const mx_plan *plan)
+{
+	return plan->reason;
+}
+bool
+mx_plan_implicit_mx(const mx_plan *plan)
+{
+	return plan->implicit_mx;
+}
+const char *
+mx_plan_canonical(const mx_plan *plan)
+{
+	return plan->canonical;
+}
+size_t
+mx_plan_host_count(const mx_plan *plan)
+{
+	return plan->n_hosts;
+}
 
 /* Bogus is judged first: one bogus answer makes the plan bogus. */
 mx_dnssec
@@ -198,12 +222,36 @@ mx_plan_host(const mx_plan *plan, size_t i)
 	return i < plan->n_hosts ? &plan->hosts[i] : NULL;
 }
 
-const char *mx_host_name(const mx_host *host) { return host->name; }
-uint16_t mx_host_preference(const mx_host *host) { return host->preference; }
-uint32_t mx_host_ttl(const mx_host *host) { return host->ttl; }
-mx_host_status mx_host_status_of(const mx_host *host) { return host->status; }
-size_t mx_host_address_count(const mx_host *host) { return host->n_addrs; }
-const char *mx_host_reason(const mx_host *host) { return host->reason; }
+const char *
+mx_host_name(const mx_host *host)
+{
+	return host->name;
+}
+uint16_t
+mx_host_preference(const mx_host *host)
+{
+	return host->preference;
+}
+uint32_t
+mx_host_ttl(const mx_host *host)
+{
+	return host->ttl;
+}
+mx_host_status
+mx_host_status_of(const mx_host *host)
+{
+	return host->status;
+}
+size_t
+mx_host_address_count(const mx_host *host)
+{
+	return host->n_addrs;
+}
+const char *
+mx_host_reason(const mx_host *host)
+{
+	return host->reason;
+}
 
 size_t
 mx_host_problem_count(const mx_host *host)
@@ -230,8 +278,7 @@ mx_host_address_family(const mx_host *host, size_t i)
 }
 
 socklen_t
-mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port,
-    struct sockaddr_storage *out)
+mx_host_address_sockaddr(const mx_host *host, size_t i, uint16_t port, struct sockaddr_storage *out)
 {
 	if (i >= host->n_addrs || out == NULL)
 		return 0;

@@ -25,17 +25,17 @@ typedef uint32_t problem_set;
  * host is in plan->hosts (host_init), so a host moves by value.
  */
 struct mx_host {
-	const char *name;          /* lower case, no trailing dot */
+	const char *name; /* lower case, no trailing dot */
 	uint16_t preference;
 	uint32_t ttl;
-	bool ttl_set;              /* implicit MX: ttl holds an address TTL */
+	bool ttl_set; /* implicit MX: ttl holds an address TTL */
 	mx_host_status status;
 	problem_set problems;
 	/* Address lookups: which families are still owed, which failed. */
 	unsigned families_pending; /* bit 0: A, bit 1: AAAA */
 	unsigned families_tempfail;
 	bool need_addresses;
-	bool addrs_secure;         /* every address answer used was DNSSEC-secure */
+	bool addrs_secure; /* every address answer used was DNSSEC-secure */
 	bool addrs_seen;
 	bool nxdomain;             /* an address lookup said the name does not exist */
 	const char *family_why[2]; /* A, AAAA: why the lookup failed, if it did */
@@ -45,15 +45,15 @@ struct mx_host {
 };
 
 /* Caps of the text fields: what fixed buffers of these sizes held. */
-#define HOST_WHY_MAX 160
+#define HOST_WHY_MAX    160
 #define HOST_REASON_MAX 384
 #define PLAN_REASON_MAX 512
 
 struct mx_plan {
 	char domain[MX_DOMAIN_MAX + 1];
-	const char *canonical;   /* domain itself, or in text */
+	const char *canonical; /* domain itself, or in text */
 	mx_status status;
-	bool decided;            /* status is final before address lookups */
+	bool decided; /* status is final before address lookups */
 	bool implicit_mx;
 	/* DNSSEC verdict, folded over every answer used. */
 	bool any_bogus, any_insecure, any_unknown;
@@ -61,9 +61,9 @@ struct mx_plan {
 	size_t answers_seen;
 	problem_set problems;
 	const char *reason;
-	struct mx_host *hosts;   /* in the store */
+	struct mx_host *hosts; /* in the store */
 	size_t n_hosts;
-	struct text_store text;  /* the strings above, the hosts and theirs */
+	struct text_store text; /* the strings above, the hosts and theirs */
 };
 
 /* plan.c */
@@ -82,8 +82,7 @@ void host_add_reason(mx_plan *plan, struct mx_host *host, const char *fmt, ...)
 /* host->family_why[f] becomes a copy of why, cut at HOST_WHY_MAX - 1. */
 void host_set_family_why(mx_plan *plan, struct mx_host *host, int f, const char *why);
 mx_err plan_new(const char *domain, mx_plan **out);
-void plan_set_reason(mx_plan *plan, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void plan_set_reason(mx_plan *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with finished text, cut where the format's buffer would cut it. */
 void plan_set_reason_text(mx_plan *plan, const char *text);
 void plan_note_security(mx_plan *plan, answer_security sec);

@@ -66,7 +66,7 @@ finish(struct json_buf *b, char **out)
 mx_err
 mx_invalid_to_json(const char *arg, const char *why, char **out)
 {
-	struct json_buf b = {0};
+	struct json_buf b = { 0 };
 
 	if (out == NULL)
 		return MX_ERR_INVALID;
@@ -84,7 +84,7 @@ mx_invalid_to_json(const char *arg, const char *why, char **out)
 mx_err
 mx_plan_to_json(const mx_plan *plan, char **out)
 {
-	struct json_buf b = {0};
+	struct json_buf b = { 0 };
 
 	if (out == NULL)
 		return MX_ERR_INVALID;

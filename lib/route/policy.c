@@ -15,7 +15,7 @@
 #include "policy.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_TIMEOUT_MS (24u * 3600u * 1000u)
+#define MAX_TIMEOUT_MS     (24u * 3600u * 1000u)
 
 mx_err
 mx_policy_new(mx_policy **out)

@@ -39,7 +39,7 @@
 #include "name.h"
 #include "route.h"
 
-#define FAMILY_BIT_A 1u
+#define FAMILY_BIT_A    1u
 #define FAMILY_BIT_AAAA 2u
 
 /* splitmix64: tiny, seedable, good enough to shuffle a handful of hosts. */
@@ -95,7 +95,8 @@ shuffle_equal_preferences(mx_plan *plan, uint64_t seed)
 
 	while (start < plan->n_hosts) {
 		for (end = start + 1; end < plan->n_hosts &&
-		    plan->hosts[end].preference == plan->hosts[start].preference; end++)
+		     plan->hosts[end].preference == plan->hosts[start].preference;
+		     end++)
 			;
 		for (size_t i = end - 1; i > start; i--) {
 			size_t j = start + (size_t)(next_random(&state) % (i - start + 1));
@@ -153,12 +154,14 @@ classify_exchange(mx_plan *plan, struct mx_host *h, bool bad_name)
 	if (name_is_ip_literal(h->name) || is_escaped_ip_literal(h->name)) {
 		h->status = MX_HOST_IP_LITERAL;
 		add_problem(&h->problems, MX_PROBLEM_IP_LITERAL_TARGET);
-		host_add_reason(plan, h, "the exchange is written as an IP address; "
+		host_add_reason(plan, h,
+		    "the exchange is written as an IP address; "
 		    "an MX record must name a host (RFC 5321 5.1)");
 	} else if (bad_name) {
 		h->status = MX_HOST_BAD_NAME;
 		add_problem(&h->problems, MX_PROBLEM_BAD_HOSTNAME);
-		host_add_reason(plan, h, "the exchange is not a valid host name "
+		host_add_reason(plan, h,
+		    "the exchange is not a valid host name "
 		    "(letters, digits and inner hyphens only)");
 	} else {
 		h->need_addresses = true;
@@ -201,13 +204,16 @@ prune_self(mx_plan *plan, const mx_policy *policy)
 			host_add_reason(plan, h, "this host (a --local-name)");
 		} else {
 			add_problem(&h->problems, MX_PROBLEM_NOT_BETTER_THAN_SELF);
-			host_add_reason(plan, h, "preference %u is not better than this "
-			    "host's %u (RFC 5321 5.1)", h->preference, (unsigned)self);
+			host_add_reason(plan, h,
+			    "preference %u is not better than this "
+			    "host's %u (RFC 5321 5.1)",
+			    h->preference, (unsigned)self);
 		}
 	}
 	if (left == 0) {
 		decide(plan, MX_STATUS_LOOP);
-		plan_set_reason(plan, "the best MX host of %s is this host "
+		plan_set_reason(plan,
+		    "the best MX host of %s is this host "
 		    "(preference %u): mail would loop back to myself",
 		    plan->domain, (unsigned)self);
 	}
@@ -262,8 +268,8 @@ judge_null_mx(mx_plan *plan, const struct answer *mx)
 		return false;
 	}
 	decide(plan, MX_STATUS_NULL_MX);
-	plan_set_reason(plan, "%s publishes a null MX (RFC 7505): it accepts no mail",
-	    plan->domain);
+	plan_set_reason(
+	    plan, "%s publishes a null MX (RFC 7505): it accepts no mail", plan->domain);
 	return true;
 }
 
@@ -297,8 +303,8 @@ mx_tempfail(mx_plan *plan, const struct answer *mx)
 		add_problem(&plan->problems, MX_PROBLEM_CNAME_LOOP);
 	if (mx->timed_out)
 		add_problem(&plan->problems, MX_PROBLEM_TIMEOUT);
-	plan_set_reason(plan, "the MX lookup for %s failed for now: %s",
-	    plan->domain, answer_why(mx)[0] ? answer_why(mx) : "no answer");
+	plan_set_reason(plan, "the MX lookup for %s failed for now: %s", plan->domain,
+	    answer_why(mx)[0] ? answer_why(mx) : "no answer");
 }
 
 mx_err
@@ -325,9 +331,7 @@ route_from_mx(mx_plan *plan, const struct answer *mx, const mx_policy *policy)
 		decide(plan, MX_STATUS_NXDOMAIN);
 		plan_set_reason(plan, "%s does not exist (NXDOMAIN)", plan->domain);
 		return MX_OK;
-	case ANSWER_NODATA:
-		err = implicit_mx(plan);
-		break;
+	case ANSWER_NODATA: err = implicit_mx(plan); break;
 	default:
 		if (judge_null_mx(plan, mx))
 			return MX_OK;
@@ -363,8 +367,7 @@ merge_addresses(mx_plan *plan, struct mx_host *h, const struct answer *addr, boo
 }
 
 static void
-note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit,
-    const struct answer *addr)
+note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit, const struct answer *addr)
 {
 	h->families_tempfail |= bit;
 	/* Kept per family and written out in finish_host, so the reason does
@@ -382,8 +385,8 @@ note_address_failure(mx_plan *plan, struct mx_host *h, unsigned bit,
 }
 
 mx_err
-route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
-    const struct answer *addr, const mx_policy *policy)
+route_add_addresses(
+    mx_plan *plan, size_t i, uint16_t qtype, const struct answer *addr, const mx_policy *policy)
 {
 	struct mx_host *h;
 	unsigned bit = qtype == RR_TYPE_A ? FAMILY_BIT_A : FAMILY_BIT_AAAA;
@@ -400,16 +403,17 @@ route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
 		return MX_OK;
 	}
 	plan_note_security(plan, addr->security);
-	h->addrs_secure = (h->addrs_seen ? h->addrs_secure : true) &&
-	    addr->security == SEC_SECURE;
+	h->addrs_secure = (h->addrs_seen ? h->addrs_secure : true) && addr->security == SEC_SECURE;
 	h->addrs_seen = true;
 	h->nxdomain |= addr->kind == ANSWER_NXDOMAIN;
 	/* An alias is an error whether or not it leads to an address. */
 	if (addr->cname_hops > 0 && !plan->implicit_mx &&
 	    !(h->problems & PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET))) {
 		add_problem(&h->problems, MX_PROBLEM_CNAME_TARGET);
-		host_add_reason(plan, h, "the exchange is an alias of %s; MX must not "
-		    "point to a CNAME (RFC 2181 10.3)", answer_canonical(addr));
+		host_add_reason(plan, h,
+		    "the exchange is an alias of %s; MX must not "
+		    "point to a CNAME (RFC 2181 10.3)",
+		    answer_canonical(addr));
 	}
 	if (addr->kind != ANSWER_RECORDS)
 		return MX_OK;
@@ -444,8 +448,8 @@ finish_host(mx_plan *plan, struct mx_host *h)
 		h->status = MX_HOST_TEMPFAIL;
 	} else {
 		h->status = MX_HOST_NO_ADDRESS;
-		host_add_reason(plan, h, h->nxdomain ? "no such host (NXDOMAIN)" :
-		    "the host has no A or AAAA records");
+		host_add_reason(plan, h,
+		    h->nxdomain ? "no such host (NXDOMAIN)" : "the host has no A or AAAA records");
 	}
 }
 
@@ -497,14 +501,20 @@ finish_reason(mx_plan *plan, size_t usable)
 	if (plan->status == MX_STATUS_OK)
 		ok_reason(plan, usable);
 	else if (plan->status == MX_STATUS_TEMPFAIL)
-		plan_set_reason(plan, "no MX host of %s has an address now: "
-		    "address lookups failed temporarily", plan->domain);
+		plan_set_reason(plan,
+		    "no MX host of %s has an address now: "
+		    "address lookups failed temporarily",
+		    plan->domain);
 	else if (plan->implicit_mx)
-		plan_set_reason(plan, "%s has neither MX nor address records: "
-		    "it cannot receive mail", plan->domain);
+		plan_set_reason(plan,
+		    "%s has neither MX nor address records: "
+		    "it cannot receive mail",
+		    plan->domain);
 	else
-		plan_set_reason(plan, "none of the MX hosts of %s has an address "
-		    "or a usable name", plan->domain);
+		plan_set_reason(plan,
+		    "none of the MX hosts of %s has an address "
+		    "or a usable name",
+		    plan->domain);
 }
 
 void

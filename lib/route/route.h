@@ -15,11 +15,10 @@
  * tempfail, loop: plan->decided) or lists the hosts in delivery order,
  * marking those that need address lookups (host->need_addresses).
  */
-mx_err route_from_mx(mx_plan *plan, const struct answer *mx,
-    const mx_policy *policy);
+mx_err route_from_mx(mx_plan *plan, const struct answer *mx, const mx_policy *policy);
 /* Step 2: one address answer (qtype A or AAAA) for host i. */
-mx_err route_add_addresses(mx_plan *plan, size_t i, uint16_t qtype,
-    const struct answer *addr, const mx_policy *policy);
+mx_err route_add_addresses(
+    mx_plan *plan, size_t i, uint16_t qtype, const struct answer *addr, const mx_policy *policy);
 /* Step 3: host and domain statuses, the reason; call once at the end. */
 void route_finish(mx_plan *plan);
 

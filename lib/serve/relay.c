@@ -77,14 +77,15 @@ bool
 relay_client_trusted(const struct relay_policy *p, const struct sockaddr *sa)
 {
 	static const uint8_t loop6[16] = { [15] = 1 };
-	uint8_t b[16] = {0}; /* client_bytes fills 4 or 16 */
+	uint8_t b[16] = { 0 }; /* client_bytes fills 4 or 16 */
 	int family = client_bytes(sa, b);
 
 	if (p->n_nets == 0)
 		return (family == AF_INET && b[0] == 127) ||
 		    (family == AF_INET6 && memcmp(b, loop6, 16) == 0);
 	for (size_t i = 0; i < p->n_nets; i++)
-		if (p->nets[i].family == family && prefix_match(b, p->nets[i].addr, p->nets[i].prefix))
+		if (p->nets[i].family == family &&
+		    prefix_match(b, p->nets[i].addr, p->nets[i].prefix))
 			return true;
 	return false;
 }

@@ -15,10 +15,18 @@ static const struct {
 	const char *name;
 	smtp_verb verb;
 } verbs[] = {
-	{"HELO", SMTP_VERB_HELO}, {"EHLO", SMTP_VERB_EHLO}, {"MAIL", SMTP_VERB_MAIL},
-	{"RCPT", SMTP_VERB_RCPT}, {"DATA", SMTP_VERB_DATA}, {"RSET", SMTP_VERB_RSET},
-	{"NOOP", SMTP_VERB_NOOP}, {"QUIT", SMTP_VERB_QUIT}, {"VRFY", SMTP_VERB_VRFY},
-	{"HELP", SMTP_VERB_HELP}, {"STARTTLS", SMTP_VERB_STARTTLS}, {"BDAT", SMTP_VERB_BDAT},
+	{ "HELO", SMTP_VERB_HELO },
+	{ "EHLO", SMTP_VERB_EHLO },
+	{ "MAIL", SMTP_VERB_MAIL },
+	{ "RCPT", SMTP_VERB_RCPT },
+	{ "DATA", SMTP_VERB_DATA },
+	{ "RSET", SMTP_VERB_RSET },
+	{ "NOOP", SMTP_VERB_NOOP },
+	{ "QUIT", SMTP_VERB_QUIT },
+	{ "VRFY", SMTP_VERB_VRFY },
+	{ "HELP", SMTP_VERB_HELP },
+	{ "STARTTLS", SMTP_VERB_STARTTLS },
+	{ "BDAT", SMTP_VERB_BDAT },
 };
 
 void
@@ -142,8 +150,8 @@ smtp_cmd_verb(const char *line, const char **arg)
 }
 
 bool
-smtp_cmd_path(const char *arg, const char *prefix, char path[SMTP_CMD_PATH_MAX + 1],
-    const char **params)
+smtp_cmd_path(
+    const char *arg, const char *prefix, char path[SMTP_CMD_PATH_MAX + 1], const char **params)
 {
 	size_t plen = strlen(prefix), len = 0;
 	const char *p = arg + plen;

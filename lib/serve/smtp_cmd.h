@@ -14,44 +14,54 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SMTP_CMD_LINE_MAX 2048   /* octets of a command line, CRLF excluded (Postfix's limit) */
-#define SMTP_CMD_DATA_LINE_MAX 998 /* RFC 5322 2.1.1, CRLF excluded */
-#define SMTP_CMD_PATH_MAX 320
+#define SMTP_CMD_LINE_MAX      2048 /* octets of a command line, CRLF excluded (Postfix's limit) */
+#define SMTP_CMD_DATA_LINE_MAX 998  /* RFC 5322 2.1.1, CRLF excluded */
+#define SMTP_CMD_PATH_MAX      320
 
 typedef enum smtp_cmd_event {
-	SMTP_CMD_MORE = 0,     /* everything given was taken; feed more */
-	SMTP_CMD_LINE,         /* a command line: line[0..len), CRLF removed */
-	SMTP_CMD_TOO_LONG,     /* a command line over SMTP_CMD_LINE_MAX, discarded */
-	SMTP_CMD_DATA_LINE,    /* a line of DATA, dot-unstuffed: line[0..len) */
-	SMTP_CMD_DATA_END,     /* the "." line; see data_fault; back to commands */
-	SMTP_CMD_BARE,         /* a bare CR or LF (or NUL in a command): end the session */
+	SMTP_CMD_MORE = 0,  /* everything given was taken; feed more */
+	SMTP_CMD_LINE,      /* a command line: line[0..len), CRLF removed */
+	SMTP_CMD_TOO_LONG,  /* a command line over SMTP_CMD_LINE_MAX, discarded */
+	SMTP_CMD_DATA_LINE, /* a line of DATA, dot-unstuffed: line[0..len) */
+	SMTP_CMD_DATA_END,  /* the "." line; see data_fault; back to commands */
+	SMTP_CMD_BARE,      /* a bare CR or LF (or NUL in a command): end the session */
 } smtp_cmd_event;
 
 typedef enum smtp_data_fault {
 	SMTP_DATA_OK = 0,
-	SMTP_DATA_TOO_BIG,     /* over max_size: reply 552 */
-	SMTP_DATA_LINE_LONG,   /* a line over 998 octets: reply 554 (or 500) */
-	SMTP_DATA_NUL,         /* a NUL octet: reply 554 */
+	SMTP_DATA_TOO_BIG,   /* over max_size: reply 552 */
+	SMTP_DATA_LINE_LONG, /* a line over 998 octets: reply 554 (or 500) */
+	SMTP_DATA_NUL,       /* a NUL octet: reply 554 */
 } smtp_data_fault;
 
 struct smtp_cmd {
 	char line[SMTP_CMD_LINE_MAX + 1]; /* NUL-terminated at each event */
 	size_t len;
 	bool in_data;
-	bool cr;               /* the previous octet was a CR */
-	bool overflow;         /* the current line is over its limit */
-	bool nul;              /* the current command line has a NUL */
-	bool done;             /* an event was returned: the next octet starts a line */
-	bool dead;             /* a bare CR or LF was seen: nothing more is read */
-	size_t max_size;       /* DATA: octets allowed (unstuffed, CRLF counted) */
-	size_t data_size;      /* DATA: octets so far */
+	bool cr;          /* the previous octet was a CR */
+	bool overflow;    /* the current line is over its limit */
+	bool nul;         /* the current command line has a NUL */
+	bool done;        /* an event was returned: the next octet starts a line */
+	bool dead;        /* a bare CR or LF was seen: nothing more is read */
+	size_t max_size;  /* DATA: octets allowed (unstuffed, CRLF counted) */
+	size_t data_size; /* DATA: octets so far */
 	smtp_data_fault data_fault;
 };
 
 typedef enum smtp_verb {
-	SMTP_VERB_UNKNOWN = 0, SMTP_VERB_HELO, SMTP_VERB_EHLO, SMTP_VERB_MAIL,
-	SMTP_VERB_RCPT, SMTP_VERB_DATA, SMTP_VERB_RSET, SMTP_VERB_NOOP, SMTP_VERB_QUIT,
-	SMTP_VERB_VRFY, SMTP_VERB_HELP, SMTP_VERB_STARTTLS, SMTP_VERB_BDAT,
+	SMTP_VERB_UNKNOWN = 0,
+	SMTP_VERB_HELO,
+	SMTP_VERB_EHLO,
+	SMTP_VERB_MAIL,
+	SMTP_VERB_RCPT,
+	SMTP_VERB_DATA,
+	SMTP_VERB_RSET,
+	SMTP_VERB_NOOP,
+	SMTP_VERB_QUIT,
+	SMTP_VERB_VRFY,
+	SMTP_VERB_HELP,
+	SMTP_VERB_STARTTLS,
+	SMTP_VERB_BDAT,
 } smtp_verb;
 
 void smtp_cmd_init(struct smtp_cmd *r);
@@ -76,7 +86,7 @@ smtp_verb smtp_cmd_verb(const char *line, const char **arg);
  * Postfix), the path within angle brackets copied to path (""
  * for "<>"); *params points after it.  false on anything else.
  */
-bool smtp_cmd_path(const char *arg, const char *prefix, char path[SMTP_CMD_PATH_MAX + 1],
-    const char **params);
+bool smtp_cmd_path(
+    const char *arg, const char *prefix, char path[SMTP_CMD_PATH_MAX + 1], const char **params);
 
 #endif

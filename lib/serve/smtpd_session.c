@@ -99,7 +99,8 @@ do_ehlo(struct smtpd_session *s, const char *arg, bool esmtp)
 	int n;
 
 	if (!helo_ok(arg)) {
-		fault(s, esmtp ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
+		fault(s,
+		    esmtp ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
 		return;
 	}
 	if (s->helo_seen)
@@ -113,9 +114,11 @@ do_ehlo(struct smtpd_session *s, const char *arg, bool esmtp)
 		say(s, buf);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
-	    "250-8BITMIME\r\n%s250 ENHANCEDSTATUSCODES\r\n", s->set->hostname,
-	    s->set->max_size, s->set->tls_offer && !s->tls ? "250-STARTTLS\r\n" : "");
+	n = snprintf(buf, sizeof(buf),
+	    "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
+	    "250-8BITMIME\r\n%s250 ENHANCEDSTATUSCODES\r\n",
+	    s->set->hostname, s->set->max_size,
+	    s->set->tls_offer && !s->tls ? "250-STARTTLS\r\n" : "");
 	if (n > 0 && (size_t)n < sizeof(buf))
 		s->hooks->reply(s->arg, buf, (size_t)n);
 }
@@ -273,8 +276,9 @@ do_starttls(struct smtpd_session *s, const char *arg)
 		return;
 	}
 	if (!s->set->tls_offer || s->tls) {
-		fault(s, s->tls ? "503 5.5.1 Error: TLS already active" :
-		    "502 5.5.1 Error: command not implemented");
+		fault(s,
+		    s->tls ? "503 5.5.1 Error: TLS already active"
+			   : "502 5.5.1 Error: command not implemented");
 		return;
 	}
 	say(s, "220 2.0.0 Ready to start TLS");
@@ -313,12 +317,18 @@ do_command(struct smtpd_session *s, const char *line)
 		say(s, "250 2.0.0 Ok");
 		junk(s);
 		break;
-	case SMTP_VERB_NOOP: say(s, "250 2.0.0 Ok"); junk(s); break;
+	case SMTP_VERB_NOOP:
+		say(s, "250 2.0.0 Ok");
+		junk(s);
+		break;
 	case SMTP_VERB_VRFY:
 		say(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
 		junk(s);
 		break;
-	case SMTP_VERB_HELP: say(s, "214 2.0.0 See RFC 5321"); junk(s); break;
+	case SMTP_VERB_HELP:
+		say(s, "214 2.0.0 See RFC 5321");
+		junk(s);
+		break;
 	case SMTP_VERB_QUIT:
 		say(s, "221 2.0.0 Bye");
 		transaction_reset(s);
@@ -337,12 +347,10 @@ data_line(struct smtpd_session *s, const char *line, size_t len)
 		s->in_header = false;
 	else if (s->in_header && len >= 9 && strncasecmp(line, "Received:", 9) == 0)
 		s->hops++;
-	if (s->rd.data_fault != SMTP_DATA_OK || s->write_failed ||
-	    s->hops >= SMTPD_HOPS_MAX)
+	if (s->rd.data_fault != SMTP_DATA_OK || s->write_failed || s->hops >= SMTPD_HOPS_MAX)
 		return; /* read to the end, written no more */
 	if ((line[0] == '.' && !s->hooks->data_write(s->arg, ".", 1)) ||
-	    !s->hooks->data_write(s->arg, line, len) ||
-	    !s->hooks->data_write(s->arg, "\r\n", 2))
+	    !s->hooks->data_write(s->arg, line, len) || !s->hooks->data_write(s->arg, "\r\n", 2))
 		s->write_failed = true;
 }
 
@@ -396,25 +404,17 @@ static void
 event(struct smtpd_session *s, smtp_cmd_event ev)
 {
 	switch (ev) {
-	case SMTP_CMD_LINE:
-		do_command(s, s->rd.line);
-		break;
-	case SMTP_CMD_TOO_LONG:
-		fault(s, "500 5.5.2 Error: line too long");
-		break;
-	case SMTP_CMD_DATA_LINE:
-		data_line(s, s->rd.line, s->rd.len);
-		break;
-	case SMTP_CMD_DATA_END:
-		data_end(s);
-		break;
+	case SMTP_CMD_LINE: do_command(s, s->rd.line); break;
+	case SMTP_CMD_TOO_LONG: fault(s, "500 5.5.2 Error: line too long"); break;
+	case SMTP_CMD_DATA_LINE: data_line(s, s->rd.line, s->rd.len); break;
+	case SMTP_CMD_DATA_END: data_end(s); break;
 	case SMTP_CMD_BARE:
 		/* Smuggling's raw material: never guessed at, in DATA or not. */
-		smtpd_session_abort(s, "421 4.5.0 Error: bare CR or LF, or NUL, is not SMTP; "
+		smtpd_session_abort(s,
+		    "421 4.5.0 Error: bare CR or LF, or NUL, is not SMTP; "
 		    "closing (RFC 5321 2.3.8)");
 		break;
-	case SMTP_CMD_MORE:
-		break;
+	case SMTP_CMD_MORE: break;
 	}
 }
 

@@ -16,11 +16,11 @@
 
 #include "smtp_cmd.h"
 
-#define SMTPD_ERRORS_MAX 20     /* 4xx/5xx for the client's faults (Postfix's hard limit) */
-#define SMTPD_JUNK_MAX 100      /* NOOP, VRFY, HELP, RSET, HELO/EHLO again (Postfix's) */
-#define SMTPD_HOPS_MAX 100      /* Received lines a message may carry (RFC 5321 6.3) */
-#define SMTPD_REPLY_MAX 512     /* one reply line, CRLF included (RFC 5321 4.5.3.1.5) */
-#define SMTPD_HELO_MAX 255
+#define SMTPD_ERRORS_MAX 20  /* 4xx/5xx for the client's faults (Postfix's hard limit) */
+#define SMTPD_JUNK_MAX   100 /* NOOP, VRFY, HELP, RSET, HELO/EHLO again (Postfix's) */
+#define SMTPD_HOPS_MAX   100 /* Received lines a message may carry (RFC 5321 6.3) */
+#define SMTPD_REPLY_MAX  512 /* one reply line, CRLF included (RFC 5321 4.5.3.1.5) */
+#define SMTPD_HELO_MAX   255
 
 /* What a hook says of a recipient: the whole reply line, without CRLF. */
 struct smtpd_verdict {
@@ -53,17 +53,17 @@ struct smtpd_hooks {
 
 struct smtpd_settings {
 	const char *hostname;
-	size_t max_size;             /* SIZE; message octets allowed */
+	size_t max_size; /* SIZE; message octets allowed */
 	unsigned max_rcpts;
-	bool tls_offer;              /* STARTTLS in the EHLO reply */
+	bool tls_offer; /* STARTTLS in the EHLO reply */
 };
 
 enum smtpd_state {
-	SMTPD_READY = 0,  /* reading commands or DATA */
-	SMTPD_WAIT_RCPT,  /* a RCPT's verdict is pending */
-	SMTPD_WAIT_COMMIT,/* the message is being made durable */
-	SMTPD_WAIT_TLS,   /* the handshake is the caller's */
-	SMTPD_CLOSED,     /* QUIT or a fatal fault: send what is queued and close */
+	SMTPD_READY = 0,   /* reading commands or DATA */
+	SMTPD_WAIT_RCPT,   /* a RCPT's verdict is pending */
+	SMTPD_WAIT_COMMIT, /* the message is being made durable */
+	SMTPD_WAIT_TLS,    /* the handshake is the caller's */
+	SMTPD_CLOSED,      /* QUIT or a fatal fault: send what is queued and close */
 };
 
 struct smtpd_session {
@@ -81,7 +81,7 @@ struct smtpd_session {
 	/* DATA */
 	bool in_header, write_failed;
 	unsigned hops;
-	size_t messages;             /* accepted in this session */
+	size_t messages; /* accepted in this session */
 };
 
 void smtpd_session_init(struct smtpd_session *s, const struct smtpd_settings *set,
@@ -96,8 +96,7 @@ void smtpd_session_greet(struct smtpd_session *s);
 size_t smtpd_session_feed(struct smtpd_session *s, const char *p, size_t n);
 void smtpd_session_rcpt_done(struct smtpd_session *s, const struct smtpd_verdict *v);
 /* id: the queue ID when ok; why: the reason when not. */
-void smtpd_session_data_done(struct smtpd_session *s, bool ok, const char *id,
-    const char *why);
+void smtpd_session_data_done(struct smtpd_session *s, bool ok, const char *id, const char *why);
 /* The handshake succeeded: a fresh session (RFC 3207 4.2: EHLO again). */
 void smtpd_session_tls_done(struct smtpd_session *s);
 /* A fatal reply ("421 ..." without CRLF) and the close. */

@@ -24,8 +24,7 @@
 #include "server_conn.h"
 
 mx_err
-mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir,
-    const char *hostname)
+mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir, const char *hostname)
 {
 	mx_server *srv;
 
@@ -123,7 +122,8 @@ mx_err
 mx_server_listen(mx_server *srv, const char *addr_port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE }, *ai = NULL;
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE },
+			*ai = NULL;
 	char host[64], port[8];
 	int fd;
 
@@ -131,8 +131,10 @@ mx_server_listen(mx_server *srv, const char *addr_port)
 		return MX_ERR_INVALID;
 	if (srv->n_fds >= SERVER_LISTEN_MAX || !split_addr(addr_port, host, port) ||
 	    getaddrinfo(host, port, &hints, &ai) != 0) {
-		snprintf(srv->why, sizeof(srv->why), "--listen %.100s: not ADDR:PORT or [IPv6]:PORT "
-		    "with a numeric address (at most %d)", addr_port, SERVER_LISTEN_MAX);
+		snprintf(srv->why, sizeof(srv->why),
+		    "--listen %.100s: not ADDR:PORT or [IPv6]:PORT "
+		    "with a numeric address (at most %d)",
+		    addr_port, SERVER_LISTEN_MAX);
 		return MX_ERR_INVALID;
 	}
 	fd = bind_one(srv, ai);
@@ -172,8 +174,8 @@ mx_server_add_domain(mx_server *srv, const char *domain, bool backup)
 {
 	if (srv == NULL || domain == NULL)
 		return MX_ERR_INVALID;
-	return backup ? add_name(&srv->relay.backup, &srv->relay.n_backup, domain) :
-	    add_name(&srv->relay.local, &srv->relay.n_local, domain);
+	return backup ? add_name(&srv->relay.backup, &srv->relay.n_backup, domain)
+		      : add_name(&srv->relay.local, &srv->relay.n_local, domain);
 }
 
 mx_err
@@ -246,8 +248,8 @@ backup_line(mx_server *srv, char *line, size_t *cap)
 	if (strlen(line) > 320 || strchr(line, '@') == NULL || strpbrk(line, " \t") != NULL)
 		return MX_ERR_CONFIG;
 	if (srv->n_backup_rcpts == *cap) {
-		void *p = reallocarray(srv->backup_rcpts, *cap ? *cap * 2 : 16,
-		    sizeof(*srv->backup_rcpts));
+		void *p = reallocarray(
+		    srv->backup_rcpts, *cap ? *cap * 2 : 16, sizeof(*srv->backup_rcpts));
 		if (p == NULL)
 			return MX_ERR_NOMEM;
 		srv->backup_rcpts = p;
@@ -275,8 +277,8 @@ mx_server_set_backup_recipients(mx_server *srv, const char *path)
 	while (err == MX_OK && fgets(line, sizeof(line), f) != NULL) {
 		n++;
 		if ((err = backup_line(srv, line, &cap)) == MX_ERR_CONFIG)
-			snprintf(srv->why, sizeof(srv->why), "%.300s:%zu: not an address or @domain",
-			    path, n);
+			snprintf(srv->why, sizeof(srv->why),
+			    "%.300s:%zu: not an address or @domain", path, n);
 	}
 	fclose(f);
 	return err;
@@ -302,16 +304,16 @@ mx_server_start(mx_server *srv)
 {
 	if (srv == NULL)
 		return MX_ERR_INVALID;
-	if (srv->spool == NULL && spool_open(srv->dir, &srv->spool, srv->why,
-	    sizeof(srv->why)) != MX_OK)
+	if (srv->spool == NULL &&
+	    spool_open(srv->dir, &srv->spool, srv->why, sizeof(srv->why)) != MX_OK)
 		return MX_ERR_SYSTEM;
 	if (srv->commit_ev == NULL && (srv->commit_ev = commit_event_new(srv)) == NULL)
 		return MX_ERR_NOMEM;
 	for (size_t i = 0; i < srv->n_fds; i++) {
 		if (srv->listeners[i] != NULL)
 			continue;
-		srv->listeners[i] = evconnlistener_new(srv->base, on_accept, srv,
-		    LEV_OPT_CLOSE_ON_FREE, -1, srv->fds[i]);
+		srv->listeners[i] = evconnlistener_new(
+		    srv->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, -1, srv->fds[i]);
 		if (srv->listeners[i] == NULL) {
 			snprintf(srv->why, sizeof(srv->why), "cannot listen on %s", srv->names[i]);
 			return MX_ERR_SYSTEM;

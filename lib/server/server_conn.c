@@ -28,8 +28,8 @@
 #include "server_conn.h"
 #include "strbuf.h"
 
-#define CONN_READ_HIGH 65536   /* input kept while a verdict or a commit is pending */
-#define CONN_LINGER_TICKS 250  /* 20 ms each: 5 s for the last reply to leave */
+#define CONN_READ_HIGH    65536 /* input kept while a verdict or a commit is pending */
+#define CONN_LINGER_TICKS 250   /* 20 ms each: 5 s for the last reply to leave */
 
 static void conn_read(struct bufferevent *bev, void *arg);
 
@@ -159,7 +159,7 @@ backup_verdict(struct sconn *c, const char *addr)
 	if (c->srv->n_backup_rcpts > 0)
 		return "550 5.1.1 Recipient address rejected: not a known recipient of that domain";
 	return "450 4.1.1 Recipient address rejected: cannot verify it with the domain's "
-	    "better MX hosts now";
+	       "better MX hosts now";
 }
 
 static bool
@@ -181,8 +181,10 @@ hook_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 	v->ok = no == NULL;
 	snprintf(v->reply, sizeof(v->reply), "%s", no ? no : "250 2.1.5 Ok");
 	if (k == RELAY_DENIED)
-		server_log(c->srv, "reject: RCPT from %s: 554 5.7.1 <%.320s>: Relay access denied; "
-		    "from=<%s>", c->peer_text, path, c->sender);
+		server_log(c->srv,
+		    "reject: RCPT from %s: 554 5.7.1 <%.320s>: Relay access denied; "
+		    "from=<%s>",
+		    c->peer_text, path, c->sender);
 	return true;
 }
 
@@ -334,9 +336,14 @@ hook_starttls(void *arg)
 }
 
 static const struct smtpd_hooks server_hooks = {
-	.reply = hook_reply, .mail = hook_mail, .rcpt = hook_rcpt, .reset = hook_reset,
-	.data_start = hook_data_start, .data_write = hook_data_write,
-	.data_commit = hook_data_commit, .starttls = hook_starttls,
+	.reply = hook_reply,
+	.mail = hook_mail,
+	.rcpt = hook_rcpt,
+	.reset = hook_reset,
+	.data_start = hook_data_start,
+	.data_write = hook_data_write,
+	.data_commit = hook_data_commit,
+	.starttls = hook_starttls,
 };
 
 /* ---- I/O ------------------------------------------------------------------- */
@@ -364,8 +371,9 @@ start_tls(struct sconn *c)
 
 	c->tls_wanted = false;
 	evbuffer_drain(in, evbuffer_get_length(in));
-	tls = ssl ? bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	tls = ssl ? bufferevent_openssl_filter_new(
+			c->srv->base, c->bev, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+		  : NULL;
 	if (tls == NULL) {
 		if (ssl != NULL)
 			SSL_free(ssl);
@@ -473,9 +481,10 @@ sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int 
 	c->fd = -1;
 	srv->sessions++;
 	memcpy(&c->peer, sa, (size_t)len < sizeof(c->peer) ? (size_t)len : sizeof(c->peer));
-	inet_ntop(sa->sa_family, sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+	inet_ntop(sa->sa_family,
+	    sa->sa_family == AF_INET
+		? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
+		: (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 	    host, sizeof(host));
 	snprintf(c->peer_text, sizeof(c->peer_text), "[%s]", host);
 	c->trusted = relay_client_trusted(&srv->relay, sa);
@@ -490,7 +499,8 @@ sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int 
 	if (!c->trusted && !(c->counted = clients_add(srv, sa))) {
 		server_log(srv, "warning: too many connections from %s", c->peer_text);
 		c->greeted = true;
-		smtpd_session_abort(&c->s, "421 4.7.0 Error: too many connections from your address");
+		smtpd_session_abort(
+		    &c->s, "421 4.7.0 Error: too many connections from your address");
 		conn_close(c);
 		return;
 	}

@@ -19,11 +19,11 @@
 #include "smtpd_session.h"
 #include "spool.h"
 
-#define SERVER_LISTEN_MAX 16
+#define SERVER_LISTEN_MAX     16
 #define SERVER_CLIENT_BUCKETS 4096
-#define SERVER_MEM_DATA 65536      /* a message is kept in memory up to this */
-#define SERVER_BATCH_MAX 256       /* messages in one group commit at most */
-#define SERVER_RECEIVED_MAX 2048
+#define SERVER_MEM_DATA       65536 /* a message is kept in memory up to this */
+#define SERVER_BATCH_MAX      256   /* messages in one group commit at most */
+#define SERVER_RECEIVED_MAX   2048
 
 struct client_count {
 	struct client_count *next;
@@ -38,7 +38,7 @@ struct sconn;
  * (ok) or refused, unless the client left first (conn NULL). */
 struct staged {
 	struct spool_staged st;
-	struct sconn *conn;          /* NULL once the client is gone */
+	struct sconn *conn; /* NULL once the client is gone */
 	void (*done)(struct sconn *conn, bool ok, const char *id, const char *why);
 };
 
@@ -67,7 +67,7 @@ struct mx_server {
 	mx_daemon_log_fn log;
 	void *log_arg;
 	struct {
-		size_t commits, messages;  /* group commits and the messages in them */
+		size_t commits, messages; /* group commits and the messages in them */
 	} st;
 };
 
@@ -79,16 +79,16 @@ struct sconn {
 	struct sockaddr_storage peer;
 	char peer_text[INET6_ADDRSTRLEN + 2];
 	bool trusted, greeted, closing, tls_wanted, counted;
-	unsigned linger;             /* ticks waited for the last reply to leave */
+	unsigned linger; /* ticks waited for the last reply to leave */
 	/* the transaction */
 	char sender[SMTP_CMD_PATH_MAX + 1];
 	char (*rcpts)[321];
 	size_t n_rcpts, cap_rcpts;
-	char *mem;                   /* the message, up to SERVER_MEM_DATA */
+	char *mem; /* the message, up to SERVER_MEM_DATA */
 	size_t mem_len;
-	int fd;                      /* the rest of it, in an unlinked file; -1 */
+	int fd; /* the rest of it, in an unlinked file; -1 */
 	size_t file_len;
-	struct staged *pending;      /* in the server's batch */
+	struct staged *pending; /* in the server's batch */
 };
 
 #endif

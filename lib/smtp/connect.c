@@ -19,16 +19,16 @@
 #include "mstime.h"
 #include "connect.h"
 
-#define DEFAULT_ATTEMPT_DELAY_MS 250  /* RFC 8305 section 8 */
-#define DEFAULT_CONNECT_TIMEOUT_MS 30000
-#define DEFAULT_DEADLINE_MS 120000
-#define DEFAULT_MAX_PARALLEL 8
+#define DEFAULT_ATTEMPT_DELAY_MS     250 /* RFC 8305 section 8 */
+#define DEFAULT_CONNECT_TIMEOUT_MS   30000
+#define DEFAULT_DEADLINE_MS          120000
+#define DEFAULT_MAX_PARALLEL         8
 #define DEFAULT_PREFERENCE_WINDOW_MS DEFAULT_ATTEMPT_DELAY_MS
 
 struct attempt {
 	struct connect_race *race;
-	int fd;                /* -1 when closed */
-	struct event *ev;      /* writable or timed out, while pending */
+	int fd;           /* -1 when closed */
+	struct event *ev; /* writable or timed out, while pending */
 };
 
 struct connect_race {
@@ -39,9 +39,9 @@ struct connect_race {
 	struct attempt *att;
 	struct connect_attempt *rec;
 	size_t n;
-	size_t next;           /* the next address to start */
-	size_t inflight;       /* attempts pending */
-	size_t best;           /* most preferred connected address; n: none */
+	size_t next;     /* the next address to start */
+	size_t inflight; /* attempts pending */
+	size_t best;     /* most preferred connected address; n: none */
 	struct timespec t0;
 	struct event *kick;    /* first start, from the loop */
 	struct event *stagger; /* attempt delay */
@@ -65,11 +65,10 @@ connect_opts_default(struct connect_opts *o)
 static bool
 opts_valid(const struct connect_opts *o)
 {
-	return o->attempt_delay_ms <= CONNECT_MAX_MS &&
-	    o->connect_timeout_ms > 0 && o->connect_timeout_ms <= CONNECT_MAX_MS &&
-	    o->deadline_ms > 0 && o->deadline_ms <= CONNECT_MAX_MS &&
-	    o->max_parallel > 0 && o->max_parallel <= CONNECT_MAX_PARALLEL &&
-	    o->preference_window_ms <= CONNECT_MAX_MS;
+	return o->attempt_delay_ms <= CONNECT_MAX_MS && o->connect_timeout_ms > 0 &&
+	    o->connect_timeout_ms <= CONNECT_MAX_MS && o->deadline_ms > 0 &&
+	    o->deadline_ms <= CONNECT_MAX_MS && o->max_parallel > 0 &&
+	    o->max_parallel <= CONNECT_MAX_PARALLEL && o->preference_window_ms <= CONNECT_MAX_MS;
 }
 
 static bool
@@ -105,17 +104,15 @@ static enum connect_outcome
 outcome_of(int err)
 {
 	switch (err) {
-	case 0:
-		return CONNECT_OK;
-	case ECONNREFUSED:
-		return CONNECT_REFUSED;
-	case ETIMEDOUT:
-		return CONNECT_TIMEOUT;
-	case ENETUNREACH: case EHOSTUNREACH: case ENETDOWN: case EHOSTDOWN:
-	case EAFNOSUPPORT:
-		return CONNECT_UNREACHABLE;
-	default:
-		return CONNECT_ERROR;
+	case 0: return CONNECT_OK;
+	case ECONNREFUSED: return CONNECT_REFUSED;
+	case ETIMEDOUT: return CONNECT_TIMEOUT;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+	case EAFNOSUPPORT: return CONNECT_UNREACHABLE;
+	default: return CONNECT_ERROR;
 	}
 }
 
@@ -226,13 +223,11 @@ failure_of(const struct connect_race *r)
 
 	for (size_t i = 0; i < r->n; i++) {
 		switch (r->rec[i].outcome) {
-		case CONNECT_NOT_TRIED: case CONNECT_TIMEOUT: case CONNECT_CANCELLED:
-			return CONNECT_FAIL_TIMEOUT;
-		case CONNECT_ERROR:
-			error = true;
-			break;
-		default:
-			break;
+		case CONNECT_NOT_TRIED:
+		case CONNECT_TIMEOUT:
+		case CONNECT_CANCELLED: return CONNECT_FAIL_TIMEOUT;
+		case CONNECT_ERROR: error = true; break;
+		default: break;
 		}
 	}
 	return error ? CONNECT_FAIL_ERROR : CONNECT_FAIL_REFUSED;
@@ -263,8 +258,7 @@ race_free(struct connect_race *r)
 static void
 finish(struct connect_race *r, int err)
 {
-	struct connect_result res = { .fd = -1, .index = r->n, .attempts = r->rec,
-		.n = r->n };
+	struct connect_result res = { .fd = -1, .index = r->n, .attempts = r->rec, .n = r->n };
 
 	for (size_t i = 0; i < r->n; i++)
 		if (r->att[i].ev != NULL)
@@ -343,8 +337,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 static mx_err
-race_init(struct connect_race *r, const struct sockaddr_storage *addrs,
-    const socklen_t *lens)
+race_init(struct connect_race *r, const struct sockaddr_storage *addrs, const socklen_t *lens)
 {
 	struct timeval tv = ms_tv(r->opts.deadline_ms);
 
@@ -372,8 +365,8 @@ race_init(struct connect_race *r, const struct sockaddr_storage *addrs,
 
 mx_err
 connect_race_start(struct event_base *base, const struct sockaddr_storage *addrs,
-    const socklen_t *lens, size_t n, const struct connect_opts *opts,
-    connect_cb cb, void *arg, struct connect_race **out)
+    const socklen_t *lens, size_t n, const struct connect_opts *opts, connect_cb cb, void *arg,
+    struct connect_race **out)
 {
 	struct connect_race *r;
 	mx_err err;
@@ -381,8 +374,8 @@ connect_race_start(struct event_base *base, const struct sockaddr_storage *addrs
 	if (out == NULL)
 		return MX_ERR_INVALID;
 	*out = NULL;
-	if (base == NULL || addrs == NULL || lens == NULL || cb == NULL ||
-	    n == 0 || n > CONNECT_MAX_ADDRS || (opts != NULL && !opts_valid(opts)))
+	if (base == NULL || addrs == NULL || lens == NULL || cb == NULL || n == 0 ||
+	    n > CONNECT_MAX_ADDRS || (opts != NULL && !opts_valid(opts)))
 		return MX_ERR_INVALID;
 	for (size_t i = 0; i < n; i++)
 		if (!addr_valid(&addrs[i], lens[i]))
@@ -418,9 +411,12 @@ const char *
 connect_outcome_name(enum connect_outcome outcome)
 {
 	static const char *const names[] = {
-		[CONNECT_NOT_TRIED] = "not-tried", [CONNECT_OK] = "ok",
-		[CONNECT_REFUSED] = "refused", [CONNECT_TIMEOUT] = "timeout",
-		[CONNECT_UNREACHABLE] = "unreachable", [CONNECT_ERROR] = "error",
+		[CONNECT_NOT_TRIED] = "not-tried",
+		[CONNECT_OK] = "ok",
+		[CONNECT_REFUSED] = "refused",
+		[CONNECT_TIMEOUT] = "timeout",
+		[CONNECT_UNREACHABLE] = "unreachable",
+		[CONNECT_ERROR] = "error",
 		[CONNECT_CANCELLED] = "cancelled",
 	};
 
@@ -433,8 +429,10 @@ const char *
 connect_failure_name(enum connect_failure failure)
 {
 	static const char *const names[] = {
-		[CONNECT_FAIL_NONE] = "none", [CONNECT_FAIL_TIMEOUT] = "timeout",
-		[CONNECT_FAIL_REFUSED] = "refused", [CONNECT_FAIL_ERROR] = "error",
+		[CONNECT_FAIL_NONE] = "none",
+		[CONNECT_FAIL_TIMEOUT] = "timeout",
+		[CONNECT_FAIL_REFUSED] = "refused",
+		[CONNECT_FAIL_ERROR] = "error",
 	};
 
 	if ((unsigned)failure >= sizeof(names) / sizeof(names[0]))

@@ -19,9 +19,9 @@
 
 #include "mx.h"
 
-#define CONNECT_MAX_ADDRS 1024    /* addresses in one race */
+#define CONNECT_MAX_ADDRS    1024 /* addresses in one race */
 #define CONNECT_MAX_PARALLEL 64   /* attempts in flight at once */
-#define CONNECT_MAX_MS (24u * 3600u * 1000u)
+#define CONNECT_MAX_MS       (24u * 3600u * 1000u)
 
 struct connect_opts {
 	unsigned attempt_delay_ms;     /* stagger between starts; 250; 0 = all at once */
@@ -48,7 +48,7 @@ enum connect_outcome {
 /* What happened to one address; times in ms since connect_race_start. */
 struct connect_attempt {
 	enum connect_outcome outcome;
-	int err;             /* errno; 0 for OK and NOT_TRIED */
+	int err; /* errno; 0 for OK and NOT_TRIED */
 	unsigned started_ms, ended_ms;
 };
 
@@ -60,8 +60,8 @@ enum connect_failure {
 };
 
 struct connect_result {
-	int fd;               /* connected, nonblocking, CLOEXEC; -1 on failure */
-	size_t index;         /* the address fd is connected to; n on failure */
+	int fd;       /* connected, nonblocking, CLOEXEC; -1 on failure */
+	size_t index; /* the address fd is connected to; n on failure */
 	enum connect_failure failure;
 	const struct connect_attempt *attempts; /* n, valid during the callback */
 	size_t n;
@@ -78,9 +78,8 @@ struct connect_race;
  * most preferred first.  opts NULL means the defaults.  On error nothing
  * is left behind and *out is NULL.
  */
-mx_err connect_race_start(struct event_base *base,
-    const struct sockaddr_storage *addrs, const socklen_t *lens, size_t n,
-    const struct connect_opts *opts, connect_cb cb, void *arg,
+mx_err connect_race_start(struct event_base *base, const struct sockaddr_storage *addrs,
+    const socklen_t *lens, size_t n, const struct connect_opts *opts, connect_cb cb, void *arg,
     struct connect_race **out);
 /* Closes every socket and frees the race; no callback afterwards.
  * NULL, and a call from inside the race's own callback, do nothing. */

@@ -14,11 +14,11 @@
 
 #include "smtp_reply.h"
 
-#define TEXT_CAP_FIRST 256
-#define CODE_DIGITS 3
+#define TEXT_CAP_FIRST  256
+#define CODE_DIGITS     3
 #define SIZE_DIGITS_MAX 20 /* RFC 1870: size-value = 1*20DIGIT */
-#define STRING(x) #x
-#define NUMBER(x) STRING(x) /* a limit's value, for the static sentences */
+#define STRING(x)       #x
+#define NUMBER(x)       STRING(x) /* a limit's value, for the static sentences */
 
 static void
 fail(struct smtp_reply_reader *r, const char *why)
@@ -100,8 +100,7 @@ enhanced_len(const char *s, size_t len, char cls)
 {
 	size_t pos = 2, n;
 
-	if ((cls != '2' && cls != '4' && cls != '5') || len < 5 ||
-	    s[0] != cls || s[1] != '.')
+	if ((cls != '2' && cls != '4' && cls != '5') || len < 5 || s[0] != cls || s[1] != '.')
 		return 0;
 	if ((n = digits(s + pos, len - pos)) == 0)
 		return 0;
@@ -152,8 +151,7 @@ take_enhanced(struct smtp_reply_reader *r)
 		return;
 	}
 	n = strlen(r->enhanced);
-	if (n > 0 && len >= n && memcmp(line, r->enhanced, n) == 0 &&
-	    (len == n || line[n] == ' '))
+	if (n > 0 && len >= n && memcmp(line, r->enhanced, n) == 0 && (len == n || line[n] == ' '))
 		cut_line_head(r, n);
 }
 
@@ -190,8 +188,8 @@ end_line(struct smtp_reply_reader *r)
 static void
 code_octet(struct smtp_reply_reader *r, uint8_t c)
 {
-	static const char lowest[CODE_DIGITS] = {'2', '0', '0'};
-	static const char highest[CODE_DIGITS] = {'5', '5', '9'};
+	static const char lowest[CODE_DIGITS] = { '2', '0', '0' };
+	static const char highest[CODE_DIGITS] = { '5', '5', '9' };
 	size_t pos = r->line_octets;
 
 	if (c < lowest[pos] || c > highest[pos]) {
@@ -366,8 +364,7 @@ smtp_reply_permanent(const struct smtp_reply *reply)
 static bool
 is_alnum(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /*

@@ -24,10 +24,10 @@
  * texts (policy URLs), and refusing such a reply would turn a clear
  * permanent failure into an endless temporary one; 2048 stays small.
  */
-#define SMTP_REPLY_LINE_MAX 2048     /* octets in one line, CRLF included */
-#define SMTP_REPLY_MAX_LINES 1000    /* lines in one reply */
-#define SMTP_REPLY_MAX_OCTETS 65536  /* octets in one reply, all CRLFs included */
-#define SMTP_REPLY_ENHANCED_SIZE 16  /* "5.999.999" and its NUL fit */
+#define SMTP_REPLY_LINE_MAX      2048  /* octets in one line, CRLF included */
+#define SMTP_REPLY_MAX_LINES     1000  /* lines in one reply */
+#define SMTP_REPLY_MAX_OCTETS    65536 /* octets in one reply, all CRLFs included */
+#define SMTP_REPLY_ENHANCED_SIZE 16    /* "5.999.999" and its NUL fit */
 
 enum smtp_reply_state {
 	SMTP_REPLY_INCOMPLETE = 0, /* more bytes are needed */
@@ -39,9 +39,9 @@ enum smtp_reply_state {
 struct smtp_reply {
 	unsigned code;                           /* 200..599, second digit 0..5 */
 	char enhanced[SMTP_REPLY_ENHANCED_SIZE]; /* "2.1.5", or "" when none */
-	char *text;      /* the lines' texts joined with "\n", NUL-terminated */
-	size_t n_lines;  /* 1..SMTP_REPLY_MAX_LINES */
-	char **lines;    /* n_lines texts, then NULL; one block with its strings */
+	char *text;     /* the lines' texts joined with "\n", NUL-terminated */
+	size_t n_lines; /* 1..SMTP_REPLY_MAX_LINES */
+	char **lines;   /* n_lines texts, then NULL; one block with its strings */
 };
 
 /*
@@ -51,17 +51,17 @@ struct smtp_reply {
  */
 struct smtp_reply_reader {
 	enum smtp_reply_state state;
-	const char *why;        /* ERROR: a static sentence */
-	unsigned code;          /* the first line's code, once read */
-	unsigned line_code;     /* the current line's digits so far */
-	bool last_line;         /* the current line ends the reply */
-	bool saw_cr;            /* the last octet was a CR */
-	size_t line_octets;     /* octets of the current line so far, CR included */
-	size_t reply_octets;    /* octets of this reply so far */
-	size_t n_lines;         /* complete lines of this reply */
-	size_t line_start;      /* where the current line's text starts in text */
+	const char *why;     /* ERROR: a static sentence */
+	unsigned code;       /* the first line's code, once read */
+	unsigned line_code;  /* the current line's digits so far */
+	bool last_line;      /* the current line ends the reply */
+	bool saw_cr;         /* the last octet was a CR */
+	size_t line_octets;  /* octets of the current line so far, CR included */
+	size_t reply_octets; /* octets of this reply so far */
+	size_t n_lines;      /* complete lines of this reply */
+	size_t line_start;   /* where the current line's text starts in text */
 	char enhanced[SMTP_REPLY_ENHANCED_SIZE];
-	char *text;             /* the texts so far, joined with '\n' */
+	char *text;                /* the texts so far, joined with '\n' */
 	size_t text_len, text_cap; /* text_cap <= SMTP_REPLY_MAX_OCTETS */
 };
 
@@ -107,14 +107,14 @@ bool smtp_reply_permanent(const struct smtp_reply *reply);    /* 5yz */
 
 /* What an EHLO reply offers (RFC 5321 4.1.1.1; keywords case-insensitive). */
 struct smtp_ehlo {
-	bool pipelining;           /* RFC 2920 */
-	bool eightbitmime;         /* RFC 6152 */
-	bool smtputf8;             /* RFC 6531 */
-	bool starttls;             /* RFC 3207 */
-	bool enhancedstatuscodes;  /* RFC 2034 */
-	bool chunking;             /* RFC 3030 */
-	bool has_size;             /* RFC 1870 */
-	uint64_t size;             /* 0: no limit given, or a param not 1*20DIGIT */
+	bool pipelining;          /* RFC 2920 */
+	bool eightbitmime;        /* RFC 6152 */
+	bool smtputf8;            /* RFC 6531 */
+	bool starttls;            /* RFC 3207 */
+	bool enhancedstatuscodes; /* RFC 2034 */
+	bool chunking;            /* RFC 3030 */
+	bool has_size;            /* RFC 1870 */
+	uint64_t size;            /* 0: no limit given, or a param not 1*20DIGIT */
 };
 
 /*

@@ -35,15 +35,15 @@
 #include "smtp_session.h"
 #include "strbuf.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MIN(a, b)  ((a) < (b) ? (a) : (b))
 #define READ_CHUNK 4096
 /* The message goes out a chunk at a time, read when the socket's queue
  * falls to BODY_LOW, into BODY_SLOTS buffers that the output queue
  * references rather than copies: memory stays the same whatever the
  * message's size, and nothing is allocated per chunk. */
 #define BODY_SLOTS 4
-#define BODY_LOW PAYLOAD_CHUNK
-#define BODY_HIGH ((size_t)BODY_SLOTS * PAYLOAD_CHUNK)
+#define BODY_LOW   PAYLOAD_CHUNK
+#define BODY_HIGH  ((size_t)BODY_SLOTS * PAYLOAD_CHUNK)
 
 /*
  * The chunk buffers.  The output queue may outlive the session (libevent
@@ -58,10 +58,19 @@ struct body_pool {
 };
 
 enum state {
-	S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_HANDSHAKE, S_EHLO_TLS,
-	S_MAIL, S_RCPT, S_DATA, S_DOT, S_QUIT,
-	S_BODY,                    /* the message going out, before the dot */
-	S_IDLE,                    /* opts.keep: between transactions */
+	S_GREETING,
+	S_EHLO,
+	S_HELO,
+	S_STARTTLS,
+	S_HANDSHAKE,
+	S_EHLO_TLS,
+	S_MAIL,
+	S_RCPT,
+	S_DATA,
+	S_DOT,
+	S_QUIT,
+	S_BODY, /* the message going out, before the dot */
+	S_IDLE, /* opts.keep: between transactions */
 };
 
 struct smtp_session {
@@ -75,18 +84,18 @@ struct smtp_session {
 	enum state state;
 	struct smtp_reply_reader reader;
 	struct smtp_ehlo ehlo;
-	size_t next_rcpt;          /* the RCPT reply expected next */
-	size_t owed;               /* replies owed for what was sent (the greeting counts) */
-	size_t accepted;           /* recipients with a 2xx to RCPT */
-	bool pipelined;            /* MAIL, RCPTs and DATA went out together */
-	bool finished;             /* the caller has the result */
-	bool closing;              /* freed at the next turn of the loop */
+	size_t next_rcpt; /* the RCPT reply expected next */
+	size_t owed;      /* replies owed for what was sent (the greeting counts) */
+	size_t accepted;  /* recipients with a 2xx to RCPT */
+	bool pipelined;   /* MAIL, RCPTs and DATA went out together */
+	bool finished;    /* the caller has the result */
+	bool closing;     /* freed at the next turn of the loop */
 	struct event *reaper;
-	bool rset_owed;            /* the reply to RSET comes before the others */
-	bool parked;               /* idle, owned by a cache: no QUIT after done */
-	void *closed_arg;          /* opts.closed's argument */
-	size_t body_pos;           /* octets of the payload queued so far */
-	struct body_pool *pool;    /* while the message goes out */
+	bool rset_owed;         /* the reply to RSET comes before the others */
+	bool parked;            /* idle, owned by a cache: no QUIT after done */
+	void *closed_arg;       /* opts.closed's argument */
+	size_t body_pos;        /* octets of the payload queued so far */
+	struct body_pool *pool; /* while the message goes out */
 	struct smtp_session_result result;
 };
 
@@ -99,9 +108,15 @@ smtp_timeouts_default(struct smtp_timeouts *t)
 	/* RFC 5321 4.5.3.2: greeting 5 min, MAIL 5, RCPT 5, DATA 2, data
 	 * block 3, final dot 10; EHLO and STARTTLS as a command, 5 min. */
 	*t = (struct smtp_timeouts){
-		.greeting = 300000, .ehlo = 300000, .starttls = 300000,
-		.mail = 300000, .rcpt = 300000, .data = 120000, .block = 180000,
-		.final_dot = 600000, .quit = 10000,
+		.greeting = 300000,
+		.ehlo = 300000,
+		.starttls = 300000,
+		.mail = 300000,
+		.rcpt = 300000,
+		.data = 120000,
+		.block = 180000,
+		.final_dot = 600000,
+		.quit = 10000,
 	};
 }
 
@@ -121,8 +136,7 @@ show(struct smtp_session *s, char dir, const char *line, size_t len)
 }
 
 static void
-send_line(struct smtp_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+send_line(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Commands are built from checked addresses: no CR or LF can be in them. */
 static void
@@ -147,8 +161,8 @@ send_line(struct smtp_session *s, const char *fmt, ...)
 static void
 keep_reply(char *dst, const struct smtp_reply *reply)
 {
-	snprintf(dst, SMTP_TEXT_MAX, "%u%s%s %s", reply->code,
-	    reply->enhanced[0] ? " " : "", reply->enhanced, reply->text);
+	snprintf(dst, SMTP_TEXT_MAX, "%u%s%s %s", reply->code, reply->enhanced[0] ? " " : "",
+	    reply->enhanced, reply->text);
 	/* Multi-line texts become one line for logs; what a log cannot show
 	 * safely (controls, DEL, 8-bit octets) becomes '?'. */
 	for (char *p = dst; *p != '\0'; p++) {
@@ -211,7 +225,7 @@ on_reap(evutil_socket_t fd, short what, void *arg)
 static void
 close_session(struct smtp_session *s)
 {
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	s->closing = true;
 	evtimer_del(s->timer);
@@ -273,8 +287,8 @@ fail_on(struct smtp_session *s, const struct smtp_reply *reply, const char *stag
 	keep_reply(s->result.text, reply);
 	/* Only MAIL, DATA and the final dot judge the message; a 5xx to the
 	 * greeting (RFC 5321 3.1), EHLO, HELO or STARTTLS refuses this host. */
-	if (smtp_reply_permanent(reply) && (s->state == S_MAIL || s->state == S_DATA ||
-	    s->state == S_DOT))
+	if (smtp_reply_permanent(reply) &&
+	    (s->state == S_MAIL || s->state == S_DATA || s->state == S_DOT))
 		finish(s, SMTP_PERMANENT, NULL);
 	else
 		finish(s, SMTP_TRY_NEXT, NULL);
@@ -329,14 +343,17 @@ can_send(struct smtp_session *s)
 	if (s->ehlo.has_size && s->ehlo.size > 0 && s->txn->size > s->ehlo.size) {
 		s->result.stage = "EHLO";
 		snprintf(s->result.enhanced, sizeof(s->result.enhanced), "5.3.4");
-		finish(s, SMTP_PERMANENT, "message of %zu octets exceeds the server's SIZE "
-		    "limit of %llu", s->txn->size, (unsigned long long)s->ehlo.size);
+		finish(s, SMTP_PERMANENT,
+		    "message of %zu octets exceeds the server's SIZE "
+		    "limit of %llu",
+		    s->txn->size, (unsigned long long)s->ehlo.size);
 		return false;
 	}
 	if (s->txn->needs_smtputf8 && !s->ehlo.smtputf8) {
 		s->result.stage = "EHLO";
 		snprintf(s->result.enhanced, sizeof(s->result.enhanced), "5.6.7");
-		finish(s, SMTP_PERMANENT, "the message needs SMTPUTF8, which the server "
+		finish(s, SMTP_PERMANENT,
+		    "the message needs SMTPUTF8, which the server "
 		    "does not offer (RFC 6531 3.4)");
 		return false;
 	}
@@ -372,8 +389,10 @@ after_ehlo(struct smtp_session *s)
 	if (s->state == S_EHLO && starttls_wanted(s)) {
 		if (!s->ehlo.starttls) {
 			s->result.stage = "EHLO";
-			finish(s, SMTP_TRY_NEXT, "TLS is required (%s) but the server does "
-			    "not offer STARTTLS", s->opts.tls == TLS_DANE ? "DANE" : "policy");
+			finish(s, SMTP_TRY_NEXT,
+			    "TLS is required (%s) but the server does "
+			    "not offer STARTTLS",
+			    s->opts.tls == TLS_DANE ? "DANE" : "policy");
 			return;
 		}
 		s->state = S_STARTTLS;
@@ -384,7 +403,8 @@ after_ehlo(struct smtp_session *s)
 	start_transaction(s);
 }
 
-static void on_greeting(struct smtp_session *s, const struct smtp_reply *r)
+static void
+on_greeting(struct smtp_session *s, const struct smtp_reply *r)
 {
 	if (!smtp_reply_positive(r)) {
 		fail_on(s, r, "greeting");
@@ -440,18 +460,19 @@ start_tls(struct smtp_session *s)
 	evbuffer_drain(in, evbuffer_get_length(in));
 	if ((client = s->opts.tls_client(s->opts.tls_ctx)) == NULL) {
 		s->result.stage = "STARTTLS";
-		finish(s, SMTP_TRY_NEXT, "TLS set-up failed: no TLS client (trust store "
+		finish(s, SMTP_TRY_NEXT,
+		    "TLS set-up failed: no TLS client (trust store "
 		    "or CA file unreadable)");
 		return;
 	}
-	if (tls_session_new(client, s->opts.peer_name, s->opts.tls,
-	    s->opts.tlsa, s->opts.n_tlsa, &ssl, &why) != MX_OK) {
+	if (tls_session_new(client, s->opts.peer_name, s->opts.tls, s->opts.tlsa, s->opts.n_tlsa,
+		&ssl, &why) != MX_OK) {
 		s->result.stage = "STARTTLS";
 		finish(s, SMTP_TRY_NEXT, "TLS set-up failed: %s", why ? why : "unknown");
 		return;
 	}
-	tls = bufferevent_openssl_filter_new(s->base, s->bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	tls = bufferevent_openssl_filter_new(
+	    s->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
 		/* Not SSL_free: some libevent 2.1 releases free it on this path,
 		 * and a leak when out of memory beats a double free. */
@@ -518,8 +539,8 @@ pump_body(struct smtp_session *s)
 		 * on_chunk_done, from inside evbuffer_add_reference. */
 		s->pool->busy[slot] = true;
 		s->pool->refs++;
-		if (evbuffer_add_reference(out, s->pool->buf[slot], (size_t)n, on_chunk_done,
-		    s->pool) != 0) {
+		if (evbuffer_add_reference(
+			out, s->pool->buf[slot], (size_t)n, on_chunk_done, s->pool) != 0) {
 			s->pool->busy[slot] = false;
 			s->pool->refs--;
 			s->result.stage = "end of data";
@@ -668,8 +689,8 @@ show_reply(struct smtp_session *s, const struct smtp_reply *r)
 		char line[SMTP_REPLY_LINE_MAX + 8];
 		/* As the server wrote it: the reader strips the enhanced code. */
 		int n = snprintf(line, sizeof(line), "%u%c%s%s%s", r->code,
-		    i + 1 < r->n_lines ? '-' : ' ', r->enhanced,
-		    r->enhanced[0] ? " " : "", r->lines[i]);
+		    i + 1 < r->n_lines ? '-' : ' ', r->enhanced, r->enhanced[0] ? " " : "",
+		    r->lines[i]);
 		show(s, '<', line, (size_t)MIN((size_t)n, sizeof(line) - 1));
 	}
 }
@@ -700,7 +721,8 @@ handle(struct smtp_session *s, const struct smtp_reply *r)
 	}
 	switch (s->state) {
 	case S_GREETING: on_greeting(s, r); break;
-	case S_EHLO: case S_EHLO_TLS: on_ehlo(s, r); break;
+	case S_EHLO:
+	case S_EHLO_TLS: on_ehlo(s, r); break;
 	case S_HELO: on_helo(s, r); break;
 	case S_STARTTLS: on_starttls(s, r); break;
 	case S_MAIL: on_mail(s, r); break;
@@ -723,9 +745,9 @@ handle(struct smtp_session *s, const struct smtp_reply *r)
 static const char *
 stage_name(enum state st)
 {
-	static const char *const names[] = {"greeting", "EHLO", "HELO", "STARTTLS",
-	    "TLS handshake", "EHLO after STARTTLS", "MAIL", "RCPT", "DATA",
-	    "end of data", "QUIT", "end of data", "RSET"};
+	static const char *const names[] = { "greeting", "EHLO", "HELO", "STARTTLS",
+		"TLS handshake", "EHLO after STARTTLS", "MAIL", "RCPT", "DATA", "end of data",
+		"QUIT", "end of data", "RSET" };
 
 	return names[st];
 }
@@ -761,8 +783,10 @@ fail_early(struct smtp_session *s)
 	s->result.stage = stage_name(s->state);
 	s->result.code = 0;
 	snprintf(s->result.enhanced, sizeof(s->result.enhanced), "4.5.0");
-	finish(s, SMTP_TRY_NEXT, "protocol error: reply before command (the server "
-	    "sent more replies than commands during %s)", stage_name(s->state));
+	finish(s, SMTP_TRY_NEXT,
+	    "protocol error: reply before command (the server "
+	    "sent more replies than commands during %s)",
+	    stage_name(s->state));
 }
 
 /* Feeds what arrived to the reply reader, one reply at a time. */
@@ -773,8 +797,7 @@ on_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t len;
 
-	while (!s->closing && (len = evbuffer_get_length(in)) > 0 &&
-	    s->state != S_HANDSHAKE) {
+	while (!s->closing && (len = evbuffer_get_length(in)) > 0 && s->state != S_HANDSHAKE) {
 		size_t chunk = MIN(len, (size_t)READ_CHUNK);
 		const uint8_t *data = evbuffer_pullup(in, (ev_ssize_t)chunk);
 		size_t used = smtp_reply_feed(&s->reader, data, chunk);
@@ -786,8 +809,7 @@ on_read(struct bufferevent *bev, void *arg)
 				return;
 			}
 			s->result.stage = stage_name(s->state);
-			finish(s, SMTP_TRY_NEXT, "malformed reply: %s",
-			    smtp_reply_why(&s->reader));
+			finish(s, SMTP_TRY_NEXT, "malformed reply: %s", smtp_reply_why(&s->reader));
 			return;
 		}
 		if (smtp_reply_state(&s->reader) != SMTP_REPLY_DONE)
@@ -842,8 +864,8 @@ on_tls_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (s->state == S_HANDSHAKE && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
 		const char *why = NULL;
-		tls_session_check(bufferevent_openssl_get_ssl(bev), s->opts.tls,
-		    &s->result.tls_facts, &why);
+		tls_session_check(
+		    bufferevent_openssl_get_ssl(bev), s->opts.tls, &s->result.tls_facts, &why);
 		s->result.stage = "TLS handshake";
 		finish(s, SMTP_TRY_NEXT, "TLS handshake failed: %s", why ? why : "no reason given");
 		return;
@@ -863,14 +885,12 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->result.stage = stage_name(s->state);
-	finish(s, SMTP_TRY_NEXT, "timed out waiting for the reply to %s",
-	    stage_name(s->state));
+	finish(s, SMTP_TRY_NEXT, "timed out waiting for the reply to %s", stage_name(s->state));
 }
 
 mx_err
 smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
-    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg,
-    struct smtp_session **out)
+    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg, struct smtp_session **out)
 {
 	struct smtp_session *s;
 
@@ -893,8 +913,7 @@ smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
 	s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(base, on_timeout, s);
 	s->reaper = evtimer_new(base, on_reap, s);
-	if (s->result.rcpts == NULL || s->bev == NULL || s->timer == NULL ||
-	    s->reaper == NULL) {
+	if (s->result.rcpts == NULL || s->bev == NULL || s->timer == NULL || s->reaper == NULL) {
 		if (s->bev == NULL)
 			close(fd);
 		free_session(s);
@@ -943,16 +962,17 @@ smtp_session_park(struct smtp_session *s, void (*closed)(void *arg), void *arg)
 static mx_err
 reset_for(struct smtp_session *s, const struct smtp_txn *txn)
 {
-	struct smtp_rcpt_result *rcpts = calloc(txn->n_rcpts ? txn->n_rcpts : 1,
-	    sizeof(*rcpts));
+	struct smtp_rcpt_result *rcpts = calloc(txn->n_rcpts ? txn->n_rcpts : 1, sizeof(*rcpts));
 	struct smtp_session_result old = s->result;
 
 	if (rcpts == NULL)
 		return MX_ERR_NOMEM;
 	free(s->result.rcpts);
-	s->result = (struct smtp_session_result){ .rcpts = rcpts, .n_rcpts = txn->n_rcpts,
-	    .tls = old.tls, .tls_facts = old.tls_facts,
-	    .transactions = old.transactions + 1 };
+	s->result = (struct smtp_session_result){ .rcpts = rcpts,
+		.n_rcpts = txn->n_rcpts,
+		.tls = old.tls,
+		.tls_facts = old.tls_facts,
+		.transactions = old.transactions + 1 };
 	pool_release(s->pool);
 	s->pool = NULL;
 	s->txn = txn;

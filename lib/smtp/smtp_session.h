@@ -23,15 +23,15 @@ struct smtp_session;
 
 /* What to send: borrowed for the session's life. */
 struct smtp_txn {
-	const char *helo;             /* our host name for EHLO/HELO */
-	const char *mail_from;        /* reverse-path without <>; "" for <> */
-	const char *const *rcpts;     /* forward-paths without <> */
+	const char *helo;         /* our host name for EHLO/HELO */
+	const char *mail_from;    /* reverse-path without <>; "" for <> */
+	const char *const *rcpts; /* forward-paths without <> */
 	size_t n_rcpts;
 	/* dot-stuffed, CRLF lines, no final ".": sent a chunk at a time */
 	const struct payload *payload;
-	size_t size;                  /* RFC 1870 SIZE: without stuffing */
-	bool needs_8bitmime;          /* some octet >= 0x80 in the message */
-	bool needs_smtputf8;          /* an address or header needs SMTPUTF8 */
+	size_t size;         /* RFC 1870 SIZE: without stuffing */
+	bool needs_8bitmime; /* some octet >= 0x80 in the message */
+	bool needs_smtputf8; /* an address or header needs SMTPUTF8 */
 };
 
 /* RFC 5321 4.5.3.2 defaults, in milliseconds. */
@@ -42,13 +42,13 @@ void smtp_timeouts_default(struct smtp_timeouts *t);
 
 struct smtp_session_opts {
 	struct smtp_timeouts timeouts;
-	const char *peer_name;          /* the MX host name: TLS SNI, names */
-	enum tls_policy tls;            /* TLS_MAY and TLS_ENCRYPT, TLS_VERIFY, TLS_DANE */
+	const char *peer_name; /* the MX host name: TLS SNI, names */
+	enum tls_policy tls;   /* TLS_MAY and TLS_ENCRYPT, TLS_VERIFY, TLS_DANE */
 	/* The TLS client, made on first use (loading a trust store costs tens
 	 * of milliseconds: only a STARTTLS pays it); NULL: no STARTTLS. */
 	struct tls_client *(*tls_client)(void *ctx);
 	void *tls_ctx;
-	const struct tls_tlsa *tlsa;    /* TLS_DANE: the host's usable records */
+	const struct tls_tlsa *tlsa; /* TLS_DANE: the host's usable records */
 	size_t n_tlsa;
 	/* -v: every line sent ('>') and received ('<'), without CRLF. */
 	void (*transcript)(char dir, const char *line, size_t len, void *arg);
@@ -79,16 +79,16 @@ struct smtp_rcpt_result {
 
 struct smtp_session_result {
 	enum smtp_outcome outcome;
-	const char *stage;            /* "greeting", "EHLO", "STARTTLS", "MAIL", ... */
-	unsigned code;                /* the reply that decided the outcome, 0 if none */
+	const char *stage; /* "greeting", "EHLO", "STARTTLS", "MAIL", ... */
+	unsigned code;     /* the reply that decided the outcome, 0 if none */
 	char enhanced[16];
-	char text[SMTP_TEXT_MAX];     /* reply text, or what went wrong */
-	bool tls;                     /* the transaction ran under TLS */
+	char text[SMTP_TEXT_MAX]; /* reply text, or what went wrong */
+	bool tls;                 /* the transaction ran under TLS */
 	struct tls_facts tls_facts;
 	struct smtp_rcpt_result *rcpts; /* n_rcpts, owned by the session */
 	size_t n_rcpts;
-	bool reusable;                /* opts.keep: idle now, may be parked in done */
-	unsigned transactions;        /* transactions on this connection, this one too */
+	bool reusable;         /* opts.keep: idle now, may be parked in done */
+	unsigned transactions; /* transactions on this connection, this one too */
 };
 
 typedef void (*smtp_done_cb)(const struct smtp_session_result *result, void *arg);
@@ -100,8 +100,7 @@ typedef void (*smtp_done_cb)(const struct smtp_session_result *result, void *arg
  * without calling done.
  */
 mx_err smtp_session_start(struct event_base *base, int fd, const struct smtp_txn *txn,
-    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg,
-    struct smtp_session **out);
+    const struct smtp_session_opts *opts, smtp_done_cb done, void *arg, struct smtp_session **out);
 void smtp_session_cancel(struct smtp_session *s);
 
 /*

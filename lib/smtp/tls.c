@@ -24,9 +24,9 @@
 #define TLSA_USAGE_DANE_TA 2
 #define TLSA_USAGE_DANE_EE 3
 #define TLSA_SELECTOR_SPKI 1
-#define TLSA_MTYPE_SHA512 2
-#define SHA256_LEN 32
-#define SHA512_LEN 64
+#define TLSA_MTYPE_SHA512  2
+#define SHA256_LEN         32
+#define SHA512_LEN         64
 
 struct tls_client {
 	SSL_CTX *ctx;
@@ -60,8 +60,8 @@ client_init(struct tls_client *c, const char *ca_file)
 	if (SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_dane_enable(c->ctx) <= 0)
 		return MX_ERR_SYSTEM;
-	SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(
+	    c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
 	return load_anchors(c->ctx, ca_file);
 }
@@ -207,8 +207,7 @@ add_tlsa(SSL *ssl, const struct tls_tlsa *t)
  * quietly fall back to the CA store, so that is refused here.
  */
 static mx_err
-setup_dane(SSL *ssl, const char *host, const struct tls_tlsa *tlsa, size_t n_tlsa,
-    const char **why)
+setup_dane(SSL *ssl, const char *host, const struct tls_tlsa *tlsa, size_t n_tlsa, const char **why)
 {
 	size_t added = 0;
 
@@ -222,7 +221,8 @@ setup_dane(SSL *ssl, const char *host, const struct tls_tlsa *tlsa, size_t n_tls
 	for (size_t i = 0; i < n_tlsa; i++)
 		added += (size_t)add_tlsa(ssl, &tlsa[i]);
 	if (added == 0) {
-		set_why(why, "no usable TLSA records (only PKIX usages, unknown "
+		set_why(why,
+		    "no usable TLSA records (only PKIX usages, unknown "
 		    "parameters or malformed data): DANE cannot authenticate the server");
 		return MX_ERR_SYSTEM;
 	}
@@ -230,8 +230,8 @@ setup_dane(SSL *ssl, const char *host, const struct tls_tlsa *tlsa, size_t n_tls
 }
 
 static mx_err
-session_setup(SSL *ssl, const char *host, enum tls_policy policy,
-    const struct tls_tlsa *tlsa, size_t n_tlsa, const char **why)
+session_setup(SSL *ssl, const char *host, enum tls_policy policy, const struct tls_tlsa *tlsa,
+    size_t n_tlsa, const char **why)
 {
 	if (SSL_set_tlsext_host_name(ssl, host) != 1) {
 		set_why(why, "out of memory");
@@ -314,7 +314,7 @@ X509 *
 tls_peer_leaf(SSL *ssl)
 {
 	X509 *peer = SSL_get0_peer_certificate(ssl);
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 
 	if (peer != NULL)
 		return peer;
@@ -357,8 +357,9 @@ static bool
 judge(SSL *ssl, enum tls_policy policy, const struct tls_facts *f, const char **why)
 {
 	if (!SSL_is_init_finished(ssl)) {
-		set_why(why, SSL_get_verify_result(ssl) != X509_V_OK ? f->verify_error :
-		    "TLS handshake failed");
+		set_why(why,
+		    SSL_get_verify_result(ssl) != X509_V_OK ? f->verify_error
+							    : "TLS handshake failed");
 		return false;
 	}
 	if (SSL_version(ssl) < TLS1_2_VERSION) {
@@ -379,10 +380,9 @@ judge(SSL *ssl, enum tls_policy policy, const struct tls_facts *f, const char **
 }
 
 bool
-tls_session_check(SSL *ssl, enum tls_policy policy, struct tls_facts *facts,
-    const char **why)
+tls_session_check(SSL *ssl, enum tls_policy policy, struct tls_facts *facts, const char **why)
 {
-	struct tls_facts local = {0};
+	struct tls_facts local = { 0 };
 	struct tls_facts *f = facts != NULL ? facts : &local;
 
 	set_why(why, NULL);
@@ -399,7 +399,9 @@ mx_err
 tls_client_why(mx_err err, const char *ca_file, mx_why *why)
 {
 	if (err == MX_ERR_CONFIG)
-		return why_set(why, err, "CA file %s: cannot be read, or holds no PEM "
-		    "certificate that OpenSSL can read", ca_file ? ca_file : "(system store)");
+		return why_set(why, err,
+		    "CA file %s: cannot be read, or holds no PEM "
+		    "certificate that OpenSSL can read",
+		    ca_file ? ca_file : "(system store)");
 	return why_set(why, err, "OpenSSL could not set up TLS: %s", mx_strerror(err));
 }

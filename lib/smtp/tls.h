@@ -26,7 +26,7 @@
 
 #include "mx.h"
 
-typedef struct ssl_st SSL; /* the same typedef as <openssl/types.h> */
+typedef struct ssl_st SSL;   /* the same typedef as <openssl/types.h> */
 typedef struct x509_st X509; /* likewise */
 struct tls_client;
 
@@ -52,8 +52,8 @@ struct tls_tlsa {
 
 /* What a handshake gave, for the log line.  Filled even when it failed. */
 struct tls_facts {
-	const char *protocol;     /* "TLSv1.3"; "" without a finished handshake */
-	const char *cipher;       /* "TLS_AES_256_GCM_SHA384"; "" likewise */
+	const char *protocol; /* "TLSv1.3"; "" without a finished handshake */
+	const char *cipher;   /* "TLS_AES_256_GCM_SHA384"; "" likewise */
 	int cipher_bits;
 	char subject[TLS_NAME_MAX]; /* printable ASCII (others escaped); "" if no certificate */
 	char issuer[TLS_NAME_MAX];
@@ -97,9 +97,8 @@ void tls_client_free(struct tls_client *client);
  *                   Also: OpenSSL refused to set the connection up.
  *   MX_ERR_NOMEM    out of memory (temporary)
  */
-mx_err tls_session_new(struct tls_client *client, const char *host,
-    enum tls_policy policy, const struct tls_tlsa *tlsa, size_t n_tlsa,
-    SSL **out, const char **why);
+mx_err tls_session_new(struct tls_client *client, const char *host, enum tls_policy policy,
+    const struct tls_tlsa *tlsa, size_t n_tlsa, SSL **out, const char **why);
 
 /*
  * The verdict on a handshake under the policy it was set up with: true
@@ -116,8 +115,7 @@ mx_err tls_session_new(struct tls_client *client, const char *host,
  * TLS_MAY a failed handshake may instead be retried in cleartext on a
  * new connection, as Postfix does.
  */
-bool tls_session_check(SSL *ssl, enum tls_policy policy, struct tls_facts *facts,
-    const char **why);
+bool tls_session_check(SSL *ssl, enum tls_policy policy, struct tls_facts *facts, const char **why);
 
 /* How many of the records tls_session_new would use (see above); pure. */
 size_t tls_tlsa_usable(const struct tls_tlsa *tlsa, size_t n_tlsa);

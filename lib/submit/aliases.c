@@ -19,7 +19,7 @@
 #include "strbuf.h"
 
 struct alias {
-	char *name;         /* lower case */
+	char *name; /* lower case */
 	char **targets;
 	size_t n;
 	size_t line;
@@ -117,8 +117,8 @@ trimmed_copy(const char *s, size_t len)
 
 	while (len > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
 		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
-	    s[len - 1] == '\n'))
+	while (len > 0 &&
+	    (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
 		len--;
 	if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
 		s++, len -= 2;
@@ -210,7 +210,7 @@ static void
 parse_entry(struct aliases *a, const char *s, size_t len, size_t line)
 {
 	const char *colon = memchr(s, ':', len);
-	struct alias al = {.line = line}, *grown;
+	struct alias al = { .line = line }, *grown;
 
 	if (colon == NULL) {
 		problem(a, line, "no colon: an alias is \"name: address, ...\"");
@@ -288,16 +288,17 @@ static void
 report_loops(struct aliases *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
-		struct expansion x = {.a = a, .origin = "origin.invalid"};
+		struct expansion x = { .a = a, .origin = "origin.invalid" };
 		char why[2];
 		strbuf_init(&x.why, why, sizeof(why));
 		expand_name(&x, a->v[i].name, strlen(a->v[i].name));
 		aliases_list_free(x.out, x.n);
 		if (x.too_deep)
-			problem(a, a->v[i].line, "%s: aliases nest deeper than %d",
-			    a->v[i].name, ALIASES_DEPTH_MAX);
+			problem(a, a->v[i].line, "%s: aliases nest deeper than %d", a->v[i].name,
+			    ALIASES_DEPTH_MAX);
 		else if (x.loop != NULL)
-			problem(a, a->v[i].line, "%s: a loop: %s leads back to a name being "
+			problem(a, a->v[i].line,
+			    "%s: a loop: %s leads back to a name being "
 			    "expanded, which is then taken as an address at the origin",
 			    a->v[i].name, x.loop);
 	}
@@ -431,7 +432,8 @@ emit(struct expansion *x, const char *addr)
 	for (size_t i = 0; i < x->n; i++)
 		if (strcasecmp(x->out[i], s) == 0)
 			return free(s), true;
-	if (x->n >= ALIASES_OUT_MAX || (grown = realloc(x->out, (x->n + 1) * sizeof(*grown))) == NULL) {
+	if (x->n >= ALIASES_OUT_MAX ||
+	    (grown = realloc(x->out, (x->n + 1) * sizeof(*grown))) == NULL) {
 		free(s);
 		if (x->n >= ALIASES_OUT_MAX)
 			strbuf_printf(&x->why, "%smore than %d addresses; the rest dropped",
@@ -507,10 +509,10 @@ expand_name(struct expansion *x, const char *name, size_t len)
 }
 
 mx_err
-aliases_expand(const struct aliases *a, const char *origin, const char *rcpt,
-    char ***out, size_t *n, char *why, size_t why_size)
+aliases_expand(const struct aliases *a, const char *origin, const char *rcpt, char ***out,
+    size_t *n, char *why, size_t why_size)
 {
-	struct expansion x = {.a = a, .origin = origin};
+	struct expansion x = { .a = a, .origin = origin };
 	size_t len;
 	bool ok;
 

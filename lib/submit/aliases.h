@@ -16,14 +16,14 @@
 
 #include "mx.h"
 
-#define ALIASES_FILE_MAX ((size_t)4 << 20) /* octets of an alias file */
-#define ALIASES_ENTRIES_MAX 20000          /* names in one file */
-#define ALIASES_TARGETS_MAX 1000           /* targets of one name */
-#define ALIASES_DEPTH_MAX 16               /* nested aliases */
-#define ALIASES_PROBLEMS_MAX 100           /* problems kept for newaliases */
-#define ALIASES_OUT_MAX 1000               /* addresses one expansion gives */
-#define ALIASES_ADDR_MAX 320               /* octets of one target */
-#define ALIASES_PROBLEM_LEN 400
+#define ALIASES_FILE_MAX     ((size_t)4 << 20) /* octets of an alias file */
+#define ALIASES_ENTRIES_MAX  20000             /* names in one file */
+#define ALIASES_TARGETS_MAX  1000              /* targets of one name */
+#define ALIASES_DEPTH_MAX    16                /* nested aliases */
+#define ALIASES_PROBLEMS_MAX 100               /* problems kept for newaliases */
+#define ALIASES_OUT_MAX      1000              /* addresses one expansion gives */
+#define ALIASES_ADDR_MAX     320               /* octets of one target */
+#define ALIASES_PROBLEM_LEN  400
 
 struct aliases;
 
@@ -56,8 +56,8 @@ size_t aliases_count(const struct aliases *a);                  /* names defined
  * nesting is deeper than ALIASES_DEPTH_MAX (why says which), MX_ERR_NOMEM.
  * a may be NULL (no aliases: only qualification).
  */
-mx_err aliases_expand(const struct aliases *a, const char *origin, const char *rcpt,
-    char ***out, size_t *n, char *why, size_t why_size);
+mx_err aliases_expand(const struct aliases *a, const char *origin, const char *rcpt, char ***out,
+    size_t *n, char *why, size_t why_size);
 void aliases_list_free(char **list, size_t n);
 
 void aliases_free(struct aliases *a); /* NULL ok */

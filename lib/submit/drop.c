@@ -161,11 +161,10 @@ notify_ok(const char *v, size_t n)
 }
 
 /* Parser state: which keys were seen (each at most once but rcpt). */
-enum { K_SENDER, K_SENDER_SET, K_NAME, K_ERR, K_RET, K_ENVID, K_NOTIFY, K_BODY,
-	K_SIZE, K_N };
+enum { K_SENDER, K_SENDER_SET, K_NAME, K_ERR, K_RET, K_ENVID, K_NOTIFY, K_BODY, K_SIZE, K_N };
 
-static const char *const key_names[] = { "sender", "sender-set", "name", "error-mode",
-	"ret", "envid", "notify", "body", "size", NULL };
+static const char *const key_names[] = { "sender", "sender-set", "name", "error-mode", "ret",
+	"envid", "notify", "body", "size", NULL };
 
 static mx_err
 set_text(char **field, const char *v, size_t n)
@@ -193,9 +192,10 @@ static mx_err
 take_line(struct drop_request *r, const char *key, size_t kn, const char *v, size_t n,
     bool seen[K_N], const char **why)
 {
-	static const char *const flags[] = { "0", "1", NULL }, *const modes[] = { "e", "m",
-		"p", "q", NULL }, *const rets[] = { "full", "hdrs", NULL },
-		*const bodies[] = { "7bit", "8bitmime", NULL };
+	static const char *const flags[] = { "0", "1", NULL },
+				 *const modes[] = { "e", "m", "p", "q", NULL },
+				 *const rets[] = { "full", "hdrs", NULL },
+				 *const bodies[] = { "7bit", "8bitmime", NULL };
 	uint64_t num;
 	int k = one_of(key, kn, key_names), w;
 
@@ -279,8 +279,8 @@ numbered(struct cursor *c, const char *key, uint64_t max, uint64_t *v)
 	const char *line, *val;
 	size_t n, kn, vn;
 
-	return next_line(c, &line, &n) && split(line, n, &val, &kn, &vn) &&
-	    kn == strlen(key) && memcmp(line, key, kn) == 0 && number(val, vn, max, v);
+	return next_line(c, &line, &n) && split(line, n, &val, &kn, &vn) && kn == strlen(key) &&
+	    memcmp(line, key, kn) == 0 && number(val, vn, max, v);
 }
 
 /* The stored form's own lines: uid, gid and time, in that order. */
@@ -289,8 +289,8 @@ stored_head(struct cursor *c, struct drop_request *r)
 {
 	uint64_t uid, gid, t;
 
-	if (!numbered(c, "uid", UINT32_MAX - 1, &uid) || !numbered(c, "gid", UINT32_MAX - 1, &gid) ||
-	    !numbered(c, "time", INT64_MAX, &t))
+	if (!numbered(c, "uid", UINT32_MAX - 1, &uid) ||
+	    !numbered(c, "gid", UINT32_MAX - 1, &gid) || !numbered(c, "time", INT64_MAX, &t))
 		return false;
 	r->uid = (uid_t)uid;
 	r->gid = (gid_t)gid;
@@ -309,13 +309,16 @@ parse_lines(struct cursor *c, struct drop_request *r, char *why, size_t why_size
 
 	for (; next_line(c, &line, &n); no++) {
 		if (!split(line, n, &v, &kn, &vn)) {
-			say(why, why_size, "header line %zu is not \"key value\" with a printable "
-			    "UTF-8 value of at most %d octets", no, DROP_VALUE_MAX);
+			say(why, why_size,
+			    "header line %zu is not \"key value\" with a printable "
+			    "UTF-8 value of at most %d octets",
+			    no, DROP_VALUE_MAX);
 			return MX_ERR_BAD_DOMAIN;
 		}
 		if ((err = take_line(r, line, kn, v, vn, seen, &what)) != MX_OK) {
-			say(why, why_size, "header line %zu (%.*s): %s", no, (int)(kn > 20 ? 20 : kn),
-			    line, err == MX_ERR_NOMEM ? "out of memory" : what);
+			say(why, why_size, "header line %zu (%.*s): %s", no,
+			    (int)(kn > 20 ? 20 : kn), line,
+			    err == MX_ERR_NOMEM ? "out of memory" : what);
 			return err;
 		}
 	}
@@ -385,7 +388,7 @@ static void
 add_fields(struct strbuf *sb, const struct drop_request *r, size_t size)
 {
 	static const char *const rets[] = { NULL, "full", "hdrs" },
-		*const bodies[] = { NULL, "7bit", "8bitmime" };
+				 *const bodies[] = { NULL, "7bit", "8bitmime" };
 
 	add_opt(sb, "sender", r->sender);
 	strbuf_printf(sb, "sender-set %d\n", r->sender_set ? 1 : 0);
@@ -443,15 +446,16 @@ drop_header_format(const struct drop_request *r, size_t size, char **out, size_t
 		return MX_ERR_NOMEM;
 	strbuf_init(&sb, buf, cap);
 	if (r->stored)
-		strbuf_printf(&sb, DROP_STORED_MAGIC "\nuid %" PRIu64 "\ngid %" PRIu64
-		    "\ntime %" PRId64 "\n", (uint64_t)r->uid, (uint64_t)r->gid, (int64_t)r->time);
+		strbuf_printf(&sb,
+		    DROP_STORED_MAGIC "\nuid %" PRIu64 "\ngid %" PRIu64 "\ntime %" PRId64 "\n",
+		    (uint64_t)r->uid, (uint64_t)r->gid, (int64_t)r->time);
 	else
 		strbuf_add(&sb, DROP_MAGIC "\n");
 	add_fields(&sb, r, size);
 	/* What is written must parse back: a value with a newline or a
 	 * control byte, an empty rcpt or a wrong count never leaves here. */
-	err = sb.truncated ? MX_ERR_INVALID :
-	    drop_header_parse(buf, sb.len, r->stored, &back, &hlen, why, why_size);
+	err = sb.truncated ? MX_ERR_INVALID
+			   : drop_header_parse(buf, sb.len, r->stored, &back, &hlen, why, why_size);
 	if (err == MX_OK && !same_request(r, &back)) {
 		say(why, why_size, "a field holds a line break or a key line");
 		err = MX_ERR_INVALID;
@@ -486,8 +490,8 @@ write_all(int fd, const void *buf, size_t n)
 }
 
 mx_err
-drop_request_write(int fd, const struct drop_request *r, const struct payload *data,
-    char *why, size_t why_size)
+drop_request_write(
+    int fd, const struct drop_request *r, const struct payload *data, char *why, size_t why_size)
 {
 	size_t total = data ? payload_len(data) : 0, hlen, pos = 0;
 	char *head = NULL, *chunk = NULL;
@@ -515,8 +519,7 @@ out:
 }
 
 mx_err
-drop_data_feed(struct drop_data_check *c, const uint8_t *p, size_t n, char *why,
-    size_t why_size)
+drop_data_feed(struct drop_data_check *c, const uint8_t *p, size_t n, char *why, size_t why_size)
 {
 	const char *fault = NULL;
 
@@ -586,8 +589,8 @@ exec_helper(int rfd, int wfd, const char *helper_path)
 /* Writes with SIGPIPE held, and drops a SIGPIPE our write raised, so a
  * helper that stops reading gives EPIPE, not the death of the caller. */
 static mx_err
-write_quietly(int fd, const struct drop_request *r, const struct payload *data, char *why,
-    size_t why_size)
+write_quietly(
+    int fd, const struct drop_request *r, const struct payload *data, char *why, size_t why_size)
 {
 	sigset_t pipe_set, old, pending;
 	struct timespec zero = { 0, 0 };
@@ -608,8 +611,8 @@ write_quietly(int fd, const struct drop_request *r, const struct payload *data, 
 }
 
 int
-drop_submit(const struct drop_request *r, const struct payload *data,
-    const char *helper_path, char *why, size_t why_size)
+drop_submit(const struct drop_request *r, const struct payload *data, const char *helper_path,
+    char *why, size_t why_size)
 {
 	struct drop_request req = *r;
 	int fds[2], status;

@@ -20,11 +20,11 @@
 #include "mx.h"
 #include "payload.h"
 
-#define DROP_VALUE_MAX 1000         /* octets of one header value */
-#define DROP_RCPT_MAX 1000          /* rcpt lines in one request */
-#define DROP_HEADER_MAX (DROP_RCPT_MAX * 1010 + 16384) /* octets of the whole header */
-#define DROP_SIZE_MAX ((size_t)1 << 30)                /* octets of data */
-#define DROP_MAGIC "mxdrop 1"
+#define DROP_VALUE_MAX    1000                           /* octets of one header value */
+#define DROP_RCPT_MAX     1000                           /* rcpt lines in one request */
+#define DROP_HEADER_MAX   (DROP_RCPT_MAX * 1010 + 16384) /* octets of the whole header */
+#define DROP_SIZE_MAX     ((size_t)1 << 30)              /* octets of data */
+#define DROP_MAGIC        "mxdrop 1"
 #define DROP_STORED_MAGIC "mxdrop-stored 1"
 
 enum drop_error_mode { /* -oeX; 0 when the request did not say */
@@ -35,25 +35,25 @@ enum drop_error_mode { /* -oeX; 0 when the request did not say */
 	DROP_ERRMODE_Q = 'q',
 };
 
-enum drop_ret { DROP_RET_NONE = 0, DROP_RET_FULL, DROP_RET_HDRS };   /* -R */
+enum drop_ret { DROP_RET_NONE = 0, DROP_RET_FULL, DROP_RET_HDRS };         /* -R */
 enum drop_body { DROP_BODY_NONE = 0, DROP_BODY_7BIT, DROP_BODY_8BITMIME }; /* -B */
 
 struct drop_request {
-	char *sender;     /* owned; "" for <>; NULL: none given (pickup uses LOGIN@ORIGIN) */
-	bool sender_set;  /* -f or -r was given */
-	char *name;       /* owned or NULL: -F full name */
-	char **rcpt;      /* owned, rcpt_n entries, each owned */
+	char *sender;    /* owned; "" for <>; NULL: none given (pickup uses LOGIN@ORIGIN) */
+	bool sender_set; /* -f or -r was given */
+	char *name;      /* owned or NULL: -F full name */
+	char **rcpt;     /* owned, rcpt_n entries, each owned */
 	size_t rcpt_n;
-	char error_mode;  /* enum drop_error_mode */
-	int ret;          /* enum drop_ret */
-	char *envid;      /* owned or NULL: -V */
-	char *notify;     /* owned or NULL: -N, as given ("never", "success,delay") */
-	int body;         /* enum drop_body */
-	size_t size;      /* octets of data after the header */
-	uid_t uid;        /* stored form only: the submitter, as mx-drop saw it */
+	char error_mode; /* enum drop_error_mode */
+	int ret;         /* enum drop_ret */
+	char *envid;     /* owned or NULL: -V */
+	char *notify;    /* owned or NULL: -N, as given ("never", "success,delay") */
+	int body;        /* enum drop_body */
+	size_t size;     /* octets of data after the header */
+	uid_t uid;       /* stored form only: the submitter, as mx-drop saw it */
 	gid_t gid;
 	time_t time;
-	bool stored;      /* parsed (or to be written) as the stored form */
+	bool stored; /* parsed (or to be written) as the stored form */
 };
 
 /*
@@ -65,14 +65,14 @@ struct drop_request {
  * filled when a field would not parse back; MX_ERR_SYSTEM (errno set)
  * when fd cannot be written.
  */
-mx_err drop_request_write(int fd, const struct drop_request *r,
-    const struct payload *data, char *why, size_t why_size);
+mx_err drop_request_write(
+    int fd, const struct drop_request *r, const struct payload *data, char *why, size_t why_size);
 
 /* The header alone, as drop_request_write writes it, with size as the
  * data's size, into a malloc'd buffer (*out, *out_len; the caller frees).
  * mx-drop uses it to write the stored form before it copies the data. */
-mx_err drop_header_format(const struct drop_request *r, size_t size,
-    char **out, size_t *out_len, char *why, size_t why_size);
+mx_err drop_header_format(const struct drop_request *r, size_t size, char **out, size_t *out_len,
+    char *why, size_t why_size);
 
 /*
  * Parses the header at the start of buf[0..len): stored chooses the entry
@@ -84,8 +84,8 @@ mx_err drop_header_format(const struct drop_request *r, size_t size,
  * MX_ERR_BAD_DOMAIN with why filled on anything malformed, MX_ERR_NOMEM;
  * out is then empty.
  */
-mx_err drop_header_parse(const char *buf, size_t len, bool stored,
-    struct drop_request *out, size_t *header_len, char *why, size_t why_size);
+mx_err drop_header_parse(const char *buf, size_t len, bool stored, struct drop_request *out,
+    size_t *header_len, char *why, size_t why_size);
 
 void drop_request_clear(struct drop_request *r); /* then all zero; NULL ok */
 
@@ -106,8 +106,8 @@ struct drop_data_check {
 	uint8_t first;   /* the first octet of the current line */
 	uint64_t total;
 };
-mx_err drop_data_feed(struct drop_data_check *c, const uint8_t *p, size_t n,
-    char *why, size_t why_size);
+mx_err
+drop_data_feed(struct drop_data_check *c, const uint8_t *p, size_t n, char *why, size_t why_size);
 mx_err drop_data_end(const struct drop_data_check *c, char *why, size_t why_size);
 
 /*
@@ -119,7 +119,7 @@ mx_err drop_data_end(const struct drop_data_check *c, char *why, size_t why_size
  * was killed; why says what).  Standard output and error of the helper
  * are the caller's.  SIGPIPE is ignored around the write.
  */
-int drop_submit(const struct drop_request *r, const struct payload *data,
-    const char *helper_path, char *why, size_t why_size);
+int drop_submit(const struct drop_request *r, const struct payload *data, const char *helper_path,
+    char *why, size_t why_size);
 
 #endif

@@ -18,22 +18,32 @@
 #define MAX_INSERTS 4096 /* qualified names in one header */
 
 static const char *const address_fields[] = {
-	"From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Resent-From", "Resent-Sender",
-	"Resent-Reply-To", "Resent-To", "Resent-Cc", "Resent-Bcc",
+	"From",
+	"Sender",
+	"Reply-To",
+	"To",
+	"Cc",
+	"Bcc",
+	"Resent-From",
+	"Resent-Sender",
+	"Resent-Reply-To",
+	"Resent-To",
+	"Resent-Cc",
+	"Resent-Bcc",
 };
 
 void
 rewrite_origin_default(char out[REWRITE_ORIGIN_MAX + 1])
 {
-	struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *ai = NULL;
 	char host[REWRITE_ORIGIN_MAX + 1] = "";
 
 	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
 		snprintf(host, sizeof(host), "localhost");
 	host[REWRITE_ORIGIN_MAX] = '\0';
 	memcpy(out, host, sizeof(host));
-	if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL &&
-	    ai->ai_canonname != NULL && rewrite_origin_ok(ai->ai_canonname))
+	if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL && ai->ai_canonname != NULL &&
+	    rewrite_origin_ok(ai->ai_canonname))
 		snprintf(out, REWRITE_ORIGIN_MAX + 1, "%s", ai->ai_canonname);
 	if (ai != NULL)
 		freeaddrinfo(ai);
@@ -49,7 +59,7 @@ rewrite_origin_ok(const char *origin)
 	for (size_t i = 0; i < n; i++) {
 		char c = origin[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.'))
+			c == '-' || c == '.'))
 			return false;
 	}
 	return true;
@@ -82,8 +92,8 @@ struct inserts {
 static bool
 is_special(unsigned char c)
 {
-	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' ||
-	    c == ':' || c == ';' || c == '@' || c == '\\' || c == ',' || c == '"';
+	return c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' || c == ':' ||
+	    c == ';' || c == '@' || c == '\\' || c == ',' || c == '"';
 }
 
 static bool
@@ -148,7 +158,8 @@ scan_mailbox(const char *v, size_t from, size_t to, char end, size_t base, struc
 		else if (is_special(c))
 			other = true;
 		else {
-			while (i < to && !is_special((unsigned char)v[i]) && !is_space((unsigned char)v[i]))
+			while (i < to && !is_special((unsigned char)v[i]) &&
+			    !is_space((unsigned char)v[i]))
 				i++;
 			words++, word_end = i;
 			continue;
@@ -245,8 +256,8 @@ header_length(const char *in, size_t len)
 }
 
 static mx_err
-build(const char *in, size_t hlen, const char *origin, const struct inserts *ins,
-    char **out, size_t *out_len)
+build(const char *in, size_t hlen, const char *origin, const struct inserts *ins, char **out,
+    size_t *out_len)
 {
 	size_t o = strlen(origin), pos = 0, w = 0;
 	char *buf = malloc(hlen + ins->n * (o + 1) + 1);
@@ -270,8 +281,8 @@ build(const char *in, size_t hlen, const char *origin, const struct inserts *ins
 }
 
 mx_err
-rewrite_header(const char *in, size_t len, const char *origin, char **out,
-    size_t *out_len, size_t *header_len)
+rewrite_header(
+    const char *in, size_t len, const char *origin, char **out, size_t *out_len, size_t *header_len)
 {
 	struct inserts *ins = calloc(1, sizeof(*ins));
 	size_t hlen = header_length(in, len), i = 0, colon;

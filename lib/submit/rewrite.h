@@ -13,7 +13,7 @@
 
 #include "mx.h"
 
-#define REWRITE_ORIGIN_MAX 253          /* a domain name, RFC 1035 */
+#define REWRITE_ORIGIN_MAX 253               /* a domain name, RFC 1035 */
 #define REWRITE_HEADER_MAX ((size_t)1 << 20) /* octets of header looked at */
 
 /* The host's fully qualified name (getaddrinfo AI_CANONNAME on
@@ -42,7 +42,7 @@ mx_err rewrite_address(const char *addr, const char *origin, char *out, size_t o
  * longer than REWRITE_HEADER_MAX is left as it is (copied unchanged).
  * MX_ERR_NOMEM.
  */
-mx_err rewrite_header(const char *in, size_t len, const char *origin, char **out,
-    size_t *out_len, size_t *header_len);
+mx_err rewrite_header(const char *in, size_t len, const char *origin, char **out, size_t *out_len,
+    size_t *header_len);
 
 #endif

@@ -29,15 +29,16 @@ fill_request(const mx_drop_envelope *e, char **rcpts, struct drop_request *r)
 	r->ret = e->ret == 'f' ? DROP_RET_FULL : e->ret == 'h' ? DROP_RET_HDRS : DROP_RET_NONE;
 	r->envid = (char *)e->envid;
 	r->notify = (char *)e->notify;
-	r->body = e->body == '7' ? DROP_BODY_7BIT : e->body == '8' ? DROP_BODY_8BITMIME :
-	    DROP_BODY_NONE;
+	r->body = e->body == '7' ? DROP_BODY_7BIT
+	    : e->body == '8'     ? DROP_BODY_8BITMIME
+				 : DROP_BODY_NONE;
 }
 
 int
 mx_message_drop(const mx_message *message, const mx_drop_envelope *envelope,
     const char *helper_path, mx_why *why)
 {
-	struct drop_request r = {0};
+	struct drop_request r = { 0 };
 	mx_why scratch;
 	struct payload p;
 	char **rcpts, *head = NULL;
@@ -59,8 +60,8 @@ mx_message_drop(const mx_message *message, const mx_drop_envelope *envelope,
 	}
 	fill_request(envelope, rcpts, &r);
 	message_payload(message->m, &p);
-	if (drop_header_format(&r, payload_len(&p), &head, &head_len, why->text,
-	    sizeof(why->text)) == MX_OK)
+	if (drop_header_format(
+		&r, payload_len(&p), &head, &head_len, why->text, sizeof(why->text)) == MX_OK)
 		rc = drop_submit(&r, &p, helper_path, why->text, sizeof(why->text));
 	free(head);
 	free(rcpts);

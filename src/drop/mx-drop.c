@@ -40,7 +40,7 @@
 struct job {
 	int dirfd, fd;
 	char tmp[8 + NAME_LEN + 1], final[NAME_LEN + 1];
-	char *buf;              /* the request as read so far */
+	char *buf; /* the request as read so far */
 	size_t len, hlen;
 	struct drop_request r;
 };
@@ -58,8 +58,7 @@ __asan_default_options(void)
 }
 #endif
 
-static int
-fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 fail(int code, const char *fmt, ...)
@@ -97,8 +96,8 @@ sane_signals(void)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	sigaction(SIGPIPE, &ign, NULL);  /* a closed stderr is an EPIPE, not a death */
-	sigaction(SIGXFSZ, &ign, NULL);  /* RLIMIT_FSIZE is an EFBIG we report */
+	sigaction(SIGPIPE, &ign, NULL); /* a closed stderr is an EPIPE, not a death */
+	sigaction(SIGXFSZ, &ign, NULL); /* RLIMIT_FSIZE is an EFBIG we report */
 	sigaction(SIGHUP, &dfl, NULL);
 	sigaction(SIGINT, &dfl, NULL);
 	sigaction(SIGTERM, &dfl, NULL);
@@ -127,9 +126,9 @@ open_dir(struct job *j, bool elevated)
 
 	j->dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (j->dirfd < 0)
-		return fail(errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? EX_CONFIG :
-		    EX_TEMPFAIL, "cannot open the drop directory %s: %s (run mx setup)", dir,
-		    strerror(errno));
+		return fail(
+		    errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? EX_CONFIG : EX_TEMPFAIL,
+		    "cannot open the drop directory %s: %s (run mx setup)", dir, strerror(errno));
 	if (fstat(j->dirfd, &st) < 0)
 		return fail(EX_TEMPFAIL, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & 07777) != 01730)
@@ -140,7 +139,8 @@ open_dir(struct job *j, bool elevated)
 		return fail(EX_CONFIG, "%s is not of this program's group %u (run mx setup)", dir,
 		    (unsigned)getegid());
 	if ((pw = getpwnam(MX_USER)) == NULL || st.st_uid != pw->pw_uid)
-		return fail(EX_CONFIG, "%s is not owned by the user " MX_USER " (run mx setup)", dir);
+		return fail(
+		    EX_CONFIG, "%s is not owned by the user " MX_USER " (run mx setup)", dir);
 	return EX_OK;
 }
 
@@ -177,8 +177,8 @@ read_header(struct job *j)
 
 	while ((j->hlen = drop_header_end(j->buf, j->len)) == 0) {
 		if (j->len >= DROP_HEADER_MAX)
-			return fail(EX_DATAERR, "the request header is over %d octets",
-			    DROP_HEADER_MAX);
+			return fail(
+			    EX_DATAERR, "the request header is over %d octets", DROP_HEADER_MAX);
 		if (j->len == cap || j->buf == NULL) {
 			cap = j->buf == NULL ? cap : cap * 2;
 			char *b = realloc(j->buf, cap + 1);
@@ -237,7 +237,8 @@ copy_data(struct job *j)
 			if (got < 0)
 				return io_fail("reading the request");
 			if (got == 0)
-				return fail(EX_DATAERR, "the data is shorter than its size line says");
+				return fail(
+				    EX_DATAERR, "the data is shorter than its size line says");
 			p = j->buf;
 			have = (size_t)got;
 		}
@@ -265,8 +266,8 @@ create_tmp(struct job *j)
 	memcpy(j->tmp, "tmp.", 4);
 	if (!random_name(j->tmp + 4, NAME_LEN) || !random_name(j->final, NAME_LEN))
 		return io_fail("getrandom");
-	j->fd = openat(j->dirfd, j->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0640);
+	j->fd =
+	    openat(j->dirfd, j->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (j->fd < 0) {
 		j->tmp[0] = '\0';
 		return io_fail("creating a file in the drop directory");
@@ -330,7 +331,8 @@ main(int argc, char **argv)
 		return EX_OK;
 	}
 	if (argc != 1)
-		return fail(EX_USAGE, "takes no arguments but -V; it reads a drop request on stdin");
+		return fail(
+		    EX_USAGE, "takes no arguments but -V; it reads a drop request on stdin");
 	if ((rc = open_dir(&j, elevated)) == EX_OK && (rc = read_header(&j)) == EX_OK &&
 	    (rc = create_tmp(&j)) == EX_OK && (rc = write_stored(&j)) == EX_OK)
 		rc = commit(&j);

@@ -19,7 +19,8 @@
 #include "address.h"
 
 #define WHY_LINE_BREAK "contains a line break (CR or LF), which could smuggle in an SMTP command"
-#define NEEDS_QUOTES "has a character in its local part that is allowed only inside " \
+#define NEEDS_QUOTES                                                                               \
+	"has a character in its local part that is allowed only inside "                           \
 	"quotes: one of ( ) < > [ ] : ; \\ ,"
 
 /* Expects a recipient (or sender) to parse with this path. */
@@ -51,8 +52,8 @@ bad_bytes(const char *in, size_t len, const char *want)
 
 	for (int role = 0; role < 2; role++) {
 		memset(&a, 'x', sizeof(a));
-		assert_int_equal(address_parse_bytes(in, len, (address_role)role, &a,
-		    &why), MX_ERR_BAD_ADDRESS);
+		assert_int_equal(
+		    address_parse_bytes(in, len, (address_role)role, &a, &why), MX_ERR_BAD_ADDRESS);
 		assert_non_null(why);
 		if (want != NULL)
 			assert_string_equal(why, want);
@@ -129,8 +130,12 @@ test_hostile(void **state)
 	bad("us\ter@example.test", "contains a control character");
 	bad("\"us\ter\"@example.test", "contains a control character");
 	bad("user\x1b[31m@example.test", "contains a control character");
-	bad("us\x7f" "er@example.test", "contains a control character");
-	bad("us\xc2\x85" "er@example.test", "contains a control character");
+	bad("us\x7f"
+	    "er@example.test",
+	    "contains a control character");
+	bad("us\xc2\x85"
+	    "er@example.test",
+	    "contains a control character");
 	bad("user@exam\xc2\x9fple.test", "contains a control character");
 }
 
@@ -216,11 +221,14 @@ test_domain(void **state)
 	bad("user@example.test ", "contains a space outside quotes");
 	bad("user@-bad.test", "has a label that begins or ends with a hyphen");
 	bad("user@a..test", "has an empty label (two dots in a row, or a leading dot)");
-	bad("user@ex_ample.test", "contains a character other than letters, digits, "
+	bad("user@ex_ample.test",
+	    "contains a character other than letters, digits, "
 	    "hyphens and dots");
 	bad("user@192.0.2.1", "is an IP address, not a domain");
 	bad("user@exa|mple.test", NULL);
-	bad("user@b\xfc" "cher.test", "is not a valid internationalised domain name (IDNA2008)");
+	bad("user@b\xfc"
+	    "cher.test",
+	    "is not a valid internationalised domain name (IDNA2008)");
 }
 
 static void
@@ -229,7 +237,10 @@ test_utf8(void **state)
 	struct address a;
 
 	(void)state;
-	assert_int_equal(address_parse("user@b\xc3\xbc" "cher.test", &a, NULL), MX_OK);
+	assert_int_equal(address_parse("user@b\xc3\xbc"
+				       "cher.test",
+			     &a, NULL),
+	    MX_OK);
 	assert_string_equal(a.domain, "xn--bcher-kva.test");
 	assert_string_equal(a.path, "<user@xn--bcher-kva.test>");
 	assert_false(a.smtputf8);
@@ -237,7 +248,10 @@ test_utf8(void **state)
 	assert_true(a.smtputf8);
 	assert_string_equal(a.local, "j\xc3\xb6");
 	assert_string_equal(a.path, "<j\xc3\xb6@example.test>");
-	assert_int_equal(address_parse("\"j\xc3\xb6 x\"@b\xc3\xbc" "cher.test", &a, NULL), MX_OK);
+	assert_int_equal(address_parse("\"j\xc3\xb6 x\"@b\xc3\xbc"
+				       "cher.test",
+			     &a, NULL),
+	    MX_OK);
 	assert_true(a.smtputf8);
 	assert_string_equal(a.path, "<\"j\xc3\xb6 x\"@xn--bcher-kva.test>");
 	/* CJK and astral plane */
@@ -273,7 +287,7 @@ test_local_length(void **state)
 	for (int i = 0; i < 32; i++)
 		strcat(in, "\xc3\xb6");
 	strcat(in, "@example.test");
-	assert_int_equal(address_parse(in, &(struct address){0}, NULL), MX_OK);
+	assert_int_equal(address_parse(in, &(struct address){ 0 }, NULL), MX_OK);
 	memmove(in + 2, in, strlen(in) + 1);
 	memcpy(in, "\xc3\xb6", 2);
 	bad(in, "has a local part longer than 64 octets");
@@ -356,7 +370,7 @@ test_same(void **state)
 static void
 list_is(const char *field, size_t n_bad, ...)
 {
-	struct address_list list = {0};
+	struct address_list list = { 0 };
 	const char *path;
 	size_t n = 0;
 	va_list ap;
@@ -383,7 +397,7 @@ list_is(const char *field, size_t n_bad, ...)
 static void
 list_bad(const char *field, const char *text, const char *why)
 {
-	struct address_list list = {0};
+	struct address_list list = { 0 };
 
 	assert_int_equal(address_list_parse(field, strlen(field), 100, &list), MX_OK);
 	assert_int_equal(list.n_bad, 1);
@@ -400,8 +414,8 @@ test_list_rfc5322_examples(void **state)
 	/* RFC 5322 appendix A.1 */
 	list_is(" John Doe <jdoe@machine.example>", 0, "<jdoe@machine.example>", NULL);
 	list_is(" Mary Smith <mary@example.net>", 0, "<mary@example.net>", NULL);
-	list_is(" \"Joe Q. Public\" <john.q.public@example.com>", 0,
-	    "<john.q.public@example.com>", NULL);
+	list_is(" \"Joe Q. Public\" <john.q.public@example.com>", 0, "<john.q.public@example.com>",
+	    NULL);
 	list_is(" Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>", 0,
 	    "<mary@x.test>", "<jdoe@example.org>", "<one@y.test>", NULL);
 	list_is(" <boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>", 0,
@@ -414,8 +428,8 @@ test_list_rfc5322_examples(void **state)
 	    "<pete@silly.test>", NULL);
 	list_is("(Empty list)(start)Hidden recipients  :(nobody(that I know))  ;", 0, NULL);
 	/* A.6.1, obsolete: Joe Q. Public with an unquoted dot */
-	list_is(" Joe Q. Public <john.q.public@example.com>", 0,
-	    "<john.q.public@example.com>", NULL);
+	list_is(
+	    " Joe Q. Public <john.q.public@example.com>", 0, "<john.q.public@example.com>", NULL);
 	list_is(" Mary Smith <@node.test:mary@example.net>, , jdoe@test  . example", 0,
 	    "<mary@example.net>", "<jdoe@test.example>", NULL);
 }
@@ -431,19 +445,21 @@ test_list_forms(void **state)
 	list_is("a@x.test", 0, "<a@x.test>", NULL);
 	list_is("a@x.test,", 0, "<a@x.test>", NULL);
 	list_is(",,a@x.test,,", 0, "<a@x.test>", NULL);
-	list_is("a@x.test,\r\n b@y.test,\n\tc@z.test", 0, "<a@x.test>", "<b@y.test>",
-	    "<c@z.test>", NULL);
+	list_is("a@x.test,\r\n b@y.test,\n\tc@z.test", 0, "<a@x.test>", "<b@y.test>", "<c@z.test>",
+	    NULL);
 	list_is("\"a b\"@x.test", 0, "<\"a b\"@x.test>", NULL);
 	list_is("\"john\".doe@x.test", 0, "<\"john.doe\"@x.test>", NULL);
 	list_is("john . doe @ x . test", 0, "<john.doe@x.test>", NULL);
 	list_is("<@route.test,@r2.test:user@x.test>", 0, "<user@x.test>", NULL);
 	list_is("Group: a@x.test", 0, "<a@x.test>", NULL);
-	list_is("Team: a@x.test, b@y.test; c@z.test", 0, "<a@x.test>", "<b@y.test>",
-	    "<c@z.test>", NULL);
-	list_is("A@Example.TEST, <A@example.test>, a@example.test", 0,
-	    "<A@example.test>", "<a@example.test>", NULL);
+	list_is("Team: a@x.test, b@y.test; c@z.test", 0, "<a@x.test>", "<b@y.test>", "<c@z.test>",
+	    NULL);
+	list_is("A@Example.TEST, <A@example.test>, a@example.test", 0, "<A@example.test>",
+	    "<a@example.test>", NULL);
 	list_is("j\xc3\xb6@example.test", 0, "<j\xc3\xb6@example.test>", NULL);
-	list_is("Name <user@b\xc3\xbc" "cher.test>", 0, "<user@xn--bcher-kva.test>", NULL);
+	list_is("Name <user@b\xc3\xbc"
+		"cher.test>",
+	    0, "<user@xn--bcher-kva.test>", NULL);
 	list_is("\"Fold\r\n ed\" <f@x.test>", 0, "<f@x.test>", NULL);
 	list_is("\"a\\\"q\"@x.test", 0, "<\"a\\\"q\"@x.test>", NULL);
 }
@@ -473,7 +489,9 @@ test_list_bad(void **state)
 	list_bad("G1: G2: a@x.test;", "G2: a@x.test", "has a group inside a group");
 	list_bad("(unclosed a@x.test", "(unclosed a@x.test",
 	    "has a comment without its closing parenthesis");
-	list_bad("a\x01" "b@x.test", "a?b@x.test", "contains a control character");
+	list_bad("a\x01"
+		 "b@x.test",
+	    "a?b@x.test", "contains a control character");
 	list_bad("<>", "<>", "is the null path <>, which only a sender can be");
 	list_bad("Joe@Home <joe@x.test>", "Joe@Home <joe@x.test>",
 	    "has text after the address (a name needs <...> around the address)");
@@ -488,8 +506,8 @@ test_list_bad(void **state)
 		list_is(big, 1, NULL);
 	}
 	/* a bad entry does not stop the others */
-	list_is("a@x.test, John, b@y.test, <c@[1.2.3.4]>, d@z.test", 2,
-	    "<a@x.test>", "<b@y.test>", "<d@z.test>", NULL);
+	list_is("a@x.test, John, b@y.test, <c@[1.2.3.4]>, d@z.test", 2, "<a@x.test>", "<b@y.test>",
+	    "<d@z.test>", NULL);
 	list_is("\"a\r\nb\" <x@y.test>, ok@z.test", 0, "<x@y.test>", "<ok@z.test>", NULL);
 }
 
@@ -497,7 +515,7 @@ static void
 test_list_nul_and_text(void **state)
 {
 	static const char field[] = "a@x.test, b\0c@y.test, d@z.test";
-	struct address_list list = {0};
+	struct address_list list = { 0 };
 	char big[600];
 
 	(void)state;
@@ -524,7 +542,7 @@ test_list_nul_and_text(void **state)
 static void
 test_list_cap_and_append(void **state)
 {
-	struct address_list list = {0};
+	struct address_list list = { 0 };
 	const char *f1 = "a@x.test, b@x.test, c@x.test", *f2 = "d@x.test, junk, e@x.test";
 
 	(void)state;

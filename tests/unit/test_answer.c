@@ -65,8 +65,7 @@ an(ldns_pkt *p, const char *text)
 static void
 soa(ldns_pkt *p)
 {
-	add(p, LDNS_SECTION_AUTHORITY,
-	    "test. 300 IN SOA ns.test. host.test. 1 3600 600 86400 300");
+	add(p, LDNS_SECTION_AUTHORITY, "test. 300 IN SOA ns.test. host.test. 1 3600 600 86400 300");
 }
 
 /* Turns p into wire format (freeing p) and parses it. */
@@ -249,8 +248,10 @@ chain(size_t n, struct answer *a)
 		if (i == 0)
 			snprintf(rr, sizeof(rr), "%s 300 IN CNAME c1.example.test.", QNAME);
 		else
-			snprintf(rr, sizeof(rr), "c%zu.example.test. 300 IN CNAME "
-			    "c%zu.example.test.", i, i + 1);
+			snprintf(rr, sizeof(rr),
+			    "c%zu.example.test. 300 IN CNAME "
+			    "c%zu.example.test.",
+			    i, i + 1);
 		an(p, rr);
 	}
 	snprintf(rr, sizeof(rr), "c%zu.example.test. 300 IN MX 10 mx.example.test.", n);
@@ -492,8 +493,8 @@ test_question_mismatch(void **state)
 	answer_clear(&a);
 
 	/* Another class. */
-	p = ldns_pkt_query_new(ldns_dname_new_frm_str(QNAME), LDNS_RR_TYPE_MX,
-	    LDNS_RR_CLASS_CH, LDNS_RD);
+	p = ldns_pkt_query_new(
+	    ldns_dname_new_frm_str(QNAME), LDNS_RR_TYPE_MX, LDNS_RR_CLASS_CH, LDNS_RD);
 	ldns_pkt_set_qr(p, true);
 	an(p, "example.test. 300 IN MX 10 mx.example.test.");
 	parse(p, RR_TYPE_MX, &a);
@@ -512,8 +513,8 @@ test_question_mismatch(void **state)
 
 	/* QDCOUNT 2: our question and another. */
 	p = reply(QNAME, LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
-	assert_int_equal(ldns_rr_new_question_frm_str(&q, "other.test. IN MX",
-	    NULL, NULL), LDNS_STATUS_OK);
+	assert_int_equal(
+	    ldns_rr_new_question_frm_str(&q, "other.test. IN MX", NULL, NULL), LDNS_STATUS_OK);
 	assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q));
 	an(p, "example.test. 300 IN MX 10 mx.example.test.");
 	assert_int_equal(ldns_pkt_qdcount(p), 2);
@@ -524,8 +525,8 @@ test_question_mismatch(void **state)
 	/* Our question asked twice is still not one question. */
 	p = reply(QNAME, LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
 	q = NULL;
-	assert_int_equal(ldns_rr_new_question_frm_str(&q, "example.test. IN MX",
-	    NULL, NULL), LDNS_STATUS_OK);
+	assert_int_equal(
+	    ldns_rr_new_question_frm_str(&q, "example.test. IN MX", NULL, NULL), LDNS_STATUS_OK);
 	assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q));
 	an(p, "example.test. 300 IN MX 10 mx.example.test.");
 	parse(p, RR_TYPE_MX, &a);
@@ -601,8 +602,8 @@ test_foreign_records_ignored(void **state)
 static void
 test_addresses(void **state)
 {
-	static const uint8_t v4[4] = {192, 0, 2, 1};
-	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t v4[4] = { 192, 0, 2, 1 };
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 	struct answer a;
 	ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
 
@@ -640,32 +641,33 @@ test_addresses(void **state)
 static void
 test_ipv4_text(void **state)
 {
-	static const unsigned fill[] = {0, 9, 10, 99, 100, 255};
+	static const unsigned fill[] = { 0, 9, 10, 99, 100, 255 };
 	char rr[128], want[INET_ADDRSTRLEN];
 	struct answer a;
 
 	(void)state;
 	for (unsigned pos = 0; pos < 4; pos++)
-	for (unsigned f = 0; f < sizeof(fill) / sizeof(fill[0]); f++)
-	for (unsigned start = 0; start < 256; start += ANSWER_MAX_ADDRS) {
-		ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
-		uint8_t b[ANSWER_MAX_ADDRS][4];
-		for (unsigned i = 0; i < ANSWER_MAX_ADDRS; i++) {
-			memset(b[i], (int)fill[f], 4);
-			b[i][pos] = (uint8_t)(start + i);
-			snprintf(rr, sizeof(rr), "example.test. 60 IN A %u.%u.%u.%u",
-			    b[i][0], b[i][1], b[i][2], b[i][3]);
-			an(p, rr);
-		}
-		parse(p, RR_TYPE_A, &a);
-		assert_int_equal(a.n_addrs, ANSWER_MAX_ADDRS);
-		for (size_t i = 0; i < a.n_addrs; i++) {
-			assert_memory_equal(a.addrs[i].bytes, b[i], 4);
-			inet_ntop(AF_INET, a.addrs[i].bytes, want, sizeof(want));
-			assert_string_equal(a.addrs[i].text, want);
-		}
-		answer_clear(&a);
-	}
+		for (unsigned f = 0; f < sizeof(fill) / sizeof(fill[0]); f++)
+			for (unsigned start = 0; start < 256; start += ANSWER_MAX_ADDRS) {
+				ldns_pkt *p = reply(QNAME, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+				uint8_t b[ANSWER_MAX_ADDRS][4];
+				for (unsigned i = 0; i < ANSWER_MAX_ADDRS; i++) {
+					memset(b[i], (int)fill[f], 4);
+					b[i][pos] = (uint8_t)(start + i);
+					snprintf(rr, sizeof(rr),
+					    "example.test. 60 IN A %u.%u.%u.%u", b[i][0], b[i][1],
+					    b[i][2], b[i][3]);
+					an(p, rr);
+				}
+				parse(p, RR_TYPE_A, &a);
+				assert_int_equal(a.n_addrs, ANSWER_MAX_ADDRS);
+				for (size_t i = 0; i < a.n_addrs; i++) {
+					assert_memory_equal(a.addrs[i].bytes, b[i], 4);
+					inet_ntop(AF_INET, a.addrs[i].bytes, want, sizeof(want));
+					assert_string_equal(a.addrs[i].text, want);
+				}
+				answer_clear(&a);
+			}
 }
 
 /*
@@ -676,10 +678,10 @@ test_ipv4_text(void **state)
 static size_t
 bad_rdlen_packet(uint8_t *buf, uint16_t qtype, uint16_t rdlen, bool bad_first)
 {
-	static const uint8_t head[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,
-	    7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
-	static const uint8_t v4[4] = {192, 0, 2, 1};
-	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t head[] = { 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0, 7, 'e', 'x',
+		'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0 };
+	static const uint8_t v4[4] = { 192, 0, 2, 1 };
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 	size_t n = 0, good = qtype == RR_TYPE_A ? 4 : 16;
 
 	memcpy(buf, head, sizeof(head));
@@ -691,8 +693,8 @@ bad_rdlen_packet(uint8_t *buf, uint16_t qtype, uint16_t rdlen, bool bad_first)
 	for (int r = 0; r < 2; r++) {
 		bool bad = (r == 0) == bad_first;
 		size_t len = bad ? rdlen : good;
-		const uint8_t rr[] = {0xc0, 12, 0, (uint8_t)qtype, 0, 1, 0, 0, 1, 0,
-		    (uint8_t)(len >> 8), (uint8_t)len};
+		const uint8_t rr[] = { 0xc0, 12, 0, (uint8_t)qtype, 0, 1, 0, 0, 1, 0,
+			(uint8_t)(len >> 8), (uint8_t)len };
 		memcpy(buf + n, rr, sizeof(rr));
 		n += sizeof(rr);
 		if (bad)
@@ -722,9 +724,9 @@ check_bad_rdlen_ignored(uint16_t qtype, uint16_t rdlen, bool bad_first)
 		answer_kind kind = a.kind;
 		answer_clear(&a);
 		fail_msg("%s rdata of %u bytes (%s the good record): kind %d, "
-		    "%zu addresses (want TEMPFAIL and none)",
-		    qtype == RR_TYPE_A ? "A" : "AAAA", rdlen,
-		    bad_first ? "before" : "after", kind, n_addrs);
+			 "%zu addresses (want TEMPFAIL and none)",
+		    qtype == RR_TYPE_A ? "A" : "AAAA", rdlen, bad_first ? "before" : "after", kind,
+		    n_addrs);
 	}
 	assert_non_null(strstr(a.why, "malformed"));
 	answer_clear(&a);
@@ -937,8 +939,7 @@ test_addr_cap(void **state)
 /* Header: id, QR RD RA NOERROR, QDCOUNT 1, ANCOUNT an. */
 #define HDR(an) 0x12, 0x34, 0x81, 0x80, 0, 1, 0, (an), 0, 0, 0, 0
 /* Question example.test MX IN, at offset 12; the answer starts at 30. */
-#define QMX 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0, \
-	0, 15, 0, 1
+#define QMX 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0, 0, 15, 0, 1
 /* Type MX, class IN, TTL 256. */
 #define MXHDR 0, 15, 0, 1, 0, 0, 1, 0
 
@@ -950,8 +951,7 @@ struct hostile {
 	size_t len;
 };
 
-#define H(name, ...) \
-	static const uint8_t name[] = {__VA_ARGS__}
+#define H(name, ...) static const uint8_t name[] = { __VA_ARGS__ }
 
 /* The owner of the answer points at itself. */
 H(ptr_self, HDR(1), QMX, 0xc0, 30, MXHDR, 0, 4, 0, 10, 0xc0, 12);
@@ -962,11 +962,10 @@ H(ptr_loop, HDR(1), QMX, 0xc0, 12, MXHDR, 0, 6, 0, 10, 0xc0, 46, 0xc0, 44);
 /* A label, then a pointer back to before the label. */
 H(ptr_loop_label, HDR(1), QMX, 0xc0, 12, MXHDR, 0, 6, 0, 10, 1, 'a', 0xc0, 44);
 /* The owner points forward to a copy of the name in the rdata. */
-H(ptr_forward, HDR(1), QMX, 0xc0, 44, MXHDR, 0, 16, 0, 10,
-    7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0);
+H(ptr_forward, HDR(1), QMX, 0xc0, 44, MXHDR, 0, 16, 0, 10, 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4,
+    't', 'e', 's', 't', 0);
 /* The exchange points forward, past its own rdata. */
-H(ptr_forward_rdata, HDR(1), QMX, 0xc0, 12, MXHDR, 0, 4, 0, 10, 0xc0, 46,
-    2, 'm', 'x', 0);
+H(ptr_forward_rdata, HDR(1), QMX, 0xc0, 12, MXHDR, 0, 4, 0, 10, 0xc0, 46, 2, 'm', 'x', 0);
 /* The owner points past the end of the message. */
 H(ptr_past_end, HDR(1), QMX, 0xc0, 0xff, MXHDR, 0, 4, 0, 10, 0xc0, 12);
 /* Pointer with the high offset bits set (0x3fff). */
@@ -996,8 +995,8 @@ H(mx_rdata_1, HDR(1), QMX, 0xc0, 12, MXHDR, 0, 1, 0);
 /* ANCOUNT 5, one record present. */
 H(ancount_too_big, HDR(5), QMX, 0xc0, 12, MXHDR, 0, 4, 0, 10, 0xc0, 12);
 /* ANCOUNT 65535, one record present. */
-H(ancount_65535, 0x12, 0x34, 0x81, 0x80, 0, 1, 0xff, 0xff, 0, 0, 0, 0, QMX,
-    0xc0, 12, MXHDR, 0, 4, 0, 10, 0xc0, 12);
+H(ancount_65535, 0x12, 0x34, 0x81, 0x80, 0, 1, 0xff, 0xff, 0, 0, 0, 0, QMX, 0xc0, 12, MXHDR, 0, 4,
+    0, 10, 0xc0, 12);
 /* QDCOUNT 2, one question present. */
 H(qdcount_too_big, 0x12, 0x34, 0x81, 0x80, 0, 2, 0, 0, 0, 0, 0, 0, QMX);
 /* The record header is cut short after the type. */
@@ -1008,16 +1007,37 @@ H(eleven_bytes, 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0);
 H(header_only, HDR(0));
 
 static const struct hostile hostiles[] = {
-#define E(n) {#n, n, sizeof(n)}
-	E(ptr_self), E(ptr_self_rdata), E(ptr_loop), E(ptr_loop_label),
-	E(ptr_forward), E(ptr_forward_rdata), E(ptr_past_end), E(ptr_far),
-	E(ends_after_c0), E(ends_after_c0_rdata), E(label_0x40), E(label_0x80),
-	E(label_0xbf), E(name_no_zero), E(name_no_zero_rdata),
-	E(rdlength_past_end), E(mx_rdata_2), E(mx_rdata_0), E(mx_rdata_1),
+#define E(n)                                                                                       \
+	{                                                                                          \
+#n, n, sizeof(n)                                                                   \
+	}
+	E(ptr_self),
+	E(ptr_self_rdata),
+	E(ptr_loop),
+	E(ptr_loop_label),
+	E(ptr_forward),
+	E(ptr_forward_rdata),
+	E(ptr_past_end),
+	E(ptr_far),
+	E(ends_after_c0),
+	E(ends_after_c0_rdata),
+	E(label_0x40),
+	E(label_0x80),
+	E(label_0xbf),
+	E(name_no_zero),
+	E(name_no_zero_rdata),
+	E(rdlength_past_end),
+	E(mx_rdata_2),
+	E(mx_rdata_0),
+	E(mx_rdata_1),
 	E(mx_rdata_trailing),
-	E(ancount_too_big), E(ancount_65535), E(qdcount_too_big),
-	E(rr_header_cut), E(eleven_bytes), E(header_only),
-	{"zero_length", eleven_bytes, 0},
+	E(ancount_too_big),
+	E(ancount_65535),
+	E(qdcount_too_big),
+	E(rr_header_cut),
+	E(eleven_bytes),
+	E(header_only),
+	{ "zero_length", eleven_bytes, 0 },
 #undef E
 };
 
@@ -1041,11 +1061,11 @@ check_hostile(const struct hostile *h)
 	}
 }
 
-#define HOSTILE_TEST(n) \
-	static void test_hostile_##n(void **state) \
-	{ \
-		(void)state; \
-		check_hostile(&(struct hostile){#n, n, sizeof(n)}); \
+#define HOSTILE_TEST(n)                                                                            \
+	static void test_hostile_##n(void **state)                                                 \
+	{                                                                                          \
+		(void)state;                                                                       \
+		check_hostile(&(struct hostile){ #n, n, sizeof(n) });                              \
 	}
 HOSTILE_TEST(ptr_forward)
 HOSTILE_TEST(ptr_forward_rdata)
@@ -1105,7 +1125,7 @@ test_hostile_baseline(void **state)
  * Each packet is otherwise the good one of test_hostile_baseline.
  */
 #define GOOD_MX QMX, 0xc0, 12, MXHDR, 0, 4, 0, 10, 0xc0, 12
-#define OPT_RR 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0 /* root, OPT, 1232, no options */
+#define OPT_RR  0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0 /* root, OPT, 1232, no options */
 H(qr_clear, 0x12, 0x34, 0x01, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
 H(opcode_iquery, 0x12, 0x34, 0x81 | (1 << 3), 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
 H(opcode_status, 0x12, 0x34, 0x81 | (2 << 3), 0x80, 0, 1, 0, 1, 0, 0, 0, 0, GOOD_MX);
@@ -1266,9 +1286,11 @@ test_tlsa(void **state)
 	(void)state;
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	an(p, "_25._tcp.mx.example.test. 300 IN TLSA 3 1 1 "
+	an(p,
+	    "_25._tcp.mx.example.test. 300 IN TLSA 3 1 1 "
 	    "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20");
-	an(p, "_25._tcp.mx.example.test. 300 IN TLSA 2 0 2 "
+	an(p,
+	    "_25._tcp.mx.example.test. 300 IN TLSA 2 0 2 "
 	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
 	{
@@ -1294,10 +1316,10 @@ test_tlsa(void **state)
 
 	/* TLSA rdata shorter than usage, selector, type and one byte: malformed. */
 	{
-		static const uint8_t head[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
-		    3, '_', '2', '5', 4, '_', 't', 'c', 'p', 2, 'm', 'x', 7, 'e', 'x', 'a',
-		    'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0, 0, 52, 0, 1,
-		    0xc0, 12, 0, 52, 0, 1, 0, 0, 1, 0, 0, 3, 3, 1, 1};
+		static const uint8_t head[] = { 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 3,
+			'_', '2', '5', 4, '_', 't', 'c', 'p', 2, 'm', 'x', 7, 'e', 'x', 'a', 'm',
+			'p', 'l', 'e', 4, 't', 'e', 's', 't', 0, 0, 52, 0, 1, 0xc0, 12, 0, 52, 0, 1,
+			0, 0, 1, 0, 0, 3, 3, 1, 1 };
 		assert_int_equal(answer_parse(head, sizeof(head), qname, RR_TYPE_TLSA, &a), MX_OK);
 		assert_int_equal(a.kind, ANSWER_TEMPFAIL);
 		assert_int_equal(a.n_tlsa, 0);
@@ -1317,7 +1339,8 @@ assert_qname_like_ldns(const char *text)
 
 	if (ldns_str2rdf_dname(&rdf, text) != LDNS_STATUS_OK) {
 		if (len != 0)
-			fail_msg("\"%s\": ldns refuses it, answer_qname_wire gave %zu bytes", text, len);
+			fail_msg(
+			    "\"%s\": ldns refuses it, answer_qname_wire gave %zu bytes", text, len);
 		return;
 	}
 	if (len != ldns_rdf_size(rdf) || memcmp(ours, ldns_rdf_data(rdf), len) != 0)
@@ -1328,9 +1351,9 @@ assert_qname_like_ldns(const char *text)
 static void
 test_qname_wire(void **state)
 {
-	static const char *const fixed[] = {".", "a.", "MX1.Example.COM.", "_25._tcp.mx.test.",
-	    "a b.c(d).", "x..", "..", ".a.", "", "a", "a.b", "\\.a.", "a\\.b.", "a\\065.",
-	    "-.-.", "\x7f\xc3\xa9.test."};
+	static const char *const fixed[] = { ".", "a.", "MX1.Example.COM.", "_25._tcp.mx.test.",
+		"a b.c(d).", "x..", "..", ".a.", "", "a", "a.b", "\\.a.", "a\\.b.", "a\\065.",
+		"-.-.", "\x7f\xc3\xa9.test." };
 	char text[600];
 	uint64_t seed = 7;
 
@@ -1357,8 +1380,9 @@ test_qname_wire(void **state)
 			len = (seed >> 8) % 4 == 0 ? 60 + seed % 6 : seed % 40;
 			for (size_t k = 0; k < len && o < 500; k++) {
 				seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-				text[o++] = (seed >> 16) % 50 == 0 ? (char)(1 + (seed >> 24) % 127) :
-				    (char)('a' + (seed >> 24) % 26);
+				text[o++] = (seed >> 16) % 50 == 0
+				    ? (char)(1 + (seed >> 24) % 127)
+				    : (char)('a' + (seed >> 24) % 26);
 			}
 			text[o++] = '.';
 		}
@@ -1389,7 +1413,7 @@ test_name_read(void **state)
 	ldns_pkt_free(p);
 	assert_true(wire_skip_question(wire, len, &pos));
 	while (pos < len && wire_next_rr(wire, len, &pos, &rr)) {
-		size_t at[2] = {rr.owner, rr.rdata + 2};
+		size_t at[2] = { rr.owner, rr.rdata + 2 };
 		for (int k = 0; k < (rr.type == LDNS_RR_TYPE_MX ? 2 : 1); k++) {
 			ldns_rdf *rdf = NULL;
 			size_t from = at[k], n = wire_name_read(wire, len, from, out);
@@ -1406,8 +1430,10 @@ test_name_read(void **state)
 	assert_int_equal(wire_name_read(wire, len, len - 2, out), 0);
 	free(wire);
 	{
-		static const uint8_t ahead[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 14, 1, 'a', 0};
-		static const uint8_t header[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a', 0xc0, 3};
+		static const uint8_t ahead[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc0, 14, 1,
+			'a', 0 };
+		static const uint8_t header[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a', 0xc0,
+			3 };
 		assert_int_equal(wire_name_read(ahead, sizeof(ahead), 12, out), 0);
 		assert_int_equal(wire_name_read(ahead, sizeof(ahead), 14, out), 3);
 		assert_int_equal(wire_name_read(header, sizeof(header), 12, out), 0);

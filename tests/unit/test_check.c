@@ -80,8 +80,7 @@ add_mx(struct check_facts *f, uint16_t pref, const char *ex, uint32_t ttl)
 }
 
 static struct check_target *
-add_target(struct check_facts *f, const char *name, enum target_state st,
-    const char *addr)
+add_target(struct check_facts *f, const char *name, enum target_state st, const char *addr)
 {
 	struct check_target *t = &f->targets[f->n_targets++];
 
@@ -279,26 +278,46 @@ test_ttls(void **state)
 static void
 test_private_addresses(void **state)
 {
-	static const struct { const char *a; bool priv; } cases[] = {
-		{"127.0.0.1", true}, {"10.1.2.3", true}, {"172.16.0.1", true},
-		{"172.32.0.1", false}, {"192.168.0.1", true}, {"169.254.1.1", true},
-		{"100.64.0.1", true}, {"100.128.0.1", false}, {"0.1.2.3", true},
-		{"192.0.2.1", true}, {"224.0.0.1", true}, {"255.255.255.255", true},
-		{"93.184.215.14", false}, {"8.8.8.8", false},
-		{"::1", true}, {"::", true}, {"fe80::1", true}, {"fc00::1", true},
-		{"fd12::1", true}, {"2001:db8::1", true}, {"ff02::1", true},
-		{"::ffff:10.0.0.1", true}, {"::ffff:93.184.215.14", false},
-		{"2606:2800:220:1::1", false}, {"2a00:1450::1", false},
+	static const struct {
+		const char *a;
+		bool priv;
+	} cases[] = {
+		{ "127.0.0.1", true },
+		{ "10.1.2.3", true },
+		{ "172.16.0.1", true },
+		{ "172.32.0.1", false },
+		{ "192.168.0.1", true },
+		{ "169.254.1.1", true },
+		{ "100.64.0.1", true },
+		{ "100.128.0.1", false },
+		{ "0.1.2.3", true },
+		{ "192.0.2.1", true },
+		{ "224.0.0.1", true },
+		{ "255.255.255.255", true },
+		{ "93.184.215.14", false },
+		{ "8.8.8.8", false },
+		{ "::1", true },
+		{ "::", true },
+		{ "fe80::1", true },
+		{ "fc00::1", true },
+		{ "fd12::1", true },
+		{ "2001:db8::1", true },
+		{ "ff02::1", true },
+		{ "::ffff:10.0.0.1", true },
+		{ "::ffff:93.184.215.14", false },
+		{ "2606:2800:220:1::1", false },
+		{ "2a00:1450::1", false },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ip_addr a = {0};
+		struct ip_addr a = { 0 };
 		const char *kind = NULL;
 		a.family = strchr(cases[i].a, ':') ? AF_INET6 : AF_INET;
 		assert_int_equal(inet_pton(a.family, cases[i].a, a.bytes), 1);
 		if (check_addr_private(&a, &kind) != cases[i].priv)
-			fail_msg("%s: expected %s", cases[i].a, cases[i].priv ? "private" : "public");
+			fail_msg(
+			    "%s: expected %s", cases[i].a, cases[i].priv ? "private" : "public");
 		if (cases[i].priv)
 			assert_non_null(kind);
 	}
@@ -389,7 +408,8 @@ test_json(void **state)
 
 	(void)state;
 	assert_int_equal(mx_check_to_json(c, &json), MX_OK);
-	assert_string_equal(json, "{\"domain\":\"example.test\",\"mode\":\"live\",\"findings\":[],"
+	assert_string_equal(json,
+	    "{\"domain\":\"example.test\",\"mode\":\"live\",\"findings\":[],"
 	    "\"untested\":[],\"summary\":{\"error\":0,\"warning\":0,\"notice\":0,\"info\":0,"
 	    "\"worst\":null,\"tempfail\":false,\"ignored\":0,\"dropped\":0}}");
 	free(json);
@@ -398,7 +418,8 @@ test_json(void **state)
 	check_add_untested(c, "smtp", "turned off");
 	c->zone_mode = true;
 	assert_int_equal(mx_check_to_json(c, &json), MX_OK);
-	assert_string_equal(json, "{\"domain\":\"example.test\",\"mode\":\"zone\",\"findings\":["
+	assert_string_equal(json,
+	    "{\"domain\":\"example.test\",\"mode\":\"zone\",\"findings\":["
 	    "{\"id\":\"mx-cname\",\"severity\":\"warning\",\"message\":\"say \\\"x\\\\y\\\"\","
 	    "\"evidence\":[\"line\\u000aone\"],\"line\":7}],"
 	    "\"untested\":[{\"test\":\"smtp\",\"reason\":\"turned off\"}],"
@@ -417,8 +438,8 @@ order_text(const mx_check *c, char *buf, size_t size)
 	strbuf_init(&sb, buf, size);
 	for (size_t i = 0; i < mx_check_finding_count(c); i++) {
 		const mx_finding *f = mx_check_finding(c, i);
-		strbuf_printf(&sb, "%s|%s|%u\n", mx_finding_id(f), mx_finding_message(f),
-		    mx_finding_line(f));
+		strbuf_printf(
+		    &sb, "%s|%s|%u\n", mx_finding_id(f), mx_finding_message(f), mx_finding_line(f));
 	}
 	assert_false(sb.truncated);
 }
@@ -432,15 +453,18 @@ add_scrambled(mx_check *c, const size_t *perm)
 		unsigned line;
 		const char *message;
 	} items[] = {
-		{"ptr-missing", MX_SEVERITY_WARNING, 0, "the MX address 127.0.0.3 (c.example.test)"},
-		{"mx-ttl-low", MX_SEVERITY_NOTICE, 0, "the MX records of example.test"},
-		{"mx-no-address", MX_SEVERITY_ERROR, 0, "the MX target z.example.test"},
-		{"ptr-missing", MX_SEVERITY_WARNING, 0, "the MX address 127.0.0.1 (a.example.test)"},
-		{"dmarc-missing", MX_SEVERITY_WARNING, 0, "example.test has no DMARC record"},
-		{"mx-no-address", MX_SEVERITY_ERROR, 0, "the MX target a.example.test"},
-		{"ptr-missing", MX_SEVERITY_WARNING, 0, "the MX address 127.0.0.2 (b.example.test)"},
-		{"mx-cname", MX_SEVERITY_WARNING, 9, "line nine"},
-		{"mx-cname", MX_SEVERITY_WARNING, 3, "line three"},
+		{ "ptr-missing", MX_SEVERITY_WARNING, 0,
+		    "the MX address 127.0.0.3 (c.example.test)" },
+		{ "mx-ttl-low", MX_SEVERITY_NOTICE, 0, "the MX records of example.test" },
+		{ "mx-no-address", MX_SEVERITY_ERROR, 0, "the MX target z.example.test" },
+		{ "ptr-missing", MX_SEVERITY_WARNING, 0,
+		    "the MX address 127.0.0.1 (a.example.test)" },
+		{ "dmarc-missing", MX_SEVERITY_WARNING, 0, "example.test has no DMARC record" },
+		{ "mx-no-address", MX_SEVERITY_ERROR, 0, "the MX target a.example.test" },
+		{ "ptr-missing", MX_SEVERITY_WARNING, 0,
+		    "the MX address 127.0.0.2 (b.example.test)" },
+		{ "mx-cname", MX_SEVERITY_WARNING, 9, "line nine" },
+		{ "mx-cname", MX_SEVERITY_WARNING, 3, "line three" },
 	};
 
 	check_reset(c);
@@ -455,19 +479,20 @@ static void
 test_finding_order(void **state)
 {
 	static const size_t perms[][9] = {
-		{0, 1, 2, 3, 4, 5, 6, 7, 8}, {8, 7, 6, 5, 4, 3, 2, 1, 0},
-		{3, 0, 6, 8, 2, 7, 1, 5, 4}, {5, 2, 4, 1, 7, 0, 8, 6, 3},
+		{ 0, 1, 2, 3, 4, 5, 6, 7, 8 },
+		{ 8, 7, 6, 5, 4, 3, 2, 1, 0 },
+		{ 3, 0, 6, 8, 2, 7, 1, 5, 4 },
+		{ 5, 2, 4, 1, 7, 0, 8, 6, 3 },
 	};
-	const char *want =
-	    "mx-no-address|the MX target a.example.test|0\n"
-	    "mx-no-address|the MX target z.example.test|0\n"
-	    "dmarc-missing|example.test has no DMARC record|0\n"
-	    "mx-cname|line three|3\n"
-	    "mx-cname|line nine|9\n"
-	    "ptr-missing|the MX address 127.0.0.1 (a.example.test)|0\n"
-	    "ptr-missing|the MX address 127.0.0.2 (b.example.test)|0\n"
-	    "ptr-missing|the MX address 127.0.0.3 (c.example.test)|0\n"
-	    "mx-ttl-low|the MX records of example.test|0\n";
+	const char *want = "mx-no-address|the MX target a.example.test|0\n"
+			   "mx-no-address|the MX target z.example.test|0\n"
+			   "dmarc-missing|example.test has no DMARC record|0\n"
+			   "mx-cname|line three|3\n"
+			   "mx-cname|line nine|9\n"
+			   "ptr-missing|the MX address 127.0.0.1 (a.example.test)|0\n"
+			   "ptr-missing|the MX address 127.0.0.2 (b.example.test)|0\n"
+			   "ptr-missing|the MX address 127.0.0.3 (c.example.test)|0\n"
+			   "mx-ttl-low|the MX records of example.test|0\n";
 	mx_check *c = new_check();
 	char got[2048];
 
@@ -501,14 +526,14 @@ test_finding_cmp(void **state)
 	snprintf(a->evidence[0], CHECK_EVIDENCE_TEXT, "PTR 127.0.0.1: z");
 	assert_true(check_finding_cmp(a, b) > 0 && check_finding_cmp(b, a) < 0);
 	snprintf(b->message, sizeof(b->message), "the MX address 127.0.0.2");
-	assert_true(check_finding_cmp(a, b) < 0);        /* message before evidence */
+	assert_true(check_finding_cmp(a, b) < 0); /* message before evidence */
 	b->line = 1;
 	a->line = 2;
-	assert_true(check_finding_cmp(a, b) > 0);        /* line before message */
+	assert_true(check_finding_cmp(a, b) > 0); /* line before message */
 	snprintf(a->id, sizeof(a->id), "mx-cname");
-	assert_true(check_finding_cmp(a, b) < 0);        /* id before line */
+	assert_true(check_finding_cmp(a, b) < 0); /* id before line */
 	b->severity = MX_SEVERITY_ERROR;
-	assert_true(check_finding_cmp(a, b) > 0);        /* the worst first */
+	assert_true(check_finding_cmp(a, b) > 0); /* the worst first */
 	assert_true(check_finding_cmp(b, a) < 0);
 	free(a);
 }
@@ -541,11 +566,10 @@ test_caps_and_arguments(void **state)
 /* A reply to (qname, qtype) with the records given as zone-file lines;
  * section 'a' answer, 'n' authority.  The caller frees *wire. */
 static size_t
-reply(const char *qname, ldns_rr_type qtype, ldns_pkt_rcode rcode, bool aa,
-    const char *const *rrs, const char *sections, uint8_t **wire)
+reply(const char *qname, ldns_rr_type qtype, ldns_pkt_rcode rcode, bool aa, const char *const *rrs,
+    const char *sections, uint8_t **wire)
 {
-	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(qname), qtype,
-	    LDNS_RR_CLASS_IN, 0);
+	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(qname), qtype, LDNS_RR_CLASS_IN, 0);
 	size_t len = 0;
 
 	assert_non_null(p);
@@ -554,9 +578,10 @@ reply(const char *qname, ldns_rr_type qtype, ldns_pkt_rcode rcode, bool aa,
 	ldns_pkt_set_rcode(p, rcode);
 	for (size_t i = 0; rrs != NULL && rrs[i] != NULL; i++) {
 		ldns_rr *rr = NULL;
-		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 3600, NULL, NULL), LDNS_STATUS_OK);
-		ldns_pkt_push_rr(p, sections[i] == 'a' ? LDNS_SECTION_ANSWER :
-		    LDNS_SECTION_AUTHORITY, rr);
+		assert_int_equal(
+		    ldns_rr_new_frm_str(&rr, rrs[i], 3600, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(
+		    p, sections[i] == 'a' ? LDNS_SECTION_ANSWER : LDNS_SECTION_AUTHORITY, rr);
 	}
 	assert_int_equal(ldns_pkt2wire(wire, p, &len), LDNS_STATUS_OK);
 	ldns_pkt_free(p);
@@ -566,15 +591,16 @@ reply(const char *qname, ldns_rr_type qtype, ldns_pkt_rcode rcode, bool aa,
 static void
 test_dns_readers(void **state)
 {
-	static const char *const txt[] = {
-		"d.test. 300 IN TXT \"v=spf1 \" \"mx -all\"",
-		"d.test. 300 IN TXT \"other\"", NULL};
-	static const char *const txt_rotated[] = {txt[1], txt[0], NULL};
-	static const char *const ptr[] = {"1.2.0.192.in-addr.arpa. 300 IN PTR Mail.Example.", NULL};
+	static const char *const txt[] = { "d.test. 300 IN TXT \"v=spf1 \" \"mx -all\"",
+		"d.test. 300 IN TXT \"other\"", NULL };
+	static const char *const txt_rotated[] = { txt[1], txt[0], NULL };
+	static const char *const ptr[] = { "1.2.0.192.in-addr.arpa. 300 IN PTR Mail.Example.",
+		NULL };
 	static const char *const soa[] = {
-		"Zone.Test. 300 IN SOA ns.zone.test. h.zone.test. 1 2 3 4 5", NULL};
-	static const char *const mx[] = {
-		"d.test. 3600 IN MX 10 MX1.d.test.", "d.test. 600 IN MX 0 .", NULL};
+		"Zone.Test. 300 IN SOA ns.zone.test. h.zone.test. 1 2 3 4 5", NULL
+	};
+	static const char *const mx[] = { "d.test. 3600 IN MX 10 MX1.d.test.",
+		"d.test. 600 IN MX 0 .", NULL };
 	struct check_txts *t = calloc(1, sizeof(*t));
 	struct dns_auth_mx *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	char names[4][NAME_TEXT_MAX], owner[NAME_TEXT_MAX];
@@ -605,7 +631,8 @@ test_dns_readers(void **state)
 	assert_int_equal(t->state, TARGET_TEMPFAIL);
 	free(w);
 
-	len = reply("1.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NOERROR, false, ptr, "a", &w);
+	len = reply(
+	    "1.2.0.192.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RCODE_NOERROR, false, ptr, "a", &w);
 	assert_int_equal(dns_names(w, len, 12, names, 4), 1);
 	assert_string_equal(names[0], "mail.example");
 	assert_int_equal(dns_names(w, len, 2, names, 4), 0);

@@ -67,8 +67,8 @@ round_trip(const struct drop_request *r, size_t size)
 	size_t len, hlen, len2;
 
 	assert_int_equal(drop_header_format(r, size, &text, &len, why, sizeof(why)), MX_OK);
-	assert_int_equal(drop_header_parse(text, len, r->stored, &back, &hlen, why, sizeof(why)),
-	    MX_OK);
+	assert_int_equal(
+	    drop_header_parse(text, len, r->stored, &back, &hlen, why, sizeof(why)), MX_OK);
 	assert_int_equal(hlen, len);
 	assert_int_equal(back.size, size);
 	assert_int_equal(back.stored, r->stored);
@@ -106,11 +106,18 @@ static void
 test_round_trip_every_field(void **state)
 {
 	char *rcpt[] = { "a@ok.send.test", "bob", "\"with space\"@example.test",
-		"j\xc3\xbcrgen@b\xc3\xbc" "cher.test" };
-	struct drop_request r = { .sender = "s@sender.test", .sender_set = true,
-		.name = "J\xc3\xbcrgen \"the\" M\xc3\xbcller (x)", .rcpt = rcpt, .rcpt_n = 4,
-		.error_mode = 'q', .ret = DROP_RET_HDRS, .envid = "QQ+2Bx.1",
-		.notify = "success,delay", .body = DROP_BODY_8BITMIME };
+		"j\xc3\xbcrgen@b\xc3\xbc"
+		"cher.test" };
+	struct drop_request r = { .sender = "s@sender.test",
+		.sender_set = true,
+		.name = "J\xc3\xbcrgen \"the\" M\xc3\xbcller (x)",
+		.rcpt = rcpt,
+		.rcpt_n = 4,
+		.error_mode = 'q',
+		.ret = DROP_RET_HDRS,
+		.envid = "QQ+2Bx.1",
+		.notify = "success,delay",
+		.body = DROP_BODY_8BITMIME };
 	static const char modes[] = { 'e', 'm', 'p', 'q' };
 
 	(void)state;
@@ -120,7 +127,7 @@ test_round_trip_every_field(void **state)
 	r.gid = 0;
 	r.time = 1700000000;
 	round_trip(&r, DROP_SIZE_MAX);
-	r.sender = "";   /* <> */
+	r.sender = ""; /* <> */
 	r.ret = DROP_RET_FULL;
 	r.body = DROP_BODY_7BIT;
 	r.notify = "never";
@@ -136,7 +143,7 @@ test_exact_text(void **state)
 {
 	static const char req[] = "mxdrop 1\nsender-set 0\nrcpt a@b.test\nsize 8\n\nSubj\r\n\r\n";
 	static const char st[] = "mxdrop-stored 1\nuid 1001\ngid 1001\ntime 5\nsender x@y.test\n"
-		"sender-set 1\nrcpt a@b.test\nsize 0\n\n";
+				 "sender-set 1\nrcpt a@b.test\nsize 0\n\n";
 	struct drop_request r;
 	size_t hlen;
 
@@ -164,25 +171,55 @@ test_exact_text(void **state)
 
 /* Lines put between "mxdrop 1\n" and a valid tail; each must be refused. */
 static const char *const bad_lines[] = {
-	"bogus 1\n",                 /* unknown key */
-	"sender a@b.test\nsender c@d.test\n",       /* twice */
-	"sender-set 0\n",            /* twice (the tail has one) */
-	"sender-set 2\n", "sender-set \n", "sender-set 01\n",
-	"error-mode x\n", "error-mode ee\n", "error-mode \n", "error-mode E\n",
-	"ret body\n", "ret FULL\n", "ret \n",
-	"body 8bit\n", "body binarymime\n", "body \n",
-	"notify never,success\n", "notify \n", "notify success,\n", "notify ,delay\n",
-	"notify NEVER\n", "notify success,bogus\n",
-	"envid \n",                  /* envid may not be empty */
-	"name a\tb\n", "name a\rb\n", "name a\x7f" "b\n", "name a\xc2\x85" "b\n", /* C0, DEL, C1 */
-	"name \xff\n", "name \xc3\n", "name \xe2\x82\n", "name \xc0\xaf\n", /* bad UTF-8 */
-	"name \xc3\x28\n", "name \xf5\x80\x80\x80\n",
-	"rcpt \n",                   /* empty rcpt */
-	"rcpt\n", "rcpt", " a\n", "sender\n", "x\n", /* no "key value" */
-	"size 9\n",                  /* twice */
-	"uid 0\n", "gid 0\n", "time 1\n",            /* only mx-drop writes these */
-	"mxdrop 1\n", "mxdrop-stored 1\n",
-	"Sender a@b.test\n", "RCPT a@b.test\n",      /* keys are lower case */
+	"bogus 1\n",                          /* unknown key */
+	"sender a@b.test\nsender c@d.test\n", /* twice */
+	"sender-set 0\n",                     /* twice (the tail has one) */
+	"sender-set 2\n",
+	"sender-set \n",
+	"sender-set 01\n",
+	"error-mode x\n",
+	"error-mode ee\n",
+	"error-mode \n",
+	"error-mode E\n",
+	"ret body\n",
+	"ret FULL\n",
+	"ret \n",
+	"body 8bit\n",
+	"body binarymime\n",
+	"body \n",
+	"notify never,success\n",
+	"notify \n",
+	"notify success,\n",
+	"notify ,delay\n",
+	"notify NEVER\n",
+	"notify success,bogus\n",
+	"envid \n", /* envid may not be empty */
+	"name a\tb\n",
+	"name a\rb\n",
+	"name a\x7f"
+	"b\n",
+	"name a\xc2\x85"
+	"b\n", /* C0, DEL, C1 */
+	"name \xff\n",
+	"name \xc3\n",
+	"name \xe2\x82\n",
+	"name \xc0\xaf\n", /* bad UTF-8 */
+	"name \xc3\x28\n",
+	"name \xf5\x80\x80\x80\n",
+	"rcpt \n", /* empty rcpt */
+	"rcpt\n",
+	"rcpt",
+	" a\n",
+	"sender\n",
+	"x\n",      /* no "key value" */
+	"size 9\n", /* twice */
+	"uid 0\n",
+	"gid 0\n",
+	"time 1\n", /* only mx-drop writes these */
+	"mxdrop 1\n",
+	"mxdrop-stored 1\n",
+	"Sender a@b.test\n",
+	"RCPT a@b.test\n", /* keys are lower case */
 	NULL,
 };
 
@@ -201,7 +238,8 @@ test_refused_lines(void **state)
 	for (size_t i = 0; bad_lines[i] != NULL; i++) {
 		char why[256] = "";
 		snprintf(buf, sizeof(buf), "mxdrop 1\n%s%s", bad_lines[i], tail);
-		mx_err err = drop_header_parse(buf, strlen(buf), false, &r, &hlen, why, sizeof(why));
+		mx_err err =
+		    drop_header_parse(buf, strlen(buf), false, &r, &hlen, why, sizeof(why));
 		if (err != MX_ERR_BAD_DOMAIN)
 			fail_msg("accepted line %zu: %s", i, bad_lines[i]);
 		assert_int_equal(hlen, 0);
@@ -223,9 +261,9 @@ static const char *const bad_headers[][2] = {
 	{ "r", "mxdrop 1 \nrcpt a@b.test\nsize 0\n\n" },
 	{ "r", "MXDROP 1\nrcpt a@b.test\nsize 0\n\n" },
 	{ "r", "\nmxdrop 1\nrcpt a@b.test\nsize 0\n\n" },
-	{ "r", "mxdrop 1\nsize 0\n\n" },                 /* no rcpt */
-	{ "r", "mxdrop 1\nrcpt a@b.test\n\n" },          /* no size */
-	{ "r", "mxdrop 1\nrcpt a@b.test\nsize 0\n" },    /* no empty line */
+	{ "r", "mxdrop 1\nsize 0\n\n" },              /* no rcpt */
+	{ "r", "mxdrop 1\nrcpt a@b.test\n\n" },       /* no size */
+	{ "r", "mxdrop 1\nrcpt a@b.test\nsize 0\n" }, /* no empty line */
 	{ "r", "mxdrop 1\nrcpt a@b.test\nsize 0" },
 	{ "r", "mxdrop 1\r\nrcpt a@b.test\r\nsize 0\r\n\r\n" },
 	{ "r", "mxdrop 1\nrcpt a@b.test\nsize 0\r\n\n" },
@@ -246,7 +284,8 @@ static const char *const bad_headers[][2] = {
 	{ "s", "mxdrop-stored 1\nuid -1\ngid 0\ntime 1\nrcpt a@b.test\nsize 0\n\n" },
 	{ "s", "mxdrop-stored 1\nuid 01\ngid 0\ntime 1\nrcpt a@b.test\nsize 0\n\n" },
 	{ "s", "mxdrop-stored 1\nuid  1\ngid 0\ntime 1\nrcpt a@b.test\nsize 0\n\n" },
-	{ "s", "mxdrop-stored 1\nuid 0\ngid 0\ntime 9223372036854775808\nrcpt a@b.test\n"
+	{ "s",
+	    "mxdrop-stored 1\nuid 0\ngid 0\ntime 9223372036854775808\nrcpt a@b.test\n"
 	    "size 0\n\n" },
 	{ "s", "mxdrop-stored 1\nuid 0\ngid 0\ntime 1\nuid 0\nrcpt a@b.test\nsize 0\n\n" },
 	{ "s", "mxdrop-stored 1\nuid 0\ngid 0\ntime 1\nrcpt a@b.test\nsize 0\n" },
@@ -268,7 +307,8 @@ test_refused_headers(void **state)
 	}
 	/* The largest values that are allowed. */
 	assert_int_equal(parse("mxdrop-stored 1\nuid 4294967294\ngid 4294967294\n"
-	    "time 9223372036854775807\nrcpt a@b.test\nsize 1073741824\n\n", true, &r, &hlen),
+			       "time 9223372036854775807\nrcpt a@b.test\nsize 1073741824\n\n",
+			     true, &r, &hlen),
 	    MX_OK);
 	assert_int_equal(r.uid, 4294967294u);
 	assert_int_equal(r.size, DROP_SIZE_MAX);
@@ -325,9 +365,10 @@ test_limits(void **state)
 static void
 test_header_prefixes(void **state)
 {
-	static const char full[] = "mxdrop-stored 1\nuid 7\ngid 8\ntime 9\nsender a@b.test\n"
-		"sender-set 1\nname N\nrcpt c@d.test\nerror-mode m\nret hdrs\nenvid E\n"
-		"notify success\nbody 8bitmime\nsize 3\n\n";
+	static const char full[] =
+	    "mxdrop-stored 1\nuid 7\ngid 8\ntime 9\nsender a@b.test\n"
+	    "sender-set 1\nname N\nrcpt c@d.test\nerror-mode m\nret hdrs\nenvid E\n"
+	    "notify success\nbody 8bitmime\nsize 3\n\n";
 	size_t len = strlen(full), hlen;
 	struct drop_request r;
 
@@ -354,7 +395,7 @@ static void
 test_format_refuses(void **state)
 {
 	char *good[] = { "a@b.test" }, *nl[] = { "a@b.test\nrcpt c@d.test" }, *empty[] = { "" },
-		*ctl[] = { "a\x01@b.test" };
+	     *ctl[] = { "a\x01@b.test" };
 	struct drop_request cases[] = {
 		{ .rcpt = good, .rcpt_n = 0 },
 		{ .rcpt = nl, .rcpt_n = 1 },
@@ -373,13 +414,15 @@ test_format_refuses(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		why[0] = '\0';
 		out = (char *)1;
-		if (drop_header_format(&cases[i], 0, &out, &len, why, sizeof(why)) != MX_ERR_INVALID)
+		if (drop_header_format(&cases[i], 0, &out, &len, why, sizeof(why)) !=
+		    MX_ERR_INVALID)
 			fail_msg("case %zu formatted", i);
 		assert_null(out);
 	}
 	out = NULL;
-	assert_int_equal(drop_header_format(&cases[0], DROP_SIZE_MAX + 1, &out, &len, why,
-	    sizeof(why)), MX_ERR_INVALID);
+	assert_int_equal(
+	    drop_header_format(&cases[0], DROP_SIZE_MAX + 1, &out, &len, why, sizeof(why)),
+	    MX_ERR_INVALID);
 	assert_null(out);
 }
 
@@ -388,8 +431,12 @@ static void
 test_request_write(void **state)
 {
 	char *rcpt[] = { "a@b.test", "c" };
-	struct drop_request r = { .sender = "s@x.test", .sender_set = true, .rcpt = rcpt,
-		.rcpt_n = 2, .size = 999 /* ignored */ }, back;
+	struct drop_request r = { .sender = "s@x.test",
+		.sender_set = true,
+		.rcpt = rcpt,
+		.rcpt_n = 2,
+		.size = 999 /* ignored */ },
+			    back;
 	static const char body[] = "Subject: hi\r\n\r\n..dot\r\nbody\r\n";
 	char buf[4096], why[256];
 	struct payload data;
@@ -404,8 +451,8 @@ test_request_write(void **state)
 	assert_int_equal(drop_request_write(out, &r, &data, why, sizeof(why)), MX_OK);
 	got = pread(out, buf, sizeof(buf), 0);
 	assert_true(got > 0);
-	assert_int_equal(drop_header_parse(buf, (size_t)got, false, &back, &hlen, why, sizeof(why)),
-	    MX_OK);
+	assert_int_equal(
+	    drop_header_parse(buf, (size_t)got, false, &back, &hlen, why, sizeof(why)), MX_OK);
 	assert_int_equal(back.size, strlen(body));
 	assert_int_equal((size_t)got, hlen + strlen(body));
 	assert_memory_equal(buf + hlen, body, strlen(body));
@@ -422,44 +469,37 @@ test_request_write(void **state)
 
 struct data_case {
 	const char *data;
-	size_t len;       /* 0: strlen */
-	bool ok;          /* feed and end both accept */
-	bool feed_ok;     /* feed accepts (end may still refuse) */
-	size_t line;      /* the line a feed fault names (0: no fault) */
+	size_t len;   /* 0: strlen */
+	bool ok;      /* feed and end both accept */
+	bool feed_ok; /* feed accepts (end may still refuse) */
+	size_t line;  /* the line a feed fault names (0: no fault) */
 };
 
 static char line998[998 + 3], line999[999 + 3];
 
 static const struct data_case data_cases[] = {
-	{ "", 0, true, true, 0 },
-	{ "\r\n", 0, true, true, 0 },
-	{ "a\r\nb\r\n", 0, true, true, 0 },
-	{ "..\r\n", 0, true, true, 0 },
-	{ "..x\r\n...\r\n", 0, true, true, 0 },
+	{ "", 0, true, true, 0 }, { "\r\n", 0, true, true, 0 }, { "a\r\nb\r\n", 0, true, true, 0 },
+	{ "..\r\n", 0, true, true, 0 }, { "..x\r\n...\r\n", 0, true, true, 0 },
 	{ "a.b\r\n.. \r\n", 0, true, true, 0 },
 	{ "\xc3\xa9t\xc3\xa9\r\n\x80\xff\r\n", 0, true, true, 0 }, /* 8-bit allowed */
-	{ "x\r\n.\r\n", 0, false, false, 2 },      /* a lone dot */
-	{ ".x\r\n", 0, false, false, 1 },           /* not stuffed */
+	{ "x\r\n.\r\n", 0, false, false, 2 },                      /* a lone dot */
+	{ ".x\r\n", 0, false, false, 1 },                          /* not stuffed */
 	{ "ok\r\n.\r\nmore\r\n", 0, false, false, 2 },
-	{ "a\nb\r\n", 0, false, false, 1 },         /* bare LF */
-	{ "\n", 0, false, false, 1 },
-	{ "a\rb\r\n", 0, false, false, 1 },         /* bare CR */
-	{ "a\r\r\n", 0, false, false, 1 },
-	{ "a\r\nb\r\nc\rd", 0, false, false, 3 },
-	{ "a\0b\r\n", 4 + 1, false, false, 1 },     /* NUL */
-	{ "a\r\n\0\r\n", 5, false, false, 2 },
-	{ "abc", 0, false, true, 0 },               /* no final CRLF */
-	{ "abc\r", 0, false, true, 0 },
-	{ "abc\r\nx", 0, false, true, 0 },
-	{ ".", 0, false, true, 0 },                 /* ends mid-line, nothing refused yet */
-	{ NULL, 0, false, false, 0 },               /* line998 and line999 go here */
+	{ "a\nb\r\n", 0, false, false, 1 },                               /* bare LF */
+	{ "\n", 0, false, false, 1 }, { "a\rb\r\n", 0, false, false, 1 }, /* bare CR */
+	{ "a\r\r\n", 0, false, false, 1 }, { "a\r\nb\r\nc\rd", 0, false, false, 3 },
+	{ "a\0b\r\n", 4 + 1, false, false, 1 },                              /* NUL */
+	{ "a\r\n\0\r\n", 5, false, false, 2 }, { "abc", 0, false, true, 0 }, /* no final CRLF */
+	{ "abc\r", 0, false, true, 0 }, { "abc\r\nx", 0, false, true, 0 },
+	{ ".", 0, false, true, 0 },   /* ends mid-line, nothing refused yet */
+	{ NULL, 0, false, false, 0 }, /* line998 and line999 go here */
 };
 
 /* Feeds data in the pieces cuts[] gives; returns feed's verdict, *line the
  * line it named, *end data_end's verdict after a clean feed. */
 static mx_err
-feed_pieces(const char *data, size_t len, const size_t *cuts, size_t ncuts, mx_err *end,
-    size_t *line)
+feed_pieces(
+    const char *data, size_t len, const size_t *cuts, size_t ncuts, mx_err *end, size_t *line)
 {
 	struct drop_data_check c = { 0 };
 	char why[256] = "";
@@ -485,8 +525,8 @@ feed_pieces(const char *data, size_t len, const size_t *cuts, size_t ncuts, mx_e
 static void
 check_case(const struct data_case *dc)
 {
-	size_t len = dc->len ? dc->len : strlen(dc->data), line, *cuts = calloc(len + 1,
-	    sizeof(size_t));
+	size_t len = dc->len ? dc->len : strlen(dc->data), line,
+	       *cuts = calloc(len + 1, sizeof(size_t));
 	mx_err end = MX_OK, err;
 
 	assert_non_null(cuts);
@@ -541,8 +581,8 @@ test_data_line_numbers(void **state)
 	for (int i = 0; i < 5000; i++)
 		p += sprintf(p, "a\r\n");
 	p += sprintf(p, ".bad\r\n");
-	assert_int_equal(feed_pieces(buf, (size_t)(p - buf), NULL, 0, &end, &line),
-	    MX_ERR_BAD_DOMAIN);
+	assert_int_equal(
+	    feed_pieces(buf, (size_t)(p - buf), NULL, 0, &end, &line), MX_ERR_BAD_DOMAIN);
 	assert_int_equal(line, 5001);
 	free(buf);
 }

@@ -19,18 +19,27 @@ static const char original[] =
     "From: a@example.org\r\nSubject: the report\r\n..dotted: no\r\n\r\nbody\r\n..x\r\n";
 
 static struct dsn_rcpt rcpt = {
-	.address = "z@example.net", .status = "5.1.1",
-	.diagnostic = "550 5.1.1 no such user", .smtp_reply = true,
-	.remote_mta = "mx.example.net", .last_attempt = 1795000000,
+	.address = "z@example.net",
+	.status = "5.1.1",
+	.diagnostic = "550 5.1.1 no such user",
+	.smtp_reply = true,
+	.remote_mta = "mx.example.net",
+	.last_attempt = 1795000000,
 };
 
 static struct dsn_report
 report(void)
 {
-	return (struct dsn_report){ .reporting_mta = "mta.example.org", .queue_id = "ID123",
-	    .sender = "a@example.org", .arrival = 1794990000, .now = 1795000000,
-	    .lifetime_hours = 120, .rcpts = &rcpt, .n_rcpts = 1,
-	    .original = (const uint8_t *)original, .original_len = sizeof(original) - 1 };
+	return (struct dsn_report){ .reporting_mta = "mta.example.org",
+		.queue_id = "ID123",
+		.sender = "a@example.org",
+		.arrival = 1794990000,
+		.now = 1795000000,
+		.lifetime_hours = 120,
+		.rcpts = &rcpt,
+		.n_rcpts = 1,
+		.original = (const uint8_t *)original,
+		.original_len = sizeof(original) - 1 };
 }
 
 static char *
@@ -55,7 +64,8 @@ test_fields(void **state)
 	assert_non_null(strstr(t, "Auto-Submitted: auto-replied\n"));
 	assert_non_null(strstr(t, "Content-Type: multipart/report; report-type=delivery-status;"));
 	assert_non_null(strstr(t, "Reporting-MTA: dns; mta.example.org\n"));
-	assert_non_null(strstr(t, "\nFinal-Recipient: rfc822; z@example.net\nAction: failed\n"
+	assert_non_null(strstr(t,
+	    "\nFinal-Recipient: rfc822; z@example.net\nAction: failed\n"
 	    "Status: 5.1.1\nRemote-MTA: dns; mx.example.net\n"
 	    "Diagnostic-Code: smtp; 550 5.1.1 no such user\n"));
 	assert_non_null(strstr(t, "Date: Wed, 18 Nov 2026 11:06:40 +0000\n"));
@@ -70,7 +80,8 @@ test_returned_header_is_unstuffed_and_stops_at_the_body(void **state)
 	char *t = compose(&r);
 
 	(void)state;
-	assert_non_null(strstr(t, "text/rfc822-headers\n\nFrom: a@example.org\n"
+	assert_non_null(strstr(t,
+	    "text/rfc822-headers\n\nFrom: a@example.org\n"
 	    "Subject: the report\n.dotted: no\n\n--ID123"));
 	assert_null(strstr(t, "body"));
 	assert_null(strstr(t, "\r"));
@@ -115,7 +126,7 @@ test_line_breaks_refused(void **state)
 	r.sender = "a@example.org\nBcc: x@example.com";
 	assert_int_equal(dsn_compose(&r, &t, &len), MX_ERR_INVALID);
 	r = report();
-	r.sender = "";  /* never a report to the null sender */
+	r.sender = ""; /* never a report to the null sender */
 	assert_int_equal(dsn_compose(&r, &t, &len), MX_ERR_INVALID);
 	r = report();
 	r.n_rcpts = 0;
@@ -133,12 +144,12 @@ test_long_header_is_capped_and_the_result_is_a_valid_message(void **state)
 	(void)state;
 	assert_non_null(big);
 	{
-	static const char line[] = "X-Filler: 0123456789012345678901234567890123456789\r\n";
-	size_t step = sizeof(line) - 1;
+		static const char line[] = "X-Filler: 0123456789012345678901234567890123456789\r\n";
+		size_t step = sizeof(line) - 1;
 
-	n -= n % step;
-	for (size_t i = 0; i < n; i += step)
-		memcpy(big + i, line, step);
+		n -= n % step;
+		for (size_t i = 0; i < n; i += step)
+			memcpy(big + i, line, step);
 	}
 	r.original = (const uint8_t *)big;
 	r.original_len = n;

@@ -77,10 +77,18 @@ static void
 test_problem_names(void **state)
 {
 	static const char *const want[MX_PROBLEM_COUNT_] = {
-		"null-mx-mixed", "null-mx-preference", "duplicate-host",
-		"dnssec-bogus", "cname-target", "ip-literal-target", "bad-hostname",
-		"cname-loop", "address-tempfail", "local-name",
-		"not-better-than-self", "timeout",
+		"null-mx-mixed",
+		"null-mx-preference",
+		"duplicate-host",
+		"dnssec-bogus",
+		"cname-target",
+		"ip-literal-target",
+		"bad-hostname",
+		"cname-loop",
+		"address-tempfail",
+		"local-name",
+		"not-better-than-self",
+		"timeout",
 	};
 
 	(void)state;
@@ -88,8 +96,8 @@ test_problem_names(void **state)
 	for (int p = 0; p < MX_PROBLEM_COUNT_; p++) {
 		assert_string_equal(mx_problem_name((mx_problem)p), want[p]);
 		for (int q = 0; q < p; q++)
-			assert_string_not_equal(mx_problem_name((mx_problem)p),
-			    mx_problem_name((mx_problem)q));
+			assert_string_not_equal(
+			    mx_problem_name((mx_problem)p), mx_problem_name((mx_problem)q));
 	}
 	assert_string_equal(mx_problem_name(MX_PROBLEM_COUNT_), "unknown");
 	assert_string_equal(mx_problem_name((mx_problem)-1), "unknown");
@@ -143,8 +151,8 @@ test_status_classes(void **state)
 static void
 test_problem_sets(void **state)
 {
-	problem_set set = PROBLEM_BIT(MX_PROBLEM_TIMEOUT) |
-	    PROBLEM_BIT(MX_PROBLEM_NULL_MX_MIXED) | PROBLEM_BIT(MX_PROBLEM_DNSSEC_BOGUS);
+	problem_set set = PROBLEM_BIT(MX_PROBLEM_TIMEOUT) | PROBLEM_BIT(MX_PROBLEM_NULL_MX_MIXED) |
+	    PROBLEM_BIT(MX_PROBLEM_DNSSEC_BOGUS);
 
 	(void)state;
 	assert_int_equal(problem_set_count(0), 0);

@@ -45,8 +45,8 @@ grow(mx_plan *p, void *items, size_t n, size_t size)
 }
 
 static struct mx_host *
-add_host(mx_plan *p, const char *name, uint16_t pref, uint32_t ttl,
-    mx_host_status status, problem_set problems)
+add_host(mx_plan *p, const char *name, uint16_t pref, uint32_t ttl, mx_host_status status,
+    problem_set problems)
 {
 	struct mx_host *h;
 
@@ -110,16 +110,16 @@ test_full_plan(void **state)
 	p->decided = true;
 	plan_note_security(p, SEC_SECURE);
 	plan_note_security(p, SEC_INSECURE);
-	p->problems = PROBLEM_BIT(MX_PROBLEM_DUPLICATE_HOST) |
-	    PROBLEM_BIT(MX_PROBLEM_NULL_MX_MIXED);
+	p->problems =
+	    PROBLEM_BIT(MX_PROBLEM_DUPLICATE_HOST) | PROBLEM_BIT(MX_PROBLEM_NULL_MX_MIXED);
 	p->canonical = "real.example.test";
 	plan_set_reason(p, "%d of %d MX hosts usable", 1, 3);
 	h = add_host(p, "mx1.example.test", 10, 300, MX_HOST_OK,
 	    PROBLEM_BIT(MX_PROBLEM_ADDRESS_TEMPFAIL) | PROBLEM_BIT(MX_PROBLEM_CNAME_TARGET));
 	add_addr(p, h, "2001:db8::1");
 	add_addr(p, h, "192.0.2.1");
-	h = add_host(p, "mx2.example.test", 20, 3600, MX_HOST_TEMPFAIL,
-	    PROBLEM_BIT(MX_PROBLEM_TIMEOUT));
+	h = add_host(
+	    p, "mx2.example.test", 20, 3600, MX_HOST_TEMPFAIL, PROBLEM_BIT(MX_PROBLEM_TIMEOUT));
 	host_add_reason(p, h, "AAAA lookup failed: %s", "timeout");
 	add_host(p, "192.0.2.9", 65535, 4294967295u, MX_HOST_IP_LITERAL,
 	    PROBLEM_BIT(MX_PROBLEM_IP_LITERAL_TARGET));
@@ -243,7 +243,8 @@ test_large_plan(void **state)
 	assert_int_equal(mx_plan_to_json(p, &out), MX_OK);
 	assert_true(strlen(out) > 300 * 100);
 	assert_non_null(strstr(out, "{\"host\": \"mx000.example.test\", \"preference\": 0,"));
-	assert_non_null(strstr(out, "{\"host\": \"mx299.example.test\", \"preference\": 299, "
+	assert_non_null(strstr(out,
+	    "{\"host\": \"mx299.example.test\", \"preference\": 299, "
 	    "\"ttl\": 60, \"status\": \"ok\", \"addresses\": [\"2001:db8::1\"], "
 	    "\"problems\": [], \"reason\": \"\"}], \"canonical\""));
 	for (const char *s = out; (s = strstr(s, "\"host\": ")) != NULL; s++)
@@ -259,17 +260,22 @@ static void
 test_routed_plan(void **state)
 {
 	struct answer_mx recs[2] = {
-		{.preference = 20, .ttl = 600, .exchange = "mx2.example.test"},
-		{.preference = 10, .ttl = 300, .exchange = "mx1.example.test"},
+		{ .preference = 20, .ttl = 600, .exchange = "mx2.example.test" },
+		{ .preference = 10, .ttl = 300, .exchange = "mx1.example.test" },
 	};
-	struct answer mx = {.kind = ANSWER_RECORDS, .security = SEC_SECURE,
-	    .canonical = "example.test", .mx = recs, .n_mx = 2};
-	struct ip_addr v4 = {.family = AF_INET, .bytes = {192, 0, 2, 1}, .ttl = 60,
-	    .text = "192.0.2.1"};
-	struct answer a = {.kind = ANSWER_RECORDS, .security = SEC_SECURE,
-	    .addrs = &v4, .n_addrs = 1};
-	struct answer nodata = {.kind = ANSWER_NODATA, .security = SEC_SECURE};
-	struct answer fail = {.kind = ANSWER_TEMPFAIL, .why = "SERVFAIL"};
+	struct answer mx = { .kind = ANSWER_RECORDS,
+		.security = SEC_SECURE,
+		.canonical = "example.test",
+		.mx = recs,
+		.n_mx = 2 };
+	struct ip_addr v4 = {
+		.family = AF_INET, .bytes = { 192, 0, 2, 1 }, .ttl = 60, .text = "192.0.2.1"
+	};
+	struct answer a = {
+		.kind = ANSWER_RECORDS, .security = SEC_SECURE, .addrs = &v4, .n_addrs = 1
+	};
+	struct answer nodata = { .kind = ANSWER_NODATA, .security = SEC_SECURE };
+	struct answer fail = { .kind = ANSWER_TEMPFAIL, .why = "SERVFAIL" };
 	mx_policy *pol = NULL;
 	mx_plan *p = plan("example.test");
 
@@ -319,15 +325,20 @@ test_invalid_line(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(mx_invalid_to_json("b\xc3\xbc" "cher..test", "has \"two\" dots",
-	    &out), MX_OK);
-	assert_string_equal(out, "{\"domain\": \"b\xc3\xbc" "cher..test\", \"status\": "
+	assert_int_equal(mx_invalid_to_json("b\xc3\xbc"
+					    "cher..test",
+			     "has \"two\" dots", &out),
+	    MX_OK);
+	assert_string_equal(out,
+	    "{\"domain\": \"b\xc3\xbc"
+	    "cher..test\", \"status\": "
 	    "\"invalid\", \"reason\": \"has \\\"two\\\" dots\"}");
 	free(out);
 	/* Truncated, overlong and surrogate sequences are not UTF-8. */
-	assert_int_equal(mx_invalid_to_json("a\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80",
-	    "x", &out), MX_OK);
-	assert_string_equal(out, "{\"domain\": \"a\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd"
+	assert_int_equal(
+	    mx_invalid_to_json("a\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80", "x", &out), MX_OK);
+	assert_string_equal(out,
+	    "{\"domain\": \"a\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd"
 	    "\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd\", \"status\": \"invalid\", \"reason\": \"x\"}");
 	free(out);
 }

@@ -24,9 +24,9 @@
 
 #include "message.h"
 
-static const struct message_options dot_ends = {0};
-static const struct message_options dot_content = {.dot_is_content = true};
-static const struct message_options extract = {.extract_recipients = true};
+static const struct message_options dot_ends = { 0 };
+static const struct message_options dot_content = { .dot_is_content = true };
+static const struct message_options extract = { .extract_recipients = true };
 
 static struct message *
 parse_ok(const char *in, size_t len, const struct message_options *opt)
@@ -54,8 +54,8 @@ becomes(const char *in, const struct message_options *opt, const char *want)
 }
 
 static void
-fails(const char *in, size_t len, const struct message_options *opt,
-    message_err code, size_t line, const char *why)
+fails(const char *in, size_t len, const struct message_options *opt, message_err code, size_t line,
+    const char *why)
 {
 	struct message *m = (struct message *)&m;
 	struct message_error err;
@@ -127,8 +127,8 @@ test_bare_cr_and_nul(void **state)
 	fails("Subject: x\rBcc: y\n\n", 19, NULL, MESSAGE_ERR_MALFORMED, 1,
 	    "line 1 contains a bare carriage return (CR without LF)");
 	/* SMTP smuggling: <CR>.<CR> and <LF>.<CR><LF> never reach the wire */
-	fails("S: x\n\na\r.\rMAIL FROM:<e@x.test>\r\n", 31, &dot_content,
-	    MESSAGE_ERR_MALFORMED, 3, "line 3 contains a bare carriage return (CR without LF)");
+	fails("S: x\n\na\r.\rMAIL FROM:<e@x.test>\r\n", 31, &dot_content, MESSAGE_ERR_MALFORMED, 3,
+	    "line 3 contains a bare carriage return (CR without LF)");
 	fails(nul, sizeof(nul) - 1, NULL, MESSAGE_ERR_MALFORMED, 3, "line 3 contains a NUL byte");
 	fails(nul_header, sizeof(nul_header) - 1, NULL, MESSAGE_ERR_MALFORMED, 1,
 	    "line 1 contains a NUL byte");
@@ -290,29 +290,29 @@ test_extract(void **state)
 {
 	struct message *m;
 	const char *in = "From: s@example.test\n"
-	    "To: A <a@example.test>, b@example.test\n"
-	    "Cc: \"C c\" <c@example.test>\n"
-	    "Bcc: d@example.test,\n e@example.test\n"
-	    "Subject: t\n"
-	    "bcc:f@example.test\n"
-	    "\n"
-	    "body\nBcc: not-a-header@example.test\n";
+			 "To: A <a@example.test>, b@example.test\n"
+			 "Cc: \"C c\" <c@example.test>\n"
+			 "Bcc: d@example.test,\n e@example.test\n"
+			 "Subject: t\n"
+			 "bcc:f@example.test\n"
+			 "\n"
+			 "body\nBcc: not-a-header@example.test\n";
 
 	(void)state;
 	m = parse_ok(in, strlen(in), &extract);
-	paths_are(&m->recipients, "<a@example.test>", "<b@example.test>",
-	    "<c@example.test>", "<d@example.test>", "<e@example.test>",
-	    "<f@example.test>", NULL);
+	paths_are(&m->recipients, "<a@example.test>", "<b@example.test>", "<c@example.test>",
+	    "<d@example.test>", "<e@example.test>", "<f@example.test>", NULL);
 	assert_int_equal(m->recipients.n_bad, 0);
 	assert_true(m->bcc_removed);
-	assert_string_equal(m->data, "From: s@example.test\r\n"
+	assert_string_equal(m->data,
+	    "From: s@example.test\r\n"
 	    "To: A <a@example.test>, b@example.test\r\n"
 	    "Cc: \"C c\" <c@example.test>\r\n"
 	    "Subject: t\r\n"
 	    "\r\n"
 	    "body\r\nBcc: not-a-header@example.test\r\n");
-	assert_int_equal(m->header_len, strlen(m->data) - strlen(
-	    "\r\nbody\r\nBcc: not-a-header@example.test\r\n"));
+	assert_int_equal(m->header_len,
+	    strlen(m->data) - strlen("\r\nbody\r\nBcc: not-a-header@example.test\r\n"));
 	message_free(m);
 	/* without -t nothing is read or removed */
 	m = parse_ok(in, strlen(in), NULL);
@@ -330,11 +330,11 @@ test_extract_forms(void **state)
 
 	(void)state;
 	in = "To: undisclosed-recipients:;\nCC: Team: x@example.test,\n\ty@example.test;\n"
-	    "Bcc: (comment) z@example.test (c)\n\n";
+	     "Bcc: (comment) z@example.test (c)\n\n";
 	m = parse_ok(in, strlen(in), &extract);
-	paths_are(&m->recipients, "<x@example.test>", "<y@example.test>",
-	    "<z@example.test>", NULL);
-	assert_string_equal(m->data, "To: undisclosed-recipients:;\r\n"
+	paths_are(&m->recipients, "<x@example.test>", "<y@example.test>", "<z@example.test>", NULL);
+	assert_string_equal(m->data,
+	    "To: undisclosed-recipients:;\r\n"
 	    "CC: Team: x@example.test,\r\n\ty@example.test;\r\n\r\n");
 	message_free(m);
 	/* the last field, folded, at the end of the input */
@@ -349,7 +349,8 @@ test_extract_forms(void **state)
 	m = parse_ok(in, strlen(in), &extract);
 	paths_are(&m->recipients, "<a@x.test>", "<b@y.test>", NULL);
 	message_free(m);
-	in = "To: j\xc3\xb6@example.test, Name <user@b\xc3\xbc" "cher.test>\n\n";
+	in = "To: j\xc3\xb6@example.test, Name <user@b\xc3\xbc"
+	     "cher.test>\n\n";
 	m = parse_ok(in, strlen(in), &extract);
 	paths_are(&m->recipients, "<j\xc3\xb6@example.test>", "<user@xn--bcher-kva.test>", NULL);
 	assert_true(m->recipients.items[0].smtputf8);
@@ -397,14 +398,13 @@ test_extract_cap(void **state)
 static void
 test_size_cap(void **state)
 {
-	struct message_options opt = {.max_size = 10};
+	struct message_options opt = { .max_size = 10 };
 	struct message *m;
 
 	(void)state;
 	m = parse_ok("0123456789", 10, &opt);
 	message_free(m);
-	fails("0123456789A", 11, &opt, MESSAGE_ERR_TOO_BIG, 0,
-	    "message larger than 10 bytes");
+	fails("0123456789A", 11, &opt, MESSAGE_ERR_TOO_BIG, 0, "message larger than 10 bytes");
 	/* what follows the "." line does not count */
 	m = parse_ok("012345678\n.\nand much more after the end", 39, &opt);
 	assert_string_equal(m->data, "\r\n012345678\r\n");
@@ -425,10 +425,10 @@ test_size_cap(void **state)
 struct source {
 	const char *in;
 	size_t len, pos;
-	size_t chunk;   /* octets per read at most */
-	int fail_at;    /* fail on this read (1-based); 0 never */
+	size_t chunk; /* octets per read at most */
+	int fail_at;  /* fail on this read (1-based); 0 never */
 	int reads;
-	uint64_t rng;   /* chunk sizes 1..chunk when nonzero */
+	uint64_t rng; /* chunk sizes 1..chunk when nonzero */
 };
 
 static uint64_t
@@ -463,7 +463,7 @@ static void
 test_read_callback(void **state)
 {
 	const char *in = "Subject: r\n\nline\n.\nnot read\n";
-	struct source src = {in, strlen(in), 0, 1, 0, 0, 0};
+	struct source src = { in, strlen(in), 0, 1, 0, 0, 0 };
 	struct message *m = NULL;
 	struct message_error err;
 
@@ -472,11 +472,11 @@ test_read_callback(void **state)
 	assert_string_equal(m->data, "Subject: r\r\n\r\nline\r\n");
 	assert_int_equal(src.pos, strlen("Subject: r\n\nline\n.\n"));
 	message_free(m);
-	src = (struct source){in, strlen(in), 0, 4096, 0, 0, 0};
+	src = (struct source){ in, strlen(in), 0, 4096, 0, 0, 0 };
 	assert_int_equal(message_read(read_source, &src, &dot_content, &m, &err), MESSAGE_OK);
 	assert_string_equal(m->data, "Subject: r\r\n\r\nline\r\n..\r\nnot read\r\n");
 	message_free(m);
-	src = (struct source){in, strlen(in), 0, 3, 2, 0, 0};
+	src = (struct source){ in, strlen(in), 0, 3, 2, 0, 0 };
 	assert_int_equal(message_read(read_source, &src, NULL, &m, &err), MESSAGE_ERR_IO);
 	assert_null(m);
 	assert_string_equal(err.why, "reading the message failed: Input/output error");
@@ -496,7 +496,7 @@ read_forever(void *ctx, void *buf, size_t n)
 static void
 test_read_cap(void **state)
 {
-	struct message_options opt = {.max_size = 100};
+	struct message_options opt = { .max_size = 100 };
 	struct message *m = NULL;
 	struct message_error err;
 	size_t total = 0;
@@ -560,10 +560,12 @@ test_add_date(void **state)
 	tzset();
 	m = parse_ok(in, strlen(in), NULL);
 	assert_int_equal(message_add_date(m, 0, NULL), MESSAGE_OK);
-	assert_string_equal(m->data, "Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"
+	assert_string_equal(m->data,
+	    "Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"
 	    "Subject: x\r\n\r\nbody\r\n");
-	assert_int_equal(m->header_len, strlen("Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"
-	    "Subject: x\r\n"));
+	assert_int_equal(m->header_len,
+	    strlen("Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"
+		   "Subject: x\r\n"));
 	assert_int_equal(m->body_offset, m->header_len + 2);
 	assert_int_equal(m->size, m->len);
 	assert_int_equal(message_add_date(m, 1700000000, NULL), MESSAGE_OK);
@@ -586,8 +588,8 @@ test_add_date(void **state)
 	m = parse_ok("", 0, NULL);
 	assert_int_equal(message_add_date(m, (time_t)1 << 60, &err), MESSAGE_ERR_INVALID);
 	assert_string_equal(err.why, "the time cannot be written as a date");
-	assert_int_equal(message_add_message_id(m, "h.test", (time_t)1 << 60, &err),
-	    MESSAGE_ERR_INVALID);
+	assert_int_equal(
+	    message_add_message_id(m, "h.test", (time_t)1 << 60, &err), MESSAGE_ERR_INVALID);
 	assert_int_equal(m->len, 0);
 	message_free(m);
 	m = parse_ok("date: already\n\n", 15, NULL);
@@ -605,10 +607,11 @@ test_add_message_id(void **state)
 	char rnd[17], host[64], first[100];
 
 	(void)state;
-	assert_int_equal(message_add_message_id(m, "host.example.test", 1700000000, &err),
-	    MESSAGE_OK);
+	assert_int_equal(
+	    message_add_message_id(m, "host.example.test", 1700000000, &err), MESSAGE_OK);
 	assert_int_equal(sscanf(m->data, "Message-ID: <%4u%2u%2u%2u%2u%2u.%16[0-9a-f]@%63[^>]>\r\n",
-	    &y, &mo, &d, &h, &mi, &s, rnd, host), 8);
+			     &y, &mo, &d, &h, &mi, &s, rnd, host),
+	    8);
 	assert_int_equal(y, 2023);
 	assert_int_equal(mo, 11);
 	assert_int_equal(d, 14);
@@ -623,7 +626,8 @@ test_add_message_id(void **state)
 	message_free(m);
 	m = parse_ok("", 0, NULL);
 	assert_int_equal(message_add_message_id(m, "bad host", 0, &err), MESSAGE_ERR_INVALID);
-	assert_string_equal(err.why, "the host name for Message-ID is not a dot-atom "
+	assert_string_equal(err.why,
+	    "the host name for Message-ID is not a dot-atom "
 	    "(letters, digits, dots)");
 	assert_int_equal(message_add_message_id(m, "a..b", 0, &err), MESSAGE_ERR_INVALID);
 	assert_int_equal(message_add_message_id(m, "", 0, &err), MESSAGE_ERR_INVALID);
@@ -684,8 +688,8 @@ test_has_header(void **state)
 static size_t
 random_line(uint64_t *rng, char *out, bool last)
 {
-	static const char *const palette[] = {"", ".", "..", "...", ".x", "x.", ". ",
-	    "a b", "From x", "MAIL FROM:<a@b>", "\xc3\xbc", ".\xc3\xbc"};
+	static const char *const palette[] = { "", ".", "..", "...", ".x", "x.", ". ", "a b",
+		"From x", "MAIL FROM:<a@b>", "\xc3\xbc", ".\xc3\xbc" };
 	size_t n = 0, pick = next_rand(rng) % 16;
 
 	if (pick < sizeof(palette) / sizeof(palette[0])) {
@@ -734,8 +738,9 @@ expect(const char *in, size_t len, bool dot_is_content, char *out)
 	size_t o = 0, line = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		if (!dot_is_content && i == line && in[i] == '.' && (i + 1 == len ||
-		    in[i + 1] == '\n' || (in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n')))
+		if (!dot_is_content && i == line && in[i] == '.' &&
+		    (i + 1 == len || in[i + 1] == '\n' ||
+			(in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n')))
 			break;
 		if (in[i] == '\n')
 			line = i + 1;
@@ -759,19 +764,20 @@ test_property_round_trip(void **state)
 	for (int run = 0; run < PROPERTY_RUNS; run++) {
 		size_t len = 0, lines = next_rand(&rng) % 12;
 		bool dot_is_content = run % 2 == 0;
-		struct message_options opt = {.dot_is_content = dot_is_content};
+		struct message_options opt = { .dot_is_content = dot_is_content };
 		struct source src;
 		struct message *m = NULL, *p = NULL;
 
 		len += (size_t)sprintf(in, "Subject: %d%s\n\n", run, run % 3 ? "" : "\r");
 		for (size_t i = 0; i < lines; i++)
 			len += random_line(&rng, in + len, i + 1 == lines);
-		src = (struct source){in, len, 0, 9, 0, 0, next_rand(&rng) | 1};
+		src = (struct source){ in, len, 0, 9, 0, 0, next_rand(&rng) | 1 };
 		assert_int_equal(message_read(read_source, &src, &opt, &m, NULL), MESSAGE_OK);
 		assert_int_equal(message_parse(in, len, &opt, &p, NULL), MESSAGE_OK);
 		assert_int_equal(m->len, p->len);
 		assert_memory_equal(m->data, p->data, m->len);
-		assert_true(m->len == 0 || (m->data[m->len - 2] == '\r' && m->data[m->len - 1] == '\n'));
+		assert_true(
+		    m->len == 0 || (m->data[m->len - 2] == '\r' && m->data[m->len - 1] == '\n'));
 		{
 			size_t wl = expect(in, len, dot_is_content, want), gl = undo(m, got);
 			assert_int_equal(gl, wl);
@@ -806,20 +812,31 @@ static void
 test_spooled_same_as_memory(void **state)
 {
 	static const char *const inputs[] = {
-		"", "x", ".", ".\n", "a\n.\nafter\n", "a\r\n.\r\nafter", "Subject: s\n\nbody\n..x\n",
+		"",
+		"x",
+		".",
+		".\n",
+		"a\n.\nafter\n",
+		"a\r\n.\r\nafter",
+		"Subject: s\n\nbody\n..x\n",
 		"To: a@x.test,\n b@y.test\nBcc: c@z.test\nCc: d@x.test\n\n.start\nend",
-		"no header line\nmore\n", "Subject: \xc3\xa9\n\n\xc3\xa9\n", "a\rb\n", "a\0b\n",
-		"Date: x\nFrom: y\nMessage-ID: <z>\n\nb\n", "Bcc: u@x.test\n", "last\r",
+		"no header line\nmore\n",
+		"Subject: \xc3\xa9\n\n\xc3\xa9\n",
+		"a\rb\n",
+		"a\0b\n",
+		"Date: x\nFrom: y\nMessage-ID: <z>\n\nb\n",
+		"Bcc: u@x.test\n",
+		"last\r",
 		"To: bad address here\n\n",
 	};
-	struct message_options opts[] = {{0}, {.dot_is_content = true},
-	    {.extract_recipients = true}, {.max_size = 8}};
+	struct message_options opts[] = { { 0 }, { .dot_is_content = true },
+		{ .extract_recipients = true }, { .max_size = 8 } };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		for (size_t o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
 			size_t len = i == 11 ? 4 : strlen(inputs[i]); /* "a\0b\n" */
-			struct source a = {inputs[i], len, 0, 3, 0, 0, 0};
+			struct source a = { inputs[i], len, 0, 3, 0, 0, 0 };
 			struct source b = a;
 			struct message *m = NULL, *s = NULL;
 			struct message_error ea, eb;
@@ -838,8 +855,10 @@ test_spooled_same_as_memory(void **state)
 				assert_int_equal(s->eight_bit_header, m->eight_bit_header);
 				assert_int_equal(s->recipients.n_items, m->recipients.n_items);
 				assert_int_equal(s->recipients.n_bad, m->recipients.n_bad);
-				assert_true(message_has_header(s, "Date") == message_has_header(m, "Date"));
-				assert_true(message_has_header(s, "From") == message_has_header(m, "From"));
+				assert_true(
+				    message_has_header(s, "Date") == message_has_header(m, "Date"));
+				assert_true(
+				    message_has_header(s, "From") == message_has_header(m, "From"));
 				free(w);
 				free(mw);
 			} else {
@@ -856,7 +875,7 @@ static void
 test_spooled_add_fields(void **state)
 {
 	const char *in = "Subject: s\n\nbody\n";
-	struct source src = {in, strlen(in), 0, 64, 0, 0, 0};
+	struct source src = { in, strlen(in), 0, 64, 0, 0, 0 };
 	struct message *m = NULL;
 	char *w;
 	size_t wl;

@@ -54,10 +54,10 @@ rep(char *buf, char c, size_t n)
 }
 
 #define EMPTY_LABEL "has an empty label (two dots in a row, or a leading dot)"
-#define BAD_CHAR "contains a character other than letters, digits, hyphens and dots"
-#define HYPHEN "has a label that begins or ends with a hyphen"
-#define TOO_LONG "is longer than 253 characters"
-#define LONG_LABEL "has a label longer than 63 characters"
+#define BAD_CHAR    "contains a character other than letters, digits, hyphens and dots"
+#define HYPHEN      "has a label that begins or ends with a hyphen"
+#define TOO_LONG    "is longer than 253 characters"
+#define LONG_LABEL  "has a label longer than 63 characters"
 
 static void
 test_case_folding(void **state)
@@ -90,9 +90,11 @@ test_addresses(void **state)
 	ok("@example.com", "example.com");
 	bad("@", "is an address with nothing after the @");
 	bad("user@", "is an address with nothing after the @");
-	bad("user@[192.0.2.1]", "is an address literal: mail to it goes to "
+	bad("user@[192.0.2.1]",
+	    "is an address literal: mail to it goes to "
 	    "that address directly, not by MX");
-	bad("user@[IPv6:2001:db8::1]", "is an address literal: mail to it goes "
+	bad("user@[IPv6:2001:db8::1]",
+	    "is an address literal: mail to it goes "
 	    "to that address directly, not by MX");
 }
 
@@ -196,14 +198,21 @@ static void
 test_idn(void **state)
 {
 	(void)state;
-	ok("b\xc3\xbc" "cher.example", "xn--bcher-kva.example");
-	ok("b\xc3\xbc" "cher.example.", "xn--bcher-kva.example");
-	ok("user@b\xc3\xbc" "cher.example", "xn--bcher-kva.example");
+	ok("b\xc3\xbc"
+	   "cher.example",
+	    "xn--bcher-kva.example");
+	ok("b\xc3\xbc"
+	   "cher.example.",
+	    "xn--bcher-kva.example");
+	ok("user@b\xc3\xbc"
+	   "cher.example",
+	    "xn--bcher-kva.example");
 	/* TR46 maps upper case: "B\u00dcCHER.Example" */
-	ok("B\xc3\x9c" "CHER.Example", "xn--bcher-kva.example");
+	ok("B\xc3\x9c"
+	   "CHER.Example",
+	    "xn--bcher-kva.example");
 	/* Not UTF-8 at all. */
-	bad("\xff\xfe.example",
-	    "is not a valid internationalised domain name (IDNA2008)");
+	bad("\xff\xfe.example", "is not a valid internationalised domain name (IDNA2008)");
 }
 
 static void
@@ -225,9 +234,8 @@ test_why_optional_and_null_args(void **state)
 static void
 test_why_always_a_sentence(void **state)
 {
-	static const char *const args[] = {"", "@", "a@", "a..b", ".", "-a",
-	    "a b", "a_b", "1.2.3.4", "::1", "x@[::1]", "\xc3", "a\001b",
-	    "exa\177mple"};
+	static const char *const args[] = { "", "@", "a@", "a..b", ".", "-a", "a b", "a_b",
+		"1.2.3.4", "::1", "x@[::1]", "\xc3", "a\001b", "exa\177mple" };
 	char out[MX_DOMAIN_MAX + 1];
 
 	(void)state;

@@ -102,8 +102,8 @@ run_cases(const struct rcase *c, size_t n)
 		rc = parse(c[i].kind, c[i].text, strlen(c[i].text), a, &pr);
 		if (rc != c[i].rc || (c[i].problem == NULL) != (pr.n == 0) ||
 		    (c[i].problem && !has(&pr, c[i].rc != 0, c[i].problem))) {
-			print_error("case %zu \"%s\": rc %d, want %d; want problem \"%s\"\n", i, c[i].text,
-			    rc, c[i].rc, c[i].problem ? c[i].problem : "(none)");
+			print_error("case %zu \"%s\": rc %d, want %d; want problem \"%s\"\n", i,
+			    c[i].text, rc, c[i].rc, c[i].problem ? c[i].problem : "(none)");
 			dump(&pr);
 			fail();
 		}
@@ -122,31 +122,31 @@ static const struct {
 	size_t len;
 	bool want;
 } recognised[] = {
-	{spf_is_record, S("v=spf1"), true},
-	{spf_is_record, S("v=spf1 -all"), true},
-	{spf_is_record, S("V=SPF1 -all"), true},
-	{spf_is_record, S("v=spf10 -all"), false},
-	{spf_is_record, S("v=spf1\t-all"), false},
-	{spf_is_record, S(" v=spf1 -all"), false},
-	{spf_is_record, S("spf2.0/pra -all"), false},
-	{spf_is_record, S("v=spf"), false},
-	{spf_is_record, "v=spf1 -all", 5, false},
-	{dmarc_is_record, S("v=DMARC1; p=none"), true},
-	{dmarc_is_record, S("v=DMARC1"), true},
-	{dmarc_is_record, S("v = dmarc1 ;p=none"), true},
-	{dmarc_is_record, S("p=none; v=DMARC1"), false},
-	{dmarc_is_record, S("v=DMARC10; p=none"), false},
-	{dmarc_is_record, S("v=spf1 -all"), false},
-	{mta_sts_is_record, S("v=STSv1; id=1"), true},
-	{mta_sts_is_record, S("v=stsv1;id=1"), true},
-	{mta_sts_is_record, S("v=STSv2; id=1"), false},
-	{mta_sts_is_record, S("id=1; v=STSv1"), false},
-	{tlsrpt_is_record, S("v=TLSRPTv1; rua=mailto:a@b.c"), true},
-	{tlsrpt_is_record, S("v=TLSRPTv12; rua=mailto:a@b.c"), false},
-	{tlsrpt_is_record, S(""), false},
-	{dmarc_is_record, S(""), false},
-	{spf_is_record, S(""), false},
-	{mta_sts_is_record, S("v"), false},
+	{ spf_is_record, S("v=spf1"), true },
+	{ spf_is_record, S("v=spf1 -all"), true },
+	{ spf_is_record, S("V=SPF1 -all"), true },
+	{ spf_is_record, S("v=spf10 -all"), false },
+	{ spf_is_record, S("v=spf1\t-all"), false },
+	{ spf_is_record, S(" v=spf1 -all"), false },
+	{ spf_is_record, S("spf2.0/pra -all"), false },
+	{ spf_is_record, S("v=spf"), false },
+	{ spf_is_record, "v=spf1 -all", 5, false },
+	{ dmarc_is_record, S("v=DMARC1; p=none"), true },
+	{ dmarc_is_record, S("v=DMARC1"), true },
+	{ dmarc_is_record, S("v = dmarc1 ;p=none"), true },
+	{ dmarc_is_record, S("p=none; v=DMARC1"), false },
+	{ dmarc_is_record, S("v=DMARC10; p=none"), false },
+	{ dmarc_is_record, S("v=spf1 -all"), false },
+	{ mta_sts_is_record, S("v=STSv1; id=1"), true },
+	{ mta_sts_is_record, S("v=stsv1;id=1"), true },
+	{ mta_sts_is_record, S("v=STSv2; id=1"), false },
+	{ mta_sts_is_record, S("id=1; v=STSv1"), false },
+	{ tlsrpt_is_record, S("v=TLSRPTv1; rua=mailto:a@b.c"), true },
+	{ tlsrpt_is_record, S("v=TLSRPTv12; rua=mailto:a@b.c"), false },
+	{ tlsrpt_is_record, S(""), false },
+	{ dmarc_is_record, S(""), false },
+	{ spf_is_record, S(""), false },
+	{ mta_sts_is_record, S("v"), false },
 };
 
 static void
@@ -155,8 +155,8 @@ test_is_record(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(recognised) / sizeof(recognised[0]); i++) {
 		if (recognised[i].is(recognised[i].txt, recognised[i].len) != recognised[i].want)
-			print_error("row %zu: \"%.*s\"\n", i, (int)recognised[i].len,
-			    recognised[i].txt);
+			print_error(
+			    "row %zu: \"%.*s\"\n", i, (int)recognised[i].len, recognised[i].txt);
 		if (recognised[i].want)
 			assert_true(recognised[i].is(recognised[i].txt, recognised[i].len));
 		else
@@ -246,9 +246,10 @@ static const struct rcase spf_cases[] = {
 	{ SPF, "v=spf1x -all", -1, "must start with \"v=spf1\"" },
 	{ SPF, "", -1, "must start with \"v=spf1\"" },
 	/* RFC 7208 4.6.4: 11 DNS-querying terms */
-	{ SPF, "v=spf1 a mx ptr:x.example exists:y.example include:a.example include:b.example "
-	       "a:c.example mx:d.example include:e.example include:f.example redirect=g.example",
-	  -1, "11 DNS-querying terms" },
+	{ SPF,
+	    "v=spf1 a mx ptr:x.example exists:y.example include:a.example include:b.example "
+	    "a:c.example mx:d.example include:e.example include:f.example redirect=g.example",
+	    -1, "11 DNS-querying terms" },
 };
 
 static void
@@ -263,14 +264,15 @@ test_spf_fields(void **state)
 {
 	struct spf_record r;
 	struct record_problems pr;
-	const char rec[] = "v=spf1 a mx include:_spf.example.com include:%{d}.x.example "
+	const char rec[] =
+	    "v=spf1 a mx include:_spf.example.com include:%{d}.x.example "
 	    "ip4:192.0.2.0/24 exists:%{i}.e.example ~all redirect=r.example exp=why.example";
 
 	(void)state;
 	assert_int_equal(spf_parse(S(rec), &r, &pr), 0);
 	assert_int_equal(r.lookup_terms, 6); /* a mx include include exists redirect */
 	assert_int_equal(r.all, '~');
-	assert_int_equal(r.n_includes, 1);   /* the macro target is not listed */
+	assert_int_equal(r.n_includes, 1); /* the macro target is not listed */
 	assert_string_equal(r.includes[0], "_spf.example.com");
 	assert_string_equal(r.redirect, "r.example");
 	assert_string_equal(r.exp, "why.example");
@@ -286,7 +288,9 @@ test_spf_fields(void **state)
 
 	/* exactly 10 is fine */
 	assert_int_equal(spf_parse(S("v=spf1 a mx ptr exists:a.b include:c.d a:e.f mx:g.h "
-	    "include:i.j include:k.l redirect=m.n"), &r, &pr), 0);
+				     "include:i.j include:k.l redirect=m.n"),
+			     &r, &pr),
+	    0);
 	assert_int_equal(r.lookup_terms, 10);
 	assert_true(r.has_ptr);
 	assert_int_equal(r.n_includes, 3);
@@ -341,12 +345,16 @@ test_spf_hostile(void **state)
 	assert_int_equal(pr.n_dropped, 11 - RECORD_PROBLEMS_MAX);
 	assert_int_equal(pr.n_fatal, 11);
 	/* a fatal problem past the kept ones still makes the record invalid */
-	assert_int_equal(spf_parse(S("v=spf1 ptr ptr ptr ptr ptr ptr ptr ptr ptr -all"), &r, &pr), 0);
+	assert_int_equal(
+	    spf_parse(S("v=spf1 ptr ptr ptr ptr ptr ptr ptr ptr ptr -all"), &r, &pr), 0);
 	assert_int_equal(pr.n, 1); /* the ptr warning, once */
 	{
 		struct dmarc_record d;
-		assert_int_equal(dmarc_parse(S("v=DMARC1; x1=1; x2=1; x3=1; x4=1; x5=1; x6=1; x7=1; "
-		    "x8=1; x9=1; p=bogus"), &d, &pr), -1);
+		assert_int_equal(
+		    dmarc_parse(S("v=DMARC1; x1=1; x2=1; x3=1; x4=1; x5=1; x6=1; x7=1; "
+				  "x8=1; x9=1; p=bogus"),
+			&d, &pr),
+		    -1);
 	}
 	assert_int_equal(pr.n, RECORD_PROBLEMS_MAX);
 	assert_int_equal(pr.n_fatal, 1);
@@ -358,12 +366,17 @@ test_spf_hostile(void **state)
 static const struct rcase dmarc_cases[] = {
 	/* RFC 7489 appendix B examples */
 	{ DMARC, "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com", 0, NULL },
-	{ DMARC, "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; "
-		 "ruf=mailto:auth-reports@thirdparty.example.net", 0, NULL },
-	{ DMARC, "v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com,"
-		 "mailto:tld-test@thirdparty.example.net!10m; pct=25", 0, NULL },
+	{ DMARC,
+	    "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; "
+	    "ruf=mailto:auth-reports@thirdparty.example.net",
+	    0, NULL },
+	{ DMARC,
+	    "v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com,"
+	    "mailto:tld-test@thirdparty.example.net!10m; pct=25",
+	    0, NULL },
 	{ DMARC, "v=DMARC1; p=reject", 0, NULL },
-	{ DMARC, "v=DMARC1;p=reject;sp=none;adkim=s;aspf=r;pct=0;fo=1:d:s;rf=afrf;ri=3600;", 0, NULL },
+	{ DMARC, "v=DMARC1;p=reject;sp=none;adkim=s;aspf=r;pct=0;fo=1:d:s;rf=afrf;ri=3600;", 0,
+	    NULL },
 	{ DMARC, "v=DMARC1 ; p = Reject ; ", 0, NULL },
 	{ DMARC, "V=DMARC1; P=none", 0, NULL },
 	{ DMARC, "v=DMARC1; p=none; rua=mailto:a@example.com , mailto:b@example.org!5", 0, NULL },
@@ -430,9 +443,12 @@ test_dmarc_fields(void **state)
 	assert_int_equal(r.ri, 86400);
 	assert_string_equal(r.fo, "0");
 
-	assert_int_equal(dmarc_parse(S("v=DMARC1; p=QUARANTINE; sp=reject; pct=30; adkim=s; aspf=S; "
-	    "rua=mailto:a@example.com,mailto:b@example.net!10m; ruf=mailto:c@example.org; fo=d:s; ri=60"),
-	    &r, &pr), 0);
+	assert_int_equal(
+	    dmarc_parse(S("v=DMARC1; p=QUARANTINE; sp=reject; pct=30; adkim=s; aspf=S; "
+			  "rua=mailto:a@example.com,mailto:b@example.net!10m; "
+			  "ruf=mailto:c@example.org; fo=d:s; ri=60"),
+		&r, &pr),
+	    0);
 	assert_string_equal(r.p, "quarantine");
 	assert_string_equal(r.sp, "reject");
 	assert_int_equal(r.pct, 30);
@@ -479,7 +495,7 @@ test_dmarc_hostile(void **state)
 /* ---- MTA-STS ------------------------------------------------------------------ */
 
 static const struct rcase sts_cases[] = {
-	{ STS, "v=STSv1; id=20160831085700Z;", 0, NULL },   /* RFC 8461 3.1 */
+	{ STS, "v=STSv1; id=20160831085700Z;", 0, NULL }, /* RFC 8461 3.1 */
 	{ STS, "v=STSv1;id=1", 0, NULL },
 	{ STS, "v=STSv1; id=abcdefghijklmnopqrstuvwxyz012345", 0, NULL },
 	{ STS, "v=STSv1; id=1; ext_1.x-y=some:value", 0, NULL },
@@ -500,37 +516,53 @@ static const struct rcase sts_cases[] = {
 };
 
 static const struct rcase policy_cases[] = {
-	{ POLICY, "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\n"
-		  "mx: backupmx.example.com\r\nmax_age: 604800\r\n", 0, NULL },  /* RFC 8461 3.2 */
+	{ POLICY,
+	    "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\n"
+	    "mx: backupmx.example.com\r\nmax_age: 604800\r\n",
+	    0, NULL }, /* RFC 8461 3.2 */
 	{ POLICY, "version: STSv1\nmode: testing\nmx: mx.example.com\nmax_age: 86400", 0, NULL },
 	{ POLICY, "version: STSv1\nmode: none\nmax_age: 0\n", 0, NULL },
-	{ POLICY, "version:STSv1\nmode:\tenforce  \nmx: a.example\nmax_age: 31557600\nfoo: bar\n", 0, NULL },
-	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\nmode: enforce\n", 0, "the first one counts" },
+	{ POLICY, "version:STSv1\nmode:\tenforce  \nmx: a.example\nmax_age: 31557600\nfoo: bar\n",
+	    0, NULL },
+	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\nmode: enforce\n", 0,
+	    "the first one counts" },
 	{ POLICY, "version: STSv1\n\nmode: none\nmax_age: 1\n", 0, "empty line" },
-	{ POLICY, "version: STSv1\nmode: enforce\nmax_age: 86400\n", -1, "needs at least one \"mx\"" },
-	{ POLICY, "version: STSv1\nmode: testing\nmax_age: 86400\n", -1, "needs at least one \"mx\"" },
-	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 31557601\n", -1, "max_age" },
+	{ POLICY, "version: STSv1\nmode: enforce\nmax_age: 86400\n", -1,
+	    "needs at least one \"mx\"" },
+	{ POLICY, "version: STSv1\nmode: testing\nmax_age: 86400\n", -1,
+	    "needs at least one \"mx\"" },
+	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 31557601\n", -1,
+	    "max_age" },
 	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n", -1, "max_age" },
 	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1d\n", -1, "max_age" },
 	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 99999999999999999999\n",
-	  -1, "max_age" },
+	    -1, "max_age" },
 	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example\n", -1, "\"max_age\" is missing" },
-	{ POLICY, "mode: enforce\nmx: a.example\nmax_age: 1\n", -1, "\"version: STSv1\" is missing" },
+	{ POLICY, "mode: enforce\nmx: a.example\nmax_age: 1\n", -1,
+	    "\"version: STSv1\" is missing" },
 	{ POLICY, "version: STSv1\nmx: a.example\nmax_age: 1\n", -1, "\"mode\" is missing" },
 	{ POLICY, "version: STSv2\nmode: none\nmax_age: 1\n", -1, "is not \"STSv1\"" },
-	{ POLICY, "version: STSv1\nmode: Enforce\nmx: a.example\nmax_age: 1\n", -1, "enforce, testing or none" },
-	{ POLICY, "version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n", -1, "not a host name" },
-	{ POLICY, "version: STSv1\nmode: enforce\nmx: mail*.example\nmax_age: 1\n", -1, "not a host name" },
-	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example.\nmax_age: 1\n", -1, "not a host name" },
+	{ POLICY, "version: STSv1\nmode: Enforce\nmx: a.example\nmax_age: 1\n", -1,
+	    "enforce, testing or none" },
+	{ POLICY, "version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n", -1,
+	    "not a host name" },
+	{ POLICY, "version: STSv1\nmode: enforce\nmx: mail*.example\nmax_age: 1\n", -1,
+	    "not a host name" },
+	{ POLICY, "version: STSv1\nmode: enforce\nmx: a.example.\nmax_age: 1\n", -1,
+	    "not a host name" },
 	{ POLICY, "version: STSv1\nmode: enforce\nmx: *\nmax_age: 1\n", -1, "not a host name" },
 	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\ngarbage\n", -1, "has no \":\"" },
 	{ POLICY, "version: STSv1\nmode:\nmax_age: 1\n", -1, "lacks a name or a value" },
 	{ POLICY, "version: STSv1\nmo de: none\nmax_age: 1\n", -1, "bad field name" },
 	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n_ext: x\n", -1, "bad field name" },
-	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n"
-		  "a23456789012345678901234567890123: x\n", -1, "bad field name" },
-	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n"
-		  "a2345678901234567890123456789012: x\n", 0, NULL },
+	{ POLICY,
+	    "version: STSv1\nmode: none\nmax_age: 1\n"
+	    "a23456789012345678901234567890123: x\n",
+	    -1, "bad field name" },
+	{ POLICY,
+	    "version: STSv1\nmode: none\nmax_age: 1\n"
+	    "a2345678901234567890123456789012: x\n",
+	    0, NULL },
 	{ POLICY, "version: STSv1\rmode: none\rmax_age: 1\r", -1, "octet 0x0d" },
 	{ POLICY, "version: STSv1\nmode: none\nmax_age: 1\n\x01", -1, "octet 0x01" },
 	{ POLICY, "", -1, "is missing" },
@@ -541,17 +573,21 @@ static const struct rcase tlsrpt_cases[] = {
 	/* RFC 8460 3.1 examples */
 	{ TLSRPT, "v=TLSRPTv1;rua=mailto:reports@example.com", 0, NULL },
 	{ TLSRPT, "v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt", 0, NULL },
-	{ TLSRPT, "v=TLSRPTv1; rua=mailto:reports@example.com,https://reporting.example.com:8443/x", 0, NULL },
+	{ TLSRPT, "v=TLSRPTv1; rua=mailto:reports@example.com,https://reporting.example.com:8443/x",
+	    0, NULL },
 	{ TLSRPT, "v=TLSRPTv1; rua=mailto:a@example.com;", 0, NULL },
 	{ TLSRPT, "v=TLSRPTv1; rua=mailto:a@example.com; ext=1", 0, NULL },
 	{ TLSRPT, "v=TLSRPTv1", -1, "\"rua\" is missing" },
 	{ TLSRPT, "v=TLSRPTv1; rua=", -1, "has no URI" },
 	{ TLSRPT, "v=TLSRPTv1; rua=http://example.com/r", -1, "not a valid mailto: or https: URI" },
 	{ TLSRPT, "v=TLSRPTv1; rua=https://", -1, "not a valid mailto: or https: URI" },
-	{ TLSRPT, "v=TLSRPTv1; rua=https://example.com:0/", -1, "not a valid mailto: or https: URI" },
-	{ TLSRPT, "v=TLSRPTv1; rua=https://example.com:99999/", -1, "not a valid mailto: or https: URI" },
+	{ TLSRPT, "v=TLSRPTv1; rua=https://example.com:0/", -1,
+	    "not a valid mailto: or https: URI" },
+	{ TLSRPT, "v=TLSRPTv1; rua=https://example.com:99999/", -1,
+	    "not a valid mailto: or https: URI" },
 	{ TLSRPT, "v=TLSRPTv1; rua=reports@example.com", -1, "not a valid mailto: or https: URI" },
-	{ TLSRPT, "v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com", -1, "more than once" },
+	{ TLSRPT, "v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com", -1,
+	    "more than once" },
 	{ TLSRPT, "v=TLSRPTv1; rua = mailto:a@example.com", -1, "no spaces" },
 	{ TLSRPT, "v=tlsrptv1; rua=mailto:a@example.com", -1, "case matters" },
 	{ TLSRPT, "v=TLSRPTv1; rua=mailto:a@example.com; bogus", -1, "not a valid field" },
@@ -581,8 +617,11 @@ test_sts_fields(void **state)
 	assert_int_equal(mta_sts_txt_parse(S("v=STSv1; id=20160831085700Z;"), &t, &pr), 0);
 	assert_string_equal(t.id, "20160831085700Z");
 
-	assert_int_equal(mta_sts_policy_parse(S("version: STSv1\r\nmode: enforce\r\n"
-	    "mx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n"), &p, &pr), 0);
+	assert_int_equal(mta_sts_policy_parse(
+			     S("version: STSv1\r\nmode: enforce\r\n"
+			       "mx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n"),
+			     &p, &pr),
+	    0);
 	assert_string_equal(p.mode, "enforce");
 	assert_int_equal(p.max_age, 604800);
 	assert_int_equal(p.n_mx, 2);
@@ -597,8 +636,9 @@ test_sts_fields(void **state)
 	assert_int_equal(p.n_mx, MTA_STS_MX_MAX);
 	assert_true(has(&pr, false, "more than 32 mx lines"));
 
-	assert_int_equal(tlsrpt_parse(S("v=TLSRPTv1; rua=mailto:a@example.com, https://r.example/x"),
-	    &r, &pr), 0);
+	assert_int_equal(
+	    tlsrpt_parse(S("v=TLSRPTv1; rua=mailto:a@example.com, https://r.example/x"), &r, &pr),
+	    0);
 	assert_int_equal(r.n_rua, 2);
 	assert_string_equal(r.rua[0], "mailto:a@example.com");
 	assert_string_equal(r.rua[1], "https://r.example/x");
@@ -609,21 +649,21 @@ static const struct {
 	const char *pattern, *host;
 	bool want;
 } mx_matches[] = {
-	{"mail.example.com", "mail.example.com", true},
-	{"mail.example.com", "MAIL.Example.com.", true},
-	{"*.example.com", "mail.example.com", true},
-	{"*.Example.COM", "mx1.example.com", true},
-	{"*.example.com", "example.com", false},
-	{"*.example.com", "a.b.example.com", false},
-	{"*.example.com", ".example.com", false},
-	{"*.example.com", "mail.example.com.evil", false},
-	{"*.example.com", "mailexample.com", false},
-	{"mail.example.com", "mail.example.org", false},
-	{"mail.example.com", "xmail.example.com", false},
-	{"example.com", "mail.example.com", false},
-	{"", "", false},
-	{"*.", "a.", false},
-	{"*", "a", false},
+	{ "mail.example.com", "mail.example.com", true },
+	{ "mail.example.com", "MAIL.Example.com.", true },
+	{ "*.example.com", "mail.example.com", true },
+	{ "*.Example.COM", "mx1.example.com", true },
+	{ "*.example.com", "example.com", false },
+	{ "*.example.com", "a.b.example.com", false },
+	{ "*.example.com", ".example.com", false },
+	{ "*.example.com", "mail.example.com.evil", false },
+	{ "*.example.com", "mailexample.com", false },
+	{ "mail.example.com", "mail.example.org", false },
+	{ "mail.example.com", "xmail.example.com", false },
+	{ "example.com", "mail.example.com", false },
+	{ "", "", false },
+	{ "*.", "a.", false },
+	{ "*", "a", false },
 };
 
 static void
@@ -631,7 +671,8 @@ test_mx_match(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(mx_matches) / sizeof(mx_matches[0]); i++) {
-		if (mta_sts_mx_match(mx_matches[i].pattern, mx_matches[i].host) != mx_matches[i].want)
+		if (mta_sts_mx_match(mx_matches[i].pattern, mx_matches[i].host) !=
+		    mx_matches[i].want)
 			print_error("row %zu: \"%s\" and \"%s\"\n", i, mx_matches[i].pattern,
 			    mx_matches[i].host);
 		if (mx_matches[i].want)

@@ -45,8 +45,7 @@ mx_answer(struct answer *a, const char *spec)
 	snprintf(buf, sizeof(buf), "%s", spec);
 	a->mx = calloc(64, sizeof(*a->mx));
 	assert_non_null(a->mx);
-	for (char *tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		struct answer_mx *m = &a->mx[a->n_mx++];
 		unsigned pref;
 		char name[NAME_TEXT_MAX];
@@ -75,8 +74,7 @@ addr_answer(struct answer *a, const char *spec, uint32_t ttl)
 	a->addrs = calloc(ANSWER_MAX_ADDRS, sizeof(*a->addrs));
 	assert_non_null(a->addrs);
 	snprintf(buf, sizeof(buf), "%s", spec);
-	for (char *tok = strtok_r(buf, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save)) {
+	for (char *tok = strtok_r(buf, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
 		struct ip_addr *ad = &a->addrs[a->n_addrs++];
 		ad->family = strchr(tok, ':') ? AF_INET6 : AF_INET;
 		assert_int_equal(inet_pton(ad->family, tok, ad->bytes), 1);
@@ -193,8 +191,8 @@ feed(mx_plan *plan, size_t i, uint16_t qtype, struct answer *a, const mx_policy 
 }
 
 static void
-feed_addrs(mx_plan *plan, size_t i, uint16_t qtype, const char *spec,
-    uint32_t ttl, const mx_policy *pol)
+feed_addrs(
+    mx_plan *plan, size_t i, uint16_t qtype, const char *spec, uint32_t ttl, const mx_policy *pol)
 {
 	struct answer a;
 
@@ -203,8 +201,7 @@ feed_addrs(mx_plan *plan, size_t i, uint16_t qtype, const char *spec,
 }
 
 static void
-feed_kind(mx_plan *plan, size_t i, uint16_t qtype, answer_kind kind,
-    const mx_policy *pol)
+feed_kind(mx_plan *plan, size_t i, uint16_t qtype, answer_kind kind, const mx_policy *pol)
 {
 	struct answer a;
 
@@ -264,20 +261,23 @@ host_problems(const mx_host *h, char *buf, size_t size)
 	return buf;
 }
 
-#define ASSERT_PLAN_PROBLEMS(plan, want) do { \
-	char pb_[256]; \
-	assert_string_equal(plan_problems((plan), pb_, sizeof(pb_)), (want)); \
-} while (0)
+#define ASSERT_PLAN_PROBLEMS(plan, want)                                                           \
+	do {                                                                                       \
+		char pb_[256];                                                                     \
+		assert_string_equal(plan_problems((plan), pb_, sizeof(pb_)), (want));              \
+	} while (0)
 
-#define ASSERT_HOST_PROBLEMS(h, want) do { \
-	char pb_[256]; \
-	assert_string_equal(host_problems((h), pb_, sizeof(pb_)), (want)); \
-} while (0)
+#define ASSERT_HOST_PROBLEMS(h, want)                                                              \
+	do {                                                                                       \
+		char pb_[256];                                                                     \
+		assert_string_equal(host_problems((h), pb_, sizeof(pb_)), (want));                 \
+	} while (0)
 
-#define ASSERT_ORDER(plan, want) do { \
-	char ob_[2048]; \
-	assert_string_equal(order((plan), ob_, sizeof(ob_)), (want)); \
-} while (0)
+#define ASSERT_ORDER(plan, want)                                                                   \
+	do {                                                                                       \
+		char ob_[2048];                                                                    \
+		assert_string_equal(order((plan), ob_, sizeof(ob_)), (want));                      \
+	} while (0)
 
 /* The host's addresses, as "addr addr ...". */
 static const char *
@@ -291,10 +291,11 @@ addresses(const mx_host *h, char *buf, size_t size)
 	return buf;
 }
 
-#define ASSERT_ADDRS(h, want) do { \
-	char ab_[1024]; \
-	assert_string_equal(addresses((h), ab_, sizeof(ab_)), (want)); \
-} while (0)
+#define ASSERT_ADDRS(h, want)                                                                      \
+	do {                                                                                       \
+		char ab_[1024];                                                                    \
+		assert_string_equal(addresses((h), ab_, sizeof(ab_)), (want));                     \
+	} while (0)
 
 /* ---- rule 1: order ------------------------------------------------------ */
 
@@ -303,12 +304,14 @@ test_sort_by_preference(void **state)
 {
 	mx_policy *pol = policy(1);
 	mx_plan *plan = route("30 c.example.test, 10 a.example.test, "
-	    "20 b.example.test, 65535 z.example.test, 0 first.example.test", pol);
+			      "20 b.example.test, 65535 z.example.test, 0 first.example.test",
+	    pol);
 
 	(void)state;
 	assert_false(plan->decided);
 	assert_false(mx_plan_implicit_mx(plan));
-	ASSERT_ORDER(plan, "first.example.test a.example.test b.example.test "
+	ASSERT_ORDER(plan,
+	    "first.example.test a.example.test b.example.test "
 	    "c.example.test z.example.test");
 	assert_int_equal(mx_host_preference(mx_plan_host(plan, 0)), 0);
 	assert_int_equal(mx_host_preference(mx_plan_host(plan, 4)), 65535);
@@ -322,23 +325,24 @@ test_sort_by_preference(void **state)
 }
 
 #define N_EQUAL 4
-static const char *const equal_hosts[N_EQUAL] = {"a.example.test",
-    "b.example.test", "c.example.test", "d.example.test"};
+static const char *const equal_hosts[N_EQUAL] = { "a.example.test", "b.example.test",
+	"c.example.test", "d.example.test" };
 
 /* The MX spec of the equal hosts in the order perm gives, among others. */
 static void
 equal_spec(char *buf, size_t size, const int perm[N_EQUAL])
 {
-	snprintf(buf, size, "30 z.example.test, 10 %s, 10 %s, 5 best.example.test, "
-	    "10 %s, 10 %s", equal_hosts[perm[0]], equal_hosts[perm[1]],
-	    equal_hosts[perm[2]], equal_hosts[perm[3]]);
+	snprintf(buf, size,
+	    "30 z.example.test, 10 %s, 10 %s, 5 best.example.test, "
+	    "10 %s, 10 %s",
+	    equal_hosts[perm[0]], equal_hosts[perm[1]], equal_hosts[perm[2]], equal_hosts[perm[3]]);
 }
 
 /* All 24 permutations of 0..3, by Heap's algorithm. */
 static size_t
 permutations(int out[24][N_EQUAL])
 {
-	int a[N_EQUAL] = {0, 1, 2, 3}, c[N_EQUAL] = {0};
+	int a[N_EQUAL] = { 0, 1, 2, 3 }, c[N_EQUAL] = { 0 };
 	size_t n = 0;
 
 	memcpy(out[n++], a, sizeof(a));
@@ -377,12 +381,12 @@ test_shuffle_deterministic(void **state)
 				memcpy(first, got, sizeof(got));
 			else if (strcmp(first, got) != 0)
 				fail_msg("seed %llu: \"%s\" then \"%s\" for records "
-				    "in another order", (unsigned long long)seed, first, got);
+					 "in another order",
+				    (unsigned long long)seed, first, got);
 			/* The groups keep their places. */
-			assert_string_equal(mx_host_name(mx_plan_host(plan, 0)),
-			    "best.example.test");
-			assert_string_equal(mx_host_name(mx_plan_host(plan, 5)),
-			    "z.example.test");
+			assert_string_equal(
+			    mx_host_name(mx_plan_host(plan, 0)), "best.example.test");
+			assert_string_equal(mx_host_name(mx_plan_host(plan, 5)), "z.example.test");
 			for (size_t i = 1; i <= 4; i++)
 				assert_int_equal(mx_host_preference(mx_plan_host(plan, i)), 10);
 			drop_plan(plan);
@@ -394,9 +398,9 @@ test_shuffle_deterministic(void **state)
 static void
 test_shuffle_varies(void **state)
 {
-	static const int identity[N_EQUAL] = {0, 1, 2, 3};
+	static const int identity[N_EQUAL] = { 0, 1, 2, 3 };
 	char orders[50][1024], spec[512];
-	size_t firsts[N_EQUAL] = {0}, distinct = 0;
+	size_t firsts[N_EQUAL] = { 0 }, distinct = 0;
 
 	(void)state;
 	equal_spec(spec, sizeof(spec), identity);
@@ -409,16 +413,15 @@ test_shuffle_varies(void **state)
 			seen = strcmp(orders[k], orders[seed]) == 0;
 		distinct += !seen;
 		for (size_t h = 0; h < N_EQUAL; h++)
-			firsts[h] += strcmp(mx_host_name(mx_plan_host(plan, 1)),
-			    equal_hosts[h]) == 0;
+			firsts[h] +=
+			    strcmp(mx_host_name(mx_plan_host(plan, 1)), equal_hosts[h]) == 0;
 		drop_plan(plan);
 		drop_policy(pol);
 	}
 	assert_true(distinct > 1);
 	for (size_t h = 0; h < N_EQUAL; h++)
 		if (firsts[h] == 0)
-			fail_msg("%s never came first among equals in 50 seeds",
-			    equal_hosts[h]);
+			fail_msg("%s never came first among equals in 50 seeds", equal_hosts[h]);
 }
 
 /* The shuffle moves hosts, not the addresses of a host. */
@@ -435,7 +438,8 @@ test_shuffle_per_host(void **state)
 		}
 		route_finish(plan);
 		for (size_t i = 0; i < 2; i++)
-			ASSERT_ADDRS(mx_plan_host(plan, i), "2001:db8::9 2001:db8::1 "
+			ASSERT_ADDRS(mx_plan_host(plan, i),
+			    "2001:db8::9 2001:db8::1 "
 			    "192.0.2.3 192.0.2.1 192.0.2.2");
 		drop_plan(plan);
 		drop_policy(pol);
@@ -452,9 +456,11 @@ test_seed_repeatable(void **state)
 
 	(void)state;
 	p1 = route("10 a.example.test, 10 b.example.test, 10 c.example.test, "
-	    "10 d.example.test, 10 e.example.test", pol);
+		   "10 d.example.test, 10 e.example.test",
+	    pol);
 	p2 = route("10 a.example.test, 10 b.example.test, 10 c.example.test, "
-	    "10 d.example.test, 10 e.example.test", pol);
+		   "10 d.example.test, 10 e.example.test",
+	    pol);
 	assert_string_equal(order(p1, a, sizeof(a)), order(p2, b, sizeof(b)));
 	drop_plan(p1);
 	drop_plan(p2);
@@ -488,8 +494,8 @@ test_implicit_mx(void **state)
 	assert_int_equal(mx_host_status_of(h), MX_HOST_OK);
 	ASSERT_ADDRS(h, "192.0.2.1");
 	ASSERT_HOST_PROBLEMS(h, "");
-	assert_string_equal(mx_plan_reason(plan),
-	    "1 of 1 MX host usable (implicit MX: the domain's own address)");
+	assert_string_equal(
+	    mx_plan_reason(plan), "1 of 1 MX host usable (implicit MX: the domain's own address)");
 	drop_plan(plan);
 
 	/* No address either: the domain cannot receive mail, for good. */
@@ -500,8 +506,9 @@ test_implicit_mx(void **state)
 	route_finish(plan);
 	assert_int_equal(mx_plan_status(plan), MX_STATUS_NO_MAIL_HOST);
 	assert_int_equal(mx_host_status_of(mx_plan_host(plan, 0)), MX_HOST_NO_ADDRESS);
-	assert_string_equal(mx_plan_reason(plan), DOMAIN " has neither MX nor "
-	    "address records: it cannot receive mail");
+	assert_string_equal(mx_plan_reason(plan),
+	    DOMAIN " has neither MX nor "
+		   "address records: it cannot receive mail");
 	drop_plan(plan);
 	drop_policy(pol);
 }
@@ -545,8 +552,9 @@ test_null_mx(void **state)
 	assert_int_equal(mx_plan_status(plan), MX_STATUS_NULL_MX);
 	assert_int_equal(mx_plan_host_count(plan), 0);
 	ASSERT_PLAN_PROBLEMS(plan, "");
-	assert_string_equal(mx_plan_reason(plan), DOMAIN " publishes a null MX "
-	    "(RFC 7505): it accepts no mail");
+	assert_string_equal(mx_plan_reason(plan),
+	    DOMAIN " publishes a null MX "
+		   "(RFC 7505): it accepts no mail");
 	drop_plan(plan);
 
 	plan = route("10 .", pol);
@@ -693,17 +701,20 @@ test_ip_literal_target(void **state)
 {
 	mx_policy *pol = policy(1);
 	mx_plan *plan = route("10 192.0.2.1, 20 2001\\058db8\\058\\0581, "
-	    "30 \\058\\058ffff\\058192.0.2.9, 40 192.0.2.1.example.test", pol);
+			      "30 \\058\\058ffff\\058192.0.2.9, 40 192.0.2.1.example.test",
+	    pol);
 	const mx_host *h;
 
 	(void)state;
-	ASSERT_ORDER(plan, "192.0.2.1 2001\\058db8\\058\\0581 "
+	ASSERT_ORDER(plan,
+	    "192.0.2.1 2001\\058db8\\058\\0581 "
 	    "\\058\\058ffff\\058192.0.2.9 192.0.2.1.example.test");
 	for (size_t i = 0; i < 3; i++) {
 		h = mx_plan_host(plan, i);
 		assert_int_equal(mx_host_status_of(h), MX_HOST_IP_LITERAL);
 		ASSERT_HOST_PROBLEMS(h, "ip-literal-target");
-		assert_string_equal(mx_host_reason(h), "the exchange is written as an "
+		assert_string_equal(mx_host_reason(h),
+		    "the exchange is written as an "
 		    "IP address; an MX record must name a host (RFC 5321 5.1)");
 		assert_false(plan->hosts[i].need_addresses);
 	}
@@ -716,8 +727,8 @@ test_ip_literal_target(void **state)
 	assert_int_equal(mx_host_status_of(mx_plan_host(plan, 3)), MX_HOST_NO_ADDRESS);
 	ASSERT_HOST_PROBLEMS(mx_plan_host(plan, 3), "");
 	assert_int_equal(mx_plan_status(plan), MX_STATUS_NO_MAIL_HOST);
-	assert_string_equal(mx_plan_reason(plan), "none of the MX hosts of "
-	    DOMAIN " has an address or a usable name");
+	assert_string_equal(mx_plan_reason(plan),
+	    "none of the MX hosts of " DOMAIN " has an address or a usable name");
 	drop_plan(plan);
 	drop_policy(pol);
 }
@@ -727,13 +738,15 @@ test_bad_names(void **state)
 {
 	mx_policy *pol = policy(1);
 	mx_plan *plan = route("10 mx\\032a.example.test, 20 mx\\0951.example.test, "
-	    "30 -mx.example.test, 40 good.example.test", pol);
+			      "30 -mx.example.test, 40 good.example.test",
+	    pol);
 
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(mx_host_status_of(mx_plan_host(plan, i)), MX_HOST_BAD_NAME);
 		ASSERT_HOST_PROBLEMS(mx_plan_host(plan, i), "bad-hostname");
-		assert_string_equal(mx_host_reason(mx_plan_host(plan, i)), "the exchange "
+		assert_string_equal(mx_host_reason(mx_plan_host(plan, i)),
+		    "the exchange "
 		    "is not a valid host name (letters, digits and inner hyphens only)");
 		assert_false(plan->hosts[i].need_addresses);
 	}
@@ -760,8 +773,14 @@ test_bad_names(void **state)
  * gets, and what the plan and its hosts then say.  A field left NULL (or
  * CHECK_NOT, ANY_STATUS) is not asserted in that row.
  */
-#define ADDR(h, t, text) {h, RR_TYPE_##t, ANSWER_RECORDS, text}
-#define KIND(h, t, k) {h, RR_TYPE_##t, ANSWER_##k, NULL}
+#define ADDR(h, t, text)                                                                           \
+	{                                                                                          \
+		h, RR_TYPE_##t, ANSWER_RECORDS, text                                               \
+	}
+#define KIND(h, t, k)                                                                              \
+	{                                                                                          \
+		h, RR_TYPE_##t, ANSWER_##k, NULL                                                   \
+	}
 #define MAX_FEEDS 6
 
 enum check { CHECK_NOT, CHECK_TEMPORARY, CHECK_PERMANENT };
@@ -770,15 +789,15 @@ struct feed_row {
 	size_t host;
 	uint16_t qtype;
 	answer_kind kind;
-	const char *addrs;            /* ANSWER_RECORDS: these, TTL 60 */
+	const char *addrs; /* ANSWER_RECORDS: these, TTL 60 */
 };
 
 #define ANY_STATUS (-1)
 
 struct host_want {
-	int status;                   /* an mx_host_status, or ANY_STATUS */
+	int status; /* an mx_host_status, or ANY_STATUS */
 	const char *problems, *addrs, *reason;
-	bool has_reason;              /* only that the reason is not "" */
+	bool has_reason; /* only that the reason is not "" */
 };
 
 struct fate {
@@ -789,62 +808,69 @@ struct fate {
 	mx_status status;
 	enum check permanence;
 	const char *reason;
-	bool finish_twice;            /* route_finish is once and for all */
+	bool finish_twice; /* route_finish is once and for all */
 	struct host_want hosts[3];
 	size_t n_hosts;
 };
 
 static const struct fate fates[] = {
-	{"no address vs tempfail: a mix is temporary",
+	{ "no address vs tempfail: a mix is temporary",
 	    "10 gone.example.test, 20 down.example.test",
-	    {KIND(0, A, NODATA), KIND(0, AAAA, NXDOMAIN), KIND(1, A, TEMPFAIL),
-	    KIND(1, AAAA, TEMPFAIL)}, 4,
-	    MX_STATUS_TEMPFAIL, CHECK_TEMPORARY, "no MX host of " DOMAIN
-	    " has an address now: address lookups failed temporarily", false,
-	    {{MX_HOST_NO_ADDRESS, "", NULL, "no such host (NXDOMAIN)", false},
-	    {MX_HOST_TEMPFAIL, "", NULL, "A lookup failed: the resolver answered SERVFAIL; "
-	    "AAAA lookup failed: the resolver answered SERVFAIL", false}}, 2},
-	{"one family tempfail, the other has an address", "10 mx.example.test",
-	    {ADDR(0, A, "192.0.2.1"), KIND(0, AAAA, TEMPFAIL)}, 2,
-	    MX_STATUS_OK, CHECK_NOT, "1 of 1 MX host usable", false,
-	    {{MX_HOST_OK, "address-tempfail", "192.0.2.1", NULL, false}}, 1},
-	{"no address in one family, a failure in the other: temporary",
-	    "10 mx.example.test", {KIND(0, A, NODATA), KIND(0, AAAA, TEMPFAIL)}, 2,
-	    MX_STATUS_TEMPFAIL, CHECK_NOT, NULL, false,
-	    {{MX_HOST_TEMPFAIL, NULL, NULL, NULL, false}}, 1},
-	{"all tempfail", "10 a.example.test, 20 b.example.test, 30 c.example.test",
-	    {KIND(0, A, TEMPFAIL), KIND(0, AAAA, TEMPFAIL), KIND(1, A, TEMPFAIL),
-	    KIND(1, AAAA, TEMPFAIL), KIND(2, A, TEMPFAIL), KIND(2, AAAA, TEMPFAIL)}, 6,
-	    MX_STATUS_TEMPFAIL, CHECK_NOT, NULL, false,
-	    {{MX_HOST_TEMPFAIL, NULL, NULL, NULL, false},
-	    {MX_HOST_TEMPFAIL, NULL, NULL, NULL, false},
-	    {MX_HOST_TEMPFAIL, NULL, NULL, NULL, false}}, 3},
-	{"answers that never came count as temporary failures",
+	    { KIND(0, A, NODATA), KIND(0, AAAA, NXDOMAIN), KIND(1, A, TEMPFAIL),
+		KIND(1, AAAA, TEMPFAIL) },
+	    4, MX_STATUS_TEMPFAIL, CHECK_TEMPORARY,
+	    "no MX host of " DOMAIN " has an address now: address lookups failed temporarily",
+	    false,
+	    { { MX_HOST_NO_ADDRESS, "", NULL, "no such host (NXDOMAIN)", false },
+		{ MX_HOST_TEMPFAIL, "", NULL,
+		    "A lookup failed: the resolver answered SERVFAIL; "
+		    "AAAA lookup failed: the resolver answered SERVFAIL",
+		    false } },
+	    2 },
+	{ "one family tempfail, the other has an address", "10 mx.example.test",
+	    { ADDR(0, A, "192.0.2.1"), KIND(0, AAAA, TEMPFAIL) }, 2, MX_STATUS_OK, CHECK_NOT,
+	    "1 of 1 MX host usable", false,
+	    { { MX_HOST_OK, "address-tempfail", "192.0.2.1", NULL, false } }, 1 },
+	{ "no address in one family, a failure in the other: temporary", "10 mx.example.test",
+	    { KIND(0, A, NODATA), KIND(0, AAAA, TEMPFAIL) }, 2, MX_STATUS_TEMPFAIL, CHECK_NOT, NULL,
+	    false, { { MX_HOST_TEMPFAIL, NULL, NULL, NULL, false } }, 1 },
+	{ "all tempfail", "10 a.example.test, 20 b.example.test, 30 c.example.test",
+	    { KIND(0, A, TEMPFAIL), KIND(0, AAAA, TEMPFAIL), KIND(1, A, TEMPFAIL),
+		KIND(1, AAAA, TEMPFAIL), KIND(2, A, TEMPFAIL), KIND(2, AAAA, TEMPFAIL) },
+	    6, MX_STATUS_TEMPFAIL, CHECK_NOT, NULL, false,
+	    { { MX_HOST_TEMPFAIL, NULL, NULL, NULL, false },
+		{ MX_HOST_TEMPFAIL, NULL, NULL, NULL, false },
+		{ MX_HOST_TEMPFAIL, NULL, NULL, NULL, false } },
+	    3 },
+	{ "answers that never came count as temporary failures",
 	    "10 a.example.test, 20 b.example.test",
-	    {KIND(0, A, NODATA), KIND(0, AAAA, NODATA), KIND(1, A, NODATA)}, 3,
+	    { KIND(0, A, NODATA), KIND(0, AAAA, NODATA), KIND(1, A, NODATA) }, 3,
 	    MX_STATUS_TEMPFAIL, CHECK_NOT, NULL, false,
-	    {{MX_HOST_NO_ADDRESS, NULL, NULL, NULL, false},
-	    {MX_HOST_TEMPFAIL, NULL, NULL, NULL, false}}, 2},
-	{"all no address: for good", "10 a.example.test, 20 b.example.test",
-	    {KIND(0, A, NODATA), KIND(0, AAAA, NODATA), KIND(1, A, NXDOMAIN),
-	    KIND(1, AAAA, NODATA)}, 4,
-	    MX_STATUS_NO_MAIL_HOST, CHECK_PERMANENT, "none of the MX hosts of "
-	    DOMAIN " has an address or a usable name", false,
-	    {{ANY_STATUS, NULL, NULL, "the host has no A or AAAA records", false},
-	    {ANY_STATUS, NULL, NULL, "no such host (NXDOMAIN)", false}}, 2},
-	{"one usable host is enough, whatever the others did",
+	    { { MX_HOST_NO_ADDRESS, NULL, NULL, NULL, false },
+		{ MX_HOST_TEMPFAIL, NULL, NULL, NULL, false } },
+	    2 },
+	{ "all no address: for good", "10 a.example.test, 20 b.example.test",
+	    { KIND(0, A, NODATA), KIND(0, AAAA, NODATA), KIND(1, A, NXDOMAIN),
+		KIND(1, AAAA, NODATA) },
+	    4, MX_STATUS_NO_MAIL_HOST, CHECK_PERMANENT,
+	    "none of the MX hosts of " DOMAIN " has an address or a usable name", false,
+	    { { ANY_STATUS, NULL, NULL, "the host has no A or AAAA records", false },
+		{ ANY_STATUS, NULL, NULL, "no such host (NXDOMAIN)", false } },
+	    2 },
+	{ "one usable host is enough, whatever the others did",
 	    "10 a.example.test, 20 b.example.test, 30 c.example.test",
-	    {KIND(0, A, TEMPFAIL), KIND(0, AAAA, TEMPFAIL), KIND(1, A, NXDOMAIN),
-	    KIND(1, AAAA, NXDOMAIN), ADDR(2, A, "192.0.2.30"), KIND(2, AAAA, NODATA)}, 6,
-	    MX_STATUS_OK, CHECK_NOT, "1 of 3 MX hosts usable", true,
-	    {{MX_HOST_TEMPFAIL, NULL, NULL, NULL, false},
-	    {MX_HOST_NO_ADDRESS, NULL, NULL, NULL, false},
-	    {MX_HOST_OK, NULL, NULL, NULL, false}}, 3},
+	    { KIND(0, A, TEMPFAIL), KIND(0, AAAA, TEMPFAIL), KIND(1, A, NXDOMAIN),
+		KIND(1, AAAA, NXDOMAIN), ADDR(2, A, "192.0.2.30"), KIND(2, AAAA, NODATA) },
+	    6, MX_STATUS_OK, CHECK_NOT, "1 of 3 MX hosts usable", true,
+	    { { MX_HOST_TEMPFAIL, NULL, NULL, NULL, false },
+		{ MX_HOST_NO_ADDRESS, NULL, NULL, NULL, false },
+		{ MX_HOST_OK, NULL, NULL, NULL, false } },
+	    3 },
 	/* A family whose answer never came is a temporary failure, and an
 	 * unusable host always says why (mx_host_reason: "" only when nothing). */
-	{"an unanswered host has a reason", "10 a.example.test", {KIND(0, A, NODATA)}, 1,
+	{ "an unanswered host has a reason", "10 a.example.test", { KIND(0, A, NODATA) }, 1,
 	    MX_STATUS_TEMPFAIL, CHECK_NOT, NULL, false,
-	    {{MX_HOST_TEMPFAIL, NULL, NULL, NULL, true}}, 1},
+	    { { MX_HOST_TEMPFAIL, NULL, NULL, NULL, true } }, 1 },
 };
 
 static void
@@ -909,8 +935,8 @@ test_mx_tempfail(void **state)
 	assert_int_equal(mx_plan_status(plan), MX_STATUS_TEMPFAIL);
 	assert_int_equal(mx_plan_host_count(plan), 0);
 	ASSERT_PLAN_PROBLEMS(plan, "");
-	assert_string_equal(mx_plan_reason(plan), "the MX lookup for " DOMAIN
-	    " failed for now: the resolver answered SERVFAIL");
+	assert_string_equal(mx_plan_reason(plan),
+	    "the MX lookup for " DOMAIN " failed for now: the resolver answered SERVFAIL");
 	drop_plan(plan);
 
 	/* A CNAME loop. */
@@ -948,8 +974,8 @@ test_timeout(void **state)
 	route_finish(plan);
 	assert_int_equal(mx_plan_status(plan), MX_STATUS_TEMPFAIL);
 	ASSERT_PLAN_PROBLEMS(plan, "timeout");
-	assert_string_equal(mx_plan_reason(plan), "the MX lookup for " DOMAIN
-	    " failed for now: no answer before the deadline");
+	assert_string_equal(mx_plan_reason(plan),
+	    "the MX lookup for " DOMAIN " failed for now: no answer before the deadline");
 	assert_int_equal(mx_plan_dnssec(plan), MX_DNSSEC_INDETERMINATE);
 	drop_plan(plan);
 
@@ -987,8 +1013,8 @@ test_bogus_mx(void **state)
 	assert_int_equal(mx_plan_host_count(plan), 0);
 	ASSERT_PLAN_PROBLEMS(plan, "dnssec-bogus");
 	assert_int_equal(mx_plan_dnssec(plan), MX_DNSSEC_BOGUS);
-	assert_string_equal(mx_plan_reason(plan), "the MX records of " DOMAIN
-	    " failed DNSSEC validation: signature expired");
+	assert_string_equal(mx_plan_reason(plan),
+	    "the MX records of " DOMAIN " failed DNSSEC validation: signature expired");
 	drop_plan(plan);
 
 	/* Bogus NXDOMAIN is no NXDOMAIN. */
@@ -998,8 +1024,8 @@ test_bogus_mx(void **state)
 	route_finish(plan);
 	assert_int_equal(mx_plan_status(plan), MX_STATUS_TEMPFAIL);
 	ASSERT_PLAN_PROBLEMS(plan, "dnssec-bogus");
-	assert_string_equal(mx_plan_reason(plan), "the MX records of " DOMAIN
-	    " failed DNSSEC validation");
+	assert_string_equal(
+	    mx_plan_reason(plan), "the MX records of " DOMAIN " failed DNSSEC validation");
 	drop_plan(plan);
 	drop_policy(pol);
 }
@@ -1107,16 +1133,16 @@ static const struct {
 	answer_security mx, a4, a6;
 	mx_dnssec want;
 } verdicts[] = {
-	{SEC_SECURE, SEC_SECURE, SEC_SECURE, MX_DNSSEC_SECURE},
-	{SEC_SECURE, SEC_INSECURE, SEC_SECURE, MX_DNSSEC_INSECURE},
-	{SEC_INSECURE, SEC_SECURE, SEC_SECURE, MX_DNSSEC_INSECURE},
-	{SEC_INSECURE, SEC_INSECURE, SEC_INSECURE, MX_DNSSEC_INSECURE},
-	{SEC_SECURE, SEC_SECURE, SEC_UNKNOWN, MX_DNSSEC_INDETERMINATE},
-	{SEC_INSECURE, SEC_UNKNOWN, SEC_INSECURE, MX_DNSSEC_INDETERMINATE},
-	{SEC_UNKNOWN, SEC_UNKNOWN, SEC_UNKNOWN, MX_DNSSEC_INDETERMINATE},
-	{SEC_UNKNOWN, SEC_BOGUS, SEC_INSECURE, MX_DNSSEC_BOGUS},
-	{SEC_SECURE, SEC_SECURE, SEC_BOGUS, MX_DNSSEC_BOGUS},
-	{SEC_BOGUS, SEC_SECURE, SEC_SECURE, MX_DNSSEC_BOGUS},
+	{ SEC_SECURE, SEC_SECURE, SEC_SECURE, MX_DNSSEC_SECURE },
+	{ SEC_SECURE, SEC_INSECURE, SEC_SECURE, MX_DNSSEC_INSECURE },
+	{ SEC_INSECURE, SEC_SECURE, SEC_SECURE, MX_DNSSEC_INSECURE },
+	{ SEC_INSECURE, SEC_INSECURE, SEC_INSECURE, MX_DNSSEC_INSECURE },
+	{ SEC_SECURE, SEC_SECURE, SEC_UNKNOWN, MX_DNSSEC_INDETERMINATE },
+	{ SEC_INSECURE, SEC_UNKNOWN, SEC_INSECURE, MX_DNSSEC_INDETERMINATE },
+	{ SEC_UNKNOWN, SEC_UNKNOWN, SEC_UNKNOWN, MX_DNSSEC_INDETERMINATE },
+	{ SEC_UNKNOWN, SEC_BOGUS, SEC_INSECURE, MX_DNSSEC_BOGUS },
+	{ SEC_SECURE, SEC_SECURE, SEC_BOGUS, MX_DNSSEC_BOGUS },
+	{ SEC_BOGUS, SEC_SECURE, SEC_SECURE, MX_DNSSEC_BOGUS },
 };
 
 static void
@@ -1126,8 +1152,8 @@ test_dnssec_aggregate(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
-		assert_int_equal(verdict(verdicts[i].mx, verdicts[i].a4, verdicts[i].a6),
-		    verdicts[i].want);
+		assert_int_equal(
+		    verdict(verdicts[i].mx, verdicts[i].a4, verdicts[i].a6), verdicts[i].want);
 	/* A failed answer was not used: it says nothing about DNSSEC. */
 	assert_int_equal(verdict_tempfail_aaaa(), MX_DNSSEC_SECURE);
 	/* No answer at all. */
@@ -1157,10 +1183,8 @@ check_prefer(mx_family_pref pref, bool a_first, const char *want)
 	route_finish(plan);
 	h = mx_plan_host(plan, 0);
 	ASSERT_ADDRS(h, want);
-	assert_int_equal(mx_host_address_family(h, 0),
-	    pref == MX_PREFER_IPV4 ? AF_INET : AF_INET6);
-	assert_int_equal(mx_host_address_family(h, 3),
-	    pref == MX_PREFER_IPV4 ? AF_INET6 : AF_INET);
+	assert_int_equal(mx_host_address_family(h, 0), pref == MX_PREFER_IPV4 ? AF_INET : AF_INET6);
+	assert_int_equal(mx_host_address_family(h, 3), pref == MX_PREFER_IPV4 ? AF_INET6 : AF_INET);
 	drop_plan(plan);
 	drop_policy(pol);
 }
@@ -1174,10 +1198,10 @@ static const struct {
 	bool a_first;
 	const char *want;
 } prefers[] = {
-	{MX_PREFER_IPV6, true, V6_FIRST},
-	{MX_PREFER_IPV6, false, V6_FIRST},
-	{MX_PREFER_IPV4, true, V4_FIRST},
-	{MX_PREFER_IPV4, false, V4_FIRST},
+	{ MX_PREFER_IPV6, true, V6_FIRST },
+	{ MX_PREFER_IPV6, false, V6_FIRST },
+	{ MX_PREFER_IPV4, true, V4_FIRST },
+	{ MX_PREFER_IPV4, false, V4_FIRST },
 };
 
 static void
@@ -1218,7 +1242,8 @@ test_self_pruning(void **state)
 	(void)state;
 	assert_int_equal(mx_policy_add_local_name(pol, "MX2.Example.TEST."), MX_OK);
 	plan = route("10 mx1.example.test, 20 mx2.example.test, 30 mx3.example.test, "
-	    "20 peer.example.test", pol);
+		     "20 peer.example.test",
+	    pol);
 	assert_false(plan->decided);
 	assert_int_equal(mx_plan_host_count(plan), 4);
 	assert_string_equal(mx_host_name(mx_plan_host(plan, 0)), "mx1.example.test");
@@ -1232,13 +1257,13 @@ test_self_pruning(void **state)
 	h = host(plan, "peer.example.test");
 	assert_int_equal(mx_host_status_of(h), MX_HOST_PRUNED);
 	ASSERT_HOST_PROBLEMS(h, "not-better-than-self");
-	assert_string_equal(mx_host_reason(h),
-	    "preference 20 is not better than this host's 20 (RFC 5321 5.1)");
+	assert_string_equal(
+	    mx_host_reason(h), "preference 20 is not better than this host's 20 (RFC 5321 5.1)");
 	h = host(plan, "mx3.example.test");
 	assert_int_equal(mx_host_status_of(h), MX_HOST_PRUNED);
 	ASSERT_HOST_PROBLEMS(h, "not-better-than-self");
-	assert_string_equal(mx_host_reason(h),
-	    "preference 30 is not better than this host's 20 (RFC 5321 5.1)");
+	assert_string_equal(
+	    mx_host_reason(h), "preference 30 is not better than this host's 20 (RFC 5321 5.1)");
 	assert_string_equal(mx_host_reason(mx_plan_host(plan, 0)), "");
 	feed_addrs(plan, 0, RR_TYPE_A, "192.0.2.1", 60, pol);
 	feed_kind(plan, 0, RR_TYPE_AAAA, ANSWER_NODATA, pol);
@@ -1270,7 +1295,8 @@ test_self_is_best(void **state)
 	ASSERT_HOST_PROBLEMS(host(plan, "mx1.example.test"), "local-name");
 	assert_int_equal(mx_host_status_of(host(plan, "mx2.example.test")), MX_HOST_PRUNED);
 	ASSERT_HOST_PROBLEMS(host(plan, "mx2.example.test"), "not-better-than-self");
-	assert_string_equal(mx_plan_reason(plan), "the best MX host of " DOMAIN
+	assert_string_equal(mx_plan_reason(plan),
+	    "the best MX host of " DOMAIN
 	    " is this host (preference 10): mail would loop back to myself");
 	drop_plan(plan);
 	drop_policy(pol);
@@ -1326,7 +1352,8 @@ test_duplicate_host(void **state)
 {
 	mx_policy *pol = policy(1);
 	mx_plan *plan = route("20 a.example.test, 30 b.example.test, 10 a.example.test, "
-	    "40 a.example.test", pol);
+			      "40 a.example.test",
+	    pol);
 
 	(void)state;
 	ASSERT_ORDER(plan, "a.example.test b.example.test");
@@ -1437,8 +1464,9 @@ test_getters(void **state)
 	feed_addrs(plan, 0, RR_TYPE_A, "192.0.2.1", 60, pol);
 	feed_addrs(plan, 0, RR_TYPE_AAAA, "2001:db8::1", 60, pol);
 	route_finish(plan);
-	assert_int_equal(route_add_addresses(plan, 1, RR_TYPE_A,
-	    &(struct answer){.kind = ANSWER_NODATA}, pol), MX_ERR_INVALID);
+	assert_int_equal(
+	    route_add_addresses(plan, 1, RR_TYPE_A, &(struct answer){ .kind = ANSWER_NODATA }, pol),
+	    MX_ERR_INVALID);
 	assert_null(mx_plan_host(plan, 1));
 	h = mx_plan_host(plan, 0);
 	assert_int_equal(mx_host_address_count(h), 2);
@@ -1501,14 +1529,16 @@ main(void)
 		T(test_implicit_mx_ttl_zero),
 		T(test_getters),
 	};
-	enum { N_FIXED = sizeof(fixed) / sizeof(fixed[0]),
-	    N_FATES = sizeof(fates) / sizeof(fates[0]) };
+	enum {
+		N_FIXED = sizeof(fixed) / sizeof(fixed[0]),
+		N_FATES = sizeof(fates) / sizeof(fates[0])
+	};
 	struct CMUnitTest tests[N_FIXED + N_FATES];
 
 	memcpy(tests, fixed, sizeof(fixed));
 	/* One test per row of the table, named by it, the row as its state. */
 	for (size_t i = 0; i < N_FATES; i++)
-		tests[N_FIXED + i] = (struct CMUnitTest){fates[i].name, test_fate, NULL,
-		    teardown, (void *)&fates[i]};
+		tests[N_FIXED + i] = (struct CMUnitTest){ fates[i].name, test_fate, NULL, teardown,
+			(void *)&fates[i] };
 	return _cmocka_run_group_tests("test_route", tests, N_FIXED + N_FATES, NULL, NULL);
 }

@@ -34,10 +34,10 @@ struct step {
 struct run {
 	struct event_base *base;
 	struct event *ev;
-	int fd;                      /* the server's end */
+	int fd; /* the server's end */
 	const struct step *steps;
 	size_t n_steps, next;
-	size_t lines;                /* lines the client sent so far */
+	size_t lines; /* lines the client sent so far */
 	bool done;
 	struct smtp_session_result result;
 	struct smtp_rcpt_result rcpt;
@@ -94,16 +94,21 @@ on_closed(void *arg)
 static void
 run_script(struct run *r, const struct step *steps, size_t n_steps)
 {
-	static const char *const rcpts[] = {"rcpt@example.test"};
+	static const char *const rcpts[] = { "rcpt@example.test" };
 	static const uint8_t body[] = "Subject: t\r\n\r\nhello\r\n";
 	struct payload payload;
 	struct smtp_txn txn = {
-		.helo = "client.test", .mail_from = "from@example.test", .rcpts = rcpts,
-		.n_rcpts = 1, .payload = &payload, .size = sizeof(body) - 1,
+		.helo = "client.test",
+		.mail_from = "from@example.test",
+		.rcpts = rcpts,
+		.n_rcpts = 1,
+		.payload = &payload,
+		.size = sizeof(body) - 1,
 	};
-	struct smtp_session_opts opts = {.peer_name = "server.test", .tls = TLS_MAY,
-	    .closed = on_closed};
-	struct timeval limit = {5, 0};
+	struct smtp_session_opts opts = {
+		.peer_name = "server.test", .tls = TLS_MAY, .closed = on_closed
+	};
+	struct timeval limit = { 5, 0 };
 	int sv[2];
 
 	memset(r, 0, sizeof(*r));
@@ -117,8 +122,7 @@ run_script(struct run *r, const struct step *steps, size_t n_steps)
 	r->ev = event_new(r->base, r->fd, EV_READ | EV_PERSIST, on_server_read, r);
 	event_add(r->ev, NULL);
 	server_write(r); /* the greeting */
-	assert_int_equal(smtp_session_start(r->base, sv[0], &txn, &opts, on_done, r, NULL),
-	    MX_OK);
+	assert_int_equal(smtp_session_start(r->base, sv[0], &txn, &opts, on_done, r, NULL), MX_OK);
 	event_base_loopexit(r->base, &limit);
 	event_base_dispatch(r->base);
 	assert_true(r->done);
@@ -139,16 +143,16 @@ assert_early(const struct run *r, const char *stage)
 		fail_msg("reason \"%s\"", r->result.text);
 }
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)       (sizeof(a) / sizeof((a)[0]))
 #define EHLO_PLAIN "250-server.test\r\n250 8BITMIME\r\n"
-#define EHLO_PIPE "250-server.test\r\n250 PIPELINING\r\n"
+#define EHLO_PIPE  "250-server.test\r\n250 PIPELINING\r\n"
 
 /* The case: 354 and 250 in one write, the body never read. */
 static void
 test_354_with_250(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n"}, {1, EHLO_PLAIN},
-	    {2, "250 ok\r\n"}, {3, "250 ok\r\n"}, {4, "354 go\r\n250 ok\r\n"}};
+	static const struct step s[] = { { 0, "220 hi\r\n" }, { 1, EHLO_PLAIN },
+		{ 2, "250 ok\r\n" }, { 3, "250 ok\r\n" }, { 4, "354 go\r\n250 ok\r\n" } };
 	struct run r;
 
 	(void)state;
@@ -161,8 +165,8 @@ test_354_with_250(void **state)
 static void
 test_354_with_250_pipelined(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n"}, {1, EHLO_PIPE},
-	    {4, "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n"}};
+	static const struct step s[] = { { 0, "220 hi\r\n" }, { 1, EHLO_PIPE },
+		{ 4, "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n" } };
 	struct run r;
 
 	(void)state;
@@ -174,8 +178,8 @@ test_354_with_250_pipelined(void **state)
 static void
 test_greeting_then_more(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n250 unsolicited\r\n"},
-	    {1, EHLO_PLAIN}};
+	static const struct step s[] = { { 0, "220 hi\r\n250 unsolicited\r\n" },
+		{ 1, EHLO_PLAIN } };
 	struct run r;
 
 	(void)state;
@@ -187,8 +191,8 @@ test_greeting_then_more(void **state)
 static void
 test_ehlo_then_more(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n"},
-	    {1, EHLO_PLAIN "250 unsolicited\r\n"}};
+	static const struct step s[] = { { 0, "220 hi\r\n" },
+		{ 1, EHLO_PLAIN "250 unsolicited\r\n" } };
 	struct run r;
 
 	(void)state;
@@ -200,8 +204,8 @@ test_ehlo_then_more(void **state)
 static void
 test_two_replies_to_one_rcpt(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n"}, {1, EHLO_PLAIN},
-	    {2, "250 ok\r\n"}, {3, "250 ok\r\n250 again\r\n"}};
+	static const struct step s[] = { { 0, "220 hi\r\n" }, { 1, EHLO_PLAIN },
+		{ 2, "250 ok\r\n" }, { 3, "250 ok\r\n250 again\r\n" } };
 	struct run r;
 
 	(void)state;
@@ -214,7 +218,7 @@ test_two_replies_to_one_rcpt(void **state)
 static void
 test_partial_extra_line(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n25"}, {1, EHLO_PLAIN}};
+	static const struct step s[] = { { 0, "220 hi\r\n25" }, { 1, EHLO_PLAIN } };
 	struct run r;
 
 	(void)state;
@@ -226,9 +230,9 @@ test_partial_extra_line(void **state)
 static void
 test_pipelined_group_together(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n"}, {1, EHLO_PIPE},
-	    {4, "250 ok\r\n250 ok\r\n354 go\r\n"}, {8, "250 queued\r\n"},
-	    {9, "221 bye\r\n"}};
+	static const struct step s[] = { { 0, "220 hi\r\n" }, { 1, EHLO_PIPE },
+		{ 4, "250 ok\r\n250 ok\r\n354 go\r\n" }, { 8, "250 queued\r\n" },
+		{ 9, "221 bye\r\n" } };
 	struct run r;
 
 	(void)state;
@@ -242,9 +246,9 @@ test_pipelined_group_together(void **state)
 static void
 test_dot_reply_then_more(void **state)
 {
-	static const struct step s[] = {{0, "220 hi\r\n"}, {1, EHLO_PLAIN},
-	    {2, "250 ok\r\n"}, {3, "250 ok\r\n"}, {4, "354 go\r\n"},
-	    {8, "250 queued\r\n221 early bye\r\n"}};
+	static const struct step s[] = { { 0, "220 hi\r\n" }, { 1, EHLO_PLAIN },
+		{ 2, "250 ok\r\n" }, { 3, "250 ok\r\n" }, { 4, "354 go\r\n" },
+		{ 8, "250 queued\r\n221 early bye\r\n" } };
 	struct run r;
 
 	(void)state;

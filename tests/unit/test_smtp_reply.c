@@ -116,8 +116,8 @@ run_everywhere(const uint8_t *in, size_t len, struct run *whole)
 }
 
 static void
-expect_reply(const uint8_t *in, size_t len, unsigned code, const char *enhanced,
-    const char *text, size_t n_lines)
+expect_reply(const uint8_t *in, size_t len, unsigned code, const char *enhanced, const char *text,
+    size_t n_lines)
 {
 	struct run w;
 
@@ -164,16 +164,14 @@ test_single_line(void **state)
 {
 	(void)state;
 	expect_reply(IN("250 OK\r\n"), 250, "", "OK", 1);
-	expect_reply(IN("220 mx.example.org ESMTP Postfix\r\n"), 220, "",
-	    "mx.example.org ESMTP Postfix", 1);
+	expect_reply(
+	    IN("220 mx.example.org ESMTP Postfix\r\n"), 220, "", "mx.example.org ESMTP Postfix", 1);
 	expect_reply(IN("354 End data with <CR><LF>.<CR><LF>\r\n"), 354, "",
 	    "End data with <CR><LF>.<CR><LF>", 1);
-	expect_reply(IN("421 4.7.0 Try again later\r\n"), 421, "4.7.0",
-	    "Try again later", 1);
+	expect_reply(IN("421 4.7.0 Try again later\r\n"), 421, "4.7.0", "Try again later", 1);
 	expect_reply(IN("559 x\r\n"), 559, "", "x", 1);
 	/* The text is kept as sent: tabs, extra spaces, 8-bit octets. */
-	expect_reply(IN("250  two\tspaces \xc3\xa9 \r\n"), 250, "",
-	    " two\tspaces \xc3\xa9 ", 1);
+	expect_reply(IN("250  two\tspaces \xc3\xa9 \r\n"), 250, "", " two\tspaces \xc3\xa9 ", 1);
 }
 
 static void
@@ -231,16 +229,15 @@ test_enhanced_present(void **state)
 	expect_reply(IN("250 2.1.5  Ok\r\n"), 250, "2.1.5", " Ok", 1);
 	/* RFC 2034: on every line; stripped from each. */
 	run_everywhere(IN("550-5.1.1 The email account that you tried to reach does\r\n"
-	    "550-5.1.1 not exist.\r\n"
-	    "550 5.1.1 https://support.example/answer/6596 x-y.9 - gsmtp\r\n"), &w);
+			  "550-5.1.1 not exist.\r\n"
+			  "550 5.1.1 https://support.example/answer/6596 x-y.9 - gsmtp\r\n"),
+	    &w);
 	assert_int_equal(w.state, SMTP_REPLY_DONE);
 	assert_int_equal(w.reply.code, 550);
 	assert_string_equal(w.reply.enhanced, "5.1.1");
-	assert_string_equal(w.reply.lines[0],
-	    "The email account that you tried to reach does");
+	assert_string_equal(w.reply.lines[0], "The email account that you tried to reach does");
 	assert_string_equal(w.reply.lines[1], "not exist.");
-	assert_string_equal(w.reply.lines[2],
-	    "https://support.example/answer/6596 x-y.9 - gsmtp");
+	assert_string_equal(w.reply.lines[2], "https://support.example/answer/6596 x-y.9 - gsmtp");
 	smtp_reply_clear(&w.reply);
 	expect_reply(IN("250-2.0.0 a\r\n250 2.0.0\r\n"), 250, "2.0.0", "a\n", 2);
 }
@@ -277,12 +274,10 @@ test_enhanced_later_lines(void **state)
 	/* Only the first line gives the code. */
 	expect_reply(IN("250-a\r\n250 2.0.0 b\r\n"), 250, "", "a\n2.0.0 b", 2);
 	/* A later line's other code is information and stays. */
-	expect_reply(IN("250-2.1.5 a\r\n250 2.0.0 b\r\n"), 250, "2.1.5",
-	    "a\n2.0.0 b", 2);
+	expect_reply(IN("250-2.1.5 a\r\n250 2.0.0 b\r\n"), 250, "2.1.5", "a\n2.0.0 b", 2);
 	/* A line without the code keeps its text. */
 	expect_reply(IN("550-5.7.1 a\r\n550 b\r\n"), 550, "5.7.1", "a\nb", 2);
-	expect_reply(IN("550-5.7.1 a\r\n550 5.7.10 b\r\n"), 550, "5.7.1",
-	    "a\n5.7.10 b", 2);
+	expect_reply(IN("550-5.7.1 a\r\n550 5.7.10 b\r\n"), 550, "5.7.1", "a\n5.7.10 b", 2);
 }
 
 /* ---- framing errors ---------------------------------------------------- */
@@ -440,7 +435,7 @@ static void
 test_endless_line(void **state)
 {
 	const size_t mib = 1u << 20;
-	const size_t steps[] = {1, 64 * 1024, 1u << 20};
+	const size_t steps[] = { 1, 64 * 1024, 1u << 20 };
 	uint8_t *p = long_line(mib, false, ' ');
 
 	(void)state;
@@ -564,12 +559,13 @@ test_stops_after_reply(void **state)
 static void
 test_pipelined(void **state)
 {
-	static const uint8_t in[] = "250 2.1.0 Ok\r\n"
+	static const uint8_t in[] =
+	    "250 2.1.0 Ok\r\n"
 	    "250 2.1.5 Ok\r\n"
 	    "550-5.1.1 <nobody@example.org>: Recipient address rejected:\r\n"
 	    "550 5.1.1 User unknown in virtual mailbox table\r\n"
 	    "354 End data with <CR><LF>.<CR><LF>\r\n";
-	static const unsigned codes[] = {250, 250, 550, 354};
+	static const unsigned codes[] = { 250, 250, 550, 354 };
 	const size_t len = sizeof(in) - 1;
 
 	(void)state;
@@ -584,7 +580,8 @@ test_pipelined(void **state)
 				struct smtp_reply rep;
 				used += smtp_reply_feed(&r, in + pos + used, piece - used);
 				if (smtp_reply_state(&r) != SMTP_REPLY_DONE) {
-					assert_int_equal(smtp_reply_state(&r), SMTP_REPLY_INCOMPLETE);
+					assert_int_equal(
+					    smtp_reply_state(&r), SMTP_REPLY_INCOMPLETE);
 					assert_int_equal(used, piece);
 					continue;
 				}
@@ -593,8 +590,8 @@ test_pipelined(void **state)
 				assert_int_equal(rep.code, codes[n]);
 				if (n == 2) {
 					assert_string_equal(rep.enhanced, "5.1.1");
-					assert_string_equal(rep.lines[1],
-					    "User unknown in virtual mailbox table");
+					assert_string_equal(
+					    rep.lines[1], "User unknown in virtual mailbox table");
 				}
 				n++;
 				smtp_reply_clear(&rep);
@@ -648,18 +645,18 @@ test_classes(void **state)
 		unsigned code;
 		bool pos, mid, temp, perm;
 	} cases[] = {
-		{220, true, false, false, false},
-		{250, true, false, false, false},
-		{354, false, true, false, false},
-		{421, false, false, true, false},
-		{452, false, false, true, false},
-		{550, false, false, false, true},
-		{554, false, false, false, true},
+		{ 220, true, false, false, false },
+		{ 250, true, false, false, false },
+		{ 354, false, true, false, false },
+		{ 421, false, false, true, false },
+		{ 452, false, false, true, false },
+		{ 550, false, false, false, true },
+		{ 554, false, false, false, true },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct smtp_reply rep = {.code = cases[i].code};
+		struct smtp_reply rep = { .code = cases[i].code };
 		assert_int_equal(smtp_reply_positive(&rep), cases[i].pos);
 		assert_int_equal(smtp_reply_intermediate(&rep), cases[i].mid);
 		assert_int_equal(smtp_reply_temporary(&rep), cases[i].temp);
@@ -689,18 +686,19 @@ test_ehlo_postfix(void **state)
 
 	(void)state;
 	assert_true(ehlo_of(IN("250-mail.example.org\r\n"
-	    "250-PIPELINING\r\n"
-	    "250-SIZE 10240000\r\n"
-	    "250-VRFY\r\n"
-	    "250-ETRN\r\n"
-	    "250-STARTTLS\r\n"
-	    "250-ENHANCEDSTATUSCODES\r\n"
-	    "250-8BITMIME\r\n"
-	    "250-DSN\r\n"
-	    "250-SMTPUTF8\r\n"
-	    "250 CHUNKING\r\n"), &e));
-	assert_true(e.pipelining && e.starttls && e.enhancedstatuscodes &&
-	    e.eightbitmime && e.smtputf8 && e.chunking);
+			       "250-PIPELINING\r\n"
+			       "250-SIZE 10240000\r\n"
+			       "250-VRFY\r\n"
+			       "250-ETRN\r\n"
+			       "250-STARTTLS\r\n"
+			       "250-ENHANCEDSTATUSCODES\r\n"
+			       "250-8BITMIME\r\n"
+			       "250-DSN\r\n"
+			       "250-SMTPUTF8\r\n"
+			       "250 CHUNKING\r\n"),
+	    &e));
+	assert_true(e.pipelining && e.starttls && e.enhancedstatuscodes && e.eightbitmime &&
+	    e.smtputf8 && e.chunking);
 	assert_true(e.has_size);
 	assert_int_equal(e.size, 10240000);
 }
@@ -712,13 +710,14 @@ test_ehlo_exim(void **state)
 
 	(void)state;
 	assert_true(ehlo_of(IN("250-mx.example.net Hello client.example.com [192.0.2.1]\r\n"
-	    "250-SIZE 52428800\r\n"
-	    "250-8BITMIME\r\n"
-	    "250-PIPELINING\r\n"
-	    "250-PIPE_CONNECT\r\n"
-	    "250-CHUNKING\r\n"
-	    "250-PRDR\r\n"
-	    "250 HELP\r\n"), &e));
+			       "250-SIZE 52428800\r\n"
+			       "250-8BITMIME\r\n"
+			       "250-PIPELINING\r\n"
+			       "250-PIPE_CONNECT\r\n"
+			       "250-CHUNKING\r\n"
+			       "250-PRDR\r\n"
+			       "250 HELP\r\n"),
+	    &e));
 	assert_true(e.pipelining && e.eightbitmime && e.chunking);
 	assert_false(e.starttls || e.smtputf8 || e.enhancedstatuscodes);
 	assert_true(e.has_size);
@@ -732,15 +731,16 @@ test_ehlo_gmail_like(void **state)
 
 	(void)state;
 	assert_true(ehlo_of(IN("250-mx.google.example at your service, [192.0.2.1]\r\n"
-	    "250-SIZE 35882577\r\n"
-	    "250-8BITMIME\r\n"
-	    "250-STARTTLS\r\n"
-	    "250-ENHANCEDSTATUSCODES\r\n"
-	    "250-PIPELINING\r\n"
-	    "250-CHUNKING\r\n"
-	    "250 SMTPUTF8\r\n"), &e));
-	assert_true(e.pipelining && e.starttls && e.enhancedstatuscodes &&
-	    e.eightbitmime && e.smtputf8 && e.chunking);
+			       "250-SIZE 35882577\r\n"
+			       "250-8BITMIME\r\n"
+			       "250-STARTTLS\r\n"
+			       "250-ENHANCEDSTATUSCODES\r\n"
+			       "250-PIPELINING\r\n"
+			       "250-CHUNKING\r\n"
+			       "250 SMTPUTF8\r\n"),
+	    &e));
+	assert_true(e.pipelining && e.starttls && e.enhancedstatuscodes && e.eightbitmime &&
+	    e.smtputf8 && e.chunking);
 	assert_true(e.has_size);
 	assert_int_equal(e.size, 35882577);
 }
@@ -752,13 +752,14 @@ test_ehlo_lowercase_and_old(void **state)
 
 	(void)state;
 	assert_true(ehlo_of(IN("250-old.example.com Hello\r\n"
-	    "250-AUTH=LOGIN PLAIN\r\n"
-	    "250-AUTH LOGIN PLAIN\r\n"
-	    "250-size\r\n"
-	    "250-pipelining\r\n"
-	    "250-StartTLS\r\n"
-	    "250-8bitmime\r\n"
-	    "250 X-EXPS GSSAPI NTLM\r\n"), &e));
+			       "250-AUTH=LOGIN PLAIN\r\n"
+			       "250-AUTH LOGIN PLAIN\r\n"
+			       "250-size\r\n"
+			       "250-pipelining\r\n"
+			       "250-StartTLS\r\n"
+			       "250-8bitmime\r\n"
+			       "250 X-EXPS GSSAPI NTLM\r\n"),
+	    &e));
 	assert_true(e.pipelining && e.starttls && e.eightbitmime);
 	assert_false(e.smtputf8 || e.chunking || e.enhancedstatuscodes);
 	assert_true(e.has_size);
@@ -773,24 +774,24 @@ test_ehlo_size(void **state)
 		bool has;
 		uint64_t size;
 	} cases[] = {
-		{"250-a\r\n250 SIZE 0\r\n", true, 0},
-		{"250-a\r\n250 SIZE 35882577\r\n", true, 35882577},
-		{"250-a\r\n250 SIZE abc\r\n", true, 0},
-		{"250-a\r\n250 SIZE\r\n", true, 0},
-		{"250-a\r\n250 SIZE \r\n", true, 0},
-		{"250-a\r\n250 SIZE 12abc\r\n", true, 0},
-		{"250-a\r\n250 SIZE -1\r\n", true, 0},
-		{"250-a\r\n250 SIZE 1 2\r\n", true, 0},
-		{"250-a\r\n250 SIZE 100 \r\n", true, 0},
-		{"250-a\r\n250 SIZE  100\r\n", true, 0},
-		{"250-a\r\n250 SIZE 18446744073709551615\r\n", true, UINT64_MAX},
-		{"250-a\r\n250 SIZE 18446744073709551616\r\n", true, 0},
-		{"250-a\r\n250 SIZE 000000000000000000001\r\n", true, 0},
-		{"250-a\r\n250 SIZE 00000000000000000001\r\n", true, 1},
-		{"250-a\r\n250-SIZE 10\r\n250 SIZE 20\r\n", true, 10},
-		{"250-a\r\n250 SIZEX 10\r\n", false, 0},
-		{"250-a\r\n250 SIZE=10\r\n", false, 0},
-		{"250-a\r\n250 PIPELINING\r\n", false, 0},
+		{ "250-a\r\n250 SIZE 0\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 35882577\r\n", true, 35882577 },
+		{ "250-a\r\n250 SIZE abc\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE \r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 12abc\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE -1\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 1 2\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 100 \r\n", true, 0 },
+		{ "250-a\r\n250 SIZE  100\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 18446744073709551615\r\n", true, UINT64_MAX },
+		{ "250-a\r\n250 SIZE 18446744073709551616\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 000000000000000000001\r\n", true, 0 },
+		{ "250-a\r\n250 SIZE 00000000000000000001\r\n", true, 1 },
+		{ "250-a\r\n250-SIZE 10\r\n250 SIZE 20\r\n", true, 10 },
+		{ "250-a\r\n250 SIZEX 10\r\n", false, 0 },
+		{ "250-a\r\n250 SIZE=10\r\n", false, 0 },
+		{ "250-a\r\n250 PIPELINING\r\n", false, 0 },
 	};
 
 	(void)state;
@@ -817,7 +818,8 @@ test_ehlo_not_extensions(void **state)
 	assert_true(e.has_size);
 	/* Whole keywords only, followed by a space or the end. */
 	assert_true(ehlo_of(IN("250-a\r\n250-STARTTLSX\r\n250-X-STARTTLS\r\n"
-	    "250-STARTTLS=1\r\n250- STARTTLS\r\n250 -CHUNKING\r\n"), &e));
+			       "250-STARTTLS=1\r\n250- STARTTLS\r\n250 -CHUNKING\r\n"),
+	    &e));
 	assert_false(e.starttls || e.chunking);
 	assert_true(ehlo_of(IN("250-a\r\n250 STARTTLS \r\n"), &e));
 	assert_true(e.starttls);

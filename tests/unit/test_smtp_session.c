@@ -36,9 +36,9 @@
 #include "smtp_session.h"
 
 #define MAX_RCPTS 3
-#define HANGUP "\001hangup" /* as a reply: the server closes instead */
-#define SLOW_MS 10000       /* a stage's timeout when it is not the one tested */
-#define SHORT_MS 200        /* the timeout of the stage a row tests */
+#define HANGUP    "\001hangup" /* as a reply: the server closes instead */
+#define SLOW_MS   10000        /* a stage's timeout when it is not the one tested */
+#define SHORT_MS  200          /* the timeout of the stage a row tests */
 
 /* ---- the scripted server ------------------------------------------------- */
 
@@ -47,22 +47,21 @@ struct script {
 	const char *greeting, *ehlo, *helo, *mail;
 	const char *rcpt[MAX_RCPTS];
 	const char *data, *dot, *quit;
-	const char *rset;    /* NULL: 250 */
+	const char *rset; /* NULL: 250 */
 };
 
 struct server {
 	int fd;
 	const struct script *sc;
-	size_t n_rcpt;       /* RCPT commands answered so far */
+	size_t n_rcpt; /* RCPT commands answered so far */
 	bool in_data;
-	bool gone;           /* hung up on the client */
-	char log[2048];      /* "> command" and "< code" lines, as the server saw them */
-	char body[2048];     /* the data as it came over the wire, without the final dot */
+	bool gone;       /* hung up on the client */
+	char log[2048];  /* "> command" and "< code" lines, as the server saw them */
+	char body[2048]; /* the data as it came over the wire, without the final dot */
 	size_t body_len;
 };
 
-static void
-say(struct server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 say(struct server *srv, const char *fmt, ...)
@@ -150,7 +149,7 @@ take_line(struct server *srv, const char *line, size_t len, const char **queue, 
 static ssize_t
 read_batch(int fd, char *buf, size_t size)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	ssize_t got = 0, n;
 
 	while ((size_t)got < size) {
@@ -237,15 +236,15 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static const char *const rcpt_names[MAX_RCPTS] = {"a@dst.test", "b@dst.test", "c@dst.test"};
+static const char *const rcpt_names[MAX_RCPTS] = { "a@dst.test", "b@dst.test", "c@dst.test" };
 
 /* One session against srv's script, to its end (the socket closed). */
 static void
-converse(struct server *srv, const struct smtp_txn *txn,
-    const struct smtp_timeouts *t, struct run *r)
+converse(
+    struct server *srv, const struct smtp_txn *txn, const struct smtp_timeouts *t, struct run *r)
 {
 	struct smtp_session_opts opts;
-	struct timeval guard = {20, 0};
+	struct timeval guard = { 20, 0 };
 	pthread_t thread;
 	int sv[2];
 	double t0;
@@ -262,8 +261,7 @@ converse(struct server *srv, const struct smtp_txn *txn,
 	srv->fd = sv[1];
 	assert_int_equal(pthread_create(&thread, NULL, serve, srv), 0);
 	t0 = now_ms();
-	assert_int_equal(smtp_session_start(r->base, sv[0], txn, &opts, on_done, r, NULL),
-	    MX_OK);
+	assert_int_equal(smtp_session_start(r->base, sv[0], txn, &opts, on_done, r, NULL), MX_OK);
 	/* A session that never ends would hang the test: the guard ends the loop. */
 	assert_int_equal(event_base_loopexit(r->base, &guard), 0);
 	assert_int_equal(event_base_dispatch(r->base), 0);
@@ -276,21 +274,23 @@ converse(struct server *srv, const struct smtp_txn *txn,
 
 /* ---- the table ---------------------------------------------------------------- */
 
-#define MSG "Subject: t\r\n\r\nhello\r\n"
+#define MSG      "Subject: t\r\n\r\nhello\r\n"
 #define MSG_8BIT "Subject: t\r\n\r\nh\xc3\xa9llo\r\n"
 
-#define OK "250 2.0.0 ok\r\n"
+#define OK         "250 2.0.0 ok\r\n"
 #define EHLO_PLAIN "250 mx.dst.test\r\n"
-#define EHLO_PIPE "250-mx.dst.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
-#define GO "354 go ahead\r\n"
-#define BYE "221 2.0.0 bye\r\n"
+#define EHLO_PIPE  "250-mx.dst.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+#define GO         "354 go ahead\r\n"
+#define BYE        "221 2.0.0 bye\r\n"
 /* A server that answers everything with yes. */
-#define HAPPY .greeting = "220 mx.dst.test ESMTP\r\n", .ehlo = EHLO_PLAIN, \
-	.helo = "250 mx.dst.test\r\n", .mail = OK, .rcpt = {OK, OK, OK}, \
-	.data = GO, .dot = "250 2.0.0 queued as 1\r\n", .quit = BYE
+#define HAPPY                                                                                      \
+	.greeting = "220 mx.dst.test ESMTP\r\n", .ehlo = EHLO_PLAIN,                               \
+	.helo = "250 mx.dst.test\r\n", .mail = OK, .rcpt = { OK, OK, OK }, .data = GO,             \
+	.dot = "250 2.0.0 queued as 1\r\n", .quit = BYE
 
 /* The conversation up to DATA of a plain session with one recipient. */
-#define UP_TO_RCPT1 "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 250\n" \
+#define UP_TO_RCPT1                                                                                \
+	"< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 250\n"                      \
 	"> RCPT TO:<a@dst.test>\n"
 
 enum stage_timeout { T_NONE, T_GREETING, T_EHLO, T_MAIL, T_RCPT, T_DATA, T_DOT };
@@ -299,15 +299,15 @@ struct row {
 	const char *name;
 	struct script sc;
 	size_t n_rcpts;
-	const char *data;              /* NULL: MSG */
+	const char *data; /* NULL: MSG */
 	bool needs_8bitmime, needs_smtputf8;
 	enum stage_timeout short_stage;
 	/* What the client concludes. */
 	enum smtp_outcome outcome;
 	const char *stage;
 	unsigned code;
-	const char *enhanced;          /* NULL: not checked */
-	const char *text;              /* the start of the result's text; NULL: not checked */
+	const char *enhanced; /* NULL: not checked */
+	const char *text;     /* the start of the result's text; NULL: not checked */
 	int rcpt_class[MAX_RCPTS];
 	unsigned rcpt_code[MAX_RCPTS];
 	/* The conversation as the server saw it; one ending in '*' is only its
@@ -320,134 +320,129 @@ struct row {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 static const struct row rows[] = {
-	{"plain, two recipients accepted", {HAPPY}, 2, NULL, false, false, T_NONE,
-	    SMTP_COMPLETED, "end of data", 250, NULL, "250 2.0.0 queued as 1",
-	    {2, 2, 0}, {250, 250, 0},
+	{ "plain, two recipients accepted", { HAPPY }, 2, NULL, false, false, T_NONE,
+	    SMTP_COMPLETED, "end of data", 250, NULL, "250 2.0.0 queued as 1", { 2, 2, 0 },
+	    { 250, 250, 0 },
 	    UP_TO_RCPT1 "< 250\n> RCPT TO:<b@dst.test>\n< 250\n> DATA\n< 354\n"
-	    "> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"greeting 421: try the next host",
-	    {HAPPY, .greeting = "421 4.3.2 busy, come back later\r\n"}, 1, NULL, false, false,
-	    T_NONE, SMTP_TRY_NEXT, "greeting", 421, "4.3.2", "421 4.3.2 busy", {0}, {0},
-	    "< 421\n*"},
-	{"greeting 554: refused here, not for good (RFC 5321 3.1)",
-	    {HAPPY, .greeting = "554 5.7.1 no service\r\n"}, 1, NULL, false, false, T_NONE,
-	    SMTP_TRY_NEXT, "greeting", 554, "5.7.1", "554 5.7.1 no service", {0}, {0},
-	    "< 554\n*"},
-	{"EHLO 502: HELO instead",
-	    {HAPPY, .ehlo = "502 5.5.1 what?\r\n"}, 1, NULL, false, false, T_NONE,
-	    SMTP_COMPLETED, "end of data", 250, NULL, NULL, {2}, {250},
+			"> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "greeting 421: try the next host",
+	    { HAPPY, .greeting = "421 4.3.2 busy, come back later\r\n" }, 1, NULL, false, false,
+	    T_NONE, SMTP_TRY_NEXT, "greeting", 421, "4.3.2", "421 4.3.2 busy", { 0 }, { 0 },
+	    "< 421\n*" },
+	{ "greeting 554: refused here, not for good (RFC 5321 3.1)",
+	    { HAPPY, .greeting = "554 5.7.1 no service\r\n" }, 1, NULL, false, false, T_NONE,
+	    SMTP_TRY_NEXT, "greeting", 554, "5.7.1", "554 5.7.1 no service", { 0 }, { 0 },
+	    "< 554\n*" },
+	{ "EHLO 502: HELO instead", { HAPPY, .ehlo = "502 5.5.1 what?\r\n" }, 1, NULL, false, false,
+	    T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL, { 2 }, { 250 },
 	    "< 220\n> EHLO client.test\n< 502\n> HELO client.test\n< 250\n"
 	    "> MAIL FROM:<s@src.test>\n< 250\n> RCPT TO:<a@dst.test>\n< 250\n> DATA\n"
-	    "< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"EHLO 421: no HELO, the next host",
-	    {HAPPY, .ehlo = "421 4.7.0 closing\r\n"}, 1, NULL, false, false, T_NONE,
-	    SMTP_TRY_NEXT, "EHLO", 421, NULL, "421 4.7.0 closing", {0}, {0},
-	    "< 220\n> EHLO client.test\n< 421\n*"},
-	{"EHLO and HELO refused: the next host",
-	    {HAPPY, .ehlo = "500 no\r\n", .helo = "550 5.7.1 go away\r\n"}, 1, NULL, false,
-	    false, T_NONE, SMTP_TRY_NEXT, "HELO", 550, "5.7.1", "550 5.7.1 go away", {0}, {0},
-	    "< 220\n> EHLO client.test\n< 500\n> HELO client.test\n< 550\n*"},
-	{"PIPELINING: MAIL, every RCPT and DATA in one go",
-	    {HAPPY, .ehlo = EHLO_PIPE}, 2, NULL, false, false, T_NONE,
-	    SMTP_COMPLETED, "end of data", 250, NULL, NULL, {2, 2}, {250, 250},
+	    "< 354\n> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "EHLO 421: no HELO, the next host", { HAPPY, .ehlo = "421 4.7.0 closing\r\n" }, 1, NULL,
+	    false, false, T_NONE, SMTP_TRY_NEXT, "EHLO", 421, NULL, "421 4.7.0 closing", { 0 },
+	    { 0 }, "< 220\n> EHLO client.test\n< 421\n*" },
+	{ "EHLO and HELO refused: the next host",
+	    { HAPPY, .ehlo = "500 no\r\n", .helo = "550 5.7.1 go away\r\n" }, 1, NULL, false, false,
+	    T_NONE, SMTP_TRY_NEXT, "HELO", 550, "5.7.1", "550 5.7.1 go away", { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n< 500\n> HELO client.test\n< 550\n*" },
+	{ "PIPELINING: MAIL, every RCPT and DATA in one go", { HAPPY, .ehlo = EHLO_PIPE }, 2, NULL,
+	    false, false, T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL, { 2, 2 },
+	    { 250, 250 },
 	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n"
 	    "> RCPT TO:<a@dst.test>\n> RCPT TO:<b@dst.test>\n> DATA\n< 250\n< 250\n< 250\n"
-	    "< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"SIZE offered: MAIL says the size; 8BITMIME offered: BODY=8BITMIME",
-	    {HAPPY, .ehlo = "250-mx.dst.test\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"}, 1,
-	    MSG_8BIT, true, false, T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL,
-	    {2}, {250},
+	    "< 354\n> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "SIZE offered: MAIL says the size; 8BITMIME offered: BODY=8BITMIME",
+	    { HAPPY, .ehlo = "250-mx.dst.test\r\n250-SIZE 1000\r\n250 8BITMIME\r\n" }, 1, MSG_8BIT,
+	    true, false, T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL, { 2 }, { 250 },
 	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test> SIZE=22 BODY=8BITMIME\n"
 	    "< 250\n> RCPT TO:<a@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n"
-	    "> QUIT\n< 221\n"},
-	{"8BITMIME offered, a 7-bit message: no BODY parameter",
-	    {HAPPY, .ehlo = "250-mx.dst.test\r\n250 8BITMIME\r\n"}, 1, NULL, false, false,
-	    T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL, {2}, {250},
-	    UP_TO_RCPT1 "< 250\n> DATA\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"over the SIZE limit: permanent before MAIL",
-	    {HAPPY, .ehlo = "250-mx.dst.test\r\n250 SIZE 10\r\n"}, 1, NULL, false, false,
-	    T_NONE, SMTP_PERMANENT, "EHLO", 0, "5.3.4",
-	    "message of 21 octets exceeds the server's SIZE limit of 10", {0}, {0},
-	    "< 220\n> EHLO client.test\n< 250\n*"},
-	{"SMTPUTF8 needed, not offered: permanent before MAIL",
-	    {HAPPY}, 1, NULL, false, true, T_NONE, SMTP_PERMANENT, "EHLO", 0, "5.6.7",
-	    "the message needs SMTPUTF8", {0}, {0}, "< 220\n> EHLO client.test\n< 250\n*"},
-	{"SMTPUTF8 needed and offered: MAIL says so",
-	    {HAPPY, .ehlo = "250-mx.dst.test\r\n250 SMTPUTF8\r\n"}, 1, NULL, false, true,
-	    T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL, {2}, {250},
+	    "> QUIT\n< 221\n" },
+	{ "8BITMIME offered, a 7-bit message: no BODY parameter",
+	    { HAPPY, .ehlo = "250-mx.dst.test\r\n250 8BITMIME\r\n" }, 1, NULL, false, false, T_NONE,
+	    SMTP_COMPLETED, "end of data", 250, NULL, NULL, { 2 }, { 250 },
+	    UP_TO_RCPT1 "< 250\n> DATA\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "over the SIZE limit: permanent before MAIL",
+	    { HAPPY, .ehlo = "250-mx.dst.test\r\n250 SIZE 10\r\n" }, 1, NULL, false, false, T_NONE,
+	    SMTP_PERMANENT, "EHLO", 0, "5.3.4",
+	    "message of 21 octets exceeds the server's SIZE limit of 10", { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n< 250\n*" },
+	{ "SMTPUTF8 needed, not offered: permanent before MAIL", { HAPPY }, 1, NULL, false, true,
+	    T_NONE, SMTP_PERMANENT, "EHLO", 0, "5.6.7", "the message needs SMTPUTF8", { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n< 250\n*" },
+	{ "SMTPUTF8 needed and offered: MAIL says so",
+	    { HAPPY, .ehlo = "250-mx.dst.test\r\n250 SMTPUTF8\r\n" }, 1, NULL, false, true, T_NONE,
+	    SMTP_COMPLETED, "end of data", 250, NULL, NULL, { 2 }, { 250 },
 	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test> SMTPUTF8\n< 250\n"
-	    "> RCPT TO:<a@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"MAIL 451: the next host", {HAPPY, .mail = "451 4.3.0 try later\r\n"}, 2, NULL,
-	    false, false, T_NONE, SMTP_TRY_NEXT, "MAIL", 451, "4.3.0", "451 4.3.0 try later",
-	    {0, 0}, {0, 0},
-	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 451\n*"},
-	{"MAIL 550: permanent for the message",
-	    {HAPPY, .mail = "550 5.7.1 sender refused\r\n"}, 1, NULL, false, false, T_NONE,
-	    SMTP_PERMANENT, "MAIL", 550, "5.7.1", "550 5.7.1 sender refused", {0}, {0},
-	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 550\n*"},
-	{"RCPT 250, 450, 550: each recipient its own fate",
-	    {HAPPY, .rcpt = {OK, "450 4.2.0 mailbox busy\r\n", "550 5.1.1 no such user\r\n"}},
+	    "> RCPT TO:<a@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "MAIL 451: the next host", { HAPPY, .mail = "451 4.3.0 try later\r\n" }, 2, NULL, false,
+	    false, T_NONE, SMTP_TRY_NEXT, "MAIL", 451, "4.3.0", "451 4.3.0 try later", { 0, 0 },
+	    { 0, 0 }, "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 451\n*" },
+	{ "MAIL 550: permanent for the message", { HAPPY, .mail = "550 5.7.1 sender refused\r\n" },
+	    1, NULL, false, false, T_NONE, SMTP_PERMANENT, "MAIL", 550, "5.7.1",
+	    "550 5.7.1 sender refused", { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 550\n*" },
+	{ "RCPT 250, 450, 550: each recipient its own fate",
+	    { HAPPY, .rcpt = { OK, "450 4.2.0 mailbox busy\r\n", "550 5.1.1 no such user\r\n" } },
 	    3, NULL, false, false, T_NONE, SMTP_COMPLETED, "end of data", 250, NULL, NULL,
-	    {2, 4, 5}, {250, 450, 550},
+	    { 2, 4, 5 }, { 250, 450, 550 },
 	    UP_TO_RCPT1 "< 250\n> RCPT TO:<b@dst.test>\n< 450\n> RCPT TO:<c@dst.test>\n"
-	    "< 550\n> DATA\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"every RCPT refused: no DATA, QUIT",
-	    {HAPPY, .rcpt = {"550 5.1.1 no\r\n", "451 4.3.0 later\r\n"}}, 2, NULL, false,
-	    false, T_NONE, SMTP_COMPLETED, "RCPT", 0, NULL, NULL, {5, 4}, {550, 451},
-	    UP_TO_RCPT1 "< 550\n> RCPT TO:<b@dst.test>\n< 451\n> QUIT\n< 221\n"},
-	{"pipelined, every RCPT refused: DATA's refusal says nothing",
-	    {HAPPY, .ehlo = EHLO_PIPE, .rcpt = {"550 5.1.1 no\r\n"},
-	    .data = "554 5.5.1 no valid recipients\r\n"}, 1, NULL, false, false, T_NONE,
-	    SMTP_COMPLETED, "RCPT", 0, NULL, NULL, {5}, {550},
+			"< 550\n> DATA\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "every RCPT refused: no DATA, QUIT",
+	    { HAPPY, .rcpt = { "550 5.1.1 no\r\n", "451 4.3.0 later\r\n" } }, 2, NULL, false, false,
+	    T_NONE, SMTP_COMPLETED, "RCPT", 0, NULL, NULL, { 5, 4 }, { 550, 451 },
+	    UP_TO_RCPT1 "< 550\n> RCPT TO:<b@dst.test>\n< 451\n> QUIT\n< 221\n" },
+	{ "pipelined, every RCPT refused: DATA's refusal says nothing",
+	    { HAPPY, .ehlo = EHLO_PIPE, .rcpt = { "550 5.1.1 no\r\n" },
+		.data = "554 5.5.1 no valid recipients\r\n" },
+	    1, NULL, false, false, T_NONE, SMTP_COMPLETED, "RCPT", 0, NULL, NULL, { 5 }, { 550 },
 	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n"
-	    "> RCPT TO:<a@dst.test>\n> DATA\n< 250\n< 550\n< 554\n*"},
-	{"DATA 554: permanent", {HAPPY, .data = "554 5.6.0 no\r\n"}, 1, NULL, false, false,
-	    T_NONE, SMTP_PERMANENT, "DATA", 554, "5.6.0", "554 5.6.0 no", {2}, {250},
-	    UP_TO_RCPT1 "< 250\n> DATA\n< 554\n*"},
-	{"DATA 451: the next host", {HAPPY, .data = "451 4.3.0 later\r\n"}, 1, NULL, false,
-	    false, T_NONE, SMTP_TRY_NEXT, "DATA", 451, "4.3.0", NULL, {2}, {250},
-	    UP_TO_RCPT1 "< 250\n> DATA\n< 451\n*"},
-	{"final dot 452: accepted recipients pending, the next host",
-	    {HAPPY, .rcpt = {OK, "550 5.1.1 no\r\n"}, .dot = "452 4.3.1 disk full\r\n"}, 2,
+	    "> RCPT TO:<a@dst.test>\n> DATA\n< 250\n< 550\n< 554\n*" },
+	{ "DATA 554: permanent", { HAPPY, .data = "554 5.6.0 no\r\n" }, 1, NULL, false, false,
+	    T_NONE, SMTP_PERMANENT, "DATA", 554, "5.6.0", "554 5.6.0 no", { 2 }, { 250 },
+	    UP_TO_RCPT1 "< 250\n> DATA\n< 554\n*" },
+	{ "DATA 451: the next host", { HAPPY, .data = "451 4.3.0 later\r\n" }, 1, NULL, false,
+	    false, T_NONE, SMTP_TRY_NEXT, "DATA", 451, "4.3.0", NULL, { 2 }, { 250 },
+	    UP_TO_RCPT1 "< 250\n> DATA\n< 451\n*" },
+	{ "final dot 452: accepted recipients pending, the next host",
+	    { HAPPY, .rcpt = { OK, "550 5.1.1 no\r\n" }, .dot = "452 4.3.1 disk full\r\n" }, 2,
 	    NULL, false, false, T_NONE, SMTP_TRY_NEXT, "end of data", 452, NULL,
-	    "452 4.3.1 disk full", {4, 5}, {452, 550},
+	    "452 4.3.1 disk full", { 4, 5 }, { 452, 550 },
 	    UP_TO_RCPT1 "< 250\n> RCPT TO:<b@dst.test>\n< 550\n> DATA\n< 354\n> (data)\n"
-	    "< 452\n*"},
-	{"final dot 554: refused for good, then QUIT",
-	    {HAPPY, .dot = "554 5.7.1 spam\r\n"}, 1, NULL, false, false, T_NONE,
-	    SMTP_PERMANENT, "end of data", 554, NULL, "554 5.7.1 spam", {5}, {554},
-	    UP_TO_RCPT1 "< 250\n> DATA\n< 354\n> (data)\n< 554\n> QUIT\n< 221\n"},
-	{"the server hangs up after MAIL", {HAPPY, .mail = HANGUP}, 1, NULL, false, false,
-	    T_NONE, SMTP_TRY_NEXT, "MAIL", 0, NULL,
-	    "the server closed the connection during MAIL", {0}, {0},
-	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< (hangs up)\n"},
-	{"silent greeting: its own timeout", {HAPPY, .greeting = NULL}, 1, NULL, false,
-	    false, T_GREETING, SMTP_TRY_NEXT, "greeting", 0, NULL,
-	    "timed out waiting for the reply to greeting", {0}, {0}, "*"},
-	{"silent EHLO: its own timeout", {HAPPY, .ehlo = NULL}, 1, NULL, false, false, T_EHLO,
-	    SMTP_TRY_NEXT, "EHLO", 0, NULL, "timed out waiting for the reply to EHLO", {0},
-	    {0}, "< 220\n> EHLO client.test\n*"},
-	{"silent MAIL: its own timeout", {HAPPY, .mail = NULL}, 1, NULL, false, false, T_MAIL,
-	    SMTP_TRY_NEXT, "MAIL", 0, NULL, "timed out waiting for the reply to MAIL", {0},
-	    {0}, "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n*"},
-	{"silent RCPT: its own timeout", {HAPPY, .rcpt = {OK, NULL}}, 2, NULL, false, false,
+			"< 452\n*" },
+	{ "final dot 554: refused for good, then QUIT", { HAPPY, .dot = "554 5.7.1 spam\r\n" }, 1,
+	    NULL, false, false, T_NONE, SMTP_PERMANENT, "end of data", 554, NULL, "554 5.7.1 spam",
+	    { 5 }, { 554 }, UP_TO_RCPT1 "< 250\n> DATA\n< 354\n> (data)\n< 554\n> QUIT\n< 221\n" },
+	{ "the server hangs up after MAIL", { HAPPY, .mail = HANGUP }, 1, NULL, false, false,
+	    T_NONE, SMTP_TRY_NEXT, "MAIL", 0, NULL, "the server closed the connection during MAIL",
+	    { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< (hangs up)\n" },
+	{ "silent greeting: its own timeout", { HAPPY, .greeting = NULL }, 1, NULL, false, false,
+	    T_GREETING, SMTP_TRY_NEXT, "greeting", 0, NULL,
+	    "timed out waiting for the reply to greeting", { 0 }, { 0 }, "*" },
+	{ "silent EHLO: its own timeout", { HAPPY, .ehlo = NULL }, 1, NULL, false, false, T_EHLO,
+	    SMTP_TRY_NEXT, "EHLO", 0, NULL, "timed out waiting for the reply to EHLO", { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n*" },
+	{ "silent MAIL: its own timeout", { HAPPY, .mail = NULL }, 1, NULL, false, false, T_MAIL,
+	    SMTP_TRY_NEXT, "MAIL", 0, NULL, "timed out waiting for the reply to MAIL", { 0 }, { 0 },
+	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n*" },
+	{ "silent RCPT: its own timeout", { HAPPY, .rcpt = { OK, NULL } }, 2, NULL, false, false,
 	    T_RCPT, SMTP_TRY_NEXT, "RCPT", 0, NULL, "timed out waiting for the reply to RCPT",
-	    {2, 0}, {250, 0}, UP_TO_RCPT1 "< 250\n> RCPT TO:<b@dst.test>\n*"},
-	{"silent DATA: its own timeout", {HAPPY, .data = NULL}, 1, NULL, false, false, T_DATA,
-	    SMTP_TRY_NEXT, "DATA", 0, NULL, "timed out waiting for the reply to DATA", {2},
-	    {250}, UP_TO_RCPT1 "< 250\n> DATA\n*"},
-	{"silent after the final dot: its own timeout", {HAPPY, .dot = NULL}, 1, NULL, false,
+	    { 2, 0 }, { 250, 0 }, UP_TO_RCPT1 "< 250\n> RCPT TO:<b@dst.test>\n*" },
+	{ "silent DATA: its own timeout", { HAPPY, .data = NULL }, 1, NULL, false, false, T_DATA,
+	    SMTP_TRY_NEXT, "DATA", 0, NULL, "timed out waiting for the reply to DATA", { 2 },
+	    { 250 }, UP_TO_RCPT1 "< 250\n> DATA\n*" },
+	{ "silent after the final dot: its own timeout", { HAPPY, .dot = NULL }, 1, NULL, false,
 	    false, T_DOT, SMTP_TRY_NEXT, "end of data", 0, NULL,
-	    "timed out waiting for the reply to end of data", {2}, {250},
-	    UP_TO_RCPT1 "< 250\n> DATA\n< 354\n> (data)\n*"},
+	    "timed out waiting for the reply to end of data", { 2 }, { 250 },
+	    UP_TO_RCPT1 "< 250\n> DATA\n< 354\n> (data)\n*" },
 };
 #pragma GCC diagnostic pop
 
 static void
 timeouts_for(enum stage_timeout st, struct smtp_timeouts *t)
 {
-	*t = (struct smtp_timeouts){SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS,
-	    SLOW_MS, SLOW_MS, SLOW_MS};
+	*t = (struct smtp_timeouts){ SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS, SLOW_MS,
+		SLOW_MS, SLOW_MS };
 	switch (st) {
 	case T_GREETING: t->greeting = SHORT_MS; break;
 	case T_EHLO: t->ehlo = SHORT_MS; break;
@@ -480,16 +475,21 @@ test_script(void **state)
 	const char *data = row->data ? row->data : MSG;
 	struct payload payload;
 	struct smtp_txn txn = {
-		.helo = "client.test", .mail_from = "s@src.test", .rcpts = rcpt_names,
-		.n_rcpts = row->n_rcpts, .payload = &payload, .size = strlen(data),
-		.needs_8bitmime = row->needs_8bitmime, .needs_smtputf8 = row->needs_smtputf8,
+		.helo = "client.test",
+		.mail_from = "s@src.test",
+		.rcpts = rcpt_names,
+		.n_rcpts = row->n_rcpts,
+		.payload = &payload,
+		.size = strlen(data),
+		.needs_8bitmime = row->needs_8bitmime,
+		.needs_smtputf8 = row->needs_smtputf8,
 	};
-	struct server srv = {.sc = &row->sc};
+	struct server srv = { .sc = &row->sc };
 	struct smtp_timeouts t;
 	struct run r;
 
-	assert_int_equal(payload_init(&payload, (const uint8_t *)data, strlen(data), -1, 0, 0),
-	    MX_OK);
+	assert_int_equal(
+	    payload_init(&payload, (const uint8_t *)data, strlen(data), -1, 0, 0), MX_OK);
 	timeouts_for(row->short_stage, &t);
 	converse(&srv, &txn, &t, &r);
 	payload_clear(&payload);
@@ -530,22 +530,26 @@ test_dot_stuffed_body(void **state)
 {
 	static const char original[] = "Subject: dots\r\n\r\n.\r\n.hidden\r\n..two\r\nend\r\n";
 	static const char stuffed[] = "Subject: dots\r\n\r\n..\r\n..hidden\r\n...two\r\nend\r\n";
-	static const struct script sc = {HAPPY};
-	const char *const rcpt[] = {"a@dst.test"};
+	static const struct script sc = { HAPPY };
+	const char *const rcpt[] = { "a@dst.test" };
 	struct payload payload;
 	struct smtp_txn txn = {
-		.helo = "client.test", .mail_from = "s@src.test", .rcpts = rcpt, .n_rcpts = 1,
-		.payload = &payload, .size = strlen(original),
+		.helo = "client.test",
+		.mail_from = "s@src.test",
+		.rcpts = rcpt,
+		.n_rcpts = 1,
+		.payload = &payload,
+		.size = strlen(original),
 	};
-	struct server srv = {.sc = &sc};
+	struct server srv = { .sc = &sc };
 	struct smtp_timeouts t;
 	struct run r;
 	char unstuffed[sizeof(original)];
 	size_t o = 0;
 
 	(void)state;
-	assert_int_equal(payload_init(&payload, (const uint8_t *)stuffed, strlen(stuffed), -1, 0,
-	    0), MX_OK);
+	assert_int_equal(
+	    payload_init(&payload, (const uint8_t *)stuffed, strlen(stuffed), -1, 0, 0), MX_OK);
 	timeouts_for(T_NONE, &t);
 	converse(&srv, &txn, &t, &r);
 	payload_clear(&payload);
@@ -575,7 +579,7 @@ struct reuse {
 	int closed_calls;
 	struct smtp_session_result res2;
 	char stage2[64];
-	bool park_second;        /* park the second too, then smtp_session_quit */
+	bool park_second; /* park the second too, then smtp_session_quit */
 };
 
 static void on_done2(const struct smtp_session_result *res, void *arg);
@@ -632,8 +636,8 @@ on_done2(const struct smtp_session_result *res, void *arg)
 	snprintf(u->stage2, sizeof(u->stage2), "%s", res->stage ? res->stage : "(none)");
 	if (u->park_second && res->reusable) {
 		smtp_session_park(u->s, on_parked_closed, u);
-		assert_int_equal(event_base_once(u->r.base, -1, EV_TIMEOUT, quit_parked, u, NULL),
-		    0);
+		assert_int_equal(
+		    event_base_once(u->r.base, -1, EV_TIMEOUT, quit_parked, u, NULL), 0);
 	}
 }
 
@@ -641,12 +645,16 @@ on_done2(const struct smtp_session_result *res, void *arg)
 static void
 converse_twice(struct server *srv, struct reuse *u, struct payload *payload)
 {
-	static const char *const rcpt2[] = {"b@dst.test", "c@dst.test"};
+	static const char *const rcpt2[] = { "b@dst.test", "c@dst.test" };
 	struct smtp_txn txn1 = {
-		.helo = "client.test", .mail_from = "s@src.test", .rcpts = rcpt_names,
-		.n_rcpts = 1, .payload = payload, .size = strlen(MSG),
+		.helo = "client.test",
+		.mail_from = "s@src.test",
+		.rcpts = rcpt_names,
+		.n_rcpts = 1,
+		.payload = payload,
+		.size = strlen(MSG),
 	};
-	struct timeval guard = {20, 0};
+	struct timeval guard = { 20, 0 };
 	pthread_t thread;
 	int sv[2];
 
@@ -664,8 +672,8 @@ converse_twice(struct server *srv, struct reuse *u, struct payload *payload)
 	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
 	srv->fd = sv[1];
 	assert_int_equal(pthread_create(&thread, NULL, serve, srv), 0);
-	assert_int_equal(smtp_session_start(u->r.base, sv[0], &txn1, &u->opts, on_done1, u,
-	    &u->s), MX_OK);
+	assert_int_equal(
+	    smtp_session_start(u->r.base, sv[0], &txn1, &u->opts, on_done1, u, &u->s), MX_OK);
 	assert_int_equal(event_base_loopexit(u->r.base, &guard), 0);
 	assert_int_equal(event_base_dispatch(u->r.base), 0);
 	event_base_free(u->r.base);
@@ -674,7 +682,8 @@ converse_twice(struct server *srv, struct reuse *u, struct payload *payload)
 	assert_int_equal(u->closed_calls, 1);
 }
 
-#define FIRST_TXN "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 250\n" \
+#define FIRST_TXN                                                                                  \
+	"< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n< 250\n"                      \
 	"> RCPT TO:<a@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n"
 
 struct reuse_row {
@@ -689,24 +698,24 @@ struct reuse_row {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
 static const struct reuse_row reuse_rows[] = {
-	{"kept: RSET, then the second transaction, then QUIT", {HAPPY}, false,
-	    SMTP_COMPLETED, "end of data",
+	{ "kept: RSET, then the second transaction, then QUIT", { HAPPY }, false, SMTP_COMPLETED,
+	    "end of data",
 	    FIRST_TXN "> RSET\n< 250\n> MAIL FROM:<t@src.test>\n< 250\n> RCPT TO:<b@dst.test>\n"
-	    "< 250\n> RCPT TO:<c@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n"
-	    "> QUIT\n< 221\n"},
-	{"kept, PIPELINING: RSET opens the pipelined group",
-	    {HAPPY, .ehlo = "250-mx.dst.test\r\n250 PIPELINING\r\n"}, false,
-	    SMTP_COMPLETED, "end of data",
+		      "< 250\n> RCPT TO:<c@dst.test>\n< 250\n> DATA\n< 354\n> (data)\n< 250\n"
+		      "> QUIT\n< 221\n" },
+	{ "kept, PIPELINING: RSET opens the pipelined group",
+	    { HAPPY, .ehlo = "250-mx.dst.test\r\n250 PIPELINING\r\n" }, false, SMTP_COMPLETED,
+	    "end of data",
 	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<s@src.test>\n"
 	    "> RCPT TO:<a@dst.test>\n> DATA\n< 250\n< 250\n< 354\n> (data)\n< 250\n"
 	    "> RSET\n> MAIL FROM:<t@src.test>\n> RCPT TO:<b@dst.test>\n> RCPT TO:<c@dst.test>\n"
-	    "> DATA\n< 250\n< 250\n< 250\n< 250\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n"},
-	{"kept, parked again, then smtp_session_quit", {HAPPY}, true, SMTP_COMPLETED,
-	    "end of data", FIRST_TXN "> RSET\n< 250\n*"},
-	{"dropped while idle: TRY_NEXT at RSET", {HAPPY, .rset = HANGUP}, false, SMTP_TRY_NEXT,
-	    "RSET", FIRST_TXN "> RSET\n< (hangs up)\n"},
-	{"RSET refused: TRY_NEXT at RSET", {HAPPY, .rset = "421 4.3.2 closing\r\n"}, false,
-	    SMTP_TRY_NEXT, "RSET", FIRST_TXN "> RSET\n< 421\n*"},
+	    "> DATA\n< 250\n< 250\n< 250\n< 250\n< 354\n> (data)\n< 250\n> QUIT\n< 221\n" },
+	{ "kept, parked again, then smtp_session_quit", { HAPPY }, true, SMTP_COMPLETED,
+	    "end of data", FIRST_TXN "> RSET\n< 250\n*" },
+	{ "dropped while idle: TRY_NEXT at RSET", { HAPPY, .rset = HANGUP }, false, SMTP_TRY_NEXT,
+	    "RSET", FIRST_TXN "> RSET\n< (hangs up)\n" },
+	{ "RSET refused: TRY_NEXT at RSET", { HAPPY, .rset = "421 4.3.2 closing\r\n" }, false,
+	    SMTP_TRY_NEXT, "RSET", FIRST_TXN "> RSET\n< 421\n*" },
 };
 #pragma GCC diagnostic pop
 
@@ -714,14 +723,14 @@ static void
 test_reuse(void **state)
 {
 	const struct reuse_row *row = *state;
-	struct server srv = {.sc = &row->sc};
+	struct server srv = { .sc = &row->sc };
 	struct payload payload;
 	struct reuse u;
 
 	memset(&u, 0, sizeof(u));
 	u.park_second = row->park_second;
-	assert_int_equal(payload_init(&payload, (const uint8_t *)MSG, strlen(MSG), -1, 0, 0),
-	    MX_OK);
+	assert_int_equal(
+	    payload_init(&payload, (const uint8_t *)MSG, strlen(MSG), -1, 0, 0), MX_OK);
 	converse_twice(&srv, &u, &payload);
 	payload_clear(&payload);
 	assert_int_equal(u.res2.outcome, row->outcome2);
@@ -738,18 +747,18 @@ test_reuse(void **state)
 int
 main(void)
 {
-	struct CMUnitTest tests[sizeof(rows) / sizeof(rows[0]) + 1 +
-	    sizeof(reuse_rows) / sizeof(reuse_rows[0])];
+	struct CMUnitTest
+	    tests[sizeof(rows) / sizeof(rows[0]) + 1 + sizeof(reuse_rows) / sizeof(reuse_rows[0])];
 	size_t n = 0;
 
 	/* The scripted server may hang up under the client's feet. */
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		tests[n++] = (struct CMUnitTest){rows[i].name, test_script, NULL, NULL,
-		    (void *)&rows[i]};
+		tests[n++] =
+		    (struct CMUnitTest){ rows[i].name, test_script, NULL, NULL, (void *)&rows[i] };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dot_stuffed_body);
 	for (size_t i = 0; i < sizeof(reuse_rows) / sizeof(reuse_rows[0]); i++)
-		tests[n++] = (struct CMUnitTest){reuse_rows[i].name, test_reuse, NULL, NULL,
-		    (void *)&reuse_rows[i]};
+		tests[n++] = (struct CMUnitTest){ reuse_rows[i].name, test_reuse, NULL, NULL,
+			(void *)&reuse_rows[i] };
 	return _cmocka_run_group_tests("smtp_session", tests, n, NULL, NULL);
 }

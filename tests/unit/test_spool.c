@@ -32,10 +32,10 @@
 #include "spool.h"
 #include "strbuf.h"
 
-#define BIG_LEN ((size_t)10 << 20)
+#define BIG_LEN     ((size_t)10 << 20)
 #define CRASH_KILLS 200
-#define CRASH_SEED 20261122u
-#define MAX_IDS 100000
+#define CRASH_SEED  20261122u
+#define MAX_IDS     100000
 
 struct fixture {
 	char dir[128];
@@ -162,8 +162,8 @@ ids_has(const struct ids *ids, const char *id)
 /* ---- round trip ------------------------------------------------------- */
 
 static void
-check_entry(struct spool *sp, const char *id, const char *sender,
-    const char *const *rcpts, size_t n, const uint8_t *data, size_t len)
+check_entry(struct spool *sp, const char *id, const char *sender, const char *const *rcpts,
+    size_t n, const uint8_t *data, size_t len)
 {
 	struct spool_entry *e = NULL;
 	const char *why = NULL;
@@ -198,12 +198,15 @@ test_round_trip(void **state)
 	assert_non_null(big);
 	for (size_t i = 0; i < BIG_LEN; i++)
 		big[i] = (uint8_t)(i * 7 + (i >> 13));
-	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 3, binary,
-	    sizeof(binary), id1, sizeof(id1), &why), MX_OK);
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 3, binary, sizeof(binary),
+			     id1, sizeof(id1), &why),
+	    MX_OK);
 	assert_null(why);
-	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id2, sizeof(id2), &why), MX_OK);
-	assert_int_equal(spool_enqueue(f->sp, "big@example.com", rcpts + 1, 2, big, BIG_LEN,
-	    id3, sizeof(id3), &why), MX_OK);
+	assert_int_equal(
+	    spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id2, sizeof(id2), &why), MX_OK);
+	assert_int_equal(spool_enqueue(f->sp, "big@example.com", rcpts + 1, 2, big, BIG_LEN, id3,
+			     sizeof(id3), &why),
+	    MX_OK);
 	assert_true(spool_id_valid(id1) && spool_id_valid(id2) && spool_id_valid(id3));
 	assert_string_not_equal(id1, id2);
 	assert_string_not_equal(id2, id3);
@@ -222,13 +225,14 @@ test_round_trip(void **state)
 
 	/* Bad input is refused before anything is written. */
 	const char *bad[] = { "a@b\r\nRSET" };
-	assert_int_equal(spool_enqueue(f->sp, "me@example.com", bad, 1, NULL, 0, id2,
-	    sizeof(id2), &why), MX_ERR_BAD_ADDRESS);
+	assert_int_equal(
+	    spool_enqueue(f->sp, "me@example.com", bad, 1, NULL, 0, id2, sizeof(id2), &why),
+	    MX_ERR_BAD_ADDRESS);
 	assert_non_null(why);
-	assert_int_equal(spool_enqueue(f->sp, "me@x\n", rcpts, 1, NULL, 0, id2,
-	    sizeof(id2), &why), MX_ERR_BAD_ADDRESS);
-	assert_int_equal(spool_enqueue(f->sp, "me@x", rcpts, 0, NULL, 0, id2,
-	    sizeof(id2), &why), MX_ERR_INVALID);
+	assert_int_equal(spool_enqueue(f->sp, "me@x\n", rcpts, 1, NULL, 0, id2, sizeof(id2), &why),
+	    MX_ERR_BAD_ADDRESS);
+	assert_int_equal(spool_enqueue(f->sp, "me@x", rcpts, 0, NULL, 0, id2, sizeof(id2), &why),
+	    MX_ERR_INVALID);
 	assert_int_equal(count_dir(f, "queue"), 3);
 	assert_int_equal(count_dir(f, "tmp"), 0);
 }
@@ -253,8 +257,9 @@ test_payload_round_trip(void **state)
 	assert_int_equal(write(fd, body, sizeof(body) - 1), (ssize_t)(sizeof(body) - 1));
 	assert_int_equal(payload_init(&p, head, sizeof(head) - 1, fd, 4, sizeof(body) - 1), MX_OK);
 	close(fd);
-	assert_int_equal(spool_enqueue_payload(f->sp, "me@example.com", rcpts, 1, &p, id,
-	    sizeof(id), &why), MX_OK);
+	assert_int_equal(
+	    spool_enqueue_payload(f->sp, "me@example.com", rcpts, 1, &p, id, sizeof(id), &why),
+	    MX_OK);
 	payload_clear(&p);
 	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
 	assert_int_equal(e->len, sizeof(head) - 1 + sizeof(body) - 1);
@@ -273,8 +278,9 @@ test_update_remove(void **state)
 	struct spool_entry *e = NULL, *again = NULL;
 	const char *why = NULL;
 
-	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 3,
-	    (const uint8_t *)"hi\r\n", 4, id, sizeof(id), &why), MX_OK);
+	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 3, (const uint8_t *)"hi\r\n",
+			     4, id, sizeof(id), &why),
+	    MX_OK);
 	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
 	e->rcpts[0].state = SPOOL_SENT;
 	e->rcpts[0].attempts = 1;
@@ -335,7 +341,8 @@ test_quoted_space_round_trip(void **state)
 	const char *why = NULL;
 
 	assert_int_equal(spool_enqueue(f->sp, "\"jane q\"@example.com", rcpts, 3,
-	    (const uint8_t *)"hi\r\n", 4, id, sizeof(id), &why), MX_OK);
+			     (const uint8_t *)"hi\r\n", 4, id, sizeof(id), &why),
+	    MX_OK);
 	check_entry(f->sp, id, "\"jane q\"@example.com", rcpts, 3, (const uint8_t *)"hi\r\n", 4);
 	assert_int_equal(spool_load(f->sp, id, &e, &why), MX_OK);
 	e->rcpts[0].attempts = 1;
@@ -354,8 +361,8 @@ test_quoted_space_round_trip(void **state)
 	spool_entry_free(e);
 	assert_int_equal(count_dir(f, "corrupt"), 0);
 
-	assert_int_equal(spool_enqueue(f->sp, "", tab, 1, NULL, 0, id, sizeof(id), &why),
-	    MX_ERR_BAD_ADDRESS);
+	assert_int_equal(
+	    spool_enqueue(f->sp, "", tab, 1, NULL, 0, id, sizeof(id), &why), MX_ERR_BAD_ADDRESS);
 	assert_int_equal(count_dir(f, "queue"), 1);
 	assert_int_equal(count_dir(f, "tmp"), 0);
 }
@@ -377,8 +384,7 @@ ref_crc32(const uint8_t *p, size_t n)
 }
 
 static void
-write_raw(const struct fixture *f, const char *sub, const char *name,
-    const void *buf, size_t len)
+write_raw(const struct fixture *f, const char *sub, const char *name, const void *buf, size_t len)
 {
 	char path[512];
 	FILE *fp;
@@ -413,8 +419,7 @@ write_forged(const struct fixture *f, const char *id, const char *body)
 
 	strbuf_init(&sb, buf, sizeof(buf));
 	strbuf_add(&sb, body);
-	strbuf_printf(&sb, "end %08x\n", (unsigned)ref_crc32((const uint8_t *)body,
-	    strlen(body)));
+	strbuf_printf(&sb, "end %08x\n", (unsigned)ref_crc32((const uint8_t *)body, strlen(body)));
 	assert_false(sb.truncated);
 	write_raw(f, "queue", id, buf, sb.len);
 }
@@ -440,7 +445,8 @@ fresh_entry(const struct fixture *f, char id[SPOOL_ID_MAX + 1])
 	const char *why = NULL;
 
 	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 1,
-	    (const uint8_t *)"data 5\nhello", 12, id, SPOOL_ID_MAX + 1, &why), MX_OK);
+			     (const uint8_t *)"data 5\nhello", 12, id, SPOOL_ID_MAX + 1, &why),
+	    MX_OK);
 }
 
 static void
@@ -454,7 +460,8 @@ test_hostile(void **state)
 
 	assert_int_equal(ref_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
 	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 1,
-	    (const uint8_t *)"data 5\nhello", 12, id, sizeof(id), &why), MX_OK);
+			     (const uint8_t *)"data 5\nhello", 12, id, sizeof(id), &why),
+	    MX_OK);
 	good = read_raw(f, id, &len);
 	bad = NULL;
 	/* The library's CRC is zlib's: the end line matches the reference. */
@@ -490,41 +497,53 @@ test_hostile(void **state)
 	write_raw(f, "queue", "Empty", "", 0);
 	expect_quarantine(f, "Empty");
 
-	write_forged(f, "Newline", "mxkit-spool 1\nid Newline\ncreated 1\nsender a@b\n"
+	write_forged(f, "Newline",
+	    "mxkit-spool 1\nid Newline\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nz\nreason \ndata 0\n\n");
 	expect_quarantine(f, "Newline");
-	write_forged(f, "CrInAddr", "mxkit-spool 1\nid CrInAddr\ncreated 1\nsender a@b\r\n"
+	write_forged(f, "CrInAddr",
+	    "mxkit-spool 1\nid CrInAddr\ncreated 1\nsender a@b\r\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 0\n\n");
 	expect_quarantine(f, "CrInAddr");
-	write_forged(f, "Version2", "mxkit-spool 2\nid Version2\ncreated 1\nsender a@b\n"
+	write_forged(f, "Version2",
+	    "mxkit-spool 2\nid Version2\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 0\n\n");
 	expect_quarantine(f, "Version2");
-	write_forged(f, "WrongId", "mxkit-spool 1\nid OtherId\ncreated 1\nsender a@b\n"
+	write_forged(f, "WrongId",
+	    "mxkit-spool 1\nid OtherId\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 0\n\n");
 	expect_quarantine(f, "WrongId");
-	write_forged(f, "BadState", "mxkit-spool 1\nid BadState\ncreated 1\nsender a@b\n"
+	write_forged(f, "BadState",
+	    "mxkit-spool 1\nid BadState\ncreated 1\nsender a@b\n"
 	    "rcpt done 0 0 x@y\nreason \ndata 0\n\n");
 	expect_quarantine(f, "BadState");
-	write_forged(f, "BadEscape", "mxkit-spool 1\nid BadEscape\ncreated 1\nsender a@b\n"
+	write_forged(f, "BadEscape",
+	    "mxkit-spool 1\nid BadEscape\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \\x0\ndata 0\n\n");
 	expect_quarantine(f, "BadEscape");
-	write_forged(f, "HugeLength", "mxkit-spool 1\nid HugeLength\ncreated 1\nsender a@b\n"
+	write_forged(f, "HugeLength",
+	    "mxkit-spool 1\nid HugeLength\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 99999999999999999999999\n\n");
 	expect_quarantine(f, "HugeLength");
-	write_forged(f, "LengthLie", "mxkit-spool 1\nid LengthLie\ncreated 1\nsender a@b\n"
+	write_forged(f, "LengthLie",
+	    "mxkit-spool 1\nid LengthLie\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 2\nZ\n");
 	expect_quarantine(f, "LengthLie");
-	write_forged(f, "LengthShort", "mxkit-spool 1\nid LengthShort\ncreated 1\nsender a@b\n"
+	write_forged(f, "LengthShort",
+	    "mxkit-spool 1\nid LengthShort\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 0\nZ\n");
 	expect_quarantine(f, "LengthShort");
-	write_forged(f, "LengthExtra", "mxkit-spool 1\nid LengthExtra\ncreated 1\nsender a@b\n"
+	write_forged(f, "LengthExtra",
+	    "mxkit-spool 1\nid LengthExtra\ncreated 1\nsender a@b\n"
 	    "rcpt pending 0 0 x@y\nreason \ndata 1\nZ\n\n");
 	expect_quarantine(f, "LengthExtra");
-	write_forged(f, "NoRcpt", "mxkit-spool 1\nid NoRcpt\ncreated 1\nsender a@b\n"
+	write_forged(f, "NoRcpt",
+	    "mxkit-spool 1\nid NoRcpt\ncreated 1\nsender a@b\n"
 	    "data 0\n\n");
 	expect_quarantine(f, "NoRcpt");
 	/* The forger itself is right: a correct file loads. */
-	write_forged(f, "Forged", "mxkit-spool 1\nid Forged\ncreated 1\nsender a@b\n"
+	write_forged(f, "Forged",
+	    "mxkit-spool 1\nid Forged\ncreated 1\nsender a@b\n"
 	    "rcpt sent 1 0 x@y\nreason ok \\x5c\ndata 1\nZ\n");
 	struct spool_entry *e = NULL;
 	assert_int_equal(spool_load(f->sp, "Forged", &e, &why), MX_OK);
@@ -599,8 +618,8 @@ test_scan_stale_errno(void **state)
 	struct ids *ids;
 
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id),
-		    &why), MX_OK);
+		assert_int_equal(
+		    spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &why), MX_OK);
 	write_raw(f, "queue", "not-an-id", "x", 1); /* st is never read for it */
 	errno = ENOENT;
 	ids = scan_all(f->sp);
@@ -650,8 +669,8 @@ test_scan_entry_vanishes(void **state)
 	struct ids *order, *ids;
 
 	for (int i = 0; i < 6; i++)
-		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id),
-		    &why), MX_OK);
+		assert_int_equal(
+		    spool_enqueue(f->sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &why), MX_OK);
 	order = scan_all(f->sp); /* readdir's order, the same on the next scan */
 	assert_int_equal(order->n, 6);
 	strcpy(victim, order->id[1]);
@@ -688,8 +707,8 @@ test_open_existing(void **state)
 	ids_free(ids);
 	assert_int_equal(spool_load(sp, "NoSuchId", &e, &w), MX_ERR_NOT_FOUND);
 	assert_int_equal(spool_lock(sp, "NoSuchId", &fd), MX_ERR_NOT_FOUND);
-	assert_int_equal(spool_enqueue(sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w),
-	    MX_ERR_SYSTEM);
+	assert_int_equal(
+	    spool_enqueue(sp, "", rcpts, 1, NULL, 0, id, sizeof(id), &w), MX_ERR_SYSTEM);
 	spool_close(sp);
 	assert_int_not_equal(lstat(missing, &st), 0);
 
@@ -705,8 +724,7 @@ test_open_existing(void **state)
 	spool_unlock(fd);
 	spool_close(sp);
 	/* A file where the spool should be is an error, not an empty queue. */
-	assert_int_equal(spool_open_existing("/etc/passwd", &sp, why, sizeof(why)),
-	    MX_ERR_SYSTEM);
+	assert_int_equal(spool_open_existing("/etc/passwd", &sp, why, sizeof(why)), MX_ERR_SYSTEM);
 	assert_null(sp);
 }
 
@@ -773,10 +791,17 @@ test_faults(void **state)
 {
 	struct fixture *f = *state;
 	static const struct spool_ops fake = {
-		fake_open, fake_write, fake_fsync, fake_rename, fake_unlink,
+		fake_open,
+		fake_write,
+		fake_fsync,
+		fake_rename,
+		fake_unlink,
 	};
 	static const enum fault faults[] = {
-		FAULT_FSYNC_FILE, FAULT_FSYNC_DIR, FAULT_WRITE, FAULT_RENAME,
+		FAULT_FSYNC_FILE,
+		FAULT_FSYNC_DIR,
+		FAULT_WRITE,
+		FAULT_RENAME,
 	};
 	const char *rcpts[] = { "one@example.com" };
 	char id[SPOOL_ID_MAX + 1], kept[SPOOL_ID_MAX + 1];
@@ -787,13 +812,15 @@ test_faults(void **state)
 	memset(data, 'm', sizeof(data));
 	spool_set_ops_for_testing(f->sp, &fake);
 	fault_now = FAULT_NONE;
-	assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, data, sizeof(data), kept,
-	    sizeof(kept), &why), MX_OK);
+	assert_int_equal(
+	    spool_enqueue(f->sp, "", rcpts, 1, data, sizeof(data), kept, sizeof(kept), &why),
+	    MX_OK);
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		fault_now = faults[i];
 		id[0] = '\0';
-		assert_int_equal(spool_enqueue(f->sp, "", rcpts, 1, data, sizeof(data), id,
-		    sizeof(id), &why), MX_ERR_SYSTEM);
+		assert_int_equal(
+		    spool_enqueue(f->sp, "", rcpts, 1, data, sizeof(data), id, sizeof(id), &why),
+		    MX_ERR_SYSTEM);
 		assert_non_null(why);
 		assert_string_equal(id, "");
 		assert_int_equal(count_dir(f, "queue"), 1);
@@ -839,8 +866,9 @@ test_disk_full(void **state)
 	}
 	assert_int_equal(spool_open(mnt, &sp, openwhy, sizeof(openwhy)), MX_OK);
 	memset(data, 'd', sizeof(data));
-	while (n < 64 && (err = spool_enqueue(sp, "", rcpts, 1, data, sizeof(data),
-	    ids[n], sizeof(ids[n]), &why)) == MX_OK)
+	while (n < 64 &&
+	    (err = spool_enqueue(
+		 sp, "", rcpts, 1, data, sizeof(data), ids[n], sizeof(ids[n]), &why)) == MX_OK)
 		n++;
 	assert_int_equal(err, MX_ERR_SYSTEM);
 	assert_non_null(strstr(why, "No space left on device")); /* the OS's words, kept */
@@ -947,8 +975,8 @@ test_crash(void **state)
 	for (size_t i = 0; i < acc->n; i++)
 		assert_true(ids_has(found, acc->id[i]));
 	assert_int_equal(count_dir(f, "corrupt"), 0);
-	printf("# crash: %d kills, %zu accepted, %zu in queue/, %zu left in tmp/\n",
-	    CRASH_KILLS, acc->n, found->n, count_dir(f, "tmp"));
+	printf("# crash: %d kills, %zu accepted, %zu in queue/, %zu left in tmp/\n", CRASH_KILLS,
+	    acc->n, found->n, count_dir(f, "tmp"));
 	assert_true(acc->n > 0);
 	ids_free(found);
 	ids_free(acc);
@@ -1036,8 +1064,8 @@ test_clean_tmp(void **state)
 /* A kernel or file system without renameat2 (EINVAL): link + unlink, never
  * over an existing entry; updates fall back to rename(2). */
 static int
-rename_without_flags(int olddirfd, const char *oldname, int newdirfd, const char *newname,
-    unsigned flags)
+rename_without_flags(
+    int olddirfd, const char *oldname, int newdirfd, const char *newname, unsigned flags)
 {
 	if (flags != 0) {
 		errno = EINVAL;
@@ -1063,7 +1091,8 @@ test_rename_fallback(void **state)
 	ops.rename = rename_without_flags;
 	spool_set_ops_for_testing(f->sp, &ops);
 	assert_int_equal(spool_enqueue(f->sp, "s@example.org", rcpts, 1,
-	    (const uint8_t *)"hello\r\n", 7, id, sizeof(id), &why), MX_OK);
+			     (const uint8_t *)"hello\r\n", 7, id, sizeof(id), &why),
+	    MX_OK);
 	assert_int_equal(count_dir(f, "queue"), 1);
 	assert_int_equal(count_dir(f, "tmp"), 0);
 	assert_int_equal(spool_lock(f->sp, id, &fd), MX_OK);
@@ -1126,8 +1155,9 @@ test_load_head_streams(void **state)
 	for (size_t i = 0; i < len; i++)
 		data[i] = (uint8_t)(i * 13 + (i >> 11));
 	see_piece(data, len, &want);
-	assert_int_equal(spool_enqueue(f->sp, "me@example.com", rcpts, 2, data, len, id,
-	    sizeof(id), &why), MX_OK);
+	assert_int_equal(
+	    spool_enqueue(f->sp, "me@example.com", rcpts, 2, data, len, id, sizeof(id), &why),
+	    MX_OK);
 	assert_int_equal(spool_load_head(f->sp, id, see_piece, &seen, &e, &why), MX_OK);
 	assert_null(e->data);
 	assert_non_null(e->src);

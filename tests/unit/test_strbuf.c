@@ -93,8 +93,9 @@ test_many_after_truncation(void **state)
 	(void)state;
 	strbuf_init(&sb, guarded_init(&g, 16), 16);
 	for (int i = 0; i < 1000; i++) {
-		bool ok = (i % 3 == 0) ? strbuf_printf(&sb, "<%d>", i) :
-		    (i % 3 == 1) ? strbuf_add(&sb, "; ") : strbuf_addc(&sb, 'x');
+		bool ok = (i % 3 == 0) ? strbuf_printf(&sb, "<%d>", i)
+		    : (i % 3 == 1)     ? strbuf_add(&sb, "; ")
+				       : strbuf_addc(&sb, 'x');
 		assert_true(ok == (i < 7)); /* "<0>; x<3>; x<6>" is 15: exactly full */
 		assert_true(sb.len < sb.size);
 		assert_int_equal(strlen(sb.buf), sb.len);
@@ -107,7 +108,7 @@ test_many_after_truncation(void **state)
 static void
 test_visible_mark(void **state)
 {
-	static const char *const want[] = {"", ".", "..", "...", "a...", "ab..."};
+	static const char *const want[] = { "", ".", "..", "...", "a...", "ab..." };
 	struct guarded g;
 	struct strbuf sb;
 

@@ -23,13 +23,13 @@
 #include "tlsrpt_report.h"
 
 static const char POLICY[] = "version: STSv1\nmode: enforce\nmx: mx1.example.test\n"
-    "mx: *.example.test\nmax_age: 86400\n";
+			     "mx: *.example.test\nmax_age: 86400\n";
 
 static struct sts_cached *
 entry(void)
 {
 	struct sts_cached *e = calloc(1, sizeof(*e));
-	struct record_problems pr = {0};
+	struct record_problems pr = { 0 };
 
 	assert_non_null(e);
 	snprintf(e->domain, sizeof(e->domain), "example.test");
@@ -51,8 +51,10 @@ cache_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(sts_cache_format(e, &text, &len), MX_OK);
-	assert_memory_equal(text, "mx-mta-sts-cache 1\ndomain example.test\nid 20260101T1\n"
-	    "fetched 1000\nexpires 87400\nbody 84\nversion: STSv1\n", 103);
+	assert_memory_equal(text,
+	    "mx-mta-sts-cache 1\ndomain example.test\nid 20260101T1\n"
+	    "fetched 1000\nexpires 87400\nbody 84\nversion: STSv1\n",
+	    103);
 	assert_int_equal(sts_cache_parse(text, len, back), 0);
 	assert_string_equal(back->domain, "example.test");
 	assert_string_equal(back->id, "20260101T1");
@@ -69,8 +71,9 @@ static size_t
 file_of(char *out, size_t size, const char *magic, const char *domain, const char *id,
     const char *fetched, const char *expires, const char *body_len, const char *body)
 {
-	return (size_t)snprintf(out, size, "%s\ndomain %s\nid %s\nfetched %s\nexpires %s\nbody %s\n%s",
-	    magic, domain, id, fetched, expires, body_len, body);
+	return (size_t)snprintf(out, size,
+	    "%s\ndomain %s\nid %s\nfetched %s\nexpires %s\nbody %s\n%s", magic, domain, id, fetched,
+	    expires, body_len, body);
 }
 
 /* Every cut of a valid file, and each field made wrong, is refused. */
@@ -79,28 +82,28 @@ cache_hostile(void **state)
 {
 	static const char *const cases[][6] = {
 		/* magic, domain, id, fetched, expires, body length */
-		{"mx-mta-sts-cache 2", "a.test", "1", "1", "2", "84"},
-		{"mx-mta-sts-cache 1", "../a.test", "1", "1", "2", "84"},
-		{"mx-mta-sts-cache 1", ".a.test", "1", "1", "2", "84"},
-		{"mx-mta-sts-cache 1", "a/b", "1", "1", "2", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "a-b", "1", "2", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "", "1", "2", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "-1", "2", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "01", "2", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "5", "5", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "1", "31557602", "84"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "1", "2", "83"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "1", "2", "85"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "1", "2", "0"},
-		{"mx-mta-sts-cache 1", "a.test", "1", "1", "2", "9999999"},
+		{ "mx-mta-sts-cache 2", "a.test", "1", "1", "2", "84" },
+		{ "mx-mta-sts-cache 1", "../a.test", "1", "1", "2", "84" },
+		{ "mx-mta-sts-cache 1", ".a.test", "1", "1", "2", "84" },
+		{ "mx-mta-sts-cache 1", "a/b", "1", "1", "2", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "a-b", "1", "2", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "", "1", "2", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "-1", "2", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "01", "2", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "5", "5", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "1", "31557602", "84" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "83" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "85" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "0" },
+		{ "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "9999999" },
 	};
 	struct sts_cached *back = malloc(sizeof(*back));
 	char buf[1024];
 	size_t len;
 
 	(void)state;
-	len = file_of(buf, sizeof(buf), "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "84",
-	    POLICY);
+	len =
+	    file_of(buf, sizeof(buf), "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "84", POLICY);
 	assert_int_equal(sts_cache_parse(buf, len, back), 0);
 	for (size_t cut = 0; cut < len; cut++)
 		assert_int_equal(sts_cache_parse(buf, cut, back), -1);
@@ -113,8 +116,8 @@ cache_hostile(void **state)
 	len = file_of(buf, sizeof(buf), "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "16",
 	    "mode: sometimes\n");
 	assert_int_equal(sts_cache_parse(buf, len, back), -1);
-	len = file_of(buf, sizeof(buf), "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "84",
-	    POLICY);
+	len =
+	    file_of(buf, sizeof(buf), "mx-mta-sts-cache 1", "a.test", "1", "1", "2", "84", POLICY);
 	buf[27] = '\0';
 	assert_int_equal(sts_cache_parse(buf, len, back), -1);
 	free(back);
@@ -143,7 +146,7 @@ static void
 matches(void **state)
 {
 	struct sts_cached *e = entry();
-	struct sts_outcome o = {.mode = STS_MODE_ENFORCE, .policy = e};
+	struct sts_outcome o = { .mode = STS_MODE_ENFORCE, .policy = e };
 
 	(void)state;
 	assert_true(sts_host_matches(&o, "mx1.example.test"));
@@ -159,13 +162,15 @@ verify_errors(void **state)
 {
 	(void)state;
 	assert_string_equal(tlsrpt_result_for_verify_error(
-	    X509_verify_cert_error_string(X509_V_ERR_HOSTNAME_MISMATCH)), "certificate-host-mismatch");
+				X509_verify_cert_error_string(X509_V_ERR_HOSTNAME_MISMATCH)),
+	    "certificate-host-mismatch");
 	assert_string_equal(tlsrpt_result_for_verify_error(
-	    X509_verify_cert_error_string(X509_V_ERR_CERT_HAS_EXPIRED)), "certificate-expired");
+				X509_verify_cert_error_string(X509_V_ERR_CERT_HAS_EXPIRED)),
+	    "certificate-expired");
 	assert_string_equal(tlsrpt_result_for_verify_error(X509_verify_cert_error_string(
-	    X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)), "certificate-not-trusted");
-	assert_string_equal(tlsrpt_result_for_verify_error("something else"),
-	    "validation-failure");
+				X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)),
+	    "certificate-not-trusted");
+	assert_string_equal(tlsrpt_result_for_verify_error("something else"), "validation-failure");
 }
 
 static const char DAY[] =
@@ -199,19 +204,25 @@ static void
 report_json_gzip_message(void **state)
 {
 	struct tlsrpt_day *d = malloc(sizeof(*d));
-	const char *texts[] = {POLICY};
-	struct tlsrpt_meta m = {.organization = "Example Org", .contact = "r@example.test",
-	    .submitter = "mx.example.test", .domain = "example.test", .report_id = "id-1",
-	    .start = 1796515200, .end = 1796515200 + 86400, .policy_text = texts};
+	const char *texts[] = { POLICY };
+	struct tlsrpt_meta m = { .organization = "Example Org",
+		.contact = "r@example.test",
+		.submitter = "mx.example.test",
+		.domain = "example.test",
+		.report_id = "id-1",
+		.start = 1796515200,
+		.end = 1796515200 + 86400,
+		.policy_text = texts };
 	char *json, *msg, back[8192];
 	unsigned char *gz;
 	size_t len, glen, mlen;
-	z_stream z = {0};
+	z_stream z = { 0 };
 
 	(void)state;
 	tlsrpt_day_parse(DAY, strlen(DAY), d);
 	assert_int_equal(tlsrpt_json(d, &m, &json, &len), MX_OK);
-	assert_string_equal(json, "{\"organization-name\": \"Example Org\", \"date-range\": "
+	assert_string_equal(json,
+	    "{\"organization-name\": \"Example Org\", \"date-range\": "
 	    "{\"start-datetime\": \"2026-12-06T00:00:00Z\", \"end-datetime\": "
 	    "\"2026-12-06T23:59:59Z\"}, \"contact-info\": \"r@example.test\", \"report-id\": "
 	    "\"id-1\", \"policies\": [{\"policy\": {\"policy-type\": \"sts\", \"policy-string\": "
@@ -235,19 +246,23 @@ report_json_gzip_message(void **state)
 	assert_int_equal(z.total_out, len);
 	assert_memory_equal(back, json, len);
 	inflateEnd(&z);
-	assert_int_equal(tlsrpt_message(&m, "r@example.test", "rua@example.test", 1796600000,
-	    gz, glen, &msg, &mlen), MX_OK);
-	assert_non_null(strstr(msg, "\nSubject: Report Domain: example.test Submitter: "
+	assert_int_equal(tlsrpt_message(&m, "r@example.test", "rua@example.test", 1796600000, gz,
+			     glen, &msg, &mlen),
+	    MX_OK);
+	assert_non_null(strstr(msg,
+	    "\nSubject: Report Domain: example.test Submitter: "
 	    "mx.example.test Report-ID: <id-1>\nTLS-Report-Domain: example.test\n"
 	    "TLS-Report-Submitter: mx.example.test\n"));
 	assert_non_null(strstr(msg, "Content-Type: multipart/report; report-type=\"tlsrpt\""));
 	assert_non_null(strstr(msg, "Content-Type: application/tlsrpt+gzip\n"));
-	assert_non_null(strstr(msg, "filename=\"mx.example.test!example.test!1796515200!"
+	assert_non_null(strstr(msg,
+	    "filename=\"mx.example.test!example.test!1796515200!"
 	    "1796601599.json.gz\""));
 	m.domain = "evil\nBcc: x@example.test";
 	free(msg);
-	assert_int_equal(tlsrpt_message(&m, "r@example.test", "rua@example.test", 1, gz, glen,
-	    &msg, &mlen), MX_ERR_INVALID);
+	assert_int_equal(
+	    tlsrpt_message(&m, "r@example.test", "rua@example.test", 1, gz, glen, &msg, &mlen),
+	    MX_ERR_INVALID);
 	free(gz);
 	free(json);
 	free(d);
@@ -257,10 +272,15 @@ static void
 record_and_read(void **state)
 {
 	char dir[] = "/tmp/test_sts.XXXXXX", path[256], cmd[128], buf[1024];
-	struct tlsrpt_session s = {.ok = false, .policy_type = "sts", .policy_id = "7",
-	    .policy_body = POLICY, .policy_len = strlen(POLICY),
-	    .result_type = "certificate-expired", .mx_host = "mx1.example.test",
-	    .receiving_ip = "192.0.2.1", .info = "tab\there\nnewline"};
+	struct tlsrpt_session s = { .ok = false,
+		.policy_type = "sts",
+		.policy_id = "7",
+		.policy_body = POLICY,
+		.policy_len = strlen(POLICY),
+		.result_type = "certificate-expired",
+		.mx_host = "mx1.example.test",
+		.receiving_ip = "192.0.2.1",
+		.info = "tab\there\nnewline" };
 	FILE *f;
 	size_t n;
 
@@ -273,7 +293,8 @@ record_and_read(void **state)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
-	assert_string_equal(buf, "v1\tfail\tsts\t7\tcertificate-expired\tmx1.example.test\t"
+	assert_string_equal(buf,
+	    "v1\tfail\tsts\t7\tcertificate-expired\tmx1.example.test\t"
 	    "192.0.2.1\ttab here newline\n");
 	snprintf(path, sizeof(path), "%s/tlsrpt/2026-12-06/example.test!7.sts", dir);
 	assert_int_equal(access(path, R_OK), 0);

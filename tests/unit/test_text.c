@@ -34,7 +34,7 @@ fill(char *buf, size_t len, unsigned seed)
 static void
 test_empty(void **state)
 {
-	struct text_store s = {0};
+	struct text_store s = { 0 };
 
 	(void)state;
 	assert_string_equal(text_add(&s, "abc", 0), "");
@@ -55,7 +55,7 @@ static void
 test_stable(void **state)
 {
 	static const char *kept[MANY];
-	struct text_store s = {0};
+	struct text_store s = { 0 };
 	char buf[1200];
 
 	(void)state;
@@ -77,7 +77,7 @@ test_stable(void **state)
 static void
 test_add_len(void **state)
 {
-	struct text_store s = {0};
+	struct text_store s = { 0 };
 
 	(void)state;
 	assert_string_equal(text_add(&s, "mx.example.test.", 15), "mx.example.test");
@@ -100,8 +100,8 @@ check_printf(struct text_store *s, size_t cap, const char *arg)
 static void
 test_printf(void **state)
 {
-	static const size_t caps[] = {1, 2, 3, 10, 160, 384, 512, 1024};
-	struct text_store s = {0};
+	static const size_t caps[] = { 1, 2, 3, 10, 160, 384, 512, 1024 };
+	struct text_store s = { 0 };
 	char arg[1100];
 
 	(void)state;

@@ -36,20 +36,20 @@
 #include "tls.h"
 
 #define HOST "mx-tls.send.test"
-#define DAY (24L * 3600L)
+#define DAY  (24L * 3600L)
 
 /* ---- the test PKI ----------------------------------------------------- */
 
 struct pki {
 	EVP_PKEY *ca_key, *stranger_key, *leaf_key, *self_key;
-	X509 *ca;         /* trusted: in ca_file */
-	X509 *stranger;   /* a CA nobody trusts */
-	X509 *good;       /* CA -> HOST, valid now */
-	X509 *expired;    /* CA -> HOST, expired yesterday */
-	X509 *self;       /* self-signed, HOST */
-	X509 *untrusted;  /* stranger -> HOST */
+	X509 *ca;        /* trusted: in ca_file */
+	X509 *stranger;  /* a CA nobody trusts */
+	X509 *good;      /* CA -> HOST, valid now */
+	X509 *expired;   /* CA -> HOST, expired yesterday */
+	X509 *self;      /* self-signed, HOST */
+	X509 *untrusted; /* stranger -> HOST */
 	char ca_file[64];
-	struct tls_client *client;  /* trusts ca_file */
+	struct tls_client *client; /* trusts ca_file */
 };
 
 static void
@@ -64,8 +64,8 @@ add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 
 /* issuer NULL: self-signed.  Validity in days from now. */
 static X509 *
-make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-    long from_days, long to_days, bool ca, long serial)
+make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long from_days,
+    long to_days, bool ca, long serial)
 {
 	X509 *x = X509_new();
 	X509_NAME *name;
@@ -79,8 +79,9 @@ make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), to_days * DAY));
 	assert_int_equal(X509_set_pubkey(x, key), 1);
 	name = X509_get_subject_name(x);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(
+			     name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0),
+	    1);
 	assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name), 1);
 	X509V3_set_ctx_nodb(&ctx);
 	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
@@ -164,7 +165,8 @@ static void
 tlsa_of(struct tlsa_buf *t, uint8_t usage, uint8_t selector, uint8_t mtype, X509 *x)
 {
 	unsigned char *der = NULL;
-	int len = selector == 0 ? i2d_X509(x, &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	int len =
+	    selector == 0 ? i2d_X509(x, &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
 	unsigned n = 0;
 
 	assert_true(len > 0 && (size_t)len <= sizeof(t->data));
@@ -173,7 +175,8 @@ tlsa_of(struct tlsa_buf *t, uint8_t usage, uint8_t selector, uint8_t mtype, X509
 		n = (unsigned)len;
 	} else {
 		assert_int_equal(EVP_Digest(der, (size_t)len, t->data, &n,
-		    mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL), 1);
+				     mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL),
+		    1);
 	}
 	OPENSSL_free(der);
 	t->rr = (struct tls_tlsa){ usage, selector, mtype, t->data, n };
@@ -184,8 +187,8 @@ tlsa_of(struct tlsa_buf *t, uint8_t usage, uint8_t selector, uint8_t mtype, X509
 struct server {
 	X509 *cert;
 	EVP_PKEY *key;
-	X509 *extra;      /* sent after cert, or NULL */
-	int max_version;  /* 0: OpenSSL's; below TLS 1.2 also lowers the security level */
+	X509 *extra;     /* sent after cert, or NULL */
+	int max_version; /* 0: OpenSSL's; below TLS 1.2 also lowers the security level */
 	int fd;
 	bool accepted;
 };
@@ -240,17 +243,17 @@ serve(void *arg)
 /* ---- one handshake --------------------------------------------------------- */
 
 struct outcome {
-	mx_err err;           /* tls_session_new */
+	mx_err err; /* tls_session_new */
 	const char *new_why;
-	bool ok;              /* tls_session_check */
+	bool ok; /* tls_session_check */
 	const char *why;
 	struct tls_facts facts;
-	bool accepted;        /* the server finished its side */
+	bool accepted; /* the server finished its side */
 };
 
 static void
-handshake(struct tls_client *client, struct server *srv, const char *host,
-    enum tls_policy policy, const struct tls_tlsa *tlsa, size_t n, struct outcome *o)
+handshake(struct tls_client *client, struct server *srv, const char *host, enum tls_policy policy,
+    const struct tls_tlsa *tlsa, size_t n, struct outcome *o)
 {
 	int sv[2];
 	pthread_t t;
@@ -486,7 +489,7 @@ test_dane_unusable(void **state)
 	short_digest.rr.len = 31;
 	tlsa_of(&bad_full, 3, 1, 0, p->good);
 	bad_full.rr.data = bad_full.data;
-	bad_full.rr.len = 20;        /* not a SubjectPublicKeyInfo */
+	bad_full.rr.len = 20; /* not a SubjectPublicKeyInfo */
 	bad_mtype = good_ee;
 	bad_mtype.rr.data = bad_mtype.data;
 	bad_mtype.rr.mtype = 3;
@@ -524,12 +527,20 @@ test_tlsa_usable(void **state)
 {
 	static const uint8_t d32[32], d64[64], d100[100];
 	struct tls_tlsa t[] = {
-		{ 3, 1, 1, d32, 32 }, { 2, 0, 1, d32, 32 }, { 3, 0, 2, d64, 64 },
-		{ 2, 1, 0, d100, 100 },                      /* usable: 4 */
-		{ 0, 0, 1, d32, 32 }, { 1, 1, 1, d32, 32 },  /* PKIX */
-		{ 4, 1, 1, d32, 32 }, { 3, 2, 1, d32, 32 }, { 3, 1, 3, d32, 32 },
-		{ 3, 1, 1, d64, 64 }, { 3, 1, 2, d32, 32 }, { 3, 1, 1, NULL, 0 },
-		{ 3, 1, 0, d32, 0 }, { 255, 255, 255, d32, 32 },
+		{ 3, 1, 1, d32, 32 },
+		{ 2, 0, 1, d32, 32 },
+		{ 3, 0, 2, d64, 64 },
+		{ 2, 1, 0, d100, 100 }, /* usable: 4 */
+		{ 0, 0, 1, d32, 32 },
+		{ 1, 1, 1, d32, 32 }, /* PKIX */
+		{ 4, 1, 1, d32, 32 },
+		{ 3, 2, 1, d32, 32 },
+		{ 3, 1, 3, d32, 32 },
+		{ 3, 1, 1, d64, 64 },
+		{ 3, 1, 2, d32, 32 },
+		{ 3, 1, 1, NULL, 0 },
+		{ 3, 1, 0, d32, 0 },
+		{ 255, 255, 255, d32, 32 },
 	};
 
 	(void)state;
@@ -636,8 +647,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & (BEV_EVENT_CONNECTED | BEV_EVENT_ERROR)) {
 		r->checked = true;
-		r->ok = tls_session_check(bufferevent_openssl_get_ssl(bev), r->policy,
-		    &r->facts, &r->why);
+		r->ok = tls_session_check(
+		    bufferevent_openssl_get_ssl(bev), r->policy, &r->facts, &r->why);
 	}
 	if (!(what & BEV_EVENT_CONNECTED) || !r->ok)
 		event_base_loopexit(r->base, NULL);
@@ -649,12 +660,12 @@ wrap(struct event_base *base, int fd, SSL *ssl, bool filter)
 	struct bufferevent *plain;
 
 	if (!filter)
-		return bufferevent_openssl_socket_new(base, fd, ssl,
-		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		return bufferevent_openssl_socket_new(
+		    base, fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	plain = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	assert_non_null(plain);
-	return bufferevent_openssl_filter_new(base, plain, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	return bufferevent_openssl_filter_new(
+	    base, plain, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
 static void
@@ -732,30 +743,29 @@ test_arguments(void **state)
 	assert_null(c);
 	tls_client_free(NULL);
 
-	assert_int_equal(tls_session_new(p->client, HOST, TLS_MAY, NULL, 0, NULL, &why),
-	    MX_ERR_INVALID);
-	assert_int_equal(tls_session_new(NULL, HOST, TLS_MAY, NULL, 0, &ssl, &why),
-	    MX_ERR_INVALID);
+	assert_int_equal(
+	    tls_session_new(p->client, HOST, TLS_MAY, NULL, 0, NULL, &why), MX_ERR_INVALID);
+	assert_int_equal(tls_session_new(NULL, HOST, TLS_MAY, NULL, 0, &ssl, &why), MX_ERR_INVALID);
 	assert_null(ssl);
 	assert_string_equal(why, "invalid argument");
-	assert_int_equal(tls_session_new(p->client, NULL, TLS_MAY, NULL, 0, &ssl, NULL),
+	assert_int_equal(
+	    tls_session_new(p->client, NULL, TLS_MAY, NULL, 0, &ssl, NULL), MX_ERR_INVALID);
+	assert_int_equal(
+	    tls_session_new(p->client, "", TLS_MAY, NULL, 0, &ssl, NULL), MX_ERR_INVALID);
+	assert_int_equal(
+	    tls_session_new(p->client, ".", TLS_MAY, NULL, 0, &ssl, NULL), MX_ERR_INVALID);
+	assert_int_equal(tls_session_new(p->client, HOST, (enum tls_policy)9, NULL, 0, &ssl, NULL),
 	    MX_ERR_INVALID);
-	assert_int_equal(tls_session_new(p->client, "", TLS_MAY, NULL, 0, &ssl, NULL),
-	    MX_ERR_INVALID);
-	assert_int_equal(tls_session_new(p->client, ".", TLS_MAY, NULL, 0, &ssl, NULL),
-	    MX_ERR_INVALID);
-	assert_int_equal(tls_session_new(p->client, HOST, (enum tls_policy)9, NULL, 0,
-	    &ssl, NULL), MX_ERR_INVALID);
-	assert_int_equal(tls_session_new(p->client, HOST, TLS_DANE, NULL, 2, &ssl, NULL),
-	    MX_ERR_INVALID);
+	assert_int_equal(
+	    tls_session_new(p->client, HOST, TLS_DANE, NULL, 2, &ssl, NULL), MX_ERR_INVALID);
 	memset(long_name, 'a', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
-	assert_int_equal(tls_session_new(p->client, long_name, TLS_MAY, NULL, 0, &ssl, NULL),
-	    MX_ERR_INVALID);
-	long_name[MX_DOMAIN_MAX] = '.';  /* 253 octets and a trailing dot */
+	assert_int_equal(
+	    tls_session_new(p->client, long_name, TLS_MAY, NULL, 0, &ssl, NULL), MX_ERR_INVALID);
+	long_name[MX_DOMAIN_MAX] = '.'; /* 253 octets and a trailing dot */
 	long_name[MX_DOMAIN_MAX + 1] = '\0';
-	assert_int_equal(tls_session_new(p->client, long_name, TLS_MAY, NULL, 0, &ssl, NULL),
-	    MX_OK);
+	assert_int_equal(
+	    tls_session_new(p->client, long_name, TLS_MAY, NULL, 0, &ssl, NULL), MX_OK);
 	SSL_free(ssl);
 
 	assert_false(tls_session_check(NULL, TLS_MAY, &f, &why));
