@@ -41,7 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		expand(a, "root");
 		expand(a, "Postmaster@origin.test");
 		expand(a, "\\root");
-		size_t k = strcspn((const char *)data, ":\n");
+		/* The input is not NUL-terminated: never strcspn it. */
+		size_t k = 0;
+		while (k < size && data[k] != ':' && data[k] != '\n')
+			k++;
 		if (k < size && k < sizeof(name)) {
 			memcpy(name, data, k);
 			name[k] = '\0';

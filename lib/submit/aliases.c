@@ -304,6 +304,17 @@ report_loops(struct aliases *a)
 	}
 }
 
+/* Whether the n octets at p are all blanks or line ends (p is not a
+ * string: text need not be NUL-terminated). */
+static bool
+blank(const char *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (p[k] != ' ' && p[k] != '\t' && p[k] != '\r' && p[k] != '\n')
+			return false;
+	return true;
+}
+
 mx_err
 aliases_parse(const char *name, const char *text, size_t len, struct aliases **out)
 {
@@ -322,8 +333,7 @@ aliases_parse(const char *name, const char *text, size_t len, struct aliases **o
 		else if (text[i] != '#' && text[i] != '\n' && text[i] != '\r' && text[i] != ' ' &&
 		    text[i] != '\t' && (entry = joined(text + i, end - i)) != NULL)
 			parse_entry(a, entry, end - i, first);
-		else if ((text[i] == ' ' || text[i] == '\t') && end - i > 0 &&
-		    strspn(text + i, " \t\r\n") < end - i)
+		else if ((text[i] == ' ' || text[i] == '\t') && !blank(text + i, end - i))
 			problem(a, first, "a continuation line with nothing before it");
 		free(entry);
 		i = end;
