@@ -20,7 +20,7 @@ exec unshare -m --propagation private bash -c '
     mount --bind /tmp/.mx-empty-ld-cache.$$ /etc/ld.so.cache
     rm -f /tmp/.mx-empty-ld-cache.$$
     unset LD_LIBRARY_PATH
-    meson install -C "$build" --no-rebuild --quiet >/dev/null
+    DESTDIR=/ meson install -C "$build" --no-rebuild --quiet >/dev/null
     echo "installed: $(cd "$prefix" && find . -name "libmx.so*" -o -name mx -type f | sort | tr "\n" " ")"
     out=$("$prefix/bin/mx" --version 2>&1) || { echo "FAIL: $prefix/bin/mx does not start: $out"; exit 1; }
     echo "ok: $out"
