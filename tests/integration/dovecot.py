@@ -13,7 +13,9 @@ as in the tests.
 Interface:
 
     store = Dovecot(directory, domain="local.test", users=("alice", "bob"),
-                    tcp=None)      # or ("127.0.7.1", 24): an LMTP TCP listener too
+                    tcp=None,      # or ("127.0.7.1", 24): an LMTP TCP listener too
+                    quota=None)    # or {"bob": "1K"}: bob's mailbox is full past 1 KiB,
+                                   #   and LMTP refuses after the message (552 5.2.2)
     store.start()                  # waits until the LMTP socket answers
     store.lmtp_socket              # the unix socket (mode 0666): --lmtp unix:<it>
     store.lmtp_target              # "unix:<socket>", what `mx daemon --lmtp` takes
@@ -52,6 +54,10 @@ mail_location = maildir:{mail}/%d/%n/Maildir
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 lmtp_rcpt_check_quota = no
+mail_plugins = $mail_plugins quota
+plugin {{
+  quota = maildir:User quota
+}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%Lu {users}
@@ -77,12 +83,13 @@ INET = """\
 
 class Dovecot:
     def __init__(self, directory, domain="local.test", users=("alice", "bob"), tcp=None,
-                 hostname="store.local.test"):
+                 hostname="store.local.test", quota=None):
         self.dir = os.path.abspath(directory)
         self.domain = domain
         self.users = list(users)
         self.tcp = tcp
         self.hostname = hostname
+        self.quota = dict(quota or {})
         self.config = os.path.join(self.dir, "dovecot.conf")
         self.run_dir = os.path.join(self.dir, "run")
         self.mail_dir = os.path.join(self.dir, "mail")
@@ -99,8 +106,11 @@ class Dovecot:
         users = os.path.join(self.dir, "users")
         with open(users, "w") as f:
             for a, u in zip(self.addresses, self.users):
-                f.write("%s:{PLAIN}secret:%d:%d::%s/%s/%s::\n"
-                        % (a, MAIL_UID, MAIL_UID, self.mail_dir, self.domain, u))
+                extra = ""
+                if u in self.quota:
+                    extra = "userdb_quota_rule=*:storage=%s" % self.quota[u]
+                f.write("%s:{PLAIN}secret:%d:%d::%s/%s/%s::%s\n"
+                        % (a, MAIL_UID, MAIL_UID, self.mail_dir, self.domain, u, extra))
         inet = ""
         if self.tcp is not None:
             inet = INET.format(address=self.tcp[0], port=self.tcp[1])

@@ -42,7 +42,8 @@ class Lmtp(unittest.TestCase):
             os.makedirs(os.path.join(self.spool, d), exist_ok=True)
         subprocess.run(["chown", "-R", "nobody:nogroup", self.spool], check=True)
         self.store = dovecot.Dovecot(os.path.join(self.dir, "dovecot"), domain=LOCAL,
-                                     users=("alice", "bob"), tcp=TCP_LMTP)
+                                     users=("alice", "bob", "carol"), tcp=TCP_LMTP,
+                                     quota={"carol": "1K"})
         self.store.start()
         self.log = open(os.path.join(self.dir, "log"), "w+")
         self.proc = None
@@ -152,6 +153,26 @@ class Lmtp(unittest.TestCase):
         self.assertIn("to=<nosuch@local.test>", self.log_text())
         self.assertIn("status=bounced", self.log_text())
 
+    def test_reply_per_recipient_after_the_message(self):
+        self.start()
+        # carol's mailbox is full: Dovecot accepts her at RCPT and refuses
+        # her after the message (RFC 2033 4.2), between bob's two 250s.
+        msg = b"From: alice@local.test\r\nSubject: big\r\n\r\n" + b"x" * 70 + b"\r\n" * 1
+        msg += b"".join(b"%070d\r\n" % i for i in range(40))
+        self.deliver("alice@local.test", ["bob@local.test", "carol@local.test"], msg)
+        self.assert_stored("bob", msg)
+        self.assertTrue(self.store.wait_for("alice", 1, timeout=60), self.log_text())
+        dsn = self.store.messages("alice")[0]
+        self.assertIn(b"Final-Recipient: rfc822; carol@local.test", dsn)
+        self.assertIn(b"5.2.2", dsn)
+        self.assertNotIn(b"Final-Recipient: rfc822; bob@local.test", dsn)
+        self.assertEqual(self.store.count("carol"), 0)
+        self.wait_empty()
+        log = self.log_text()
+        self.assertRegex(log, r"to=<bob@local\.test>, relay=unix:\S+, .*status=sent")
+        self.assertRegex(log, r"to=<carol@local\.test>, relay=unix:\S+, .*status=bounced "
+                         r"\(552 5\.2\.2")
+
     def test_store_down_defers_then_delivers(self):
         self.start()
         self.store.stop()
@@ -163,6 +184,11 @@ class Lmtp(unittest.TestCase):
         self.assertNotIn("status=bounced", log)
         self.assertIn("held back", log)
         self.assertEqual(len(self.queued()), 1)
+        # Every local domain is one destination: the mail store, held back.
+        st = subprocess.run([MX, "daemon", "status", "--spool", self.spool],
+                            capture_output=True, text=True, timeout=60)
+        self.assertIn("held: lmtp:%s until" % self.store.lmtp_target, st.stdout,
+                      st.stdout + st.stderr)
         self.store.start()
         # The daemon's hold is a minute; a flush asks it to try now.
         subprocess.run([MX, "queue", "flush", "--spool", self.spool], check=True,
