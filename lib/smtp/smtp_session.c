@@ -363,16 +363,26 @@ can_send(struct smtp_session *s)
 static void
 start_transaction(struct smtp_session *s)
 {
+	if (s->txn->payload == NULL && s->txn->n_rcpts == 0) {
+		/* A reachability probe: the server greeted and answered EHLO. */
+		s->result.stage = "EHLO";
+		s->state = S_QUIT;
+		send_line(s, "QUIT");
+		finish(s, SMTP_COMPLETED, NULL);
+		return;
+	}
 	if (!can_send(s))
 		return;
 	send_mail(s);
 	if (!s->ehlo.pipelining)
 		return;
-	/* RFC 2920: MAIL, every RCPT and DATA in one go. */
+	/* RFC 2920: MAIL, every RCPT and DATA in one go (no DATA for a
+	 * verification probe, which ends before it). */
 	s->pipelined = true;
 	for (size_t i = 0; i < s->txn->n_rcpts; i++)
 		send_rcpt(s, i);
-	send_line(s, "DATA");
+	if (s->txn->payload != NULL)
+		send_line(s, "DATA");
 }
 
 static bool
@@ -593,11 +603,11 @@ on_write(struct bufferevent *bev, void *arg)
 static void
 after_rcpts(struct smtp_session *s)
 {
-	if (s->accepted == 0) {
+	if (s->accepted == 0 || s->txn->payload == NULL) {
 		/* Nobody to send to here: the pipelined DATA gets its refusal,
 		 * which says nothing about the message. */
 		s->result.stage = "RCPT";
-		if (s->opts.keep && !s->pipelined) {
+		if (s->opts.keep && !s->pipelined && s->txn->payload != NULL) {
 			go_idle(s, SMTP_COMPLETED);
 			return;
 		}
