@@ -782,6 +782,16 @@ MX_API mx_err mx_daemon_run(mx_daemon *daemon, unsigned grace_ms, bool *abandone
  * file, as mx_queue_pickup takes them (copied; NULL: the defaults). */
 MX_API mx_err mx_daemon_set_pickup(mx_daemon *daemon, const char *origin, const char *aliases);
 /*
+ * A domain this host is a backup MX of (the sender's policy names this
+ * host, so its plans hold only the better hosts).  While mail for it
+ * waits because no server of it answered, its better MX hosts are probed
+ * every interval_s seconds (default 10: connect, EHLO, QUIT); when one
+ * answers, the destination's hold ends and its mail goes at once, not a
+ * backoff later.
+ */
+MX_API mx_err mx_daemon_add_backup_domain(mx_daemon *daemon, const char *domain);
+MX_API mx_err mx_daemon_set_backup_probe(mx_daemon *daemon, unsigned interval_s);
+/*
  * The client side of the control socket: sends command ("status",
  * "flush") to the daemon of spool_dir and hands its reply out (free()).
  * MX_ERR_SYSTEM when no daemon answers.

@@ -106,7 +106,7 @@ struct sconn {
 	size_t mem_len;
 	int fd; /* the rest of it, in an unlinked file; -1 */
 	size_t file_len;
-	struct staged *pending; /* in the server's batch */
+	struct staged *pending;   /* in the server's batch */
 	struct verify_wait *wait; /* the RCPT's verification under way */
 };
 

@@ -58,7 +58,8 @@ wildcard(const struct sockaddr_storage *ss)
 	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
 
 	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr == INADDR_ANY;
+		return ((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr ==
+		    INADDR_ANY;
 	return memcmp(&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, &any6, 16) == 0;
 }
 
@@ -95,12 +96,11 @@ verify_setup(mx_server *srv)
 
 	if (srv->relay.n_backup == 0 || v->cache != NULL)
 		return MX_OK;
-	if ((err = mx_policy_new(&v->policy)) != MX_OK ||
-	    (err = verify_cache_new(v->cache_max, &v->cache)) != MX_OK)
-		return err;
 	/* A banner name that is no host name ("localhost") prunes nothing;
 	 * the own addresses still do. */
-	(void)mx_policy_add_local_name(v->policy, srv->hostname);
+	if ((err = verify_policy_new(srv->hostname, &v->policy)) != MX_OK ||
+	    (err = verify_cache_new(v->cache_max, &v->cache)) != MX_OK)
+		return err;
 	find_self(srv);
 	return MX_OK;
 }
@@ -113,7 +113,7 @@ verify_clear(mx_server *srv)
 	while (v->waits != NULL)
 		verify_forget(v->waits->c);
 	verify_cache_free(v->cache);
-	mx_policy_free(v->policy);
+	verify_policy_free(v->policy);
 	v->cache = NULL;
 	v->policy = NULL;
 }

@@ -49,7 +49,8 @@ verify_cache_new(size_t max, struct verify_cache **out)
 		return MX_ERR_INVALID;
 	while (nb < max && nb < CACHE_BUCKETS_MAX)
 		nb *= 2;
-	if ((c = calloc(1, sizeof(*c))) == NULL || (c->buckets = calloc(nb, sizeof(*c->buckets))) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->buckets = calloc(nb, sizeof(*c->buckets))) == NULL) {
 		free(c);
 		return MX_ERR_NOMEM;
 	}
@@ -133,7 +134,8 @@ verify_cache_get(struct verify_cache *c, const char *addr, int64_t now)
 }
 
 bool
-verify_cache_put(struct verify_cache *c, const char *addr, enum verify_answer answer, int64_t expires)
+verify_cache_put(
+    struct verify_cache *c, const char *addr, enum verify_answer answer, int64_t expires)
 {
 	struct centry **pp = slot_of(c, addr), *e;
 	size_t len = strlen(addr);

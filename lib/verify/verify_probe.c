@@ -61,6 +61,22 @@ verify_answer_name(enum verify_answer answer)
 	}
 }
 
+mx_err
+verify_policy_new(const char *hostname, mx_policy **out)
+{
+	mx_err err = mx_policy_new(out);
+
+	if (err == MX_OK)
+		(void)mx_policy_add_local_name(*out, hostname);
+	return err;
+}
+
+void
+verify_policy_free(mx_policy *policy)
+{
+	mx_policy_free(policy);
+}
+
 static void
 probe_stop_io(struct verify_probe *p)
 {
@@ -87,7 +103,8 @@ probe_free(struct verify_probe *p)
 static void
 probe_work_cancel(struct resolver_work *w)
 {
-	probe_free((struct verify_probe *)(void *)((char *)w - offsetof(struct verify_probe, work)));
+	probe_free(
+	    (struct verify_probe *)(void *)((char *)w - offsetof(struct verify_probe, work)));
 }
 
 /* The answer goes to the owner once; the probe goes once nothing of it
@@ -149,8 +166,8 @@ self_preference(const struct verify_probe *p, const mx_plan *plan)
 		const mx_host *host = mx_plan_host(plan, h);
 		for (size_t i = 0; i < mx_host_address_count(host); i++) {
 			struct sockaddr_storage ss;
-			if (mx_host_address_sockaddr(host, i, p->port, &ss) > 0 && is_self(p, &ss) &&
-			    mx_host_preference(host) < cut)
+			if (mx_host_address_sockaddr(host, i, p->port, &ss) > 0 &&
+			    is_self(p, &ss) && mx_host_preference(host) < cut)
 				cut = mx_host_preference(host);
 		}
 	}
@@ -194,7 +211,7 @@ on_session(const struct smtp_session_result *r, void *arg)
 	if (rr != NULL && rr->class != 0) {
 		p->res.code = rr->code;
 		probe_report(p,
-		    rr->class == 2	? VERIFY_ACCEPTED
+		    rr->class == 2       ? VERIFY_ACCEPTED
 			: rr->class == 5 ? VERIFY_REFUSED
 					 : VERIFY_UNKNOWN,
 		    "%s", rr->text);
@@ -238,8 +255,8 @@ race_from(struct verify_probe *p, size_t from)
 	}
 	connect_opts_default(&co);
 	co.deadline_ms = p->deadline_ms;
-	co.connect_timeout_ms = p->deadline_ms < co.connect_timeout_ms ? p->deadline_ms
-									: co.connect_timeout_ms;
+	co.connect_timeout_ms =
+	    p->deadline_ms < co.connect_timeout_ms ? p->deadline_ms : co.connect_timeout_ms;
 	p->next = from;
 	if (connect_race_start(p->base, p->addrs + from, p->lens + from, p->n - from, &co,
 		on_connect, p, &p->race) != MX_OK)
@@ -259,8 +276,9 @@ on_plan(mx_plan *plan, void *arg)
 	}
 	collect(p, plan);
 	if (p->n == 0) {
-		snprintf(p->res.text, sizeof(p->res.text), "no MX host of %s is better than this one%s%s",
-		    p->domain, mx_plan_status(plan) == MX_STATUS_OK ? "" : ": ",
+		snprintf(p->res.text, sizeof(p->res.text),
+		    "no MX host of %s is better than this one%s%s", p->domain,
+		    mx_plan_status(plan) == MX_STATUS_OK ? "" : ": ",
 		    mx_plan_status(plan) == MX_STATUS_OK ? "" : mx_plan_reason(plan));
 		mx_plan_free(plan);
 		probe_report(p, VERIFY_UNKNOWN, NULL, NULL);
@@ -276,13 +294,13 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct verify_probe *p = arg;
 
 	(void)fd, (void)what;
-	probe_report(p, VERIFY_UNKNOWN, "no answer from the better MX hosts of %s in time",
-	    p->domain);
+	probe_report(
+	    p, VERIFY_UNKNOWN, "no answer from the better MX hosts of %s in time", p->domain);
 }
 
 static void
-probe_fill(struct verify_probe *p, const struct verify_probe_opts *o, const char *domain,
-    const char *rcpt)
+probe_fill(
+    struct verify_probe *p, const struct verify_probe_opts *o, const char *domain, const char *rcpt)
 {
 	p->r = o->resolver;
 	p->base = resolver_base(o->resolver);

@@ -27,9 +27,9 @@ enum verify_answer {
 
 struct verify_result {
 	enum verify_answer answer;
-	unsigned code;                  /* the RCPT reply's code; 0 when none */
-	char host[MX_DOMAIN_MAX + 1];   /* the better host that answered; "" */
-	char text[VERIFY_TEXT_MAX];     /* its reply, or why no host answered */
+	unsigned code;                /* the RCPT reply's code; 0 when none */
+	char host[MX_DOMAIN_MAX + 1]; /* the better host that answered; "" */
+	char text[VERIFY_TEXT_MAX];   /* its reply, or why no host answered */
 };
 
 /* Borrowed for the call only: the probe copies what it keeps. */
@@ -61,5 +61,9 @@ mx_err verify_probe_start(const struct verify_probe_opts *opts, const char *doma
 void verify_probe_cancel(struct verify_probe *probe);
 
 const char *verify_answer_name(enum verify_answer answer);
+/* The policy a probe's plans are made with: hostname among the local
+ * names (a name that is no host name, "localhost", prunes nothing). */
+mx_err verify_policy_new(const char *hostname, mx_policy **out);
+void verify_policy_free(mx_policy *policy);
 
 #endif
