@@ -69,7 +69,7 @@ find_self(mx_server *srv)
 	struct ifaddrs *ifs = NULL;
 
 	for (size_t i = 0; i < srv->n_fds; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
 		if (getsockname(srv->fds[i], (struct sockaddr *)&ss, &len) != 0)
 			continue;
@@ -105,13 +105,17 @@ verify_setup(mx_server *srv)
 	return MX_OK;
 }
 
+static void wait_end(struct verify_wait *w);
+
 void
 verify_clear(mx_server *srv)
 {
 	struct server_verify *v = &srv->verify;
 
-	while (v->waits != NULL)
-		verify_forget(v->waits->c);
+	for (struct verify_wait *w = v->waits, *next; w != NULL; w = next) {
+		next = w->next;
+		wait_end(w);
+	}
 	verify_cache_free(v->cache);
 	verify_policy_free(v->policy);
 	v->cache = NULL;
@@ -154,8 +158,11 @@ clean(char *dst, size_t size, const char *src)
 {
 	size_t i = 0;
 
-	for (; src[i] != '\0' && i + 1 < size; i++)
-		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : ' ';
+	for (; src[i] != '\0' && i + 1 < size; i++) {
+		dst[i] = src[i];
+		if (src[i] < 0x20 || src[i] >= 0x7f)
+			dst[i] = ' ';
+	}
 	dst[i] = '\0';
 }
 
@@ -262,14 +269,17 @@ verify_rcpt(struct sconn *c, const char *addr, const char **no, verify_verdict_f
 	return true;
 }
 
-void
-verify_forget(struct sconn *c)
+static void
+wait_end(struct verify_wait *w)
 {
-	struct verify_wait *w = c->wait;
-
-	if (w == NULL)
-		return;
 	verify_probe_cancel(w->probe);
 	wait_unlink(w);
 	free(w);
+}
+
+void
+verify_forget(struct sconn *c)
+{
+	if (c->wait != NULL)
+		wait_end(c->wait);
 }

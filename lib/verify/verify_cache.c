@@ -49,8 +49,10 @@ verify_cache_new(size_t max, struct verify_cache **out)
 		return MX_ERR_INVALID;
 	while (nb < max && nb < CACHE_BUCKETS_MAX)
 		nb *= 2;
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->buckets = calloc(nb, sizeof(*c->buckets))) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return MX_ERR_NOMEM;
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+	if ((c->buckets = calloc(nb, sizeof(*c->buckets))) == NULL) {
 		free(c);
 		return MX_ERR_NOMEM;
 	}
@@ -113,6 +115,8 @@ drop(struct verify_cache *c, struct centry **pp)
 {
 	struct centry *e = *pp;
 
+	if (e == NULL)
+		return;
 	*pp = e->hnext;
 	unlink_order(c, e);
 	c->n--;
