@@ -55,7 +55,8 @@ struct server_verify {
 	struct sockaddr_storage self[VERIFY_SELF_MAX]; /* the listening addresses */
 	size_t n_self;
 	struct verify_wait *waits; /* one per RCPT waiting for its probe */
-	size_t probes, cached;     /* probes started, answers taken from the cache */
+	size_t n_waits;
+	size_t probes, cached; /* probes started, answers taken from the cache */
 };
 
 struct mx_server {

@@ -22,6 +22,11 @@
 #include "server_verify.h"
 
 #define VERIFY_REPLY_MAX 768
+/* Probes under way at once: one per waiting RCPT, so clients (at most
+ * --client-limit sessions per address) could otherwise make this host
+ * open connections to the better hosts without bound; past it, the
+ * list or 450, as when no better host answers. */
+#define VERIFY_PROBES_MAX 256
 
 struct verify_wait {
 	struct verify_wait *next, *prev;
@@ -193,6 +198,7 @@ wait_unlink(struct verify_wait *w)
 		w->srv->verify.waits = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
+	w->srv->verify.n_waits--;
 	w->c->wait = NULL;
 }
 
@@ -230,6 +236,12 @@ probe(struct sconn *c, const char *addr, verify_verdict_fn done)
 
 	if (w == NULL)
 		return false;
+	if (srv->verify.n_waits >= VERIFY_PROBES_MAX) {
+		server_log(srv, "warning: %d verifications under way: <%s> not verified",
+		    VERIFY_PROBES_MAX, addr);
+		free(w);
+		return false;
+	}
 	w->srv = srv;
 	w->c = c;
 	w->done = done;
@@ -243,6 +255,7 @@ probe(struct sconn *c, const char *addr, verify_verdict_fn done)
 	if (w->next != NULL)
 		w->next->prev = w;
 	srv->verify.waits = w;
+	srv->verify.n_waits++;
 	c->wait = w;
 	return true;
 }
