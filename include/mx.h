@@ -782,6 +782,22 @@ MX_API mx_err mx_daemon_run(mx_daemon *daemon, unsigned grace_ms, bool *abandone
  * file, as mx_queue_pickup takes them (copied; NULL: the defaults). */
 MX_API mx_err mx_daemon_set_pickup(mx_daemon *daemon, const char *origin, const char *aliases);
 /*
+ * TLS-RPT reports (RFC 8460 4.1) sent by the daemon itself: a few minutes
+ * after the start (days that ended while it was down), then once a day
+ * after UTC midnight plus a random delay of up to an hour, the days that
+ * are over in SPOOL/mta-sts are queued as mx_tlsrpt_send_due does (from
+ * and submitter as it takes them, copied), on the daemon's event loop and
+ * through its resolver (never blocking deliveries), and delivered as any
+ * entry.  A line to mx_daemon_set_log's function says what was queued.
+ * submitter and from NULL: none (the default).  For tests only: every_s
+ * non-zero runs every every_s seconds instead, and clock_offset_s is added
+ * to the clock that says which days are over (86400: today too); 0 and 0
+ * otherwise.  Set before mx_daemon_run (MX_ERR_BUSY during it);
+ * MX_ERR_INVALID when from is not an address or only one is NULL.
+ */
+MX_API mx_err mx_daemon_set_tlsrpt(mx_daemon *daemon, const char *submitter, const char *from,
+    unsigned every_s, int64_t clock_offset_s);
+/*
  * The client side of the control socket: sends command ("status",
  * "flush") to the daemon of spool_dir and hands its reply out (free()).
  * MX_ERR_SYSTEM when no daemon answers.

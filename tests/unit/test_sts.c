@@ -173,15 +173,20 @@ verify_errors(void **state)
 	assert_string_equal(tlsrpt_result_for_verify_error("something else"), "validation-failure");
 }
 
+/* v2 lines, and v1 lines (no sending IP) as a store written before them has. */
 static const char DAY[] =
     "v1\tok\tsts\t1\t-\tmx1.example.test\t192.0.2.1\t-\n"
-    "v1\tok\tsts\t1\t-\tmx1.example.test\t192.0.2.1\t-\n"
-    "v1\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\tno \"STARTTLS\"\n"
-    "v1\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\tno \"STARTTLS\"\n"
+    "v2\tok\tsts\t1\t-\tmx1.example.test\t192.0.2.1\t198.51.100.7\t-\n"
+    "v2\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\t198.51.100.7\t"
+    "no \"STARTTLS\"\n"
+    "v2\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\t198.51.100.7\t"
+    "no \"STARTTLS\"\n"
     "v1\tfail\tsts\t1\tsts-policy-fetch-error\t-\t-\ttimed out\n"
-    "v1\tfail\tsts\t1\t-\tmissing\tresult\t-\n"
+    "v2\tfail\tsts\t1\t-\tmissing\tresult\t-\t-\n"
+    "v2\tfail\tsts\t1\tvalidation-failure\tmx3.example.test\t192.0.2.3\tv1's fields\n"
+    "v1\tfail\tsts\t1\tvalidation-failure\tmx3.example.test\t192.0.2.3\t-\tv2's\n"
     "garbage\n"
-    "v1\tok\tsts\t1\t-\tcut by a crash";
+    "v2\tok\tsts\t1\t-\tcut by a crash";
 
 static void
 day_parse(void **state)
@@ -191,12 +196,16 @@ day_parse(void **state)
 	(void)state;
 	tlsrpt_day_parse(DAY, strlen(DAY), d);
 	assert_int_equal(d->n_pol, 1);
-	assert_int_equal(d->bad_lines, 3);
+	assert_int_equal(d->bad_lines, 5);
 	assert_int_equal(d->pol[0].ok, 2);
 	assert_int_equal(d->pol[0].failed, 3);
 	assert_int_equal(d->pol[0].n_fail, 2);
 	assert_int_equal(d->pol[0].fail[0].count, 2);
+	assert_string_equal(d->pol[0].fail[0].sending, "198.51.100.7");
+	assert_string_equal(d->pol[0].fail[0].info, "no \"STARTTLS\"");
 	assert_string_equal(d->pol[0].fail[1].mx, "");
+	assert_string_equal(d->pol[0].fail[1].sending, "");
+	assert_string_equal(d->pol[0].fail[1].info, "timed out");
 	free(d);
 }
 
@@ -231,7 +240,7 @@ report_json_gzip_message(void **state)
 	    "\"*.example.test\"], \"policy-domain\": \"example.test\"}, \"summary\": "
 	    "{\"total-successful-session-count\": 2, \"total-failure-session-count\": 3}, "
 	    "\"failure-details\": [{\"result-type\": \"starttls-not-supported\", "
-	    "\"receiving-ip\": \"192.0.2.2\", \"receiving-mx-hostname\": \"mx2.example.test\", "
+	    "\"sending-mta-ip\": \"198.51.100.7\", \"receiving-ip\": \"192.0.2.2\", \"receiving-mx-hostname\": \"mx2.example.test\", "
 	    "\"failed-session-count\": 2, \"additional-information\": \"no \\\"STARTTLS\\\"\"}, "
 	    "{\"result-type\": \"sts-policy-fetch-error\", \"failed-session-count\": 1, "
 	    "\"additional-information\": \"timed out\"}]}]}\n");
@@ -280,6 +289,7 @@ record_and_read(void **state)
 		.result_type = "certificate-expired",
 		.mx_host = "mx1.example.test",
 		.receiving_ip = "192.0.2.1",
+		.sending_ip = "198.51.100.7",
 		.info = "tab\there\nnewline" };
 	FILE *f;
 	size_t n;
@@ -294,8 +304,8 @@ record_and_read(void **state)
 	buf[n] = '\0';
 	fclose(f);
 	assert_string_equal(buf,
-	    "v1\tfail\tsts\t7\tcertificate-expired\tmx1.example.test\t"
-	    "192.0.2.1\ttab here newline\n");
+	    "v2\tfail\tsts\t7\tcertificate-expired\tmx1.example.test\t"
+	    "192.0.2.1\t198.51.100.7\ttab here newline\n");
 	snprintf(path, sizeof(path), "%s/tlsrpt/2026-12-06/example.test!7.sts", dir);
 	assert_int_equal(access(path, R_OK), 0);
 	assert_int_equal(tlsrpt_day_start("2026-12-06"), 1796515200);
