@@ -348,8 +348,9 @@ set_tlsrpt(struct daemon_opts *o)
 		return EX_OK;
 	if ((every && !cli_parse_uint(every, 86400, &e)) ||
 	    (offset && !cli_parse_uint(offset, 864000, &off)))
-		return cli_warn("daemon", "MX_TLSRPT_EVERY or MX_TLSRPT_CLOCK_OFFSET is not a "
-					  "number of seconds"),
+		return cli_warn("daemon",
+			   "MX_TLSRPT_EVERY or MX_TLSRPT_CLOCK_OFFSET is not a "
+			   "number of seconds"),
 		       EX_USAGE;
 	if (sub == NULL && gethostname(host, sizeof(host) - 1) == 0)
 		sub = host;

@@ -20,9 +20,9 @@
 #include "daemon_tlsrpt.h"
 #include "tlsrpt_send.h"
 
-#define DAY_SECONDS   86400
-#define SPREAD_S      3600 /* the random delay after midnight, at most */
-#define FIRST_MIN_S   60   /* after the start: the spool settles first */
+#define DAY_SECONDS    86400
+#define SPREAD_S       3600 /* the random delay after midnight, at most */
+#define FIRST_MIN_S    60   /* after the start: the spool settles first */
 #define FIRST_SPREAD_S 240
 
 struct daemon_tlsrpt {
@@ -74,7 +74,8 @@ on_done(mx_err err, unsigned queued, const mx_why *why, void *arg)
 		    "the next run",
 		    queued, queued == 1 ? "" : "s", mx_strerror(err), why->text);
 	else if (queued > 0)
-		daemon_log(d, "tlsrpt", "%u TLS-RPT report%s queued", queued, queued == 1 ? "" : "s");
+		daemon_log(
+		    d, "tlsrpt", "%u TLS-RPT report%s queued", queued, queued == 1 ? "" : "s");
 	if (!d->stopping)
 		arm(d);
 }
@@ -107,8 +108,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 mx_err
-mx_daemon_set_tlsrpt(mx_daemon *d, const char *submitter, const char *from, unsigned every_s,
-    int64_t clock_offset_s)
+mx_daemon_set_tlsrpt(
+    mx_daemon *d, const char *submitter, const char *from, unsigned every_s, int64_t clock_offset_s)
 {
 	struct daemon_tlsrpt *t;
 

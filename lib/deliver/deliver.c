@@ -74,9 +74,9 @@ struct deliver_job {
 	struct sts_lookup *sts;
 	const struct sts_outcome *sts_out;
 	/* The connection cache (sender->cache). */
-	bool reused;   /* the session under way came from the cache */
-	bool no_cache; /* a cached session failed: connect afresh */
-	double opened; /* when the session's connection was made */
+	bool reused;       /* the session under way came from the cache */
+	bool no_cache;     /* a cached session failed: connect afresh */
+	double opened;     /* when the session's connection was made */
 	char local_ip[46]; /* the session's own address (TLS-RPT sending-mta-ip) */
 };
 

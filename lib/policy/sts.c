@@ -244,8 +244,8 @@ on_addr(const struct answer *a, void *arg)
 	 * with only AAAA records is fetched over IPv6. */
 	if ((a->kind != ANSWER_RECORDS || a->n_addrs == 0) && l->addr_type == RR_TYPE_A) {
 		l->addr_type = RR_TYPE_AAAA;
-		if (oneshot_start(l->r, l->host, RR_TYPE_AAAA, l->timeout_ms, on_addr, l, &l->addr) !=
-		    MX_OK)
+		if (oneshot_start(
+			l->r, l->host, RR_TYPE_AAAA, l->timeout_ms, on_addr, l, &l->addr) != MX_OK)
 			fetch_failed(
 			    l, "sts-policy-fetch-error", "could not start the address lookup");
 		return;

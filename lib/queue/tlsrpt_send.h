@@ -24,9 +24,9 @@ typedef void (*tlsrpt_done_fn)(mx_err err, unsigned queued, const mx_why *why, v
  * itself after it.  MX_ERR_INVALID for a missing argument or a From that
  * is not an address; the resolver must be ready (resolver_ready).
  */
-mx_err tlsrpt_send_start(mx_queue *queue, mx_resolver *resolver, const char *dir,
-    const char *submitter, const char *from, int64_t now, tlsrpt_done_fn done, void *arg,
-    struct tlsrpt_run **out);
+mx_err
+tlsrpt_send_start(mx_queue *queue, mx_resolver *resolver, const char *dir, const char *submitter,
+    const char *from, int64_t now, tlsrpt_done_fn done, void *arg, struct tlsrpt_run **out);
 /* Ends a run early without calling done (NULL: a no-op); what was queued stays. */
 void tlsrpt_send_cancel(struct tlsrpt_run *run);
 

@@ -240,7 +240,8 @@ report_json_gzip_message(void **state)
 	    "\"*.example.test\"], \"policy-domain\": \"example.test\"}, \"summary\": "
 	    "{\"total-successful-session-count\": 2, \"total-failure-session-count\": 3}, "
 	    "\"failure-details\": [{\"result-type\": \"starttls-not-supported\", "
-	    "\"sending-mta-ip\": \"198.51.100.7\", \"receiving-ip\": \"192.0.2.2\", \"receiving-mx-hostname\": \"mx2.example.test\", "
+	    "\"sending-mta-ip\": \"198.51.100.7\", \"receiving-ip\": \"192.0.2.2\", "
+	    "\"receiving-mx-hostname\": \"mx2.example.test\", "
 	    "\"failed-session-count\": 2, \"additional-information\": \"no \\\"STARTTLS\\\"\"}, "
 	    "{\"result-type\": \"sts-policy-fetch-error\", \"failed-session-count\": 1, "
 	    "\"additional-information\": \"timed out\"}]}]}\n");
