@@ -610,7 +610,7 @@ connect_outcomes(const struct connect_result *res, char *out, size_t size)
 static void
 local_address(int fd, char *out, size_t size)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 }; /* the analyzer cannot see getsockname fill it */
 	socklen_t len = sizeof(ss);
 	const void *a = NULL;
 
