@@ -6,7 +6,8 @@
  * are reported through the queue (queue/tlsrpt_send.c) on the daemon's own
  * event loop: the lookups of _smtp._tls go through its resolver, and the
  * loop never waits on them.  The queued reports reach the daemon as any
- * new entry does (inotify).  It never delivers and never writes the store.
+ * new entry does (inotify); https: addresses get theirs POSTed from the
+ * same loop.  It never delivers and never writes the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "daemon.h"
 #include "daemon_tlsrpt.h"
+#include "sender.h"
 #include "tlsrpt_send.h"
 
 #define DAY_SECONDS    86400
@@ -63,19 +65,19 @@ arm(mx_daemon *d)
 }
 
 static void
-on_done(mx_err err, unsigned queued, const mx_why *why, void *arg)
+on_done(mx_err err, unsigned queued, unsigned posted, const mx_why *why, void *arg)
 {
 	mx_daemon *d = arg;
 
 	d->tlsrpt->run = NULL;
 	if (err != MX_OK)
 		daemon_log(d, "tlsrpt",
-		    "%u TLS-RPT report%s queued; some were not (%s: %.300s); they are kept for "
-		    "the next run",
-		    queued, queued == 1 ? "" : "s", mx_strerror(err), why->text);
-	else if (queued > 0)
-		daemon_log(
-		    d, "tlsrpt", "%u TLS-RPT report%s queued", queued, queued == 1 ? "" : "s");
+		    "%u TLS-RPT report%s queued, %u posted; some were not (%s: %.300s); they are "
+		    "kept for the next run",
+		    queued, queued == 1 ? "" : "s", posted, mx_strerror(err), why->text);
+	else if (queued > 0 || posted > 0)
+		daemon_log(d, "tlsrpt", "%u TLS-RPT report%s queued, %u posted", queued,
+		    queued == 1 ? "" : "s", posted);
 	if (!d->stopping)
 		arm(d);
 }
@@ -99,7 +101,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		arm(d);
 		return;
 	}
-	err = tlsrpt_send_start(d->q, d->resolver, dir, t->submitter, t->from,
+	/* https: rua verified as the sender verifies MX hosts (--ca-file) */
+	err = tlsrpt_send_start(d->q, d->resolver, dir, t->submitter, t->from, d->sender->ca_file,
 	    (int64_t)time(NULL) + t->clock_offset_s, on_done, d, &t->run);
 	if (err != MX_OK) {
 		daemon_log(d, "tlsrpt", "cannot start the TLS-RPT reports: %s", mx_strerror(err));

@@ -28,6 +28,7 @@
 #include "why.h"
 #include "sts.h"
 #include "tlsrpt.h"
+#include "tlsrpt_post.h"
 #include "tlsrpt_report.h"
 #include "tlsrpt_send.h"
 
@@ -53,7 +54,7 @@ struct item {
 struct send_ctx {
 	mx_queue *q;
 	mx_resolver *r;
-	char *dir, *submitter, *from;
+	char *dir, *submitter, *from, *ca_file;
 	int64_t now;
 	unsigned queued;
 	mx_why *why; /* the last failure to queue a report */
@@ -68,7 +69,11 @@ struct tlsrpt_run {
 	size_t n, cap, next;
 	struct txt_wait w;
 	struct rawquery *rq;
-	struct event *finish; /* done goes out from the loop, never from start */
+	struct event *finish;     /* done goes out from the loop, never from start */
+	struct tlsrpt_post *post; /* the current item's https: rua, under way */
+	mx_err item_err;          /* what its mailto: part came to */
+	char daydir[PATH_LEN];    /* its day, forgotten once posted */
+	unsigned posted;
 	tlsrpt_done_fn done;
 	void *arg;
 };
@@ -158,23 +163,41 @@ queue_text(struct send_ctx *c, const char *to, const char *text, size_t len)
 	return err;
 }
 
-/* The day's report for domain, gzip'd, queued to each mailto: address. */
+/* A day's report, gzip'd, kept for the https: addresses of its record. */
+struct held {
+	unsigned char *gz; /* NULL: the record has no https: address */
+	size_t len;
+};
+
+static bool
+has_https(const struct tlsrpt_record *rec)
+{
+	char host[MX_DOMAIN_MAX + 1], path[TLSRPT_URI_PATH_MAX];
+	uint16_t port;
+
+	for (size_t i = 0; i < rec->n_rua; i++)
+		if (tlsrpt_https_uri(rec->rua[i], host, &port, path))
+			return true;
+	return false;
+}
+
+/* The day's report for domain, gzip'd, queued to each mailto: address;
+ * handed out in h for the https: ones (RFC 8460 5.4), which the caller posts. */
 static mx_err
-report(struct send_ctx *c, const char *domain, const struct tlsrpt_day *d,
-    const struct tlsrpt_meta *m, const struct tlsrpt_record *rec)
+report(struct send_ctx *c, const struct tlsrpt_day *d, const struct tlsrpt_meta *m,
+    const struct tlsrpt_record *rec, struct held *h)
 {
 	unsigned char *gz = NULL;
 	char *json = NULL, *msg = NULL, to[512];
 	size_t jlen, glen, mlen;
 	mx_err err, worst = MX_OK;
 
-	(void)domain;
 	if ((err = tlsrpt_json(d, m, &json, &jlen)) != MX_OK ||
 	    (err = tlsrpt_gzip(json, jlen, &gz, &glen)) != MX_OK)
 		goto out;
 	for (size_t i = 0; i < rec->n_rua; i++) {
 		if (!mailto_address(rec->rua[i], to, sizeof(to)))
-			continue; /* https: rua is optional (RFC 8460 3); not sent */
+			continue; /* https: below, anything else unknown */
 		/* Date: the real time, whatever day cut-off the caller chose. */
 		if ((err = tlsrpt_message(
 			 m, c->from, to, (int64_t)time(NULL), gz, glen, &msg, &mlen)) == MX_OK)
@@ -185,6 +208,11 @@ report(struct send_ctx *c, const char *domain, const struct tlsrpt_day *d,
 			worst = err;
 	}
 	err = worst;
+	if (has_https(rec)) {
+		h->gz = gz;
+		h->len = glen;
+		gz = NULL;
+	}
 out:
 	free(json);
 	free(gz);
@@ -230,7 +258,7 @@ policy_texts(const char *daydir, const char *domain, const struct tlsrpt_day *da
 
 /* The day file of it, reported to what w found (or kept, or forgotten). */
 static mx_err
-send_item(struct send_ctx *c, const struct item *it, const struct txt_wait *w)
+send_item(struct send_ctx *c, const struct item *it, const struct txt_wait *w, struct held *h)
 {
 	struct tlsrpt_day *day = malloc(sizeof(*day));
 	char top[PATH_LEN], daydir[PATH_LEN], path[PATH_LEN], report_id[512], *data = NULL;
@@ -264,9 +292,9 @@ send_item(struct send_ctx *c, const struct item *it, const struct txt_wait *w)
 		.start = start,
 		.end = start + DAY_SECONDS,
 		.policy_text = (const char *const *)texts };
-	err = w->found && day->n_pol > 0 ? report(c, it->domain, day, &m, &w->rec) : MX_OK;
-	if (err == MX_OK)
-		forget(daydir, it->domain);
+	err = w->found && day->n_pol > 0 ? report(c, day, &m, &w->rec, h) : MX_OK;
+	if (err == MX_OK && h->gz == NULL)
+		forget(daydir, it->domain); /* else once posted */
 out:
 	for (size_t i = 0; i < TLSRPT_POLICIES_MAX; i++)
 		free(texts[i]);
@@ -351,21 +379,62 @@ note(struct tlsrpt_run *run, mx_err err, const char *what)
 }
 
 static void
+on_posted(unsigned posted, unsigned failed, const char *why, void *arg)
+{
+	struct tlsrpt_run *run = arg;
+	const struct item *it = &run->items[run->next - 1];
+
+	run->post = NULL;
+	run->posted += posted;
+	if (failed > 0)
+		note(run, MX_ERR_SYSTEM, why); /* the day stays for the next run */
+	else if (run->item_err == MX_OK)
+		forget(run->daydir, it->domain);
+	step(run);
+}
+
+/* The report in h to the https: addresses of the item's record; false
+ * when nothing is under way (h is freed either way). */
+static bool
+post(struct tlsrpt_run *run, const struct item *it, mx_err err, struct held *h)
+{
+	const char *uris[8];
+	char top[PATH_LEN];
+	mx_err e;
+
+	for (size_t i = 0; i < run->w.rec.n_rua && i < 8; i++)
+		uris[i] = run->w.rec.rua[i];
+	run->item_err = err;
+	if (!join(top, run->c.dir, "tlsrpt", NULL) || !join(run->daydir, top, it->day, NULL))
+		run->daydir[0] = '\0';
+	e = tlsrpt_post_start(run->c.r, run->c.ca_file, uris, run->w.rec.n_rua, h->gz, h->len,
+	    on_posted, run, &run->post);
+	free(h->gz);
+	h->gz = NULL;
+	if (e != MX_OK)
+		note(run, e, "cannot start posting a report to its https: address");
+	return e == MX_OK && run->post != NULL;
+}
+
+static void
 on_txt(const uint8_t *wire, size_t len, int rcode, answer_security sec, const char *why, void *arg)
 {
 	struct tlsrpt_run *run = arg;
 	const struct item *it = &run->items[run->next - 1];
 	char what[MX_DOMAIN_MAX + 64];
+	struct held h = { NULL, 0 };
 	mx_err err;
 
 	(void)sec;
 	(void)why;
 	run->rq = NULL;
 	read_txt(wire, len, rcode, &run->w);
-	if ((err = send_item(&run->c, it, &run->w)) != MX_OK) {
+	if ((err = send_item(&run->c, it, &run->w, &h)) != MX_OK) {
 		snprintf(what, sizeof(what), "the report of %s for %s", it->domain, it->day);
 		note(run, err, what);
 	}
+	if (h.gz != NULL && post(run, it, err, &h))
+		return; /* step once posted */
 	step(run);
 }
 
@@ -382,7 +451,7 @@ on_finish(evutil_socket_t fd, short what, void *arg)
 		if (join(top, run->c.dir, "tlsrpt", NULL) &&
 		    join(daydir, top, run->items[i].day, NULL))
 			rmdir(daydir); /* only once empty */
-	run->done(run->err, run->c.queued, &run->why, run->arg);
+	run->done(run->err, run->c.queued, run->posted, &run->why, run->arg);
 	tlsrpt_send_cancel(run);
 }
 
@@ -413,7 +482,8 @@ dup_or_null(const char *s)
 
 mx_err
 tlsrpt_send_start(mx_queue *queue, mx_resolver *resolver, const char *dir, const char *submitter,
-    const char *from, int64_t now, tlsrpt_done_fn done, void *arg, struct tlsrpt_run **out)
+    const char *from, const char *ca_file, int64_t now, tlsrpt_done_fn done, void *arg,
+    struct tlsrpt_run **out)
 {
 	struct tlsrpt_run *run;
 	mx_err err;
@@ -425,11 +495,12 @@ tlsrpt_send_start(mx_queue *queue, mx_resolver *resolver, const char *dir, const
 	if ((run = calloc(1, sizeof(*run))) == NULL)
 		return MX_ERR_NOMEM;
 	run->c = (struct send_ctx){ queue, resolver, dup_or_null(dir), dup_or_null(submitter),
-		dup_or_null(from), now, 0, &run->why };
+		dup_or_null(from), dup_or_null(ca_file), now, 0, &run->why };
 	run->done = done;
 	run->arg = arg;
 	run->finish = event_new(resolver_base(resolver), -1, 0, on_finish, run);
-	if (run->finish == NULL || !run->c.dir || !run->c.submitter || !run->c.from) {
+	if (run->finish == NULL || !run->c.dir || !run->c.submitter || !run->c.from ||
+	    (ca_file != NULL && run->c.ca_file == NULL)) {
 		tlsrpt_send_cancel(run);
 		return MX_ERR_NOMEM;
 	}
@@ -446,12 +517,14 @@ tlsrpt_send_cancel(struct tlsrpt_run *run)
 	if (run == NULL)
 		return;
 	rawquery_cancel(run->rq);
+	tlsrpt_post_cancel(run->post);
 	if (run->finish != NULL)
 		event_free(run->finish);
 	free(run->items);
 	free(run->c.dir);
 	free(run->c.submitter);
 	free(run->c.from);
+	free(run->c.ca_file);
 	free(run);
 }
 
@@ -463,13 +536,14 @@ struct wait {
 };
 
 static void
-on_done(mx_err err, unsigned queued, const mx_why *why, void *arg)
+on_done(mx_err err, unsigned queued, unsigned posted, const mx_why *why, void *arg)
 {
 	struct wait *w = arg;
 
 	w->done = true;
 	w->err = err;
 	w->queued = queued;
+	(void)posted;
 	if (w->why != NULL && why != NULL)
 		*w->why = *why;
 }
@@ -486,8 +560,8 @@ mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir, cons
 		*queued = 0;
 	why_clear(why);
 	if (resolver == NULL ||
-	    (err = tlsrpt_send_start(
-		 queue, resolver, dir, submitter, from, now, on_done, &w, &run)) == MX_ERR_INVALID)
+	    (err = tlsrpt_send_start(queue, resolver, dir, submitter, from, NULL, now, on_done, &w,
+		 &run)) == MX_ERR_INVALID)
 		return why_set(why, MX_ERR_INVALID,
 		    "no queue, resolver, directory, submitter or valid From address");
 	if (err != MX_OK)

@@ -477,6 +477,56 @@ class DaemonReports(unittest.TestCase):
             time.sleep(0.1)
         return cond()
 
+    def start_daemon(self, submitter):
+        env = dict(os.environ, MX_TLSRPT_EVERY="1", MX_TLSRPT_CLOCK_OFFSET="86400")
+        self.proc = subprocess.Popen(
+            [MX, "daemon", "--log", "stderr", "--tlsrpt-submitter", submitter,
+             "--tlsrpt-from", "reports@example.test"] + self.common(),
+            stdout=self.log, stderr=self.log, env=env)
+
+    def posted(self, domain, submitter):
+        """The reports https_peer.py kept for domain from submitter:
+        (Content-Type, JSON) pairs."""
+        out = []
+        for path in sorted(glob.glob(os.path.join(SANDBOX_DIR, "tlsrpt-posts",
+                                                  "tlsrpt-https.send.test.*.body"))):
+            with open(path, "rb") as f:
+                doc = json.loads(gzip.decompress(f.read()))
+            with open(path[:-len(".body")] + ".type") as f:
+                ctype = f.read()
+            if (doc["organization-name"] == submitter and
+                    doc["policies"][0]["policy"]["policy-domain"] == domain):
+                out.append((ctype, doc))
+        return out
+
+    def test_daemon_posts_to_https_rua(self):
+        """RFC 8460 5.4: the report POSTed as application/tlsrpt+gzip to the
+        https: rua (the sandbox's https peer, certificate from the test CA),
+        and mailed to the mailto: one of the same record."""
+        body = b"Subject: https rua\n\nHello.\n"
+        p = subprocess.run([MX, "send", "--no-queue", "-f", "s@example.test"] + self.common() +
+                           ["user@sts-https.send.test"], input=body, capture_output=True,
+                           timeout=50)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        submitter = "mxh-%d.example.test" % os.getpid()
+        self.start_daemon(submitter)
+        self.assertTrue(self.wait_for(lambda: self.posted("sts-https.send.test", submitter), 90),
+                        self.log_text())
+        [(ctype, doc)] = self.posted("sts-https.send.test", submitter)
+        self.assertEqual(ctype, "application/tlsrpt+gzip")
+        finder = Sts("report_for")
+        finder.check_schema(doc, doc["report-id"])
+        self.assertEqual(doc["policies"][0]["summary"], {"total-successful-session-count": 1,
+                                                         "total-failure-session-count": 0})
+        self.assertTrue(self.wait_for(
+            lambda: finder.report_for("sts-https.send.test", submitter) is not None, 60),
+            self.log_text())
+        self.assertRegex(self.log_text(), r"1 TLS-RPT report queued, 1 posted")
+        self.assertEqual(glob.glob(os.path.join(self.spool, "mta-sts", "tlsrpt", "*",
+                                                "sts-https.send.test")), [])
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text()[-4000:])
+
     def test_daemon_mails_the_report(self):
         tag = "daemon-%d" % os.getpid()
         body = ("Subject: %s\n\nHello.\n" % tag).encode()
@@ -488,18 +538,14 @@ class DaemonReports(unittest.TestCase):
                                        "sts-testing.send.test"))
         self.assertEqual(len(store), 1)
         submitter = "mxd-%d.example.test" % os.getpid()
-        env = dict(os.environ, MX_TLSRPT_EVERY="1", MX_TLSRPT_CLOCK_OFFSET="86400")
-        self.proc = subprocess.Popen(
-            [MX, "daemon", "--log", "stderr", "--tlsrpt-submitter", submitter,
-             "--tlsrpt-from", "reports@example.test"] + self.common(),
-            stdout=self.log, stderr=self.log, env=env)
+        self.start_daemon(submitter)
         finder = Sts("report_for")
         self.assertTrue(self.wait_for(
             lambda: finder.report_for("sts-testing.send.test", submitter) is not None, 90),
             self.log_text())
         log = self.log_text()
         self.assertIn("mx/tlsrpt", log)
-        self.assertRegex(log, r"1 TLS-RPT report queued")
+        self.assertRegex(log, r"1 TLS-RPT report queued, 0 posted")
         self.assertRegex(log, r"to=<tlsrpt@reports\.send\.test>.*status=sent")
         self.assertFalse(os.path.exists(store[0]), "the reported day is still in the store")
         msg = finder.report_for("sts-testing.send.test", submitter)

@@ -13,6 +13,8 @@ files in --dir, named after the host:
                       every later one is answered by hanging up (a policy
                       server that went away after the first fetch)
 
+POST /v1/tlsrpt (TLS-RPT reports to an https: rua, RFC 8460 5.4) is kept
+in --posts, when given, and answered 201.
 Anything else (another path, an unknown host, another method) gets 404.
 --dir may be given more than once: the first directory that has a host's
 file serves it (the sandbox puts $MX_SANDBOX_DIR/mta-sts, which tests may
@@ -92,6 +94,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, "text/plain", body[:size])
         return self.send(404, "text/plain", b"no policy for this host\n")
 
+    def do_POST(self):
+        """TLS-RPT's https: rua (RFC 8460 5.4): POST /v1/tlsrpt with a body of
+        at most 1 MiB is kept in --posts as HOST.N.body (its Content-Type in
+        HOST.N.type), answered 201; anything else 404."""
+        host = (self.headers.get("Host") or "").split(":")[0].strip().lower().rstrip(".")
+        length = int(self.headers.get("Content-Length") or "0")
+        if (self.path != "/v1/tlsrpt" or not host or "/" in host or not self.server.posts
+                or not 0 < length <= 1 << 20):
+            return self.send(404, "text/plain", b"not found\n")
+        body = self.rfile.read(length)
+        with self.server.lock:
+            self.server.n_posts += 1
+            base = os.path.join(self.server.posts, "%s.%d.%d" % (host, os.getpid(),
+                                                                   self.server.n_posts))
+        with open(base + ".type", "w") as f:
+            f.write(self.headers.get("Content-Type") or "")
+        with open(base + ".tmp", "wb") as f:
+            f.write(body)
+        os.rename(base + ".tmp", base + ".body")  # whole when it appears
+        return self.send(201, "text/plain", b"report taken\n")
+
     def do_HEAD(self):
         self.send(404, "text/plain", b"")
 
@@ -108,6 +131,7 @@ def main():
     ap.add_argument("--dir", required=True, action="append",
                     help="directory of HOSTNAME.{txt,html,redirect,size}; repeated: the "
                     "first that has a host's file serves it")
+    ap.add_argument("--posts", help="directory that keeps POSTed TLS-RPT reports")
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     args = ap.parse_args()
@@ -119,6 +143,8 @@ def main():
     Server.address_family = socket.AF_INET6 if ":" in args.listen else socket.AF_INET
     srv = Server((args.listen, args.port), Handler)
     srv.policy_dirs = args.dir
+    srv.posts = args.posts
+    srv.n_posts = 0
     srv.served = set()
     srv.lock = threading.Lock()
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
