@@ -20,6 +20,7 @@
 #include "sts.h"
 #include "sts_cache.h"
 #include "tlsrpt.h"
+#include "tlsrpt_post.h"
 #include "tlsrpt_report.h"
 
 static const char POLICY[] = "version: STSv1\nmode: enforce\nmx: mx1.example.test\n"
@@ -315,6 +316,41 @@ record_and_read(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* queue/tlsrpt_post.c's reading of an https: rua (RFC 8460 3, 5.4). */
+static void
+https_uris(void **state)
+{
+	static const struct {
+		const char *uri, *host, *path;
+		uint16_t port;
+	} ok[] = {
+		{ "https://reporting.example.com/v1/tlsrpt", "reporting.example.com", "/v1/tlsrpt",
+		    443 },
+		{ "HTTPS://r.example:8443", "r.example", "/", 8443 },
+		{ "https://r.example:1/a?b=c", "r.example", "/a?b=c", 1 },
+	};
+	static const char *const bad[] = { "mailto:a@example.com", "https://", "https:///x",
+		"https://r.example:0/", "https://r.example:65536/", "https://r.example:/x",
+		"https://r.example:8x/", "https://r_example/", "https://r.example/a b",
+		"https://r.example/\x7f", "https://[2001:db8::1]/", "http://r.example/" };
+	char host[MX_DOMAIN_MAX + 1], path[TLSRPT_URI_PATH_MAX], longer[2100];
+	uint16_t port;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_true(tlsrpt_https_uri(ok[i].uri, host, &port, path));
+		assert_string_equal(host, ok[i].host);
+		assert_string_equal(path, ok[i].path);
+		assert_int_equal(port, ok[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(tlsrpt_https_uri(bad[i], host, &port, path));
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	memcpy(longer, "https://r.example/", 18);
+	assert_false(tlsrpt_https_uri(longer, host, &port, path)); /* path over the cap */
+}
+
 int
 main(void)
 {
@@ -327,6 +363,7 @@ main(void)
 		cmocka_unit_test(day_parse),
 		cmocka_unit_test(report_json_gzip_message),
 		cmocka_unit_test(record_and_read),
+		cmocka_unit_test(https_uris),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
