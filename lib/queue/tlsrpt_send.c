@@ -384,11 +384,16 @@ on_posted(unsigned posted, unsigned failed, const char *why, void *arg)
 	struct tlsrpt_run *run = arg;
 	const struct item *it = &run->items[run->next - 1];
 
+	bool stale = run->c.now - tlsrpt_day_start(it->day) > (KEEP_DAYS + 1) * DAY_SECONDS;
+
 	run->post = NULL;
 	run->posted += posted;
 	if (failed > 0)
-		note(run, MX_ERR_SYSTEM, why); /* the day stays for the next run */
-	else if (run->item_err == MX_OK)
+		note(run, MX_ERR_SYSTEM, why);
+	/* A server that never takes it: the day goes after a while, as one
+	 * whose record cannot be looked up (its mailto: copies are sent again
+	 * at each run until then). */
+	if ((failed == 0 && run->item_err == MX_OK) || stale)
 		forget(run->daydir, it->domain);
 	step(run);
 }
