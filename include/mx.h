@@ -945,6 +945,11 @@ MX_API mx_err mx_server_listen(mx_server *server, const char *addr_port);
 MX_API mx_err mx_server_add_domain(mx_server *server, const char *domain, bool backup);
 /* A network ("192.0.2.0/24", "2001:db8::/32") whose clients may relay. */
 MX_API mx_err mx_server_add_relay_network(mx_server *server, const char *cidr);
+/* The LMTP mail store of the local domains ("unix:PATH", "IP:PORT"): a
+ * recipient of a local domain is asked of it at RCPT (LHLO, MAIL, RCPT,
+ * QUIT; cached 10 min if known, 1 min if not) and refused with 550 5.1.1
+ * when it says 5xx; a store that does not answer takes nothing away. */
+MX_API mx_err mx_server_set_lmtp(mx_server *server, const char *target);
 /* The only recipients (one address or "@domain" a line) taken for backup
  * domains; without a list a backup recipient is answered 450. */
 MX_API mx_err mx_server_set_backup_recipients(mx_server *server, const char *path);

@@ -109,6 +109,8 @@ configure(struct smtpd_opts *o, mx_server *srv)
 				   "network (192.0.2.0/24, 2001:db8::/32)",
 				   o->nets[i]),
 			       EX_USAGE;
+	if (o->lmtp != NULL && mx_server_set_lmtp(srv, o->lmtp) != MX_OK)
+		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_USAGE;
 	if (o->backup_rcpts != NULL &&
 	    mx_server_set_backup_recipients(srv, o->backup_rcpts) != MX_OK)
 		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;

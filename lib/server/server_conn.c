@@ -26,6 +26,7 @@
 #include "server_clients.h"
 #include "server_commit.h"
 #include "server_conn.h"
+#include "server_verify.h"
 #include "strbuf.h"
 
 #define CONN_READ_HIGH    65536 /* input kept while a verdict or a commit is pending */
@@ -40,6 +41,7 @@ conn_free(struct sconn *c)
 
 	server_log(srv, "disconnect from %s", c->peer_text);
 	commit_forget(c);
+	server_verify_detach(c);
 	if (c->counted)
 		clients_remove(srv, (struct sockaddr *)&c->peer);
 	if (c->bev != NULL)
@@ -162,6 +164,30 @@ backup_verdict(struct sconn *c, const char *addr)
 	       "better MX hosts now";
 }
 
+/* The verdict on a recipient: kept when nothing says no. */
+static void
+verdict(struct sconn *c, const char *addr, const char *no, struct smtpd_verdict *v)
+{
+	if (no == NULL && !keep_rcpt(c, addr))
+		no = "452 4.3.1 Insufficient system resources";
+	v->ok = no == NULL;
+	snprintf(v->reply, sizeof(v->reply), "%s", no ? no : "250 2.1.5 Ok");
+}
+
+/* The LMTP store answered for a local recipient (server_verify.c). */
+static void
+verified(struct sconn *c, const char *addr, const char *no)
+{
+	struct smtpd_verdict v;
+
+	verdict(c, addr, no, &v);
+	smtpd_session_rcpt_done(&c->s, &v);
+	if (c->s.state == SMTPD_READY) {
+		timer_arm(c);
+		conn_read(c->bev, c); /* what the client pipelined meanwhile */
+	}
+}
+
 static bool
 hook_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 {
@@ -176,10 +202,9 @@ hook_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 		no = "501 5.1.3 Bad recipient address syntax";
 	else if (k == RELAY_BACKUP)
 		no = backup_verdict(c, addr);
-	if (no == NULL && !keep_rcpt(c, addr))
-		no = "452 4.3.1 Insufficient system resources";
-	v->ok = no == NULL;
-	snprintf(v->reply, sizeof(v->reply), "%s", no ? no : "250 2.1.5 Ok");
+	else if (k == RELAY_LOCAL && !server_verify(c, addr, verified, &no))
+		return false; /* verified() answers */
+	verdict(c, addr, no, v);
 	if (k == RELAY_DENIED)
 		server_log(c->srv,
 		    "reject: RCPT from %s: 554 5.7.1 <%.320s>: Relay access denied; "
