@@ -180,6 +180,36 @@ class Lmtp(unittest.TestCase):
         self.assertRegex(log, r"to=<carol@local\.test>, relay=unix:\S+, .*status=bounced "
                          r"\(552 5\.2\.2")
 
+    def test_temporary_refusal_after_the_message_defers_one(self):
+        # Dovecot told to answer a full mailbox with 452 4.2.2 (try later).
+        self.store.stop()
+        self.store = dovecot.Dovecot(self.store.dir, domain=LOCAL,
+                                     users=("alice", "bob", "carol"), tcp=TCP_LMTP,
+                                     quota={"carol": "1K"}, quota_tempfail=True)
+        self.store.start()
+        self.start()
+        msg = b"From: alice@local.test\r\nSubject: big\r\n\r\n"
+        msg += b"".join(b"%070d\r\n" % i for i in range(40))
+        self.deliver("alice@local.test", ["bob@local.test", "carol@local.test"], msg)
+        self.assert_stored("bob", msg)
+        self.wait_log("to=<carol@local.test>")
+        log = self.log_text()
+        self.assertRegex(log, r"to=<carol@local\.test>, relay=unix:\S+, .*status=deferred "
+                         r"\(452 4\.2\.2")
+        self.assertNotIn("status=bounced", log)
+        self.assertEqual(len(self.queued()), 1)
+        # Room made: carol gets it, and bob, delivered before, no second copy.
+        self.store.stop()
+        self.store.set_quota("carol", "10M")
+        self.store.start()
+        subprocess.run([MX, "queue", "flush", "--spool", self.spool], check=True,
+                       capture_output=True, timeout=60)
+        self.assert_stored("carol", msg)
+        self.wait_empty()
+        self.assertEqual(self.store.count("bob"), 1)
+        self.assertEqual(self.store.count("carol"), 1)
+        self.assertEqual(self.store.count("alice"), 0)  # no bounce
+
     def test_store_down_defers_then_delivers(self):
         self.start()
         self.store.stop()
