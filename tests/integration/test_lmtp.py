@@ -173,6 +173,10 @@ class Lmtp(unittest.TestCase):
         self.assertIn(b"Final-Recipient: rfc822; carol@local.test", dsn)
         self.assertIn(b"5.2.2", dsn)
         self.assertNotIn(b"Final-Recipient: rfc822; bob@local.test", dsn)
+        # The store is not a host: no Remote-MTA, and its socket's path stays inside.
+        self.assertIn(b"<carol@local.test>: the mail store said: 552 5.2.2", dsn)
+        self.assertNotIn(b"Remote-MTA", dsn)
+        self.assertNotIn(self.store.lmtp_socket.encode(), dsn)
         self.assertEqual(self.store.count("carol"), 0)
         self.wait_empty()
         log = self.log_text()
