@@ -991,6 +991,11 @@ MX_API mx_err mx_server_add_relay_network(mx_server *server, const char *cidr);
  */
 MX_API mx_err mx_server_set_verify(mx_server *server, unsigned positive_ttl_s,
     unsigned negative_ttl_s, size_t cache_max, unsigned timeout_ms);
+/* The LMTP mail store of the local domains ("unix:PATH", "IP:PORT"): a
+ * recipient of a local domain is asked of it at RCPT (LHLO, MAIL, RCPT,
+ * QUIT; cached 10 min if known, 1 min if not) and refused with 550 5.1.1
+ * when it says 5xx; a store that does not answer takes nothing away. */
+MX_API mx_err mx_server_set_lmtp(mx_server *server, const char *target);
 /* The recipients (one address or "@domain" a line) taken for backup
  * domains when no better MX host can tell (see mx_server_set_verify);
  * without a list such a recipient is answered 450. */

@@ -148,6 +148,8 @@ configure(struct smtpd_opts *o, mx_server *srv)
 		o->verify_cache ? (size_t)o->verify_cache : 10000,
 		o->verify_timeout_ms ? o->verify_timeout_ms : 10000) != MX_OK)
 		return cli_warn("daemon", "the verification settings are out of range"), EX_USAGE;
+	if (o->lmtp != NULL && mx_server_set_lmtp(srv, o->lmtp) != MX_OK)
+		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_USAGE;
 	if (o->backup_rcpts != NULL &&
 	    mx_server_set_backup_recipients(srv, o->backup_rcpts) != MX_OK)
 		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;

@@ -23,6 +23,7 @@
 #include "server_commit.h"
 #include "server_conn.h"
 #include "server_verify.h"
+#include "lmtp_target.h"
 
 mx_err
 mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir, const char *hostname)
@@ -72,6 +73,21 @@ mx_server_free(mx_server *srv)
 	free(srv->relay.backup);
 	free(srv->backup_rcpts);
 	free(srv);
+}
+
+mx_err
+mx_server_set_lmtp(mx_server *srv, const char *target)
+{
+	mx_why why;
+
+	if (srv == NULL || target == NULL)
+		return MX_ERR_INVALID;
+	if (lmtp_target_parse(target, &srv->lmtp, &why) != MX_OK) {
+		snprintf(srv->why, sizeof(srv->why), "--lmtp: %.400s", why.text);
+		return MX_ERR_INVALID;
+	}
+	srv->lmtp_set = true;
+	return MX_OK;
 }
 
 const char *
