@@ -429,5 +429,41 @@ class Clients(Server):
             self.assertIn(i, p.stdout)
 
 
+class Errors(Server):
+    """What the server's calls say when they fail (their mx_why) reaches
+    the person: each set-up error names the option and the cause."""
+
+    def run_daemon(self, *args):
+        cmd = [MX, "daemon", "--resolver", RESOLVER, "--trust-anchor", ANCHOR,
+               "--spool", self.spool, "--log", "stderr", "--hostname", "mx.local.test",
+               "--user", "nobody"] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+    def test_setup_errors_say_why(self):
+        p = self.run_daemon("--listen", "localhost:25")
+        self.assertEqual(p.returncode, 71, p.stderr)        # EX_OSERR
+        self.assertIn("--listen localhost:25: not ADDR:PORT", p.stderr)
+        with socket.socket() as busy:
+            busy.bind((HOST, 0))
+            busy.listen(1)
+            taken = "%s:%d" % busy.getsockname()
+            p = self.run_daemon("--listen", taken)
+        self.assertEqual(p.returncode, 71, p.stderr)
+        self.assertIn("--listen %s: cannot listen: Address already in use" % taken, p.stderr)
+        missing = os.path.join(self.dir, "missing")
+        p = self.run_daemon("--listen", "%s:%d" % (HOST, PORT), "--backup-recipients", missing)
+        self.assertEqual(p.returncode, 78, p.stderr)        # EX_CONFIG
+        self.assertIn("--backup-recipients %s: No such file" % missing, p.stderr)
+        bad = os.path.join(self.dir, "rcpts")
+        with open(bad, "w") as f:
+            f.write("a@b.test\nnot an address\n")
+        p = self.run_daemon("--listen", "%s:%d" % (HOST, PORT), "--backup-recipients", bad)
+        self.assertIn("%s:2: not an address or @domain" % bad, p.stderr)
+        p = self.run_daemon("--listen", "%s:%d" % (HOST, PORT), "--tls-cert", bad,
+                            "--tls-key", bad)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("--tls-cert %s / --tls-key %s: " % (bad, bad), p.stderr)
+
+
 if __name__ == "__main__":
     raise SystemExit(sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_ANCHOR"))
