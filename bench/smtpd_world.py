@@ -73,6 +73,13 @@ def wait_port(addr, port, proc=None, what="server", timeout=20):
     raise SystemExit("%s did not listen on %s:%d" % (what, addr, port))
 
 
+def proc_cpu(pid, children):
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    ticks = int(v[11]) + int(v[12]) + (int(v[13]) + int(v[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def sh(*cmd):
     return subprocess.run(list(cmd), check=True, capture_output=True, text=True)
 
@@ -219,6 +226,35 @@ maillog_file = %s/postfix.log
     def rss_kb(self, field="VmRSS"):
         with open("/proc/%d/status" % self.mx.pid) as f:
             return int(re.search(r"^%s:\s+(\d+) kB" % field, f.read(), re.M).group(1))
+
+    def pf_master(self):
+        with open(self.work + "/pfq/pid/master.pid") as f:
+            return int(f.read().split()[0])
+
+    def cpu_s(self, server):
+        """CPU seconds (user + system) used so far by a server's processes:
+        mx daemon's one; Postfix's master, what it reaped (cutime) and the
+        children alive now.  Nothing else runs in their sessions."""
+        if server == "mx":
+            return proc_cpu(self.mx.pid, False)
+        master = self.pf_master()
+        total = proc_cpu(master, True)
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != master:
+                try:
+                    with open("/proc/%s/stat" % pid) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    if ppid == master:
+                        total += proc_cpu(int(pid), False)
+                except (OSError, ValueError):
+                    pass
+        return total
+
+    def mx_sched(self):
+        """mx daemon's (on-CPU, waiting-for-a-CPU) seconds so far."""
+        with open("/proc/%d/schedstat" % self.mx.pid) as f:
+            run, wait = f.read().split()[:2]
+        return int(run) / 1e9, int(wait) / 1e9
 
     def mx_log_text(self):
         self.mx_log.flush()
