@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -95,12 +96,29 @@ timer_arm(struct sconn *c)
 
 /* ---- the session's hooks --------------------------------------------- */
 
+/*
+ * A reply goes to the socket at once when nothing is queued before it
+ * (in the clear; TLS replies go through OpenSSL's bufferevent): libevent
+ * would otherwise turn EV_WRITE on (epoll_ctl), wait a loop pass for the
+ * socket to be writable, write, and turn it off again (epoll_ctl), for
+ * each of a message's six or seven replies.  What the socket does not
+ * take now is queued as before, in order.
+ */
 static void
 hook_reply(void *arg, const char *text, size_t len)
 {
 	struct sconn *c = arg;
+	ssize_t n = 0;
 
-	bufferevent_write(c->bev, text, len);
+	/* No layer under it: the plain socket's bufferevent, never TLS's. */
+	if (bufferevent_get_underlying(c->bev) == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		n = send(bufferevent_getfd(c->bev), text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			n = 0; /* EAGAIN, or an error the bufferevent reports */
+	}
+	if ((size_t)n < len)
+		bufferevent_write(c->bev, text + n, len - (size_t)n);
 }
 
 static void

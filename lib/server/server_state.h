@@ -76,7 +76,6 @@ struct mx_server {
 	struct spool *spool;
 	char dir[4096];
 	char hostname[256];
-	char why[512];
 	struct smtpd_settings set;
 	struct smtpd_hooks hooks;
 	struct relay_policy relay;
