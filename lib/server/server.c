@@ -64,9 +64,14 @@ mx_server_free(mx_server *srv)
 	}
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
-	/* Sessions still open end with the process: their sockets close, and
-	 * none of them was answered 250 for anything not durable. */
+	/* Sessions still open end here: their sockets close, and none of them
+	 * was answered 250 for anything not durable. */
+	sconn_free_all(srv);
 	verify_clear(srv);
+	/* One turn of the loop frees the client sessions the probes closed
+	 * (lib/smtp reaps a closed session from the loop). */
+	if (srv->base != NULL)
+		event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	clients_clear(srv);
 	spool_close(srv->spool);
 	SSL_CTX_free(srv->tls);

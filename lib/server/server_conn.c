@@ -55,8 +55,21 @@ conn_free(struct sconn *c)
 		close(c->fd);
 	free(c->mem);
 	free(c->rcpts);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	srv->sessions--;
 	free(c);
+}
+
+void
+sconn_free_all(mx_server *srv)
+{
+	while (srv->conns != NULL)
+		conn_free(srv->conns);
 }
 
 /* Nothing replied is still waiting to go out (under TLS, in the TLS
@@ -518,6 +531,10 @@ sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int 
 	}
 	c->srv = srv;
 	c->fd = -1;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
 	srv->sessions++;
 	memcpy(&c->peer, sa, (size_t)len < sizeof(c->peer) ? (size_t)len : sizeof(c->peer));
 	inet_ntop(sa->sa_family,

@@ -10,5 +10,8 @@
 #include "server_state.h"
 
 void sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int len);
+/* The server goes: every session still open is closed and freed (before
+ * the event base they use). */
+void sconn_free_all(mx_server *srv);
 
 #endif
