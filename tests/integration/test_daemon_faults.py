@@ -73,7 +73,9 @@ class DaemonFaults(DaemonCase):
                 chunk = os.read(proc.stderr.fileno(), 65536)
                 if not chunk:
                     break
-                buf = buf[-100:] + chunk
+                buf = buf[-2000:] + chunk
+        if b"started:" not in buf:
+            self.not_started = buf.decode("utf-8", "replace")[-2000:]
         return b"started:" in buf
 
     def test_sigkill_at_random_instants_loses_nothing(self):
@@ -93,14 +95,17 @@ class DaemonFaults(DaemonCase):
         feeder = threading.Thread(target=feed)
         feeder.start()
         rng = random.Random(os.getpid())
-        kills, busy = 0, 0
+        kills, busy, failed = 0, 0, 0
+        self.not_started = ""
         t0 = time.monotonic()
         try:
             while kills < KILLS and time.monotonic() - t0 < KILL_SECONDS:
                 proc = subprocess.Popen([MX, "daemon"] + self.common() +
                                         ["--log", "stderr", "--destination-concurrency", "2"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                if self.started(proc):
+                if not self.started(proc):
+                    failed += 1
+                else:
                     before = len(srv.messages)
                     time.sleep(rng.uniform(0.0, 0.3))
                     busy += srv.open > 0 or len(srv.messages) > before
@@ -122,6 +127,8 @@ class DaemonFaults(DaemonCase):
         print("%d SIGKILLs in %.0f s (%d while delivering) over %d messages: %d lost, "
               "%d duplicates (%.3f per kill)" % (kills, took, busy, len(tags), len(missing),
                                                  dups, dups / max(kills, 1)))
+        if failed:
+            print("%d daemons did not start; the last said: %s" % (failed, self.not_started))
         self.assertGreaterEqual(kills, min(KILLS, 200))
         self.assertGreater(busy, kills // 2)  # most kills land on deliveries (90% here)
         self.assertEqual(missing, [])
