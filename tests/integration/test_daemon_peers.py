@@ -131,7 +131,9 @@ class DaemonPeers(DaemonCase):
         return tag
 
     def asked_again_after_ttl(self, rcpt, qname, qtype, seen):
-        """Deliveries within the TTL ask qname once; one after it asks again."""
+        """Deliveries within the TTL ask qname once; one after it asks again;
+        never two questions less than the TTL apart (less a second: the
+        cache counts from the answer, the relay from the question)."""
         relay = self.relay()
         # A session is never reused (1 ms idle): every delivery needs its
         # route, and TLSA records, from the resolver's cache or the wire.
@@ -142,18 +144,16 @@ class DaemonPeers(DaemonCase):
         t_first = first[0][0]
         for _ in range(2):
             self.deliver_one(rcpt, seen)
-        in_ttl = time.monotonic() - t_first
-        if in_ttl < TTL - 0.5:
-            self.assertEqual(len(relay.asked(qname, qtype)), 1, relay.asked())
-        else:  # too slow a machine to tell "not before"; the rest still holds
-            print("three deliveries took %.1f s: not within the %d s TTL" % (in_ttl, TTL))
+        print("three deliveries within %.1f s of the first question"
+              % (time.monotonic() - t_first))
         time.sleep(max(0.0, t_first + TTL + 1.5 - time.monotonic()))
+        before = len(relay.asked(qname, qtype))
         self.deliver_one(rcpt, seen)
-        again = relay.asked(qname, qtype)
-        print("%s/%d asked at +%s s" % (qname, qtype, ", +".join("%.1f" % (q[0] - t_first)
-                                                                for q in again)))
-        self.assertEqual(len(again), 2, relay.asked())
-        self.assertGreaterEqual(again[1][0] - t_first, TTL)
+        times = [q[0] for q in relay.asked(qname, qtype)]
+        print("%s/%d asked at +%s s" % (qname, qtype, ", +".join("%.1f" % (t - t_first)
+                                                                for t in times)))
+        self.assertGreater(len(times), before, relay.asked())  # asked again once expired
+        self.assertTrue(all(b - a >= TTL - 1 for a, b in zip(times, times[1:])), times)
         self.assertEqual(self.stop(), 0)
 
     def test_dns_asked_again_once_the_ttl_passed(self):
