@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 
 #define LOCKED_RETRY_S 2  /* an entry another runner holds */
 #define ERROR_RETRY_S  30 /* a delivery that could not start */
+#define RDONLY_RETRY_S 2  /* a read-only spool: how often to look again */
 
 /* ---- logging ---------------------------------------------------------- */
 
@@ -299,12 +301,37 @@ daemon_learn(mx_daemon *d, const char *id)
 
 static void start_entry(mx_daemon *d, struct dentry *e);
 
+/*
+ * Whether deliveries may start: not while the spool's file system is
+ * read-only (remounted so after an error, say), since their outcome could
+ * not be recorded and what was delivered would stay queued and go again.
+ * The change either way is logged once; daemon_arm looks again every
+ * RDONLY_RETRY_S seconds.
+ */
+static bool
+spool_writable(mx_daemon *d)
+{
+	struct statvfs sv;
+	bool ro = statvfs(d->dir, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0;
+
+	if (ro && !d->read_only)
+		daemon_log(d, "qmgr",
+		    "warning: the spool %.300s is on a read-only file system: no delivery "
+		    "starts until it is writable again (mail stays queued)",
+		    d->dir);
+	else if (!ro && d->read_only)
+		daemon_log(
+		    d, "qmgr", "the spool %.300s is writable again: deliveries resume", d->dir);
+	d->read_only = ro;
+	return !ro;
+}
+
 /* Starts what the limits allow, one entry per open destination per round. */
 void
 daemon_dispatch(mx_daemon *d)
 {
 	int64_t now = (int64_t)time(NULL);
-	bool progress = true;
+	bool progress = spool_writable(d);
 	char id[SPOOL_ID_MAX + 1];
 
 	while (!d->stopping && progress && d->active < d->total) {
@@ -334,6 +361,8 @@ daemon_arm(mx_daemon *d)
 	for (struct ddest *t = d->dests; t != NULL; t = t->next)
 		if (t->len > 0 && t->hold_until > now && (at == 0 || t->hold_until < at))
 			at = t->hold_until;
+	if (d->read_only && (at == 0 || at > now + RDONLY_RETRY_S))
+		at = now + RDONLY_RETRY_S;
 	if (at == 0) {
 		evtimer_del(d->timer);
 		return;

@@ -85,6 +85,7 @@ struct mx_daemon {
 	unsigned active;        /* entry passes under way */
 	bool in_dispatch_start; /* queue_entry_start may call done from inside */
 	bool stopping, abandoned, failed;
+	bool read_only; /* the spool's file system is: nothing starts (daemon_dispatch) */
 	int64_t started;
 	struct {
 		size_t sent, deferred, bounced;

@@ -621,6 +621,7 @@ struct outcome {
 	char diagnostic[SMTP_TEXT_MAX];
 	bool smtp_reply;
 	char remote_mta[NAME_TEXT_MAX];
+	char *line; /* a refused recipient's log line, held until finish knows its fate */
 };
 
 struct pass;
@@ -744,20 +745,57 @@ log_event(struct pass *p, const char *id, const char *to, const char *status, co
 	free(buf);
 }
 
+/* The line for recipient k of a delivery, as log_delivery writes it; NULL
+ * without a log (or memory). */
+static char *
+delivery_line(struct pass *p, const char *id, const mx_delivery *d, size_t k)
+{
+	char *part = NULL, *line = NULL;
+
+	if (p->q->log == NULL)
+		return NULL;
+	if (p->q->log_json) {
+		if (mx_delivery_to_json(d, k, &part) == MX_OK &&
+		    asprintf(&line, "{\"queue_id\": \"%s\", %s", id, part + 1) < 0)
+			line = NULL;
+	} else if (mx_delivery_log_line(d, k, &part) == MX_OK &&
+	    asprintf(&line, "%s: %s", id, part) < 0) {
+		line = NULL;
+	}
+	free(part);
+	return line;
+}
+
 static void
 log_delivery(struct pass *p, const char *id, const mx_delivery *d, size_t k)
 {
-	char *line = NULL;
+	char *line = delivery_line(p, id, d, k);
 
-	if (p->q->log == NULL)
-		return;
-	if (p->q->log_json) {
-		if (mx_delivery_to_json(d, k, &line) == MX_OK)
-			logf_line(p, "{\"queue_id\": \"%s\", %s", id, line + 1);
-	} else if (mx_delivery_log_line(d, k, &line) == MX_OK) {
-		logf_line(p, "%s: %s", id, line);
-	}
+	if (line != NULL)
+		logf_line(p, "%s", line);
 	free(line);
+}
+
+/*
+ * A refused recipient's line, held since on_delivery: "bounced" only once
+ * it is (the report to the sender queued, or none due); when the report
+ * could not be queued (a full disk) the recipient stays queued, and the
+ * log says so instead, so that log readers (pflogsumm) count no bounce
+ * that did not happen.
+ */
+static void
+log_refused(struct pass *p, const struct spool_entry *e, size_t i, struct outcome *o)
+{
+	if (o->line == NULL)
+		return;
+	if (e->rcpts[i].state == SPOOL_BOUNCED)
+		logf_line(p, "%s", o->line);
+	else
+		log_event(p, e->id, e->rcpts[i].address, "deferred", "4.3.0",
+		    "refused, but the report to the sender could not be queued: kept "
+		    "for another try");
+	free(o->line);
+	o->line = NULL;
 }
 
 static struct dest *
@@ -815,11 +853,14 @@ defer(struct slot *s, size_t i, const char *dsn, const char *text, bool smtp_rep
 	snprintf(o->remote_mta, sizeof(o->remote_mta), "%s", remote);
 }
 
+/* line: the delivery's log line for it (taken), logged by finish. */
 static void
-bounce(struct slot *s, size_t i, const struct deliver_rcpt *rc)
+bounce(struct slot *s, size_t i, const struct deliver_rcpt *rc, char *line)
 {
 	struct outcome *o = &s->out[i];
 
+	free(o->line);
+	o->line = line;
 	s->e->rcpts[i].attempts++;
 	set_reason(&s->e->rcpts[i], rc->dsn, rc->text);
 	o->bounce = true;
@@ -846,6 +887,8 @@ slot_free(struct slot *s)
 	if (s == NULL)
 		return;
 	spool_unlock(s->lock_fd);
+	for (size_t i = 0; s->out != NULL && s->e != NULL && i < s->e->n_rcpts; i++)
+		free(s->out[i].line);
 	spool_entry_free(s->e);
 	free(s->out);
 	free(s->map);
@@ -1000,6 +1043,8 @@ finish(struct slot *s)
 		p->st.expired += e->rcpts[i].state == SPOOL_BOUNCED && o->expired;
 	}
 	for (size_t i = 0; i < e->n_rcpts; i++)
+		log_refused(p, e, i, &s->out[i]);
+	for (size_t i = 0; i < e->n_rcpts; i++)
 		pending += e->rcpts[i].state == SPOOL_PENDING;
 	note_pending(p, e);
 	if (pending == 0) {
@@ -1049,7 +1094,8 @@ on_delivery(mx_delivery *d, void *arg)
 			set_reason(&s->e->rcpts[i], rc->dsn, rc->text);
 			p->st.sent++;
 		} else if (rc->status == MX_RCPT_BOUNCED) {
-			bounce(s, i, rc);
+			bounce(s, i, rc, delivery_line(p, s->e->id, d, k));
+			continue; /* its line waits for finish (log_refused) */
 		} else {
 			defer(s, i, rc->dsn, rc->text, rc->reached, rc->relay_host);
 		}
