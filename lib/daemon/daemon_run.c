@@ -395,6 +395,8 @@ tear_down(mx_daemon *d)
 	struct event *evs[] = { d->inotify_ev, d->drop_ev, d->grace, d->sig_term, d->sig_int,
 		d->sig_hup };
 
+	daemon_sync_removals(d); /* what the last turns removed */
+	spool_group_removals(queue_spool(d->q), false);
 	control_close(d->control);
 	d->control = NULL;
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)

@@ -40,6 +40,7 @@ struct ddest {
 	struct ddest *next;
 	unsigned active;    /* deliveries to it under way */
 	bool proven;        /* a server answered since it last failed */
+	unsigned window;    /* deliveries allowed at once (slow start), <= per_dest */
 	int64_t hold_until; /* unix seconds; held back until then */
 	unsigned hold;      /* the current hold, seconds */
 	char reason[256];
@@ -83,6 +84,7 @@ struct mx_daemon {
 	struct control *control;
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
+	struct event *sync; /* one fsync of queue/ for the turn's removals */
 };
 
 #endif
