@@ -96,7 +96,9 @@ apply_reuse(mx_daemon *d)
 	conncache_limits_default(&l);
 	l.idle_ms = d->idle_ms;
 	l.reuse_count = d->reuse_count;
-	l.max = d->total;
+	/* Not d->total: sessions of more destinations than deliveries at
+	 * once wait for their turn (200 destinations, 100 deliveries). */
+	l.max = CONNCACHE_MAX;
 	if (d->cache != NULL)
 		conncache_set_limits(d->cache, &l);
 }

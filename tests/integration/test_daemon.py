@@ -289,6 +289,28 @@ class Daemon(unittest.TestCase):
         self.assertLessEqual(srv.connections, 7)
         self.assertEqual(self.stop(), 0)
 
+    def test_cache_keeps_more_destinations_than_deliveries(self):
+        """Kept sessions are not capped by --concurrency: with one delivery
+        at a time and two destinations taking turns, each destination's
+        session waits in the cache while the other delivers.  A cache as
+        small as the concurrency (1) refused the second, and every message
+        to it opened a new connection (bench/daemon-throughput, 200
+        destinations: 1,465 connections, 1,010 without the cap)."""
+        srv = self.server()
+        tags = []
+        for i in range(6):
+            for domain in ("later.queue.test", "later2.queue.test"):
+                tags.append(self.tag())
+                self.queue_msg("r@" + domain, tags[-1])
+        self.start("--concurrency", "1")
+        self.assertTrue(self.wait_for(lambda: len(srv.messages) >= len(tags), 50),
+                        self.status() + self.log_text()[-3000:])
+        print("%d messages to 2 destinations over %d connections"
+              % (len(tags), srv.connections))
+        self.assertEqual(sorted(srv.messages), sorted(tags))
+        self.assertLessEqual(srv.connections, 3)  # one each (and a spare); capped: 7
+        self.assertEqual(self.stop(), 0)
+
     def test_removals_synced_together(self):
         """Delivered entries are removed with one fsync of queue/ per turn
         of the event loop, not one each: one each held the daemon to the
