@@ -141,13 +141,27 @@ ddest_get(mx_daemon *d, const char *domain)
 	return t;
 }
 
-/* Whether one more delivery to t may start now. */
+/*
+ * Whether one more delivery to t may start now.  An unproven destination
+ * gets one (the probe); a proven one its window, which grows by one per
+ * delivery that reached a server (doubling per round, as TCP's slow
+ * start) up to the per-destination limit (the LMTP store's
+ * own for it).  Going to the limit at once
+ * started every waiting message together, before any session could be
+ * parked for reuse: 10 messages to one domain opened 10 connections
+ * (bench/daemon-throughput, 200 destinations: 1,952 for 2,000 messages,
+ * Postfix 1,835); with the window each new delivery mostly finds the
+ * session the last one parked.
+ */
 static bool
 dest_open(const mx_daemon *d, const struct ddest *t, int64_t now)
 {
+	unsigned cap = t->lmtp ? d->lmtp_limit : d->per_dest;
+	unsigned limit = t->window < cap ? t->window : cap;
+
 	if (t->hold_until > now)
 		return false;
-	return t->active < (!t->proven ? 1u : t->lmtp ? d->lmtp_limit : d->per_dest);
+	return t->active < (t->proven && limit > 1 ? limit : 1u);
 }
 
 static bool
@@ -389,6 +403,43 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	daemon_dispatch(d);
 }
 
+/* ---- removals, made durable together -------------------------------------- */
+
+/*
+ * The spool removes without fsync (spool_group_removals, set at the run's
+ * start); this makes the removals durable once per turn of the loop, after
+ * every delivery that finished in it: one fsync of queue/ for all of them
+ * instead of one each, which held the daemon to the disk's fsync rate.
+ */
+void
+daemon_sync_removals(mx_daemon *d)
+{
+	const char *why = NULL;
+
+	if (spool_sync_removals(queue_spool(d->q), &why) != MX_OK)
+		daemon_log(d, "qmgr", "%s", why);
+}
+
+static void
+on_sync(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	daemon_sync_removals(arg);
+}
+
+/* A timeout of zero runs after the callbacks of this turn's ready events. */
+static void
+daemon_sync_soon(mx_daemon *d)
+{
+	struct timeval now = { 0, 0 };
+
+	if (d->sync == NULL)
+		daemon_sync_removals(d);
+	else if (!evtimer_pending(d->sync, NULL))
+		evtimer_add(d->sync, &now);
+}
+
 /* ---- the queue's hooks ---------------------------------------------------- */
 
 static bool
@@ -424,11 +475,14 @@ hook_end(const char *domain, bool reached, const char *dsn, const char *text, vo
 		if (t->hold_until > 0)
 			daemon_log(d, "qmgr", "destination %s is back", t->domain);
 		t->proven = true;
+		if (t->window < d->per_dest)
+			t->window = (t->window > 0 ? t->window : 1) + 1;
 		t->hold = 0;
 		t->hold_until = 0;
 		return;
 	}
 	t->proven = false;
+	t->window = 1;
 	t->hold = t->hold == 0          ? d->hold_first
 	    : t->hold * 2 > d->hold_max ? d->hold_max
 					: t->hold * 2;
@@ -452,6 +506,7 @@ hook_entry(const struct spool_entry *se, bool removed, void *arg)
 	e->reported = true;
 	if (removed) {
 		e->removed = true;
+		daemon_sync_soon(d);
 		return;
 	}
 	e->flush = false;
@@ -601,8 +656,10 @@ daemon_hooks_init(mx_daemon *d)
 		.entry = hook_entry,
 		.done = hook_done,
 		.arg = d };
-	if ((d->timer = evtimer_new(d->base, on_timer, d)) == NULL)
+	if ((d->timer = evtimer_new(d->base, on_timer, d)) == NULL ||
+	    (d->sync = evtimer_new(d->base, on_sync, d)) == NULL)
 		d->failed = true;
+	spool_group_removals(queue_spool(d->q), true);
 }
 
 /* Frees what the daemon keeps of entries and destinations. */
@@ -628,4 +685,7 @@ daemon_clear(mx_daemon *d)
 	if (d->timer != NULL)
 		event_free(d->timer);
 	d->timer = NULL;
+	if (d->sync != NULL)
+		event_free(d->sync);
+	d->sync = NULL;
 }

@@ -21,5 +21,6 @@ void daemon_release(mx_daemon *d, const char *domain, const char *why);
 void daemon_closed(mx_daemon *d, const char *id);
 void daemon_hooks_init(mx_daemon *d);
 void daemon_clear(mx_daemon *d);
+void daemon_sync_removals(mx_daemon *d);
 
 #endif

@@ -111,7 +111,9 @@ apply_reuse(mx_daemon *d)
 	conncache_limits_default(&l);
 	l.idle_ms = d->idle_ms;
 	l.reuse_count = d->reuse_count;
-	l.max = d->total;
+	/* Not d->total: sessions of more destinations than deliveries at
+	 * once wait for their turn (200 destinations, 100 deliveries). */
+	l.max = CONNCACHE_MAX;
 	if (d->cache != NULL)
 		conncache_set_limits(d->cache, &l);
 }
@@ -412,6 +414,8 @@ tear_down(mx_daemon *d)
 	struct event *evs[] = { d->inotify_ev, d->drop_ev, d->grace, d->sig_term, d->sig_int,
 		d->sig_hup };
 
+	daemon_sync_removals(d); /* what the last turns removed */
+	spool_group_removals(queue_spool(d->q), false);
 	control_close(d->control);
 	d->control = NULL;
 	backup_stop(d);

@@ -43,6 +43,7 @@ struct ddest {
 	bool lmtp;          /* the LMTP mail store: every local domain's mail */
 	bool proven;        /* a server answered since it last failed */
 	bool down;          /* no server answered its last delivery */
+	unsigned window;    /* deliveries allowed at once (slow start), <= per_dest */
 	int64_t hold_until; /* unix seconds; held back until then */
 	unsigned hold;      /* the current hold, seconds */
 	char reason[256];
@@ -99,6 +100,7 @@ struct mx_daemon {
 	struct daemon_tlsrpt *tlsrpt; /* NULL: no TLS-RPT reports */
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
+	struct event *sync; /* one fsync of queue/ for the turn's removals */
 };
 
 #endif

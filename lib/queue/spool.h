@@ -196,8 +196,19 @@ void spool_staged_abort(struct spool *sp, struct spool_staged *st);
 mx_err
 spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, const char **why);
 
-/* Unlinks queue/ID and fsyncs queue/. */
+/* Unlinks queue/ID and fsyncs queue/ (under spool_group_removals, later). */
 mx_err spool_remove(struct spool *sp, const char *id, const char **why);
+/*
+ * Group commit of removals, for a daemon that removes many entries a
+ * second: spool_remove then only unlinks, and spool_sync_removals makes
+ * every removal since the last one durable with one fsync of queue/
+ * (a no-op when there was none).  Until then a power cut may bring a
+ * removed entry back: its message is delivered again (a duplicate, as
+ * after a kill between a server's 250 and the update), never lost.  One
+ * fsync per removal held a daemon to the disk's fsync rate.
+ */
+void spool_group_removals(struct spool *sp, bool on);
+mx_err spool_sync_removals(struct spool *sp, const char **why);
 
 /*
  * Calls cb with each ID in queue/, and skipped (when not NULL) with the

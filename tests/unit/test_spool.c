@@ -1074,6 +1074,48 @@ rename_without_flags(
 	return renameat(olddirfd, oldname, newdirfd, newname);
 }
 
+static int fsyncs_seen;
+
+static int
+counting_fsync(int fd)
+{
+	fsyncs_seen++;
+	return fsync(fd);
+}
+
+/*
+ * Group removals (the daemon's): spool_remove only unlinks, and one
+ * spool_sync_removals makes them all durable with one fsync of queue/;
+ * without it every removal is one fsync, as before.
+ */
+static void
+test_group_removals(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_ops ops;
+	char ids[5][SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+
+	for (size_t i = 0; i < 5; i++)
+		fresh_entry(f, ids[i]);
+	spool_get_ops_for_testing(f->sp, &ops);
+	ops.fsync = counting_fsync;
+	spool_set_ops_for_testing(f->sp, &ops);
+	fsyncs_seen = 0;
+	assert_int_equal(spool_remove(f->sp, ids[0], &why), MX_OK);
+	assert_int_equal(fsyncs_seen, 1);
+	spool_group_removals(f->sp, true);
+	for (size_t i = 1; i < 5; i++)
+		assert_int_equal(spool_remove(f->sp, ids[i], &why), MX_OK);
+	assert_int_equal(fsyncs_seen, 1);
+	assert_int_equal(count_dir(f, "queue"), 0);
+	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK);
+	assert_int_equal(fsyncs_seen, 2);
+	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK); /* nothing new */
+	assert_int_equal(fsyncs_seen, 2);
+	spool_set_ops_for_testing(f->sp, NULL);
+}
+
 static void
 test_rename_fallback(void **state)
 {
@@ -1220,6 +1262,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_removals, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
