@@ -27,6 +27,7 @@
 #include "conncache.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_sender.h"
 #include "daemon_state.h"
 #include "queue.h"
 #include "resolver.h"
@@ -88,10 +89,22 @@ dentry_add(mx_daemon *d, const char *id)
 	return e;
 }
 
+/* Lets go of the destinations the entry waited for (daemon_arm frees
+ * those nobody needs any more). */
+static void
+dentry_release_dests(struct dentry *e)
+{
+	for (size_t i = 0; i < e->n_dests; i++)
+		e->dests[i]->refs--;
+	free(e->dests);
+	e->dests = NULL;
+	e->n_dests = 0;
+}
+
 static void
 dentry_free(struct dentry *e)
 {
-	free(e->dests);
+	dentry_release_dests(e);
 	free(e);
 }
 
@@ -123,7 +136,29 @@ ddest_get(mx_daemon *d, const char *domain)
 	snprintf(t->domain, sizeof(t->domain), "%.253s", domain);
 	t->next = d->dests;
 	d->dests = t;
+	d->n_dests++;
 	return t;
+}
+
+/* Frees each destination no entry waits for, with no delivery under way
+ * and no hold in force; what its FIFO still holds are IDs of entries
+ * that no longer wait for it. */
+static void
+ddest_sweep(mx_daemon *d, int64_t now)
+{
+	struct ddest **pp = &d->dests;
+
+	while (*pp != NULL) {
+		struct ddest *t = *pp;
+		if (t->refs > 0 || t->active > 0 || t->hold_until > now) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		d->n_dests--;
+		free(t->fifo);
+		free(t);
+	}
 }
 
 /* Whether one more delivery to t may start now. */
@@ -231,8 +266,7 @@ schedule(mx_daemon *d, struct dentry *e, const struct spool_entry *se)
 {
 	int64_t now = (int64_t)time(NULL), due = 0;
 
-	free(e->dests);
-	e->n_dests = 0;
+	dentry_release_dests(e);
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	if ((e->dests = calloc(se->n_rcpts ? se->n_rcpts : 1, sizeof(*e->dests))) == NULL) {
 		d->failed = true;
@@ -245,8 +279,10 @@ schedule(mx_daemon *d, struct dentry *e, const struct spool_entry *se)
 		if (r->state != SPOOL_PENDING ||
 		    (t = ddest_get(d, at ? at + 1 : r->address)) == NULL)
 			continue;
-		if (!has_dest(e, t))
+		if (!has_dest(e, t)) {
 			e->dests[e->n_dests++] = t;
+			t->refs++;
+		}
 		if (due == 0 || r->next_attempt < due)
 			due = r->next_attempt;
 	}
@@ -258,7 +294,7 @@ schedule(mx_daemon *d, struct dentry *e, const struct spool_entry *se)
 		d->failed = true;
 }
 
-/* An ID seen for the first time: read, logged as Postfix's qmgr does, queued. */
+/* An ID seen for the first time: its header read, logged as Postfix's qmgr does, queued. */
 void
 daemon_learn(mx_daemon *d, const char *id)
 {
@@ -269,7 +305,10 @@ daemon_learn(mx_daemon *d, const char *id)
 
 	if (dentry_find(d, id) != NULL || !spool_id_valid(id))
 		return;
-	if (spool_load(queue_spool(d->q), id, &se, &why) != MX_OK)
+	/* The header only: the data is read (and its CRC checked) when the
+	 * entry is delivered, so a start with a large queue reads little and
+	 * holds one header at a time. */
+	if (spool_load_schedule(queue_spool(d->q), id, &se, &why) != MX_OK)
 		return; /* gone already, or moved to corrupt/ */
 	if ((e = dentry_add(d, id)) == NULL) {
 		d->failed = true;
@@ -316,6 +355,7 @@ daemon_arm(mx_daemon *d)
 	int64_t now = (int64_t)time(NULL), at = 0;
 	struct timeval tv = { 0, 0 };
 
+	ddest_sweep(d, now);
 	if (d->n_heap > 0)
 		at = d->heap[0].at;
 	for (struct ddest *t = d->dests; t != NULL; t = t->next)
@@ -429,6 +469,7 @@ hook_done(const char *id, const mx_queue_stats *st, mx_err err, void *arg)
 	if (err != MX_OK)
 		daemon_log(d, "qmgr", "%s: delivery could not start: %s", id, mx_strerror(err));
 	if (e != NULL) {
+		daemon_gen_end(d, e);
 		e->active = false;
 		if (e->removed || (!e->reported && st->locked == 0 && err == MX_OK)) {
 			dentry_drop(d, e); /* done, or gone (deleted, corrupt) */
@@ -455,11 +496,13 @@ start_entry(mx_daemon *d, struct dentry *e)
 	e->active = true;
 	e->reported = false;
 	d->active++;
+	daemon_gen_begin(d, e);
 	d->in_dispatch_start = true;
 	err = queue_entry_start(d->q, d->sender, e->id, e->flush ? MX_QUEUE_FLUSH : 0, &d->hooks);
 	d->in_dispatch_start = false;
 	if (err != MX_OK) {
 		d->active--;
+		daemon_gen_end(d, e);
 		e->active = false;
 		e->due = (int64_t)time(NULL) + ERROR_RETRY_S;
 		if (!heap_push(d, e->due, e->id))
@@ -529,6 +572,7 @@ daemon_clear(mx_daemon *d)
 		free(t->fifo);
 		free(t);
 	}
+	d->n_dests = 0;
 	free(d->heap);
 	d->heap = NULL;
 	d->n_heap = d->cap_heap = 0;
