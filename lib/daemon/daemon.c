@@ -11,6 +11,7 @@
  * speaks SMTP.  Signals, the control socket and the connection cache are
  * set up here and torn down at the end of mx_daemon_run.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -123,21 +124,51 @@ dentry_drop(mx_daemon *d, struct dentry *e)
 
 /* ---- destinations ------------------------------------------------------- */
 
+/* A domain's bucket, case-blind as domains are.  A hash rather than a
+ * walk of the list: a start over 20,000 one-off domains took 6.4 s. */
+static size_t
+domain_hash(const char *domain)
+{
+	size_t h = 5381;
+
+	for (; *domain != '\0'; domain++)
+		h = h * 33 + (unsigned char)tolower((unsigned char)*domain);
+	return h % DAEMON_DEST_BUCKETS;
+}
+
 struct ddest *
 ddest_get(mx_daemon *d, const char *domain)
 {
+	char name[MX_DOMAIN_MAX + 1];
 	struct ddest *t;
+	size_t h;
 
-	for (t = d->dests; t != NULL; t = t->next)
-		if (strcasecmp(t->domain, domain) == 0)
+	snprintf(name, sizeof(name), "%.253s", domain);
+	h = domain_hash(name);
+	for (t = d->dest_buckets[h]; t != NULL; t = t->hnext)
+		if (strcasecmp(t->domain, name) == 0)
 			return t;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	snprintf(t->domain, sizeof(t->domain), "%.253s", domain);
+	memcpy(t->domain, name, sizeof(name));
 	t->next = d->dests;
 	d->dests = t;
+	t->hnext = d->dest_buckets[h];
+	d->dest_buckets[h] = t;
 	d->n_dests++;
 	return t;
+}
+
+static void
+ddest_unhash(mx_daemon *d, struct ddest *t)
+{
+	for (struct ddest **pp = &d->dest_buckets[domain_hash(t->domain)]; *pp != NULL;
+	     pp = &(*pp)->hnext) {
+		if (*pp == t) {
+			*pp = t->hnext;
+			return;
+		}
+	}
 }
 
 /* Frees each destination no entry waits for, with no delivery under way
@@ -155,6 +186,7 @@ ddest_sweep(mx_daemon *d, int64_t now)
 			continue;
 		}
 		*pp = t->next;
+		ddest_unhash(d, t);
 		d->n_dests--;
 		free(t->fifo);
 		free(t);
@@ -573,6 +605,7 @@ daemon_clear(mx_daemon *d)
 		free(t);
 	}
 	d->n_dests = 0;
+	memset(d->dest_buckets, 0, sizeof(d->dest_buckets));
 	free(d->heap);
 	d->heap = NULL;
 	d->n_heap = d->cap_heap = 0;

@@ -16,7 +16,8 @@
 #include "queue.h"
 #include "spool.h"
 
-#define DAEMON_BUCKETS 65536
+#define DAEMON_BUCKETS      65536
+#define DAEMON_DEST_BUCKETS 4096 /* destinations by domain (one-off domains: many) */
 
 struct ddest;
 
@@ -57,12 +58,13 @@ struct dentry {
  */
 struct ddest {
 	char domain[MX_DOMAIN_MAX + 1];
-	struct ddest *next;
-	size_t refs;        /* entries whose dests[] hold it */
-	unsigned active;    /* deliveries to it under way */
-	bool proven;        /* a server answered since it last failed */
-	int64_t hold_until; /* unix seconds; held back until then */
-	unsigned hold;      /* the current hold, seconds */
+	struct ddest *next;  /* in d->dests, the order dispatch goes round */
+	struct ddest *hnext; /* in its bucket of d->dest_buckets */
+	size_t refs;         /* entries whose dests[] hold it */
+	unsigned active;     /* deliveries to it under way */
+	bool proven;         /* a server answered since it last failed */
+	int64_t hold_until;  /* unix seconds; held back until then */
+	unsigned hold;       /* the current hold, seconds */
 	char reason[256];
 	char (*fifo)[SPOOL_ID_MAX + 1];
 	size_t head, len, cap;
@@ -92,6 +94,7 @@ struct mx_daemon {
 	struct dentry *buckets[DAEMON_BUCKETS];
 	size_t n_entries;
 	struct ddest *dests;
+	struct ddest *dest_buckets[DAEMON_DEST_BUCKETS];
 	size_t n_dests; /* in dests (mx daemon status: destinations) */
 	struct due *heap;
 	size_t n_heap, cap_heap;
