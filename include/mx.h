@@ -827,6 +827,24 @@ MX_API mx_err mx_daemon_set_backup_probe(mx_daemon *daemon, unsigned interval_s)
 MX_API mx_err mx_daemon_set_tlsrpt(mx_daemon *daemon, const char *submitter, const char *from,
     unsigned every_s, int64_t clock_offset_s);
 /*
+ * The libevent loop the daemon runs on (its first resolver's): a resolver
+ * for mx_daemon_set_sender is made on it with mx_resolver_new_event.
+ */
+MX_API struct event_base *mx_daemon_event_base(mx_daemon *daemon);
+/*
+ * New settings for deliveries from now on (SIGHUP): the daemon checks
+ * that resolver starts (a bad trust anchor is refused here, with why),
+ * then delivers new entries through sender (which uses resolver, made on
+ * mx_daemon_event_base's loop), closes the idle connections the old
+ * settings opened, and takes both: it frees them with itself or once they
+ * are replaced and the deliveries begun with them are over.  The sender
+ * and resolver given to mx_daemon_new stay the caller's, and are kept
+ * until mx_daemon_free even when replaced.  On failure nothing changes
+ * and the caller keeps sender and resolver.
+ */
+MX_API mx_err mx_daemon_set_sender(
+    mx_daemon *daemon, mx_sender *sender, mx_resolver *resolver, mx_why *why);
+/*
  * The client side of the control socket: sends command ("status",
  * "flush") to the daemon of spool_dir and hands its reply out (free()).
  * MX_ERR_SYSTEM when no daemon answers.

@@ -9,13 +9,11 @@
  * status: 0 stopped, 64 usage, 69 no daemon answers (status), 75 the
  * spool cannot be used, 78 configuration.
  */
-#include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,24 +25,23 @@
 #include "config.h"
 #include "daemon.h"
 #include "daemon_smtpd.h"
+#include "logsink.h"
 #include "options.h"
 
 #define DAEMON_GRACE_MS    10000  /* SIGTERM: deliveries under way may finish */
 #define DAEMON_DEADLINE_MS 600000 /* one delivery at most, unless --deadline */
-#define SYSLOG_SOCKET      "/dev/log"
 
 struct daemon_opts {
 	struct delivery_opts d;
 	unsigned concurrency, dest_concurrency, hold, reuse_idle_ms, reuse_count, grace_ms;
 	const char *hostname;
-	bool log_stderr;
-	const char *log_socket; /* syslog datagrams go here (default /dev/log) */
-	int log_fd;
+	struct log_sink log; /* syslog (socket: --log-socket) or stderr */
 	int argc;
 	char **argv;
 	mx_daemon *daemon;
 	const char *tlsrpt_from, *tlsrpt_submitter;
 	bool no_tlsrpt;
+	mx_queue *q;
 	struct smtpd_opts s; /* the SMTP server's (--listen ...) */
 	mx_server *server;
 };
@@ -103,7 +100,7 @@ set_log(struct daemon_opts *o, const char *where, const char *v)
 	if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0)
 		return option_warn("daemon", where, "log", "takes syslog or stderr, not \"%s\"", v),
 		       where ? EX_CONFIG : EX_USAGE;
-	o->log_stderr = strcmp(v, "stderr") == 0;
+	o->log.to_stderr = strcmp(v, "stderr") == 0;
 	return EX_OK;
 }
 
@@ -121,7 +118,7 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 	case 'N': return set_uint("destination-concurrency", where, v, 10000, &o->dest_concurrency);
 	case 0x201: o->hostname = v; return EX_OK;
 	case 0x202: return set_log(o, where, v);
-	case 0x203: o->log_socket = v; return EX_OK;
+	case 0x203: o->log.socket = v; return EX_OK;
 	case 0x204: return set_uint("hold", where, v, 86400, &o->hold);
 	case 0x205: return set_uint("reuse-idle", where, v, 3600000, &o->reuse_idle_ms);
 	case 0x206: return set_uint("reuse-count", where, v, 1000000, &o->reuse_count);
@@ -168,50 +165,12 @@ parse_options(int argc, char **argv, struct daemon_opts *o)
 
 /* ---- the log ------------------------------------------------------------------ */
 
-/* A syslog socket of our own (not syslog(3)): reopened on SIGHUP, and
- * its path can be a test's. */
-static void
-log_open(struct daemon_opts *o)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (o->log_fd >= 0)
-		close(o->log_fd);
-	o->log_fd = -1;
-	if (o->log_stderr)
-		return;
-	snprintf(
-	    sa.sun_path, sizeof(sa.sun_path), "%s", o->log_socket ? o->log_socket : SYSLOG_SOCKET);
-	if ((o->log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0 &&
-	    connect(o->log_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		cli_warn("daemon", "syslog socket %s: %s; logging to stderr", sa.sun_path,
-		    strerror(errno));
-		close(o->log_fd);
-		o->log_fd = -1;
-	}
-}
-
 static void
 log_line(const char *program, const char *line, void *arg)
 {
 	struct daemon_opts *o = arg;
-	char buf[2048], stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	int n;
 
-	if (o->log_fd < 0) {
-		fprintf(stderr, "mx/%s[%ld]: %s\n", program, (long)getpid(), line);
-		return;
-	}
-	/* RFC 3164: <PRI> (mail.info = 2 * 8 + 6) TIMESTAMP TAG[PID]: MSG */
-	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", localtime_r(&now, &tm));
-	n = snprintf(
-	    buf, sizeof(buf), "<22>%s mx/%s[%ld]: %s", stamp, program, (long)getpid(), line);
-	if (n > 0 &&
-	    send(o->log_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
-		MSG_NOSIGNAL) < 0)
-		fprintf(stderr, "mx/%s[%ld]: %s\n", program, (long)getpid(), line);
+	log_sink_line(&o->log, program, line);
 }
 
 /* The queue's lines: per recipient (smtp), or about the entry (qmgr). */
@@ -255,48 +214,142 @@ watch_backups(struct daemon_opts *o)
 	return EX_OK;
 }
 
-/* SIGHUP: the file's limits and log settings only (the rest needs a restart). */
-static int
-reload_option(void *ctx, int opt, const char *v, const char *where)
+/* ---- SIGHUP: the settings read again, as at a start ------------------------------ */
+
+static int configure(struct daemon_opts *o, mx_sender *sender);
+static int parse_options(int argc, char **argv, struct daemon_opts *o);
+
+static void
+log_reload(struct daemon_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+log_reload(struct daemon_opts *o, const char *fmt, ...)
 {
-	switch (opt) {
-	case 'n':
-	case 'N':
-	case 0x202:
-	case 0x204:
-	case 0x205:
-	case 0x206: return apply_option(ctx, opt, v, where);
-	}
-	return EX_OK;
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_line("qmgr", line, o);
+}
+
+static bool
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool
+same_listen(const struct smtpd_opts *a, const struct smtpd_opts *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (strcmp(a->listen[i], b->listen[i]) != 0)
+			return false;
+	return true;
+}
+
+/* What only a start can change (the spool is open and watched, the ports
+ * bound and root given up): said, as Postfix says it of such parameters,
+ * and kept. */
+static void
+keep_restart_settings(struct daemon_opts *o, const struct daemon_opts *f)
+{
+	if (strcmp(o->d.spool, f->d.spool) != 0)
+		log_reload(o, "reload: spool %s needs a restart; kept %s", f->d.spool, o->d.spool);
+	if (!same_listen(&o->s, &f->s))
+		log_reload(
+		    o, "reload: listen addresses changed: needs a restart; kept those in force");
+	if (!same(o->s.user, f->s.user))
+		log_reload(o, "reload: user %s needs a restart; kept %s",
+		    f->s.user ? f->s.user : "(default)", o->s.user ? o->s.user : "(default)");
+	if (o->server != NULL && o->s.tls_cert != NULL && f->s.tls_cert == NULL)
+		log_reload(o, "reload: turning STARTTLS off needs a restart; kept it on");
 }
 
 static void
-reload(struct daemon_opts *o)
+reload_limits(struct daemon_opts *o, const struct daemon_opts *f)
 {
-	struct daemon_opts fresh = *o;
-	char *text = NULL;
+	o->concurrency = f->concurrency;
+	o->dest_concurrency = f->dest_concurrency;
+	o->hold = f->hold;
+	o->reuse_idle_ms = f->reuse_idle_ms;
+	o->reuse_count = f->reuse_count;
+	o->log.to_stderr = f->log.to_stderr;
+	log_sink_open(&o->log, "daemon");
+	apply_limits(o);
+	mx_queue_set_retry(o->q, f->d.retry_first, f->d.retry_max, f->d.lifetime);
+	if (mx_daemon_set_pickup(o->daemon, f->d.origin, f->d.aliases) != MX_OK)
+		log_reload(o, "reload: out of memory for the pickup settings; kept those in force");
+}
 
-	fresh.concurrency = fresh.dest_concurrency = fresh.hold = 0;
-	fresh.reuse_idle_ms = fresh.reuse_count = 0;
-	if (config_load(config_path_from_args(o->argc, o->argv), "daemon", daemon_longopts, o->argc,
-		o->argv, reload_option, &fresh, &text) != EX_OK) {
-		log_line("qmgr",
-		    "reload: the configuration has faults (see stderr); kept "
-		    "the settings in force",
-		    o);
-		free(text);
+/* A new resolver (its cache starts empty) and sender with the new
+ * resolver, trust anchor, TLS, HELO and timing settings, for the
+ * deliveries that start from now on. */
+static void
+reload_delivery(struct daemon_opts *o, struct daemon_opts *f)
+{
+	mx_sender *sender = NULL;
+	mx_why why;
+
+	if ((f->hostname != NULL && mx_policy_add_local_name(f->d.policy, f->hostname) != MX_OK) ||
+	    mx_sender_new(&sender, f->d.resolver, f->d.policy) != MX_OK ||
+	    configure(f, sender) != EX_OK) {
+		log_reload(o,
+		    "reload: the delivery settings cannot be applied (see stderr); kept "
+		    "the resolver and delivery settings in force");
+		mx_sender_free(sender);
 		return;
 	}
-	/* Values given on the command line stay (config_load skipped them). */
-	o->concurrency = fresh.concurrency ? fresh.concurrency : o->concurrency;
-	o->dest_concurrency = fresh.dest_concurrency ? fresh.dest_concurrency : o->dest_concurrency;
-	o->hold = fresh.hold ? fresh.hold : o->hold;
-	o->reuse_idle_ms = fresh.reuse_idle_ms ? fresh.reuse_idle_ms : o->reuse_idle_ms;
-	o->reuse_count = fresh.reuse_count ? fresh.reuse_count : o->reuse_count;
-	o->log_stderr = fresh.log_stderr;
-	free(text);
-	log_open(o);
-	apply_limits(o);
+	if (mx_daemon_set_sender(o->daemon, sender, f->d.resolver, &why) != MX_OK) {
+		log_reload(
+		    o, "reload: %s; kept the resolver and delivery settings in force", why.text);
+		mx_sender_free(sender);
+		return;
+	}
+	f->d.resolver = NULL; /* the daemon's now */
+	log_reload(o, "reload: new deliveries use a new resolver and the delivery settings read");
+}
+
+/* The server's certificate and key read again (a renewed certificate). */
+static void
+reload_server_tls(struct daemon_opts *o, const struct daemon_opts *f)
+{
+	mx_why why;
+
+	if (o->server == NULL || f->s.tls_cert == NULL || f->s.tls_key == NULL)
+		return;
+	if (mx_server_set_tls(o->server, f->s.tls_cert, f->s.tls_key, &why) != MX_OK)
+		log_reload(o, "reload: %s; kept the certificate in force", why.text);
+	else
+		log_reload(o, "reload: STARTTLS certificate %s read", f->s.tls_cert);
+}
+
+/* SIGHUP: the configuration file and the command line read again, as at
+ * a start; what only a start can change is said and kept. */
+static void
+reload(struct daemon_opts *o)
+{
+	struct daemon_opts fresh;
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.log.fd = -1;
+	fresh.log.socket = o->log.socket;
+	if (delivery_opts_init_on(&fresh.d, "daemon", mx_daemon_event_base(o->daemon)) != EX_OK ||
+	    parse_options(o->argc, o->argv, &fresh) != EX_OK) {
+		log_reload(o,
+		    "reload: the configuration has faults (see stderr); kept the "
+		    "settings in force");
+		goto out;
+	}
+	keep_restart_settings(o, &fresh);
+	reload_limits(o, &fresh);
+	reload_delivery(o, &fresh);
+	reload_server_tls(o, &fresh);
+out:
+	delivery_opts_free(&fresh.d);
 }
 
 static void
@@ -413,6 +466,7 @@ run(struct daemon_opts *o, mx_queue *q)
 		return EX_OSERR;
 	if ((rc = configure(o, sender)) != EX_OK)
 		goto out;
+	o->q = q;
 	if (mx_daemon_new(&o->daemon, q, sender, o->d.resolver, o->d.spool) != MX_OK) {
 		rc = EX_OSERR;
 		goto out;
@@ -420,7 +474,7 @@ run(struct daemon_opts *o, mx_queue *q)
 	if ((rc = apply_limits(o)) != EX_OK || (rc = watch_backups(o)) != EX_OK ||
 	    (rc = set_tlsrpt(o)) != EX_OK)
 		goto out;
-	log_open(o);
+	log_sink_open(&o->log, "daemon");
 	mx_queue_set_log(q, queue_line, false, o);
 	mx_daemon_set_log(o->daemon, log_line, o);
 	mx_daemon_set_events(o->daemon, on_event, o);
@@ -476,7 +530,7 @@ cmd_daemon(int argc, char **argv)
 	int rc;
 
 	memset(&o, 0, sizeof(o));
-	o.log_fd = -1;
+	o.log.fd = -1;
 	o.argc = argc;
 	o.argv = argv;
 	if ((rc = delivery_opts_init(&o.d, "daemon")) != EX_OK)
@@ -498,8 +552,7 @@ cmd_daemon(int argc, char **argv)
 	if ((rc = delivery_open_queue(&o.d, &q)) == EX_OK)
 		rc = run(&o, q);
 out:
-	if (o.log_fd >= 0)
-		close(o.log_fd);
+	log_sink_close(&o.log);
 	mx_queue_close(q);
 	delivery_opts_free(&o.d);
 	return rc;

@@ -59,13 +59,21 @@ where_or_null(const char *slot)
 int
 delivery_opts_init(struct delivery_opts *o, const char *cmd)
 {
+	return delivery_opts_init_on(o, cmd, NULL);
+}
+
+int
+delivery_opts_init_on(struct delivery_opts *o, const char *cmd, struct event_base *base)
+{
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
 	o->spool = MX_SPOOL_DEFAULT;
 	o->retry_first = MX_QUEUE_RETRY_FIRST;
 	o->retry_max = MX_QUEUE_RETRY_MAX;
 	o->lifetime = MX_QUEUE_LIFETIME;
-	if (mx_resolver_new(&o->resolver) != MX_OK || mx_policy_new(&o->policy) != MX_OK)
+	if ((base != NULL ? mx_resolver_new_event(&o->resolver, base)
+			  : mx_resolver_new(&o->resolver)) != MX_OK ||
+	    mx_policy_new(&o->policy) != MX_OK)
 		return EX_OSERR;
 	return EX_OK;
 }

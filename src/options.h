@@ -78,6 +78,8 @@ struct delivery_opts {
 
 /* Makes the resolver and policy; EX_OK or an exit code. */
 int delivery_opts_init(struct delivery_opts *o, const char *cmd);
+/* The same, with the resolver on base (mx daemon's loop: SIGHUP's new one). */
+int delivery_opts_init_on(struct delivery_opts *o, const char *cmd, struct event_base *base);
 void delivery_opts_free(struct delivery_opts *o);
 /* Applies one of DELIVERY_LONGOPTS; EX_OK, or an exit code after a message
  * (saying o->where when it is set).  Returns -1 when opt is not one of them. */

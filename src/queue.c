@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "cli.h"
 #include "config.h"
 #include "options.h"
+#include "logsink.h"
 #include "queue.h"
 
 struct queue_opts {
@@ -31,7 +31,8 @@ struct queue_opts {
 	bool interval_given; /* --interval on the command line, not the file */
 	bool watch_given;    /* --watch on the command line, not the file */
 	unsigned concurrency;
-	int log_to; /* --log: 0 stdout, 's' syslog, 'e' stderr */
+	int log_to;          /* --log: 0 stdout, 's' syslog, 'e' stderr */
+	struct log_sink log; /* --log syslog: as mx daemon logs */
 };
 
 const struct option queue_longopts[] = {
@@ -41,6 +42,7 @@ const struct option queue_longopts[] = {
 	{ "concurrency", required_argument, NULL, 'n' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log", required_argument, NULL, 'G' },
+	{ "log-socket", required_argument, NULL, 0x1f0 },
 	{ "help", no_argument, NULL, 'h' },
 	DELIVERY_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
@@ -63,7 +65,7 @@ queue_usage(FILE *to)
 	    "       mx queue show [--json] [--spool DIR] ID\n"
 	    "       mx queue delete [--spool DIR] ID...\n"
 	    "       mx queue run [--watch [--interval SECONDS]] [--json] [-v]\n"
-	    "                    [--log syslog|stderr]\n"
+	    "                    [--log syslog|stderr] [--log-socket PATH]\n"
 	    "                    [--concurrency N] OPTIONS\n"
 	    "       mx queue flush [--json] [-v] [--concurrency N] OPTIONS\n"
 	    "         (with mx daemon running on the spool: asks it to try everything now)\n"
@@ -89,6 +91,7 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 			       EX_USAGE;
 		o->log_to = strcmp(v, "syslog") == 0 ? 's' : 'e';
 		return EX_OK;
+	case 0x1f0: o->log.socket = v; return EX_OK;
 	case 'v': o->d.verbose = true; return EX_OK;
 	case 'I':
 		if (!cli_parse_uint(v, 24 * 3600, &n) || n == 0)
@@ -298,12 +301,13 @@ print_line(const char *line, void *arg)
 	fflush(stdout);
 }
 
-/* --log syslog: facility mail, program mx, as Postfix's lines are. */
+/* --log syslog: facility mail, as mx/smtp (a recipient's line) or
+ * mx/qmgr (the message's), as `mx daemon` and Postfix tag theirs, so
+ * that pflogsumm --syslog-name=mx counts them. */
 static void
 syslog_line(const char *line, void *arg)
 {
-	(void)arg;
-	syslog(LOG_INFO, "%s", line);
+	log_sink_line(arg, strstr(line, ": to=<") != NULL ? "smtp" : "qmgr", line);
 }
 
 static void
@@ -398,12 +402,12 @@ cmd_run(struct queue_opts *o, mx_queue *q, unsigned flags)
 		return EX_OSERR;
 	if ((rc = delivery_configure(&o->d, sender)) == EX_OK) {
 		if (o->log_to == 's')
-			openlog("mx", LOG_PID, LOG_MAIL);
+			log_sink_open(&o->log, "queue");
 		mx_queue_set_log(q,
 		    o->log_to == 's'       ? syslog_line
 			: o->log_to == 'e' ? stderr_line
 					   : print_line,
-		    o->json, NULL);
+		    o->json, &o->log);
 		if (o->concurrency)
 			mx_queue_set_concurrency(q, o->concurrency);
 		rc = o->watch ? watch(o, q, sender) : one_pass(o, q, sender, flags, NULL);
@@ -466,6 +470,7 @@ cmd_queue(int argc, char **argv)
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	o.log.fd = -1;
 	if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		queue_usage(sub ? stdout : stderr);
 		return sub ? EX_OK : EX_USAGE;
@@ -520,6 +525,7 @@ cmd_queue(int argc, char **argv)
 	else
 		rc = cmd_run(&o, q, strcmp(sub, "flush") == 0 ? MX_QUEUE_FLUSH : 0);
 out:
+	log_sink_close(&o.log);
 	mx_queue_close(q);
 	delivery_opts_free(&o.d);
 	return rc;

@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "daemon_backup.h"
 #include "daemon_tlsrpt.h"
+#include "daemon_sender.h"
 #include "why.h"
 #include "daemon_state.h"
 #include "resolver.h"
@@ -45,9 +46,11 @@ mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender, mx_resolver *
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return MX_ERR_NOMEM;
 	d->q = queue;
-	d->sender = sender;
-	d->resolver = resolver;
 	d->base = resolver_base(resolver);
+	if (daemon_gen_init(d, sender, resolver) != MX_OK) {
+		free(d);
+		return MX_ERR_NOMEM;
+	}
 	memcpy(d->dir, spool_dir, strlen(spool_dir) + 1);
 	d->total = 100;
 	d->per_dest = 20;
@@ -68,6 +71,7 @@ mx_daemon_free(mx_daemon *d)
 		return;
 	daemon_clear(d);
 	daemon_tlsrpt_free(d);
+	daemon_gen_clear(d);
 	free(d->origin);
 	free(d->aliases);
 	free(d->backups);
@@ -188,6 +192,7 @@ status_counts(mx_daemon *d, struct strbuf *sb)
 	    active, ready, deferred);
 	strbuf_printf(sb, "deliveries: %u of %u, at most %u per destination\n", d->active, d->total,
 	    d->per_dest);
+	strbuf_printf(sb, "destinations: %zu\n", d->n_dests);
 	strbuf_printf(sb, "recipients: %zu sent, %zu deferred, %zu bounced\n", d->st.sent,
 	    d->st.deferred, d->st.bounced);
 	strbuf_printf(
@@ -388,6 +393,8 @@ set_up(mx_daemon *d)
 		return err;
 	apply_reuse(d);
 	daemon_hooks_init(d);
+	if (daemon_gen_watch(d) != MX_OK)
+		return MX_ERR_NOMEM;
 	d->grace = evtimer_new(d->base, on_grace, d);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_stop, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_stop, d);

@@ -16,10 +16,25 @@
 #include "queue.h"
 #include "spool.h"
 
-#define DAEMON_BUCKETS 65536
+#define DAEMON_BUCKETS      65536
+#define DAEMON_DEST_BUCKETS 4096 /* destinations by domain (one-off domains: many) */
 
 struct ddest;
 struct daemon_tlsrpt; /* daemon_tlsrpt.c's */
+
+/*
+ * What deliveries go through: a sender and its resolver.  SIGHUP's new
+ * settings (mx_daemon_set_sender) make a new one; the one replaced is
+ * kept until the entry passes begun with it are done, then freed when
+ * the daemon owns it (the caller's first one is the caller's to free).
+ */
+struct dgen {
+	mx_sender *sender;
+	mx_resolver *resolver;
+	unsigned active; /* entry passes begun with it and not yet done */
+	bool owned;
+	struct dgen *next; /* the replaced ones */
+};
 
 /* An entry as the daemon keeps it: never the message, never the addresses. */
 struct dentry {
@@ -27,6 +42,7 @@ struct dentry {
 	struct dentry *hnext;
 	int64_t due;          /* in the heap until then; 0: ready (in FIFOs) */
 	struct ddest **dests; /* destinations it has pending recipients for */
+	struct dgen *gen;     /* while active: what its delivery goes through */
 	size_t n_dests;
 	bool active;   /* a delivery of it is under way */
 	bool reported; /* the pass reported its state (hook_entry) */
@@ -35,17 +51,24 @@ struct dentry {
 	bool locked;   /* its writer held it: tried again when it closes */
 };
 
-/* A destination (recipient domain) and the IDs waiting for it, FIFO. */
+/*
+ * A destination (recipient domain) and the IDs waiting for it, FIFO.  It
+ * lives while an entry waits for it (refs), a delivery to it is under
+ * way (active) or it is held back (hold_until, with the backoff it has
+ * reached); then daemon_arm frees it, so one-off domains do not pile up.
+ */
 struct ddest {
 	char domain[MX_DOMAIN_MAX + 1];
-	struct ddest *next;
-	unsigned active;    /* deliveries to it under way */
-	bool lmtp;          /* the LMTP mail store: every local domain's mail */
-	bool proven;        /* a server answered since it last failed */
-	bool down;          /* no server answered its last delivery */
-	unsigned window;    /* deliveries allowed at once (slow start), <= per_dest */
-	int64_t hold_until; /* unix seconds; held back until then */
-	unsigned hold;      /* the current hold, seconds */
+	struct ddest *next;  /* in d->dests, the order dispatch goes round */
+	struct ddest *hnext; /* in its bucket of d->dest_buckets */
+	size_t refs;         /* entries whose dests[] hold it */
+	unsigned active;     /* deliveries to it under way */
+	bool lmtp;           /* the LMTP mail store: every local domain's mail */
+	bool proven;         /* a server answered since it last failed */
+	bool down;           /* no server answered its last delivery */
+	unsigned window;     /* deliveries allowed at once (slow start), <= per_dest */
+	int64_t hold_until;  /* unix seconds; held back until then */
+	unsigned hold;       /* the current hold, seconds */
 	char reason[256];
 	char (*fifo)[SPOOL_ID_MAX + 1];
 	size_t head, len, cap;
@@ -65,8 +88,9 @@ struct due {
 
 struct mx_daemon {
 	mx_queue *q;
-	mx_sender *sender;
-	mx_resolver *resolver;
+	mx_sender *sender;     /* gen's: new deliveries go through it */
+	mx_resolver *resolver; /* gen's */
+	struct dgen *gen, *replaced;
 	struct event_base *base;
 	char dir[4096];
 	char why[512];
@@ -81,6 +105,8 @@ struct mx_daemon {
 	struct dentry *buckets[DAEMON_BUCKETS];
 	size_t n_entries;
 	struct ddest *dests;
+	struct ddest *dest_buckets[DAEMON_DEST_BUCKETS];
+	size_t n_dests; /* in dests (mx daemon status: destinations) */
 	struct due *heap;
 	size_t n_heap, cap_heap;
 	unsigned active;        /* entry passes under way */
@@ -101,6 +127,7 @@ struct mx_daemon {
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
 	struct event *sync; /* one fsync of queue/ for the turn's removals */
+	struct event *reap; /* frees replaced gens, outside their deliveries' calls */
 };
 
 #endif

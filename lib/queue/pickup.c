@@ -426,9 +426,10 @@ pick_checked(struct one *o, const char *host)
 		    "queued twice",
 		    o->name, id, strerror(errno));
 	o->c->st.picked++;
+	/* Postfix's pickup line; the "(queue active)" line with size and nrcpt
+	 * is the scheduler's (the daemon's when it learns the entry, a queue
+	 * run's when it delivers it), as Postfix's qmgr logs it. */
 	plog(o->c, "%s: uid=%u from=<%s>", id, (unsigned)o->r.uid, o->sender);
-	plog(o->c, "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id, o->sender,
-	    o->added_len + o->r.size, o->n_rcpts);
 }
 
 /* Opens, locks (mx-drop holds its lock until it has synced: a locked

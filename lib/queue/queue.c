@@ -1235,6 +1235,12 @@ try_entry(struct pass *p, const char *id)
 		finish(s);
 		return TRY_SKIPPED;
 	}
+	/* The message's line before its recipients', as Postfix's qmgr logs
+	 * it when a message enters the active queue; the daemon logs its own
+	 * when it learns of the entry. */
+	if (p->hooks == NULL && !p->q->log_json)
+		logf_line(p, "%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", id, s->e->sender,
+		    s->e->len, n);
 	spool_entry_payload(s->e, &data);
 	p->active++;
 	if ((err = deliver_start(p->sender, s->e->sender, list, n, &data,

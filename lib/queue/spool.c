@@ -1126,7 +1126,8 @@ parse_head(struct cursor *c, char *line, const char *id, struct spool_entry *e, 
 
 /* "rcpt" and "reason" lines into e, then "data LEN" (the header's last line). */
 static bool
-parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len, const char **why)
+parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, size_t cap, uint64_t *len,
+    const char **why)
 {
 	*why = "bad recipient or reason line";
 	for (;;) {
@@ -1138,16 +1139,7 @@ parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len, 
 		}
 		if (field(line, "rcpt") == NULL)
 			break;
-		/* Grown as read: room for SPOOL_RCPTS_MAX up front was 850 KB
-		 * zeroed per load, a fifth of the daemon's CPU. */
-		if (e->n_rcpts >= SPOOL_RCPTS_MAX)
-			return false;
-		if (!array_grow((void **)&e->rcpts, e->n_rcpts, sizeof(*e->rcpts))) {
-			*why = "out of memory";
-			return false;
-		}
-		memset(&e->rcpts[e->n_rcpts], 0, sizeof(*e->rcpts));
-		if (!parse_rcpt(c, line, &e->rcpts[e->n_rcpts]))
+		if (e->n_rcpts >= cap || !parse_rcpt(c, line, &e->rcpts[e->n_rcpts]))
 			return false;
 		e->n_rcpts++;
 	}
@@ -1156,17 +1148,37 @@ parse_rcpts(struct cursor *c, char *line, struct spool_entry *e, uint64_t *len, 
 	    c->pos == c->len;
 }
 
+/* The lines of the header that start with "rcpt " (no address or
+ * escaped reason holds a LF), at most SPOOL_RCPTS_MAX, at least 1: the
+ * recipients to make room for, so that an entry costs what it holds and
+ * not the most any entry may (a thousand recipients, 850 KiB). */
+static size_t
+count_rcpts(const uint8_t *p, size_t n)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n && count < SPOOL_RCPTS_MAX;) {
+		const uint8_t *lf = memchr(p + i, '\n', n - i);
+		count += n - i >= 5 && memcmp(p + i, "rcpt ", 5) == 0;
+		if (lf == NULL)
+			break;
+		i = (size_t)(lf - p) + 1;
+	}
+	return count > 0 ? count : 1;
+}
+
 /* The header (version line through data line) into e, the data's length into *len. */
 static mx_err
 parse_header(const uint8_t *p, size_t n, const char *id, struct spool_entry *e, uint64_t *len,
     const char **why)
 {
 	struct cursor c = { p, n, 0 };
-	size_t vlen = strlen(SPOOL_VERSION_LINE);
+	size_t vlen = strlen(SPOOL_VERSION_LINE), cap = count_rcpts(p, n);
 	char *line = malloc(SPOOL_LINE_MAX);
 	mx_err err = MX_ERR_CORRUPT;
 
-	if (line == NULL) {
+	e->rcpts = calloc(cap, sizeof(*e->rcpts));
+	if (line == NULL || e->rcpts == NULL) {
 		*why = "out of memory";
 		err = MX_ERR_NOMEM;
 		goto out;
@@ -1174,7 +1186,7 @@ parse_header(const uint8_t *p, size_t n, const char *id, struct spool_entry *e, 
 	*why = "not a spool file of version 1 (bad first line)";
 	if (n < vlen + 1 || memcmp(p, SPOOL_VERSION_LINE "\n", vlen + 1) != 0)
 		goto out;
-	if (parse_head(&c, line, id, e, why) && parse_rcpts(&c, line, e, len, why))
+	if (parse_head(&c, line, id, e, why) && parse_rcpts(&c, line, e, cap, len, why))
 		err = MX_OK;
 out:
 	free(line);
@@ -1334,15 +1346,22 @@ open_entry(struct spool *sp, const char *id, int *fd, uint64_t *size, const char
 	return MX_OK;
 }
 
+/* What of an entry a load reads: all of it into memory (spool_load), all
+ * of it checked with the file kept (spool_load_head), or the header only
+ * (spool_load_schedule). */
+enum load_mode { LOAD_WHOLE, LOAD_STREAM, LOAD_HEADER };
+
 /*
- * Reads and checks the open file into e: the header parsed, then the
- * data (into e->data when whole, else only seen), then the CRC-32.
+ * Reads and checks the open file into e: the header parsed, then (but
+ * for LOAD_HEADER) the data (into e->data when whole, else only seen),
+ * then the CRC-32.
  * *src gets what e->src needs when the file is kept.
  */
 static mx_err
-read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see, void *arg,
+read_entry(int fd, uint64_t size, const char *id, enum load_mode mode, spool_see_fn *see, void *arg,
     struct spool_entry *e, struct spool_source *src, const char **why)
 {
+	bool whole = mode == LOAD_WHOLE;
 	uint8_t *head = NULL;
 	size_t head_len = 0;
 	uint64_t len = 0;
@@ -1356,6 +1375,10 @@ read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see,
 	*why = "the data length does not match the file";
 	if (size != head_len + len + 1 + SPOOL_END_LEN)
 		goto out;
+	e->len = len;
+	err = MX_OK;
+	if (mode == LOAD_HEADER)
+		goto out; /* spool_load_schedule: the data is not read */
 	err = MX_ERR_NOMEM;
 	*why = "out of memory";
 	if (whole && (e->data = malloc(len + 1)) == NULL)
@@ -1366,7 +1389,6 @@ read_entry(int fd, uint64_t size, const char *id, bool whole, spool_see_fn *see,
 	    (err = check_trailer(fd, src->off + (off_t)len, &crc, why)) != MX_OK)
 		goto out;
 	src->crc_end = crc;
-	e->len = len;
 	if (whole)
 		e->data[len] = '\0';
 out:
@@ -1384,11 +1406,12 @@ quarantine(struct spool *sp, const char *id)
 	sp->ops.fsync(sp->queue_fd);
 }
 
-/* spool_load (whole: the data in memory) and spool_load_head (the file kept). */
+/* spool_load, spool_load_head (the file kept) and spool_load_schedule. */
 static mx_err
-load_entry(struct spool *sp, const char *id, bool whole, spool_see_fn *see, void *arg,
+load_entry(struct spool *sp, const char *id, enum load_mode mode, spool_see_fn *see, void *arg,
     struct spool_entry **out, const char **why)
 {
+	bool keep = mode == LOAD_STREAM;
 	struct spool_entry *e = NULL;
 	struct spool_source src = { .fd = -1 };
 	uint64_t size = 0;
@@ -1405,13 +1428,13 @@ load_entry(struct spool *sp, const char *id, bool whole, spool_see_fn *see, void
 	*why = "out of memory";
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		goto out;
-	if (!whole && (e->src = malloc(sizeof(*e->src))) == NULL)
+	if (keep && (e->src = malloc(sizeof(*e->src))) == NULL)
 		goto out;
-	if (!whole)
+	if (keep)
 		*e->src = (struct spool_source){ .fd = -1 };
-	if ((err = read_entry(src.fd, size, id, whole, see, arg, e, &src, why)) != MX_OK)
+	if ((err = read_entry(src.fd, size, id, mode, see, arg, e, &src, why)) != MX_OK)
 		goto out;
-	if (!whole) {
+	if (keep) {
 		*e->src = src;
 		src.fd = -1; /* the entry's now */
 	}
@@ -1430,14 +1453,20 @@ out:
 mx_err
 spool_load(struct spool *sp, const char *id, struct spool_entry **out, const char **why)
 {
-	return load_entry(sp, id, true, NULL, NULL, out, why);
+	return load_entry(sp, id, LOAD_WHOLE, NULL, NULL, out, why);
+}
+
+mx_err
+spool_load_schedule(struct spool *sp, const char *id, struct spool_entry **out, const char **why)
+{
+	return load_entry(sp, id, LOAD_HEADER, NULL, NULL, out, why);
 }
 
 mx_err
 spool_load_head(struct spool *sp, const char *id, spool_see_fn *see, void *arg,
     struct spool_entry **out, const char **why)
 {
-	return load_entry(sp, id, false, see, arg, out, why);
+	return load_entry(sp, id, LOAD_STREAM, see, arg, out, why);
 }
 
 mx_err

@@ -149,6 +149,17 @@ mx_err spool_load_head(struct spool *sp, const char *id, spool_see_fn *see, void
     struct spool_entry **out, const char **why);
 
 /*
+ * What a scheduler needs of an entry and no more: its header (sender,
+ * recipients with their states and next attempts) and the data's length
+ * (e->len), from the file's first octets, with data and src NULL.  The
+ * data is not read, so its CRC-32 is not checked here: spool_load_head
+ * checks it, and quarantines a bad file, when the entry is delivered.  A
+ * bad header is quarantined as spool_load does; errors as its.
+ */
+mx_err
+spool_load_schedule(struct spool *sp, const char *id, struct spool_entry **out, const char **why);
+
+/*
  * Brings the data of an entry from spool_load_head into e->data (NUL
  * after it), checked against the CRC-32 again; MX_OK at once when it is
  * there already.  MX_ERR_NOMEM, MX_ERR_SYSTEM (a read error) or

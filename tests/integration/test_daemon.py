@@ -416,6 +416,64 @@ class Daemon(unittest.TestCase):
         self.assertIn("reloaded", self.log_text())
         self.assertEqual(self.stop(), 0)
 
+    def flush(self):
+        p = subprocess.run([MX, "queue", "flush"] + self.common(), capture_output=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_sighup_applies_resolver_tls_and_says_what_needs_a_restart(self):
+        """SIGHUP builds a new resolver and sender from the settings read
+        again: a dead resolver replaced, then `tls encrypt` taken in and
+        out; a new spool is said to need a restart and kept; a trust
+        anchor that cannot start is refused and the resolver kept."""
+        conf = os.path.join(self.spool, "mx.conf")
+        base = "timeout 2\nhold 60\n"
+        here, anchor = "spool %s\n" % self.spool, "trust-anchor %s\n" % ANCHOR
+
+        def hup(text, said):
+            with open(conf, "w") as f:
+                f.write(base + text)
+            n = self.log_text().count(said)
+            self.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(self.wait_for(lambda: self.log_text().count(said) > n, 10),
+                            self.log_text())
+
+        with open(conf, "w") as f:
+            f.write(base + here + anchor + "resolver 127.0.0.99@53\n")  # nothing answers
+        self.log = tempfile.TemporaryFile(dir=self.spool)
+        self.proc = subprocess.Popen([MX, "daemon", "--config", conf, "--log", "stderr",
+                                      "--hostname", "client.test"],
+                                     stdout=self.log, stderr=self.log)
+        self.assertTrue(self.wait_for(self.answers, 20), self.log_text())
+        srv = self.server()
+        tag = self.tag()
+        self.queue_msg("r@later.queue.test", tag)
+        self.assertTrue(self.wait_for(lambda: "held back" in self.log_text(), 20),
+                        self.log_text())
+        self.assertIn("127.0.0.99", self.log_text())
+
+        hup(here + anchor + "resolver %s\ntls encrypt\n" % RESOLVER,
+            "new deliveries use a new resolver")
+        self.flush()
+        self.assertTrue(self.wait_for(
+            lambda: self.log_text().count("to=<r@later.queue.test>") >= 2, 20), self.log_text())
+        self.assertIn("STARTTLS", self.log_text().split("new deliveries use")[-1])
+        self.assertEqual(srv.messages, [])
+
+        empty = os.path.join(self.spool, "empty.anchor")
+        open(empty, "w").close()
+        hup(here + "resolver %s\ntrust-anchor %s\n" % (RESOLVER, empty),
+            "kept the resolver and delivery settings in force")
+
+        other = os.path.join(self.spool, "elsewhere")
+        hup(anchor + "resolver %s\nspool %s\n" % (RESOLVER, other), "needs a restart")
+        self.assertIn("spool %s needs a restart; kept %s" % (other, self.spool),
+                      self.log_text())
+        self.flush()
+        self.assertTrue(self.wait_for(lambda: tag in srv.messages, 20), self.log_text())
+        self.assertFalse(os.path.exists(other))
+        self.assertEqual(self.stop(), 0)
+
     def test_flush_through_the_daemon(self):
         self.start("--hold", "60")
         tag = self.tag()
@@ -464,6 +522,107 @@ class Daemon(unittest.TestCase):
         self.assertRegex(out, r"\n\s*4\s+delivered\n", out)
         self.assertRegex(out, r"\n\s*1\s+bounced\n", out)
         self.assertEqual(len(srv.messages), 4)
+
+    def hwm_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+
+    def test_entries_learnt_without_their_data(self):
+        """The daemon reads an entry's header to schedule it and its data
+        only to deliver it, a piece at a time: a 48 MB message queued for
+        a destination that is down (refused) does not raise its peak RSS
+        by anything like its size."""
+        size = 48 << 20
+        self.start("--hold", "60")
+        time.sleep(0.5)  # the start's own allocations are over
+        before = self.hwm_kib()
+        line = b"x" * 998 + b"\r\n"
+        body = b"Subject: big\r\n\r\n" + line * (size // len(line))
+        p = subprocess.run([MX, "send"] + self.common() + ["--queue-only", "-f",
+                           "s@sender.queue.test", "big@later.queue.test"], input=body,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(self.wait_for(lambda: "held back" in self.log_text(), 30),
+                        self.log_text())
+        self.assertRegex(self.log_text(), r"size=%d\d{3}," % (len(body) // 1000))
+        grew = self.hwm_kib() - before
+        print("peak RSS grew by %d KiB for a %d MiB message" % (grew, size >> 20))
+        self.assertLess(grew * 1024, size // 4, self.log_text())
+        self.assertEqual(self.stop(), 0)
+
+    def test_one_off_destinations_are_freed(self):
+        """A destination the daemon no longer needs (no entry, no delivery,
+        no hold) is freed: 30 messages to 30 domains that do not exist
+        bounce, and the status counts no destination afterwards."""
+        n = 30
+        for i in range(n):
+            self.queue_msg("x@nx%d-%d.queue.test" % (i, os.getpid()), self.tag())
+        self.start()
+        # Each bounce's DSN goes to sender.queue.test, which accepts it.
+        self.assertTrue(self.wait_for(lambda: self.queue_files() == [], 60),
+                        self.status() + self.log_text()[-3000:])
+        self.assertEqual(self.log_text().count("status=bounced"), n, self.log_text())
+        self.assertTrue(self.wait_for(
+            lambda: re.search(r"^destinations: 0$", self.status(), re.M), 10), self.status())
+        self.assertEqual(self.stop(), 0)
+
+    def syslog_socket(self):
+        path = os.path.join(self.spool, "log.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.2)
+        return path, sock
+
+    def pflogsumm(self, lines):
+        self.assertTrue(lines)
+        self.assertTrue(all(l.startswith("<22>") for l in lines), lines)
+        # As rsyslogd writes them: the timestamp, the host, the rest.
+        text = "".join(re.sub(r"^<22>(.{15}) ", r"\1 sandbox ", l) + "\n" for l in lines)
+        p = subprocess.run(["pflogsumm", "--syslog-name=mx"], input=text.encode(),
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.decode()
+
+    def test_queue_run_syslog_and_pflogsumm(self):
+        """`mx queue run --log syslog` tags its lines as the daemon does
+        (mx/qmgr, mx/smtp), not mx[PID], so pflogsumm counts them."""
+        if shutil.which("pflogsumm") is None:
+            self.skipTest("pflogsumm is not installed (scripts/deps)")
+        path, sock = self.syslog_socket()
+        srv = self.server()
+        for _ in range(3):
+            self.queue_msg("r@later.queue.test", self.tag())
+        self.queue_msg("x@rcpt5xx.send.test", self.tag())  # bounced (a DSN follows)
+        lines, done = [], threading.Event()
+
+        def read():  # as syslogd would, while the run writes (datagrams block)
+            while not done.is_set():
+                try:
+                    lines.append(sock.recv(4096).decode())
+                except socket.timeout:
+                    pass
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            p = subprocess.run([MX, "queue", "run"] + self.common() +
+                               ["--log", "syslog", "--log-socket", path],
+                               capture_output=True, timeout=120)
+        finally:
+            time.sleep(0.5)  # the last datagrams
+            done.set()
+            reader.join()
+            sock.close()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(any(re.search(r" mx/smtp\[\d+\]: \w+: to=<", l) for l in lines),
+                        lines)
+        self.assertTrue(any(re.search(r" mx/qmgr\[\d+\]: \w+: from=<", l) for l in lines),
+                        lines)
+        out = self.pflogsumm(lines)
+        # The three, and the bounce's DSN to sender.queue.test (same pass).
+        self.assertRegex(out, r"\n\s*4\s+delivered\n", out)
+        self.assertRegex(out, r"\n\s*3\s+\d+\s+0\s.*later\.queue\.test\n", out)
+        self.assertRegex(out, r"\n\s*1\s+bounced\n", out)
+        self.assertEqual(len(srv.messages), 3)
 
     def test_sigkill_loses_nothing(self):
         srv = self.server()

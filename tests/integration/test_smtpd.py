@@ -312,6 +312,38 @@ class Tls(Server):
             self.assertEqual(p.returncode == 0, ok, version)
 
 
+    def peer_cert(self):
+        c = self.client()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c.starttls(context=ctx)
+        der = c.sock.getpeercert(binary_form=True)
+        c.quit()
+        return der
+
+    def test_sighup_reads_the_certificate_again(self):
+        """A renewed certificate (new files at the same paths) is served
+        to new sessions after SIGHUP, without a restart."""
+        self.start()
+        with open(self.cert) as f:
+            self.assertEqual(self.peer_cert(), ssl.PEM_cert_to_DER_cert(f.read()))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=renewed.local.test", "-keyout", self.key, "-out", self.cert],
+                       check=True, capture_output=True)
+        os.chmod(self.key, 0o644)
+        with open(self.cert) as f:
+            renewed = ssl.PEM_cert_to_DER_cert(f.read())
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and "certificate %s read" % self.cert not in \
+                self.log_text():
+            time.sleep(0.05)
+        self.assertEqual(self.peer_cert(), renewed, self.log_text())
+        self.assertIn("STARTTLS certificate %s read" % self.cert, self.log_text())
+
+
 class Relay(Server):
     TRICKS = ["a%b.test@local.test", "b.test!a@local.test", '"a@b.test"@local.test',
               "@local.test:a@evil.test", "a@[127.0.0.1]", "a@local.test.",

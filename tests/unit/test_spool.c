@@ -7,10 +7,12 @@
  * SIGKILLed at random never leaves a partial entry nor loses an accepted
  * one; locks exclude a second runner and die with their holder.  A stale
  * errno or an entry that vanishes mid-scan never hides the others; quoted
- * local parts with spaces round-trip; spool_open_existing creates nothing.
+ * local parts with spaces round-trip; spool_open_existing creates nothing;
+ * spool_load_schedule reads the header and no more.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1242,6 +1244,49 @@ test_load_head_streams(void **state)
 	free(back);
 }
 
+/*
+ * spool_load_schedule reads the header only: recipients, states, next
+ * attempts and the data's length, with no data and no file kept; damage
+ * in the data is not its to find (spool_load_head finds it when the entry
+ * is delivered).  Recipients take the room they need, not SPOOL_RCPTS_MAX
+ * entries' worth.
+ */
+static void
+test_load_schedule(void **state)
+{
+	struct fixture *f = *state;
+	const char *rcpts[] = { "one@example.com", "two@example.org", "three@example.net" };
+	size_t len = 3 * PAYLOAD_CHUNK;
+	uint8_t *data = calloc(1, len);
+	char id[SPOOL_ID_MAX + 1], path[512];
+	struct spool_entry *e = NULL;
+	const char *why = NULL;
+	int fd;
+
+	assert_non_null(data);
+	assert_int_equal(
+	    spool_enqueue(f->sp, "me@example.com", rcpts, 3, data, len, id, sizeof(id), &why),
+	    MX_OK);
+	path_of(f, "queue", id, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(pwrite(fd, "\xff", 1, 600 + (off_t)len / 2), 1); /* in the data */
+	close(fd);
+	assert_int_equal(spool_load_schedule(f->sp, id, &e, &why), MX_OK);
+	assert_null(e->data);
+	assert_null(e->src);
+	assert_int_equal(e->len, len);
+	assert_string_equal(e->sender, "me@example.com");
+	assert_int_equal(e->n_rcpts, 3);
+	assert_string_equal(e->rcpts[2].address, "three@example.net");
+	assert_int_equal(e->rcpts[1].state, SPOOL_PENDING);
+	assert_true(malloc_usable_size(e->rcpts) < 8 * sizeof(*e->rcpts));
+	spool_entry_free(e);
+	assert_int_equal(count_dir(f, "corrupt"), 0);
+	assert_int_equal(spool_load_head(f->sp, id, NULL, NULL, &e, &why), MX_ERR_CORRUPT);
+	assert_true(exists(f, "corrupt", id));
+	free(data);
+}
+
 int
 main(void)
 {
@@ -1250,6 +1295,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_payload_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_head_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_schedule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quoted_space_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_skips, setup, teardown),
