@@ -82,7 +82,7 @@ parse_copy(const uint8_t *data, size_t size, struct seen *s)
 		abort();
 	memcpy(text, data, size);
 	text[size] = '\0';
-	rc = config_parse(text, size, "fuzz.conf", "queue", longopts, 2, argv, apply, s);
+	rc = config_parse(text, size, "fuzz.conf", "queue", longopts, NULL, 2, argv, apply, s);
 	free(text);
 	return rc;
 }

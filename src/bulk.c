@@ -69,7 +69,7 @@ put_invalid(struct bulk *b, const char *text, const char *why)
 {
 	char reason[256], *line = NULL;
 
-	snprintf(reason, sizeof(reason), "line %lu %s", b->in.line_no, why);
+	snprintf(reason, sizeof(reason), "line %lu %.200s", b->in.line_no, why);
 	if (b->csv) {
 		cli_csv_field(stdout, text, false);
 		cli_csv_field(stdout, "invalid", false);
@@ -108,21 +108,13 @@ static void
 start_line(struct bulk *b, enum bulk_line kind, char *text)
 {
 	char canon[MX_DOMAIN_MAX + 1];
-	const char *key;
 	mx_why why;
 	mx_err err;
 
-	if (kind == BULK_OVERLONG) {
-		if (cli_shard_mine(&b->shard, text))
-			put_invalid(b, text, "is longer than 4096 bytes");
-		return;
-	}
-	key = bulk_key(text, canon, &why);
-	if (!cli_shard_mine(&b->shard, key))
-		return;
-	if (why.text[0] != '\0') {
-		put_invalid(b, text, why.text);
-		return;
+	switch (bulk_classify(&b->shard, kind, text, canon, &why)) {
+	case BULK_SKIP: return;
+	case BULK_INVALID: put_invalid(b, text, why.text); return;
+	case BULK_START: break;
 	}
 	/* Only a bad line is the line's fault; anything else ends the run. */
 	if ((err = mx_route_start(b->resolver, b->policy, canon, on_plan, b, &b->why)) != MX_OK) {

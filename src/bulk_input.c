@@ -91,7 +91,10 @@ bulk_input_next(struct bulk_input *in, char buf[BULK_LINE_MAX], char **text)
 	return *text ? BULK_TEXT : BULK_BLANK;
 }
 
-const char *
+/* The key that picks a line's shard: the canonical domain of text (into
+ * canon; why->text ""), or, for a line that is not a domain, text itself
+ * (why says what is wrong). */
+static const char *
 bulk_key(const char *text, char canon[MX_DOMAIN_MAX + 1], mx_why *why)
 {
 	if (mx_domain_from_arg(text, canon, why) == MX_OK)
@@ -99,6 +102,22 @@ bulk_key(const char *text, char canon[MX_DOMAIN_MAX + 1], mx_why *why)
 	if (why->text[0] == '\0')
 		snprintf(why->text, sizeof(why->text), "is not a domain");
 	return text;
+}
+
+enum bulk_verdict
+bulk_classify(const struct cli_shard *shard, enum bulk_line kind, const char *text,
+    char canon[MX_DOMAIN_MAX + 1], mx_why *why)
+{
+	const char *key;
+
+	if (kind == BULK_OVERLONG) {
+		snprintf(why->text, sizeof(why->text), "is longer than %d bytes", BULK_LINE_MAX);
+		return cli_shard_mine(shard, text) ? BULK_INVALID : BULK_SKIP;
+	}
+	key = bulk_key(text, canon, why);
+	if (!cli_shard_mine(shard, key))
+		return BULK_SKIP;
+	return why->text[0] != '\0' ? BULK_INVALID : BULK_START;
 }
 
 void

@@ -32,12 +32,16 @@ void bulk_input_close(struct bulk_input *in);
  * "#" comments stripped), BULK_OVERLONG with *text its first 64 bytes,
  * BULK_BLANK for nothing, BULK_EOF at the end (or a read error). */
 enum bulk_line bulk_input_next(struct bulk_input *in, char buf[BULK_LINE_MAX], char **text);
+enum bulk_verdict { BULK_SKIP, BULK_INVALID, BULK_START };
 /*
- * The key that picks a line's shard: the canonical domain of text (into
- * canon; why->text ""), or, for a line that is not a domain, text itself
- * (why says what is wrong).  Returns the key.
+ * What to do with a line bulk_input_next gave (BULK_TEXT or BULK_OVERLONG):
+ * BULK_SKIP when it is another shard's (the key is the canonical domain,
+ * or the text itself when it is not a domain), BULK_INVALID when it is
+ * this shard's but not a domain (why->text says what is wrong), BULK_START
+ * with the canonical domain in canon.
  */
-const char *bulk_key(const char *text, char canon[MX_DOMAIN_MAX + 1], mx_why *why);
+enum bulk_verdict bulk_classify(const struct cli_shard *shard, enum bulk_line kind,
+    const char *text, char canon[MX_DOMAIN_MAX + 1], mx_why *why);
 
 struct bulk_clock {
 	double started, last;

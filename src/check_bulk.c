@@ -124,7 +124,7 @@ put_invalid(struct check_bulk *b, const char *text, const char *why)
 {
 	char reason[256], *line = NULL;
 
-	snprintf(reason, sizeof(reason), "line %lu %s", b->in.line_no, why);
+	snprintf(reason, sizeof(reason), "line %lu %.200s", b->in.line_no, why);
 	if (b->csv) {
 		cli_csv_field(stdout, text, false);
 		fputs("invalid,0,0,0,,,,", stdout);
@@ -142,22 +142,14 @@ static void
 start_line(struct check_bulk *b, enum bulk_line kind, char *text)
 {
 	char canon[MX_DOMAIN_MAX + 1];
-	const char *key;
 	mx_why why;
 	struct slot *s;
 	mx_err err;
 
-	if (kind == BULK_OVERLONG) {
-		if (cli_shard_mine(&b->shard, text))
-			put_invalid(b, text, "is longer than 4096 bytes");
-		return;
-	}
-	key = bulk_key(text, canon, &why);
-	if (!cli_shard_mine(&b->shard, key))
-		return;
-	if (why.text[0] != '\0') {
-		put_invalid(b, text, why.text);
-		return;
+	switch (bulk_classify(&b->shard, kind, text, canon, &why)) {
+	case BULK_SKIP: return;
+	case BULK_INVALID: put_invalid(b, text, why.text); return;
+	case BULK_START: break;
 	}
 	s = b->free;
 	if ((err = mx_check_start(s->check, canon, on_check, s, NULL)) != MX_OK) {

@@ -1,41 +1,22 @@
 /*
  * config.c - /etc/mx.conf (or --config FILE): the long options of a
  * command written one per line, so that a cron job or a service unit
- * needs no long command line.  It owns the file's syntax only; every
- * value goes through the same code as the command line's.
+ * needs no long command line.  It owns the file's syntax only (reading
+ * the file is config_file.c's); every value goes through the same code
+ * as the command line's.
  *
  * Hand-written because the format is a list of the command's own
  * options; no library parses "name value" lines into getopt options.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 
-#define CONFIG_SIZE_MAX  (64 * 1024)
-#define CONFIG_LINE_MAX  1024
-#define CONFIG_WHERE_MAX 4200 /* a path of PATH_MAX, ':' and a line number */
-
-const char *
-config_path_from_args(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			return argv[i + 1];
-		if (strncmp(argv[i], "--config=", 9) == 0)
-			return argv[i] + 9;
-	}
-	return NULL;
-}
+#define CONFIG_LINE_MAX 1024
 
 /* Whether the command line gives this long option itself. */
 static bool
@@ -62,6 +43,20 @@ find_option(const struct option *longopts, const char *name, size_t n)
 	return NULL;
 }
 
+/* Whether another mx command takes this setting: the file is shared by
+ * them all (as Postfix's main.cf is by its programs), so a command passes
+ * over the others' settings; only a name none of them takes is an error. */
+static bool
+another_commands(const struct option *const *others, const char *name, size_t n)
+{
+	for (; others != NULL && *others != NULL; others++) {
+		const struct option *o = find_option(*others, name, n);
+		if (o != NULL && strcmp(o->name, "config") != 0 && strcmp(o->name, "help") != 0)
+			return true;
+	}
+	return false;
+}
+
 static char *
 skip_blanks(char *p, char *end)
 {
@@ -73,7 +68,8 @@ skip_blanks(char *p, char *end)
 /* One line (without its LF): EX_OK, or an exit code after a message. */
 static int
 parse_line(char *p, char *end, const char *path, size_t lineno, const char *cmd,
-    const struct option *longopts, int argc, char **argv, config_apply_fn apply, void *ctx)
+    const struct option *longopts, const struct option *const *others, int argc, char **argv,
+    config_apply_fn apply, void *ctx)
 {
 	char *name, *name_end, *v, where[CONFIG_WHERE_MAX];
 	const struct option *opt;
@@ -102,6 +98,8 @@ parse_line(char *p, char *end, const char *path, size_t lineno, const char *cmd,
 	v = p;
 	vlen = (size_t)(end - v);
 	opt = find_option(longopts, name, (size_t)(name_end - name));
+	if (opt == NULL && another_commands(others, name, (size_t)(name_end - name)))
+		return EX_OK;
 	if (opt == NULL || strcmp(opt->name, "config") == 0 || strcmp(opt->name, "help") == 0)
 		return cli_warn(cmd, "%s:%zu: \"%.*s\" is not a setting of mx %s", path, lineno,
 			   (int)(name_end - name > 64 ? 64 : name_end - name), name, cmd),
@@ -125,7 +123,8 @@ parse_line(char *p, char *end, const char *path, size_t lineno, const char *cmd,
 
 int
 config_parse(char *text, size_t len, const char *path, const char *cmd,
-    const struct option *longopts, int argc, char **argv, config_apply_fn apply, void *ctx)
+    const struct option *longopts, const struct option *const *others, int argc, char **argv,
+    config_apply_fn apply, void *ctx)
 {
 	char *p = text, *end = text + len;
 	size_t lineno = 0;
@@ -139,58 +138,10 @@ config_parse(char *text, size_t len, const char *path, const char *cmd,
 			return cli_warn(cmd, "%s:%zu: line longer than %d octets", path, lineno,
 				   CONFIG_LINE_MAX),
 			       EX_CONFIG;
-		if ((rc = parse_line(p, line_end, path, lineno, cmd, longopts, argc, argv, apply,
-			 ctx)) != EX_OK)
+		if ((rc = parse_line(p, line_end, path, lineno, cmd, longopts, others, argc, argv,
+			 apply, ctx)) != EX_OK)
 			return rc;
 		p = eol ? eol + 1 : end;
 	}
 	return EX_OK;
-}
-
-int
-config_load(const char *path, const char *cmd, const struct option *longopts, int argc, char **argv,
-    config_apply_fn apply, void *ctx, char **text_out)
-{
-	bool required = path != NULL;
-	char *text = NULL;
-	struct stat st;
-	ssize_t got = 0;
-	int fd, rc = EX_CONFIG;
-
-	if (path == NULL)
-		path = MX_CONFIG_DEFAULT;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
-		if (!required && errno == ENOENT)
-			return EX_OK;
-		cli_warn(cmd, "cannot open %s: %s", path, strerror(errno));
-		return required ? EX_NOINPUT : EX_CONFIG;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_SIZE_MAX) {
-		cli_warn(cmd, "%s: not a regular file of at most %d octets", path, CONFIG_SIZE_MAX);
-		goto out;
-	}
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = EX_OSERR;
-		goto out;
-	}
-	while (got < st.st_size) {
-		ssize_t r = read(fd, text + got, (size_t)(st.st_size - got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += r;
-	}
-	if (got != st.st_size) {
-		cli_warn(cmd, "cannot read %s", path);
-		goto out;
-	}
-	text[got] = '\0';
-	rc = config_parse(text, (size_t)got, path, cmd, longopts, argc, argv, apply, ctx);
-	*text_out = text; /* the values point into it */
-	text = NULL;
-out:
-	free(text);
-	close(fd);
-	return rc;
 }

@@ -9,11 +9,15 @@
 #include <stddef.h>
 
 #define MX_CONFIG_DEFAULT "/etc/mx.conf"
+#define CONFIG_WHERE_MAX  4200 /* "FILE:LINE": a path of PATH_MAX, ':' and a line number */
 
 /*
  * The configuration file: "name value" lines, name being a long option of
  * the command (without "--"; an option without a value stands alone),
- * '#' comments, blank lines.  Settings of options also on the command
+ * '#' comments, blank lines.  The file is shared by every command that
+ * reads it: a setting that is not this command's but another's (others,
+ * a NULL-terminated list of their tables) is passed over; a name none of
+ * them takes is an error.  Settings of options also on the command
  * line are skipped, so that the command line wins; a repeatable option
  * (resolver) is taken from one place, never merged.  path NULL means
  * /etc/mx.conf when it exists; a path given must exist.  apply is called
@@ -29,7 +33,13 @@ int config_load(const char *path, const char *cmd, const struct option *longopts
 /* The parser on its own, over len octets of text followed by one more that
  * it may overwrite (for the fuzzer): values are cut in place. */
 int config_parse(char *text, size_t len, const char *path, const char *cmd,
-    const struct option *longopts, int argc, char **argv, config_apply_fn apply, void *ctx);
+    const struct option *longopts, const struct option *const *others, int argc, char **argv,
+    config_apply_fn apply, void *ctx);
+/* The long options of each command that reads the file (config_file.c
+ * lists them; each is defined beside its command). */
+extern const struct option daemon_longopts[], queue_longopts[], send_longopts[],
+    sendmail_longopts[], tlsrpt_longopts[];
+extern const struct option *const config_every_command[];
 /* The value of --config among the arguments, or NULL. */
 const char *config_path_from_args(int argc, char **argv);
 

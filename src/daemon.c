@@ -47,7 +47,7 @@ struct daemon_opts {
 	mx_server *server;
 };
 
-static const struct option daemon_longopts[] = {
+const struct option daemon_longopts[] = {
 	{ "concurrency", required_argument, NULL, 'n' },
 	{ "destination-concurrency", required_argument, NULL, 'N' },
 	{ "hostname", required_argument, NULL, 0x201 },

@@ -42,6 +42,20 @@ readable(struct delivery_opts *o, const char *name, const char *path)
 	return EX_NOINPUT;
 }
 
+/* A setting's FILE:LINE kept for a check made after the file is read:
+ * o->where lives only while the setting is applied. */
+static void
+remember_where(char slot[CONFIG_WHERE_MAX], const char *where)
+{
+	snprintf(slot, CONFIG_WHERE_MAX, "%s", where != NULL ? where : "");
+}
+
+static const char *
+where_or_null(const char *slot)
+{
+	return slot[0] != '\0' ? slot : NULL;
+}
+
 int
 delivery_opts_init(struct delivery_opts *o, const char *cmd)
 {
@@ -151,7 +165,7 @@ set_queue_seconds(struct delivery_opts *o, const char *name, const char *v, unsi
 		return option_warn(o->cmd, o->where, name, "takes whole seconds, not \"%s\"", v),
 		       EX_USAGE;
 	*out = (unsigned)n;
-	o->retry_where = o->where;
+	remember_where(o->retry_where, o->where);
 	return EX_OK;
 }
 
@@ -165,11 +179,11 @@ delivery_option(struct delivery_opts *o, int opt, const char *v)
 	case 'L': return set_tls(o, v);
 	case 'C':
 		o->ca_file = v;
-		o->ca_where = o->where;
+		remember_where(o->ca_where, o->where);
 		return readable(o, "ca-file", v);
 	case 'H':
 		o->helo = v;
-		o->helo_where = o->where;
+		remember_where(o->helo_where, o->where);
 		return EX_OK;
 	case 'P': o->spool = v; return EX_OK;
 	case 0x107: /* this host's own names: an MX list stops at them (mx route's) */
@@ -255,13 +269,13 @@ delivery_configure(struct delivery_opts *o, mx_sender *sender)
 	mx_err err;
 
 	if (o->helo != NULL && mx_sender_set_helo(sender, o->helo) != MX_OK)
-		return option_warn(
-			   o->cmd, o->helo_where, "helo", "\"%s\" is not a host name", o->helo),
-		       o->helo_where ? EX_CONFIG : EX_USAGE;
+		return option_warn(o->cmd, where_or_null(o->helo_where), "helo",
+			   "\"%s\" is not a host name", o->helo),
+		       o->helo_where[0] ? EX_CONFIG : EX_USAGE;
 	/* The file was readable (delivery_option), so what fails is its content. */
 	if ((err = mx_sender_set_tls(sender, o->tls, o->ca_file, &why)) == MX_ERR_CONFIG &&
 	    o->ca_file)
-		return option_warn(o->cmd, o->ca_where, "ca-file",
+		return option_warn(o->cmd, where_or_null(o->ca_where), "ca-file",
 			   "%s: holds no PEM certificate "
 			   "that OpenSSL can read",
 			   o->ca_file),
@@ -288,11 +302,11 @@ int
 delivery_opts_check(struct delivery_opts *o)
 {
 	if (o->retry_max < o->retry_first) {
-		option_warn(o->cmd, o->retry_where, "retry-max",
+		option_warn(o->cmd, where_or_null(o->retry_where), "retry-max",
 		    "(%u) is shorter than "
 		    "retry-first (%u)",
 		    o->retry_max, o->retry_first);
-		return o->retry_where ? EX_CONFIG : EX_USAGE;
+		return o->retry_where[0] ? EX_CONFIG : EX_USAGE;
 	}
 	return EX_OK;
 }

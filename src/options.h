@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "config.h"
 #include "mx.h"
 
 #ifdef MX_SPOOLDIR
@@ -37,8 +38,12 @@ struct delivery_opts {
 	mx_policy *policy;
 	char *config_text; /* the configuration file; its values point into it */
 	const char *where; /* "FILE:LINE" of the setting being applied, NULL on
-	                               the command line: for messages */
-	const char *helo_where, *ca_where, *retry_where; /* where those were set */
+	                               the command line: for messages; it lives only
+	                               while the setting is applied */
+	/* Where those were set, copied for checks made after the file is read
+	 * ("" on the command line). */
+	char helo_where[CONFIG_WHERE_MAX], ca_where[CONFIG_WHERE_MAX],
+	    retry_where[CONFIG_WHERE_MAX];
 };
 
 /* Long options of delivery_opts, to append to a command's table (no end). */

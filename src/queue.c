@@ -29,11 +29,12 @@ struct queue_opts {
 	bool watch;
 	unsigned interval;   /* --watch: seconds between passes at most */
 	bool interval_given; /* --interval on the command line, not the file */
+	bool watch_given;    /* --watch on the command line, not the file */
 	unsigned concurrency;
 	int log_to; /* --log: 0 stdout, 's' syslog, 'e' stderr */
 };
 
-static const struct option queue_longopts[] = {
+const struct option queue_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "watch", no_argument, NULL, 'w' },
 	{ "interval", required_argument, NULL, 'I' },
@@ -132,6 +133,7 @@ parse_options(int argc, char **argv, struct queue_opts *o)
 		if ((rc = apply_option(o, opt, optarg, NULL)) != EX_OK)
 			return rc;
 		o->interval_given |= opt == 'I';
+		o->watch_given |= opt == 'w';
 	}
 	return delivery_opts_check(&o->d);
 }
@@ -478,7 +480,7 @@ cmd_queue(int argc, char **argv)
 	argv += 1 + optind;
 	bool takes_ids = strcmp(sub, "show") == 0 || strcmp(sub, "delete") == 0;
 	if ((takes_ids && argc == 0) || (!takes_ids && argc > 0) ||
-	    (strcmp(sub, "show") == 0 && argc != 1) || (o.watch && strcmp(sub, "run") != 0)) {
+	    (strcmp(sub, "show") == 0 && argc != 1) || (o.watch_given && strcmp(sub, "run") != 0)) {
 		queue_usage(stderr);
 		rc = EX_USAGE;
 		goto out;
@@ -490,6 +492,8 @@ cmd_queue(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
+	/* The file's watch is run's; list, show, delete and flush pass it over. */
+	o.watch &= strcmp(sub, "run") == 0;
 	/* A one-shot run given --interval was most likely meant to watch:
 	 * say so rather than run once (the file's interval is for --watch). */
 	if (o.interval_given && !o.watch) {

@@ -40,7 +40,7 @@ struct send_run {
 	bool done;
 };
 
-static const struct option send_longopts[] = {
+const struct option send_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "no-queue", no_argument, NULL, 0x110 },
 	{ "queue-only", no_argument, NULL, 0x111 },

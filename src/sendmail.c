@@ -35,7 +35,7 @@
 #define ALIASES_DEFAULT "/etc/aliases"
 #define PASS_MAX        64
 
-static const struct option sendmail_longopts[] = {
+const struct option sendmail_longopts[] = {
 	DELIVERY_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };

@@ -28,7 +28,7 @@ struct tlsrpt_opts {
 	bool include_today;
 };
 
-static const struct option tlsrpt_longopts[] = {
+const struct option tlsrpt_longopts[] = {
 	{ "from", required_argument, NULL, 0x120 },
 	{ "submitter", required_argument, NULL, 0x121 },
 	{ "include-today", no_argument, NULL, 0x122 },

@@ -695,6 +695,34 @@ class Queue(unittest.TestCase):
                            capture_output=True)
         self.assertEqual(p.returncode, EX_NOINPUT)
 
+    def test_config_file_shared_by_commands(self):
+        # One /etc/mx.conf serves every command: a setting of mx daemon
+        # (listen, hostname) or of mx queue run alone (concurrency, watch)
+        # is passed over by mx send, sendmail and mx queue list, as each
+        # Postfix program reads only its own parameters of main.cf.  A
+        # name no command takes still stops them with 78 and FILE:LINE.
+        conf = os.path.join(self.spool, "shared.conf")
+        with open(conf, "w") as f:
+            f.write("spool %s\nresolver %s\ntrust-anchor %s\nconcurrency 4\nwatch\n"
+                    "listen 127.0.0.1:2525\nhostname mx.shared.test\n"
+                    "destination-concurrency 5\n" % (self.spool, RESOLVER, ANCHOR))
+        tag = self.tag()
+        p = subprocess.run([MX, "send", "--config", conf, "--queue-only", "-f",
+                            "s@sender.queue.test", "x@later.queue.test"],
+                           input=message(tag), capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        self.assertEqual(len(self.entries()), 1)
+        p = subprocess.run([MX, "queue", "list", "--config", conf], capture_output=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        with open(conf, "a") as f:
+            f.write("listn 127.0.0.1:25\n")
+        for cmd in (["queue", "list"], ["send", "-f", "s@x.test", "x@later.queue.test"]):
+            p = subprocess.run([MX] + cmd + ["--config", conf], input=b"Subject: x\n\nx\n",
+                               capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, EX_CONFIG, p.stderr)
+            self.assertIn("shared.conf:9: \"listn\" is not a setting", p.stderr.decode())
+
     def test_config_bad_values_are_config_errors(self):
         # Issue 12 item 10: a value the option refuses, in the file, exits
         # 78 with FILE:LINE: (mx(1)), not 64 with a command-line message.
