@@ -9,7 +9,7 @@ The steps run in order on one world (seeds_world.py), as the issue lists:
 1. 1,000 messages, half by Postfix, half by `mx send`: mx1 and mx2 each
    take 40-60 %, the backup none, Dovecot holds all 1,000.
 2. mx2 stopped: everything goes to mx1, none to the backup.
-3. mx1 stopped too: the backup takes mail for the domain's users only
+3. mx1 killed too (SIGKILL): the backup takes mail for the domain's users only
    (an unknown one gets 550 at RCPT: no backscatter) and holds it.
 4. mx1 started again: within 60 s the backup has delivered all it held;
    Dovecot holds every message of every step exactly once (a duplicate
@@ -23,6 +23,7 @@ resolver); everything else lives in a temporary directory.
 """
 import os
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -134,7 +135,9 @@ class Seeds(unittest.TestCase):
         self.assertEqual({held[m][0] for m in mids}, {("mx1.seeds.test",)})
 
     def test_3_both_stopped_backup_holds_valid_only(self):
-        W.mx["mx1"].stop()
+        # mx1 crashes (SIGKILL) rather than stops: what it had not finished
+        # is delivered after it starts again in step 4, perhaps twice.
+        W.mx["mx1"].stop(signal.SIGKILL)
         W.mx["mx2"].stop()
         before = W.shares()
         in_dovecot = len(W.dovecot.messages())
@@ -196,7 +199,12 @@ def run():
     W = sw.World(DIR)
     try:
         W.start()
-        return sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_ANCHOR")
+        rc = sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_ANCHOR")
+        if rc == 0 and PENDING:
+            # Counted as skipped by meson, so that a partial run shows.
+            print("PARTIAL: what ran passed; waiting for: " + ", ".join(sorted(PENDING)))
+            return 77
+        return rc
     finally:
         W.stop()
         if os.environ.get("MX_SEEDS_KEEP") == "1":
