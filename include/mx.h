@@ -377,6 +377,17 @@ MX_API mx_err mx_sender_set_tls(
 MX_API mx_err mx_sender_set_connect(
     mx_sender *sender, unsigned attempt_delay_ms, unsigned connect_timeout_ms);
 MX_API void mx_sender_set_transcript(mx_sender *sender, mx_transcript_fn fn, void *arg);
+/*
+ * Final delivery over LMTP (RFC 2033): recipients of a domain added with
+ * mx_sender_add_local_domain go to the one mail store at target
+ * ("unix:PATH", or "HOST:PORT" with HOST an IP address, "[::1]:24")
+ * instead of their MX hosts; each recipient's reply after the message is
+ * its own (delivered, deferred or bounced alone).  Never TLS.  A store
+ * that cannot be reached defers.  MX_ERR_INVALID with why for a target
+ * that is neither, or a domain that is not one.
+ */
+MX_API mx_err mx_sender_set_lmtp(mx_sender *sender, const char *target, mx_why *why);
+MX_API mx_err mx_sender_add_local_domain(mx_sender *sender, const char *domain);
 
 /* Waits for the server, RFC 5321 4.5.3.2 defaults in parentheses. */
 typedef enum mx_smtp_stage {
@@ -761,6 +772,9 @@ MX_API mx_err mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender,
 MX_API void mx_daemon_free(mx_daemon *daemon);
 /* Deliveries at once in all (default 100) and per destination (default 20). */
 MX_API mx_err mx_daemon_set_limits(mx_daemon *daemon, unsigned total, unsigned per_destination);
+/* Deliveries at once to the LMTP mail store (mx_sender_set_lmtp), one
+ * destination for every local domain (default 10). */
+MX_API mx_err mx_daemon_set_lmtp_limit(mx_daemon *daemon, unsigned n);
 /* A destination no server of which answered is held back first seconds
  * (default 60), twice as long after each failed probe, at most max (3600). */
 MX_API mx_err mx_daemon_set_hold(mx_daemon *daemon, unsigned first, unsigned max);

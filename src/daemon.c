@@ -217,7 +217,8 @@ static int
 apply_limits(struct daemon_opts *o)
 {
 	if (mx_daemon_set_limits(o->daemon, o->concurrency ? o->concurrency : 100,
-		o->dest_concurrency ? o->dest_concurrency : 20) != MX_OK)
+		o->dest_concurrency ? o->dest_concurrency : 20) != MX_OK ||
+	    mx_daemon_set_lmtp_limit(o->daemon, o->s.lmtp_limit ? o->s.lmtp_limit : 10) != MX_OK)
 		return EX_USAGE;
 	if (o->hold &&
 	    mx_daemon_set_hold(o->daemon, o->hold, o->hold > 3600 ? o->hold : 3600) != MX_OK)
@@ -316,7 +317,7 @@ configure(struct daemon_opts *o, mx_sender *sender)
 		o->d.deadline_ms = DAEMON_DEADLINE_MS;
 	if ((rc = delivery_configure(&o->d, sender)) != EX_OK)
 		return rc;
-	return EX_OK;
+	return smtpd_local(&o->s, sender);
 }
 
 /* The SMTP server, when --listen is given: bound as root, then root is

@@ -81,6 +81,10 @@ smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 		o->greet_pause_set = true;
 		return rc;
 	case 0x30e: o->user = v; return EX_OK;
+	case 0x30f:
+		rc = number("lmtp-concurrency", where, v, 1, 10000, &n);
+		o->lmtp_limit = (unsigned)n;
+		return rc;
 	}
 	return -1;
 }
@@ -117,6 +121,26 @@ configure(struct smtpd_opts *o, mx_server *srv)
 		o->timeout_s ? o->timeout_s : 300,
 		o->greet_pause_set ? o->greet_pause_ms : 1000) != MX_OK)
 		return cli_warn("daemon", "the server's limits are out of range"), EX_USAGE;
+	return EX_OK;
+}
+
+int
+smtpd_local(const struct smtpd_opts *o, mx_sender *sender)
+{
+	mx_why why;
+
+	if (o->n_local > 0 && o->lmtp == NULL)
+		return cli_warn("daemon", "--local-domain needs --lmtp unix:PATH|HOST:PORT"),
+		       EX_USAGE;
+	if (o->lmtp == NULL)
+		return EX_OK;
+	if (mx_sender_set_lmtp(sender, o->lmtp, &why) != MX_OK)
+		return option_warn("daemon", NULL, "lmtp", "%s", why.text), EX_USAGE;
+	for (size_t i = 0; i < o->n_local; i++)
+		if (mx_sender_add_local_domain(sender, o->local[i]) != MX_OK)
+			return option_warn("daemon", NULL, "local-domain", "\"%s\" is not a domain",
+				   o->local[i]),
+			       EX_USAGE;
 	return EX_OK;
 }
 
@@ -159,9 +183,6 @@ smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool, cons
 	*out = NULL;
 	if (o->n_listen == 0)
 		return EX_OK;
-	if (o->n_local > 0 && o->lmtp == NULL)
-		return cli_warn("daemon", "--local-domain needs --lmtp unix:PATH|HOST:PORT"),
-		       EX_USAGE;
 	if (mx_server_new(&srv, resolver, spool, hostname) != MX_OK)
 		return cli_warn("daemon", "--hostname \"%s\" is not usable", hostname), EX_USAGE;
 	mx_server_set_log(srv, log, log_arg);

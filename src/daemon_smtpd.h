@@ -22,7 +22,7 @@ struct smtpd_opts {
 	size_t n_local, n_backup, n_nets;
 	const char *lmtp, *backup_rcpts, *tls_cert, *tls_key, *user;
 	unsigned long long max_size;
-	unsigned max_rcpts, client_limit, timeout_s, greet_pause_ms;
+	unsigned max_rcpts, client_limit, timeout_s, greet_pause_ms, lmtp_limit;
 	bool greet_pause_set;
 };
 
@@ -40,6 +40,7 @@ struct smtpd_opts {
 	    { "client-limit", required_argument, NULL, 0x30b },                                    \
 	    { "smtpd-timeout", required_argument, NULL, 0x30c },                                   \
 	    { "greet-pause", required_argument, NULL, 0x30d },                                     \
+	    { "lmtp-concurrency", required_argument, NULL, 0x30f },                                \
 	{                                                                                          \
 		"user", required_argument, NULL, 0x30e                                             \
 	}
@@ -48,11 +49,18 @@ struct smtpd_opts {
 	"  [--listen ADDR:PORT]... [--local-domain DOMAIN]... [--lmtp unix:PATH|HOST:PORT]\n"      \
 	"  [--backup-domain DOMAIN]... [--backup-recipients FILE] [--relay-network CIDR]...\n"     \
 	"  [--tls-cert FILE --tls-key FILE] [--max-message-size BYTES] [--max-recipients N]\n"     \
-	"  [--client-limit N] [--smtpd-timeout SECONDS] [--greet-pause MS] [--user NAME]\n"
+	"  [--client-limit N] [--smtpd-timeout SECONDS] [--greet-pause MS] [--user NAME]\n"        \
+	"  [--lmtp-concurrency N]\n"
 
 /* One of SMTPD_LONGOPTS: EX_OK or an exit code after a message; -1 when
  * opt is not one of them. */
 int smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where);
+/*
+ * --lmtp and --local-domain to the sender (with or without --listen: mail
+ * for a local domain that was queued otherwise goes there too).  EX_OK,
+ * or an exit code after a message.
+ */
+int smtpd_local(const struct smtpd_opts *o, mx_sender *sender);
 /*
  * With --listen: the server made, its ports bound, root dropped (to
  * --user, default the mx user) and the server started on the resolver's

@@ -110,17 +110,30 @@ dentry_drop(mx_daemon *d, struct dentry *e)
 
 /* ---- destinations ------------------------------------------------------- */
 
+/*
+ * The destination of a recipient domain.  Every local domain's mail goes
+ * to the one LMTP server, so they share one destination, named after it
+ * ("lmtp:unix:/run/dovecot/lmtp"; no domain has a colon), with its own
+ * limit: its queue, its holds and its probes are the mail store's.
+ */
 struct ddest *
 ddest_get(mx_daemon *d, const char *domain)
 {
+	char name[MX_DOMAIN_MAX + 1];
+	bool lmtp = sender_local(d->sender, domain);
 	struct ddest *t;
 
+	if (lmtp) {
+		snprintf(name, sizeof(name), "lmtp:%.240s", d->sender->lmtp->text);
+		domain = name;
+	}
 	for (t = d->dests; t != NULL; t = t->next)
 		if (strcasecmp(t->domain, domain) == 0)
 			return t;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	snprintf(t->domain, sizeof(t->domain), "%.253s", domain);
+	t->lmtp = lmtp;
 	t->next = d->dests;
 	d->dests = t;
 	return t;
@@ -132,7 +145,7 @@ dest_open(const mx_daemon *d, const struct ddest *t, int64_t now)
 {
 	if (t->hold_until > now)
 		return false;
-	return t->active < (t->proven ? d->per_dest : 1u);
+	return t->active < (!t->proven ? 1u : t->lmtp ? d->lmtp_limit : d->per_dest);
 }
 
 static bool

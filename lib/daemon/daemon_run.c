@@ -49,6 +49,7 @@ mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender, mx_resolver *
 	memcpy(d->dir, spool_dir, strlen(spool_dir) + 1);
 	d->total = 100;
 	d->per_dest = 20;
+	d->lmtp_limit = 10;
 	d->hold_first = 60;
 	d->hold_max = 3600;
 	d->idle_ms = 2000;
@@ -75,6 +76,15 @@ mx_daemon_set_limits(mx_daemon *d, unsigned total, unsigned per_destination)
 		return MX_ERR_INVALID;
 	d->total = total;
 	d->per_dest = per_destination;
+	return MX_OK;
+}
+
+mx_err
+mx_daemon_set_lmtp_limit(mx_daemon *d, unsigned n)
+{
+	if (d == NULL || n == 0 || n > 10000)
+		return MX_ERR_INVALID;
+	d->lmtp_limit = n;
 	return MX_OK;
 }
 

@@ -39,6 +39,7 @@ struct ddest {
 	char domain[MX_DOMAIN_MAX + 1];
 	struct ddest *next;
 	unsigned active;    /* deliveries to it under way */
+	bool lmtp;          /* the LMTP mail store: every local domain's mail */
 	bool proven;        /* a server answered since it last failed */
 	int64_t hold_until; /* unix seconds; held back until then */
 	unsigned hold;      /* the current hold, seconds */
@@ -60,7 +61,7 @@ struct mx_daemon {
 	char dir[4096];
 	char why[512];
 	char *origin, *aliases; /* pickup (mx_daemon_set_pickup); NULL: defaults */
-	unsigned total, per_dest, hold_first, hold_max;
+	unsigned total, per_dest, lmtp_limit, hold_first, hold_max;
 	unsigned idle_ms, reuse_count, grace_ms;
 	mx_daemon_event_fn events;
 	void *events_arg;

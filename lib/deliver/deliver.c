@@ -11,6 +11,9 @@
  * first takes a parked session to its domain (RSET, then the transaction)
  * and parks its own session after a transaction in step; a parked
  * session that turns out dead costs nothing: a fresh race follows.
+ * A domain that is final here (sender_local) has no plan: its one address
+ * is the LMTP server's (start_lmtp), spoken to in LMTP without TLS, and
+ * each recipient's reply after the message is its own.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -76,6 +79,8 @@ struct deliver_job {
 	bool reused;   /* the session under way came from the cache */
 	bool no_cache; /* a cached session failed: connect afresh */
 	double opened; /* when the session's connection was made */
+	/* Final delivery: the LMTP server instead of a plan (NULL: MX). */
+	const struct lmtp_target *lmtp;
 };
 
 static void start_race(struct deliver_job *job);
@@ -84,14 +89,20 @@ static void sts_tell(struct deliver_job *job);
 static bool sts_none_usable(struct deliver_job *job);
 static void sts_note_failure(struct deliver_job *job, const struct smtp_session_result *res);
 
+/* Plan host h's name, or the LMTP server's for a local domain. */
+static const char *
+host_name(const struct deliver_job *job, size_t h)
+{
+	return job->lmtp != NULL ? job->lmtp->text : job->plan->hosts[h].name;
+}
+
 static void
 deliver_transcript(char dir, const char *line, size_t len, void *arg)
 {
 	struct deliver_job *job = arg;
 	mx_sender *sender = job->d->sender;
 
-	sender->transcript(
-	    job->plan->hosts[job->host].name, dir, line, len, sender->transcript_arg);
+	sender->transcript(host_name(job, job->host), dir, line, len, sender->transcript_arg);
 }
 
 double
@@ -253,7 +264,7 @@ record_attempt(struct deliver_job *job, size_t addr, enum connect_outcome outcom
 	a = &d->attempts[d->n_attempts++];
 	memset(a, 0, sizeof(*a));
 	a->job = (size_t)(job - d->jobs);
-	snprintf(a->host, sizeof(a->host), "%s", job->plan->hosts[job->addr_host[addr]].name);
+	snprintf(a->host, sizeof(a->host), "%s", host_name(job, job->addr_host[addr]));
 	snprintf(a->address, sizeof(a->address), "%s", job->addr_text[addr]);
 	a->connect = outcome;
 	a->connect_ms = ms;
@@ -331,13 +342,15 @@ set_relay(struct deliver_job *job, size_t r)
 {
 	struct deliver_rcpt *rc = &job->d->rcpts[r];
 
-	snprintf(rc->relay_host, sizeof(rc->relay_host), "%s", job->plan->hosts[job->host].name);
+	snprintf(rc->relay_host, sizeof(rc->relay_host), "%s", host_name(job, job->host));
+	/* The LMTP server's name is its address: logged alone (send.c). */
 	snprintf(rc->relay_address, sizeof(rc->relay_address), "%s",
-	    job->attempt ? job->attempt->address : "");
+	    job->attempt && job->lmtp == NULL ? job->attempt->address : "");
 }
 
 /*
- * Who is done after this transaction: on COMPLETED the 2xx are sent; on
+ * Who is done after this transaction: on COMPLETED the 2xx are sent (and
+ * under LMTP a 2xx after the dot even if the session failed later); on
  * any outcome a 5xx to RCPT bounces that recipient; on PERMANENT the
  * others bounce with the transaction's reply; 4xx and untried stay.
  */
@@ -351,7 +364,7 @@ apply_result(struct deliver_job *job, const struct smtp_session_result *res)
 		job->d->rcpts[r].reached |= rr->class == 2 || rr->class == 4;
 		if (rr->class == 5)
 			settle(job, r, MX_RCPT_BOUNCED, dsn_of(rr->enhanced, 5), rr->text);
-		else if (rr->class == 2 && res->outcome == SMTP_COMPLETED)
+		else if (rr->class == 2 && (res->outcome == SMTP_COMPLETED || rr->final))
 			settle(job, r, MX_RCPT_SENT, dsn_of(rr->enhanced, 2), rr->text);
 		else if (rr->class != 4 && res->outcome == SMTP_PERMANENT)
 			settle(job, r, MX_RCPT_BOUNCED, dsn_of(res->enhanced, 5), res->text);
@@ -389,7 +402,7 @@ park_session(struct deliver_job *job, struct smtp_session *s, const struct smtp_
 
 	if (!res->reusable || job->d->sender->cache == NULL)
 		return;
-	snprintf(peer.host, sizeof(peer.host), "%s", job->plan->hosts[job->host].name);
+	snprintf(peer.host, sizeof(peer.host), "%s", host_name(job, job->host));
 	snprintf(peer.address, sizeof(peer.address), "%s", job->addr_text[job->addr]);
 	if (conncache_put(job->d->sender->cache, job->domain, s, &peer))
 		job->d->sessions_open--; /* the cache hears of its end, not us */
@@ -431,7 +444,7 @@ try_cached(struct deliver_job *job)
 	while ((s = conncache_take(snd->cache, job->domain, &peer)) != NULL) {
 		for (i = 0; i < job->n_addrs; i++)
 			if (strcmp(job->addr_text[i], peer.address) == 0 &&
-			    strcasecmp(job->plan->hosts[job->addr_host[i]].name, peer.host) == 0)
+			    strcasecmp(host_name(job, job->addr_host[i]), peer.host) == 0)
 				break;
 		if (i < job->n_addrs)
 			break;
@@ -487,15 +500,15 @@ on_session(const struct smtp_session_result *res, void *arg)
 	if (res->outcome == SMTP_TRY_NEXT) {
 		/* Precisions keep the parts inside the buffer, cut rather than lost. */
 		snprintf(job->last_reason, sizeof(job->last_reason),
-		    "host %.200s said: %.250s (in reply to %.30s)",
-		    job->plan->hosts[job->host].name, res->text,
-		    res->stage ? res->stage : "the connection");
+		    "host %.200s said: %.250s (in reply to %.30s)", host_name(job, job->host),
+		    res->text, res->stage ? res->stage : "the connection");
 		note_temporary(job, NULL, res->enhanced);
 		sts_note_failure(job, res);
 	}
-	dsts_record_session(job->d->sender, job->domain, job->sts_out,
-	    job->plan->hosts[job->host].name, job->attempt ? job->attempt->address : "",
-	    tls_policy_for(job, job->host), job->cleartext, res);
+	if (job->lmtp == NULL) /* no MTA-STS or TLS-RPT for the mail store */
+		dsts_record_session(job->d->sender, job->domain, job->sts_out,
+		    host_name(job, job->host), job->attempt ? job->attempt->address : "",
+		    tls_policy_for(job, job->host), job->cleartext, res);
 	apply_result(job, res);
 	free(job->txn_rcpts);
 	free(job->txn_map);
@@ -512,6 +525,8 @@ tls_policy_for(const struct deliver_job *job, size_t h)
 {
 	const struct host_tls *t = job->tls ? &job->tls[h] : NULL;
 
+	if (job->lmtp != NULL) /* no STARTTLS is ever tried (start_session) */
+		return TLS_MAY;
 	if (t != NULL && t->n > 0)
 		return TLS_DANE;
 	if (t != NULL && t->unusable && job->d->sender->tls != MX_TLS_VERIFY)
@@ -523,11 +538,11 @@ tls_policy_for(const struct deliver_job *job, size_t h)
 	}
 }
 
+/* The transaction for the job's recipients still pending. */
 static mx_err
-start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
+build_txn(struct deliver_job *job)
 {
 	mx_delivery *d = job->d;
-	struct smtp_session_opts opts = { 0 };
 	size_t n = 0;
 
 	job->txn_rcpts = calloc(job->n_rcpts, sizeof(*job->txn_rcpts));
@@ -551,11 +566,24 @@ start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
 		.needs_8bitmime = d->needs_8bitmime,
 		.needs_smtputf8 = d->needs_smtputf8,
 	};
+	return MX_OK;
+}
+
+static mx_err
+start_session(struct deliver_job *job, int fd, struct smtp_session *reuse)
+{
+	mx_delivery *d = job->d;
+	struct smtp_session_opts opts = { 0 };
+
+	if (build_txn(job) != MX_OK)
+		return MX_ERR_NOMEM;
 	opts.timeouts = d->sender->timeouts;
-	opts.peer_name = job->plan->hosts[job->host].name;
+	opts.peer_name = host_name(job, job->host);
 	opts.tls = tls_policy_for(job, job->host);
-	/* The cleartext retry offers no STARTTLS at all. */
-	opts.tls_client = job->cleartext ? NULL : sender_tls_client;
+	/* The cleartext retry offers no STARTTLS at all, nor does LMTP to the
+	 * mail store (a unix socket, or a host of this site's own network). */
+	opts.tls_client = job->cleartext || job->lmtp != NULL ? NULL : sender_tls_client;
+	opts.lmtp = job->lmtp != NULL;
 	opts.tls_ctx = d->sender;
 	if (job->tls != NULL) {
 		opts.tlsa = job->tls[job->host].recs;
@@ -620,9 +648,9 @@ on_connect(const struct connect_result *res, void *arg)
 		char why[96];
 		connect_outcomes(res, why, sizeof(why));
 		snprintf(job->last_reason, sizeof(job->last_reason),
-		    "connecting to the MX "
-		    "hosts failed (%s)",
-		    why);
+		    job->lmtp != NULL ? "connecting to the LMTP server %s failed (%s)"
+				      : "connecting to the MX hosts%.0s failed (%s)",
+		    job->lmtp != NULL ? job->lmtp->text : "", why);
 		snprintf(job->last_dsn, sizeof(job->last_dsn), "4.4.1");
 		job->next_addr = job->n_addrs;
 		give_up(job);
@@ -860,6 +888,30 @@ sts_note_failure(struct deliver_job *job, const struct smtp_session_result *res)
 	snprintf(job->last_dsn, sizeof(job->last_dsn), "4.7.5");
 }
 
+/* A local domain: one address, the LMTP server's, and no plan. */
+static void
+start_lmtp(struct deliver_job *job)
+{
+	const struct lmtp_target *t = job->d->sender->lmtp;
+
+	job->lmtp = t;
+	job->addrs = calloc(1, sizeof(*job->addrs));
+	job->lens = calloc(1, sizeof(*job->lens));
+	job->addr_host = calloc(1, sizeof(*job->addr_host));
+	job->addr_text = calloc(1, sizeof(*job->addr_text));
+	if (!job->addrs || !job->lens || !job->addr_host || !job->addr_text) {
+		settle_pending(job, MX_RCPT_DEFERRED, "4.3.0", "out of memory");
+		job_done(job);
+		return;
+	}
+	memcpy(job->addrs, &t->addr, sizeof(t->addr));
+	job->lens[0] = t->len;
+	job->addr_text[0] = t->text;
+	job->n_addrs = 1;
+	snprintf(job->last_dsn, sizeof(job->last_dsn), "4.4.1");
+	start_race(job);
+}
+
 static void
 on_plan(mx_plan *plan, void *arg)
 {
@@ -1043,6 +1095,10 @@ deliver_start(mx_sender *sender, const char *mail_from, const char *const *rcpts
 	resolver_lookup_add(sender->resolver, 1);
 	for (size_t j = 0; j < d->n_jobs; j++) {
 		struct deliver_job *job = &d->jobs[j];
+		if (sender_local(sender, job->domain)) {
+			start_lmtp(job);
+			continue;
+		}
 		if (mx_route_start(sender->resolver, sender->policy, job->domain, on_plan, job,
 			NULL) != MX_OK) {
 			settle_pending(

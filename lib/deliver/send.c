@@ -62,7 +62,9 @@ mx_delivery_log_line(const mx_delivery *d, size_t i, char **out)
 	if (d == NULL || i >= d->n_rcpts)
 		return MX_ERR_INVALID;
 	r = &d->rcpts[i];
-	if (r->relay_host[0] != '\0')
+	if (r->relay_host[0] != '\0' && r->relay_address[0] == '\0') /* LMTP: unix:PATH */
+		snprintf(relay, sizeof(relay), "%s", r->relay_host);
+	else if (r->relay_host[0] != '\0')
 		snprintf(relay, sizeof(relay), "%s[%s]:%u", r->relay_host, r->relay_address,
 		    d->sender->port);
 	else

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "route.h"
@@ -50,6 +51,8 @@ mx_sender_free(mx_sender *s)
 	tls_client_free(s->tls_client);
 	free(s->ca_file);
 	free(s->sts_dir);
+	free(s->lmtp);
+	free(s->local);
 	mx_policy_free(s->policy);
 	free(s);
 }
@@ -179,4 +182,50 @@ void
 sender_set_cache(mx_sender *s, struct conncache *cache)
 {
 	s->cache = cache;
+}
+
+mx_err
+mx_sender_set_lmtp(mx_sender *s, const char *target, mx_why *why)
+{
+	struct lmtp_target *t;
+	mx_err err;
+
+	why_clear(why);
+	if (s == NULL || target == NULL)
+		return why_set(why, MX_ERR_INVALID, "a NULL argument");
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return why_set(why, MX_ERR_NOMEM, "out of memory");
+	if ((err = lmtp_target_parse(target, t, why)) != MX_OK) {
+		free(t);
+		return err;
+	}
+	free(s->lmtp);
+	s->lmtp = t;
+	return MX_OK;
+}
+
+mx_err
+mx_sender_add_local_domain(mx_sender *s, const char *domain)
+{
+	char canon[MX_DOMAIN_MAX + 1];
+	char(*list)[MX_DOMAIN_MAX + 1];
+
+	if (s == NULL || domain == NULL || mx_domain_from_arg(domain, canon, NULL) != MX_OK)
+		return MX_ERR_INVALID;
+	if (sender_local(s, canon))
+		return MX_OK;
+	if ((list = realloc(s->local, (s->n_local + 1) * sizeof(*list))) == NULL)
+		return MX_ERR_NOMEM;
+	memcpy(list[s->n_local++], canon, sizeof(canon));
+	s->local = list;
+	return MX_OK;
+}
+
+bool
+sender_local(const mx_sender *s, const char *domain)
+{
+	for (size_t i = 0; s->lmtp != NULL && i < s->n_local; i++)
+		if (strcasecmp(s->local[i], domain) == 0)
+			return true;
+	return false;
 }

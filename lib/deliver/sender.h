@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "connect.h"
+#include "lmtp_target.h"
 #include "mx.h"
 #include "smtp_session.h"
 #include "tls.h"
@@ -40,10 +41,18 @@ struct mx_sender {
 	/* Connections kept between messages (the daemon's); NULL: none, every
 	 * session says QUIT.  Borrowed. */
 	struct conncache *cache;
+	/* Final delivery (mx_sender_set_lmtp): recipients of these domains go
+	 * to the LMTP server instead of their MX hosts.  NULL: none. */
+	struct lmtp_target *lmtp;
+	char (*local)[MX_DOMAIN_MAX + 1];
+	size_t n_local;
 };
 
 /* The sender's TLS client, made on first use; NULL if it cannot be. */
 struct tls_client *sender_tls_client(void *sender);
+
+/* Whether mail for domain goes to the LMTP server (sender->lmtp). */
+bool sender_local(const mx_sender *sender, const char *domain);
 
 /* Sessions are kept in cache after their transaction (NULL: never). */
 void sender_set_cache(mx_sender *sender, struct conncache *cache);

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <stddef.h>
+#include <sys/un.h>
 
 #include "mstime.h"
 #include "connect.h"
@@ -78,6 +80,10 @@ addr_valid(const struct sockaddr_storage *ss, socklen_t len)
 		return len >= sizeof(struct sockaddr_in) && len <= sizeof(*ss);
 	if (ss->ss_family == AF_INET6)
 		return len >= sizeof(struct sockaddr_in6) && len <= sizeof(*ss);
+	/* An LMTP server's unix socket (lmtp_target.c): a race of one. */
+	if (ss->ss_family == AF_UNIX)
+		return len > offsetof(struct sockaddr_un, sun_path) &&
+		    len <= sizeof(struct sockaddr_un);
 	return false;
 }
 

@@ -14,6 +14,11 @@
  * arrives before its command (outside a PIPELINING group) is a protocol
  * error and fails this host for now (reply_early).
  *
+ * With opts.lmtp the same machine speaks LMTP (RFC 2033): LHLO, and after
+ * the final dot one reply per accepted recipient, in order (lmtp_dot);
+ * a recipient answered before a failure keeps its answer.  With
+ * opts.verify the transaction stops after RCPT (address verification).
+ *
  * With opts.keep a connection outlives its transaction: idle after a
  * transaction the server answered in step, parked by a connection cache,
  * and given the next transaction with RSET first (RFC 5321 4.1.1.5).
@@ -87,6 +92,7 @@ struct smtp_session {
 	size_t next_rcpt; /* the RCPT reply expected next */
 	size_t owed;      /* replies owed for what was sent (the greeting counts) */
 	size_t accepted;  /* recipients with a 2xx to RCPT */
+	size_t dot_next;  /* LMTP: the recipient the next final reply is for */
 	bool pipelined;   /* MAIL, RCPTs and DATA went out together */
 	bool finished;    /* the caller has the result */
 	bool closing;     /* freed at the next turn of the loop */
@@ -298,7 +304,7 @@ static void
 send_ehlo(struct smtp_session *s, enum state next)
 {
 	s->state = next;
-	send_line(s, "EHLO %s", s->txn->helo);
+	send_line(s, "%s %s", s->opts.lmtp ? "LHLO" : "EHLO", s->txn->helo);
 	arm(s, s->opts.timeouts.ehlo);
 }
 
@@ -372,7 +378,8 @@ start_transaction(struct smtp_session *s)
 	s->pipelined = true;
 	for (size_t i = 0; i < s->txn->n_rcpts; i++)
 		send_rcpt(s, i);
-	send_line(s, "DATA");
+	if (!s->opts.verify)
+		send_line(s, "DATA");
 }
 
 static bool
@@ -421,8 +428,9 @@ on_ehlo(struct smtp_session *s, const struct smtp_reply *r)
 		after_ehlo(s);
 		return;
 	}
-	/* An old server without ESMTP: HELO, and none of the extensions. */
-	if (s->state == S_EHLO && smtp_reply_permanent(r) && !starttls_wanted(s)) {
+	/* An old server without ESMTP: HELO, and none of the extensions
+	 * (LMTP has no HELO: RFC 2033 4.1). */
+	if (s->state == S_EHLO && smtp_reply_permanent(r) && !starttls_wanted(s) && !s->opts.lmtp) {
 		s->state = S_HELO;
 		memset(&s->ehlo, 0, sizeof(s->ehlo));
 		send_line(s, "HELO %s", s->txn->helo);
@@ -550,6 +558,10 @@ pump_body(struct smtp_session *s)
 		s->body_pos += (size_t)n;
 	}
 	send_line(s, ".");
+	/* LMTP: one reply per accepted recipient (RFC 2033 4.2). */
+	if (s->opts.lmtp)
+		s->owed += s->accepted - 1;
+	s->dot_next = 0;
 	s->state = S_DOT;
 	arm(s, s->opts.timeouts.final_dot);
 }
@@ -590,9 +602,27 @@ on_write(struct bufferevent *bev, void *arg)
 		pump_body(s);
 }
 
+/* Verification only: the replies to RCPT are the answer. */
+static void
+end_verify(struct smtp_session *s)
+{
+	s->result.stage = "RCPT";
+	if (s->opts.keep) {
+		go_idle(s, SMTP_COMPLETED);
+		return;
+	}
+	s->state = S_QUIT;
+	send_line(s, "QUIT");
+	finish(s, SMTP_COMPLETED, NULL);
+}
+
 static void
 after_rcpts(struct smtp_session *s)
 {
+	if (s->opts.verify) {
+		end_verify(s);
+		return;
+	}
 	if (s->accepted == 0) {
 		/* Nobody to send to here: the pipelined DATA gets its refusal,
 		 * which says nothing about the message. */
@@ -654,18 +684,60 @@ on_data(struct smtp_session *s, const struct smtp_reply *r)
 }
 
 static void
+set_final(struct smtp_rcpt_result *rr, const struct smtp_reply *r)
+{
+	rr->class = (int)(r->code / 100);
+	rr->final = true;
+	rr->code = r->code;
+	snprintf(rr->enhanced, sizeof(rr->enhanced), "%s", r->enhanced);
+	keep_reply(rr->text, r);
+}
+
+/* The transaction is over and the server in step: idle, or QUIT. */
+static void
+end_transaction(struct smtp_session *s, enum smtp_outcome outcome)
+{
+	if (s->opts.keep) {
+		go_idle(s, outcome);
+		return;
+	}
+	s->state = S_QUIT;
+	send_line(s, "QUIT");
+	finish(s, outcome, NULL);
+}
+
+/*
+ * RFC 2033 4.2: the reply for the next recipient accepted at RCPT.  Each
+ * is final for that recipient alone, so the transaction as a whole is
+ * COMPLETED: the classes say who was delivered (2), who waits (4) and
+ * who bounces (5).
+ */
+static void
+lmtp_dot(struct smtp_session *s, const struct smtp_reply *r)
+{
+	while (s->dot_next < s->txn->n_rcpts && s->result.rcpts[s->dot_next].class != 2)
+		s->dot_next++;
+	if (s->dot_next < s->txn->n_rcpts)
+		set_final(&s->result.rcpts[s->dot_next++], r);
+	s->result.stage = "end of data";
+	s->result.code = r->code;
+	keep_reply(s->result.text, r);
+	if (s->owed > 0)
+		return; /* more recipients' replies to come */
+	end_transaction(s, SMTP_COMPLETED);
+}
+
+static void
 on_dot(struct smtp_session *s, const struct smtp_reply *r)
 {
-	/* The final reply is each accepted recipient's answer (RFC 5321 4.1.1.4). */
-	for (size_t i = 0; i < s->txn->n_rcpts; i++) {
-		struct smtp_rcpt_result *rr = &s->result.rcpts[i];
-		if (rr->class != 2)
-			continue;
-		rr->class = (int)(r->code / 100);
-		rr->code = r->code;
-		snprintf(rr->enhanced, sizeof(rr->enhanced), "%s", r->enhanced);
-		keep_reply(rr->text, r);
+	if (s->opts.lmtp) {
+		lmtp_dot(s, r);
+		return;
 	}
+	/* The final reply is each accepted recipient's answer (RFC 5321 4.1.1.4). */
+	for (size_t i = 0; i < s->txn->n_rcpts; i++)
+		if (s->result.rcpts[i].class == 2)
+			set_final(&s->result.rcpts[i], r);
 	s->result.stage = "end of data";
 	s->result.code = r->code;
 	keep_reply(s->result.text, r);
@@ -673,13 +745,7 @@ on_dot(struct smtp_session *s, const struct smtp_reply *r)
 		finish(s, SMTP_TRY_NEXT, NULL);
 		return;
 	}
-	if (s->opts.keep) {
-		go_idle(s, smtp_reply_permanent(r) ? SMTP_PERMANENT : SMTP_COMPLETED);
-		return;
-	}
-	s->state = S_QUIT;
-	send_line(s, "QUIT");
-	finish(s, smtp_reply_permanent(r) ? SMTP_PERMANENT : SMTP_COMPLETED, NULL);
+	end_transaction(s, smtp_reply_permanent(r) ? SMTP_PERMANENT : SMTP_COMPLETED);
 }
 
 static void
@@ -977,6 +1043,7 @@ reset_for(struct smtp_session *s, const struct smtp_txn *txn)
 	s->pool = NULL;
 	s->txn = txn;
 	s->accepted = 0;
+	s->dot_next = 0;
 	s->next_rcpt = 0;
 	s->pipelined = false;
 	s->body_pos = 0;
@@ -999,6 +1066,7 @@ smtp_session_next(struct smtp_session *s, const struct smtp_txn *txn,
 	s->opts.transcript_arg = opts->transcript_arg;
 	s->opts.closed = opts->closed;
 	s->opts.keep = opts->keep;
+	s->opts.verify = opts->verify;
 	s->done = done;
 	s->arg = arg;
 	s->closed_arg = arg;

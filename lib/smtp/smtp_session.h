@@ -60,6 +60,14 @@ struct smtp_session_opts {
 	 * the server answered in step, done sees result.reusable and may
 	 * smtp_session_park the session instead of letting it say QUIT. */
 	bool keep;
+	/* RFC 2033 LMTP: LHLO (no HELO fallback), and after the final dot one
+	 * reply per recipient accepted at RCPT, in RCPT order, each final for
+	 * its recipient alone. */
+	bool lmtp;
+	/* Address verification: MAIL and RCPT only, never DATA; the
+	 * transaction ends after the last RCPT reply (COMPLETED, each
+	 * recipient's class saying what the server would do). */
+	bool verify;
 };
 
 /* How the session ended for the transaction as a whole. */
@@ -72,6 +80,7 @@ enum smtp_outcome {
 /* Per recipient: 2 accepted, 4 temporary here, 5 refused for good, 0 untried. */
 struct smtp_rcpt_result {
 	int class;
+	bool final; /* answered after the final dot: this class is the message's fate */
 	unsigned code;
 	char enhanced[16];
 	char text[SMTP_TEXT_MAX];

@@ -647,9 +647,16 @@ test_bad_arguments(void **state)
 	opts.max_parallel = CONNECT_MAX_PARALLEL + 1;
 	assert_int_equal(connect_race_start(f->base, f->addrs, f->lens, 1, &opts,
 	    on_result, &o, &r), MX_ERR_INVALID);
-	f->addrs[0].ss_family = AF_UNIX;
+	f->addrs[0].ss_family = AF_PACKET;
 	assert_int_equal(connect_race_start(f->base, f->addrs, f->lens, 1, NULL,
 	    on_result, &o, &r), MX_ERR_INVALID);
+	/* a unix socket (an LMTP server's) is allowed, but not without a path */
+	socklen_t len = f->lens[0];
+	f->addrs[0].ss_family = AF_UNIX;
+	f->lens[0] = sizeof(sa_family_t);
+	assert_int_equal(connect_race_start(f->base, f->addrs, f->lens, 1, NULL,
+	    on_result, &o, &r), MX_ERR_INVALID);
+	f->lens[0] = len;
 	f->addrs[0].ss_family = AF_INET;
 	f->lens[0] = 4;
 	assert_int_equal(connect_race_start(f->base, f->addrs, f->lens, 1, NULL,
