@@ -15,7 +15,7 @@
 #include <sysexits.h>
 
 #include "cli.h"
-#include "config.h"
+#include "config_syntax.h"
 #include "options.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

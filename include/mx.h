@@ -796,6 +796,16 @@ MX_API mx_err mx_daemon_run(mx_daemon *daemon, unsigned grace_ms, bool *abandone
  * file, as mx_queue_pickup takes them (copied; NULL: the defaults). */
 MX_API mx_err mx_daemon_set_pickup(mx_daemon *daemon, const char *origin, const char *aliases);
 /*
+ * A domain this host is a backup MX of (the sender's policy names this
+ * host, so its plans hold only the better hosts).  While mail for it
+ * waits because no server of it answered, its better MX hosts are probed
+ * every interval_s seconds (default 10: connect, EHLO, QUIT); when one
+ * answers, the destination's hold ends and its mail goes at once, not a
+ * backoff later.
+ */
+MX_API mx_err mx_daemon_add_backup_domain(mx_daemon *daemon, const char *domain);
+MX_API mx_err mx_daemon_set_backup_probe(mx_daemon *daemon, unsigned interval_s);
+/*
  * The client side of the control socket: sends command ("status",
  * "flush") to the daemon of spool_dir and hands its reply out (free()).
  * MX_ERR_SYSTEM when no daemon answers.
@@ -945,8 +955,24 @@ MX_API mx_err mx_server_listen(mx_server *server, const char *addr_port);
 MX_API mx_err mx_server_add_domain(mx_server *server, const char *domain, bool backup);
 /* A network ("192.0.2.0/24", "2001:db8::/32") whose clients may relay. */
 MX_API mx_err mx_server_add_relay_network(mx_server *server, const char *cidr);
-/* The only recipients (one address or "@domain" a line) taken for backup
- * domains; without a list a backup recipient is answered 450. */
+/*
+ * A recipient of a backup domain is taken only when a better MX host of
+ * the domain takes it: an answer kept from before decides at once;
+ * otherwise the best reachable better host (the domain's MX plan without
+ * this host: its hostname and listening addresses, and every host not
+ * better, RFC 5321 5.1) is asked with RCPT TO in a session that ends
+ * before DATA, while the client's RCPT waits.  2xx: taken; 5xx: 550
+ * 5.1.1; 4xx or no better host answering: the backup recipients list
+ * decides, or 450.  A 2xx is kept positive_ttl_s seconds (default 86400),
+ * a 5xx negative_ttl_s (3600; 0: not kept), at most cache_max answers
+ * (10000, the oldest dropped first), in memory; one probe has timeout_ms
+ * (10000) for DNS, connecting and its replies.  Before mx_server_start.
+ */
+MX_API mx_err mx_server_set_verify(mx_server *server, unsigned positive_ttl_s,
+    unsigned negative_ttl_s, size_t cache_max, unsigned timeout_ms);
+/* The recipients (one address or "@domain" a line) taken for backup
+ * domains when no better MX host can tell (see mx_server_set_verify);
+ * without a list such a recipient is answered 450. */
 MX_API mx_err mx_server_set_backup_recipients(mx_server *server, const char *path);
 /* STARTTLS with this certificate chain and key (PEM). */
 MX_API mx_err mx_server_set_tls(mx_server *server, const char *cert, const char *key);

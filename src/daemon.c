@@ -230,6 +230,21 @@ apply_limits(struct daemon_opts *o)
 	return EX_OK;
 }
 
+/* Mail held for a backup domain goes once a better MX host answers. */
+static int
+watch_backups(struct daemon_opts *o)
+{
+	for (size_t i = 0; i < o->s.n_backup; i++)
+		if (mx_daemon_add_backup_domain(o->daemon, o->s.backup[i]) != MX_OK)
+			return option_warn("daemon", NULL, "backup-domain",
+				   "\"%s\" is not a domain", o->s.backup[i]),
+			       EX_USAGE;
+	if (o->s.backup_probe_s &&
+	    mx_daemon_set_backup_probe(o->daemon, o->s.backup_probe_s) != MX_OK)
+		return EX_USAGE;
+	return EX_OK;
+}
+
 /* SIGHUP: the file's limits and log settings only (the rest needs a restart). */
 static int
 reload_option(void *ctx, int opt, const char *v, const char *where)
@@ -358,7 +373,7 @@ run(struct daemon_opts *o, mx_queue *q)
 		rc = EX_OSERR;
 		goto out;
 	}
-	if ((rc = apply_limits(o)) != EX_OK)
+	if ((rc = apply_limits(o)) != EX_OK || (rc = watch_backups(o)) != EX_OK)
 		goto out;
 	log_open(o);
 	mx_queue_set_log(q, queue_line, false, o);

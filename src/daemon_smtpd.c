@@ -44,6 +44,40 @@ number(const char *name, const char *where, const char *v, unsigned long long mi
 	return EX_OK;
 }
 
+/* The backup domains' recipient verification and probes. */
+static int
+verify_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
+{
+	unsigned long long n = 0;
+	int rc = EX_OK;
+
+	switch (opt) {
+	case 0x30f:
+		rc = number("verify-positive-ttl", where, v, 0, 366ull * 86400, &n);
+		o->verify_pos_ttl = (unsigned)n;
+		o->verify_pos_set = true;
+		return rc;
+	case 0x310:
+		rc = number("verify-negative-ttl", where, v, 0, 366ull * 86400, &n);
+		o->verify_neg_ttl = (unsigned)n;
+		o->verify_neg_set = true;
+		return rc;
+	case 0x311:
+		rc = number("verify-cache-size", where, v, 1, 10000000, &n);
+		o->verify_cache = n;
+		return rc;
+	case 0x312:
+		rc = number("verify-timeout", where, v, 100, 600000, &n);
+		o->verify_timeout_ms = (unsigned)n;
+		return rc;
+	case 0x313:
+		rc = number("backup-probe-interval", where, v, 1, 3600, &n);
+		o->backup_probe_s = (unsigned)n;
+		return rc;
+	}
+	return -1;
+}
+
 int
 smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 {
@@ -81,12 +115,12 @@ smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 		o->greet_pause_set = true;
 		return rc;
 	case 0x30e: o->user = v; return EX_OK;
-	case 0x30f:
+	case 0x314:
 		rc = number("lmtp-concurrency", where, v, 1, 10000, &n);
 		o->lmtp_limit = (unsigned)n;
 		return rc;
 	}
-	return -1;
+	return verify_option(o, opt, v, where);
 }
 
 static int
@@ -109,6 +143,11 @@ configure(struct smtpd_opts *o, mx_server *srv)
 				   "network (192.0.2.0/24, 2001:db8::/32)",
 				   o->nets[i]),
 			       EX_USAGE;
+	if (mx_server_set_verify(srv, o->verify_pos_set ? o->verify_pos_ttl : 86400,
+		o->verify_neg_set ? o->verify_neg_ttl : 3600,
+		o->verify_cache ? (size_t)o->verify_cache : 10000,
+		o->verify_timeout_ms ? o->verify_timeout_ms : 10000) != MX_OK)
+		return cli_warn("daemon", "the verification settings are out of range"), EX_USAGE;
 	if (o->backup_rcpts != NULL &&
 	    mx_server_set_backup_recipients(srv, o->backup_rcpts) != MX_OK)
 		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;

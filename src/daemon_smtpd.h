@@ -24,6 +24,10 @@ struct smtpd_opts {
 	unsigned long long max_size;
 	unsigned max_rcpts, client_limit, timeout_s, greet_pause_ms, lmtp_limit;
 	bool greet_pause_set;
+	/* recipient verification for the backup domains; set: given */
+	unsigned verify_pos_ttl, verify_neg_ttl, verify_timeout_ms, backup_probe_s;
+	bool verify_pos_set, verify_neg_set;
+	unsigned long long verify_cache;
 };
 
 #define SMTPD_LONGOPTS                                                                             \
@@ -40,9 +44,14 @@ struct smtpd_opts {
 	    { "client-limit", required_argument, NULL, 0x30b },                                    \
 	    { "smtpd-timeout", required_argument, NULL, 0x30c },                                   \
 	    { "greet-pause", required_argument, NULL, 0x30d },                                     \
-	    { "lmtp-concurrency", required_argument, NULL, 0x30f },                                \
+	    { "user", required_argument, NULL, 0x30e },                                            \
+	    { "verify-positive-ttl", required_argument, NULL, 0x30f },                             \
+	    { "verify-negative-ttl", required_argument, NULL, 0x310 },                             \
+	    { "verify-cache-size", required_argument, NULL, 0x311 },                               \
+	    { "verify-timeout", required_argument, NULL, 0x312 },                                  \
+	    { "lmtp-concurrency", required_argument, NULL, 0x314 },                                \
 	{                                                                                          \
-		"user", required_argument, NULL, 0x30e                                             \
+		"backup-probe-interval", required_argument, NULL, 0x313                            \
 	}
 
 #define SMTPD_USAGE                                                                                \
@@ -50,6 +59,8 @@ struct smtpd_opts {
 	"  [--backup-domain DOMAIN]... [--backup-recipients FILE] [--relay-network CIDR]...\n"     \
 	"  [--tls-cert FILE --tls-key FILE] [--max-message-size BYTES] [--max-recipients N]\n"     \
 	"  [--client-limit N] [--smtpd-timeout SECONDS] [--greet-pause MS] [--user NAME]\n"        \
+	"  [--verify-positive-ttl SECONDS] [--verify-negative-ttl SECONDS]\n"                      \
+	"  [--verify-cache-size N] [--verify-timeout MS] [--backup-probe-interval SECONDS]\n"      \
 	"  [--lmtp-concurrency N]\n"
 
 /* One of SMTPD_LONGOPTS: EX_OK or an exit code after a message; -1 when

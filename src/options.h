@@ -10,7 +10,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "config.h"
+#include "config_syntax.h"
 #include "mx.h"
 
 #ifdef MX_SPOOLDIR

@@ -390,6 +390,7 @@ hook_end(const char *domain, bool reached, const char *dsn, const char *text, vo
 	if (t == NULL)
 		return;
 	t->active--;
+	t->down = !reached;
 	if (reached) {
 		if (t->hold_until > 0)
 			daemon_log(d, "qmgr", "destination %s is back", t->domain);
@@ -490,6 +491,56 @@ daemon_closed(mx_daemon *d, const char *id)
 		return;
 	e->locked = false;
 	make_ready(d, e);
+}
+
+/* ---- backup domains ------------------------------------------------------------ */
+
+static struct ddest *
+ddest_find(mx_daemon *d, const char *domain)
+{
+	for (struct ddest *t = d->dests; t != NULL; t = t->next)
+		if (strcasecmp(t->domain, domain) == 0)
+			return t;
+	return NULL;
+}
+
+/* Whether mail for domain waits because no server of it answered. */
+bool
+daemon_waiting(mx_daemon *d, const char *domain)
+{
+	struct ddest *t = ddest_find(d, domain);
+
+	if (t == NULL || !t->down)
+		return false;
+	for (size_t b = 0; b < DAEMON_BUCKETS; b++)
+		for (struct dentry *e = d->buckets[b]; e != NULL; e = e->hnext)
+			if (!e->active && has_dest(e, t))
+				return true;
+	return false;
+}
+
+/* A server of domain answers again: its hold ends and every entry
+ * waiting for it goes now, whatever its recipients' next attempt says. */
+void
+daemon_release(mx_daemon *d, const char *domain, const char *why)
+{
+	struct ddest *t = ddest_find(d, domain);
+
+	if (t == NULL)
+		return;
+	daemon_log(d, "qmgr", "destination %s released: %s", t->domain, why);
+	t->down = false;
+	t->hold = 0;
+	t->hold_until = 0;
+	for (size_t b = 0; b < DAEMON_BUCKETS; b++) {
+		for (struct dentry *e = d->buckets[b]; e != NULL; e = e->hnext) {
+			if (e->active || !has_dest(e, t))
+				continue;
+			e->flush = true;
+			make_ready(d, e);
+		}
+	}
+	daemon_dispatch(d);
 }
 
 /* ---- flush ------------------------------------------------------------------- */

@@ -16,6 +16,8 @@ void daemon_learn(mx_daemon *d, const char *id);
 void daemon_dispatch(mx_daemon *d);
 void daemon_arm(mx_daemon *d);
 void daemon_flush(mx_daemon *d);
+bool daemon_waiting(mx_daemon *d, const char *domain);
+void daemon_release(mx_daemon *d, const char *domain, const char *why);
 void daemon_closed(mx_daemon *d, const char *id);
 void daemon_hooks_init(mx_daemon *d);
 void daemon_clear(mx_daemon *d);

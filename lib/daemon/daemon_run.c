@@ -22,6 +22,7 @@
 #include "conncache.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemon_backup.h"
 #include "why.h"
 #include "daemon_state.h"
 #include "resolver.h"
@@ -53,6 +54,7 @@ mx_daemon_new(mx_daemon **out, mx_queue *queue, mx_sender *sender, mx_resolver *
 	d->hold_first = 60;
 	d->hold_max = 3600;
 	d->idle_ms = 2000;
+	d->backup_interval = 10;
 	d->inotify_fd = d->drop_fd = -1;
 	*out = d;
 	return MX_OK;
@@ -66,6 +68,7 @@ mx_daemon_free(mx_daemon *d)
 	daemon_clear(d);
 	free(d->origin);
 	free(d->aliases);
+	free(d->backups);
 	free(d);
 }
 
@@ -389,7 +392,7 @@ set_up(mx_daemon *d)
 	    evsignal_add(d->sig_term, NULL) || evsignal_add(d->sig_int, NULL) ||
 	    evsignal_add(d->sig_hup, NULL))
 		return MX_ERR_NOMEM;
-	if ((err = watch_queue(d)) != MX_OK)
+	if ((err = watch_queue(d)) != MX_OK || (err = backup_start(d)) != MX_OK)
 		return err;
 	if (watch_drop(d) != MX_OK) {
 		snprintf(d->why, sizeof(d->why), "cannot watch %.300s/drop: %s", d->dir,
@@ -407,6 +410,7 @@ tear_down(mx_daemon *d)
 
 	control_close(d->control);
 	d->control = NULL;
+	backup_stop(d);
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);

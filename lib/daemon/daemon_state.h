@@ -41,11 +41,19 @@ struct ddest {
 	unsigned active;    /* deliveries to it under way */
 	bool lmtp;          /* the LMTP mail store: every local domain's mail */
 	bool proven;        /* a server answered since it last failed */
+	bool down;          /* no server answered its last delivery */
 	int64_t hold_until; /* unix seconds; held back until then */
 	unsigned hold;      /* the current hold, seconds */
 	char reason[256];
 	char (*fifo)[SPOOL_ID_MAX + 1];
 	size_t head, len, cap;
+};
+
+/* A domain this host is a backup MX of (daemon_backup.c). */
+struct dbackup {
+	char domain[MX_DOMAIN_MAX + 1];
+	struct verify_probe *probe; /* the reachability probe under way */
+	mx_daemon *d;
 };
 
 struct due {
@@ -82,6 +90,10 @@ struct mx_daemon {
 	} st;
 	struct conncache *cache;
 	struct control *control;
+	struct dbackup *backups;
+	size_t n_backups;
+	unsigned backup_interval; /* seconds between probes of a backup domain */
+	struct event *backup_timer;
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
 };

@@ -22,6 +22,7 @@
 #include "server_clients.h"
 #include "server_commit.h"
 #include "server_conn.h"
+#include "server_verify.h"
 
 mx_err
 mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir, const char *hostname)
@@ -33,6 +34,7 @@ mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir, con
 		return MX_ERR_INVALID;
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return MX_ERR_NOMEM;
+	srv->resolver = resolver;
 	srv->base = resolver_base(resolver);
 	memcpy(srv->dir, spool_dir, strlen(spool_dir) + 1);
 	memcpy(srv->hostname, hostname, strlen(hostname) + 1);
@@ -42,6 +44,7 @@ mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir, con
 	srv->per_client = 50;
 	srv->timeout_s = 300;
 	srv->greet_pause_ms = 1000;
+	verify_defaults(srv);
 	*out = srv;
 	return MX_OK;
 }
@@ -61,6 +64,7 @@ mx_server_free(mx_server *srv)
 		event_free(srv->commit_ev);
 	/* Sessions still open end with the process: their sockets close, and
 	 * none of them was answered 250 for anything not durable. */
+	verify_clear(srv);
 	clients_clear(srv);
 	spool_close(srv->spool);
 	SSL_CTX_free(srv->tls);
@@ -204,6 +208,20 @@ mx_server_set_limits(mx_server *srv, size_t max_size, unsigned max_rcpts, unsign
 	return MX_OK;
 }
 
+mx_err
+mx_server_set_verify(mx_server *srv, unsigned positive_ttl_s, unsigned negative_ttl_s,
+    size_t cache_max, unsigned timeout_ms)
+{
+	if (srv == NULL || cache_max == 0 || cache_max > 10000000 || timeout_ms == 0 ||
+	    timeout_ms > 600000 || srv->verify.cache != NULL)
+		return MX_ERR_INVALID;
+	srv->verify.positive_ttl = positive_ttl_s;
+	srv->verify.negative_ttl = negative_ttl_s;
+	srv->verify.cache_max = cache_max;
+	srv->verify.timeout_ms = timeout_ms;
+	return MX_OK;
+}
+
 void
 mx_server_set_log(mx_server *srv, mx_daemon_log_fn fn, void *arg)
 {
@@ -309,6 +327,10 @@ mx_server_start(mx_server *srv)
 		return MX_ERR_SYSTEM;
 	if (srv->commit_ev == NULL && (srv->commit_ev = commit_event_new(srv)) == NULL)
 		return MX_ERR_NOMEM;
+	if (verify_setup(srv) != MX_OK) {
+		snprintf(srv->why, sizeof(srv->why), "out of memory for recipient verification");
+		return MX_ERR_NOMEM;
+	}
 	for (size_t i = 0; i < srv->n_fds; i++) {
 		if (srv->listeners[i] != NULL)
 			continue;

@@ -26,6 +26,7 @@
 #include "server_clients.h"
 #include "server_commit.h"
 #include "server_conn.h"
+#include "server_verify.h"
 #include "strbuf.h"
 
 #define CONN_READ_HIGH    65536 /* input kept while a verdict or a commit is pending */
@@ -39,6 +40,7 @@ conn_free(struct sconn *c)
 	mx_server *srv = c->srv;
 
 	server_log(srv, "disconnect from %s", c->peer_text);
+	verify_forget(c);
 	commit_forget(c);
 	if (c->counted)
 		clients_remove(srv, (struct sockaddr *)&c->peer);
@@ -122,19 +124,6 @@ hook_mail(void *arg, const char *sender)
 }
 
 static bool
-backup_listed(const mx_server *srv, const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-
-	for (size_t i = 0; i < srv->n_backup_rcpts; i++) {
-		const char *l = srv->backup_rcpts[i];
-		if (strcasecmp(l, addr) == 0 || (l[0] == '@' && at && strcasecmp(l, at) == 0))
-			return true;
-	}
-	return false;
-}
-
-static bool
 keep_rcpt(struct sconn *c, const char *addr)
 {
 	if (c->n_rcpts == c->cap_rcpts) {
@@ -149,17 +138,30 @@ keep_rcpt(struct sconn *c, const char *addr)
 	return true;
 }
 
-/* The reply for a recipient of a backup domain (no probe of the better
- * hosts yet: the list, else 450 so that the sender tries again). */
-static const char *
-backup_verdict(struct sconn *c, const char *addr)
+static void
+rcpt_logged(struct sconn *c, const char *path, const char *no)
 {
-	if (backup_listed(c->srv, addr))
-		return NULL;
-	if (c->srv->n_backup_rcpts > 0)
-		return "550 5.1.1 Recipient address rejected: not a known recipient of that domain";
-	return "450 4.1.1 Recipient address rejected: cannot verify it with the domain's "
-	       "better MX hosts now";
+	if (no != NULL)
+		server_log(c->srv, "NOQUEUE: reject: RCPT from %s: %s; from=<%s> to=<%.320s>",
+		    c->peer_text, no, c->sender, path);
+}
+
+/* The verdict on a backup domain's recipient, once its probe answered. */
+static void
+rcpt_verified(struct sconn *c, const char *addr, const char *no)
+{
+	struct smtpd_verdict v;
+
+	if (no == NULL && !keep_rcpt(c, addr))
+		no = "452 4.3.1 Insufficient system resources";
+	v.ok = no == NULL;
+	snprintf(v.reply, sizeof(v.reply), "%s", no ? no : "250 2.1.5 Ok");
+	rcpt_logged(c, addr, no);
+	smtpd_session_rcpt_done(&c->s, &v);
+	if (c->s.state == SMTPD_READY) {
+		timer_arm(c);
+		conn_read(c->bev, c); /* what the client pipelined meanwhile */
+	}
 }
 
 static bool
@@ -174,12 +176,16 @@ hook_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 		no = "554 5.7.1 Relay access denied";
 	else if (k == RELAY_BAD)
 		no = "501 5.1.3 Bad recipient address syntax";
-	else if (k == RELAY_BACKUP)
-		no = backup_verdict(c, addr);
+	else if (k == RELAY_BACKUP && !verify_rcpt(c, addr, &no, rcpt_verified)) {
+		evtimer_del(c->timer); /* the probe has its own deadline */
+		return false;
+	}
 	if (no == NULL && !keep_rcpt(c, addr))
 		no = "452 4.3.1 Insufficient system resources";
 	v->ok = no == NULL;
 	snprintf(v->reply, sizeof(v->reply), "%s", no ? no : "250 2.1.5 Ok");
+	if (k == RELAY_BACKUP)
+		rcpt_logged(c, addr, no);
 	if (k == RELAY_DENIED)
 		server_log(c->srv,
 		    "reject: RCPT from %s: 554 5.7.1 <%.320s>: Relay access denied; "

@@ -18,6 +18,8 @@
 #include "relay.h"
 #include "smtpd_session.h"
 #include "spool.h"
+#include "verify_cache.h"
+#include "verify_probe.h"
 
 #define SERVER_LISTEN_MAX     16
 #define SERVER_CLIENT_BUCKETS 4096
@@ -42,7 +44,23 @@ struct staged {
 	void (*done)(struct sconn *conn, bool ok, const char *id, const char *why);
 };
 
+/* Recipient verification with the backup domains' better MX hosts
+ * (server_verify.c): settings, the answers kept, the probes under way. */
+struct server_verify {
+	unsigned positive_ttl, negative_ttl; /* seconds */
+	unsigned timeout_ms;                 /* one probe, DNS included */
+	size_t cache_max;
+	mx_policy *policy; /* this host's name as a local name (RFC 5321 5.1) */
+	struct verify_cache *cache;
+	struct sockaddr_storage self[VERIFY_SELF_MAX]; /* the listening addresses */
+	size_t n_self;
+	struct verify_wait *waits; /* one per RCPT waiting for its probe */
+	size_t n_waits;
+	size_t probes, cached; /* probes started, answers taken from the cache */
+};
+
 struct mx_server {
+	mx_resolver *resolver;
 	struct event_base *base;
 	struct spool *spool;
 	char dir[4096];
@@ -64,6 +82,7 @@ struct mx_server {
 	size_t sessions;
 	char (*backup_rcpts)[321];
 	size_t n_backup_rcpts;
+	struct server_verify verify;
 	mx_daemon_log_fn log;
 	void *log_arg;
 	struct {
@@ -88,7 +107,8 @@ struct sconn {
 	size_t mem_len;
 	int fd; /* the rest of it, in an unlinked file; -1 */
 	size_t file_len;
-	struct staged *pending; /* in the server's batch */
+	struct staged *pending;   /* in the server's batch */
+	struct verify_wait *wait; /* the RCPT's verification under way */
 };
 
 #endif

@@ -366,19 +366,36 @@ can_send(struct smtp_session *s)
 	return true;
 }
 
+/* Address verification: opts.verify (the LMTP store asked at RCPT) or a
+ * transaction without a payload (a backup MX asking a better one). */
+static bool
+ends_before_data(const struct smtp_session *s)
+{
+	return s->opts.verify || s->txn->payload == NULL;
+}
+
 static void
 start_transaction(struct smtp_session *s)
 {
+	if (s->txn->payload == NULL && s->txn->n_rcpts == 0) {
+		/* A reachability probe: the server greeted and answered EHLO. */
+		s->result.stage = "EHLO";
+		s->state = S_QUIT;
+		send_line(s, "QUIT");
+		finish(s, SMTP_COMPLETED, NULL);
+		return;
+	}
 	if (!can_send(s))
 		return;
 	send_mail(s);
 	if (!s->ehlo.pipelining)
 		return;
-	/* RFC 2920: MAIL, every RCPT and DATA in one go. */
+	/* RFC 2920: MAIL, every RCPT and DATA in one go (no DATA for a
+	 * verification probe, which ends before it). */
 	s->pipelined = true;
 	for (size_t i = 0; i < s->txn->n_rcpts; i++)
 		send_rcpt(s, i);
-	if (!s->opts.verify)
+	if (!ends_before_data(s))
 		send_line(s, "DATA");
 }
 
@@ -619,7 +636,7 @@ end_verify(struct smtp_session *s)
 static void
 after_rcpts(struct smtp_session *s)
 {
-	if (s->opts.verify) {
+	if (ends_before_data(s)) {
 		end_verify(s);
 		return;
 	}

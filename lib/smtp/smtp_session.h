@@ -27,7 +27,10 @@ struct smtp_txn {
 	const char *mail_from;    /* reverse-path without <>; "" for <> */
 	const char *const *rcpts; /* forward-paths without <> */
 	size_t n_rcpts;
-	/* dot-stuffed, CRLF lines, no final ".": sent a chunk at a time */
+	/* dot-stuffed, CRLF lines, no final ".": sent a chunk at a time.
+	 * NULL: a probe that ends before DATA: address verification (MAIL,
+	 * the RCPTs, QUIT, as Postfix's verify(8) does) or, with no
+	 * recipients, a reachability probe (greeting, EHLO, QUIT). */
 	const struct payload *payload;
 	size_t size;         /* RFC 1870 SIZE: without stuffing */
 	bool needs_8bitmime; /* some octet >= 0x80 in the message */

@@ -11,7 +11,8 @@
  * Apart from the table: the body goes out as given (dot-stuffed) and ends
  * with the final dot only once; and a kept connection (opts.keep) carries
  * a second transaction after RSET, pipelined or not, and reports a server
- * that dropped it while idle as TRY_NEXT at RSET.
+ * that dropped it while idle as TRY_NEXT at RSET.  Probes without a
+ * message end before DATA: RCPT then QUIT, or EHLO then QUIT.
  */
 #include <errno.h>
 #include <poll.h>
@@ -569,6 +570,76 @@ test_dot_stuffed_body(void **state)
 	assert_non_null(strstr(srv.log, "> (data)\n< 250\n> QUIT\n"));
 }
 
+/* ---- probes: no message ---------------------------------------------------- */
+
+/*
+ * A transaction without a payload is a probe that ends before DATA:
+ * with a recipient, address verification (MAIL FROM:<>, RCPT, QUIT; no
+ * DATA even when pipelined), the RCPT reply the answer; without one, a
+ * reachability probe (EHLO, QUIT).
+ */
+static void
+probe_run(const struct script *sc, size_t n_rcpts, struct server *srv, struct run *r)
+{
+	const char *const rcpt[] = { "a@dst.test" };
+	struct smtp_txn txn = { .helo = "client.test", .mail_from = "", .rcpts = rcpt };
+	struct smtp_timeouts t;
+
+	txn.n_rcpts = n_rcpts;
+	memset(srv, 0, sizeof(*srv));
+	srv->sc = sc;
+	timeouts_for(T_NONE, &t);
+	converse(srv, &txn, &t, r);
+}
+
+static void
+test_probe_verify(void **state)
+{
+	static const struct script plain = { .greeting = "220 mx.dst.test ESMTP\r\n",
+		.ehlo = EHLO_PLAIN,
+		.mail = OK,
+		.rcpt = { "550 5.1.1 no such user\r\n" },
+		.quit = BYE };
+	static const struct script piped = { .greeting = "220 mx.dst.test ESMTP\r\n",
+		.ehlo = EHLO_PIPE,
+		.mail = OK,
+		.rcpt = { OK },
+		.data = GO,
+		.quit = BYE };
+	struct server srv;
+	struct run r;
+
+	(void)state;
+	probe_run(&plain, 1, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_COMPLETED);
+	assert_int_equal(r.rcpts[0].class, 5);
+	assert_int_equal(r.rcpts[0].code, 550);
+	assert_string_equal(srv.log,
+	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<>\n< 250\n"
+	    "> RCPT TO:<a@dst.test>\n< 550\n> QUIT\n< 221\n");
+	probe_run(&piped, 1, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_COMPLETED);
+	assert_int_equal(r.rcpts[0].class, 2);
+	assert_null(strstr(srv.log, "DATA"));
+	assert_string_equal(srv.log,
+	    "< 220\n> EHLO client.test\n< 250\n> MAIL FROM:<>\n> RCPT "
+	    "TO:<a@dst.test>\n< 250\n< 250\n> QUIT\n< 221\n");
+}
+
+static void
+test_probe_reachability(void **state)
+{
+	static const struct script sc = { HAPPY };
+	struct server srv;
+	struct run r;
+
+	(void)state;
+	probe_run(&sc, 0, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_COMPLETED);
+	assert_string_equal(r.stage, "EHLO");
+	assert_string_equal(srv.log, "< 220\n> EHLO client.test\n< 250\n> QUIT\n< 221\n");
+}
+
 /* ---- two transactions on one connection ------------------------------------ */
 
 struct reuse {
@@ -748,7 +819,7 @@ int
 main(void)
 {
 	struct CMUnitTest
-	    tests[sizeof(rows) / sizeof(rows[0]) + 1 + sizeof(reuse_rows) / sizeof(reuse_rows[0])];
+	    tests[sizeof(rows) / sizeof(rows[0]) + 3 + sizeof(reuse_rows) / sizeof(reuse_rows[0])];
 	size_t n = 0;
 
 	/* The scripted server may hang up under the client's feet. */
@@ -757,6 +828,8 @@ main(void)
 		tests[n++] =
 		    (struct CMUnitTest){ rows[i].name, test_script, NULL, NULL, (void *)&rows[i] };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dot_stuffed_body);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_probe_verify);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_probe_reachability);
 	for (size_t i = 0; i < sizeof(reuse_rows) / sizeof(reuse_rows[0]); i++)
 		tests[n++] = (struct CMUnitTest){ reuse_rows[i].name, test_reuse, NULL, NULL,
 			(void *)&reuse_rows[i] };
