@@ -300,9 +300,10 @@ class Daemon:
         with open(self.logpath, errors="replace") as f:
             return f.read()
 
-    def accepted(self):
-        """Messages this daemon answered 250 after DATA, from its log."""
-        return len(re.findall(r": client=\S+, from=<", self.log_text()))
+    def accepted(self, client=r"\S+"):
+        """Messages this daemon answered 250 after DATA (from a client
+        matching the pattern), from its log."""
+        return len(re.findall(r": client=%s, from=<" % client, self.log_text()))
 
     def queued(self):
         q = os.path.join(self.spool, "queue")
