@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "records.h"
+#include "tlsrpt_post.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -162,6 +163,16 @@ fuzz_tlsrpt(const char *in, size_t len)
 	check_list(r.rua, r.n_rua, 8);
 	if (rc == 0)
 		CHECK(tlsrpt_is_record(in, len));
+	/* Every rua as an https: address (queue/tlsrpt_post.c): a host name,
+	 * a port, a path of visible octets starting with "/". */
+	for (size_t i = 0; i < r.n_rua && rc == 0; i++) {
+		char host[MX_DOMAIN_MAX + 1], path[TLSRPT_URI_PATH_MAX];
+		uint16_t port = 0;
+		if (!tlsrpt_https_uri(r.rua[i], host, &port, path))
+			continue;
+		CHECK(port > 0 && host[0] != '\0' && path[0] == '/');
+		CHECK(strlen(host) <= MX_DOMAIN_MAX && strlen(path) < TLSRPT_URI_PATH_MAX);
+	}
 }
 
 /* The first line, split at its first space: pattern and host. */

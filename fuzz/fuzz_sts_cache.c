@@ -66,6 +66,7 @@ check_day(const char *in, size_t size, struct tlsrpt_day *d)
 		for (size_t j = 0; j < p->n_fail; j++) {
 			CHECK(p->fail[j].count >= 1);
 			CHECK(memchr(p->fail[j].info, '\0', sizeof(p->fail[j].info)) != NULL);
+			CHECK(memchr(p->fail[j].sending, '\0', sizeof(p->fail[j].sending)) != NULL);
 			sum += p->fail[j].count;
 		}
 		CHECK(sum == p->failed);

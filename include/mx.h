@@ -733,9 +733,12 @@ MX_API int64_t mx_queue_next_due(mx_queue *queue);
  * system's name, for the Subject, the TLS-Report-Submitter header and
  * organization-name).  A day reported (or with nothing to report to) is
  * removed from the store; one whose record could not be looked up is kept
- * for the next call, up to 7 days.  Runs the resolver's loop.  The daemon
- * calls it once a day; *queued (may be NULL) counts the reports queued;
- * why says what last failed.
+ * for the next call, up to 7 days.  A record's https: addresses get the
+ * report POSTed (RFC 8460 5.4; certificates verified against the system's
+ * store), and the day is kept until each took it.  Runs the resolver's
+ * loop (mx_daemon_set_tlsrpt does the same work on the daemon's loop);
+ * *queued (may be NULL) counts the reports queued; why says what last
+ * failed.
  */
 MX_API mx_err mx_tlsrpt_send_due(mx_queue *queue, mx_resolver *resolver, const char *dir,
     const char *submitter, const char *from, int64_t now, unsigned *queued, mx_why *why);
@@ -805,6 +808,24 @@ MX_API mx_err mx_daemon_set_pickup(mx_daemon *daemon, const char *origin, const 
  */
 MX_API mx_err mx_daemon_add_backup_domain(mx_daemon *daemon, const char *domain);
 MX_API mx_err mx_daemon_set_backup_probe(mx_daemon *daemon, unsigned interval_s);
+/*
+ * TLS-RPT reports (RFC 8460 4.1) sent by the daemon itself: a few minutes
+ * after the start (days that ended while it was down), then once a day
+ * after UTC midnight plus a random delay of up to an hour, the days that
+ * are over in SPOOL/mta-sts are queued as mx_tlsrpt_send_due does (from
+ * and submitter as it takes them, copied), on the daemon's event loop and
+ * through its resolver (never blocking deliveries), and delivered as any
+ * entry; https: addresses get theirs POSTed (certificates verified with
+ * the sender's ca_file, mx_sender_set_tls).  A line to mx_daemon_set_log's
+ * function says what was queued and posted.  submitter and from NULL:
+ * none (the default).  For tests only: every_s
+ * non-zero runs every every_s seconds instead, and clock_offset_s is added
+ * to the clock that says which days are over (86400: today too); 0 and 0
+ * otherwise.  Set before mx_daemon_run (MX_ERR_BUSY during it);
+ * MX_ERR_INVALID when from is not an address or only one is NULL.
+ */
+MX_API mx_err mx_daemon_set_tlsrpt(mx_daemon *daemon, const char *submitter, const char *from,
+    unsigned every_s, int64_t clock_offset_s);
 /*
  * The client side of the control socket: sends command ("status",
  * "flush") to the daemon of spool_dir and hands its reply out (free()).

@@ -43,6 +43,8 @@ struct daemon_opts {
 	int argc;
 	char **argv;
 	mx_daemon *daemon;
+	const char *tlsrpt_from, *tlsrpt_submitter;
+	bool no_tlsrpt;
 	struct smtpd_opts s; /* the SMTP server's (--listen ...) */
 	mx_server *server;
 };
@@ -57,6 +59,9 @@ const struct option daemon_longopts[] = {
 	{ "reuse-idle", required_argument, NULL, 0x205 },
 	{ "reuse-count", required_argument, NULL, 0x206 },
 	{ "grace", required_argument, NULL, 0x207 },
+	{ "tlsrpt-from", required_argument, NULL, 0x208 },
+	{ "tlsrpt-submitter", required_argument, NULL, 0x209 },
+	{ "no-tlsrpt", no_argument, NULL, 0x20a },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	DELIVERY_LONGOPTS,
@@ -72,7 +77,9 @@ daemon_usage(FILE *to)
 	    "                 [--destination-concurrency N] [--resolver IP[@PORT]]...\n"
 	    "                 [--trust-anchor FILE|none] [--hostname NAME]\n"
 	    "                 [--log syslog|stderr] [--log-socket PATH] [--hold SECONDS]\n"
-	    "                 [--reuse-idle MS] [--reuse-count N] [--grace SECONDS] OPTIONS\n"
+	    "                 [--reuse-idle MS] [--reuse-count N] [--grace SECONDS]\n"
+	    "                 [--tlsrpt-from ADDRESS] [--tlsrpt-submitter NAME] [--no-tlsrpt]\n"
+	    "                 OPTIONS\n"
 	    "       mx daemon status [--spool DIR] [--config FILE]\n"
 	    "SMTP server (no listener unless --listen is given):\n" SMTPD_USAGE
 	    "OPTIONS, as for mx send (also from /etc/mx.conf or --config FILE):\n" DELIVERY_USAGE);
@@ -122,6 +129,9 @@ apply_option(void *ctx, int opt, const char *v, const char *where)
 		if ((rc = set_uint("grace", where, v, 3600, &o->grace_ms)) == EX_OK)
 			o->grace_ms *= 1000;
 		return rc;
+	case 0x208: o->tlsrpt_from = v; return EX_OK;
+	case 0x209: o->tlsrpt_submitter = v; return EX_OK;
+	case 0x20a: o->no_tlsrpt = true; return EX_OK;
 	}
 	if ((rc = smtpd_option(&o->s, opt, v, where)) != -1)
 		return rc;
@@ -335,6 +345,40 @@ configure(struct daemon_opts *o, mx_sender *sender)
 	return smtpd_local(&o->s, sender);
 }
 
+/*
+ * The daily TLS-RPT reports (mx tlsrpt send's defaults: the submitter is
+ * --tlsrpt-submitter, else the EHLO name, else the host name).  For tests
+ * only, MX_TLSRPT_EVERY (seconds between runs) and MX_TLSRPT_CLOCK_OFFSET
+ * (seconds added to the clock that says which days are over) replace the
+ * daily schedule; mx(1) documents them as such.
+ */
+static int
+set_tlsrpt(struct daemon_opts *o)
+{
+	char host[256] = "localhost", from[512];
+	const char *sub = o->tlsrpt_submitter ? o->tlsrpt_submitter : o->d.helo;
+	const char *every = getenv("MX_TLSRPT_EVERY"), *offset = getenv("MX_TLSRPT_CLOCK_OFFSET");
+	unsigned long long e = 0, off = 0;
+
+	if (o->no_tlsrpt)
+		return EX_OK;
+	if ((every && !cli_parse_uint(every, 86400, &e)) ||
+	    (offset && !cli_parse_uint(offset, 864000, &off)))
+		return cli_warn("daemon",
+			   "MX_TLSRPT_EVERY or MX_TLSRPT_CLOCK_OFFSET is not a "
+			   "number of seconds"),
+		       EX_USAGE;
+	if (sub == NULL && gethostname(host, sizeof(host) - 1) == 0)
+		sub = host;
+	snprintf(from, sizeof(from), "tlsrpt-noreply@%s", sub ? sub : "localhost");
+	if (mx_daemon_set_tlsrpt(o->daemon, sub ? sub : "localhost",
+		o->tlsrpt_from ? o->tlsrpt_from : from, (unsigned)e, (int64_t)off) != MX_OK)
+		return option_warn("daemon", NULL, "tlsrpt-from", "\"%s\" is not an address",
+			   o->tlsrpt_from ? o->tlsrpt_from : from),
+		       EX_USAGE;
+	return EX_OK;
+}
+
 /* The SMTP server, when --listen is given: bound as root, then root is
  * dropped before the loop runs. */
 static int
@@ -373,7 +417,8 @@ run(struct daemon_opts *o, mx_queue *q)
 		rc = EX_OSERR;
 		goto out;
 	}
-	if ((rc = apply_limits(o)) != EX_OK || (rc = watch_backups(o)) != EX_OK)
+	if ((rc = apply_limits(o)) != EX_OK || (rc = watch_backups(o)) != EX_OK ||
+	    (rc = set_tlsrpt(o)) != EX_OK)
 		goto out;
 	log_open(o);
 	mx_queue_set_log(q, queue_line, false, o);

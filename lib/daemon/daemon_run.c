@@ -23,6 +23,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "daemon_backup.h"
+#include "daemon_tlsrpt.h"
 #include "why.h"
 #include "daemon_state.h"
 #include "resolver.h"
@@ -66,6 +67,7 @@ mx_daemon_free(mx_daemon *d)
 	if (d == NULL)
 		return;
 	daemon_clear(d);
+	daemon_tlsrpt_free(d);
 	free(d->origin);
 	free(d->aliases);
 	free(d->backups);
@@ -399,6 +401,8 @@ set_up(mx_daemon *d)
 		    strerror(errno));
 		return MX_ERR_SYSTEM;
 	}
+	if ((err = daemon_tlsrpt_start(d)) != MX_OK)
+		return err;
 	return control_listen(d->base, d->dir, on_command, d, &d->control, d->why, sizeof(d->why));
 }
 
@@ -411,6 +415,7 @@ tear_down(mx_daemon *d)
 	control_close(d->control);
 	d->control = NULL;
 	backup_stop(d);
+	daemon_tlsrpt_stop(d);
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);

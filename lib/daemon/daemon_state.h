@@ -19,6 +19,7 @@
 #define DAEMON_BUCKETS 65536
 
 struct ddest;
+struct daemon_tlsrpt; /* daemon_tlsrpt.c's */
 
 /* An entry as the daemon keeps it: never the message, never the addresses. */
 struct dentry {
@@ -94,6 +95,7 @@ struct mx_daemon {
 	size_t n_backups;
 	unsigned backup_interval; /* seconds between probes of a backup domain */
 	struct event *backup_timer;
+	struct daemon_tlsrpt *tlsrpt; /* NULL: no TLS-RPT reports */
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
 };

@@ -36,6 +36,7 @@ void conncache_limits_default(struct conncache_limits *l);
 struct conncache_peer {
 	char host[NAME_TEXT_MAX]; /* the MX host name */
 	char address[46];         /* its address, as text */
+	char local[46];           /* our end of it, as text ("" unknown) */
 	unsigned transactions;    /* done on it so far */
 	double opened;            /* CLOCK_MONOTONIC seconds when it connected */
 };

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "mstime.h"
@@ -76,9 +77,10 @@ struct deliver_job {
 	struct sts_lookup *sts;
 	const struct sts_outcome *sts_out;
 	/* The connection cache (sender->cache). */
-	bool reused;   /* the session under way came from the cache */
-	bool no_cache; /* a cached session failed: connect afresh */
-	double opened; /* when the session's connection was made */
+	bool reused;       /* the session under way came from the cache */
+	bool no_cache;     /* a cached session failed: connect afresh */
+	double opened;     /* when the session's connection was made */
+	char local_ip[46]; /* the session's own address (TLS-RPT sending-mta-ip) */
 	/* Final delivery: the LMTP server instead of a plan (NULL: MX). */
 	const struct lmtp_target *lmtp;
 };
@@ -404,6 +406,7 @@ park_session(struct deliver_job *job, struct smtp_session *s, const struct smtp_
 		return;
 	snprintf(peer.host, sizeof(peer.host), "%s", host_name(job, job->host));
 	snprintf(peer.address, sizeof(peer.address), "%s", job->addr_text[job->addr]);
+	snprintf(peer.local, sizeof(peer.local), "%s", job->local_ip);
 	if (conncache_put(job->d->sender->cache, job->domain, s, &peer))
 		job->d->sessions_open--; /* the cache hears of its end, not us */
 }
@@ -457,6 +460,7 @@ try_cached(struct deliver_job *job)
 	job->addr = i;
 	job->next_addr = next_host_start(job, i);
 	job->opened = peer.opened;
+	snprintf(job->local_ip, sizeof(job->local_ip), "%s", peer.local);
 	job->reused = true;
 	if (start_session(job, -1, s) != MX_OK) {
 		smtp_session_quit(s);
@@ -508,7 +512,7 @@ on_session(const struct smtp_session_result *res, void *arg)
 	if (job->lmtp == NULL) /* no MTA-STS or TLS-RPT for the mail store */
 		dsts_record_session(job->d->sender, job->domain, job->sts_out,
 		    host_name(job, job->host), job->attempt ? job->attempt->address : "",
-		    tls_policy_for(job, job->host), job->cleartext, res);
+		    job->local_ip, tls_policy_for(job, job->host), job->cleartext, res);
 	apply_result(job, res);
 	free(job->txn_rcpts);
 	free(job->txn_map);
@@ -630,6 +634,25 @@ connect_outcomes(const struct connect_result *res, char *out, size_t size)
 		snprintf(out, size, "%s", connect_failure_name(res->failure));
 }
 
+/* The connection's own address as text ("" when the OS will not say). */
+static void
+local_address(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage ss = { 0 }; /* the analyzer cannot see getsockname fill it */
+	socklen_t len = sizeof(ss);
+	const void *a = NULL;
+
+	out[0] = '\0';
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		a = &((const struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (a == NULL || inet_ntop(ss.ss_family, a, out, (socklen_t)size) == NULL)
+		out[0] = '\0';
+}
+
 static void
 on_connect(const struct connect_result *res, void *arg)
 {
@@ -665,6 +688,7 @@ on_connect(const struct connect_result *res, void *arg)
 	job->addr = base + res->index;
 	job->next_addr = next_host_start(job, base + res->index);
 	job->opened = deliver_now();
+	local_address(res->fd, job->local_ip, sizeof(job->local_ip));
 	if (start_session(job, res->fd, NULL) != MX_OK) {
 		snprintf(job->last_reason, sizeof(job->last_reason), "out of memory");
 		continue_or_finish(job);

@@ -110,10 +110,10 @@ result_type(const struct smtp_session_result *res, enum tls_policy used)
 
 void
 dsts_record_session(const mx_sender *s, const char *domain, const struct sts_outcome *o,
-    const char *host, const char *ip, enum tls_policy used, bool cleartext_retry,
-    const struct smtp_session_result *res)
+    const char *host, const char *ip, const char *local_ip, enum tls_policy used,
+    bool cleartext_retry, const struct smtp_session_result *res)
 {
-	struct tlsrpt_session r = { .mx_host = host, .receiving_ip = ip };
+	struct tlsrpt_session r = { .mx_host = host, .receiving_ip = ip, .sending_ip = local_ip };
 	bool dane = used == TLS_DANE;
 
 	/* No policy, or a session that never came to TLS (greeting refused),

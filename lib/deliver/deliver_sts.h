@@ -28,10 +28,11 @@ bool dsts_tls_failure(const struct smtp_session_result *res);
 /* -v: the policy found and, per MX host, whether it matches. */
 void dsts_say(const mx_sender *s, const char *domain, const struct sts_outcome *o,
     const char *const *hosts, const bool *dane, size_t n);
-/* TLS-RPT: one finished session to host (ip) under the TLS rule used. */
+/* TLS-RPT: one finished session to host (ip) from local_ip (our end,
+ * "" when unknown) under the TLS rule used. */
 void dsts_record_session(const mx_sender *s, const char *domain, const struct sts_outcome *o,
-    const char *host, const char *ip, enum tls_policy used, bool cleartext_retry,
-    const struct smtp_session_result *res);
+    const char *host, const char *ip, const char *local_ip, enum tls_policy used,
+    bool cleartext_retry, const struct smtp_session_result *res);
 /* TLS-RPT: a host left out (enforce) or used although it does not match
  * (testing); a policy that could not be fetched. */
 void dsts_record_unlisted(

@@ -5,7 +5,9 @@
  * checked against the host name, chain to ca_file or the system store).
  * It connects to the address it is given and never resolves; it follows no
  * redirect, reads at most HTTPS_GET_BODY_MAX octets of body and insists on
- * text/plain.  A timer bounds the whole fetch.  The struct frees itself
+ * text/plain.  https_post_start is the same request as a POST of a body
+ * (TLS-RPT's https: rua, RFC 8460 5.4), whose response is judged by its
+ * status only.  A timer bounds the whole fetch.  The struct frees itself
  * from the loop after the callback (evhttp must not be freed under its own
  * callback).
  */
@@ -41,6 +43,7 @@ struct https_get {
 	void *arg;
 	int status; /* from the response line, once read */
 	bool done;
+	bool post; /* a POST: no Content-Type rule for the response */
 	char error[ERROR_MAX];
 };
 
@@ -161,7 +164,7 @@ judge(struct https_get *g, struct evhttp_request *req)
 		    g->status, loc ? " to " : "", loc ? loc : "");
 		return g->error;
 	}
-	if (g->status == 200 && !text_plain(ct)) {
+	if (g->status == 200 && !g->post && !text_plain(ct)) {
 		snprintf(g->error, sizeof(g->error), "Content-Type is \"%.100s\", not text/plain",
 		    ct ? ct : "(none)");
 		return g->error;
@@ -211,15 +214,43 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	finish(g, NULL, 0, "timed out");
 }
 
+/* What a request sends besides its path: a POST's body and its type. */
+struct outgoing {
+	const char *type;
+	const void *body;
+	size_t len;
+};
+
 static mx_err
-connect_request(struct https_get *g, const char *host, const struct ip_addr *addr, uint16_t port,
-    const char *path, unsigned timeout_ms)
+add_headers(struct evhttp_request *req, const char *host, uint16_t port, const struct outgoing *o)
 {
-	struct evhttp_request *req;
-	struct evkeyvalq *h;
-	struct timeval tv;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char hostport[MX_DOMAIN_MAX + 8];
 	struct strbuf hp;
+
+	/* the name without a trailing dot, as SNI has it (tls.c) */
+	strbuf_init(&hp, hostport, sizeof(hostport));
+	strbuf_addn(&hp, host, strlen(host) - (host[strlen(host) - 1] == '.'));
+	if (port != 443)
+		strbuf_printf(&hp, ":%u", (unsigned)port);
+	if (evhttp_add_header(h, "Host", hostport) != 0 ||
+	    evhttp_add_header(h, "Connection", "close") != 0 ||
+	    evhttp_add_header(h, "User-Agent", "mxkit") != 0)
+		return MX_ERR_NOMEM;
+	/* evhttp adds Content-Length for a request with a body */
+	if (o != NULL &&
+	    (evhttp_add_header(h, "Content-Type", o->type) != 0 ||
+		evbuffer_add(evhttp_request_get_output_buffer(req), o->body, o->len) != 0))
+		return MX_ERR_NOMEM;
+	return MX_OK;
+}
+
+static mx_err
+connect_request(struct https_get *g, const char *host, const struct ip_addr *addr, uint16_t port,
+    const char *path, unsigned timeout_ms, const struct outgoing *o)
+{
+	struct evhttp_request *req;
+	struct timeval tv;
 
 	g->evcon = evhttp_connection_base_bufferevent_new(g->base, NULL, g->bev, addr->text, port);
 	if (g->evcon == NULL)
@@ -232,27 +263,31 @@ connect_request(struct https_get *g, const char *host, const struct ip_addr *add
 		return MX_ERR_NOMEM;
 	evhttp_request_set_error_cb(req, on_error);
 	evhttp_request_set_header_cb(req, on_headers);
-	h = evhttp_request_get_output_headers(req);
-	/* the name without a trailing dot, as SNI has it (tls.c) */
-	strbuf_init(&hp, hostport, sizeof(hostport));
-	strbuf_addn(&hp, host, strlen(host) - (host[strlen(host) - 1] == '.'));
-	if (port != 443)
-		strbuf_printf(&hp, ":%u", (unsigned)port);
-	if (evhttp_add_header(h, "Host", hostport) != 0 ||
-	    evhttp_add_header(h, "Connection", "close") != 0 ||
-	    evhttp_add_header(h, "User-Agent", "mxkit-check") != 0) {
+	if (add_headers(req, host, port, o) != MX_OK) {
 		evhttp_request_free(req);
 		return MX_ERR_NOMEM;
 	}
 	/* evhttp_make_request owns req from here, failing or not */
-	return evhttp_make_request(g->evcon, req, EVHTTP_REQ_GET, path) == 0 ? MX_OK
-									     : MX_ERR_SYSTEM;
+	return evhttp_make_request(
+		   g->evcon, req, o != NULL ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path) == 0
+	    ? MX_OK
+	    : MX_ERR_SYSTEM;
 }
 
-mx_err
-https_get_start(struct event_base *base, const char *host, const struct ip_addr *addr,
-    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms, https_get_cb cb,
-    void *arg, struct https_get **out)
+static bool
+args_ok(struct event_base *base, const char *host, const struct ip_addr *addr, uint16_t port,
+    const char *path, https_get_cb cb)
+{
+	return base != NULL && host != NULL && addr != NULL && path != NULL && path[0] == '/' &&
+	    cb != NULL && port != 0 && (addr->family == AF_INET || addr->family == AF_INET6) &&
+	    strlen(host) > 0 && strlen(host) <= MX_DOMAIN_MAX && strpbrk(host, " \r\n/:") == NULL &&
+	    strpbrk(path, " \r\n") == NULL;
+}
+
+static mx_err
+request_start(struct event_base *base, const char *host, const struct ip_addr *addr, uint16_t port,
+    const char *path, const char *ca_file, unsigned timeout_ms, const struct outgoing *o,
+    https_get_cb cb, void *arg, struct https_get **out)
 {
 	struct https_get *g;
 	SSL *ssl = NULL;
@@ -261,18 +296,15 @@ https_get_start(struct event_base *base, const char *host, const struct ip_addr 
 	if (out == NULL)
 		return MX_ERR_INVALID;
 	*out = NULL;
-	if (base == NULL || host == NULL || addr == NULL || path == NULL || path[0] != '/' ||
-	    cb == NULL || port == 0 || (addr->family != AF_INET && addr->family != AF_INET6) ||
-	    strlen(host) == 0 || strlen(host) > MX_DOMAIN_MAX || strpbrk(host, " \r\n/:") != NULL ||
-	    strpbrk(path, " \r\n") != NULL)
+	if (!args_ok(base, host, addr, port, path, cb))
 		return MX_ERR_INVALID;
-	if (timeout_ms == 0)
-		timeout_ms = DEFAULT_TIMEOUT_MS;
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return MX_ERR_NOMEM;
 	g->base = base;
 	g->cb = cb;
 	g->arg = arg;
+	g->post = o != NULL;
+	timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	err = MX_ERR_NOMEM;
 	if ((g->deadline = evtimer_new(base, on_deadline, g)) == NULL ||
 	    (g->reaper = evtimer_new(base, on_reap, g)) == NULL)
@@ -287,7 +319,7 @@ https_get_start(struct event_base *base, const char *host, const struct ip_addr 
 		goto fail;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(g->bev, 1);
-	if ((err = connect_request(g, host, addr, port, path, timeout_ms)) != MX_OK)
+	if ((err = connect_request(g, host, addr, port, path, timeout_ms, o)) != MX_OK)
 		goto fail;
 	struct timeval tv = ms_timeval(timeout_ms);
 	evtimer_add(g->deadline, &tv);
@@ -296,6 +328,27 @@ https_get_start(struct event_base *base, const char *host, const struct ip_addr 
 fail:
 	get_free(g);
 	return err;
+}
+
+mx_err
+https_get_start(struct event_base *base, const char *host, const struct ip_addr *addr,
+    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms, https_get_cb cb,
+    void *arg, struct https_get **out)
+{
+	return request_start(base, host, addr, port, path, ca_file, timeout_ms, NULL, cb, arg, out);
+}
+
+mx_err
+https_post_start(struct event_base *base, const char *host, const struct ip_addr *addr,
+    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
+    const char *content_type, const void *body, size_t len, https_get_cb cb, void *arg,
+    struct https_get **out)
+{
+	struct outgoing o = { content_type, body, len };
+
+	if (content_type == NULL || strpbrk(content_type, "\r\n") != NULL || (body == NULL && len))
+		return MX_ERR_INVALID;
+	return request_start(base, host, addr, port, path, ca_file, timeout_ms, &o, cb, arg, out);
 }
 
 void

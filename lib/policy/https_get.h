@@ -32,6 +32,13 @@ typedef void (*https_get_cb)(
 mx_err https_get_start(struct event_base *base, const char *host, const struct ip_addr *addr,
     uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms, https_get_cb cb,
     void *arg, struct https_get **out);
+/* The same as a POST of body (len octets, content_type; copied), for
+ * TLS-RPT's https: rua (RFC 8460 5.4): no rule on the response's
+ * Content-Type, its status says whether the report was taken. */
+mx_err https_post_start(struct event_base *base, const char *host, const struct ip_addr *addr,
+    uint16_t port, const char *path, const char *ca_file, unsigned timeout_ms,
+    const char *content_type, const void *body, size_t len, https_get_cb cb, void *arg,
+    struct https_get **out);
 void https_get_cancel(struct https_get *g); /* the callback will not run; NULL is a no-op */
 
 #endif

@@ -38,6 +38,7 @@ struct sts_lookup {
 	void *arg;
 	struct rawquery *txt;
 	struct oneshot *addr;
+	uint16_t addr_type; /* A first; AAAA when mta-sts.DOMAIN has no A */
 	struct https_get *get;
 	struct event *later; /* the callback, from the loop */
 	char txt_id[STS_ID_MAX + 1];
@@ -239,8 +240,18 @@ on_addr(const struct answer *a, void *arg)
 	struct sts_lookup *l = arg;
 
 	l->addr = NULL;
+	/* RFC 8461 3.3 names a host, not an address family: a policy host
+	 * with only AAAA records is fetched over IPv6. */
+	if ((a->kind != ANSWER_RECORDS || a->n_addrs == 0) && l->addr_type == RR_TYPE_A) {
+		l->addr_type = RR_TYPE_AAAA;
+		if (oneshot_start(
+			l->r, l->host, RR_TYPE_AAAA, l->timeout_ms, on_addr, l, &l->addr) != MX_OK)
+			fetch_failed(
+			    l, "sts-policy-fetch-error", "could not start the address lookup");
+		return;
+	}
 	if (a->kind != ANSWER_RECORDS || a->n_addrs == 0) {
-		fetch_failed(l, "sts-policy-fetch-error", "the policy host has no IPv4 address");
+		fetch_failed(l, "sts-policy-fetch-error", "the policy host has no address");
 		return;
 	}
 	if (https_get_start(l->base, l->host, &a->addrs[0], 443, POLICY_PATH, l->ca_file,
@@ -251,6 +262,7 @@ on_addr(const struct answer *a, void *arg)
 static void
 start_fetch(struct sts_lookup *l)
 {
+	l->addr_type = RR_TYPE_A;
 	if ((l->fresh = malloc(sizeof(*l->fresh))) == NULL ||
 	    oneshot_start(l->r, l->host, RR_TYPE_A, l->timeout_ms, on_addr, l, &l->addr) != MX_OK)
 		fetch_failed(l, "sts-policy-fetch-error", "could not start the address lookup");

@@ -20,6 +20,7 @@
 
 #define PATH_MAX_LEN 4096
 #define LINE_MAX_LEN 1024
+#define FIELDS       9 /* of a v2 line */
 
 const char *
 tlsrpt_result_for_verify_error(const char *e)
@@ -149,13 +150,14 @@ tlsrpt_record(const char *dir, const char *domain, int64_t now, const struct tls
 		return MX_ERR_SYSTEM;
 	snapshot(dirpath, domain, s);
 	strbuf_init(&sb, line, sizeof(line) - 1);
-	strbuf_add(&sb, "v1");
+	strbuf_add(&sb, "v2");
 	put_field(&sb, s->ok ? "ok" : "fail", 4);
 	put_field(&sb, s->policy_type, 7);
 	put_field(&sb, s->policy_id, STS_ID_MAX);
 	put_field(&sb, s->ok ? NULL : s->result_type, 39);
 	put_field(&sb, s->mx_host, MX_DOMAIN_MAX);
 	put_field(&sb, s->receiving_ip, 45);
+	put_field(&sb, s->sending_ip, 45);
 	put_field(&sb, s->ok ? NULL : s->info, TLSRPT_INFO_MAX - 1);
 	strbuf_init(&sb, path, sizeof(path));
 	strbuf_printf(&sb, "%s/%s", dirpath, domain);
@@ -166,26 +168,34 @@ tlsrpt_record(const char *dir, const char *domain, int64_t now, const struct tls
 	return append(path, line, n);
 }
 
-/* Splits one line (no newline) into 8 tab-separated fields, in place. */
+/* Splits one line (no newline) into its tab-separated fields, in place:
+ * 9 for "v2", 8 for "v1" (whose missing sending IP becomes "-"). */
 static bool
-split(char *line, char *f[8])
+split(char *line, char *f[FIELDS])
 {
-	size_t n = 0;
+	static char none[] = "-";
+	size_t n = 0, want = strncmp(line, "v1\t", 3) == 0 ? FIELDS - 1 : FIELDS;
 
 	f[n++] = line;
 	for (char *p = line; *p != '\0'; p++) {
 		if (*p != '\t')
 			continue;
-		if (n == 8)
+		if (n == want)
 			return false;
 		*p = '\0';
 		f[n++] = p + 1;
 	}
-	return n == 8 && strcmp(f[0], "v1") == 0 &&
+	if (n != want)
+		return false;
+	if (want == FIELDS - 1) { /* v1: info moves up, no sending IP */
+		f[8] = f[7];
+		f[7] = none;
+	}
+	return (strcmp(f[0], "v1") == 0 || strcmp(f[0], "v2") == 0) &&
 	    (strcmp(f[1], "ok") == 0 || strcmp(f[1], "fail") == 0) &&
 	    (strcmp(f[2], "sts") == 0 || strcmp(f[2], "tlsa") == 0) && strlen(f[3]) <= STS_ID_MAX &&
 	    strlen(f[4]) < 40 && strlen(f[5]) <= MX_DOMAIN_MAX && strlen(f[6]) < 46 &&
-	    strlen(f[7]) < TLSRPT_INFO_MAX;
+	    strlen(f[7]) < 46 && strlen(f[8]) < TLSRPT_INFO_MAX;
 }
 
 static const char *
@@ -207,17 +217,23 @@ policy_for(struct tlsrpt_day *d, const char *type, const char *id)
 	return &d->pol[d->n_pol++];
 }
 
+static bool
+same_failure(const struct tlsrpt_failure *x, char *f[FIELDS])
+{
+	return strcmp(x->result, f[4]) == 0 && strcmp(x->mx, dash(f[5])) == 0 &&
+	    strcmp(x->ip, dash(f[6])) == 0 && strcmp(x->sending, dash(f[7])) == 0 &&
+	    strcmp(x->info, dash(f[8])) == 0;
+}
+
 static void
-add_failure(struct tlsrpt_policy *p, char *f[8])
+add_failure(struct tlsrpt_policy *p, char *f[FIELDS])
 {
 	struct tlsrpt_failure *x;
 
 	p->failed++;
 	for (size_t i = 0; i < p->n_fail; i++) {
-		x = &p->fail[i];
-		if (strcmp(x->result, f[4]) == 0 && strcmp(x->mx, dash(f[5])) == 0 &&
-		    strcmp(x->ip, dash(f[6])) == 0 && strcmp(x->info, dash(f[7])) == 0) {
-			x->count++;
+		if (same_failure(&p->fail[i], f)) {
+			p->fail[i].count++;
 			return;
 		}
 	}
@@ -229,7 +245,8 @@ add_failure(struct tlsrpt_policy *p, char *f[8])
 	snprintf(x->result, sizeof(x->result), "%s", f[4]);
 	snprintf(x->mx, sizeof(x->mx), "%s", dash(f[5]));
 	snprintf(x->ip, sizeof(x->ip), "%s", dash(f[6]));
-	snprintf(x->info, sizeof(x->info), "%s", dash(f[7]));
+	snprintf(x->sending, sizeof(x->sending), "%s", dash(f[7]));
+	snprintf(x->info, sizeof(x->info), "%s", dash(f[8]));
 	x->count = 1;
 }
 
@@ -237,7 +254,7 @@ static void
 take_line(struct tlsrpt_day *d, char *line)
 {
 	struct tlsrpt_policy *p;
-	char *f[8];
+	char *f[FIELDS];
 
 	if (!split(line, f) || (strcmp(f[1], "fail") == 0 && strcmp(f[4], "-") == 0) ||
 	    (p = policy_for(d, f[2], dash(f[3]))) == NULL) {

@@ -7,10 +7,12 @@
  * Store layout, one directory per day:
  *   DIR/tlsrpt/YYYY-MM-DD/DOMAIN          one line per session, appended
  *   DIR/tlsrpt/YYYY-MM-DD/DOMAIN!ID.sts   the MTA-STS policy text under id ID
- * A line is tab-separated: "v1", "ok" or "fail", policy type ("sts",
+ * A line is tab-separated: "v2", "ok" or "fail", policy type ("sts",
  * "tlsa"), policy id ("-" when none), result type ("-" for ok), MX host,
- * receiving IP, additional information ("-"); tabs and control octets in
- * fields are written as spaces.  A day file stops growing at
+ * receiving IP, sending IP (the session's local address, RFC 8460 4.3
+ * sending-mta-ip), additional information ("-"); tabs and control octets
+ * in fields are written as spaces.  "v1" lines (no sending IP), written
+ * before, are still read.  A day file stops growing at
  * TLSRPT_FILE_MAX octets (sessions past it are not counted: a bound
  * beats an unbounded disk).
  *
@@ -41,6 +43,7 @@ struct tlsrpt_session {
 	const char *result_type;  /* failures: an RFC 8460 4.3 result type */
 	const char *mx_host;      /* the receiving MX host name */
 	const char *receiving_ip; /* "" when no connection was made */
+	const char *sending_ip;   /* our end of it; "" or NULL when none */
 	const char *info;         /* additional-information, may be NULL */
 };
 
@@ -59,6 +62,7 @@ struct tlsrpt_failure {
 	char result[40];
 	char mx[MX_DOMAIN_MAX + 1];
 	char ip[46];
+	char sending[46]; /* sending-mta-ip, "" when unknown */
 	char info[TLSRPT_INFO_MAX];
 	unsigned long count;
 };

@@ -67,6 +67,10 @@ failure_json(struct json_buf *b, const struct tlsrpt_failure *f)
 {
 	JSON_BUF_LITERAL(b, "{\"result-type\": ");
 	json_buf_string(b, f->result);
+	if (f->sending[0] != '\0') {
+		JSON_BUF_LITERAL(b, ", \"sending-mta-ip\": ");
+		json_buf_string(b, f->sending);
+	}
 	if (f->ip[0] != '\0') {
 		JSON_BUF_LITERAL(b, ", \"receiving-ip\": ");
 		json_buf_string(b, f->ip);

@@ -17,6 +17,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +31,10 @@ RESOLVER = os.environ.get("MX_SANDBOX_RESOLVER")
 ANCHOR = os.environ.get("MX_SANDBOX_ANCHOR")
 MAIL = os.environ.get("MX_SANDBOX_MAIL")
 CA = os.environ.get("MX_SANDBOX_CA")
+SANDBOX_DIR = os.environ.get("MX_SANDBOX_DIR", "")
+# Our end of every connection to a peer on 127.0.0.0/8: the kernel's source
+# for the loopback route (RFC 8460 4.3 sending-mta-ip).
+LOCAL_IP = "127.0.0.1"
 
 EX_OK, EX_TEMPFAIL = 0, 75
 RESULT_TYPES = {"starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
@@ -107,8 +113,10 @@ class Sts(unittest.TestCase):
         self.assertIn("mx-tls.send.test matches the policy; TLS with a verified certificate",
                       err)
         self.assertEqual(len(received("tls", tag)), 1)
+        # v2: the session's own address (sending-mta-ip) after the peer's.
         self.assertEqual(self.store("sts-ok.send.test"),
-                         [["v1", "ok", "sts", "1", "-", "mx-tls.send.test", "127.0.0.211", "-"]])
+                         [["v2", "ok", "sts", "1", "-", "mx-tls.send.test", "127.0.0.211",
+                           LOCAL_IP, "-"]])
         with open(self.cache_path("sts-ok.send.test"), "rb") as f:
             self.assertTrue(f.read().startswith(b"mx-mta-sts-cache 1\ndomain sts-ok.send.test\nid 1\n"))
 
@@ -122,7 +130,7 @@ class Sts(unittest.TestCase):
         self.assertNotRegex(err, r"mx-notls\.send\.test > MAIL FROM")
         rec = self.store("sts-strip.send.test")
         self.assertEqual([r[:6] for r in rec],
-                         [["v1", "fail", "sts", "1", "starttls-not-supported",
+                         [["v2", "fail", "sts", "1", "starttls-not-supported",
                            "mx-notls.send.test"]])
 
     def test_enforce_unlisted_mx_defers(self):
@@ -154,8 +162,8 @@ class Sts(unittest.TestCase):
         self.assertIn("MTA-STS: testing (fetched)", err)
         self.assertEqual(len(received("notls", tag)), 1)
         self.assertEqual(self.store("sts-testing.send.test"),
-                         [["v1", "fail", "sts", "1", "starttls-not-supported",
-                           "mx-notls.send.test", "127.0.0.212",
+                         [["v2", "fail", "sts", "1", "starttls-not-supported",
+                           "mx-notls.send.test", "127.0.0.212", LOCAL_IP,
                            "the server did not offer STARTTLS"]])
 
     # ---- the cache -------------------------------------------------------
@@ -216,6 +224,93 @@ class Sts(unittest.TestCase):
         rc, out, err, _ = self.send("user@sts-ok.send.test")
         self.assertEqual(rc, EX_OK, err)
         self.assertIn("enforce (fetched)", err)
+
+    # ---- a real zone change: the TXT id rolled in NSD ---------------------
+
+    def roll(self, ident, policy):
+        """Serves policy for sts-roll.send.test under TXT id ident: the
+        policy file in the https peer's live directory, the zone's copy in
+        $MX_SANDBOX_DIR rewritten, NSD told to reload it (nsd-control), Unbound asked
+        until it answers the new id (the record's TTL is 1 s)."""
+        live = os.path.join(SANDBOX_DIR, "mta-sts", "mta-sts.sts-roll.send.test.txt")
+        zone = os.path.join(SANDBOX_DIR, "zones", "sts-roll.send.test.zone")
+        if policy is None:
+            if os.path.exists(live):
+                os.unlink(live)
+        else:
+            with open(live + ".tmp", "w") as f:
+                f.write(policy)
+            os.rename(live + ".tmp", live)
+        with open(zone) as f:
+            text = f.read()
+        serial = int(re.search(r"hostmaster\.test\. (\d+) ", text).group(1)) + 1
+        text = re.sub(r"hostmaster\.test\. \d+ ", "hostmaster.test. %d " % serial, text)
+        text = re.sub(r'"v=STSv1; id=[^"]*"', '"v=STSv1; id=%s"' % ident, text)
+        with open(zone + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(zone + ".tmp", zone)
+        conf = os.path.join(SANDBOX_DIR, "nsd-main", "nsd.conf")
+        host, _, port = RESOLVER.partition("@")
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            # This zone only (the others' stay as they are), again each time
+            # round: the reload of a file rewritten within the same second
+            # as the last one may read the old text.
+            p = subprocess.run(["nsd-control", "-c", conf, "reload", "sts-roll.send.test."],
+                               capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = subprocess.run(["drill", "-p", port or "53", "@" + host,
+                                "_mta-sts.sts-roll.send.test", "TXT"],
+                               capture_output=True, timeout=10)
+            if ("id=%s\"" % ident).encode() in p.stdout:
+                return
+            time.sleep(0.5)
+        self.fail("the resolver never answered id %s for _mta-sts.sts-roll.send.test" % ident)
+
+    def test_txt_id_rolled_in_the_zone_refetches(self):
+        if not os.path.isfile(os.path.join(SANDBOX_DIR, "zones", "sts-roll.send.test.zone")):
+            self.skipTest("a sandbox without the sts-roll.send.test zone")
+        # The state at sandbox start comes back whatever happens here.
+        self.addCleanup(self.roll, "1", None)
+        first, second = "r%da" % os.getpid(), "r%db" % os.getpid()
+        self.roll(first, "version: STSv1\nmode: testing\nmx: mx-accept1.send.test\n"
+                  "max_age: 86400\n")
+        rc, out, err, tag = self.send("user@sts-roll.send.test")
+        self.assertEqual(rc, EX_OK, err)
+        self.assertIn("testing (fetched): policy id %s" % first, err)
+        self.assertEqual(len(received("accept1", tag)), 1)
+        # The zone now says another id, and the server another policy: the
+        # cached one (id first, testing, a day's max_age) must give way.
+        self.roll(second, "version: STSv1\nmode: enforce\nmx: mx-accept1.send.test\n"
+                  "max_age: 86400\n")
+        rc, out, err, tag = self.send("user@sts-roll.send.test")
+        self.assert_deferred_475(rc, out)
+        self.assertIn("enforce (fetched): policy id %s" % second, err)
+        self.assertEqual(received("accept1", tag), [])
+        with open(self.cache_path("sts-roll.send.test"), "rb") as f:
+            data = f.read()
+        self.assertIn(("\nid %s\n" % second).encode(), data)
+        self.assertIn(b"mode: enforce", data)
+
+    # ---- the policy host over IPv6 ----------------------------------------
+
+    def test_policy_fetched_over_ipv6(self):
+        try:
+            socket.create_connection(("::1", 443), timeout=5).close()
+        except OSError:
+            self.skipTest("no https peer on ::1 (a sandbox without IPv6)")
+        log = os.path.join(SANDBOX_DIR, "smtp", "https6.log")
+        before = os.path.getsize(log) if os.path.exists(log) else 0
+        rc, out, err, tag = self.send("user@sts-v6.send.test")
+        self.assertEqual(rc, EX_OK, err)
+        # mta-sts.sts-v6.send.test has only AAAA ::1: fetched there, enforced.
+        self.assertIn("MTA-STS: enforce (fetched)", err)
+        self.assertIn("mx-tls.send.test matches the policy; TLS with a verified certificate",
+                      err)
+        self.assertEqual(len(received("tls", tag)), 1)
+        with open(log, "rb") as f:
+            f.seek(before)
+            self.assertRegex(f.read(), rb"https_peer: ::1 \"GET /\.well-known/mta-sts\.txt")
 
     # ---- mx route --tls-policy --------------------------------------------
 
@@ -298,7 +393,8 @@ class Sts(unittest.TestCase):
         self.assertEqual(pol[0]["summary"], {"total-successful-session-count": 0,
                                              "total-failure-session-count": 2})
         self.assertEqual(pol[0]["failure-details"], [{
-            "result-type": "starttls-not-supported", "receiving-ip": "127.0.0.212",
+            "result-type": "starttls-not-supported", "sending-mta-ip": LOCAL_IP,
+            "receiving-ip": "127.0.0.212",
             "receiving-mx-hostname": "mx-notls.send.test", "failed-session-count": 2,
             "additional-information": "the server did not offer STARTTLS"}])
         start, end = [int(x) for x in fname[:-len(".json.gz")].split("!")[2:4]]
@@ -345,6 +441,123 @@ class Sts(unittest.TestCase):
                 self.assertIsInstance(fd["failed-session-count"], int)
                 total += fd["failed-session-count"]
             self.assertEqual(total, p["summary"]["total-failure-session-count"])
+
+
+class DaemonReports(unittest.TestCase):
+    """`mx daemon` sends the day's reports by itself: no `mx tlsrpt send`.
+    MX_TLSRPT_EVERY and MX_TLSRPT_CLOCK_OFFSET (for tests only) make its
+    daily run come every second, with today counted as over."""
+
+    def setUp(self):
+        self.spool = tempfile.mkdtemp(prefix="mtasts-daemon-")
+        os.chmod(self.spool, 0o700)
+        self.proc = None
+        self.log = tempfile.TemporaryFile()
+
+    def tearDown(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.spool, ignore_errors=True)
+
+    def common(self):
+        return ["--resolver", RESOLVER, "--trust-anchor", ANCHOR, "--spool", self.spool,
+                "--ca-file", CA]
+
+    def log_text(self):
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def wait_for(self, cond, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if cond():
+                return True
+            time.sleep(0.1)
+        return cond()
+
+    def start_daemon(self, submitter):
+        env = dict(os.environ, MX_TLSRPT_EVERY="1", MX_TLSRPT_CLOCK_OFFSET="86400")
+        self.proc = subprocess.Popen(
+            [MX, "daemon", "--log", "stderr", "--tlsrpt-submitter", submitter,
+             "--tlsrpt-from", "reports@example.test"] + self.common(),
+            stdout=self.log, stderr=self.log, env=env)
+
+    def posted(self, domain, submitter):
+        """The reports https_peer.py kept for domain from submitter:
+        (Content-Type, JSON) pairs."""
+        out = []
+        for path in sorted(glob.glob(os.path.join(SANDBOX_DIR, "tlsrpt-posts",
+                                                  "tlsrpt-https.send.test.*.body"))):
+            with open(path, "rb") as f:
+                doc = json.loads(gzip.decompress(f.read()))
+            with open(path[:-len(".body")] + ".type") as f:
+                ctype = f.read()
+            if (doc["organization-name"] == submitter and
+                    doc["policies"][0]["policy"]["policy-domain"] == domain):
+                out.append((ctype, doc))
+        return out
+
+    def test_daemon_posts_to_https_rua(self):
+        """RFC 8460 5.4: the report POSTed as application/tlsrpt+gzip to the
+        https: rua (the sandbox's https peer, certificate from the test CA),
+        and mailed to the mailto: one of the same record."""
+        body = b"Subject: https rua\n\nHello.\n"
+        p = subprocess.run([MX, "send", "--no-queue", "-f", "s@example.test"] + self.common() +
+                           ["user@sts-https.send.test"], input=body, capture_output=True,
+                           timeout=50)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        submitter = "mxh-%d.example.test" % os.getpid()
+        self.start_daemon(submitter)
+        self.assertTrue(self.wait_for(lambda: self.posted("sts-https.send.test", submitter), 90),
+                        self.log_text())
+        [(ctype, doc)] = self.posted("sts-https.send.test", submitter)
+        self.assertEqual(ctype, "application/tlsrpt+gzip")
+        finder = Sts("report_for")
+        finder.check_schema(doc, doc["report-id"])
+        self.assertEqual(doc["policies"][0]["summary"], {"total-successful-session-count": 1,
+                                                         "total-failure-session-count": 0})
+        self.assertTrue(self.wait_for(
+            lambda: finder.report_for("sts-https.send.test", submitter) is not None, 60),
+            self.log_text())
+        self.assertRegex(self.log_text(), r"1 TLS-RPT report queued, 1 posted")
+        self.assertEqual(glob.glob(os.path.join(self.spool, "mta-sts", "tlsrpt", "*",
+                                                "sts-https.send.test")), [])
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text()[-4000:])
+
+    def test_daemon_mails_the_report(self):
+        tag = "daemon-%d" % os.getpid()
+        body = ("Subject: %s\n\nHello.\n" % tag).encode()
+        p = subprocess.run([MX, "send", "--no-queue", "-f", "s@example.test"] + self.common() +
+                           ["user@sts-testing.send.test"], input=body, capture_output=True,
+                           timeout=50)
+        self.assertEqual(p.returncode, EX_OK, p.stderr)
+        store = glob.glob(os.path.join(self.spool, "mta-sts", "tlsrpt", "*",
+                                       "sts-testing.send.test"))
+        self.assertEqual(len(store), 1)
+        submitter = "mxd-%d.example.test" % os.getpid()
+        self.start_daemon(submitter)
+        finder = Sts("report_for")
+        self.assertTrue(self.wait_for(
+            lambda: finder.report_for("sts-testing.send.test", submitter) is not None, 90),
+            self.log_text())
+        log = self.log_text()
+        self.assertIn("mx/tlsrpt", log)
+        self.assertRegex(log, r"1 TLS-RPT report queued, 0 posted")
+        self.assertRegex(log, r"to=<tlsrpt@reports\.send\.test>.*status=sent")
+        self.assertFalse(os.path.exists(store[0]), "the reported day is still in the store")
+        msg = finder.report_for("sts-testing.send.test", submitter)
+        self.assertEqual(msg["TLS-Report-Submitter"], submitter)
+        doc = json.loads(gzip.decompress(list(msg.iter_parts())[1].get_content()))
+        finder.check_schema(doc, msg["Message-ID"].strip("<>"))
+        self.assertEqual(doc["policies"][0]["failure-details"][0]["sending-mta-ip"], LOCAL_IP)
+        # The loop was never held: the daemon answers, and stops cleanly.
+        self.assertEqual(subprocess.run([MX, "daemon", "status", "--spool", self.spool],
+                                        capture_output=True, timeout=10).returncode, 0)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text()[-4000:])
 
 
 if __name__ == "__main__":

@@ -13,9 +13,14 @@ files in --dir, named after the host:
                       every later one is answered by hanging up (a policy
                       server that went away after the first fetch)
 
+POST /v1/tlsrpt (TLS-RPT reports to an https: rua, RFC 8460 5.4) is kept
+in --posts, when given, and answered 201.
 Anything else (another path, an unknown host, another method) gets 404.
+--dir may be given more than once: the first directory that has a host's
+file serves it (the sandbox puts $MX_SANDBOX_DIR/mta-sts, which tests may
+write, before the source tree's).  --listen may be an IPv6 address (::1).
 The certificate (--cert/--key) is made by the sandbox with every HOSTNAME
-of --dir as a subjectAltName.  Every request is logged to stderr.
+of the source tree's mta-sts/ as a subjectAltName.  Every request is logged to stderr.
 
 Standard library only; listens on one loopback address and nowhere else.
 """
@@ -24,6 +29,7 @@ import argparse
 import http.server
 import ipaddress
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -50,8 +56,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
     def file_for(self, host, suffix):
-        path = os.path.join(self.server.policy_dir, host + suffix)
-        return path if os.path.isfile(path) else None
+        for d in self.server.policy_dirs:  # the first that has it
+            path = os.path.join(d, host + suffix)
+            if os.path.isfile(path):
+                return path
+        return None
 
     def do_GET(self):
         host = (self.headers.get("Host") or "").split(":")[0].strip().lower().rstrip(".")
@@ -85,6 +94,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, "text/plain", body[:size])
         return self.send(404, "text/plain", b"no policy for this host\n")
 
+    def do_POST(self):
+        """TLS-RPT's https: rua (RFC 8460 5.4): POST /v1/tlsrpt with a body of
+        at most 1 MiB is kept in --posts as HOST.N.body (its Content-Type in
+        HOST.N.type), answered 201; anything else 404."""
+        host = (self.headers.get("Host") or "").split(":")[0].strip().lower().rstrip(".")
+        length = int(self.headers.get("Content-Length") or "0")
+        if (self.path != "/v1/tlsrpt" or not host or "/" in host or not self.server.posts
+                or not 0 < length <= 1 << 20):
+            return self.send(404, "text/plain", b"not found\n")
+        body = self.rfile.read(length)
+        with self.server.lock:
+            self.server.n_posts += 1
+            base = os.path.join(self.server.posts, "%s.%d.%d" % (host, os.getpid(),
+                                                                   self.server.n_posts))
+        with open(base + ".type", "w") as f:
+            f.write(self.headers.get("Content-Type") or "")
+        with open(base + ".tmp", "wb") as f:
+            f.write(body)
+        os.rename(base + ".tmp", base + ".body")  # whole when it appears
+        return self.send(201, "text/plain", b"report taken\n")
+
     def do_HEAD(self):
         self.send(404, "text/plain", b"")
 
@@ -98,7 +128,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--listen", required=True)
     ap.add_argument("--port", type=int, default=443)
-    ap.add_argument("--dir", required=True, help="directory of HOSTNAME.{txt,html,redirect,size}")
+    ap.add_argument("--dir", required=True, action="append",
+                    help="directory of HOSTNAME.{txt,html,redirect,size}; repeated: the "
+                    "first that has a host's file serves it")
+    ap.add_argument("--posts", help="directory that keeps POSTed TLS-RPT reports")
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     args = ap.parse_args()
@@ -107,8 +140,11 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(args.cert, args.key)
+    Server.address_family = socket.AF_INET6 if ":" in args.listen else socket.AF_INET
     srv = Server((args.listen, args.port), Handler)
-    srv.policy_dir = args.dir
+    srv.policy_dirs = args.dir
+    srv.posts = args.posts
+    srv.n_posts = 0
     srv.served = set()
     srv.lock = threading.Lock()
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)

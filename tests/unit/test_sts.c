@@ -20,6 +20,7 @@
 #include "sts.h"
 #include "sts_cache.h"
 #include "tlsrpt.h"
+#include "tlsrpt_post.h"
 #include "tlsrpt_report.h"
 
 static const char POLICY[] = "version: STSv1\nmode: enforce\nmx: mx1.example.test\n"
@@ -173,15 +174,20 @@ verify_errors(void **state)
 	assert_string_equal(tlsrpt_result_for_verify_error("something else"), "validation-failure");
 }
 
+/* v2 lines, and v1 lines (no sending IP) as a store written before them has. */
 static const char DAY[] =
     "v1\tok\tsts\t1\t-\tmx1.example.test\t192.0.2.1\t-\n"
-    "v1\tok\tsts\t1\t-\tmx1.example.test\t192.0.2.1\t-\n"
-    "v1\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\tno \"STARTTLS\"\n"
-    "v1\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\tno \"STARTTLS\"\n"
+    "v2\tok\tsts\t1\t-\tmx1.example.test\t192.0.2.1\t198.51.100.7\t-\n"
+    "v2\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\t198.51.100.7\t"
+    "no \"STARTTLS\"\n"
+    "v2\tfail\tsts\t1\tstarttls-not-supported\tmx2.example.test\t192.0.2.2\t198.51.100.7\t"
+    "no \"STARTTLS\"\n"
     "v1\tfail\tsts\t1\tsts-policy-fetch-error\t-\t-\ttimed out\n"
-    "v1\tfail\tsts\t1\t-\tmissing\tresult\t-\n"
+    "v2\tfail\tsts\t1\t-\tmissing\tresult\t-\t-\n"
+    "v2\tfail\tsts\t1\tvalidation-failure\tmx3.example.test\t192.0.2.3\tv1's fields\n"
+    "v1\tfail\tsts\t1\tvalidation-failure\tmx3.example.test\t192.0.2.3\t-\tv2's\n"
     "garbage\n"
-    "v1\tok\tsts\t1\t-\tcut by a crash";
+    "v2\tok\tsts\t1\t-\tcut by a crash";
 
 static void
 day_parse(void **state)
@@ -191,12 +197,16 @@ day_parse(void **state)
 	(void)state;
 	tlsrpt_day_parse(DAY, strlen(DAY), d);
 	assert_int_equal(d->n_pol, 1);
-	assert_int_equal(d->bad_lines, 3);
+	assert_int_equal(d->bad_lines, 5);
 	assert_int_equal(d->pol[0].ok, 2);
 	assert_int_equal(d->pol[0].failed, 3);
 	assert_int_equal(d->pol[0].n_fail, 2);
 	assert_int_equal(d->pol[0].fail[0].count, 2);
+	assert_string_equal(d->pol[0].fail[0].sending, "198.51.100.7");
+	assert_string_equal(d->pol[0].fail[0].info, "no \"STARTTLS\"");
 	assert_string_equal(d->pol[0].fail[1].mx, "");
+	assert_string_equal(d->pol[0].fail[1].sending, "");
+	assert_string_equal(d->pol[0].fail[1].info, "timed out");
 	free(d);
 }
 
@@ -231,7 +241,8 @@ report_json_gzip_message(void **state)
 	    "\"*.example.test\"], \"policy-domain\": \"example.test\"}, \"summary\": "
 	    "{\"total-successful-session-count\": 2, \"total-failure-session-count\": 3}, "
 	    "\"failure-details\": [{\"result-type\": \"starttls-not-supported\", "
-	    "\"receiving-ip\": \"192.0.2.2\", \"receiving-mx-hostname\": \"mx2.example.test\", "
+	    "\"sending-mta-ip\": \"198.51.100.7\", \"receiving-ip\": \"192.0.2.2\", "
+	    "\"receiving-mx-hostname\": \"mx2.example.test\", "
 	    "\"failed-session-count\": 2, \"additional-information\": \"no \\\"STARTTLS\\\"\"}, "
 	    "{\"result-type\": \"sts-policy-fetch-error\", \"failed-session-count\": 1, "
 	    "\"additional-information\": \"timed out\"}]}]}\n");
@@ -280,6 +291,7 @@ record_and_read(void **state)
 		.result_type = "certificate-expired",
 		.mx_host = "mx1.example.test",
 		.receiving_ip = "192.0.2.1",
+		.sending_ip = "198.51.100.7",
 		.info = "tab\there\nnewline" };
 	FILE *f;
 	size_t n;
@@ -294,14 +306,49 @@ record_and_read(void **state)
 	buf[n] = '\0';
 	fclose(f);
 	assert_string_equal(buf,
-	    "v1\tfail\tsts\t7\tcertificate-expired\tmx1.example.test\t"
-	    "192.0.2.1\ttab here newline\n");
+	    "v2\tfail\tsts\t7\tcertificate-expired\tmx1.example.test\t"
+	    "192.0.2.1\t198.51.100.7\ttab here newline\n");
 	snprintf(path, sizeof(path), "%s/tlsrpt/2026-12-06/example.test!7.sts", dir);
 	assert_int_equal(access(path, R_OK), 0);
 	assert_int_equal(tlsrpt_day_start("2026-12-06"), 1796515200);
 	assert_int_equal(tlsrpt_day_start("2026-13-06"), -1);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* queue/tlsrpt_post.c's reading of an https: rua (RFC 8460 3, 5.4). */
+static void
+https_uris(void **state)
+{
+	static const struct {
+		const char *uri, *host, *path;
+		uint16_t port;
+	} ok[] = {
+		{ "https://reporting.example.com/v1/tlsrpt", "reporting.example.com", "/v1/tlsrpt",
+		    443 },
+		{ "HTTPS://r.example:8443", "r.example", "/", 8443 },
+		{ "https://r.example:1/a?b=c", "r.example", "/a?b=c", 1 },
+	};
+	static const char *const bad[] = { "mailto:a@example.com", "https://", "https:///x",
+		"https://r.example:0/", "https://r.example:65536/", "https://r.example:/x",
+		"https://r.example:8x/", "https://r_example/", "https://r.example/a b",
+		"https://r.example/\x7f", "https://[2001:db8::1]/", "http://r.example/" };
+	char host[MX_DOMAIN_MAX + 1], path[TLSRPT_URI_PATH_MAX], longer[2100];
+	uint16_t port;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_true(tlsrpt_https_uri(ok[i].uri, host, &port, path));
+		assert_string_equal(host, ok[i].host);
+		assert_string_equal(path, ok[i].path);
+		assert_int_equal(port, ok[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(tlsrpt_https_uri(bad[i], host, &port, path));
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	memcpy(longer, "https://r.example/", 18);
+	assert_false(tlsrpt_https_uri(longer, host, &port, path)); /* path over the cap */
 }
 
 int
@@ -316,6 +363,7 @@ main(void)
 		cmocka_unit_test(day_parse),
 		cmocka_unit_test(report_json_gzip_message),
 		cmocka_unit_test(record_and_read),
+		cmocka_unit_test(https_uris),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
