@@ -52,6 +52,12 @@ conn_free(struct sconn *c)
 		close(c->fd);
 	free(c->mem);
 	free(c->rcpts);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	srv->sessions--;
 	free(c);
 }
@@ -485,6 +491,10 @@ sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int 
 	}
 	c->srv = srv;
 	c->fd = -1;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
 	srv->sessions++;
 	memcpy(&c->peer, sa, (size_t)len < sizeof(c->peer) ? (size_t)len : sizeof(c->peer));
 	inet_ntop(sa->sa_family,
@@ -519,4 +529,11 @@ sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int 
 			(suseconds_t)(srv->greet_pause_ms % 1000) * 1000 };
 		evtimer_add(c->timer, &tv);
 	}
+}
+
+void
+sconn_free_all(mx_server *srv)
+{
+	while (srv->conns != NULL)
+		conn_free(srv->conns);
 }

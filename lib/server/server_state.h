@@ -80,6 +80,7 @@ struct mx_server {
 	size_t n_batch;
 	struct event *commit_ev;
 	size_t sessions;
+	struct sconn *conns; /* the sessions open, freed with the server */
 	char (*backup_rcpts)[321];
 	size_t n_backup_rcpts;
 	struct server_verify verify;
@@ -92,6 +93,7 @@ struct mx_server {
 
 struct sconn {
 	mx_server *srv;
+	struct sconn *prev, *next; /* in srv->conns */
 	struct bufferevent *bev;
 	struct event *timer;
 	struct smtpd_session s;
