@@ -257,6 +257,7 @@ class Daemon:
         self.logpath = os.path.join(rundir, key + ".log")
         self.role_args = role_args
         self.proc = None
+        self.exits = []  # (signal sent, exit status), one per stop
 
     def make_spool(self):
         if os.path.isdir(self.spool):
@@ -292,6 +293,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.exits.append((sig, self.proc.returncode))
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
