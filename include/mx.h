@@ -970,8 +970,9 @@ MX_API mx_err mx_server_new(
     mx_server **out, mx_resolver *resolver, const char *spool_dir, const char *hostname);
 MX_API void mx_server_free(mx_server *server);
 /* "ADDR:PORT", "[IPv6]:PORT": bound and listening at once (so that the
- * caller may drop root afterwards); MX_ERR_SYSTEM with mx_server_error. */
-MX_API mx_err mx_server_listen(mx_server *server, const char *addr_port);
+ * caller may drop root afterwards); MX_ERR_INVALID for an address that is
+ * not one, MX_ERR_SYSTEM when it cannot be bound; why says which. */
+MX_API mx_err mx_server_listen(mx_server *server, const char *addr_port, mx_why *why);
 /* A domain final here (backup false) or one this host is a backup MX of. */
 MX_API mx_err mx_server_add_domain(mx_server *server, const char *domain, bool backup);
 /* A network ("192.0.2.0/24", "2001:db8::/32") whose clients may relay. */
@@ -991,12 +992,20 @@ MX_API mx_err mx_server_add_relay_network(mx_server *server, const char *cidr);
  */
 MX_API mx_err mx_server_set_verify(mx_server *server, unsigned positive_ttl_s,
     unsigned negative_ttl_s, size_t cache_max, unsigned timeout_ms);
+/* The LMTP mail store of the local domains ("unix:PATH", "IP:PORT"): a
+ * recipient of a local domain is asked of it at RCPT (LHLO, MAIL, RCPT,
+ * QUIT; cached 10 min if known, 1 min if not) and refused with 550 5.1.1
+ * when it says 5xx; a store that does not answer takes nothing away.
+ * MX_ERR_CONFIG when target is neither form (why says how). */
+MX_API mx_err mx_server_set_lmtp(mx_server *server, const char *target, mx_why *why);
 /* The recipients (one address or "@domain" a line) taken for backup
  * domains when no better MX host can tell (see mx_server_set_verify);
- * without a list such a recipient is answered 450. */
-MX_API mx_err mx_server_set_backup_recipients(mx_server *server, const char *path);
-/* STARTTLS with this certificate chain and key (PEM). */
-MX_API mx_err mx_server_set_tls(mx_server *server, const char *cert, const char *key);
+ * without a list such a recipient is answered 450.  MX_ERR_CONFIG when
+ * the file cannot be read or a line is neither (why names the line). */
+MX_API mx_err mx_server_set_backup_recipients(mx_server *server, const char *path, mx_why *why);
+/* STARTTLS with this certificate chain and key (PEM); MX_ERR_CONFIG with
+ * OpenSSL's reason when they cannot be loaded or do not match. */
+MX_API mx_err mx_server_set_tls(mx_server *server, const char *cert, const char *key, mx_why *why);
 /* Message size (default 10240000), recipients per message (1000),
  * sessions per client address outside the relay networks (50), seconds
  * a command may take (300, RFC 5321 4.5.3.2), and how long a client
@@ -1006,9 +1015,9 @@ MX_API mx_err mx_server_set_limits(mx_server *server, size_t max_size, unsigned 
     unsigned per_client, unsigned timeout_s, unsigned greet_pause_ms);
 /* Log lines, program "smtpd", as Postfix's. */
 MX_API void mx_server_set_log(mx_server *server, mx_daemon_log_fn fn, void *arg);
-/* Starts accepting on the loop (the spool is opened here). */
-MX_API mx_err mx_server_start(mx_server *server);
-MX_API const char *mx_server_error(const mx_server *server);
+/* Starts accepting on the loop (the spool is opened here); MX_ERR_SYSTEM
+ * with why when the spool cannot be opened. */
+MX_API mx_err mx_server_start(mx_server *server, mx_why *why);
 
 #ifdef __cplusplus
 }

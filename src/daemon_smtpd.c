@@ -126,6 +126,8 @@ smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 static int
 configure(struct smtpd_opts *o, mx_server *srv)
 {
+	mx_why why;
+
 	for (size_t i = 0; i < o->n_local; i++)
 		if (mx_server_add_domain(srv, o->local[i], false) != MX_OK)
 			return option_warn("daemon", NULL, "local-domain", "\"%s\" is not a domain",
@@ -148,13 +150,15 @@ configure(struct smtpd_opts *o, mx_server *srv)
 		o->verify_cache ? (size_t)o->verify_cache : 10000,
 		o->verify_timeout_ms ? o->verify_timeout_ms : 10000) != MX_OK)
 		return cli_warn("daemon", "the verification settings are out of range"), EX_USAGE;
+	if (o->lmtp != NULL && mx_server_set_lmtp(srv, o->lmtp, &why) != MX_OK)
+		return cli_warn("daemon", "%s", why.text), EX_USAGE;
 	if (o->backup_rcpts != NULL &&
-	    mx_server_set_backup_recipients(srv, o->backup_rcpts) != MX_OK)
-		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;
+	    mx_server_set_backup_recipients(srv, o->backup_rcpts, &why) != MX_OK)
+		return cli_warn("daemon", "%s", why.text), EX_CONFIG;
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL))
 		return cli_warn("daemon", "--tls-cert and --tls-key go together"), EX_USAGE;
-	if (o->tls_cert != NULL && mx_server_set_tls(srv, o->tls_cert, o->tls_key) != MX_OK)
-		return cli_warn("daemon", "%s", mx_server_error(srv)), EX_CONFIG;
+	if (o->tls_cert != NULL && mx_server_set_tls(srv, o->tls_cert, o->tls_key, &why) != MX_OK)
+		return cli_warn("daemon", "%s", why.text), EX_CONFIG;
 	if (mx_server_set_limits(srv, o->max_size ? o->max_size : 10240000,
 		o->max_rcpts ? o->max_rcpts : 1000, o->client_limit ? o->client_limit : 50,
 		o->timeout_s ? o->timeout_s : 300,
@@ -217,6 +221,7 @@ smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool, cons
     mx_daemon_log_fn log, void *log_arg, mx_server **out)
 {
 	mx_server *srv = NULL;
+	mx_why why;
 	int rc = EX_OK;
 
 	*out = NULL;
@@ -228,15 +233,15 @@ smtpd_setup(struct smtpd_opts *o, mx_resolver *resolver, const char *spool, cons
 	if ((rc = configure(o, srv)) != EX_OK)
 		goto out;
 	for (size_t i = 0; i < o->n_listen; i++)
-		if (mx_server_listen(srv, o->listen[i]) != MX_OK) {
-			cli_warn("daemon", "%s", mx_server_error(srv));
+		if (mx_server_listen(srv, o->listen[i], &why) != MX_OK) {
+			cli_warn("daemon", "%s", why.text);
 			rc = EX_OSERR;
 			goto out;
 		}
 	if ((rc = drop_root(o->user ? o->user : MX_USER, spool)) != EX_OK)
 		goto out;
-	if (mx_server_start(srv) != MX_OK) {
-		cli_warn("daemon", "%s", mx_server_error(srv));
+	if (mx_server_start(srv, &why) != MX_OK) {
+		cli_warn("daemon", "%s", why.text);
 		rc = EX_TEMPFAIL;
 		goto out;
 	}

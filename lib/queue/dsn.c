@@ -22,6 +22,18 @@ one_line(const char *s)
 }
 
 /* RFC 5322 date in UTC ("Sun, 22 Nov 2026 18:59:10 +0000"), C locale names. */
+/*
+ * Whether the remote MTA is a host name (RFC 3464 2.3.5, "dns").  The
+ * LMTP mail store is named by its --lmtp target (unix:PATH, IP:PORT),
+ * never a host name (no name has a colon): it is not named to the
+ * sender, and a socket's path is not shown outside.
+ */
+static bool
+mta_named(const char *mta)
+{
+	return mta[0] != '\0' && strchr(mta, ':') == NULL;
+}
+
 static void
 rfc5322_date(time_t t, char out[40])
 {
@@ -68,8 +80,12 @@ put_human_part(FILE *f, const struct dsn_report *r)
 		    "It is attached below.  The reasons are listed here.\n\n");
 	for (size_t i = 0; i < r->n_rcpts; i++) {
 		const struct dsn_rcpt *rc = &r->rcpts[i];
-		fprintf(f, "<%s>: %s%s%s%s\n\n", rc->address, rc->smtp_reply ? "host " : "",
-		    rc->smtp_reply ? rc->remote_mta : "", rc->smtp_reply ? " said: " : "",
+		bool host = rc->smtp_reply && mta_named(rc->remote_mta);
+		fprintf(f, "<%s>: %s%s%s%s\n\n", rc->address, host ? "host " : "",
+		    host ? rc->remote_mta : "",
+		    host                 ? " said: "
+			: rc->smtp_reply ? "the mail store said: "
+					 : "",
 		    rc->diagnostic);
 	}
 }
@@ -90,7 +106,7 @@ put_status_part(FILE *f, const struct dsn_report *r)
 		rfc5322_date(rc->last_attempt, date);
 		fprintf(f, "\nFinal-Recipient: rfc822; %s\nAction: failed\nStatus: %s\n",
 		    rc->address, rc->status);
-		if (rc->remote_mta[0] != '\0')
+		if (mta_named(rc->remote_mta))
 			fprintf(f, "Remote-MTA: dns; %s\n", rc->remote_mta);
 		fprintf(f, "Diagnostic-Code: %s; %s\nLast-Attempt-Date: %s\n",
 		    rc->smtp_reply ? "smtp" : "X-mxkit", rc->diagnostic, date);

@@ -22,7 +22,9 @@
 #include "server_clients.h"
 #include "server_commit.h"
 #include "server_conn.h"
+#include "lmtp_target.h"
 #include "server_verify.h"
+#include "why.h"
 
 mx_err
 mx_server_new(mx_server **out, mx_resolver *resolver, const char *spool_dir, const char *hostname)
@@ -75,10 +77,18 @@ mx_server_free(mx_server *srv)
 	free(srv);
 }
 
-const char *
-mx_server_error(const mx_server *srv)
+mx_err
+mx_server_set_lmtp(mx_server *srv, const char *target, mx_why *why)
 {
-	return srv != NULL ? srv->why : "no server";
+	mx_why parse;
+
+	why_clear(why);
+	if (srv == NULL || target == NULL)
+		return why_set(why, MX_ERR_INVALID, "no server or no LMTP target (NULL)");
+	if (lmtp_target_parse(target, &srv->lmtp, &parse) != MX_OK)
+		return why_set(why, MX_ERR_CONFIG, "--lmtp: %.400s", parse.text);
+	srv->lmtp_set = true;
+	return MX_OK;
 }
 
 /* "ADDR:PORT" or "[ADDR]:PORT" into host and port. */
@@ -106,17 +116,21 @@ split_addr(const char *in, char host[64], char port[8])
 }
 
 static int
-bind_one(mx_server *srv, const struct addrinfo *ai)
+bind_one(const struct addrinfo *ai, const char *addr_port, mx_why *why)
 {
 	int one = 1, fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
-	if (fd < 0)
+	if (fd < 0) {
+		why_set(why, MX_ERR_SYSTEM, "--listen %.100s: no socket: %s", addr_port,
+		    strerror(errno));
 		return -1;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-		snprintf(srv->why, sizeof(srv->why), "cannot listen: %s", strerror(errno));
+		why_set(why, MX_ERR_SYSTEM, "--listen %.100s: cannot listen: %s", addr_port,
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -124,7 +138,7 @@ bind_one(mx_server *srv, const struct addrinfo *ai)
 }
 
 mx_err
-mx_server_listen(mx_server *srv, const char *addr_port)
+mx_server_listen(mx_server *srv, const char *addr_port, mx_why *why)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE },
@@ -132,24 +146,19 @@ mx_server_listen(mx_server *srv, const char *addr_port)
 	char host[64], port[8];
 	int fd;
 
+	why_clear(why);
 	if (srv == NULL || addr_port == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no server or no address (NULL)");
 	if (srv->n_fds >= SERVER_LISTEN_MAX || !split_addr(addr_port, host, port) ||
-	    getaddrinfo(host, port, &hints, &ai) != 0) {
-		snprintf(srv->why, sizeof(srv->why),
+	    getaddrinfo(host, port, &hints, &ai) != 0)
+		return why_set(why, MX_ERR_INVALID,
 		    "--listen %.100s: not ADDR:PORT or [IPv6]:PORT "
 		    "with a numeric address (at most %d)",
 		    addr_port, SERVER_LISTEN_MAX);
-		return MX_ERR_INVALID;
-	}
-	fd = bind_one(srv, ai);
+	fd = bind_one(ai, addr_port, why);
 	freeaddrinfo(ai);
-	if (fd < 0) {
-		char why[256];
-		snprintf(why, sizeof(why), "%.200s", srv->why);
-		snprintf(srv->why, sizeof(srv->why), "--listen %.100s: %.200s", addr_port, why);
+	if (fd < 0)
 		return MX_ERR_SYSTEM;
-	}
 	snprintf(srv->names[srv->n_fds], sizeof(srv->names[0]), "%s", addr_port);
 	srv->fds[srv->n_fds++] = fd;
 	return MX_OK;
@@ -233,23 +242,24 @@ mx_server_set_log(mx_server *srv, mx_daemon_log_fn fn, void *arg)
 }
 
 mx_err
-mx_server_set_tls(mx_server *srv, const char *cert, const char *key)
+mx_server_set_tls(mx_server *srv, const char *cert, const char *key, mx_why *why)
 {
 	SSL_CTX *ctx;
 
+	why_clear(why);
 	if (srv == NULL || cert == NULL || key == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no server, certificate or key (NULL)");
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		return MX_ERR_NOMEM;
+		return why_set(why, MX_ERR_NOMEM, "out of memory for a TLS context");
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(srv->why, sizeof(srv->why), "--tls-cert %.200s / --tls-key %.200s: %s",
-		    cert, key, ERR_reason_error_string(ERR_get_error()));
+		const char *reason = ERR_reason_error_string(ERR_get_error());
 		SSL_CTX_free(ctx);
-		return MX_ERR_CONFIG;
+		return why_set(why, MX_ERR_CONFIG, "--tls-cert %.200s / --tls-key %.200s: %s", cert,
+		    key, reason != NULL ? reason : "not a usable certificate and key");
 	}
 	SSL_CTX_free(srv->tls);
 	srv->tls = ctx;
@@ -279,28 +289,29 @@ backup_line(mx_server *srv, char *line, size_t *cap)
 }
 
 mx_err
-mx_server_set_backup_recipients(mx_server *srv, const char *path)
+mx_server_set_backup_recipients(mx_server *srv, const char *path, mx_why *why)
 {
 	FILE *f;
 	char line[512];
 	size_t cap = 0, n = 0;
 	mx_err err = MX_OK;
 
+	why_clear(why);
 	if (srv == NULL || path == NULL)
-		return MX_ERR_INVALID;
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(srv->why, sizeof(srv->why), "--backup-recipients %.300s: %s", path,
-		    strerror(errno));
-		return MX_ERR_CONFIG;
-	}
+		return why_set(why, MX_ERR_INVALID, "no server or no path (NULL)");
+	if ((f = fopen(path, "re")) == NULL)
+		return why_set(
+		    why, MX_ERR_CONFIG, "--backup-recipients %.300s: %s", path, strerror(errno));
 	while (err == MX_OK && fgets(line, sizeof(line), f) != NULL) {
 		n++;
-		if ((err = backup_line(srv, line, &cap)) == MX_ERR_CONFIG)
-			snprintf(srv->why, sizeof(srv->why),
-			    "%.300s:%zu: not an address or @domain", path, n);
+		err = backup_line(srv, line, &cap);
 	}
 	fclose(f);
-	return err;
+	if (err == MX_ERR_CONFIG)
+		return why_set(why, err, "%.300s:%zu: not an address or @domain", path, n);
+	if (err != MX_OK)
+		return why_set(why, err, "%.300s: out of memory at line %zu", path, n);
+	return MX_OK;
 }
 
 static void
@@ -319,28 +330,30 @@ on_accept_error(struct evconnlistener *l, void *arg)
 }
 
 mx_err
-mx_server_start(mx_server *srv)
+mx_server_start(mx_server *srv, mx_why *why)
 {
+	mx_why scratch;
+
+	if (why == NULL)
+		why = &scratch; /* spool_open writes into the text */
+	why_clear(why);
 	if (srv == NULL)
-		return MX_ERR_INVALID;
+		return why_set(why, MX_ERR_INVALID, "no server (NULL)");
 	if (srv->spool == NULL &&
-	    spool_open(srv->dir, &srv->spool, srv->why, sizeof(srv->why)) != MX_OK)
+	    spool_open(srv->dir, &srv->spool, why->text, sizeof(why->text)) != MX_OK)
 		return MX_ERR_SYSTEM;
 	if (srv->commit_ev == NULL && (srv->commit_ev = commit_event_new(srv)) == NULL)
-		return MX_ERR_NOMEM;
-	if (verify_setup(srv) != MX_OK) {
-		snprintf(srv->why, sizeof(srv->why), "out of memory for recipient verification");
-		return MX_ERR_NOMEM;
-	}
+		return why_set(why, MX_ERR_NOMEM, "out of memory for the commit event");
+	if (verify_setup(srv) != MX_OK)
+		return why_set(why, MX_ERR_NOMEM, "out of memory for recipient verification");
 	for (size_t i = 0; i < srv->n_fds; i++) {
 		if (srv->listeners[i] != NULL)
 			continue;
 		srv->listeners[i] = evconnlistener_new(
 		    srv->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, -1, srv->fds[i]);
-		if (srv->listeners[i] == NULL) {
-			snprintf(srv->why, sizeof(srv->why), "cannot listen on %s", srv->names[i]);
-			return MX_ERR_SYSTEM;
-		}
+		if (srv->listeners[i] == NULL)
+			return why_set(why, MX_ERR_SYSTEM, "cannot listen on %s: %s", srv->names[i],
+			    strerror(errno));
 		evconnlistener_set_error_cb(srv->listeners[i], on_accept_error);
 		server_log(srv, "listening on %s", srv->names[i]);
 	}

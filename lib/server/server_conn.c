@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,6 +27,7 @@
 #include "server_clients.h"
 #include "server_commit.h"
 #include "server_conn.h"
+#include "server_mailbox.h"
 #include "server_verify.h"
 #include "strbuf.h"
 
@@ -42,6 +44,7 @@ conn_free(struct sconn *c)
 	server_log(srv, "disconnect from %s", c->peer_text);
 	verify_forget(c);
 	commit_forget(c);
+	mailbox_forget(c);
 	if (c->counted)
 		clients_remove(srv, (struct sockaddr *)&c->peer);
 	if (c->bev != NULL)
@@ -99,12 +102,29 @@ timer_arm(struct sconn *c)
 
 /* ---- the session's hooks --------------------------------------------- */
 
+/*
+ * A reply goes to the socket at once when nothing is queued before it
+ * (in the clear; TLS replies go through OpenSSL's bufferevent): libevent
+ * would otherwise turn EV_WRITE on (epoll_ctl), wait a loop pass for the
+ * socket to be writable, write, and turn it off again (epoll_ctl), for
+ * each of a message's six or seven replies.  What the socket does not
+ * take now is queued as before, in order.
+ */
 static void
 hook_reply(void *arg, const char *text, size_t len)
 {
 	struct sconn *c = arg;
+	ssize_t n = 0;
 
-	bufferevent_write(c->bev, text, len);
+	/* No layer under it: the plain socket's bufferevent, never TLS's. */
+	if (bufferevent_get_underlying(c->bev) == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		n = send(bufferevent_getfd(c->bev), text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			n = 0; /* EAGAIN, or an error the bufferevent reports */
+	}
+	if ((size_t)n < len)
+		bufferevent_write(c->bev, text + n, len - (size_t)n);
 }
 
 static void
@@ -152,22 +172,38 @@ rcpt_logged(struct sconn *c, const char *path, const char *no)
 		    c->peer_text, no, c->sender, path);
 }
 
-/* The verdict on a backup domain's recipient, once its probe answered. */
+/* The verdict on a recipient: kept when nothing says no. */
 static void
-rcpt_verified(struct sconn *c, const char *addr, const char *no)
+verdict(struct sconn *c, const char *addr, const char *no, struct smtpd_verdict *v)
+{
+	if (no == NULL && !keep_rcpt(c, addr))
+		no = "452 4.3.1 Insufficient system resources";
+	v->ok = no == NULL;
+	snprintf(v->reply, sizeof(v->reply), "%s", no ? no : "250 2.1.5 Ok");
+}
+
+/* A recipient's answer came from the loop: a backup domain's better MX
+ * host (server_verify.c) or the LMTP store (server_mailbox.c). */
+static void
+rcpt_answered(struct sconn *c, const char *addr, const char *no)
 {
 	struct smtpd_verdict v;
 
-	if (no == NULL && !keep_rcpt(c, addr))
-		no = "452 4.3.1 Insufficient system resources";
-	v.ok = no == NULL;
-	snprintf(v.reply, sizeof(v.reply), "%s", no ? no : "250 2.1.5 Ok");
-	rcpt_logged(c, addr, no);
+	verdict(c, addr, no, &v);
+	rcpt_logged(c, addr, v.ok ? NULL : v.reply);
 	smtpd_session_rcpt_done(&c->s, &v);
 	if (c->s.state == SMTPD_READY) {
 		timer_arm(c);
 		conn_read(c->bev, c); /* what the client pipelined meanwhile */
 	}
+}
+
+/* The RCPT waits for its answer, whose question has its own deadline. */
+static bool
+rcpt_waits(struct sconn *c)
+{
+	evtimer_del(c->timer);
+	return false;
 }
 
 static bool
@@ -182,16 +218,13 @@ hook_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 		no = "554 5.7.1 Relay access denied";
 	else if (k == RELAY_BAD)
 		no = "501 5.1.3 Bad recipient address syntax";
-	else if (k == RELAY_BACKUP && !verify_rcpt(c, addr, &no, rcpt_verified)) {
-		evtimer_del(c->timer); /* the probe has its own deadline */
-		return false;
-	}
-	if (no == NULL && !keep_rcpt(c, addr))
-		no = "452 4.3.1 Insufficient system resources";
-	v->ok = no == NULL;
-	snprintf(v->reply, sizeof(v->reply), "%s", no ? no : "250 2.1.5 Ok");
-	if (k == RELAY_BACKUP)
-		rcpt_logged(c, addr, no);
+	else if (k == RELAY_BACKUP && !verify_rcpt(c, addr, &no, rcpt_answered))
+		return rcpt_waits(c);
+	else if (k == RELAY_LOCAL && !mailbox_check(c, addr, rcpt_answered, &no))
+		return rcpt_waits(c);
+	verdict(c, addr, no, v);
+	if (k == RELAY_BACKUP || k == RELAY_LOCAL)
+		rcpt_logged(c, addr, v->ok ? NULL : v->reply);
 	if (k == RELAY_DENIED)
 		server_log(c->srv,
 		    "reject: RCPT from %s: 554 5.7.1 <%.320s>: Relay access denied; "

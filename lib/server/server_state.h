@@ -10,10 +10,12 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
 
+#include "lmtp_target.h"
 #include "mx.h"
 #include "relay.h"
 #include "smtpd_session.h"
@@ -26,6 +28,7 @@
 #define SERVER_MEM_DATA       65536 /* a message is kept in memory up to this */
 #define SERVER_BATCH_MAX      256   /* messages in one group commit at most */
 #define SERVER_RECEIVED_MAX   2048
+#define SERVER_MAILBOX_SLOTS  256 /* recipients of local domains remembered */
 
 struct client_count {
 	struct client_count *next;
@@ -35,6 +38,14 @@ struct client_count {
 };
 
 struct sconn;
+struct mailbox_ask;
+
+/* A local recipient the LMTP store was asked about (server_mailbox.c). */
+struct mailbox_slot {
+	char addr[321];
+	bool known;
+	int64_t until; /* unix seconds; 0: empty */
+};
 
 /* One message in the batch; done is called once the batch is durable
  * (ok) or refused, unless the client left first (conn NULL). */
@@ -65,7 +76,6 @@ struct mx_server {
 	struct spool *spool;
 	char dir[4096];
 	char hostname[256];
-	char why[512];
 	struct smtpd_settings set;
 	struct smtpd_hooks hooks;
 	struct relay_policy relay;
@@ -86,6 +96,10 @@ struct mx_server {
 	struct server_verify verify;
 	mx_daemon_log_fn log;
 	void *log_arg;
+	/* Local recipients asked of the LMTP store (mx_server_set_lmtp). */
+	struct lmtp_target lmtp;
+	bool lmtp_set;
+	struct mailbox_slot mailbox_cache[SERVER_MAILBOX_SLOTS];
 	struct {
 		size_t commits, messages; /* group commits and the messages in them */
 	} st;
@@ -109,8 +123,9 @@ struct sconn {
 	size_t mem_len;
 	int fd; /* the rest of it, in an unlinked file; -1 */
 	size_t file_len;
-	struct staged *pending;   /* in the server's batch */
-	struct verify_wait *wait; /* the RCPT's verification under way */
+	struct staged *pending;      /* in the server's batch */
+	struct verify_wait *wait;    /* the RCPT's verification under way */
+	struct mailbox_ask *mailbox; /* a RCPT waiting for the LMTP store */
 };
 
 #endif

@@ -14,8 +14,10 @@ Interface:
 
     store = Dovecot(directory, domain="local.test", users=("alice", "bob"),
                     tcp=None,      # or ("127.0.7.1", 24): an LMTP TCP listener too
-                    quota=None)    # or {"bob": "1K"}: bob's mailbox is full past 1 KiB,
+                    quota=None,    # or {"bob": "1K"}: bob's mailbox is full past 1 KiB,
                                    #   and LMTP refuses after the message (552 5.2.2)
+                    quota_tempfail=False)  # True: 452 4.2.2 instead (try later)
+    store.set_quota("bob", "10M")  # takes effect at the next start()
     store.start()                  # waits until the LMTP socket answers
     store.lmtp_socket              # the unix socket (mode 0666): --lmtp unix:<it>
     store.lmtp_target              # "unix:<socket>", what `mx daemon --lmtp` takes
@@ -54,6 +56,7 @@ mail_location = maildir:{mail}/%d/%n/Maildir
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 lmtp_rcpt_check_quota = no
+quota_full_tempfail = {tempfail}
 mail_plugins = $mail_plugins quota
 plugin {{
   quota = maildir:User quota
@@ -83,13 +86,14 @@ INET = """\
 
 class Dovecot:
     def __init__(self, directory, domain="local.test", users=("alice", "bob"), tcp=None,
-                 hostname="store.local.test", quota=None):
+                 hostname="store.local.test", quota=None, quota_tempfail=False):
         self.dir = os.path.abspath(directory)
         self.domain = domain
         self.users = list(users)
         self.tcp = tcp
         self.hostname = hostname
         self.quota = dict(quota or {})
+        self.quota_tempfail = quota_tempfail
         self.config = os.path.join(self.dir, "dovecot.conf")
         self.run_dir = os.path.join(self.dir, "run")
         self.mail_dir = os.path.join(self.dir, "mail")
@@ -118,7 +122,12 @@ class Dovecot:
             f.write(CONFIG.format(run=self.run_dir, state=os.path.join(self.dir, "state"),
                                   tag="%d-%d" % (os.getpid(), id(self) % 100000),
                                   hostname=self.hostname, dir=self.dir, mail=self.mail_dir,
-                                  uid=MAIL_UID, users=users, inet=inet))
+                                  uid=MAIL_UID, users=users, inet=inet,
+                                  tempfail="yes" if self.quota_tempfail else "no"))
+
+    def set_quota(self, user, size):
+        self.quota[user] = size
+        self._write()
 
     def doveadm(self, *args, check=True):
         return subprocess.run(["doveadm", "-c", self.config] + list(args),

@@ -136,22 +136,32 @@ class Lmtp(unittest.TestCase):
         self.assertEqual(len(ids), 2, log)
         self.assertEqual(sorted(ids)[1], sorted(ids)[0] + ":R2", log)
 
-    def test_unknown_user_bounced_alone(self):
+    def test_unknown_user_refused_at_rcpt_alone(self):
         self.start()
         msg = b"From: alice@local.test\r\nSubject: to one known, one not\r\n\r\nhi\r\n"
-        self.deliver("alice@local.test", ["bob@local.test", "nosuch@local.test"], msg)
+        # The server asks the store (LHLO, MAIL, RCPT, QUIT) before it answers.
+        refused = self.deliver("alice@local.test", ["bob@local.test", "nosuch@local.test"], msg)
+        self.assertEqual(list(refused), ["nosuch@local.test"], refused)
+        self.assertEqual(refused["nosuch@local.test"][0], 550)
+        self.assertIn(b"5.1.1", refused["nosuch@local.test"][1])
         self.assert_stored("bob", msg)
-        # The unknown one bounced alone: its DSN goes back to alice, here.
-        self.assertTrue(self.store.wait_for("alice", 1, timeout=60), self.log_text())
-        dsn = self.store.messages("alice")[0]
-        self.assertIn(b"nosuch@local.test", dsn)
-        self.assertIn(b"5.1.1", dsn)
-        self.assertIn(b"Final-Recipient: rfc822; nosuch@local.test", dsn)
-        self.assertNotIn(b"Final-Recipient: rfc822; bob@local.test", dsn)
-        self.assertEqual(self.store.count("bob"), 1)
         self.wait_empty()
-        self.assertIn("to=<nosuch@local.test>", self.log_text())
-        self.assertIn("status=bounced", self.log_text())
+        log = self.log_text()
+        self.assertIn("reject: RCPT to <nosuch@local.test>: the mail store says 550", log)
+        # Logged as Postfix's smtpd does (pflogsumm counts it a reject),
+        # and never queued: no delivery or bounce line for it.
+        self.assertIn("NOQUEUE: reject: RCPT from [127.0.0.1]: 550 5.1.1", log)
+        self.assertNotRegex(log, r"to=<nosuch@local\.test>, relay=")
+        self.assertEqual(self.store.count("alice"), 0)
+        # Asked again within the minute: the answer comes from the cache
+        # (the line above is logged only when the store was asked).
+        c = smtplib.SMTP(HOST, PORT, timeout=30)
+        c.ehlo("client.test")
+        c.mail("alice@local.test")
+        self.assertEqual(c.rcpt("NoSuch@local.test")[0], 550)
+        self.assertEqual(c.rcpt("bob@local.test")[0], 250)
+        c.quit()
+        self.assertEqual(self.log_text().count("the mail store says"), 1, self.log_text())
 
     def test_reply_per_recipient_after_the_message(self):
         self.start()
@@ -166,12 +176,46 @@ class Lmtp(unittest.TestCase):
         self.assertIn(b"Final-Recipient: rfc822; carol@local.test", dsn)
         self.assertIn(b"5.2.2", dsn)
         self.assertNotIn(b"Final-Recipient: rfc822; bob@local.test", dsn)
+        # The store is not a host: no Remote-MTA, and its socket's path stays inside.
+        self.assertIn(b"<carol@local.test>: the mail store said: 552 5.2.2", dsn)
+        self.assertNotIn(b"Remote-MTA", dsn)
+        self.assertNotIn(self.store.lmtp_socket.encode(), dsn)
         self.assertEqual(self.store.count("carol"), 0)
         self.wait_empty()
         log = self.log_text()
         self.assertRegex(log, r"to=<bob@local\.test>, relay=unix:\S+, .*status=sent")
         self.assertRegex(log, r"to=<carol@local\.test>, relay=unix:\S+, .*status=bounced "
                          r"\(552 5\.2\.2")
+
+    def test_temporary_refusal_after_the_message_defers_one(self):
+        # Dovecot told to answer a full mailbox with 452 4.2.2 (try later).
+        self.store.stop()
+        self.store = dovecot.Dovecot(self.store.dir, domain=LOCAL,
+                                     users=("alice", "bob", "carol"), tcp=TCP_LMTP,
+                                     quota={"carol": "1K"}, quota_tempfail=True)
+        self.store.start()
+        self.start()
+        msg = b"From: alice@local.test\r\nSubject: big\r\n\r\n"
+        msg += b"".join(b"%070d\r\n" % i for i in range(40))
+        self.deliver("alice@local.test", ["bob@local.test", "carol@local.test"], msg)
+        self.assert_stored("bob", msg)
+        self.wait_log("to=<carol@local.test>")
+        log = self.log_text()
+        self.assertRegex(log, r"to=<carol@local\.test>, relay=unix:\S+, .*status=deferred "
+                         r"\(452 4\.2\.2")
+        self.assertNotIn("status=bounced", log)
+        self.assertEqual(len(self.queued()), 1)
+        # Room made: carol gets it, and bob, delivered before, no second copy.
+        self.store.stop()
+        self.store.set_quota("carol", "10M")
+        self.store.start()
+        subprocess.run([MX, "queue", "flush", "--spool", self.spool], check=True,
+                       capture_output=True, timeout=60)
+        self.assert_stored("carol", msg)
+        self.wait_empty()
+        self.assertEqual(self.store.count("bob"), 1)
+        self.assertEqual(self.store.count("carol"), 1)
+        self.assertEqual(self.store.count("alice"), 0)  # no bounce
 
     def test_store_down_defers_then_delivers(self):
         self.start()

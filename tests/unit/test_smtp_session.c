@@ -12,7 +12,10 @@
  * with the final dot only once; and a kept connection (opts.keep) carries
  * a second transaction after RSET, pipelined or not, and reports a server
  * that dropped it while idle as TRY_NEXT at RSET.  Probes without a
- * message end before DATA: RCPT then QUIT, or EHLO then QUIT.
+ * message end before DATA: RCPT then QUIT, or EHLO then QUIT.  LMTP
+ * (opts.lmtp): LHLO, no HELO fallback, one reply per accepted recipient
+ * after the dot, a reply kept when the connection fails before the next
+ * one; and the verify mode (opts.verify): MAIL and RCPT, never DATA.
  */
 #include <errno.h>
 #include <poll.h>
@@ -97,7 +100,7 @@ answer(struct server *srv, const char *line)
 {
 	const struct script *sc = srv->sc;
 
-	if (strncmp(line, "EHLO ", 5) == 0)
+	if (strncmp(line, "EHLO ", 5) == 0 || strncmp(line, "LHLO ", 5) == 0)
 		return sc->ehlo;
 	if (strncmp(line, "HELO ", 5) == 0)
 		return sc->helo;
@@ -239,6 +242,9 @@ now_ms(void)
 
 static const char *const rcpt_names[MAX_RCPTS] = { "a@dst.test", "b@dst.test", "c@dst.test" };
 
+/* The mode of the sessions converse starts (the LMTP tests set them). */
+static bool lmtp_mode, verify_mode;
+
 /* One session against srv's script, to its end (the socket closed). */
 static void
 converse(
@@ -256,6 +262,8 @@ converse(
 	opts.peer_name = "mx.dst.test";
 	opts.tls = TLS_MAY; /* and no tls_client: no STARTTLS */
 	opts.closed = on_closed;
+	opts.lmtp = lmtp_mode;
+	opts.verify = verify_mode;
 	assert_non_null(r->base = event_base_new());
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
@@ -815,11 +823,116 @@ test_reuse(void **state)
 	expect_conversation(srv.log, row->conversation);
 }
 
+/* ---- LMTP (RFC 2033) and verification ------------------------------------ */
+
+/* Scripts are HAPPY with a field or two changed, as in the table. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+
+/* The three-recipient transaction of txn_for's callers, run in a mode. */
+static void
+run_mode(const struct script *sc, size_t n_rcpts, bool lmtp, bool verify, enum stage_timeout st,
+    struct server *srv, struct run *r)
+{
+	struct payload payload;
+	struct smtp_txn txn = { .helo = "client.test",
+		.mail_from = "s@src.test",
+		.rcpts = rcpt_names,
+		.n_rcpts = n_rcpts,
+		.payload = &payload,
+		.size = strlen(MSG) };
+	struct smtp_timeouts t;
+
+	assert_int_equal(
+	    payload_init(&payload, (const uint8_t *)MSG, strlen(MSG), -1, 0, 0), MX_OK);
+	timeouts_for(st, &t);
+	*srv = (struct server){ .sc = sc };
+	lmtp_mode = lmtp;
+	verify_mode = verify;
+	converse(srv, &txn, &t, r);
+	lmtp_mode = verify_mode = false;
+	payload_clear(&payload);
+}
+
+/* RFC 2033 4.2: one reply per recipient accepted at RCPT, in order, each its own. */
+static void
+test_lmtp_replies(void **state)
+{
+	const struct script sc = { HAPPY, .ehlo = EHLO_PIPE,
+		.rcpt = { OK, "550 5.1.1 unknown\r\n", OK },
+		.dot = "250 2.0.0 a saved\r\n452 4.2.2 c is full\r\n" };
+	struct server srv;
+	struct run r;
+
+	(void)state;
+	run_mode(&sc, 3, true, false, T_NONE, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_COMPLETED);
+	assert_int_equal(r.rcpts[0].class, 2);
+	assert_true(r.rcpts[0].final);
+	assert_int_equal(r.rcpts[1].class, 5);
+	assert_false(r.rcpts[1].final); /* refused at RCPT: no reply after the dot */
+	assert_int_equal(r.rcpts[2].class, 4);
+	assert_int_equal(r.rcpts[2].code, 452);
+	assert_true(r.rcpts[2].final);
+	expect_conversation(srv.log, "< 220\n> LHLO client.test\n*");
+	assert_non_null(strstr(srv.log, "> QUIT\n"));
+}
+
+/* A reply after the dot stays the recipient's when the next one never comes. */
+static void
+test_lmtp_drop_between_replies(void **state)
+{
+	const struct script sc = { HAPPY, .ehlo = EHLO_PIPE, .dot = "250 2.0.0 a saved\r\n" };
+	struct server srv;
+	struct run r;
+
+	(void)state;
+	run_mode(&sc, 2, true, false, T_DOT, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_TRY_NEXT);
+	assert_string_equal(r.stage, "end of data");
+	assert_int_equal(r.rcpts[0].class, 2);
+	assert_true(r.rcpts[0].final);
+	assert_false(r.rcpts[1].final); /* accepted at RCPT, fate unknown */
+}
+
+/* LMTP has no HELO: a refused LHLO fails the server for now. */
+static void
+test_lmtp_no_helo(void **state)
+{
+	const struct script sc = { HAPPY, .ehlo = "500 5.5.1 what\r\n" };
+	struct server srv;
+	struct run r;
+
+	(void)state;
+	run_mode(&sc, 1, true, false, T_NONE, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_TRY_NEXT);
+	assert_null(strstr(srv.log, "HELO client"));
+}
+
+/* Verification: MAIL and RCPT (pipelined), then QUIT; never DATA. */
+static void
+test_verify(void **state)
+{
+	const struct script sc = { HAPPY, .ehlo = EHLO_PIPE,
+		.rcpt = { OK, "550 5.1.1 unknown\r\n" } };
+	struct server srv;
+	struct run r;
+
+	(void)state;
+	run_mode(&sc, 2, true, true, T_NONE, &srv, &r);
+	assert_int_equal(r.res.outcome, SMTP_COMPLETED);
+	assert_int_equal(r.rcpts[0].class, 2);
+	assert_int_equal(r.rcpts[1].class, 5);
+	assert_null(strstr(srv.log, "DATA"));
+	assert_non_null(strstr(srv.log, "> QUIT\n"));
+}
+#pragma GCC diagnostic pop
+
 int
 main(void)
 {
 	struct CMUnitTest
-	    tests[sizeof(rows) / sizeof(rows[0]) + 3 + sizeof(reuse_rows) / sizeof(reuse_rows[0])];
+	    tests[sizeof(rows) / sizeof(rows[0]) + 7 + sizeof(reuse_rows) / sizeof(reuse_rows[0])];
 	size_t n = 0;
 
 	/* The scripted server may hang up under the client's feet. */
@@ -830,6 +943,10 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_dot_stuffed_body);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_probe_verify);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_probe_reachability);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_lmtp_replies);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_lmtp_drop_between_replies);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_lmtp_no_helo);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_verify);
 	for (size_t i = 0; i < sizeof(reuse_rows) / sizeof(reuse_rows[0]); i++)
 		tests[n++] = (struct CMUnitTest){ reuse_rows[i].name, test_reuse, NULL, NULL,
 			(void *)&reuse_rows[i] };
