@@ -62,11 +62,11 @@ mx_server_free(mx_server *srv)
 		else
 			close(srv->fds[i]);
 	}
+	/* Sessions still open (a client's connection cache, say) end here:
+	 * none of them was answered 250 for anything not durable. */
+	sconn_free_all(srv);
 	if (srv->commit_ev != NULL)
 		event_free(srv->commit_ev);
-	/* Sessions still open end here: their sockets close, and none of them
-	 * was answered 250 for anything not durable. */
-	sconn_free_all(srv);
 	verify_clear(srv);
 	/* One turn of the loop frees the client sessions the probes closed
 	 * (lib/smtp reaps a closed session from the loop). */

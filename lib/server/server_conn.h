@@ -10,8 +10,9 @@
 #include "server_state.h"
 
 void sconn_accept(mx_server *srv, evutil_socket_t fd, const struct sockaddr *sa, int len);
-/* The server goes: every session still open is closed and freed (before
- * the event base they use). */
+/* Ends every session still open (the server is being freed): sockets
+ * closed, memory freed; a message not yet answered 250 is dropped, as a
+ * dropped connection drops it, and the client sends it again. */
 void sconn_free_all(mx_server *srv);
 
 #endif

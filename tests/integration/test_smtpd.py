@@ -501,6 +501,23 @@ class Clients(Server):
         uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
         self.assertEqual(set(int(u) for u in uids), {nobody})
 
+    def test_sigterm_with_sessions_open(self):
+        # A client's connection cache (the seeds' backup MX keeps 20 open to
+        # a primary) at shutdown: the sessions are ended and freed, so
+        # LeakSanitizer finds nothing and the daemon exits 0.
+        self.start()
+        idle = self.client()
+        busy = self.client()
+        busy.mail("a@b.c")
+        busy.rcpt(FAR)
+        before = self.log_text().count("disconnect from [127.0.0.1]")
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(60), 0, self.log_text()[-3000:])
+        self.assertNotIn("Sanitizer", self.log_text())
+        self.assertEqual(self.log_text().count("disconnect from [127.0.0.1]") - before, 2)
+        idle.close()
+        busy.close()
+
     def test_kill_after_250_loses_nothing(self):
         self.start()
         ids = []
