@@ -225,10 +225,9 @@ hook_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 		no = "554 5.7.1 Relay access denied";
 	else if (k == RELAY_BAD)
 		no = "501 5.1.3 Bad recipient address syntax";
-	else if (k == RELAY_BACKUP && !verify_rcpt(c, addr, &no, rcpt_answered))
-		return rcpt_waits(c);
-	else if (k == RELAY_LOCAL && !mailbox_check(c, addr, rcpt_answered, &no))
-		return rcpt_waits(c);
+	else if ((k == RELAY_BACKUP && !verify_rcpt(c, addr, &no, rcpt_answered)) ||
+	    (k == RELAY_LOCAL && !mailbox_check(c, addr, rcpt_answered, &no)))
+		return rcpt_waits(c); /* rcpt_answered replies */
 	verdict(c, addr, no, v);
 	if (k == RELAY_BACKUP || k == RELAY_LOCAL)
 		rcpt_logged(c, addr, v->ok ? NULL : v->reply);
