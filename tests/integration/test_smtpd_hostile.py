@@ -12,12 +12,13 @@ was sent.  The server and its helpers are test_smtpd.Server's.
 import os
 import random
 import re
-import smtplib
 import socket
+import subprocess
 import time
 
 import sandboxed
-from test_smtpd import FAR, Server
+import test_smtpd
+from test_smtpd import ANCHOR, FAR, MX, RESOLVER, Server
 
 RCPT_FAR = b"RCPT TO:<" + FAR.encode() + b">\r\n"
 
@@ -31,7 +32,7 @@ def unstuff(wire):
     return re.sub(rb"(?m)^\.", b"", wire)
 
 
-class Hostile(Server):
+class Base(Server):
     def session(self, ehlo=b"EHLO c.test\r\n", outside=False):
         s, f = self.raw(outside)
         self.assertTrue(self.reply(f).startswith("220"))
@@ -61,6 +62,8 @@ class Hostile(Server):
         with open("/proc/%d/status" % self.proc.pid) as fh:
             return int(re.search(r"^VmRSS:\s+(\d+) kB", fh.read(), re.M).group(1))
 
+
+class Hostile(Base):
     def test_36_crlf_nul_and_shell_in_addresses_and_parameters(self):
         """CR, LF or NUL inside an address or a parameter never splits a
         command into two (golang/go#21159): a bare LF or CR, or a NUL,
@@ -325,6 +328,50 @@ class Hostile(Server):
         c.quit()
         stored = sorted(unstuff(d) for d in self.stored())
         self.assertEqual(stored, sorted(bodies))
+
+
+class RoundTrip(Base):
+    """The same round trip with mx's own client: `mx send -i` finds the
+    server as hostile-rt.send.test's MX (127.0.8.1:25, the sandbox's
+    zone).  The daemon itself resolves through a black hole (127.0.0.99),
+    so what it queued stays in the spool while the test reads it.  (It
+    found the server waiting forever for an EHLO sent with the TLS 1.3
+    Finished: test_smtpd.py Tls.test_ehlo_in_the_same_flight_as_the_finished.)"""
+
+    def start(self, *args):
+        self.extra = ["--listen", "127.0.8.1:25", "--relay-network", "127.0.8.0/24"]
+        test_smtpd.RESOLVER = "127.0.0.99"  # the daemon's only resolver
+        try:
+            super().start(*args)
+        finally:
+            test_smtpd.RESOLVER = RESOLVER
+
+    def test_14_dot_stuffing_round_trip_mx_send(self):
+        self.start()
+        rng = random.Random(1414)
+        pieces = [b".", b"..", b"...", b".x", b"x.", b"", b". .", b"a"]
+        bodies = []
+        for i in range(40):
+            lines = [rng.choice(pieces) if rng.random() < 0.7 else
+                     b"." * rng.randrange(0, 3) +
+                     bytes(rng.choice(b"ab. ") for _ in range(rng.randrange(0, 80)))
+                     for _ in range(rng.randrange(1, 30))]
+            bodies.append(b"\r\n".join(lines) + b"\r\n")
+        for i, body in enumerate(bodies):
+            msg = b"From: a@b.c\r\nSubject: rt%d\r\n\r\n" % i + body
+            try:
+                p = subprocess.run([MX, "send", "-v", "--resolver", RESOLVER, "--trust-anchor",
+                                    ANCHOR, "--no-queue", "-i", "-f", "a@b.c",
+                                    "u@hostile-rt.send.test"],
+                                   input=msg, capture_output=True, timeout=30)
+            except subprocess.TimeoutExpired as e:
+                self.fail("body %d: %r\n%s" % (i, e.stderr, self.log_text()))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        got = {}
+        for data in self.stored():
+            head, body = unstuff(data).split(b"\r\n\r\n", 1)
+            got[int(re.search(rb"Subject: rt(\d+)", head).group(1))] = body
+        self.assertEqual(got, dict(enumerate(bodies)))
 
 
 if __name__ == "__main__":
