@@ -285,7 +285,10 @@ class Hostile(Base):
         grown = self.rss_kb() - before
         self.assertTrue(self.say(s, f, b"QUIT\r\n").startswith("221"))
         s.close()
-        self.assertLess(grown, 16 * 1024, "%d kB" % grown)
+        # seen: 11.7 MB under ASan, most of it the daemon's first delivery
+        # tries of the two 900 KB messages; a cost per folded line would
+        # show as hundreds of MB
+        self.assertLess(grown, 48 * 1024, "%d kB" % grown)
         self.assertEqual(len(self.queued()), 2)
         for data in self.stored():
             self.assertEqual(len(data), len(b"Subject: start\r\n") + len(fold) +
