@@ -1,9 +1,10 @@
 /*
  * smtpd_session.c - the server's side of one SMTP session (see
  * smtpd_session.h): one function per command, the DATA lines written out
- * in wire form and counted, the limits of a session.  Pure: every effect
- * goes through the hooks; it never reads, writes, allocates or looks at
- * a clock.
+ * in wire form and counted, the limits of a session, the sender read by
+ * address.c.  Pure: every effect goes through the hooks; it never reads,
+ * writes or looks at a clock, and allocates nothing of its own (libidn2
+ * does, briefly, for an internationalized sender domain).
  */
 #include <stdio.h>
 #include <string.h>
