@@ -1,14 +1,16 @@
 /*
  * smtpd_session.c - the server's side of one SMTP session (see
  * smtpd_session.h): one function per command, the DATA lines written out
- * in wire form and counted, the limits of a session.  Pure: every effect
- * goes through the hooks; it never reads, writes, allocates or looks at
- * a clock.
+ * in wire form and counted, the limits of a session, the sender read by
+ * address.c.  Pure: every effect goes through the hooks; it never reads,
+ * writes or looks at a clock, and allocates nothing of its own (libidn2
+ * does, briefly, for an internationalized sender domain).
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "address.h"
 #include "smtpd_session.h"
 
 static void
@@ -162,11 +164,32 @@ mail_params(struct smtpd_session *s, const char *p)
 	return NULL;
 }
 
+/*
+ * A reverse-path the rest of mx can use: "" (the null one) or a Mailbox
+ * as address.c reads it (RFC 5321 4.1.2 and the 4.5.3.1 sizes), after an
+ * optional source route, which is dropped (RFC 5321 C: "SHOULD ignore").
+ * Anything else (";sleep 66;", CVE-2020-7247's sender) would be queued
+ * only to be refused by the client that delivers it, and bounced to
+ * nobody.  NULL when bad; else the part of path to keep.
+ */
+static const char *
+sender_path(const char *path)
+{
+	struct address a;
+	const char *colon = strchr(path, ':');
+
+	if (path[0] == '\0')
+		return path;
+	if (path[0] == '@' && colon != NULL)
+		path = colon + 1;
+	return address_parse_sender(path, &a, NULL) == MX_OK && !a.null ? path : NULL;
+}
+
 static void
 do_mail(struct smtpd_session *s, const char *arg)
 {
 	char path[SMTP_CMD_PATH_MAX + 1];
-	const char *params, *refused;
+	const char *params, *refused, *sender;
 
 	if (!s->helo_seen) {
 		fault(s, "503 5.5.1 Error: send HELO/EHLO first");
@@ -180,12 +203,16 @@ do_mail(struct smtpd_session *s, const char *arg)
 		fault(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
+	if ((sender = sender_path(path)) == NULL) {
+		fault(s, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
 	s->eight_bit = false;
 	if ((refused = mail_params(s, params)) != NULL) {
 		fault(s, refused);
 		return;
 	}
-	memcpy(s->sender, path, strlen(path) + 1);
+	memcpy(s->sender, sender, strlen(sender) + 1);
 	s->has_mail = true;
 	s->hooks->mail(s->arg, s->sender);
 	say(s, "250 2.1.0 Ok");

@@ -476,6 +476,10 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 		    ssl ? SSL_get_version(ssl) : "?", ssl ? SSL_get_cipher_name(ssl) : "?");
 		smtpd_session_tls_done(&c->s);
 		timer_arm(c);
+		/* What came with the client's Finished (TLS 1.3 lets a client
+		 * send its EHLO in the same flight) was read while the session
+		 * still waited for the handshake: nothing will wake it again. */
+		conn_read(c->bev, c);
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))

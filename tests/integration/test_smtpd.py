@@ -291,6 +291,45 @@ class Tls(Server):
         self.assertTrue(self.reply(tf).startswith("503"))
         t.close()
 
+    def test_ehlo_in_the_same_flight_as_the_finished(self):
+        """TLS 1.3 lets a client send its first command right behind its
+        Finished, in one segment (mx send does): the server answers it.
+        It used to read that EHLO while still waiting for the handshake
+        and then wait for more, until the client gave up."""
+        self.start()
+        s, f = self.raw()
+        self.reply(f)
+        s.sendall(b"EHLO c\r\nSTARTTLS\r\n")
+        self.reply(f)
+        self.assertTrue(self.reply(f).startswith("220 2.0.0"))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        t = ctx.wrap_bio(inc, out)
+        s.settimeout(10)
+        while True:
+            try:
+                t.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if out.pending:
+                    s.sendall(out.read())
+                inc.write(s.recv(65536))
+        t.write(b"EHLO c\r\n")
+        s.sendall(out.read())  # the Finished and the EHLO together
+        got = b""
+        while b"250 " not in got:
+            try:
+                got += t.read(65536)
+            except ssl.SSLWantReadError:
+                data = s.recv(65536)
+                self.assertNotEqual(data, b"", got)
+                inc.write(data)
+        self.assertTrue(got.startswith(b"250-mx.local.test"), got)
+        s.close()
+
     def test_received_shows_tls_and_old_versions_refused(self):
         self.start()
         c = self.client()
