@@ -545,7 +545,7 @@ hook_end(const char *domain, bool reached, const char *dsn, const char *text, vo
 		if (t->hold_until > 0)
 			daemon_log(d, "qmgr", "destination %s is back", t->domain);
 		t->proven = true;
-		if (t->window < d->per_dest)
+		if (t->window < (t->lmtp ? d->lmtp_limit : d->per_dest))
 			t->window = (t->window > 0 ? t->window : 1) + 1;
 		t->hold = 0;
 		t->hold_until = 0;

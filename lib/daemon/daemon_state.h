@@ -66,7 +66,7 @@ struct ddest {
 	bool lmtp;           /* the LMTP mail store: every local domain's mail */
 	bool proven;         /* a server answered since it last failed */
 	bool down;           /* no server answered its last delivery */
-	unsigned window;     /* deliveries allowed at once (slow start), <= per_dest */
+	unsigned window;     /* deliveries allowed at once (slow start), <= its limit */
 	int64_t hold_until;  /* unix seconds; held back until then */
 	unsigned hold;       /* the current hold, seconds */
 	char reason[256];
