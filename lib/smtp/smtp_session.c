@@ -28,11 +28,14 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mstime.h"
@@ -469,6 +472,26 @@ on_helo(struct smtp_session *s, const struct smtp_reply *r)
 
 static void on_tls_event(struct bufferevent *bev, short what, void *arg);
 static void on_read(struct bufferevent *bev, void *arg);
+
+/*
+ * Acknowledge what was read at once (TCP_QUICKACK, re-armed at every read
+ * since Linux clears it).  A server that writes its replies to a
+ * pipelined group one by one with Nagle on (Postfix's smtpd, Python's
+ * socketserver) holds each reply after the first until that first is
+ * acknowledged, and a client with nothing to send delays its ACK by 40 ms:
+ * on a reused session that was every message (bench/daemon-throughput,
+ * Postfix smtpd with STARTTLS: 402 messages/s over 20 sessions; 998 with
+ * this).  Not a TCP socket (LMTP over a unix one): the call fails, unheeded.
+ */
+static void
+ack_now(struct bufferevent *bev)
+{
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(bev);
+
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
 static void on_write(struct bufferevent *bev, void *arg);
 
 static void
@@ -883,6 +906,8 @@ on_read(struct bufferevent *bev, void *arg)
 	struct smtp_session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t len;
+
+	ack_now(bev);
 
 	while (!s->closing && (len = evbuffer_get_length(in)) > 0 && s->state != S_HANDSHAKE) {
 		size_t chunk = MIN(len, (size_t)READ_CHUNK);
