@@ -90,6 +90,11 @@ class DaemonFaults(DaemonCase):
 
         def feed():  # more mail all along, so the kills find deliveries under way
             while not done.is_set():
+                # A backlog the last daemon drains in its 120 s: a release
+                # build queued 65,000 in a 1,000-kill run, 41,000 left over.
+                if len(tags) - len(srv.messages) > 2000:
+                    done.wait(0.05)
+                    continue
                 t = self.tag()
                 if self.queue_msg(RCPT, t, check=False).returncode == 0:
                     with lock:
