@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Integration tests of `mx daemon --backup-domain` (issue 16): recipient
-verification against a better MX host, the cache of its answers, and held
-backup mail delivered as soon as the primary returns.
+verification against a better MX host, the cache of its answers (kept
+across a restart in SPOOL/private/verify.cache: Restart), and held backup
+mail delivered as soon as the primary returns.
 
 In the sandbox's DNS (tests/sandbox/zones/test.zone, 127.0.3.0/24):
 bverify.test has MX 10 mx-primary.bverify.test (127.0.3.10: a real SMTP
