@@ -354,13 +354,12 @@ verify_store_save(
     const char *spool, const struct verify_cache *cache, int64_t now, size_t *n, mx_why *why)
 {
 	char dir[PATH_LEN], tmp[PATH_LEN], path[PATH_LEN];
-	struct strbuf sb;
 
 	why_clear(why);
-	strbuf_init(&sb, tmp, sizeof(tmp));
-	strbuf_printf(
-	    &sb, "%s/" VERIFY_STORE_DIR "/." VERIFY_STORE_FILE ".tmp.%ld", spool, (long)getpid());
-	if (sb.truncated || !path_of(dir, spool, NULL) || !path_of(path, spool, VERIFY_STORE_FILE))
+	/* One name, not one per process: one daemon owns a spool, and what a
+	 * kill during a save leaves is truncated by the next save. */
+	if (!path_of(tmp, spool, "." VERIFY_STORE_FILE ".tmp") || !path_of(dir, spool, NULL) ||
+	    !path_of(path, spool, VERIFY_STORE_FILE))
 		return why_set(why, MX_ERR_INVALID, "%.300s: the spool's path is too long", spool);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return why_set(why, MX_ERR_SYSTEM, "%.300s: %s", dir, strerror(errno));

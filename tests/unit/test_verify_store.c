@@ -103,7 +103,10 @@ test_round_trip(void **state)
 	assert_int_equal(verify_cache_get(back, "gone@b.test", NOW + 99), VERIFY_REFUSED);
 	assert_int_equal(verify_cache_get(back, "old@b.test", NOW - 1), VERIFY_UNKNOWN);
 	verify_cache_free(back);
-	/* Saved again over the first: replaced whole, no temporary left. */
+	/* Saved again over the first: replaced whole, no temporary left,
+	 * not even one a kill during an earlier save left behind. */
+	snprintf(cmd, sizeof(cmd), "echo junk > %s/.verify.cache.tmp", d.priv);
+	assert_int_equal(system(cmd), 0);
 	assert_true(verify_cache_put(c, "new@b.test", VERIFY_REFUSED, NOW + 300));
 	assert_int_equal(verify_store_save(d.spool, c, NOW + 200, &saved, &why), MX_OK);
 	assert_int_equal(saved, 3); /* gone@ ended at NOW + 100 */
