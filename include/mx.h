@@ -1005,11 +1005,27 @@ MX_API mx_err mx_server_add_relay_network(mx_server *server, const char *cidr);
  * 5.1.1; 4xx or no better host answering: the backup recipients list
  * decides, or 450.  A 2xx is kept positive_ttl_s seconds (default 86400),
  * a 5xx negative_ttl_s (3600; 0: not kept), at most cache_max answers
- * (10000, the oldest dropped first), in memory; one probe has timeout_ms
- * (10000) for DNS, connecting and its replies.  Before mx_server_start.
+ * (10000, the oldest dropped first); one probe has timeout_ms (10000)
+ * for DNS, connecting and its replies.  The answers are kept across
+ * restarts in SPOOL/private/verify.cache with their ends (unix seconds):
+ * read at mx_server_start (ended ones, those of domains no longer backed
+ * up and any time beyond today's TTLs dropped; a damaged file is set
+ * aside as verify.cache.bad and the server starts with none, saying so
+ * in the log), written when they changed every 60 seconds (see
+ * mx_server_set_verify_save), by mx_server_sync and by mx_server_free.
+ * Before mx_server_start.
  */
 MX_API mx_err mx_server_set_verify(mx_server *server, unsigned positive_ttl_s,
     unsigned negative_ttl_s, size_t cache_max, unsigned timeout_ms);
+/* Seconds between writes of the verification answers when they changed
+ * (1 to 86400, default 60): what a SIGKILL or a crash may lose.  Before
+ * mx_server_start. */
+MX_API mx_err mx_server_set_verify_save(mx_server *server, unsigned interval_s);
+/* Writes now what the server keeps across restarts (the verification
+ * answers, durably: a temporary file, fsync, rename) when it changed
+ * since the last write; for a stop and SIGHUP.  MX_ERR_SYSTEM with why
+ * when it cannot be written (the next write tries again). */
+MX_API mx_err mx_server_sync(mx_server *server, mx_why *why);
 /* The LMTP mail store of the local domains ("unix:PATH", "IP:PORT"): a
  * recipient of a local domain is asked of it at RCPT (LHLO, MAIL, RCPT,
  * QUIT; cached 10 min if known, 1 min if not) and refused with 550 5.1.1

@@ -352,6 +352,18 @@ out:
 	delivery_opts_free(&fresh.d);
 }
 
+/* The server's verification answers written now (a stop, SIGHUP), so
+ * that a restart while the primary is down still knows the recipients;
+ * the server's log says what it wrote, or why it could not. */
+static void
+sync_server(struct daemon_opts *o)
+{
+	mx_why why;
+
+	if (o->server != NULL)
+		(void)mx_server_sync(o->server, &why);
+}
+
 static void
 on_event(mx_daemon *d, mx_daemon_event ev, void *arg)
 {
@@ -369,6 +381,7 @@ on_event(mx_daemon *d, mx_daemon_event ev, void *arg)
 		sd_notify(0, "RELOADING=1");
 #endif
 		reload(o);
+		sync_server(o);
 #ifdef MX_HAVE_SYSTEMD
 		sd_notify(0, "READY=1");
 #endif
@@ -377,6 +390,7 @@ on_event(mx_daemon *d, mx_daemon_event ev, void *arg)
 #ifdef MX_HAVE_SYSTEMD
 		sd_notify(0, "STOPPING=1");
 #endif
+		sync_server(o);
 		break;
 	}
 }
@@ -498,6 +512,7 @@ run(struct daemon_opts *o, mx_queue *q)
 	if (abandoned) {
 		/* Their sessions and entries live on the loop still: the kernel
 		 * closes them; the spool on disk is as it was before them. */
+		sync_server(o);
 		fflush(NULL);
 		_exit(EX_OK);
 	}

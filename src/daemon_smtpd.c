@@ -74,6 +74,10 @@ verify_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 		rc = number("backup-probe-interval", where, v, 1, 3600, &n);
 		o->backup_probe_s = (unsigned)n;
 		return rc;
+	case 0x315:
+		rc = number("verify-save-interval", where, v, 1, 86400, &n);
+		o->verify_save_s = (unsigned)n;
+		return rc;
 	}
 	return -1;
 }
@@ -150,6 +154,8 @@ configure(struct smtpd_opts *o, mx_server *srv)
 		o->verify_cache ? (size_t)o->verify_cache : 10000,
 		o->verify_timeout_ms ? o->verify_timeout_ms : 10000) != MX_OK)
 		return cli_warn("daemon", "the verification settings are out of range"), EX_USAGE;
+	if (o->verify_save_s && mx_server_set_verify_save(srv, o->verify_save_s) != MX_OK)
+		return cli_warn("daemon", "--verify-save-interval is out of range"), EX_USAGE;
 	if (o->lmtp != NULL && mx_server_set_lmtp(srv, o->lmtp, &why) != MX_OK)
 		return cli_warn("daemon", "%s", why.text), EX_USAGE;
 	if (o->backup_rcpts != NULL &&

@@ -25,7 +25,7 @@ struct smtpd_opts {
 	unsigned max_rcpts, client_limit, timeout_s, greet_pause_ms, lmtp_limit;
 	bool greet_pause_set;
 	/* recipient verification for the backup domains; set: given */
-	unsigned verify_pos_ttl, verify_neg_ttl, verify_timeout_ms, backup_probe_s;
+	unsigned verify_pos_ttl, verify_neg_ttl, verify_timeout_ms, backup_probe_s, verify_save_s;
 	bool verify_pos_set, verify_neg_set;
 	unsigned long long verify_cache;
 };
@@ -50,6 +50,7 @@ struct smtpd_opts {
 	    { "verify-cache-size", required_argument, NULL, 0x311 },                               \
 	    { "verify-timeout", required_argument, NULL, 0x312 },                                  \
 	    { "lmtp-concurrency", required_argument, NULL, 0x314 },                                \
+	    { "verify-save-interval", required_argument, NULL, 0x315 },                            \
 	{                                                                                          \
 		"backup-probe-interval", required_argument, NULL, 0x313                            \
 	}
@@ -61,7 +62,7 @@ struct smtpd_opts {
 	"  [--client-limit N] [--smtpd-timeout SECONDS] [--greet-pause MS] [--user NAME]\n"        \
 	"  [--verify-positive-ttl SECONDS] [--verify-negative-ttl SECONDS]\n"                      \
 	"  [--verify-cache-size N] [--verify-timeout MS] [--backup-probe-interval SECONDS]\n"      \
-	"  [--lmtp-concurrency N]\n"
+	"  [--verify-save-interval SECONDS] [--lmtp-concurrency N]\n"
 
 /* One of SMTPD_LONGOPTS: EX_OK or an exit code after a message; -1 when
  * opt is not one of them. */

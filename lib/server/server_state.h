@@ -68,6 +68,11 @@ struct server_verify {
 	struct verify_wait *waits; /* one per RCPT waiting for its probe */
 	size_t n_waits;
 	size_t probes, cached; /* probes started, answers taken from the cache */
+	/* The answers' file (verify_store.c): written every save_s seconds
+	 * when changed (answers kept since the last write). */
+	unsigned save_s;
+	struct event *save_ev;
+	bool changed;
 };
 
 struct mx_server {

@@ -8,7 +8,11 @@
  * session that ends before DATA, while the client's RCPT waits.  2xx
  * takes the recipient, 5xx refuses it with 550 5.1.1 (both are kept, for
  * their TTLs); 4xx or no answer falls back on the backup recipients list,
- * or 450 so that the sender tries again.  It never queues mail itself.
+ * or 450 so that the sender tries again.  The answers outlive a restart
+ * (verify_store.c: read at the start, written every save_s seconds when
+ * they changed, at mx_server_sync and at the end), so that a backup
+ * restarted while the primary is down still takes the recipients it
+ * verified.  It never queues mail itself.
  */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -18,8 +22,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "server_clients.h"
 #include "server_verify.h"
+#include "verify_store.h"
+#include "why.h"
 
 #define VERIFY_REPLY_MAX 768
 /* Probes under way at once: one per waiting RCPT, so clients (at most
@@ -44,6 +52,7 @@ verify_defaults(mx_server *srv)
 	srv->verify.negative_ttl = 3600;  /* an hour: a new mailbox works soon */
 	srv->verify.timeout_ms = 10000;
 	srv->verify.cache_max = 10000;
+	srv->verify.save_s = 60;
 }
 
 /* The listening addresses, each interface's for a wildcard one. */
@@ -93,10 +102,78 @@ find_self(mx_server *srv)
 	freeifaddrs(ifs);
 }
 
+/* An answer read from the file is kept only for a domain backed up now. */
+static bool
+backed_up(const char *addr, void *arg)
+{
+	const mx_server *srv = arg;
+	const char *at = strrchr(addr, '@');
+
+	for (size_t i = 0; at != NULL && i < srv->relay.n_backup; i++)
+		if (strcmp(srv->relay.backup[i], at + 1) == 0)
+			return true;
+	return false;
+}
+
+/* The answers kept before the last stop; a file that cannot be trusted
+ * whole is said and none of it used (the cache starts empty). */
+static mx_err
+load(mx_server *srv)
+{
+	struct server_verify *v = &srv->verify;
+	struct verify_store_limits l = { .now = (int64_t)time(NULL),
+		.positive_ttl = v->positive_ttl,
+		.negative_ttl = v->negative_ttl,
+		.keep = backed_up,
+		.arg = srv };
+	struct verify_store_counts n;
+	mx_why why;
+	mx_err err = verify_store_load(srv->dir, v->cache_max, &l, &v->cache, &n, &why);
+
+	if (v->cache == NULL)
+		return MX_ERR_NOMEM;
+	if (err != MX_OK)
+		server_log(srv, "warning: verify: %s; starting with no answers kept", why.text);
+	else if (n.kept + n.expired + n.dropped > 0)
+		server_log(srv,
+		    "verify: %zu answers read from %s/" VERIFY_STORE_DIR "/" VERIFY_STORE_FILE
+		    " (%zu ended, %zu of domains not backed up now)",
+		    n.kept, srv->dir, n.expired, n.dropped);
+	return MX_OK;
+}
+
+static void
+save(mx_server *srv, mx_why *why)
+{
+	struct server_verify *v = &srv->verify;
+	size_t n = 0;
+
+	if (v->cache == NULL || !v->changed)
+		return;
+	if (verify_store_save(srv->dir, v->cache, (int64_t)time(NULL), &n, why) != MX_OK) {
+		server_log(srv, "warning: verify: cannot save the answers: %s", why->text);
+		return; /* still changed: the next turn tries again */
+	}
+	v->changed = false;
+	server_log(srv, "verify: %zu answers saved to %s/" VERIFY_STORE_DIR "/" VERIFY_STORE_FILE,
+	    n, srv->dir);
+}
+
+static void
+on_save(evutil_socket_t fd, short what, void *arg)
+{
+	mx_why why;
+
+	(void)fd;
+	(void)what;
+	save(arg, &why);
+}
+
 mx_err
 verify_setup(mx_server *srv)
 {
 	struct server_verify *v = &srv->verify;
+	struct timeval every = { (time_t)v->save_s, 0 };
 	mx_err err;
 
 	if (srv->relay.n_backup == 0 || v->cache != NULL)
@@ -104,10 +181,32 @@ verify_setup(mx_server *srv)
 	/* A banner name that is no host name ("localhost") prunes nothing;
 	 * the own addresses still do. */
 	if ((err = verify_policy_new(srv->hostname, &v->policy)) != MX_OK ||
-	    (err = verify_cache_new(v->cache_max, &v->cache)) != MX_OK)
+	    (err = load(srv)) != MX_OK)
 		return err;
+	if ((v->save_ev = event_new(srv->base, -1, EV_PERSIST, on_save, srv)) == NULL ||
+	    event_add(v->save_ev, &every) != 0)
+		return MX_ERR_NOMEM;
 	find_self(srv);
 	return MX_OK;
+}
+
+mx_err
+mx_server_set_verify_save(mx_server *srv, unsigned interval_s)
+{
+	if (srv == NULL || interval_s == 0 || interval_s > 86400 || srv->verify.cache != NULL)
+		return MX_ERR_INVALID;
+	srv->verify.save_s = interval_s;
+	return MX_OK;
+}
+
+mx_err
+mx_server_sync(mx_server *srv, mx_why *why)
+{
+	why_clear(why);
+	if (srv == NULL)
+		return why_set(why, MX_ERR_INVALID, "no server (NULL)");
+	save(srv, why);
+	return srv->verify.changed ? MX_ERR_SYSTEM : MX_OK;
 }
 
 static void wait_end(struct verify_wait *w);
@@ -116,11 +215,16 @@ void
 verify_clear(mx_server *srv)
 {
 	struct server_verify *v = &srv->verify;
+	mx_why why;
 
 	for (struct verify_wait *w = v->waits, *next; w != NULL; w = next) {
 		next = w->next;
 		wait_end(w);
 	}
+	save(srv, &why); /* the answers learnt since the last write */
+	if (v->save_ev != NULL)
+		event_free(v->save_ev);
+	v->save_ev = NULL;
 	verify_cache_free(v->cache);
 	verify_policy_free(v->policy);
 	v->cache = NULL;
@@ -212,7 +316,7 @@ on_probe(const struct verify_result *r, void *arg)
 	int64_t now = (int64_t)time(NULL);
 
 	if (r->answer == VERIFY_ACCEPTED || r->answer == VERIFY_REFUSED)
-		(void)verify_cache_put(v->cache, w->addr, r->answer,
+		v->changed |= verify_cache_put(v->cache, w->addr, r->answer,
 		    now + (r->answer == VERIFY_ACCEPTED ? v->positive_ttl : v->negative_ttl));
 	server_log(w->srv, "verify: <%s>: %s%s%s (%s)", w->addr, verify_answer_name(r->answer),
 	    r->host[0] ? " by " : "", r->host, no ? no : "250 2.1.5 Ok");

@@ -172,3 +172,11 @@ verify_cache_count(const struct verify_cache *c)
 {
 	return c->n;
 }
+
+void
+verify_cache_each(const struct verify_cache *c, verify_cache_each_fn fn, void *arg)
+{
+	for (const struct centry *e = c->oldest; e != NULL; e = e->next)
+		if (!fn(e->addr, e->answer, e->expires, arg))
+			return;
+}

@@ -6,6 +6,7 @@
 #ifndef MX_VERIFY_CACHE_H
 #define MX_VERIFY_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,12 @@ enum verify_answer verify_cache_get(struct verify_cache *cache, const char *addr
 bool verify_cache_put(
     struct verify_cache *cache, const char *addr, enum verify_answer answer, int64_t expires);
 size_t verify_cache_count(const struct verify_cache *cache);
+/* Calls fn for every answer kept, the oldest first (the order a full
+ * cache drops them in, so that putting them back in this order keeps
+ * it), until fn returns false; expired ones too (the caller has the
+ * time).  fn must not change the cache. */
+typedef bool (*verify_cache_each_fn)(
+    const char *addr, enum verify_answer answer, int64_t expires, void *arg);
+void verify_cache_each(const struct verify_cache *cache, verify_cache_each_fn fn, void *arg);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Integration tests of `mx daemon --backup-domain` (issue 16): recipient
-verification against a better MX host, the cache of its answers, and held
-backup mail delivered as soon as the primary returns.
+verification against a better MX host, the cache of its answers (kept
+across a restart in SPOOL/private/verify.cache: Restart), and held backup
+mail delivered as soon as the primary returns.
 
 In the sandbox's DNS (tests/sandbox/zones/test.zone, 127.0.3.0/24):
 bverify.test has MX 10 mx-primary.bverify.test (127.0.3.10: a real SMTP
@@ -13,8 +14,10 @@ relay networks.  Probes are counted at the primary from its session
 transcripts: a session with RCPT and no DATA is a verification probe.
 """
 import glob
+import json
 import os
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -290,6 +293,101 @@ class PrimaryDown(Backup):
         print("held mail delivered %.1f s after the primary returned" % took)
         self.assertIn("destination bverify.test released: better MX host "
                       "mx-primary.bverify.test answers", self.log_text())
+
+
+class Restart(Backup):
+    """The answers outlive a restart (SPOOL/private/verify.cache): a backup
+    restarted while the primary is down still takes the recipients the
+    primary took and refuses those it refused, asking no one."""
+
+    def cache_file(self):
+        return os.path.join(self.spool, "private", "verify.cache")
+
+    def cache_text(self):
+        try:
+            with open(self.cache_file(), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def verify_both(self, *extra):
+        self.start_primary()
+        self.start(*extra)
+        c = self.client()
+        self.assertEqual(c.rcpt("known@" + DOMAIN)[0], 250)
+        self.assertEqual(c.rcpt("reject-nobody@" + DOMAIN)[0], 550)
+        c.quit()
+        self.assertEqual(self.probes("known@" + DOMAIN), 1)
+        self.stop_primary()
+
+    def queued(self):
+        p = subprocess.run([MX, "queue", "list", "--json", "--spool", self.spool],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return [r["to"] for line in p.stdout.splitlines()
+                for r in json.loads(line)["recipients"]]
+
+    def still_known(self):
+        """The restarted backup, no primary reachable: the answers of before."""
+        self.assertFalse(self.listening(PRIMARY))
+        c = self.client()
+        self.assertEqual(c.rcpt("known@" + DOMAIN)[0], 250, self.log_text())
+        code, text = c.rcpt("reject-nobody@" + DOMAIN)
+        self.assertEqual((code, text[:5]), (550, b"5.1.1"), text)
+        self.assertEqual(c.rcpt("never-asked@" + DOMAIN)[0], 450)  # nobody to ask
+        self.assertEqual(c.data("Subject: after the restart\r\n\r\nhello\r\n")[0], 250)
+        c.quit()
+        self.assertEqual(self.queued(), ["known@" + DOMAIN])
+        self.assertEqual(self.probes("known@" + DOMAIN), 1)  # asked once, before
+
+    def test_sigterm(self):
+        self.verify_both()
+        self.proc.terminate()
+        self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text())
+        self.assertIn("verify: 2 answers saved to %s" % self.cache_file(), self.log_text())
+        self.assertIn("accepted known@bverify.test\n", self.cache_text())
+        self.start()
+        self.assertIn("verify: 2 answers read from %s (0 ended, 0 of domains not backed "
+                      "up now)" % self.cache_file(), self.log_text())
+        self.still_known()
+
+    def test_sigkill_after_a_periodic_save(self):
+        self.verify_both("--verify-save-interval", "1")
+        self.assertTrue(wait_for(lambda: "refused reject-nobody@" in self.cache_text(), 15),
+                        "not saved: " + self.log_text())
+        self.proc.kill()
+        self.proc.wait()
+        self.start()
+        self.still_known()
+
+    def test_sighup_saves(self):
+        self.verify_both()  # the default interval is 60 s: only SIGHUP saves
+        self.assertEqual(self.cache_text(), "")
+        self.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "2 answers saved" in self.log_text(), 15),
+                        "SIGHUP saved nothing: " + self.log_text())
+        self.proc.kill()
+        self.proc.wait()
+        self.start()
+        self.still_known()
+
+    def test_damaged_file_refused(self):
+        os.makedirs(os.path.dirname(self.cache_file()), exist_ok=True)
+        with open(self.cache_file(), "w") as f:
+            f.write("mx-verify-cache 1\n9000000000 accepted known@%s\n"
+                    "9000000000 accepted <forged@%s>\n" % (DOMAIN, DOMAIN))
+        subprocess.run(["chown", "-R", "nobody:nogroup", os.path.dirname(self.cache_file())],
+                       check=True)
+        os.chmod(self.cache_file(), 0o600)
+        self.start()
+        self.assertIn("warning: verify: %s: line 3: its address is not one the server keeps"
+                      % self.cache_file(), self.log_text())
+        self.assertIn("(kept as verify.cache.bad); starting with no answers kept",
+                      self.log_text())
+        c = self.client()
+        self.assertEqual(c.rcpt("known@" + DOMAIN)[0], 450)  # line 2 is not trusted either
+        c.quit()
+        self.assertTrue(os.path.exists(self.cache_file() + ".bad"))
 
 
 if __name__ == "__main__":
