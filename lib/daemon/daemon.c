@@ -477,15 +477,43 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The spool removes without fsync (spool_group_removals, set at the run's
- * start); this makes the removals durable once per turn of the loop, after
+ * start); the removals are made durable once per turn of the loop, after
  * every delivery that finished in it: one fsync of queue/ for all of them
  * instead of one each, which held the daemon to the disk's fsync rate.
+ * The fsync is the syncer's (its thread), so the loop goes on delivering
+ * meanwhile; removals made during one fsync wait for the next.
  */
+static void
+sync_start(mx_daemon *d)
+{
+	if (d->syncer == NULL) { /* no syncer: on the loop's thread */
+		daemon_sync_removals(d);
+		return;
+	}
+	if (syncer_busy(d->syncer) || !spool_take_removals(queue_spool(d->q)))
+		return; /* on_synced starts the next one */
+	d->removals = (struct sync_job){ .removals = true };
+	syncer_submit(d->syncer, &d->removals);
+}
+
+static void
+on_synced(struct sync_job *job, void *arg)
+{
+	mx_daemon *d = arg;
+
+	if (job->removals_err != MX_OK)
+		daemon_log(d, "qmgr", "%s", job->removals_why);
+	sync_start(d);
+}
+
+/* At once, on the loop's thread: after the syncer's job under way. */
 void
 daemon_sync_removals(mx_daemon *d)
 {
 	const char *why = NULL;
 
+	if (d->syncer != NULL)
+		syncer_wait(d->syncer);
 	if (spool_sync_removals(queue_spool(d->q), &why) != MX_OK)
 		daemon_log(d, "qmgr", "%s", why);
 }
@@ -495,7 +523,7 @@ on_sync(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	daemon_sync_removals(arg);
+	sync_start(arg);
 }
 
 /* A timeout of zero runs after the callbacks of this turn's ready events. */
@@ -732,6 +760,9 @@ daemon_hooks_init(mx_daemon *d)
 	if ((d->timer = evtimer_new(d->base, on_timer, d)) == NULL ||
 	    (d->sync = evtimer_new(d->base, on_sync, d)) == NULL)
 		d->failed = true;
+	/* Without a syncer (no memory, no eventfd) the fsync stays on the loop. */
+	if (syncer_new(d->base, queue_spool(d->q), on_synced, d, &d->syncer) != MX_OK)
+		d->syncer = NULL;
 	spool_group_removals(queue_spool(d->q), true);
 }
 
@@ -763,4 +794,6 @@ daemon_clear(mx_daemon *d)
 	if (d->sync != NULL)
 		event_free(d->sync);
 	d->sync = NULL;
+	syncer_free(d->syncer);
+	d->syncer = NULL;
 }

@@ -422,6 +422,8 @@ tear_down(mx_daemon *d)
 		d->sig_hup };
 
 	daemon_sync_removals(d); /* what the last turns removed */
+	syncer_free(d->syncer);
+	d->syncer = NULL;
 	spool_group_removals(queue_spool(d->q), false);
 	control_close(d->control);
 	d->control = NULL;

@@ -15,6 +15,7 @@
 #include "mx.h"
 #include "queue.h"
 #include "spool.h"
+#include "syncer.h"
 
 #define DAEMON_BUCKETS      65536
 #define DAEMON_DEST_BUCKETS 4096 /* destinations by domain (one-off domains: many) */
@@ -127,6 +128,8 @@ struct mx_daemon {
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
 	struct event *sync; /* one fsync of queue/ for the turn's removals */
+	struct syncer *syncer;   /* makes that fsync off the loop's thread */
+	struct sync_job removals; /* its job */
 	struct event *reap; /* frees replaced gens, outside their deliveries' calls */
 };
 

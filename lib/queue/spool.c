@@ -58,6 +58,7 @@ struct spool {
 	bool group_removals;    /* spool_remove leaves queue/'s fsync to spool_sync_removals */
 	bool removals_unsynced; /* removed since queue/ was last fsynced */
 	char why[256];          /* a reason with the OS's words in it */
+	char sync_why[256];     /* the same, of the calls a syncer thread makes */
 };
 
 static const char *const state_names[] = { "pending", "sent", "bounced" };
@@ -68,6 +69,15 @@ os_why(struct spool *sp, const char *what)
 {
 	snprintf(sp->why, sizeof(sp->why), "%s: %s", what, strerror(errno));
 	return sp->why;
+}
+
+/* The same in the text of the calls that may run on a syncer's thread
+ * (spool.h): sp->why may be written meanwhile by the loop's thread. */
+static const char *
+sync_why(struct spool *sp, const char *what)
+{
+	snprintf(sp->sync_why, sizeof(sp->sync_why), "%s: %s", what, strerror(errno));
+	return sp->sync_why;
 }
 
 /* ---- real system calls ------------------------------------------------- */
@@ -847,16 +857,16 @@ spool_commit_staged(struct spool *sp, struct spool_staged *const *st, size_t n, 
 	if (n == 0)
 		return MX_OK;
 	if (!sync_staged(sp, st, n)) {
-		*why = os_why(sp, "fsync of the spool files failed, the messages are refused");
+		*why = sync_why(sp, "fsync of the spool files failed, the messages are refused");
 		goto out;
 	}
 	for (moved = 0; moved < n; moved++)
 		if (spool_rename(sp, st[moved]->tmp, st[moved]->id, RENAME_NOREPLACE) != 0) {
-			*why = os_why(sp, "renaming a spool file into queue/ failed");
+			*why = sync_why(sp, "renaming a spool file into queue/ failed");
 			goto out;
 		}
 	if (sp->ops.fsync(sp->queue_fd) != 0) {
-		*why = os_why(sp, "fsync of the spool's queue/ failed, the messages are refused");
+		*why = sync_why(sp, "fsync of the spool's queue/ failed, the messages are refused");
 		goto out;
 	}
 	err = MX_OK;
@@ -939,18 +949,33 @@ spool_group_removals(struct spool *sp, bool on)
 	sp->group_removals = on;
 }
 
+bool
+spool_take_removals(struct spool *sp)
+{
+	bool unsynced = sp->removals_unsynced;
+
+	sp->removals_unsynced = false;
+	return unsynced;
+}
+
+mx_err
+spool_sync_queue(struct spool *sp, const char **why)
+{
+	*why = NULL;
+	if (sp->ops.fsync(sp->queue_fd) != 0) {
+		*why = sync_why(sp, "fsync of the spool's queue/ failed, removals may be undone");
+		return MX_ERR_SYSTEM;
+	}
+	return MX_OK;
+}
+
 mx_err
 spool_sync_removals(struct spool *sp, const char **why)
 {
 	*why = NULL;
-	if (!sp->removals_unsynced)
+	if (!spool_take_removals(sp))
 		return MX_OK;
-	sp->removals_unsynced = false;
-	if (sp->ops.fsync(sp->queue_fd) != 0) {
-		*why = os_why(sp, "fsync of the spool's queue/ failed, removals may be undone");
-		return MX_ERR_SYSTEM;
-	}
-	return MX_OK;
+	return spool_sync_queue(sp, why);
 }
 
 /* After openat of queue/ID failed: no such entry (nothing there, a

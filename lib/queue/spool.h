@@ -181,6 +181,12 @@ void spool_entry_payload(const struct spool_entry *e, struct payload *out);
  * queue/ and durable; on failure none is (each is taken back) and *why
  * says why.  spool_staged_abort throws one staged entry away.  Errors of
  * spool_stage as spool_enqueue's.
+ *
+ * Threads: spool_commit_staged and spool_sync_queue (below) may run on a
+ * thread of their own (lib/queue/syncer.c), one call at a time, while the
+ * loop's thread goes on with the other calls on the same spool: they use
+ * only the staged files, the directories' descriptors, the ops and a
+ * text of their own for *why.
  */
 struct spool_staged {
 	char id[SPOOL_ID_MAX + 1];
@@ -220,6 +226,11 @@ mx_err spool_remove(struct spool *sp, const char *id, const char **why);
  */
 void spool_group_removals(struct spool *sp, bool on);
 mx_err spool_sync_removals(struct spool *sp, const char **why);
+/* spool_sync_removals in two halves, for a syncer (syncer.h): whether
+ * anything was removed since the last call (and now counted as synced),
+ * and the fsync of queue/ that makes it durable (any thread). */
+bool spool_take_removals(struct spool *sp);
+mx_err spool_sync_queue(struct spool *sp, const char **why);
 
 /*
  * Calls cb with each ID in queue/, and skipped (when not NULL) with the

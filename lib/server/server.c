@@ -65,8 +65,7 @@ mx_server_free(mx_server *srv)
 	/* Sessions still open (a client's connection cache, say) end here:
 	 * none of them was answered 250 for anything not durable. */
 	sconn_free_all(srv);
-	if (srv->commit_ev != NULL)
-		event_free(srv->commit_ev);
+	commit_teardown(srv);
 	verify_clear(srv);
 	/* One turn of the loop frees the client sessions the probes closed
 	 * (lib/smtp reaps a closed session from the loop). */
@@ -346,8 +345,8 @@ mx_server_start(mx_server *srv, mx_why *why)
 	if (srv->spool == NULL &&
 	    spool_open(srv->dir, &srv->spool, why->text, sizeof(why->text)) != MX_OK)
 		return MX_ERR_SYSTEM;
-	if (srv->commit_ev == NULL && (srv->commit_ev = commit_event_new(srv)) == NULL)
-		return why_set(why, MX_ERR_NOMEM, "out of memory for the commit event");
+	if (commit_setup(srv) != MX_OK)
+		return why_set(why, MX_ERR_NOMEM, "out of memory or descriptors for the group commit");
 	if (verify_setup(srv) != MX_OK)
 		return why_set(why, MX_ERR_NOMEM, "out of memory for recipient verification");
 	for (size_t i = 0; i < srv->n_fds; i++) {

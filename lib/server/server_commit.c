@@ -3,7 +3,9 @@
  * server_commit.h).  The promise kept: a session hears 250 only after
  * spool_commit_staged reported its message durable; a batch that fails
  * is refused whole (451 to each), as one failed fsync refuses one
- * message.  Owns the staged records; never replies itself.
+ * message.  Two batches at most: the one with the syncer, and the one
+ * filling meanwhile, handed over when the first ends.  Owns the staged
+ * records; never replies itself.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,44 +15,96 @@
 #include "server_clients.h"
 #include "server_commit.h"
 
+/* The filling batch goes to the syncer if it is idle; if not, on_synced
+ * hands it over when the commit under way ended. */
+static void
+submit_batch(mx_server *srv)
+{
+	size_t n = 0;
+
+	if (srv->n_batch == 0 || syncer_busy(srv->syncer))
+		return;
+	for (size_t i = 0; i < srv->n_batch; i++) {
+		struct staged *b = srv->batch[i];
+
+		if (b->conn == NULL) { /* gone before its 250: never durable */
+			spool_staged_abort(srv->spool, &b->st);
+			free(b);
+			continue;
+		}
+		srv->flight[n] = b;
+		srv->job.st[n++] = &b->st;
+	}
+	srv->n_batch = 0;
+	srv->n_flight = srv->job.n = n;
+	srv->job.removals = false;
+	if (n > 0)
+		syncer_submit(srv->syncer, &srv->job);
+}
+
 static void
 run_batch(evutil_socket_t fd, short what, void *arg)
 {
-	mx_server *srv = arg;
-	struct spool_staged *st[SERVER_BATCH_MAX];
-	struct staged *b[SERVER_BATCH_MAX];
-	size_t n = 0, all = srv->n_batch;
-	const char *why = NULL;
-	mx_err err;
-
 	(void)fd, (void)what;
+	submit_batch(arg);
+}
+
+/* The syncer ended a commit: each session hears of it.  The callbacks may
+ * stage and even submit the next batch (which reuses srv->job and
+ * srv->flight), so what is needed of this one is copied first. */
+static void
+on_synced(struct sync_job *job, void *arg)
+{
+	mx_server *srv = arg;
+	struct staged *b[SERVER_BATCH_MAX];
+	size_t n = srv->n_flight;
+	bool ok = job->err == MX_OK;
+	char why[sizeof(job->why)];
+
+	memcpy(why, job->why, sizeof(why));
 	/* The batch is an array of pointers: copying pointers is the point. */
-	memcpy(b, srv->batch, all * sizeof(b[0])); // NOLINT(bugprone-sizeof-expression)
-	srv->n_batch = 0;
-	for (size_t i = 0; i < all; i++) {
-		if (b[i]->conn == NULL) /* gone before its 250: never durable */
-			spool_staged_abort(srv->spool, &b[i]->st);
-		else
-			st[n++] = &b[i]->st;
-	}
-	err = spool_commit_staged(srv->spool, st, n, &why);
-	srv->st.commits += n > 0;
-	srv->st.messages += err == MX_OK ? n : 0;
-	if (err != MX_OK)
+	memcpy(b, srv->flight, n * sizeof(b[0])); // NOLINT(bugprone-sizeof-expression)
+	srv->n_flight = 0;
+	srv->st.commits++;
+	srv->st.messages += ok ? n : 0;
+	if (!ok)
 		server_log(srv, "warning: group commit of %zu messages failed: %s", n, why);
-	for (size_t i = 0; i < all; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (b[i]->conn != NULL) {
 			b[i]->conn->pending = NULL;
-			b[i]->done(b[i]->conn, err == MX_OK, b[i]->st.id, why);
+			b[i]->done(b[i]->conn, ok, b[i]->st.id, ok ? NULL : why);
 		}
 		free(b[i]);
 	}
+	submit_batch(srv);
 }
 
-struct event *
-commit_event_new(mx_server *srv)
+mx_err
+commit_setup(mx_server *srv)
 {
-	return event_new(srv->base, -1, 0, run_batch, srv);
+	mx_err err;
+
+	if (srv->commit_ev == NULL && (srv->commit_ev = event_new(srv->base, -1, 0, run_batch, srv)) == NULL)
+		return MX_ERR_NOMEM;
+	if (srv->syncer == NULL &&
+	    (err = syncer_new(srv->base, srv->spool, on_synced, srv, &srv->syncer)) != MX_OK)
+		return err;
+	return MX_OK;
+}
+
+void
+commit_teardown(mx_server *srv)
+{
+	syncer_free(srv->syncer); /* reports the commit under way first */
+	srv->syncer = NULL;
+	for (size_t i = 0; i < srv->n_batch; i++) {
+		spool_staged_abort(srv->spool, &srv->batch[i]->st);
+		free(srv->batch[i]);
+	}
+	srv->n_batch = 0;
+	if (srv->commit_ev != NULL)
+		event_free(srv->commit_ev);
+	srv->commit_ev = NULL;
 }
 
 bool
@@ -59,8 +113,10 @@ commit_add(mx_server *srv, struct sconn *c, struct spool_entry *e,
 {
 	struct staged *s;
 
-	if (srv->n_batch >= SERVER_BATCH_MAX)
-		run_batch(-1, 0, srv); /* a full batch goes now */
+	if (srv->n_batch >= SERVER_BATCH_MAX) { /* full: it goes as soon as it can */
+		syncer_wait(srv->syncer);
+		submit_batch(srv);
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		*why = "out of memory";
 		return false;

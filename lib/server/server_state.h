@@ -20,13 +20,14 @@
 #include "relay.h"
 #include "smtpd_session.h"
 #include "spool.h"
+#include "syncer.h"
 #include "verify_cache.h"
 #include "verify_probe.h"
 
 #define SERVER_LISTEN_MAX     16
 #define SERVER_CLIENT_BUCKETS 4096
 #define SERVER_MEM_DATA       65536 /* a message is kept in memory up to this */
-#define SERVER_BATCH_MAX      256   /* messages in one group commit at most */
+#define SERVER_BATCH_MAX      SYNC_JOB_MAX /* messages in one group commit at most */
 #define SERVER_RECEIVED_MAX   2048
 #define SERVER_MAILBOX_SLOTS  256 /* recipients of local domains remembered */
 
@@ -91,9 +92,13 @@ struct mx_server {
 	size_t n_fds;
 	struct evconnlistener *listeners[SERVER_LISTEN_MAX];
 	struct client_count *clients[SERVER_CLIENT_BUCKETS];
-	struct staged *batch[SERVER_BATCH_MAX];
+	struct staged *batch[SERVER_BATCH_MAX]; /* filling */
 	size_t n_batch;
 	struct event *commit_ev;
+	struct syncer *syncer;
+	struct sync_job job;                     /* with the syncer, or idle */
+	struct staged *flight[SERVER_BATCH_MAX]; /* the job's messages */
+	size_t n_flight;
 	size_t sessions;
 	struct sconn *conns; /* every open session, freed with the server */
 	char (*backup_rcpts)[321];
