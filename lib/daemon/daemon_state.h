@@ -127,10 +127,10 @@ struct mx_daemon {
 	struct daemon_tlsrpt *tlsrpt; /* NULL: no TLS-RPT reports */
 	int inotify_fd, drop_fd;
 	struct event *inotify_ev, *drop_ev, *timer, *grace, *sig_term, *sig_int, *sig_hup;
-	struct event *sync; /* one fsync of queue/ for the turn's removals */
-	struct syncer *syncer;   /* makes that fsync off the loop's thread */
+	struct event *sync;       /* one fsync of queue/ for the turn's removals */
+	struct syncer *syncer;    /* makes that fsync off the loop's thread */
 	struct sync_job removals; /* its job */
-	struct event *reap; /* frees replaced gens, outside their deliveries' calls */
+	struct event *reap;       /* frees replaced gens, outside their deliveries' calls */
 };
 
 #endif

@@ -120,8 +120,8 @@ on_ended(evutil_socket_t fd, short what, void *arg)
 }
 
 mx_err
-syncer_new(struct event_base *base, struct spool *sp, syncer_done_fn done, void *arg,
-    struct syncer **out)
+syncer_new(
+    struct event_base *base, struct spool *sp, syncer_done_fn done, void *arg, struct syncer **out)
 {
 	struct syncer *s = calloc(1, sizeof(*s));
 

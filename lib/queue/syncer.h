@@ -46,8 +46,8 @@ typedef void (*syncer_done_fn)(struct sync_job *job, void *arg);
  * when it cannot start, jobs run in the caller's thread, as before.
  * MX_ERR_NOMEM or MX_ERR_SYSTEM (no eventfd).
  */
-mx_err syncer_new(struct event_base *base, struct spool *sp, syncer_done_fn done, void *arg,
-    struct syncer **out);
+mx_err syncer_new(
+    struct event_base *base, struct spool *sp, syncer_done_fn done, void *arg, struct syncer **out);
 /* Whether a job was handed over and not yet reported to done. */
 bool syncer_busy(const struct syncer *s);
 /* Hands job over (borrowed until done gets it back); only when idle. */

@@ -346,7 +346,8 @@ mx_server_start(mx_server *srv, mx_why *why)
 	    spool_open(srv->dir, &srv->spool, why->text, sizeof(why->text)) != MX_OK)
 		return MX_ERR_SYSTEM;
 	if (commit_setup(srv) != MX_OK)
-		return why_set(why, MX_ERR_NOMEM, "out of memory or descriptors for the group commit");
+		return why_set(
+		    why, MX_ERR_NOMEM, "out of memory or descriptors for the group commit");
 	if (verify_setup(srv) != MX_OK)
 		return why_set(why, MX_ERR_NOMEM, "out of memory for recipient verification");
 	for (size_t i = 0; i < srv->n_fds; i++) {

@@ -84,7 +84,8 @@ commit_setup(mx_server *srv)
 {
 	mx_err err;
 
-	if (srv->commit_ev == NULL && (srv->commit_ev = event_new(srv->base, -1, 0, run_batch, srv)) == NULL)
+	if (srv->commit_ev == NULL &&
+	    (srv->commit_ev = event_new(srv->base, -1, 0, run_batch, srv)) == NULL)
 		return MX_ERR_NOMEM;
 	if (srv->syncer == NULL &&
 	    (err = syncer_new(srv->base, srv->spool, on_synced, srv, &srv->syncer)) != MX_OK)

@@ -26,7 +26,7 @@
 
 #define SERVER_LISTEN_MAX     16
 #define SERVER_CLIENT_BUCKETS 4096
-#define SERVER_MEM_DATA       65536 /* a message is kept in memory up to this */
+#define SERVER_MEM_DATA       65536        /* a message is kept in memory up to this */
 #define SERVER_BATCH_MAX      SYNC_JOB_MAX /* messages in one group commit at most */
 #define SERVER_RECEIVED_MAX   2048
 #define SERVER_MAILBOX_SLOTS  256 /* recipients of local domains remembered */

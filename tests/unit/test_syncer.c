@@ -174,8 +174,9 @@ stage_all(struct fixture *f)
 
 	memset(&f->job, 0, sizeof(f->job));
 	for (size_t i = 0; i < STAGED; i++) {
-		struct spool_entry e = { .rcpts = &rcpt, .n_rcpts = 1, .data = data,
-			.len = sizeof(data) - 1 };
+		struct spool_entry e = {
+			.rcpts = &rcpt, .n_rcpts = 1, .data = data, .len = sizeof(data) - 1
+		};
 
 		snprintf(e.sender, sizeof(e.sender), "s%zu@example.org", i);
 		assert_int_equal(spool_stage(f->sp, &e, &f->st[i], &why), MX_OK);
@@ -297,9 +298,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_loop_runs_during_the_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_failure_is_reported_and_takes_all_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_returns_after_the_report, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_reports_the_job_under_way, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_removals_alone_sync_queue_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_wait_returns_after_the_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_free_reports_the_job_under_way, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_removals_alone_sync_queue_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
