@@ -429,7 +429,7 @@ class Relay(Server):
     def test_backup_recipients_file(self):
         path = os.path.join(self.dir, "rcpts")
         with open(path, "w") as f:
-            f.write("known@backup.test\n@all.test\n")
+            f.write('known@backup.test\n@all.test\n"john doe"@backup.test\n')
         self.extra = ["--backup-domain", "backup.test", "--backup-domain", "all.test",
                       "--backup-recipients", path]
         self.start()
@@ -438,7 +438,18 @@ class Relay(Server):
         self.assertEqual(c.rcpt("known@backup.test")[0], 250)
         self.assertEqual(c.rcpt("other@backup.test")[0], 550)
         self.assertEqual(c.rcpt("whoever@all.test")[0], 250)
+        self.assertEqual(c.docmd('RCPT TO:<"john doe"@backup.test>')[0], 250)
+        self.assertEqual(c.docmd('RCPT TO:<"jane doe"@backup.test>')[0], 550)
         c.quit()
+        # A blank outside quotes is no address: the file is refused, with its line.
+        with open(path, "a") as f:
+            f.write("john doe@backup.test\n")
+        p = subprocess.run([MX, "daemon", "--resolver", RESOLVER, "--spool", self.spool,
+                            "--listen", "127.0.0.1:0", "--backup-domain", "backup.test",
+                            "--backup-recipients", path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("%s:4: not an address or @domain" % path, p.stderr)
 
 
 class Quoted(Server):
