@@ -262,11 +262,33 @@ test_rcpt_refused(void **state)
 	replies(true, "RCPT TO:<john doe@local.test>", "501 5.1.3");
 	replies(true, "RCPT TO:<@r test:a@local.test>", "501 5.1.3");
 	replies(true, "RCPT TO:<\"a\rb\"@local.test>", "421 4.5.0");
+	replies(true, "RCPT TO:<\"a\nb\"@local.test>", "421 4.5.0");
 	replies(true, "RCPT TO:<\"a\tb\"@local.test>", "501 5.5.4");
 	replies(true,
 	    "RCPT TO:<\"john doe "
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"@local.test>",
 	    "501 5.1.3");
+}
+
+/* A NUL inside the quotes ends the session as anywhere else in a command. */
+static void
+test_nul_in_quotes(void **state)
+{
+	static const char start[] = "EHLO c.test\r\nMAIL FROM:<\"a b\"@b.c>\r\n";
+	static const char line[] = "RCPT TO:<\"a\0b\"@local.test>\r\nRCPT TO:<u@local.test>\r\n";
+	struct smtpd_session s;
+	struct rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	smtpd_session_init(&s, &settings, &hooks, &r, false);
+	smtpd_session_feed(&s, start, sizeof(start) - 1);
+	assert_non_null(strstr(r.said, "250 2.1.0"));
+	r.len = 0;
+	smtpd_session_feed(&s, line, sizeof(line) - 1);
+	assert_int_equal(strncmp(r.said, "421 4.5.0", 9), 0);
+	assert_null(strstr(r.said, "250"));
+	assert_string_equal(r.rcpt, "");
 }
 
 int
@@ -279,6 +301,7 @@ main(void)
 		cmocka_unit_test(test_mail_refused),
 		cmocka_unit_test(test_rcpt_quoted),
 		cmocka_unit_test(test_rcpt_refused),
+		cmocka_unit_test(test_nul_in_quotes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
