@@ -9,7 +9,9 @@
  * is written outside a transaction with a recipient; what is written
  * is wire form (no bare CR or LF, CRLF-ended, dot-stuffed); a recipient
  * of a domain neither local nor backup is accepted only for a trusted
- * client; nothing is taken after the session closed.
+ * client; nothing is taken after the session closed; a sender taken is
+ * null or an address address.c reads, and a recipient taken keeps its
+ * local part as sent (a quoted one with its quotes: never normalised).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "address.h"
 #include "relay.h"
 #include "smtpd_session.h"
 
@@ -48,9 +51,27 @@ f_mail(void *arg, const char *sender)
 {
 	struct fuzz *f = arg;
 
-	(void)sender;
+	struct address a;
+
+	if (sender[0] != '\0' && address_parse_sender(sender, &a, NULL) != MX_OK)
+		abort(); /* queued, it would bounce to nobody */
 	f->in_tx = true;
 	f->rcpts = 0;
+}
+
+/* The address to queue is an address, whose local part is the path's as sent. */
+static void
+local_kept(const char *path, const char *addr)
+{
+	struct address a;
+	const char *colon = strchr(path, ':');
+
+	if (address_parse(addr, &a, NULL) != MX_OK)
+		abort();
+	if (path[0] == '@' && colon != NULL)
+		path = colon + 1; /* a source route, dropped */
+	if (strncmp(path, a.local, strlen(a.local)) != 0 || path[strlen(a.local)] != '@')
+		abort();
 }
 
 static bool
@@ -65,6 +86,8 @@ f_rcpt(void *arg, const char *path, struct smtpd_verdict *v)
 	if (k == RELAY_OUT && !f->trusted)
 		abort(); /* an open relay */
 	v->ok = k == RELAY_LOCAL || k == RELAY_OUT;
+	if (v->ok || k == RELAY_BACKUP)
+		local_kept(path, addr);
 	strcpy(v->reply, v->ok ? "250 2.1.5 Ok" : "554 5.7.1 Relay access denied");
 	f->rcpts += v->ok;
 	return true;

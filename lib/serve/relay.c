@@ -118,7 +118,7 @@ relay_judge(const struct relay_policy *p, bool trusted, const char *path, char a
 		const char *colon = strchr(path, ':');
 		if (!trusted)
 			return RELAY_DENIED;
-		if (colon == NULL)
+		if (colon == NULL || memchr(path, ' ', (size_t)(colon - path)) != NULL)
 			return RELAY_BAD;
 		path = colon + 1;
 	}

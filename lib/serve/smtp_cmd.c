@@ -149,13 +149,21 @@ smtp_cmd_verb(const char *line, const char **arg)
 	return SMTP_VERB_UNKNOWN;
 }
 
+/*
+ * The lexical part of RFC 5321 4.1.2's Path: where it ends.  A ">" or a
+ * blank inside a Quoted-string ("john doe"@example.com) belongs to the
+ * local part, and a quoted-pair (\" or \\) does not close the string;
+ * outside quotes a blank ends nothing here (address.c refuses it, as
+ * it does a quote in the middle of a local part).  A control octet
+ * anywhere, or more than SMTP_CMD_PATH_MAX octets, makes it no path.
+ */
 bool
 smtp_cmd_path(
     const char *arg, const char *prefix, char path[SMTP_CMD_PATH_MAX + 1], const char **params)
 {
 	size_t plen = strlen(prefix), len = 0;
 	const char *p = arg + plen;
-	bool quoted = false;
+	bool quoted = false, escaped = false;
 
 	if (strncasecmp(arg, prefix, plen) != 0)
 		return false;
@@ -164,7 +172,11 @@ smtp_cmd_path(
 	if (*p++ != '<')
 		return false;
 	for (; *p != '\0' && (quoted || *p != '>'); p++) {
-		if (*p == '"')
+		if (escaped)
+			escaped = false;
+		else if (quoted && *p == '\\')
+			escaped = true;
+		else if (*p == '"')
 			quoted = !quoted;
 		if (len >= SMTP_CMD_PATH_MAX || (unsigned char)*p < ' ')
 			return false;

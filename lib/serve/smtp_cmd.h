@@ -83,8 +83,10 @@ smtp_verb smtp_cmd_verb(const char *line, const char **arg);
 /*
  * The path of "FROM:<path> params" (prefix "FROM:") or "TO:<path> ...":
  * prefix matched without case, blanks after the colon allowed (as
- * Postfix), the path within angle brackets copied to path (""
- * for "<>"); *params points after it.  false on anything else.
+ * Postfix), the path within angle brackets copied to path as sent (""
+ * for "<>"; a quoted local part keeps its quotes, quoted-pairs and
+ * blanks: <"john doe"@b.c>, <"a\">b"@c.d>); *params points after it.
+ * false on anything else (a control octet, an unclosed bracket).
  */
 bool smtp_cmd_path(
     const char *arg, const char *prefix, char path[SMTP_CMD_PATH_MAX + 1], const char **params);

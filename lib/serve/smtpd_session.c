@@ -180,8 +180,11 @@ sender_path(const char *path)
 
 	if (path[0] == '\0')
 		return path;
-	if (path[0] == '@' && colon != NULL)
+	if (path[0] == '@' && colon != NULL) {
+		if (memchr(path, ' ', (size_t)(colon - path)) != NULL)
+			return NULL; /* a route's domains never hold a blank */
 		path = colon + 1;
+	}
 	return address_parse_sender(path, &a, NULL) == MX_OK && !a.null ? path : NULL;
 }
 
@@ -199,7 +202,8 @@ do_mail(struct smtpd_session *s, const char *arg)
 		fault(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	if (!smtp_cmd_path(arg, "FROM:", path, &params) || strchr(path, ' ') != NULL) {
+	/* A blank is taken only inside a quoted local part: address.c says. */
+	if (!smtp_cmd_path(arg, "FROM:", path, &params)) {
 		fault(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}

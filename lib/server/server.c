@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "address.h"
 #include "name.h"
 #include "resolver.h"
 #include "server_clients.h"
@@ -270,6 +271,23 @@ mx_server_set_tls(mx_server *srv, const char *cert, const char *key, mx_why *why
 	return MX_OK;
 }
 
+/*
+ * Whether a line of the file can match: "@domain", or an address as
+ * address.c reads it, so a quoted local part may hold a blank
+ * ("john doe"@example.com) and a blank outside quotes is an error.
+ */
+static bool
+backup_line_ok(const char *line)
+{
+	struct address a;
+
+	if (strlen(line) > 320 || strchr(line, '@') == NULL)
+		return false;
+	if (line[0] == '@')
+		return strpbrk(line, " \t") == NULL;
+	return address_parse(line, &a, NULL) == MX_OK;
+}
+
 /* One line of the backup recipients file: "user@domain" or "@domain". */
 static mx_err
 backup_line(mx_server *srv, char *line, size_t *cap)
@@ -277,7 +295,7 @@ backup_line(mx_server *srv, char *line, size_t *cap)
 	line[strcspn(line, "\r\n")] = '\0';
 	if (line[0] == '\0' || line[0] == '#')
 		return MX_OK;
-	if (strlen(line) > 320 || strchr(line, '@') == NULL || strpbrk(line, " \t") != NULL)
+	if (!backup_line_ok(line))
 		return MX_ERR_CONFIG;
 	if (srv->n_backup_rcpts == *cap) {
 		void *p = reallocarray(

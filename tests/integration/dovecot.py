@@ -56,6 +56,9 @@ mail_location = maildir:{mail}/%d/%n/Maildir
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 lmtp_rcpt_check_quota = no
+# Any octet in a user name: a quoted local part ("john doe") may hold a
+# blank, which the default list of characters refuses.
+auth_username_chars =
 quota_full_tempfail = {tempfail}
 mail_plugins = $mail_plugins quota
 plugin {{

@@ -164,6 +164,24 @@ class PrimaryUp(Backup):
         self.assertIn("verify: <known@bverify.test>: accepted by mx-primary.bverify.test",
                       self.log_text())
 
+    def test_quoted_local_parts_asked_and_delivered_as_sent(self):
+        # RFC 5321 4.1.2: the better host is asked about, and gets, the
+        # quoted local part exactly as the client wrote it.
+        quoted = ['"john doe"@' + DOMAIN, '"a\\"b"@' + DOMAIN]
+        self.start_primary()
+        self.start()
+        c = self.client()
+        for addr in quoted:
+            code, text = c.docmd("RCPT TO:<%s>" % addr)
+            self.assertEqual(code, 250, (addr, text))
+        self.assertEqual(c.data("Subject: quoted via the backup\r\n\r\nhello\r\n")[0], 250)
+        c.quit()
+        for addr in quoted:
+            # (the peer's transcript shows a backslash doubled)
+            self.assertEqual(self.probes(addr.replace("\\", "\\\\")), 1, self.sessions())
+            self.assertTrue(wait_for(lambda: self.delivered("X-Rcpt-Args: <%s>\n" % addr), 30),
+                            "not delivered to the primary: " + self.log_text())
+
     def test_negative_answer_expires(self):
         self.start_primary()
         self.start("--verify-negative-ttl", "1")

@@ -7,6 +7,7 @@ and hands local recipients to a Dovecot started by dovecot.py (users alice
 and bob of local.test); what arrived is read back with doveadm.  The
 daemon runs as nobody, as in test_smtpd.py.
 """
+import glob
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ ANCHOR = os.environ.get("MX_SANDBOX_ANCHOR")
 HOST, PORT = "127.0.0.1", 2527
 LOCAL = "local.test"
 TCP_LMTP = ("127.0.7.1", 24)  # issue 16's range for this work
+SINK_LMTP = ("127.0.9.1", 24)  # smtp-sink -L (127.0.9.0/24: quoted local parts)
 
 
 def lf(data):
@@ -255,6 +257,60 @@ class Lmtp(unittest.TestCase):
             self.assertIn(b"Subject: swaks", self.store.messages(user)[0])
         self.wait_empty()
         self.assertIn("relay=127.0.7.1:24, ", self.log_text())
+
+    def test_quoted_local_part_to_dovecot(self):
+        # RFC 5321 4.1.2: "john doe"@local.test is a mailbox; Dovecot has one.
+        self.store.stop()
+        self.store = dovecot.Dovecot(self.store.dir, domain=LOCAL,
+                                     users=("alice", "john doe"), tcp=TCP_LMTP)
+        self.store.start()
+        self.start()
+        msg = b"From: x@client.test\r\nSubject: quoted\r\n\r\nto john doe\r\n"
+        c = smtplib.SMTP(HOST, PORT, timeout=30)
+        c.ehlo("client.test")
+        self.assertEqual(c.docmd('MAIL FROM:<"jane q"@client.test>')[0], 250)
+        code, text = c.docmd('RCPT TO:<"john doe"@local.test>')
+        self.assertEqual(code, 250, (text, self.store.log()[-3000:]))
+        # The store is asked before RCPT is answered: an unknown quoted one is refused.
+        code, text = c.docmd('RCPT TO:<"no such"@local.test>')
+        self.assertEqual((code, text[:5]), (550, b"5.1.1"), text)
+        self.assertEqual(c.data(msg)[0], 250)
+        c.quit()
+        stored = self.assert_stored("john doe", msg)
+        self.assertIn(b'Delivered-To: "john doe"@local.test\n', stored)
+        self.assertIn(b'Return-Path: <"jane q"@client.test>\n', stored)
+        self.wait_empty()
+        self.assertIn('to=<"john doe"@local.test>, relay=%s, ' % self.store.lmtp_target,
+                      self.log_text())
+
+    def test_quoted_local_parts_on_the_lmtp_wire(self):
+        # smtp-sink -L as the store: it writes the RCPT arguments as they
+        # came, so the quoting is seen byte for byte (Dovecot re-quotes).
+        dump = os.path.join(self.dir, "sink")
+        os.makedirs(dump)
+        shutil.chown(dump, "nobody")
+        sink = subprocess.Popen(["smtp-sink", "-L", "-u", "nobody", "-d", dump + "/msg.",
+                                 "%s:%d" % SINK_LMTP, "16"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(sink.wait)
+        self.addCleanup(sink.kill)
+        sent = ['"john doe"@local.test', '"a\\"b"@local.test', '"abc"@local.test',
+                '"a\\ b"@local.test', '" "@local.test']
+        self.start("%s:%d" % SINK_LMTP)
+        c = smtplib.SMTP(HOST, PORT, timeout=30)
+        c.ehlo("client.test")
+        self.assertEqual(c.docmd('MAIL FROM:<"jane q"@client.test>')[0], 250)
+        for rcpt in sent:
+            self.assertEqual(c.docmd("RCPT TO:<%s>" % rcpt)[0], 250, rcpt)
+        self.assertEqual(c.data(b"Subject: quoted on the wire\r\n\r\nx\r\n")[0], 250)
+        c.quit()
+        self.wait_empty()
+        [path] = glob.glob(os.path.join(dump, "msg.*"))
+        with open(path, "rb") as f:
+            got = f.read().decode()
+        self.assertIn('X-Mail-Args: <"jane q"@client.test>\n', got)
+        self.assertEqual(re.findall(r"^X-Rcpt-Args: (.*)$", got, re.M),
+                         ["<%s>" % r for r in sent])
 
 
 if __name__ == "__main__":

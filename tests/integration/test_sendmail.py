@@ -148,6 +148,29 @@ class Sendmail(unittest.TestCase):
         rc, out, err = self.run_as("sendmail", "-oeq", "root", data=b"Subject: x\n\na\0b\n")
         self.assertEqual((rc, out, err), (65, "", ""))
 
+    def test_quoted_local_parts_kept_as_given(self):
+        # RFC 5321 4.1.2: a quoted local part is an address, blank and all.
+        sender, rcpts = '"jane q"@example.test', ['"john doe"@example.test', '"a\\"b"@x.test']
+        rc, out, err = self.run_as("sendmail", "-f", sender, *rcpts,
+                                   data=b"Subject: q\n\nx\n")
+        self.assertEqual((rc, out, err), (0, "", ""))
+        [(head, _)] = self.dropped()
+        self.assertIn("sender " + sender, head)
+        self.assertEqual([l for l in head if l.startswith("rcpt ")],
+                         ["rcpt " + r for r in rcpts])
+        rc, _, err = self.run_as("sendmail", "john doe@example.test", data=b"Subject: q\n\nx\n")
+        self.assertEqual(rc, 65, err)  # a blank outside quotes is no address
+        self.assertIn("recipient", err)
+
+    def test_odi_to_a_quoted_local_part(self):
+        tag = "odi-quoted-%d" % os.getpid()
+        rc, out, err = self.deliver('"john doe"@ok.send.test', args=["-f", '"jane q"@x.test'],
+                                    tag=tag)
+        self.assertEqual(rc, 0, err)
+        [got] = self.received(tag)
+        self.assertIn('X-Mail-Args: <"jane q"@x.test>\nX-Rcpt-Args: <"john doe"@ok.send.test>\n',
+                      got.replace("\r\n", "\n"))
+
     # ---- aliases, -odi -----------------------------------------------------
 
     def deliver(self, *rcpts, args=(), tag="odi"):
@@ -275,6 +298,21 @@ class Sendmail(unittest.TestCase):
         self.assertIn("rcpt root", head)
         self.assertIn("rcpt x@example.test", head)
         self.assertIn("\r\n..leading dot\r\nend\r\n", data)  # unstuffed, stuffed again
+
+    def test_bs_quoted_local_parts(self):
+        script = (b'EHLO x\r\nMAIL FROM:<"jane q"@example.test>\r\n'
+                  b'RCPT TO:<"john doe"@example.test>\r\nRCPT TO:<"a\\"b"@example.test>\r\n'
+                  b'RCPT TO:<"x@y"@example.test>\r\nRCPT TO:<john doe@example.test>\r\n'
+                  b"DATA\r\nSubject: q\r\n\r\nx\r\n.\r\nQUIT\r\n")
+        rc, out, _ = self.run_as("sendmail", "-bs", data=script)
+        codes = [l[:3] for l in out.split("\r\n") if l and l[3:4] == " "]
+        self.assertEqual(codes, ["220", "250", "250", "250", "250", "250", "553", "354", "250",
+                                 "221"], out)
+        [(head, _)] = self.dropped()
+        self.assertIn('sender "jane q"@example.test', head)
+        self.assertEqual([l for l in head if l.startswith("rcpt ")],
+                         ['rcpt "john doe"@example.test', 'rcpt "a\\"b"@example.test',
+                          'rcpt "x@y"@example.test'])
 
     def test_bs_smuggling_is_refused(self):
         variants = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\r.\r\n", b"\r\n.\r",

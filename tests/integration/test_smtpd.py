@@ -11,6 +11,7 @@ nobody): every test runs against the unprivileged server.  Recipients of
 rcpt4xx.send.test are deferred by the sandbox's peer, so what the server
 queued stays in the spool to be read back.
 """
+import glob
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ HOST, PORT = "127.0.0.1", 2525
 OUTSIDE = "127.0.0.2"
 FAR = "someone@rcpt4xx.send.test"   # deferred by the sandbox: stays queued
 LOCAL = "local.test"
+MAIL = os.environ.get("MX_SANDBOX_MAIL")
 
 
 def message(subject="t", body="hello\r\n"):
@@ -397,6 +399,13 @@ class Relay(Server):
         for addr in self.TRICKS:
             code, text = c.docmd("RCPT TO:<%s>" % addr)
             self.assertTrue(500 <= code < 600, (addr, code, text))
+        # Quoted local parts are addresses now: the quoted tricks are
+        # refused as relaying, never let through as "just a syntax error".
+        for addr in ['"a@b.test"@local.test', '"a%evil.test"@local.test',
+                     '"b.test!a"@local.test', '"a@b.test"@evil.test']:
+            code, text = c.docmd("RCPT TO:<%s>" % addr)
+            self.assertEqual((code, text[:5]), (554, b"5.7.1"), addr)
+        self.assertEqual(c.docmd('RCPT TO:<"john doe"@local.test>')[0], 250)
         self.assertEqual(c.rcpt("user@local.test")[0], 250)
         self.assertEqual(c.rcpt("User@LOCAL.TEST")[0], 250)
         code, text = c.rcpt("x@evil.test")
@@ -420,7 +429,7 @@ class Relay(Server):
     def test_backup_recipients_file(self):
         path = os.path.join(self.dir, "rcpts")
         with open(path, "w") as f:
-            f.write("known@backup.test\n@all.test\n")
+            f.write('known@backup.test\n@all.test\n"john doe"@backup.test\n')
         self.extra = ["--backup-domain", "backup.test", "--backup-domain", "all.test",
                       "--backup-recipients", path]
         self.start()
@@ -429,7 +438,81 @@ class Relay(Server):
         self.assertEqual(c.rcpt("known@backup.test")[0], 250)
         self.assertEqual(c.rcpt("other@backup.test")[0], 550)
         self.assertEqual(c.rcpt("whoever@all.test")[0], 250)
+        self.assertEqual(c.docmd('RCPT TO:<"john doe"@backup.test>')[0], 250)
+        self.assertEqual(c.docmd('RCPT TO:<"jane doe"@backup.test>')[0], 550)
         c.quit()
+        # A blank outside quotes is no address: the file is refused, with its line.
+        with open(path, "a") as f:
+            f.write("john doe@backup.test\n")
+        p = subprocess.run([MX, "daemon", "--resolver", RESOLVER, "--spool", self.spool,
+                            "--listen", "127.0.0.1:0", "--backup-domain", "backup.test",
+                            "--backup-recipients", path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("%s:4: not an address or @domain" % path, p.stderr)
+
+
+class Quoted(Server):
+    """RFC 5321 4.1.2 Quoted-string local parts, end to end: taken at MAIL
+    and RCPT as sent, queued losslessly (`mx queue list`), delivered to
+    the next hop quoted exactly as received, and named right in a bounce."""
+    SENDER = '"jane q"@sender.queue.test'          # sender.queue.test: mx-accept1
+    SENT = ['"john doe"@ok.send.test', '"a\\"b"@ok.send.test', '"x@y"@ok.send.test',
+            '"abc"@ok.send.test', '"a\\ b"@ok.send.test']   # unnecessary quoting kept
+    HELD = '"john doe"@rcpt4xx.send.test'          # deferred by the peer: stays queued
+    BOUNCED = '"john doe"@rcpt5xx.send.test'       # 550 at RCPT: a bounce to SENDER
+
+    def dumped(self, *parts, timeout=60):
+        """The transaction the sandbox's mx-accept1 (smtp-sink) wrote
+        that holds every one of parts (its X- lines, then the message)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for path in glob.glob(os.path.join(MAIL, "accept1", "msg.*")):
+                with open(path, "rb") as f:
+                    data = f.read().decode("utf-8", "replace")
+                if all(p in data for p in parts):
+                    return data
+            time.sleep(0.1)
+        self.fail("accept1 got nothing with %s:\n%s" % (parts, self.log_text()))
+
+    def test_quoted_local_parts_end_to_end(self):
+        tag = "quoted-%d" % os.getpid()
+        self.start()
+        c = self.client()
+        self.assertEqual(c.docmd("MAIL FROM:<%s> SIZE=100" % self.SENDER)[0], 250)
+        for rcpt in self.SENT + [self.HELD, self.BOUNCED]:
+            code, text = c.docmd("RCPT TO:<%s>" % rcpt)
+            self.assertEqual(code, 250, (rcpt, text))
+        self.assertEqual(c.data(message(tag).encode())[0], 250)
+        c.quit()
+        got = self.dumped(tag, "X-Mail-Args: <%s>" % self.SENDER)
+        rcpts = re.findall(r"^X-Rcpt-Args: (.*)$", got, re.M)
+        self.assertEqual(sorted(rcpts), sorted("<%s>" % r for r in self.SENT), got[:800])
+        # The bounce for BOUNCED, to the quoted sender, names it as received.
+        dsn = self.dumped(tag, "X-Mail-Args: <>")
+        self.assertIn("X-Rcpt-Args: <%s>" % self.SENDER, dsn)
+        self.assertIn("To: <%s>" % self.SENDER, dsn)
+        self.assertIn("<%s>: host mx-rcpt5xx.send.test said: 550 5.1.1" % self.BOUNCED, dsn)
+        self.assertIn("Final-Recipient: rfc822; %s\n" % self.BOUNCED, dsn)
+        # HELD waits in the spool, its quotes and blank intact.
+        p = subprocess.run([MX, "queue", "list", "--spool", self.spool],
+                           capture_output=True, text=True)
+        self.assertIn("<%s>" % self.SENDER, p.stdout)
+        self.assertRegex(p.stdout, r"<%s> pending, [01] attempts?" % re.escape(self.HELD))
+        self.assertEqual(len(self.queued()), 1, p.stdout)
+        self.assertIn("\nsender %s\n" % self.SENDER, self.queued_text()[0])
+
+    def test_swaks_to_a_quoted_local_part(self):
+        if shutil.which("swaks") is None:
+            self.skipTest("swaks is not installed (scripts/deps)")
+        tag = "swaks-quoted-%d" % os.getpid()
+        self.start()
+        p = subprocess.run(["swaks", "--server", HOST, "--port", str(PORT), "--helo",
+                            "client.test", "--from", self.SENDER, "--to", self.SENT[0],
+                            "--header", "Subject: " + tag, "--body", "x"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("X-Rcpt-Args: <%s>" % self.SENT[0], self.dumped(tag, "X-Mail-Args"))
 
 
 class Clients(Server):
@@ -615,4 +698,5 @@ class Errors(Server):
 
 
 if __name__ == "__main__":
-    raise SystemExit(sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_ANCHOR"))
+    raise SystemExit(sandboxed.main("MX_SANDBOX_RESOLVER", "MX_SANDBOX_ANCHOR",
+                                    "MX_SANDBOX_MAIL"))

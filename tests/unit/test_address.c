@@ -177,6 +177,21 @@ test_quoted_string(void **state)
 	ok("\"|cmd; rm -rf / <x> (y), [z]\"@example.test",
 	    "<\"|cmd; rm -rf / <x> (y), [z]\"@example.test>");
 	ok("\"\"@example.test", "<\"\"@example.test>");
+	/* as the server queues them: unnecessary quoting and pairs kept, never normalised */
+	ok("\"john doe\"@Example.TEST", "<\"john doe\"@example.test>");
+	ok("\"abc\"@example.test", "<\"abc\"@example.test>");
+	ok("\"a\\ b\"@example.test", "<\"a\\ b\"@example.test>");
+	ok("\" \"@example.test", "<\" \"@example.test>");
+	ok("\"x@y\"@example.test", "<\"x@y\"@example.test>");
+	/* 4.5.3.1.1: 64 octets of local part, the quotes and the blank counted */
+	ok("\"john doe xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"@example.test",
+	    "<\"john doe xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"@example.test>");
+	bad("\"john doe xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"@example.test",
+	    "has a local part longer than 64 octets");
+	bad("john doe@example.test", "contains a space outside quotes");
+	bad("\"john\" doe@example.test", "has text between the closing quote and the @");
+	bad("\"john\tdoe\"@example.test", "contains a control character");
+	bad("\"john\rdoe\"@example.test", WHY_LINE_BREAK);
 	assert_int_equal(address_parse("\"Case Kept\"@example.test", &a, NULL), MX_OK);
 	assert_string_equal(a.local, "\"Case Kept\"");
 	bad("\"abc@example.test", "has a quoted local part without its closing quote");
