@@ -162,6 +162,14 @@ class Hostile(Base):
         s.close()
 
         s, f = self.session()
+        # One message first: the group commit's thread starts with the
+        # first commit (a few MB under ASan), which is not what is measured.
+        self.assertTrue(self.say(s, f, b"MAIL FROM:<a@b.c>\r\n").startswith("250"))
+        self.assertTrue(self.say(s, f, b"RCPT TO:<warm@rcpt4xx.send.test>\r\n")
+                        .startswith("250"))
+        self.assertTrue(self.say(s, f, b"DATA\r\n").startswith("354"))
+        self.assertTrue(self.say(s, f, b"Subject: warm-up\r\n\r\nx\r\n.\r\n")
+                        .startswith("250 2.0.0 Ok: queued as"))
         before = self.rss_kb()
         self.assertTrue(self.say(s, f, b"MAIL FROM:<a@b.c>\r\n").startswith("250"))
         codes = {}
@@ -183,7 +191,7 @@ class Hostile(Base):
                         .startswith("250 2.0.0 Ok: queued as"))
         grown = self.rss_kb() - before
         s.close()
-        texts = self.queued_text()
+        texts = [t for t in self.queued_text() if "Subject: many" in t]
         self.assertEqual(len(texts), 1)
         self.assertEqual(len(re.findall(r"^rcpt ", texts[0], re.M)), 1000)
         self.assertLess(grown, 16 * 1024, "%d kB for 10^4 RCPTs" % grown)
