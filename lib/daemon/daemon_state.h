@@ -17,8 +17,9 @@
 #include "spool.h"
 #include "syncer.h"
 
-#define DAEMON_BUCKETS      65536
-#define DAEMON_DEST_BUCKETS 4096 /* destinations by domain (one-off domains: many) */
+#define DAEMON_BUCKETS         65536
+#define DAEMON_DEST_BUCKETS    4096 /* destinations by domain (one-off domains: many) */
+#define DAEMON_REMOVAL_SYNC_MS 100  /* removals made durable this long after the first */
 
 struct ddest;
 struct daemon_tlsrpt; /* daemon_tlsrpt.c's */
