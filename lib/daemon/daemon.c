@@ -491,10 +491,13 @@ sync_start(mx_daemon *d)
 		daemon_sync_removals(d);
 		return;
 	}
-	if (syncer_busy(d->syncer) || !spool_take_removals(queue_spool(d->q)))
-		return; /* on_synced starts the next one */
+	if (syncer_busy(d->syncer)) /* on_synced starts the next one */
+		return;
 	d->removals = (struct sync_job){ .removals = true };
-	syncer_submit(d->syncer, &d->removals);
+	if (spool_take_removals(queue_spool(d->q), &d->removals.gone))
+		syncer_submit(d->syncer, &d->removals);
+	else
+		free(d->removals.gone.names);
 }
 
 static void

@@ -217,7 +217,8 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, co
 mx_err spool_remove(struct spool *sp, const char *id, const char **why);
 /*
  * Group commit of removals, for a daemon that removes many entries a
- * second: spool_remove then only unlinks, and spool_sync_removals makes
+ * second: spool_remove then only renames queue/ID to tmp/ID.gone (or, if
+ * that fails, unlinks it), and spool_sync_removals makes
  * every removal since the last one durable with one fsync of queue/
  * (a no-op when there was none).  Until then a power cut may bring a
  * removed entry back: its message is delivered again (a duplicate, as
@@ -226,11 +227,20 @@ mx_err spool_remove(struct spool *sp, const char *id, const char **why);
  */
 void spool_group_removals(struct spool *sp, bool on);
 mx_err spool_sync_removals(struct spool *sp, const char **why);
-/* spool_sync_removals in two halves, for a syncer (syncer.h): whether
- * anything was removed since the last call (and now counted as synced),
- * and the fsync of queue/ that makes it durable (any thread). */
-bool spool_take_removals(struct spool *sp);
+/*
+ * spool_sync_removals in three parts, for a syncer (syncer.h): whether
+ * anything was removed since the last call (now counted as synced; the
+ * files the removals left in tmp/ are moved to *gone), the fsync of
+ * queue/ that makes the removals durable, and after it the unlink of
+ * *gone's files (which frees it).  The last two on any thread.
+ */
+struct spool_gone {
+	char (*names)[SPOOL_ID_MAX + 6]; /* "ID.gone" in tmp/ */
+	size_t n, cap;
+};
+bool spool_take_removals(struct spool *sp, struct spool_gone *gone);
 mx_err spool_sync_queue(struct spool *sp, const char **why);
+void spool_gone_unlink(struct spool *sp, struct spool_gone *gone);
 
 /*
  * Calls cb with each ID in queue/, and skipped (when not NULL) with the

@@ -54,6 +54,12 @@ run_job(struct spool *sp, struct sync_job *job)
 		job->removals_err = spool_sync_queue(sp, &why);
 		copy_why(job->removals_why, sizeof(job->removals_why), why);
 	}
+	/* Once queue/ no longer names them for good; else tmp/ keeps them
+	 * for spool_clean_tmp. */
+	if (job->removals_err == MX_OK && (job->n == 0 || job->err == MX_OK))
+		spool_gone_unlink(sp, &job->gone);
+	free(job->gone.names);
+	job->gone = (struct spool_gone){ 0 };
 }
 
 static void

@@ -29,7 +29,8 @@
 struct sync_job {
 	struct spool_staged *st[SYNC_JOB_MAX]; /* a group commit; n may be 0 */
 	size_t n;
-	bool removals; /* queue/ fsynced for removals made before the job */
+	bool removals;          /* queue/ fsynced for removals made before the job */
+	struct spool_gone gone; /* their files, unlinked after it (and freed) */
 	/* The results, set by the thread: spool_commit_staged's, and the
 	 * removals' fsync (MX_OK when not asked), each with its reason. */
 	mx_err err, removals_err;

@@ -1131,9 +1131,11 @@ counting_fsync(int fd)
 }
 
 /*
- * Group removals (the daemon's): spool_remove only unlinks, and one
- * spool_sync_removals makes them all durable with one fsync of queue/;
- * without it every removal is one fsync, as before.
+ * Group removals (the daemon's): spool_remove only renames the file to
+ * tmp/ID.gone, and one spool_sync_removals makes them all durable with
+ * one fsync of queue/ and then unlinks the files; without it every
+ * removal is one unlink and one fsync, as before.  A failed fsync leaves
+ * the files in tmp/, where spool_clean_tmp takes them.
  */
 static void
 test_group_removals(void **state)
@@ -1156,11 +1158,44 @@ test_group_removals(void **state)
 		assert_int_equal(spool_remove(f->sp, ids[i], &why), MX_OK);
 	assert_int_equal(fsyncs_seen, 1);
 	assert_int_equal(count_dir(f, "queue"), 0);
+	assert_int_equal(count_dir(f, "tmp"), 4); /* ID.gone, not yet unlinked */
 	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK);
 	assert_int_equal(fsyncs_seen, 2);
+	assert_int_equal(count_dir(f, "tmp"), 0);
 	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK); /* nothing new */
 	assert_int_equal(fsyncs_seen, 2);
 	spool_set_ops_for_testing(f->sp, NULL);
+}
+
+static int
+failing_dir_fsync(int fd)
+{
+	(void)fd;
+	errno = EIO;
+	return -1;
+}
+
+static void
+test_group_removals_failed_sync_left_for_clean_tmp(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_ops ops;
+	char id[SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+
+	fresh_entry(f, id);
+	spool_group_removals(f->sp, true);
+	assert_int_equal(spool_remove(f->sp, id, &why), MX_OK);
+	spool_get_ops_for_testing(f->sp, &ops);
+	ops.fsync = failing_dir_fsync;
+	spool_set_ops_for_testing(f->sp, &ops);
+	assert_int_equal(spool_sync_removals(f->sp, &why), MX_ERR_SYSTEM);
+	assert_non_null(strstr(why, "removals may be undone"));
+	spool_set_ops_for_testing(f->sp, NULL);
+	assert_int_equal(count_dir(f, "queue"), 0);
+	assert_int_equal(count_dir(f, "tmp"), 1);
+	assert_int_equal(spool_clean_tmp(f->sp, 0), 1); /* unlocked: a dead one's */
+	assert_int_equal(count_dir(f, "tmp"), 0);
 }
 
 static void
@@ -1355,6 +1390,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_removals, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_group_removals_failed_sync_left_for_clean_tmp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

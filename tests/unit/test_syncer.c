@@ -5,7 +5,8 @@
  * would wait in vain); each job is reported once, with the spool's error
  * when a sync fails (and nothing left in tmp/ or queue/); syncer_wait and
  * syncer_free return only after the job under way was reported; a job of
- * removals alone makes one fsync of queue/.
+ * removals alone makes one fsync of queue/ and then unlinks the removed
+ * entries' files from tmp/.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -273,14 +274,30 @@ test_removals_alone_sync_queue_once(void **state)
 {
 	struct fixture *f = *state;
 
+	/* An entry committed, then removed: its file waits in tmp/ as ID.gone
+	 * until the job's fsync of queue/, then goes. */
+	const char *why = NULL;
+
+	stage_all(f);
+	assert_int_equal(spool_commit_staged(f->sp, f->job.st, 1, &why), MX_OK);
+	spool_group_removals(f->sp, true);
+	assert_int_equal(spool_remove(f->sp, f->st[0].id, &why), MX_OK);
+	assert_int_equal(count_dir(f, "queue"), 0);
+	for (size_t i = 1; i < STAGED; i++)
+		spool_staged_abort(f->sp, &f->st[i]);
+	assert_int_equal(count_dir(f, "tmp"), 1);
 	memset(&f->job, 0, sizeof(f->job));
 	f->job.removals = true;
+	assert_true(spool_take_removals(f->sp, &f->job.gone));
+	assert_int_equal(f->job.gone.n, 1);
 	use_fsync(f, counting_fsync);
 	syncer_submit(f->sy, &f->job);
 	assert_int_equal(event_base_dispatch(f->base), 0);
 	assert_int_equal(f->reports, 1);
 	assert_int_equal(f->job.removals_err, MX_OK);
 	assert_int_equal(atomic_load(&fsyncs), 1);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	assert_null(f->job.gone.names);
 	/* With a commit, its fsync of queue/ covers the removals. */
 	stage_all(f);
 	f->job.removals = true;
