@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsdir.h"
 #include "sts_cache.h"
 #include "strbuf.h"
 
@@ -227,17 +228,6 @@ write_all(int fd, const char *data, size_t len)
 	return true;
 }
 
-static bool
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool ok = fd >= 0 && fsync(fd) == 0;
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 mx_err
 sts_write_durably(const char *dirpath, const char *name, const char *data, size_t len)
 {
@@ -260,7 +250,7 @@ sts_write_durably(const char *dirpath, const char *name, const char *data, size_
 		unlink(tmp);
 		return MX_ERR_SYSTEM;
 	}
-	return fsync_dir(dirpath) ? MX_OK : MX_ERR_SYSTEM;
+	return fsdir_sync(dirpath) ? MX_OK : MX_ERR_SYSTEM;
 }
 
 /* Whether the named entry has expired (or is not a cache file at all). */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsdir.h"
 #include "address.h"
 #include "strbuf.h"
 #include "verify_store.h"
@@ -319,17 +320,6 @@ verify_store_load(const char *spool, size_t max, const struct verify_store_limit
 	return why_set(why, err, "%.300s: %s", path, fault.text);
 }
 
-static bool
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool ok = fd >= 0 && fsync(fd) == 0;
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 /* The text into tmp, synced; errno says why not. */
 static bool
 write_tmp(const char *tmp, const struct verify_cache *cache, int64_t now, size_t *n)
@@ -369,7 +359,7 @@ verify_store_save(
 		unlink(tmp);
 		return why_set(why, MX_ERR_SYSTEM, "%.300s: %s", tmp, strerror(e));
 	}
-	if (!fsync_dir(dir))
+	if (!fsdir_sync(dir))
 		return why_set(why, MX_ERR_SYSTEM, "%.300s: fsync: %s", dir, strerror(errno));
 	return MX_OK;
 }
