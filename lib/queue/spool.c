@@ -37,6 +37,7 @@
 
 #include "grow.h"
 #include "spool.h"
+#include "spool_pool.h"
 
 #define SPOOL_DIR_MODE     0700
 #define SPOOL_FILE_MODE    0600
@@ -58,6 +59,7 @@ struct spool {
 	bool group_removals;    /* spool_remove leaves queue/'s fsync to spool_sync_removals */
 	bool removals_unsynced; /* removed since queue/ was last fsynced */
 	struct spool_gone gone; /* removed entries' files in tmp/, to unlink */
+	struct spool_pool pool; /* removed entries' files kept for new ones */
 	char why[256];          /* a reason with the OS's words in it */
 	char sync_why[256];     /* the same, of the calls a syncer thread makes */
 };
@@ -389,6 +391,7 @@ spool_close(struct spool *sp)
 	if (sp->corrupt_fd >= 0)
 		close(sp->corrupt_fd);
 	free(sp->gone.names);
+	spool_pool_free(&sp->pool);
 	free(sp);
 }
 
@@ -798,6 +801,7 @@ entry_ready(const struct spool_entry *e, const char **why)
 mx_err
 spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st, const char **why)
 {
+	bool reused = false;
 	mx_err err;
 
 	st->fd = -1;
@@ -807,8 +811,12 @@ spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st, co
 	if (e->created == 0)
 		e->created = (int64_t)time(NULL);
 	memcpy(st->id, e->id, sizeof(st->id));
-	st->fd = sp->ops.open(sp->tmp_fd, st->tmp,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, SPOOL_FILE_MODE);
+	/* A delivered entry's file when the pool has one (spool_pool.h). */
+	if ((st->fd = spool_pool_take(&sp->pool, sp->tmp_fd, st->tmp)) >= 0)
+		reused = true;
+	else
+		st->fd = sp->ops.open(sp->tmp_fd, st->tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, SPOOL_FILE_MODE);
 	if (st->fd < 0) {
 		*why = os_why(sp, "cannot create a file in the spool's tmp/");
 		return MX_ERR_SYSTEM;
@@ -819,6 +827,11 @@ spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st, co
 		*why = os_why(sp, "cannot lock the new spool file");
 	else
 		err = write_entry(sp, st->fd, e, false, why);
+	/* Written over an old one: what is left of it after ours goes. */
+	if (err == MX_OK && reused && ftruncate(st->fd, lseek(st->fd, 0, SEEK_CUR)) != 0) {
+		*why = os_why(sp, "cannot truncate the new spool file");
+		err = MX_ERR_SYSTEM;
+	}
 	if (err != MX_OK)
 		spool_staged_abort(sp, st);
 	return err;
@@ -920,28 +933,46 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, co
 	return MX_OK;
 }
 
+_Static_assert(sizeof(((struct spool_gone *)0)->names[0]) == SPOOL_POOL_NAME,
+    "a pool name fits the gone list");
+
+static bool
+gone_room(struct spool_gone *g)
+{
+	size_t cap = g->cap ? g->cap * 2 : 64;
+	void *p;
+
+	if (g->n < g->cap)
+		return true;
+	if ((p = realloc(g->names, cap * sizeof(g->names[0]))) == NULL)
+		return false;
+	g->names = p;
+	g->cap = cap;
+	return true;
+}
+
 /*
- * Under spool_group_removals: queue/ID leaves queue/ by a rename to
- * tmp/ID.gone, whose unlink (the freeing of its blocks: a synchronous
- * discard on a file system mounted with discard, 0.1 ms a file here) is
- * left to spool_gone_unlink, on a syncer's thread.  The entry is gone
- * from queue/ at once, for scans and runners alike; a crash leaves the
- * file in tmp/, where spool_clean_tmp finds it unlocked and removes it.
+ * Under spool_group_removals: queue/ID leaves queue/ by a rename into tmp/,
+ * to the pool (spool_pool.h) or, if that fails, to tmp/ID.gone, and
+ * whatever is to be unlinked (ID.gone, or the pool's oldest) is left to
+ * spool_gone_unlink, on a syncer's thread: freeing its blocks is a
+ * synchronous discard on a file system mounted with discard (0.1 ms a
+ * file here).  The entry is gone from queue/ at once, for scans and
+ * runners alike; a crash leaves the file in tmp/, where spool_clean_tmp
+ * finds it unlocked and removes it.
  */
 static bool
 remove_later(struct spool *sp, const char *id)
 {
 	struct spool_gone *g = &sp->gone;
-	char name[sizeof(g->names[0])];
+	char name[SPOOL_POOL_NAME];
 
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		void *p = realloc(g->names, cap * sizeof(g->names[0]));
-
-		if (p == NULL)
-			return false;
-		g->names = p;
-		g->cap = cap;
+	if (!gone_room(g))
+		return false;
+	if (spool_pool_put(&sp->pool, sp->queue_fd, sp->tmp_fd, id, name)) {
+		if (name[0] != '\0')
+			memcpy(g->names[g->n++], name, sizeof(name));
+		return true;
 	}
 	snprintf(name, sizeof(name), "%s.gone", id);
 	if (renameat(sp->queue_fd, id, sp->tmp_fd, name) != 0)

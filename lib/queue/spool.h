@@ -235,7 +235,7 @@ mx_err spool_sync_removals(struct spool *sp, const char **why);
  * *gone's files (which frees it).  The last two on any thread.
  */
 struct spool_gone {
-	char (*names)[SPOOL_ID_MAX + 6]; /* "ID.gone" in tmp/ */
+	char (*names)[SPOOL_ID_MAX + 8]; /* "ID.gone" or "free.N" in tmp/ */
 	size_t n, cap;
 };
 bool spool_take_removals(struct spool *sp, struct spool_gone *gone);

@@ -6,7 +6,8 @@
  * (injected, and a real full tmpfs) leave nothing behind; a writer
  * SIGKILLed at random never leaves a partial entry nor loses an accepted
  * one; locks exclude a second runner and die with their holder.  A stale
- * errno or an entry that vanishes mid-scan never hides the others; quoted
+ * errno or an entry that vanishes mid-scan never hides the others; grouped
+ * removals keep at most 256 files for new messages, which take them; quoted
  * local parts with spaces round-trip; spool_open_existing creates nothing;
  * spool_load_schedule reads the header and no more.
  */
@@ -1131,11 +1132,12 @@ counting_fsync(int fd)
 }
 
 /*
- * Group removals (the daemon's): spool_remove only renames the file to
- * tmp/ID.gone, and one spool_sync_removals makes them all durable with
- * one fsync of queue/ and then unlinks the files; without it every
- * removal is one unlink and one fsync, as before.  A failed fsync leaves
- * the files in tmp/, where spool_clean_tmp takes them.
+ * Group removals (the daemon's): spool_remove only renames the file into
+ * tmp/'s pool (spool_pool.h), and one spool_sync_removals makes them all
+ * durable with one fsync of queue/; the files stay for new messages.
+ * Without it every removal is one unlink and one fsync, as before.  A
+ * failed fsync changes nothing for them; spool_clean_tmp takes what
+ * nobody took (unlocked).
  */
 static void
 test_group_removals(void **state)
@@ -1158,13 +1160,84 @@ test_group_removals(void **state)
 		assert_int_equal(spool_remove(f->sp, ids[i], &why), MX_OK);
 	assert_int_equal(fsyncs_seen, 1);
 	assert_int_equal(count_dir(f, "queue"), 0);
-	assert_int_equal(count_dir(f, "tmp"), 4); /* ID.gone, not yet unlinked */
+	assert_int_equal(count_dir(f, "tmp"), 4); /* tmp/free.N, kept */
 	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK);
 	assert_int_equal(fsyncs_seen, 2);
-	assert_int_equal(count_dir(f, "tmp"), 0);
+	assert_int_equal(count_dir(f, "tmp"), 4);
 	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK); /* nothing new */
 	assert_int_equal(fsyncs_seen, 2);
 	spool_set_ops_for_testing(f->sp, NULL);
+	assert_int_equal(spool_clean_tmp(f->sp, 0), 4); /* unlocked: nobody's */
+}
+
+/* The file of the entry id as it is in queue/ now: its inode. */
+static ino_t
+inode_of(const struct fixture *f, const char *sub, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	path_of(f, sub, name, path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* A message staged after removals is written over a removed entry's file
+ * (same inode, no new one), cut to its own length, and loads whole. */
+static void
+test_pool_reused_by_a_staged_message(void **state)
+{
+	struct fixture *f = *state;
+	char ids[2][SPOOL_ID_MAX + 1];
+	ino_t old[2];
+	struct spool_rcpt rcpt = { .address = "two@example.com" };
+	uint8_t data[] = "short\r\n";
+	struct spool_entry e = { .sender = "s@example.org",
+		.rcpts = &rcpt,
+		.n_rcpts = 1,
+		.data = data,
+		.len = sizeof(data) - 1 };
+	struct spool_staged st, *stp = &st;
+	struct spool_entry *got = NULL;
+	const char *why = NULL;
+
+	spool_group_removals(f->sp, true);
+	for (size_t i = 0; i < 2; i++) {
+		fresh_entry(f, ids[i]);
+		old[i] = inode_of(f, "queue", ids[i]);
+		assert_int_equal(spool_remove(f->sp, ids[i], &why), MX_OK);
+	}
+	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK);
+	assert_int_equal(count_dir(f, "tmp"), 2);
+	assert_int_equal(spool_stage(f->sp, &e, &st, &why), MX_OK);
+	assert_int_equal(spool_commit_staged(f->sp, &stp, 1, &why), MX_OK);
+	assert_int_equal(count_dir(f, "tmp"), 1);
+	assert_true(inode_of(f, "queue", e.id) == old[0] || inode_of(f, "queue", e.id) == old[1]);
+	assert_int_equal(spool_load(f->sp, e.id, &got, &why), MX_OK);
+	assert_int_equal(got->len, sizeof(data) - 1);
+	assert_memory_equal(got->data, data, sizeof(data) - 1);
+	assert_string_equal(got->rcpts[0].address, "two@example.com");
+	spool_entry_free(got);
+}
+
+/* The pool keeps at most SPOOL_POOL_MAX (256) files; the oldest beyond
+ * it are unlinked once queue/ is synced. */
+static void
+test_pool_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char id[SPOOL_ID_MAX + 1];
+	const char *why = NULL;
+
+	spool_group_removals(f->sp, true);
+	for (size_t i = 0; i < 300; i++) {
+		fresh_entry(f, id);
+		assert_int_equal(spool_remove(f->sp, id, &why), MX_OK);
+	}
+	assert_int_equal(count_dir(f, "tmp"), 300);
+	assert_int_equal(spool_sync_removals(f->sp, &why), MX_OK);
+	assert_int_equal(count_dir(f, "tmp"), 256);
+	assert_int_equal(count_dir(f, "queue"), 0);
 }
 
 static int
@@ -1392,6 +1465,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_removals, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_group_removals_failed_sync_left_for_clean_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_reused_by_a_staged_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
