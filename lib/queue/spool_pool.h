@@ -22,10 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "spool.h"
-
 #define SPOOL_POOL_MAX  256
-#define SPOOL_POOL_NAME (SPOOL_ID_MAX + 8) /* "free." + 16 hex digits, or "ID.gone" */
+#define SPOOL_POOL_NAME 40 /* "free." + 16 hex digits, or "ID.gone" (spool.c checks) */
 
 struct spool_pool {
 	/* The remover's: the names it put, oldest first (a ring). */
