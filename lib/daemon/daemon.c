@@ -477,13 +477,14 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The spool removes without fsync (spool_group_removals, set at the run's
- * start); the removals are made durable once per turn of the loop, after
- * every delivery that finished in it: one fsync of queue/ for all of them
- * instead of one each, which held the daemon to the disk's fsync rate.
- * The fsync is the syncer's (its thread), so the loop goes on delivering
- * meanwhile; removals made during one fsync wait for the next, and a
- * busy loop's turns share one (daemon_sync_soon).
+ * start); the removals are made durable together, at most every
+ * DAEMON_REMOVAL_SYNC_MS (daemon_sync_soon): one fsync of queue/ for all
+ * of them instead of one each, which held the daemon to the disk's fsync
+ * rate.  The fsync is the syncer's (its thread), so the loop goes on
+ * delivering meanwhile; removals made during one wait for the next.
  */
+static void daemon_sync_soon(mx_daemon *d);
+
 static void
 sync_start(mx_daemon *d)
 {
@@ -507,7 +508,7 @@ on_synced(struct sync_job *job, void *arg)
 
 	if (job->removals_err != MX_OK)
 		daemon_log(d, "qmgr", "%s", job->removals_why);
-	sync_start(d);
+	daemon_sync_soon(d); /* for the removals made meanwhile, if any */
 }
 
 /* At once, on the loop's thread: after the syncer's job under way. */
