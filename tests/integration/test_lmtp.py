@@ -28,6 +28,7 @@ HOST, PORT = "127.0.0.1", 2527
 LOCAL = "local.test"
 TCP_LMTP = ("127.0.7.1", 24)  # issue 16's range for this work
 SINK_LMTP = ("127.0.9.1", 24)  # smtp-sink -L (127.0.9.0/24: quoted local parts)
+SLOW_LMTP = ("127.0.9.2", 24)  # smtp-sink -L -w 1: the store's concurrency limit
 
 
 def lf(data):
@@ -311,6 +312,36 @@ class Lmtp(unittest.TestCase):
         self.assertIn('X-Mail-Args: <"jane q"@client.test>\n', got)
         self.assertEqual(re.findall(r"^X-Rcpt-Args: (.*)$", got, re.M),
                          ["<%s>" % r for r in sent])
+
+    def test_lmtp_concurrency_limit(self):
+        """--lmtp-concurrency caps the daemon's sessions with the store, as
+        Postfix's lmtp_destination_concurrency_limit does: 12 messages to a
+        store that takes 1 s over each DATA never had more than 3 sessions
+        open at once (counted with ss), and did have 3."""
+        sink = subprocess.Popen(["smtp-sink", "-L", "-u", "nobody", "-w", "1",
+                                 "%s:%d" % SLOW_LMTP, "64"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(sink.wait)
+        self.addCleanup(sink.kill)
+        deadline = time.time() + 20
+        while subprocess.run(["ss", "-Hltn", "src", "%s:%d" % SLOW_LMTP], capture_output=True,
+                             text=True).stdout.strip() == "":
+            self.assertLess(time.time(), deadline, "smtp-sink -L did not listen")
+            time.sleep(0.05)
+        self.start("%s:%d" % SLOW_LMTP, "--lmtp-concurrency", "3")
+        c = smtplib.SMTP(HOST, PORT, timeout=30)
+        c.ehlo("client.test")
+        for i in range(12):
+            c.sendmail("s@client.test", ["alice@%s" % LOCAL], b"Subject: %d\r\n\r\nx\r\n" % i)
+        c.quit()
+        most, deadline = 0, time.time() + 60
+        while time.time() < deadline and self.queued():
+            out = subprocess.run(["ss", "-Htn", "state", "established", "dst",
+                                  "%s:%d" % SLOW_LMTP], capture_output=True, text=True).stdout
+            most = max(most, len(out.splitlines()))
+            time.sleep(0.05)
+        self.wait_empty()
+        self.assertEqual(most, 3, self.log_text())
 
 
 if __name__ == "__main__":
