@@ -44,35 +44,52 @@ number(const char *name, const char *where, const char *v, unsigned long long mi
 	return EX_OK;
 }
 
-/* The backup domains' recipient verification and probes. */
+/*
+ * The numeric options, one row each: bounds, and where the value goes (an
+ * unsigned or an unsigned long long) with the flag that says it was given,
+ * if the option has one.  As before the table, the value and the flag are
+ * stored whether or not it was in bounds (the caller stops on the error).
+ */
 static int
-verify_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
+number_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 {
-	unsigned long long n = 0;
-	int rc = EX_OK;
+	const struct {
+		int opt;
+		const char *name;
+		unsigned long long min, max;
+		unsigned *u;
+		unsigned long long *ull;
+		bool *set;
+	} rows[] = {
+		{ 0x309, "max-message-size", 1024, 512ull << 20, NULL, &o->max_size, NULL },
+		{ 0x30a, "max-recipients", 1, 1000, &o->max_rcpts, NULL, NULL },
+		{ 0x30b, "client-limit", 1, 100000, &o->client_limit, NULL, NULL },
+		{ 0x30c, "smtpd-timeout", 1, 3600, &o->timeout_s, NULL, NULL },
+		{ 0x30d, "greet-pause", 0, 60000, &o->greet_pause_ms, NULL, &o->greet_pause_set },
+		{ 0x314, "lmtp-concurrency", 1, 10000, &o->lmtp_limit, NULL, NULL },
+		/* the backup domains' recipient verification and probes */
+		{ 0x30f, "verify-positive-ttl", 0, 366ull * 86400, &o->verify_pos_ttl, NULL,
+		    &o->verify_pos_set },
+		{ 0x310, "verify-negative-ttl", 0, 366ull * 86400, &o->verify_neg_ttl, NULL,
+		    &o->verify_neg_set },
+		{ 0x311, "verify-cache-size", 1, 10000000, NULL, &o->verify_cache, NULL },
+		{ 0x312, "verify-timeout", 100, 600000, &o->verify_timeout_ms, NULL, NULL },
+		{ 0x313, "backup-probe-interval", 1, 3600, &o->backup_probe_s, NULL, NULL },
+	};
 
-	switch (opt) {
-	case 0x30f:
-		rc = number("verify-positive-ttl", where, v, 0, 366ull * 86400, &n);
-		o->verify_pos_ttl = (unsigned)n;
-		o->verify_pos_set = true;
-		return rc;
-	case 0x310:
-		rc = number("verify-negative-ttl", where, v, 0, 366ull * 86400, &n);
-		o->verify_neg_ttl = (unsigned)n;
-		o->verify_neg_set = true;
-		return rc;
-	case 0x311:
-		rc = number("verify-cache-size", where, v, 1, 10000000, &n);
-		o->verify_cache = n;
-		return rc;
-	case 0x312:
-		rc = number("verify-timeout", where, v, 100, 600000, &n);
-		o->verify_timeout_ms = (unsigned)n;
-		return rc;
-	case 0x313:
-		rc = number("backup-probe-interval", where, v, 1, 3600, &n);
-		o->backup_probe_s = (unsigned)n;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		unsigned long long n = 0;
+		int rc;
+
+		if (rows[i].opt != opt)
+			continue;
+		rc = number(rows[i].name, where, v, rows[i].min, rows[i].max, &n);
+		if (rows[i].u)
+			*rows[i].u = (unsigned)n;
+		else
+			*rows[i].ull = n;
+		if (rows[i].set)
+			*rows[i].set = true;
 		return rc;
 	case 0x315:
 		rc = number("verify-save-interval", where, v, 1, 86400, &n);
@@ -85,9 +102,6 @@ verify_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 int
 smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 {
-	unsigned long long n = 0;
-	int rc = EX_OK;
-
 	switch (opt) {
 	case 0x301: return push(o->listen, &o->n_listen, "listen", where, v);
 	case 0x302: return push(o->local, &o->n_local, "local-domain", where, v);
@@ -97,34 +111,9 @@ smtpd_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 	case 0x306: return push(o->nets, &o->n_nets, "relay-network", where, v);
 	case 0x307: o->tls_cert = v; return EX_OK;
 	case 0x308: o->tls_key = v; return EX_OK;
-	case 0x309:
-		rc = number("max-message-size", where, v, 1024, 512ull << 20, &n);
-		o->max_size = n;
-		return rc;
-	case 0x30a:
-		rc = number("max-recipients", where, v, 1, 1000, &n);
-		o->max_rcpts = (unsigned)n;
-		return rc;
-	case 0x30b:
-		rc = number("client-limit", where, v, 1, 100000, &n);
-		o->client_limit = (unsigned)n;
-		return rc;
-	case 0x30c:
-		rc = number("smtpd-timeout", where, v, 1, 3600, &n);
-		o->timeout_s = (unsigned)n;
-		return rc;
-	case 0x30d:
-		rc = number("greet-pause", where, v, 0, 60000, &n);
-		o->greet_pause_ms = (unsigned)n;
-		o->greet_pause_set = true;
-		return rc;
 	case 0x30e: o->user = v; return EX_OK;
-	case 0x314:
-		rc = number("lmtp-concurrency", where, v, 1, 10000, &n);
-		o->lmtp_limit = (unsigned)n;
-		return rc;
 	}
-	return verify_option(o, opt, v, where);
+	return number_option(o, opt, v, where);
 }
 
 static int

@@ -1,9 +1,10 @@
-"""What test_daemon_peers.py and test_daemon_faults.py share: a counting
-SMTP receiver the test runs on an address of 127.0.2.0/24 (which can be a
-tarpit, or slow to say 250), a UDP relay in front of the sandbox's Unbound
-that records every question, and a unittest base class that runs
-`mx daemon` on a spool of its own.  No test methods here (the importing
-script's unittest.main must not find any twice).
+"""What test_daemon.py, test_daemon_peers.py and test_daemon_faults.py
+share: a counting SMTP receiver the test runs on an address of its own
+(which can be a tarpit, slow to say 250, or hold 250s to give them in
+batches), a UDP relay in front of the sandbox's Unbound that records every
+question, and a unittest base class that runs `mx daemon` on a spool of
+its own.  No test methods here (the importing script's unittest.main must
+not find any twice).
 """
 import concurrent.futures
 import os
@@ -30,18 +31,23 @@ class Smtp(socketserver.ThreadingTCPServer):
     "accept"; "silent" (accepts, never greets); "stall" (greets, answers
     EHLO, then never answers again).  delay: seconds before each 250 to
     the final dot (the message is counted first: a client killed while
-    waiting has had it delivered)."""
+    waiting has had it delivered).  batch > 0: the 250 after DATA waits
+    until that many messages wait for theirs (or 1 s passed), then they
+    all get it at once."""
     allow_reuse_address = True
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, addr, mode="accept", delay=0.0):
+    def __init__(self, addr, mode="accept", delay=0.0, batch=0):
         self.lock = threading.Lock()
         self.connections = 0
         self.open = 0
         self.lives = []  # (opened, closed) monotonic seconds
         self.messages = []
-        self.mode, self.delay = mode, delay
+        self.mode, self.delay, self.batch = mode, delay, batch
+        self.cond = threading.Condition()
+        self.waiting = 0
+        self.generation = 0
         self.stopping = threading.Event()
         super().__init__((addr, 25), SmtpHandler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -120,7 +126,21 @@ class SmtpHandler(socketserver.StreamRequestHandler):
             srv.messages.append(m.group(1) if m else "")
         if srv.delay:
             time.sleep(srv.delay)
+        if srv.batch:
+            self.wait_batch(srv)
         self.reply("250 2.0.0 queued")
+
+    def wait_batch(self, srv):
+        with srv.cond:
+            gen = srv.generation
+            srv.waiting += 1
+            if srv.waiting < srv.batch and srv.cond.wait_for(
+                    lambda: srv.generation != gen, timeout=1.0):
+                return
+            if srv.generation == gen:  # the batch is full, or the wait is over
+                srv.generation += 1
+                srv.waiting = 0
+                srv.cond.notify_all()
 
 
 def question(data):
@@ -186,8 +206,11 @@ class CountingRelay:
 
 
 class DaemonCase(unittest.TestCase):
-    """Runs `mx daemon` on a spool of its own; the log is kept in a file."""
+    """Runs `mx daemon` on a spool of its own; the log is kept in a file.
+    The limits, in seconds: for the daemon to answer after its start, for
+    it to end after SIGTERM, for one `mx send --queue-only`."""
     counter = 0
+    ready_seconds, grace_seconds, send_seconds = 30, 30, 60
 
     def setUp(self):
         self.spool = tempfile.mkdtemp(prefix="mx-daemon.")
@@ -217,7 +240,8 @@ class DaemonCase(unittest.TestCase):
     def queue_msg(self, rcpt, tag, spool=None, check=True):
         body = ("From: %s\nSubject: %s\n\nHello.\n" % (SENDER, tag)).encode()
         p = subprocess.run([MX, "send"] + self.common(spool) + ["--queue-only", "-f", SENDER,
-                           rcpt], input=body, capture_output=True, timeout=60)
+                           rcpt], input=body, capture_output=True,
+                           timeout=self.send_seconds)
         if check:
             self.assertEqual(p.returncode, 0, p.stderr)
         return p
@@ -230,13 +254,16 @@ class DaemonCase(unittest.TestCase):
                 self.assertEqual(p.returncode, 0, p.stderr)
         return tags
 
-    def start(self, *args, spool=None):
+    def start(self, *args, spool=None, wrapper=()):
+        """The daemon (under wrapper, a command it is run by, if given)."""
         if self.log is None:
             self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([MX, "daemon"] + self.common(spool) +
+        self.proc = subprocess.Popen(list(wrapper) + [MX, "daemon"] + self.common(spool) +
                                      ["--log", "stderr", "--hostname", "client.test"] +
                                      list(args), stdout=self.log, stderr=self.log)
-        self.assertTrue(self.wait_for(lambda: self.answers(spool), 30), self.log_text())
+        # Ready when it answers (a killed daemon's socket file may be there).
+        self.assertTrue(self.wait_for(lambda: self.answers(spool), self.ready_seconds),
+                        self.log_text())
 
     def answers(self, spool=None):
         return subprocess.run([MX, "daemon", "status", "--spool", spool or self.spool],
@@ -261,16 +288,16 @@ class DaemonCase(unittest.TestCase):
             time.sleep(0.02)
         return cond()
 
-    def stop(self, grace=30):
+    def stop(self, grace=None):
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=grace)
+        rc = self.proc.wait(timeout=grace or self.grace_seconds)
         self.proc = None
         if rc != 0:  # the sanitizers' report, if that is what ended it
             print(self.log_text()[-8000:])
         return rc
 
-    def server(self, addr, mode="accept", delay=0.0):
-        s = Smtp(addr, mode, delay)
+    def server(self, addr, mode="accept", delay=0.0, batch=0):
+        s = Smtp(addr, mode, delay, batch)
         self.cleanups.append(s.stop)
         return s
 

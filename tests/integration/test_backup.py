@@ -51,10 +51,7 @@ class Backup(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="mx-backup-")
         os.chmod(self.dir, 0o755)
         self.spool = os.path.join(self.dir, "spool")
-        subprocess.run([MX, "queue", "list", "--spool", self.spool], capture_output=True)
-        for d in ("queue", "tmp", "corrupt"):
-            os.makedirs(os.path.join(self.spool, d), exist_ok=True)
-        subprocess.run(["chown", "-R", "nobody:nogroup", self.spool], check=True)
+        sandboxed.nobody_spool(MX, self.spool)
         self.dump = os.path.join(self.dir, "primary")
         os.makedirs(self.dump)
         self.log = open(os.path.join(self.dir, "log"), "w+")
@@ -72,9 +69,7 @@ class Backup(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log_text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        return sandboxed.read_log(self.log)
 
     def listening(self, host, port=25):
         import socket
@@ -108,8 +103,7 @@ class Backup(unittest.TestCase):
                "--backup-domain", "slow." + DOMAIN,
                "--user", "nobody", "--greet-pause", "0"] + list(extra)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        if not wait_for(lambda: self.listening(BACKUP) or self.proc.poll() is not None, 10):
-            self.fail("server did not listen: " + self.log_text())
+        sandboxed.wait_listening(self, self.proc, BACKUP, 25, 10, self.log_text)
         if self.proc.poll() is not None:
             self.fail("daemon exited: " + self.log_text())
 

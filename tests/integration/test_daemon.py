@@ -21,224 +21,45 @@ import re
 import shutil
 import signal
 import socket
-import socketserver
 import subprocess
 import tempfile
 import threading
 import time
-import unittest
 
 import sandboxed
+from daemon_world import ANCHOR, MX, RESOLVER, CountingRelay, DaemonCase
 
-MX = os.environ.get("MX_BIN", "build/src/mx")
-RESOLVER = os.environ.get("MX_SANDBOX_RESOLVER")
-ANCHOR = os.environ.get("MX_SANDBOX_ANCHOR")
 KILLS = int(os.environ.get("MX_DAEMON_KILLS", "200"))
 LATER = "127.0.0.240"   # mx-later.queue.test: only this test's servers listen there
 RELAY = "127.0.0.76"    # the query-counting DNS relay
 
 
-class Smtp(socketserver.ThreadingTCPServer):
-    """A small SMTP receiver: counts connections, transactions and messages
-    (by their Subject); with tarpit set it accepts and never greets."""
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 128  # 20 connections at once: the default 5 drops some
-
-    def __init__(self, tarpit=False, batch=0):
-        self.lock = threading.Lock()
-        self.connections = 0
-        self.messages = []
-        self.tarpit = tarpit
-        # batch > 0: the 250 after DATA waits until that many messages
-        # wait for theirs (or 1 s passed), then they all get it at once.
-        self.batch = batch
-        self.cond = threading.Condition()
-        self.waiting = 0
-        self.generation = 0
-        super().__init__((LATER, 25), SmtpHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-
-    def handle_error(self, request, client_address):
-        pass  # a client killed mid-transaction (the SIGKILL test) is expected
-
-
-class SmtpHandler(socketserver.StreamRequestHandler):
-    def reply(self, text):
-        self.wfile.write(text.encode() + b"\r\n")
-
-    def handle(self):
-        srv = self.server
-        with srv.lock:
-            srv.connections += 1
-        if srv.tarpit:
-            time.sleep(30)
-            return
-        self.reply("220 later.queue.test ESMTP test")
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            cmd = line.decode("latin-1").strip().upper()
-            if cmd.startswith("EHLO"):
-                self.reply("250-later.queue.test\r\n250 PIPELINING")
-            elif cmd.startswith(("MAIL", "RCPT", "RSET", "HELO")):
-                self.reply("250 2.0.0 ok")
-            elif cmd == "DATA":
-                self.reply("354 go ahead")
-                body = []
-                while True:
-                    data = self.rfile.readline()
-                    if not data or data == b".\r\n":
-                        break
-                    body.append(data.decode("latin-1"))
-                m = re.search(r"^Subject: (\S+)", "".join(body), re.M)
-                with srv.lock:
-                    srv.messages.append(m.group(1) if m else "")
-                if srv.batch:
-                    self.hold(srv)
-                self.reply("250 2.0.0 queued")
-            elif cmd == "QUIT":
-                self.reply("221 2.0.0 bye")
-                return
-            else:
-                self.reply("500 5.5.1 what")
-
-
-    def hold(self, srv):
-        with srv.cond:
-            gen = srv.generation
-            srv.waiting += 1
-            if srv.waiting < srv.batch and srv.cond.wait_for(
-                    lambda: srv.generation != gen, timeout=1.0):
-                return
-            if srv.generation == gen:  # the batch is full, or the wait is over
-                srv.generation += 1
-                srv.waiting = 0
-                srv.cond.notify_all()
-
-
-class CountingRelay:
-    """UDP DNS relay to the sandbox's Unbound that counts the queries."""
-
-    def __init__(self):
-        host, _, port = RESOLVER.partition("@")
-        self.upstream = (host, int(port or 53))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((RELAY, 53))
-        self.queries = []
-        self.running = True
-        threading.Thread(target=self.run, daemon=True).start()
-
-    def run(self):
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            self.queries.append(data)
-            up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            up.settimeout(3)
-            try:
-                up.sendto(data, self.upstream)
-                self.sock.sendto(up.recvfrom(65535)[0], peer)
-            except OSError:
-                pass
-            finally:
-                up.close()
-
-    def stop(self):
-        self.running = False
-        self.sock.close()
-
-
-class Daemon(unittest.TestCase):
-    counter = 0
-
-    def setUp(self):
-        self.spool = tempfile.mkdtemp(prefix="mx-daemon.")
-        self.resolver = RESOLVER
-        self.proc = None
-        self.servers = []
-
-    def tearDown(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for s in self.servers:
-            s.stop()
-        if getattr(self, "log", None) is not None:
-            self.log.close()
-        shutil.rmtree(self.spool, ignore_errors=True)
-
-    def common(self):
-        return ["--resolver", self.resolver, "--trust-anchor", ANCHOR, "--spool", self.spool]
-
-    def tag(self):
-        Daemon.counter += 1
-        return "%s-%d-%d" % (self.id().split(".")[-1], os.getpid(), Daemon.counter)
-
-    def queue_msg(self, rcpt, tag):
-        body = ("From: s@sender.queue.test\nSubject: %s\n\nHello.\n" % tag).encode()
-        p = subprocess.run([MX, "send"] + self.common() + ["--queue-only", "-f",
-                           "s@sender.queue.test", rcpt], input=body, capture_output=True,
-                           timeout=30)
-        self.assertEqual(p.returncode, 0, p.stderr)
-
-    def start(self, *args, wrapper=()):
-        self.log = tempfile.TemporaryFile(dir=self.spool)
-        self.proc = subprocess.Popen(list(wrapper) + [MX, "daemon"] + self.common() +
-                                     ["--log", "stderr", "--hostname", "client.test"] +
-                                     list(args), stdout=self.log, stderr=self.log)
-        # Ready when it answers (a killed daemon's socket file may be there).
-        self.assertTrue(self.wait_for(self.answers, 20), self.log_text())
-
-    def answers(self):
-        return subprocess.run([MX, "daemon", "status", "--spool", self.spool],
-                              capture_output=True, timeout=10).returncode == 0
-
-    def log_text(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
+class Daemon(DaemonCase):
+    # Tighter than test_daemon_peers.py's and test_daemon_faults.py's.
+    ready_seconds, grace_seconds, send_seconds = 20, 20, 30
 
     def status(self):
+        """The daemon's status report; the daemon must answer."""
         p = subprocess.run([MX, "daemon", "status", "--spool", self.spool],
                            capture_output=True, timeout=10)
         self.assertEqual(p.returncode, 0, p.stderr)
         return p.stdout.decode()
 
-    def wait_for(self, cond, seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if cond():
-                return True
-            time.sleep(0.01)
-        return cond()
+    def queue_tags(self, rcpt, n):
+        """n messages to rcpt queued before the daemon starts; their tags."""
+        return self.queue_many(rcpt, n)
 
-    def stop(self, grace=20):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=grace)
-        self.proc = None
-        if rc != 0:  # the sanitizers' report, if that is what ended it
-            print(self.log_text()[-8000:])
-        return rc
-
-    def server(self, tarpit=False, batch=0):
-        s = Smtp(tarpit, batch)
-        self.servers.append(s)
-        return s
-
-    def queue_files(self):
-        return os.listdir(os.path.join(self.spool, "queue"))
+    def wait_delivered(self, srv, tags):
+        """Waits until srv has as many messages as tags: they are tags."""
+        self.assertTrue(self.wait_for(lambda: len(srv.messages) >= len(tags), 50),
+                        self.status() + self.log_text()[-3000:])
+        print("%d messages over %d connections" % (len(tags), srv.connections))
+        self.assertEqual(sorted(srv.messages), sorted(tags))
 
     # ---- the tests --------------------------------------------------------
 
     def test_pickup_latency(self):
-        srv = self.server()
+        srv = self.server(LATER)
         self.start()
         tag = self.tag()
         t0 = time.monotonic()
@@ -251,16 +72,10 @@ class Daemon(unittest.TestCase):
         self.assertEqual(self.stop(), 0)
 
     def test_connections_reused(self):
-        srv = self.server()
-        n = 60
-        tags = [self.tag() for _ in range(n)]
-        for t in tags:
-            self.queue_msg("r@later.queue.test", t)
+        srv = self.server(LATER)
+        tags = self.queue_tags("r@later.queue.test", 60)
         self.start()
-        self.assertTrue(self.wait_for(lambda: len(srv.messages) >= n, 50),
-                        self.status() + self.log_text()[-3000:])
-        print("%d messages over %d connections" % (n, srv.connections))
-        self.assertEqual(sorted(srv.messages), sorted(tags))
+        self.wait_delivered(srv, tags)
         # Slow start (one, then up to 20 at once) and reuse: never one per message.
         self.assertLessEqual(srv.connections, 21)
         self.assertIn("reused", self.status())
@@ -277,11 +92,9 @@ class Daemon(unittest.TestCase):
         segments were past (60 messages over one session: 2.4 s at least;
         bench/daemon-throughput to a Postfix smtpd with STARTTLS: 402
         messages/s, 998 with it)."""
-        srv = self.server()
+        srv = self.server(LATER)
         n = 60
-        tags = [self.tag() for _ in range(n)]
-        for t in tags:
-            self.queue_msg("r@later.queue.test", t)
+        tags = self.queue_tags("r@later.queue.test", n)
         self.start("--destination-concurrency", "1")
         self.assertTrue(self.wait_for(lambda: len(srv.messages) >= 1, 30), self.log_text())
         t0 = time.monotonic()
@@ -302,16 +115,10 @@ class Daemon(unittest.TestCase):
         at once started the nine waiting messages together, each on a new
         connection: ten in all (bench/daemon-throughput, 200 destinations
         of 10: 1,952 connections, Postfix 1,835)."""
-        srv = self.server()
-        n = 10
-        tags = [self.tag() for _ in range(n)]
-        for t in tags:
-            self.queue_msg("r@later.queue.test", t)
+        srv = self.server(LATER)
+        tags = self.queue_tags("r@later.queue.test", 10)
         self.start()
-        self.assertTrue(self.wait_for(lambda: len(srv.messages) >= n, 50),
-                        self.status() + self.log_text()[-3000:])
-        print("%d messages over %d connections" % (n, srv.connections))
-        self.assertEqual(sorted(srv.messages), sorted(tags))
+        self.wait_delivered(srv, tags)
         # Windows of 1, 2, 3...: at most 6 at once for 10 (5 + 5 or so).
         self.assertLessEqual(srv.connections, 7)
         self.assertEqual(self.stop(), 0)
@@ -323,7 +130,7 @@ class Daemon(unittest.TestCase):
         small as the concurrency (1) refused the second, and every message
         to it opened a new connection (bench/daemon-throughput, 200
         destinations: 1,465 connections, 1,010 without the cap)."""
-        srv = self.server()
+        srv = self.server(LATER)
         tags = []
         for i in range(6):
             for domain in ("later.queue.test", "later2.queue.test"):
@@ -345,11 +152,9 @@ class Daemon(unittest.TestCase):
         machine, where Postfix, which never fsyncs a removal, did 400)."""
         if shutil.which("strace") is None:
             self.skipTest("strace is not installed (scripts/deps)")
-        srv = self.server(batch=10)  # ten 250s at a time
+        srv = self.server(LATER, batch=10)  # ten 250s at a time
         n = 60
-        tags = [self.tag() for _ in range(n)]
-        for t in tags:
-            self.queue_msg("r@later.queue.test", t)
+        tags = self.queue_tags("r@later.queue.test", n)
         trace = os.path.join(self.spool, "fsyncs")
         # LeakSanitizer cannot run under ptrace: no leak check in this one.
         asan = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
@@ -370,17 +175,16 @@ class Daemon(unittest.TestCase):
         self.assertLessEqual(syncs, n // 2)  # ...together (one each: n)
 
     def test_dns_cached_across_deliveries(self):
-        relay = CountingRelay()
+        relay = CountingRelay(RELAY)
         try:
-            self.resolver = RELAY + "@53"
+            self.resolver = relay.address
             n = 40
-            for _ in range(n):
-                self.queue_msg("r@sender.queue.test", self.tag())
-            before = len(relay.queries)  # mx send --queue-only asks nothing
+            self.queue_tags("r@sender.queue.test", n)
+            before = len(relay.asked())  # mx send --queue-only asks nothing
             self.start()
             self.assertTrue(self.wait_for(lambda: self.queue_files() == [], 50),
                             self.log_text())
-            asked = len(relay.queries) - before
+            asked = len(relay.asked()) - before
             print("%d messages to one domain: %d DNS queries" % (n, asked))
             # MX, then A and AAAA of the one host (and DNSSEC's DS/DNSKEY
             # questions on the way): a handful, not one set per message.
@@ -400,7 +204,7 @@ class Daemon(unittest.TestCase):
         tried = self.log_text().count("to=<r@later.queue.test>")
         self.assertEqual(tried, 1, self.log_text())  # one probe, not five tries
         self.assertIn("held: later.queue.test until", self.status())
-        srv = self.server()
+        srv = self.server(LATER)
         # After the hold one probe goes, then the rest follow; the first
         # probe's own message comes back after its retry (--retry-first).
         self.assertTrue(self.wait_for(lambda: len(srv.messages) >= 5, 20), self.log_text())
@@ -409,7 +213,7 @@ class Daemon(unittest.TestCase):
         self.assertEqual(self.stop(), 0)
 
     def test_tarpit_does_not_hold_a_healthy_destination(self):
-        self.server(tarpit=True)
+        pit = self.server(LATER, "silent")
         for _ in range(3):
             self.queue_msg("t@later.queue.test", self.tag())
         self.start("--smtp-timeout", "greeting=20")
@@ -425,7 +229,7 @@ class Daemon(unittest.TestCase):
         self.assertIn("status=sent", [l for l in self.log_text().splitlines()
                                       if "to=<h@sender.queue.test>" in l][0])
         # The tarpit got one connection (one probe of an unproven destination).
-        self.assertEqual(self.servers[0].connections, 1)
+        self.assertEqual(pit.connections, 1)
         t0 = time.monotonic()
         self.assertEqual(self.stop(grace=30), 0)  # within --grace (default 10 s)
         self.assertLess(time.monotonic() - t0, 12)
@@ -472,7 +276,7 @@ class Daemon(unittest.TestCase):
                                       "--hostname", "client.test"],
                                      stdout=self.log, stderr=self.log)
         self.assertTrue(self.wait_for(self.answers, 20), self.log_text())
-        srv = self.server()
+        srv = self.server(LATER)
         tag = self.tag()
         self.queue_msg("r@later.queue.test", tag)
         self.assertTrue(self.wait_for(lambda: "held back" in self.log_text(), 20),
@@ -506,7 +310,7 @@ class Daemon(unittest.TestCase):
         tag = self.tag()
         self.queue_msg("r@later.queue.test", tag)  # refused: held for 60 s
         self.assertTrue(self.wait_for(lambda: "held back" in self.log_text(), 10))
-        srv = self.server()
+        srv = self.server(LATER)
         p = subprocess.run([MX, "queue", "flush"] + self.common(), capture_output=True,
                            timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -521,7 +325,7 @@ class Daemon(unittest.TestCase):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(path)
         sock.settimeout(0.2)
-        srv = self.server()
+        srv = self.server(LATER)
         for _ in range(4):
             self.queue_msg("r@later.queue.test", self.tag())
         self.queue_msg("x@rcpt5xx.send.test", self.tag())  # bounced (a DSN follows)
@@ -616,7 +420,7 @@ class Daemon(unittest.TestCase):
         if shutil.which("pflogsumm") is None:
             self.skipTest("pflogsumm is not installed (scripts/deps)")
         path, sock = self.syslog_socket()
-        srv = self.server()
+        srv = self.server(LATER)
         for _ in range(3):
             self.queue_msg("r@later.queue.test", self.tag())
         self.queue_msg("x@rcpt5xx.send.test", self.tag())  # bounced (a DSN follows)
@@ -652,11 +456,9 @@ class Daemon(unittest.TestCase):
         self.assertEqual(len(srv.messages), 3)
 
     def test_sigkill_loses_nothing(self):
-        srv = self.server()
+        srv = self.server(LATER)
         n = 100
-        tags = [self.tag() for _ in range(n)]
-        for t in tags:
-            self.queue_msg("r@later.queue.test", t)
+        tags = self.queue_tags("r@later.queue.test", n)
         rng = random.Random(os.getpid())
         kills = 0
         deadline = time.monotonic() + 45

@@ -47,6 +47,21 @@ def sh(*cmd):
     subprocess.run(list(cmd), check=True, capture_output=True, timeout=60)
 
 
+def remount_read_only(path, seconds=10):
+    """The bind mount at path made read-only.  The kernel refuses (EBUSY,
+    mount's exit 32) while a file is open for writing on it, which the
+    running daemon has for a moment now and then: asked again until then."""
+    end = time.monotonic() + seconds
+    while True:
+        p = subprocess.run(["mount", "-o", "remount,bind,ro", path], capture_output=True,
+                           timeout=60)
+        if p.returncode != 32 or time.monotonic() > end:
+            break
+        time.sleep(0.05)
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, p.args, p.stdout, p.stderr)
+
+
 class DaemonFaults(DaemonCase):
 
     def listed(self, spool=None):
@@ -196,7 +211,7 @@ class DaemonFaults(DaemonCase):
         for t in tags:
             self.queue_msg(RCPT, t, spool=spool)  # nobody listens yet: refused, held
         self.assertTrue(self.wait_for(lambda: self.lines("held back"), 20), self.log_text())
-        sh("mount", "-o", "remount,bind,ro", spool)
+        remount_read_only(spool)
         srv = self.server(ADDR)
         subprocess.run([MX, "queue", "flush", "--spool", spool], capture_output=True,
                        timeout=30)

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import tempfile
 import time
@@ -40,10 +39,7 @@ class Lmtp(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="mx-lmtp-")
         os.chmod(self.dir, 0o755)
         self.spool = os.path.join(self.dir, "spool")
-        subprocess.run([MX, "queue", "list", "--spool", self.spool], capture_output=True)
-        for d in ("queue", "tmp", "corrupt"):
-            os.makedirs(os.path.join(self.spool, d), exist_ok=True)
-        subprocess.run(["chown", "-R", "nobody:nogroup", self.spool], check=True)
+        sandboxed.nobody_spool(MX, self.spool)
         self.store = dovecot.Dovecot(os.path.join(self.dir, "dovecot"), domain=LOCAL,
                                      users=("alice", "bob", "carol"), tcp=TCP_LMTP,
                                      quota={"carol": "1K"})
@@ -66,21 +62,10 @@ class Lmtp(unittest.TestCase):
                "--local-domain", LOCAL, "--lmtp", target or self.store.lmtp_target,
                "--user", "nobody", "--greet-pause", "0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection((HOST, PORT), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    self.fail("daemon exited: " + self.log_text())
-                time.sleep(0.05)
-        self.fail("server did not listen: " + self.log_text())
+        sandboxed.wait_listening(self, self.proc, HOST, PORT, 20, self.log_text)
 
     def log_text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        return sandboxed.read_log(self.log)
 
     def wait_log(self, text, timeout=60):
         deadline = time.time() + timeout

@@ -46,11 +46,7 @@ class Server(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="mx-smtpd-")
         self.spool = os.path.join(self.dir, "spool")
-        subprocess.run([MX, "queue", "list", "--spool", self.spool], capture_output=True)
-        os.makedirs(os.path.join(self.spool, "queue"), exist_ok=True)
-        for d in ("tmp", "corrupt"):
-            os.makedirs(os.path.join(self.spool, d), exist_ok=True)
-        subprocess.run(["chown", "-R", "nobody:nogroup", self.spool], check=True)
+        sandboxed.nobody_spool(MX, self.spool)
         os.chmod(self.dir, 0o755)
         self.cert, self.key = self.make_cert()
         self.log = open(os.path.join(self.dir, "log"), "w+")
@@ -80,21 +76,10 @@ class Server(unittest.TestCase):
                "--tls-cert", self.cert, "--tls-key", self.key, "--user", "nobody",
                "--greet-pause", "0"] + list(self.extra) + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection((HOST, PORT), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    self.fail("daemon exited: " + self.log_text())
-                time.sleep(0.05)
-        self.fail("server did not listen: " + self.log_text())
+        sandboxed.wait_listening(self, self.proc, HOST, PORT, 10, self.log_text)
 
     def log_text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
+        return sandboxed.read_log(self.log)
 
     def client(self, outside=False):
         c = smtplib.SMTP(HOST, PORT, timeout=10,

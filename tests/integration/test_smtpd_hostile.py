@@ -20,6 +20,8 @@ import sandboxed
 import test_smtpd
 from test_smtpd import ANCHOR, FAR, MX, RESOLVER, Server
 
+# A port of its own: meson runs test_smtpd.py's server (2525) beside this one.
+test_smtpd.PORT = 2526
 RCPT_FAR = b"RCPT TO:<" + FAR.encode() + b">\r\n"
 
 
