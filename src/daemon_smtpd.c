@@ -75,6 +75,7 @@ number_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 		{ 0x311, "verify-cache-size", 1, 10000000, NULL, &o->verify_cache, NULL },
 		{ 0x312, "verify-timeout", 100, 600000, &o->verify_timeout_ms, NULL, NULL },
 		{ 0x313, "backup-probe-interval", 1, 3600, &o->backup_probe_s, NULL, NULL },
+		{ 0x315, "verify-save-interval", 1, 86400, &o->verify_save_s, NULL, NULL },
 	};
 
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -90,10 +91,6 @@ number_option(struct smtpd_opts *o, int opt, const char *v, const char *where)
 			*rows[i].ull = n;
 		if (rows[i].set)
 			*rows[i].set = true;
-		return rc;
-	case 0x315:
-		rc = number("verify-save-interval", where, v, 1, 86400, &n);
-		o->verify_save_s = (unsigned)n;
 		return rc;
 	}
 	return -1;
