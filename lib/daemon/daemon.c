@@ -541,7 +541,7 @@ on_sync(evutil_socket_t fd, short what, void *arg)
 static void
 daemon_sync_soon(mx_daemon *d)
 {
-	struct timeval soon = { 0, DAEMON_REMOVAL_SYNC_MS * 1000 };
+	struct timeval soon = { 0, (suseconds_t)DAEMON_REMOVAL_SYNC_MS * 1000 };
 
 	if (d->sync == NULL)
 		daemon_sync_removals(d);
