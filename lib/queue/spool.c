@@ -936,18 +936,15 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, co
 _Static_assert(sizeof(((struct spool_gone *)0)->names[0]) == SPOOL_POOL_NAME,
     "a pool name fits the gone list");
 
+/* Room for one more name in g (the parsers' growth rule). */
 static bool
 gone_room(struct spool_gone *g)
 {
-	size_t cap = g->cap ? g->cap * 2 : 64;
-	void *p;
+	void *names = g->names;
 
-	if (g->n < g->cap)
-		return true;
-	if ((p = realloc(g->names, cap * sizeof(g->names[0]))) == NULL)
+	if (!array_grow(&names, g->n, sizeof(g->names[0])))
 		return false;
-	g->names = p;
-	g->cap = cap;
+	g->names = names;
 	return true;
 }
 

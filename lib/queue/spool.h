@@ -236,7 +236,7 @@ mx_err spool_sync_removals(struct spool *sp, const char **why);
  */
 struct spool_gone {
 	char (*names)[SPOOL_ID_MAX + 8]; /* "ID.gone" or "free.N" in tmp/ */
-	size_t n, cap;
+	size_t n;
 };
 bool spool_take_removals(struct spool *sp, struct spool_gone *gone);
 mx_err spool_sync_queue(struct spool *sp, const char **why);

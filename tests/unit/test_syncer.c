@@ -298,7 +298,7 @@ test_removals_alone_sync_queue_once(void **state)
 	free(f->job.gone.names);
 	assert_non_null(f->job.gone.names = calloc(1, sizeof(f->job.gone.names[0])));
 	strcpy(f->job.gone.names[0], "old.gone");
-	f->job.gone.n = f->job.gone.cap = 1;
+	f->job.gone.n = 1;
 	use_fsync(f, counting_fsync);
 	syncer_submit(f->sy, &f->job);
 	assert_int_equal(event_base_dispatch(f->base), 0);
