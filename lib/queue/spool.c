@@ -823,7 +823,7 @@ spool_stage(struct spool *sp, struct spool_entry *e, struct spool_staged *st, co
 	}
 	/* Locked from birth, as commit_entry's (spool_clean_tmp's rule). */
 	err = MX_ERR_SYSTEM;
-	if (flock(st->fd, LOCK_EX | LOCK_NB) != 0)
+	if (!reused && flock(st->fd, LOCK_EX | LOCK_NB) != 0) /* a pooled one is locked */
 		*why = os_why(sp, "cannot lock the new spool file");
 	else
 		err = write_entry(sp, st->fd, e, false, why);
@@ -949,14 +949,13 @@ gone_room(struct spool_gone *g)
 }
 
 /*
- * Under spool_group_removals: queue/ID leaves queue/ by a rename into tmp/,
- * to the pool (spool_pool.h) or, if that fails, to tmp/ID.gone, and
- * whatever is to be unlinked (ID.gone, or the pool's oldest) is left to
- * spool_gone_unlink, on a syncer's thread: freeing its blocks is a
- * synchronous discard on a file system mounted with discard (0.1 ms a
- * file here).  The entry is gone from queue/ at once, for scans and
+ * Under spool_group_removals: queue/ID leaves queue/ by a rename into
+ * tmp/'s pool (spool_pool.h), and the pool's oldest file, when it is full,
+ * is left to spool_gone_unlink, on a syncer's thread: freeing its blocks
+ * is a synchronous discard on a file system mounted with discard (0.1 ms
+ * a file here).  The entry is gone from queue/ at once, for scans and
  * runners alike; a crash leaves the file in tmp/, where spool_clean_tmp
- * finds it unlocked and removes it.
+ * finds it unlocked and removes it.  false: spool_remove unlinks it.
  */
 static bool
 remove_later(struct spool *sp, const char *id)
@@ -964,17 +963,10 @@ remove_later(struct spool *sp, const char *id)
 	struct spool_gone *g = &sp->gone;
 	char name[SPOOL_POOL_NAME];
 
-	if (!gone_room(g))
+	if (!gone_room(g) || !spool_pool_put(&sp->pool, sp->queue_fd, sp->tmp_fd, id, name))
 		return false;
-	if (spool_pool_put(&sp->pool, sp->queue_fd, sp->tmp_fd, id, name)) {
-		if (name[0] != '\0')
-			memcpy(g->names[g->n++], name, sizeof(name));
-		return true;
-	}
-	snprintf(name, sizeof(name), "%s.gone", id);
-	if (renameat(sp->queue_fd, id, sp->tmp_fd, name) != 0)
-		return false;
-	memcpy(g->names[g->n++], name, sizeof(name));
+	if (name[0] != '\0')
+		memcpy(g->names[g->n++], name, sizeof(name));
 	return true;
 }
 

@@ -217,8 +217,8 @@ spool_update(struct spool *sp, const struct spool_entry *entry, int *lock_fd, co
 mx_err spool_remove(struct spool *sp, const char *id, const char **why);
 /*
  * Group commit of removals, for a daemon that removes many entries a
- * second: spool_remove then only renames queue/ID to tmp/ID.gone (or, if
- * that fails, unlinks it), and spool_sync_removals makes
+ * second: spool_remove then only renames queue/ID into tmp/'s pool (or,
+ * if that fails, unlinks it), and spool_sync_removals makes
  * every removal since the last one durable with one fsync of queue/
  * (a no-op when there was none).  Until then a power cut may bring a
  * removed entry back: its message is delivered again (a duplicate, as
@@ -235,7 +235,7 @@ mx_err spool_sync_removals(struct spool *sp, const char **why);
  * *gone's files (which frees it).  The last two on any thread.
  */
 struct spool_gone {
-	char (*names)[SPOOL_ID_MAX + 8]; /* "ID.gone" or "free.N" in tmp/ */
+	char (*names)[SPOOL_ID_MAX + 8]; /* "free.N" in tmp/ */
 	size_t n;
 };
 bool spool_take_removals(struct spool *sp, struct spool_gone *gone);

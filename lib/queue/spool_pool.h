@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define SPOOL_POOL_MAX  256
-#define SPOOL_POOL_NAME 40 /* "free." + 16 hex digits, or "ID.gone" (spool.c checks) */
+#define SPOOL_POOL_NAME 40 /* "free." + 16 hex digits (spool.c checks the size) */
 
 struct spool_pool {
 	/* The remover's: the names it put, oldest first (a ring). */

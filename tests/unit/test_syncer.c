@@ -292,12 +292,12 @@ test_removals_alone_sync_queue_once(void **state)
 	f->job.removals = true;
 	assert_true(spool_take_removals(f->sp, &f->job.gone));
 	assert_int_equal(f->job.gone.n, 0); /* pooled, nothing to unlink */
-	snprintf(path, sizeof(path), "%s/tmp/old.gone", f->dir);
+	snprintf(path, sizeof(path), "%s/tmp/free.evicted", f->dir);
 	assert_non_null(fp = fopen(path, "w"));
 	fclose(fp);
 	free(f->job.gone.names);
 	assert_non_null(f->job.gone.names = calloc(1, sizeof(f->job.gone.names[0])));
-	strcpy(f->job.gone.names[0], "old.gone");
+	strcpy(f->job.gone.names[0], "free.evicted");
 	f->job.gone.n = 1;
 	use_fsync(f, counting_fsync);
 	syncer_submit(f->sy, &f->job);
