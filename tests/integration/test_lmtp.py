@@ -308,11 +308,7 @@ class Lmtp(unittest.TestCase):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(sink.wait)
         self.addCleanup(sink.kill)
-        deadline = time.time() + 20
-        while subprocess.run(["ss", "-Hltn", "src", "%s:%d" % SLOW_LMTP], capture_output=True,
-                             text=True).stdout.strip() == "":
-            self.assertLess(time.time(), deadline, "smtp-sink -L did not listen")
-            time.sleep(0.05)
+        sandboxed.wait_listening(self, sink, *SLOW_LMTP, 20, lambda: "smtp-sink -L")
         self.start("%s:%d" % SLOW_LMTP, "--lmtp-concurrency", "3")
         c = smtplib.SMTP(HOST, PORT, timeout=30)
         c.ehlo("client.test")
